@@ -1,0 +1,51 @@
+#include "core/dtype.h"
+
+#include <array>
+#include <cctype>
+#include <string>
+
+namespace septet {
+namespace {
+
+struct NameRow {
+  DType type;
+  std::string_view name;
+};
+constexpr std::array<NameRow, 9> kNames = {{
+    {DType::kF32, "F32"},
+    {DType::kF16, "F16"},
+    {DType::kBF16, "BF16"},
+    {DType::kQ8_0, "Q8_0"},
+    {DType::kQ3P5, "Q3P5"},
+    {DType::kQ3P5_SEED, "Q3P5_SEED"},
+    {DType::kQ4_G, "Q4_G"},
+    {DType::kQ8_A, "Q8_A"},
+    {DType::kQ8_R, "Q8_R"},
+}};
+
+}  // namespace
+
+std::string_view DTypeName(DType t) {
+  for (const auto& row : kNames) {
+    if (row.type == t) return row.name;
+  }
+  return "UNKNOWN";
+}
+
+std::optional<DType> ParseDType(std::string_view name) {
+  std::string upper(name);
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const auto& row : kNames) {
+    if (row.name == upper) return row.type;
+  }
+  return std::nullopt;
+}
+
+bool IsKnownDType(uint32_t raw) {
+  for (const auto& row : kNames) {
+    if (static_cast<uint32_t>(row.type) == raw) return true;
+  }
+  return false;
+}
+
+}  // namespace septet

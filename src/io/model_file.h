@@ -1,0 +1,126 @@
+// One neutral view of a model on disk, whatever its container:
+//   GGUF (v2/v3), Hugging Face (config.json + *.safetensors [+ index]), llama2.c .bin.
+// Every loader maps its names onto the GGUF llama conventions, so the model
+// layer reads one vocabulary of names:
+//   tensors:  token_embd.weight, output_norm.weight, output.weight (absent when tied),
+//             blk.{i}.attn_norm.weight, blk.{i}.attn_q.weight, blk.{i}.attn_k.weight,
+//             blk.{i}.attn_v.weight, blk.{i}.attn_output.weight, blk.{i}.ffn_norm.weight,
+//             blk.{i}.ffn_gate.weight (w1), blk.{i}.ffn_up.weight (w3), blk.{i}.ffn_down.weight (w2)
+//   metadata: general.architecture = "llama", llama.embedding_length, llama.feed_forward_length,
+//             llama.block_count, llama.attention.head_count, llama.attention.head_count_kv,
+//             llama.context_length, llama.rope.freq_base, llama.rope.dimension_count,
+//             llama.attention.layer_norm_rms_epsilon, llama.vocab_size (when known),
+//             llama.rope.scaling.* (Llama-3 style), tokenizer.ggml.* (when the file has it),
+//             septet.rope.pairing = "interleaved" (GGUF, llama2.c) | "half" (HF safetensors).
+// Shapes are outermost-first: a weight matrix of a Linear(n_in -> n_out) is {n_out, n_in}
+// and each of its n_out rows is contiguous (GGUF ne[] is the reverse order).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/mapped_file.h"
+#include "core/status.h"
+
+namespace septet {
+
+// GGUF metadata value types (the on-disk ids).
+enum class MetaType : uint32_t {
+  kU8 = 0, kI8 = 1, kU16 = 2, kI16 = 3, kU32 = 4, kI32 = 5, kF32 = 6, kBool = 7,
+  kString = 8, kArray = 9, kU64 = 10, kI64 = 11, kF64 = 12,
+};
+
+// A metadata value keeps its GGUF type so a writer can reproduce it exactly.
+struct MetaValue {
+  MetaType type = MetaType::kU32;
+  MetaType array_type = MetaType::kU32;  // element type when type == kArray
+  // Scalars: integers in i (signed or unsigned by type), reals in f, bool in i.
+  int64_t i = 0;
+  uint64_t u = 0;
+  double f = 0.0;
+  std::string s;
+  // Arrays: exactly one of these is filled, by element type.
+  std::vector<int64_t> ints;  // integer and bool arrays (u64 values above 2^63 are rejected)
+  std::vector<double> reals;
+  std::vector<std::string> strings;
+
+  static MetaValue String(std::string v);
+  static MetaValue U32(uint32_t v);
+  static MetaValue I32(int32_t v);
+  static MetaValue F32(float v);
+  static MetaValue Bool(bool v);
+  static MetaValue StringArray(std::vector<std::string> v);
+  static MetaValue F32Array(std::vector<double> v);
+  static MetaValue I32Array(std::vector<int64_t> v);
+};
+
+class Metadata {
+ public:
+  void Set(std::string key, MetaValue v) { kv_[std::move(key)] = std::move(v); }
+  const MetaValue* Find(std::string_view key) const;
+  bool Has(std::string_view key) const { return Find(key) != nullptr; }
+  // Typed getters: a missing key or a type that cannot represent the request is
+  // an error naming the key (ints accept any integer type; floats accept ints).
+  Result<int64_t> GetInt(std::string_view key) const;
+  Result<double> GetFloat(std::string_view key) const;
+  Result<std::string> GetString(std::string_view key) const;
+  Result<bool> GetBool(std::string_view key) const;
+  int64_t GetIntOr(std::string_view key, int64_t fallback) const;
+  double GetFloatOr(std::string_view key, double fallback) const;
+  std::string GetStringOr(std::string_view key, std::string fallback) const;
+  const std::map<std::string, MetaValue, std::less<>>& entries() const { return kv_; }
+
+ private:
+  std::map<std::string, MetaValue, std::less<>> kv_;
+};
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;  // outermost first
+  const uint8_t* data = nullptr;  // into the mapping, or into ModelFile-owned storage
+  size_t nbytes = 0;              // rows * row_bytes(innermost) of dtype
+  int64_t rows() const;           // product of all but the innermost dim (1 for vectors)
+  int64_t cols() const;           // innermost dim
+  int64_t numel() const;
+};
+
+class ModelFile {
+ public:
+  // Detects the container from the path: a directory or config.json / *.safetensors
+  // -> Hugging Face; GGUF magic -> GGUF; otherwise the llama2.c header is tried.
+  static Result<std::unique_ptr<ModelFile>> Open(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  const std::string& format() const { return format_; }  // "gguf", "safetensors", "llama2c"
+  const Metadata& metadata() const { return meta_; }
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  const TensorInfo* FindTensor(std::string_view name) const;
+  // Sum of bytes held by tensors (the weights a forward pass touches).
+  uint64_t TensorBytes() const;
+
+  // For loaders: build a ModelFile piece by piece.
+  ModelFile(std::string path, std::string format) : path_(std::move(path)), format_(std::move(format)) {}
+  Metadata& mutable_metadata() { return meta_; }
+  void AddTensor(TensorInfo t) { tensors_.push_back(std::move(t)); }
+  void KeepAlive(std::shared_ptr<MappedFile> f) { mappings_.push_back(std::move(f)); }
+  // Storage for tensors a loader had to convert (e.g. BF16 -> F32 is NOT done; this is
+  // for derived data such as a llama2.c file without a separate classifier).
+  std::vector<uint8_t>& OwnBuffer(size_t bytes);
+
+ private:
+  std::string path_;
+  std::string format_;
+  Metadata meta_;
+  std::vector<TensorInfo> tensors_;
+  std::vector<std::shared_ptr<MappedFile>> mappings_;
+  std::vector<std::unique_ptr<std::vector<uint8_t>>> owned_;
+};
+
+}  // namespace septet
