@@ -15,6 +15,7 @@ PACKAGES=(
   nlohmann-json3-dev                     # JSON (config.json, tokenizer.json, HTTP)
   libcli11-dev                           # command line
   libcpp-httplib-dev                     # `septet serve`
+  libpcre2-dev                           # Unicode regex for byte-level BPE pre-tokenizers
 )
 
 missing=()
