@@ -41,6 +41,9 @@ struct MetaValue {
   MetaType type = MetaType::kU32;
   MetaType array_type = MetaType::kU32;  // element type when type == kArray
   // Scalars: integers in i (signed or unsigned by type), reals in f, bool in i.
+  // Unsigned types also carry the value in u (readers and factories fill both);
+  // u is the only exact home of a u64 above 2^63 (i then holds the same bits).
+  // A writer takes u when it is non-zero, else i.
   int64_t i = 0;
   uint64_t u = 0;
   double f = 0.0;
@@ -58,7 +61,26 @@ struct MetaValue {
   static MetaValue StringArray(std::vector<std::string> v);
   static MetaValue F32Array(std::vector<double> v);
   static MetaValue I32Array(std::vector<int64_t> v);
+  // Added by io: the remaining scalar types and generic arrays.
+  static MetaValue U64(uint64_t v);
+  static MetaValue I64(int64_t v);
+  static MetaValue F64(double v);
+  // Any integer scalar type (kU8..kI64, kBool); the value must fit the type
+  // (a writer checks; out-of-range values are rejected there).
+  static MetaValue Integer(MetaType t, int64_t v);
+  // Arrays of integers/bools (elem kU8..kI64, kBool) and of reals (kF32/kF64).
+  static MetaValue IntArray(MetaType elem, std::vector<int64_t> v);
+  static MetaValue RealArray(MetaType elem, std::vector<double> v);
+
+  // Short human-readable form: `u32 5`, `str "llama"`, `arr[str] (512) ["<unk>", ...]`.
+  std::string DebugString(size_t max_items = 8) const;
+  friend bool operator==(const MetaValue&, const MetaValue&) = default;
 };
+
+// "u8", "i32", "f32", "bool", "str", "arr", ... ; "?" for an unknown id.
+const char* MetaTypeName(MetaType t);
+// True for kU8..kI64 (not kBool).
+bool IsIntegerMetaType(MetaType t);
 
 class Metadata {
  public:
@@ -90,6 +112,11 @@ struct TensorInfo {
   int64_t cols() const;           // innermost dim
   int64_t numel() const;
 };
+
+// The canonical llama tensor names in septet's file order: token_embd, then per layer
+// attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_down, ffn_up,
+// then output_norm and (with_output) output.
+std::vector<std::string> LlamaTensorNames(int n_layers, bool with_output);
 
 class ModelFile {
  public:
