@@ -1,4 +1,5 @@
 // Float storage types: F32, F16 (IEEE binary16), BF16. One value per "block".
+// Rows may start at any byte address (loads go through memcpy).
 // Their vec_dot takes float activations (vec_dot_type kF32) and accumulates in
 // double: the reference is the most accurate path, not the fastest.
 #pragma once

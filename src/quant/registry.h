@@ -12,6 +12,10 @@
 //   * vec_dot(n, w_row, act_row) returns sum_i w_i * x_i where act_row holds x
 //     in the row's `vec_dot_type` (itself made by that type's from_float).
 //     For float types vec_dot_type is kF32 and act_row is const float*.
+//     Activation-only types (Q8_A, Q8_R) have vec_dot == nullptr.
+//   * The raw functions CHECK-fail on n < 0, null pointers with n > 0, and rows
+//     longer than their int32 bound; quant/checked.h has validating wrappers
+//     that return InvalidArgument instead.
 #pragma once
 
 #include <cstddef>

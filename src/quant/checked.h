@@ -1,0 +1,45 @@
+// Validating entry points over the registry's raw row functions. The raw
+// functions (TypeTraits::from_float / to_float / vec_dot) CHECK-fail on a broken
+// precondition; these return InvalidArgument with a message naming the type, the
+// argument and what was expected, and call the raw function only when every
+// precondition holds. Use them wherever the arguments come from outside
+// (files, tools, the public API).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "core/status.h"
+
+namespace septet::quant {
+
+// Largest row length the raw row functions of `t` accept:
+//   Q3P5_SEED: kQ3P5SeedMaxRowLength (its int32 accumulator spans the row),
+//   Q8_R:      kQ8RMaxRowLength (its int32 code sum spans the row),
+//   others:    kMaxRowLengthAny (their int32 accumulators span one block; the cap
+//              only keeps row_bytes arithmetic far from overflow).
+inline constexpr int64_t kMaxRowLengthAny = int64_t{1} << 40;
+int64_t MaxRowLength(DType t);
+
+// Largest |w| a weight format can encode: formats with fp16 scale/offset fields
+// (Q8_0, Q4_G, Q3P5) overflow them past the fp16 range; float-field formats
+// accept any finite value.
+float MaxAbsInput(DType t);
+
+// Quantizes n floats into dst (dst_bytes must be >= row_bytes(n)). Rejects: an
+// unknown type, n < 0, n > MaxRowLength, null src/dst with n > 0, a short dst,
+// non-finite inputs or inputs past MaxAbsInput, and importance values that are
+// negative or not finite.
+Status QuantizeRow(DType type, const float* src, int64_t n, void* dst, size_t dst_bytes,
+                   const float* importance = nullptr);
+
+// Dequantizes n values from src (src_bytes must be >= row_bytes(n)).
+Status DequantizeRow(DType type, const void* src, size_t src_bytes, int64_t n, float* dst);
+
+// sum_i w_i * x_i for a weight row of type w_type and an activation row already
+// in GetTypeTraits(w_type).vec_dot_type (for float weight types: n floats).
+Result<float> VecDotChecked(DType w_type, int64_t n, const void* w_row, size_t w_bytes,
+                            const void* act_row, size_t act_bytes);
+
+}  // namespace septet::quant

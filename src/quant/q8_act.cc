@@ -1,0 +1,85 @@
+#include "quant/q8_act.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/check.h"
+
+namespace septet::quant {
+namespace {
+
+// Symmetric INT8 of n values: d = max|x| / 127, q = round(x / d). Returns d and
+// writes the codes; the sum is returned through *sum.
+float QuantizeSymmetric(const float* x, int64_t n, int8_t* q, int64_t* sum) {
+  float amax = 0.0f;
+  for (int64_t i = 0; i < n; ++i) amax = std::fmax(amax, std::fabs(x[i]));
+  const float d = amax / static_cast<float>(kActMaxAbs);
+  int64_t s = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int v = d > 0.0f ? RoundClamp(x[i] / d, -kActMaxAbs, kActMaxAbs) : 0;
+    q[i] = static_cast<int8_t>(v);
+    s += v;
+  }
+  *sum = s;
+  return d;
+}
+
+}  // namespace
+
+void Q8AQuantizeRow(const float* src, void* dst, int64_t n, const float* /*importance*/) {
+  CheckRowArgs(src, dst, n);
+  uint8_t* out = static_cast<uint8_t*>(dst);
+  for (int64_t b = 0; b * kQ8ABlockSize < n; ++b) {
+    const int64_t len = std::min<int64_t>(kQ8ABlockSize, n - b * kQ8ABlockSize);
+    BlockQ8A blk{};  // zero padding: codes past n and the 2 alignment bytes
+    int64_t sum = 0;
+    blk.d = QuantizeSymmetric(src + b * kQ8ABlockSize, len, blk.qs, &sum);
+    blk.sum = static_cast<int16_t>(sum);
+    StoreBlock(out + b * sizeof(BlockQ8A), blk);
+  }
+}
+
+void Q8ADequantizeRow(const void* src, float* dst, int64_t n) {
+  CheckRowArgs(src, dst, n);
+  const uint8_t* in = static_cast<const uint8_t*>(src);
+  for (int64_t b = 0; b * kQ8ABlockSize < n; ++b) {
+    const auto blk = LoadBlock<BlockQ8A>(in + b * sizeof(BlockQ8A));
+    const int64_t len = std::min<int64_t>(kQ8ABlockSize, n - b * kQ8ABlockSize);
+    for (int64_t k = 0; k < len; ++k) dst[b * kQ8ABlockSize + k] = blk.d * blk.qs[k];
+  }
+}
+
+size_t Q8ARowBytesFn(int64_t n) {
+  SEPTET_CHECK_MSG(n >= 0, "row length n must be >= 0");
+  return Q8ARowBytes(n);
+}
+
+void Q8RQuantizeRow(const float* src, void* dst, int64_t n, const float* /*importance*/) {
+  CheckRowArgs(src, dst, n);
+  SEPTET_CHECK_MSG(n <= kQ8RMaxRowLength, "Q8_R: row too long for its int32 code sum");
+  if (dst == nullptr) return;  // n == 0 and no buffer: nothing to write
+  uint8_t* out = static_cast<uint8_t*>(dst);
+  std::memset(out, 0, Q8RRowBytes(n));  // header + codes + zero padding
+  int64_t sum = 0;
+  Q8RHeader hdr{};
+  hdr.d = QuantizeSymmetric(src, n, reinterpret_cast<int8_t*>(out + sizeof(Q8RHeader)), &sum);
+  hdr.sum = static_cast<int32_t>(sum);
+  StoreBlock(out, hdr);
+}
+
+void Q8RDequantizeRow(const void* src, float* dst, int64_t n) {
+  CheckRowArgs(src, dst, n);
+  if (n == 0) return;
+  const uint8_t* in = static_cast<const uint8_t*>(src);
+  const auto hdr = LoadBlock<Q8RHeader>(in);
+  const int8_t* q = reinterpret_cast<const int8_t*>(in + sizeof(Q8RHeader));
+  for (int64_t i = 0; i < n; ++i) dst[i] = hdr.d * q[i];
+}
+
+size_t Q8RRowBytesFn(int64_t n) {
+  SEPTET_CHECK_MSG(n >= 0, "row length n must be >= 0");
+  return Q8RRowBytes(n);
+}
+
+}  // namespace septet::quant
