@@ -1,0 +1,251 @@
+#include "model/llama_context.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <complex>
+#include <string>
+#include <vector>
+
+#include "model/testing_model.h"
+#include "quant/registry.h"
+
+namespace septet::model {
+namespace {
+
+using testing::MakeTinyLlama;
+using testing::TinyLlamaSpec;
+using Mat = std::vector<std::vector<double>>;  // [rows][cols]
+
+// ---- an independent float64 LLaMA forward pass, written for clarity, not speed ----
+
+Mat Dequant(const ModelFile& f, const std::string& name) {
+  const TensorInfo* t = f.FindTensor(name);
+  const TypeTraits& tt = GetTypeTraits(t->dtype);
+  Mat m(static_cast<size_t>(t->rows()), std::vector<double>(static_cast<size_t>(t->cols())));
+  std::vector<float> row(static_cast<size_t>(t->cols()));
+  for (int64_t r = 0; r < t->rows(); ++r) {
+    tt.to_float(t->data + r * tt.row_bytes(t->cols()), row.data(), t->cols());
+    std::copy(row.begin(), row.end(), m[static_cast<size_t>(r)].begin());
+  }
+  return m;
+}
+
+std::vector<double> Apply(const Mat& w, const std::vector<double>& x) {
+  std::vector<double> y(w.size(), 0.0);
+  for (size_t r = 0; r < w.size(); ++r) {
+    for (size_t c = 0; c < x.size(); ++c) y[r] += w[r][c] * x[c];
+  }
+  return y;
+}
+
+std::vector<double> Norm(const std::vector<double>& x, const Mat& w, double eps) {
+  double ss = 0;
+  for (double v : x) ss += v * v;
+  const double s = 1.0 / std::sqrt(ss / static_cast<double>(x.size()) + eps);
+  std::vector<double> y(x.size());
+  for (size_t i = 0; i < x.size(); ++i) y[i] = x[i] * s * w[0][i];
+  return y;
+}
+
+void RefRope(std::vector<double>* x, int64_t heads, int64_t hd, int64_t n_rot, int64_t pos, bool half) {
+  for (int64_t h = 0; h < heads; ++h) {
+    for (int64_t i = 0; i < n_rot / 2; ++i) {
+      const double theta = std::pow(10000.0, -2.0 * static_cast<double>(i) / static_cast<double>(n_rot));
+      const int64_t a = h * hd + (half ? i : 2 * i), b = h * hd + (half ? i + n_rot / 2 : 2 * i + 1);
+      const std::complex<double> z = std::complex<double>((*x)[a], (*x)[b]) * std::polar(1.0, pos * theta);
+      (*x)[a] = z.real();
+      (*x)[b] = z.imag();
+    }
+  }
+}
+
+// Logits [n_tokens][vocab].
+Mat ReferenceForward(const ModelFile& f, const TinyLlamaSpec& s, const std::vector<int32_t>& tokens, bool half) {
+  const size_t T = tokens.size();
+  const int64_t hd = s.dim / s.n_heads;
+  const Mat embd = Dequant(f, "token_embd.weight");
+  Mat x(T);
+  for (size_t t = 0; t < T; ++t) x[t] = embd[static_cast<size_t>(tokens[t])];
+  for (int64_t l = 0; l < s.n_layers; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    const Mat wq = Dequant(f, p + "attn_q.weight"), wk = Dequant(f, p + "attn_k.weight");
+    const Mat wv = Dequant(f, p + "attn_v.weight"), wo = Dequant(f, p + "attn_output.weight");
+    const Mat an = Dequant(f, p + "attn_norm.weight"), fn = Dequant(f, p + "ffn_norm.weight");
+    const Mat wg = Dequant(f, p + "ffn_gate.weight"), wu = Dequant(f, p + "ffn_up.weight");
+    const Mat wd = Dequant(f, p + "ffn_down.weight");
+    Mat q(T), k(T), v(T);
+    for (size_t t = 0; t < T; ++t) {
+      const auto xn = Norm(x[t], an, 1e-5);
+      q[t] = Apply(wq, xn);
+      k[t] = Apply(wk, xn);
+      v[t] = Apply(wv, xn);
+      RefRope(&q[t], s.n_heads, hd, s.n_rot, static_cast<int64_t>(t), half);
+      RefRope(&k[t], s.n_kv_heads, hd, s.n_rot, static_cast<int64_t>(t), half);
+    }
+    for (size_t t = 0; t < T; ++t) {
+      std::vector<double> att(static_cast<size_t>(s.n_heads * hd), 0.0);
+      for (int64_t h = 0; h < s.n_heads; ++h) {
+        const int64_t g = h / (s.n_heads / s.n_kv_heads);
+        std::vector<double> sc(t + 1);
+        double mx = -1e300, z = 0;
+        for (size_t u = 0; u <= t; ++u) {
+          double d = 0;
+          for (int64_t j = 0; j < hd; ++j) d += q[t][h * hd + j] * k[u][g * hd + j];
+          sc[u] = d / std::sqrt(static_cast<double>(hd));
+          mx = std::max(mx, sc[u]);
+        }
+        for (double& e : sc) z += (e = std::exp(e - mx));
+        for (size_t u = 0; u <= t; ++u) {
+          for (int64_t j = 0; j < hd; ++j) att[h * hd + j] += sc[u] / z * v[u][g * hd + j];
+        }
+      }
+      const auto o = Apply(wo, att);
+      for (size_t i = 0; i < o.size(); ++i) x[t][i] += o[i];
+      const auto xn = Norm(x[t], fn, 1e-5);
+      auto gate = Apply(wg, xn);
+      const auto up = Apply(wu, xn);
+      for (size_t i = 0; i < gate.size(); ++i) gate[i] = gate[i] / (1.0 + std::exp(-gate[i])) * up[i];
+      const auto d = Apply(wd, gate);
+      for (size_t i = 0; i < d.size(); ++i) x[t][i] += d[i];
+    }
+  }
+  const Mat on = Dequant(f, "output_norm.weight");
+  const Mat wout = Dequant(f, s.tied ? "token_embd.weight" : "output.weight");
+  Mat logits(T);
+  for (size_t t = 0; t < T; ++t) logits[t] = Apply(wout, Norm(x[t], on, 1e-5));
+  return logits;
+}
+
+std::vector<int32_t> SomeTokens(int64_t n, int64_t vocab) {
+  std::vector<int32_t> t;
+  for (int64_t i = 0; i < n; ++i) t.push_back(static_cast<int32_t>((i * 7 + 3) % vocab));
+  return t;
+}
+
+double MaxAbsDiff(const std::vector<float>& got, const Mat& ref, double* max_ref) {
+  double d = 0;
+  *max_ref = 0;
+  const size_t vocab = ref[0].size();
+  for (size_t t = 0; t < ref.size(); ++t) {
+    for (size_t i = 0; i < vocab; ++i) {
+      d = std::max(d, std::fabs(got[t * vocab + i] - ref[t][i]));
+      *max_ref = std::max(*max_ref, std::fabs(ref[t][i]));
+    }
+  }
+  return d;
+}
+
+// Tolerance: the engine rounds to float after every op (~2^-24 relative each).
+// A token's logits pass through ~15 rounding stages per layer; with weights of
+// std 1/sqrt(fan_in) the Jacobians are O(1), so the accumulated relative error is
+// ~n_layers * 15 * 2^-24 ~ 2e-6 of the logit scale. 2e-5 leaves 10x headroom,
+// and a real bug (wrong pairing, head mapping, mask) moves logits by O(1) -- the
+// test checks that too, so it can fail.
+constexpr double kRelTol = 2e-5;
+
+struct Case {
+  const char* name;
+  TinyLlamaSpec spec;
+};
+
+class ForwardVsReferenceTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(ForwardVsReferenceTest, AllPositionLogitsMatchFloat64) {
+  const TinyLlamaSpec& s = GetParam().spec;
+  auto model = LlamaModel::FromFile(MakeTinyLlama(s), {});
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  auto ctx = LlamaContext::Create(*model.value(), 32);
+  ASSERT_TRUE(ctx.ok());
+  const auto tokens = SomeTokens(12, s.vocab);
+  std::vector<float> logits;
+  ASSERT_TRUE(ctx.value()->Forward(tokens, LogitsMode::kAll, &logits).ok());
+  const bool half = s.pairing == "half";
+  double scale = 0;
+  const double diff = MaxAbsDiff(logits, ReferenceForward(model.value()->file(), s, tokens, half), &scale);
+  EXPECT_LE(diff, kRelTol * scale) << "max |logit| " << scale;
+  // The reference discriminates: the other RoPE pairing is far off.
+  double unused = 0;
+  const double wrong = MaxAbsDiff(logits, ReferenceForward(model.value()->file(), s, tokens, !half), &unused);
+  EXPECT_GT(wrong, 100 * kRelTol * scale);
+}
+
+TinyLlamaSpec With(void (*edit)(TinyLlamaSpec*)) {
+  TinyLlamaSpec s;
+  edit(&s);
+  return s;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, ForwardVsReferenceTest,
+    ::testing::Values(Case{"gqa_interleaved", TinyLlamaSpec{}},
+                      Case{"gqa_half", With([](TinyLlamaSpec* s) { s->pairing = "half"; })},
+                      Case{"mha_tied", With([](TinyLlamaSpec* s) { s->n_kv_heads = 4; s->tied = true; })},
+                      Case{"mqa_partial_rotary_half", With([](TinyLlamaSpec* s) {
+                             s->n_kv_heads = 1;
+                             s->n_rot = 4;
+                             s->pairing = "half";
+                           })},
+                      Case{"partial_rotary_interleaved", With([](TinyLlamaSpec* s) { s->n_rot = 6; })}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(LlamaContextTest, ChunkedPrefillEqualsTokenByToken) {
+  TinyLlamaSpec s;
+  auto model = LlamaModel::FromFile(MakeTinyLlama(s), {});
+  ASSERT_TRUE(model.ok());
+  const int64_t n = LlamaContext::kMaxBatch + 9;  // two chunks
+  auto batch = LlamaContext::Create(*model.value(), n);
+  auto single = LlamaContext::Create(*model.value(), n);
+  ASSERT_TRUE(batch.ok() && single.ok());
+  const auto tokens = SomeTokens(n, s.vocab);
+  std::vector<float> all, one, last;
+  ASSERT_TRUE(batch.value()->Forward(tokens, LogitsMode::kAll, &all).ok());
+  for (int64_t i = 0; i < n; ++i) {
+    ASSERT_TRUE(single.value()->Forward({&tokens[i], 1}, LogitsMode::kLast, &one).ok());
+    ASSERT_TRUE(std::equal(one.begin(), one.end(), all.begin() + i * s.vocab)) << "position " << i;
+  }
+  batch.value()->Truncate(0);
+  ASSERT_TRUE(batch.value()->Forward(tokens, LogitsMode::kLast, &last).ok());
+  EXPECT_EQ(last, one);
+}
+
+TEST(LlamaContextTest, LoadTimeConversionEqualsStoredType) {
+  // F32 file + compute type F16 must equal a file that stores the same weights as
+  // F16: load-time quantization is exactly the stored codec.
+  TinyLlamaSpec s32;
+  TinyLlamaSpec s16;
+  s16.matrix_type = DType::kF16;
+  auto converted = LlamaModel::FromFile(MakeTinyLlama(s32), ModelOptions{DType::kF16});
+  auto stored = LlamaModel::FromFile(MakeTinyLlama(s16), {});
+  ASSERT_TRUE(converted.ok() && stored.ok());
+  EXPECT_GT(converted.value()->weights().owned_bytes, 0u);
+  EXPECT_EQ(stored.value()->weights().owned_bytes, 0u);
+  auto a = LlamaContext::Create(*converted.value(), 16);
+  auto b = LlamaContext::Create(*stored.value(), 16);
+  const auto tokens = SomeTokens(10, s32.vocab);
+  std::vector<float> la, lb;
+  ASSERT_TRUE(a.value()->Forward(tokens, LogitsMode::kAll, &la).ok());
+  ASSERT_TRUE(b.value()->Forward(tokens, LogitsMode::kAll, &lb).ok());
+  EXPECT_EQ(la, lb);
+}
+
+TEST(LlamaContextTest, ErrorsLeaveStateUnchanged) {
+  auto model = LlamaModel::FromFile(MakeTinyLlama({}), {});
+  ASSERT_TRUE(model.ok());
+  EXPECT_EQ(LlamaContext::Create(*model.value(), 0).status().code(), StatusCode::kInvalidArgument);
+  auto ctx = LlamaContext::Create(*model.value(), 4);
+  ASSERT_TRUE(ctx.ok());
+  std::vector<float> logits;
+  EXPECT_EQ(ctx.value()->Forward({}, LogitsMode::kLast, &logits).code(), StatusCode::kInvalidArgument);
+  const std::vector<int32_t> five = SomeTokens(5, 40);
+  const Status over = ctx.value()->Forward(five, LogitsMode::kLast, &logits);
+  EXPECT_EQ(over.code(), StatusCode::kOutOfRange);
+  EXPECT_NE(over.message().find("n_ctx = 4"), std::string::npos);
+  const std::vector<int32_t> bad = {1, -3};
+  EXPECT_EQ(ctx.value()->Forward(bad, LogitsMode::kLast, &logits).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ctx.value()->n_past(), 0);
+}
+
+}  // namespace
+}  // namespace septet::model

@@ -1,0 +1,144 @@
+#include "model/weights.h"
+
+#include <cinttypes>
+#include <string>
+
+#include "io/model_file.h"
+#include "quant/registry.h"
+
+namespace septet::model {
+namespace {
+
+std::string ShapeString(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i != 0) out += ", ";
+    out += std::to_string(s[i]);
+  }
+  return out + "]";
+}
+
+class Binder {
+ public:
+  Binder(const ModelFile& f, const BindOptions& o, LlamaWeights* w) : f_(f), opt_(o), w_(w) {}
+
+  // Finds `name`, checks its shape and that its type has a storable registry row.
+  Result<const TensorInfo*> Find(const std::string& name, const std::vector<int64_t>& shape) {
+    const TensorInfo* t = f_.FindTensor(name);
+    if (t == nullptr) return NotFound("%s: tensor '%s' not found", f_.path().c_str(), name.c_str());
+    if (t->shape != shape) {
+      return Corrupt("%s: tensor '%s' has shape %s; expected %s", f_.path().c_str(), name.c_str(),
+                     ShapeString(t->shape).c_str(), ShapeString(shape).c_str());
+    }
+    const TypeTraits* tt = FindTypeTraits(static_cast<uint32_t>(t->dtype));
+    if (tt == nullptr || tt->is_activation_only) {
+      return Unsupported("%s: tensor '%s' has type %s (id %u), which septet cannot compute with",
+                         f_.path().c_str(), name.c_str(), std::string(DTypeName(t->dtype)).c_str(),
+                         static_cast<unsigned>(t->dtype));
+    }
+    const size_t want = static_cast<size_t>(t->rows()) * tt->row_bytes(t->cols());
+    if (t->data == nullptr || t->nbytes != want) {
+      return Corrupt("%s: tensor '%s' (%s %s) holds %zu bytes; expected %zu", f_.path().c_str(), name.c_str(),
+                     tt->name, ShapeString(t->shape).c_str(), t->nbytes, want);
+    }
+    return t;
+  }
+
+  Result<const float*> Vector(const std::string& name, int64_t n) {
+    SEPTET_ASSIGN_OR_RETURN(const TensorInfo* t, Find(name, {n}));
+    if (t->dtype == DType::kF32) {
+      w_->mapped_bytes += t->nbytes;
+      return reinterpret_cast<const float*>(t->data);
+    }
+    std::vector<uint8_t>& buf = Own(static_cast<size_t>(n) * sizeof(float));
+    GetTypeTraits(t->dtype).to_float(t->data, reinterpret_cast<float*>(buf.data()), n);
+    return reinterpret_cast<const float*>(buf.data());
+  }
+
+  // A matrix in its stored type, mapped.
+  static cpu::WeightView Mapped(const TensorInfo& t) {
+    return cpu::WeightView{t.dtype, t.rows(), t.cols(), t.data, GetTypeTraits(t.dtype).row_bytes(t.cols())};
+  }
+
+  Result<cpu::WeightView> Matrix(const std::string& name, int64_t rows, int64_t cols) {
+    SEPTET_ASSIGN_OR_RETURN(const TensorInfo* t, Find(name, {rows, cols}));
+    return ForCompute(*t);
+  }
+
+  // `t` converted to the compute type when one is requested and differs.
+  cpu::WeightView ForCompute(const TensorInfo& t) {
+    if (!opt_.compute_type.has_value() || *opt_.compute_type == t.dtype) {
+      w_->mapped_bytes += t.nbytes;
+      return Mapped(t);
+    }
+    const TypeTraits& src = GetTypeTraits(t.dtype);
+    const TypeTraits& dst = GetTypeTraits(*opt_.compute_type);
+    const int64_t rows = t.rows(), cols = t.cols();
+    const size_t src_rb = src.row_bytes(cols), dst_rb = dst.row_bytes(cols);
+    std::vector<uint8_t>& buf = Own(dst_rb * static_cast<size_t>(rows));
+    std::vector<float> row(static_cast<size_t>(cols));
+    for (int64_t r = 0; r < rows; ++r) {
+      src.to_float(t.data + static_cast<size_t>(r) * src_rb, row.data(), cols);
+      dst.from_float(row.data(), buf.data() + static_cast<size_t>(r) * dst_rb, cols, nullptr);
+    }
+    return cpu::WeightView{dst.type, rows, cols, buf.data(), dst_rb};
+  }
+
+ private:
+  std::vector<uint8_t>& Own(size_t bytes) {
+    w_->owned.push_back(std::make_unique<std::vector<uint8_t>>(bytes));
+    w_->owned_bytes += bytes;
+    return *w_->owned.back();
+  }
+
+  const ModelFile& f_;
+  const BindOptions& opt_;
+  LlamaWeights* w_;
+};
+
+}  // namespace
+
+Result<LlamaWeights> BindLlamaWeights(const ModelFile& file, const LlamaHParams& hp, const BindOptions& options) {
+  if (options.compute_type.has_value()) {
+    const TypeTraits* tt = FindTypeTraits(static_cast<uint32_t>(*options.compute_type));
+    if (tt == nullptr || tt->is_activation_only) {
+      return InvalidArgument("compute type %s is not a weight type septet can quantize to",
+                             std::string(DTypeName(*options.compute_type)).c_str());
+    }
+  }
+  LlamaWeights w;
+  Binder b(file, options, &w);
+  const int64_t dim = hp.dim, q = hp.q_dim(), kv = hp.kv_dim(), ffn = hp.ffn_dim, vocab = hp.vocab;
+
+  SEPTET_ASSIGN_OR_RETURN(const TensorInfo* embd, b.Find("token_embd.weight", {vocab, dim}));
+  w.token_embd = Binder::Mapped(*embd);
+  w.mapped_bytes += embd->nbytes;
+  SEPTET_ASSIGN_OR_RETURN(w.output_norm, b.Vector("output_norm.weight", dim));
+  if (file.FindTensor("output.weight") != nullptr) {
+    SEPTET_ASSIGN_OR_RETURN(w.output, b.Matrix("output.weight", vocab, dim));
+  } else {
+    w.tied_output = true;
+    if (options.compute_type.has_value() && *options.compute_type != embd->dtype) {
+      w.output = b.ForCompute(*embd);
+    } else {
+      w.output = w.token_embd;  // same mapped bytes, already counted
+    }
+  }
+  w.layers.resize(static_cast<size_t>(hp.n_layers));
+  for (int64_t l = 0; l < hp.n_layers; ++l) {
+    LayerWeights& L = w.layers[static_cast<size_t>(l)];
+    const std::string p = "blk." + std::to_string(l) + ".";
+    SEPTET_ASSIGN_OR_RETURN(L.attn_norm, b.Vector(p + "attn_norm.weight", dim));
+    SEPTET_ASSIGN_OR_RETURN(L.wq, b.Matrix(p + "attn_q.weight", q, dim));
+    SEPTET_ASSIGN_OR_RETURN(L.wk, b.Matrix(p + "attn_k.weight", kv, dim));
+    SEPTET_ASSIGN_OR_RETURN(L.wv, b.Matrix(p + "attn_v.weight", kv, dim));
+    SEPTET_ASSIGN_OR_RETURN(L.wo, b.Matrix(p + "attn_output.weight", dim, q));
+    SEPTET_ASSIGN_OR_RETURN(L.ffn_norm, b.Vector(p + "ffn_norm.weight", dim));
+    SEPTET_ASSIGN_OR_RETURN(L.w_gate, b.Matrix(p + "ffn_gate.weight", ffn, dim));
+    SEPTET_ASSIGN_OR_RETURN(L.w_up, b.Matrix(p + "ffn_up.weight", ffn, dim));
+    SEPTET_ASSIGN_OR_RETURN(L.w_down, b.Matrix(p + "ffn_down.weight", dim, ffn));
+  }
+  return w;
+}
+
+}  // namespace septet::model

@@ -1,0 +1,62 @@
+// Binding of the canonical llama tensors (io/model_file.h names) to the views
+// the forward pass reads, with shape checks.
+//
+// Weight-type policy:
+//   * No compute type requested: every tensor is used in its stored type straight
+//     from the file mapping (no copy). Any storable registry type works.
+//   * Compute type T requested: the 2-D matmul weights (attn_q/k/v/output,
+//     ffn_gate/up/down, and the classifier output.weight -- or, when tied, a
+//     quantized copy of token_embd) are converted at load time, row by row:
+//     stored -> to_float -> T's from_float (no importance weights), into buffers
+//     the model owns. Tensors already stored as T stay mapped.
+//   * token_embd stays in its stored type (a lookup dequantizes one row per token).
+//   * Norm vectors are always F32: used mapped when stored as F32, else converted.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/status.h"
+#include "kernels/cpu/weight_view.h"
+#include "model/hparams.h"
+
+namespace septet {
+class ModelFile;
+}
+
+namespace septet::model {
+
+struct LayerWeights {
+  const float* attn_norm = nullptr;  // [dim]
+  cpu::WeightView wq;                // [q_dim][dim]
+  cpu::WeightView wk;                // [kv_dim][dim]
+  cpu::WeightView wv;                // [kv_dim][dim]
+  cpu::WeightView wo;                // [dim][q_dim]
+  const float* ffn_norm = nullptr;   // [dim]
+  cpu::WeightView w_gate;            // [ffn_dim][dim]   (w1)
+  cpu::WeightView w_up;              // [ffn_dim][dim]   (w3)
+  cpu::WeightView w_down;            // [dim][ffn_dim]   (w2)
+};
+
+struct LlamaWeights {
+  cpu::WeightView token_embd;         // [vocab][dim], stored type
+  const float* output_norm = nullptr; // [dim]
+  cpu::WeightView output;             // [vocab][dim] classifier
+  bool tied_output = false;           // no output.weight in the file
+  std::vector<LayerWeights> layers;
+  // Load-time conversions (compute type, non-F32 norms).
+  std::vector<std::unique_ptr<std::vector<uint8_t>>> owned;
+  uint64_t owned_bytes = 0;
+  uint64_t mapped_bytes = 0;  // bytes the forward pass reads from the mapping
+};
+
+struct BindOptions {
+  std::optional<DType> compute_type;  // nullopt: stored types
+};
+
+Result<LlamaWeights> BindLlamaWeights(const ModelFile& file, const LlamaHParams& hp, const BindOptions& options);
+
+}  // namespace septet::model

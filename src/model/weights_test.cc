@@ -1,0 +1,114 @@
+#include "model/weights.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "model/hparams.h"
+#include "model/testing_model.h"
+
+namespace septet::model {
+namespace {
+
+using testing::MakeTinyLlama;
+using testing::TinyLlamaSpec;
+
+// A view of `f` (whose buffers must outlive it) with one tensor reshaped or dropped.
+std::unique_ptr<ModelFile> Edited(const ModelFile& f, const std::string& name, const std::vector<int64_t>* shape) {
+  auto copy = std::make_unique<ModelFile>(f.path(), f.format());
+  copy->mutable_metadata() = f.metadata();
+  for (TensorInfo t : f.tensors()) {
+    if (t.name == name) {
+      if (shape == nullptr) continue;
+      t.shape = *shape;
+    }
+    copy->AddTensor(t);
+  }
+  return copy;
+}
+
+TEST(WeightsTest, StoredTypesAreMappedWithoutCopy) {
+  auto f = MakeTinyLlama({});
+  auto hp = ReadLlamaHParams(*f);
+  ASSERT_TRUE(hp.ok());
+  auto w = BindLlamaWeights(*f, *hp, {});
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(w->owned_bytes, 0u);
+  EXPECT_EQ(w->layers[1].wq.data, f->FindTensor("blk.1.attn_q.weight")->data);
+  EXPECT_EQ(w->output.data, f->FindTensor("output.weight")->data);
+  EXPECT_FALSE(w->tied_output);
+  EXPECT_EQ(w->mapped_bytes, f->TensorBytes());
+}
+
+TEST(WeightsTest, TiedOutputUsesTokenEmbedding) {
+  TinyLlamaSpec s;
+  s.tied = true;
+  auto f = MakeTinyLlama(s);
+  auto hp = ReadLlamaHParams(*f);
+  ASSERT_TRUE(hp.ok());
+  auto w = BindLlamaWeights(*f, *hp, {});
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_TRUE(w->tied_output);
+  EXPECT_EQ(w->output.data, w->token_embd.data);
+
+  // With a compute type the classifier is a converted copy; the lookup table is not.
+  auto wq = BindLlamaWeights(*f, *hp, BindOptions{DType::kF16});
+  ASSERT_TRUE(wq.ok()) << wq.status().ToString();
+  EXPECT_EQ(wq->output.type, DType::kF16);
+  EXPECT_EQ(wq->token_embd.type, DType::kF32);
+  EXPECT_NE(wq->output.data, wq->token_embd.data);
+}
+
+TEST(WeightsTest, ComputeTypeConvertsEveryMatrixAndOwnsIt) {
+  auto f = MakeTinyLlama({});
+  auto hp = ReadLlamaHParams(*f);
+  ASSERT_TRUE(hp.ok());
+  auto w = BindLlamaWeights(*f, *hp, BindOptions{DType::kBF16});
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  for (const LayerWeights& L : w->layers) {
+    for (const cpu::WeightView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) {
+      EXPECT_EQ(v->type, DType::kBF16);
+      EXPECT_EQ(v->row_bytes, static_cast<size_t>(v->cols) * 2);
+    }
+  }
+  // Per layer: q 32x32, k 16x32, v 16x32, o 32x32, gate/up 44x32, down 32x44 = 7296
+  // weights; 2 layers + the 40x32 classifier = 15872 weights at 2 bytes.
+  EXPECT_EQ(w->owned_bytes, 15872u * 2);
+}
+
+TEST(WeightsTest, ShapeMismatchNamesTensorAndShapes) {
+  auto f = MakeTinyLlama({});
+  auto hp = ReadLlamaHParams(*f);
+  ASSERT_TRUE(hp.ok());
+  const std::vector<int64_t> wrong = {44, 32};
+  auto g = Edited(*f, "blk.1.ffn_down.weight", &wrong);
+  auto w = BindLlamaWeights(*g, *hp, {});
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().code(), StatusCode::kCorrupt);
+  EXPECT_NE(w.status().message().find("'blk.1.ffn_down.weight' has shape [44, 32]; expected [32, 44]"),
+            std::string::npos)
+      << w.status().message();
+}
+
+TEST(WeightsTest, MissingTensorIsNamed) {
+  auto f = MakeTinyLlama({});
+  auto hp = ReadLlamaHParams(*f);
+  ASSERT_TRUE(hp.ok());
+  auto copy = Edited(*f, "blk.0.attn_v.weight", nullptr);
+  auto w = BindLlamaWeights(*copy, *hp, {});
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(w.status().message().find("blk.0.attn_v.weight"), std::string::npos) << w.status().message();
+}
+
+TEST(WeightsTest, ActivationOnlyComputeTypeIsRejected) {
+  auto f = MakeTinyLlama({});
+  auto hp = ReadLlamaHParams(*f);
+  ASSERT_TRUE(hp.ok());
+  auto w = BindLlamaWeights(*f, *hp, BindOptions{DType::kQ8_A});
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace septet::model
