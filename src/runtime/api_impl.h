@@ -1,0 +1,45 @@
+// Internals behind include/septet/septet.h (the pimpl bodies). Runtime-only.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "model/llama_context.h"
+#include "model/llama_model.h"
+#include "runtime/chat_template.h"
+#include "runtime/generator.h"
+#include "septet/septet.h"
+#include "tokenizer/tokenizer.h"
+
+namespace septet {
+
+struct Model::Impl {
+  std::unique_ptr<model::LlamaModel> model;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<model::LlamaContext> ctx;  // for Generate; created on first use
+  int64_t n_ctx = 0;
+  runtime::ChatFormat chat_format = runtime::ChatFormat::kPlain;
+  ModelInfo info;
+};
+
+struct Chat::Impl {
+  Model::Impl* model = nullptr;
+  std::unique_ptr<model::LlamaContext> ctx;
+  std::vector<int32_t> history;  // exactly the tokens in ctx's KV cache
+  std::vector<runtime::ChatMessage> messages;
+  std::string system_prompt;
+};
+
+namespace api {
+// Status -> Error (no-op for a null `out`); returns false for convenience.
+bool Fail(const Status& s, Error* out);
+// Public params -> runtime params (seed resolved: kRandomSeed -> random_device).
+runtime::GenerationParams ToRuntime(const GenerateParams& p, uint64_t* seed_used);
+void CopyStats(const runtime::GenerationStats& in, uint64_t seed, GenerateStats* out);
+// Header-level info (no tokenizer, no KV cache).
+Result<ModelInfo> DescribeFile(const ModelFile& file, const model::LlamaHParams& hp, bool tied);
+}  // namespace api
+
+}  // namespace septet

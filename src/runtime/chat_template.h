@@ -1,0 +1,36 @@
+// Chat prompt rendering. The model's Jinja template is not executed; instead its
+// text is recognised as one of the common shapes and rendered by hand:
+//   kChatML  "<|im_start|>" in the template      (Qwen, SmolLM2, many fine-tunes)
+//   kLlama3  "<|start_header_id|>"                (Llama 3.x instruct)
+//   kLlama2  "[INST]"                             (Llama 2 chat, Mistral-style)
+//   kPlain   no template, or one not recognised:  "User: ...\nAssistant:" turns
+// Special-token text ("<|im_end|>", "</s>") is emitted literally, so the caller
+// encodes the result with parse_special = true. BOS is not part of the text:
+// the caller adds it with the tokenizer (add_bos).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace septet::runtime {
+
+enum class ChatFormat { kPlain, kChatML, kLlama3, kLlama2 };
+const char* ChatFormatName(ChatFormat f);
+
+ChatFormat DetectChatFormat(std::string_view jinja_template);
+
+struct ChatMessage {
+  std::string role;  // "system", "user", "assistant"
+  std::string content;
+};
+
+// The conversation, ending with the opening of an assistant turn when
+// add_generation_prompt is set.
+std::string RenderChat(ChatFormat format, const std::vector<ChatMessage>& messages, bool add_generation_prompt);
+
+// Text that ends an assistant turn in this format (besides the tokenizer's stop
+// ids), e.g. "<|im_end|>" or, for kPlain, "\nUser:".
+std::vector<std::string> ChatStopStrings(ChatFormat format);
+
+}  // namespace septet::runtime
