@@ -1,0 +1,97 @@
+#include "cli_common.h"
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+
+namespace septet::cli {
+
+void ModelFlags::Add(CLI::App* app) {
+  app->add_option("-m,--model", load.model_path, "Model file: .gguf, llama2.c .bin, or HF directory")->required();
+  app->add_option("--tokenizer", load.tokenizer_path,
+                  "Tokenizer file (default: from the GGUF, or tokenizer.bin / tok<N>.bin beside a llama2.c model)");
+  app->add_option("--type", load.compute_type,
+                  "Quantize the matmul weights to this type at load time (F32, F16, BF16, Q8_0, Q4_G, Q3P5, "
+                  "Q3P5_SEED); default: as stored");
+  app->add_option("--ctx", load.n_ctx, "Context length (KV cache tokens); 0 = the model's context_length, at most 4096")
+      ->check(CLI::NonNegativeNumber);
+  app->add_option("-t,--threads", load.n_threads,
+                  "CPU threads (accepted for forward compatibility; the reference kernels use one)")
+      ->check(CLI::PositiveNumber);
+}
+
+void SamplingFlags::Add(CLI::App* app, int32_t default_max_tokens) {
+  params.max_tokens = default_max_tokens;
+  app->add_option("-n,--n-predict", params.max_tokens, "Maximum number of tokens to generate")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app->add_option("--temp", params.temperature, "Temperature; 0 = greedy")->capture_default_str();
+  app->add_option("--top-k", params.top_k, "Top-k filter; 0 = off")->capture_default_str();
+  app->add_option("--top-p", params.top_p, "Top-p (nucleus) filter; 1 = off")->capture_default_str();
+  app->add_option("--min-p", params.min_p, "Min-p filter (fraction of the top probability); 0 = off")
+      ->capture_default_str();
+  app->add_option("--repeat-penalty", params.repeat_penalty, "Repetition penalty; 1 = off")->capture_default_str();
+  app->add_option("--repeat-last-n", params.repeat_window, "Tokens the repetition penalty looks back over")
+      ->capture_default_str();
+  app->add_option("--seed", seed, "RNG seed (integer) or 'random'")->capture_default_str();
+  app->add_option("--stop", params.stop, "Stop string (repeatable)");
+}
+
+bool SamplingFlags::Finish(std::string* error) {
+  if (seed == "random") {
+    params.seed = GenerateParams::kRandomSeed;
+    return true;
+  }
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(seed.c_str(), &end, 10);
+  if (seed.empty() || seed[0] == '-' || *end != '\0' || errno != 0 || v == GenerateParams::kRandomSeed) {
+    *error = "--seed: '" + seed + "' is not a non-negative integer below 2^64-1 or 'random'";
+    return false;
+  }
+  params.seed = v;
+  return true;
+}
+
+void PrintError(const Error& e) { std::fprintf(stderr, "septet: error: %s\n", e.message.c_str()); }
+
+std::unique_ptr<Model> LoadOrReport(const LoadOptions& options) {
+  Error err;
+  auto model = Model::Load(options, &err);
+  if (!model) PrintError(err);
+  return model;
+}
+
+std::string HumanBytes(uint64_t b) {
+  char buf[32];
+  if (b < 1024) {
+    std::snprintf(buf, sizeof(buf), "%" PRIu64 " B", b);
+  } else if (b < (1ull << 20)) {
+    std::snprintf(buf, sizeof(buf), "%.1f KiB", static_cast<double>(b) / 1024.0);
+  } else if (b < (1ull << 30)) {
+    std::snprintf(buf, sizeof(buf), "%.1f MiB", static_cast<double>(b) / (1 << 20));
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.2f GiB", static_cast<double>(b) / (1 << 30));
+  }
+  return buf;
+}
+
+void PrintLoadLine(const Model& model) {
+  const ModelInfo& i = model.info();
+  std::fprintf(stderr, "septet: loaded %s (%s, %" PRId64 " layers, dim %" PRId64 ", vocab %" PRId64
+                       ", weights %s%s%s) in %.1f ms; n_ctx %" PRId64 ", KV cache %s\n",
+               i.path.c_str(), i.format.c_str(), i.n_layers, i.dim, i.vocab, HumanBytes(i.tensor_bytes).c_str(),
+               i.compute_type.empty() ? "" : ", computing in ", i.compute_type.c_str(), i.load_ms, i.n_ctx,
+               HumanBytes(i.kv_cache_bytes).c_str());
+}
+
+void PrintStats(const GenerateStats& s) {
+  std::fprintf(stderr,
+               "septet: prompt %" PRId64 " tok in %.2f ms (%.1f tok/s) | first token %.2f ms | decode %" PRId64
+               " tok in %.2f ms (%.1f tok/s) | seed %" PRIu64 " | stop: %s\n",
+               s.prompt_tokens, s.prompt_ms, s.prompt_tok_per_s, s.first_token_ms, s.generated_tokens, s.decode_ms,
+               s.decode_tok_per_s, s.seed, FinishReasonName(s.finish));
+}
+
+}  // namespace septet::cli

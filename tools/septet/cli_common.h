@@ -1,0 +1,40 @@
+// Shared pieces of the septet subcommands: the model / sampling flags and the
+// statistics line. The CLI uses only the public API (include/septet/septet.h).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "septet/septet.h"
+
+namespace septet::cli {
+
+// Exit codes: 0 ok, 1 runtime failure (bad file, bad request), 2 usage error.
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+struct ModelFlags {
+  LoadOptions load;
+  void Add(CLI::App* app);
+};
+
+struct SamplingFlags {
+  GenerateParams params;
+  std::string seed = "random";  // parsed after CLI11 so "random" is accepted
+  void Add(CLI::App* app, int32_t default_max_tokens);
+  // Resolves the seed text into params.seed; false (+ message) when malformed.
+  bool Finish(std::string* error);
+};
+
+// Loads the model or prints "septet: error: ..." and returns null.
+std::unique_ptr<Model> LoadOrReport(const LoadOptions& options);
+void PrintError(const Error& e);
+void PrintLoadLine(const Model& model);
+void PrintStats(const GenerateStats& s);
+std::string HumanBytes(uint64_t bytes);
+
+int RunGenerate(ModelFlags& model, SamplingFlags& sampling, const std::string& prompt, bool echo);
+int RunChat(ModelFlags& model, SamplingFlags& sampling, const std::string& system_prompt);
+int RunInspect(const std::string& path);
+
+}  // namespace septet::cli

@@ -1,0 +1,51 @@
+// septet: command-line front end (generate, chat, inspect). Uses only the
+// public API in include/septet/septet.h.
+#include <cstdio>
+#include <exception>
+
+#include "cli_common.h"
+
+int main(int argc, char** argv) {
+  using namespace septet::cli;
+  CLI::App app{"septet: LLaMA inference with 3.5-bit weights"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", septet::Version());
+
+  ModelFlags gen_model;
+  SamplingFlags gen_sampling;
+  std::string prompt;
+  bool no_echo = false;
+  CLI::App* gen = app.add_subcommand("generate", "Complete a prompt, streaming tokens to stdout");
+  gen_model.Add(gen);
+  gen_sampling.Add(gen, 128);
+  gen->add_option("-p,--prompt", prompt, "Prompt text (BOS is added when the model has one)");
+  gen->add_flag("--no-echo", no_echo, "Do not print the prompt before the continuation");
+
+  ModelFlags chat_model;
+  SamplingFlags chat_sampling;
+  std::string system_prompt;
+  CLI::App* chat = app.add_subcommand("chat", "Interactive chat on stdin (one message per line; piping works)");
+  chat_model.Add(chat);
+  chat_sampling.Add(chat, 256);
+  chat->add_option("--system", system_prompt, "System prompt");
+
+  std::string inspect_path;
+  CLI::App* inspect = app.add_subcommand("inspect", "Show a model's architecture, hyper-parameters and tensors");
+  inspect->add_option("model", inspect_path, "Model file")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
+  }
+  try {
+    if (*gen) return RunGenerate(gen_model, gen_sampling, prompt, !no_echo);
+    if (*chat) return RunChat(chat_model, chat_sampling, system_prompt);
+    if (*inspect) return RunInspect(inspect_path);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "septet: error: %s\n", e.what());
+    return kExitFailure;
+  }
+  return kExitUsage;
+}
