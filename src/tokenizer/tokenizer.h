@@ -34,6 +34,8 @@ class Tokenizer {
   std::string Decode(const std::vector<int32_t>& ids) const;
 
   virtual int32_t vocab_size() const = 0;
+  // The id Encode(add_bos=true) prepends; -1 when the model has none or its tokenizer
+  // adds none (SmolLM2: config.json names <|im_start|> but no post-processor adds it).
   virtual int32_t bos_id() const = 0;  // -1 when none
   virtual int32_t eos_id() const = 0;  // -1 when none
   // Extra ids that end a turn (e.g. <|eot_id|>, <|im_end|>); includes eos.
@@ -59,11 +61,13 @@ class Utf8Streamer {
 //   GGUF        -> tokenizer.ggml.* metadata
 //   llama2.c    -> `tokenizer_path` if given, else tokenizer.bin / tok<vocab>.bin beside the model
 //   safetensors -> tokenizer.json in the model directory (tokenizer.model as fallback)
-// The vocabulary size must match the model's embedding rows.
+// The tokenizer may not have more tokens than the model's embedding has rows (an
+// embedding padded past the vocabulary is accepted); llama.2c files must match exactly.
 Result<std::unique_ptr<Tokenizer>> LoadTokenizer(const ModelFile& model,
                                                  const std::string& tokenizer_path = "");
 
 // Stand-alone loaders (tests use them on ../shared/tokenizers).
+// vocab_size 0 reads every token in the file; otherwise the file must hold exactly that many.
 Result<std::unique_ptr<Tokenizer>> LoadLlama2cTokenizer(const std::string& path, int32_t vocab_size);
 Result<std::unique_ptr<Tokenizer>> LoadHfTokenizerJson(const std::string& path);
 Result<std::unique_ptr<Tokenizer>> LoadSentencePieceModel(const std::string& path);  // tokenizer.model
