@@ -35,7 +35,7 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test-model: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -R 'Model|Oracle|Generate'
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -R 'Model|LlamaContext|HParams|Weights|CliTest'
 
 $(BUILD_ASAN)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSEPTET_WERROR=ON \
