@@ -94,4 +94,20 @@ void PrintStats(const GenerateStats& s) {
                s.decode_tok_per_s, s.seed, FinishReasonName(s.finish));
 }
 
+std::unique_ptr<Model> StartModelCommand(ModelFlags& flags, SamplingFlags& sampling, int* exit_code) {
+  std::string msg;
+  if (!sampling.Finish(&msg)) {
+    std::fprintf(stderr, "septet: error: %s\n", msg.c_str());
+    *exit_code = kExitUsage;
+    return nullptr;
+  }
+  auto model = LoadOrReport(flags.load);
+  if (!model) {
+    *exit_code = kExitFailure;
+    return nullptr;
+  }
+  PrintLoadLine(*model);
+  return model;
+}
+
 }  // namespace septet::cli

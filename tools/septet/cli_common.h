@@ -30,6 +30,10 @@ struct SamplingFlags {
 std::unique_ptr<Model> LoadOrReport(const LoadOptions& options);
 void PrintError(const Error& e);
 void PrintLoadLine(const Model& model);
+// The shared start of generate and chat: validates the sampling flags, loads the
+// model and prints the load line. On failure prints the error, sets *exit_code
+// (kExitUsage for bad flags, kExitFailure for load errors) and returns null.
+std::unique_ptr<Model> StartModelCommand(ModelFlags& flags, SamplingFlags& sampling, int* exit_code);
 void PrintStats(const GenerateStats& s);
 std::string HumanBytes(uint64_t bytes);
 

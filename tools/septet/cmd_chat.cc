@@ -11,14 +11,9 @@
 namespace septet::cli {
 
 int RunChat(ModelFlags& flags, SamplingFlags& sampling, const std::string& system_prompt) {
-  std::string msg;
-  if (!sampling.Finish(&msg)) {
-    std::fprintf(stderr, "septet: error: %s\n", msg.c_str());
-    return kExitUsage;
-  }
-  auto model = LoadOrReport(flags.load);
-  if (!model) return kExitFailure;
-  PrintLoadLine(*model);
+  int exit_code = 0;
+  auto model = StartModelCommand(flags, sampling, &exit_code);
+  if (!model) return exit_code;
   std::fprintf(stderr, "septet: chat format: %s. Type a message per line; /reset, /quit.\n",
                model->info().chat_format.c_str());
   Error err;

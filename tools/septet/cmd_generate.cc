@@ -6,14 +6,9 @@
 namespace septet::cli {
 
 int RunGenerate(ModelFlags& flags, SamplingFlags& sampling, const std::string& prompt, bool echo) {
-  std::string msg;
-  if (!sampling.Finish(&msg)) {
-    std::fprintf(stderr, "septet: error: %s\n", msg.c_str());
-    return kExitUsage;
-  }
-  auto model = LoadOrReport(flags.load);
-  if (!model) return kExitFailure;
-  PrintLoadLine(*model);
+  int exit_code = 0;
+  auto model = StartModelCommand(flags, sampling, &exit_code);
+  if (!model) return exit_code;
   // The prompt is echoed once it has been accepted (with the first text, or at
   // the end), so a rejected prompt prints nothing on stdout.
   bool echoed = !echo;
