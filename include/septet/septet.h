@@ -46,7 +46,8 @@ struct LoadOptions {
                                // to quantize the matmul weights to at load time
   int32_t n_ctx = 0;           // KV cache length; 0 = min(the model's context_length, kDefaultMaxCtx)
                                // (a 128k-context model would otherwise reserve a huge KV cache)
-  int32_t n_threads = 1;       // >= 1; the reference CPU kernels run on one thread for now
+  int32_t n_threads = 1;       // >= 1; CPU worker threads
+  std::string backend = "cpu"; // "cpu" or "cuda" (a build with CUDA and a GPU present)
 
   static constexpr int32_t kDefaultMaxCtx = 4096;
 };

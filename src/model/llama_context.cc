@@ -57,18 +57,7 @@ void LlamaContext::Truncate(int64_t n) {
 Status LlamaContext::Forward(std::span<const int32_t> tokens, LogitsMode mode, std::vector<float>* logits) {
   const LlamaHParams& hp = model_.hparams();
   const int64_t n = static_cast<int64_t>(tokens.size());
-  if (n == 0) return InvalidArgument("forward pass: no tokens given");
-  for (int64_t i = 0; i < n; ++i) {
-    if (tokens[i] < 0 || tokens[i] >= hp.vocab) {
-      return InvalidArgument("forward pass: token %d at index %" PRId64 " is outside the vocabulary [0, %" PRId64
-                             ")",
-                             tokens[i], i, hp.vocab);
-    }
-  }
-  if (n > cache_.n_ctx() - n_past_) {
-    return OutOfRange("context overflow: %" PRId64 " cached + %" PRId64 " new tokens exceed n_ctx = %" PRId64,
-                      n_past_, n, cache_.n_ctx());
-  }
+  SEPTET_RETURN_IF_ERROR(ValidateForward(tokens, hp.vocab, n_past_, cache_.n_ctx()));
   logits->resize(static_cast<size_t>((mode == LogitsMode::kAll ? n : 1) * hp.vocab));
   for (int64_t start = 0; start < n; start += kMaxBatch) {
     const int64_t m = std::min(kMaxBatch, n - start);
@@ -97,6 +86,7 @@ void LlamaContext::Layer(int64_t l, int64_t m) {
 
   // ---- attention ----
   for (int64_t i = 0; i < m; ++i) cpu::RmsNorm(xb_.data() + i * dim, x_.data() + i * dim, w.attn_norm, dim, hp.rms_eps);
+  if (observer_) observer_(l, MatMulInput::kAttnQkv, xb_.data(), m, dim);
   cpu::MatMul(w.wq, xb_.data(), m, q_.data(), &mm_);
   cpu::MatMul(w.wk, xb_.data(), m, k_.data(), &mm_);
   cpu::MatMul(w.wv, xb_.data(), m, v_.data(), &mm_);
@@ -117,14 +107,17 @@ void LlamaContext::Layer(int64_t l, int64_t m) {
                       hd, kv_dim, scale, scores_.data(), att_.data() + i * q_dim + h * hd);
     }
   }
+  if (observer_) observer_(l, MatMulInput::kAttnOut, att_.data(), m, q_dim);
   cpu::MatMul(w.wo, att_.data(), m, proj_.data(), &mm_);
   for (int64_t j = 0; j < m * dim; ++j) x_[static_cast<size_t>(j)] += proj_[static_cast<size_t>(j)];
 
   // ---- feed-forward (SwiGLU) ----
   for (int64_t i = 0; i < m; ++i) cpu::RmsNorm(xb_.data() + i * dim, x_.data() + i * dim, w.ffn_norm, dim, hp.rms_eps);
+  if (observer_) observer_(l, MatMulInput::kFfnGateUp, xb_.data(), m, dim);
   cpu::MatMul(w.w_gate, xb_.data(), m, gate_.data(), &mm_);
   cpu::MatMul(w.w_up, xb_.data(), m, up_.data(), &mm_);
   cpu::SiluMul(gate_.data(), gate_.data(), up_.data(), m * ffn);
+  if (observer_) observer_(l, MatMulInput::kFfnDown, gate_.data(), m, ffn);
   cpu::MatMul(w.w_down, gate_.data(), m, proj_.data(), &mm_);
   for (int64_t j = 0; j < m * dim; ++j) x_[static_cast<size_t>(j)] += proj_[static_cast<size_t>(j)];
 }
@@ -132,6 +125,7 @@ void LlamaContext::Layer(int64_t l, int64_t m) {
 void LlamaContext::Logits(const float* hidden_row, float* out) {
   const LlamaHParams& hp = model_.hparams();
   cpu::RmsNorm(norm_.data(), hidden_row, model_.weights().output_norm, hp.dim, hp.rms_eps);
+  if (observer_) observer_(-1, MatMulInput::kOutput, norm_.data(), 1, hp.dim);
   cpu::MatVec(model_.weights().output, norm_.data(), out, &mm_);
 }
 

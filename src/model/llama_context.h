@@ -5,23 +5,33 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
 
 #include "core/status.h"
 #include "kernels/cpu/matmul.h"
+#include "model/inference_context.h"
 #include "model/kv_cache.h"
 #include "model/llama_model.h"
 
 namespace septet::model {
 
-enum class LogitsMode {
-  kLast,  // logits of the last token only: [vocab]
-  kAll,   // logits of every token in the call: [n_tokens][vocab]
+// Which matmul input an observer sees (calibration collects statistics of the
+// activations entering each weight matrix; quantize/ uses it).
+enum class MatMulInput {
+  kAttnQkv,  // xb entering wq, wk, wv      [m][dim]
+  kAttnOut,  // att entering wo             [m][q_dim]
+  kFfnGateUp,// xb entering w_gate, w_up    [m][dim]
+  kFfnDown,  // silu(gate)*up entering w_down [m][ffn_dim]
+  kOutput,   // normed hidden entering output [1][dim]
 };
+// Called before the matmul with its input rows x: [m][cols]; layer is -1 for kOutput.
+using MatMulObserver = std::function<void(int64_t layer, MatMulInput input, const float* x, int64_t m, int64_t cols)>;
 
-class LlamaContext {
+// The CPU backend.
+class LlamaContext final : public InferenceContext {
  public:
   // Tokens are processed in chunks of at most this many (bounds scratch memory).
   static constexpr int64_t kMaxBatch = 64;
@@ -30,17 +40,17 @@ class LlamaContext {
   // context_length; RoPE then extrapolates, which the caller decides to allow.
   static Result<std::unique_ptr<LlamaContext>> Create(const LlamaModel& model, int64_t n_ctx);
 
-  // Appends `tokens` at positions n_past .. n_past + n - 1 and returns logits.
-  // Errors (state unchanged): empty input, a token outside [0, vocab)
-  // (kInvalidArgument), n_past + n > n_ctx (kOutOfRange, names n_ctx).
-  Status Forward(std::span<const int32_t> tokens, LogitsMode mode, std::vector<float>* logits);
+  Status Forward(std::span<const int32_t> tokens, LogitsMode mode, std::vector<float>* logits) override;
 
-  int64_t n_past() const { return n_past_; }
-  int64_t n_ctx() const { return cache_.n_ctx(); }
-  uint64_t kv_cache_bytes() const { return cache_.bytes(); }
-  // Forgets positions >= n (0 <= n <= n_past): a later Forward resumes at n.
-  void Truncate(int64_t n);
-  const LlamaModel& model() const { return model_; }
+  int64_t n_past() const override { return n_past_; }
+  int64_t n_ctx() const override { return cache_.n_ctx(); }
+  uint64_t kv_cache_bytes() const override { return cache_.bytes(); }
+  void Truncate(int64_t n) override;
+  const LlamaModel& model() const override { return model_; }
+  const char* backend_name() const override { return "cpu"; }
+
+  // Calibration hook (null = none). Not for the hot path of normal inference.
+  void SetMatMulObserver(MatMulObserver observer) { observer_ = std::move(observer); }
 
  private:
   LlamaContext(const LlamaModel& model, KvCache cache);
@@ -65,6 +75,7 @@ class LlamaContext {
   std::vector<float> scores_;  // [n_ctx]
   std::vector<float> norm_;    // [dim]
   cpu::MatMulScratch mm_;
+  MatMulObserver observer_;
 };
 
 }  // namespace septet::model

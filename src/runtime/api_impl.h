@@ -8,6 +8,7 @@
 #include "core/status.h"
 #include "model/llama_context.h"
 #include "model/llama_model.h"
+#include "runtime/backend.h"
 #include "runtime/chat_template.h"
 #include "runtime/generator.h"
 #include "septet/septet.h"
@@ -18,15 +19,16 @@ namespace septet {
 struct Model::Impl {
   std::unique_ptr<model::LlamaModel> model;
   std::unique_ptr<Tokenizer> tokenizer;
-  std::unique_ptr<model::LlamaContext> ctx;  // for Generate; created on first use
+  std::unique_ptr<model::InferenceContext> ctx;  // for Generate; created on first use
   int64_t n_ctx = 0;
+  runtime::BackendOptions backend;
   runtime::ChatFormat chat_format = runtime::ChatFormat::kPlain;
   ModelInfo info;
 };
 
 struct Chat::Impl {
   Model::Impl* model = nullptr;
-  std::unique_ptr<model::LlamaContext> ctx;
+  std::unique_ptr<model::InferenceContext> ctx;
   std::vector<int32_t> history;  // exactly the tokens in ctx's KV cache
   std::vector<runtime::ChatMessage> messages;
   std::string system_prompt;

@@ -42,7 +42,9 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
   impl->n_ctx = o.n_ctx > 0 ? o.n_ctx
                             : std::min<int64_t>(impl->model->hparams().context_length, LoadOptions::kDefaultMaxCtx);
   // Allocate the KV cache now so a too-large n_ctx fails at load, not mid-run.
-  auto ctx = model::LlamaContext::Create(*impl->model, impl->n_ctx);
+  impl->backend.backend = o.backend;
+  impl->backend.n_threads = o.n_threads;
+  auto ctx = runtime::CreateContext(*impl->model, impl->n_ctx, impl->backend);
   if (!ctx.ok()) return api::Fail(ctx.status(), error), nullptr;
   impl->ctx = std::move(ctx).value();
   impl->chat_format = runtime::DetectChatFormat(impl->tokenizer->chat_template());
@@ -103,7 +105,7 @@ bool Model::Generate(std::string_view prompt, const GenerateParams& params, cons
 }
 
 std::unique_ptr<Chat> Model::StartChat(std::string system_prompt, Error* error) {
-  auto ctx = model::LlamaContext::Create(*impl_->model, impl_->n_ctx);
+  auto ctx = runtime::CreateContext(*impl_->model, impl_->n_ctx, impl_->backend);
   if (!ctx.ok()) return api::Fail(ctx.status(), error), nullptr;
   auto c = std::make_unique<Chat::Impl>();
   c->model = impl_.get();

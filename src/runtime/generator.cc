@@ -35,7 +35,7 @@ const char* FinishReasonName(FinishReason r) {
   return "?";
 }
 
-Result<GenerationStats> Generate(model::LlamaContext* ctx, const Tokenizer& tokenizer,
+Result<GenerationStats> Generate(model::InferenceContext* ctx, const Tokenizer& tokenizer,
                                  std::span<const int32_t> new_tokens, std::vector<int32_t>* history,
                                  const GenerationParams& params, const TextCallback& on_text) {
   SEPTET_RETURN_IF_ERROR(ValidateSamplerParams(params.sampler));

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "core/status.h"
-#include "model/llama_context.h"
+#include "model/inference_context.h"
 #include "runtime/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -50,7 +50,7 @@ using TextCallback = std::function<bool(std::string_view text)>;
 // evaluated (the last sampled token, and EOS, are not). A chat continues from it.
 // A prompt that does not fit is kOutOfRange naming n_ctx; an empty new_tokens
 // with an empty context is kInvalidArgument.
-Result<GenerationStats> Generate(model::LlamaContext* ctx, const Tokenizer& tokenizer,
+Result<GenerationStats> Generate(model::InferenceContext* ctx, const Tokenizer& tokenizer,
                                  std::span<const int32_t> new_tokens, std::vector<int32_t>* history,
                                  const GenerationParams& params, const TextCallback& on_text);
 

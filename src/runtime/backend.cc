@@ -1,0 +1,37 @@
+#include "runtime/backend.h"
+
+#include "model/llama_context.h"
+
+#ifdef SEPTET_HAVE_CUDA
+#include "backends/cuda/cuda_context.h"
+#endif
+
+namespace septet::runtime {
+
+bool CudaCompiledIn() {
+#ifdef SEPTET_HAVE_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+Result<std::unique_ptr<model::InferenceContext>> CreateContext(const model::LlamaModel& model, int64_t n_ctx,
+                                                               const BackendOptions& options) {
+  if (options.n_threads < 1) return InvalidArgument("threads = %d; expected >= 1", options.n_threads);
+  if (options.backend == "cpu") {
+    SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<model::LlamaContext> ctx, model::LlamaContext::Create(model, n_ctx));
+    return std::unique_ptr<model::InferenceContext>(std::move(ctx));
+  }
+  if (options.backend == "cuda") {
+#ifdef SEPTET_HAVE_CUDA
+    return cuda::CreateCudaContext(model, n_ctx);
+#else
+    return Unsupported("backend 'cuda': this septet was built without CUDA (reconfigure with -DSEPTET_CUDA=ON on a "
+                       "machine with nvcc)");
+#endif
+  }
+  return InvalidArgument("unknown backend '%s'; expected 'cpu' or 'cuda'", options.backend.c_str());
+}
+
+}  // namespace septet::runtime

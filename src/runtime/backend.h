@@ -1,0 +1,27 @@
+// Choosing where a model runs: one factory for every backend's InferenceContext.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "model/inference_context.h"
+#include "model/llama_model.h"
+
+namespace septet::runtime {
+
+struct BackendOptions {
+  std::string backend = "cpu";  // "cpu" or "cuda"
+  int32_t n_threads = 1;        // CPU worker threads (>= 1)
+};
+
+// kUnsupported for "cuda" in a build without CUDA, or when no GPU is present;
+// kInvalidArgument for an unknown backend name.
+Result<std::unique_ptr<model::InferenceContext>> CreateContext(const model::LlamaModel& model, int64_t n_ctx,
+                                                               const BackendOptions& options);
+
+// True when this build has the CUDA backend compiled in.
+bool CudaCompiledIn();
+
+}  // namespace septet::runtime
