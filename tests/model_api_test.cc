@@ -130,7 +130,7 @@ TEST(ModelApiErrorsTest, LoadFailuresAreReportedNotThrown) {
   EXPECT_EQ(err.code, ErrorCode::kNotFound);
   EXPECT_NE(err.message.find("/nonexistent/model.gguf"), std::string::npos);
   o.model_path = testing::SharedFile("models/stories260K/stories260K.bin");
-  o.n_threads = 0;
+  o.n_threads = -1;
   EXPECT_EQ(Model::Load(o, &err), nullptr);
   EXPECT_EQ(err.code, ErrorCode::kInvalidArgument);
   o.n_threads = 1;

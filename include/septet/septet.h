@@ -46,7 +46,7 @@ struct LoadOptions {
                                // to quantize the matmul weights to at load time
   int32_t n_ctx = 0;           // KV cache length; 0 = min(the model's context_length, kDefaultMaxCtx)
                                // (a 128k-context model would otherwise reserve a huge KV cache)
-  int32_t n_threads = 1;       // >= 1; CPU worker threads
+  int32_t n_threads = 0;       // CPU worker threads; 0 = every hardware thread
   std::string backend = "cpu"; // "cpu" or "cuda" (a build with CUDA and a GPU present)
 
   static constexpr int32_t kDefaultMaxCtx = 4096;
@@ -113,7 +113,9 @@ struct ModelInfo {
   uint64_t owned_weight_bytes = 0;  // load-time conversions
   int64_t n_ctx = 0;
   uint64_t kv_cache_bytes = 0;
-  int32_t n_threads = 1;
+  int32_t n_threads = 1;       // resolved (never 0)
+  std::string backend;         // "cpu" | "cuda"
+  std::string simd_target;     // CPU kernels' runtime-dispatched target, e.g. "AVX2"
   std::string chat_format;     // "plain" | "chatml" | "llama3" | "llama2"
   int32_t bos_id = -1, eos_id = -1;
   double load_ms = 0;

@@ -12,7 +12,7 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
   const auto t0 = std::chrono::steady_clock::now();
   if (o.model_path.empty()) return api::Fail(InvalidArgument("no model path given"), error), nullptr;
   if (o.n_ctx < 0) return api::Fail(InvalidArgument("n_ctx = %d; expected >= 0 (0: the model's)", o.n_ctx), error), nullptr;
-  if (o.n_threads < 1) return api::Fail(InvalidArgument("n_threads = %d; expected >= 1", o.n_threads), error), nullptr;
+  if (o.n_threads < 0) return api::Fail(InvalidArgument("n_threads = %d; expected >= 0 (0 = all)", o.n_threads), error), nullptr;
   model::ModelOptions mo;
   if (!o.compute_type.empty()) {
     const std::optional<DType> t = ParseDType(o.compute_type);
@@ -43,7 +43,7 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
                             : std::min<int64_t>(impl->model->hparams().context_length, LoadOptions::kDefaultMaxCtx);
   // Allocate the KV cache now so a too-large n_ctx fails at load, not mid-run.
   impl->backend.backend = o.backend;
-  impl->backend.n_threads = o.n_threads;
+  impl->backend.n_threads = runtime::ResolveThreads(o.n_threads);
   auto ctx = runtime::CreateContext(*impl->model, impl->n_ctx, impl->backend);
   if (!ctx.ok()) return api::Fail(ctx.status(), error), nullptr;
   impl->ctx = std::move(ctx).value();
@@ -56,7 +56,8 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
   impl->info.owned_weight_bytes = impl->model->weights().owned_bytes;
   impl->info.n_ctx = impl->n_ctx;
   impl->info.kv_cache_bytes = impl->ctx->kv_cache_bytes();
-  impl->info.n_threads = o.n_threads;
+  impl->info.n_threads = impl->backend.n_threads;
+  impl->info.backend = impl->ctx->backend_name();
   impl->info.chat_format = runtime::ChatFormatName(impl->chat_format);
   impl->info.bos_id = impl->tokenizer->bos_id();
   impl->info.eos_id = impl->tokenizer->eos_id();

@@ -1,5 +1,7 @@
 #include "runtime/backend.h"
 
+#include <thread>
+
 #include "model/llama_context.h"
 
 #ifdef SEPTET_HAVE_CUDA
@@ -14,6 +16,12 @@ bool CudaCompiledIn() {
 #else
   return false;
 #endif
+}
+
+int32_t ResolveThreads(int32_t n_threads) {
+  if (n_threads != 0) return n_threads;
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int32_t>(hw);
 }
 
 Result<std::unique_ptr<model::InferenceContext>> CreateContext(const model::LlamaModel& model, int64_t n_ctx,

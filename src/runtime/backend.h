@@ -13,13 +13,17 @@ namespace septet::runtime {
 
 struct BackendOptions {
   std::string backend = "cpu";  // "cpu" or "cuda"
-  int32_t n_threads = 1;        // CPU worker threads (>= 1)
+  int32_t n_threads = 1;        // CPU worker threads (>= 1; ResolveThreads turns 0 into "all")
+  std::string prefill = "own";  // CPU prompt matmuls: "own" (tiled int8 GEMM) or "blas" (OpenBLAS sgemm)
 };
 
 // kUnsupported for "cuda" in a build without CUDA, or when no GPU is present;
 // kInvalidArgument for an unknown backend name.
 Result<std::unique_ptr<model::InferenceContext>> CreateContext(const model::LlamaModel& model, int64_t n_ctx,
                                                                const BackendOptions& options);
+
+// 0 -> std::thread::hardware_concurrency() (at least 1); other values unchanged.
+int32_t ResolveThreads(int32_t n_threads);
 
 // True when this build has the CUDA backend compiled in.
 bool CudaCompiledIn();

@@ -17,8 +17,11 @@ void ModelFlags::Add(CLI::App* app) {
   app->add_option("--ctx", load.n_ctx, "Context length (KV cache tokens); 0 = the model's context_length, at most 4096")
       ->check(CLI::NonNegativeNumber);
   app->add_option("-t,--threads", load.n_threads,
-                  "CPU threads (accepted for forward compatibility; the reference kernels use one)")
-      ->check(CLI::PositiveNumber);
+                  "CPU threads; 0 = all hardware threads. Output is identical for any count")
+      ->check(CLI::NonNegativeNumber);
+  app->add_option("--backend", load.backend, "Where to run: cpu, or cuda (builds with CUDA, on a machine with a GPU)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
 }
 
 void SamplingFlags::Add(CLI::App* app, int32_t default_max_tokens) {
@@ -80,10 +83,11 @@ std::string HumanBytes(uint64_t b) {
 void PrintLoadLine(const Model& model) {
   const ModelInfo& i = model.info();
   std::fprintf(stderr, "septet: loaded %s (%s, %" PRId64 " layers, dim %" PRId64 ", vocab %" PRId64
-                       ", weights %s%s%s) in %.1f ms; n_ctx %" PRId64 ", KV cache %s\n",
+                       ", weights %s%s%s) in %.1f ms; n_ctx %" PRId64 ", KV cache %s; %s, %d thread%s%s%s\n",
                i.path.c_str(), i.format.c_str(), i.n_layers, i.dim, i.vocab, HumanBytes(i.tensor_bytes).c_str(),
                i.compute_type.empty() ? "" : ", computing in ", i.compute_type.c_str(), i.load_ms, i.n_ctx,
-               HumanBytes(i.kv_cache_bytes).c_str());
+               HumanBytes(i.kv_cache_bytes).c_str(), i.backend.c_str(), i.n_threads, i.n_threads == 1 ? "" : "s",
+               i.simd_target.empty() ? "" : ", SIMD ", i.simd_target.c_str());
 }
 
 void PrintStats(const GenerateStats& s) {
