@@ -11,6 +11,7 @@ size_t ActivationRowBytes(DType w_type, int64_t cols) {
 }
 
 void MatMul(const WeightView& w, const float* x, int64_t m, float* y, MatMulScratch* scratch) {
+  SEPTET_CHECK_MSG(w.layout == WeightLayout::kFile, "cpu::MatMul: the scalar reference reads the file layout only");
   const TypeTraits& wt = GetTypeTraits(w.type);
   SEPTET_DCHECK(w.row_bytes == wt.row_bytes(w.cols));
   const bool float_act = wt.vec_dot_type == DType::kF32;

@@ -11,12 +11,22 @@
 
 namespace septet::cpu {
 
+// How the bytes of a row are arranged. kFile: the registry (file) layout, the
+// only one the scalar reference (registry vec_dot / to_float, kernels/cpu/)
+// accepts. Other layouts are load-time repacks for the SIMD kernels
+// (kernels/simd/repack.h), same row_bytes, same information.
+enum class WeightLayout : uint8_t {
+  kFile = 0,
+  kQ3P5Slots = 1,  // Q3P5 full blocks rearranged for AVX2 (kernels/simd/repack.h)
+};
+
 struct WeightView {
   DType type = DType::kF32;
   int64_t rows = 0;  // n_out
   int64_t cols = 0;  // n_in
   const uint8_t* data = nullptr;
   size_t row_bytes = 0;  // GetTypeTraits(type).row_bytes(cols)
+  WeightLayout layout = WeightLayout::kFile;
 
   const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_bytes; }
 };

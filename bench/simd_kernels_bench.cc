@@ -1,0 +1,267 @@
+// SIMD kernels (src/kernels/simd/) vs the scalar reference, single thread, on
+// real model shapes (rows x cols): TinyLlama-1.1B 2048x2048 (q/o), 5632x2048
+// (gate/up), 2048x5632 (down); Llama-3-8B 4096x4096 (q/o), 14336x4096
+// (gate/up). bytes_per_second counts the weight bytes streamed (matvec) or the
+// float bytes read (vector ops). BM_ReadBandwidth / BM_Memcpy on a 256 MiB
+// buffer give the single-core memory bandwidth to compare with.
+// Each benchmark: 5 repetitions, aggregates (median) only. Rates are per CPU
+// second (google-benchmark's default), so a loaded machine still compares fairly.
+// Q3P5_repacked is the path the model runs (load-time simd::RepackRows; it
+// falls back to the file layout where the target has no repacked kernel).
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/rmsnorm.h"
+#include "kernels/cpu/softmax.h"
+#include "kernels/cpu/swiglu.h"
+#include "kernels/simd/repack.h"
+#include "kernels/simd/simd_ops.h"
+#include "quant/registry.h"
+
+namespace {
+
+using septet::DType;
+
+std::vector<float> Gaussian(int64_t n, float stddev, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> nd(0.0f, stddev);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = nd(rng);
+  return v;
+}
+
+// A rows x cols matrix: 16 distinct quantized rows tiled (quantizing the full
+// matrix with the reference quantizers would take minutes; the kernels' speed
+// does not depend on the values, only on the bytes streamed).
+struct Matrix {
+  DType type;
+  int64_t rows = 0, cols = 0;
+  bool repacked = false;
+  std::vector<uint8_t> bytes;
+  septet::cpu::WeightView view;
+};
+
+const Matrix& GetMatrix(DType type, int64_t rows, int64_t cols, bool repack = false) {
+  static std::unique_ptr<Matrix> cached;  // one slot: the benchmarks run shape by shape
+  if (cached && cached->type == type && cached->rows == rows && cached->cols == cols && cached->repacked == repack) {
+    return *cached;
+  }
+  cached.reset();
+  auto m = std::make_unique<Matrix>();
+  const auto& t = septet::GetTypeTraits(type);
+  const size_t rb = t.row_bytes(cols);
+  m->type = type;
+  m->rows = rows;
+  m->cols = cols;
+  m->bytes.resize(rb * static_cast<size_t>(rows));
+  constexpr int64_t kDistinct = 16;
+  const auto w = Gaussian(kDistinct * cols, 0.02f, 7);
+  for (int64_t r = 0; r < kDistinct && r < rows; ++r) {
+    t.from_float(w.data() + r * cols, m->bytes.data() + r * rb, cols, nullptr);
+  }
+  for (int64_t r = kDistinct; r < rows; ++r) {
+    std::memcpy(m->bytes.data() + r * rb, m->bytes.data() + (r % kDistinct) * rb, rb);
+  }
+  m->view = septet::cpu::WeightView{type, rows, cols, m->bytes.data(), rb};
+  m->repacked = repack;
+  if (repack) {
+    std::vector<uint8_t> packed;
+    septet::cpu::WeightView v;
+    if (septet::simd::RepackRows(m->view, &packed, &v)) {
+      m->bytes = std::move(packed);
+      m->view = v;
+      m->view.data = m->bytes.data();
+    }
+  }
+  cached = std::move(m);
+  return *cached;
+}
+
+std::vector<uint8_t> Activation(DType w_type, int64_t cols) {
+  const auto& t = septet::GetTypeTraits(w_type);
+  std::vector<uint8_t> act(septet::GetTypeTraits(t.vec_dot_type).row_bytes(cols));
+  const auto x = Gaussian(cols, 1.0f, 11);
+  septet::simd::QuantizeActivation(t.vec_dot_type, x.data(), cols, act.data());
+  return act;
+}
+
+void MatVec(benchmark::State& state, DType type, bool simd, bool repack = false) {
+  const int64_t rows = state.range(0), cols = state.range(1);
+  const Matrix& m = GetMatrix(type, rows, cols, repack);
+  const auto act = Activation(type, cols);
+  std::vector<float> y(static_cast<size_t>(rows));
+  const auto& t = septet::GetTypeTraits(type);
+  for (auto _ : state) {
+    if (simd) {
+      septet::simd::MatVecRows(m.view, 0, rows, act.data(), y.data());
+    } else {
+      for (int64_t r = 0; r < rows; ++r) y[r] = t.vec_dot(cols, m.view.row(r), act.data());
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(m.bytes.size()));
+  state.counters["bpw"] = 8.0 * static_cast<double>(m.bytes.size()) / static_cast<double>(rows * cols);
+  state.SetLabel(simd ? std::string(septet::simd::TargetName()) +
+                           (m.view.layout != septet::cpu::WeightLayout::kFile ? " repacked" : "")
+                     : std::string("scalar"));
+}
+
+void Shapes(benchmark::internal::Benchmark* b) {
+  b->Args({2048, 2048})->Args({5632, 2048})->Args({2048, 5632})->Args({4096, 4096})->Args({14336, 4096});
+}
+void Common(benchmark::internal::Benchmark* b) {
+  b->Repetitions(5)->ReportAggregatesOnly(true)->MinTime(0.05)->Unit(benchmark::kMicrosecond);
+}
+
+#define SEPTET_MATVEC_BENCH(Name, Type)                                                        \
+  void BM_MatVec_##Name##_simd(benchmark::State& s) { MatVec(s, Type, true); }                 \
+  void BM_MatVec_##Name##_scalar(benchmark::State& s) { MatVec(s, Type, false); }              \
+  BENCHMARK(BM_MatVec_##Name##_simd)->Apply(Shapes)->Apply(Common);                            \
+  BENCHMARK(BM_MatVec_##Name##_scalar)->Args({2048, 2048})->Args({4096, 4096})->Apply(Common);
+
+SEPTET_MATVEC_BENCH(Q3P5, DType::kQ3P5)
+void BM_MatVec_Q3P5_repacked_simd(benchmark::State& s) { MatVec(s, DType::kQ3P5, true, true); }
+BENCHMARK(BM_MatVec_Q3P5_repacked_simd)->Apply(Shapes)->Apply(Common);
+SEPTET_MATVEC_BENCH(Q3P5_SEED, DType::kQ3P5_SEED)
+SEPTET_MATVEC_BENCH(Q4_G, DType::kQ4_G)
+SEPTET_MATVEC_BENCH(Q8_0, DType::kQ8_0)
+SEPTET_MATVEC_BENCH(F16, DType::kF16)
+
+// Prefill: m tokens through one 2048x2048 / 4096x4096 matrix.
+void MatMulQ3P5(benchmark::State& state, bool repack) {
+  const int64_t rows = state.range(0), cols = state.range(1), m = state.range(2);
+  const Matrix& w = GetMatrix(DType::kQ3P5, rows, cols, repack);
+  const auto one = Activation(DType::kQ3P5, cols);
+  std::vector<uint8_t> act(one.size() * static_cast<size_t>(m));
+  for (int64_t t = 0; t < m; ++t) std::memcpy(act.data() + t * one.size(), one.data(), one.size());
+  std::vector<float> y(static_cast<size_t>(rows * m));
+  for (auto _ : state) {
+    septet::simd::MatMulRows(w.view, 0, rows, act.data(), one.size(), m, y.data(), rows);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(state.iterations() * m), benchmark::Counter::kIsRate);
+  state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(state.iterations() * m * rows * cols) * 1e-9,
+                                                benchmark::Counter::kIsRate);
+}
+void BM_MatMul_Q3P5_simd(benchmark::State& s) { MatMulQ3P5(s, false); }
+void BM_MatMul_Q3P5_repacked_simd(benchmark::State& s) { MatMulQ3P5(s, true); }
+BENCHMARK(BM_MatMul_Q3P5_simd)->Args({2048, 2048, 64})->Apply(Common);
+BENCHMARK(BM_MatMul_Q3P5_repacked_simd)->Args({2048, 2048, 64})->Apply(Common);
+
+// ---- memory bandwidth reference (single thread, 256 MiB) ----
+std::vector<float>& BigBuffer() {
+  static std::vector<float> buf(64 << 20, 1.0f);
+  return buf;
+}
+void BM_ReadBandwidth(benchmark::State& state) {
+  auto& buf = BigBuffer();
+  const int64_t n = static_cast<int64_t>(buf.size());
+  for (auto _ : state) benchmark::DoNotOptimize(septet::simd::Dot(buf.data(), buf.data(), n));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * n * 4);
+  state.SetLabel("simd::Dot(a, a): one read stream");
+}
+BENCHMARK(BM_ReadBandwidth)->Apply(Common);
+void BM_Memcpy(benchmark::State& state) {
+  auto& buf = BigBuffer();
+  static std::vector<float> dst(buf.size() / 2);
+  for (auto _ : state) {
+    std::memcpy(dst.data(), buf.data(), dst.size() * 4);
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(dst.size()) * 4);
+  state.SetLabel("bytes copied (read + write each)");
+}
+BENCHMARK(BM_Memcpy)->Apply(Common);
+
+// ---- activation quantization and float ops ----
+void QuantAct(benchmark::State& state, DType act_type, bool simd) {
+  const int64_t n = state.range(0);
+  const auto x = Gaussian(n, 1.0f, 3);
+  const auto& at = septet::GetTypeTraits(act_type);
+  std::vector<uint8_t> out(at.row_bytes(n));
+  for (auto _ : state) {
+    if (simd) {
+      septet::simd::QuantizeActivation(act_type, x.data(), n, out.data());
+    } else {
+      at.from_float(x.data(), out.data(), n, nullptr);
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * n * 4);
+}
+void BM_QuantizeQ8A_simd(benchmark::State& s) { QuantAct(s, DType::kQ8_A, true); }
+void BM_QuantizeQ8A_scalar(benchmark::State& s) { QuantAct(s, DType::kQ8_A, false); }
+void BM_QuantizeQ8R_simd(benchmark::State& s) { QuantAct(s, DType::kQ8_R, true); }
+void BM_QuantizeQ8R_scalar(benchmark::State& s) { QuantAct(s, DType::kQ8_R, false); }
+BENCHMARK(BM_QuantizeQ8A_simd)->Arg(4096)->Arg(14336)->Apply(Common);
+BENCHMARK(BM_QuantizeQ8A_scalar)->Arg(4096)->Arg(14336)->Apply(Common);
+BENCHMARK(BM_QuantizeQ8R_simd)->Arg(4096)->Apply(Common);
+BENCHMARK(BM_QuantizeQ8R_scalar)->Arg(4096)->Apply(Common);
+
+template <bool kSimd>
+void BM_RmsNorm(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  const auto x = Gaussian(n, 1.0f, 4), w = Gaussian(n, 1.0f, 5);
+  std::vector<float> out(static_cast<size_t>(n));
+  for (auto _ : state) {
+    if (kSimd) {
+      septet::simd::RmsNorm(out.data(), x.data(), w.data(), n, 1e-5f);
+    } else {
+      septet::cpu::RmsNorm(out.data(), x.data(), w.data(), n, 1e-5f);
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * n * 4);
+}
+BENCHMARK(BM_RmsNorm<true>)->Arg(4096)->Apply(Common);
+BENCHMARK(BM_RmsNorm<false>)->Arg(4096)->Apply(Common);
+
+template <bool kSimd>
+void BM_Softmax(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  const auto x0 = Gaussian(n, 3.0f, 6);
+  std::vector<float> x = x0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    x = x0;
+    state.ResumeTiming();
+    if (kSimd) {
+      septet::simd::Softmax(x.data(), n);
+    } else {
+      septet::cpu::Softmax(x.data(), n);
+    }
+    benchmark::DoNotOptimize(x.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * n * 4);
+}
+BENCHMARK(BM_Softmax<true>)->Arg(4096)->Apply(Common);
+BENCHMARK(BM_Softmax<false>)->Arg(4096)->Apply(Common);
+
+template <bool kSimd>
+void BM_SiluMul(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  const auto g = Gaussian(n, 2.0f, 8), u = Gaussian(n, 1.0f, 9);
+  std::vector<float> out(static_cast<size_t>(n));
+  for (auto _ : state) {
+    if (kSimd) {
+      septet::simd::SiluMul(out.data(), g.data(), u.data(), n);
+    } else {
+      septet::cpu::SiluMul(out.data(), g.data(), u.data(), n);
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * n * 4);
+}
+BENCHMARK(BM_SiluMul<true>)->Arg(14336)->Apply(Common);
+BENCHMARK(BM_SiluMul<false>)->Arg(14336)->Apply(Common);
+
+}  // namespace
+
+BENCHMARK_MAIN();

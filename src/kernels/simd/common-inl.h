@@ -1,0 +1,140 @@
+// Per-target helpers shared by the kernel families of src/kernels/simd/.
+// Included once per Highway target (foreach_target.h), hence the toggle guard
+// instead of #pragma once.
+
+#if defined(SEPTET_KERNELS_SIMD_COMMON_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef SEPTET_KERNELS_SIMD_COMMON_INL_H_
+#undef SEPTET_KERNELS_SIMD_COMMON_INL_H_
+#else
+#define SEPTET_KERNELS_SIMD_COMMON_INL_H_
+#endif
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "hwy/highway.h"
+#include "quant/q8_act.h"
+
+#if HWY_TARGET == HWY_AVX2
+#include <immintrin.h>
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace septet::simd {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// Rows and activation blocks may start at any byte address: scalar fields are
+// read through memcpy (compiles to a plain load).
+HWY_INLINE uint32_t LoadU32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+HWY_INLINE uint16_t LoadU16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+HWY_INLINE float LoadF32(const uint8_t* p) {
+  float v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// Q8_A activation block i of a row: {float d; int16 sum; int8 qs[32]; pad}.
+inline constexpr size_t kQ8ABytes = sizeof(quant::BlockQ8A);
+inline constexpr size_t kQ8AQsOffset = offsetof(quant::BlockQ8A, qs);
+static_assert(kQ8ABytes == 40 && kQ8AQsOffset == 6 && offsetof(quant::BlockQ8A, sum) == 4);
+HWY_INLINE const uint8_t* Q8ABlock(const uint8_t* act, int64_t i) {
+  return act + static_cast<size_t>(i) * kQ8ABytes;
+}
+HWY_INLINE float Q8AScale(const uint8_t* blk) { return LoadF32(blk); }
+HWY_INLINE int32_t Q8ASum(const uint8_t* blk) {
+  int16_t s;
+  std::memcpy(&s, blk + 4, 2);
+  return s;
+}
+HWY_INLINE const int8_t* Q8ACodes(const uint8_t* blk) {
+  return reinterpret_cast<const int8_t*>(blk + kQ8AQsOffset);
+}
+
+// Portable exact integer dot sum_k u[k] * x[k] of n codes (n a multiple of
+// 16): widened to int32, so exact for any |u|, |x| < 2^8 and n < 2^15.
+template <typename TU>
+HWY_INLINE int32_t DotCodesI32(const TU* u, const int8_t* x, int n) {
+  const hn::ScalableTag<int32_t> d32;
+  const hn::Rebind<TU, decltype(d32)> du;
+  const hn::Rebind<int8_t, decltype(d32)> dx;
+  const size_t N = hn::Lanes(d32);
+  auto acc = hn::Zero(d32);
+  for (int k = 0; k < n; k += static_cast<int>(N)) {
+    const auto a = hn::PromoteTo(d32, hn::LoadU(du, u + k));
+    const auto b = hn::PromoteTo(d32, hn::LoadU(dx, x + k));
+    acc = hn::Add(acc, hn::Mul(a, b));
+  }
+  return hn::GetLane(hn::SumOfLanes(d32, acc));
+}
+
+#if HWY_TARGET == HWY_AVX2
+// ---- AVX2 building blocks (256-bit integer dot products) ----
+// u8 x s8 products summed in pairs (vpmaddubsw), then pairs of int16 summed into
+// int32 with weight `w16` (vpmaddwd). Exact as long as each pair sum fits int16:
+// |u| <= 15, |x| <= 127 gives <= 3810; Q8_0 (|u| <= 127 via sign transfer) 32258.
+HWY_INLINE __m256i MulAddU8I8(__m256i u, __m256i x, __m256i w16) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), w16);
+}
+
+// [sum(a0), sum(a1), sum(a2), sum(a3)] of four int32x8 vectors.
+// Unpack/add tree instead of vphaddd (several uops each on Zen 3).
+HWY_INLINE __m128i HSum4x8(__m256i a0, __m256i a1, __m256i a2, __m256i a3) {
+  const __m256i t0 = _mm256_add_epi32(_mm256_unpacklo_epi32(a0, a1), _mm256_unpackhi_epi32(a0, a1));
+  const __m256i t1 = _mm256_add_epi32(_mm256_unpacklo_epi32(a2, a3), _mm256_unpackhi_epi32(a2, a3));
+  const __m256i h = _mm256_add_epi32(_mm256_unpacklo_epi64(t0, t1), _mm256_unpackhi_epi64(t0, t1));
+  return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+// sum(a) broadcast to the 4 lanes of the result.
+HWY_INLINE __m128i HSumBroadcast8(__m256i a) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));     // + swap 64-bit halves
+  return _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));  // + swap adjacent lanes
+}
+
+// Scales and code sums of the 4 consecutive Q8_A blocks at blk.
+HWY_INLINE void LoadQ8AMeta4(const uint8_t* blk, __m128* xd4, __m128* xs4) {
+  *xd4 = _mm_setr_ps(Q8AScale(blk), Q8AScale(blk + kQ8ABytes), Q8AScale(blk + 2 * kQ8ABytes),
+                     Q8AScale(blk + 3 * kQ8ABytes));
+  *xs4 = _mm_cvtepi32_ps(_mm_setr_epi32(Q8ASum(blk), Q8ASum(blk + kQ8ABytes),
+                                        Q8ASum(blk + 2 * kQ8ABytes), Q8ASum(blk + 3 * kQ8ABytes)));
+}
+
+// One 128-weight block of an affine format (Q3P5, Q4_G) into the per-lane
+// partial sums: lane s += x_d[s] * (step * acc[s] + min * x_sum[s]).
+// Explicit FMAs, so the compiler has nothing to contract and MatVec / MatMul
+// produce the same bits.
+HWY_INLINE __m128 CombineAffine(__m128i acc4, __m128 xd4, __m128 xs4, __m128 step4, __m128 min4,
+                                __m128 sum4) {
+  const __m128 inner = _mm_fmadd_ps(step4, _mm_cvtepi32_ps(acc4), _mm_mul_ps(min4, xs4));
+  return _mm_fmadd_ps(xd4, inner, sum4);
+}
+
+// Fixed-order horizontal sum: (s0 + s1) + (s2 + s3).
+HWY_INLINE float HSum4f(__m128 s) {
+  alignas(16) float v[4];
+  _mm_store_ps(v, s);
+  return (v[0] + v[1]) + (v[2] + v[3]);
+}
+
+// Two fp16 bit patterns -> floats (F16C is part of Highway's AVX2 target).
+HWY_INLINE __m128 Fp16Pair(uint16_t a, uint16_t b) {
+  return _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(uint32_t{a} | (uint32_t{b} << 16))));
+}
+#endif  // HWY_TARGET == HWY_AVX2
+
+}  // namespace HWY_NAMESPACE
+}  // namespace septet::simd
+HWY_AFTER_NAMESPACE();
+
+#endif  // SEPTET_KERNELS_SIMD_COMMON_INL_H_

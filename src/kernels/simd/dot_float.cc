@@ -1,0 +1,127 @@
+// Float-weight kernels: F32 / F16 / BF16 rows dotted with an F32 activation.
+// Portable Highway on every target: weights promoted to f32 (F16 via F16C on
+// AVX2), four independent f32 FMA accumulators, a remainder loop. The scalar
+// reference accumulates in double, so results agree within the f32
+// accumulation bound documented in simd_matvec_test.cc.
+#include "kernels/simd/hwy_config.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/simd/dot_float.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "core/check.h"
+#include "core/half.h"
+#include "hwy/highway.h"
+#include "kernels/simd/common-inl.h"
+#include "kernels/simd/kernels_internal.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace septet::simd {
+namespace HWY_NAMESPACE {
+namespace {
+
+// sum_i w[i] * x[i]; `load(d, i)` returns the f32 weights [i, i + Lanes).
+template <class LoadW, class ScalarW>
+HWY_INLINE float DotRow(const float* x, int64_t n, const LoadW& load, const ScalarW& scalar) {
+  const hn::ScalableTag<float> df;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
+  int64_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    a0 = hn::MulAdd(load(df, i), hn::LoadU(df, x + i), a0);
+    a1 = hn::MulAdd(load(df, i + N), hn::LoadU(df, x + i + N), a1);
+    a2 = hn::MulAdd(load(df, i + 2 * N), hn::LoadU(df, x + i + 2 * N), a2);
+    a3 = hn::MulAdd(load(df, i + 3 * N), hn::LoadU(df, x + i + 3 * N), a3);
+  }
+  for (; i + N <= n; i += N) a0 = hn::MulAdd(load(df, i), hn::LoadU(df, x + i), a0);
+  float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))));
+  for (; i < n; ++i) sum += scalar(i) * x[i];
+  return sum;
+}
+
+float RowDot(DType type, const uint8_t* wrow, const float* x, int64_t n) {
+  switch (type) {
+    case DType::kF32: {
+      const float* w = reinterpret_cast<const float*>(wrow);
+      return DotRow(x, n, [w](auto df, int64_t i) { return hn::LoadU(df, w + i); },
+                    [wrow](int64_t i) { return LoadF32(wrow + 4 * i); });
+    }
+    case DType::kF16: {
+      const hwy::float16_t* w = reinterpret_cast<const hwy::float16_t*>(wrow);
+      return DotRow(
+          x, n,
+          [w](auto df, int64_t i) {
+            const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+            return hn::PromoteTo(df, hn::LoadU(dh, w + i));
+          },
+          [wrow](int64_t i) { return Fp16ToFloat(LoadU16(wrow + 2 * i)); });
+    }
+    case DType::kBF16: {
+      const uint16_t* w = reinterpret_cast<const uint16_t*>(wrow);
+      return DotRow(
+          x, n,
+          [w](auto df, int64_t i) {
+            // bf16 -> f32 is a 16-bit left shift of the bit pattern.
+            const hn::RebindToUnsigned<decltype(df)> du32;
+            const hn::Rebind<uint16_t, decltype(df)> du16;
+            return hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(du32, hn::LoadU(du16, w + i))));
+          },
+          [wrow](int64_t i) { return Bf16ToFloat(LoadU16(wrow + 2 * i)); });
+    }
+    default:
+      SEPTET_CHECK_MSG(false, "simd float MatVec: weight type is not F32/F16/BF16");
+      return 0.0f;
+  }
+}
+
+void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  const float* x = reinterpret_cast<const float*>(act);
+  for (int64_t r = r0; r < r1; ++r) y[r - r0] = RowDot(w.type, w.row(r), x, w.cols);
+}
+
+void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
+                size_t act_stride, int64_t m, float* y, int64_t y_stride) {
+  // A tile of 4 rows stays cache-resident across the tokens.
+  for (int64_t ra = r0; ra < r1; ra += 4) {
+    const int64_t rb = std::min<int64_t>(r1, ra + 4);
+    for (int64_t t = 0; t < m; ++t) {
+      MatVecImpl(w, ra, rb, act + static_cast<size_t>(t) * act_stride, y + t * y_stride + ra);
+    }
+  }
+}
+
+}  // namespace
+
+void FloatMatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  MatVecImpl(w, r0, r1, act, y);
+}
+void FloatMatMulT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
+                  size_t act_stride, int64_t m, float* y, int64_t y_stride) {
+  MatMulImpl(w, r0, r1, act, act_stride, m, y, y_stride);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace septet::simd
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace septet::simd::detail {
+
+HWY_EXPORT(FloatMatVecT);
+HWY_EXPORT(FloatMatMulT);
+
+void FloatMatVec(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  HWY_DYNAMIC_DISPATCH(FloatMatVecT)(w, r0, r1, act, y);
+}
+void FloatMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
+                 size_t act_stride, int64_t m, float* y, int64_t y_stride) {
+  HWY_DYNAMIC_DISPATCH(FloatMatMulT)(w, r0, r1, act, act_stride, m, y, y_stride);
+}
+
+}  // namespace septet::simd::detail
+#endif  // HWY_ONCE

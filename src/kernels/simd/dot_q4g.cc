@@ -1,0 +1,193 @@
+// Q4_G x Q8_A kernels (format: quant/q4_g.h).
+//
+// AVX2, per 32-weight sub-block (16 bytes of nibbles): one 16-byte broadcast
+// load, vpsrlvd by (0 | 4) per 128-bit lane and & 0x0F leaves the even weights
+// (low nibbles) in lane 0 and the odd weights in lane 1; the activation block is
+// permuted to match (vpshufb + vpermq, shared by a group of rows). Then
+// vpmaddubsw / vpmaddwd; exact int32 per sub-block, the scalar per-block float
+// formula vectorised over the 4 sub-blocks, the final short group by the scalar
+// vec_dot.
+#include "kernels/simd/hwy_config.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/simd/dot_q4g.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "core/half.h"
+#include "hwy/highway.h"
+#include "kernels/simd/common-inl.h"
+#include "kernels/simd/kernels_internal.h"
+#include "quant/q4_g.h"
+#include "quant/q8_act.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace septet::simd {
+namespace HWY_NAMESPACE {
+namespace {
+
+constexpr int kBlock = quant::kQ4GBlockSize;
+constexpr size_t kBlockBytes = sizeof(quant::BlockQ4G);
+constexpr int kSubs = kBlock / quant::kQ4GSubBlockSize;
+static_assert(kSubs == 4 && quant::kQ4GSubBlockSize == quant::kQ8ABlockSize);
+
+float Q4GTailDot(const uint8_t* wrow, const uint8_t* act, int64_t n) {
+  const int64_t nb = n / kBlock;
+  const int64_t r = n - nb * kBlock;
+  if (r == 0) return 0.0f;
+  return quant::Q4GVecDot(r, wrow + nb * kBlockBytes, Q8ABlock(act, nb * kSubs));
+}
+
+#if HWY_TARGET == HWY_AVX2
+
+struct Tables {
+  __m256i sh, c15, ones16, px;
+};
+
+Tables MakeTables() {
+  Tables t;
+  t.sh = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
+  t.c15 = _mm256_set1_epi8(15);
+  t.ones16 = _mm256_set1_epi16(1);
+  // Per 128-bit lane: even codes first, then odd.
+  t.px = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15,
+                          0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+  return t;
+}
+
+struct PreparedX {
+  __m256i xp[kSubs];  // [x_0, x_2, ..., x_30 | x_1, x_3, ..., x_31]
+  __m128 xd4, xs4;
+};
+
+HWY_INLINE void PrepareX(const Tables& t, const uint8_t* xblk, PreparedX* px) {
+  for (int s = 0; s < kSubs; ++s) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(Q8ACodes(xblk + s * kQ8ABytes)));
+    px->xp[s] = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(x, t.px), 0xD8);
+  }
+  LoadQ8AMeta4(xblk, &px->xd4, &px->xs4);
+}
+
+HWY_INLINE __m256i DecodeSub(const Tables& t, const uint8_t* qs) {
+  const __m256i q = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
+  return _mm256_and_si256(_mm256_srlv_epi32(q, t.sh), t.c15);
+}
+
+template <int R>
+HWY_INLINE void RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act,
+                         float* y) {
+  const int64_t nb = w.cols / kBlock;
+  __m128 sum[R];
+  for (int r = 0; r < R; ++r) sum[r] = _mm_setzero_ps();
+  PreparedX px;
+  for (int64_t b = 0; b < nb; ++b) {
+    PrepareX(t, Q8ABlock(act, b * kSubs), &px);
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* blk = w.row(row + r) + b * kBlockBytes;
+      const __m128 dm = Fp16Pair(LoadU16(blk), LoadU16(blk + 2));
+      const __m128i acc = HSum4x8(MulAddU8I8(DecodeSub(t, blk + 4), px.xp[0], t.ones16),
+                                  MulAddU8I8(DecodeSub(t, blk + 20), px.xp[1], t.ones16),
+                                  MulAddU8I8(DecodeSub(t, blk + 36), px.xp[2], t.ones16),
+                                  MulAddU8I8(DecodeSub(t, blk + 52), px.xp[3], t.ones16));
+      sum[r] = CombineAffine(acc, px.xd4, px.xs4, _mm_shuffle_ps(dm, dm, 0x00), _mm_shuffle_ps(dm, dm, 0x55),
+                             sum[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) y[r] = HSum4f(sum[r]) + Q4GTailDot(w.row(row + r), act, w.cols);
+}
+
+void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  const Tables t = MakeTables();
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) RowsAvx2<4>(t, w, r, act, y + (r - r0));
+  for (; r < r1; ++r) RowsAvx2<1>(t, w, r, act, y + (r - r0));
+}
+
+// Prefill: the decode is 2 ops per 32 weights, so a tile of 4 rows (a few KB,
+// L1-resident after the first token) is simply re-run per token.
+void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
+                size_t act_stride, int64_t m, float* y, int64_t y_stride) {
+  const Tables t = MakeTables();
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    for (int64_t tt = 0; tt < m; ++tt) {
+      RowsAvx2<4>(t, w, r, act + static_cast<size_t>(tt) * act_stride, y + tt * y_stride + r);
+    }
+  }
+  for (; r < r1; ++r) {
+    for (int64_t tt = 0; tt < m; ++tt) {
+      RowsAvx2<1>(t, w, r, act + static_cast<size_t>(tt) * act_stride, y + tt * y_stride + r);
+    }
+  }
+}
+
+#else  // portable fallback
+
+float RowGeneric(const uint8_t* wrow, int64_t n, const uint8_t* act) {
+  const int64_t nb = n / kBlock;
+  float sum[kSubs] = {0.0f, 0.0f, 0.0f, 0.0f};
+  alignas(64) uint8_t codes[kBlock];
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = wrow + b * kBlockBytes;
+    const float d = Fp16ToFloat(LoadU16(blk));
+    const float mn = Fp16ToFloat(LoadU16(blk + 2));
+    for (int k = 0; k < kBlock / 2; ++k) {
+      codes[2 * k] = blk[4 + k] & 0x0F;
+      codes[2 * k + 1] = blk[4 + k] >> 4;
+    }
+    for (int s = 0; s < kSubs; ++s) {
+      const uint8_t* xb = Q8ABlock(act, b * kSubs + s);
+      const int32_t acc = DotCodesI32(codes + 32 * s, Q8ACodes(xb), 32);
+      sum[s] += Q8AScale(xb) * (d * static_cast<float>(acc) + mn * static_cast<float>(Q8ASum(xb)));
+    }
+  }
+  return ((sum[0] + sum[1]) + (sum[2] + sum[3])) + Q4GTailDot(wrow, act, n);
+}
+
+void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  for (int64_t r = r0; r < r1; ++r) y[r - r0] = RowGeneric(w.row(r), w.cols, act);
+}
+
+void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
+                size_t act_stride, int64_t m, float* y, int64_t y_stride) {
+  for (int64_t t = 0; t < m; ++t) {
+    MatVecImpl(w, r0, r1, act + static_cast<size_t>(t) * act_stride, y + t * y_stride + r0);
+  }
+}
+
+#endif  // HWY_TARGET == HWY_AVX2
+
+}  // namespace
+
+void Q4GMatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  MatVecImpl(w, r0, r1, act, y);
+}
+void Q4GMatMulT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
+                size_t act_stride, int64_t m, float* y, int64_t y_stride) {
+  MatMulImpl(w, r0, r1, act, act_stride, m, y, y_stride);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace septet::simd
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace septet::simd::detail {
+
+HWY_EXPORT(Q4GMatVecT);
+HWY_EXPORT(Q4GMatMulT);
+
+void Q4GMatVec(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  HWY_DYNAMIC_DISPATCH(Q4GMatVecT)(w, r0, r1, act, y);
+}
+void Q4GMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
+               size_t act_stride, int64_t m, float* y, int64_t y_stride) {
+  HWY_DYNAMIC_DISPATCH(Q4GMatMulT)(w, r0, r1, act, act_stride, m, y, y_stride);
+}
+
+}  // namespace septet::simd::detail
+#endif  // HWY_ONCE

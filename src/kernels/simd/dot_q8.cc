@@ -1,0 +1,156 @@
+// Q8_0 x Q8_A kernels (format: quant/q8_0.h).
+//
+// AVX2: per 32-weight block, vpsignb moves the weight's sign onto the
+// activation so vpmaddubsw can take |w| as its unsigned operand (|w|, |x| <=
+// 127: pair sums <= 32258, no saturation), then vpmaddwd. Four blocks are
+// reduced together; the per-block term (d_w * d_x) * acc follows the scalar
+// formula (vectorised over 4 blocks, FMA accumulation). Blocks past the last
+// multiple of 4 go to the scalar vec_dot.
+#include "kernels/simd/hwy_config.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/simd/dot_q8.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "core/half.h"
+#include "hwy/highway.h"
+#include "kernels/simd/common-inl.h"
+#include "kernels/simd/kernels_internal.h"
+#include "quant/q8_0.h"
+#include "quant/q8_act.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace septet::simd {
+namespace HWY_NAMESPACE {
+namespace {
+
+constexpr int kGroup = 4 * quant::kQ8_0BlockSize;  // 4 blocks per step
+constexpr size_t kBlockBytes = sizeof(quant::BlockQ8_0);
+static_assert(quant::kQ8_0BlockSize == quant::kQ8ABlockSize);
+
+float Q8_0TailDot(const uint8_t* wrow, const uint8_t* act, int64_t n) {
+  const int64_t ng = n / kGroup;
+  const int64_t r = n - ng * kGroup;
+  if (r == 0) return 0.0f;
+  return quant::Q8_0VecDot(r, wrow + ng * 4 * kBlockBytes, Q8ABlock(act, ng * 4));
+}
+
+#if HWY_TARGET == HWY_AVX2
+
+HWY_INLINE __m256i BlockDot(const uint8_t* wblk, __m256i x, __m256i ones16) {
+  const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wblk + 2));
+  return MulAddU8I8(_mm256_sign_epi8(q, q), _mm256_sign_epi8(x, q), ones16);
+}
+
+template <int R>
+HWY_INLINE void RowsAvx2(const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y) {
+  const int64_t ng = w.cols / kGroup;
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  __m128 sum[R];
+  for (int r = 0; r < R; ++r) sum[r] = _mm_setzero_ps();
+  __m256i x[4];
+  __m128 xd4, xs4;
+  for (int64_t g = 0; g < ng; ++g) {
+    const uint8_t* xblk = Q8ABlock(act, 4 * g);
+    for (int j = 0; j < 4; ++j) {
+      x[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(Q8ACodes(xblk + j * kQ8ABytes)));
+    }
+    LoadQ8AMeta4(xblk, &xd4, &xs4);
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* wb = w.row(row + r) + 4 * g * kBlockBytes;
+      const __m128i acc = HSum4x8(BlockDot(wb, x[0], ones16), BlockDot(wb + kBlockBytes, x[1], ones16),
+                                  BlockDot(wb + 2 * kBlockBytes, x[2], ones16),
+                                  BlockDot(wb + 3 * kBlockBytes, x[3], ones16));
+      const __m128 dw4 = _mm_cvtph_ps(_mm_setr_epi16(
+          static_cast<int16_t>(LoadU16(wb)), static_cast<int16_t>(LoadU16(wb + kBlockBytes)),
+          static_cast<int16_t>(LoadU16(wb + 2 * kBlockBytes)), static_cast<int16_t>(LoadU16(wb + 3 * kBlockBytes)),
+          0, 0, 0, 0));
+      sum[r] = _mm_fmadd_ps(_mm_mul_ps(dw4, xd4), _mm_cvtepi32_ps(acc), sum[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) y[r] = HSum4f(sum[r]) + Q8_0TailDot(w.row(row + r), act, w.cols);
+}
+
+void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) RowsAvx2<4>(w, r, act, y + (r - r0));
+  for (; r < r1; ++r) RowsAvx2<1>(w, r, act, y + (r - r0));
+}
+
+// Prefill: nothing to decode, so a tile of 4 rows (L1/L2-resident after the
+// first token) is re-run per token.
+void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
+                size_t act_stride, int64_t m, float* y, int64_t y_stride) {
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    for (int64_t t = 0; t < m; ++t) RowsAvx2<4>(w, r, act + static_cast<size_t>(t) * act_stride, y + t * y_stride + r);
+  }
+  for (; r < r1; ++r) {
+    for (int64_t t = 0; t < m; ++t) RowsAvx2<1>(w, r, act + static_cast<size_t>(t) * act_stride, y + t * y_stride + r);
+  }
+}
+
+#else  // portable fallback
+
+float RowGeneric(const uint8_t* wrow, int64_t n, const uint8_t* act) {
+  const int64_t ng = n / kGroup;
+  float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (int64_t g = 0; g < ng; ++g) {
+    for (int j = 0; j < 4; ++j) {
+      const uint8_t* wb = wrow + (4 * g + j) * kBlockBytes;
+      const uint8_t* xb = Q8ABlock(act, 4 * g + j);
+      const int32_t acc = DotCodesI32(reinterpret_cast<const int8_t*>(wb + 2), Q8ACodes(xb), 32);
+      sum[j] += (Fp16ToFloat(LoadU16(wb)) * Q8AScale(xb)) * static_cast<float>(acc);
+    }
+  }
+  return ((sum[0] + sum[1]) + (sum[2] + sum[3])) + Q8_0TailDot(wrow, act, n);
+}
+
+void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  for (int64_t r = r0; r < r1; ++r) y[r - r0] = RowGeneric(w.row(r), w.cols, act);
+}
+
+void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
+                size_t act_stride, int64_t m, float* y, int64_t y_stride) {
+  for (int64_t t = 0; t < m; ++t) {
+    MatVecImpl(w, r0, r1, act + static_cast<size_t>(t) * act_stride, y + t * y_stride + r0);
+  }
+}
+
+#endif  // HWY_TARGET == HWY_AVX2
+
+}  // namespace
+
+void Q8_0MatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  MatVecImpl(w, r0, r1, act, y);
+}
+void Q8_0MatMulT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
+                 size_t act_stride, int64_t m, float* y, int64_t y_stride) {
+  MatMulImpl(w, r0, r1, act, act_stride, m, y, y_stride);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace septet::simd
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace septet::simd::detail {
+
+HWY_EXPORT(Q8_0MatVecT);
+HWY_EXPORT(Q8_0MatMulT);
+
+void Q8_0MatVec(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  HWY_DYNAMIC_DISPATCH(Q8_0MatVecT)(w, r0, r1, act, y);
+}
+void Q8_0MatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
+                size_t act_stride, int64_t m, float* y, int64_t y_stride) {
+  HWY_DYNAMIC_DISPATCH(Q8_0MatMulT)(w, r0, r1, act, act_stride, m, y, y_stride);
+}
+
+}  // namespace septet::simd::detail
+#endif  // HWY_ONCE

@@ -1,0 +1,49 @@
+// MatVecRows / MatMulRows: one switch on the weight type to the per-family
+// kernels (each dispatches once to the best Highway target).
+#include <cstddef>
+#include <cstdint>
+
+#include "core/check.h"
+#include "kernels/simd/kernels_internal.h"
+#include "kernels/simd/simd_ops.h"
+
+namespace septet::simd {
+
+void MatVecRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  SEPTET_DCHECK(0 <= r0 && r0 <= r1 && r1 <= w.rows);
+  if (r0 >= r1) return;
+  if (w.layout == cpu::WeightLayout::kQ3P5Slots) return detail::Q3P5SlotsMatVec(w, r0, r1, act, y);
+  SEPTET_CHECK_MSG(w.layout == cpu::WeightLayout::kFile, "simd::MatVecRows: unknown weight layout");
+  switch (w.type) {
+    case DType::kQ3P5: return detail::Q3P5MatVec(w, r0, r1, act, y);
+    case DType::kQ4_G: return detail::Q4GMatVec(w, r0, r1, act, y);
+    case DType::kQ8_0: return detail::Q8_0MatVec(w, r0, r1, act, y);
+    case DType::kQ3P5_SEED: return detail::Q3P5SeedMatVec(w, r0, r1, act, y);
+    case DType::kF32:
+    case DType::kF16:
+    case DType::kBF16: return detail::FloatMatVec(w, r0, r1, act, y);
+    default: SEPTET_CHECK_MSG(false, "simd::MatVecRows: unsupported weight type");
+  }
+}
+
+void MatMulRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
+                size_t act_stride, int64_t m, float* y, int64_t y_stride) {
+  SEPTET_DCHECK(0 <= r0 && r0 <= r1 && r1 <= w.rows && m >= 0);
+  if (r0 >= r1 || m == 0) return;
+  if (w.layout == cpu::WeightLayout::kQ3P5Slots) {
+    return detail::Q3P5SlotsMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
+  }
+  SEPTET_CHECK_MSG(w.layout == cpu::WeightLayout::kFile, "simd::MatMulRows: unknown weight layout");
+  switch (w.type) {
+    case DType::kQ3P5: return detail::Q3P5MatMul(w, r0, r1, act, act_stride, m, y, y_stride);
+    case DType::kQ4_G: return detail::Q4GMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
+    case DType::kQ8_0: return detail::Q8_0MatMul(w, r0, r1, act, act_stride, m, y, y_stride);
+    case DType::kQ3P5_SEED: return detail::Q3P5SeedMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
+    case DType::kF32:
+    case DType::kF16:
+    case DType::kBF16: return detail::FloatMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
+    default: SEPTET_CHECK_MSG(false, "simd::MatMulRows: unsupported weight type");
+  }
+}
+
+}  // namespace septet::simd

@@ -1,0 +1,54 @@
+// Load-time repacks of weight matrices into layouts the SIMD kernels read
+// faster. Same row_bytes, same information (the inverse restores the file
+// bytes exactly); the view's `layout` says which one a matrix is in.
+//
+// WeightLayout::kQ3P5Slots (Q3P5, quant/q3p5.h). Each FULL 128-weight block
+// keeps its 56 bytes and its header word (d, sel, m unchanged, bytes 0..3);
+// the 52 code bytes are rearranged by "slot": slot k (k = 0..3) holds
+// sub-block (sel + k) mod 4, so slot 0 is always the upgraded sub-block with
+// its 4-bit half-step code v = 2u + e, and slots 1..3 hold 3-bit codes u.
+// For weight j (0..31) of each slot:
+//   bytes  4..35  P[j]  = v0[j] | u1[j] << 4 | (u3[j] >> 2) << 7
+//   bytes 36..51  Q[j % 16], nibble j / 16 = u2[j] | ((u3[j] >> 1) & 1) << 3
+//   bytes 52..55  R, bit 8 (j % 4) + j / 4   = u3[j] & 1
+// AVX2 decode (kernels/simd/dot_q3p5_slots.cc): one 32-byte load of P
+// (v0 = P & 15, u1 = (P >> 4) & 7), one 16-byte broadcast of Q and a
+// vpsrlvd by (0 | 4) per 128-bit lane (u2 = & 7), and one 4-byte broadcast of
+// R with a vpsrlvd by (0..7); every code lands on the byte of its weight in
+// weight order, so the activation needs no shuffle. The activation block of
+// slot k is sub-block (sel + k) mod 4: one base pointer per block.
+// A row's final SHORT block (cols % 128 != 0) is kept in the file layout at
+// the end of the row (the kernels run the scalar vec_dot on it, as for kFile).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/cpu/weight_view.h"
+
+namespace septet::simd {
+
+// Repacks `w` (file layout) when the dispatched SIMD target has a faster kernel
+// for a repacked layout of w.type: fills *out (row-major, w.row_bytes per row)
+// and *repacked (pointing into *out), returns true. Returns false (nothing
+// written) otherwise: types without a repacked layout (all but Q3P5), targets
+// without the fast kernel (anything but AVX2), or w already repacked.
+bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
+
+// Unconditional Q3P5 -> kQ3P5Slots repack (w: Q3P5, file layout). Every target
+// has a kernel for the result (the portable ones are not faster); tests use it
+// to run the repacked kernels on every compiled target.
+void RepackQ3P5Slots(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
+
+// Inverse of any repack: the file-layout bytes (identical to the original) in
+// *out and a kFile view of them in *file_view. A kFile view is copied as is.
+void UnpackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* file_view);
+
+// Row r of w dequantized to floats (registry to_float semantics), any layout.
+void RowToFloat(const cpu::WeightView& w, int64_t r, float* out);
+
+// Single-block conversions (56 bytes each; exposed for tests).
+void Q3P5BlockToSlots(const uint8_t* file_block, uint8_t* slots_block);
+void Q3P5SlotsToBlock(const uint8_t* slots_block, uint8_t* file_block);
+
+}  // namespace septet::simd

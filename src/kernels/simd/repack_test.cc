@@ -1,0 +1,220 @@
+// Load-time repack (kernels/simd/repack.h): exact round trip of the bytes, and
+// the kernels on the repacked layout against the scalar reference on the file
+// layout, on every compiled Highway target.
+//
+// Error model of the kQ3P5Slots kernels (AVX2). Per block, the int32 slot dots
+// are exact and split over 8 lanes; each lane computes
+//   T = a_0 c_0 + a_1 c_1 + a_2 c_2 + a_3 c_3     (c_k = x_d or 2 x_d: exact)
+// (1 mul + 3 FMA: 4 roundings), then acc += d T (FMA, 1 rounding), nb blocks
+// in sequence per lane; the offset term m_b X_b (X_b: 4 FMA-summed products,
+// 4 roundings; accumulated by FMA, 1) likewise; then 3 additions over the
+// lanes, 1 FMA with the offset sum and 1 addition of the tail. Every product
+// term thus passes through at most nb + 10 roundings, and all partial values
+// are bounded by M (simd_matvec_test.cc), so |simd - exact| <= gamma_{nb+10} M.
+// With the scalar reference's gamma_{N_s+5} M (N_s = 4 nb + tail sub-blocks):
+//   |simd - scalar| <= (gamma_{N_s + 5} + gamma_{nb + 10}) M   (tolerance used).
+// The portable targets use the scalar per-sub-block formula (the simd_matvec
+// bound 2 gamma_{N_s+5} M applies, which is smaller for nb >= 2 and covered by
+// the same tolerance: gamma_{N_s+5} <= gamma_{nb+10} for nb <= 1... so the
+// test takes the max of both bounds).
+#include "kernels/simd/hwy_config.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "hwy/tests/hwy_gtest.h"
+#include "kernels/simd/repack.h"
+#include "kernels/simd/simd_ops.h"
+#include "quant/q3p5.h"
+#include "quant/q8_act.h"
+#include "quant/registry.h"
+#include "util/test_util.h"
+
+namespace septet::simd {
+namespace {
+
+constexpr double kU = 1.0 / 16777216.0;  // 2^-24
+double Gamma(double k) { return k * kU / (1.0 - k * kU); }
+
+struct Matrix {
+  std::vector<uint8_t> bytes;
+  cpu::WeightView view;
+};
+
+Matrix MakeQ3P5(int64_t rows, int64_t cols, std::mt19937_64& rng, bool scramble) {
+  const TypeTraits& t = GetTypeTraits(DType::kQ3P5);
+  Matrix m;
+  const size_t rb = t.row_bytes(cols);
+  m.bytes.resize(rb * static_cast<size_t>(rows) + 1);
+  uint8_t* base = m.bytes.data() + 1;  // misaligned on purpose
+  const auto w = testing::RandomWeights(rng, rows * cols, 0.05f);
+  for (int64_t r = 0; r < rows; ++r) t.from_float(w.data() + r * cols, base + r * rb, cols, nullptr);
+  if (scramble) {  // every code and sel value (full blocks; header d/m kept)
+    std::uniform_int_distribution<int> byte(0, 255), sel(0, 3);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t b = 0; b < cols / 128; ++b) {
+        uint8_t* blk = base + r * rb + b * 56;
+        for (size_t i = 4; i < 56; ++i) blk[i] = static_cast<uint8_t>(byte(rng));
+        uint32_t hdr;
+        std::memcpy(&hdr, blk, 4);
+        hdr = (hdr & ~(3u << 15)) | (static_cast<uint32_t>(sel(rng)) << 15);
+        std::memcpy(blk, &hdr, 4);
+      }
+    }
+  }
+  m.view = cpu::WeightView{DType::kQ3P5, rows, cols, base, rb};
+  return m;
+}
+
+// M of the error model (as in simd_matvec_test.cc).
+double Magnitude(const cpu::WeightView& w, int64_t r, const std::vector<float>& xq) {
+  std::vector<float> wd(static_cast<size_t>(w.cols));
+  const uint8_t* row = w.row(r);
+  double m = 0;
+  for (int64_t i0 = 0; i0 < w.cols; i0 += 128) {
+    const int len = static_cast<int>(std::min<int64_t>(128, w.cols - i0));
+    const int ns = (len + 31) / 32;
+    quant::BlockQ3P5 blk{};
+    std::memcpy(&blk, row, quant::Q3P5ShortBlockBytes(len) + (len == 128 ? 4 : 0));
+    row += len == 128 ? sizeof(blk) : quant::Q3P5ShortBlockBytes(len);
+    const auto p = quant::Q3P5UnpackHeader(blk.hdr);
+    uint8_t codes[128] = {};
+    quant::Q3P5UnpackCodes(blk, ns, codes);
+    for (int k = 0; k < len; ++k) {
+      const int v = (ns == 4 && k / 32 == p.sel) ? codes[k] : 2 * codes[k];
+      m += std::fabs(double{xq[i0 + k]}) * (std::fabs(p.d / 2.0) * v + std::fabs(double{p.m}));
+    }
+  }
+  return m;
+}
+
+class RepackTest : public hwy::TestWithParamTarget {};
+INSTANTIATE_TEST_SUITE_P(RepackTestGroup, RepackTest, ::testing::ValuesIn(::hwy::SupportedAndGeneratedTargets()),
+                         ::hwy::TestParamTargetName);
+
+TEST(RepackBlockTest, BlockRoundTripIsExact) {
+  auto rng = testing::MakeRng(4242);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (int it = 0; it < 2000; ++it) {
+    uint8_t blk[56], slots[56], back[56];
+    for (auto& b : blk) b = static_cast<uint8_t>(byte(rng));
+    // ext (bytes 52..55) is the LSB of sub-block sel's codes: any value is valid.
+    Q3P5BlockToSlots(blk, slots);
+    ASSERT_EQ(std::memcmp(slots, blk, 4), 0) << "header word must be kept";
+    Q3P5SlotsToBlock(slots, back);
+    ASSERT_EQ(std::memcmp(back, blk, 56), 0) << "iteration " << it;
+  }
+}
+
+TEST_P(RepackTest, RowsRoundTripAndViews) {
+  for (int64_t cols : {128, 172, 256, 300, 4096 + 96}) {
+    auto rng = testing::MakeRng(static_cast<uint64_t>(cols));
+    Matrix w = MakeQ3P5(5, cols, rng, true);
+    std::vector<uint8_t> packed, back;
+    cpu::WeightView pv, bv;
+    RepackQ3P5Slots(w.view, &packed, &pv);
+    EXPECT_EQ(pv.layout, cpu::WeightLayout::kQ3P5Slots);
+    EXPECT_EQ(pv.row_bytes, w.view.row_bytes);
+    EXPECT_EQ(packed.size(), w.view.row_bytes * 5);
+    UnpackRows(pv, &back, &bv);
+    EXPECT_EQ(bv.layout, cpu::WeightLayout::kFile);
+    ASSERT_EQ(std::memcmp(back.data(), w.view.data, back.size()), 0) << "cols=" << cols;
+    std::vector<float> a(static_cast<size_t>(cols)), b(static_cast<size_t>(cols));
+    for (int64_t r = 0; r < 5; ++r) {
+      GetTypeTraits(DType::kQ3P5).to_float(w.view.row(r), a.data(), cols);
+      RowToFloat(pv, r, b.data());
+      ASSERT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0);
+    }
+  }
+  // Policy: only Q3P5 in the file layout, only where the fast kernel exists.
+  auto rng = testing::MakeRng(1);
+  Matrix w = MakeQ3P5(2, 256, rng, false);
+  std::vector<uint8_t> out;
+  cpu::WeightView v;
+  const bool fast = std::string(TargetName()) == "AVX2";
+  EXPECT_EQ(RepackRows(w.view, &out, &v), fast);
+  cpu::WeightView f16 = w.view;
+  f16.type = DType::kF16;
+  EXPECT_FALSE(RepackRows(f16, &out, &v));
+}
+
+TEST_P(RepackTest, KernelsOnRepackedMatchScalarReference) {
+  const TypeTraits& t = GetTypeTraits(DType::kQ3P5);
+  const TypeTraits& at = GetTypeTraits(t.vec_dot_type);
+  for (int64_t cols : {128, 172, 256, 300, 1000, 4096, 4096 + 96, 14336}) {
+    for (bool scramble : {false, true}) {
+      auto rng = testing::MakeRng(static_cast<uint64_t>(cols) * 2 + scramble);
+      const int64_t rows = 11;
+      Matrix w = MakeQ3P5(rows, cols, rng, scramble);
+      std::vector<uint8_t> packed;
+      cpu::WeightView pv;
+      RepackQ3P5Slots(w.view, &packed, &pv);
+      const auto x = testing::RandomWeights(rng, cols, 1.0f);
+      std::vector<uint8_t> act(at.row_bytes(cols) + 1);
+      uint8_t* a = act.data() + 1;
+      QuantizeActivation(t.vec_dot_type, x.data(), cols, a);
+      std::vector<float> xq(static_cast<size_t>(cols));
+      at.to_float(a, xq.data(), cols);
+      const double nb = static_cast<double>(cols / 128);
+      const double ns = std::ceil(static_cast<double>(cols) / 32.0);
+      for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {3, 10}, {5, 6}, {7, 7}}) {
+        std::vector<float> y(static_cast<size_t>(rows), -1.0f);
+        MatVecRows(pv, r0, r1, a, y.data());
+        for (int64_t r = r0; r < r1; ++r) {
+          const float ref = t.vec_dot(cols, w.view.row(r), a);
+          const double tol = std::max(Gamma(ns + 5) + Gamma(nb + 10), 2 * Gamma(ns + 5)) * Magnitude(w.view, r, xq);
+          ASSERT_LE(std::fabs(double{y[r - r0]} - ref), tol)
+              << "cols=" << cols << " scramble=" << scramble << " row " << r << ": repacked " << y[r - r0]
+              << " scalar " << ref << " target " << TargetName();
+        }
+        for (int64_t i = r1 - r0; i < rows; ++i) ASSERT_EQ(y[i], -1.0f) << "wrote past r1 - r0";
+      }
+    }
+  }
+}
+
+TEST_P(RepackTest, MatMulOnRepackedEqualsMatVecPerToken) {
+  const TypeTraits& at = GetTypeTraits(DType::kQ8_A);
+  for (int64_t cols : {128, 172, 512, 4096 + 96}) {
+    auto rng = testing::MakeRng(static_cast<uint64_t>(cols) + 99);
+    const int64_t rows = 9;
+    Matrix w = MakeQ3P5(rows, cols, rng, true);
+    std::vector<uint8_t> packed;
+    cpu::WeightView pv;
+    RepackQ3P5Slots(w.view, &packed, &pv);
+    const int64_t max_m = 37;
+    const size_t act_stride = at.row_bytes(cols) + 5;
+    std::vector<uint8_t> act(act_stride * max_m);
+    for (int64_t tk = 0; tk < max_m; ++tk) {
+      const auto x = testing::RandomWeights(rng, cols, 1.0f);
+      QuantizeActivation(DType::kQ8_A, x.data(), cols, act.data() + tk * act_stride);
+    }
+    for (int64_t m : {1, 2, 17, 37}) {
+      for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {1, 6}, {8, 9}}) {
+        const int64_t y_stride = rows + 3;
+        std::vector<float> y(static_cast<size_t>(y_stride * m), -7.0f);
+        MatMulRows(pv, r0, r1, act.data(), act_stride, m, y.data(), y_stride);
+        for (int64_t tk = 0; tk < m; ++tk) {
+          std::vector<float> yv(static_cast<size_t>(r1 - r0));
+          MatVecRows(pv, r0, r1, act.data() + tk * act_stride, yv.data());
+          for (int64_t r = 0; r < y_stride; ++r) {
+            const float got = y[tk * y_stride + r];
+            if (r >= r0 && r < r1) {
+              ASSERT_EQ(std::memcmp(&got, &yv[r - r0], 4), 0)
+                  << "cols=" << cols << " m=" << m << " token " << tk << " row " << r << " target " << TargetName();
+            } else {
+              ASSERT_EQ(got, -7.0f) << "MatMulRows wrote outside [r0, r1)";
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace septet::simd

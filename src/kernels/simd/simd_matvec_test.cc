@@ -1,0 +1,273 @@
+// MatVecRows / MatMulRows / QuantizeActivation against the scalar registry, on
+// every compiled Highway target.
+//
+// Error model for the block formats (Q3P5, Q4_G, Q8_0). Every sub-block s
+// contributes one term t_s = x_d * (step * acc_s + min * x_sum_s) (Q8_0:
+// (d_w * x_d) * acc_s) whose integer acc_s is exact in both tiers. The scalar
+// reference rounds each term at most 4 times and adds the N_s terms in
+// sequence; the SIMD kernel rounds each term at most 3 times (FMA) and adds
+// them in 4 lanes of N_s / 4 terms, then 3 more additions (lane tree + tail).
+// With u = 2^-24 and M = sum_s |x_d| (|step| |acc_s| + |min| |x_sum_s|)
+//                   <= sum_k |x~_k| (|step| v_k + |min|)     (x~ = x_d * x_q)
+// both are within gamma_{N_s + 5} M of the exact sum, so
+//   |simd - scalar| <= 2 gamma_{N_s + 5} M                       (tolerance used).
+// Q3P5_SEED: the int32 accumulator is exact and the final float formula is the
+// scalar one, compiled without FMA: bit-identical (tolerance 0).
+// Float weights: the reference accumulates in double (error ~ u |y|); the SIMD
+// kernel sums n products in f32 lanes: |simd - scalar| <= gamma_{n+2} sum|w x|.
+// MatMulRows must equal MatVecRows per token bit for bit (same target).
+#include "kernels/simd/hwy_config.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/half.h"
+#include "hwy/tests/hwy_gtest.h"
+#include "kernels/simd/simd_ops.h"
+#include "quant/q3p5.h"
+#include "quant/q4_g.h"
+#include "quant/q8_0.h"
+#include "quant/q8_act.h"
+#include "quant/registry.h"
+#include "util/test_util.h"
+
+namespace septet::simd {
+namespace {
+
+constexpr double kU = 1.0 / 16777216.0;  // 2^-24
+
+double Gamma(double k) { return k * kU / (1.0 - k * kU); }
+
+struct Matrix {
+  std::vector<uint8_t> bytes;
+  cpu::WeightView view;
+};
+
+Matrix MakeMatrix(DType type, int64_t rows, int64_t cols, std::mt19937_64& rng, bool scramble_codes) {
+  const TypeTraits& t = GetTypeTraits(type);
+  Matrix m;
+  const size_t rb = t.row_bytes(cols);
+  m.bytes.resize(rb * static_cast<size_t>(rows) + 1);  // +1: the view starts misaligned
+  uint8_t* base = m.bytes.data() + 1;
+  const auto w = testing::RandomWeights(rng, rows * cols, 0.05f);
+  for (int64_t r = 0; r < rows; ++r) t.from_float(w.data() + r * cols, base + r * rb, cols, nullptr);
+  if (scramble_codes) {  // every code value, not only the quantizer's choices (full blocks only)
+    std::uniform_int_distribution<int> byte(0, 255);
+    for (int64_t r = 0; r < rows; ++r) {
+      uint8_t* row = base + r * rb;
+      if (type == DType::kQ3P5) {
+        for (int64_t b = 0; b < cols / 128; ++b) {
+          for (size_t i = 4; i < 56; ++i) row[b * 56 + i] = static_cast<uint8_t>(byte(rng));
+        }
+      } else if (type == DType::kQ4_G) {
+        for (int64_t b = 0; b < cols / 128; ++b) {
+          for (size_t i = 4; i < 68; ++i) row[b * 68 + i] = static_cast<uint8_t>(byte(rng));
+        }
+      } else if (type == DType::kQ8_0) {
+        std::uniform_int_distribution<int> code(-127, 127);
+        for (int64_t b = 0; b < cols / 32; ++b) {
+          for (size_t i = 2; i < 34; ++i) row[b * 34 + i] = static_cast<uint8_t>(static_cast<int8_t>(code(rng)));
+        }
+      }
+    }
+  }
+  m.view = cpu::WeightView{type, rows, cols, base, rb};
+  return m;
+}
+
+// M of the error model for row r (block formats), from the stored fields.
+double BlockMagnitude(const cpu::WeightView& w, int64_t r, const std::vector<float>& xq) {
+  const int64_t n = w.cols;
+  const uint8_t* row = w.row(r);
+  double m = 0;
+  if (w.type == DType::kQ8_0) {
+    std::vector<float> wd(static_cast<size_t>(n));
+    quant::Q8_0DequantizeRow(row, wd.data(), n);
+    for (int64_t k = 0; k < n; ++k) m += std::fabs(double{wd[k]} * xq[k]);
+    return m;
+  }
+  for (int64_t i0 = 0; i0 < n; i0 += 128) {
+    const int len = static_cast<int>(std::min<int64_t>(128, n - i0));
+    const int ns = (len + 31) / 32;
+    double step = 0, mn = 0;
+    uint8_t codes[128] = {};
+    if (w.type == DType::kQ3P5) {
+      quant::BlockQ3P5 blk{};
+      std::memcpy(&blk, row, quant::Q3P5ShortBlockBytes(len) + (len == 128 ? 4 : 0));
+      row += len == 128 ? sizeof(blk) : quant::Q3P5ShortBlockBytes(len);
+      const auto p = quant::Q3P5UnpackHeader(blk.hdr);
+      step = p.d / 2.0;
+      mn = p.m;
+      quant::Q3P5UnpackCodes(blk, ns, codes);
+      for (int k = 0; k < 32 * ns; ++k) {
+        if (!(ns == 4 && k / 32 == p.sel)) codes[k] = static_cast<uint8_t>(2 * codes[k]);  // v
+      }
+    } else {  // Q4_G
+      quant::BlockQ4G blk{};
+      const size_t bytes = len == 128 ? sizeof(blk) : quant::Q4GShortBlockBytes(len);
+      std::memcpy(&blk, row, bytes);
+      row += bytes;
+      step = Fp16ToFloat(blk.d);
+      mn = Fp16ToFloat(blk.m);
+      for (int k = 0; k < len; ++k) codes[k] = static_cast<uint8_t>(quant::Q4GCode(blk, k));
+    }
+    for (int k = 0; k < len; ++k) m += std::fabs(double{xq[i0 + k]}) * (std::fabs(step) * codes[k] + std::fabs(mn));
+  }
+  return m;
+}
+
+class SimdMatVecTest : public hwy::TestWithParamTarget {};
+// (hwy's HWY_TARGET_INSTANTIATE_TEST_SUITE_P spelled out: its unqualified
+// `testing::` would resolve to septet::testing here.)
+INSTANTIATE_TEST_SUITE_P(SimdMatVecTestGroup, SimdMatVecTest,
+                         ::testing::ValuesIn(::hwy::SupportedAndGeneratedTargets()),
+                         ::hwy::TestParamTargetName);
+
+const DType kWeightTypes[] = {DType::kQ3P5, DType::kQ4_G, DType::kQ8_0, DType::kQ3P5_SEED,
+                              DType::kF32,  DType::kF16,  DType::kBF16};
+
+TEST_P(SimdMatVecTest, MatchesRegistryVecDot) {
+  for (DType type : kWeightTypes) {
+    const TypeTraits& t = GetTypeTraits(type);
+    const TypeTraits& at = GetTypeTraits(t.vec_dot_type);
+    for (int64_t cols : {32, 64, 127, 128, 172, 256, 300, 1000, 4096, 4096 + 96}) {
+      for (bool scramble : {false, true}) {
+        auto rng = testing::MakeRng(static_cast<uint64_t>(type) * 100003 + static_cast<uint64_t>(cols) * 2 + scramble);
+        const int64_t rows = 11;
+        Matrix w = MakeMatrix(type, rows, cols, rng, scramble);
+        const auto x = testing::RandomWeights(rng, cols, 1.0f);
+        std::vector<uint8_t> act(at.row_bytes(cols) + 1);
+        uint8_t* a = act.data() + 1;  // misaligned on purpose
+        QuantizeActivation(t.vec_dot_type, x.data(), cols, a);
+        std::vector<float> xq(static_cast<size_t>(cols));
+        if (t.vec_dot_type == DType::kF32) {
+          xq = x;
+        } else {
+          at.to_float(a, xq.data(), cols);
+        }
+        for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {3, 10}, {5, 6}, {7, 7}}) {
+          std::vector<float> y(static_cast<size_t>(rows), -1.0f);
+          MatVecRows(w.view, r0, r1, a, y.data());
+          for (int64_t r = r0; r < r1; ++r) {
+            const float ref = t.vec_dot(cols, w.view.row(r), a);
+            const float got = y[r - r0];
+            double tol = 0;
+            if (type == DType::kQ3P5_SEED) {
+              tol = 0;
+            } else if (t.vec_dot_type == DType::kF32) {
+              std::vector<float> wd(static_cast<size_t>(cols));
+              t.to_float(w.view.row(r), wd.data(), cols);
+              double mag = 0;
+              for (int64_t k = 0; k < cols; ++k) mag += std::fabs(double{wd[k]} * x[k]);
+              tol = Gamma(static_cast<double>(cols) + 2) * mag;
+            } else {
+              const double ns = std::ceil(static_cast<double>(cols) / 32.0);
+              tol = 2 * Gamma(ns + 5) * BlockMagnitude(w.view, r, xq);
+            }
+            ASSERT_LE(std::fabs(double{got} - ref), tol)
+                << t.name << " cols=" << cols << " scramble=" << scramble << " row " << r << " of [" << r0
+                << "," << r1 << "): simd " << got << " scalar " << ref << " target " << TargetName();
+          }
+          for (int64_t i = r1 - r0; i < rows; ++i) ASSERT_EQ(y[i], -1.0f) << "wrote past r1 - r0";
+        }
+      }
+    }
+  }
+}
+
+TEST_P(SimdMatVecTest, MatMulRowsEqualsMatVecRowsPerToken) {
+  for (DType type : kWeightTypes) {
+    const TypeTraits& t = GetTypeTraits(type);
+    const TypeTraits& at = GetTypeTraits(t.vec_dot_type);
+    for (int64_t cols : {64, 172, 512, 4096 + 96}) {
+      auto rng = testing::MakeRng(static_cast<uint64_t>(type) * 7919 + static_cast<uint64_t>(cols));
+      const int64_t rows = 9;
+      Matrix w = MakeMatrix(type, rows, cols, rng, false);
+      const int64_t max_m = 65;
+      const size_t act_stride = at.row_bytes(cols) + 5;  // odd stride: rows misaligned
+      std::vector<uint8_t> act(act_stride * max_m);
+      for (int64_t tk = 0; tk < max_m; ++tk) {
+        const auto x = testing::RandomWeights(rng, cols, 1.0f);
+        QuantizeActivation(t.vec_dot_type, x.data(), cols, act.data() + tk * act_stride);
+      }
+      for (int64_t m : {1, 2, 5, 33, 65}) {
+        for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {1, 6}, {8, 9}}) {
+          const int64_t y_stride = rows + 3;
+          std::vector<float> y(static_cast<size_t>(y_stride * m), -7.0f);
+          MatMulRows(w.view, r0, r1, act.data(), act_stride, m, y.data(), y_stride);
+          for (int64_t tk = 0; tk < m; ++tk) {
+            std::vector<float> yv(static_cast<size_t>(r1 - r0));
+            MatVecRows(w.view, r0, r1, act.data() + tk * act_stride, yv.data());
+            for (int64_t r = 0; r < y_stride; ++r) {
+              const float got = y[tk * y_stride + r];
+              if (r >= r0 && r < r1) {
+                ASSERT_EQ(std::memcmp(&got, &yv[r - r0], 4), 0)
+                    << t.name << " cols=" << cols << " m=" << m << " token " << tk << " row " << r << ": matmul "
+                    << got << " matvec " << yv[r - r0] << " target " << TargetName();
+              } else {
+                ASSERT_EQ(got, -7.0f) << "MatMulRows wrote outside [r0, r1): row " << r;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---- QuantizeActivation: byte-identical to the registry from_float ----
+
+void ExpectSameBytes(DType act_type, const std::vector<float>& x, const std::string& what) {
+  const TypeTraits& at = GetTypeTraits(act_type);
+  const int64_t n = static_cast<int64_t>(x.size());
+  const size_t bytes = at.row_bytes(n);
+  std::vector<uint8_t> ref(bytes + 1, 0xAB), got(bytes + 1, 0xCD);
+  at.from_float(x.data(), ref.data(), n, nullptr);
+  QuantizeActivation(act_type, x.data(), n, got.data());
+  for (size_t i = 0; i < bytes; ++i) {
+    ASSERT_EQ(got[i], ref[i]) << at.name << " " << what << " n=" << n << ": first differing byte " << i
+                              << " target " << TargetName();
+  }
+  ASSERT_EQ(got[bytes], 0xCD) << "wrote past row_bytes";
+}
+
+TEST_P(SimdMatVecTest, QuantizeActivationIsByteIdentical) {
+  auto rng = testing::MakeRng(17);
+  for (DType act_type : {DType::kQ8_A, DType::kQ8_R, DType::kF32}) {
+    for (int64_t n : {0, 1, 5, 7, 8, 9, 31, 32, 33, 64, 100, 4096, 4099}) {
+      ExpectSameBytes(act_type, testing::RandomWeights(rng, n, 1.0f), "random");
+      // Exact ties: amax = 127 gives d = 1 and x = k + 1/2 rounds to even.
+      std::vector<float> ties(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) ties[i] = static_cast<float>(i % 254 - 127) + (i % 3 == 0 ? 0.5f : 0.0f);
+      if (n > 0) ties[0] = 127.0f;
+      ExpectSameBytes(act_type, ties, "ties");
+      std::vector<float> zeros(static_cast<size_t>(n), 0.0f);
+      ExpectSameBytes(act_type, zeros, "zeros");
+      if (n >= 3) {
+        auto special = testing::RandomWeights(rng, n, 1.0f);
+        special[1] = std::nanf("");
+        special[n - 1] = -0.0f;
+        ExpectSameBytes(act_type, special, "nan");
+        special[2] = INFINITY;
+        ExpectSameBytes(act_type, special, "inf");
+        std::vector<float> tiny(static_cast<size_t>(n), 1e-42f);  // subnormal scale
+        tiny[0] = -3e-41f;
+        ExpectSameBytes(act_type, tiny, "subnormal");
+      }
+    }
+  }
+}
+
+TEST(SimdTargetTest, ReportsTarget) {
+  const std::string name = TargetName();
+  EXPECT_FALSE(name.empty());
+  std::printf("simd target: %s\n", name.c_str());
+}
+
+}  // namespace
+}  // namespace septet::simd

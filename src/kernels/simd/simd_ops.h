@@ -1,0 +1,52 @@
+// SIMD tier of the CPU kernels (Highway, runtime dispatch). Every function here
+// has a scalar reference it is tested against on every compiled target:
+//   QuantizeActivation  <-> registry from_float of the activation type
+//   MatVecRows/MatMulRows <-> registry vec_dot (kernels/cpu/matmul.h)
+//   RmsNorm/Softmax/SiluMul <-> kernels/cpu/{rmsnorm,softmax,swiglu}.h
+//
+// Threading: every function is reentrant and keeps no mutable global state
+// (scratch lives on the stack), so callers may run MatVecRows / MatMulRows on
+// disjoint row ranges from several threads at once. No alignment is required
+// of any pointer. Dispatch happens once per call (Highway picks the best
+// compiled target for the CPU on first use).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "kernels/cpu/weight_view.h"
+
+namespace septet::simd {
+
+// Activation row x[n] in `act_type` (the weight type's vec_dot_type): Q8_A,
+// Q8_R, or F32 (a plain copy). Writes GetTypeTraits(act_type).row_bytes(n)
+// bytes, identical to the registry from_float of act_type.
+void QuantizeActivation(DType act_type, const float* x, int64_t n, uint8_t* out);
+
+// y[i] = dot(W.row(r0 + i), x) for r0 <= r0 + i < r1, where
+// act = QuantizeActivation(vec_dot_type(W.type), x). Supported weight types:
+// F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_SEED (CHECK-fails otherwise).
+// Results agree with the registry vec_dot within the error bound documented in
+// simd_matvec_test.cc (integer parts exact; the per-block float terms are
+// accumulated in a different order, and with FMA).
+void MatVecRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y);
+
+// Prefill: m activation rows, row t at act + t * act_stride (bytes);
+// y[t * y_stride + r] for t < m and r0 <= r < r1. Weight blocks are decoded once
+// per tile of rows and reused for a tile of tokens. Bit-identical to calling
+// MatVecRows once per token (same target).
+void MatMulRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
+                size_t act_stride, int64_t m, float* y, int64_t y_stride);
+
+// Float ops with the semantics of the scalar kernels in kernels/cpu/.
+void RmsNorm(float* out, const float* x, const float* weight, int64_t n, float eps);
+void Softmax(float* x, int64_t n);
+void SiluMul(float* out, const float* gate, const float* up, int64_t n);
+float Dot(const float* a, const float* b, int64_t n);     // attention scores
+void Axpy(float a, const float* x, float* y, int64_t n);  // y += a * x
+
+// Name of the Highway target dispatch chose for this CPU, e.g. "AVX2".
+const char* TargetName();
+
+}  // namespace septet::simd
