@@ -21,12 +21,17 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "kernels/attention.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/simd/simd_ops.h"
 
 namespace septet::model {
 
-LlamaContext::LlamaContext(const LlamaModel& model, KvCache cache)
-    : model_(model), cache_(std::move(cache)) {
+LlamaContext::LlamaContext(const LlamaModel& model, KvCache cache, const CpuOptions& options)
+    : model_(model), cache_(std::move(cache)), pool_(options.n_threads) {
+  mm_.pool = &pool_;
+  mm_.prefill = options.prefill;
+  mm_.min_macs_per_task = options.min_work_per_task;
   const LlamaHParams& hp = model.hparams();
   const auto rows = [](int64_t width) { return static_cast<size_t>(kMaxBatch * width); };
   x_.resize(rows(hp.dim));
@@ -38,15 +43,19 @@ LlamaContext::LlamaContext(const LlamaModel& model, KvCache cache)
   proj_.resize(rows(hp.dim));
   gate_.resize(rows(hp.ffn_dim));
   up_.resize(rows(hp.ffn_dim));
-  scores_.resize(static_cast<size_t>(cache_.n_ctx()));
-  norm_.resize(static_cast<size_t>(hp.dim));
+  scores_.resize(static_cast<size_t>(pool_.size() * cache_.n_ctx()));
+  norm_.resize(rows(hp.dim));
 }
 
-Result<std::unique_ptr<LlamaContext>> LlamaContext::Create(const LlamaModel& model, int64_t n_ctx) {
+Result<std::unique_ptr<LlamaContext>> LlamaContext::Create(const LlamaModel& model, int64_t n_ctx,
+                                                           const CpuOptions& options) {
   if (n_ctx <= 0) return InvalidArgument("n_ctx = %" PRId64 "; expected > 0", n_ctx);
+  if (options.n_threads < 1 || options.n_threads > 1024) {
+    return InvalidArgument("threads = %d; expected 1 .. 1024", options.n_threads);
+  }
   const LlamaHParams& hp = model.hparams();
   SEPTET_ASSIGN_OR_RETURN(KvCache cache, KvCache::Create(hp.n_layers, n_ctx, hp.kv_dim()));
-  return std::unique_ptr<LlamaContext>(new LlamaContext(model, std::move(cache)));
+  return std::unique_ptr<LlamaContext>(new LlamaContext(model, std::move(cache), options));
 }
 
 void LlamaContext::Truncate(int64_t n) {
@@ -63,9 +72,9 @@ Status LlamaContext::Forward(std::span<const int32_t> tokens, LogitsMode mode, s
     const int64_t m = std::min(kMaxBatch, n - start);
     ForwardChunk(tokens.data() + start, m);
     if (mode == LogitsMode::kAll) {
-      for (int64_t i = 0; i < m; ++i) Logits(x_.data() + i * hp.dim, logits->data() + (start + i) * hp.vocab);
+      Logits(x_.data(), m, logits->data() + start * hp.vocab);
     } else if (start + m == n) {
-      Logits(x_.data() + (m - 1) * hp.dim, logits->data());
+      Logits(x_.data() + (m - 1) * hp.dim, 1, logits->data());
     }
   }
   return Status::Ok();
@@ -85,11 +94,11 @@ void LlamaContext::Layer(int64_t l, int64_t m) {
   const int64_t ffn = hp.ffn_dim;
 
   // ---- attention ----
-  for (int64_t i = 0; i < m; ++i) cpu::RmsNorm(xb_.data() + i * dim, x_.data() + i * dim, w.attn_norm, dim, hp.rms_eps);
+  for (int64_t i = 0; i < m; ++i) simd::RmsNorm(xb_.data() + i * dim, x_.data() + i * dim, w.attn_norm, dim, hp.rms_eps);
   if (observer_) observer_(l, MatMulInput::kAttnQkv, xb_.data(), m, dim);
-  cpu::MatMul(w.wq, xb_.data(), m, q_.data(), &mm_);
-  cpu::MatMul(w.wk, xb_.data(), m, k_.data(), &mm_);
-  cpu::MatMul(w.wv, xb_.data(), m, v_.data(), &mm_);
+  MatMul(w.wq, xb_.data(), m, q_.data());
+  MatMul(w.wk, xb_.data(), m, k_.data());
+  MatMul(w.wv, xb_.data(), m, v_.data());
   for (int64_t i = 0; i < m; ++i) {
     const int64_t pos = n_past_ + i;
     cpu::Rope(q_.data() + i * q_dim, hp.n_heads, hd, hp.n_rot, pos, model_.rope_inv_freq().data(), hp.rope_pairing);
@@ -98,35 +107,58 @@ void LlamaContext::Layer(int64_t l, int64_t m) {
     std::memcpy(cache_.k(l, pos), k_.data() + i * kv_dim, static_cast<size_t>(kv_dim) * sizeof(float));
     std::memcpy(cache_.v(l, pos), v_.data() + i * kv_dim, static_cast<size_t>(kv_dim) * sizeof(float));
   }
-  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
-  for (int64_t i = 0; i < m; ++i) {
-    const int64_t n_pos = n_past_ + i + 1;  // causal: this token and everything before it
-    for (int64_t h = 0; h < hp.n_heads; ++h) {
-      const int64_t kvh = h / hp.gqa_group();
-      cpu::AttendHead(q_.data() + i * q_dim + h * hd, cache_.k(l, 0) + kvh * hd, cache_.v(l, 0) + kvh * hd, n_pos,
-                      hd, kv_dim, scale, scores_.data(), att_.data() + i * q_dim + h * hd);
-    }
-  }
+  Attention(l, m);
   if (observer_) observer_(l, MatMulInput::kAttnOut, att_.data(), m, q_dim);
-  cpu::MatMul(w.wo, att_.data(), m, proj_.data(), &mm_);
+  MatMul(w.wo, att_.data(), m, proj_.data());
   for (int64_t j = 0; j < m * dim; ++j) x_[static_cast<size_t>(j)] += proj_[static_cast<size_t>(j)];
 
   // ---- feed-forward (SwiGLU) ----
-  for (int64_t i = 0; i < m; ++i) cpu::RmsNorm(xb_.data() + i * dim, x_.data() + i * dim, w.ffn_norm, dim, hp.rms_eps);
+  for (int64_t i = 0; i < m; ++i) simd::RmsNorm(xb_.data() + i * dim, x_.data() + i * dim, w.ffn_norm, dim, hp.rms_eps);
   if (observer_) observer_(l, MatMulInput::kFfnGateUp, xb_.data(), m, dim);
-  cpu::MatMul(w.w_gate, xb_.data(), m, gate_.data(), &mm_);
-  cpu::MatMul(w.w_up, xb_.data(), m, up_.data(), &mm_);
-  cpu::SiluMul(gate_.data(), gate_.data(), up_.data(), m * ffn);
+  MatMul(w.w_gate, xb_.data(), m, gate_.data());
+  MatMul(w.w_up, xb_.data(), m, up_.data());
+  // Row by row: a SIMD kernel's tail handling must see the same row layout for a
+  // token whether it arrives alone or in a batch (batch == token-by-token, bitwise).
+  for (int64_t i = 0; i < m; ++i) {
+    simd::SiluMul(gate_.data() + i * ffn, gate_.data() + i * ffn, up_.data() + i * ffn, ffn);
+  }
   if (observer_) observer_(l, MatMulInput::kFfnDown, gate_.data(), m, ffn);
-  cpu::MatMul(w.w_down, gate_.data(), m, proj_.data(), &mm_);
+  MatMul(w.w_down, gate_.data(), m, proj_.data());
   for (int64_t j = 0; j < m * dim; ++j) x_[static_cast<size_t>(j)] += proj_[static_cast<size_t>(j)];
 }
 
-void LlamaContext::Logits(const float* hidden_row, float* out) {
+// One task per (token, query head): each writes its own att_ slice and uses its
+// worker's scores row, so the split over threads never changes a number.
+void LlamaContext::Attention(int64_t l, int64_t m) {
   const LlamaHParams& hp = model_.hparams();
-  cpu::RmsNorm(norm_.data(), hidden_row, model_.weights().output_norm, hp.dim, hp.rms_eps);
-  if (observer_) observer_(-1, MatMulInput::kOutput, norm_.data(), 1, hp.dim);
-  cpu::MatVec(model_.weights().output, norm_.data(), out, &mm_);
+  const int64_t q_dim = hp.q_dim(), kv_dim = hp.kv_dim(), hd = hp.head_dim;
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  const float* k0 = cache_.k(l, 0);
+  const float* v0 = cache_.v(l, 0);
+  const int64_t n_ctx = cache_.n_ctx();
+  const auto attend = [&](int64_t task, int worker) {
+    const int64_t i = task / hp.n_heads, h = task % hp.n_heads;
+    const int64_t n_pos = n_past_ + i + 1;  // causal: this token and everything before it
+    const int64_t kvh = h / hp.gqa_group();
+    kernels::AttendHead(q_.data() + i * q_dim + h * hd, k0 + kvh * hd, v0 + kvh * hd, n_pos, hd, kv_dim, scale,
+                        scores_.data() + worker * n_ctx, att_.data() + i * q_dim + h * hd);
+  };
+  const int64_t tasks = m * hp.n_heads;
+  // ~2 (n_past + m) head_dim flops per task: small jobs are not worth a wake-up.
+  if (tasks * (n_past_ + m) * hd < mm_.min_macs_per_task) {
+    for (int64_t t = 0; t < tasks; ++t) attend(t, 0);
+  } else {
+    pool_.Run(tasks, attend);
+  }
+}
+
+void LlamaContext::Logits(const float* hidden, int64_t m, float* out) {
+  const LlamaHParams& hp = model_.hparams();
+  for (int64_t i = 0; i < m; ++i) {
+    simd::RmsNorm(norm_.data() + i * hp.dim, hidden + i * hp.dim, model_.weights().output_norm, hp.dim, hp.rms_eps);
+  }
+  if (observer_) observer_(-1, MatMulInput::kOutput, norm_.data(), m, hp.dim);
+  MatMul(model_.weights().output, norm_.data(), m, out);
 }
 
 }  // namespace septet::model

@@ -11,7 +11,8 @@
 #include <vector>
 
 #include "core/status.h"
-#include "kernels/cpu/matmul.h"
+#include "core/thread_pool.h"
+#include "kernels/matmul.h"
 #include "model/inference_context.h"
 #include "model/kv_cache.h"
 #include "model/llama_model.h"
@@ -25,12 +26,22 @@ enum class MatMulInput {
   kAttnOut,  // att entering wo             [m][q_dim]
   kFfnGateUp,// xb entering w_gate, w_up    [m][dim]
   kFfnDown,  // silu(gate)*up entering w_down [m][ffn_dim]
-  kOutput,   // normed hidden entering output [1][dim]
+  kOutput,   // normed hidden entering output [m][dim] (m = 1 unless all logits are asked for)
 };
 // Called before the matmul with its input rows x: [m][cols]; layer is -1 for kOutput.
 using MatMulObserver = std::function<void(int64_t layer, MatMulInput input, const float* x, int64_t m, int64_t cols)>;
 
-// The CPU backend.
+// CPU backend settings.
+struct CpuOptions {
+  int32_t n_threads = 1;  // worker threads (>= 1); results are bit-identical for any count
+  kernels::PrefillPath prefill = kernels::PrefillPath::kOwnGemm;  // m > 1 matmuls
+  // Jobs smaller than this (multiply-adds per task) use fewer workers; results
+  // never depend on it. Tests set 1 so that every op really is split.
+  int64_t min_work_per_task = kernels::kDefaultMinMacsPerTask;
+};
+
+// The CPU backend: SIMD kernels (runtime-dispatched) over a persistent thread
+// pool; src/kernels/cpu holds the scalar reference it is tested against.
 class LlamaContext final : public InferenceContext {
  public:
   // Tokens are processed in chunks of at most this many (bounds scratch memory).
@@ -38,7 +49,8 @@ class LlamaContext final : public InferenceContext {
 
   // n_ctx: KV cache length in tokens (> 0). It may exceed the model's trained
   // context_length; RoPE then extrapolates, which the caller decides to allow.
-  static Result<std::unique_ptr<LlamaContext>> Create(const LlamaModel& model, int64_t n_ctx);
+  static Result<std::unique_ptr<LlamaContext>> Create(const LlamaModel& model, int64_t n_ctx,
+                                                       const CpuOptions& options = {});
 
   Status Forward(std::span<const int32_t> tokens, LogitsMode mode, std::vector<float>* logits) override;
 
@@ -48,16 +60,20 @@ class LlamaContext final : public InferenceContext {
   void Truncate(int64_t n) override;
   const LlamaModel& model() const override { return model_; }
   const char* backend_name() const override { return "cpu"; }
+  int32_t n_threads() const { return pool_.size(); }
 
   // Calibration hook (null = none). Not for the hot path of normal inference.
   void SetMatMulObserver(MatMulObserver observer) { observer_ = std::move(observer); }
 
  private:
-  LlamaContext(const LlamaModel& model, KvCache cache);
+  LlamaContext(const LlamaModel& model, KvCache cache, const CpuOptions& options);
   // One chunk (m <= kMaxBatch tokens) at positions n_past_..; leaves final hidden rows in x_.
   void ForwardChunk(const int32_t* tokens, int64_t m);
   void Layer(int64_t l, int64_t m);
-  void Logits(const float* hidden_row, float* out);
+  // Logits of m consecutive hidden rows into out [m][vocab].
+  void Logits(const float* hidden, int64_t m, float* out);
+  void Attention(int64_t l, int64_t m);
+  void MatMul(const cpu::WeightView& w, const float* x, int64_t m, float* y) { kernels::MatMul(w, x, m, y, &mm_); }
 
   const LlamaModel& model_;
   KvCache cache_;
@@ -72,9 +88,10 @@ class LlamaContext final : public InferenceContext {
   std::vector<float> proj_; // block output    [m][dim]
   std::vector<float> gate_; // ffn gate        [m][ffn_dim]
   std::vector<float> up_;   // ffn up          [m][ffn_dim]
-  std::vector<float> scores_;  // [n_ctx]
-  std::vector<float> norm_;    // [dim]
-  cpu::MatMulScratch mm_;
+  std::vector<float> scores_;  // [n_threads][n_ctx], one row per worker
+  std::vector<float> norm_;    // [kMaxBatch][dim]
+  ThreadPool pool_;
+  kernels::MatMulContext mm_;
   MatMulObserver observer_;
 };
 

@@ -18,6 +18,7 @@ namespace septet::model {
 
 struct ModelOptions {
   std::optional<DType> compute_type;  // see weights.h for the policy
+  bool repack = true;                 // load-time SIMD repack of matmul weights (weights.h)
 };
 
 class LlamaModel {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "io/model_file.h"
+#include "kernels/simd/repack.h"
 #include "quant/registry.h"
 
 namespace septet::model {
@@ -62,7 +63,32 @@ class Binder {
 
   Result<cpu::WeightView> Matrix(const std::string& name, int64_t rows, int64_t cols) {
     SEPTET_ASSIGN_OR_RETURN(const TensorInfo* t, Find(name, {rows, cols}));
-    return ForCompute(*t);
+    return Repacked(ForCompute(*t), *t);
+  }
+
+  // `v` (a matrix used only as a matmul weight, bound from `t`) in the SIMD
+  // layout when options ask for it and the kernels have one (simd::RepackRows).
+  // The repacked copy replaces what v read: the mapping (never touched again)
+  // or an owned conversion buffer (freed).
+  cpu::WeightView Repacked(const cpu::WeightView& v, const TensorInfo& t) {
+    if (!opt_.repack) return v;
+    auto buf = std::make_unique<std::vector<uint8_t>>();
+    cpu::WeightView out;
+    if (!simd::RepackRows(v, buf.get(), &out)) return v;
+    if (v.data == t.data) {
+      w_->mapped_bytes -= t.nbytes;
+    } else {
+      for (auto& o : w_->owned) {
+        if (o && o->data() == v.data) {
+          w_->owned_bytes -= o->size();
+          o.reset();
+        }
+      }
+      std::erase(w_->owned, nullptr);
+    }
+    w_->owned_bytes += buf->size();
+    w_->owned.push_back(std::move(buf));
+    return out;
   }
 
   // `t` converted to the compute type when one is requested and differs.
@@ -119,7 +145,7 @@ Result<LlamaWeights> BindLlamaWeights(const ModelFile& file, const LlamaHParams&
   } else {
     w.tied_output = true;
     if (options.compute_type.has_value() && *options.compute_type != embd->dtype) {
-      w.output = b.ForCompute(*embd);
+      w.output = b.Repacked(b.ForCompute(*embd), *embd);  // an own copy: matmul only
     } else {
       w.output = w.token_embd;  // same mapped bytes, already counted
     }

@@ -11,6 +11,13 @@
 //     the model owns. Tensors already stored as T stay mapped.
 //   * token_embd stays in its stored type (a lookup dequantizes one row per token).
 //   * Norm vectors are always F32: used mapped when stored as F32, else converted.
+//   * repack (default on): every matrix used only as a matmul weight (not
+//     token_embd, nor a tied output head sharing its bytes) is repacked into
+//     the SIMD kernels' layout when they have one for its type and the CPU
+//     (simd::RepackRows; today Q3P5 on AVX2). The owned copy replaces the
+//     mapped / converted bytes (owned_bytes / mapped_bytes say so); views then
+//     carry layout != kFile, which only the SIMD kernels (and
+//     simd::UnpackRows / RowToFloat) read.
 #pragma once
 
 #include <cstdint>
@@ -55,6 +62,7 @@ struct LlamaWeights {
 
 struct BindOptions {
   std::optional<DType> compute_type;  // nullopt: stored types
+  bool repack = true;                 // SIMD layouts for matmul weights (see above)
 };
 
 Result<LlamaWeights> BindLlamaWeights(const ModelFile& file, const LlamaHParams& hp, const BindOptions& options);

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "kernels/simd/simd_ops.h"
 #include "model/hparams.h"
 #include "model/testing_model.h"
 
@@ -108,6 +109,35 @@ TEST(WeightsTest, ActivationOnlyComputeTypeIsRejected) {
   auto w = BindLlamaWeights(*f, *hp, BindOptions{DType::kQ8_A});
   ASSERT_FALSE(w.ok());
   EXPECT_EQ(w.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(WeightsTest, Q3P5MatmulWeightsAreRepackedOnAvx2) {
+  TinyLlamaSpec s;
+  s.dim = 128;
+  s.ffn = 300;  // w_down: 2 full blocks + a short tail block
+  s.n_rot = 16;
+  s.tied = true;
+  auto f = MakeTinyLlama(s);
+  auto hp = ReadLlamaHParams(*f);
+  ASSERT_TRUE(hp.ok());
+  BindOptions o{DType::kQ3P5};
+  auto w = BindLlamaWeights(*f, *hp, o);
+  o.repack = false;
+  auto plain = BindLlamaWeights(*f, *hp, o);
+  ASSERT_TRUE(w.ok() && plain.ok());
+  const bool avx2 = std::string(simd::TargetName()) == "AVX2";
+  const auto want = avx2 ? cpu::WeightLayout::kQ3P5Slots : cpu::WeightLayout::kFile;
+  for (const LayerWeights& L : w->layers) {
+    for (const cpu::WeightView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) {
+      EXPECT_EQ(v->layout, want);
+    }
+  }
+  EXPECT_EQ(w->output.layout, want);  // tied: an own converted copy, matmul only
+  EXPECT_EQ(w->token_embd.layout, cpu::WeightLayout::kFile);
+  EXPECT_EQ(plain->layers[0].wq.layout, cpu::WeightLayout::kFile);
+  // The repacked copy replaces the conversion buffer: same owned bytes.
+  EXPECT_EQ(w->owned_bytes, plain->owned_bytes);
+  EXPECT_EQ(w->owned.size(), plain->owned.size());
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 
 #include "runtime/api_impl.h"
 
+#include "kernels/simd/simd_ops.h"
+
 namespace septet {
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -58,6 +60,7 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
   impl->info.kv_cache_bytes = impl->ctx->kv_cache_bytes();
   impl->info.n_threads = impl->backend.n_threads;
   impl->info.backend = impl->ctx->backend_name();
+  if (impl->info.backend == "cpu") impl->info.simd_target = simd::TargetName();
   impl->info.chat_format = runtime::ChatFormatName(impl->chat_format);
   impl->info.bos_id = impl->tokenizer->bos_id();
   impl->info.eos_id = impl->tokenizer->eos_id();

@@ -26,9 +26,16 @@ int32_t ResolveThreads(int32_t n_threads) {
 
 Result<std::unique_ptr<model::InferenceContext>> CreateContext(const model::LlamaModel& model, int64_t n_ctx,
                                                                const BackendOptions& options) {
-  if (options.n_threads < 1) return InvalidArgument("threads = %d; expected >= 1", options.n_threads);
+  if (options.n_threads < 0) return InvalidArgument("threads = %d; expected >= 0 (0 = all)", options.n_threads);
   if (options.backend == "cpu") {
-    SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<model::LlamaContext> ctx, model::LlamaContext::Create(model, n_ctx));
+    model::CpuOptions cpu;
+    cpu.n_threads = ResolveThreads(options.n_threads);
+    if (options.prefill == "blas") {
+      cpu.prefill = kernels::PrefillPath::kBlas;
+    } else if (options.prefill != "own") {
+      return InvalidArgument("unknown prefill path '%s'; expected 'own' or 'blas'", options.prefill.c_str());
+    }
+    SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<model::LlamaContext> ctx, model::LlamaContext::Create(model, n_ctx, cpu));
     return std::unique_ptr<model::InferenceContext>(std::move(ctx));
   }
   if (options.backend == "cuda") {

@@ -1,0 +1,97 @@
+#include "kernels/matmul.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+
+#include "core/check.h"
+#include "kernels/simd/repack.h"
+#include "kernels/simd/simd_ops.h"
+#include "quant/registry.h"
+
+namespace septet::kernels {
+namespace {
+
+// Row ranges are multiples of this (keeps SIMD kernels on whole row groups and
+// threads off each other's cache lines of y).
+constexpr int64_t kRowAlign = 8;
+// Rows per dequantized tile on the BLAS path: 256 rows x K=4096 floats = 4 MiB.
+constexpr int64_t kBlasTileRows = 256;
+
+void RowRange(int64_t rows, int n_workers, int w, int64_t* r0, int64_t* r1) {
+  const int64_t groups = (rows + kRowAlign - 1) / kRowAlign;
+  int64_t g0 = 0, g1 = 0;
+  ThreadPool::Partition(groups, n_workers, w, &g0, &g1);
+  *r0 = std::min(rows, g0 * kRowAlign);
+  *r1 = std::min(rows, g1 * kRowAlign);
+}
+
+void QuantizeRows(const cpu::WeightView& w, const float* x, int64_t m, MatMulContext* ctx, size_t* stride) {
+  const DType act_type = GetTypeTraits(w.type).vec_dot_type;
+  *stride = GetTypeTraits(act_type).row_bytes(w.cols);
+  ctx->act.resize(*stride * static_cast<size_t>(m));
+  uint8_t* act = ctx->act.data();
+  const size_t s = *stride;
+  const int64_t tasks = m * w.cols < ctx->min_macs_per_task ? 1 : m;  // one task runs every row inline
+  ctx->pool->Run(tasks, [&](int64_t task, int) {
+    const int64_t i0 = tasks == 1 ? 0 : task, i1 = tasks == 1 ? m : task + 1;
+    for (int64_t i = i0; i < i1; ++i) {
+      simd::QuantizeActivation(act_type, x + i * w.cols, w.cols, act + static_cast<size_t>(i) * s);
+    }
+  });
+}
+
+void BlasMatMul(const cpu::WeightView& w, const float* x, int64_t m, float* y, MatMulContext* ctx) {
+  const TypeTraits& wt = GetTypeTraits(w.type);
+  openblas_set_num_threads(ctx->pool->size());
+  const int64_t k = w.cols;
+  for (int64_t t0 = 0; t0 < w.rows; t0 += kBlasTileRows) {
+    const int64_t rows = std::min(kBlasTileRows, w.rows - t0);
+    const float* tile = nullptr;
+    if (w.type == DType::kF32 && w.layout == cpu::WeightLayout::kFile) {
+      tile = reinterpret_cast<const float*>(w.row(t0));
+    } else {
+      ctx->tile.resize(static_cast<size_t>(kBlasTileRows * k));
+      float* dst = ctx->tile.data();
+      ctx->pool->Run(rows, [&](int64_t r, int) {
+        if (w.layout == cpu::WeightLayout::kFile) {
+          wt.to_float(w.row(t0 + r), dst + r * k, k);
+        } else {
+          simd::RowToFloat(w, t0 + r, dst + r * k);  // repacked (load-time) layout
+        }
+      });
+      tile = dst;
+    }
+    // y[:, t0:t0+rows] = x [m][k] * tile^T [k][rows]
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(m), static_cast<blasint>(rows),
+                static_cast<blasint>(k), 1.0f, x, static_cast<blasint>(k), tile, static_cast<blasint>(k), 0.0f,
+                y + t0, static_cast<blasint>(w.rows));
+  }
+}
+
+}  // namespace
+
+const char* PrefillPathName(PrefillPath p) { return p == PrefillPath::kBlas ? "blas" : "own"; }
+
+void MatMul(const cpu::WeightView& w, const float* x, int64_t m, float* y, MatMulContext* ctx) {
+  SEPTET_CHECK(ctx != nullptr && ctx->pool != nullptr);
+  if (m <= 0) return;
+  if (m > 1 && ctx->prefill == PrefillPath::kBlas) return BlasMatMul(w, x, m, y, ctx);
+  size_t stride = 0;
+  QuantizeRows(w, x, m, ctx, &stride);
+  const uint8_t* act = ctx->act.data();
+  const int64_t min_macs = std::max<int64_t>(1, ctx->min_macs_per_task);
+  const int n = static_cast<int>(std::clamp<int64_t>(w.rows * w.cols * m / min_macs, 1, ctx->pool->size()));
+  ctx->pool->Run(n, [&](int64_t task, int) {
+    int64_t r0 = 0, r1 = 0;
+    RowRange(w.rows, n, static_cast<int>(task), &r0, &r1);
+    if (r0 >= r1) return;
+    if (m == 1) {
+      simd::MatVecRows(w, r0, r1, act, y + r0);
+    } else {
+      simd::MatMulRows(w, r0, r1, act, stride, m, y, w.rows);
+    }
+  });
+}
+
+}  // namespace septet::kernels

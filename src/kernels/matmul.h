@@ -1,0 +1,45 @@
+// y = x W^T on the fast tier: SIMD kernels (kernels/simd) split over a thread
+// pool, with a choice of prefill path.
+//
+// Decode (m = 1): the activation row is quantized once to the weight type's
+// vec_dot_type, then the rows of W are cut into one contiguous range per
+// worker and each range is a simd::MatVecRows call.
+// Prefill (m > 1): kOwnGemm runs simd::MatMulRows (the tiled int8 GEMM) on the
+// same row ranges; kBlas dequantizes tiles of W to F32 and calls OpenBLAS
+// sgemm (the comparison path of `make benchmark-blas`).
+//
+// Every output element is computed by exactly one task with the same code
+// whatever the thread count, so results are bit-identical for any pool size
+// (tested). kOwnGemm and m MatVec calls agree bit for bit; kBlas does not (a
+// float GEMM sums in another order) and is tested within a derived bound.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "kernels/cpu/weight_view.h"
+
+namespace septet::kernels {
+
+enum class PrefillPath { kOwnGemm, kBlas };
+const char* PrefillPathName(PrefillPath p);
+
+// Below this many multiply-adds per task a job is not worth waking a worker
+// for (a wake-up costs ~5-50 us; the SIMD kernels do ~10 GMAC/s per core).
+inline constexpr int64_t kDefaultMinMacsPerTask = int64_t{1} << 18;
+
+struct MatMulContext {
+  ThreadPool* pool = nullptr;  // required
+  PrefillPath prefill = PrefillPath::kOwnGemm;
+  // Smaller jobs run on fewer workers (never changes a result); tests set 1 to
+  // force every split.
+  int64_t min_macs_per_task = kDefaultMinMacsPerTask;
+  std::vector<uint8_t> act;   // quantized activation rows
+  std::vector<float> tile;    // BLAS path: dequantized weight tile
+};
+
+// x: [m][w.cols] row-major, y: [m][w.rows].
+void MatMul(const cpu::WeightView& w, const float* x, int64_t m, float* y, MatMulContext* ctx);
+
+}  // namespace septet::kernels
