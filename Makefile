@@ -18,6 +18,62 @@ SEPTET := $(BUILD)/septet
 
 .PHONY: all build deps configure test test-model test-sanitize run clean
 
+# ---- synthetic models and benchmarks (never part of `make test`) ----
+#   make gen-weights      random-weight tinyllama-1.1b GGUFs (Q3P5, Q4_G, Q8_0, F16) in $(MODELS_DIR);
+#                         for speed measurement only, they produce gibberish; existing files are kept
+#   make benchmark        septet bench over those models (pp + tg, memory bandwidth, -t $(BENCH_THREADS))
+#   make benchmark-simd   kernel micro-benchmarks (bench/simd_kernels_bench.cc), JSON in $(BUILD)/bench-results
+#   make benchmark-blas   BLAS prefill GEMM micro-benchmark (bench/blas_gemm_bench.cc)
+#   make benchmark-gpu    septet bench --backend cuda (fails with a message when there is no CUDA/GPU)
+MODELS_DIR ?= $(BUILD)/models
+GEN_SHAPE ?= tinyllama-1.1b
+GEN_TYPES ?= Q3P5 Q4_G Q8_0 F16
+BENCH_THREADS ?= $(shell nproc 2>/dev/null || echo 1)
+BENCH_FLAGS ?= -p 512 -n 128 -r 5
+BENCH_OUT ?= $(BUILD)/bench-results
+GPU_SHAPES ?= llama3-8b:Q3P5 tinyllama-1.1b:Q3P5
+GPU_BENCH_FLAGS ?= -p 1,8,64,512 -n 128 -r 5
+lc = $(shell echo '$(1)' | tr A-Z a-z)
+GEN_MODELS = $(foreach t,$(GEN_TYPES),$(MODELS_DIR)/$(GEN_SHAPE)-$(call lc,$(t)).gguf)
+
+.PHONY: gen-weights benchmark benchmark-simd benchmark-blas benchmark-gpu
+
+gen-weights: build
+	@mkdir -p $(MODELS_DIR)
+	@for t in $(GEN_TYPES); do \
+	  f="$(MODELS_DIR)/$(GEN_SHAPE)-$$(echo $$t | tr A-Z a-z).gguf"; \
+	  if [ -e "$$f" ]; then echo "gen-weights: $$f exists, kept"; \
+	  else $(SEPTET) gen-weights --shape $(GEN_SHAPE) --type $$t -o "$$f" || exit 1; fi; \
+	done
+
+benchmark: gen-weights
+	@mkdir -p $(BENCH_OUT)
+	$(SEPTET) bench $(foreach m,$(GEN_MODELS),-m $(m)) $(BENCH_FLAGS) -t $(BENCH_THREADS) >$(BENCH_OUT)/septet_bench.md; \
+	  rc=$$?; cat $(BENCH_OUT)/septet_bench.md; exit $$rc
+
+benchmark-simd: build
+	@test -x $(BUILD)/simd_kernels_bench || { echo "benchmark-simd: $(BUILD)/simd_kernels_bench was not built (needs bench/simd_kernels_bench.cc and Google Benchmark)"; exit 1; }
+	@mkdir -p $(BENCH_OUT)
+	$(BUILD)/simd_kernels_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+	  --benchmark_out_format=json --benchmark_out=$(BENCH_OUT)/simd_kernels_bench.json
+
+benchmark-blas: build
+	@test -x $(BUILD)/blas_gemm_bench || { echo "benchmark-blas: $(BUILD)/blas_gemm_bench was not built (needs bench/blas_gemm_bench.cc and Google Benchmark)"; exit 1; }
+	@mkdir -p $(BENCH_OUT)
+	$(BUILD)/blas_gemm_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+	  --benchmark_out_format=json --benchmark_out=$(BENCH_OUT)/blas_gemm_bench.json
+
+benchmark-gpu: build
+	@command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 || { echo "benchmark-gpu: no NVIDIA GPU found (nvidia-smi -L failed); nothing to measure"; exit 1; }
+	@mkdir -p $(MODELS_DIR) $(BENCH_OUT)
+	@models=""; for st in $(GPU_SHAPES); do \
+	  shape=$${st%%:*}; t=$${st##*:}; f="$(MODELS_DIR)/$$shape-$$(echo $$t | tr A-Z a-z).gguf"; \
+	  [ -e "$$f" ] || $(SEPTET) gen-weights --shape $$shape --type $$t -o "$$f" || exit 1; \
+	  models="$$models -m $$f"; \
+	done; \
+	$(SEPTET) bench $$models --backend cuda $(GPU_BENCH_FLAGS) >$(BENCH_OUT)/septet_bench_gpu.md; \
+	  rc=$$?; cat $(BENCH_OUT)/septet_bench_gpu.md; exit $$rc
+
 all: build
 
 deps:

@@ -105,6 +105,7 @@ struct ModelInfo {
   std::string rope_pairing;    // "interleaved" | "half"
   std::string rope_scaling;    // "none" | "linear x8" | "llama3 x8 (low 1, high 4, orig 8192)"
   bool tied_output = false;
+  bool synthetic = false;      // septet.synthetic: random weights (gen-weights), speed only
   std::vector<TensorSummary> tensors;
   uint64_t n_params = 0;
   uint64_t tensor_bytes = 0;

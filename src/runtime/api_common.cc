@@ -60,6 +60,7 @@ Result<ModelInfo> DescribeFile(const ModelFile& file, const model::LlamaHParams&
   info.path = file.path();
   info.format = file.format();
   info.architecture = file.metadata().GetStringOr("general.architecture", "?");
+  if (auto syn = file.metadata().GetBool("septet.synthetic"); syn.ok()) info.synthetic = *syn;
   info.dim = hp.dim;
   info.ffn_dim = hp.ffn_dim;
   info.n_layers = hp.n_layers;

@@ -26,6 +26,7 @@ int RunInspect(const std::string& path) {
   std::printf("file          %s\n", i.path.c_str());
   std::printf("format        %s\n", i.format.c_str());
   std::printf("architecture  %s\n", i.architecture.c_str());
+  if (i.synthetic) std::printf("synthetic     RANDOM WEIGHTS (septet gen-weights): for speed measurement only, produces gibberish\n");
   std::printf("dim           %" PRId64 "\n", i.dim);
   std::printf("ffn_dim       %" PRId64 "\n", i.ffn_dim);
   std::printf("layers        %" PRId64 "\n", i.n_layers);

@@ -1,0 +1,57 @@
+// Whole-model benchmark in the manner of llama-bench: prompt processing (pp: n
+// tokens in one Forward) and text generation (tg: n tokens one Forward each),
+// from an empty KV cache, repeated, with tokens/s as median and spread.
+//
+// Bytes per decode token (what a decode step must read; bandwidth-bound decoding
+// runs at bandwidth / this):
+//   weights: Σ rows · row_bytes over every matmul (q, k, v, o, gate, up, down of
+//            every layer and the output head), in the types the forward pass uses
+//            (after any load-time --type conversion). The embedding lookup reads
+//            one row and is ignored; norm vectors are negligible and ignored.
+//   KV cache: a token at position p reads K and V of positions 0..p of every layer,
+//            (p + 1) · kv_cache_bytes / n_ctx; a tg run over positions 0..n-1
+//            averages (n + 1) / 2 positions.
+// Achieved GB/s = bytes per token × tokens/s (median). Dividing by the read
+// bandwidth measured on the same machine and thread count (perf/bandwidth.h) says
+// how close decoding is to the memory-bound limit.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "model/llama_model.h"
+#include "perf/stats.h"
+
+namespace septet::perf {
+
+struct ModelBenchOptions {
+  int64_t n_prompt = 512;  // pp test (0: skip)
+  int64_t n_gen = 128;     // tg test (0: skip)
+  int32_t repetitions = 5;
+  int32_t n_threads = 1;
+  std::string backend = "cpu";
+  uint64_t seed = 1;       // the random token ids
+};
+
+struct TestResult {
+  std::string test;  // "pp512", "tg128"
+  int64_t n_tokens = 0;
+  Summary tok_per_s;  // over repetitions
+  Summary seconds;
+  double bytes_per_token = 0;  // tg only: weights + average KV read; 0 for pp
+  double gbs = 0;              // tg only: bytes_per_token * median tok/s / 1e9
+};
+
+// The weight bytes a decode step reads (see above).
+uint64_t MatMulWeightBytes(const model::LlamaModel& model);
+// Parameters of those matrices.
+uint64_t MatMulParams(const model::LlamaModel& model);
+
+// Runs pp then tg on a fresh context of n_prompt + n_gen tokens (after one untimed
+// warm-up token, which also faults in mapped weights). Errors name the option.
+Result<std::vector<TestResult>> RunModelBench(const model::LlamaModel& model, const ModelBenchOptions& options,
+                                              std::string* backend_name = nullptr);
+
+}  // namespace septet::perf
