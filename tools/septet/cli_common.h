@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <string>
 
 #include "septet/septet.h"
@@ -40,5 +41,19 @@ std::string HumanBytes(uint64_t bytes);
 int RunGenerate(ModelFlags& model, SamplingFlags& sampling, const std::string& prompt, bool echo);
 int RunChat(ModelFlags& model, SamplingFlags& sampling, const std::string& system_prompt);
 int RunInspect(const std::string& path);
+
+// A subcommand that owns its flags: `run` executes it once CLI11 has parsed `app`.
+struct Subcommand {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+// quantize (cmd_quantize.cc) and perplexity (cmd_perplexity.cc): tool-level commands
+// over src/quantize and src/eval.
+Subcommand AddQuantizeCommand(CLI::App* app);
+Subcommand AddPerplexityCommand(CLI::App* app);
+// gen-weights (cmd_gen_weights.cc): synthetic random-weight models, speed only;
+// bench (cmd_bench.cc): whole-model pp/tg benchmark + memory bandwidth probe.
+Subcommand AddGenWeightsCommand(CLI::App* app);
+Subcommand AddBenchCommand(CLI::App* app);
 
 }  // namespace septet::cli

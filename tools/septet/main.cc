@@ -33,6 +33,11 @@ int main(int argc, char** argv) {
   CLI::App* inspect = app.add_subcommand("inspect", "Show a model's architecture, hyper-parameters and tensors");
   inspect->add_option("model", inspect_path, "Model file")->required();
 
+  const Subcommand quantize = AddQuantizeCommand(&app);
+  const Subcommand perplexity = AddPerplexityCommand(&app);
+  const Subcommand gen_weights = AddGenWeightsCommand(&app);
+  const Subcommand bench = AddBenchCommand(&app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -43,6 +48,10 @@ int main(int argc, char** argv) {
     if (*gen) return RunGenerate(gen_model, gen_sampling, prompt, !no_echo);
     if (*chat) return RunChat(chat_model, chat_sampling, system_prompt);
     if (*inspect) return RunInspect(inspect_path);
+    if (*quantize.app) return quantize.run();
+    if (*perplexity.app) return perplexity.run();
+    if (*gen_weights.app) return gen_weights.run();
+    if (*bench.app) return bench.run();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "septet: error: %s\n", e.what());
     return kExitFailure;

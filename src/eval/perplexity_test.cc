@@ -1,0 +1,144 @@
+// Perplexity / KL-divergence evaluator and the log-probability file.
+#include "eval/perplexity.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "eval/logits_file.h"
+#include "model/llama_model.h"
+#include "tokenizer/tokenizer.h"
+#include "util/test_util.h"
+
+namespace septet::eval {
+namespace {
+
+TEST(Stats, MeanSeAndPercentiles) {
+  const MeanSe m = MeanAndSe({1, 2, 3, 4});
+  EXPECT_DOUBLE_EQ(m.mean, 2.5);
+  EXPECT_NEAR(m.se, std::sqrt(5.0 / 3.0 / 4.0), 1e-15);  // sample variance 5/3
+  EXPECT_EQ(MeanAndSe({}).mean, 0);
+  std::vector<double> xs;
+  for (int i = 1; i <= 100; ++i) xs.push_back(101 - i);
+  EXPECT_EQ(Percentile(xs, 0.99), 99);
+  EXPECT_EQ(Percentile(xs, 0.5), 50);
+  EXPECT_EQ(Percentile(xs, 1.0), 100);
+}
+
+TEST(LogitsFile, RoundTripAndCorruption) {
+  const std::string path = testing::TempDir() + "/lp_roundtrip.bin";
+  std::filesystem::remove(path);
+  LogitsHeader h;
+  h.vocab = 3;
+  h.n_ctx = 4;
+  h.n_chunks = 2;
+  h.first = 2;
+  h.n_scored = 1;
+  const std::vector<int32_t> toks = {1, 2, 0, 1, 1, 0, 0, 2};
+  {
+    auto w = LogitsWriter::Create(path, false, h, toks);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    const float a[3] = {-1, -2, -3}, b[3] = {-4, -5, -6};
+    ASSERT_TRUE(w.value()->AppendChunk(a, 3).ok());
+    EXPECT_FALSE(std::filesystem::exists(path));  // only the temp file so far
+    ASSERT_TRUE(w.value()->AppendChunk(b, 3).ok());
+    ASSERT_TRUE(w.value()->Finish().ok());
+  }
+  auto r = LogitsReader::Open(path);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r.value().header().vocab, 3u);
+  EXPECT_EQ(r.value().tokens()[5], 0);
+  EXPECT_EQ(r.value().chunk(1)[2], -6.0f);
+  // Exists: refused without overwrite.
+  auto again = LogitsWriter::Create(path, false, h, toks);
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.status().message().find("--force"), std::string::npos);
+  // An abandoned writer leaves nothing behind.
+  const std::string other = testing::TempDir() + "/lp_abandoned.bin";
+  {
+    auto w = LogitsWriter::Create(other, true, h, toks);
+    ASSERT_TRUE(w.ok());
+  }
+  EXPECT_FALSE(std::filesystem::exists(other));
+  EXPECT_FALSE(std::filesystem::exists(TempPathFor(other)));
+  // Truncation is detected.
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) - 4);
+  auto bad = LogitsReader::Open(path);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("truncated"), std::string::npos) << bad.status().message();
+}
+
+class PerplexityModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!testing::SharedFileExists("models/stories260K/stories260K.bin") ||
+        !testing::SharedFileExists("data/TinyStories-valid.head32k.txt")) {
+      GTEST_SKIP() << "no stories260K / TinyStories text";
+    }
+    auto m = model::LlamaModel::Load(testing::SharedFile("models/stories260K/stories260K.bin"), {});
+    ASSERT_TRUE(m.ok());
+    model_ = std::move(m.value());
+    auto tok = LoadTokenizer(model_->file());
+    ASSERT_TRUE(tok.ok());
+    std::ifstream f(testing::SharedFile("data/TinyStories-valid.head32k.txt"));
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    ids_ = tok.value()->Encode(text.substr(0, 3000), false);
+    bos_ = tok.value()->bos_id();
+  }
+  std::unique_ptr<model::LlamaModel> model_;
+  std::vector<int32_t> ids_;
+  int32_t bos_ = -1;
+};
+
+TEST_F(PerplexityModelTest, SelfKlIsZeroAndMismatchesAreErrors) {
+  const std::string lp = testing::TempDir() + "/lp_self.bin";
+  std::filesystem::remove(lp);
+  PerplexityOptions o;
+  o.n_ctx = 64;
+  o.max_chunks = 3;
+  o.save_logits = lp;
+  auto base = EvaluatePerplexity(*model_, ids_, bos_, o);
+  ASSERT_TRUE(base.ok()) << base.status().ToString();
+  EXPECT_EQ(base.value().chunks, 3);
+  EXPECT_EQ(base.value().scored, 3 * 31);
+  EXPECT_GT(base.value().ppl, 1.0);
+  EXPECT_LT(base.value().ppl, 30.0);
+  EXPECT_NEAR(base.value().ppl_se, base.value().ppl * base.value().nll.se, 1e-12);
+
+  PerplexityOptions k;
+  k.n_ctx = 64;
+  k.max_chunks = 3;
+  k.kl_base = lp;
+  auto same = EvaluatePerplexity(*model_, ids_, bos_, k);
+  ASSERT_TRUE(same.ok()) << same.status().ToString();
+  EXPECT_TRUE(same.value().has_kl);
+  EXPECT_LT(same.value().kld.mean, 1e-6);
+  EXPECT_EQ(same.value().top1.mean, 1.0);
+  EXPECT_NEAR(same.value().base_ppl, base.value().ppl, 1e-4 * base.value().ppl);
+
+  k.n_ctx = 32;  // another window length
+  auto ctx_mismatch = EvaluatePerplexity(*model_, ids_, bos_, k);
+  ASSERT_FALSE(ctx_mismatch.ok());
+  EXPECT_NE(ctx_mismatch.status().message().find("--ctx 64"), std::string::npos) << ctx_mismatch.status().message();
+  k.n_ctx = 64;
+  std::vector<int32_t> other = ids_;
+  other[100] = (other[100] + 1) % 512;  // another text
+  auto text_mismatch = EvaluatePerplexity(*model_, other, bos_, k);
+  ASSERT_FALSE(text_mismatch.ok());
+  EXPECT_NE(text_mismatch.status().message().find("another text"), std::string::npos);
+  k.max_chunks = 2;
+  EXPECT_FALSE(EvaluatePerplexity(*model_, ids_, bos_, k).ok());
+}
+
+TEST_F(PerplexityModelTest, TooShortTextIsAClearError) {
+  PerplexityOptions o;
+  o.n_ctx = 4096;
+  auto r = EvaluatePerplexity(*model_, ids_, bos_, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("--ctx 4096"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace septet::eval

@@ -1,0 +1,93 @@
+#include "quantize/calibration.h"
+
+#include <algorithm>
+
+namespace septet::quantize {
+
+std::vector<float> InputStats::Importance() const {
+  std::vector<float> a(static_cast<size_t>(cols), 0.0f);
+  if (rows_seen == 0) return a;
+  for (int64_t i = 0; i < cols; ++i) a[i] = static_cast<float>(sum_sq[i] / static_cast<double>(rows_seen));
+  return a;
+}
+
+std::vector<double> InputStats::Hessian() const {
+  if (xtx.empty() || rows_seen == 0) return {};
+  std::vector<double> h(xtx.size());
+  const double inv = 1.0 / static_cast<double>(rows_seen);
+  for (int64_t i = 0; i < cols; ++i) {
+    for (int64_t j = 0; j <= i; ++j) {
+      const double v = xtx[i * cols + j] * inv;
+      h[i * cols + j] = v;
+      h[j * cols + i] = v;
+    }
+  }
+  return h;
+}
+
+const InputStats* Calibration::Find(int64_t layer, model::MatMulInput input) const {
+  auto it = stats_.find({layer, static_cast<int>(input)});
+  return it == stats_.end() ? nullptr : &it->second;
+}
+
+Result<Calibration> Calibration::Collect(const model::LlamaModel& model, const std::vector<int32_t>& tokens,
+                                         int32_t bos, const CalibrationOptions& options) {
+  if (options.n_ctx < 2)
+    return InvalidArgument("calibration context %lld; expected >= 2", static_cast<long long>(options.n_ctx));
+  const int64_t use = options.max_tokens > 0 ? std::min<int64_t>(options.max_tokens, tokens.size())
+                                             : static_cast<int64_t>(tokens.size());
+  if (use == 0) return InvalidArgument("the calibration text has no tokens");
+  SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<model::LlamaContext> ctx, model::LlamaContext::Create(model, options.n_ctx));
+  Calibration cal;
+  const bool want_h = options.hessian;
+  ctx->SetMatMulObserver(
+      [&cal, want_h](int64_t layer, model::MatMulInput input, const float* x, int64_t m, int64_t cols) {
+        InputStats& s = cal.stats_[{layer, static_cast<int>(input)}];
+        if (s.cols == 0) {
+          s.cols = cols;
+          s.sum_sq.assign(static_cast<size_t>(cols), 0.0);
+          if (want_h) s.xtx.assign(static_cast<size_t>(cols * cols), 0.0);
+        }
+        for (int64_t r = 0; r < m; ++r) {
+          const float* row = x + r * cols;
+          for (int64_t i = 0; i < cols; ++i) s.sum_sq[i] += static_cast<double>(row[i]) * row[i];
+          if (want_h) {
+            for (int64_t i = 0; i < cols; ++i) {
+              const double xi = row[i];
+              if (xi == 0.0) continue;
+              double* hrow = s.xtx.data() + i * cols;
+              for (int64_t j = 0; j <= i; ++j) hrow[j] += xi * row[j];
+            }
+          }
+        }
+        s.rows_seen += m;
+      });
+  const int64_t per_window = bos >= 0 ? options.n_ctx - 1 : options.n_ctx;
+  std::vector<int32_t> window;
+  std::vector<float> logits;
+  for (int64_t start = 0; start < use; start += per_window) {
+    const int64_t len = std::min(per_window, use - start);
+    window.clear();
+    if (bos >= 0) window.push_back(bos);
+    window.insert(window.end(), tokens.begin() + start, tokens.begin() + start + len);
+    ctx->Truncate(0);
+    // kAll: the classifier's input is observed at every position, not only the last.
+    SEPTET_RETURN_IF_ERROR(ctx->Forward(window, model::LogitsMode::kAll, &logits));
+    cal.windows_ += 1;
+    cal.tokens_ += len;
+    if (options.progress) options.progress(start + len, use);
+  }
+  return cal;
+}
+
+uint64_t Fnv1a64(const void* data, size_t n) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; ++i) {
+    h ^= p[i];
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+}  // namespace septet::quantize

@@ -1,0 +1,47 @@
+// GPTQ (Frantar et al. 2022, "Optimal Brain Quantization" applied column by column)
+// for any format with a RowGrid (quantize/grid.h). See docs/quantization.md for the
+// derivation. For one weight matrix W [rows][cols] whose input has the second-moment
+// matrix H = (1/N) XᵀX [cols][cols]:
+//
+//   1. dead inputs (H_jj = 0) get H_jj = 1; dampening H += λ I, λ = damp · mean(diag H);
+//   2. U = the upper Cholesky factor of H⁻¹ (H⁻¹ = UᵀU);
+//   3. per row w (independently, so rows can run in parallel, bit-identically):
+//        for j = 0 .. cols-1:
+//          at a group start: fit the group's parameters on the current w[group]
+//                            (importance = diag of the undamped H);
+//          q_j = Snap(w_j);  e = (w_j - q_j) / U_jj;  w_k -= e · U_jk  for k > j.
+//      then Encode(q).
+//
+// Every floating-point operation happens in a fixed order, so the result is
+// deterministic and independent of the thread count.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/status.h"
+#include "quantize/grid.h"
+
+namespace septet::quantize {
+
+struct GptqFactor {
+  int64_t cols = 0;
+  std::vector<double> u;      // [cols][cols] upper triangular, H⁻¹ = UᵀU
+  std::vector<float> diag_h;  // undamped diag(H): the group fit's importance
+  double damp_used = 0;       // the relative dampening that made H positive definite
+};
+
+// Dampens, factors and inverts H. Retries with 10x the dampening (up to 1.0) when
+// the Cholesky factorisation fails; kInvalidArgument if it never succeeds.
+Result<GptqFactor> GptqPrepare(const std::vector<double>& h, int64_t cols, double damp);
+
+// Quantizes one row of cols weights into dst (the grid's storage). `work` is scratch
+// of cols doubles and `q` of cols floats (the snapped values, left there).
+void GptqQuantizeRow(const float* w, const GptqFactor& f, RowGrid* grid, double* work, float* q, void* dst);
+
+// Plain (no error feedback) quantization through the same grid: fit per group with
+// `imp`, snap, encode. Used for tests (equals the format's own quantizer for block
+// formats whose Encode reproduces it).
+void GridQuantizeRow(const float* w, int64_t cols, const float* imp, RowGrid* grid, float* q, void* dst);
+
+}  // namespace septet::quantize

@@ -1,0 +1,202 @@
+#include "quantize/grid.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/check.h"
+#include "core/half.h"
+#include "quant/affine_fit.h"
+#include "quant/int3_rtn.h"
+#include "quant/q3p5.h"
+#include "quant/q3p5_seed.h"
+#include "quant/q4_g.h"
+#include "quant/q8_0.h"
+#include "quant/quant_util.h"
+
+namespace septet::quantize {
+namespace {
+
+using namespace septet::quant;
+
+// ---- Q3P5: (d, m, sel) per 128; short tail block without a 4-bit sub-block ----
+class Q3P5Grid final : public RowGrid {
+ public:
+  int64_t group_size() const override { return kQ3P5BlockSize; }
+  void Fit(const float* w, int64_t g0, int64_t len, int64_t, const float* imp) override {
+    uint8_t buf[sizeof(BlockQ3P5)];
+    Q3P5QuantizeRow(w, buf, len, imp);  // one (possibly short) block
+    uint32_t hdr;
+    std::memcpy(&hdr, buf, sizeof(hdr));
+    G g;
+    g.d15 = static_cast<uint16_t>(hdr & 0x7FFFu);
+    g.sel = static_cast<int>((hdr >> 15) & 3u);
+    g.m15 = static_cast<uint16_t>(hdr >> 17);
+    g.d = Q3P5DecodeD(g.d15);
+    g.m = Q3P5DecodeM(g.m15);
+    g.g0 = g0;
+    g.full = len == kQ3P5BlockSize;
+    groups_.push_back(g);
+  }
+  float Snap(float w, int64_t i) const override {
+    const G& g = groups_.back();
+    const bool up = g.full && (i - g.g0) / kQ3P5SubBlockSize == g.sel;
+    const int c = Q3P5NearestCode(w, g.d, g.m, up);
+    const int v = up ? c : 2 * c;
+    return g.m + (g.d * 0.5f) * static_cast<float>(v);  // as Q3P5DequantizeRow
+  }
+  void Encode(const float* q, int64_t n, void* dst) override {
+    uint8_t* out = static_cast<uint8_t*>(dst);
+    for (const G& g : groups_) {
+      const int r = static_cast<int>(std::min<int64_t>(kQ3P5BlockSize, n - g.g0));
+      const BlockQ3P5 blk = Q3P5EncodeBlock(q + g.g0, r, g.d15, g.m15, g.sel);
+      const size_t bytes = r == kQ3P5BlockSize ? sizeof(BlockQ3P5) : Q3P5ShortBlockBytes(r);
+      std::memcpy(out, &blk, bytes);
+      out += bytes;
+    }
+    groups_.clear();
+  }
+
+ private:
+  struct G {
+    uint16_t d15, m15;
+    int sel;
+    float d, m;
+    int64_t g0;
+    bool full;
+  };
+  std::vector<G> groups_;
+};
+
+// ---- Q4_G: fp16 (d, m) per 128 ----
+class Q4GGrid final : public RowGrid {
+ public:
+  int64_t group_size() const override { return kQ4GBlockSize; }
+  void Fit(const float* w, int64_t g0, int64_t len, int64_t, const float* imp) override {
+    uint8_t buf[sizeof(BlockQ4G)];
+    Q4GQuantizeRow(w, buf, len, imp);
+    G g;
+    std::memcpy(&g.d16, buf, 2);
+    std::memcpy(&g.m16, buf + 2, 2);
+    g.d = Fp16ToFloat(g.d16);
+    g.m = Fp16ToFloat(g.m16);
+    g.g0 = g0;
+    groups_.push_back(g);
+  }
+  float Snap(float w, int64_t) const override {
+    const G& g = groups_.back();
+    return g.m + g.d * static_cast<float>(NearestAffineCode(w, g.d, g.m, kQ4GMaxCode));
+  }
+  void Encode(const float* q, int64_t n, void* dst) override {
+    uint8_t* out = static_cast<uint8_t*>(dst);
+    for (const G& g : groups_) {
+      const int r = static_cast<int>(std::min<int64_t>(kQ4GBlockSize, n - g.g0));
+      const BlockQ4G blk = Q4GEncodeBlock(q + g.g0, r, g.d16, g.m16);
+      const size_t bytes = r == kQ4GBlockSize ? sizeof(BlockQ4G) : Q4GShortBlockBytes(r);
+      std::memcpy(out, &blk, bytes);
+      out += bytes;
+    }
+    groups_.clear();
+  }
+
+ private:
+  struct G {
+    uint16_t d16, m16;
+    float d, m;
+    int64_t g0;
+  };
+  std::vector<G> groups_;
+};
+
+// ---- Q8_0: fp16 d per 32, symmetric codes ----
+class Q8_0Grid final : public RowGrid {
+ public:
+  int64_t group_size() const override { return kQ8_0BlockSize; }
+  void Fit(const float* w, int64_t g0, int64_t len, int64_t, const float* imp) override {
+    uint8_t buf[sizeof(BlockQ8_0)];
+    Q8_0QuantizeRow(w, buf, len, imp);
+    G g;
+    std::memcpy(&g.d16, buf, 2);
+    g.d = Fp16ToFloat(g.d16);
+    g.g0 = g0;
+    groups_.push_back(g);
+  }
+  float Snap(float w, int64_t) const override {
+    const G& g = groups_.back();
+    const int q = g.d > 0.0f ? RoundClamp(w / g.d, -kQ8_0MaxCode, kQ8_0MaxCode) : 0;
+    return g.d * static_cast<float>(q);
+  }
+  void Encode(const float* q, int64_t n, void* dst) override {
+    uint8_t* out = static_cast<uint8_t*>(dst);
+    for (const G& g : groups_) {
+      const int r = static_cast<int>(std::min<int64_t>(kQ8_0BlockSize, n - g.g0));
+      const BlockQ8_0 blk = Q8_0EncodeBlock(q + g.g0, r, g.d16);
+      std::memcpy(out, &blk, sizeof(blk));
+      out += sizeof(blk);
+    }
+    groups_.clear();
+  }
+
+ private:
+  struct G {
+    uint16_t d16;
+    float d;
+    int64_t g0;
+  };
+  std::vector<G> groups_;
+};
+
+// ---- Q3P5_SEED: one fp32 (scale, offset) per row; 4-bit even, 3-bit odd positions ----
+class SeedGrid final : public RowGrid {
+ public:
+  int64_t group_size() const override { return 0; }
+  void Fit(const float* w, int64_t, int64_t len, int64_t, const float* imp) override {
+    std::vector<uint8_t> buf(Q3P5SeedRowBytes(len));
+    Q3P5SeedQuantizeRow(w, buf.data(), len, imp);
+    Q3P5SeedHeader h;
+    std::memcpy(&h, buf.data(), sizeof(h));
+    scale_ = h.scale;
+    offset_ = h.offset;
+  }
+  float Snap(float w, int64_t i) const override {
+    const int q = Q3P5SeedNearestCode(w, scale_, offset_, i % 2 == 1);
+    return scale_ * (static_cast<float>(q) + offset_);  // as Q3P5SeedDequantizeRow
+  }
+  void Encode(const float* q, int64_t n, void* dst) override { Q3P5SeedEncodeRow(q, n, scale_, offset_, dst); }
+
+ private:
+  float scale_ = 0, offset_ = 0;
+};
+
+// ---- RTN3_G64 baseline: min/max (d, m) per 64, written as F32 ----
+class RtnInt3Grid final : public RowGrid {
+ public:
+  int64_t group_size() const override { return kInt3RtnGroupSize; }
+  void Fit(const float* w, int64_t, int64_t len, int64_t, const float*) override { p_ = Int3RtnFit(w, len); }
+  float Snap(float w, int64_t) const override { return Int3RtnSnap(w, p_); }
+  void Encode(const float* q, int64_t n, void* dst) override {
+    std::memcpy(dst, q, static_cast<size_t>(n) * sizeof(float));
+  }
+
+ private:
+  Int3RtnParams p_;
+};
+
+}  // namespace
+
+std::unique_ptr<RowGrid> MakeRowGrid(DType type, bool rtn_int3) {
+  if (rtn_int3) return std::make_unique<RtnInt3Grid>();
+  switch (type) {
+    case DType::kQ3P5:
+      return std::make_unique<Q3P5Grid>();
+    case DType::kQ4_G:
+      return std::make_unique<Q4GGrid>();
+    case DType::kQ8_0:
+      return std::make_unique<Q8_0Grid>();
+    case DType::kQ3P5_SEED:
+      return std::make_unique<SeedGrid>();
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace septet::quantize

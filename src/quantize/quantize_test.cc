@@ -1,0 +1,291 @@
+// The quantizer: grids reproduce the formats' own quantizers, GPTQ's algebra, and the
+// whole-model path on stories260K (determinism, thread independence, self-contained
+// output, clear errors).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <vector>
+
+#include "io/gguf_reader.h"
+#include "io/model_file.h"
+#include "model/llama_model.h"
+#include "quant/int3_rtn.h"
+#include "quant/registry.h"
+#include "quantize/calibration.h"
+#include "quantize/gptq.h"
+#include "quantize/grid.h"
+#include "quantize/quantizer.h"
+#include "tokenizer/tokenizer.h"
+#include "util/test_util.h"
+
+namespace septet::quantize {
+namespace {
+
+std::vector<uint8_t> Slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+TEST(GlobMatch, Wildcards) {
+  EXPECT_TRUE(GlobMatch("token_embd.weight", "token_embd.weight"));
+  EXPECT_TRUE(GlobMatch("blk.*.ffn_down.weight", "blk.12.ffn_down.weight"));
+  EXPECT_TRUE(GlobMatch("*", ""));
+  EXPECT_TRUE(GlobMatch("blk.?.attn_*", "blk.3.attn_q.weight"));
+  EXPECT_FALSE(GlobMatch("blk.?.attn_*", "blk.13.attn_q.weight"));
+  EXPECT_FALSE(GlobMatch("output.weight", "output_norm.weight"));
+}
+
+const DType kGridTypes[] = {DType::kQ3P5, DType::kQ4_G, DType::kQ8_0, DType::kQ3P5_SEED};
+
+// Fit = the format's quantizer on the group, so snapping every weight with the fitted
+// parameters and encoding must give the format's own bytes, for full and short blocks.
+TEST(RowGrid, ReproducesTheFormatQuantizer) {
+  auto rng = testing::MakeRng(1);
+  for (DType t : kGridTypes) {
+    const TypeTraits& tr = GetTypeTraits(t);
+    for (int64_t n : {1, 31, 64, 128, 172, 300, 512}) {
+      if (t == DType::kQ8_0 && n % 32 != 0 && n > 32) continue;  // not used for partial ggml blocks
+      const std::vector<float> w = testing::RandomWeights(rng, n);
+      std::vector<float> imp(static_cast<size_t>(n));
+      std::uniform_real_distribution<float> u(0.1f, 2.0f);
+      for (float& a : imp) a = u(rng);
+      std::vector<uint8_t> want(tr.row_bytes(n)), got(tr.row_bytes(n), 0xAB);
+      tr.from_float(w.data(), want.data(), n, imp.data());
+      std::vector<float> q(static_cast<size_t>(n));
+      auto grid = MakeRowGrid(t, false);
+      ASSERT_NE(grid, nullptr);
+      GridQuantizeRow(w.data(), n, imp.data(), grid.get(), q.data(), got.data());
+      EXPECT_EQ(want, got) << tr.name << " n=" << n;
+      std::vector<float> deq(static_cast<size_t>(n));
+      tr.to_float(got.data(), deq.data(), n);
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(deq[i], q[i]) << tr.name << " n=" << n << " i=" << i;
+    }
+  }
+}
+
+TEST(RowGrid, RtnInt3IsMinMaxRounding) {
+  auto rng = testing::MakeRng(2);
+  const std::vector<float> w = testing::RandomWeights(rng, 172);
+  std::vector<float> want(172), q(172), stored(172);
+  quant::Int3RtnFakeQuantizeRow(w.data(), want.data(), 172);
+  auto grid = MakeRowGrid(DType::kF32, true);
+  GridQuantizeRow(w.data(), 172, nullptr, grid.get(), q.data(), stored.data());
+  EXPECT_EQ(want, q);
+  EXPECT_EQ(want, stored);
+  for (int g = 0; g < 3; ++g) {  // at most 8 distinct values per group of 64
+    std::vector<float> v(want.begin() + 64 * g, want.begin() + std::min(172, 64 * (g + 1)));
+    std::sort(v.begin(), v.end());
+    EXPECT_LE(std::unique(v.begin(), v.end()) - v.begin(), 8);
+  }
+  EXPECT_DOUBLE_EQ(quant::Int3RtnRowBitsPerWeight(4096), 3.5);
+}
+
+// With H = c·I there is nothing to compensate: GPTQ equals plain grid quantization.
+TEST(Gptq, DiagonalHessianEqualsPlainRounding) {
+  auto rng = testing::MakeRng(3);
+  const int64_t n = 300;
+  std::vector<double> h(static_cast<size_t>(n * n), 0.0);
+  for (int64_t i = 0; i < n; ++i) h[i * n + i] = 2.0;
+  auto f = GptqPrepare(h, n, 0.01);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  for (DType t : {DType::kQ3P5, DType::kQ4_G, DType::kQ3P5_SEED}) {
+    const TypeTraits& tr = GetTypeTraits(t);
+    const std::vector<float> w = testing::RandomWeights(rng, n);
+    std::vector<uint8_t> a(tr.row_bytes(n)), b(tr.row_bytes(n));
+    std::vector<float> q(static_cast<size_t>(n));
+    std::vector<double> work(static_cast<size_t>(n));
+    auto g1 = MakeRowGrid(t, false), g2 = MakeRowGrid(t, false);
+    GptqQuantizeRow(w.data(), f.value(), g1.get(), work.data(), q.data(), a.data());
+    const std::vector<float> ones(static_cast<size_t>(n), 2.0f);
+    GridQuantizeRow(w.data(), n, ones.data(), g2.get(), q.data(), b.data());
+    EXPECT_EQ(a, b) << tr.name;
+  }
+}
+
+// On correlated inputs GPTQ lowers the output error tr(E H Eᵀ) against rounding with
+// the same grid and importance (its whole point), for every block format.
+TEST(Gptq, LowersOutputErrorOnCorrelatedInputs) {
+  auto rng = testing::MakeRng(4);
+  const int64_t n = 128, rows = 32, samples = 512;
+  std::normal_distribution<double> nd(0.0, 1.0);
+  std::vector<double> x(static_cast<size_t>(samples * n));
+  for (int64_t s = 0; s < samples; ++s) {
+    double prev = 0;
+    for (int64_t i = 0; i < n; ++i) {  // AR(1) channels: strong neighbour correlation
+      prev = 0.9 * prev + nd(rng);
+      x[s * n + i] = prev * (1.0 + (i % 7 == 0 ? 3.0 : 0.0));
+    }
+  }
+  std::vector<double> h(static_cast<size_t>(n * n), 0.0);
+  for (int64_t s = 0; s < samples; ++s)
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) h[i * n + j] += x[s * n + i] * x[s * n + j] / samples;
+  auto f = GptqPrepare(h, n, 0.01);
+  ASSERT_TRUE(f.ok());
+  auto out_err = [&](const std::vector<float>& w, const std::vector<float>& q) {
+    double e = 0;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) e += (w[i] - q[i]) * h[i * n + j] * (w[j] - q[j]);
+    return e;
+  };
+  for (DType t : kGridTypes) {
+    const TypeTraits& tr = GetTypeTraits(t);
+    double e_gptq = 0, e_plain = 0;
+    std::vector<uint8_t> buf(tr.row_bytes(n));
+    std::vector<double> work(static_cast<size_t>(n));
+    for (int64_t r = 0; r < rows; ++r) {
+      const std::vector<float> w = testing::RandomWeights(rng, n);
+      std::vector<float> q1(static_cast<size_t>(n)), q2(static_cast<size_t>(n));
+      auto g1 = MakeRowGrid(t, false), g2 = MakeRowGrid(t, false);
+      GptqQuantizeRow(w.data(), f.value(), g1.get(), work.data(), q1.data(), buf.data());
+      GridQuantizeRow(w.data(), n, f.value().diag_h.data(), g2.get(), q2.data(), buf.data());
+      e_gptq += out_err(w, q1);
+      e_plain += out_err(w, q2);
+    }
+    std::printf("[gptq] %-10s output error gptq/plain = %.3f\n", tr.name, e_gptq / e_plain);
+    EXPECT_LT(e_gptq, 0.9 * e_plain) << tr.name;
+  }
+}
+
+TEST(Gptq, RejectsWrongSizeHessian) { EXPECT_FALSE(GptqPrepare(std::vector<double>(10, 1.0), 4, 0.01).ok()); }
+
+// ---- whole model (stories260K) ----
+
+class QuantizeModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!testing::SharedFileExists("models/stories260K/stories260K.bin")) GTEST_SKIP() << "no stories260K";
+    model_ = testing::SharedFile("models/stories260K/stories260K.bin");
+    dir_ = testing::TempDir() + "/quantize_test";
+    std::filesystem::create_directories(dir_);
+    calib_ = dir_ + "/calib.txt";
+    std::ofstream(calib_) << "Once upon a time, there was a little girl named Lily. She loved to play outside. "
+                             "One day, she saw a big red ball in the park. She ran to it and laughed.\n"
+                             "Tom and his dog went to the shop. The dog was happy and wagged its tail.";
+  }
+  QuantizeOptions Opts(const std::string& out, const std::string& type) const {
+    QuantizeOptions o;
+    o.input = model_;
+    o.output = dir_ + "/" + out;
+    o.type = type;
+    o.force = true;
+    return o;
+  }
+  std::string model_, dir_, calib_;
+};
+
+TEST_F(QuantizeModelTest, CalibratedGptqIsDeterministicAndThreadIndependent) {
+  QuantizeOptions a = Opts("a.gguf", "Q3P5");
+  a.calib_path = calib_;
+  a.calib_ctx = 64;
+  QuantizeOptions b = a;
+  b.output = dir_ + "/b.gguf";
+  b.threads = 3;
+  auto ra = QuantizeModel(a);
+  ASSERT_TRUE(ra.ok()) << ra.status().ToString();
+  auto rb = QuantizeModel(b);
+  ASSERT_TRUE(rb.ok()) << rb.status().ToString();
+  EXPECT_EQ(ra.value().method, "gptq");
+  EXPECT_GT(ra.value().calib_tokens, 30);
+  const auto bytes_a = Slurp(a.output), bytes_b = Slurp(b.output);
+  ASSERT_FALSE(bytes_a.empty());
+  EXPECT_EQ(bytes_a, bytes_b) << "thread count or run changed the output";
+  // And a second single-thread run into the same path (overwrite) is identical too.
+  ASSERT_TRUE(QuantizeModel(a).ok());
+  EXPECT_EQ(Slurp(a.output), bytes_a);
+  // GPTQ used the calibration: its output differs from the uncalibrated file.
+  auto rc = QuantizeModel(Opts("c.gguf", "Q3P5"));
+  ASSERT_TRUE(rc.ok());
+  EXPECT_NE(Slurp(dir_ + "/c.gguf"), bytes_a);
+}
+
+TEST_F(QuantizeModelTest, OutputIsSelfContainedWithPolicyAndMetadata) {
+  QuantizeOptions o = Opts("q.gguf", "Q3P5");
+  auto r = QuantizeModel(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  // Per layer: q, k, v, o = 192 rows of K = 64 (28 B), gate + up = 344 rows of 64, down = 64 rows of K = 172 (84 B).
+  EXPECT_NEAR(r.value().bpw_target(), 8.0 * (192 * 28.0 + 344 * 28.0 + 64 * 84.0) / 45312.0, 1e-9);
+  auto file = ModelFile::Open(o.output);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  const ModelFile& mf = *file.value();
+  EXPECT_EQ(mf.FindTensor("blk.0.attn_q.weight")->dtype, DType::kQ3P5);
+  EXPECT_EQ(mf.FindTensor("blk.4.ffn_down.weight")->dtype, DType::kQ3P5);
+  EXPECT_EQ(mf.FindTensor("token_embd.weight")->dtype, DType::kQ8_0);
+  EXPECT_EQ(mf.FindTensor("blk.0.attn_norm.weight")->dtype, DType::kF32);
+  EXPECT_EQ(mf.metadata().GetStringOr("septet.quantize.type", ""), "Q3P5");
+  EXPECT_TRUE(mf.metadata().Has("septet.quantize.bpw_all"));
+  EXPECT_TRUE(mf.metadata().Has("septet.quantize.bpw_quantized"));
+  EXPECT_TRUE(mf.metadata().Has("septet.version"));
+  // The embedded tokenizer encodes like the original tok512.bin.
+  auto orig_file = ModelFile::Open(model_);
+  ASSERT_TRUE(orig_file.ok());
+  auto t1 = LoadTokenizer(mf);
+  auto t2 = LoadTokenizer(*orig_file.value());
+  ASSERT_TRUE(t1.ok()) << t1.status().ToString();
+  ASSERT_TRUE(t2.ok());
+  const std::string s = "Lily saw a big dog. \"Hello!\" she said.\n\nThe end 42.";
+  EXPECT_EQ(t1.value()->Encode(s, true), t2.value()->Encode(s, true));
+  // It loads as a model.
+  auto m = model::LlamaModel::Load(o.output, {});
+  EXPECT_TRUE(m.ok()) << m.status().ToString();
+}
+
+TEST_F(QuantizeModelTest, KeepOverridesAndFallback) {
+  QuantizeOptions o = Opts("k.gguf", "Q4_G");
+  o.keep = {"token_embd.weight=F16", "blk.0.*=Q8_0"};
+  auto r = QuantizeModel(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto file = ModelFile::Open(o.output);
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(file.value()->FindTensor("token_embd.weight")->dtype, DType::kF16);
+  EXPECT_EQ(file.value()->FindTensor("blk.0.attn_q.weight")->dtype, DType::kQ8_0);
+  // Q8_0 cannot hold 172 columns in a ggml-compatible file: F16.
+  EXPECT_EQ(file.value()->FindTensor("blk.0.ffn_down.weight")->dtype, DType::kF16);
+  EXPECT_EQ(file.value()->FindTensor("blk.1.ffn_down.weight")->dtype, DType::kQ4_G);
+  // A vector cannot be quantized; a pattern that matches nothing is an error.
+  o.keep = {"blk.0.attn_norm.weight=Q4_G"};
+  EXPECT_FALSE(QuantizeModel(o).ok());
+  o.keep = {"blk.0.attn_qq.weight=F16"};
+  auto bad = QuantizeModel(o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("matches no tensor"), std::string::npos);
+}
+
+TEST_F(QuantizeModelTest, ClearErrors) {
+  QuantizeOptions o = Opts("e.gguf", "Q3P5");
+  o.type = "Q3";
+  auto r = QuantizeModel(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("unknown type 'Q3'"), std::string::npos) << r.status().message();
+
+  o = Opts("e.gguf", "Q3P5");
+  o.input = dir_ + "/missing.bin";
+  r = QuantizeModel(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("missing.bin"), std::string::npos);
+
+  o = Opts("e.gguf", "Q3P5");
+  std::ofstream(dir_ + "/exists.gguf") << "keep me";
+  o.output = dir_ + "/exists.gguf";
+  o.force = false;
+  r = QuantizeModel(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("--force"), std::string::npos);
+  EXPECT_EQ(Slurp(o.output).size(), 7u);
+
+  o = Opts("e.gguf", "Q3P5");
+  std::ofstream(dir_ + "/empty.txt").flush();
+  o.calib_path = dir_ + "/empty.txt";
+  r = QuantizeModel(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("empty"), std::string::npos);
+  EXPECT_NE(r.status().message().find("--calib"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace septet::quantize

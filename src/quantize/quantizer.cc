@@ -1,0 +1,484 @@
+#include "quantize/quantizer.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "io/gguf_writer.h"
+#include "io/model_file.h"
+#include "model/llama_model.h"
+#include "quant/int3_rtn.h"
+#include "quant/registry.h"
+#include "quantize/calibration.h"
+#include "quantize/gptq.h"
+#include "quantize/grid.h"
+#include "quantize/tokenizer_meta.h"
+#include "tokenizer/tokenizer.h"
+
+#ifndef SEPTET_VERSION
+#define SEPTET_VERSION "unknown"
+#endif
+
+namespace septet::quantize {
+namespace {
+namespace fs = std::filesystem;
+
+struct TypeChoice {
+  DType dtype = DType::kF32;  // storage type
+  bool rtn = false;           // RTN3_G64 baseline (stored as F32)
+  std::string Name() const { return rtn ? kRtnInt3Name : std::string(DTypeName(dtype)); }
+  double NominalBitsPerWeight(int64_t cols) const {
+    return rtn ? quant::Int3RtnRowBitsPerWeight(cols) : RowBitsPerWeight(dtype, cols);
+  }
+};
+
+Result<TypeChoice> ParseType(const std::string& name, const std::string& what) {
+  TypeChoice t;
+  std::string upper = name;
+  std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });
+  if (upper == kRtnInt3Name) {
+    t.rtn = true;
+    return t;
+  }
+  const std::optional<DType> d = ParseDType(name);
+  if (!d || GetTypeTraits(*d).is_activation_only) {
+    return InvalidArgument("%s: unknown type '%s'; expected one of %s", what.c_str(), name.c_str(), QuantizeTypeList());
+  }
+  t.dtype = *d;
+  return t;
+}
+
+bool IsMatmulWeight(const std::string& name, int64_t* layer, model::MatMulInput* input) {
+  static const std::pair<const char*, model::MatMulInput> kRoles[] = {
+      {"attn_q", model::MatMulInput::kAttnQkv},     {"attn_k", model::MatMulInput::kAttnQkv},
+      {"attn_v", model::MatMulInput::kAttnQkv},     {"attn_output", model::MatMulInput::kAttnOut},
+      {"ffn_gate", model::MatMulInput::kFfnGateUp}, {"ffn_up", model::MatMulInput::kFfnGateUp},
+      {"ffn_down", model::MatMulInput::kFfnDown},
+  };
+  if (name.rfind("blk.", 0) != 0) return false;
+  const size_t dot = name.find('.', 4);
+  if (dot == std::string::npos) return false;
+  const std::string idx = name.substr(4, dot - 4);
+  if (idx.empty() || idx.find_first_not_of("0123456789") != std::string::npos) return false;
+  for (const auto& [role, in] : kRoles) {
+    if (name.compare(dot + 1, std::string::npos, std::string(role) + ".weight") == 0) {
+      *layer = std::stoll(idx);
+      *input = in;
+      return true;
+    }
+  }
+  return false;
+}
+
+struct Plan {
+  const TensorInfo* t = nullptr;
+  TypeChoice type;
+  bool target = false;
+  // Calibration statistics of the tensor's input (null: none / not a matmul input).
+  const InputStats* stats = nullptr;
+  std::string rule;  // why this type ("default", "--keep PATTERN")
+};
+
+Result<std::string> ReadTextFile(const std::string& path, const char* flag) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    return NotFound("%s %s: no such file; give a UTF-8 text file", flag, path.c_str());
+  }
+  if (fs::is_directory(path, ec)) return InvalidArgument("%s %s: is a directory; give a text file", flag, path.c_str());
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return IoError("%s %s: cannot open for reading", flag, path.c_str());
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string s = ss.str();
+  if (s.empty()) return InvalidArgument("%s %s: the file is empty; give a non-empty text file", flag, path.c_str());
+  return s;
+}
+
+// Runs fn(r0, r1, worker) over [0, rows) split into `threads` contiguous ranges.
+template <typename Fn>
+void ParallelRows(int64_t rows, int threads, const Fn& fn) {
+  const int64_t nt = std::max<int64_t>(1, std::min<int64_t>(threads, rows));
+  if (nt == 1) {
+    fn(0, rows);
+    return;
+  }
+  std::vector<std::thread> pool;
+  for (int64_t t = 0; t < nt; ++t) {
+    const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
+    pool.emplace_back([&fn, r0, r1] { fn(r0, r1); });
+  }
+  for (auto& th : pool) th.join();
+}
+
+std::string Hex64(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "%016" PRIx64, v);
+  return buf;
+}
+
+}  // namespace
+
+const char* QuantizeTypeList() { return "F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_SEED, RTN3_G64 (baseline)"; }
+
+bool GlobMatch(const std::string& p, const std::string& s) {
+  size_t pi = 0, si = 0, star = std::string::npos, mark = 0;
+  while (si < s.size()) {
+    if (pi < p.size() && (p[pi] == '?' || p[pi] == s[si])) {
+      ++pi;
+      ++si;
+    } else if (pi < p.size() && p[pi] == '*') {
+      star = pi++;
+      mark = si;
+    } else if (star != std::string::npos) {
+      pi = star + 1;
+      si = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (pi < p.size() && p[pi] == '*') ++pi;
+  return pi == p.size();
+}
+
+Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
+  auto log = [&](const std::string& s) {
+    if (o.log) o.log(s);
+  };
+  if (o.threads < 1) return InvalidArgument("--threads %d: expected >= 1", o.threads);
+  SEPTET_ASSIGN_OR_RETURN(const TypeChoice target, ParseType(o.type, "--type"));
+  struct Keep {
+    std::string pattern;
+    TypeChoice type;
+    bool used = false;
+  };
+  std::vector<Keep> keeps;
+  for (const std::string& k : o.keep) {
+    const size_t eq = k.rfind('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == k.size()) {
+      return InvalidArgument("--keep '%s': expected PATTERN=TYPE, e.g. --keep 'token_embd.weight=F16'", k.c_str());
+    }
+    SEPTET_ASSIGN_OR_RETURN(TypeChoice t, ParseType(k.substr(eq + 1), "--keep " + k));
+    keeps.push_back({k.substr(0, eq), t});
+  }
+  std::error_code ec;
+  if (!o.force && fs::exists(o.output, ec)) {
+    return InvalidArgument("%s already exists; pass --force to overwrite it", o.output.c_str());
+  }
+  if (!o.calib_path.empty() && o.gptq && !(o.gptq_damp > 0.0 && o.gptq_damp <= 1.0)) {
+    return InvalidArgument("--damp %g: expected 0 < damp <= 1", o.gptq_damp);
+  }
+
+  // ---- load ----
+  std::error_code ec2;
+  if (!fs::exists(o.input, ec2)) {
+    return NotFound(
+        "%s: no such file or directory (the model to quantize: GGUF, llama2.c .bin or a Hugging Face "
+        "directory)",
+        o.input.c_str());
+  }
+  SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<ModelFile> file, ModelFile::Open(o.input));
+  SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<model::LlamaModel> model,
+                          model::LlamaModel::FromFile(std::move(file), model::ModelOptions{}));
+  const ModelFile& mf = model->file();
+  const model::LlamaHParams& hp = model->hparams();
+  const bool tied = mf.FindTensor("output.weight") == nullptr;
+
+  // ---- calibration ----
+  Calibration cal;
+  std::string calib_meta;
+  bool have_cal = false;
+  std::unique_ptr<Tokenizer> tokenizer;
+  if (!o.calib_path.empty()) {
+    SEPTET_ASSIGN_OR_RETURN(const std::string text, ReadTextFile(o.calib_path, "--calib"));
+    SEPTET_ASSIGN_OR_RETURN(tokenizer, LoadTokenizer(mf, o.tokenizer_path));
+    const std::vector<int32_t> ids = tokenizer->Encode(text, /*add_bos=*/false);
+    if (ids.empty()) return InvalidArgument("--calib %s: the text gives no tokens", o.calib_path.c_str());
+    CalibrationOptions co;
+    co.n_ctx = o.calib_ctx > 0 ? o.calib_ctx : std::min<int64_t>(512, std::max<int64_t>(hp.context_length, 2));
+    co.max_tokens = o.calib_max_tokens;
+    co.hessian = true;
+    co.progress = [&](int64_t done, int64_t total) {
+      if (o.progress) o.progress(done, total, "calibration");
+    };
+    SEPTET_ASSIGN_OR_RETURN(cal, Calibration::Collect(*model, ids, tokenizer->bos_id(), co));
+    have_cal = true;
+    const uint64_t h = Fnv1a64(text.data(), text.size());
+    calib_meta = "file=" + fs::path(o.calib_path).filename().string() + "; bytes=" + std::to_string(text.size()) +
+                 "; fnv1a64=" + Hex64(h) + "; tokens=" + std::to_string(cal.tokens()) +
+                 "; ctx=" + std::to_string(co.n_ctx) + "; windows=" + std::to_string(cal.windows());
+    log("calibration: " + calib_meta);
+  }
+
+  // ---- plan ----
+  const double kQ8Bits = GetTypeTraits(DType::kQ8_0).bits_per_weight;
+  std::vector<Plan> plan;
+  for (const TensorInfo& t : mf.tensors()) {
+    Plan p;
+    p.t = &t;
+    int64_t layer = 0;
+    model::MatMulInput input{};
+    const bool matmul = t.shape.size() == 2 && IsMatmulWeight(t.name, &layer, &input);
+    const bool embd = t.name == "token_embd.weight" || t.name == "output.weight";
+    if (t.shape.size() < 2) {
+      p.type = TypeChoice{DType::kF32, false};
+    } else if (matmul) {
+      p.type = target;
+      p.target = true;
+      if (have_cal) p.stats = cal.Find(layer, input);
+    } else if (embd) {
+      const bool high = !target.rtn && GetTypeTraits(target.dtype).bits_per_weight >= kQ8Bits &&
+                        !GetTypeTraits(target.dtype).is_quantized;
+      p.type = high ? target : TypeChoice{DType::kQ8_0, false};
+      // The classifier's input statistics (token_embd is the classifier when tied).
+      if (have_cal && (t.name == "output.weight" || tied)) p.stats = cal.Find(-1, model::MatMulInput::kOutput);
+    } else {
+      p.type = TypeChoice{DType::kF32, false};
+    }
+    p.rule = "default";
+    for (Keep& k : keeps) {
+      if (!GlobMatch(k.pattern, t.name)) continue;
+      k.used = true;
+      if (t.shape.size() < 2 && (k.type.rtn || GetTypeTraits(k.type.dtype).is_quantized)) {
+        // A wildcard pattern ("blk.0.*") passes over the vectors it cannot quantize; a
+        // pattern naming one vector exactly is a mistake worth reporting.
+        if (k.pattern.find_first_of("*?") != std::string::npos) continue;
+        return InvalidArgument("--keep %s=%s: '%s' is a vector; only F32, F16 or BF16 can hold it", k.pattern.c_str(),
+                               k.type.Name().c_str(), t.name.c_str());
+      }
+      p.type = k.type;
+      p.rule = "--keep " + k.pattern;
+      break;
+    }
+    // ggml's block types (ids < 200, Q8_0) are only written with whole blocks per row, so
+    // ggml readers can read the file: such a row (stories260K ffn_down, K = 172) falls back to F16.
+    if (!p.type.rtn && t.shape.size() >= 2) {
+      const TypeTraits& tt = GetTypeTraits(p.type.dtype);
+      if (static_cast<uint32_t>(p.type.dtype) < 200 && tt.block_size > 1 && t.cols() % tt.block_size != 0) {
+        log(t.name + ": " + std::to_string(t.cols()) + " columns are not a multiple of the " +
+            std::string(DTypeName(p.type.dtype)) + " block (" + std::to_string(tt.block_size) +
+            "); stored as F16 instead");
+        p.type = TypeChoice{DType::kF16, false};
+        p.rule = "fallback";
+      }
+    }
+    // "Quantized tensors" (bpw_quantized): the 2-D tensors stored in the target type.
+    p.target = t.shape.size() >= 2 && p.type.rtn == target.rtn && (target.rtn || p.type.dtype == target.dtype);
+    plan.push_back(p);
+  }
+  for (const Keep& k : keeps) {
+    if (!k.used) {
+      return InvalidArgument(
+          "--keep %s=%s matches no tensor of %s (names look like 'blk.0.attn_q.weight'; "
+          "see septet inspect)",
+          k.pattern.c_str(), k.type.Name().c_str(), o.input.c_str());
+    }
+  }
+
+  int64_t total_weights = 0;
+  for (const Plan& p : plan) total_weights += p.t->numel();
+
+  // ---- convert ----
+  QuantizeReport rep;
+  rep.type = target.Name();
+  rep.calib_tokens = have_cal ? cal.tokens() : 0;
+  const bool target_quantized = target.rtn || GetTypeTraits(target.dtype).is_quantized;
+  rep.method = !target_quantized ? "convert"
+               : !have_cal       ? (target.rtn ? "round" : "search")
+                                 : (o.gptq ? "gptq" : "importance");
+  std::vector<std::vector<uint8_t>> storage(plan.size());
+  std::map<const InputStats*, GptqFactor> factors;  // q/k/v (gate/up) share one input
+  std::map<const InputStats*, std::vector<double>> hessians;
+  int64_t done_weights = 0;
+  for (size_t ti = 0; ti < plan.size(); ++ti) {
+    const Plan& p = plan[ti];
+    const TensorInfo& t = *p.t;
+    const int64_t rows = t.rows(), cols = t.cols();
+    if (o.progress) o.progress(done_weights, total_weights, t.name);
+    // Source as float.
+    const TypeTraits& src_tr = GetTypeTraits(t.dtype);
+    const size_t src_row = src_tr.row_bytes(cols);
+    std::vector<float> w(static_cast<size_t>(rows * cols));
+    for (int64_t r = 0; r < rows; ++r) src_tr.to_float(t.data + r * src_row, w.data() + r * cols, cols);
+    for (float v : w) {
+      if (!std::isfinite(v))
+        return Corrupt("%s: tensor '%s' holds a non-finite value", o.input.c_str(), t.name.c_str());
+    }
+
+    const DType store = p.type.rtn ? DType::kF32 : p.type.dtype;
+    const TypeTraits& dst_tr = GetTypeTraits(store);
+    const size_t dst_row = dst_tr.row_bytes(cols);
+    std::vector<uint8_t>& out = storage[ti];
+    out.assign(dst_row * static_cast<size_t>(rows), 0);
+    std::vector<float> deq(static_cast<size_t>(rows * cols));  // what the decoder will see
+
+    const bool quantized = p.type.rtn || dst_tr.is_quantized;
+    std::vector<float> imp;
+    const std::vector<double>* hess = nullptr;
+    if (p.stats != nullptr && p.stats->cols == cols) {
+      imp = p.stats->Importance();
+      auto it = hessians.find(p.stats);
+      if (it == hessians.end()) it = hessians.emplace(p.stats, p.stats->Hessian()).first;
+      if (!it->second.empty()) hess = &it->second;
+    }
+    const bool use_gptq = quantized && hess != nullptr && o.gptq;
+    std::string method = !quantized ? "convert" : (use_gptq ? "gptq" : (imp.empty() ? "search" : "importance"));
+    if (p.type.rtn && !use_gptq) method = "round";
+    const GptqFactor* factor = nullptr;
+    if (use_gptq) {
+      auto it = factors.find(p.stats);
+      if (it == factors.end()) {
+        SEPTET_ASSIGN_OR_RETURN(GptqFactor f, GptqPrepare(*hess, cols, o.gptq_damp));
+        it = factors.emplace(p.stats, std::move(f)).first;
+      }
+      factor = &it->second;
+    }
+
+    ParallelRows(rows, o.threads, [&](int64_t r0, int64_t r1) {
+      std::unique_ptr<RowGrid> grid = quantized ? MakeRowGrid(store, p.type.rtn) : nullptr;
+      std::vector<double> work(static_cast<size_t>(cols));
+      std::vector<float> q(static_cast<size_t>(cols));
+      for (int64_t r = r0; r < r1; ++r) {
+        const float* wr = w.data() + r * cols;
+        uint8_t* dst = out.data() + static_cast<size_t>(r) * dst_row;
+        if (use_gptq) {
+          GptqQuantizeRow(wr, *factor, grid.get(), work.data(), q.data(), dst);
+        } else if (p.type.rtn) {
+          GridQuantizeRow(wr, cols, nullptr, grid.get(), q.data(), dst);
+        } else {
+          dst_tr.from_float(wr, dst, cols, imp.empty() ? nullptr : imp.data());
+        }
+        dst_tr.to_float(dst, deq.data() + r * cols, cols);
+      }
+    });
+
+    TensorReport tr;
+    tr.name = t.name;
+    tr.type = p.type.rtn ? std::string(kRtnInt3Name) + "(F32)" : std::string(DTypeName(store));
+    tr.shape = t.shape;
+    tr.bytes = out.size();
+    tr.bits =
+        p.type.rtn ? static_cast<double>(quant::Int3RtnRowBits(cols) * rows) : 8.0 * static_cast<double>(out.size());
+    tr.target = p.target;
+    tr.method = method;
+    double e2 = 0, w2 = 0;
+    for (size_t i = 0; i < w.size(); ++i) {
+      const double e = static_cast<double>(w[i]) - deq[i];
+      e2 += e * e;
+      w2 += static_cast<double>(w[i]) * w[i];
+    }
+    tr.rel_err = w2 > 0 ? std::sqrt(e2 / w2) : 0.0;
+    if (hess != nullptr && quantized) {
+      double eh = 0, wh = 0;
+      const std::vector<double>& h = *hess;
+      std::vector<double> e(static_cast<size_t>(cols));
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* wr = w.data() + r * cols;
+        const float* dr = deq.data() + r * cols;
+        for (int64_t i = 0; i < cols; ++i) e[i] = static_cast<double>(wr[i]) - dr[i];
+        for (int64_t i = 0; i < cols; ++i) {
+          double se = 0, sw = 0;
+          for (int64_t j = 0; j < cols; ++j) {
+            se += h[i * cols + j] * e[j];
+            sw += h[i * cols + j] * wr[j];
+          }
+          eh += e[i] * se;
+          wh += wr[i] * sw;
+        }
+      }
+      tr.rel_out_err = wh > 0 ? eh / wh : 0.0;
+    }
+    rep.params_all += t.numel();
+    rep.bits_all += tr.bits;
+    if (p.target) {
+      rep.params_target += t.numel();
+      rep.bits_target += tr.bits;
+    }
+    {
+      char line[320];
+      std::snprintf(line, sizeof(line), "%-28s %-14s %5.3f bpw  %-10s rel.err %.4f%s", t.name.c_str(), tr.type.c_str(),
+                    tr.bits / static_cast<double>(t.numel()), method.c_str(), tr.rel_err,
+                    tr.rel_out_err >= 0 ? (" out.err " + std::to_string(tr.rel_out_err)).c_str() : "");
+      log(line);
+    }
+    rep.tensors.push_back(std::move(tr));
+    done_weights += t.numel();
+  }
+  if (o.progress) o.progress(total_weights, total_weights, "done");
+
+  // ---- metadata ----
+  GgufWriter wr;
+  const bool copy_tokenizer = mf.metadata().Has("tokenizer.ggml.model");
+  for (const auto& [key, value] : mf.metadata().entries()) {
+    if (key.rfind("septet.quantize.", 0) == 0 || key == "septet.version") continue;
+    if (!copy_tokenizer && key.rfind("tokenizer.", 0) == 0) continue;
+    SEPTET_RETURN_IF_ERROR(wr.SetMeta(key, value));
+  }
+  if (!copy_tokenizer) {
+    if (mf.format() == "llama2c") {
+      const std::string tok_path = FindLlama2cTokenizerFile(mf, o.tokenizer_path, hp.vocab);
+      if (tok_path.empty()) {
+        return NotFound(
+            "%s: no tokenizer.bin or tok%lld.bin beside the model to embed in the output; pass "
+            "--tokenizer FILE",
+            o.input.c_str(), static_cast<long long>(hp.vocab));
+      }
+      SEPTET_ASSIGN_OR_RETURN(auto tmeta, Llama2cTokenizerMeta(tok_path, hp.vocab));
+      // Check: the embedded tokenizer encodes like the original one.
+      ModelFile probe(o.output, "gguf");
+      for (const auto& [k, v] : tmeta) probe.mutable_metadata().Set(k, v);
+      SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> mine, LoadTokenizer(probe));
+      SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> orig,
+                              LoadLlama2cTokenizer(tok_path, static_cast<int32_t>(hp.vocab)));
+      const std::string sample =
+          "Once upon a time, there was a little girl named Lily.\nShe said: \"Hi!\" 123 \xC3\xA9";
+      if (mine->Encode(sample, true) != orig->Encode(sample, true)) {
+        return Internal("%s: the tokenizer converted to GGUF metadata encodes differently from the original",
+                        tok_path.c_str());
+      }
+      for (auto& [k, v] : tmeta) SEPTET_RETURN_IF_ERROR(wr.SetMeta(k, std::move(v)));
+      log("tokenizer: embedded " + fs::path(tok_path).filename().string());
+    } else {
+      log("warning: " + o.input + " has no GGUF tokenizer metadata to copy; load the output with --tokenizer");
+    }
+  }
+  SEPTET_RETURN_IF_ERROR(wr.SetMeta("septet.version", MetaValue::String(SEPTET_VERSION)));
+  SEPTET_RETURN_IF_ERROR(wr.SetMeta("septet.quantize.type", MetaValue::String(rep.type)));
+  SEPTET_RETURN_IF_ERROR(wr.SetMeta(
+      "septet.quantize.source", MetaValue::String(fs::path(o.input).filename().string() + " (" + mf.format() + ")")));
+  std::string method = rep.method;
+  if (rep.method == "gptq") {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "gptq(damp=%g)", o.gptq_damp);
+    method = buf;
+  }
+  SEPTET_RETURN_IF_ERROR(wr.SetMeta("septet.quantize.method", MetaValue::String(method)));
+  SEPTET_RETURN_IF_ERROR(wr.SetMeta("septet.quantize.bpw_all", MetaValue::F32(static_cast<float>(rep.bpw_all()))));
+  SEPTET_RETURN_IF_ERROR(
+      wr.SetMeta("septet.quantize.bpw_quantized", MetaValue::F32(static_cast<float>(rep.bpw_target()))));
+  if (have_cal) SEPTET_RETURN_IF_ERROR(wr.SetMeta("septet.quantize.calibration", MetaValue::String(calib_meta)));
+  std::string policy = "norms F32; token_embd/output Q8_0 (or the target type when >= 8.5 bpw and not quantized)";
+  for (const Keep& k : keeps) policy += "; --keep " + k.pattern + "=" + k.type.Name();
+  SEPTET_RETURN_IF_ERROR(wr.SetMeta("septet.quantize.policy", MetaValue::String(policy)));
+  if (target.rtn) {
+    SEPTET_RETURN_IF_ERROR(wr.SetMeta(
+        "septet.quantize.simulated",
+        MetaValue::String("RTN3_G64 baseline: matmul weights hold the dequantized values of a 3-bit g64 min/max "
+                          "round-to-nearest code, stored as F32; bpw keys give the nominal 3-bit format")));
+  }
+  for (size_t ti = 0; ti < plan.size(); ++ti) {
+    const Plan& p = plan[ti];
+    const DType store = p.type.rtn ? DType::kF32 : p.type.dtype;
+    SEPTET_RETURN_IF_ERROR(wr.AddTensor(p.t->name, store, p.t->shape, storage[ti].data(), storage[ti].size()));
+  }
+  SEPTET_RETURN_IF_ERROR(wr.Write(o.output, o.force));
+  rep.file_bytes = fs::file_size(o.output, ec);
+  return rep;
+}
+
+}  // namespace septet::quantize

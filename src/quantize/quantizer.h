@@ -1,0 +1,80 @@
+// The model quantizer behind `septet quantize`: reads any model septet loads, converts
+// every tensor to the type the policy gives it, optionally calibrated (importance and
+// GPTQ), and writes a self-contained GGUF (tokenizer included). See docs/quantization.md.
+//
+// Policy (defaults; --keep PATTERN=TYPE overrides, first matching pattern wins):
+//   * 1-D tensors (norms): F32.
+//   * token_embd.weight and output.weight: Q8_0, or the target type itself when that has
+//     at least 8.5 bpw (F16, F32).
+//   * the 2-D matmul weights blk.*.{attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down}.weight:
+//     the target type.
+//   * any other tensor: kept as F32.
+// "Quantized tensors" in the bpw report are the ones that received the target type.
+//
+// Output bytes depend only on the input file, the flags and the calibration text —
+// never on the thread count or the paths (only base names are recorded).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/status.h"
+
+namespace septet::quantize {
+
+struct QuantizeOptions {
+  std::string input;
+  std::string output;
+  std::string tokenizer_path;     // llama2.c input: the tokenizer to embed (default: beside the model)
+  std::string type = "Q3P5";      // F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_SEED, RTN3_G64
+  std::vector<std::string> keep;  // "PATTERN=TYPE" ('*' and '?' wildcards over tensor names)
+  std::string calib_path;         // empty: no calibration
+  int64_t calib_ctx = 0;          // 0: min(512, the model's context length)
+  int64_t calib_max_tokens = 0;   // 0: every token of the calibration text
+  bool gptq = true;               // with calibration: GPTQ (else importance-weighted rounding only)
+  double gptq_damp = 0.01;
+  int threads = 1;
+  bool force = false;
+  // Progress: (weights done, weights total, current tensor name).
+  std::function<void(int64_t, int64_t, const std::string&)> progress;
+  // One line per event (tensor done, calibration finished, ...), without a newline.
+  std::function<void(const std::string&)> log;
+};
+
+struct TensorReport {
+  std::string name;
+  std::string type;  // as stored ("F32" for the RTN3_G64 baseline's dequantized values)
+  std::vector<int64_t> shape;
+  uint64_t bytes = 0;       // stored bytes
+  double bits = 0;          // all-in bits (nominal for RTN3_G64)
+  bool target = false;      // received the target type
+  std::string method;       // "copy", "round", "importance", "gptq"
+  double rel_err = 0;       // ||W - Q||_F / ||W||_F
+  double rel_out_err = -1;  // tr(E H Eᵀ) / tr(W H Wᵀ) with calibration (output error), else -1
+};
+
+struct QuantizeReport {
+  std::string type;
+  uint64_t file_bytes = 0;
+  int64_t params_all = 0, params_target = 0;
+  double bits_all = 0, bits_target = 0;
+  double bpw_all() const { return params_all ? bits_all / static_cast<double>(params_all) : 0; }
+  double bpw_target() const { return params_target ? bits_target / static_cast<double>(params_target) : 0; }
+  int64_t calib_tokens = 0;
+  std::string method;
+  std::vector<TensorReport> tensors;
+};
+
+// The type names --type accepts, for messages.
+const char* QuantizeTypeList();
+
+Result<QuantizeReport> QuantizeModel(const QuantizeOptions& options);
+
+// Glob match with '*' (any run) and '?' (one character).
+bool GlobMatch(const std::string& pattern, const std::string& text);
+
+}  // namespace septet::quantize
