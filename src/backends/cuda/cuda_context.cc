@@ -1,0 +1,413 @@
+// The CUDA forward pass: the same per-chunk sequence as model/llama_context.cc
+// (see the shape comment there), each op a kernel from kernels.h or a cuBLAS call
+// from gemm.h, all on one stream; one synchronization per Forward call.
+#include "backends/cuda/cuda_context.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <map>
+#include <string>
+
+#include "backends/cuda/cuda_util.h"
+#include "backends/cuda/device_types.h"
+#include "backends/cuda/gemm.h"
+#include "backends/cuda/kernels.h"
+#include "backends/cuda/launch_config.h"
+#include "core/check.h"
+#include "kernels/simd/repack.h"
+#include "model/kv_cache.h"
+#include "quant/q3p5_seed.h"
+#include "quant/registry.h"
+
+namespace septet::cuda {
+
+namespace {
+
+bool HasMatVecKernel(DType t) {
+  switch (t) {
+    case DType::kF32:
+    case DType::kF16:
+    case DType::kBF16:
+    case DType::kQ8_0:
+    case DType::kQ4_G:
+    case DType::kQ3P5:
+    case DType::kQ3P5_SEED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+struct LayerDev {
+  const float* attn_norm = nullptr;
+  const float* ffn_norm = nullptr;
+  DeviceMatrix wq, wk, wv, wo, w_gate, w_up, w_down;
+};
+
+}  // namespace
+
+struct CudaContext::State {
+  CudaContextOptions options;
+  cudaStream_t stream = nullptr;
+  cublasHandle_t cublas = nullptr;
+
+  std::vector<DeviceBuffer> weight_bufs;  // owns every uploaded matrix / vector
+  std::map<const uint8_t*, DeviceMatrix> uploaded;  // host bytes -> device copy (tied weights upload once)
+  DeviceMatrix token_embd, output;
+  const float* output_norm = nullptr;
+  std::vector<LayerDev> layers;
+  uint64_t weight_bytes = 0;
+
+  DeviceBuffer inv_freq, k_cache, v_cache;
+  // Scratch for one chunk of `chunk` tokens, each [chunk][width]:
+  int64_t chunk = 0, logits_rows = 0;
+  DeviceBuffer ids, x, xb, q, k, v, att, proj, gate, up, logits;
+  DeviceBuffer act_q, act_d, act_sum, x16, tile;
+  uint64_t total_bytes = 0;
+
+  ~State() {
+    if (stream != nullptr) cudaStreamSynchronize(stream);  // nothing may still use the buffers
+    if (cublas != nullptr) cublasDestroy(cublas);
+    if (stream != nullptr) cudaStreamDestroy(stream);
+  }
+
+  Result<DeviceBuffer> Alloc(size_t bytes, const char* what) {
+    SEPTET_ASSIGN_OR_RETURN(DeviceBuffer b, DeviceBuffer::Allocate(bytes, what));
+    total_bytes += b.bytes();
+    return b;
+  }
+
+  Result<DeviceMatrix> Upload(const cpu::WeightView& w_in, const std::string& name) {
+    // The CUDA kernels read the file layout: undo a CPU load-time repack.
+    std::vector<uint8_t> unpacked;
+    cpu::WeightView w = w_in;
+    if (w_in.layout != cpu::WeightLayout::kFile) {
+      simd::UnpackRows(w_in, &unpacked, &w);
+      w.data = w_in.data;  // cache key: the model's bytes (the copy goes away)
+    }
+    const uint8_t* host = w_in.layout != cpu::WeightLayout::kFile ? unpacked.data() : w_in.data;
+    if (const auto it = uploaded.find(w.data); it != uploaded.end()) {
+      const DeviceMatrix& d = it->second;
+      if (d.type == w.type && d.rows == w.rows && d.cols == w.cols) return d;
+    }
+    if (!HasMatVecKernel(w.type)) {
+      return Unsupported("CUDA backend: tensor '%s' has type %s, which has no CUDA kernel", name.c_str(),
+                         GetTypeTraits(w.type).name);
+    }
+    if (w.rows <= 0 || w.cols <= 0 || w.data == nullptr || w.row_bytes != GetTypeTraits(w.type).row_bytes(w.cols)) {
+      return Internal("CUDA backend: tensor '%s' has an inconsistent weight view", name.c_str());
+    }
+    if (w.type == DType::kQ3P5_SEED && w.cols > quant::kQ3P5SeedMaxRowLength) {
+      return InvalidArgument("CUDA backend: tensor '%s': Q3P5_SEED rows of %" PRId64
+                             " exceed K_max = %" PRId64 " (int32 accumulator)",
+                             name.c_str(), w.cols, quant::kQ3P5SeedMaxRowLength);
+    }
+    DeviceMatrix d;
+    d.type = w.type;
+    d.rows = w.rows;
+    d.cols = w.cols;
+    d.row_bytes = w.row_bytes;
+    d.pitch = RoundUp(w.row_bytes, kRowAlign);
+    SEPTET_ASSIGN_OR_RETURN(DeviceBuffer buf, Alloc(d.pitch * static_cast<size_t>(w.rows), name.c_str()));
+    SEPTET_CUDA_TRY(cudaMemcpy2D(buf.get(), d.pitch, host, w.row_bytes, w.row_bytes, static_cast<size_t>(w.rows),
+                                 cudaMemcpyHostToDevice),
+                    ("cudaMemcpy2D (upload " + name + ")").c_str());
+    d.data = buf.get<const uint8_t>();
+    weight_bytes += buf.bytes();
+    weight_bufs.push_back(std::move(buf));
+    uploaded[w.data] = d;
+    return d;
+  }
+
+  Result<const float*> UploadVector(const float* v, int64_t n, const std::string& name) {
+    SEPTET_ASSIGN_OR_RETURN(DeviceBuffer buf, Alloc(static_cast<size_t>(n) * sizeof(float), name.c_str()));
+    SEPTET_CUDA_TRY(cudaMemcpy(buf.get(), v, buf.bytes(), cudaMemcpyHostToDevice),
+                    ("cudaMemcpy (upload " + name + ")").c_str());
+    const float* p = buf.get<const float>();
+    weight_bytes += buf.bytes();
+    weight_bufs.push_back(std::move(buf));
+    return p;
+  }
+
+  DeviceAct Act(DType act_type, int64_t n) const {
+    DeviceAct a;
+    a.q = act_q.get<int8_t>();
+    a.d = act_d.get<float>();
+    a.sum = act_sum.get<int32_t>();
+    a.q_stride = ActStride(n);
+    a.blocks = act_type == DType::kQ8_R ? 1 : ActBlocks(n);
+    return a;
+  }
+
+  // y [m][w.rows] = x [m][w.cols] W^T.
+  Status MatMul(const DeviceMatrix& w, const float* xin, int64_t m, float* y) {
+    if (m >= options.gemm_min_tokens) {
+      GemmScratch gs;
+      gs.tile = tile.get();
+      gs.tile_bytes = tile.bytes();
+      gs.x16 = x16.get<uint16_t>();
+      gs.x16_elems = x16.bytes() / sizeof(uint16_t);
+      return GemmMatMul(cublas, stream, w, xin, m, y, w.rows, gs);
+    }
+    const DType act_type = GetTypeTraits(w.type).vec_dot_type;
+    const DeviceAct act = Act(act_type, w.cols);
+    if (act_type == DType::kQ8_A) {
+      SEPTET_CUDA_TRY(LaunchQuantizeQ8A(xin, m, w.cols, w.cols, act, stream), "launch QuantizeQ8A");
+    } else if (act_type == DType::kQ8_R) {
+      SEPTET_CUDA_TRY(LaunchQuantizeQ8R(xin, m, w.cols, w.cols, act, stream), "launch QuantizeQ8R");
+    }
+    SEPTET_CUDA_TRY(LaunchMatVec(w, xin, w.cols, act, m, y, w.rows, stream), "launch MatVec");
+    return Status::Ok();
+  }
+};
+
+CudaContext::CudaContext(const model::LlamaModel& model, int64_t n_ctx, std::unique_ptr<State> state)
+    : model_(model), n_ctx_(n_ctx), s_(std::move(state)) {}
+
+CudaContext::~CudaContext() = default;
+
+uint64_t CudaContext::kv_cache_bytes() const {
+  const model::LlamaHParams& hp = model_.hparams();
+  return model::KvCache::Bytes(hp.n_layers, n_ctx_, hp.kv_dim());
+}
+uint64_t CudaContext::device_bytes() const { return s_->total_bytes; }
+uint64_t CudaContext::weight_bytes() const { return s_->weight_bytes; }
+
+void CudaContext::Truncate(int64_t n) {
+  SEPTET_CHECK(n >= 0 && n <= n_past_);
+  n_past_ = n;  // positions >= n in the device cache are overwritten before they are read again
+}
+
+Result<std::unique_ptr<CudaContext>> CudaContext::Create(const model::LlamaModel& model, int64_t n_ctx,
+                                                         const CudaContextOptions& options) {
+  if (n_ctx <= 0) return InvalidArgument("n_ctx = %" PRId64 "; expected > 0", n_ctx);
+  if (options.gemm_min_tokens < 1) {
+    return InvalidArgument("gemm_min_tokens = %" PRId64 "; expected >= 1", options.gemm_min_tokens);
+  }
+  if (options.max_chunk < 1 || options.max_chunk > kMaxChunk) {
+    return InvalidArgument("max_chunk = %" PRId64 "; expected 1 .. %" PRId64, options.max_chunk, kMaxChunk);
+  }
+  SEPTET_ASSIGN_OR_RETURN(const int n_devices, UsableDeviceCount());
+  if (options.device < 0 || options.device >= n_devices) {
+    return InvalidArgument("CUDA device %d requested; %d device(s) present", options.device, n_devices);
+  }
+  const model::LlamaHParams& hp = model.hparams();
+  if (hp.head_dim > kAttnMaxHeadDim) {
+    return Unsupported("CUDA backend: head_dim = %" PRId64 "; the attention kernel supports at most %d",
+                       hp.head_dim, kAttnMaxHeadDim);
+  }
+  SEPTET_CUDA_TRY(cudaSetDevice(options.device), "cudaSetDevice");
+
+  auto s = std::make_unique<State>();
+  s->options = options;
+  SEPTET_CUDA_TRY(cudaStreamCreate(&s->stream), "cudaStreamCreate");
+  SEPTET_CUBLAS_TRY(cublasCreate(&s->cublas), "cublasCreate");
+  SEPTET_CUBLAS_TRY(cublasSetStream(s->cublas, s->stream), "cublasSetStream");
+  SEPTET_CUBLAS_TRY(cublasSetMathMode(s->cublas, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");  // no TF32
+
+  // ---- the memory plan, checked against what the device has free ----
+  const model::LlamaWeights& w = model.weights();
+  const int64_t chunk = std::min(options.max_chunk, n_ctx);
+  const int64_t logits_rows = std::min(kMaxLogitsRows, chunk);
+  const int64_t max_cols = std::max({hp.dim, hp.q_dim(), hp.ffn_dim});
+  std::vector<const cpu::WeightView*> mats = {&w.token_embd, &w.output};
+  for (const model::LayerWeights& L : w.layers) {
+    for (const cpu::WeightView* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) mats.push_back(m);
+  }
+  uint64_t weights_needed = 0, tile_bytes = 0;
+  bool any_f16_gemm = false;
+  {
+    std::map<const uint8_t*, bool> seen;
+    for (const cpu::WeightView* m : mats) {
+      DeviceMatrix probe;
+      probe.type = m->type;
+      probe.rows = m->rows;
+      probe.cols = m->cols;
+      if (!seen[m->data]) weights_needed += RoundUp(m->row_bytes, kRowAlign) * static_cast<uint64_t>(m->rows);
+      seen[m->data] = true;
+      if (m == &w.token_embd && w.token_embd.data != w.output.data) continue;  // a lookup table, never a GEMM
+      tile_bytes = std::max<uint64_t>(tile_bytes, GemmTileBytes(probe));
+      const GemmKind kind = GemmKindOf(m->type);
+      any_f16_gemm |= kind == GemmKind::kF16Direct || kind == GemmKind::kF16Tiles;
+    }
+    weights_needed += static_cast<uint64_t>(2 * hp.n_layers + 1) * static_cast<uint64_t>(hp.dim) * sizeof(float);
+  }
+  const bool gemm_used = options.gemm_min_tokens <= chunk;
+  if (!gemm_used) tile_bytes = 0;
+  const uint64_t f = sizeof(float);
+  const uint64_t c = static_cast<uint64_t>(chunk);
+  const uint64_t scratch_needed =
+      c * sizeof(int32_t) + c * f * (3 * hp.dim + 2 * hp.q_dim() + 2 * hp.kv_dim() + 2 * hp.ffn_dim) +
+      static_cast<uint64_t>(logits_rows * hp.vocab) * f + c * static_cast<uint64_t>(ActStride(max_cols)) +
+      2 * c * static_cast<uint64_t>(ActBlocks(max_cols)) * 4 +
+      (gemm_used && any_f16_gemm ? c * static_cast<uint64_t>(max_cols) * 2 : 0) + tile_bytes;
+  const uint64_t kv_bytes = model::KvCache::Bytes(hp.n_layers, n_ctx, hp.kv_dim());
+  const uint64_t needed = weights_needed + kv_bytes + scratch_needed;
+  size_t free_b = 0, total_b = 0;
+  SEPTET_CUDA_TRY(cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo");
+  if (needed > free_b) {
+    return InvalidArgument("CUDA backend: needs %.1f MiB on device %d (weights %.1f, KV cache %.1f for n_ctx = %" PRId64
+                           ", scratch %.1f) but only %.1f MiB of %.1f are free",
+                           needed / 1048576.0, options.device, weights_needed / 1048576.0, kv_bytes / 1048576.0,
+                           n_ctx, scratch_needed / 1048576.0, free_b / 1048576.0, total_b / 1048576.0);
+  }
+
+  // ---- weights ----
+  SEPTET_ASSIGN_OR_RETURN(s->token_embd, s->Upload(w.token_embd, "token_embd.weight"));
+  SEPTET_ASSIGN_OR_RETURN(s->output, s->Upload(w.output, "output.weight"));
+  SEPTET_ASSIGN_OR_RETURN(s->output_norm, s->UploadVector(w.output_norm, hp.dim, "output_norm.weight"));
+  for (int64_t l = 0; l < hp.n_layers; ++l) {
+    const model::LayerWeights& L = w.layers[static_cast<size_t>(l)];
+    const std::string p = "blk." + std::to_string(l) + ".";
+    LayerDev d;
+    SEPTET_ASSIGN_OR_RETURN(d.attn_norm, s->UploadVector(L.attn_norm, hp.dim, p + "attn_norm.weight"));
+    SEPTET_ASSIGN_OR_RETURN(d.ffn_norm, s->UploadVector(L.ffn_norm, hp.dim, p + "ffn_norm.weight"));
+    SEPTET_ASSIGN_OR_RETURN(d.wq, s->Upload(L.wq, p + "attn_q.weight"));
+    SEPTET_ASSIGN_OR_RETURN(d.wk, s->Upload(L.wk, p + "attn_k.weight"));
+    SEPTET_ASSIGN_OR_RETURN(d.wv, s->Upload(L.wv, p + "attn_v.weight"));
+    SEPTET_ASSIGN_OR_RETURN(d.wo, s->Upload(L.wo, p + "attn_output.weight"));
+    SEPTET_ASSIGN_OR_RETURN(d.w_gate, s->Upload(L.w_gate, p + "ffn_gate.weight"));
+    SEPTET_ASSIGN_OR_RETURN(d.w_up, s->Upload(L.w_up, p + "ffn_up.weight"));
+    SEPTET_ASSIGN_OR_RETURN(d.w_down, s->Upload(L.w_down, p + "ffn_down.weight"));
+    s->layers.push_back(d);
+  }
+  const std::vector<double>& inv = model.rope_inv_freq();
+  SEPTET_ASSIGN_OR_RETURN(s->inv_freq, s->Alloc(inv.size() * sizeof(double), "rope inv_freq"));
+  SEPTET_CUDA_TRY(cudaMemcpy(s->inv_freq.get(), inv.data(), s->inv_freq.bytes(), cudaMemcpyHostToDevice),
+                  "cudaMemcpy (rope inv_freq)");
+
+  // ---- KV cache and scratch ----
+  SEPTET_ASSIGN_OR_RETURN(s->k_cache, s->Alloc(kv_bytes / 2, "K cache"));
+  SEPTET_ASSIGN_OR_RETURN(s->v_cache, s->Alloc(kv_bytes / 2, "V cache"));
+  s->chunk = chunk;
+  s->logits_rows = logits_rows;
+  const auto rows = [&](int64_t width) { return static_cast<size_t>(chunk * width) * sizeof(float); };
+  SEPTET_ASSIGN_OR_RETURN(s->ids, s->Alloc(static_cast<size_t>(chunk) * sizeof(int32_t), "token ids"));
+  SEPTET_ASSIGN_OR_RETURN(s->x, s->Alloc(rows(hp.dim), "x"));
+  SEPTET_ASSIGN_OR_RETURN(s->xb, s->Alloc(rows(hp.dim), "xb"));
+  SEPTET_ASSIGN_OR_RETURN(s->proj, s->Alloc(rows(hp.dim), "proj"));
+  SEPTET_ASSIGN_OR_RETURN(s->q, s->Alloc(rows(hp.q_dim()), "q"));
+  SEPTET_ASSIGN_OR_RETURN(s->att, s->Alloc(rows(hp.q_dim()), "att"));
+  SEPTET_ASSIGN_OR_RETURN(s->k, s->Alloc(rows(hp.kv_dim()), "k"));
+  SEPTET_ASSIGN_OR_RETURN(s->v, s->Alloc(rows(hp.kv_dim()), "v"));
+  SEPTET_ASSIGN_OR_RETURN(s->gate, s->Alloc(rows(hp.ffn_dim), "gate"));
+  SEPTET_ASSIGN_OR_RETURN(s->up, s->Alloc(rows(hp.ffn_dim), "up"));
+  SEPTET_ASSIGN_OR_RETURN(s->logits, s->Alloc(static_cast<size_t>(logits_rows * hp.vocab) * sizeof(float), "logits"));
+  SEPTET_ASSIGN_OR_RETURN(s->act_q, s->Alloc(static_cast<size_t>(chunk * ActStride(max_cols)), "INT8 activations"));
+  SEPTET_ASSIGN_OR_RETURN(s->act_d, s->Alloc(static_cast<size_t>(chunk * ActBlocks(max_cols)) * 4, "activation scales"));
+  SEPTET_ASSIGN_OR_RETURN(s->act_sum, s->Alloc(static_cast<size_t>(chunk * ActBlocks(max_cols)) * 4, "activation sums"));
+  if (gemm_used && any_f16_gemm) {
+    SEPTET_ASSIGN_OR_RETURN(s->x16, s->Alloc(static_cast<size_t>(chunk * max_cols) * 2, "fp16 activations"));
+  }
+  if (tile_bytes > 0) {
+    SEPTET_ASSIGN_OR_RETURN(s->tile, s->Alloc(tile_bytes, "GEMM tiles"));
+  }
+  SEPTET_CUDA_TRY(cudaDeviceSynchronize(), "cudaDeviceSynchronize (after upload)");
+  return std::unique_ptr<CudaContext>(new CudaContext(model, n_ctx, std::move(s)));
+}
+
+Status CudaContext::Forward(std::span<const int32_t> tokens, model::LogitsMode mode, std::vector<float>* logits) {
+  const model::LlamaHParams& hp = model_.hparams();
+  SEPTET_RETURN_IF_ERROR(model::ValidateForward(tokens, hp.vocab, n_past_, n_ctx_));
+  const int64_t n_past_before = n_past_;
+  const Status st = ForwardChunks(tokens, mode, logits);
+  if (!st.ok()) n_past_ = n_past_before;  // the cache past n_past is simply overwritten later
+  return st;
+}
+
+Status CudaContext::ForwardChunks(std::span<const int32_t> tokens, model::LogitsMode mode,
+                                  std::vector<float>* logits) {
+  const model::LlamaHParams& hp = model_.hparams();
+  State& s = *s_;
+  cudaStream_t st = s.stream;
+  SEPTET_CUDA_TRY(cudaSetDevice(s.options.device), "cudaSetDevice");
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  const int64_t dim = hp.dim, q_dim = hp.q_dim(), kv_dim = hp.kv_dim(), hd = hp.head_dim, ffn = hp.ffn_dim;
+  const int64_t plane = n_ctx_ * kv_dim;  // floats per layer in each cache plane
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  logits->resize(static_cast<size_t>((mode == model::LogitsMode::kAll ? n : 1) * hp.vocab));
+  float* x = s.x.get<float>();
+  float* xb = s.xb.get<float>();
+  float* q = s.q.get<float>();
+  float* k = s.k.get<float>();
+  float* v = s.v.get<float>();
+  float* att = s.att.get<float>();
+  float* proj = s.proj.get<float>();
+  float* gate = s.gate.get<float>();
+  float* up = s.up.get<float>();
+  float* lg = s.logits.get<float>();
+  const double* inv_freq = s.inv_freq.get<const double>();
+  const bool half_pairing = hp.rope_pairing == cpu::RopePairing::kHalf;
+
+  for (int64_t start = 0; start < n; start += s.chunk) {
+    const int64_t m = std::min(s.chunk, n - start);
+    const int64_t p0 = n_past_;  // position of the chunk's first token
+    SEPTET_CUDA_TRY(cudaMemcpyAsync(s.ids.get(), tokens.data() + start, static_cast<size_t>(m) * sizeof(int32_t),
+                                    cudaMemcpyHostToDevice, st),
+                    "cudaMemcpyAsync (token ids)");
+    SEPTET_CUDA_TRY(LaunchDequantRowsF32(s.token_embd, s.ids.get<const int32_t>(), 0, m, x, dim, st),
+                    "launch embedding lookup");
+    for (int64_t l = 0; l < hp.n_layers; ++l) {
+      const LayerDev& L = s.layers[static_cast<size_t>(l)];
+      float* kc = s.k_cache.get<float>() + l * plane;
+      float* vc = s.v_cache.get<float>() + l * plane;
+      // ---- attention ----
+      SEPTET_CUDA_TRY(LaunchRmsNorm(x, L.attn_norm, m, dim, hp.rms_eps, xb, st), "launch RmsNorm (attn)");
+      SEPTET_RETURN_IF_ERROR(s.MatMul(L.wq, xb, m, q));
+      SEPTET_RETURN_IF_ERROR(s.MatMul(L.wk, xb, m, k));
+      SEPTET_RETURN_IF_ERROR(s.MatMul(L.wv, xb, m, v));
+      SEPTET_CUDA_TRY(LaunchRope(q, m, q_dim, hp.n_heads, hd, hp.n_rot, p0, inv_freq, half_pairing, st),
+                      "launch Rope (q)");
+      SEPTET_CUDA_TRY(LaunchRope(k, m, kv_dim, hp.n_kv_heads, hd, hp.n_rot, p0, inv_freq, half_pairing, st),
+                      "launch Rope (k)");
+      const size_t kv_bytes = static_cast<size_t>(m * kv_dim) * sizeof(float);
+      SEPTET_CUDA_TRY(cudaMemcpyAsync(kc + p0 * kv_dim, k, kv_bytes, cudaMemcpyDeviceToDevice, st),
+                      "cudaMemcpyAsync (K cache)");
+      SEPTET_CUDA_TRY(cudaMemcpyAsync(vc + p0 * kv_dim, v, kv_bytes, cudaMemcpyDeviceToDevice, st),
+                      "cudaMemcpyAsync (V cache)");
+      SEPTET_CUDA_TRY(LaunchAttention(q, kc, vc, m, p0, hp.n_heads, hp.n_kv_heads, hd, scale, att, st),
+                      "launch Attention");
+      SEPTET_RETURN_IF_ERROR(s.MatMul(L.wo, att, m, proj));
+      SEPTET_CUDA_TRY(LaunchAdd(x, proj, m * dim, st), "launch Add (attn residual)");
+      // ---- feed-forward (SwiGLU) ----
+      SEPTET_CUDA_TRY(LaunchRmsNorm(x, L.ffn_norm, m, dim, hp.rms_eps, xb, st), "launch RmsNorm (ffn)");
+      SEPTET_RETURN_IF_ERROR(s.MatMul(L.w_gate, xb, m, gate));
+      SEPTET_RETURN_IF_ERROR(s.MatMul(L.w_up, xb, m, up));
+      SEPTET_CUDA_TRY(LaunchSiluMul(gate, gate, up, m * ffn, st), "launch SiluMul");
+      SEPTET_RETURN_IF_ERROR(s.MatMul(L.w_down, gate, m, proj));
+      SEPTET_CUDA_TRY(LaunchAdd(x, proj, m * dim, st), "launch Add (ffn residual)");
+    }
+    n_past_ += m;
+
+    // ---- logits ----
+    if (mode == model::LogitsMode::kAll) {
+      for (int64_t i0 = 0; i0 < m; i0 += s.logits_rows) {
+        const int64_t nr = std::min(s.logits_rows, m - i0);
+        SEPTET_CUDA_TRY(LaunchRmsNorm(x + i0 * dim, s.output_norm, nr, dim, hp.rms_eps, xb, st),
+                        "launch RmsNorm (output)");
+        SEPTET_RETURN_IF_ERROR(s.MatMul(s.output, xb, nr, lg));
+        SEPTET_CUDA_TRY(cudaMemcpyAsync(logits->data() + (start + i0) * hp.vocab, lg,
+                                        static_cast<size_t>(nr * hp.vocab) * sizeof(float), cudaMemcpyDeviceToHost,
+                                        st),
+                        "cudaMemcpyAsync (logits)");
+      }
+    } else if (start + m == n) {
+      SEPTET_CUDA_TRY(LaunchRmsNorm(x + (m - 1) * dim, s.output_norm, 1, dim, hp.rms_eps, xb, st),
+                      "launch RmsNorm (output)");
+      SEPTET_RETURN_IF_ERROR(s.MatMul(s.output, xb, 1, lg));
+      SEPTET_CUDA_TRY(cudaMemcpyAsync(logits->data(), lg, static_cast<size_t>(hp.vocab) * sizeof(float),
+                                      cudaMemcpyDeviceToHost, st),
+                      "cudaMemcpyAsync (logits)");
+    }
+  }
+  SEPTET_CUDA_TRY(cudaStreamSynchronize(st), "cudaStreamSynchronize (forward pass)");
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<model::InferenceContext>> CreateCudaContext(const model::LlamaModel& model, int64_t n_ctx) {
+  SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<CudaContext> ctx, CudaContext::Create(model, n_ctx, CudaContextOptions{}));
+  return std::unique_ptr<model::InferenceContext>(std::move(ctx));
+}
+
+}  // namespace septet::cuda
