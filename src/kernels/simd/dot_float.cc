@@ -40,7 +40,7 @@ HWY_INLINE float DotRow(const float* x, int64_t n, const LoadW& load, const Scal
   }
   for (; i + N <= n; i += N) a0 = hn::MulAdd(load(df, i), hn::LoadU(df, x + i), a0);
   float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))));
-  for (; i < n; ++i) sum += scalar(i) * x[i];
+  for (; i < n; ++i) sum += scalar(i) * LoadF32(reinterpret_cast<const uint8_t*>(x + i));  // x may be misaligned
   return sum;
 }
 
