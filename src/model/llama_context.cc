@@ -1,14 +1,14 @@
 // The LLaMA forward pass (one implementation for every weight type).
 //
-// Per chunk of m tokens at positions p0 .. p0+m-1 (shapes per token row):
+// Per chunk of m tokens, row i of sequence s_i at position p_i (shapes per token row):
 //   x      = token_embd[tok]                               [m][dim]
 //   for each layer l:
 //     xb   = RMSNorm(x) * attn_norm                        [m][dim]
 //     q    = xb Wq^T, k = xb Wk^T, v = xb Wv^T             [m][q_dim], [m][kv_dim] x2
-//     q, k = RoPE(q, k; pos)                               per head, pairing from metadata
-//     cache.k[l][pos], cache.v[l][pos] = k, v              [n_ctx][kv_dim]
-//     att  = per query head h (KV head h / gqa_group):
-//            softmax(q_h K_{0..pos}^T / sqrt(head_dim)) V  [m][q_dim]  (causal)
+//     q, k = RoPE(q, k; p_i)                               per head, pairing from metadata
+//     cache.k[l][s_i][p_i], cache.v[l][s_i][p_i] = k, v    [n_ctx][kv_dim] per sequence
+//     att  = per query head h (KV head h / gqa_group), over the row's own sequence:
+//            softmax(q_h K_{0..p_i}^T / sqrt(head_dim)) V  [m][q_dim]  (causal)
 //     x   += att Wo^T                                      [m][dim]
 //     xb   = RMSNorm(x) * ffn_norm                         [m][dim]
 //     x   += (silu(xb Wgate^T) * (xb Wup^T)) Wdown^T       [m][ffn_dim] -> [m][dim]
@@ -29,6 +29,9 @@ namespace septet::model {
 
 LlamaContext::LlamaContext(const LlamaModel& model, KvCache cache, const CpuOptions& options)
     : model_(model), cache_(std::move(cache)), pool_(options.n_threads) {
+  seq_past_.assign(static_cast<size_t>(cache_.n_seq()), 0);
+  seq_.assign(kMaxBatch, 0);
+  pos_.assign(kMaxBatch, 0);
   mm_.pool = &pool_;
   mm_.prefill = options.prefill;
   mm_.min_macs_per_task = options.min_work_per_task;
@@ -53,30 +56,64 @@ Result<std::unique_ptr<LlamaContext>> LlamaContext::Create(const LlamaModel& mod
   if (options.n_threads < 1 || options.n_threads > 1024) {
     return InvalidArgument("threads = %d; expected 1 .. 1024", options.n_threads);
   }
+  if (options.n_seq < 1) return InvalidArgument("n_seq = %d; expected >= 1", options.n_seq);
   const LlamaHParams& hp = model.hparams();
-  SEPTET_ASSIGN_OR_RETURN(KvCache cache, KvCache::Create(hp.n_layers, n_ctx, hp.kv_dim()));
+  SEPTET_ASSIGN_OR_RETURN(KvCache cache, KvCache::Create(hp.n_layers, n_ctx, hp.kv_dim(), options.n_seq));
   return std::unique_ptr<LlamaContext>(new LlamaContext(model, std::move(cache), options));
 }
 
-void LlamaContext::Truncate(int64_t n) {
-  SEPTET_CHECK(n >= 0 && n <= n_past_);
-  n_past_ = n;
+void LlamaContext::TruncateSeq(int32_t seq, int64_t n) {
+  SEPTET_CHECK(seq >= 0 && seq < n_seq());
+  SEPTET_CHECK(n >= 0 && n <= seq_past_[static_cast<size_t>(seq)]);
+  seq_past_[static_cast<size_t>(seq)] = n;
 }
 
-Status LlamaContext::Forward(std::span<const int32_t> tokens, LogitsMode mode, std::vector<float>* logits) {
+MemoryUse LlamaContext::memory() const {
+  MemoryUse u;
+  u.weights = model_.weights().mapped_bytes + model_.weights().owned_bytes;
+  u.kv_cache = cache_.bytes();
+  size_t floats = 0;
+  for (const std::vector<float>* v : {&x_, &xb_, &q_, &k_, &v_, &att_, &proj_, &gate_, &up_, &scores_, &norm_}) {
+    floats += v->size();
+  }
+  u.scratch = floats * sizeof(float) + (seq_.size() + pos_.size()) * sizeof(int32_t);
+  return u;
+}
+
+Status LlamaContext::ForwardBatch(std::span<const int32_t> tokens, std::span<const int32_t> seq_ids, LogitsMode mode,
+                                  std::vector<float>* logits) {
   const LlamaHParams& hp = model_.hparams();
+  SEPTET_ASSIGN_OR_RETURN(const BatchPlan plan,
+                          PlanBatch(tokens, seq_ids, mode, hp.vocab, seq_past_, cache_.n_ctx()));
   const int64_t n = static_cast<int64_t>(tokens.size());
-  SEPTET_RETURN_IF_ERROR(ValidateForward(tokens, hp.vocab, n_past_, cache_.n_ctx()));
-  logits->resize(static_cast<size_t>((mode == LogitsMode::kAll ? n : 1) * hp.vocab));
+  logits->resize(plan.logit_rows.size() * static_cast<size_t>(hp.vocab));
+  size_t next_row = 0;  // index into plan.logit_rows
   for (int64_t start = 0; start < n; start += kMaxBatch) {
     const int64_t m = std::min(kMaxBatch, n - start);
+    for (int64_t i = 0; i < m; ++i) {
+      seq_[static_cast<size_t>(i)] = seq_ids[static_cast<size_t>(start + i)];
+      pos_[static_cast<size_t>(i)] = plan.pos[static_cast<size_t>(start + i)];
+    }
     ForwardChunk(tokens.data() + start, m);
-    if (mode == LogitsMode::kAll) {
-      Logits(x_.data(), m, logits->data() + start * hp.vocab);
-    } else if (start + m == n) {
-      Logits(x_.data() + (m - 1) * hp.dim, 1, logits->data());
+    // This chunk's rows whose logits are wanted: consecutive ones straight from x_,
+    // others gathered into proj_ (free once the chunk is done).
+    const size_t first = next_row;
+    while (next_row < plan.logit_rows.size() && plan.logit_rows[next_row] < start + m) ++next_row;
+    const int64_t cnt = static_cast<int64_t>(next_row - first);
+    if (cnt == 0) continue;
+    float* out = logits->data() + first * static_cast<size_t>(hp.vocab);
+    const int64_t r0 = plan.logit_rows[first] - start;
+    if (plan.logit_rows[next_row - 1] - start - r0 == cnt - 1) {
+      Logits(x_.data() + r0 * hp.dim, cnt, out);
+    } else {
+      for (int64_t j = 0; j < cnt; ++j) {
+        const int64_t r = plan.logit_rows[first + static_cast<size_t>(j)] - start;
+        std::memcpy(proj_.data() + j * hp.dim, x_.data() + r * hp.dim, static_cast<size_t>(hp.dim) * sizeof(float));
+      }
+      Logits(proj_.data(), cnt, out);
     }
   }
+  for (size_t s = 0; s < seq_past_.size(); ++s) seq_past_[s] += plan.seq_count[s];
   return Status::Ok();
 }
 
@@ -84,7 +121,6 @@ void LlamaContext::ForwardChunk(const int32_t* tokens, int64_t m) {
   const LlamaHParams& hp = model_.hparams();
   for (int64_t i = 0; i < m; ++i) cpu::EmbeddingRow(model_.weights().token_embd, tokens[i], x_.data() + i * hp.dim);
   for (int64_t l = 0; l < hp.n_layers; ++l) Layer(l, m);
-  n_past_ += m;
 }
 
 void LlamaContext::Layer(int64_t l, int64_t m) {
@@ -100,12 +136,12 @@ void LlamaContext::Layer(int64_t l, int64_t m) {
   MatMul(w.wk, xb_.data(), m, k_.data());
   MatMul(w.wv, xb_.data(), m, v_.data());
   for (int64_t i = 0; i < m; ++i) {
-    const int64_t pos = n_past_ + i;
+    const int64_t pos = pos_[static_cast<size_t>(i)], seq = seq_[static_cast<size_t>(i)];
     cpu::Rope(q_.data() + i * q_dim, hp.n_heads, hd, hp.n_rot, pos, model_.rope_inv_freq().data(), hp.rope_pairing);
     cpu::Rope(k_.data() + i * kv_dim, hp.n_kv_heads, hd, hp.n_rot, pos, model_.rope_inv_freq().data(),
               hp.rope_pairing);
-    std::memcpy(cache_.k(l, pos), k_.data() + i * kv_dim, static_cast<size_t>(kv_dim) * sizeof(float));
-    std::memcpy(cache_.v(l, pos), v_.data() + i * kv_dim, static_cast<size_t>(kv_dim) * sizeof(float));
+    std::memcpy(cache_.k(l, seq, pos), k_.data() + i * kv_dim, static_cast<size_t>(kv_dim) * sizeof(float));
+    std::memcpy(cache_.v(l, seq, pos), v_.data() + i * kv_dim, static_cast<size_t>(kv_dim) * sizeof(float));
   }
   Attention(l, m);
   if (observer_) observer_(l, MatMulInput::kAttnOut, att_.data(), m, q_dim);
@@ -133,19 +169,21 @@ void LlamaContext::Attention(int64_t l, int64_t m) {
   const LlamaHParams& hp = model_.hparams();
   const int64_t q_dim = hp.q_dim(), kv_dim = hp.kv_dim(), hd = hp.head_dim;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
-  const float* k0 = cache_.k(l, 0);
-  const float* v0 = cache_.v(l, 0);
   const int64_t n_ctx = cache_.n_ctx();
   const auto attend = [&](int64_t task, int worker) {
     const int64_t i = task / hp.n_heads, h = task % hp.n_heads;
-    const int64_t n_pos = n_past_ + i + 1;  // causal: this token and everything before it
+    const int64_t n_pos = pos_[static_cast<size_t>(i)] + 1;  // causal: this token and everything before it
+    const float* k0 = cache_.k(l, seq_[static_cast<size_t>(i)], 0);
+    const float* v0 = cache_.v(l, seq_[static_cast<size_t>(i)], 0);
     const int64_t kvh = h / hp.gqa_group();
     kernels::AttendHead(q_.data() + i * q_dim + h * hd, k0 + kvh * hd, v0 + kvh * hd, n_pos, hd, kv_dim, scale,
                         scores_.data() + worker * n_ctx, att_.data() + i * q_dim + h * hd);
   };
   const int64_t tasks = m * hp.n_heads;
-  // ~2 (n_past + m) head_dim flops per task: small jobs are not worth a wake-up.
-  if (tasks * (n_past_ + m) * hd < mm_.min_macs_per_task) {
+  // ~2 (pos + 1) head_dim flops per task: small jobs are not worth a wake-up.
+  int64_t positions = 0;
+  for (int64_t i = 0; i < m; ++i) positions += pos_[static_cast<size_t>(i)] + 1;
+  if (positions * hp.n_heads * hd < mm_.min_macs_per_task) {
     for (int64_t t = 0; t < tasks; ++t) attend(t, 0);
   } else {
     pool_.Run(tasks, attend);

@@ -1,7 +1,7 @@
-// One sequence's inference state over a LlamaModel: the KV cache, the position
-// reached (n_past) and scratch buffers. Forward() is the single forward pass,
-// for a batch of prompt tokens and for one decode token alike, whatever the
-// weight types.
+// The inference state of n_seq sequences over a LlamaModel: the KV cache, the
+// position each sequence reached and scratch buffers. ForwardBatch() is the single
+// forward pass, for a batch of prompt tokens, one decode token, or decode tokens of
+// many sequences alike, whatever the weight types.
 #pragma once
 
 #include <cstdint>
@@ -38,6 +38,7 @@ struct CpuOptions {
   // Jobs smaller than this (multiply-adds per task) use fewer workers; results
   // never depend on it. Tests set 1 so that every op really is split.
   int64_t min_work_per_task = kernels::kDefaultMinMacsPerTask;
+  int32_t n_seq = 1;  // independent sequences, each with an n_ctx KV cache (>= 1)
 };
 
 // The CPU backend: SIMD kernels (runtime-dispatched) over a persistent thread
@@ -52,12 +53,14 @@ class LlamaContext final : public InferenceContext {
   static Result<std::unique_ptr<LlamaContext>> Create(const LlamaModel& model, int64_t n_ctx,
                                                        const CpuOptions& options = {});
 
-  Status Forward(std::span<const int32_t> tokens, LogitsMode mode, std::vector<float>* logits) override;
+  Status ForwardBatch(std::span<const int32_t> tokens, std::span<const int32_t> seq_ids, LogitsMode mode,
+                      std::vector<float>* logits) override;
 
-  int64_t n_past() const override { return n_past_; }
+  int32_t n_seq() const override { return static_cast<int32_t>(seq_past_.size()); }
+  int64_t seq_past(int32_t seq) const override { return seq_past_.at(static_cast<size_t>(seq)); }
+  void TruncateSeq(int32_t seq, int64_t n) override;
   int64_t n_ctx() const override { return cache_.n_ctx(); }
-  uint64_t kv_cache_bytes() const override { return cache_.bytes(); }
-  void Truncate(int64_t n) override;
+  MemoryUse memory() const override;
   const LlamaModel& model() const override { return model_; }
   const char* backend_name() const override { return "cpu"; }
   int32_t n_threads() const { return pool_.size(); }
@@ -67,7 +70,8 @@ class LlamaContext final : public InferenceContext {
 
  private:
   LlamaContext(const LlamaModel& model, KvCache cache, const CpuOptions& options);
-  // One chunk (m <= kMaxBatch tokens) at positions n_past_..; leaves final hidden rows in x_.
+  // One chunk (m <= kMaxBatch tokens; row i of sequence seq_[i] at position pos_[i]);
+  // leaves the final hidden rows in x_.
   void ForwardChunk(const int32_t* tokens, int64_t m);
   void Layer(int64_t l, int64_t m);
   // Logits of m consecutive hidden rows into out [m][vocab].
@@ -77,7 +81,8 @@ class LlamaContext final : public InferenceContext {
 
   const LlamaModel& model_;
   KvCache cache_;
-  int64_t n_past_ = 0;
+  std::vector<int64_t> seq_past_;  // [n_seq]
+  std::vector<int32_t> seq_, pos_; // [kMaxBatch]: sequence and position of each chunk row
   // Scratch, each [kMaxBatch][width]:
   std::vector<float> x_;    // residual stream [m][dim]
   std::vector<float> xb_;   // normed input    [m][dim]

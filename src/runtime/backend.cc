@@ -5,6 +5,7 @@
 #include "model/llama_context.h"
 
 #ifdef SEPTET_HAVE_CUDA
+#include "backends/cuda/bandwidth.h"
 #include "backends/cuda/cuda_context.h"
 #endif
 
@@ -15,6 +16,16 @@ bool CudaCompiledIn() {
   return true;
 #else
   return false;
+#endif
+}
+
+Result<std::vector<double>> MeasureGpuCopyBandwidth(size_t bytes, int32_t repetitions) {
+#ifdef SEPTET_HAVE_CUDA
+  return cuda::MeasureCopyBandwidth(bytes, repetitions);
+#else
+  (void)bytes;
+  (void)repetitions;
+  return Unsupported("GPU bandwidth: this septet was built without CUDA");
 #endif
 }
 
@@ -30,6 +41,7 @@ Result<std::unique_ptr<model::InferenceContext>> CreateContext(const model::Llam
   if (options.backend == "cpu") {
     model::CpuOptions cpu;
     cpu.n_threads = ResolveThreads(options.n_threads);
+    cpu.n_seq = options.n_seq;
     if (options.prefill == "blas") {
       cpu.prefill = kernels::PrefillPath::kBlas;
     } else if (options.prefill != "own") {
@@ -40,7 +52,7 @@ Result<std::unique_ptr<model::InferenceContext>> CreateContext(const model::Llam
   }
   if (options.backend == "cuda") {
 #ifdef SEPTET_HAVE_CUDA
-    return cuda::CreateCudaContext(model, n_ctx);
+    return cuda::CreateCudaContext(model, n_ctx, options.n_seq);
 #else
     return Unsupported("backend 'cuda': this septet was built without CUDA (reconfigure with -DSEPTET_CUDA=ON on a "
                        "machine with nvcc)");

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "model/inference_context.h"
@@ -15,6 +16,7 @@ struct BackendOptions {
   std::string backend = "cpu";  // "cpu" or "cuda"
   int32_t n_threads = 1;        // CPU worker threads (>= 1; ResolveThreads turns 0 into "all")
   std::string prefill = "own";  // CPU prompt matmuls: "own" (tiled int8 GEMM) or "blas" (OpenBLAS sgemm)
+  int32_t n_seq = 1;            // sequences the context holds (batched decoding), each with n_ctx positions
 };
 
 // kUnsupported for "cuda" in a build without CUDA, or when no GPU is present;
@@ -27,5 +29,10 @@ int32_t ResolveThreads(int32_t n_threads);
 
 // True when this build has the CUDA backend compiled in.
 bool CudaCompiledIn();
+
+// Device-to-device copy bandwidth of CUDA device 0 (GB/s per repetition, counting
+// bytes read + written; backends/cuda/bandwidth.h): what GPU decoding is compared
+// with. kUnsupported in a build without CUDA or without a GPU.
+Result<std::vector<double>> MeasureGpuCopyBandwidth(size_t bytes, int32_t repetitions);
 
 }  // namespace septet::runtime
