@@ -24,15 +24,17 @@ SEPTET := $(BUILD)/septet
 #   make benchmark        septet bench over those models (pp + tg, memory bandwidth, -t $(BENCH_THREADS))
 #   make benchmark-simd   kernel micro-benchmarks (bench/simd_kernels_bench.cc), JSON in $(BUILD)/bench-results
 #   make benchmark-blas   BLAS prefill GEMM micro-benchmark (bench/blas_gemm_bench.cc)
-#   make benchmark-gpu    septet bench --backend cuda (fails with a message when there is no CUDA/GPU)
+#   make benchmark-gpu    septet bench --backend cuda: pp, batch-1 decode and the batched-decode curve
+#                         (-b) on $(GPU_SHAPES), vs the GPU's copy bandwidth (fails with a message when
+#                         there is no CUDA/GPU); e.g. GPU_SHAPES=llama2-70b:Q3P5 for the 70B shape
 MODELS_DIR ?= $(BUILD)/models
 GEN_SHAPE ?= tinyllama-1.1b
 GEN_TYPES ?= Q3P5 Q4_G Q8_0 F16
 BENCH_THREADS ?= $(shell nproc 2>/dev/null || echo 1)
 BENCH_FLAGS ?= -p 512 -n 128 -r 5
 BENCH_OUT ?= $(BUILD)/bench-results
-GPU_SHAPES ?= llama3-8b:Q3P5 tinyllama-1.1b:Q3P5
-GPU_BENCH_FLAGS ?= -p 1,8,64,512 -n 128 -r 5
+GPU_SHAPES ?= llama3-8b:Q3P5 llama3-8b:Q4_G llama3-8b:Q8_0
+GPU_BENCH_FLAGS ?= -p 512 -n 128 -b 1,8,16,32,64,128,256 -r 5
 lc = $(shell echo '$(1)' | tr A-Z a-z)
 GEN_MODELS = $(foreach t,$(GEN_TYPES),$(MODELS_DIR)/$(GEN_SHAPE)-$(call lc,$(t)).gguf)
 

@@ -75,6 +75,24 @@ TEST(BenchCliTest, JsonHasResultsForEveryModelAndTest) {
   EXPECT_EQ(j["results"][1]["repetitions"], 1);
 }
 
+TEST(BenchCliTest, BatchCurveReportsAggregateRateAndMemory) {
+  const CliRun r = Septet(Cat("bench -m ", Stories(), " -p 0 -n 8 -b 1,4 -r 1 --bw-mib 4 -o json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["results"].size(), 2u);  // tg8 at batch 1 and 4
+  EXPECT_EQ(j["results"][0]["batch"], 1);
+  EXPECT_EQ(j["results"][1]["batch"], 4);
+  // Weights are read once per step: per-token traffic drops by about the batch.
+  const double b1 = j["results"][0]["bytes_per_token"].get<double>();
+  const double b4 = j["results"][1]["bytes_per_token"].get<double>();
+  EXPECT_LT(b4, b1 / 3);
+  // Four sequences' KV caches.
+  EXPECT_EQ(j["results"][1]["memory"]["kv_cache"].get<uint64_t>(),
+            4 * j["results"][0]["memory"]["kv_cache"].get<uint64_t>());
+  EXPECT_GT(j["results"][1]["memory"]["total"].get<uint64_t>(), j["results"][1]["memory"]["weights"].get<uint64_t>());
+  EXPECT_EQ(Septet(Cat("bench -m ", Stories(), " -n 4 -b 0 --bw-mib 0")).exit_code, 2);
+}
+
 TEST(BenchCliTest, BadInputsAreClearErrors) {
   const CliRun missing = Septet("bench -m /nonexistent/m.gguf -p 4 -n 4 -r 1 --bw-mib 0");
   EXPECT_EQ(missing.exit_code, 1);

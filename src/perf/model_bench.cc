@@ -38,10 +38,12 @@ Result<std::vector<TestResult>> RunModelBench(const model::LlamaModel& model, co
   if (o.n_prompt == 0 && o.n_gen == 0) return InvalidArgument("-p and -n are both 0: nothing to measure");
   if (o.repetitions < 1) return InvalidArgument("-r: %d repetitions; expected >= 1", o.repetitions);
   if (o.n_threads < 1) return InvalidArgument("-t: %d threads; expected >= 1", o.n_threads);
+  if (o.n_batch < 1) return InvalidArgument("-b: batch of %d sequences; expected >= 1", o.n_batch);
   const int64_t n_ctx = std::max<int64_t>(o.n_prompt, o.n_gen) + 1;
   runtime::BackendOptions bo;
   bo.backend = o.backend;
   bo.n_threads = o.n_threads;
+  bo.n_seq = o.n_gen > 0 ? o.n_batch : 1;
   SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<model::InferenceContext> ctx, runtime::CreateContext(model, n_ctx, bo));
   if (backend_name != nullptr) *backend_name = ctx->backend_name();
 
@@ -69,6 +71,7 @@ Result<std::vector<TestResult>> RunModelBench(const model::LlamaModel& model, co
     TestResult t;
     t.test = "pp" + std::to_string(o.n_prompt);
     t.n_tokens = o.n_prompt;
+    t.memory = ctx->memory();
     std::vector<double> tps;
     for (double s : secs) tps.push_back(static_cast<double>(o.n_prompt) / s);
     t.seconds = Summarize(secs);
@@ -76,30 +79,39 @@ Result<std::vector<TestResult>> RunModelBench(const model::LlamaModel& model, co
     out.push_back(t);
   }
   if (o.n_gen > 0) {
+    const int32_t b = ctx->n_seq();
+    std::vector<int32_t> seq_ids(static_cast<size_t>(b)), step(static_cast<size_t>(b));
+    for (int32_t q = 0; q < b; ++q) seq_ids[static_cast<size_t>(q)] = q;
     std::vector<double> secs;
     for (int32_t r = 0; r < o.repetitions; ++r) {
-      ctx->Truncate(0);
+      for (int32_t q = 0; q < b; ++q) ctx->TruncateSeq(q, 0);
       const auto t0 = std::chrono::steady_clock::now();
       for (int64_t i = 0; i < o.n_gen; ++i) {
-        SEPTET_RETURN_IF_ERROR(ctx->Forward(std::span<const int32_t>(tokens.data() + i, 1), model::LogitsMode::kLast,
-                                            &logits));
+        // Sequence q decodes the id stream shifted by q (different tokens, same work).
+        for (int32_t q = 0; q < b; ++q) {
+          step[static_cast<size_t>(q)] = tokens[static_cast<size_t>((i + q) % o.n_gen)];
+        }
+        SEPTET_RETURN_IF_ERROR(ctx->ForwardBatch(step, seq_ids, model::LogitsMode::kLast, &logits));
       }
       secs.push_back(Seconds(t0));
     }
     TestResult t;
     t.test = "tg" + std::to_string(o.n_gen);
     t.n_tokens = o.n_gen;
+    t.batch = b;
+    t.memory = ctx->memory();
     std::vector<double> tps;
-    for (double s : secs) tps.push_back(static_cast<double>(o.n_gen) / s);
+    for (double s : secs) tps.push_back(static_cast<double>(o.n_gen) * b / s);
     t.seconds = Summarize(secs);
     t.tok_per_s = Summarize(tps);
-    const double kv_per_pos = static_cast<double>(ctx->kv_cache_bytes()) / static_cast<double>(ctx->n_ctx());
-    t.bytes_per_token = static_cast<double>(MatMulWeightBytes(model)) +
+    const double kv_per_pos =
+        static_cast<double>(ctx->kv_cache_bytes()) / static_cast<double>(ctx->n_ctx() * static_cast<int64_t>(b));
+    t.bytes_per_token = static_cast<double>(MatMulWeightBytes(model)) / b +
                         kv_per_pos * static_cast<double>(o.n_gen + 1) / 2.0;
     t.gbs = t.bytes_per_token * t.tok_per_s.median / 1e9;
     out.push_back(t);
   }
-  ctx->Truncate(0);
+  for (int32_t q = 0; q < ctx->n_seq(); ++q) ctx->TruncateSeq(q, 0);
   return out;
 }
 

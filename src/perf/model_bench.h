@@ -1,6 +1,8 @@
 // Whole-model benchmark in the manner of llama-bench: prompt processing (pp: n
 // tokens in one Forward) and text generation (tg: n tokens one Forward each),
-// from an empty KV cache, repeated, with tokens/s as median and spread.
+// from an empty KV cache, repeated, with tokens/s as median and spread. Batched
+// text generation (tg with n_batch = B > 1) decodes B sequences together, one
+// token of each per ForwardBatch call; its tokens/s is the aggregate, B * n / time.
 //
 // Bytes per decode token (what a decode step must read; bandwidth-bound decoding
 // runs at bandwidth / this):
@@ -8,9 +10,11 @@
 //            every layer and the output head), in the types the forward pass uses
 //            (after any load-time --type conversion). The embedding lookup reads
 //            one row and is ignored; norm vectors are negligible and ignored.
-//   KV cache: a token at position p reads K and V of positions 0..p of every layer,
-//            (p + 1) · kv_cache_bytes / n_ctx; a tg run over positions 0..n-1
-//            averages (n + 1) / 2 positions.
+//   KV cache: a token at position p reads K and V of positions 0..p of every layer
+//            of its sequence, (p + 1) · kv_bytes_per_position; a tg run over
+//            positions 0..n-1 averages (n + 1) / 2 positions.
+// With B sequences per step the weights are read once for B tokens:
+//   bytes per token = weights / B + average KV read.
 // Achieved GB/s = bytes per token × tokens/s (median). Dividing by the read
 // bandwidth measured on the same machine and thread count (perf/bandwidth.h) says
 // how close decoding is to the memory-bound limit.
@@ -21,6 +25,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "model/inference_context.h"
 #include "model/llama_model.h"
 #include "perf/stats.h"
 
@@ -33,15 +38,18 @@ struct ModelBenchOptions {
   int32_t n_threads = 1;
   std::string backend = "cpu";
   uint64_t seed = 1;       // the random token ids
+  int32_t n_batch = 1;     // sequences decoded together in tg (>= 1; pp ignores it)
 };
 
 struct TestResult {
   std::string test;  // "pp512", "tg128"
-  int64_t n_tokens = 0;
+  int64_t n_tokens = 0;  // per sequence
+  int32_t batch = 1;     // sequences per step (tg)
   Summary tok_per_s;  // over repetitions
   Summary seconds;
   double bytes_per_token = 0;  // tg only: weights + average KV read; 0 for pp
   double gbs = 0;              // tg only: bytes_per_token * median tok/s / 1e9
+  model::MemoryUse memory;     // what the context held on its device
 };
 
 // The weight bytes a decode step reads (see above).

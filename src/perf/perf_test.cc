@@ -69,6 +69,25 @@ TEST(ModelBench, StoriesRunsAndCountsBytes) {
   EXPECT_GT((*r)[1].tok_per_s.median, 0);
   // KV: 2 (K, V) x 5 layers x 32 floats per position, average (4 + 1) / 2 positions.
   EXPECT_DOUBLE_EQ((*r)[1].bytes_per_token, static_cast<double>(MatMulWeightBytes(**m)) + 2 * 5 * 32 * 4 * 2.5);
+  EXPECT_EQ((*r)[1].batch, 1);
+  // Memory: F32 weights of the file, KV cache of n_ctx = max(p, n) + 1 = 9 positions.
+  EXPECT_EQ((*r)[1].memory.kv_cache, 2u * 5 * 9 * 32 * 4);
+  EXPECT_GE((*r)[1].memory.weights, MatMulWeightBytes(**m));
+  EXPECT_GT((*r)[1].memory.scratch, 0u);
+
+  // Batched decoding: 4 sequences of 4 tokens; the weights count once per step.
+  o.n_prompt = 0;
+  o.n_batch = 4;
+  auto rb = RunModelBench(**m, o);
+  ASSERT_TRUE(rb.ok()) << rb.status().ToString();
+  ASSERT_EQ(rb->size(), 1u);
+  EXPECT_EQ((*rb)[0].batch, 4);
+  EXPECT_EQ((*rb)[0].memory.kv_cache, 4u * 2 * 5 * 5 * 32 * 4);  // n_ctx = 5 per sequence
+  EXPECT_DOUBLE_EQ((*rb)[0].bytes_per_token,
+                   static_cast<double>(MatMulWeightBytes(**m)) / 4 + 2 * 5 * 32 * 4 * 2.5);
+  o.n_batch = 0;
+  EXPECT_FALSE(RunModelBench(**m, o).ok());
+  o.n_batch = 1;
   o.n_prompt = o.n_gen = 0;
   EXPECT_FALSE(RunModelBench(**m, o).ok());
   o.n_gen = 2;

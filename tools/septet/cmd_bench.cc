@@ -1,12 +1,15 @@
 // septet bench: whole-model prompt-processing (pp) and decode (tg) speed, with the
-// memory bandwidth probe measured in the same run (src/perf/). Several models in
-// one run are the point: same machine, same threads, ratios in the last column.
+// memory bandwidth probe measured in the same run (src/perf/; on the GPU a
+// device-to-device copy). Several models in one run are the point: same machine,
+// same threads, ratios in the last column. -b adds batched decoding (B sequences
+// per step): the aggregate tokens/s curve up to saturation.
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +28,7 @@ struct BenchFlags {
   std::vector<std::string> models;
   std::vector<int64_t> n_prompt{512}, n_gen{128};
   std::vector<int32_t> threads{1};
+  std::vector<int32_t> batch{1};
   int32_t reps = 5;
   std::string backend = "cpu", type, output = "md";
   int64_t bw_mib = 512;
@@ -38,7 +42,7 @@ struct Row {
   int32_t threads = 0;
   bool synthetic = false;
   perf::TestResult r;
-  double bw_fraction = 0;  // of the read bandwidth probe (0: not measured)
+  double bw_fraction = 0;  // of the bandwidth probe (0: not measured)
   double vs_first = 0;     // t/s relative to the first model, same test and threads
 };
 
@@ -73,6 +77,9 @@ int RunBench(const BenchFlags& f) {
   for (int32_t t : f.threads) {
     if (t < 1) return std::fprintf(stderr, "septet: error: -t: %d threads; expected >= 1\n", t), kExitUsage;
   }
+  for (int32_t b : f.batch) {
+    if (b < 1) return std::fprintf(stderr, "septet: error: -b: batch of %d sequences; expected >= 1\n", b), kExitUsage;
+  }
   model::ModelOptions mo;
   if (!f.type.empty()) {
     const std::optional<DType> t = ParseDType(f.type);
@@ -87,8 +94,18 @@ int RunBench(const BenchFlags& f) {
     return kExitFailure;
   }
 
-  // Bandwidth first (CPU backend only: it measures host memory).
+  // Bandwidth first: host memory for the CPU backend (read probe, per thread count),
+  // device memory for CUDA (device-to-device copy, read + written bytes).
   std::map<int32_t, perf::BandwidthResult> bw;
+  std::optional<perf::Summary> gpu_bw;
+  if (f.backend == "cuda" && f.bw_mib > 0) {
+    const size_t bytes = static_cast<size_t>(std::max<int64_t>(f.bw_mib, 1024)) << 20;  // >> any L2
+    auto r = runtime::MeasureGpuCopyBandwidth(bytes, std::max(5, f.reps));
+    if (!r.ok()) return std::fprintf(stderr, "septet: error: %s\n", r.status().message().c_str()), kExitFailure;
+    gpu_bw = perf::Summarize(*r);
+    std::fprintf(stderr, "septet: GPU bandwidth: device-to-device copy %.1f GB/s (%s per buffer, median of %zu)\n",
+                 gpu_bw->median, HumanBytes(bytes).c_str(), r->size());
+  }
   if (f.backend == "cpu" && f.bw_mib > 0) {
     for (int32_t t : f.threads) {
       perf::BandwidthOptions bo;
@@ -123,7 +140,9 @@ int RunBench(const BenchFlags& f) {
         if (p > 0) runs.push_back({p, 0, f.reps, t, f.backend, f.seed});
       }
       for (int64_t n : f.n_gen) {
-        if (n > 0) runs.push_back({0, n, f.reps, t, f.backend, f.seed});
+        for (int32_t b : f.batch) {
+          if (n > 0) runs.push_back({0, n, f.reps, t, f.backend, f.seed, b});
+        }
       }
       for (const perf::ModelBenchOptions& o : runs) {
         std::string backend;
@@ -142,12 +161,13 @@ int RunBench(const BenchFlags& f) {
           row.synthetic = synthetic;
           row.r = tr;
           if (tr.gbs > 0 && bw.count(t)) row.bw_fraction = tr.gbs / bw[t].read_gbs.median;
-          const std::string key = tr.test + "/" + std::to_string(t);
+          if (tr.gbs > 0 && gpu_bw) row.bw_fraction = tr.gbs / gpu_bw->median;
+          const std::string key = tr.test + "/" + std::to_string(t) + "/" + std::to_string(tr.batch);
           if (!first.count(key)) first[key] = tr.tok_per_s.median;
           row.vs_first = first[key] > 0 ? tr.tok_per_s.median / first[key] : 0;
           rows.push_back(row);
-          std::fprintf(stderr, "septet: %s t=%d %s: %.2f t/s\n", row.model.c_str(), t, tr.test.c_str(),
-                       tr.tok_per_s.median);
+          std::fprintf(stderr, "septet: %s t=%d %s b=%d: %.2f t/s\n", row.model.c_str(), t, tr.test.c_str(),
+                       tr.batch, tr.tok_per_s.median);
         }
       }
     }
@@ -160,6 +180,7 @@ int RunBench(const BenchFlags& f) {
       j["bandwidth"].push_back({{"threads", t}, {"bytes", b.bytes}, {"read_gbs", SummaryJson(b.read_gbs)},
                                 {"copy_gbs", SummaryJson(b.copy_gbs)}});
     }
+    if (gpu_bw) j["gpu_copy_gbs"] = SummaryJson(*gpu_bw);
     j["results"] = nlohmann::json::array();
     for (const Row& r : rows) {
       j["results"].push_back({{"model", r.model},
@@ -171,7 +192,12 @@ int RunBench(const BenchFlags& f) {
                               {"backend", r.backend},
                               {"threads", r.threads},
                               {"test", r.test},
+                              {"batch", r.r.batch},
                               {"n_tokens", r.r.n_tokens},
+                              {"memory", {{"weights", r.r.memory.weights},
+                                          {"kv_cache", r.r.memory.kv_cache},
+                                          {"scratch", r.r.memory.scratch},
+                                          {"total", r.r.memory.total()}}},
                               {"repetitions", r.r.tok_per_s.n},
                               {"tok_per_s", SummaryJson(r.r.tok_per_s)},
                               {"seconds", SummaryJson(r.r.seconds)},
@@ -183,24 +209,31 @@ int RunBench(const BenchFlags& f) {
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
-  std::printf("| model | type | bpw | weights | backend | threads | test | t/s | GB/s | %% of bw | vs first |\n");
-  std::printf("|---|---|---:|---:|---|---:|---|---:|---:|---:|---:|\n");
+  std::printf("| model | type | bpw | weights | backend | threads | test | batch | t/s | GB/s | %% of bw | memory | "
+              "vs first |\n");
+  std::printf("|---|---|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& [t, b] : bw) {
-    std::printf("| memory (%s probe) | - | - | %s | cpu | %d | read | - | %.2f ± %.2f | 100%% | - |\n", "STREAM-like",
-                HumanBytes(b.bytes).c_str(), t, b.read_gbs.median, b.read_gbs.stddev);
-    std::printf("| memory (%s probe) | - | - | %s | cpu | %d | copy | - | %.2f ± %.2f | - | - |\n", "STREAM-like",
-                HumanBytes(b.bytes).c_str(), t, b.copy_gbs.median, b.copy_gbs.stddev);
+    std::printf("| memory (%s probe) | - | - | %s | cpu | %d | read | - | - | %.2f ± %.2f | 100%% | - | - |\n",
+                "STREAM-like", HumanBytes(b.bytes).c_str(), t, b.read_gbs.median, b.read_gbs.stddev);
+    std::printf("| memory (%s probe) | - | - | %s | cpu | %d | copy | - | - | %.2f ± %.2f | - | - | - |\n",
+                "STREAM-like", HumanBytes(b.bytes).c_str(), t, b.copy_gbs.median, b.copy_gbs.stddev);
+  }
+  if (gpu_bw) {
+    std::printf("| GPU memory (device copy) | - | - | - | cuda | - | copy | - | - | %.1f ± %.1f | 100%% | - | - |\n",
+                gpu_bw->median, gpu_bw->stddev);
   }
   for (const Row& r : rows) {
-    std::printf("| %s%s | %s | %.3f | %s | %s | %d | %s | %.2f ± %.2f | %s | %s | %.2fx |\n", r.model.c_str(),
+    std::printf("| %s%s | %s | %.3f | %s | %s | %d | %s | %d | %.2f ± %.2f | %s | %s | %s | %.2fx |\n", r.model.c_str(),
                 r.synthetic ? " (synthetic)" : "", r.type.c_str(), r.bpw, HumanBytes(r.weight_bytes).c_str(),
-                r.backend.c_str(), r.threads, r.test.c_str(), r.r.tok_per_s.median, r.r.tok_per_s.stddev,
+                r.backend.c_str(), r.threads, r.test.c_str(), r.r.batch, r.r.tok_per_s.median, r.r.tok_per_s.stddev,
                 r.r.gbs > 0 ? Fmt("%.2f", r.r.gbs).c_str() : "-",
-                r.bw_fraction > 0 ? Fmt("%.1f%%", 100 * r.bw_fraction).c_str() : "-", r.vs_first);
+                r.bw_fraction > 0 ? Fmt("%.1f%%", 100 * r.bw_fraction).c_str() : "-",
+                HumanBytes(r.r.memory.total()).c_str(), r.vs_first);
   }
-  std::printf("\nt/s: median ± stddev over %d repetitions. GB/s (tg only): (matmul weights + average KV cache read) "
-              "per token × t/s; %% of bw: of the read probe at the same thread count.\n",
-              f.reps);
+  std::printf("\nt/s: median ± stddev over %d repetitions; with batch B > 1, the aggregate of B sequences decoding "
+              "together. GB/s (tg only): (matmul weights / B + average KV cache read) per token × t/s; %% of bw: of "
+              "the %s. memory: what the context holds (weights + KV cache + scratch) on its device.\n",
+              f.reps, gpu_bw ? "GPU's device-to-device copy bandwidth" : "read probe at the same thread count");
   return 0;
 }
 
@@ -221,6 +254,10 @@ Subcommand AddBenchCommand(CLI::App* app) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("-t,--threads", f->threads, "CPU threads (comma list, e.g. 1,2)")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("-b,--batch", f->batch,
+                  "Sequences decoded together in tg tests (comma list, e.g. 1,8,16,32,64: aggregate t/s)")
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--backend", f->backend, "cpu or cuda")

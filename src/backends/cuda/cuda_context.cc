@@ -60,9 +60,12 @@ struct CudaContext::State {
   uint64_t weight_bytes = 0;
 
   DeviceBuffer inv_freq, k_cache, v_cache;
-  // Scratch for one chunk of `chunk` tokens, each [chunk][width]:
+  uint64_t kv_bytes = 0;
+  // Scratch for one chunk of `chunk` tokens, each [chunk][width]; meta holds the
+  // chunk's token ids, positions, sequence ids and logit-row indices ([4][chunk]).
   int64_t chunk = 0, logits_rows = 0;
-  DeviceBuffer ids, x, xb, q, k, v, att, proj, gate, up, logits;
+  DeviceBuffer meta, x, xb, q, k, v, att, proj, gate, up, logits;
+  std::vector<int32_t> meta_host;
   DeviceBuffer act_q, act_d, act_sum, x16, tile;
   uint64_t total_bytes = 0;
 
@@ -163,20 +166,25 @@ struct CudaContext::State {
 };
 
 CudaContext::CudaContext(const model::LlamaModel& model, int64_t n_ctx, std::unique_ptr<State> state)
-    : model_(model), n_ctx_(n_ctx), s_(std::move(state)) {}
+    : model_(model), n_ctx_(n_ctx), s_(std::move(state)) {
+  seq_past_.assign(static_cast<size_t>(s_->options.n_seq), 0);
+}
 
 CudaContext::~CudaContext() = default;
 
-uint64_t CudaContext::kv_cache_bytes() const {
-  const model::LlamaHParams& hp = model_.hparams();
-  return model::KvCache::Bytes(hp.n_layers, n_ctx_, hp.kv_dim());
+model::MemoryUse CudaContext::memory() const {
+  model::MemoryUse u;
+  u.weights = s_->weight_bytes;
+  u.kv_cache = s_->kv_bytes;
+  u.scratch = s_->total_bytes - u.weights - u.kv_cache;
+  return u;
 }
-uint64_t CudaContext::device_bytes() const { return s_->total_bytes; }
-uint64_t CudaContext::weight_bytes() const { return s_->weight_bytes; }
 
-void CudaContext::Truncate(int64_t n) {
-  SEPTET_CHECK(n >= 0 && n <= n_past_);
-  n_past_ = n;  // positions >= n in the device cache are overwritten before they are read again
+void CudaContext::TruncateSeq(int32_t seq, int64_t n) {
+  SEPTET_CHECK(seq >= 0 && seq < n_seq());
+  SEPTET_CHECK(n >= 0 && n <= seq_past_[static_cast<size_t>(seq)]);
+  // Positions >= n in the device cache are overwritten before they are read again.
+  seq_past_[static_cast<size_t>(seq)] = n;
 }
 
 Result<std::unique_ptr<CudaContext>> CudaContext::Create(const model::LlamaModel& model, int64_t n_ctx,
@@ -188,6 +196,8 @@ Result<std::unique_ptr<CudaContext>> CudaContext::Create(const model::LlamaModel
   if (options.max_chunk < 1 || options.max_chunk > kMaxChunk) {
     return InvalidArgument("max_chunk = %" PRId64 "; expected 1 .. %" PRId64, options.max_chunk, kMaxChunk);
   }
+  if (options.n_seq < 1) return InvalidArgument("n_seq = %d; expected >= 1", options.n_seq);
+  if (n_ctx > INT32_MAX) return InvalidArgument("n_ctx = %" PRId64 "; expected <= %d", n_ctx, INT32_MAX);
   SEPTET_ASSIGN_OR_RETURN(const int n_devices, UsableDeviceCount());
   if (options.device < 0 || options.device >= n_devices) {
     return InvalidArgument("CUDA device %d requested; %d device(s) present", options.device, n_devices);
@@ -208,7 +218,7 @@ Result<std::unique_ptr<CudaContext>> CudaContext::Create(const model::LlamaModel
 
   // ---- the memory plan, checked against what the device has free ----
   const model::LlamaWeights& w = model.weights();
-  const int64_t chunk = std::min(options.max_chunk, n_ctx);
+  const int64_t chunk = std::min(options.max_chunk, n_ctx * options.n_seq);
   const int64_t logits_rows = std::min(kMaxLogitsRows, chunk);
   const int64_t max_cols = std::max({hp.dim, hp.q_dim(), hp.ffn_dim});
   std::vector<const cpu::WeightView*> mats = {&w.token_embd, &w.output};
@@ -238,19 +248,19 @@ Result<std::unique_ptr<CudaContext>> CudaContext::Create(const model::LlamaModel
   const uint64_t f = sizeof(float);
   const uint64_t c = static_cast<uint64_t>(chunk);
   const uint64_t scratch_needed =
-      c * sizeof(int32_t) + c * f * (3 * hp.dim + 2 * hp.q_dim() + 2 * hp.kv_dim() + 2 * hp.ffn_dim) +
+      4 * c * sizeof(int32_t) + c * f * (3 * hp.dim + 2 * hp.q_dim() + 2 * hp.kv_dim() + 2 * hp.ffn_dim) +
       static_cast<uint64_t>(logits_rows * hp.vocab) * f + c * static_cast<uint64_t>(ActStride(max_cols)) +
       2 * c * static_cast<uint64_t>(ActBlocks(max_cols)) * 4 +
       (gemm_used && any_f16_gemm ? c * static_cast<uint64_t>(max_cols) * 2 : 0) + tile_bytes;
-  const uint64_t kv_bytes = model::KvCache::Bytes(hp.n_layers, n_ctx, hp.kv_dim());
+  const uint64_t kv_bytes = model::KvCache::Bytes(hp.n_layers, n_ctx, hp.kv_dim(), options.n_seq);
   const uint64_t needed = weights_needed + kv_bytes + scratch_needed;
   size_t free_b = 0, total_b = 0;
   SEPTET_CUDA_TRY(cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo");
   if (needed > free_b) {
     return InvalidArgument("CUDA backend: needs %.1f MiB on device %d (weights %.1f, KV cache %.1f for n_ctx = %" PRId64
-                           ", scratch %.1f) but only %.1f MiB of %.1f are free",
+                           " x %d sequence(s), scratch %.1f) but only %.1f MiB of %.1f are free",
                            needed / 1048576.0, options.device, weights_needed / 1048576.0, kv_bytes / 1048576.0,
-                           n_ctx, scratch_needed / 1048576.0, free_b / 1048576.0, total_b / 1048576.0);
+                           n_ctx, options.n_seq, scratch_needed / 1048576.0, free_b / 1048576.0, total_b / 1048576.0);
   }
 
   // ---- weights ----
@@ -280,10 +290,12 @@ Result<std::unique_ptr<CudaContext>> CudaContext::Create(const model::LlamaModel
   // ---- KV cache and scratch ----
   SEPTET_ASSIGN_OR_RETURN(s->k_cache, s->Alloc(kv_bytes / 2, "K cache"));
   SEPTET_ASSIGN_OR_RETURN(s->v_cache, s->Alloc(kv_bytes / 2, "V cache"));
+  s->kv_bytes = kv_bytes;
   s->chunk = chunk;
   s->logits_rows = logits_rows;
   const auto rows = [&](int64_t width) { return static_cast<size_t>(chunk * width) * sizeof(float); };
-  SEPTET_ASSIGN_OR_RETURN(s->ids, s->Alloc(static_cast<size_t>(chunk) * sizeof(int32_t), "token ids"));
+  SEPTET_ASSIGN_OR_RETURN(s->meta, s->Alloc(static_cast<size_t>(4 * chunk) * sizeof(int32_t), "token ids"));
+  s->meta_host.resize(static_cast<size_t>(4 * chunk));
   SEPTET_ASSIGN_OR_RETURN(s->x, s->Alloc(rows(hp.dim), "x"));
   SEPTET_ASSIGN_OR_RETURN(s->xb, s->Alloc(rows(hp.dim), "xb"));
   SEPTET_ASSIGN_OR_RETURN(s->proj, s->Alloc(rows(hp.dim), "proj"));
@@ -307,26 +319,29 @@ Result<std::unique_ptr<CudaContext>> CudaContext::Create(const model::LlamaModel
   return std::unique_ptr<CudaContext>(new CudaContext(model, n_ctx, std::move(s)));
 }
 
-Status CudaContext::Forward(std::span<const int32_t> tokens, model::LogitsMode mode, std::vector<float>* logits) {
+Status CudaContext::ForwardBatch(std::span<const int32_t> tokens, std::span<const int32_t> seq_ids,
+                                 model::LogitsMode mode, std::vector<float>* logits) {
   const model::LlamaHParams& hp = model_.hparams();
-  SEPTET_RETURN_IF_ERROR(model::ValidateForward(tokens, hp.vocab, n_past_, n_ctx_));
-  const int64_t n_past_before = n_past_;
-  const Status st = ForwardChunks(tokens, mode, logits);
-  if (!st.ok()) n_past_ = n_past_before;  // the cache past n_past is simply overwritten later
-  return st;
+  SEPTET_ASSIGN_OR_RETURN(const model::BatchPlan plan,
+                          model::PlanBatch(tokens, seq_ids, mode, hp.vocab, seq_past_, n_ctx_));
+  // On failure no sequence advances: cache rows past seq_past are overwritten later.
+  SEPTET_RETURN_IF_ERROR(ForwardChunks(tokens, seq_ids, plan, logits));
+  for (size_t q = 0; q < seq_past_.size(); ++q) seq_past_[q] += plan.seq_count[q];
+  return Status::Ok();
 }
 
-Status CudaContext::ForwardChunks(std::span<const int32_t> tokens, model::LogitsMode mode,
-                                  std::vector<float>* logits) {
+Status CudaContext::ForwardChunks(std::span<const int32_t> tokens, std::span<const int32_t> seq_ids,
+                                  const model::BatchPlan& plan, std::vector<float>* logits) {
   const model::LlamaHParams& hp = model_.hparams();
   State& s = *s_;
   cudaStream_t st = s.stream;
   SEPTET_CUDA_TRY(cudaSetDevice(s.options.device), "cudaSetDevice");
   const int64_t n = static_cast<int64_t>(tokens.size());
   const int64_t dim = hp.dim, q_dim = hp.q_dim(), kv_dim = hp.kv_dim(), hd = hp.head_dim, ffn = hp.ffn_dim;
-  const int64_t plane = n_ctx_ * kv_dim;  // floats per layer in each cache plane
+  const int64_t seq_stride = n_ctx_ * kv_dim;                         // floats per sequence in a layer's plane
+  const int64_t plane = static_cast<int64_t>(seq_past_.size()) * seq_stride;  // floats per layer
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
-  logits->resize(static_cast<size_t>((mode == model::LogitsMode::kAll ? n : 1) * hp.vocab));
+  logits->resize(plan.logit_rows.size() * static_cast<size_t>(hp.vocab));
   float* x = s.x.get<float>();
   float* xb = s.xb.get<float>();
   float* q = s.q.get<float>();
@@ -337,17 +352,33 @@ Status CudaContext::ForwardChunks(std::span<const int32_t> tokens, model::Logits
   float* gate = s.gate.get<float>();
   float* up = s.up.get<float>();
   float* lg = s.logits.get<float>();
+  const int32_t* d_ids = s.meta.get<const int32_t>();
+  const int32_t* d_pos = d_ids + s.chunk;
+  const int32_t* d_seq = d_ids + 2 * s.chunk;
+  const int32_t* d_rows = d_ids + 3 * s.chunk;
   const double* inv_freq = s.inv_freq.get<const double>();
   const bool half_pairing = hp.rope_pairing == cpu::RopePairing::kHalf;
+  size_t next_row = 0;  // into plan.logit_rows
 
   for (int64_t start = 0; start < n; start += s.chunk) {
     const int64_t m = std::min(s.chunk, n - start);
-    const int64_t p0 = n_past_;  // position of the chunk's first token
-    SEPTET_CUDA_TRY(cudaMemcpyAsync(s.ids.get(), tokens.data() + start, static_cast<size_t>(m) * sizeof(int32_t),
-                                    cudaMemcpyHostToDevice, st),
-                    "cudaMemcpyAsync (token ids)");
-    SEPTET_CUDA_TRY(LaunchDequantRowsF32(s.token_embd, s.ids.get<const int32_t>(), 0, m, x, dim, st),
-                    "launch embedding lookup");
+    // This chunk's logit rows (indices within the chunk).
+    const size_t first = next_row;
+    while (next_row < plan.logit_rows.size() && plan.logit_rows[next_row] < start + m) ++next_row;
+    const int64_t n_rows = static_cast<int64_t>(next_row - first);
+    int32_t* h = s.meta_host.data();
+    for (int64_t i = 0; i < m; ++i) {
+      h[i] = tokens[static_cast<size_t>(start + i)];
+      h[s.chunk + i] = plan.pos[static_cast<size_t>(start + i)];
+      h[2 * s.chunk + i] = seq_ids[static_cast<size_t>(start + i)];
+    }
+    for (int64_t j = 0; j < n_rows; ++j) {
+      h[3 * s.chunk + j] = static_cast<int32_t>(plan.logit_rows[first + static_cast<size_t>(j)] - start);
+    }
+    // Pageable source: the copy has left `h` when cudaMemcpyAsync returns.
+    SEPTET_CUDA_TRY(cudaMemcpyAsync(s.meta.get(), h, s.meta.bytes(), cudaMemcpyHostToDevice, st),
+                    "cudaMemcpyAsync (token ids, positions)");
+    SEPTET_CUDA_TRY(LaunchDequantRowsF32(s.token_embd, d_ids, 0, m, x, dim, st), "launch embedding lookup");
     for (int64_t l = 0; l < hp.n_layers; ++l) {
       const LayerDev& L = s.layers[static_cast<size_t>(l)];
       float* kc = s.k_cache.get<float>() + l * plane;
@@ -357,16 +388,13 @@ Status CudaContext::ForwardChunks(std::span<const int32_t> tokens, model::Logits
       SEPTET_RETURN_IF_ERROR(s.MatMul(L.wq, xb, m, q));
       SEPTET_RETURN_IF_ERROR(s.MatMul(L.wk, xb, m, k));
       SEPTET_RETURN_IF_ERROR(s.MatMul(L.wv, xb, m, v));
-      SEPTET_CUDA_TRY(LaunchRope(q, m, q_dim, hp.n_heads, hd, hp.n_rot, p0, inv_freq, half_pairing, st),
+      SEPTET_CUDA_TRY(LaunchRope(q, m, q_dim, hp.n_heads, hd, hp.n_rot, d_pos, inv_freq, half_pairing, st),
                       "launch Rope (q)");
-      SEPTET_CUDA_TRY(LaunchRope(k, m, kv_dim, hp.n_kv_heads, hd, hp.n_rot, p0, inv_freq, half_pairing, st),
+      SEPTET_CUDA_TRY(LaunchRope(k, m, kv_dim, hp.n_kv_heads, hd, hp.n_rot, d_pos, inv_freq, half_pairing, st),
                       "launch Rope (k)");
-      const size_t kv_bytes = static_cast<size_t>(m * kv_dim) * sizeof(float);
-      SEPTET_CUDA_TRY(cudaMemcpyAsync(kc + p0 * kv_dim, k, kv_bytes, cudaMemcpyDeviceToDevice, st),
-                      "cudaMemcpyAsync (K cache)");
-      SEPTET_CUDA_TRY(cudaMemcpyAsync(vc + p0 * kv_dim, v, kv_bytes, cudaMemcpyDeviceToDevice, st),
-                      "cudaMemcpyAsync (V cache)");
-      SEPTET_CUDA_TRY(LaunchAttention(q, kc, vc, m, p0, hp.n_heads, hp.n_kv_heads, hd, scale, att, st),
+      SEPTET_CUDA_TRY(LaunchKvStore(k, v, m, kv_dim, d_pos, d_seq, seq_stride, kc, vc, st), "launch KvStore");
+      SEPTET_CUDA_TRY(LaunchAttention(q, kc, vc, m, d_pos, d_seq, seq_stride, hp.n_heads, hp.n_kv_heads, hd, scale,
+                                      att, st),
                       "launch Attention");
       SEPTET_RETURN_IF_ERROR(s.MatMul(L.wo, att, m, proj));
       SEPTET_CUDA_TRY(LaunchAdd(x, proj, m * dim, st), "launch Add (attn residual)");
@@ -378,26 +406,23 @@ Status CudaContext::ForwardChunks(std::span<const int32_t> tokens, model::Logits
       SEPTET_RETURN_IF_ERROR(s.MatMul(L.w_down, gate, m, proj));
       SEPTET_CUDA_TRY(LaunchAdd(x, proj, m * dim, st), "launch Add (ffn residual)");
     }
-    n_past_ += m;
 
-    // ---- logits ----
-    if (mode == model::LogitsMode::kAll) {
-      for (int64_t i0 = 0; i0 < m; i0 += s.logits_rows) {
-        const int64_t nr = std::min(s.logits_rows, m - i0);
-        SEPTET_CUDA_TRY(LaunchRmsNorm(x + i0 * dim, s.output_norm, nr, dim, hp.rms_eps, xb, st),
-                        "launch RmsNorm (output)");
-        SEPTET_RETURN_IF_ERROR(s.MatMul(s.output, xb, nr, lg));
-        SEPTET_CUDA_TRY(cudaMemcpyAsync(logits->data() + (start + i0) * hp.vocab, lg,
-                                        static_cast<size_t>(nr * hp.vocab) * sizeof(float), cudaMemcpyDeviceToHost,
-                                        st),
-                        "cudaMemcpyAsync (logits)");
-      }
-    } else if (start + m == n) {
-      SEPTET_CUDA_TRY(LaunchRmsNorm(x + (m - 1) * dim, s.output_norm, 1, dim, hp.rms_eps, xb, st),
+    // ---- logits of the chosen rows: normed into xb (gathered first unless they are
+    // consecutive), then the output matmul kMaxLogitsRows rows at a time ----
+    if (n_rows == 0) continue;
+    const int64_t r0 = plan.logit_rows[first] - start;
+    if (plan.logit_rows[next_row - 1] - start - r0 == n_rows - 1) {
+      SEPTET_CUDA_TRY(LaunchRmsNorm(x + r0 * dim, s.output_norm, n_rows, dim, hp.rms_eps, xb, st),
                       "launch RmsNorm (output)");
-      SEPTET_RETURN_IF_ERROR(s.MatMul(s.output, xb, 1, lg));
-      SEPTET_CUDA_TRY(cudaMemcpyAsync(logits->data(), lg, static_cast<size_t>(hp.vocab) * sizeof(float),
-                                      cudaMemcpyDeviceToHost, st),
+    } else {
+      SEPTET_CUDA_TRY(LaunchGatherRows(x, d_rows, n_rows, dim, xb, st), "launch GatherRows (logit rows)");
+      SEPTET_CUDA_TRY(LaunchRmsNorm(xb, s.output_norm, n_rows, dim, hp.rms_eps, xb, st), "launch RmsNorm (output)");
+    }
+    for (int64_t i0 = 0; i0 < n_rows; i0 += s.logits_rows) {
+      const int64_t nr = std::min(s.logits_rows, n_rows - i0);
+      SEPTET_RETURN_IF_ERROR(s.MatMul(s.output, xb + i0 * dim, nr, lg));
+      SEPTET_CUDA_TRY(cudaMemcpyAsync(logits->data() + (first + static_cast<size_t>(i0)) * hp.vocab, lg,
+                                      static_cast<size_t>(nr * hp.vocab) * sizeof(float), cudaMemcpyDeviceToHost, st),
                       "cudaMemcpyAsync (logits)");
     }
   }
@@ -405,8 +430,11 @@ Status CudaContext::ForwardChunks(std::span<const int32_t> tokens, model::Logits
   return Status::Ok();
 }
 
-Result<std::unique_ptr<model::InferenceContext>> CreateCudaContext(const model::LlamaModel& model, int64_t n_ctx) {
-  SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<CudaContext> ctx, CudaContext::Create(model, n_ctx, CudaContextOptions{}));
+Result<std::unique_ptr<model::InferenceContext>> CreateCudaContext(const model::LlamaModel& model, int64_t n_ctx,
+                                                                   int32_t n_seq) {
+  CudaContextOptions options;
+  options.n_seq = n_seq;
+  SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<CudaContext> ctx, CudaContext::Create(model, n_ctx, options));
   return std::unique_ptr<model::InferenceContext>(std::move(ctx));
 }
 

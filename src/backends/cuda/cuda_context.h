@@ -1,13 +1,14 @@
-// The CUDA backend: one sequence's inference state on a GPU, behind the same
+// The CUDA backend: the inference state of n_seq sequences on a GPU, behind the same
 // model::InferenceContext interface as the CPU LlamaContext (runtime::CreateContext
 // with backend "cuda" makes one).
 //
 // What lives on the device (uploaded once, at creation):
 //   * every weight matrix in its stored / compute type, byte for byte (rows re-pitched
 //     to 16 bytes), the norm vectors (F32) and the RoPE inverse frequencies (double);
-//   * the KV cache: K and V planes [n_layers][n_ctx][kv_dim] in fp32, as on the CPU;
+//   * the KV cache: K and V planes [n_layers][n_seq][n_ctx][kv_dim] in fp32, as on the CPU;
 //   * scratch for one chunk of up to kMaxChunk tokens.
-// Per Forward call, only token ids go up and logits come back.
+// Per ForwardBatch call, only token ids, positions and sequence ids go up and logits
+// come back.
 //
 // Arithmetic (docs in kernels.h / gemm.h; tolerances derived in the *_test.cc files):
 //   * decode and short chunks (m < gemm_min_tokens): the activation is quantized on
@@ -41,6 +42,7 @@ struct CudaContextOptions {
   int device = 0;  // CUDA device ordinal
   // Tokens per chunk (1 .. CudaContext::kMaxChunk); smaller values exist for tests.
   int64_t max_chunk = 512;
+  int32_t n_seq = 1;  // independent sequences, each with an n_ctx KV cache (>= 1)
 };
 
 class CudaContext final : public model::InferenceContext {
@@ -58,32 +60,32 @@ class CudaContext final : public model::InferenceContext {
                                                      const CudaContextOptions& options);
   ~CudaContext() override;
 
-  Status Forward(std::span<const int32_t> tokens, model::LogitsMode mode, std::vector<float>* logits) override;
-  int64_t n_past() const override { return n_past_; }
+  Status ForwardBatch(std::span<const int32_t> tokens, std::span<const int32_t> seq_ids, model::LogitsMode mode,
+                      std::vector<float>* logits) override;
+  int32_t n_seq() const override { return static_cast<int32_t>(seq_past_.size()); }
+  int64_t seq_past(int32_t seq) const override { return seq_past_.at(static_cast<size_t>(seq)); }
+  void TruncateSeq(int32_t seq, int64_t n) override;
   int64_t n_ctx() const override { return n_ctx_; }
-  uint64_t kv_cache_bytes() const override;
-  void Truncate(int64_t n) override;
+  // Device memory: the uploaded weights, the KV cache and the scratch.
+  model::MemoryUse memory() const override;
   const model::LlamaModel& model() const override { return model_; }
   const char* backend_name() const override { return "cuda"; }
-
-  // Device memory this context holds: weights + KV cache + scratch (for load lines
-  // and benchmark reports), and the weights' share of it.
-  uint64_t device_bytes() const;
-  uint64_t weight_bytes() const;
 
   struct State;  // device buffers, stream, cuBLAS handle (cuda_context.cc)
 
  private:
   CudaContext(const model::LlamaModel& model, int64_t n_ctx, std::unique_ptr<State> state);
-  Status ForwardChunks(std::span<const int32_t> tokens, model::LogitsMode mode, std::vector<float>* logits);
+  Status ForwardChunks(std::span<const int32_t> tokens, std::span<const int32_t> seq_ids,
+                       const model::BatchPlan& plan, std::vector<float>* logits);
 
   const model::LlamaModel& model_;
   int64_t n_ctx_ = 0;
-  int64_t n_past_ = 0;
+  std::vector<int64_t> seq_past_;  // [n_seq]
   std::unique_ptr<State> s_;
 };
 
-// The factory entry point (runtime/backend.cc): default options.
-Result<std::unique_ptr<model::InferenceContext>> CreateCudaContext(const model::LlamaModel& model, int64_t n_ctx);
+// The factory entry point (runtime/backend.cc): default options but n_seq.
+Result<std::unique_ptr<model::InferenceContext>> CreateCudaContext(const model::LlamaModel& model, int64_t n_ctx,
+                                                                   int32_t n_seq = 1);
 
 }  // namespace septet::cuda

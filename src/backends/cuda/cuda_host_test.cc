@@ -196,10 +196,11 @@ TEST(LaunchConfig, LaunchersRejectBadShapesBeforeTouchingTheDevice) {
   w.cols = 4;
   w.type = DType::kQ8_A;  // activation-only: no weight kernel
   EXPECT_EQ(LaunchMatVec(w, nullptr, 4, act, 1, nullptr, 4, nullptr), cudaErrorInvalidValue);
-  EXPECT_EQ(LaunchAttention(nullptr, nullptr, nullptr, 1, 0, 8, 3, 64, 1.0f, nullptr, nullptr), cudaErrorInvalidValue);
-  EXPECT_EQ(LaunchAttention(nullptr, nullptr, nullptr, 1, 0, 8, 2, kAttnMaxHeadDim + 1, 1.0f, nullptr, nullptr),
+  EXPECT_EQ(LaunchAttention(nullptr, nullptr, nullptr, 1, nullptr, nullptr, 0, 8, 3, 64, 1.0f, nullptr, nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(LaunchAttention(nullptr, nullptr, nullptr, 1, nullptr, nullptr, 0, 8, 2, kAttnMaxHeadDim + 1, 1.0f, nullptr,
+                            nullptr),
             cudaErrorInvalidValue);
-  EXPECT_EQ(LaunchRope(nullptr, 1, 8, 1, 8, 9, 0, nullptr, false, nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(LaunchRope(nullptr, 1, 8, 1, 8, 9, nullptr, nullptr, false, nullptr), cudaErrorInvalidValue);
   act.blocks = 1;  // wrong for n = 64 (needs 2)
   act.q_stride = 64;
   EXPECT_EQ(LaunchQuantizeQ8A(nullptr, 1, 64, 64, act, nullptr), cudaErrorInvalidValue);

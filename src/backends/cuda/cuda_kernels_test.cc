@@ -334,8 +334,11 @@ TEST_F(CudaKernelsTest, RopeBothPairingsWithinOneUlp) {
         scaling.factor = 8.0;
         const std::vector<double> inv = cpu::RopeInvFreq(n_rot, 500000.0, scaling);
         std::vector<float> x = septet::testing::RandomWeights(rng, m * stride, 1.0f);
-        DeviceBuffer dx = ToDevice(x), dinv = ToDevice(inv);
-        SEPTET_ASSERT_CUDA(LaunchRope(dx.get<float>(), m, stride, n_heads, hd, n_rot, pos0, dinv.get<double>(), half, nullptr));
+        std::vector<int32_t> pos(static_cast<size_t>(m));
+        for (int64_t t = 0; t < m; ++t) pos[static_cast<size_t>(t)] = static_cast<int32_t>(pos0 + t);
+        DeviceBuffer dx = ToDevice(x), dinv = ToDevice(inv), dpos = ToDevice(pos);
+        SEPTET_ASSERT_CUDA(LaunchRope(dx.get<float>(), m, stride, n_heads, hd, n_rot, dpos.get<int32_t>(),
+                                      dinv.get<double>(), half, nullptr));
         const auto got = ToHost<float>(dx, x.size());
         double max_abs = 0;
         for (const float v : x) max_abs = std::max(max_abs, std::fabs(static_cast<double>(v)));
@@ -375,45 +378,93 @@ TEST_F(CudaKernelsTest, SiluMulAndAdd) {
   for (size_t i = 0; i < g.size(); ++i) ASSERT_EQ(sum[i], g[i] + u[i]) << i;  // exact: one rounded add
 }
 
-// ---- attention: causal, GQA, head_dim up to the kernel's maximum ----
+// ---- KV cache write and row gather: pure data movement, exact ----
+TEST_F(CudaKernelsTest, KvStoreAndGatherRowsPlaceEveryValue) {
+  auto rng = septet::testing::MakeRng(9);
+  const int64_t m = 5, kv_dim = 24, n_ctx = 7, n_seq = 3, seq_stride = n_ctx * kv_dim;
+  const std::vector<int32_t> pos = {0, 6, 3, 3, 1}, seq = {2, 0, 1, 2, 0};
+  std::vector<float> k = septet::testing::RandomWeights(rng, m * kv_dim, 1.0f);
+  std::vector<float> v = septet::testing::RandomWeights(rng, m * kv_dim, 1.0f);
+  DeviceBuffer dk = ToDevice(k), dv = ToDevice(v), dpos = ToDevice(pos), dseq = ToDevice(seq);
+  const size_t cache_n = static_cast<size_t>(n_seq * seq_stride);
+  DeviceBuffer kc = ToDevice(std::vector<float>(cache_n, NAN)), vc = ToDevice(std::vector<float>(cache_n, NAN));
+  SEPTET_ASSERT_CUDA(LaunchKvStore(dk.get<float>(), dv.get<float>(), m, kv_dim, dpos.get<int32_t>(),
+                                   dseq.get<int32_t>(), seq_stride, kc.get<float>(), vc.get<float>(), nullptr));
+  const auto hk = ToHost<float>(kc, cache_n), hv = ToHost<float>(vc, cache_n);
+  std::vector<bool> written(cache_n, false);
+  for (int64_t t = 0; t < m; ++t) {
+    for (int64_t j = 0; j < kv_dim; ++j) {
+      const size_t at = static_cast<size_t>(seq[static_cast<size_t>(t)] * seq_stride +
+                                            pos[static_cast<size_t>(t)] * kv_dim + j);
+      ASSERT_EQ(hk[at], k[static_cast<size_t>(t * kv_dim + j)]) << t << " " << j;
+      ASSERT_EQ(hv[at], v[static_cast<size_t>(t * kv_dim + j)]) << t << " " << j;
+      written[at] = true;
+    }
+  }
+  for (size_t i = 0; i < cache_n; ++i) {
+    if (!written[i]) {
+      ASSERT_TRUE(std::isnan(hk[i]) && std::isnan(hv[i])) << "stray write at " << i;
+    }
+  }
+
+  const std::vector<int32_t> idx = {4, 0, 2};
+  DeviceBuffer didx = ToDevice(idx), dout = ToDevice(std::vector<float>(idx.size() * kv_dim, NAN));
+  SEPTET_ASSERT_CUDA(LaunchGatherRows(dk.get<float>(), didx.get<int32_t>(), 3, kv_dim, dout.get<float>(), nullptr));
+  const auto g = ToHost<float>(dout, idx.size() * kv_dim);
+  for (size_t i = 0; i < idx.size(); ++i) {
+    for (int64_t j = 0; j < kv_dim; ++j) {
+      ASSERT_EQ(g[i * kv_dim + static_cast<size_t>(j)], k[static_cast<size_t>(idx[i] * kv_dim + j)]) << i << " " << j;
+    }
+  }
+}
+
+// ---- attention: causal, GQA, head_dim up to the kernel's maximum, tokens of two
+// sequences interleaved (each token reads only its own sequence's planes) ----
 TEST_F(CudaKernelsTest, AttentionMatchesAttendHeadWithinDerivedBound) {
   auto rng = septet::testing::MakeRng(8);
   for (const int64_t hd : {8, 64, 100, 256}) {
     for (const int64_t n_past : {0, 37}) {
       SCOPED_TRACE("head_dim=" + std::to_string(hd) + " n_past=" + std::to_string(n_past));
-      const int64_t m = 5, n_heads = 8, n_kv = 2, group = n_heads / n_kv;
+      const int64_t m = 5, n_heads = 8, n_kv = 2, group = n_heads / n_kv, n_seq = 2;
       const int64_t q_dim = n_heads * hd, kv_dim = n_kv * hd, n_total = n_past + m;
+      const int64_t seq_stride = n_total * kv_dim;
       const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
       std::vector<float> q = septet::testing::RandomWeights(rng, m * q_dim, 1.0f);
-      std::vector<float> kc = septet::testing::RandomWeights(rng, n_total * kv_dim, 1.0f);
-      std::vector<float> vc = septet::testing::RandomWeights(rng, n_total * kv_dim, 1.0f);
-      DeviceBuffer dq = ToDevice(q), dk = ToDevice(kc), dv = ToDevice(vc);
+      std::vector<float> kc = septet::testing::RandomWeights(rng, n_seq * seq_stride, 1.0f);
+      std::vector<float> vc = septet::testing::RandomWeights(rng, n_seq * seq_stride, 1.0f);
+      std::vector<int32_t> pos(static_cast<size_t>(m)), seq(static_cast<size_t>(m));
+      for (int64_t t = 0; t < m; ++t) {
+        pos[static_cast<size_t>(t)] = static_cast<int32_t>(n_past + t);
+        seq[static_cast<size_t>(t)] = static_cast<int32_t>((t * 7 / 3) % n_seq);
+      }
+      DeviceBuffer dq = ToDevice(q), dk = ToDevice(kc), dv = ToDevice(vc), dpos = ToDevice(pos), dseq = ToDevice(seq);
       DeviceBuffer dout = ToDevice(std::vector<float>(static_cast<size_t>(m * q_dim), NAN));
-      SEPTET_ASSERT_CUDA(LaunchAttention(dq.get<float>(), dk.get<float>(), dv.get<float>(), m, n_past, n_heads, n_kv, hd,
-                                         scale, dout.get<float>(), nullptr));
+      SEPTET_ASSERT_CUDA(LaunchAttention(dq.get<float>(), dk.get<float>(), dv.get<float>(), m, dpos.get<int32_t>(),
+                                         dseq.get<int32_t>(), seq_stride, n_heads, n_kv, hd, scale, dout.get<float>(),
+                                         nullptr));
       const auto got = ToHost<float>(dout, static_cast<size_t>(m * q_dim));
       std::vector<float> probs(static_cast<size_t>(n_total)), ref(static_cast<size_t>(hd));
       for (int64_t t = 0; t < m; ++t) {
-        const int64_t n_pos = n_past + t + 1;
+        const int64_t n_pos = pos[static_cast<size_t>(t)] + 1;
+        const float* ks = kc.data() + seq[static_cast<size_t>(t)] * seq_stride;
+        const float* vs = vc.data() + seq[static_cast<size_t>(t)] * seq_stride;
         for (int64_t h = 0; h < n_heads; ++h) {
           const float* qh = q.data() + t * q_dim + h * hd;
           const int64_t off = (h / group) * hd;
-          cpu::AttendHead(qh, kc.data() + off, vc.data() + off, n_pos, hd, kv_dim, scale, probs.data(), ref.data());
+          cpu::AttendHead(qh, ks + off, vs + off, n_pos, hd, kv_dim, scale, probs.data(), ref.data());
           double ds = 0;  // worst score error bound
           for (int64_t p = 0; p < n_pos; ++p) {
-            double qk = 0, s = 0;
+            double qk = 0, sc = 0;
             for (int64_t d = 0; d < hd; ++d) {
-              qk += std::fabs(static_cast<double>(qh[d]) * kc[static_cast<size_t>(p * kv_dim + off + d)]);
-              s += static_cast<double>(qh[d]) * kc[static_cast<size_t>(p * kv_dim + off + d)];
+              qk += std::fabs(static_cast<double>(qh[d]) * ks[p * kv_dim + off + d]);
+              sc += static_cast<double>(qh[d]) * ks[p * kv_dim + off + d];
             }
-            ds = std::max(ds, Gamma(static_cast<double>((hd + 31) / 32 + 5)) * qk * scale + kU * std::fabs(s * scale));
+            ds = std::max(ds, Gamma(static_cast<double>((hd + 31) / 32 + 5)) * qk * scale + kU * std::fabs(sc * scale));
           }
           const double rel = 2 * ds + 8 * Gamma(static_cast<double>(n_pos + 16));
           for (int64_t d = 0; d < hd; ++d) {
             double pv = 0;
-            for (int64_t p = 0; p < n_pos; ++p) {
-              pv += probs[static_cast<size_t>(p)] * std::fabs(vc[static_cast<size_t>(p * kv_dim + off + d)]);
-            }
+            for (int64_t p = 0; p < n_pos; ++p) pv += probs[static_cast<size_t>(p)] * std::fabs(vs[p * kv_dim + off + d]);
             const float g = got[static_cast<size_t>(t * q_dim + h * hd + d)];
             ASSERT_LE(std::fabs(g - ref[static_cast<size_t>(d)]), rel * pv + kU * std::fabs(ref[static_cast<size_t>(d)]))
                 << "token " << t << " head " << h << " dim " << d << ": gpu " << g << " cpu " << ref[static_cast<size_t>(d)];

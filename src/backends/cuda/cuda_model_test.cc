@@ -241,8 +241,9 @@ TEST(CudaContextTest, ErrorsStateAndMemoryReport) {
   CudaContext& c = *ctx.value();
   EXPECT_STREQ(c.backend_name(), "cuda");
   EXPECT_EQ(c.kv_cache_bytes(), model::KvCache::Bytes(5, 6, 32));
-  EXPECT_GT(c.weight_bytes(), 0u);
-  EXPECT_GE(c.device_bytes(), c.weight_bytes() + c.kv_cache_bytes());
+  EXPECT_GT(c.memory().weights, 0u);
+  EXPECT_GT(c.memory().scratch, 0u);
+  EXPECT_EQ(c.memory().total(), c.memory().weights + c.kv_cache_bytes() + c.memory().scratch);
 
   std::vector<float> logits, again;
   ASSERT_TRUE(c.Forward(kPrompt, model::LogitsMode::kLast, &logits).ok());
@@ -281,6 +282,86 @@ TEST(CudaContextTest, ErrorsStateAndMemoryReport) {
   auto via_factory = runtime::CreateContext(*model.value(), 16, ro);
   ASSERT_TRUE(via_factory.ok()) << via_factory.status().ToString();
   EXPECT_STREQ(via_factory.value()->backend_name(), "cuda");
+}
+
+// Batched decoding: three sequences advanced together (prompts of different lengths,
+// then one token of each per call, kLast logits) equal three single-sequence GPU
+// contexts bit for bit while each call stays on the matvec path (< gemm_min_tokens
+// rows: every kernel then treats a row alone), and follow the CPU backend's
+// multi-sequence context within the greedy oracle's terms (same argmax).
+TEST(CudaContextTest, MultiSequenceBatchEqualsSeparateContexts) {
+  SEPTET_REQUIRE_GPU();
+  auto model = model::LlamaModel::Load(septet::testing::SharedFile(kStories), {});
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const std::vector<std::vector<int32_t>> prompts = {{1, 403, 407}, {1, 261}, {1, 378, 403, 261}};
+  CudaContextOptions o;
+  o.n_seq = 3;
+  auto batched = CudaContext::Create(*model.value(), 32, o);
+  ASSERT_TRUE(batched.ok()) << batched.status().ToString();
+  EXPECT_EQ(batched.value()->n_seq(), 3);
+  EXPECT_EQ(batched.value()->kv_cache_bytes(), model::KvCache::Bytes(5, 32, 32, 3));
+  model::CpuOptions co;
+  co.n_seq = 3;
+  auto cpu = model::LlamaContext::Create(*model.value(), 32, co);
+  ASSERT_TRUE(cpu.ok()) << cpu.status().ToString();
+
+  // All prompts in one call, interleaved; kLast gives one row per sequence.
+  std::vector<int32_t> toks, seqs;
+  for (size_t i = 0; i < 4; ++i) {
+    for (int32_t q = 0; q < 3; ++q) {
+      if (i < prompts[static_cast<size_t>(q)].size()) {
+        toks.push_back(prompts[static_cast<size_t>(q)][i]);
+        seqs.push_back(q);
+      }
+    }
+  }
+  ASSERT_LT(toks.size(), 16u);  // stays on the matvec path
+  std::vector<float> lg, lc;
+  ASSERT_TRUE(batched.value()->ForwardBatch(toks, seqs, model::LogitsMode::kLast, &lg).ok());
+  ASSERT_TRUE(cpu.value()->ForwardBatch(toks, seqs, model::LogitsMode::kLast, &lc).ok());
+  const int64_t vocab = model.value()->hparams().vocab;
+  ASSERT_EQ(lg.size(), static_cast<size_t>(3 * vocab));
+  // Last tokens stand in the order seq 1 (index 4), seq 0 (index 6), seq 2 (index 8).
+  const std::vector<int32_t> row_seq = {1, 0, 2};
+
+  std::vector<std::unique_ptr<CudaContext>> single;
+  std::vector<std::vector<float>> last(3);
+  for (int32_t q = 0; q < 3; ++q) {
+    auto c = CudaContext::Create(*model.value(), 32, {});
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    ASSERT_TRUE(c.value()->Forward(prompts[static_cast<size_t>(q)], model::LogitsMode::kLast,
+                                   &last[static_cast<size_t>(q)]).ok());
+    single.push_back(std::move(c.value()));
+  }
+  for (int32_t r = 0; r < 3; ++r) {
+    const std::vector<float> row(lg.begin() + r * vocab, lg.begin() + (r + 1) * vocab);
+    const std::vector<float> crow(lc.begin() + r * vocab, lc.begin() + (r + 1) * vocab);
+    EXPECT_EQ(row, last[static_cast<size_t>(row_seq[static_cast<size_t>(r)])]) << "prompt row " << r;
+    EXPECT_EQ(ArgMax(row), ArgMax(crow)) << "prompt row " << r;
+  }
+  // Greedy steps: one token per sequence per call, in sequence order.
+  std::vector<int32_t> next(3);
+  for (int32_t r = 0; r < 3; ++r) {
+    next[static_cast<size_t>(row_seq[static_cast<size_t>(r)])] =
+        ArgMax(std::vector<float>(lg.begin() + r * vocab, lg.begin() + (r + 1) * vocab));
+  }
+  const std::vector<int32_t> order = {0, 1, 2};
+  for (int step = 0; step < 8; ++step) {
+    ASSERT_TRUE(batched.value()->ForwardBatch(next, order, model::LogitsMode::kLast, &lg).ok());
+    ASSERT_TRUE(cpu.value()->ForwardBatch(next, order, model::LogitsMode::kLast, &lc).ok());
+    for (int32_t q = 0; q < 3; ++q) {
+      const size_t qi = static_cast<size_t>(q);
+      ASSERT_TRUE(single[qi]->Forward({&next[qi], 1}, model::LogitsMode::kLast, &last[qi]).ok());
+      const std::vector<float> row(lg.begin() + q * vocab, lg.begin() + (q + 1) * vocab);
+      const std::vector<float> crow(lc.begin() + q * vocab, lc.begin() + (q + 1) * vocab);
+      ASSERT_EQ(row, last[qi]) << "step " << step << " sequence " << q;
+      ASSERT_EQ(ArgMax(row), ArgMax(crow)) << "step " << step << " sequence " << q;
+      next[qi] = ArgMax(row);
+    }
+  }
+  for (int32_t q = 0; q < 3; ++q) {
+    EXPECT_EQ(batched.value()->seq_past(q), static_cast<int64_t>(prompts[static_cast<size_t>(q)].size()) + 8);
+  }
 }
 
 }  // namespace

@@ -51,17 +51,26 @@ cudaError_t LaunchF32ToF16(const float* x, int64_t count, uint16_t* out, cudaStr
 cudaError_t LaunchRmsNorm(const float* x, const float* w, int64_t m, int64_t n, float eps, float* out,
                           cudaStream_t stream);
 // cpu::Rope on m token rows of x (row t at x + t * row_stride, n_heads heads of
-// head_dim), token t at position pos0 + t. inv_freq: [n_rot / 2] doubles on the device.
+// head_dim), token t at position pos[t] (device array). inv_freq: [n_rot / 2] doubles
+// on the device.
 cudaError_t LaunchRope(float* x, int64_t m, int64_t row_stride, int64_t n_heads, int64_t head_dim, int64_t n_rot,
-                       int64_t pos0, const double* inv_freq, bool half_pairing, cudaStream_t stream);
-// Causal GQA attention (cpu::AttendHead per query head): token t (position n_past + t)
-// of q [m][n_heads * head_dim] attends over cache positions 0 .. n_past + t of
-// k_cache / v_cache ([n_ctx][n_kv_heads * head_dim] planes of one layer); query head
-// h reads KV head h / (n_heads / n_kv_heads). out: [m][n_heads * head_dim].
-// head_dim <= kAttnMaxHeadDim.
-cudaError_t LaunchAttention(const float* q, const float* k_cache, const float* v_cache, int64_t m, int64_t n_past,
-                            int64_t n_heads, int64_t n_kv_heads, int64_t head_dim, float scale, float* out,
-                            cudaStream_t stream);
+                       const int32_t* pos, const double* inv_freq, bool half_pairing, cudaStream_t stream);
+// KV cache write of m token rows: k_cache[seq[t] * seq_stride + pos[t] * kv_dim + j] =
+// k[t * kv_dim + j] for j < kv_dim, and the same for v (one layer's planes).
+cudaError_t LaunchKvStore(const float* k, const float* v, int64_t m, int64_t kv_dim, const int32_t* pos,
+                          const int32_t* seq, int64_t seq_stride, float* k_cache, float* v_cache, cudaStream_t stream);
+// Causal GQA attention (cpu::AttendHead per query head): token t of
+// q [m][n_heads * head_dim], at position pos[t] of sequence seq[t], attends over
+// positions 0 .. pos[t] of that sequence's planes, which start at
+// k_cache / v_cache + seq[t] * seq_stride ([n_ctx][n_kv_heads * head_dim] each);
+// query head h reads KV head h / (n_heads / n_kv_heads). out: [m][n_heads * head_dim].
+// pos / seq are device arrays; head_dim <= kAttnMaxHeadDim.
+cudaError_t LaunchAttention(const float* q, const float* k_cache, const float* v_cache, int64_t m,
+                            const int32_t* pos, const int32_t* seq, int64_t seq_stride, int64_t n_heads,
+                            int64_t n_kv_heads, int64_t head_dim, float scale, float* out, cudaStream_t stream);
+// dst[i * width + j] = src[idx[i] * width + j], i < n, j < width (idx on the device).
+cudaError_t LaunchGatherRows(const float* src, const int32_t* idx, int64_t n, int64_t width, float* dst,
+                             cudaStream_t stream);
 // cpu::SiluMul: out[i] = silu(gate[i]) * up[i] (in double, like the reference).
 cudaError_t LaunchSiluMul(float* out, const float* gate, const float* up, int64_t count, cudaStream_t stream);
 // x[i] += y[i].

@@ -1,5 +1,6 @@
-// The non-matmul ops of the forward pass: RMSNorm, RoPE, causal GQA attention over the
-// device KV cache, SwiGLU gate, residual add. RMSNorm, RoPE and SwiGLU compute in
+// The non-matmul ops of the forward pass: RMSNorm, RoPE, the KV cache write, causal
+// GQA attention over the device KV cache (per-token sequence and position), SwiGLU
+// gate, residual add, row gather. RMSNorm, RoPE and SwiGLU compute in
 // double exactly as the CPU reference ops (with rounded intrinsics where the device
 // compiler could otherwise fuse a multiply-add), so they differ from it only by the
 // order of a double sum (RMSNorm) and the device's cos/sin/exp (<= 2 ulp in double):
@@ -38,13 +39,13 @@ __global__ void RmsNormKernel(const float* x, const float* w, int64_t n, float e
 }
 
 __global__ void RopeKernel(float* x, int64_t m, int64_t row_stride, int64_t n_heads, int64_t head_dim, int64_t half,
-                           int64_t pos0, const double* inv_freq, bool half_pairing) {
+                           const int32_t* pos, const double* inv_freq, bool half_pairing) {
   const int64_t per_token = n_heads * half;
   const int64_t total = m * per_token;
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t item = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; item < total; item += step) {
     const int64_t t = item / per_token, h = (item % per_token) / half, i = item % half;
-    const double angle = static_cast<double>(pos0 + t) * inv_freq[i];
+    const double angle = static_cast<double>(pos[t]) * inv_freq[i];
     double s, c;
     sincos(angle, &s, &c);
     const int64_t ia = half_pairing ? i : 2 * i;
@@ -56,11 +57,33 @@ __global__ void RopeKernel(float* x, int64_t m, int64_t row_stride, int64_t n_he
   }
 }
 
+__global__ void KvStoreKernel(const float* k, const float* v, int64_t m, int64_t kv_dim, const int32_t* pos,
+                              const int32_t* seq, int64_t seq_stride, float* k_cache, float* v_cache) {
+  const int64_t total = m * kv_dim;
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t item = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; item < total; item += step) {
+    const int64_t t = item / kv_dim, j = item % kv_dim;
+    const int64_t dst = static_cast<int64_t>(seq[t]) * seq_stride + static_cast<int64_t>(pos[t]) * kv_dim + j;
+    k_cache[dst] = k[item];
+    v_cache[dst] = v[item];
+  }
+}
+
+__global__ void GatherRowsKernel(const float* src, const int32_t* idx, int64_t n, int64_t width, float* dst) {
+  const int64_t total = n * width;
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t item = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; item < total; item += step) {
+    const int64_t i = item / width, j = item % width;
+    dst[item] = src[static_cast<int64_t>(idx[i]) * width + j];
+  }
+}
+
 // One block per (query head h, token t); warp w takes positions w, w + kAttnWarps, ...
 // and keeps an online softmax (running max, normaliser, weighted value sum; lane l
 // holds dims l, l + 32, ...). The warps' partial states are merged at the end.
-__global__ void AttentionKernel(const float* q, const float* k_cache, const float* v_cache, int64_t n_past,
-                                int64_t n_heads, int64_t group, int64_t head_dim, float scale, float* out) {
+__global__ void AttentionKernel(const float* q, const float* k_cache, const float* v_cache, const int32_t* pos,
+                                const int32_t* seq, int64_t seq_stride, int64_t n_heads, int64_t group,
+                                int64_t head_dim, float scale, float* out) {
   constexpr int kPer = kAttnMaxHeadDim / kWarp;
   __shared__ float s_max[kAttnWarps], s_norm[kAttnWarps];
   __shared__ float s_acc[kAttnWarps][kAttnMaxHeadDim];
@@ -70,6 +93,8 @@ __global__ void AttentionKernel(const float* q, const float* k_cache, const floa
   const int64_t kv_dim = (n_heads / group) * head_dim;
   const int64_t kv_off = (h / group) * head_dim;
   const float* qh = q + t * q_dim + h * head_dim;
+  k_cache += static_cast<int64_t>(seq[t]) * seq_stride;  // this token's sequence
+  v_cache += static_cast<int64_t>(seq[t]) * seq_stride;
   float qr[kPer], acc[kPer];
 #pragma unroll
   for (int j = 0; j < kPer; ++j) {
@@ -78,7 +103,7 @@ __global__ void AttentionKernel(const float* q, const float* k_cache, const floa
     acc[j] = 0.0f;
   }
   float run_max = -INFINITY, run_norm = 0.0f;
-  const int64_t n_pos = n_past + t + 1;  // causal
+  const int64_t n_pos = static_cast<int64_t>(pos[t]) + 1;  // causal
   for (int64_t p = warp; p < n_pos; p += kAttnWarps) {
     const float* kp = k_cache + p * kv_dim + kv_off;
     float dot = 0.0f;
@@ -153,27 +178,45 @@ cudaError_t LaunchRmsNorm(const float* x, const float* w, int64_t m, int64_t n, 
 }
 
 cudaError_t LaunchRope(float* x, int64_t m, int64_t row_stride, int64_t n_heads, int64_t head_dim, int64_t n_rot,
-                       int64_t pos0, const double* inv_freq, bool half_pairing, cudaStream_t stream) {
+                       const int32_t* pos, const double* inv_freq, bool half_pairing, cudaStream_t stream) {
   if (n_rot % 2 != 0 || n_rot > head_dim) return cudaErrorInvalidValue;
   const int64_t half = n_rot / 2;
   if (m <= 0 || n_heads <= 0 || half == 0) return cudaSuccess;
   const LaunchDims d = ElementwiseDims(m * n_heads * half);
-  RopeKernel<<<d.grid_x, d.block, 0, stream>>>(x, m, row_stride, n_heads, head_dim, half, pos0, inv_freq,
+  RopeKernel<<<d.grid_x, d.block, 0, stream>>>(x, m, row_stride, n_heads, head_dim, half, pos, inv_freq,
                                                half_pairing);
   return cudaGetLastError();
 }
 
-cudaError_t LaunchAttention(const float* q, const float* k_cache, const float* v_cache, int64_t m, int64_t n_past,
-                            int64_t n_heads, int64_t n_kv_heads, int64_t head_dim, float scale, float* out,
-                            cudaStream_t stream) {
+cudaError_t LaunchKvStore(const float* k, const float* v, int64_t m, int64_t kv_dim, const int32_t* pos,
+                          const int32_t* seq, int64_t seq_stride, float* k_cache, float* v_cache, cudaStream_t stream) {
+  if (m <= 0 || kv_dim <= 0) return cudaSuccess;
+  if (seq_stride < 0) return cudaErrorInvalidValue;
+  const LaunchDims d = ElementwiseDims(m * kv_dim);
+  KvStoreKernel<<<d.grid_x, d.block, 0, stream>>>(k, v, m, kv_dim, pos, seq, seq_stride, k_cache, v_cache);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchAttention(const float* q, const float* k_cache, const float* v_cache, int64_t m,
+                            const int32_t* pos, const int32_t* seq, int64_t seq_stride, int64_t n_heads,
+                            int64_t n_kv_heads, int64_t head_dim, float scale, float* out, cudaStream_t stream) {
   if (m <= 0) return cudaSuccess;
   if (m > kMaxGridY || n_heads <= 0 || n_kv_heads <= 0 || n_heads % n_kv_heads != 0 || head_dim <= 0 ||
-      head_dim > kAttnMaxHeadDim || n_heads > 0x7FFFFFFF || n_past < 0) {
+      head_dim > kAttnMaxHeadDim || n_heads > 0x7FFFFFFF || seq_stride < 0) {
     return cudaErrorInvalidValue;
   }
   const LaunchDims d = AttentionDims(n_heads, m);
-  AttentionKernel<<<dim3(d.grid_x, d.grid_y), d.block, 0, stream>>>(q, k_cache, v_cache, n_past, n_heads,
-                                                                    n_heads / n_kv_heads, head_dim, scale, out);
+  AttentionKernel<<<dim3(d.grid_x, d.grid_y), d.block, 0, stream>>>(q, k_cache, v_cache, pos, seq, seq_stride,
+                                                                    n_heads, n_heads / n_kv_heads, head_dim, scale,
+                                                                    out);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchGatherRows(const float* src, const int32_t* idx, int64_t n, int64_t width, float* dst,
+                             cudaStream_t stream) {
+  if (n <= 0 || width <= 0) return cudaSuccess;
+  const LaunchDims d = ElementwiseDims(n * width);
+  GatherRowsKernel<<<d.grid_x, d.block, 0, stream>>>(src, idx, n, width, dst);
   return cudaGetLastError();
 }
 
