@@ -20,6 +20,7 @@
 
 #include "core/dtype.h"
 #include "core/status.h"
+#include "io/gguf_header.h"
 #include "io/gguf_writer.h"
 #include "io/model_file.h"
 
@@ -57,18 +58,12 @@ class GgufStreamWriter {
   uint64_t file_bytes() const;
 
  private:
-  struct Tensor {
-    std::string name;
-    DType dtype;
-    std::vector<int64_t> shape;
-    size_t nbytes;
-  };
   Status WriteRaw(const void* data, size_t n);
   void Abort();
 
   GgufWriter check_;  // validation only: holds the metadata and tensor table
-  std::vector<std::pair<std::string, MetaValue>> meta_;
-  std::vector<Tensor> tensors_;
+  io::GgufMetaList meta_;
+  std::vector<io::GgufTensorInfo> tensors_;
   uint64_t alignment_ = 32;
 
   std::string path_, tmp_;

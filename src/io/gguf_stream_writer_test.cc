@@ -8,6 +8,7 @@
 
 #include "io/gguf_reader.h"
 #include "io/gguf_writer.h"
+#include "io/testing_files.h"
 #include "quant/registry.h"
 
 namespace septet {
@@ -69,6 +70,61 @@ TEST(GgufStreamWriter, SameBytesAsGgufWriterAnyChunking) {
     ASSERT_TRUE(f.ok()) << f.status().ToString();
     EXPECT_EQ((*f)->tensors().size(), 2u);
   }
+}
+
+// Both writers serialize the header through gguf_header.h: every metadata type, a
+// non-default alignment and several tensors give the same file either way.
+TEST(GgufStreamWriter, SameFileAsGgufWriterEveryMetaTypeAndAlignment) {
+  std::vector<std::pair<std::string, MetaValue>> meta = testing::AllTypesMeta();
+  meta.insert(meta.begin() + 3, {"general.alignment", MetaValue::U32(64)});
+  meta.emplace_back("t.u8", MetaValue::Integer(MetaType::kU8, 7));  // replaced in place
+  struct T {
+    std::string name;
+    DType dtype;
+    std::vector<int64_t> shape;
+    std::vector<uint8_t> bytes;
+  };
+  std::vector<T> tensors = {{"blk.0.attn_q.weight", DType::kF32, {3, 5}, {}},
+                            {"vec", DType::kF16, {7}, {}},
+                            {"q", DType::kQ3P5, {2, 200}, {}},
+                            {"cube", DType::kBF16, {2, 3, 4}, {}}};
+  for (T& t : tensors) {
+    int64_t rows = 1;
+    for (size_t d = 0; d + 1 < t.shape.size(); ++d) rows *= t.shape[d];
+    t.bytes.resize(static_cast<size_t>(rows) * GetTypeTraits(t.dtype).row_bytes(t.shape.back()));
+    for (size_t i = 0; i < t.bytes.size(); ++i) t.bytes[i] = static_cast<uint8_t>(i * 31 + t.name.size());
+  }
+
+  GgufWriter ref;
+  GgufStreamWriter w;
+  for (const auto& [k, v] : meta) {
+    ASSERT_TRUE(ref.SetMeta(k, v).ok()) << k;
+    ASSERT_TRUE(w.SetMeta(k, v).ok()) << k;
+  }
+  for (const T& t : tensors) {
+    ASSERT_TRUE(ref.AddTensor(t.name, t.dtype, t.shape, t.bytes.data(), t.bytes.size()).ok()) << t.name;
+    ASSERT_TRUE(w.AddTensor(t.name, t.dtype, t.shape).ok()) << t.name;
+  }
+  const std::string ref_path = testing::TempDir() + "/same_file_ref.gguf";
+  const std::string path = testing::TempDir() + "/same_file_stream.gguf";
+  ::unlink(ref_path.c_str());
+  ::unlink(path.c_str());
+  ASSERT_TRUE(ref.Write(ref_path, false).ok());
+  ASSERT_TRUE(w.Begin(path, false).ok());
+  for (const T& t : tensors) ASSERT_TRUE(w.Append(t.bytes.data(), t.bytes.size()).ok()) << t.name;
+  ASSERT_TRUE(w.Finish().ok());
+
+  const std::string want = ReadAll(ref_path), got = ReadAll(path);
+  ASSERT_FALSE(want.empty());
+  EXPECT_EQ(want.size() % 64, 0u);
+  EXPECT_EQ(got.size(), w.file_bytes());
+  EXPECT_EQ(got, want);
+  const std::vector<uint8_t> header = w.SerializeHeader();
+  EXPECT_EQ(want.compare(0, header.size(), std::string(header.begin(), header.end())), 0);
+  auto f = OpenGguf(path);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ((*f)->tensors().size(), tensors.size());
+  EXPECT_EQ((*f)->tensors()[1].data - (*f)->tensors()[0].data, 64);
 }
 
 TEST(GgufStreamWriter, RefusesOverwriteAndBadAppends) {

@@ -1,15 +1,12 @@
 #include "io/gguf_writer.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
-#include <cstring>
 #include <limits>
 
+#include "io/atomic_file.h"
 #include "io/byte_reader.h"
 #include "io/gguf_reader.h"
 #include "quant/registry.h"
@@ -36,12 +33,6 @@ void IntRange(MetaType t, int64_t* lo, int64_t* hi) {
     case MetaType::kBool: *lo = 0; *hi = 1; return;
     default: *lo = std::numeric_limits<int64_t>::min(); *hi = std::numeric_limits<int64_t>::max(); return;
   }
-}
-
-// The stored bits of an integer scalar (see MetaValue: u when non-zero, else i).
-uint64_t ScalarBits(const MetaValue& v) {
-  if (IsUnsigned(v.type) && v.u != 0) return v.u;
-  return static_cast<uint64_t>(v.i);
 }
 
 Status CheckScalarInt(const std::string& key, const MetaValue& v) {
@@ -105,18 +96,10 @@ Status ValidateMeta(const std::string& key, const MetaValue& v) {
   return Status::Ok();
 }
 
-// Serializes into a caller-supplied sink, buffering small writes.
+// Writes into a caller-supplied sink, buffering small writes.
 class Out {
  public:
   explicit Out(const std::function<Status(const void*, size_t)>& sink) : sink_(sink) {}
-  template <typename T>
-  void Put(T v) {
-    Bytes(&v, sizeof(T));
-  }
-  void Str(const std::string& s) {
-    Put<uint64_t>(s.size());
-    Bytes(s.data(), s.size());
-  }
   void Zeros(size_t n) {
     static constexpr uint8_t kZero[64] = {};
     while (n > 0) {
@@ -130,83 +113,37 @@ class Out {
     if (n >= kBuf) {
       Flush();
       if (status_.ok()) status_ = sink_(p, n);
-      written_ += n;
       return;
     }
     if (buf_.size() + n > kBuf) Flush();
     const auto* b = static_cast<const uint8_t*>(p);
     buf_.insert(buf_.end(), b, b + n);
-    written_ += n;
   }
   void Flush() {
     if (status_.ok() && !buf_.empty()) status_ = sink_(buf_.data(), buf_.size());
     buf_.clear();
   }
-  uint64_t written() const { return written_; }
   const Status& status() const { return status_; }
 
  private:
   static constexpr size_t kBuf = 1 << 20;
   const std::function<Status(const void*, size_t)>& sink_;
   std::vector<uint8_t> buf_;
-  uint64_t written_ = 0;
   Status status_;
 };
-
-void PutScalar(Out& out, MetaType t, const MetaValue& v, int64_t int_value, double real_value, bool scalar) {
-  const uint64_t bits = scalar ? ScalarBits(v) : static_cast<uint64_t>(int_value);
-  switch (t) {
-    case MetaType::kU8: case MetaType::kI8: case MetaType::kBool: out.Put(static_cast<uint8_t>(bits)); break;
-    case MetaType::kU16: case MetaType::kI16: out.Put(static_cast<uint16_t>(bits)); break;
-    case MetaType::kU32: case MetaType::kI32: out.Put(static_cast<uint32_t>(bits)); break;
-    case MetaType::kU64: case MetaType::kI64: out.Put(bits); break;
-    case MetaType::kF32: out.Put(static_cast<float>(real_value)); break;
-    case MetaType::kF64: out.Put(real_value); break;
-    case MetaType::kString: case MetaType::kArray: break;
-  }
-}
-
-Status WriteAll(int fd, const void* data, size_t n, const std::string& path) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return IoError("%s: write failed: %s", path.c_str(), std::strerror(errno));
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return Status::Ok();
-}
-
-bool PathExists(const std::string& path) {
-  struct stat st {};
-  return ::lstat(path.c_str(), &st) == 0;
-}
-
-Status ExistsError(const std::string& path) {
-  return InvalidArgument("%s: file already exists; use --force to overwrite it", path.c_str());
-}
 
 }  // namespace
 
 Status GgufWriter::SetMeta(std::string key, MetaValue value) {
   SEPTET_RETURN_IF_ERROR(ValidateMeta(key, value));
   if (key == "general.alignment") {
-    if (value.type != MetaType::kU32 || !io::IsPowerOfTwo(ScalarBits(value))) {
+    if (value.type != MetaType::kU32 || !io::IsPowerOfTwo(io::MetaScalarBits(value))) {
       return InvalidArgument("metadata 'general.alignment' = %s; expected a u32 power of two",
                              value.DebugString().c_str());
     }
-    alignment_ = ScalarBits(value);
+    alignment_ = io::MetaScalarBits(value);
   }
-  for (auto& [k, v] : meta_) {
-    if (k == key) {
-      v = std::move(value);
-      return Status::Ok();
-    }
-  }
-  meta_.emplace_back(std::move(key), std::move(value));
+  io::SetOrReplaceMeta(&meta_, std::move(key), std::move(value));
   return Status::Ok();
 }
 
@@ -215,7 +152,7 @@ Status GgufWriter::AddTensor(std::string name, DType dtype, std::vector<int64_t>
   if (name.empty() || name.size() > kMaxTensorName) {
     return InvalidArgument("tensor '%s': name must be 1..%zu bytes", name.c_str(), kMaxTensorName);
   }
-  for (const Tensor& t : tensors_) {
+  for (const io::GgufTensorInfo& t : tensors_) {
     if (t.name == name) return InvalidArgument("tensor '%s' added twice", name.c_str());
   }
   if (shape.empty() || shape.size() > static_cast<size_t>(kGgufMaxDims)) {
@@ -246,58 +183,24 @@ Status GgufWriter::AddTensor(std::string name, DType dtype, std::vector<int64_t>
                            name.c_str(), nbytes, rows, cols, traits->name, want);
   }
   if (data == nullptr) return InvalidArgument("tensor '%s': data is null", name.c_str());
-  tensors_.push_back(Tensor{std::move(name), dtype, std::move(shape), data, nbytes});
+  tensors_.push_back(io::GgufTensorInfo{std::move(name), dtype, std::move(shape), nbytes});
+  data_.push_back(data);
   return Status::Ok();
 }
 
 Status GgufWriter::Emit(const Sink& sink) const {
+  // The header (gguf_header.h), then each tensor's data zero-padded to the alignment,
+  // at the offsets the tensor-info table recorded.
+  std::vector<uint8_t> header;
+  SEPTET_RETURN_IF_ERROR(io::SerializeGgufHeader(meta_, tensors_, alignment_, &header));
   Out out(sink);
-  out.Put<uint32_t>(kGgufMagic);
-  out.Put<uint32_t>(kGgufVersion);
-  out.Put<uint64_t>(tensors_.size());
-  out.Put<uint64_t>(meta_.size());
-  for (const auto& [key, v] : meta_) {
-    out.Str(key);
-    out.Put<uint32_t>(static_cast<uint32_t>(v.type));
-    if (v.type == MetaType::kString) {
-      out.Str(v.s);
-    } else if (v.type == MetaType::kArray) {
-      const MetaType e = v.array_type;
-      out.Put<uint32_t>(static_cast<uint32_t>(e));
-      if (e == MetaType::kString) {
-        out.Put<uint64_t>(v.strings.size());
-        for (const std::string& s : v.strings) out.Str(s);
-      } else if (e == MetaType::kF32 || e == MetaType::kF64) {
-        out.Put<uint64_t>(v.reals.size());
-        for (double x : v.reals) PutScalar(out, e, v, 0, x, /*scalar=*/false);
-      } else {
-        out.Put<uint64_t>(v.ints.size());
-        for (int64_t x : v.ints) PutScalar(out, e, v, x, 0.0, /*scalar=*/false);
-      }
-    } else {
-      PutScalar(out, v.type, v, v.i, v.f, /*scalar=*/true);
-    }
-  }
-  uint64_t offset = 0;
-  for (const Tensor& t : tensors_) {
-    out.Str(t.name);
-    out.Put<uint32_t>(static_cast<uint32_t>(t.shape.size()));
-    for (size_t d = t.shape.size(); d-- > 0;) out.Put<uint64_t>(static_cast<uint64_t>(t.shape[d]));
-    out.Put<uint32_t>(static_cast<uint32_t>(t.dtype));
-    out.Put<uint64_t>(offset);
+  out.Bytes(header.data(), header.size());
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const size_t nbytes = tensors_[i].nbytes;
+    out.Bytes(data_[i], nbytes);
     uint64_t padded = 0;
-    if (!io::AlignUp(t.nbytes, alignment_, &padded) || !io::CheckedAdd(offset, padded, &offset)) {
-      return InvalidArgument("tensor '%s': data offset overflows", t.name.c_str());
-    }
-  }
-  uint64_t start = 0;
-  io::AlignUp(out.written(), alignment_, &start);
-  out.Zeros(static_cast<size_t>(start - out.written()));
-  for (const Tensor& t : tensors_) {
-    out.Bytes(t.data, t.nbytes);
-    uint64_t padded = 0;
-    io::AlignUp(t.nbytes, alignment_, &padded);
-    out.Zeros(static_cast<size_t>(padded - t.nbytes));
+    io::AlignUp(nbytes, alignment_, &padded);
+    out.Zeros(static_cast<size_t>(padded - nbytes));
   }
   out.Flush();
   return out.status();
@@ -316,42 +219,17 @@ std::vector<uint8_t> GgufWriter::Serialize() const {
 }
 
 Status GgufWriter::Write(const std::string& path, bool overwrite) const {
-  if (!overwrite && PathExists(path)) return ExistsError(path);
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return IoError("%s: cannot create: %s", tmp.c_str(), std::strerror(errno));
-  const Sink sink = [&](const void* p, size_t n) { return WriteAll(fd, p, n, tmp); };
-  Status st = Emit(sink);
-  if (st.ok() && ::fsync(fd) != 0) st = IoError("%s: fsync failed: %s", tmp.c_str(), std::strerror(errno));
-  if (::close(fd) != 0 && st.ok()) st = IoError("%s: close failed: %s", tmp.c_str(), std::strerror(errno));
-  if (st.ok()) {
-    int rc = 0;
-    if (overwrite) {
-      rc = ::rename(tmp.c_str(), path.c_str());
-    } else {
-      // Atomic "create if absent": fails with EEXIST if someone created `path` meanwhile.
-      rc = ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
-      if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {  // filesystem without NOREPLACE
-        rc = PathExists(path) ? (errno = EEXIST, -1) : ::rename(tmp.c_str(), path.c_str());
-      }
-    }
-    if (rc != 0) st = errno == EEXIST ? ExistsError(path)
-                                      : IoError("%s: cannot rename %s onto it: %s", path.c_str(), tmp.c_str(),
-                                                std::strerror(errno));
-  }
+  std::string tmp;
+  int fd = -1;
+  SEPTET_RETURN_IF_ERROR(io::CreateTempFile(path, overwrite, &tmp, &fd));
+  const Sink sink = [&](const void* p, size_t n) { return io::WriteAll(fd, p, n, tmp); };
+  const Status st = Emit(sink);
   if (!st.ok()) {
+    ::close(fd);
     ::unlink(tmp.c_str());
     return st;
   }
-  // Make the rename itself durable.
-  const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return Status::Ok();
+  return io::CommitTempFile(fd, tmp, path, overwrite);
 }
 
 }  // namespace septet

@@ -12,6 +12,7 @@
 
 #include "core/dtype.h"
 #include "core/status.h"
+#include "io/gguf_header.h"
 #include "io/model_file.h"
 
 namespace septet {
@@ -36,18 +37,12 @@ class GgufWriter {
   size_t num_meta() const { return meta_.size(); }
 
  private:
-  struct Tensor {
-    std::string name;
-    DType dtype;
-    std::vector<int64_t> shape;
-    const void* data;
-    size_t nbytes;
-  };
   using Sink = std::function<Status(const void* data, size_t n)>;
   Status Emit(const Sink& sink) const;
 
-  std::vector<std::pair<std::string, MetaValue>> meta_;
-  std::vector<Tensor> tensors_;
+  io::GgufMetaList meta_;
+  std::vector<io::GgufTensorInfo> tensors_;
+  std::vector<const void*> data_;  // data_[i]: tensors_[i]'s bytes (borrowed)
   uint64_t alignment_ = 32;
 };
 

@@ -22,37 +22,7 @@ std::vector<uint8_t> ReadAll(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// Every scalar type, every array element type, at their extremes.
-std::vector<std::pair<std::string, MetaValue>> AllTypesMeta() {
-  return {
-      {"t.u8", MetaValue::Integer(MetaType::kU8, 255)},
-      {"t.i8", MetaValue::Integer(MetaType::kI8, -128)},
-      {"t.u16", MetaValue::Integer(MetaType::kU16, 65535)},
-      {"t.i16", MetaValue::Integer(MetaType::kI16, -32768)},
-      {"t.u32", MetaValue::U32(4294967295u)},
-      {"t.i32", MetaValue::I32(INT32_MIN)},
-      {"t.u64", MetaValue::U64(UINT64_MAX)},
-      {"t.i64", MetaValue::I64(INT64_MIN)},
-      {"t.f32", MetaValue::F32(-1.5e-7f)},
-      {"t.f64", MetaValue::F64(3.141592653589793)},
-      {"t.bool", MetaValue::Bool(true)},
-      {"t.str", MetaValue::String(std::string("with\0nul and utf8 \xc3\xa9", 20))},
-      {"t.str_empty", MetaValue::String("")},
-      {"t.arr_u8", MetaValue::IntArray(MetaType::kU8, {0, 1, 255})},
-      {"t.arr_i8", MetaValue::IntArray(MetaType::kI8, {-128, 127})},
-      {"t.arr_u16", MetaValue::IntArray(MetaType::kU16, {65535})},
-      {"t.arr_i16", MetaValue::IntArray(MetaType::kI16, {-32768, 5})},
-      {"t.arr_u32", MetaValue::IntArray(MetaType::kU32, {4294967295LL, 0})},
-      {"t.arr_i32", MetaValue::I32Array({INT32_MIN, INT32_MAX})},
-      {"t.arr_u64", MetaValue::IntArray(MetaType::kU64, {INT64_MAX})},
-      {"t.arr_i64", MetaValue::IntArray(MetaType::kI64, {INT64_MIN, -1})},
-      {"t.arr_bool", MetaValue::IntArray(MetaType::kBool, {1, 0, 1})},
-      {"t.arr_f32", MetaValue::F32Array({0.5, -2.0, 1e-3f})},
-      {"t.arr_f64", MetaValue::RealArray(MetaType::kF64, {1e300, -0.0})},
-      {"t.arr_str", MetaValue::StringArray({"<unk>", "", "\xe2\x96\x81the"})},
-      {"t.arr_empty", MetaValue::StringArray({})},
-  };
-}
+using testing::AllTypesMeta;
 
 TEST(GgufWriterTest, RoundTripEveryMetaTypeAndTensorBytes) {
   auto rng = testing::MakeRng(1);
