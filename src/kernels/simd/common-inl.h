@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "hwy/highway.h"
+#include "kernels/cpu/weight_view.h"
 #include "quant/q8_act.h"
 
 #if HWY_TARGET == HWY_AVX2
@@ -75,6 +76,28 @@ HWY_INLINE int32_t DotCodesI32(const TU* u, const int8_t* x, int n) {
     acc = hn::Add(acc, hn::Mul(a, b));
   }
   return hn::GetLane(hn::SumOfLanes(d32, acc));
+}
+
+// The generic row loops every kernel family shares:
+//   MatVecByRows:     y[r - r0] = row_dot(row r, cols, act) for r in [r0, r1);
+//   MatMulByRowTiles: the matvec over m activation rows (act_stride bytes apart,
+//                     outputs y_stride apart), 4 weight rows at a time so a row
+//                     tile stays cache-resident across the tokens. Each output is
+//                     still computed by the same matvec, so the order changes nothing.
+template <class RowDot>
+HWY_INLINE void MatVecByRows(const RowDot& row_dot, const cpu::WeightView& w, int64_t r0, int64_t r1,
+                             const uint8_t* act, float* y) {
+  for (int64_t r = r0; r < r1; ++r) y[r - r0] = row_dot(w.row(r), w.cols, act);
+}
+template <class MatVec>
+HWY_INLINE void MatMulByRowTiles(const MatVec& matvec, const cpu::WeightView& w, int64_t r0, int64_t r1,
+                                 const uint8_t* act, size_t act_stride, int64_t m, float* y, int64_t y_stride) {
+  for (int64_t ra = r0; ra < r1; ra += 4) {
+    const int64_t rb = r1 < ra + 4 ? r1 : ra + 4;
+    for (int64_t t = 0; t < m; ++t) {
+      matvec(w, ra, rb, act + static_cast<size_t>(t) * act_stride, y + t * y_stride + ra);
+    }
+  }
 }
 
 #if HWY_TARGET == HWY_AVX2

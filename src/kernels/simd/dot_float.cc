@@ -84,26 +84,14 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   for (int64_t r = r0; r < r1; ++r) y[r - r0] = RowDot(w.type, w.row(r), x, w.cols);
 }
 
-void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
-                size_t act_stride, int64_t m, float* y, int64_t y_stride) {
-  // A tile of 4 rows stays cache-resident across the tokens.
-  for (int64_t ra = r0; ra < r1; ra += 4) {
-    const int64_t rb = std::min<int64_t>(r1, ra + 4);
-    for (int64_t t = 0; t < m; ++t) {
-      MatVecImpl(w, ra, rb, act + static_cast<size_t>(t) * act_stride, y + t * y_stride + ra);
-    }
-  }
+void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
+                int64_t m, float* y, int64_t y_stride) {
+  MatMulByRowTiles(MatVecImpl, w, r0, r1, act, act_stride, m, y, y_stride);
 }
 
 }  // namespace
 
-void FloatMatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  MatVecImpl(w, r0, r1, act, y);
-}
-void FloatMatMulT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
-                  size_t act_stride, int64_t m, float* y, int64_t y_stride) {
-  MatMulImpl(w, r0, r1, act, act_stride, m, y, y_stride);
-}
+SEPTET_SIMD_FAMILY_TARGET(Float, MatVecImpl, MatMulImpl)
 
 }  // namespace HWY_NAMESPACE
 }  // namespace septet::simd
@@ -112,16 +100,7 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace septet::simd::detail {
 
-HWY_EXPORT(FloatMatVecT);
-HWY_EXPORT(FloatMatMulT);
-
-void FloatMatVec(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  HWY_DYNAMIC_DISPATCH(FloatMatVecT)(w, r0, r1, act, y);
-}
-void FloatMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
-                 size_t act_stride, int64_t m, float* y, int64_t y_stride) {
-  HWY_DYNAMIC_DISPATCH(FloatMatMulT)(w, r0, r1, act, act_stride, m, y, y_stride);
-}
+SEPTET_SIMD_FAMILY_DISPATCH(Float)
 
 }  // namespace septet::simd::detail
 #endif  // HWY_ONCE

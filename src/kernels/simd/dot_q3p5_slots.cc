@@ -276,14 +276,12 @@ float RowGeneric(const uint8_t* wrow, int64_t n, const uint8_t* act) {
 }
 
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  for (int64_t r = r0; r < r1; ++r) y[r - r0] = RowGeneric(w.row(r), w.cols, act);
+  MatVecByRows(RowGeneric, w, r0, r1, act, y);
 }
 
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                 int64_t m, float* y, int64_t y_stride) {
-  for (int64_t t = 0; t < m; ++t) {
-    MatVecImpl(w, r0, r1, act + static_cast<size_t>(t) * act_stride, y + t * y_stride + r0);
-  }
+  MatMulByRowTiles(MatVecImpl, w, r0, r1, act, act_stride, m, y, y_stride);
 }
 
 bool IsFastImpl() { return false; }
@@ -292,15 +290,17 @@ bool IsFastImpl() { return false; }
 
 }  // namespace
 
-void Q3P5SlotsMatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+// The kernels read the slot layout: a view in any other layout is a caller bug.
+void CheckedMatVec(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
   SEPTET_CHECK(w.type == DType::kQ3P5 && w.layout == cpu::WeightLayout::kQ3P5Slots);
   MatVecImpl(w, r0, r1, act, y);
 }
-void Q3P5SlotsMatMulT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
-                      int64_t m, float* y, int64_t y_stride) {
+void CheckedMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
+                   int64_t m, float* y, int64_t y_stride) {
   SEPTET_CHECK(w.type == DType::kQ3P5 && w.layout == cpu::WeightLayout::kQ3P5Slots);
   MatMulImpl(w, r0, r1, act, act_stride, m, y, y_stride);
 }
+SEPTET_SIMD_FAMILY_TARGET(Q3P5Slots, CheckedMatVec, CheckedMatMul)
 bool Q3P5SlotsIsFastT() { return IsFastImpl(); }
 
 }  // namespace HWY_NAMESPACE
@@ -310,17 +310,9 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace septet::simd::detail {
 
-HWY_EXPORT(Q3P5SlotsMatVecT);
-HWY_EXPORT(Q3P5SlotsMatMulT);
+SEPTET_SIMD_FAMILY_DISPATCH(Q3P5Slots)
 HWY_EXPORT(Q3P5SlotsIsFastT);
 
-void Q3P5SlotsMatVec(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  HWY_DYNAMIC_DISPATCH(Q3P5SlotsMatVecT)(w, r0, r1, act, y);
-}
-void Q3P5SlotsMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
-                     int64_t m, float* y, int64_t y_stride) {
-  HWY_DYNAMIC_DISPATCH(Q3P5SlotsMatMulT)(w, r0, r1, act, act_stride, m, y, y_stride);
-}
 bool Q3P5SlotsIsFast() { return HWY_DYNAMIC_DISPATCH(Q3P5SlotsIsFastT)(); }
 
 }  // namespace septet::simd::detail

@@ -149,27 +149,19 @@ float RowGeneric(const uint8_t* wrow, int64_t n, const uint8_t* act) {
 }
 
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  for (int64_t r = r0; r < r1; ++r) y[r - r0] = RowGeneric(w.row(r), w.cols, act);
+  MatVecByRows(RowGeneric, w, r0, r1, act, y);
 }
 
-void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
-                size_t act_stride, int64_t m, float* y, int64_t y_stride) {
-  for (int64_t t = 0; t < m; ++t) {
-    MatVecImpl(w, r0, r1, act + static_cast<size_t>(t) * act_stride, y + t * y_stride + r0);
-  }
+void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
+                int64_t m, float* y, int64_t y_stride) {
+  MatMulByRowTiles(MatVecImpl, w, r0, r1, act, act_stride, m, y, y_stride);
 }
 
 #endif  // HWY_TARGET == HWY_AVX2
 
 }  // namespace
 
-void Q4GMatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  MatVecImpl(w, r0, r1, act, y);
-}
-void Q4GMatMulT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
-                size_t act_stride, int64_t m, float* y, int64_t y_stride) {
-  MatMulImpl(w, r0, r1, act, act_stride, m, y, y_stride);
-}
+SEPTET_SIMD_FAMILY_TARGET(Q4G, MatVecImpl, MatMulImpl)
 
 }  // namespace HWY_NAMESPACE
 }  // namespace septet::simd
@@ -178,16 +170,7 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace septet::simd::detail {
 
-HWY_EXPORT(Q4GMatVecT);
-HWY_EXPORT(Q4GMatMulT);
-
-void Q4GMatVec(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  HWY_DYNAMIC_DISPATCH(Q4GMatVecT)(w, r0, r1, act, y);
-}
-void Q4GMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
-               size_t act_stride, int64_t m, float* y, int64_t y_stride) {
-  HWY_DYNAMIC_DISPATCH(Q4GMatMulT)(w, r0, r1, act, act_stride, m, y, y_stride);
-}
+SEPTET_SIMD_FAMILY_DISPATCH(Q4G)
 
 }  // namespace septet::simd::detail
 #endif  // HWY_ONCE

@@ -162,26 +162,14 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
 
 #endif  // HWY_TARGET == HWY_AVX2
 
-void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
-                size_t act_stride, int64_t m, float* y, int64_t y_stride) {
-  // A row tile of 4 stays cache-resident across the tokens.
-  for (int64_t ra = r0; ra < r1; ra += 4) {
-    const int64_t rb = std::min<int64_t>(r1, ra + 4);
-    for (int64_t t = 0; t < m; ++t) {
-      MatVecImpl(w, ra, rb, act + static_cast<size_t>(t) * act_stride, y + t * y_stride + ra);
-    }
-  }
+void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
+                int64_t m, float* y, int64_t y_stride) {
+  MatMulByRowTiles(MatVecImpl, w, r0, r1, act, act_stride, m, y, y_stride);
 }
 
 }  // namespace
 
-void Q3P5SeedMatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  MatVecImpl(w, r0, r1, act, y);
-}
-void Q3P5SeedMatMulT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
-                     size_t act_stride, int64_t m, float* y, int64_t y_stride) {
-  MatMulImpl(w, r0, r1, act, act_stride, m, y, y_stride);
-}
+SEPTET_SIMD_FAMILY_TARGET(Q3P5Seed, MatVecImpl, MatMulImpl)
 
 }  // namespace HWY_NAMESPACE
 }  // namespace septet::simd
@@ -194,16 +182,7 @@ __attribute__((noinline)) float SeedCombine(float x_d, int32_t x_sum, float scal
   return (x_d * scale) * (static_cast<float>(acc) + offset * static_cast<float>(x_sum));
 }
 
-HWY_EXPORT(Q3P5SeedMatVecT);
-HWY_EXPORT(Q3P5SeedMatMulT);
-
-void Q3P5SeedMatVec(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  HWY_DYNAMIC_DISPATCH(Q3P5SeedMatVecT)(w, r0, r1, act, y);
-}
-void Q3P5SeedMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
-                    size_t act_stride, int64_t m, float* y, int64_t y_stride) {
-  HWY_DYNAMIC_DISPATCH(Q3P5SeedMatMulT)(w, r0, r1, act, act_stride, m, y, y_stride);
-}
+SEPTET_SIMD_FAMILY_DISPATCH(Q3P5Seed)
 
 }  // namespace septet::simd::detail
 #endif  // HWY_ONCE

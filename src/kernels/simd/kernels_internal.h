@@ -24,6 +24,32 @@ SEPTET_SIMD_DECLARE_FAMILY(Q3P5Slots)  // Q3P5 in WeightLayout::kQ3P5Slots (repa
 
 #undef SEPTET_SIMD_DECLARE_FAMILY
 
+// A family's two entry points in each file that implements one:
+//   SEPTET_SIMD_FAMILY_TARGET(Fmt, matvec, matmul) inside HWY_NAMESPACE defines this
+//   target's Fmt##MatVecT / Fmt##MatMulT from the file's own implementations;
+//   SEPTET_SIMD_FAMILY_DISPATCH(Fmt) inside `#if HWY_ONCE`, in namespace
+//   septet::simd::detail, exports them and defines detail::Fmt##MatVec / MatMul,
+//   which dispatch to the best target the CPU supports.
+#define SEPTET_SIMD_FAMILY_TARGET(Fmt, matvec, matmul)                                                     \
+  void Fmt##MatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {   \
+    matvec(w, r0, r1, act, y);                                                                           \
+  }                                                                                                      \
+  void Fmt##MatMulT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, \
+                    int64_t m, float* y, int64_t y_stride) {                                             \
+    matmul(w, r0, r1, act, act_stride, m, y, y_stride);                                                  \
+  }
+
+#define SEPTET_SIMD_FAMILY_DISPATCH(Fmt)                                                                   \
+  HWY_EXPORT(Fmt##MatVecT);                                                                              \
+  HWY_EXPORT(Fmt##MatMulT);                                                                              \
+  void Fmt##MatVec(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {    \
+    HWY_DYNAMIC_DISPATCH(Fmt##MatVecT)(w, r0, r1, act, y);                                               \
+  }                                                                                                      \
+  void Fmt##MatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,  \
+                   int64_t m, float* y, int64_t y_stride) {                                              \
+    HWY_DYNAMIC_DISPATCH(Fmt##MatMulT)(w, r0, r1, act, act_stride, m, y, y_stride);                       \
+  }
+
 // Whether the dispatched target has the fast kQ3P5Slots kernel (AVX2).
 bool Q3P5SlotsIsFast();
 
