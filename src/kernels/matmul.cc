@@ -69,6 +69,15 @@ void BlasMatMul(const cpu::WeightView& w, const float* x, int64_t m, float* y, M
   }
 }
 
+// Below this many tokens the tiled GEMM loses to the decode matvec run per token
+// over row tiles of about kMatVecTileBytes (the weights are still read from memory
+// once: a tile stays in L2 across the tokens, and a matvec call's per-call
+// activation set-up is spread over many rows). Both give the same bits, so only
+// speed depends on it. From `septet bench -b 1,2,4,8` on the TinyLlama shape
+// (docs/benchmarks.md §6): the GEMM wins from 4 tokens for Q3P5, from 8 for Q4_G.
+int64_t MinGemmTokens(DType type) { return type == DType::kQ4_G ? 8 : 4; }
+constexpr int64_t kMatVecTileBytes = 64 << 10;
+
 }  // namespace
 
 const char* PrefillPathName(PrefillPath p) { return p == PrefillPath::kBlas ? "blas" : "own"; }
@@ -88,6 +97,12 @@ void MatMul(const cpu::WeightView& w, const float* x, int64_t m, float* y, MatMu
     if (r0 >= r1) return;
     if (m == 1) {
       simd::MatVecRows(w, r0, r1, act, y + r0);
+    } else if (m < MinGemmTokens(w.type)) {  // a few tokens (batched decoding)
+      const int64_t tile = std::max<int64_t>(4, kMatVecTileBytes / static_cast<int64_t>(std::max<size_t>(w.row_bytes, 1)));
+      for (int64_t ra = r0; ra < r1; ra += tile) {
+        const int64_t rb = std::min<int64_t>(r1, ra + tile);
+        for (int64_t t = 0; t < m; ++t) simd::MatVecRows(w, ra, rb, act + t * stride, y + t * w.rows + ra);
+      }
     } else {
       simd::MatMulRows(w, r0, r1, act, stride, m, y, w.rows);
     }
