@@ -56,8 +56,8 @@ uint64_t GgufStreamWriter::file_bytes() const {
 
 std::vector<uint8_t> GgufStreamWriter::SerializeHeader() const {
   std::vector<uint8_t> header;
-  // The only error is data offsets past 2^64; as ever, this writer does not check
-  // them (the header is written with the offsets wrapped).
+  // The only error is data offsets past 2^64, which Begin refuses; for sizing
+  // (file_bytes) the header's length does not depend on it.
   static_cast<void>(io::SerializeGgufHeader(meta_, tensors_, alignment_, &header));
   return header;
 }
@@ -66,13 +66,17 @@ Status GgufStreamWriter::WriteRaw(const void* data, size_t n) { return io::Write
 
 Status GgufStreamWriter::Begin(const std::string& path, bool overwrite) {
   if (begun_ || finished_) return InvalidArgument("%s: GgufStreamWriter::Begin called twice", path.c_str());
+  // Refused before any file exists: tensor data whose offsets pass 2^64.
+  std::vector<uint8_t> header;
+  if (Status st = io::SerializeGgufHeader(meta_, tensors_, alignment_, &header); !st.ok()) {
+    return InvalidArgument("%s: %s", path.c_str(), st.message().c_str());
+  }
   SEPTET_RETURN_IF_ERROR(io::CreateTempFile(path, overwrite, &tmp_, &fd_));
   path_ = path;
   overwrite_ = overwrite;
   begun_ = true;
   cur_ = 0;
   cur_done_ = 0;
-  const std::vector<uint8_t> header = SerializeHeader();
   Status st = WriteRaw(header.data(), header.size());
   if (!st.ok()) Abort();
   return st;

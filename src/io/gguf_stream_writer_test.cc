@@ -164,5 +164,20 @@ TEST(GgufStreamWriter, IncompleteFinishLeavesNoFile) {
   EXPECT_NE(::access((path + ".tmp." + std::to_string(::getpid())).c_str(), F_OK), 0);
 }
 
+TEST(GgufStreamWriter, DataPast2To64BytesIsRefusedBeforeAnyFileExists) {
+  const std::string path = testing::TempDir() + "/stream_huge.gguf";
+  ::unlink(path.c_str());
+  GgufStreamWriter w;
+  // 2^31 rows of 2^30 floats: 2^63 bytes each, so tensor 'b' ends past 2^64.
+  ASSERT_TRUE(w.AddTensor("a", DType::kF32, {int64_t{1} << 31, int64_t{1} << 30}).ok());
+  ASSERT_TRUE(w.AddTensor("b", DType::kF32, {int64_t{1} << 31, int64_t{1} << 30}).ok());
+  const Status st = w.Begin(path, false);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("tensor 'b'"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("overflows"), std::string::npos) << st.message();
+  EXPECT_NE(::access(path.c_str(), F_OK), 0);
+  EXPECT_NE(::access((path + ".tmp." + std::to_string(::getpid())).c_str(), F_OK), 0);
+}
+
 }  // namespace
 }  // namespace septet
