@@ -5,7 +5,7 @@
 #include <cinttypes>
 #include <cmath>
 
-#include "runtime/stop_matcher.h"
+#include "runtime/token_stream.h"
 
 namespace septet::runtime {
 namespace {
@@ -62,58 +62,33 @@ Result<GenerationStats> Generate(model::InferenceContext* ctx, const Tokenizer& 
   }
   stats.prompt_ms = MsSince(t0);
 
-  Sampler sampler(params.sampler);
-  Utf8Streamer utf8;
-  StopMatcher stops(params.stop_strings);
-  const std::vector<int32_t> stop_ids = params.stop_at_eos ? tokenizer.stop_ids() : std::vector<int32_t>{};
+  TokenStream stream(tokenizer, params, history->back());
   Clock::time_point decode_start;
-  int32_t prev = history->back();
-  bool cancelled = false;
-  const auto emit = [&](const std::string& text) {
-    if (!text.empty() && on_text && !on_text(text)) cancelled = true;
-  };
+  bool first = true;
   // Invariant: `history` is exactly what the KV cache holds, and `logits`
   // predict the token after history->back().
-  stats.finish = FinishReason::kMaxTokens;
-  while (stats.generated_tokens < params.max_tokens) {
+  while (true) {
     SEPTET_RETURN_IF_ERROR(CheckFinite(logits, ctx->n_past() - 1));
-    const int32_t next = sampler.Sample(logits, *history);
-    ++stats.generated_tokens;
-    if (stats.generated_tokens == 1) {
+    const TokenStream::Step step = stream.Next(logits, *history, ctx->n_past(), ctx->n_ctx());
+    if (first && stream.stats().generated_tokens == 1) {
+      first = false;
       stats.first_token_ms = MsSince(t0);
       decode_start = Clock::now();
     }
-    if (std::find(stop_ids.begin(), stop_ids.end(), next) != stop_ids.end()) {
-      stats.finish = FinishReason::kEos;
+    // A refused callback cancels, unless a stop string has just ended the run.
+    if (!step.text.empty() && on_text && !on_text(step.text) &&
+        stream.stats().finish != FinishReason::kStopString) {
+      stream.Cancel();
       break;
     }
-    stats.tokens.push_back(next);
-    bool stopped = false;
-    emit(stops.Push(utf8.Push(tokenizer.TokenBytes(next, prev)), &stopped));
-    prev = next;
-    if (stopped) {
-      stats.finish = FinishReason::kStopString;
-      break;
-    }
-    if (cancelled) {
-      stats.finish = FinishReason::kCancelled;
-      break;
-    }
-    if (stats.generated_tokens >= params.max_tokens) break;  // no need to evaluate it
-    if (ctx->n_past() >= ctx->n_ctx()) {
-      stats.finish = FinishReason::kContextFull;
-      break;
-    }
-    SEPTET_RETURN_IF_ERROR(ctx->Forward({&next, 1}, model::LogitsMode::kLast, &logits));
-    history->push_back(next);
+    if (step.done) break;
+    SEPTET_RETURN_IF_ERROR(ctx->Forward({&step.next, 1}, model::LogitsMode::kLast, &logits));
+    history->push_back(step.next);
   }
-  if (stats.finish != FinishReason::kStopString && stats.finish != FinishReason::kCancelled) {
-    // Text held back for UTF-8 completion or as a possible stop-string prefix.
-    bool stopped = false;
-    std::string tail = stops.Push(utf8.Flush(), &stopped);
-    if (!stopped) tail += stops.Flush();
-    emit(tail);
-  }
+  const GenerationStats& s = stream.stats();
+  stats.generated_tokens = s.generated_tokens;
+  stats.finish = s.finish;
+  stats.tokens = s.tokens;
   if (stats.generated_tokens > 0) stats.decode_ms = MsSince(decode_start);
   return stats;
 }
