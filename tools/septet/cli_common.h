@@ -1,5 +1,6 @@
 // Shared pieces of the septet subcommands: the model / sampling flags and the
-// statistics line. The CLI uses only the public API (include/septet/septet.h).
+// statistics line. generate / chat / inspect use only the public API
+// (include/septet/septet.h); the tool commands below reach the internals.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -55,5 +56,7 @@ Subcommand AddPerplexityCommand(CLI::App* app);
 // bench (cmd_bench.cc): whole-model pp/tg benchmark + memory bandwidth probe.
 Subcommand AddGenWeightsCommand(CLI::App* app);
 Subcommand AddBenchCommand(CLI::App* app);
+// serve (cmd_serve.cc): the OpenAI-compatible HTTP server over src/serve.
+Subcommand AddServeCommand(CLI::App* app);
 
 }  // namespace septet::cli

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   const Subcommand perplexity = AddPerplexityCommand(&app);
   const Subcommand gen_weights = AddGenWeightsCommand(&app);
   const Subcommand bench = AddBenchCommand(&app);
+  const Subcommand serve = AddServeCommand(&app);
 
   try {
     app.parse(argc, argv);
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
     if (*perplexity.app) return perplexity.run();
     if (*gen_weights.app) return gen_weights.run();
     if (*bench.app) return bench.run();
+    if (*serve.app) return serve.run();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "septet: error: %s\n", e.what());
     return kExitFailure;

@@ -1,0 +1,211 @@
+#include "serve/engine.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+
+#include "runtime/sampler.h"
+#include "runtime/token_stream.h"
+
+namespace septet::serve {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double MsBetween(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+}  // namespace
+
+struct Engine::Slot {
+  bool busy = false;
+  bool prefilled = false;
+  Request request;
+  Clock::time_point submitted, decode_start;
+  std::vector<int32_t> history;  // exactly what this sequence's KV cache holds
+  std::unique_ptr<runtime::TokenStream> stream;
+  int32_t next = -1;             // the token to evaluate this step (once prefilled)
+  runtime::GenerationStats timing;
+};
+
+Engine::Engine(const model::LlamaModel& model, const Tokenizer& tokenizer, const EngineOptions& options,
+               std::unique_ptr<model::InferenceContext> ctx)
+    : model_(model), tokenizer_(tokenizer), options_(options), ctx_(std::move(ctx)) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Result<std::unique_ptr<Engine>> Engine::Create(const model::LlamaModel& model, const Tokenizer& tokenizer,
+                                               const EngineOptions& options) {
+  if (options.n_slots < 1 || options.n_slots > 4096) {
+    return InvalidArgument("parallel slots = %d; expected 1 .. 4096", options.n_slots);
+  }
+  if (options.n_ctx < 2) return InvalidArgument("context per slot = %" PRId64 "; expected >= 2", options.n_ctx);
+  if (options.max_step_tokens < 1) {
+    return InvalidArgument("max_step_tokens = %" PRId64 "; expected >= 1", options.max_step_tokens);
+  }
+  runtime::BackendOptions bo = options.backend;
+  bo.n_seq = options.n_slots;
+  SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<model::InferenceContext> ctx,
+                          runtime::CreateContext(model, options.n_ctx, bo));
+  return std::unique_ptr<Engine>(new Engine(model, tokenizer, options, std::move(ctx)));
+}
+
+Engine::~Engine() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+Status Engine::Submit(Request r) {
+  const int64_t n = static_cast<int64_t>(r.prompt.size());
+  if (n == 0) return InvalidArgument("prompt is empty (no tokens to evaluate)");
+  const int64_t vocab = model_.hparams().vocab;
+  for (int32_t t : r.prompt) {
+    if (t < 0 || t >= vocab) return InvalidArgument("prompt token %d is outside the vocabulary [0, %" PRId64 ")", t, vocab);
+  }
+  if (n >= options_.n_ctx) {
+    return OutOfRange("prompt is %" PRId64 " tokens; the context per request is n_ctx = %" PRId64
+                      " (prompt + generated), so at most %" PRId64 " prompt tokens fit",
+                      n, options_.n_ctx, options_.n_ctx - 1);
+  }
+  SEPTET_RETURN_IF_ERROR(runtime::ValidateSamplerParams(r.params.sampler));
+  if (r.params.max_tokens < 0) return InvalidArgument("max_tokens = %d; expected >= 0", r.params.max_tokens);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(Queued{std::move(r), Clock::now()});
+    ++counters_.queued;
+  }
+  cv_.notify_all();
+  return Status::Ok();
+}
+
+Engine::Counters Engine::counters() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return counters_;
+}
+
+void Engine::Loop() {
+  std::vector<Slot> slots(static_cast<size_t>(options_.n_slots));
+  const auto any_busy = [&] { return std::any_of(slots.begin(), slots.end(), [](const Slot& s) { return s.busy; }); };
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty() || any_busy(); });
+      if (stop_) break;
+      // Admit into free slots, oldest request first.
+      for (size_t i = 0; i < slots.size() && !queue_.empty(); ++i) {
+        Slot& s = slots[i];
+        if (s.busy) continue;
+        s = Slot{};
+        s.busy = true;
+        s.request = std::move(queue_.front().request);
+        s.submitted = queue_.front().submitted;
+        queue_.pop_front();
+        --counters_.queued;
+        ++counters_.running;
+        ctx_->TruncateSeq(static_cast<int32_t>(i), 0);
+      }
+    }
+    Step(slots);
+  }
+  // Shutting down: everything still running or queued ends as cancelled.
+  const Status cancelled = Internal("cancelled: the server is shutting down");
+  for (Slot& s : slots) {
+    if (s.busy && s.request.on_done) s.request.on_done(cancelled, s.timing);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Queued& q : queue_) {
+    if (q.request.on_done) q.request.on_done(cancelled, runtime::GenerationStats{});
+  }
+  queue_.clear();
+}
+
+void Engine::Step(std::vector<Slot>& slots) {
+  // ---- one batch: prompts of newly admitted requests, one token of each decoding one ----
+  std::vector<int32_t> tokens, seq_ids;
+  std::vector<size_t> order;  // slots in the batch, in the order of their (last) tokens
+  bool prompt_added = false;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    Slot& s = slots[i];
+    if (!s.busy) continue;
+    if (s.prefilled) {
+      tokens.push_back(s.next);
+      seq_ids.push_back(static_cast<int32_t>(i));
+    } else {
+      // The first prompt of a step always goes in (no starvation); later ones
+      // wait for a step with room.
+      const int64_t room = options_.max_step_tokens - static_cast<int64_t>(tokens.size());
+      if (prompt_added && static_cast<int64_t>(s.request.prompt.size()) > room) continue;
+      prompt_added = true;
+      tokens.insert(tokens.end(), s.request.prompt.begin(), s.request.prompt.end());
+      seq_ids.insert(seq_ids.end(), s.request.prompt.size(), static_cast<int32_t>(i));
+    }
+    order.push_back(i);
+  }
+  if (tokens.empty()) return;
+  const int64_t vocab = model_.hparams().vocab;
+  std::vector<float> logits;
+  const Status st = ctx_->ForwardBatch(tokens, seq_ids, model::LogitsMode::kLast, &logits);
+  const Clock::time_point now = Clock::now();
+  int64_t completed = 0;
+  const auto finish = [&](Slot& s, const Status& status) {
+    if (s.stream) {
+      const runtime::GenerationStats& g = s.stream->stats();
+      s.timing.generated_tokens = g.generated_tokens;
+      s.timing.finish = g.finish;
+      s.timing.tokens = g.tokens;
+    }
+    if (s.timing.generated_tokens > 0) s.timing.decode_ms = MsBetween(s.decode_start, Clock::now());
+    if (s.request.on_done) s.request.on_done(status, s.timing);
+    s = Slot{};
+    ++completed;
+  };
+  for (size_t r = 0; r < order.size(); ++r) {
+    Slot& s = slots[order[r]];
+    if (!st.ok()) {
+      finish(s, st);
+      continue;
+    }
+    if (!s.prefilled) {
+      s.prefilled = true;
+      s.history = s.request.prompt;
+      s.timing.prompt_tokens = static_cast<int64_t>(s.history.size());
+      s.timing.prompt_ms = MsBetween(s.submitted, now);
+      s.stream = std::make_unique<runtime::TokenStream>(tokenizer_, s.request.params, s.history.back());
+    } else {
+      s.history.push_back(s.next);
+    }
+    const std::span<const float> row(logits.data() + r * static_cast<size_t>(vocab), static_cast<size_t>(vocab));
+    if (std::any_of(row.begin(), row.end(), [](float v) { return std::isnan(v); })) {
+      finish(s, Internal("forward pass produced NaN logits at position %zu", s.history.size() - 1));
+      continue;
+    }
+    const runtime::TokenStream::Step step =
+        s.stream->Next(row, s.history, ctx_->seq_past(static_cast<int32_t>(order[r])), ctx_->n_ctx());
+    if (s.stream->stats().generated_tokens == 1) {
+      s.timing.first_token_ms = MsBetween(s.submitted, Clock::now());
+      s.decode_start = Clock::now();
+    }
+    if (!step.text.empty() && s.request.on_text && !s.request.on_text(step.text) &&
+        s.stream->stats().finish != runtime::FinishReason::kStopString) {
+      s.stream->Cancel();
+      finish(s, Status::Ok());
+      continue;
+    }
+    if (step.done) {
+      finish(s, Status::Ok());
+    } else {
+      s.next = step.next;
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  counters_.running -= completed;
+  counters_.completed += completed;
+  ++counters_.steps;
+  counters_.step_tokens += static_cast<int64_t>(tokens.size());
+}
+
+}  // namespace septet::serve

@@ -1,0 +1,103 @@
+// Continuous batching: many generation requests share one multi-sequence
+// InferenceContext. A single engine thread owns the context; every step it
+//   1. admits queued requests into free slots (sequence ids; KV truncated to 0),
+//   2. builds one ForwardBatch: each newly admitted request's whole prompt, and
+//      the pending token of every request that is decoding,
+//   3. runs it (the weights are read once for all of them), and
+//   4. gives each request its logits row: sample, stream text, stop or go on
+//      (runtime::TokenStream, the same rules as runtime::Generate).
+// A request joins and leaves between steps; nobody waits for a whole batch to end.
+// Because a token's logits do not depend on what shares its batch (bit for bit on
+// the CPU backend), a request's output equals what runtime::Generate gives alone.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "core/status.h"
+#include "model/inference_context.h"
+#include "model/llama_model.h"
+#include "runtime/backend.h"
+#include "runtime/generator.h"
+#include "tokenizer/tokenizer.h"
+
+namespace septet::serve {
+
+struct EngineOptions {
+  int32_t n_slots = 4;    // requests decoded together (sequences in the context)
+  int64_t n_ctx = 2048;   // KV positions per request (prompt + generated)
+  // A step stops adding newly admitted prompts once it holds this many tokens
+  // (the rest start next step), so one long prompt delays others' decoding by at
+  // most about one such step. A single prompt is never split.
+  int64_t max_step_tokens = 512;
+  runtime::BackendOptions backend;
+};
+
+struct Request {
+  std::vector<int32_t> prompt;  // token ids, BOS included when wanted
+  runtime::GenerationParams params;
+  // Engine thread: each piece of text (whole UTF-8 characters, stop strings held
+  // back). Return false to cancel (the client went away).
+  std::function<bool(std::string_view text)> on_text;
+  // Engine thread, exactly once: the outcome. prompt_ms / first_token_ms count
+  // from Submit, so they include time spent queued.
+  std::function<void(const Status& status, const runtime::GenerationStats& stats)> on_done;
+};
+
+class Engine {
+ public:
+  // Creates the context (n_slots sequences of n_ctx) and starts the thread.
+  static Result<std::unique_ptr<Engine>> Create(const model::LlamaModel& model, const Tokenizer& tokenizer,
+                                                const EngineOptions& options);
+  // Stops the thread; requests still queued or running end with kCancelled.
+  ~Engine();
+
+  // Checks the request now (errors name the field; nothing is queued then):
+  // an empty prompt, a token outside the vocabulary, a prompt that leaves no room
+  // to generate (>= n_ctx tokens, kOutOfRange naming n_ctx), invalid sampler
+  // parameters or max_tokens < 0. Otherwise queues it and returns OK.
+  Status Submit(Request request);
+
+  int32_t n_slots() const { return options_.n_slots; }
+  int64_t n_ctx() const { return options_.n_ctx; }
+  const char* backend_name() const { return ctx_->backend_name(); }
+
+  struct Counters {
+    int64_t queued = 0, running = 0, completed = 0;
+    int64_t steps = 0, step_tokens = 0;  // ForwardBatch calls and the tokens they carried
+  };
+  Counters counters() const;
+
+ private:
+  struct Slot;
+  Engine(const model::LlamaModel& model, const Tokenizer& tokenizer, const EngineOptions& options,
+         std::unique_ptr<model::InferenceContext> ctx);
+  void Loop();
+  void Step(std::vector<Slot>& slots);
+
+  const model::LlamaModel& model_;
+  const Tokenizer& tokenizer_;
+  EngineOptions options_;
+  std::unique_ptr<model::InferenceContext> ctx_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  struct Queued {
+    Request request;
+    std::chrono::steady_clock::time_point submitted;
+  };
+  std::deque<Queued> queue_;   // guarded by mu_
+  bool stop_ = false;          // guarded by mu_
+  Counters counters_;          // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace septet::serve
