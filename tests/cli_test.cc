@@ -92,6 +92,20 @@ TEST(GenerateCliTest, BadFlagsAreUsageErrors) {
   EXPECT_NE(seed.err.find("--seed"), std::string::npos) << seed.err;
 }
 
+// The server itself is tested in-process (src/serve/serve_test.cc); here, the
+// command's refusals, which must come before it binds a port.
+TEST(ServeCliTest, BadFlagsAndFilesAreClearErrors) {
+  EXPECT_EQ(RunCli("serve --port 0").exit_code, 2);  // -m is required
+  EXPECT_EQ(RunCli("serve -m " + Model("stories260K.bin") + " --parallel 0 --port 0").exit_code, 2);
+  EXPECT_EQ(RunCli("serve -m " + Model("stories260K.bin") + " --port 70000").exit_code, 2);
+  const CliResult type = RunCli("serve -m " + Model("stories260K.bin") + " --type Q9 --port 0");
+  EXPECT_EQ(type.exit_code, 2);
+  EXPECT_NE(type.err.find("Q9"), std::string::npos) << type.err;
+  const CliResult missing = RunCli("serve -m /nonexistent/dir/model.gguf --port 0");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("/nonexistent/dir/model.gguf"), std::string::npos) << missing.err;
+}
+
 TEST(GenerateCliTest, BadValuesAreErrorsNamingThem) {
   const CliResult p = RunCli("generate -m " + Model("stories260K.bin") + " -p hi --top-p 0");
   EXPECT_EQ(p.exit_code, 1);

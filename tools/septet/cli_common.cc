@@ -66,6 +66,11 @@ std::unique_ptr<Model> LoadOrReport(const LoadOptions& options) {
   return model;
 }
 
+std::string Basename(const std::string& path) {
+  const size_t s = path.find_last_of('/');
+  return s == std::string::npos ? path : path.substr(s + 1);
+}
+
 std::string HumanBytes(uint64_t b) {
   char buf[32];
   if (b < 1024) {

@@ -38,6 +38,8 @@ void PrintLoadLine(const Model& model);
 std::unique_ptr<Model> StartModelCommand(ModelFlags& flags, SamplingFlags& sampling, int* exit_code);
 void PrintStats(const GenerateStats& s);
 std::string HumanBytes(uint64_t bytes);
+// The last component of a path ("a/b/m.gguf" -> "m.gguf").
+std::string Basename(const std::string& path);
 
 int RunGenerate(ModelFlags& model, SamplingFlags& sampling, const std::string& prompt, bool echo);
 int RunChat(ModelFlags& model, SamplingFlags& sampling, const std::string& system_prompt);

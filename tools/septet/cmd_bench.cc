@@ -46,11 +46,6 @@ struct Row {
   double vs_first = 0;     // t/s relative to the first model, same test and threads
 };
 
-std::string Basename(const std::string& p) {
-  const size_t s = p.find_last_of('/');
-  return s == std::string::npos ? p : p.substr(s + 1);
-}
-
 std::string Fmt(const char* fmt, double v) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), fmt, v);

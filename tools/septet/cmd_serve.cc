@@ -32,11 +32,6 @@ void OnSignal(int) {
   if (g_server != nullptr) g_server->Stop();
 }
 
-std::string Basename(const std::string& p) {
-  const size_t s = p.find_last_of('/');
-  return s == std::string::npos ? p : p.substr(s + 1);
-}
-
 int RunServe(ServeFlags& f) {
   const LoadOptions& lo = f.model.load;
   model::ModelOptions mo;
