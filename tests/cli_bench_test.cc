@@ -9,48 +9,21 @@
 #include <sstream>
 #include <string>
 
+#include "util/cli_runner.h"
 #include "util/test_util.h"
 
 namespace septet {
 namespace {
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// Concatenation through a stream (operator+ chains trip a GCC 12 -Wrestrict false positive at -O3).
-template <typename... T>
-std::string Cat(const T&... parts) {
-  std::ostringstream s;
-  (s << ... << parts);
-  return s.str();
-}
-
-CliRun Septet(const std::string& args) {
-  static int counter = 0;
-  const std::string base = Cat(testing::TempDir(), "/clibench", std::to_string(counter++));
-  std::ostringstream cmd;
-  cmd << "'" << SEPTET_CLI_PATH << "' " << args << " </dev/null >'" << base << ".out' 2>'" << base << ".err'";
-  const int status = std::system(cmd.str().c_str());
-  CliRun r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = Slurp(base + ".out");
-  r.err = Slurp(base + ".err");
-  return r;
-}
+using testing::Cat;
+using testing::CliRun;
+using testing::ReadFileBytes;
+using testing::RunSeptet;
 
 std::string Stories() { return Cat("'", testing::SharedFile("models/stories260K/stories260K.bin"), "'"); }
 
 TEST(BenchCliTest, MarkdownTableHasBandwidthAndBothTests) {
-  const CliRun r = Septet(Cat("bench -m ", Stories(), " -p 16 -n 8 -r 1 -t 1,2 --bw-mib 4"));
+  const CliRun r = RunSeptet(Cat("bench -m ", Stories(), " -p 16 -n 8 -r 1 -t 1,2 --bw-mib 4"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("| model | type | bpw |"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("| memory (STREAM-like probe)"), std::string::npos) << r.out;
@@ -61,7 +34,7 @@ TEST(BenchCliTest, MarkdownTableHasBandwidthAndBothTests) {
 }
 
 TEST(BenchCliTest, JsonHasResultsForEveryModelAndTest) {
-  const CliRun r = Septet(Cat("bench -m ", Stories(), " -m ", Stories(), " -p 16 -n 8 -r 1 --bw-mib 4 -o json"));
+  const CliRun r = RunSeptet(Cat("bench -m ", Stories(), " -m ", Stories(), " -p 16 -n 8 -r 1 --bw-mib 4 -o json"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const nlohmann::json j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j["bandwidth"].size(), 1u);
@@ -76,7 +49,7 @@ TEST(BenchCliTest, JsonHasResultsForEveryModelAndTest) {
 }
 
 TEST(BenchCliTest, BatchCurveReportsAggregateRateAndMemory) {
-  const CliRun r = Septet(Cat("bench -m ", Stories(), " -p 0 -n 8 -b 1,4 -r 1 --bw-mib 4 -o json"));
+  const CliRun r = RunSeptet(Cat("bench -m ", Stories(), " -p 0 -n 8 -b 1,4 -r 1 --bw-mib 4 -o json"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const nlohmann::json j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j["results"].size(), 2u);  // tg8 at batch 1 and 4
@@ -90,21 +63,21 @@ TEST(BenchCliTest, BatchCurveReportsAggregateRateAndMemory) {
   EXPECT_EQ(j["results"][1]["memory"]["kv_cache"].get<uint64_t>(),
             4 * j["results"][0]["memory"]["kv_cache"].get<uint64_t>());
   EXPECT_GT(j["results"][1]["memory"]["total"].get<uint64_t>(), j["results"][1]["memory"]["weights"].get<uint64_t>());
-  EXPECT_EQ(Septet(Cat("bench -m ", Stories(), " -n 4 -b 0 --bw-mib 0")).exit_code, 2);
+  EXPECT_EQ(RunSeptet(Cat("bench -m ", Stories(), " -n 4 -b 0 --bw-mib 0")).exit_code, 2);
 }
 
 TEST(BenchCliTest, BadInputsAreClearErrors) {
-  const CliRun missing = Septet("bench -m /nonexistent/m.gguf -p 4 -n 4 -r 1 --bw-mib 0");
+  const CliRun missing = RunSeptet("bench -m /nonexistent/m.gguf -p 4 -n 4 -r 1 --bw-mib 0");
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("/nonexistent/m.gguf"), std::string::npos) << missing.err;
-  EXPECT_EQ(Septet("bench -p 4").exit_code, 2);  // -m required
-  EXPECT_EQ(Septet(Cat("bench -m ", Stories(), " -o xml")).exit_code, 2);
-  EXPECT_EQ(Septet(Cat("bench -m ", Stories(), " -t 0 --bw-mib 0")).exit_code, 2);
-  EXPECT_EQ(Septet(Cat("bench -m ", Stories(), " -p -3 --bw-mib 0")).exit_code, 2);
-  const CliRun type = Septet(Cat("bench -m ", Stories(), " --type Q9 --bw-mib 0"));
+  EXPECT_EQ(RunSeptet("bench -p 4").exit_code, 2);  // -m required
+  EXPECT_EQ(RunSeptet(Cat("bench -m ", Stories(), " -o xml")).exit_code, 2);
+  EXPECT_EQ(RunSeptet(Cat("bench -m ", Stories(), " -t 0 --bw-mib 0")).exit_code, 2);
+  EXPECT_EQ(RunSeptet(Cat("bench -m ", Stories(), " -p -3 --bw-mib 0")).exit_code, 2);
+  const CliRun type = RunSeptet(Cat("bench -m ", Stories(), " --type Q9 --bw-mib 0"));
   EXPECT_EQ(type.exit_code, 2);
   EXPECT_NE(type.err.find("Q9"), std::string::npos) << type.err;
-  const CliRun none = Septet(Cat("bench -m ", Stories(), " -p 0 -n 0 --bw-mib 0"));
+  const CliRun none = RunSeptet(Cat("bench -m ", Stories(), " -p 0 -n 0 --bw-mib 0"));
   EXPECT_EQ(none.exit_code, 2);
   EXPECT_NE(none.err.find("nothing to measure"), std::string::npos) << none.err;
 }
@@ -113,17 +86,17 @@ TEST(GenWeightsCliTest, WritesLoadableSyntheticModelAndRefusesOverwrite) {
   const std::string path = Cat(testing::TempDir(), "/gen_smollm.gguf");
   ::unlink(path.c_str());
   const std::string gen = Cat("gen-weights --shape smollm-135m --type Q8_0 --layers 1 --seed 3 -o '", path, "'");
-  const CliRun g = Septet(gen);
+  const CliRun g = RunSeptet(gen);
   ASSERT_EQ(g.exit_code, 0) << g.err;
   EXPECT_NE(g.err.find("speed measurement only"), std::string::npos) << g.err;
-  const std::string bytes = Slurp(path);
-  const CliRun again = Septet(gen);
+  const std::string bytes = ReadFileBytes(path);
+  const CliRun again = RunSeptet(gen);
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_NE(again.err.find("--force"), std::string::npos) << again.err;
-  ASSERT_EQ(Septet(Cat(gen, " --force")).exit_code, 0);
-  EXPECT_TRUE(Slurp(path) == bytes);  // same seed, same bytes
+  ASSERT_EQ(RunSeptet(Cat(gen, " --force")).exit_code, 0);
+  EXPECT_TRUE(ReadFileBytes(path) == bytes);  // same seed, same bytes
 
-  const CliRun info = Septet(Cat("inspect '", path, "'"));
+  const CliRun info = RunSeptet(Cat("inspect '", path, "'"));
   ASSERT_EQ(info.exit_code, 0) << info.err;
   EXPECT_NE(info.out.find("dim           576"), std::string::npos) << info.out;
   EXPECT_NE(info.out.find("9 query, 3 key/value"), std::string::npos) << info.out;
@@ -131,13 +104,13 @@ TEST(GenWeightsCliTest, WritesLoadableSyntheticModelAndRefusesOverwrite) {
   EXPECT_NE(info.out.find("Q8_0"), std::string::npos) << info.out;
   EXPECT_NE(info.out.find("RANDOM WEIGHTS"), std::string::npos) << info.out;
   // The synthetic tokenizer loads: generate runs (the text is gibberish by design).
-  const CliRun gen_text = Septet(Cat("generate -m '", path, "' -p 'hello world' -n 2 --temp 0"));
+  const CliRun gen_text = RunSeptet(Cat("generate -m '", path, "' -p 'hello world' -n 2 --temp 0"));
   EXPECT_EQ(gen_text.exit_code, 0) << gen_text.err;
   EXPECT_NE(gen_text.err.find("RANDOM WEIGHTS"), std::string::npos) << gen_text.err;  // the load line says so
 
-  EXPECT_EQ(Septet("gen-weights --shape llama9-1t -o /tmp/x.gguf").exit_code, 2);
-  EXPECT_EQ(Septet("gen-weights --shape smollm-135m --type Q8_A -o /tmp/x.gguf").exit_code, 2);
-  EXPECT_EQ(Septet("gen-weights --shape smollm-135m").exit_code, 2);  // -o required
+  EXPECT_EQ(RunSeptet("gen-weights --shape llama9-1t -o /tmp/x.gguf").exit_code, 2);
+  EXPECT_EQ(RunSeptet("gen-weights --shape smollm-135m --type Q8_A -o /tmp/x.gguf").exit_code, 2);
+  EXPECT_EQ(RunSeptet("gen-weights --shape smollm-135m").exit_code, 2);  // -o required
 }
 
 }  // namespace

@@ -7,43 +7,16 @@
 #include <sstream>
 #include <string>
 
+#include "util/cli_runner.h"
 #include "util/test_util.h"
 
 namespace septet {
 namespace {
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// String building through a stream (operator+ chains trip GCC 12's -Wrestrict at -O3).
-template <typename... Args>
-std::string Cat(const Args&... args) {
-  std::ostringstream s;
-  (s << ... << args);
-  return s.str();
-}
-
-CliRun Septet(const std::string& args) {
-  static int counter = 0;
-  const std::string base = testing::TempDir() + "/cliq" + std::to_string(counter++);
-  std::ostringstream cmd;
-  cmd << "'" << SEPTET_CLI_PATH << "' " << args << " </dev/null >'" << base << ".out' 2>'" << base << ".err'";
-  const int status = std::system(cmd.str().c_str());
-  CliRun r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = ReadAll(base + ".out");
-  r.err = ReadAll(base + ".err");
-  return r;
-}
+using testing::Cat;
+using testing::CliRun;
+using testing::ReadFileBytes;
+using testing::RunSeptet;
 
 class QuantizeCliTest : public ::testing::Test {
  protected:
@@ -63,7 +36,7 @@ class QuantizeCliTest : public ::testing::Test {
 
 TEST_F(QuantizeCliTest, QuantizeThenPerplexityAndKl) {
   const std::string out = dir_ + "/q.gguf";
-  const CliRun q = Septet(Cat("quantize ", model_, " '", out, "' --type Q4_G"));
+  const CliRun q = RunSeptet(Cat("quantize ", model_, " '", out, "' --type Q4_G"));
   ASSERT_EQ(q.exit_code, 0) << q.err;
   EXPECT_NE(q.out.find("bpw all tensors:"), std::string::npos) << q.out;
   EXPECT_NE(q.out.find("bpw quantized tensors: 4.5819"), std::string::npos) << q.out;
@@ -72,55 +45,55 @@ TEST_F(QuantizeCliTest, QuantizeThenPerplexityAndKl) {
 
   const std::string lp = dir_ + "/base.lp";
   const std::string common = Cat(" -f ", text_, " --ctx 64 --chunks 2");
-  const CliRun base = Septet(Cat("perplexity -m ", model_, common, " --save-logits '", lp, "'"));
+  const CliRun base = RunSeptet(Cat("perplexity -m ", model_, common, " --save-logits '", lp, "'"));
   ASSERT_EQ(base.exit_code, 0) << base.err;
   EXPECT_NE(base.out.find("PPL: "), std::string::npos);
   EXPECT_NE(base.out.find(" +/- "), std::string::npos);
-  const CliRun again = Septet(Cat("perplexity -m ", model_, common, " --save-logits '", lp, "'"));
+  const CliRun again = RunSeptet(Cat("perplexity -m ", model_, common, " --save-logits '", lp, "'"));
   EXPECT_NE(again.exit_code, 0);
   EXPECT_NE(again.err.find("--force"), std::string::npos) << again.err;
 
-  const CliRun kl = Septet(Cat("perplexity -m '", out, "'", common, " --kl-divergence '", lp, "'"));
+  const CliRun kl = RunSeptet(Cat("perplexity -m '", out, "'", common, " --kl-divergence '", lp, "'"));
   ASSERT_EQ(kl.exit_code, 0) << kl.err;
   for (const char* key : {"KLD mean:", "KLD median:", "KLD p99:", "KLD max:", "top-1 agreement:", "base PPL:"}) {
     EXPECT_NE(kl.out.find(key), std::string::npos) << key << "\n" << kl.out;
   }
   const CliRun mismatch =
-      Septet(Cat("perplexity -m '", out, "' -f ", text_, " --ctx 32 --chunks 2 --kl-divergence '", lp, "'"));
+      RunSeptet(Cat("perplexity -m '", out, "' -f ", text_, " --ctx 32 --chunks 2 --kl-divergence '", lp, "'"));
   EXPECT_NE(mismatch.exit_code, 0);
   EXPECT_NE(mismatch.err.find("--ctx 64"), std::string::npos) << mismatch.err;
-  const CliRun notlp = Septet(Cat("perplexity -m '", out, "'", common, " --kl-divergence '", out, "'"));
+  const CliRun notlp = RunSeptet(Cat("perplexity -m '", out, "'", common, " --kl-divergence '", out, "'"));
   EXPECT_NE(notlp.exit_code, 0);
   EXPECT_NE(notlp.err.find("not a septet log-probability file"), std::string::npos) << notlp.err;
 }
 
 TEST_F(QuantizeCliTest, BadInputsGiveClearErrors) {
-  const CliRun missing = Septet(Cat("quantize /nonexistent/m.bin '", dir_, "/x.gguf' --type Q3P5"));
+  const CliRun missing = RunSeptet(Cat("quantize /nonexistent/m.bin '", dir_, "/x.gguf' --type Q3P5"));
   EXPECT_NE(missing.exit_code, 0);
   EXPECT_NE(missing.err.find("/nonexistent/m.bin"), std::string::npos) << missing.err;
 
-  const CliRun type = Septet(Cat("quantize ", model_, " '", dir_, "/x.gguf' --type Q2"));
+  const CliRun type = RunSeptet(Cat("quantize ", model_, " '", dir_, "/x.gguf' --type Q2"));
   EXPECT_NE(type.exit_code, 0);
   EXPECT_NE(type.err.find("unknown type 'Q2'"), std::string::npos) << type.err;
   EXPECT_NE(type.err.find("Q3P5_SEED"), std::string::npos) << type.err;
 
   const std::string exists = dir_ + "/exists.gguf";
   std::ofstream(exists) << "precious";
-  const CliRun ow = Septet(Cat("quantize ", model_, " '", exists, "' --type Q3P5"));
+  const CliRun ow = RunSeptet(Cat("quantize ", model_, " '", exists, "' --type Q3P5"));
   EXPECT_NE(ow.exit_code, 0);
   EXPECT_NE(ow.err.find(exists), std::string::npos) << ow.err;
   EXPECT_NE(ow.err.find("--force"), std::string::npos) << ow.err;
-  EXPECT_EQ(ReadAll(exists), "precious");
+  EXPECT_EQ(ReadFileBytes(exists), "precious");
 
   std::ofstream(dir_ + "/empty.txt").flush();
   const CliRun empty =
-      Septet(Cat("quantize ", model_, " '", dir_, "/y.gguf' --type Q3P5 --calib '", dir_, "/empty.txt'"));
+      RunSeptet(Cat("quantize ", model_, " '", dir_, "/y.gguf' --type Q3P5 --calib '", dir_, "/empty.txt'"));
   EXPECT_NE(empty.exit_code, 0);
   EXPECT_NE(empty.err.find("--calib"), std::string::npos) << empty.err;
   EXPECT_NE(empty.err.find("empty"), std::string::npos) << empty.err;
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/y.gguf"));
 
-  const CliRun nofile = Septet(Cat("perplexity -m ", model_, " -f /nonexistent/t.txt"));
+  const CliRun nofile = RunSeptet(Cat("perplexity -m ", model_, " -f /nonexistent/t.txt"));
   EXPECT_NE(nofile.exit_code, 0);
   EXPECT_NE(nofile.err.find("/nonexistent/t.txt"), std::string::npos) << nofile.err;
 }
@@ -130,15 +103,15 @@ TEST_F(QuantizeCliTest, CalibratedOutputIndependentOfThreads) {
   std::ofstream(calib) << "Once upon a time, there was a little dog named Max. Max liked to run in the park with "
                           "his friend Sue. One day they found a big box.";
   const std::string a = dir_ + "/a.gguf", b = dir_ + "/b.gguf";
-  const CliRun ra = Septet(Cat("quantize ", model_, " '", a, "' --type Q3P5 --calib '", calib, "' -t 1"));
+  const CliRun ra = RunSeptet(Cat("quantize ", model_, " '", a, "' --type Q3P5 --calib '", calib, "' -t 1"));
   ASSERT_EQ(ra.exit_code, 0) << ra.err;
-  const CliRun rb = Septet(Cat("quantize ", model_, " '", b, "' --type Q3P5 --calib '", calib, "' -t 2"));
+  const CliRun rb = RunSeptet(Cat("quantize ", model_, " '", b, "' --type Q3P5 --calib '", calib, "' -t 2"));
   ASSERT_EQ(rb.exit_code, 0) << rb.err;
   EXPECT_NE(ra.out.find("method: gptq"), std::string::npos) << ra.out;
-  const std::string ba = ReadAll(a);
+  const std::string ba = ReadFileBytes(a);
   ASSERT_FALSE(ba.empty());
-  EXPECT_EQ(ba, ReadAll(b));
-  const CliRun g = Septet(Cat("generate -m '", a, "' -p 'Once upon a time' -n 8 --temp 0"));
+  EXPECT_EQ(ba, ReadFileBytes(b));
+  const CliRun g = RunSeptet(Cat("generate -m '", a, "' -p 'Once upon a time' -n 8 --temp 0"));
   EXPECT_EQ(g.exit_code, 0) << g.err;  // self-contained: the tokenizer is inside
 }
 

@@ -8,38 +8,15 @@
 #include <sstream>
 #include <string>
 
+#include "util/cli_runner.h"
 #include "util/test_util.h"
 
 namespace septet {
 namespace {
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out, err;
-};
+using testing::CliRun;
+using testing::RunSeptet;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// Runs `septet <args>` through the shell; `stdin_text` is piped in.
-CliResult RunCli(const std::string& args, const std::string& stdin_text = "") {
-  static int counter = 0;
-  const std::string base = testing::TempDir() + "/cli" + std::to_string(counter++);
-  std::ofstream(base + ".in") << stdin_text;
-  std::ostringstream cmd;  // (not operator+: GCC 12 -Wrestrict false positive at -O3)
-  cmd << "'" << SEPTET_CLI_PATH << "' " << args << " <'" << base << ".in' >'" << base << ".out' 2>'" << base
-      << ".err'";
-  const int status = std::system(cmd.str().c_str());
-  CliResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = Slurp(base + ".out");
-  r.err = Slurp(base + ".err");
-  return r;
-}
 
 std::string Model(const char* file) {
   std::ostringstream s;
@@ -55,10 +32,10 @@ constexpr const char* kGreedyTextLong =
 
 TEST(GenerateCliTest, GreedyContinuationFromBothContainers) {
   for (const char* file : {"stories260K.bin", "stories260Ktok512.gguf"}) {
-    const CliResult r = RunCli("generate -m " + Model(file) + " -p 'Once upon a time' -n 16 --temp 0");
+    const CliRun r = RunSeptet("generate -m " + Model(file) + " -p 'Once upon a time' -n 16 --temp 0");
     ASSERT_EQ(r.exit_code, 0) << file << "\n" << r.err;
     EXPECT_EQ(r.out, kGreedyText16) << file;  // the 16 oracle ids, then the final newline
-    const CliResult l = RunCli("generate -m " + Model(file) + " -p 'Once upon a time' -n 64 --temp 0");
+    const CliRun l = RunSeptet("generate -m " + Model(file) + " -p 'Once upon a time' -n 64 --temp 0");
     ASSERT_EQ(l.exit_code, 0) << file << "\n" << l.err;
     EXPECT_EQ(l.out.rfind(kGreedyTextLong, 0), 0u) << file << " printed:\n" << l.out;
     // Statistics go to stderr, not into the text.
@@ -70,24 +47,24 @@ TEST(GenerateCliTest, GreedyContinuationFromBothContainers) {
 
 TEST(GenerateCliTest, SameSeedSameText) {
   const std::string args = "generate -m " + Model("stories260K.bin") + " -p 'Once upon a time' -n 40 --temp 1 --seed 7";
-  const CliResult a = RunCli(args), b = RunCli(args);
+  const CliRun a = RunSeptet(args), b = RunSeptet(args);
   ASSERT_EQ(a.exit_code, 0) << a.err;
   EXPECT_EQ(a.out, b.out);
 }
 
 TEST(GenerateCliTest, BadModelPathIsAnErrorNamingThePath) {
-  const CliResult r = RunCli("generate -m /nonexistent/dir/model.gguf -p hi -n 4");
+  const CliRun r = RunSeptet("generate -m /nonexistent/dir/model.gguf -p hi -n 4");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_LT(r.exit_code, 128) << "killed by a signal";
   EXPECT_NE(r.err.find("/nonexistent/dir/model.gguf"), std::string::npos) << r.err;
 }
 
 TEST(GenerateCliTest, BadFlagsAreUsageErrors) {
-  EXPECT_EQ(RunCli("generate -m " + Model("stories260K.bin") + " --temp warm").exit_code, 2);
-  EXPECT_EQ(RunCli("generate -m " + Model("stories260K.bin") + " --no-such-flag").exit_code, 2);
-  EXPECT_EQ(RunCli("generate -p hi").exit_code, 2);  // -m is required
-  EXPECT_EQ(RunCli("frobnicate").exit_code, 2);
-  const CliResult seed = RunCli("generate -m " + Model("stories260K.bin") + " --seed -5");
+  EXPECT_EQ(RunSeptet("generate -m " + Model("stories260K.bin") + " --temp warm").exit_code, 2);
+  EXPECT_EQ(RunSeptet("generate -m " + Model("stories260K.bin") + " --no-such-flag").exit_code, 2);
+  EXPECT_EQ(RunSeptet("generate -p hi").exit_code, 2);  // -m is required
+  EXPECT_EQ(RunSeptet("frobnicate").exit_code, 2);
+  const CliRun seed = RunSeptet("generate -m " + Model("stories260K.bin") + " --seed -5");
   EXPECT_EQ(seed.exit_code, 2);
   EXPECT_NE(seed.err.find("--seed"), std::string::npos) << seed.err;
 }
@@ -95,25 +72,25 @@ TEST(GenerateCliTest, BadFlagsAreUsageErrors) {
 // The server itself is tested in-process (src/serve/serve_test.cc); here, the
 // command's refusals, which must come before it binds a port.
 TEST(ServeCliTest, BadFlagsAndFilesAreClearErrors) {
-  EXPECT_EQ(RunCli("serve --port 0").exit_code, 2);  // -m is required
-  EXPECT_EQ(RunCli("serve -m " + Model("stories260K.bin") + " --parallel 0 --port 0").exit_code, 2);
-  EXPECT_EQ(RunCli("serve -m " + Model("stories260K.bin") + " --port 70000").exit_code, 2);
-  const CliResult type = RunCli("serve -m " + Model("stories260K.bin") + " --type Q9 --port 0");
+  EXPECT_EQ(RunSeptet("serve --port 0").exit_code, 2);  // -m is required
+  EXPECT_EQ(RunSeptet("serve -m " + Model("stories260K.bin") + " --parallel 0 --port 0").exit_code, 2);
+  EXPECT_EQ(RunSeptet("serve -m " + Model("stories260K.bin") + " --port 70000").exit_code, 2);
+  const CliRun type = RunSeptet("serve -m " + Model("stories260K.bin") + " --type Q9 --port 0");
   EXPECT_EQ(type.exit_code, 2);
   EXPECT_NE(type.err.find("Q9"), std::string::npos) << type.err;
-  const CliResult missing = RunCli("serve -m /nonexistent/dir/model.gguf --port 0");
+  const CliRun missing = RunSeptet("serve -m /nonexistent/dir/model.gguf --port 0");
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("/nonexistent/dir/model.gguf"), std::string::npos) << missing.err;
 }
 
 TEST(GenerateCliTest, BadValuesAreErrorsNamingThem) {
-  const CliResult p = RunCli("generate -m " + Model("stories260K.bin") + " -p hi --top-p 0");
+  const CliRun p = RunSeptet("generate -m " + Model("stories260K.bin") + " -p hi --top-p 0");
   EXPECT_EQ(p.exit_code, 1);
   EXPECT_NE(p.err.find("top_p"), std::string::npos) << p.err;
-  const CliResult t = RunCli("generate -m " + Model("stories260K.bin") + " -p hi --type Q9_Z");
+  const CliRun t = RunSeptet("generate -m " + Model("stories260K.bin") + " -p hi --type Q9_Z");
   EXPECT_EQ(t.exit_code, 1);
   EXPECT_NE(t.err.find("Q9_Z"), std::string::npos) << t.err;
-  const CliResult c = RunCli("generate -m " + Model("stories260K.bin") + " -p 'Once upon a time' --ctx 3");
+  const CliRun c = RunSeptet("generate -m " + Model("stories260K.bin") + " -p 'Once upon a time' --ctx 3");
   EXPECT_EQ(c.exit_code, 1);
   EXPECT_NE(c.err.find("n_ctx = 3"), std::string::npos) << c.err;
   EXPECT_EQ(c.out, "");  // a rejected prompt is not echoed
@@ -121,21 +98,21 @@ TEST(GenerateCliTest, BadValuesAreErrorsNamingThem) {
 
 TEST(GenerateCliTest, ContextFullStopsCleanly) {
   // 5 prompt tokens + up to 3 new ones fill n_ctx = 8: generation stops, no error.
-  const CliResult r = RunCli("generate -m " + Model("stories260K.bin") + " -p 'Once upon a time' --ctx 8 -n 50 --temp 0");
+  const CliRun r = RunSeptet("generate -m " + Model("stories260K.bin") + " -p 'Once upon a time' --ctx 8 -n 50 --temp 0");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("context full"), std::string::npos) << r.err;
 }
 
 TEST(GenerateCliTest, LoadTimeQuantizedTypesRun) {
   for (const char* type : {"F16", "Q8_0", "Q3P5"}) {
-    const CliResult r = RunCli("generate -m " + Model("stories260K.bin") + " -p 'Once upon a time' -n 8 --temp 0 --type " + type);
+    const CliRun r = RunSeptet("generate -m " + Model("stories260K.bin") + " -p 'Once upon a time' -n 8 --temp 0 --type " + type);
     EXPECT_EQ(r.exit_code, 0) << type << "\n" << r.err;
     EXPECT_EQ(r.out.rfind("Once upon a time", 0), 0u) << r.out;
   }
 }
 
 TEST(ChatCliTest, PipedTurnsGetReplies) {
-  const CliResult r = RunCli("chat -m " + Model("stories260K.bin") + " --temp 0 -n 12", "Hello\n/reset\nTell me a story\n");
+  const CliRun r = RunSeptet("chat -m " + Model("stories260K.bin") + " --temp 0 -n 12", "Hello\n/reset\nTell me a story\n");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // Two turns, each reply on its own line; non-empty output.
   EXPECT_GE(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
@@ -144,17 +121,17 @@ TEST(ChatCliTest, PipedTurnsGetReplies) {
 }
 
 TEST(InspectCliTest, ListsTensorsAndHyperParameters) {
-  const CliResult g = RunCli("inspect " + Model("stories260Ktok512.gguf"));
+  const CliRun g = RunSeptet("inspect " + Model("stories260Ktok512.gguf"));
   ASSERT_EQ(g.exit_code, 0) << g.err;
   EXPECT_NE(g.out.find("48 tensors"), std::string::npos) << g.out;
   EXPECT_NE(g.out.find("blk.4.ffn_down.weight"), std::string::npos);
   EXPECT_NE(g.out.find("[64, 172]"), std::string::npos);  // ffn_down shape
   EXPECT_NE(g.out.find("8 query, 4 key/value"), std::string::npos) << g.out;
-  const CliResult b = RunCli("inspect " + Model("stories260K.bin"));
+  const CliRun b = RunSeptet("inspect " + Model("stories260K.bin"));
   ASSERT_EQ(b.exit_code, 0) << b.err;
   EXPECT_NE(b.out.find("47 tensors"), std::string::npos) << b.out;  // tied: no output.weight
   EXPECT_NE(b.out.find("tied"), std::string::npos);
-  const CliResult missing = RunCli("inspect /nonexistent.gguf");
+  const CliRun missing = RunSeptet("inspect /nonexistent.gguf");
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("/nonexistent.gguf"), std::string::npos);
 }
