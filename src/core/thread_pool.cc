@@ -1,6 +1,7 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -60,6 +61,7 @@ void ThreadPool::Run(int64_t n_tasks, const Task& fn) {
   }
   wake_.notify_all();
   RunRange(0);
+  const auto t0 = time_waits_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   int spins = 0;
   while (pending_.load(std::memory_order_acquire) != 0) {
     if (++spins < kSpinIterations) {
@@ -67,6 +69,10 @@ void ThreadPool::Run(int64_t n_tasks, const Task& fn) {
     } else {
       std::this_thread::yield();
     }
+  }
+  if (time_waits_) {
+    wait_ns_ += static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
   }
   fn_ = nullptr;
 }

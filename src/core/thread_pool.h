@@ -42,6 +42,11 @@ class ThreadPool {
   // Range of tasks worker w runs out of n_tasks with n workers (static schedule).
   static void Partition(int64_t n_tasks, int n_workers, int w, int64_t* begin, int64_t* end);
 
+  // Profiling (`septet bench --profile`): when on, Run adds the time the calling
+  // thread waits for the other workers after finishing its own range to wait_ns().
+  void EnableWaitTiming(bool on) { time_waits_ = on; }
+  uint64_t wait_ns() const { return wait_ns_; }
+
  private:
   void WorkerLoop(int worker);
   void RunRange(int worker);
@@ -55,6 +60,8 @@ class ThreadPool {
   std::atomic<bool> stop_{false};
   const Task* fn_ = nullptr;
   int64_t n_tasks_ = 0;
+  bool time_waits_ = false;
+  uint64_t wait_ns_ = 0;
 };
 
 }  // namespace septet

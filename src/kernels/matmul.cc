@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "core/check.h"
 #include "kernels/simd/repack.h"
@@ -87,7 +88,15 @@ void MatMul(const cpu::WeightView& w, const float* x, int64_t m, float* y, MatMu
   if (m <= 0) return;
   if (m > 1 && ctx->prefill == PrefillPath::kBlas) return BlasMatMul(w, x, m, y, ctx);
   size_t stride = 0;
-  QuantizeRows(w, x, m, ctx, &stride);
+  if (ctx->timing) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const uint64_t w0 = ctx->pool->wait_ns();
+    QuantizeRows(w, x, m, ctx, &stride);
+    const auto dt = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0);
+    ctx->quant_ns += static_cast<uint64_t>(dt.count()) - (ctx->pool->wait_ns() - w0);
+  } else {
+    QuantizeRows(w, x, m, ctx, &stride);
+  }
   const uint8_t* act = ctx->act.data();
   const int64_t min_macs = std::max<int64_t>(1, ctx->min_macs_per_task);
   const int n = static_cast<int>(std::clamp<int64_t>(w.rows * w.cols * m / min_macs, 1, ctx->pool->size()));

@@ -35,6 +35,10 @@ struct MatMulContext {
   // Smaller jobs run on fewer workers (never changes a result); tests set 1 to
   // force every split.
   int64_t min_macs_per_task = kDefaultMinMacsPerTask;
+  // Profiling: when on, MatMul adds the time spent quantizing activation rows
+  // (less pool waits, which the pool counts itself) to quant_ns.
+  bool timing = false;
+  uint64_t quant_ns = 0;
   std::vector<uint8_t> act;   // quantized activation rows
   std::vector<float> tile;    // BLAS path: dequantized weight tile
 };

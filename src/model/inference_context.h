@@ -10,6 +10,7 @@
 
 #include "core/status.h"
 #include "model/llama_model.h"
+#include "model/op_profile.h"
 
 namespace septet::model {
 
@@ -69,6 +70,13 @@ class InferenceContext {
   virtual const LlamaModel& model() const = 0;
   // "cpu", "cuda": for load lines and benchmark reports.
   virtual const char* backend_name() const = 0;
+  // Per-op timing of later passes into *profile (null: off). Returns false when
+  // the backend cannot profile (nothing is then recorded). Timing costs a clock
+  // read per op; it never changes a result.
+  virtual bool SetProfile(OpProfile* profile) {
+    (void)profile;
+    return false;
+  }
 };
 
 // What a ForwardBatch call does, worked out and validated once for every backend.

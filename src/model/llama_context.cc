@@ -16,6 +16,7 @@
 #include "model/llama_context.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cinttypes>
 #include <cmath>
 #include <cstring>
@@ -80,12 +81,29 @@ MemoryUse LlamaContext::memory() const {
   return u;
 }
 
+uint64_t LlamaContext::NowNs() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+bool LlamaContext::SetProfile(OpProfile* profile) {
+  profile_ = profile;
+  pool_.EnableWaitTiming(profile != nullptr);
+  mm_.timing = profile != nullptr;
+  return true;
+}
+
 Status LlamaContext::ForwardBatch(std::span<const int32_t> tokens, std::span<const int32_t> seq_ids, LogitsMode mode,
                                   std::vector<float>* logits) {
   const LlamaHParams& hp = model_.hparams();
   SEPTET_ASSIGN_OR_RETURN(const BatchPlan plan,
                           PlanBatch(tokens, seq_ids, mode, hp.vocab, seq_past_, cache_.n_ctx()));
   const int64_t n = static_cast<int64_t>(tokens.size());
+  const uint64_t t_start = profile_ != nullptr ? NowNs() : 0;
+  uint64_t claimed0 = 0;
+  if (profile_ != nullptr) {
+    for (uint64_t v : profile_->ns) claimed0 += v;
+  }
   logits->resize(plan.logit_rows.size() * static_cast<size_t>(hp.vocab));
   size_t next_row = 0;  // index into plan.logit_rows
   for (int64_t start = 0; start < n; start += kMaxBatch) {
@@ -114,6 +132,14 @@ Status LlamaContext::ForwardBatch(std::span<const int32_t> tokens, std::span<con
     }
   }
   for (size_t s = 0; s < seq_past_.size(); ++s) seq_past_[s] += plan.seq_count[s];
+  if (profile_ != nullptr) {  // what no op claimed goes to kOther
+    const uint64_t total = NowNs() - t_start;
+    uint64_t claimed = 0;
+    for (uint64_t v : profile_->ns) claimed += v;
+    claimed -= claimed0;
+    profile_->ns[static_cast<size_t>(Op::kOther)] += total > claimed ? total - claimed : 0;
+    profile_->total_ns += total;
+  }
   return Status::Ok();
 }
 
@@ -130,36 +156,47 @@ void LlamaContext::Layer(int64_t l, int64_t m) {
   const int64_t ffn = hp.ffn_dim;
 
   // ---- attention ----
-  for (int64_t i = 0; i < m; ++i) simd::RmsNorm(xb_.data() + i * dim, x_.data() + i * dim, w.attn_norm, dim, hp.rms_eps);
+  Timed(Op::kNorm, [&] {
+    for (int64_t i = 0; i < m; ++i) simd::RmsNorm(xb_.data() + i * dim, x_.data() + i * dim, w.attn_norm, dim, hp.rms_eps);
+  });
   if (observer_) observer_(l, MatMulInput::kAttnQkv, xb_.data(), m, dim);
-  MatMul(w.wq, xb_.data(), m, q_.data());
-  MatMul(w.wk, xb_.data(), m, k_.data());
-  MatMul(w.wv, xb_.data(), m, v_.data());
+  MatMul(Op::kMatQkv, w.wq, xb_.data(), m, q_.data());
+  MatMul(Op::kMatQkv, w.wk, xb_.data(), m, k_.data());
+  MatMul(Op::kMatQkv, w.wv, xb_.data(), m, v_.data());
+  Timed(Op::kRope, [&] {
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t pos = pos_[static_cast<size_t>(i)];
+      cpu::Rope(q_.data() + i * q_dim, hp.n_heads, hd, hp.n_rot, pos, model_.rope_inv_freq().data(), hp.rope_pairing);
+      cpu::Rope(k_.data() + i * kv_dim, hp.n_kv_heads, hd, hp.n_rot, pos, model_.rope_inv_freq().data(),
+                hp.rope_pairing);
+    }
+  });
   for (int64_t i = 0; i < m; ++i) {
     const int64_t pos = pos_[static_cast<size_t>(i)], seq = seq_[static_cast<size_t>(i)];
-    cpu::Rope(q_.data() + i * q_dim, hp.n_heads, hd, hp.n_rot, pos, model_.rope_inv_freq().data(), hp.rope_pairing);
-    cpu::Rope(k_.data() + i * kv_dim, hp.n_kv_heads, hd, hp.n_rot, pos, model_.rope_inv_freq().data(),
-              hp.rope_pairing);
     std::memcpy(cache_.k(l, seq, pos), k_.data() + i * kv_dim, static_cast<size_t>(kv_dim) * sizeof(float));
     std::memcpy(cache_.v(l, seq, pos), v_.data() + i * kv_dim, static_cast<size_t>(kv_dim) * sizeof(float));
   }
-  Attention(l, m);
+  Timed(Op::kAttention, [&] { Attention(l, m); });
   if (observer_) observer_(l, MatMulInput::kAttnOut, att_.data(), m, q_dim);
-  MatMul(w.wo, att_.data(), m, proj_.data());
+  MatMul(Op::kMatOut, w.wo, att_.data(), m, proj_.data());
   for (int64_t j = 0; j < m * dim; ++j) x_[static_cast<size_t>(j)] += proj_[static_cast<size_t>(j)];
 
   // ---- feed-forward (SwiGLU) ----
-  for (int64_t i = 0; i < m; ++i) simd::RmsNorm(xb_.data() + i * dim, x_.data() + i * dim, w.ffn_norm, dim, hp.rms_eps);
+  Timed(Op::kNorm, [&] {
+    for (int64_t i = 0; i < m; ++i) simd::RmsNorm(xb_.data() + i * dim, x_.data() + i * dim, w.ffn_norm, dim, hp.rms_eps);
+  });
   if (observer_) observer_(l, MatMulInput::kFfnGateUp, xb_.data(), m, dim);
-  MatMul(w.w_gate, xb_.data(), m, gate_.data());
-  MatMul(w.w_up, xb_.data(), m, up_.data());
+  MatMul(Op::kMatGateUp, w.w_gate, xb_.data(), m, gate_.data());
+  MatMul(Op::kMatGateUp, w.w_up, xb_.data(), m, up_.data());
   // Row by row: a SIMD kernel's tail handling must see the same row layout for a
   // token whether it arrives alone or in a batch (batch == token-by-token, bitwise).
-  for (int64_t i = 0; i < m; ++i) {
-    simd::SiluMul(gate_.data() + i * ffn, gate_.data() + i * ffn, up_.data() + i * ffn, ffn);
-  }
+  Timed(Op::kSwiGlu, [&] {
+    for (int64_t i = 0; i < m; ++i) {
+      simd::SiluMul(gate_.data() + i * ffn, gate_.data() + i * ffn, up_.data() + i * ffn, ffn);
+    }
+  });
   if (observer_) observer_(l, MatMulInput::kFfnDown, gate_.data(), m, ffn);
-  MatMul(w.w_down, gate_.data(), m, proj_.data());
+  MatMul(Op::kMatDown, w.w_down, gate_.data(), m, proj_.data());
   for (int64_t j = 0; j < m * dim; ++j) x_[static_cast<size_t>(j)] += proj_[static_cast<size_t>(j)];
 }
 
@@ -192,11 +229,13 @@ void LlamaContext::Attention(int64_t l, int64_t m) {
 
 void LlamaContext::Logits(const float* hidden, int64_t m, float* out) {
   const LlamaHParams& hp = model_.hparams();
-  for (int64_t i = 0; i < m; ++i) {
-    simd::RmsNorm(norm_.data() + i * hp.dim, hidden + i * hp.dim, model_.weights().output_norm, hp.dim, hp.rms_eps);
-  }
+  Timed(Op::kNorm, [&] {
+    for (int64_t i = 0; i < m; ++i) {
+      simd::RmsNorm(norm_.data() + i * hp.dim, hidden + i * hp.dim, model_.weights().output_norm, hp.dim, hp.rms_eps);
+    }
+  });
   if (observer_) observer_(-1, MatMulInput::kOutput, norm_.data(), m, hp.dim);
-  MatMul(model_.weights().output, norm_.data(), m, out);
+  MatMul(Op::kMatLogits, model_.weights().output, norm_.data(), m, out);
 }
 
 }  // namespace septet::model

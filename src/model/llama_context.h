@@ -65,6 +65,8 @@ class LlamaContext final : public InferenceContext {
   const char* backend_name() const override { return "cpu"; }
   int32_t n_threads() const { return pool_.size(); }
 
+  bool SetProfile(OpProfile* profile) override;
+
   // Calibration hook (null = none). Not for the hot path of normal inference.
   void SetMatMulObserver(MatMulObserver observer) { observer_ = std::move(observer); }
 
@@ -77,7 +79,22 @@ class LlamaContext final : public InferenceContext {
   // Logits of m consecutive hidden rows into out [m][vocab].
   void Logits(const float* hidden, int64_t m, float* out);
   void Attention(int64_t l, int64_t m);
-  void MatMul(const cpu::WeightView& w, const float* x, int64_t m, float* y) { kernels::MatMul(w, x, m, y, &mm_); }
+  void MatMul(Op op, const cpu::WeightView& w, const float* x, int64_t m, float* y) {
+    Timed(op, [&] { kernels::MatMul(w, x, m, y, &mm_); });
+  }
+  // Runs fn; with a profile, adds its time to `op`, less the activation
+  // quantization and pool waits inside it, which go to their own rows.
+  template <class Fn>
+  void Timed(Op op, const Fn& fn) {
+    if (profile_ == nullptr) return fn();
+    const uint64_t t0 = NowNs(), w0 = pool_.wait_ns(), q0 = mm_.quant_ns;
+    fn();
+    const uint64_t dw = pool_.wait_ns() - w0, dq = mm_.quant_ns - q0;
+    profile_->Add(op, NowNs() - t0 - dw - dq);
+    if (dw > 0) profile_->ns[static_cast<size_t>(Op::kPoolWait)] += dw;
+    if (dq > 0) profile_->Add(Op::kActQuant, dq);
+  }
+  static uint64_t NowNs();
 
   const LlamaModel& model_;
   KvCache cache_;
@@ -98,6 +115,7 @@ class LlamaContext final : public InferenceContext {
   ThreadPool pool_;
   kernels::MatMulContext mm_;
   MatMulObserver observer_;
+  OpProfile* profile_ = nullptr;
 };
 
 }  // namespace septet::model

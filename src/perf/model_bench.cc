@@ -54,10 +54,21 @@ Result<std::vector<TestResult>> RunModelBench(const model::LlamaModel& model, co
   for (int32_t& t : tokens) t = static_cast<int32_t>(rng() % static_cast<uint64_t>(vocab));
   std::vector<float> logits;
 
-  {  // warm-up: faults in the weights, sizes the scratch
+  {  // warm-up (before profiling starts): faults in the weights, sizes the scratch
     SEPTET_RETURN_IF_ERROR(ctx->Forward(std::span<const int32_t>(tokens.data(), 1), model::LogitsMode::kLast, &logits));
     ctx->Truncate(0);
   }
+  model::OpProfile profile;
+  if (o.profile && !ctx->SetProfile(&profile)) {
+    return Unsupported("--profile: the %s backend has no per-op timing", ctx->backend_name());
+  }
+  // Moves what the profile gathered since the last call into t.
+  const auto take_profile = [&](TestResult* t) {
+    if (!o.profile) return;
+    t->profiled = true;
+    t->profile = profile;
+    profile.Clear();
+  };
   std::vector<TestResult> out;
   if (o.n_prompt > 0) {
     std::vector<double> secs;
@@ -76,6 +87,7 @@ Result<std::vector<TestResult>> RunModelBench(const model::LlamaModel& model, co
     for (double s : secs) tps.push_back(static_cast<double>(o.n_prompt) / s);
     t.seconds = Summarize(secs);
     t.tok_per_s = Summarize(tps);
+    take_profile(&t);
     out.push_back(t);
   }
   if (o.n_gen > 0) {
@@ -109,9 +121,11 @@ Result<std::vector<TestResult>> RunModelBench(const model::LlamaModel& model, co
     t.bytes_per_token = static_cast<double>(MatMulWeightBytes(model)) / b +
                         kv_per_pos * static_cast<double>(o.n_gen + 1) / 2.0;
     t.gbs = t.bytes_per_token * t.tok_per_s.median / 1e9;
+    take_profile(&t);
     out.push_back(t);
   }
   for (int32_t q = 0; q < ctx->n_seq(); ++q) ctx->TruncateSeq(q, 0);
+  ctx->SetProfile(nullptr);
   return out;
 }
 

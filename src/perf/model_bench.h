@@ -27,6 +27,7 @@
 #include "core/status.h"
 #include "model/inference_context.h"
 #include "model/llama_model.h"
+#include "model/op_profile.h"
 #include "perf/stats.h"
 
 namespace septet::perf {
@@ -39,6 +40,7 @@ struct ModelBenchOptions {
   std::string backend = "cpu";
   uint64_t seed = 1;       // the random token ids
   int32_t n_batch = 1;     // sequences decoded together in tg (>= 1; pp ignores it)
+  bool profile = false;    // per-op time breakdown of the timed repetitions (CPU backend)
 };
 
 struct TestResult {
@@ -50,6 +52,8 @@ struct TestResult {
   double bytes_per_token = 0;  // tg only: weights + average KV read; 0 for pp
   double gbs = 0;              // tg only: bytes_per_token * median tok/s / 1e9
   model::MemoryUse memory;     // what the context held on its device
+  bool profiled = false;       // profile holds the timed repetitions' per-op times
+  model::OpProfile profile;
 };
 
 // The weight bytes a decode step reads (see above).
@@ -57,6 +61,8 @@ uint64_t MatMulWeightBytes(const model::LlamaModel& model);
 // Parameters of those matrices.
 uint64_t MatMulParams(const model::LlamaModel& model);
 
+// With options.profile, the timed repetitions run with per-op timing (a clock
+// read per op, a few microseconds per token); an error if the backend cannot.
 // Runs pp then tg on a fresh context of n_prompt + n_gen tokens (after one untimed
 // warm-up token, which also faults in mapped weights). Errors name the option.
 Result<std::vector<TestResult>> RunModelBench(const model::LlamaModel& model, const ModelBenchOptions& options,

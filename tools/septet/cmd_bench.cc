@@ -33,6 +33,7 @@ struct BenchFlags {
   std::string backend = "cpu", type, output = "md";
   int64_t bw_mib = 512;
   uint64_t seed = 1;
+  bool profile = false;
 };
 
 struct Row {
@@ -54,6 +55,37 @@ std::string Fmt(const char* fmt, double v) {
 
 nlohmann::json SummaryJson(const perf::Summary& s) {
   return {{"median", s.median}, {"mean", s.mean}, {"min", s.min}, {"max", s.max}, {"stddev", s.stddev}, {"n", s.n}};
+}
+
+// Per token (per generated token of each sequence for tg, per prompt token for pp).
+double PerTokenMs(const perf::TestResult& r, uint64_t ns) {
+  const double tokens = static_cast<double>(r.n_tokens) * r.batch * static_cast<double>(r.tok_per_s.n);
+  return tokens > 0 ? static_cast<double>(ns) / 1e6 / tokens : 0.0;
+}
+
+nlohmann::json ProfileJson(const perf::TestResult& r) {
+  nlohmann::json ops = nlohmann::json::array();
+  for (int i = 0; i < model::kOpCount; ++i) {
+    ops.push_back({{"op", model::OpName(static_cast<model::Op>(i))},
+                   {"ms_per_token", PerTokenMs(r, r.profile.ns[static_cast<size_t>(i)])},
+                   {"calls", r.profile.calls[static_cast<size_t>(i)]}});
+  }
+  return {{"ms_per_token", PerTokenMs(r, r.profile.total_ns)}, {"ops", ops}};
+}
+
+void PrintProfile(const Row& r) {
+  const model::OpProfile& p = r.r.profile;
+  std::printf("\nprofile: %s %s, %d thread%s, batch %d: %.3f ms per token (all %d repetitions)\n\n", r.model.c_str(),
+              r.r.test.c_str(), r.threads, r.threads == 1 ? "" : "s", r.r.batch, PerTokenMs(r.r, p.total_ns),
+              static_cast<int>(r.r.tok_per_s.n));
+  std::printf("| op | ms/token | %% of pass | calls/token |\n|---|---:|---:|---:|\n");
+  const double tokens = static_cast<double>(r.r.n_tokens) * r.r.batch * static_cast<double>(r.r.tok_per_s.n);
+  for (int i = 0; i < model::kOpCount; ++i) {
+    const uint64_t ns = p.ns[static_cast<size_t>(i)], calls = p.calls[static_cast<size_t>(i)];
+    std::printf("| %s | %.3f | %.1f%% | %s |\n", model::OpName(static_cast<model::Op>(i)), PerTokenMs(r.r, ns),
+                p.total_ns ? 100.0 * static_cast<double>(ns) / static_cast<double>(p.total_ns) : 0.0,
+                calls && tokens > 0 ? Fmt("%.1f", static_cast<double>(calls) / tokens).c_str() : "-");
+  }
 }
 
 int RunBench(const BenchFlags& f) {
@@ -132,11 +164,11 @@ int RunBench(const BenchFlags& f) {
     for (int32_t t : f.threads) {
       std::vector<perf::ModelBenchOptions> runs;
       for (int64_t p : f.n_prompt) {
-        if (p > 0) runs.push_back({p, 0, f.reps, t, f.backend, f.seed});
+        if (p > 0) runs.push_back({p, 0, f.reps, t, f.backend, f.seed, 1, f.profile});
       }
       for (int64_t n : f.n_gen) {
         for (int32_t b : f.batch) {
-          if (n > 0) runs.push_back({0, n, f.reps, t, f.backend, f.seed, b});
+          if (n > 0) runs.push_back({0, n, f.reps, t, f.backend, f.seed, b, f.profile});
         }
       }
       for (const perf::ModelBenchOptions& o : runs) {
@@ -200,6 +232,7 @@ int RunBench(const BenchFlags& f) {
                               {"gbs", r.r.gbs},
                               {"bandwidth_fraction", r.bw_fraction},
                               {"vs_first", r.vs_first}});
+      if (r.r.profiled) j["results"].back()["profile"] = ProfileJson(r.r);
     }
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
@@ -229,6 +262,9 @@ int RunBench(const BenchFlags& f) {
               "together. GB/s (tg only): (matmul weights / B + average KV cache read) per token × t/s; %% of bw: of "
               "the %s. memory: what the context holds (weights + KV cache + scratch) on its device.\n",
               f.reps, gpu_bw ? "GPU's device-to-device copy bandwidth" : "read probe at the same thread count");
+  for (const Row& r : rows) {
+    if (r.r.profiled) PrintProfile(r);
+  }
   return 0;
 }
 
@@ -266,6 +302,9 @@ Subcommand AddBenchCommand(CLI::App* app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--seed", f->seed, "Seed of the random token ids")->capture_default_str();
+  cmd->add_flag("--profile", f->profile,
+                "Per-op time breakdown of each test (matmuls by kind, activation quantization, attention, norms, "
+                "thread-pool waits), printed after the table (CPU backend)");
   return {cmd, [f] { return RunBench(*f); }};
 }
 
