@@ -17,11 +17,14 @@
 #include "kernels/cpu/weight_view.h"
 #include "quant/q8_act.h"
 
-#if HWY_TARGET == HWY_AVX2
+#if SEPTET_SIMD_X86
 #include <immintrin.h>
 #endif
 
 HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC target("avx512vnni")  // see hwy_config.h
+#endif
 namespace septet::simd {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
@@ -78,6 +81,27 @@ HWY_INLINE int32_t DotCodesI32(const TU* u, const int8_t* x, int n) {
   return hn::GetLane(hn::SumOfLanes(d32, acc));
 }
 
+// sum_i w[i] * x[i] in f32 lanes (dot_float.cc, dot_dequant.cc): `load(d, i)`
+// returns the f32 weights [i, i + Lanes), `scalar(i)` weight i for the tail.
+// Four FMA accumulators, a lane-sum tree, then the tail in index order.
+template <class LoadW, class ScalarW>
+HWY_INLINE float FloatDotRow(const float* x, int64_t n, const LoadW& load, const ScalarW& scalar) {
+  const hn::ScalableTag<float> df;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
+  int64_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    a0 = hn::MulAdd(load(df, i), hn::LoadU(df, x + i), a0);
+    a1 = hn::MulAdd(load(df, i + N), hn::LoadU(df, x + i + N), a1);
+    a2 = hn::MulAdd(load(df, i + 2 * N), hn::LoadU(df, x + i + 2 * N), a2);
+    a3 = hn::MulAdd(load(df, i + 3 * N), hn::LoadU(df, x + i + 3 * N), a3);
+  }
+  for (; i + N <= n; i += N) a0 = hn::MulAdd(load(df, i), hn::LoadU(df, x + i), a0);
+  float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))));
+  for (; i < n; ++i) sum += scalar(i) * LoadF32(reinterpret_cast<const uint8_t*>(x + i));  // x may be misaligned
+  return sum;
+}
+
 // The generic row loops every kernel family shares:
 //   MatVecByRows:     y[r - r0] = row_dot(row r, cols, act) for r in [r0, r1);
 //   MatMulByRowTiles: the matvec over m activation rows (act_stride bytes apart,
@@ -100,13 +124,24 @@ HWY_INLINE void MatMulByRowTiles(const MatVec& matvec, const cpu::WeightView& w,
   }
 }
 
-#if HWY_TARGET == HWY_AVX2
+#if SEPTET_SIMD_X86
 // ---- AVX2 building blocks (256-bit integer dot products) ----
 // u8 x s8 products summed in pairs (vpmaddubsw), then pairs of int16 summed into
 // int32 with weight `w16` (vpmaddwd). Exact as long as each pair sum fits int16:
 // |u| <= 15, |x| <= 127 gives <= 3810; Q8_0 (|u| <= 127 via sign transfer) 32258.
 HWY_INLINE __m256i MulAddU8I8(__m256i u, __m256i x, __m256i w16) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), w16);
+}
+
+// Lane i = sum of the 4 products u[4i + j] * x[4i + j] (u unsigned, x signed), in
+// int32. AVX3_DL: one vpdpbusd; elsewhere vpmaddubsw + vpmaddwd by 1. The same
+// exact integers (within MulAddU8I8's int16 pair bound) on every target.
+HWY_INLINE __m256i DotU8I8(__m256i u, __m256i x) {
+#if HWY_TARGET == HWY_AVX3_DL
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, x);
+#else
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1));
+#endif
 }
 
 // [sum(a0), sum(a1), sum(a2), sum(a3)] of four int32x8 vectors.
@@ -154,7 +189,7 @@ HWY_INLINE float HSum4f(__m128 s) {
 HWY_INLINE __m128 Fp16Pair(uint16_t a, uint16_t b) {
   return _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(uint32_t{a} | (uint32_t{b} << 16))));
 }
-#endif  // HWY_TARGET == HWY_AVX2
+#endif  // SEPTET_SIMD_X86
 
 }  // namespace HWY_NAMESPACE
 }  // namespace septet::simd

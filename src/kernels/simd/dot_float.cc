@@ -21,39 +21,23 @@
 #include "kernels/simd/kernels_internal.h"
 
 HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC target("avx512vnni")  // see hwy_config.h
+#endif
 namespace septet::simd {
 namespace HWY_NAMESPACE {
 namespace {
-
-// sum_i w[i] * x[i]; `load(d, i)` returns the f32 weights [i, i + Lanes).
-template <class LoadW, class ScalarW>
-HWY_INLINE float DotRow(const float* x, int64_t n, const LoadW& load, const ScalarW& scalar) {
-  const hn::ScalableTag<float> df;
-  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
-  auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
-  int64_t i = 0;
-  for (; i + 4 * N <= n; i += 4 * N) {
-    a0 = hn::MulAdd(load(df, i), hn::LoadU(df, x + i), a0);
-    a1 = hn::MulAdd(load(df, i + N), hn::LoadU(df, x + i + N), a1);
-    a2 = hn::MulAdd(load(df, i + 2 * N), hn::LoadU(df, x + i + 2 * N), a2);
-    a3 = hn::MulAdd(load(df, i + 3 * N), hn::LoadU(df, x + i + 3 * N), a3);
-  }
-  for (; i + N <= n; i += N) a0 = hn::MulAdd(load(df, i), hn::LoadU(df, x + i), a0);
-  float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))));
-  for (; i < n; ++i) sum += scalar(i) * LoadF32(reinterpret_cast<const uint8_t*>(x + i));  // x may be misaligned
-  return sum;
-}
 
 float RowDot(DType type, const uint8_t* wrow, const float* x, int64_t n) {
   switch (type) {
     case DType::kF32: {
       const float* w = reinterpret_cast<const float*>(wrow);
-      return DotRow(x, n, [w](auto df, int64_t i) { return hn::LoadU(df, w + i); },
+      return FloatDotRow(x, n, [w](auto df, int64_t i) { return hn::LoadU(df, w + i); },
                     [wrow](int64_t i) { return LoadF32(wrow + 4 * i); });
     }
     case DType::kF16: {
       const hwy::float16_t* w = reinterpret_cast<const hwy::float16_t*>(wrow);
-      return DotRow(
+      return FloatDotRow(
           x, n,
           [w](auto df, int64_t i) {
             const hn::Rebind<hwy::float16_t, decltype(df)> dh;
@@ -63,7 +47,7 @@ float RowDot(DType type, const uint8_t* wrow, const float* x, int64_t n) {
     }
     case DType::kBF16: {
       const uint16_t* w = reinterpret_cast<const uint16_t*>(wrow);
-      return DotRow(
+      return FloatDotRow(
           x, n,
           [w](auto df, int64_t i) {
             // bf16 -> f32 is a 16-bit left shift of the bit pattern.

@@ -35,6 +35,9 @@
 #include "quant/q8_act.h"
 
 HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC target("avx512vnni")  // see hwy_config.h
+#endif
 namespace septet::simd {
 namespace HWY_NAMESPACE {
 namespace {
@@ -53,7 +56,7 @@ float Q3P5TailDot(const uint8_t* wrow, const uint8_t* act, int64_t n) {
   return quant::Q3P5VecDot(r, wrow + nb * kBlockBytes, Q8ABlock(act, nb * kSubs));
 }
 
-#if HWY_TARGET == HWY_AVX2
+#if SEPTET_SIMD_X86
 
 struct Tables {
   __m256i t_lo, sh_lo, t_hi, m_hi, t_ext, px, c1, c3, c4, ones16, twos16;
@@ -266,7 +269,7 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   MatMulByRowTiles(MatVecImpl, w, r0, r1, act, act_stride, m, y, y_stride);
 }
 
-#endif  // HWY_TARGET == HWY_AVX2
+#endif  // SEPTET_SIMD_X86
 
 }  // namespace
 

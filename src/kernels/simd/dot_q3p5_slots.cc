@@ -9,10 +9,13 @@
 // acc += d * T into 8 float lanes per row, and one FMA of [d, m] x [0, X_b]
 // for the offset term, X_b = sum_s x_d[s] x_sum[s] (per activation block,
 // shared by all rows). One horizontal sum per row at the end:
-//   y = 0.5 * sum(acc) + sum_b m_b X_b + (short tail block, scalar vec_dot).
+//   y = 0.5 * sum(acc) + sum_b m_b X_b.
+// A row's final short block (repack.h) is one more block whose ns sub-blocks
+// all hold 3-bit codes u (c = 2), in natural order: no scalar tail.
 // The activation is prepared once per call (PreparedBlock per block: codes of
 // sub-blocks 0,1,2,3,0,1,2 so the 4 slots are contiguous from sub-block sel,
-// scales x_d and 2 x_d likewise, X_b).
+// scales x_d and 2 x_d likewise, X_b; the short block's PreparedBlock holds its
+// ns sub-blocks in order), in a per-thread buffer that is reused across calls.
 // Prefill decodes a tile of rows once per block and runs the same per-(row,
 // token) op sequence as MatVec: bit-identical per token.
 // Portable targets: scalar decode of the slots, SIMD integer dot, the scalar
@@ -37,10 +40,14 @@
 #include "hwy/highway.h"
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/kernels_internal.h"
+#include "kernels/simd/repack.h"
 #include "quant/q3p5.h"
 #include "quant/q8_act.h"
 
 HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC target("avx512vnni")  // see hwy_config.h
+#endif
 namespace septet::simd {
 namespace HWY_NAMESPACE {
 namespace {
@@ -50,14 +57,10 @@ constexpr size_t kBlockBytes = sizeof(quant::BlockQ3P5);
 constexpr int kSubs = quant::kQ3P5SubBlocks;
 static_assert(kBlock == 4 * quant::kQ8ABlockSize && kSubs == 4 && kBlockBytes == 56);
 
-float TailDot(const uint8_t* wrow, const uint8_t* act, int64_t n) {
-  const int64_t nb = n / kBlock;
-  const int64_t r = n - nb * kBlock;
-  if (r == 0) return 0.0f;
-  return quant::Q3P5VecDot(r, wrow + nb * kBlockBytes, Q8ABlock(act, nb * kSubs));
-}
+// Sub-blocks of a row's final short block (0: none).
+int TailSubs(int64_t n) { return static_cast<int>((n % kBlock + quant::kQ3P5SubBlockSize - 1) / quant::kQ3P5SubBlockSize); }
 
-#if HWY_TARGET == HWY_AVX2
+#if SEPTET_SIMD_X86
 
 struct alignas(32) PreparedBlock {
   int8_t x[7][32];  // codes of sub-block i % 4
@@ -67,10 +70,21 @@ struct alignas(32) PreparedBlock {
 };
 static_assert(sizeof(PreparedBlock) == 288);
 
-using Prepared = std::vector<PreparedBlock>;  // C++17 aligned new: 32-byte aligned
+// The per-thread activation buffer, grown on demand and reused (no allocation
+// per call once it has reached the largest size a thread needs).
+PreparedBlock* PreparedBuffer(size_t n) {
+  thread_local std::vector<PreparedBlock> buf;  // C++17 aligned new: 32-byte aligned
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
 
+HWY_INLINE float FmaSum(float xd, int32_t xsum, float acc) {
+  return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(xd), _mm_set_ss(static_cast<float>(xsum)), _mm_set_ss(acc)));
+}
+
+// nb full blocks, then (ns > 0) the short block's ns sub-blocks in order.
 // Noinline: one compiled body (fixed rounding of X_b) for MatVec and MatMul.
-HWY_NOINLINE void PrepareAct(const uint8_t* act, int64_t nb, PreparedBlock* out) {
+HWY_NOINLINE void PrepareAct(const uint8_t* act, int64_t nb, int ns, PreparedBlock* out) {
   for (int64_t b = 0; b < nb; ++b) {
     PreparedBlock& p = out[b];
     const uint8_t* xb = Q8ABlock(act, b * kSubs);
@@ -82,24 +96,36 @@ HWY_NOINLINE void PrepareAct(const uint8_t* act, int64_t nb, PreparedBlock* out)
     p.xd2[7] = 0.0f;
     for (int s = 0; s < kSubs; ++s) {
       p.xd[s] = Q8AScale(xb + s * kQ8ABytes);
-      xs = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(p.xd[s]), _mm_set_ss(static_cast<float>(Q8ASum(xb + s * kQ8ABytes))),
-                                      _mm_set_ss(xs)));
+      xs = FmaSum(p.xd[s], Q8ASum(xb + s * kQ8ABytes), xs);
     }
     p.xs[0] = 0.0f;
     p.xs[1] = xs;
     p.xs[2] = 0.0f;
     p.xs[3] = 0.0f;
   }
+  if (ns == 0) return;
+  PreparedBlock& p = out[nb];
+  p = PreparedBlock{};
+  const uint8_t* xb = Q8ABlock(act, nb * kSubs);
+  float xs = 0.0f;
+  for (int s = 0; s < ns; ++s) {
+    std::memcpy(p.x[s], Q8ACodes(xb + s * kQ8ABytes), 32);
+    p.xd2[s] = 2.0f * Q8AScale(xb + s * kQ8ABytes);
+    xs = FmaSum(Q8AScale(xb + s * kQ8ABytes), Q8ASum(xb + s * kQ8ABytes), xs);
+  }
+  p.xs[1] = xs;
 }
 
 struct Consts {
-  __m256i sh_q, sh_r, c15, c7, c4, c2, c1, ones16;
+  __m256i sh_q, sh_r, sh_l, c15, c7, c4, c3, c2, c1, ones16;
 };
 
 Consts MakeConsts() {
   Consts k;
   k.sh_q = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
   k.sh_r = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  k.sh_l = _mm256_setr_epi64x(0, 2, 4, 6);
+  k.c3 = _mm256_set1_epi8(3);
   k.c15 = _mm256_set1_epi8(15);
   k.c7 = _mm256_set1_epi8(7);
   k.c4 = _mm256_set1_epi8(4);
@@ -132,9 +158,24 @@ HWY_INLINE void Decode(const Consts& k, const uint8_t* blk, Decoded* db) {
   db->u[3] = _mm256_or_si256(_mm256_or_si256(hi, mid), _mm256_and_si256(r, k.c1));
 }
 
+// The short block: header as for a full block (sel ignored), ns sub-blocks of u.
+HWY_INLINE void DecodeShort(const Consts& k, const uint8_t* blk, int ns, Decoded* db) {
+  db->sel = 0;
+  db->dm = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(LoadU32(blk) & 0xFFFE7FFFu)));
+  db->u[0] = _mm256_setzero_si256();  // ns >= 1 overwrites it; keeps the compiler's flow analysis quiet
+  for (int s = 0; s < ns; ++s) {
+    const uint8_t* sb = blk + 4 + 12 * s;
+    int64_t l;
+    std::memcpy(&l, sb, 8);
+    const __m256i lo = _mm256_and_si256(_mm256_srlv_epi64(_mm256_set1_epi64x(l), k.sh_l), k.c3);
+    const __m256i hi = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(LoadU32(sb + 8))), k.sh_r), k.c1);
+    db->u[s] = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 2));
+  }
+}
+
 HWY_INLINE __m256 SlotDot(const Consts& k, __m256i u, const int8_t* x) {
   const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(x));
-  return _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(u, xv), k.ones16));
+  return _mm256_cvtepi32_ps(DotU8I8(u, xv));
 }
 
 // One block of one row into (acc, accm). The only float ops of the kernel
@@ -150,13 +191,21 @@ HWY_INLINE void Contribute(const Consts& k, const __m256i u[kSubs], __m128 dm, i
   *accm = _mm_fmadd_ps(dm, _mm_load_ps(p.xs), *accm);
 }
 
-// y = 0.5 * sum(acc) + accm[1] (+ tail): fixed order, explicit FMA.
-HWY_INLINE float Finish(__m256 acc, __m128 accm, float tail) {
+// The short block (all codes u, c = 2, natural order) into (acc, accm).
+HWY_INLINE void ContributeShort(const Consts& k, const Decoded& db, int ns, const PreparedBlock& p, __m256* acc,
+                                __m128* accm) {
+  __m256 t = _mm256_mul_ps(SlotDot(k, db.u[0], p.x[0]), _mm256_broadcast_ss(p.xd2));
+  for (int s = 1; s < ns; ++s) t = _mm256_fmadd_ps(SlotDot(k, db.u[s], p.x[s]), _mm256_broadcast_ss(p.xd2 + s), t);
+  *acc = _mm256_fmadd_ps(t, _mm256_broadcastss_ps(db.dm), *acc);
+  *accm = _mm_fmadd_ps(db.dm, _mm_load_ps(p.xs), *accm);
+}
+
+// y = 0.5 * sum(acc) + accm[1]: fixed order, explicit FMA.
+HWY_INLINE float Finish(__m256 acc, __m128 accm) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));             // [s0 + s2, s1 + s3]
   s = _mm_add_ss(s, _mm_movehdup_ps(s));              // (s0 + s2) + (s1 + s3)
-  const __m128 y = _mm_fmadd_ss(_mm_set_ss(0.5f), s, _mm_movehdup_ps(accm));
-  return _mm_cvtss_f32(_mm_add_ss(y, _mm_set_ss(tail)));
+  return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(0.5f), s, _mm_movehdup_ps(accm)));
 }
 
 constexpr int64_t kPrefetchBytes = SEPTET_Q3P5_PF;
@@ -164,8 +213,9 @@ constexpr int64_t kPrefetchBytes = SEPTET_Q3P5_PF;
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
   const Consts k = MakeConsts();
   const int64_t nb = w.cols / kBlock;
-  Prepared px(static_cast<size_t>(std::max<int64_t>(nb, 1)));
-  PrepareAct(act, nb, px.data());
+  const int ns = TailSubs(w.cols);
+  PreparedBlock* px = PreparedBuffer(static_cast<size_t>(nb + 1));
+  PrepareAct(act, nb, ns, px);
   int64_t r = r0;
   for (; r + 2 <= r1; r += 2) {  // two rows interleaved (independent chains)
     const uint8_t* wa = w.row(r);
@@ -183,8 +233,15 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
       Contribute(k, da.u, da.dm, da.sel, px[b], &acc_a, &accm_a);
       Contribute(k, db.u, db.dm, db.sel, px[b], &acc_b, &accm_b);
     }
-    y[r - r0] = Finish(acc_a, accm_a, TailDot(wa, act, w.cols));
-    y[r + 1 - r0] = Finish(acc_b, accm_b, TailDot(wb, act, w.cols));
+    if (ns > 0) {
+      Decoded da, db;
+      DecodeShort(k, wa + nb * kBlockBytes, ns, &da);
+      DecodeShort(k, wb + nb * kBlockBytes, ns, &db);
+      ContributeShort(k, da, ns, px[nb], &acc_a, &accm_a);
+      ContributeShort(k, db, ns, px[nb], &acc_b, &accm_b);
+    }
+    y[r - r0] = Finish(acc_a, accm_a);
+    y[r + 1 - r0] = Finish(acc_b, accm_b);
   }
   for (; r < r1; ++r) {
     const uint8_t* wr = w.row(r);
@@ -195,7 +252,12 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
       Decode(k, wr + b * kBlockBytes, &d);
       Contribute(k, d.u, d.dm, d.sel, px[b], &acc, &accm);
     }
-    y[r - r0] = Finish(acc, accm, TailDot(wr, act, w.cols));
+    if (ns > 0) {
+      Decoded d;
+      DecodeShort(k, wr + nb * kBlockBytes, ns, &d);
+      ContributeShort(k, d, ns, px[nb], &acc, &accm);
+    }
+    y[r - r0] = Finish(acc, accm);
   }
 }
 
@@ -208,15 +270,16 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
                 int64_t m, float* y, int64_t y_stride) {
   const Consts k = MakeConsts();
   const int64_t nb = w.cols / kBlock;
-  const size_t nbs = static_cast<size_t>(std::max<int64_t>(nb, 1));
-  Prepared px(nbs * kTT);
+  const int ns = TailSubs(w.cols);
+  const size_t nbs = static_cast<size_t>(nb + 1);
+  PreparedBlock* px = PreparedBuffer(nbs * kTT);
   __m256 acc[kRT][kTT];
   __m128 accm[kRT][kTT];
   Decoded dec[kRT];
   for (int64_t ta = 0; ta < m; ta += kTT) {
     const int nt = static_cast<int>(std::min<int64_t>(kTT, m - ta));
     for (int tt = 0; tt < nt; ++tt) {
-      PrepareAct(act + static_cast<size_t>(ta + tt) * act_stride, nb, px.data() + tt * nbs);
+      PrepareAct(act + static_cast<size_t>(ta + tt) * act_stride, nb, ns, px + tt * nbs);
     }
     for (int64_t ra = r0; ra < r1; ra += kRT) {
       const int nr = static_cast<int>(std::min<int64_t>(kRT, r1 - ra));
@@ -233,11 +296,15 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
           for (int r = 0; r < nr; ++r) Contribute(k, dec[r].u, dec[r].dm, dec[r].sel, p, &acc[r][tt], &accm[r][tt]);
         }
       }
-      for (int r = 0; r < nr; ++r) {
+      if (ns > 0) {
+        for (int r = 0; r < nr; ++r) DecodeShort(k, w.row(ra + r) + nb * kBlockBytes, ns, &dec[r]);
         for (int tt = 0; tt < nt; ++tt) {
-          const uint8_t* a = act + static_cast<size_t>(ta + tt) * act_stride;
-          y[(ta + tt) * y_stride + (ra + r)] = Finish(acc[r][tt], accm[r][tt], TailDot(w.row(ra + r), a, w.cols));
+          const PreparedBlock& p = px[tt * nbs + static_cast<size_t>(nb)];
+          for (int r = 0; r < nr; ++r) ContributeShort(k, dec[r], ns, p, &acc[r][tt], &accm[r][tt]);
         }
+      }
+      for (int r = 0; r < nr; ++r) {
+        for (int tt = 0; tt < nt; ++tt) y[(ta + tt) * y_stride + (ra + r)] = Finish(acc[r][tt], accm[r][tt]);
       }
     }
   }
@@ -272,7 +339,11 @@ float RowGeneric(const uint8_t* wrow, int64_t n, const uint8_t* act) {
       sum[s] += Q8AScale(xb) * (h * static_cast<float>(acc) + p.m * static_cast<float>(Q8ASum(xb)));
     }
   }
-  return ((sum[0] + sum[1]) + (sum[2] + sum[3])) + TailDot(wrow, act, n);
+  const int ns = TailSubs(n);
+  if (ns == 0) return (sum[0] + sum[1]) + (sum[2] + sum[3]);
+  uint8_t file[kBlockBytes];  // the short block back in the file layout, for the reference
+  Q3P5SlotsToShort(wrow + nb * kBlockBytes, ns, file);
+  return ((sum[0] + sum[1]) + (sum[2] + sum[3])) + quant::Q3P5VecDot(n - nb * kBlock, file, Q8ABlock(act, nb * kSubs));
 }
 
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
@@ -286,7 +357,7 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
 
 bool IsFastImpl() { return false; }
 
-#endif  // HWY_TARGET == HWY_AVX2
+#endif  // SEPTET_SIMD_X86
 
 }  // namespace
 

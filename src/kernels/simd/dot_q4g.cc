@@ -26,6 +26,9 @@
 #include "quant/q8_act.h"
 
 HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC target("avx512vnni")  // see hwy_config.h
+#endif
 namespace septet::simd {
 namespace HWY_NAMESPACE {
 namespace {
@@ -42,7 +45,7 @@ float Q4GTailDot(const uint8_t* wrow, const uint8_t* act, int64_t n) {
   return quant::Q4GVecDot(r, wrow + nb * kBlockBytes, Q8ABlock(act, nb * kSubs));
 }
 
-#if HWY_TARGET == HWY_AVX2
+#if SEPTET_SIMD_X86
 
 struct Tables {
   __m256i sh, c15, ones16, px;
@@ -89,10 +92,10 @@ HWY_INLINE void RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row,
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w.row(row + r) + b * kBlockBytes;
       const __m128 dm = Fp16Pair(LoadU16(blk), LoadU16(blk + 2));
-      const __m128i acc = HSum4x8(MulAddU8I8(DecodeSub(t, blk + 4), px.xp[0], t.ones16),
-                                  MulAddU8I8(DecodeSub(t, blk + 20), px.xp[1], t.ones16),
-                                  MulAddU8I8(DecodeSub(t, blk + 36), px.xp[2], t.ones16),
-                                  MulAddU8I8(DecodeSub(t, blk + 52), px.xp[3], t.ones16));
+      const __m128i acc = HSum4x8(DotU8I8(DecodeSub(t, blk + 4), px.xp[0]),
+                                  DotU8I8(DecodeSub(t, blk + 20), px.xp[1]),
+                                  DotU8I8(DecodeSub(t, blk + 36), px.xp[2]),
+                                  DotU8I8(DecodeSub(t, blk + 52), px.xp[3]));
       sum[r] = CombineAffine(acc, px.xd4, px.xs4, _mm_shuffle_ps(dm, dm, 0x00), _mm_shuffle_ps(dm, dm, 0x55),
                              sum[r]);
     }
@@ -157,7 +160,7 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   MatMulByRowTiles(MatVecImpl, w, r0, r1, act, act_stride, m, y, y_stride);
 }
 
-#endif  // HWY_TARGET == HWY_AVX2
+#endif  // SEPTET_SIMD_X86
 
 }  // namespace
 

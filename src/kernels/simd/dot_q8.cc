@@ -25,6 +25,9 @@
 #include "quant/q8_act.h"
 
 HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC target("avx512vnni")  // see hwy_config.h
+#endif
 namespace septet::simd {
 namespace HWY_NAMESPACE {
 namespace {
@@ -40,17 +43,16 @@ float Q8_0TailDot(const uint8_t* wrow, const uint8_t* act, int64_t n) {
   return quant::Q8_0VecDot(r, wrow + ng * 4 * kBlockBytes, Q8ABlock(act, ng * 4));
 }
 
-#if HWY_TARGET == HWY_AVX2
+#if SEPTET_SIMD_X86
 
-HWY_INLINE __m256i BlockDot(const uint8_t* wblk, __m256i x, __m256i ones16) {
+HWY_INLINE __m256i BlockDot(const uint8_t* wblk, __m256i x) {
   const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wblk + 2));
-  return MulAddU8I8(_mm256_sign_epi8(q, q), _mm256_sign_epi8(x, q), ones16);
+  return DotU8I8(_mm256_sign_epi8(q, q), _mm256_sign_epi8(x, q));
 }
 
 template <int R>
 HWY_INLINE void RowsAvx2(const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y) {
   const int64_t ng = w.cols / kGroup;
-  const __m256i ones16 = _mm256_set1_epi16(1);
   __m128 sum[R];
   for (int r = 0; r < R; ++r) sum[r] = _mm_setzero_ps();
   __m256i x[4];
@@ -63,9 +65,9 @@ HWY_INLINE void RowsAvx2(const cpu::WeightView& w, int64_t row, const uint8_t* a
     LoadQ8AMeta4(xblk, &xd4, &xs4);
     for (int r = 0; r < R; ++r) {
       const uint8_t* wb = w.row(row + r) + 4 * g * kBlockBytes;
-      const __m128i acc = HSum4x8(BlockDot(wb, x[0], ones16), BlockDot(wb + kBlockBytes, x[1], ones16),
-                                  BlockDot(wb + 2 * kBlockBytes, x[2], ones16),
-                                  BlockDot(wb + 3 * kBlockBytes, x[3], ones16));
+      const __m128i acc = HSum4x8(BlockDot(wb, x[0]), BlockDot(wb + kBlockBytes, x[1]),
+                                  BlockDot(wb + 2 * kBlockBytes, x[2]),
+                                  BlockDot(wb + 3 * kBlockBytes, x[3]));
       const __m128 dw4 = _mm_cvtph_ps(_mm_setr_epi16(
           static_cast<int16_t>(LoadU16(wb)), static_cast<int16_t>(LoadU16(wb + kBlockBytes)),
           static_cast<int16_t>(LoadU16(wb + 2 * kBlockBytes)), static_cast<int16_t>(LoadU16(wb + 3 * kBlockBytes)),
@@ -120,7 +122,7 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   MatMulByRowTiles(MatVecImpl, w, r0, r1, act, act_stride, m, y, y_stride);
 }
 
-#endif  // HWY_TARGET == HWY_AVX2
+#endif  // SEPTET_SIMD_X86
 
 }  // namespace
 

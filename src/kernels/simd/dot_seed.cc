@@ -30,6 +30,9 @@
 #include "quant/q8_act.h"
 
 HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC target("avx512vnni")  // see hwy_config.h
+#endif
 namespace septet::simd {
 namespace HWY_NAMESPACE {
 namespace {
@@ -55,7 +58,7 @@ HWY_INLINE int32_t TailAcc(const uint8_t* stream, const int8_t* x, int64_t i0, i
   return static_cast<int32_t>(acc);
 }
 
-#if HWY_TARGET == HWY_AVX2
+#if SEPTET_SIMD_X86
 
 struct Tables {
   __m256i shuf, mul, c0f, c700, ones16;
@@ -123,7 +126,7 @@ HWY_INLINE void RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row,
         std::memcpy(buf, p, 14);
         p = buf;
       }
-      acc[r] = _mm256_add_epi32(acc[r], MulAddU8I8(DecodeChunk(t, p), xv, t.ones16));
+      acc[r] = _mm256_add_epi32(acc[r], DotU8I8(DecodeChunk(t, p), xv));
     }
   }
   for (int r = 0; r < R; ++r) {
@@ -160,7 +163,7 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   }
 }
 
-#endif  // HWY_TARGET == HWY_AVX2
+#endif  // SEPTET_SIMD_X86
 
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                 int64_t m, float* y, int64_t y_stride) {

@@ -15,17 +15,19 @@ constexpr size_t kBlockBytes = sizeof(quant::BlockQ3P5);
 constexpr int kSub = quant::kQ3P5SubBlockSize;
 static_assert(kBlockBytes == 56 && kSub == 32);
 
-// Copies the rows of w into *out and converts every full block with `fn`.
-template <typename Fn>
-void ConvertFullBlocks(const cpu::WeightView& w, std::vector<uint8_t>* out, Fn fn) {
+// Copies the rows of w into *out and converts every block: full ones with
+// `full`, a row's final short block of ns sub-blocks with `tail(src, ns, dst)`.
+template <typename Full, typename Tail>
+void ConvertBlocks(const cpu::WeightView& w, std::vector<uint8_t>* out, Full full, Tail tail) {
   const size_t rb = w.row_bytes;
   out->resize(rb * static_cast<size_t>(w.rows));
-  std::memcpy(out->data(), w.data, out->size());  // tail blocks stay as they are
   const int64_t nb = w.cols / kBlock;
+  const int ns = static_cast<int>((w.cols % kBlock + kSub - 1) / kSub);
   for (int64_t r = 0; r < w.rows; ++r) {
     const uint8_t* src = w.row(r);
     uint8_t* dst = out->data() + static_cast<size_t>(r) * rb;
-    for (int64_t b = 0; b < nb; ++b) fn(src + b * kBlockBytes, dst + b * kBlockBytes);
+    for (int64_t b = 0; b < nb; ++b) full(src + b * kBlockBytes, dst + b * kBlockBytes);
+    if (ns > 0) tail(src + nb * kBlockBytes, ns, dst + nb * kBlockBytes);
   }
 }
 
@@ -73,10 +75,49 @@ void Q3P5SlotsToBlock(const uint8_t* slots_block, uint8_t* file_block) {
   std::memcpy(file_block, &blk, kBlockBytes);
 }
 
+// A short block has no ext plane: every code is u = lo | hi << 2 (quant/q3p5.h;
+// with 4 sub-blocks, the reference reads sub-block sel as v = 2u + 0, the same
+// value). Its sel bits are kept in the header as they are.
+void Q3P5ShortToSlots(const uint8_t* file_block, int ns, uint8_t* slots_block) {
+  SEPTET_CHECK(ns >= 1 && ns <= quant::kQ3P5SubBlocks);
+  uint8_t out[kBlockBytes] = {};
+  std::memcpy(out, file_block, 4);
+  for (int s = 0; s < ns; ++s) {
+    const uint8_t* lo = file_block + 4 + 12 * s;  // Q3P5SubBlock: lo[8], hi[4]
+    const uint8_t* hi = lo + 8;
+    uint8_t* sub = out + 4 + 12 * s;
+    for (int j = 0; j < kSub; ++j) {
+      const int u = ((lo[j / 4] >> (2 * (j % 4))) & 3) | (((hi[j / 8] >> (j % 8)) & 1) << 2);
+      sub[j % 8] = static_cast<uint8_t>(sub[j % 8] | ((u & 3) << (2 * (j / 8))));
+      const int bit = 8 * (j % 4) + j / 4;
+      sub[8 + bit / 8] = static_cast<uint8_t>(sub[8 + bit / 8] | ((u >> 2) << (bit % 8)));
+    }
+  }
+  std::memcpy(slots_block, out, quant::Q3P5ShortBlockBytes(ns * kSub));
+}
+
+void Q3P5SlotsToShort(const uint8_t* slots_block, int ns, uint8_t* file_block) {
+  SEPTET_CHECK(ns >= 1 && ns <= quant::kQ3P5SubBlocks);
+  uint8_t out[kBlockBytes] = {};
+  std::memcpy(out, slots_block, 4);
+  for (int s = 0; s < ns; ++s) {
+    const uint8_t* sub = slots_block + 4 + 12 * s;
+    uint8_t* lo = out + 4 + 12 * s;
+    uint8_t* hi = lo + 8;
+    for (int j = 0; j < kSub; ++j) {
+      const int bit = 8 * (j % 4) + j / 4;
+      const int u = ((sub[j % 8] >> (2 * (j / 8))) & 3) | (((sub[8 + bit / 8] >> (bit % 8)) & 1) << 2);
+      lo[j / 4] = static_cast<uint8_t>(lo[j / 4] | ((u & 3) << (2 * (j % 4))));
+      hi[j / 8] = static_cast<uint8_t>(hi[j / 8] | ((u >> 2) << (j % 8)));
+    }
+  }
+  std::memcpy(file_block, out, quant::Q3P5ShortBlockBytes(ns * kSub));
+}
+
 void RepackQ3P5Slots(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked) {
   SEPTET_CHECK(w.type == DType::kQ3P5 && w.layout == cpu::WeightLayout::kFile);
   SEPTET_CHECK(w.row_bytes == quant::Q3P5RowBytes(w.cols));
-  ConvertFullBlocks(w, out, Q3P5BlockToSlots);
+  ConvertBlocks(w, out, Q3P5BlockToSlots, Q3P5ShortToSlots);
   *repacked = w;
   repacked->data = out->data();
   repacked->layout = cpu::WeightLayout::kQ3P5Slots;
@@ -84,7 +125,7 @@ void RepackQ3P5Slots(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::W
 
 bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked) {
   if (w.layout != cpu::WeightLayout::kFile || w.type != DType::kQ3P5) return false;
-  if (w.cols < kBlock || !detail::Q3P5SlotsIsFast()) return false;
+  if (!detail::Q3P5SlotsIsFast()) return false;
   RepackQ3P5Slots(w, out, repacked);
   return true;
 }
@@ -96,7 +137,7 @@ void UnpackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
       break;
     case cpu::WeightLayout::kQ3P5Slots:
       SEPTET_CHECK(w.type == DType::kQ3P5);
-      ConvertFullBlocks(w, out, Q3P5SlotsToBlock);
+      ConvertBlocks(w, out, Q3P5SlotsToBlock, Q3P5SlotsToShort);
       break;
   }
   *file_view = w;

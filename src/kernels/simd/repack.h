@@ -17,8 +17,14 @@
 // R with a vpsrlvd by (0..7); every code lands on the byte of its weight in
 // weight order, so the activation needs no shuffle. The activation block of
 // slot k is sub-block (sel + k) mod 4: one base pointer per block.
-// A row's final SHORT block (cols % 128 != 0) is kept in the file layout at
-// the end of the row (the kernels run the scalar vec_dot on it, as for kFile).
+// A row's final SHORT block (cols % 128 != 0: ns = ceil(r / 32) <= 4 sub-blocks
+// of 3-bit codes u, no ext plane, hdr + 12 ns bytes) keeps its header; sub-block s
+// (12 bytes at 4 + 12 s) is rearranged so that the decode needs no shuffle:
+//   bytes 0..7   L[i], bits 2t..2t+1 = u[i + 8t] & 3           (i = 0..7, t = 0..3)
+//   bytes 8..11  H,    bit 8 (j % 4) + j / 4   = u[j] >> 2      (j = 0..31)
+// AVX2 decode: one 8-byte broadcast of L with a vpsrlvq by (0, 2, 4, 6) per
+// 64-bit lane (& 3), one 4-byte broadcast of H with a vpsrlvd by (0..7) (& 1,
+// << 2): u of weight j lands on byte j. Padding codes stay 0.
 #pragma once
 
 #include <cstdint>
@@ -50,5 +56,8 @@ void RowToFloat(const cpu::WeightView& w, int64_t r, float* out);
 // Single-block conversions (56 bytes each; exposed for tests).
 void Q3P5BlockToSlots(const uint8_t* file_block, uint8_t* slots_block);
 void Q3P5SlotsToBlock(const uint8_t* slots_block, uint8_t* file_block);
+// The same for a short block of ns (1..4) sub-blocks (4 + 12 ns bytes).
+void Q3P5ShortToSlots(const uint8_t* file_block, int ns, uint8_t* slots_block);
+void Q3P5SlotsToShort(const uint8_t* slots_block, int ns, uint8_t* file_block);
 
 }  // namespace septet::simd

@@ -110,8 +110,25 @@ TEST(RepackBlockTest, BlockRoundTripIsExact) {
   }
 }
 
+TEST(RepackBlockTest, ShortBlockRoundTripIsExact) {
+  auto rng = testing::MakeRng(4343);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (int ns = 1; ns <= 4; ++ns) {
+    const size_t bytes = 4 + 12 * static_cast<size_t>(ns);
+    for (int it = 0; it < 1000; ++it) {
+      uint8_t blk[56] = {}, slots[56] = {}, back[56] = {};
+      for (size_t i = 0; i < bytes; ++i) blk[i] = static_cast<uint8_t>(byte(rng));
+      Q3P5ShortToSlots(blk, ns, slots);
+      ASSERT_EQ(std::memcmp(slots, blk, 4), 0) << "header word must be kept";
+      for (size_t i = bytes; i < 56; ++i) ASSERT_EQ(slots[i], 0) << "wrote past the short block";
+      Q3P5SlotsToShort(slots, ns, back);
+      ASSERT_EQ(std::memcmp(back, blk, bytes), 0) << "ns " << ns << " iteration " << it;
+    }
+  }
+}
+
 TEST_P(RepackTest, RowsRoundTripAndViews) {
-  for (int64_t cols : {128, 172, 256, 300, 4096 + 96}) {
+  for (int64_t cols : {1, 33, 64, 128, 172, 256, 300, 576, 1000, 4096 + 96}) {
     auto rng = testing::MakeRng(static_cast<uint64_t>(cols));
     Matrix w = MakeQ3P5(5, cols, rng, true);
     std::vector<uint8_t> packed, back;
@@ -135,7 +152,8 @@ TEST_P(RepackTest, RowsRoundTripAndViews) {
   Matrix w = MakeQ3P5(2, 256, rng, false);
   std::vector<uint8_t> out;
   cpu::WeightView v;
-  const bool fast = std::string(TargetName()) == "AVX2";
+  const std::string target = TargetName();
+  const bool fast = target == "AVX2" || target == "AVX3" || target == "AVX3_DL";
   EXPECT_EQ(RepackRows(w.view, &out, &v), fast);
   cpu::WeightView f16 = w.view;
   f16.type = DType::kF16;
@@ -145,7 +163,7 @@ TEST_P(RepackTest, RowsRoundTripAndViews) {
 TEST_P(RepackTest, KernelsOnRepackedMatchScalarReference) {
   const TypeTraits& t = GetTypeTraits(DType::kQ3P5);
   const TypeTraits& at = GetTypeTraits(t.vec_dot_type);
-  for (int64_t cols : {128, 172, 256, 300, 1000, 4096, 4096 + 96, 14336}) {
+  for (int64_t cols : {1, 31, 33, 64, 96, 128, 172, 256, 300, 576, 1000, 4096, 4096 + 96, 14336}) {
     for (bool scramble : {false, true}) {
       auto rng = testing::MakeRng(static_cast<uint64_t>(cols) * 2 + scramble);
       const int64_t rows = 11;
@@ -159,7 +177,7 @@ TEST_P(RepackTest, KernelsOnRepackedMatchScalarReference) {
       QuantizeActivation(t.vec_dot_type, x.data(), cols, a);
       std::vector<float> xq(static_cast<size_t>(cols));
       at.to_float(a, xq.data(), cols);
-      const double nb = static_cast<double>(cols / 128);
+      const double nb = std::ceil(static_cast<double>(cols) / 128.0);  // the short block is one more
       const double ns = std::ceil(static_cast<double>(cols) / 32.0);
       for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {3, 10}, {5, 6}, {7, 7}}) {
         std::vector<float> y(static_cast<size_t>(rows), -1.0f);
@@ -179,7 +197,7 @@ TEST_P(RepackTest, KernelsOnRepackedMatchScalarReference) {
 
 TEST_P(RepackTest, MatMulOnRepackedEqualsMatVecPerToken) {
   const TypeTraits& at = GetTypeTraits(DType::kQ8_A);
-  for (int64_t cols : {128, 172, 512, 4096 + 96}) {
+  for (int64_t cols : {64, 128, 172, 512, 576, 4096 + 96}) {
     auto rng = testing::MakeRng(static_cast<uint64_t>(cols) + 99);
     const int64_t rows = 9;
     Matrix w = MakeQ3P5(rows, cols, rng, true);

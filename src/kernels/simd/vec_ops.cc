@@ -21,6 +21,9 @@
 #include "kernels/simd/common-inl.h"
 
 HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC target("avx512vnni")  // see hwy_config.h
+#endif
 namespace septet::simd {
 namespace HWY_NAMESPACE {
 
