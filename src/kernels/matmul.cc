@@ -83,10 +83,10 @@ constexpr int64_t kMatVecTileBytes = 64 << 10;
 
 const char* PrefillPathName(PrefillPath p) { return p == PrefillPath::kBlas ? "blas" : "own"; }
 
-void MatMul(const cpu::WeightView& w, const float* x, int64_t m, float* y, MatMulContext* ctx) {
-  SEPTET_CHECK(ctx != nullptr && ctx->pool != nullptr);
-  if (m <= 0) return;
-  if (m > 1 && ctx->prefill == PrefillPath::kBlas) return BlasMatMul(w, x, m, y, ctx);
+namespace {
+
+// Quantizes the m input rows for w's activation type into ctx->act (timed when asked).
+size_t QuantizeInput(const cpu::WeightView& w, const float* x, int64_t m, MatMulContext* ctx) {
   size_t stride = 0;
   if (ctx->timing) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -97,23 +97,71 @@ void MatMul(const cpu::WeightView& w, const float* x, int64_t m, float* y, MatMu
   } else {
     QuantizeRows(w, x, m, ctx, &stride);
   }
-  const uint8_t* act = ctx->act.data();
-  const int64_t min_macs = std::max<int64_t>(1, ctx->min_macs_per_task);
-  const int n = static_cast<int>(std::clamp<int64_t>(w.rows * w.cols * m / min_macs, 1, ctx->pool->size()));
-  ctx->pool->Run(n, [&](int64_t task, int) {
-    int64_t r0 = 0, r1 = 0;
-    RowRange(w.rows, n, static_cast<int>(task), &r0, &r1);
-    if (r0 >= r1) return;
-    if (m == 1) {
-      simd::MatVecRows(w, r0, r1, act, y + r0);
-    } else if (m < MinGemmTokens(w.type)) {  // a few tokens (batched decoding)
-      const int64_t tile = std::max<int64_t>(4, kMatVecTileBytes / static_cast<int64_t>(std::max<size_t>(w.row_bytes, 1)));
-      for (int64_t ra = r0; ra < r1; ra += tile) {
-        const int64_t rb = std::min<int64_t>(r1, ra + tile);
-        for (int64_t t = 0; t < m; ++t) simd::MatVecRows(w, ra, rb, act + t * stride, y + t * w.rows + ra);
+  return stride;
+}
+
+// Rows [r0, r1) of y = x W^T from the quantized input (one task's share).
+void RowsOf(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t stride, int64_t m,
+            float* y) {
+  if (r0 >= r1) return;
+  if (m == 1) {
+    simd::MatVecRows(w, r0, r1, act, y + r0);
+  } else if (m < MinGemmTokens(w.type)) {  // a few tokens (batched decoding)
+    const int64_t tile = std::max<int64_t>(4, kMatVecTileBytes / static_cast<int64_t>(std::max<size_t>(w.row_bytes, 1)));
+    for (int64_t ra = r0; ra < r1; ra += tile) {
+      const int64_t rb = std::min<int64_t>(r1, ra + tile);
+      for (int64_t t = 0; t < m; ++t) simd::MatVecRows(w, ra, rb, act + t * stride, y + t * w.rows + ra);
+    }
+  } else {
+    simd::MatMulRows(w, r0, r1, act, stride, m, y, w.rows);
+  }
+}
+
+int Tasks(int64_t macs, const MatMulContext& ctx) {
+  const int64_t min_macs = std::max<int64_t>(1, ctx.min_macs_per_task);
+  return static_cast<int>(std::clamp<int64_t>(macs / min_macs, 1, ctx.pool->size()));
+}
+
+}  // namespace
+
+void MatMul(const cpu::WeightView& w, const float* x, int64_t m, float* y, MatMulContext* ctx) {
+  const MatMulJob job{&w, y};
+  MatMulGroup(std::span<const MatMulJob>(&job, 1), x, m, ctx);
+}
+
+void MatMulGroup(std::span<const MatMulJob> jobs, const float* x, int64_t m, MatMulContext* ctx) {
+  SEPTET_CHECK(ctx != nullptr && ctx->pool != nullptr);
+  if (m <= 0 || jobs.empty()) return;
+  const cpu::WeightView& w0 = *jobs[0].w;
+  bool shared = !(m > 1 && ctx->prefill == PrefillPath::kBlas);
+  for (const MatMulJob& j : jobs) {
+    shared = shared && j.w->cols == w0.cols &&
+             GetTypeTraits(j.w->type).vec_dot_type == GetTypeTraits(w0.type).vec_dot_type;
+  }
+  if (!shared) {
+    for (const MatMulJob& j : jobs) {
+      if (m > 1 && ctx->prefill == PrefillPath::kBlas) {
+        BlasMatMul(*j.w, x, m, j.y, ctx);
+      } else {
+        MatMulGroup(std::span<const MatMulJob>(&j, 1), x, m, ctx);
       }
-    } else {
-      simd::MatMulRows(w, r0, r1, act, stride, m, y, w.rows);
+    }
+    return;
+  }
+  const size_t stride = QuantizeInput(w0, x, m, ctx);
+  const uint8_t* act = ctx->act.data();
+  int64_t total_rows = 0;
+  for (const MatMulJob& j : jobs) total_rows += j.w->rows;
+  const int n = Tasks(total_rows * w0.cols * m, *ctx);
+  // Task ranges over the rows of all matrices one after the other.
+  ctx->pool->Run(n, [&](int64_t task, int) {
+    int64_t g0 = 0, g1 = 0;
+    RowRange(total_rows, n, static_cast<int>(task), &g0, &g1);
+    int64_t base = 0;
+    for (const MatMulJob& j : jobs) {
+      const int64_t r0 = std::clamp<int64_t>(g0 - base, 0, j.w->rows), r1 = std::clamp<int64_t>(g1 - base, 0, j.w->rows);
+      RowsOf(*j.w, r0, r1, act, stride, m, j.y);
+      base += j.w->rows;
     }
   });
 }

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -45,5 +46,16 @@ struct MatMulContext {
 
 // x: [m][w.cols] row-major, y: [m][w.rows].
 void MatMul(const cpu::WeightView& w, const float* x, int64_t m, float* y, MatMulContext* ctx);
+
+// Several matrices applied to the same input (q/k/v, gate/up): y_i = x W_i^T.
+// When they share cols and activation type, the input is quantized once and one
+// pool job covers the rows of all of them (one wake-up instead of one per
+// matrix); otherwise (or on the BLAS prefill path) each is a MatMul. Same bits
+// either way: every output element is computed by the same kernel call.
+struct MatMulJob {
+  const cpu::WeightView* w;
+  float* y;  // [m][w->rows]
+};
+void MatMulGroup(std::span<const MatMulJob> jobs, const float* x, int64_t m, MatMulContext* ctx);
 
 }  // namespace septet::kernels

@@ -24,6 +24,7 @@
 #include "core/check.h"
 #include "kernels/attention.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/simd/repack.h"
 #include "kernels/simd/simd_ops.h"
 
 namespace septet::model {
@@ -145,7 +146,14 @@ Status LlamaContext::ForwardBatch(std::span<const int32_t> tokens, std::span<con
 
 void LlamaContext::ForwardChunk(const int32_t* tokens, int64_t m) {
   const LlamaHParams& hp = model_.hparams();
-  for (int64_t i = 0; i < m; ++i) cpu::EmbeddingRow(model_.weights().token_embd, tokens[i], x_.data() + i * hp.dim);
+  const cpu::WeightView& embd = model_.weights().token_embd;
+  for (int64_t i = 0; i < m; ++i) {
+    if (embd.layout == cpu::WeightLayout::kFile) {
+      cpu::EmbeddingRow(embd, tokens[i], x_.data() + i * hp.dim);
+    } else {  // shared with a repacked tied output head (model/weights.h)
+      simd::RowToFloat(embd, tokens[i], x_.data() + i * hp.dim);
+    }
+  }
   for (int64_t l = 0; l < hp.n_layers; ++l) Layer(l, m);
 }
 
@@ -160,9 +168,7 @@ void LlamaContext::Layer(int64_t l, int64_t m) {
     for (int64_t i = 0; i < m; ++i) simd::RmsNorm(xb_.data() + i * dim, x_.data() + i * dim, w.attn_norm, dim, hp.rms_eps);
   });
   if (observer_) observer_(l, MatMulInput::kAttnQkv, xb_.data(), m, dim);
-  MatMul(Op::kMatQkv, w.wq, xb_.data(), m, q_.data());
-  MatMul(Op::kMatQkv, w.wk, xb_.data(), m, k_.data());
-  MatMul(Op::kMatQkv, w.wv, xb_.data(), m, v_.data());
+  MatMulGroup(Op::kMatQkv, {{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}}, xb_.data(), m);
   Timed(Op::kRope, [&] {
     for (int64_t i = 0; i < m; ++i) {
       const int64_t pos = pos_[static_cast<size_t>(i)];
@@ -186,8 +192,7 @@ void LlamaContext::Layer(int64_t l, int64_t m) {
     for (int64_t i = 0; i < m; ++i) simd::RmsNorm(xb_.data() + i * dim, x_.data() + i * dim, w.ffn_norm, dim, hp.rms_eps);
   });
   if (observer_) observer_(l, MatMulInput::kFfnGateUp, xb_.data(), m, dim);
-  MatMul(Op::kMatGateUp, w.w_gate, xb_.data(), m, gate_.data());
-  MatMul(Op::kMatGateUp, w.w_up, xb_.data(), m, up_.data());
+  MatMulGroup(Op::kMatGateUp, {{&w.w_gate, gate_.data()}, {&w.w_up, up_.data()}}, xb_.data(), m);
   // Row by row: a SIMD kernel's tail handling must see the same row layout for a
   // token whether it arrives alone or in a batch (batch == token-by-token, bitwise).
   Timed(Op::kSwiGlu, [&] {

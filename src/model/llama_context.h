@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <vector>
@@ -81,6 +82,9 @@ class LlamaContext final : public InferenceContext {
   void Attention(int64_t l, int64_t m);
   void MatMul(Op op, const cpu::WeightView& w, const float* x, int64_t m, float* y) {
     Timed(op, [&] { kernels::MatMul(w, x, m, y, &mm_); });
+  }
+  void MatMulGroup(Op op, std::initializer_list<kernels::MatMulJob> jobs, const float* x, int64_t m) {
+    Timed(op, [&] { kernels::MatMulGroup(std::span<const kernels::MatMulJob>(jobs.begin(), jobs.size()), x, m, &mm_); });
   }
   // Runs fn; with a profile, adds its time to `op`, less the activation
   // quantization and pool waits inside it, which go to their own rows.

@@ -126,10 +126,11 @@ class Binder {
 
 Result<LlamaWeights> BindLlamaWeights(const ModelFile& file, const LlamaHParams& hp, const BindOptions& options) {
   if (options.compute_type.has_value()) {
-    const TypeTraits* tt = FindTypeTraits(static_cast<uint32_t>(*options.compute_type));
-    if (tt == nullptr || tt->is_activation_only) {
-      return InvalidArgument("compute type %s is not a weight type septet can quantize to",
-                             std::string(DTypeName(*options.compute_type)).c_str());
+    if (!CanQuantizeTo(*options.compute_type)) {
+      const TypeTraits* tt = FindTypeTraits(static_cast<uint32_t>(*options.compute_type));
+      const char* why = tt != nullptr && tt->is_input_only ? " (it is input-only: read from GGUF files, never written)" : "";
+      return InvalidArgument("compute type %s is not a weight type septet can quantize to%s",
+                             std::string(DTypeName(*options.compute_type)).c_str(), why);
     }
   }
   LlamaWeights w;
@@ -147,7 +148,10 @@ Result<LlamaWeights> BindLlamaWeights(const ModelFile& file, const LlamaHParams&
     if (options.compute_type.has_value() && *options.compute_type != embd->dtype) {
       w.output = b.Repacked(b.ForCompute(*embd), *embd);  // an own copy: matmul only
     } else {
-      w.output = w.token_embd;  // same mapped bytes, already counted
+      // Same bytes: repacked (if at all) for the head's matmul, and the lookup
+      // reads the repacked copy too (the mapping is then never touched again).
+      w.output = b.Repacked(w.token_embd, *embd);
+      w.token_embd = w.output;
     }
   }
   w.layers.resize(static_cast<size_t>(hp.n_layers));
