@@ -12,7 +12,20 @@ namespace septet {
 enum class DType : uint32_t {
   kF32 = 0,
   kF16 = 1,
-  kQ8_0 = 8,     // 32 int8 + fp16 scale (ggml-compatible block layout)
+  // ggml block formats septet reads from GGUF files but never writes
+  // ("input-only"; layouts in src/quant/ggml_*.h and docs/formats.md):
+  kQ4_0 = 2,
+  kQ4_1 = 3,
+  kQ5_0 = 6,
+  kQ5_1 = 7,
+  kQ8_0 = 8,     // 32 int8 + fp16 scale (ggml-compatible block layout; septet also writes it)
+  kQ2_K = 10,
+  kQ3_K = 11,
+  kQ4_K = 12,
+  kQ5_K = 13,
+  kQ6_K = 14,
+  kIQ4_NL = 20,
+  kIQ4_XS = 23,
   kBF16 = 30,
   // septet-private ids (documented in docs/formats.md):
   kQ3P5 = 200,       // septet main 3.5-bit format, all-in 3.5 bpw

@@ -185,9 +185,16 @@ TEST(BadGgufTest, BadTensorInfos) {
               {"tensor 'b.weight': data offset 16 is not a multiple of the alignment 32"});
 
   g = testing::SmallRawGguf();
-  g.tensors[0].type = 12;
-  ExpectError(OpenBytes("q4k.gguf", g.Encode()), StatusCode::kUnsupported,
-              {TempPath("q4k.gguf"), "tensor 'a.weight': tensor type id 12 (Q4_K) is not supported"});
+  g.tensors[0].type = 16;  // IQ2_XXS: a ggml type septet does not read
+  ExpectError(OpenBytes("iq2xxs.gguf", g.Encode()), StatusCode::kUnsupported,
+              {TempPath("iq2xxs.gguf"), "tensor 'a.weight': tensor type id 16 (IQ2_XXS) is not supported"});
+  g.tensors[0].type = 12;  // Q4_K is read, but rows must be whole 256-weight blocks
+  ExpectError(OpenBytes("q4k.gguf", g.Encode()), StatusCode::kCorrupt,
+              {TempPath("q4k.gguf"), "tensor 'a.weight': row length ne[0] = 4",
+               "is not a multiple of the Q4_K block size 256"});
+  g.tensors[0].type = 2;  // Q4_0: blocks of 32
+  ExpectError(OpenBytes("q40.gguf", g.Encode()), StatusCode::kCorrupt,
+              {"tensor 'a.weight': row length ne[0] = 4 is not a multiple of the Q4_0 block size 32"});
   g.tensors[0].type = 77;
   ExpectError(OpenBytes("type77.gguf", g.Encode()), StatusCode::kUnsupported, {"tensor type id 77 (?)"});
   g.tensors[0].type = 203;  // Q8_A: activation-only, never stored

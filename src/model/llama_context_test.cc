@@ -230,6 +230,47 @@ TEST(LlamaContextTest, LoadTimeConversionEqualsStoredType) {
   EXPECT_EQ(la, lb);
 }
 
+// Weights stored in an input-only ggml type (decoded by the generic
+// dequantize-then-dot kernel, token_embd by to_float) against the same file
+// converted to F32 at load time: the F32 kernel dots the very same decoded
+// values in the same order, so every logit is identical.
+TEST(LlamaContextTest, GgmlStoredTypesEqualTheirF32Conversion) {
+  for (DType t : {DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ2_K, DType::kQ3_K, DType::kQ4_K,
+                  DType::kQ5_K, DType::kQ6_K, DType::kIQ4_NL, DType::kIQ4_XS}) {
+    const TypeTraits& tr = GetTypeTraits(t);
+    SCOPED_TRACE(tr.name);
+    TinyLlamaSpec s;
+    s.dim = tr.block_size == 256 ? 256 : 64;
+    s.ffn = s.dim;
+    s.n_rot = 16;
+    s.tied = true;
+    s.matrix_type = t;
+    s.embd_type = t;
+    auto stored = LlamaModel::FromFile(MakeTinyLlama(s), {});
+    auto converted = LlamaModel::FromFile(MakeTinyLlama(s), ModelOptions{DType::kF32});
+    ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+    ASSERT_TRUE(converted.ok()) << converted.status().ToString();
+    EXPECT_EQ(stored.value()->weights().owned_bytes, 0u);
+    auto a = LlamaContext::Create(*stored.value(), 16);
+    auto b = LlamaContext::Create(*converted.value(), 16);
+    ASSERT_TRUE(a.ok() && b.ok());
+    const auto tokens = SomeTokens(10, s.vocab);
+    std::vector<float> la, lb;
+    ASSERT_TRUE(a.value()->Forward(tokens, LogitsMode::kAll, &la).ok());
+    ASSERT_TRUE(b.value()->Forward(tokens, LogitsMode::kAll, &lb).ok());
+    ASSERT_TRUE(std::all_of(la.begin(), la.end(), [](float v) { return std::isfinite(v); }));
+    EXPECT_EQ(la, lb);
+  }
+}
+
+// Input-only types cannot be a compute type: septet has no quantizer for them.
+TEST(LlamaContextTest, InputOnlyComputeTypeIsRejected) {
+  auto m = LlamaModel::FromFile(MakeTinyLlama({}), ModelOptions{DType::kQ4_K});
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(m.status().message().find("input-only"), std::string::npos) << m.status().message();
+}
+
 TEST(LlamaContextTest, ErrorsLeaveStateUnchanged) {
   auto model = LlamaModel::FromFile(MakeTinyLlama({}), {});
   ASSERT_TRUE(model.ok());

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "io/model_file.h"
+#include "quant/ggml_test_util.h"
 #include "quant/registry.h"
 #include "util/test_util.h"
 
@@ -20,11 +21,15 @@ struct TinyLlamaSpec {
   std::string pairing = "interleaved";
   bool tied = false;
   DType matrix_type = DType::kF32;  // storage of the 2-D weights except token_embd
+  DType embd_type = DType::kF32;    // storage of token_embd
   DType norm_type = DType::kF32;
   uint64_t seed = 7;
 };
 
 // Gaussian weights scaled like a trained model (std 1/sqrt(fan_in)), norms near 1.
+// Input-only (ggml) types cannot be quantized to: their tensors are random
+// well-formed blocks with small scales instead (quant/ggml_test_util.h), so the
+// model is finite but not shaped like a trained one.
 inline std::unique_ptr<ModelFile> MakeTinyLlama(const TinyLlamaSpec& s) {
   auto f = std::make_unique<ModelFile>("tiny-llama(in memory)", "test");
   Metadata& m = f->mutable_metadata();
@@ -49,9 +54,13 @@ inline std::unique_ptr<ModelFile> MakeTinyLlama(const TinyLlamaSpec& s) {
     const TypeTraits& t = GetTypeTraits(type);
     std::vector<uint8_t>& buf = f->OwnBuffer(t.row_bytes(cols) * static_cast<size_t>(rows));
     std::vector<float> row(static_cast<size_t>(cols));
-    for (int64_t r = 0; r < rows; ++r) {
-      for (float& v : row) v = nd(rng);
-      t.from_float(row.data(), buf.data() + static_cast<size_t>(r) * t.row_bytes(cols), cols, nullptr);
+    if (t.is_input_only) {
+      quant::testing::FillRandomGgmlRows(type, rows, cols, rng, buf.data(), -14.0f, -10.0f);
+    } else {
+      for (int64_t r = 0; r < rows; ++r) {
+        for (float& v : row) v = nd(rng);
+        t.from_float(row.data(), buf.data() + static_cast<size_t>(r) * t.row_bytes(cols), cols, nullptr);
+      }
     }
     TensorInfo ti;
     ti.name = name;
@@ -63,7 +72,7 @@ inline std::unique_ptr<ModelFile> MakeTinyLlama(const TinyLlamaSpec& s) {
   };
   const int64_t hd = s.dim / s.n_heads, q = s.n_heads * hd, kv = s.n_kv_heads * hd;
   const float in_dim = 1.0f / std::sqrt(static_cast<float>(s.dim));
-  add("token_embd.weight", {s.vocab, s.dim}, DType::kF32, 0.0f, 1.0f);
+  add("token_embd.weight", {s.vocab, s.dim}, s.embd_type, 0.0f, 1.0f);
   for (int64_t l = 0; l < s.n_layers; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     add(p + "attn_norm.weight", {s.dim}, s.norm_type, 1.0f, 0.2f);

@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
+#include "kernels/simd/repack.h"
 #include "kernels/simd/simd_ops.h"
+#include "quant/registry.h"
 #include "model/hparams.h"
 #include "model/testing_model.h"
 
@@ -111,7 +114,7 @@ TEST(WeightsTest, ActivationOnlyComputeTypeIsRejected) {
   EXPECT_EQ(w.status().code(), StatusCode::kInvalidArgument);
 }
 
-TEST(WeightsTest, Q3P5MatmulWeightsAreRepackedOnAvx2) {
+TEST(WeightsTest, Q3P5MatmulWeightsAreRepackedOnX86Simd) {
   TinyLlamaSpec s;
   s.dim = 128;
   s.ffn = 300;  // w_down: 2 full blocks + a short tail block
@@ -125,8 +128,9 @@ TEST(WeightsTest, Q3P5MatmulWeightsAreRepackedOnAvx2) {
   o.repack = false;
   auto plain = BindLlamaWeights(*f, *hp, o);
   ASSERT_TRUE(w.ok() && plain.ok());
-  const bool avx2 = std::string(simd::TargetName()) == "AVX2";
-  const auto want = avx2 ? cpu::WeightLayout::kQ3P5Slots : cpu::WeightLayout::kFile;
+  const std::string target = simd::TargetName();
+  const bool x86 = target == "AVX2" || target == "AVX3" || target == "AVX3_DL";
+  const auto want = x86 ? cpu::WeightLayout::kQ3P5Slots : cpu::WeightLayout::kFile;
   for (const LayerWeights& L : w->layers) {
     for (const cpu::WeightView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) {
       EXPECT_EQ(v->layout, want);
@@ -138,6 +142,37 @@ TEST(WeightsTest, Q3P5MatmulWeightsAreRepackedOnAvx2) {
   // The repacked copy replaces the conversion buffer: same owned bytes.
   EXPECT_EQ(w->owned_bytes, plain->owned_bytes);
   EXPECT_EQ(w->owned.size(), plain->owned.size());
+}
+
+// A tied head stored in a repackable type: the head is repacked, and the lookup
+// table is the same repacked copy (no second copy, the mapping is not read).
+TEST(WeightsTest, TiedQ3P5HeadSharesOneRepackedCopyWithTheLookup) {
+  TinyLlamaSpec s;
+  s.dim = 160;  // one full block + a short block of 32
+  s.n_rot = 16;
+  s.tied = true;
+  s.matrix_type = DType::kQ3P5;
+  s.embd_type = DType::kQ3P5;
+  auto f = MakeTinyLlama(s);
+  auto hp = ReadLlamaHParams(*f);
+  ASSERT_TRUE(hp.ok());
+  auto w = BindLlamaWeights(*f, *hp, BindOptions{});
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(w->token_embd.data, w->output.data);
+  EXPECT_EQ(w->token_embd.layout, w->output.layout);
+  const std::string target = simd::TargetName();
+  if (target == "AVX2" || target == "AVX3" || target == "AVX3_DL") {
+    EXPECT_EQ(w->output.layout, cpu::WeightLayout::kQ3P5Slots);
+  }
+  const TensorInfo* embd = f->FindTensor("token_embd.weight");
+  ASSERT_NE(embd, nullptr);
+  const size_t row_bytes = GetTypeTraits(DType::kQ3P5).row_bytes(s.dim);
+  std::vector<float> a(static_cast<size_t>(s.dim)), b(a.size());
+  for (int64_t r = 0; r < s.vocab; ++r) {
+    GetTypeTraits(DType::kQ3P5).to_float(embd->data + static_cast<size_t>(r) * row_bytes, a.data(), s.dim);
+    simd::RowToFloat(w->token_embd, r, b.data());
+    ASSERT_EQ(a, b) << "row " << r;
+  }
 }
 
 }  // namespace

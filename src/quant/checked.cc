@@ -31,6 +31,11 @@ Status CheckCommon(const char* op, DType type, int64_t n, const TypeTraits** tra
         op, Name(type).c_str(), static_cast<long long>(n),
         static_cast<long long>(MaxRowLength(type)));
   }
+  if ((*traits)->is_input_only && n % (*traits)->block_size != 0) {
+    return InvalidArgument("%s(%s): row length n = %lld is not a multiple of the block size %d (ggml formats "
+                           "store whole blocks)",
+                           op, Name(type).c_str(), static_cast<long long>(n), (*traits)->block_size);
+  }
   return Status::Ok();
 }
 
@@ -71,6 +76,11 @@ Status QuantizeRow(DType type, const float* src, int64_t n, void* dst, size_t ds
                    const float* importance) {
   const TypeTraits* tr = nullptr;
   SEPTET_RETURN_IF_ERROR(CheckCommon("QuantizeRow", type, n, &tr));
+  if (tr->from_float == nullptr) {
+    return InvalidArgument("QuantizeRow(%s): %s is input-only (septet reads it from GGUF files but has no "
+                           "quantizer for it)",
+                           Name(type).c_str(), Name(type).c_str());
+  }
   SEPTET_RETURN_IF_ERROR(CheckBuffer("QuantizeRow", type, "src", src, SIZE_MAX, 0, n));
   SEPTET_RETURN_IF_ERROR(CheckBuffer("QuantizeRow", type, "dst", dst, dst_bytes, tr->row_bytes(n), n));
   const float limit = MaxAbsInput(type);

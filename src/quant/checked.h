@@ -27,10 +27,13 @@ int64_t MaxRowLength(DType t);
 // accept any finite value.
 float MaxAbsInput(DType t);
 
+// Every entry point rejects, for an input-only ggml type (registry.h), a row
+// length n that is not a multiple of its block size.
+//
 // Quantizes n floats into dst (dst_bytes must be >= row_bytes(n)). Rejects: an
-// unknown type, n < 0, n > MaxRowLength, null src/dst with n > 0, a short dst,
-// non-finite inputs or inputs past MaxAbsInput, and importance values that are
-// negative or not finite.
+// unknown or input-only type (it has no quantizer), n < 0, n > MaxRowLength,
+// null src/dst with n > 0, a short dst, non-finite inputs or inputs past
+// MaxAbsInput, and importance values that are negative or not finite.
 Status QuantizeRow(DType type, const float* src, int64_t n, void* dst, size_t dst_bytes,
                    const float* importance = nullptr);
 

@@ -13,6 +13,11 @@
 //     in the row's `vec_dot_type` (itself made by that type's from_float).
 //     For float types vec_dot_type is kF32 and act_row is const float*.
 //     Activation-only types (Q8_A, Q8_R) have vec_dot == nullptr.
+//   * Input-only types (the ggml block formats other than Q8_0: Q4_0 ... IQ4_XS)
+//     are read from GGUF files and never produced: from_float == nullptr, every
+//     caller that quantizes (quantizer, compute type, gen-weights) refuses them.
+//     Their rows are whole blocks (ggml's rule, ggml_util.h): the raw functions
+//     CHECK n % block_size == 0 and row_bytes rounds a partial block up.
 //   * The raw functions CHECK-fail on n < 0, null pointers with n > 0, and rows
 //     longer than their int32 bound; quant/checked.h has validating wrappers
 //     that return InvalidArgument instead.
@@ -33,6 +38,7 @@ struct TypeTraits {
   double bits_per_weight; // exact all-in bpw of a full block (row formats: for n=4096)
   bool is_quantized;
   bool is_activation_only;  // never stored in files
+  bool is_input_only;       // read from files, never written: from_float == nullptr
   DType vec_dot_type;     // the activation type vec_dot expects
   size_t (*row_bytes)(int64_t n);
   void (*to_float)(const void* src, float* dst, int64_t n);
@@ -44,6 +50,11 @@ struct TypeTraits {
 const TypeTraits& GetTypeTraits(DType t);
 // nullptr when `raw` is not a known type id.
 const TypeTraits* FindTypeTraits(uint32_t raw);
+
+// True when septet can write weights of type t (a compute type, a quantizer or
+// gen-weights target): it has a registry row that is neither activation-only
+// nor input-only.
+bool CanQuantizeTo(DType t);
 
 // Exact all-in bits per weight of one row of n values (row_bytes * 8 / n).
 double RowBitsPerWeight(DType t, int64_t n);

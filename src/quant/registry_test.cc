@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "quant/ggml_iq4.h"
+#include "quant/ggml_kquants.h"
+#include "quant/ggml_legacy.h"
 #include "quant/q3p5.h"
 #include "quant/q3p5_seed.h"
 #include "quant/q4_g.h"
@@ -11,8 +14,10 @@
 namespace septet {
 namespace {
 
-constexpr DType kAll[] = {DType::kF32,  DType::kF16,       DType::kBF16, DType::kQ8_0, DType::kQ3P5,
-                          DType::kQ3P5_SEED, DType::kQ4_G, DType::kQ8_A, DType::kQ8_R};
+constexpr DType kAll[] = {
+    DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0, DType::kQ3P5,  DType::kQ3P5_SEED, DType::kQ4_G,
+    DType::kQ8_A, DType::kQ8_R, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0,  DType::kQ5_1,      DType::kQ2_K,
+    DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_NL, DType::kIQ4_XS};
 
 TEST(Registry, EveryDTypeHasAConsistentRow) {
   for (DType t : kAll) {
@@ -24,11 +29,18 @@ TEST(Registry, EveryDTypeHasAConsistentRow) {
     EXPECT_EQ(*ParseDType(tr->name), t);
     ASSERT_NE(tr->row_bytes, nullptr);
     ASSERT_NE(tr->to_float, nullptr);
-    ASSERT_NE(tr->from_float, nullptr);
+    // Input-only types (ggml formats septet reads, never writes) have no
+    // quantizer, are quantized weight formats dotted with float activations.
+    EXPECT_EQ(tr->from_float == nullptr, tr->is_input_only) << tr->name;
     EXPECT_EQ(tr->vec_dot == nullptr, tr->is_activation_only) << tr->name;
-    // The activation type exists, and activation types are activation-only.
+    if (tr->is_input_only) {
+      EXPECT_TRUE(tr->is_quantized && !tr->is_activation_only && tr->vec_dot_type == DType::kF32) << tr->name;
+      EXPECT_LT(static_cast<uint32_t>(t), 200u) << tr->name << ": input-only types are ggml types";
+    }
+    // The activation type exists, and a quantized weight type's (other than the
+    // input-only ones) is activation-only.
     const TypeTraits& act = GetTypeTraits(tr->vec_dot_type);
-    if (tr->is_quantized && !tr->is_activation_only) {
+    if (tr->is_quantized && !tr->is_activation_only && !tr->is_input_only) {
       EXPECT_TRUE(act.is_activation_only) << tr->name;
     }
     if (tr->block_size > 0) {
@@ -43,8 +55,9 @@ TEST(Registry, EveryDTypeHasAConsistentRow) {
     }
     EXPECT_DOUBLE_EQ(RowBitsPerWeight(t, 4096), tr->bits_per_weight) << tr->name;
   }
-  EXPECT_EQ(FindTypeTraits(7), nullptr);
-  EXPECT_EQ(FindTypeTraits(205), nullptr);
+  for (uint32_t raw : {4u, 5u, 9u, 15u, 16u, 21u, 22u, 24u, 29u, 205u}) {  // ggml types septet lacks, unknown ids
+    EXPECT_EQ(FindTypeTraits(raw), nullptr) << raw;
+  }
 }
 
 // The constexpr figures in the format headers are the registry's figures.
@@ -59,6 +72,14 @@ TEST(Registry, HeaderBitsPerWeightMatch) {
   EXPECT_EQ(GetTypeTraits(DType::kQ4_G).block_bytes, sizeof(quant::BlockQ4G));
   EXPECT_EQ(GetTypeTraits(DType::kQ8_0).block_bytes, sizeof(quant::BlockQ8_0));
   EXPECT_EQ(GetTypeTraits(DType::kQ8_A).block_bytes, sizeof(quant::BlockQ8A));
+  const std::pair<DType, double> kGgml[] = {
+      {DType::kQ4_0, quant::kQ4_0BitsPerWeight}, {DType::kQ4_1, quant::kQ4_1BitsPerWeight},
+      {DType::kQ5_0, quant::kQ5_0BitsPerWeight}, {DType::kQ5_1, quant::kQ5_1BitsPerWeight},
+      {DType::kQ2_K, quant::kQ2_KBitsPerWeight}, {DType::kQ3_K, quant::kQ3_KBitsPerWeight},
+      {DType::kQ4_K, quant::kQ4_KBitsPerWeight}, {DType::kQ5_K, quant::kQ5_KBitsPerWeight},
+      {DType::kQ6_K, quant::kQ6_KBitsPerWeight}, {DType::kIQ4_NL, quant::kIQ4_NLBitsPerWeight},
+      {DType::kIQ4_XS, quant::kIQ4_XSBitsPerWeight}};
+  for (auto [t, bpw] : kGgml) EXPECT_EQ(GetTypeTraits(t).bits_per_weight, bpw) << DTypeName(t);
   // Per-n figures: the constexpr row functions agree with the registry at every n.
   for (int64_t n = 0; n <= 600; ++n) {
     EXPECT_EQ(GetTypeTraits(DType::kQ3P5).row_bytes(n), quant::Q3P5RowBytes(n));

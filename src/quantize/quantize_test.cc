@@ -262,6 +262,10 @@ TEST_F(QuantizeModelTest, ClearErrors) {
   auto r = QuantizeModel(o);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("unknown type 'Q3'"), std::string::npos) << r.status().message();
+  o.type = "Q4_K";  // septet reads it, but has no quantizer for it
+  r = QuantizeModel(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("Q4_K is input-only"), std::string::npos) << r.status().message();
 
   o = Opts("e.gguf", "Q3P5");
   o.input = dir_ + "/missing.bin";

@@ -47,7 +47,12 @@ Result<TypeChoice> ParseType(const std::string& name, const std::string& what) {
     return t;
   }
   const std::optional<DType> d = ParseDType(name);
-  if (!d || GetTypeTraits(*d).is_activation_only) {
+  if (d && GetTypeTraits(*d).is_input_only) {
+    return InvalidArgument("%s: %s is input-only (septet reads it from GGUF files but cannot write it); "
+                           "expected one of %s",
+                           what.c_str(), name.c_str(), QuantizeTypeList());
+  }
+  if (!d || !CanQuantizeTo(*d)) {
     return InvalidArgument("%s: unknown type '%s'; expected one of %s", what.c_str(), name.c_str(), QuantizeTypeList());
   }
   t.dtype = *d;

@@ -278,8 +278,8 @@ Result<SynthSummary> WriteSyntheticModel(const std::string& path, const SynthOpt
   if (n_layers < 1) return InvalidArgument("--layers: %" PRId64 " layers; expected at least 1", n_layers);
   if (s.vocab < 300) return InvalidArgument("shape '%s': vocab %" PRId64 " < 300", s.name, s.vocab);
   const TypeTraits& tr = GetTypeTraits(o.type);
-  if (tr.is_activation_only || tr.vec_dot == nullptr) {
-    return InvalidArgument("--type %s: not a weight type", tr.name);
+  if (!CanQuantizeTo(o.type)) {
+    return InvalidArgument("--type %s: not a weight type septet can write", tr.name);
   }
   const int32_t n_threads =
       o.n_threads > 0 ? o.n_threads : std::max(1, static_cast<int32_t>(std::thread::hardware_concurrency()));

@@ -29,7 +29,7 @@ int RunGenWeights(const GenWeightsFlags& f) {
     return kExitUsage;
   }
   const std::optional<DType> type = ParseDType(f.type);
-  if (!type || GetTypeTraits(*type).is_activation_only) {
+  if (!type || !CanQuantizeTo(*type)) {
     std::fprintf(stderr, "septet: error: --type: '%s' is not a weight type (F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_SEED)\n",
                  f.type.c_str());
     return kExitUsage;

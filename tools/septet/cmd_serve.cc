@@ -37,7 +37,7 @@ int RunServe(ServeFlags& f) {
   model::ModelOptions mo;
   if (!lo.compute_type.empty()) {
     const std::optional<DType> t = ParseDType(lo.compute_type);
-    if (!t || GetTypeTraits(*t).is_activation_only) {
+    if (!t || !CanQuantizeTo(*t)) {
       std::fprintf(stderr, "septet: error: --type: '%s' is not a weight type\n", lo.compute_type.c_str());
       return kExitUsage;
     }

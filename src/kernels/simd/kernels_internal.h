@@ -21,6 +21,7 @@ SEPTET_SIMD_DECLARE_FAMILY(Q8_0)
 SEPTET_SIMD_DECLARE_FAMILY(Q3P5Seed)
 SEPTET_SIMD_DECLARE_FAMILY(Float)  // F32, F16, BF16 weights (w.type says which)
 SEPTET_SIMD_DECLARE_FAMILY(Q3P5Slots)  // Q3P5 in WeightLayout::kQ3P5Slots (repack.h)
+SEPTET_SIMD_DECLARE_FAMILY(Dequant)  // any other type with F32 activations: to_float, then an f32 dot
 
 #undef SEPTET_SIMD_DECLARE_FAMILY
 

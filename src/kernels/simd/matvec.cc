@@ -1,5 +1,7 @@
 // MatVecRows / MatMulRows: one switch on the weight type to the per-family
-// kernels (each dispatches once to the best Highway target).
+// kernels (each dispatches once to the best Highway target). Types without a
+// kernel of their own (the input-only ggml formats) take the generic
+// dequantize-then-dot path, which CHECKs that they are dotted with F32.
 #include <cstddef>
 #include <cstdint>
 
@@ -22,7 +24,7 @@ void MatVecRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
     case DType::kF32:
     case DType::kF16:
     case DType::kBF16: return detail::FloatMatVec(w, r0, r1, act, y);
-    default: SEPTET_CHECK_MSG(false, "simd::MatVecRows: unsupported weight type");
+    default: return detail::DequantMatVec(w, r0, r1, act, y);
   }
 }
 
@@ -42,7 +44,7 @@ void MatMulRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
     case DType::kF32:
     case DType::kF16:
     case DType::kBF16: return detail::FloatMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
-    default: SEPTET_CHECK_MSG(false, "simd::MatMulRows: unsupported weight type");
+    default: return detail::DequantMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
   }
 }
 

@@ -5,10 +5,10 @@
 //   RmsNorm/Softmax/SiluMul <-> kernels/cpu/{rmsnorm,softmax,swiglu}.h
 //
 // Threading: every function is reentrant and keeps no mutable global state
-// (scratch lives on the stack), so callers may run MatVecRows / MatMulRows on
-// disjoint row ranges from several threads at once. No alignment is required
-// of any pointer. Dispatch happens once per call (Highway picks the best
-// compiled target for the CPU on first use).
+// (scratch lives on the stack or in buffers local to the call), so callers may
+// run MatVecRows / MatMulRows on disjoint row ranges from several threads at
+// once. No alignment is required of any pointer. Dispatch happens once per call
+// (Highway picks the best compiled target for the CPU on first use).
 #pragma once
 
 #include <cstddef>
@@ -25,8 +25,11 @@ namespace septet::simd {
 void QuantizeActivation(DType act_type, const float* x, int64_t n, uint8_t* out);
 
 // y[i] = dot(W.row(r0 + i), x) for r0 <= r0 + i < r1, where
-// act = QuantizeActivation(vec_dot_type(W.type), x). Supported weight types:
-// F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_SEED (CHECK-fails otherwise).
+// act = QuantizeActivation(vec_dot_type(W.type), x). Kernels per format for
+// F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_SEED; any other type whose
+// vec_dot_type is F32 (the input-only ggml formats) goes through a generic
+// kernel: the scalar to_float of each row, then an f32 SIMD dot (CHECK-fails
+// for a type that has neither).
 // Results agree with the registry vec_dot within the error bound documented in
 // simd_matvec_test.cc (integer parts exact; the per-block float terms are
 // accumulated in a different order, and with FMA).

@@ -1,0 +1,118 @@
+// ggml's k-quants Q2_K (DType 10), Q3_K (11), Q4_K (12), Q5_K (13), Q6_K (14):
+// super-blocks of 256 weights cut into sub-blocks of 16 or 32, each with a
+// small integer scale (and min) multiplied by the fp16 super-block scale d (and
+// dmin). Input-only: read from GGUF, never written (ggml_util.h: rows are
+// whole super-blocks); vec_dot_type is F32.
+//
+// Weight e (0 <= e < 256) of a super-block, with l = e % 32:
+//
+// Q2_K  84 B = 2.625 bpw: scales[16], qs[64], d, dmin.
+//   q = (qs[32 * (e / 128) + l] >> 2 * (e / 32 % 4)) & 3;  sub-block s = e / 16,
+//   sc = scales[s] & 15, mn = scales[s] >> 4.
+//   w = (d * sc) * q - (dmin * mn).
+// Q3_K  110 B = 3.4375 bpw: hmask[32], qs[64], scales[12], d.
+//   low = (qs[32 * (e / 128) + l] >> 2 * (e / 32 % 4)) & 3, high = bit e / 32 of
+//   hmask[l]; q = low - (high ? 0 : 4) in [-4, 3]. Sub-block s = e / 16 has a
+//   6-bit scale: low nibble from scales[s] (s < 8) or scales[s - 8] >> 4, top two
+//   bits = (scales[8 + s % 4] >> 2 * (s / 4)) & 3.
+//   w = (d * (scale - 32)) * q.
+// Q4_K  144 B = 4.5 bpw: d, dmin, scales[12], qs[128].
+//   q = (qs[32 * (e / 64) + l] >> 4 * (e / 32 % 2)) & 15; sub-block j = e / 32
+//   has a 6-bit scale sc and min mn packed in scales[12]:
+//     j < 4: sc = scales[j] & 63,  mn = scales[j + 4] & 63;
+//     j >= 4: sc = (scales[j + 4] & 15) | (scales[j - 4] >> 6) << 4,
+//             mn = (scales[j + 4] >> 4) | (scales[j] >> 6) << 4.
+//   w = (d * sc) * q - (dmin * mn).
+// Q5_K  176 B = 5.5 bpw: d, dmin, scales[12], qh[32], qs[128].
+//   As Q4_K, plus bit j = e / 32 of qh[l] as bit 4 of q (q in [0, 31]).
+// Q6_K  210 B = 6.5625 bpw: ql[128], qh[64], scales[16] (int8), d.
+//   With h = e / 128, r = e % 128: low four bits (ql[64 h + r % 64] >> 4 * (r / 64))
+//   & 15, top two bits (qh[32 h + l] >> 2 * (r / 32)) & 3; q = that 6-bit value - 32.
+//   w = (d * scales[e / 16]) * q.
+//
+// The parenthesised products are rounded to float first, exactly as ggml's and
+// gguf-py's dequantizers do (bit-exact against gguf-py: ggml_types_test.cc).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace septet::quant {
+
+inline constexpr int kQK = 256;  // weights per k-quant super-block
+
+struct BlockQ2_K {
+  uint8_t scales[16];
+  uint8_t qs[64];
+  uint16_t d;
+  uint16_t dmin;
+};
+static_assert(sizeof(BlockQ2_K) == 84, "ggml block_q2_K");
+
+struct BlockQ3_K {
+  uint8_t hmask[32];
+  uint8_t qs[64];
+  uint8_t scales[12];
+  uint16_t d;
+};
+static_assert(sizeof(BlockQ3_K) == 110, "ggml block_q3_K");
+
+struct BlockQ4_K {
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[12];
+  uint8_t qs[128];
+};
+static_assert(sizeof(BlockQ4_K) == 144, "ggml block_q4_K");
+
+struct BlockQ5_K {
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[12];
+  uint8_t qh[32];
+  uint8_t qs[128];
+};
+static_assert(sizeof(BlockQ5_K) == 176, "ggml block_q5_K");
+
+struct BlockQ6_K {
+  uint8_t ql[128];
+  uint8_t qh[64];
+  int8_t scales[16];
+  uint16_t d;
+};
+static_assert(sizeof(BlockQ6_K) == 210, "ggml block_q6_K");
+
+inline constexpr double kQ2_KBitsPerWeight = 8.0 * sizeof(BlockQ2_K) / kQK;
+inline constexpr double kQ3_KBitsPerWeight = 8.0 * sizeof(BlockQ3_K) / kQK;
+inline constexpr double kQ4_KBitsPerWeight = 8.0 * sizeof(BlockQ4_K) / kQK;
+inline constexpr double kQ5_KBitsPerWeight = 8.0 * sizeof(BlockQ5_K) / kQK;
+inline constexpr double kQ6_KBitsPerWeight = 8.0 * sizeof(BlockQ6_K) / kQK;
+static_assert(kQ2_KBitsPerWeight == 2.625 && kQ3_KBitsPerWeight == 3.4375);
+static_assert(kQ4_KBitsPerWeight == 4.5 && kQ5_KBitsPerWeight == 5.5 && kQ6_KBitsPerWeight == 6.5625);
+
+// Q4_K / Q5_K: the 6-bit scale and min of sub-block j (0..7) from scales[12].
+void KQuantScaleMin(const uint8_t* scales, int j, int* sc, int* mn);
+
+// Per type: row bytes (ceil(n / 256) super-blocks), dequantization, and the
+// dot with n float activations. n must be a multiple of 256 (CHECKed).
+size_t Q2_KRowBytesFn(int64_t n);
+void Q2_KDequantizeRow(const void* src, float* dst, int64_t n);
+float Q2_KVecDot(int64_t n, const void* w_row, const void* act_row);
+
+size_t Q3_KRowBytesFn(int64_t n);
+void Q3_KDequantizeRow(const void* src, float* dst, int64_t n);
+float Q3_KVecDot(int64_t n, const void* w_row, const void* act_row);
+
+size_t Q4_KRowBytesFn(int64_t n);
+void Q4_KDequantizeRow(const void* src, float* dst, int64_t n);
+float Q4_KVecDot(int64_t n, const void* w_row, const void* act_row);
+
+size_t Q5_KRowBytesFn(int64_t n);
+void Q5_KDequantizeRow(const void* src, float* dst, int64_t n);
+float Q5_KVecDot(int64_t n, const void* w_row, const void* act_row);
+
+size_t Q6_KRowBytesFn(int64_t n);
+void Q6_KDequantizeRow(const void* src, float* dst, int64_t n);
+float Q6_KVecDot(int64_t n, const void* w_row, const void* act_row);
+
+}  // namespace septet::quant
