@@ -133,6 +133,18 @@ HWY_INLINE __m256i MulAddU8I8(__m256i u, __m256i x, __m256i w16) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), w16);
 }
 
+// Software prefetch of a weight stream, kWeightPrefetchBytes ahead of the byte
+// being decoded (prefetches never fault, so running past the end is harmless).
+// Without it the decode and the memory stream barely overlap; the distance was
+// chosen by `septet bench` tg on the TinyLlama shape (docs/benchmarks.md).
+#ifndef SEPTET_WEIGHT_PREFETCH
+#define SEPTET_WEIGHT_PREFETCH 4096
+#endif
+inline constexpr int64_t kWeightPrefetchBytes = SEPTET_WEIGHT_PREFETCH;
+HWY_INLINE void PrefetchWeights(const uint8_t* p) {
+  _mm_prefetch(reinterpret_cast<const char*>(p + kWeightPrefetchBytes), _MM_HINT_T0);
+}
+
 // Lane i = sum of the 4 products u[4i + j] * x[4i + j] (u unsigned, x signed), in
 // int32. AVX3_DL: one vpdpbusd; elsewhere vpmaddubsw + vpmaddwd by 1. The same
 // exact integers (within MulAddU8I8's int16 pair bound) on every target.

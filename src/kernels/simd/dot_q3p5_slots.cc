@@ -22,10 +22,6 @@
 // per-sub-block formula.
 #include "kernels/simd/hwy_config.h"
 
-#ifndef SEPTET_Q3P5_PF
-#define SEPTET_Q3P5_PF 1024
-#endif
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -208,8 +204,6 @@ HWY_INLINE float Finish(__m256 acc, __m128 accm) {
   return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(0.5f), s, _mm_movehdup_ps(accm)));
 }
 
-constexpr int64_t kPrefetchBytes = SEPTET_Q3P5_PF;
-
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
   const Consts k = MakeConsts();
   const int64_t nb = w.cols / kBlock;
@@ -225,8 +219,8 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
     for (int64_t b = 0; b < nb; ++b) {
       // Software prefetch: without it the decode and the memory stream do not
       // overlap (measured: ~2x slower than the cached rate on a 26 MB matrix).
-      _mm_prefetch(reinterpret_cast<const char*>(wa + b * kBlockBytes + kPrefetchBytes), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(wb + b * kBlockBytes + kPrefetchBytes), _MM_HINT_T0);
+      PrefetchWeights(wa + b * kBlockBytes);
+      PrefetchWeights(wb + b * kBlockBytes);
       Decoded da, db;
       Decode(k, wa + b * kBlockBytes, &da);
       Decode(k, wb + b * kBlockBytes, &db);

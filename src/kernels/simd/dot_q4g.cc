@@ -91,6 +91,7 @@ HWY_INLINE void RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row,
     PrepareX(t, Q8ABlock(act, b * kSubs), &px);
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w.row(row + r) + b * kBlockBytes;
+      PrefetchWeights(blk);
       const __m128 dm = Fp16Pair(LoadU16(blk), LoadU16(blk + 2));
       const __m128i acc = HSum4x8(DotU8I8(DecodeSub(t, blk + 4), px.xp[0]),
                                   DotU8I8(DecodeSub(t, blk + 20), px.xp[1]),

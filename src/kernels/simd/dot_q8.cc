@@ -65,6 +65,8 @@ HWY_INLINE void RowsAvx2(const cpu::WeightView& w, int64_t row, const uint8_t* a
     LoadQ8AMeta4(xblk, &xd4, &xs4);
     for (int r = 0; r < R; ++r) {
       const uint8_t* wb = w.row(row + r) + 4 * g * kBlockBytes;
+      PrefetchWeights(wb);  // 136 bytes a group: every other group also the next line
+      PrefetchWeights(wb + 64);
       const __m128i acc = HSum4x8(BlockDot(wb, x[0]), BlockDot(wb + kBlockBytes, x[1]),
                                   BlockDot(wb + 2 * kBlockBytes, x[2]),
                                   BlockDot(wb + 3 * kBlockBytes, x[3]));
