@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -64,6 +65,42 @@ TEST(BenchCliTest, BatchCurveReportsAggregateRateAndMemory) {
             4 * j["results"][0]["memory"]["kv_cache"].get<uint64_t>());
   EXPECT_GT(j["results"][1]["memory"]["total"].get<uint64_t>(), j["results"][1]["memory"]["weights"].get<uint64_t>());
   EXPECT_EQ(RunSeptet(Cat("bench -m ", Stories(), " -n 4 -b 0 --bw-mib 0")).exit_code, 2);
+}
+
+// --profile: every op row, rows that add up to the pass, and call counts that
+// follow from the model's shape (stories260K: 5 layers; q/k/v and gate/up are one
+// grouped matmul each, so one call per layer per token).
+TEST(BenchCliTest, ProfileRowsAddUpAndCountTheOps) {
+  const CliRun r = RunSeptet(Cat("bench -m ", Stories(), " -p 8 -n 6 -r 2 -t 2 --bw-mib 0 --profile -o json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["results"].size(), 2u);
+  for (const nlohmann::json& res : j["results"]) {
+    ASSERT_TRUE(res.contains("profile")) << res.dump();
+    const nlohmann::json& p = res["profile"];
+    ASSERT_EQ(p["ops"].size(), 12u);
+    double sum = 0;
+    std::map<std::string, uint64_t> calls;
+    for (const nlohmann::json& op : p["ops"]) {
+      EXPECT_GE(op["ms_per_token"].get<double>(), 0.0) << op.dump();
+      sum += op["ms_per_token"].get<double>();
+      calls[op["op"].get<std::string>()] = op["calls"].get<uint64_t>();
+    }
+    const double total = p["ms_per_token"].get<double>();
+    EXPECT_GT(total, 0.0);
+    EXPECT_NEAR(sum, total, 1e-6 * total + 1e-9) << res.dump();  // kOther is the remainder
+    const uint64_t passes = res["test"] == "pp8" ? 2 : 2 * 6;  // forward calls over the repetitions
+    EXPECT_EQ(calls["matmul q/k/v"], passes * 5) << res.dump();
+    EXPECT_EQ(calls["matmul ffn gate/up"], passes * 5) << res.dump();
+    EXPECT_EQ(calls["matmul ffn down"], passes * 5) << res.dump();
+    EXPECT_EQ(calls["matmul output head"], passes) << res.dump();
+    EXPECT_EQ(calls["rmsnorm"], passes * 11) << res.dump();  // 2 per layer + the final norm
+  }
+  // The markdown form prints one table per test after the main table.
+  const CliRun md = RunSeptet(Cat("bench -m ", Stories(), " -p 0 -n 4 -r 1 --bw-mib 0 --profile"));
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  EXPECT_NE(md.out.find("profile: stories260K.bin tg4"), std::string::npos) << md.out;
+  EXPECT_NE(md.out.find("| thread-pool wait |"), std::string::npos) << md.out;
 }
 
 TEST(BenchCliTest, BadInputsAreClearErrors) {
