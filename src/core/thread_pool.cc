@@ -39,10 +39,12 @@ void ThreadPool::Partition(int64_t n_tasks, int n_workers, int w, int64_t* begin
   *end = *begin + per + (w < extra ? 1 : 0);
 }
 
-void ThreadPool::RunRange(int worker) {
-  int64_t begin = 0, end = 0;
-  Partition(n_tasks_, n_threads_, worker, &begin, &end);
-  for (int64_t t = begin; t < end; ++t) (*fn_)(t, worker);
+void ThreadPool::RunTasks(int worker) {
+  for (;;) {
+    const int64_t t = next_task_.fetch_add(1, std::memory_order_relaxed);
+    if (t >= n_tasks_) return;
+    (*fn_)(t, worker);
+  }
 }
 
 void ThreadPool::Run(int64_t n_tasks, const Task& fn) {
@@ -53,6 +55,7 @@ void ThreadPool::Run(int64_t n_tasks, const Task& fn) {
   }
   fn_ = &fn;
   n_tasks_ = n_tasks;
+  next_task_.store(0, std::memory_order_relaxed);  // published by the epoch bump below
   pending_.store(n_threads_ - 1, std::memory_order_release);
   {
     // The lock orders the epoch bump against a worker that is about to sleep.
@@ -60,7 +63,7 @@ void ThreadPool::Run(int64_t n_tasks, const Task& fn) {
     epoch_.fetch_add(1, std::memory_order_acq_rel);
   }
   wake_.notify_all();
-  RunRange(0);
+  RunTasks(0);
   const auto t0 = time_waits_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   int spins = 0;
   while (pending_.load(std::memory_order_acquire) != 0) {
@@ -94,7 +97,7 @@ void ThreadPool::WorkerLoop(int worker) {
     }
     seen = e;
     if (stop_.load(std::memory_order_acquire)) return;
-    RunRange(worker);
+    RunTasks(worker);
     pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }

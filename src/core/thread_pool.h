@@ -4,8 +4,10 @@
 //
 //   pool.Run(n_tasks, [&](int64_t task, int worker) { ... });
 //
-// Tasks [0, n_tasks) are split into n contiguous ranges, range w to worker w
-// (static schedule). Which worker runs a task never changes the numbers a task
+// Tasks [0, n_tasks) are handed out one at a time from a shared counter
+// (dynamic schedule: a worker that is descheduled or slow -- a shared, noisy
+// machine -- does not hold the others back; callers cut their work into a few
+// tasks per thread). Which worker runs a task never changes the numbers a task
 // computes, so results are bit-identical for every thread count as long as each
 // task writes its own outputs (the kernels' contract).
 //
@@ -39,7 +41,8 @@ class ThreadPool {
   // Not reentrant: fn must not call Run on the same pool.
   void Run(int64_t n_tasks, const Task& fn);
 
-  // Range of tasks worker w runs out of n_tasks with n workers (static schedule).
+  // Range w of n_tasks cut into n_workers near-equal contiguous ranges (callers
+  // use it to cut their work into tasks).
   static void Partition(int64_t n_tasks, int n_workers, int w, int64_t* begin, int64_t* end);
 
   // Profiling (`septet bench --profile`): when on, Run adds the time the calling
@@ -49,7 +52,7 @@ class ThreadPool {
 
  private:
   void WorkerLoop(int worker);
-  void RunRange(int worker);
+  void RunTasks(int worker);
 
   int n_threads_;
   std::vector<std::thread> threads_;
@@ -60,6 +63,7 @@ class ThreadPool {
   std::atomic<bool> stop_{false};
   const Task* fn_ = nullptr;
   int64_t n_tasks_ = 0;
+  std::atomic<int64_t> next_task_{0};
   bool time_waits_ = false;
   uint64_t wait_ns_ = 0;
 };

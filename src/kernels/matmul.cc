@@ -117,9 +117,14 @@ void RowsOf(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act
   }
 }
 
+// Tasks per pool thread: the pool hands tasks out dynamically, so a few per
+// thread let a fast worker take over from a slow or descheduled one.
+constexpr int64_t kTasksPerThread = 4;
+
 int Tasks(int64_t macs, const MatMulContext& ctx) {
   const int64_t min_macs = std::max<int64_t>(1, ctx.min_macs_per_task);
-  return static_cast<int>(std::clamp<int64_t>(macs / min_macs, 1, ctx.pool->size()));
+  const int64_t max_tasks = ctx.pool->size() == 1 ? 1 : kTasksPerThread * ctx.pool->size();
+  return static_cast<int>(std::clamp<int64_t>(macs / min_macs, 1, max_tasks));
 }
 
 }  // namespace
