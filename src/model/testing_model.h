@@ -2,6 +2,7 @@
 // Header-only and included only by src/model/*_test.cc.
 #pragma once
 
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -28,8 +29,9 @@ struct TinyLlamaSpec {
 
 // Gaussian weights scaled like a trained model (std 1/sqrt(fan_in)), norms near 1.
 // Input-only (ggml) types cannot be quantized to: their tensors are random
-// well-formed blocks with small scales instead (quant/ggml_test_util.h), so the
-// model is finite but not shaped like a trained one.
+// well-formed blocks (quant/ggml_test_util.h) whose scale fields are then
+// scaled so that each tensor's RMS is that of the Gaussian it stands for
+// (sqrt(mean^2 + stddev^2)): not Gaussian, but of a trained model's size.
 inline std::unique_ptr<ModelFile> MakeTinyLlama(const TinyLlamaSpec& s) {
   auto f = std::make_unique<ModelFile>("tiny-llama(in memory)", "test");
   Metadata& m = f->mutable_metadata();
@@ -56,6 +58,7 @@ inline std::unique_ptr<ModelFile> MakeTinyLlama(const TinyLlamaSpec& s) {
     std::vector<float> row(static_cast<size_t>(cols));
     if (t.is_input_only) {
       quant::testing::FillRandomGgmlRows(type, rows, cols, rng, buf.data(), -14.0f, -10.0f);
+      quant::testing::ScaleGgmlRowsToRms(type, rows, cols, buf.data(), std::sqrt(mean * mean + stddev * stddev));
     } else {
       for (int64_t r = 0; r < rows; ++r) {
         for (float& v : row) v = nd(rng);

@@ -32,14 +32,38 @@
 //
 // The parenthesised products are rounded to float first, exactly as ggml's and
 // gguf-py's dequantizers do (bit-exact against gguf-py: ggml_types_test.cc).
+//
+// vec_dot with Q8_A (q8_act.h): activation block a = 8 * (super-block) + e / 32
+// (fields x_d, x_sum, x_q) covers the 32 weights e of one 32-weight sub-block
+// (Q4_K, Q5_K) or of two 16-weight sub-blocks (Q6_K). Per activation block, an
+// exact int32, then float operations each rounded once, in this order:
+//   Q4_K, Q5_K (sub-block j): acc = sum_l q * x_q (|acc| <= 32*127*31 = 125984),
+//     dl = d * float(sc), ml = dmin * float(mn)   (the dequantizer's own values),
+//     term = x_d * (dl * float(acc) - ml * float(x_sum)).
+//   Q6_K (sub-blocks s = 2a', 2a' + 1 of the block, a' = a % 8):
+//     acc = scales[s] * sum_{l<16} (q - 32) x_q + scales[s+1] * sum_{l>=16} (q - 32) x_q,
+//     |acc| <= 2 * 16 * 127 * 32 * 128 = 16646144 < 2^24 (kQ6_KMaxBlockAcc), so
+//     float(acc) is exact; term = (d * x_d) * float(acc).
+// result = the float sum of the terms in activation-block order. In exact
+// arithmetic each equals sum_e w_e * x_d * x_q with w_e the exact
+// d*sc*q - dmin*mn (Q4_K/Q5_K with dl, ml as rounded above) or d*sc*(q - 32).
+// Q2_K / Q3_K dot n floats: ggml_util.h's decode-then-double dot.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+#include "quant/quant_util.h"
+
 namespace septet::quant {
 
 inline constexpr int kQK = 256;  // weights per k-quant super-block
+
+// Q6_K's int32 per activation block: two 16-code sums of |q - 32| <= 32 times
+// |x_q| <= 127, each times an int8 scale (|scale| <= 128). Below 2^24, so its
+// float conversion is exact.
+inline constexpr int64_t kQ6_KMaxBlockAcc = 2 * 16 * int64_t{kActMaxAbs} * 32 * 128;
+static_assert(kQ6_KMaxBlockAcc == 16646144 && kQ6_KMaxBlockAcc < (int64_t{1} << 24));
 
 struct BlockQ2_K {
   uint8_t scales[16];
@@ -93,8 +117,12 @@ static_assert(kQ4_KBitsPerWeight == 4.5 && kQ5_KBitsPerWeight == 5.5 && kQ6_KBit
 // Q4_K / Q5_K: the 6-bit scale and min of sub-block j (0..7) from scales[12].
 void KQuantScaleMin(const uint8_t* scales, int j, int* sc, int* mn);
 
+// Q6_K: the 6-bit code (0..63, the stored value before - 32) of weight e.
+int Q6_KCode(const BlockQ6_K& b, int e);
+
 // Per type: row bytes (ceil(n / 256) super-blocks), dequantization, and the
-// dot with n float activations. n must be a multiple of 256 (CHECKed).
+// dot with the activation row (Q4_K, Q5_K, Q6_K: Q8_A of n values; Q2_K, Q3_K:
+// n floats). n must be a multiple of 256 (CHECKed).
 size_t Q2_KRowBytesFn(int64_t n);
 void Q2_KDequantizeRow(const void* src, float* dst, int64_t n);
 float Q2_KVecDot(int64_t n, const void* w_row, const void* act_row);
@@ -105,14 +133,14 @@ float Q3_KVecDot(int64_t n, const void* w_row, const void* act_row);
 
 size_t Q4_KRowBytesFn(int64_t n);
 void Q4_KDequantizeRow(const void* src, float* dst, int64_t n);
-float Q4_KVecDot(int64_t n, const void* w_row, const void* act_row);
+float Q4_KVecDot(int64_t n, const void* w_row, const void* act_row);  // act_row: Q8_A
 
 size_t Q5_KRowBytesFn(int64_t n);
 void Q5_KDequantizeRow(const void* src, float* dst, int64_t n);
-float Q5_KVecDot(int64_t n, const void* w_row, const void* act_row);
+float Q5_KVecDot(int64_t n, const void* w_row, const void* act_row);  // act_row: Q8_A
 
 size_t Q6_KRowBytesFn(int64_t n);
 void Q6_KDequantizeRow(const void* src, float* dst, int64_t n);
-float Q6_KVecDot(int64_t n, const void* w_row, const void* act_row);
+float Q6_KVecDot(int64_t n, const void* w_row, const void* act_row);  // act_row: Q8_A
 
 }  // namespace septet::quant

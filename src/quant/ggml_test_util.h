@@ -3,7 +3,8 @@
 // (septet never writes them). Code bytes are uniform random, so every code and
 // sub-scale value occurs; each fp16 scale field (d, dmin, m) is a finite value
 // of moderate size, |v| in [2^log2_lo, 2^log2_hi] (default [2^-10, 2^-2]),
-// either sign.
+// either sign. Also the per-weight parts of the Q8_A dot formula of the types
+// paired with Q8_A (GgmlQ8ADotParts), for error bounds.
 #pragma once
 
 #include <cmath>
@@ -59,6 +60,117 @@ inline void FillRandomGgmlRows(DType t, int64_t rows, int64_t cols, std::mt19937
       const float v = std::exp2(log2_mag(rng)) * (byte(rng) < 128 ? -1.0f : 1.0f);
       const uint16_t h = FloatToFp16(v);
       std::memcpy(blk + off, &h, 2);
+    }
+  }
+}
+
+// Multiplies every fp16 scale field (d, dmin, m) of `rows` packed rows of type t
+// by one common factor, chosen so that the root mean square of the dequantized
+// values becomes about target_rms (each value is linear in those fields; the
+// factor's fp16 rounding makes it approximate). Random rows from
+// FillRandomGgmlRows are thereby shaped like a trained model's (e.g. std
+// 1/sqrt(fan_in)), whatever the type's code range.
+inline void ScaleGgmlRowsToRms(DType t, int64_t rows, int64_t cols, uint8_t* data, double target_rms) {
+  const TypeTraits& tr = GetTypeTraits(t);
+  SEPTET_CHECK(tr.block_size > 0 && cols % tr.block_size == 0 && target_rms > 0);
+  const size_t rb = tr.row_bytes(cols);
+  std::vector<float> v(static_cast<size_t>(cols));
+  double ss = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    tr.to_float(data + static_cast<size_t>(r) * rb, v.data(), cols);
+    for (float x : v) ss += double{x} * x;
+  }
+  const double rms = std::sqrt(ss / static_cast<double>(rows * cols));
+  if (!(rms > 0)) return;
+  const float factor = static_cast<float>(target_rms / rms);
+  const std::vector<size_t> scales = GgmlScaleOffsets(t);
+  for (int64_t b = 0; b < rows * (cols / tr.block_size); ++b) {
+    uint8_t* blk = data + static_cast<size_t>(b) * tr.block_bytes;
+    for (size_t off : scales) {
+      uint16_t h = 0;
+      std::memcpy(&h, blk + off, 2);
+      h = FloatToFp16(Fp16ToFloat(h) * factor);
+      std::memcpy(blk + off, &h, 2);
+    }
+  }
+}
+
+// For a ggml type paired with Q8_A (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K):
+// the exact weights its vec_dot formula dots with, split as w_k = a_k + b_k, in
+// double. a_k multiplies the integer code sum (step * code: d * (q - 8),
+// d * q, fl(d * sc) * q, d * sc * (q - 32)), b_k the activation code sum (the
+// min: m, -fl(dmin * mn); 0 for the symmetric types). The formulas (and which
+// products are rounded to float first) are in quant/ggml_legacy.h and
+// quant/ggml_kquants.h. Error bounds use M = sum_k |x~_k| (|a_k| + |b_k|).
+inline void GgmlQ8ADotParts(DType t, const uint8_t* row, int64_t n, std::vector<double>* a, std::vector<double>* b) {
+  const TypeTraits& tr = GetTypeTraits(t);
+  SEPTET_CHECK(tr.vec_dot_type == DType::kQ8_A && tr.is_input_only && n % tr.block_size == 0);
+  a->assign(static_cast<size_t>(n), 0.0);
+  b->assign(static_cast<size_t>(n), 0.0);
+  const auto nib = [](const uint8_t* qs, int k) { return k < 16 ? qs[k] & 15 : qs[k - 16] >> 4; };
+  const auto bit5 = [](const uint8_t* qh, int k) { return ((qh[k / 8] >> (k % 8)) & 1) << 4; };
+  for (int64_t blk_i = 0; blk_i < n / tr.block_size; ++blk_i) {
+    const uint8_t* p = row + blk_i * tr.block_bytes;
+    double* pa = a->data() + blk_i * tr.block_size;
+    double* pb = b->data() + blk_i * tr.block_size;
+    switch (t) {
+      case DType::kQ4_0: {
+        const auto k = LoadBlock<BlockQ4_0>(p);
+        for (int i = 0; i < 32; ++i) pa[i] = double{Fp16ToFloat(k.d)} * (nib(k.qs, i) - 8);
+        break;
+      }
+      case DType::kQ4_1: {
+        const auto k = LoadBlock<BlockQ4_1>(p);
+        for (int i = 0; i < 32; ++i) {
+          pa[i] = double{Fp16ToFloat(k.d)} * nib(k.qs, i);
+          pb[i] = Fp16ToFloat(k.m);
+        }
+        break;
+      }
+      case DType::kQ5_0: {
+        const auto k = LoadBlock<BlockQ5_0>(p);
+        for (int i = 0; i < 32; ++i) pa[i] = double{Fp16ToFloat(k.d)} * ((nib(k.qs, i) | bit5(k.qh, i)) - 16);
+        break;
+      }
+      case DType::kQ5_1: {
+        const auto k = LoadBlock<BlockQ5_1>(p);
+        for (int i = 0; i < 32; ++i) {
+          pa[i] = double{Fp16ToFloat(k.d)} * (nib(k.qs, i) | bit5(k.qh, i));
+          pb[i] = Fp16ToFloat(k.m);
+        }
+        break;
+      }
+      case DType::kQ4_K:
+      case DType::kQ5_K: {
+        const bool q5 = t == DType::kQ5_K;
+        BlockQ4_K k4{};
+        BlockQ5_K k5{};
+        if (q5) {
+          k5 = LoadBlock<BlockQ5_K>(p);
+        } else {
+          k4 = LoadBlock<BlockQ4_K>(p);
+        }
+        const float d = Fp16ToFloat(q5 ? k5.d : k4.d), dmin = Fp16ToFloat(q5 ? k5.dmin : k4.dmin);
+        const uint8_t* scales = q5 ? k5.scales : k4.scales;
+        const uint8_t* qs = q5 ? k5.qs : k4.qs;
+        for (int e = 0; e < kQK; ++e) {
+          int sc = 0, mn = 0;
+          KQuantScaleMin(scales, e / 32, &sc, &mn);
+          int q = (qs[32 * (e / 64) + e % 32] >> (4 * (e / 32 % 2))) & 15;
+          if (q5) q |= ((k5.qh[e % 32] >> (e / 32)) & 1) << 4;
+          pa[e] = double{d * static_cast<float>(sc)} * q;
+          pb[e] = -double{dmin * static_cast<float>(mn)};
+        }
+        break;
+      }
+      case DType::kQ6_K: {
+        const auto k = LoadBlock<BlockQ6_K>(p);
+        for (int e = 0; e < kQK; ++e) {
+          pa[e] = double{Fp16ToFloat(k.d)} * k.scales[e / 16] * (Q6_KCode(k, e) - 32);
+        }
+        break;
+      }
+      default: SEPTET_CHECK_MSG(false, "GgmlQ8ADotParts: not a ggml type paired with Q8_A");
     }
   }
 }

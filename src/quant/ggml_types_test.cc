@@ -11,12 +11,26 @@
 // multiply-add, and the quant module is built for the baseline ISA (no FMA to
 // contract into), so there is no rounding difference to allow for.
 //
-// VecDot: a row's w~ (dequantized) dotted with float x, products and sum in
-// double, then rounded to float. Against the float64 dot of the same w~ and x,
-// computed here in another order: each double sum of n exact products is within
+// VecDot, types paired with F32 (Q2_K, Q3_K, IQ4_NL, IQ4_XS): a row's w~
+// (dequantized) dotted with float x, products and sum in double, then rounded
+// to float. Against the float64 dot of the same w~ and x, computed here in
+// another order: each double sum of n exact products is within
 // gamma53_{n-1} sum|w~ x| of the exact dot, and the final rounding adds
 // 2^-24 |result|, so |vec_dot - ref| <= 2^-24 |ref| + 2 gamma53_n sum|w~ x| (+ the
 // 2^-24 of that slack, far below it).
+//
+// VecDot, types paired with Q8_A (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K):
+// x is quantized to Q8_A (x~ = x_d * x_q, exact in double) and the reference is
+// the float64 dot of w~ (gguf-py's values) and x~. vec_dot evaluates, per
+// activation block, exact integers and a float term of <= 4 roundings, then
+// N - 1 float additions (N = n / 32 terms): within gamma_{N+4} M of its exact
+// value sum_k w_k x~_k, where w_k = a_k + b_k are the exact weights of its
+// formula (GgmlQ8ADotParts) and M = sum_k |x~_k| (|a_k| + |b_k|). Those differ
+// from the dequantizer's w~ by its own roundings: none for Q4_0 / Q5_0 (d (q - c)
+// fits 16 bits), one for Q4_1 / Q5_1 (+ m) and Q6_K (d sc fits 19 bits, times
+// q - 32 may not), two for Q4_K / Q5_K (fl(dl q) - ml): |w_k - w~_k| <=
+// (2u + u^2)(|a_k| + |b_k|). So, u = 2^-24,
+//   |vec_dot - ref| <= (gamma_{N+4} + 3u) M + 2 gamma53_n sum|w~ x~|.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -29,6 +43,7 @@
 
 #include "quant/checked.h"
 #include "quant/ggml_test_util.h"
+#include "quant/q8_act.h"
 #include "quant/registry.h"
 #include "util/test_util.h"
 
@@ -50,11 +65,14 @@ std::vector<uint8_t> ReadBytes(const std::string& path) {
 struct Expected {
   DType type;
   double bpw;  // the all-in figure ggml documents for the block
+  DType act;   // vec_dot_type: Q8_A where septet has an integer dot, F32 (decode, then dot) otherwise
 };
+constexpr DType kA = DType::kQ8_A, kF = DType::kF32;
 const Expected kTypes[] = {
-    {DType::kQ4_0, 4.5},   {DType::kQ4_1, 5.0},   {DType::kQ5_0, 5.5},  {DType::kQ5_1, 6.0},
-    {DType::kQ8_0, 8.5},   {DType::kQ2_K, 2.625}, {DType::kQ3_K, 3.4375}, {DType::kQ4_K, 4.5},
-    {DType::kQ5_K, 5.5},   {DType::kQ6_K, 6.5625}, {DType::kIQ4_NL, 4.5}, {DType::kIQ4_XS, 4.25},
+    {DType::kQ4_0, 4.5, kA},     {DType::kQ4_1, 5.0, kA},    {DType::kQ5_0, 5.5, kA},
+    {DType::kQ5_1, 6.0, kA},     {DType::kQ8_0, 8.5, kA},    {DType::kQ2_K, 2.625, kF},
+    {DType::kQ3_K, 3.4375, kF},  {DType::kQ4_K, 4.5, kA},    {DType::kQ5_K, 5.5, kA},
+    {DType::kQ6_K, 6.5625, kA},  {DType::kIQ4_NL, 4.5, kF},  {DType::kIQ4_XS, 4.25, kF},
 };
 
 // Input-only types only (Q8_0 has a quantizer and septet's padding convention).
@@ -117,17 +135,41 @@ TEST(GgmlTypes, VecDotMatchesFloat64DotOfDequantizedRow) {
     // Rows of 1, 2 and every block of the fixture, from its start.
     for (int64_t blocks : {int64_t{1}, int64_t{2}, f.n / tr.block_size}) {
       const int64_t n = blocks * tr.block_size;
-      std::vector<float> x(static_cast<size_t>(n) + 1);
+      std::vector<float> x(static_cast<size_t>(n));
       for (float& v : x) v = unif(rng);
-      const float* xm = x.data() + 1;  // misaligned activation row
+      // The activation row as vec_dot takes it, misaligned; xt: the values it stands for.
+      std::vector<uint8_t> act(1 + GetTypeTraits(tr.vec_dot_type).row_bytes(n));
+      std::vector<double> xt(static_cast<size_t>(n));
+      if (tr.vec_dot_type == DType::kF32) {
+        std::memcpy(act.data() + 1, x.data(), x.size() * sizeof(float));
+        for (int64_t i = 0; i < n; ++i) xt[i] = x[i];
+      } else {
+        ASSERT_EQ(tr.vec_dot_type, DType::kQ8_A);
+        GetTypeTraits(DType::kQ8_A).from_float(x.data(), act.data() + 1, n, nullptr);
+        for (int64_t i = 0; i < n; ++i) {
+          const auto xb = LoadBlock<BlockQ8A>(act.data() + 1 + (i / kQ8ABlockSize) * sizeof(BlockQ8A));
+          xt[i] = double{xb.d} * xb.qs[i % kQ8ABlockSize];  // exact
+        }
+      }
       double ref = 0, mag = 0;
       for (int64_t i = 0; i < n; ++i) {
-        ref += double{f.values[i]} * xm[i];
-        mag += std::fabs(double{f.values[i]} * xm[i]);
+        ref += double{f.values[i]} * xt[i];
+        mag += std::fabs(double{f.values[i]} * xt[i]);
       }
-      const float got = tr.vec_dot(n, f.blocks.data(), xm);
+      const float got = tr.vec_dot(n, f.blocks.data(), act.data() + 1);
       const double g = n * kU53 / (1 - n * kU53);
-      const double tol = 0x1p-24 * std::fabs(ref) + 2 * g * mag * (1 + 0x1p-24);
+      double tol = 0;
+      if (tr.vec_dot_type == DType::kF32) {
+        tol = 0x1p-24 * std::fabs(ref) + 2 * g * mag * (1 + 0x1p-24);
+      } else {
+        std::vector<double> a, b;
+        testing::GgmlQ8ADotParts(t, f.blocks.data(), n, &a, &b);
+        double m = 0;
+        for (int64_t i = 0; i < n; ++i) m += std::fabs(xt[i]) * (std::fabs(a[i]) + std::fabs(b[i]));
+        const double terms = static_cast<double>(n / kQ8ABlockSize) + 4;
+        const double gamma = terms * 0x1p-24 / (1 - terms * 0x1p-24);
+        tol = (gamma + 3 * 0x1p-24) * m + 2 * g * mag;
+      }
       EXPECT_LE(std::fabs(double{got} - ref), tol) << "n = " << n << ": vec_dot " << got << ", float64 " << ref;
     }
   }
@@ -140,7 +182,7 @@ TEST(GgmlTypes, RowBytesAndBitsPerWeight) {
     EXPECT_EQ(tr.bits_per_weight, e.bpw);
     EXPECT_EQ(8.0 * static_cast<double>(tr.block_bytes) / tr.block_size, e.bpw);
     EXPECT_EQ(RowBitsPerWeight(e.type, 4096), e.bpw);
-    EXPECT_EQ(tr.vec_dot_type, e.type == DType::kQ8_0 ? DType::kQ8_A : DType::kF32);
+    EXPECT_EQ(tr.vec_dot_type, e.act);
     for (int64_t k : {0, 1, 2, 3, 16, 18}) {
       EXPECT_EQ(tr.row_bytes(k * tr.block_size), static_cast<size_t>(k) * tr.block_bytes);
     }
@@ -209,15 +251,23 @@ TEST(GgmlTypes, CheckedEntryPointsRejectPartialBlocksAndQuantizing) {
     testing::FillRandomGgmlRows(t, 1, n, rng, w.data());
     std::vector<float> x(static_cast<size_t>(n), 0.25f), out(static_cast<size_t>(n));
     EXPECT_TRUE(DequantizeRow(t, w.data(), w.size(), n, out.data()).ok());
-    const Result<float> dot = VecDotChecked(t, n, w.data(), w.size(), x.data(), x.size() * sizeof(float));
+    // The activation row in the type's vec_dot_type (F32: x itself).
+    const TypeTraits& at = GetTypeTraits(tr.vec_dot_type);
+    std::vector<uint8_t> act(at.row_bytes(n));
+    if (tr.vec_dot_type == DType::kF32) {
+      std::memcpy(act.data(), x.data(), act.size());
+    } else {
+      at.from_float(x.data(), act.data(), n, nullptr);
+    }
+    const Result<float> dot = VecDotChecked(t, n, w.data(), w.size(), act.data(), act.size());
     ASSERT_TRUE(dot.ok()) << dot.status().ToString();
-    EXPECT_EQ(dot.value(), tr.vec_dot(n, w.data(), x.data()));
+    EXPECT_EQ(dot.value(), tr.vec_dot(n, w.data(), act.data()));
     const int64_t bs = tr.block_size;
     for (int64_t bad : {int64_t{1}, bs - 1, bs + 16, n - 1}) {
       const Status s = DequantizeRow(t, w.data(), w.size(), bad, out.data());
       EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << bad;
       EXPECT_NE(s.message().find("not a multiple of the block size"), std::string::npos) << s.message();
-      EXPECT_FALSE(VecDotChecked(t, bad, w.data(), w.size(), x.data(), x.size() * sizeof(float)).ok()) << bad;
+      EXPECT_FALSE(VecDotChecked(t, bad, w.data(), w.size(), act.data(), act.size()).ok()) << bad;
     }
     const Status q = QuantizeRow(t, x.data(), n, w.data(), w.size());
     EXPECT_EQ(q.code(), StatusCode::kInvalidArgument);

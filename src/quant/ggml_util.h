@@ -8,9 +8,11 @@
 // quant/checked.h reject other lengths with an error first.
 //
 // Each format supplies one block decoder, Decode(const Block&, float* out),
-// that writes block_size floats. The scalar VecDot is the float types' dot
-// (float_types.h) applied to those values: products and sums in double over
-// the row in index order, rounded to float once at the end.
+// that writes block_size floats. VecDot below, the dot of the formats paired
+// with F32 activations, is the float types' dot (float_types.h) applied to
+// those values: products and sums in double over the row in index order,
+// rounded to float once at the end. (The formats paired with Q8_A have their
+// own integer dot: ggml_legacy.h, ggml_kquants.h.)
 #pragma once
 
 #include <cstddef>

@@ -21,13 +21,15 @@ size_t ElementRowBytes(int64_t n) {
   return static_cast<size_t>(n) * kBytes;
 }
 
-// An input-only ggml row: quantized, stored, float activations, no from_float.
+// An input-only ggml row: quantized, stored, no from_float. vec_dot_type is Q8_A
+// for the types with an integer dot (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K),
+// F32 for the others (decode-then-dot).
 template <class Block>
 constexpr TypeTraits Ggml(DType type, const char* name, int32_t block_size, double bpw, size_t (*row_bytes)(int64_t),
                           void (*to_float)(const void*, float*, int64_t),
-                          float (*vec_dot)(int64_t, const void*, const void*)) {
+                          float (*vec_dot)(int64_t, const void*, const void*), DType vec_dot_type = DType::kF32) {
   return {type, name, block_size, sizeof(Block), bpw, /*is_quantized=*/true, /*is_activation_only=*/false,
-          /*is_input_only=*/true, DType::kF32, row_bytes, to_float, /*from_float=*/nullptr, vec_dot};
+          /*is_input_only=*/true, vec_dot_type, row_bytes, to_float, /*from_float=*/nullptr, vec_dot};
 }
 
 // One row per type. Keep in DType order of appearance in docs/formats.md.
@@ -58,23 +60,23 @@ const std::array<TypeTraits, 20> kTraits = {{
      &quant::Q8RRowBytesFn, &quant::Q8RDequantizeRow, &quant::Q8RQuantizeRow, nullptr},
     // ggml block formats septet reads from GGUF but never writes (input-only).
     Ggml<quant::BlockQ4_0>(DType::kQ4_0, "Q4_0", quant::kGgmlLegacyBlockSize, quant::kQ4_0BitsPerWeight,
-                           &quant::Q4_0RowBytesFn, &quant::Q4_0DequantizeRow, &quant::Q4_0VecDot),
+                           &quant::Q4_0RowBytesFn, &quant::Q4_0DequantizeRow, &quant::Q4_0VecDot, DType::kQ8_A),
     Ggml<quant::BlockQ4_1>(DType::kQ4_1, "Q4_1", quant::kGgmlLegacyBlockSize, quant::kQ4_1BitsPerWeight,
-                           &quant::Q4_1RowBytesFn, &quant::Q4_1DequantizeRow, &quant::Q4_1VecDot),
+                           &quant::Q4_1RowBytesFn, &quant::Q4_1DequantizeRow, &quant::Q4_1VecDot, DType::kQ8_A),
     Ggml<quant::BlockQ5_0>(DType::kQ5_0, "Q5_0", quant::kGgmlLegacyBlockSize, quant::kQ5_0BitsPerWeight,
-                           &quant::Q5_0RowBytesFn, &quant::Q5_0DequantizeRow, &quant::Q5_0VecDot),
+                           &quant::Q5_0RowBytesFn, &quant::Q5_0DequantizeRow, &quant::Q5_0VecDot, DType::kQ8_A),
     Ggml<quant::BlockQ5_1>(DType::kQ5_1, "Q5_1", quant::kGgmlLegacyBlockSize, quant::kQ5_1BitsPerWeight,
-                           &quant::Q5_1RowBytesFn, &quant::Q5_1DequantizeRow, &quant::Q5_1VecDot),
+                           &quant::Q5_1RowBytesFn, &quant::Q5_1DequantizeRow, &quant::Q5_1VecDot, DType::kQ8_A),
     Ggml<quant::BlockQ2_K>(DType::kQ2_K, "Q2_K", quant::kQK, quant::kQ2_KBitsPerWeight,
                            &quant::Q2_KRowBytesFn, &quant::Q2_KDequantizeRow, &quant::Q2_KVecDot),
     Ggml<quant::BlockQ3_K>(DType::kQ3_K, "Q3_K", quant::kQK, quant::kQ3_KBitsPerWeight,
                            &quant::Q3_KRowBytesFn, &quant::Q3_KDequantizeRow, &quant::Q3_KVecDot),
     Ggml<quant::BlockQ4_K>(DType::kQ4_K, "Q4_K", quant::kQK, quant::kQ4_KBitsPerWeight,
-                           &quant::Q4_KRowBytesFn, &quant::Q4_KDequantizeRow, &quant::Q4_KVecDot),
+                           &quant::Q4_KRowBytesFn, &quant::Q4_KDequantizeRow, &quant::Q4_KVecDot, DType::kQ8_A),
     Ggml<quant::BlockQ5_K>(DType::kQ5_K, "Q5_K", quant::kQK, quant::kQ5_KBitsPerWeight,
-                           &quant::Q5_KRowBytesFn, &quant::Q5_KDequantizeRow, &quant::Q5_KVecDot),
+                           &quant::Q5_KRowBytesFn, &quant::Q5_KDequantizeRow, &quant::Q5_KVecDot, DType::kQ8_A),
     Ggml<quant::BlockQ6_K>(DType::kQ6_K, "Q6_K", quant::kQK, quant::kQ6_KBitsPerWeight,
-                           &quant::Q6_KRowBytesFn, &quant::Q6_KDequantizeRow, &quant::Q6_KVecDot),
+                           &quant::Q6_KRowBytesFn, &quant::Q6_KDequantizeRow, &quant::Q6_KVecDot, DType::kQ8_A),
     Ggml<quant::BlockIQ4_NL>(DType::kIQ4_NL, "IQ4_NL", quant::kIq4NlBlockSize, quant::kIQ4_NLBitsPerWeight,
                              &quant::IQ4_NLRowBytesFn, &quant::IQ4_NLDequantizeRow, &quant::IQ4_NLVecDot),
     Ggml<quant::BlockIQ4_XS>(DType::kIQ4_XS, "IQ4_XS", quant::kIq4XsBlockSize, quant::kIQ4_XSBitsPerWeight,

@@ -16,6 +16,9 @@
 //   * Input-only types (the ggml block formats other than Q8_0: Q4_0 ... IQ4_XS)
 //     are read from GGUF files and never produced: from_float == nullptr, every
 //     caller that quantizes (quantizer, compute type, gen-weights) refuses them.
+//     Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K pair with Q8_A (an integer
+//     dot per block, formulas in their headers); the others (Q2_K, Q3_K, IQ4_NL,
+//     IQ4_XS) with F32 (decode, then dot).
 //     Their rows are whole blocks (ggml's rule, ggml_util.h): the raw functions
 //     CHECK n % block_size == 0 and row_bytes rounds a partial block up.
 //   * The raw functions CHECK-fail on n < 0, null pointers with n > 0, and rows

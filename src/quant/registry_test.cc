@@ -30,11 +30,14 @@ TEST(Registry, EveryDTypeHasAConsistentRow) {
     ASSERT_NE(tr->row_bytes, nullptr);
     ASSERT_NE(tr->to_float, nullptr);
     // Input-only types (ggml formats septet reads, never writes) have no
-    // quantizer, are quantized weight formats dotted with float activations.
+    // quantizer, are quantized weight formats dotted with Q8_A (an integer dot)
+    // or float activations (decode, then dot).
     EXPECT_EQ(tr->from_float == nullptr, tr->is_input_only) << tr->name;
     EXPECT_EQ(tr->vec_dot == nullptr, tr->is_activation_only) << tr->name;
     if (tr->is_input_only) {
-      EXPECT_TRUE(tr->is_quantized && !tr->is_activation_only && tr->vec_dot_type == DType::kF32) << tr->name;
+      EXPECT_TRUE(tr->is_quantized && !tr->is_activation_only &&
+                  (tr->vec_dot_type == DType::kF32 || tr->vec_dot_type == DType::kQ8_A))
+          << tr->name;
       EXPECT_LT(static_cast<uint32_t>(t), 200u) << tr->name << ": input-only types are ggml types";
     }
     // The activation type exists, and a quantized weight type's (other than the

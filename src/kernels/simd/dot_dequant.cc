@@ -1,6 +1,7 @@
 // Generic kernel for weight types dotted with float activations (vec_dot_type
 // F32) that have no kernel of their own: the input-only ggml block formats
-// (Q4_0 ... IQ4_XS, quant/ggml_*.h). Each weight row is decoded once by the
+// Q2_K, Q3_K, IQ4_NL and IQ4_XS (quant/ggml_*.h; the other ggml types pair
+// with Q8_A and have kernels of their own, dot_ggml_*.cc). Each weight row is decoded once by the
 // registry's scalar to_float into a float buffer owned by the call, then dotted
 // with each activation row in f32 lanes exactly as the F32 kernel does
 // (FloatDotRow, common-inl.h). The decoded values are the scalar reference's, so

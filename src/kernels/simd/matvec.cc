@@ -1,7 +1,8 @@
 // MatVecRows / MatMulRows: one switch on the weight type to the per-family
 // kernels (each dispatches once to the best Highway target). Types without a
-// kernel of their own (the input-only ggml formats) take the generic
-// dequantize-then-dot path, which CHECKs that they are dotted with F32.
+// kernel of their own (the input-only ggml formats Q2_K, Q3_K, IQ4_NL, IQ4_XS)
+// take the generic dequantize-then-dot path, which CHECKs that they are dotted
+// with F32.
 #include <cstddef>
 #include <cstdint>
 
@@ -21,6 +22,13 @@ void MatVecRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
     case DType::kQ4_G: return detail::Q4GMatVec(w, r0, r1, act, y);
     case DType::kQ8_0: return detail::Q8_0MatVec(w, r0, r1, act, y);
     case DType::kQ3P5_SEED: return detail::Q3P5SeedMatVec(w, r0, r1, act, y);
+    case DType::kQ4_0:
+    case DType::kQ4_1:
+    case DType::kQ5_0:
+    case DType::kQ5_1: return detail::GgmlLegacyMatVec(w, r0, r1, act, y);
+    case DType::kQ4_K:
+    case DType::kQ5_K:
+    case DType::kQ6_K: return detail::GgmlKQuantsMatVec(w, r0, r1, act, y);
     case DType::kF32:
     case DType::kF16:
     case DType::kBF16: return detail::FloatMatVec(w, r0, r1, act, y);
@@ -41,6 +49,13 @@ void MatMulRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
     case DType::kQ4_G: return detail::Q4GMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
     case DType::kQ8_0: return detail::Q8_0MatMul(w, r0, r1, act, act_stride, m, y, y_stride);
     case DType::kQ3P5_SEED: return detail::Q3P5SeedMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
+    case DType::kQ4_0:
+    case DType::kQ4_1:
+    case DType::kQ5_0:
+    case DType::kQ5_1: return detail::GgmlLegacyMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
+    case DType::kQ4_K:
+    case DType::kQ5_K:
+    case DType::kQ6_K: return detail::GgmlKQuantsMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
     case DType::kF32:
     case DType::kF16:
     case DType::kBF16: return detail::FloatMatMul(w, r0, r1, act, act_stride, m, y, y_stride);

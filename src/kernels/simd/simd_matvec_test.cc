@@ -1,25 +1,35 @@
 // MatVecRows / MatMulRows / QuantizeActivation against the scalar registry, on
 // every compiled Highway target.
 //
-// Error model for the block formats (Q3P5, Q4_G, Q8_0). Every sub-block s
-// contributes one term t_s = x_d * (step * acc_s + min * x_sum_s) (Q8_0:
-// (d_w * x_d) * acc_s) whose integer acc_s is exact in both tiers. The scalar
-// reference rounds each term at most 4 times and adds the N_s terms in
-// sequence; the SIMD kernel rounds each term at most 3 times (FMA) and adds
-// them in 4 lanes of N_s / 4 terms, then 3 more additions (lane tree + tail).
-// With u = 2^-24 and M = sum_s |x_d| (|step| |acc_s| + |min| |x_sum_s|)
-//                   <= sum_k |x~_k| (|step| v_k + |min|)     (x~ = x_d * x_q)
+// Error model for the block formats paired with Q8_A (Q3P5, Q4_G, Q8_0 and the
+// ggml blocks Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K). Every activation
+// block s contributes one term t_s = x_d * (step * acc_s + min * x_sum_s)
+// (Q8_0, Q4_0, Q5_0, Q6_K: (d_w * x_d) * acc_s, with the offset code or the
+// int8 sub-scales folded into the integer) whose integer acc_s is exact in both
+// tiers, as are the block's step and min (the same float operations on the
+// stored fields, e.g. K-quants' dl = d * sc). The scalar reference rounds each
+// term at most 4 times and adds the N_s terms in sequence; the SIMD kernel
+// rounds each term at most 3 times (FMA) and adds them in L = 4 or 8 lanes of
+// N_s / L terms, then log2(L) + 1 more additions (lane tree + tail): at most
+// N_s + 5 roundings on any term's path (adding an exact 0 is exact, so a row of
+// one block has 3). With u = 2^-24 and
+//   M = sum_s |x_d| (|step| |acc_s| + |min| |x_sum_s|)
+//     <= sum_k |x~_k| (|step_k| |c_k| + |min_k|)      (x~ = x_d * x_q, c the
+//        code as the integer dot sees it: v_k, q - 8, q - 32 times sc, ...)
 // both are within gamma_{N_s + 5} M of the exact sum, so
 //   |simd - scalar| <= 2 gamma_{N_s + 5} M                       (tolerance used).
+// The ggml rows are random well-formed blocks (quant/ggml_test_util.h: every
+// code and sub-scale occurs), whole blocks only (rows of 32 k for the legacy
+// types, 256 k for K-quants, incl. partial groups of 1..3 legacy blocks), and a
+// second test fills whole rows with extreme codes and scales against |x_q| =
+// 127 (where an int16 pair sum would saturate if a bound were wrong).
 // Q3P5_SEED: the int32 accumulator is exact and the final float formula is the
 // scalar one, compiled without FMA: bit-identical (tolerance 0).
 // Float weights: the reference accumulates in double (error ~ u |y|); the SIMD
 // kernel sums n products in f32 lanes: |simd - scalar| <= gamma_{n+2} sum|w x|.
-// The input-only ggml formats (Q4_0 ... IQ4_XS: the generic dequantize-then-dot
-// kernel) decode with the scalar reference's own to_float, so the same float
-// bound holds with w the decoded values. Their rows are random well-formed
-// blocks (quant/ggml_test_util.h; septet has no quantizer for them), and only
-// row lengths that are whole blocks are tested.
+// The ggml formats paired with F32 (Q2_K, Q3_K, IQ4_NL, IQ4_XS: the generic
+// dequantize-then-dot kernel) decode with the scalar reference's own to_float,
+// so the same float bound holds with w the decoded values.
 // MatMulRows must equal MatVecRows per token bit for bit (same target).
 #include "kernels/simd/hwy_config.h"
 
@@ -131,6 +141,34 @@ double BlockMagnitude(const cpu::WeightView& w, int64_t r, const std::vector<flo
   return m;
 }
 
+// M of the error model for row r of a ggml type paired with Q8_A: per weight
+// |x~_k| (|step_k c_k| + |min_k|), from the stored fields (GgmlQ8ADotParts).
+double GgmlMagnitude(const cpu::WeightView& w, int64_t r, const std::vector<float>& xq) {
+  std::vector<double> a, b;
+  quant::testing::GgmlQ8ADotParts(w.type, w.row(r), w.cols, &a, &b);
+  double m = 0;
+  for (int64_t k = 0; k < w.cols; ++k) m += std::fabs(double{xq[k]}) * (std::fabs(a[k]) + std::fabs(b[k]));
+  return m;
+}
+
+// The tolerance of the error model (file header) for row r of w against the
+// scalar vec_dot; x: the float activations, xq: their Q8_A round trip (or x).
+double Tolerance(const cpu::WeightView& w, int64_t r, const std::vector<float>& x, const std::vector<float>& xq) {
+  const TypeTraits& t = GetTypeTraits(w.type);
+  const int64_t cols = w.cols;
+  if (w.type == DType::kQ3P5_SEED) return 0;
+  if (t.vec_dot_type == DType::kF32) {
+    std::vector<float> wd(static_cast<size_t>(cols));
+    t.to_float(w.row(r), wd.data(), cols);
+    double mag = 0;
+    for (int64_t k = 0; k < cols; ++k) mag += std::fabs(double{wd[k]} * x[k]);
+    return Gamma(static_cast<double>(cols) + 2) * mag;
+  }
+  const double ns = std::ceil(static_cast<double>(cols) / 32.0);
+  const double mag = t.is_input_only ? GgmlMagnitude(w, r, xq) : BlockMagnitude(w, r, xq);
+  return 2 * Gamma(ns + 5) * mag;
+}
+
 class SimdMatVecTest : public hwy::TestWithParamTarget {};
 // (hwy's HWY_TARGET_INSTANTIATE_TEST_SUITE_P spelled out: its unqualified
 // `testing::` would resolve to septet::testing here.)
@@ -150,7 +188,7 @@ TEST_P(SimdMatVecTest, MatchesRegistryVecDot) {
   for (DType type : kWeightTypes) {
     const TypeTraits& t = GetTypeTraits(type);
     const TypeTraits& at = GetTypeTraits(t.vec_dot_type);
-    for (int64_t cols : {32, 64, 127, 128, 172, 256, 300, 1000, 4096, 4096 + 96}) {
+    for (int64_t cols : {32, 64, 96, 127, 128, 160, 172, 256, 300, 512, 576, 768, 1000, 1536, 4096, 4096 + 96}) {
       if (!RowLengthOk(t, cols)) continue;
       for (bool scramble : {false, true}) {
         auto rng = testing::MakeRng(static_cast<uint64_t>(type) * 100003 + static_cast<uint64_t>(cols) * 2 + scramble);
@@ -172,19 +210,7 @@ TEST_P(SimdMatVecTest, MatchesRegistryVecDot) {
           for (int64_t r = r0; r < r1; ++r) {
             const float ref = t.vec_dot(cols, w.view.row(r), a);
             const float got = y[r - r0];
-            double tol = 0;
-            if (type == DType::kQ3P5_SEED) {
-              tol = 0;
-            } else if (t.vec_dot_type == DType::kF32) {
-              std::vector<float> wd(static_cast<size_t>(cols));
-              t.to_float(w.view.row(r), wd.data(), cols);
-              double mag = 0;
-              for (int64_t k = 0; k < cols; ++k) mag += std::fabs(double{wd[k]} * x[k]);
-              tol = Gamma(static_cast<double>(cols) + 2) * mag;
-            } else {
-              const double ns = std::ceil(static_cast<double>(cols) / 32.0);
-              tol = 2 * Gamma(ns + 5) * BlockMagnitude(w.view, r, xq);
-            }
+            const double tol = Tolerance(w.view, r, x, xq);
             ASSERT_LE(std::fabs(double{got} - ref), tol)
                 << t.name << " cols=" << cols << " scramble=" << scramble << " row " << r << " of [" << r0
                 << "," << r1 << "): simd " << got << " scalar " << ref << " target " << TargetName();
@@ -200,7 +226,7 @@ TEST_P(SimdMatVecTest, MatMulRowsEqualsMatVecRowsPerToken) {
   for (DType type : kWeightTypes) {
     const TypeTraits& t = GetTypeTraits(type);
     const TypeTraits& at = GetTypeTraits(t.vec_dot_type);
-    for (int64_t cols : {64, 172, 512, 4096 + 96}) {
+    for (int64_t cols : {64, 96, 172, 512, 576, 1536, 4096 + 96}) {
       if (!RowLengthOk(t, cols)) continue;
       auto rng = testing::MakeRng(static_cast<uint64_t>(type) * 7919 + static_cast<uint64_t>(cols));
       const int64_t rows = 9;
@@ -231,6 +257,54 @@ TEST_P(SimdMatVecTest, MatMulRowsEqualsMatVecRowsPerToken) {
               }
             }
           }
+        }
+      }
+    }
+  }
+}
+
+// Whole rows of one byte pattern (every code at an extreme or a fixed mix: all
+// nibbles 0 or 15, 6-bit fields 0 or 63, Q6_K sub-scales -128 / -1 / 127), fp16
+// scales +-1 (one sign per row and field, so blocks never cancel), against
+// activations of constant |x_q| = 127 (x = +-1: d = 1/127), all positive,
+// alternating, or in runs of 16: the integer sums reach their
+// bounds (e.g. Q6_K's 16646144), where a saturating int16 step or a wrong bound
+// would show. SIMD against the scalar vec_dot with the same tolerance.
+TEST_P(SimdMatVecTest, GgmlExtremeBlocksMatchRegistryVecDot) {
+  for (DType type : {DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ4_K, DType::kQ5_K,
+                     DType::kQ6_K}) {
+    const TypeTraits& t = GetTypeTraits(type);
+    ASSERT_EQ(t.vec_dot_type, DType::kQ8_A) << t.name;
+    const int64_t cols = 512, rows = 5;
+    std::vector<uint8_t> bytes(t.row_bytes(cols) * rows);
+    const std::vector<size_t> scale_offsets = quant::testing::GgmlScaleOffsets(type);
+    for (uint8_t pattern : {0x00, 0xFF, 0x80, 0x7F, 0x0F, 0xF0, 0x55}) {
+      for (int sign_mode = 0; sign_mode < 3; ++sign_mode) {
+        std::fill(bytes.begin(), bytes.end(), pattern);
+        for (int64_t b = 0; b < rows * (cols / t.block_size); ++b) {
+          const int64_t row = b / (cols / t.block_size);  // one sign per row and field: no cancelling blocks
+          for (size_t i = 0; i < scale_offsets.size(); ++i) {
+            const uint16_t h = FloatToFp16(((row + static_cast<int64_t>(i)) % 2 == 0) ? 1.0f : -1.0f);
+            std::memcpy(bytes.data() + b * t.block_bytes + scale_offsets[i], &h, 2);
+          }
+        }
+        const cpu::WeightView view{type, rows, cols, bytes.data(), t.row_bytes(cols)};
+        std::vector<float> x(static_cast<size_t>(cols));
+        for (int64_t k = 0; k < cols; ++k) {
+          const bool neg = sign_mode == 1 ? k % 2 == 1 : sign_mode == 2 ? (k / 16) % 2 == 1 : false;
+          x[k] = neg ? -1.0f : 1.0f;
+        }
+        std::vector<uint8_t> act(GetTypeTraits(DType::kQ8_A).row_bytes(cols));
+        QuantizeActivation(DType::kQ8_A, x.data(), cols, act.data());
+        std::vector<float> xq(static_cast<size_t>(cols));
+        GetTypeTraits(DType::kQ8_A).to_float(act.data(), xq.data(), cols);
+        std::vector<float> y(static_cast<size_t>(rows));
+        MatVecRows(view, 0, rows, act.data(), y.data());
+        for (int64_t r = 0; r < rows; ++r) {
+          const float ref = t.vec_dot(cols, view.row(r), act.data());
+          ASSERT_LE(std::fabs(double{y[r]} - ref), Tolerance(view, r, x, xq))
+              << t.name << " pattern 0x" << std::hex << int{pattern} << std::dec << " signs " << sign_mode << " row "
+              << r << ": simd " << y[r] << " scalar " << ref << " target " << TargetName();
         }
       }
     }

@@ -1,0 +1,401 @@
+// ggml k-quants (Q4_K, Q5_K, Q6_K) x Q8_A kernels (formats and the scalar
+// formula: quant/ggml_kquants.h). A 256-weight super-block meets 8 activation
+// blocks; every 32 consecutive weights are one activation block's.
+//
+// AVX2, Q4_K / Q5_K: each 32 bytes of qs hold two 32-weight sub-blocks in
+// weight order (low nibbles: sub-block 2c, high: 2c + 1): & 0x0F and
+// (>> 4) & 0x0F; Q5_K ORs in bit j of qh[l] as bit 4 (one shift + mask per
+// sub-block). DotU8I8 (codes <= 31) gives the exact int32 acc per sub-block.
+// The 6-bit scales and mins are unpacked with 32-bit masks (ggml's utmp
+// trick), dl = d * sc and ml = dmin * mn in 8 float lanes (the dequantizer's
+// values), then per super-block sum += x_d * (dl * acc - ml * x_sum) over the
+// 8 sub-blocks at once (FMA).
+//
+// AVX2, Q6_K: each activation block's 32 six-bit codes are one 32-byte load of
+// ql (nibble select) OR'd with a 2-bit field of qh moved to bits 4..5. With u =
+// the code in [0, 63], vpmaddubsw(u, x) - vpmaddubsw(32, x) is sum (u - 32) x
+// per pair in int16 (|.| <= 8128; the 32 * x pair sums are made once per
+// activation block and shared by the rows), and vpmaddwd by the int8 scales
+// (widened to int16, 8 lanes of scale 2j then 8 of 2j + 1) gives the exact
+// scaled int32; sum += (d * x_d) * float(acc) over 8 lanes.
+//
+// Groups of 4 rows share the activation loads. Portable fallback (SSE4,
+// EMU128): scalar unpack, DotCodesI32, the same per-block formulas.
+#include "kernels/simd/hwy_config.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/simd/dot_ggml_kquants.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "core/check.h"
+#include "core/half.h"
+#include "hwy/highway.h"
+#include "kernels/simd/common-inl.h"
+#include "kernels/simd/kernels_internal.h"
+#include "quant/ggml_kquants.h"
+#include "quant/q8_act.h"
+
+HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC target("avx512vnni")  // see hwy_config.h
+#endif
+namespace septet::simd {
+namespace HWY_NAMESPACE {
+namespace {
+
+constexpr int kSubs = quant::kQK / quant::kQ8ABlockSize;  // activation blocks per super-block
+static_assert(kSubs == 8);
+
+// Byte layouts.
+struct Q4_KLayout {
+  static constexpr size_t kBytes = sizeof(quant::BlockQ4_K), kScales = offsetof(quant::BlockQ4_K, scales),
+                          kQs = offsetof(quant::BlockQ4_K, qs), kQh = 0;
+  static constexpr bool kHigh = false;
+};
+struct Q5_KLayout {
+  static constexpr size_t kBytes = sizeof(quant::BlockQ5_K), kScales = offsetof(quant::BlockQ5_K, scales),
+                          kQs = offsetof(quant::BlockQ5_K, qs), kQh = offsetof(quant::BlockQ5_K, qh);
+  static constexpr bool kHigh = true;
+};
+static_assert(offsetof(quant::BlockQ4_K, d) == 0 && offsetof(quant::BlockQ4_K, dmin) == 2);
+static_assert(offsetof(quant::BlockQ5_K, d) == 0 && offsetof(quant::BlockQ5_K, dmin) == 2);
+constexpr size_t kQ6Bytes = sizeof(quant::BlockQ6_K), kQ6Qh = offsetof(quant::BlockQ6_K, qh),
+                 kQ6Scales = offsetof(quant::BlockQ6_K, scales), kQ6D = offsetof(quant::BlockQ6_K, d);
+static_assert(offsetof(quant::BlockQ6_K, ql) == 0);
+
+// The 8 six-bit scales (bytes 0..7) and mins (bytes 8..15) of a Q4_K / Q5_K
+// scales[12], as quant::KQuantScaleMin gives them.
+HWY_INLINE void UnpackScaleMin(const uint8_t* scales, uint8_t out[16]) {
+  uint32_t u[4];
+  std::memcpy(u, scales, 12);
+  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+  u[3] = ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4);  // mins 4..7
+  const uint32_t mins_lo = u[1] & kLow6;                          // mins 0..3
+  u[1] = (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4);           // scales 4..7
+  u[2] = mins_lo;
+  u[0] &= kLow6;  // scales 0..3
+  std::memcpy(out, u, 16);
+}
+
+#if SEPTET_SIMD_X86
+
+struct Tables {
+  __m256i c15, c16, c48, one8, c32;
+  __m128i sc_shuf[kSubs];  // Q6_K: bytes [2j x 8, 2j + 1 x 8]
+};
+
+Tables MakeTables() {
+  Tables t;
+  t.c15 = _mm256_set1_epi8(15);
+  t.c16 = _mm256_set1_epi8(16);
+  t.c48 = _mm256_set1_epi8(48);
+  t.one8 = _mm256_set1_epi8(1);
+  t.c32 = _mm256_set1_epi8(32);
+  for (int j = 0; j < kSubs; ++j) {
+    t.sc_shuf[j] = _mm_unpacklo_epi64(_mm_set1_epi8(static_cast<char>(2 * j)), _mm_set1_epi8(static_cast<char>(2 * j + 1)));
+  }
+  return t;
+}
+
+HWY_INLINE __m256i LoadX(const uint8_t* xblk, int j) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(Q8ACodes(xblk + j * kQ8ABytes)));
+}
+
+// x_d and float(x_sum) of the 8 activation blocks at xblk.
+HWY_INLINE void LoadQ8AMeta8(const uint8_t* xblk, __m256* xd8, __m256* xs8) {
+  __m128 d0, s0, d1, s1;
+  LoadQ8AMeta4(xblk, &d0, &s0);
+  LoadQ8AMeta4(xblk + 4 * kQ8ABytes, &d1, &s1);
+  *xd8 = _mm256_set_m128(d1, d0);
+  *xs8 = _mm256_set_m128(s1, s0);
+}
+
+HWY_INLINE __m256i Combine(__m128i lo, __m128i hi) { return _mm256_set_m128i(hi, lo); }
+
+// Fixed-order horizontal sum of 8 lanes: ((0+1)+(2+3)) + ((4+5)+(6+7)).
+HWY_INLINE float HSum8f(__m256 s) {
+  alignas(32) float v[8];
+  _mm256_store_ps(v, s);
+  return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
+
+// ---- Q4_K / Q5_K ----
+
+// Bit j of each qh byte moved to bit 4 (a 16-bit shift: bit 4 of each byte
+// comes from bit j of the same byte).
+template <int J>
+HWY_INLINE __m256i HighBit(__m256i qh, __m256i c16) {
+  if constexpr (J < 4) {
+    return _mm256_and_si256(_mm256_slli_epi16(qh, 4 - J), c16);
+  } else if constexpr (J == 4) {
+    return _mm256_and_si256(qh, c16);
+  } else {
+    return _mm256_and_si256(_mm256_srli_epi16(qh, J - 4), c16);
+  }
+}
+
+// Sub-blocks 2C and 2C + 1 of the super-block at blk against their activation blocks.
+template <class L, int C>
+HWY_INLINE void SubPair(const Tables& t, const uint8_t* blk, __m256i qh, const uint8_t* xblk, __m256i* p) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + L::kQs + 32 * C));
+  __m256i lo = _mm256_and_si256(v, t.c15);
+  __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), t.c15);
+  if constexpr (L::kHigh) {
+    lo = _mm256_or_si256(lo, HighBit<2 * C>(qh, t.c16));
+    hi = _mm256_or_si256(hi, HighBit<2 * C + 1>(qh, t.c16));
+  }
+  p[2 * C] = DotU8I8(lo, LoadX(xblk, 2 * C));
+  p[2 * C + 1] = DotU8I8(hi, LoadX(xblk, 2 * C + 1));
+}
+
+template <class L, int R>
+HWY_INLINE void AffineRowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act,
+                               float* y) {
+  const int64_t nsb = w.cols / quant::kQK;
+  __m256 sum[R];
+  for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_ps();
+  for (int64_t sb = 0; sb < nsb; ++sb) {
+    const uint8_t* xblk = Q8ABlock(act, sb * kSubs);
+    __m256 xd8, xs8;
+    LoadQ8AMeta8(xblk, &xd8, &xs8);
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* blk = w.row(row + r) + sb * L::kBytes;
+      PrefetchWeights(blk);
+      PrefetchWeights(blk + 64);
+      PrefetchWeights(blk + 128);
+      if constexpr (L::kBytes > 192) PrefetchWeights(blk + 192);
+      alignas(16) uint8_t sm[16];
+      UnpackScaleMin(blk + L::kScales, sm);
+      const __m128i smv = _mm_load_si128(reinterpret_cast<const __m128i*>(sm));
+      const __m256 sc8 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(smv));
+      const __m256 mn8 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(smv, 8)));
+      const __m128 dm = Fp16Pair(LoadU16(blk), LoadU16(blk + 2));
+      const __m256 dl8 = _mm256_mul_ps(_mm256_broadcastss_ps(dm), sc8);
+      const __m256 ml8 = _mm256_mul_ps(_mm256_broadcastss_ps(_mm_shuffle_ps(dm, dm, 0x55)), mn8);
+      __m256i qh = _mm256_setzero_si256();
+      if constexpr (L::kHigh) qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + L::kQh));
+      __m256i p[kSubs];
+      SubPair<L, 0>(t, blk, qh, xblk, p);
+      SubPair<L, 1>(t, blk, qh, xblk, p);
+      SubPair<L, 2>(t, blk, qh, xblk, p);
+      SubPair<L, 3>(t, blk, qh, xblk, p);
+      const __m256 acc = _mm256_cvtepi32_ps(Combine(HSum4x8(p[0], p[1], p[2], p[3]), HSum4x8(p[4], p[5], p[6], p[7])));
+      const __m256 inner = _mm256_fmsub_ps(dl8, acc, _mm256_mul_ps(ml8, xs8));
+      sum[r] = _mm256_fmadd_ps(xd8, inner, sum[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) y[r] = HSum8f(sum[r]);
+}
+
+// ---- Q6_K ----
+
+// The int32 lanes whose sum is scales[2j] * sum_{l<16} (u - 32) x + scales[2j+1] * sum_{l>=16} ...
+HWY_INLINE __m256i Q6Block(const Tables& t, __m256i u, __m256i x, __m256i x32, __m128i sc, int j) {
+  const __m256i centered = _mm256_sub_epi16(_mm256_maddubs_epi16(u, x), x32);
+  const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, t.sc_shuf[j]));
+  return _mm256_madd_epi16(centered, sc16);
+}
+
+template <int R>
+HWY_INLINE void Q6RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y) {
+  const int64_t nsb = w.cols / quant::kQK;
+  __m256 sum[R];
+  for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_ps();
+  for (int64_t sb = 0; sb < nsb; ++sb) {
+    const uint8_t* xblk = Q8ABlock(act, sb * kSubs);
+    __m256 xd8, xs8;
+    LoadQ8AMeta8(xblk, &xd8, &xs8);
+    __m256i x32[kSubs];  // 32 * (x_2i + x_2i+1) per int16 lane
+    for (int j = 0; j < kSubs; ++j) x32[j] = _mm256_maddubs_epi16(t.c32, LoadX(xblk, j));
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* blk = w.row(row + r) + sb * kQ6Bytes;
+      PrefetchWeights(blk);
+      PrefetchWeights(blk + 64);
+      PrefetchWeights(blk + 128);
+      PrefetchWeights(blk + 192);
+      const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kQ6Scales));
+      __m256i p[kSubs];
+      for (int h = 0; h < 2; ++h) {
+        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h));
+        const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h + 32));
+        const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQ6Qh + 32 * h));
+        const __m256i u0 = _mm256_or_si256(_mm256_and_si256(a, t.c15), _mm256_and_si256(_mm256_slli_epi16(hb, 4), t.c48));
+        const __m256i u1 = _mm256_or_si256(_mm256_and_si256(b, t.c15), _mm256_and_si256(_mm256_slli_epi16(hb, 2), t.c48));
+        const __m256i u2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), t.c15), _mm256_and_si256(hb, t.c48));
+        const __m256i u3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), t.c15),
+                                           _mm256_and_si256(_mm256_srli_epi16(hb, 2), t.c48));
+        const int j = 4 * h;
+        p[j] = Q6Block(t, u0, LoadX(xblk, j), x32[j], sc, j);
+        p[j + 1] = Q6Block(t, u1, LoadX(xblk, j + 1), x32[j + 1], sc, j + 1);
+        p[j + 2] = Q6Block(t, u2, LoadX(xblk, j + 2), x32[j + 2], sc, j + 2);
+        p[j + 3] = Q6Block(t, u3, LoadX(xblk, j + 3), x32[j + 3], sc, j + 3);
+      }
+      const __m256 acc = _mm256_cvtepi32_ps(Combine(HSum4x8(p[0], p[1], p[2], p[3]), HSum4x8(p[4], p[5], p[6], p[7])));
+      const __m256 dxd = _mm256_mul_ps(_mm256_set1_ps(Fp16ToFloat(LoadU16(blk + kQ6D))), xd8);
+      sum[r] = _mm256_fmadd_ps(dxd, acc, sum[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) y[r] = HSum8f(sum[r]);
+}
+
+// Rows(t, w, row, act, y) for R = 4 and R = 1.
+struct Q4_KRows {
+  template <int R>
+  static void Run(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y) {
+    AffineRowsAvx2<Q4_KLayout, R>(t, w, row, act, y);
+  }
+};
+struct Q5_KRows {
+  template <int R>
+  static void Run(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y) {
+    AffineRowsAvx2<Q5_KLayout, R>(t, w, row, act, y);
+  }
+};
+struct Q6_KRows {
+  template <int R>
+  static void Run(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y) {
+    Q6RowsAvx2<R>(t, w, row, act, y);
+  }
+};
+
+template <class K>
+void MatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  const Tables t = MakeTables();
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) K::template Run<4>(t, w, r, act, y + (r - r0));
+  for (; r < r1; ++r) K::template Run<1>(t, w, r, act, y + (r - r0));
+}
+
+// Prefill: a tile of 4 rows (under 1 KB per 256 columns, L1-resident after the
+// first token) is re-run per token, as for Q4_G.
+template <class K>
+void MatMulT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+             float* y, int64_t y_stride) {
+  const Tables t = MakeTables();
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    for (int64_t tt = 0; tt < m; ++tt) {
+      K::template Run<4>(t, w, r, act + static_cast<size_t>(tt) * act_stride, y + tt * y_stride + r);
+    }
+  }
+  for (; r < r1; ++r) {
+    for (int64_t tt = 0; tt < m; ++tt) {
+      K::template Run<1>(t, w, r, act + static_cast<size_t>(tt) * act_stride, y + tt * y_stride + r);
+    }
+  }
+}
+
+#else  // portable fallback
+
+// Lane j of sum: activation block j of each super-block; the same lane tree as AVX2.
+HWY_INLINE float SumLanes(const float* s) { return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])); }
+
+template <class L>
+float AffineRowGeneric(const uint8_t* wrow, int64_t n, const uint8_t* act) {
+  float sum[kSubs] = {};
+  alignas(64) uint8_t codes[32];
+  for (int64_t sb = 0; sb < n / quant::kQK; ++sb) {
+    const uint8_t* blk = wrow + sb * L::kBytes;
+    const float d = Fp16ToFloat(LoadU16(blk)), dmin = Fp16ToFloat(LoadU16(blk + 2));
+    uint8_t sm[16];
+    UnpackScaleMin(blk + L::kScales, sm);
+    for (int j = 0; j < kSubs; ++j) {
+      const uint8_t* qs = blk + L::kQs + 32 * (j / 2);
+      for (int l = 0; l < 32; ++l) {
+        int q = (qs[l] >> (4 * (j % 2))) & 15;
+        if constexpr (L::kHigh) q |= ((blk[L::kQh + l] >> j) & 1) << 4;
+        codes[l] = static_cast<uint8_t>(q);
+      }
+      const uint8_t* xb = Q8ABlock(act, sb * kSubs + j);
+      const int32_t acc = DotCodesI32(codes, Q8ACodes(xb), 32);
+      const float dl = d * static_cast<float>(sm[j]), ml = dmin * static_cast<float>(sm[8 + j]);
+      sum[j] += Q8AScale(xb) * (dl * static_cast<float>(acc) - ml * static_cast<float>(Q8ASum(xb)));
+    }
+  }
+  return SumLanes(sum);
+}
+
+float Q6RowGeneric(const uint8_t* wrow, int64_t n, const uint8_t* act) {
+  float sum[kSubs] = {};
+  alignas(64) int8_t codes[32];
+  for (int64_t sb = 0; sb < n / quant::kQK; ++sb) {
+    const uint8_t* blk = wrow + sb * kQ6Bytes;
+    const float d = Fp16ToFloat(LoadU16(blk + kQ6D));
+    for (int j = 0; j < kSubs; ++j) {
+      const int h = j / 4, k = j % 4;
+      for (int l = 0; l < 32; ++l) {
+        const int low = (blk[64 * h + 32 * (k % 2) + l] >> (4 * (k / 2))) & 15;
+        const int high = (blk[kQ6Qh + 32 * h + l] >> (2 * k)) & 3;
+        codes[l] = static_cast<int8_t>((low | high << 4) - 32);
+      }
+      const uint8_t* xb = Q8ABlock(act, sb * kSubs + j);
+      const int32_t acc = static_cast<int8_t>(blk[kQ6Scales + 2 * j]) * DotCodesI32(codes, Q8ACodes(xb), 16) +
+                          static_cast<int8_t>(blk[kQ6Scales + 2 * j + 1]) * DotCodesI32(codes + 16, Q8ACodes(xb) + 16, 16);
+      sum[j] += (d * Q8AScale(xb)) * static_cast<float>(acc);
+    }
+  }
+  return SumLanes(sum);
+}
+
+struct Q4_KRows {
+  static float Row(const uint8_t* wrow, int64_t n, const uint8_t* act) { return AffineRowGeneric<Q4_KLayout>(wrow, n, act); }
+};
+struct Q5_KRows {
+  static float Row(const uint8_t* wrow, int64_t n, const uint8_t* act) { return AffineRowGeneric<Q5_KLayout>(wrow, n, act); }
+};
+struct Q6_KRows {
+  static float Row(const uint8_t* wrow, int64_t n, const uint8_t* act) { return Q6RowGeneric(wrow, n, act); }
+};
+
+template <class K>
+void MatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  MatVecByRows(K::Row, w, r0, r1, act, y);
+}
+
+template <class K>
+void MatMulT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+             float* y, int64_t y_stride) {
+  MatMulByRowTiles(MatVecT<K>, w, r0, r1, act, act_stride, m, y, y_stride);
+}
+
+#endif  // SEPTET_SIMD_X86
+
+// One switch per call on the block type.
+void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  switch (w.type) {
+    case DType::kQ4_K: return MatVecT<Q4_KRows>(w, r0, r1, act, y);
+    case DType::kQ5_K: return MatVecT<Q5_KRows>(w, r0, r1, act, y);
+    case DType::kQ6_K: return MatVecT<Q6_KRows>(w, r0, r1, act, y);
+    default: SEPTET_CHECK_MSG(false, "simd GgmlKQuants MatVec: not a Q4_K/Q5_K/Q6_K weight");
+  }
+}
+
+void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
+                int64_t m, float* y, int64_t y_stride) {
+  switch (w.type) {
+    case DType::kQ4_K: return MatMulT<Q4_KRows>(w, r0, r1, act, act_stride, m, y, y_stride);
+    case DType::kQ5_K: return MatMulT<Q5_KRows>(w, r0, r1, act, act_stride, m, y, y_stride);
+    case DType::kQ6_K: return MatMulT<Q6_KRows>(w, r0, r1, act, act_stride, m, y, y_stride);
+    default: SEPTET_CHECK_MSG(false, "simd GgmlKQuants MatMul: not a Q4_K/Q5_K/Q6_K weight");
+  }
+}
+
+}  // namespace
+
+SEPTET_SIMD_FAMILY_TARGET(GgmlKQuants, MatVecImpl, MatMulImpl)
+
+}  // namespace HWY_NAMESPACE
+}  // namespace septet::simd
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace septet::simd::detail {
+
+SEPTET_SIMD_FAMILY_DISPATCH(GgmlKQuants)
+
+}  // namespace septet::simd::detail
+#endif  // HWY_ONCE
