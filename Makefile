@@ -27,6 +27,10 @@ SEPTET := $(BUILD)/septet
 #   make benchmark-gpu    septet bench --backend cuda: pp, batch-1 decode and the batched-decode curve
 #                         (-b) on $(GPU_SHAPES), vs the GPU's copy bandwidth (fails with a message when
 #                         there is no CUDA/GPU); e.g. GPU_SHAPES=llama2-70b:Q3P5 for the 70B shape
+#   make benchmark-peer   septet vs llama.cpp (built by ../shared/tools/peer-llamacpp.sh into $(PEER_DIR)) on the
+#                         same F16/F32 bases: a $(PEER_SHAPE) gen-weights model and SmolLM2-135M, llama.cpp's
+#                         Q4_0/Q3_K_S/Q3_K_M/IQ3_S/Q8_0 vs septet's Q3P5/Q4_G/Q8_0, alternating runs, median table
+#                         with ratios in $(PEER_OUT)/peer.md (scripts/benchmark-peer.sh; quick: PEER_PP=64 PEER_TG=16 PEER_REPS=1)
 MODELS_DIR ?= $(BUILD)/models
 GEN_SHAPE ?= tinyllama-1.1b
 GEN_TYPES ?= Q3P5 Q4_G Q8_0 F16
@@ -35,10 +39,17 @@ BENCH_FLAGS ?= -p 512 -n 128 -r 5
 BENCH_OUT ?= $(BUILD)/bench-results
 GPU_SHAPES ?= llama3-8b:Q3P5 llama3-8b:Q4_G llama3-8b:Q8_0
 GPU_BENCH_FLAGS ?= -p 512 -n 128 -b 1,8,16,32,64,128,256 -r 5
+PEER_DIR ?= /tmp/peer-llamacpp
+PEER_SHAPE ?= tinyllama-1.1b
+PEER_THREADS ?= $(shell nproc 2>/dev/null || echo 1)
+PEER_PP ?= 512
+PEER_TG ?= 128
+PEER_REPS ?= 3
+PEER_OUT ?= $(BENCH_OUT)/peer
 lc = $(shell echo '$(1)' | tr A-Z a-z)
 GEN_MODELS = $(foreach t,$(GEN_TYPES),$(MODELS_DIR)/$(GEN_SHAPE)-$(call lc,$(t)).gguf)
 
-.PHONY: gen-weights benchmark benchmark-simd benchmark-blas benchmark-gpu
+.PHONY: gen-weights benchmark benchmark-simd benchmark-blas benchmark-gpu benchmark-peer
 
 gen-weights: build
 	@mkdir -p $(MODELS_DIR)
@@ -75,6 +86,11 @@ benchmark-gpu: build
 	done; \
 	$(SEPTET) bench $$models --backend cuda $(GPU_BENCH_FLAGS) >$(BENCH_OUT)/septet_bench_gpu.md; \
 	  rc=$$?; cat $(BENCH_OUT)/septet_bench_gpu.md; exit $$rc
+
+benchmark-peer: build
+	PEER_DIR="$(PEER_DIR)" PEER_SHAPE="$(PEER_SHAPE)" PEER_THREADS="$(PEER_THREADS)" PEER_PP="$(PEER_PP)" \
+	  PEER_TG="$(PEER_TG)" PEER_REPS="$(PEER_REPS)" PEER_OUT="$(PEER_OUT)" MODELS_DIR="$(MODELS_DIR)" \
+	  SEPTET="$(SEPTET)" SEPTET_SHARED="$(SHARED)" scripts/benchmark-peer.sh
 
 all: build
 

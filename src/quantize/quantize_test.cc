@@ -235,6 +235,25 @@ TEST_F(QuantizeModelTest, OutputIsSelfContainedWithPolicyAndMetadata) {
   EXPECT_TRUE(m.ok()) << m.status().ToString();
 }
 
+TEST_F(QuantizeModelTest, FileTypeNamesTheOutputNotTheSource) {
+  // general.file_type is what llama.cpp shows as the model's type: the output's (llama.h
+  // ALL_F32 = 0, MOSTLY_Q8_0 = 7), never copied from the source, absent for septet-only types.
+  QuantizeOptions q8 = Opts("ft_q8.gguf", "Q8_0");
+  ASSERT_TRUE(QuantizeModel(q8).ok());
+  QuantizeOptions f32 = Opts("ft_f32.gguf", "F32");
+  f32.input = q8.output;
+  ASSERT_TRUE(QuantizeModel(f32).ok());
+  QuantizeOptions q3 = Opts("ft_q3p5.gguf", "Q3P5");
+  q3.input = q8.output;
+  ASSERT_TRUE(QuantizeModel(q3).ok());
+  auto a = ModelFile::Open(q8.output), b = ModelFile::Open(f32.output), c = ModelFile::Open(q3.output);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_EQ(a.value()->metadata().GetIntOr("general.file_type", -1), 7);
+  EXPECT_EQ(b.value()->metadata().GetIntOr("general.file_type", -1), 0);
+  EXPECT_FALSE(c.value()->metadata().Has("general.file_type"));
+  EXPECT_EQ(b.value()->FindTensor("blk.0.attn_q.weight")->dtype, DType::kF32);
+}
+
 TEST_F(QuantizeModelTest, KeepOverridesAndFallback) {
   QuantizeOptions o = Opts("k.gguf", "Q4_G");
   o.keep = {"token_embd.weight=F16", "blk.0.*=Q8_0"};

@@ -16,6 +16,7 @@
 #include "quant/int3_rtn.h"
 #include "quant/registry.h"
 #include "quantize/calibration.h"
+#include "io/gguf_file_type.h"
 #include "quantize/gptq.h"
 #include "quantize/grid.h"
 #include "quantize/tokenizer_meta.h"
@@ -422,7 +423,12 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
   for (const auto& [key, value] : mf.metadata().entries()) {
     if (key.rfind("septet.quantize.", 0) == 0 || key == "septet.version") continue;
     if (!copy_tokenizer && key.rfind("tokenizer.", 0) == 0) continue;
+    if (key == io::kGgufFileTypeKey) continue;  // the source's type, not the output's: set below
     SEPTET_RETURN_IF_ERROR(wr.SetMeta(key, value));
+  }
+  // llama.cpp reads general.file_type as the model's type; only types it shares have one.
+  if (const std::optional<uint32_t> ftype = target.rtn ? std::nullopt : io::LlamaCppFileType(target.dtype)) {
+    SEPTET_RETURN_IF_ERROR(wr.SetMeta(io::kGgufFileTypeKey, MetaValue::U32(*ftype)));
   }
   if (!copy_tokenizer) {
     if (mf.format() == "llama2c") {

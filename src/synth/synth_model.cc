@@ -6,11 +6,13 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "io/gguf_stream_writer.h"
 #include "io/model_file.h"
 #include "quant/registry.h"
+#include "io/gguf_file_type.h"
 
 namespace septet::synth {
 namespace {
@@ -209,6 +211,10 @@ Status SetModelMeta(GgufStreamWriter& w, const ModelShape& s, int64_t n_layers, 
   SEPTET_RETURN_IF_ERROR(w.SetMeta("general.architecture", MetaValue::String("llama")));
   SEPTET_RETURN_IF_ERROR(w.SetMeta("general.name", MetaValue::String(std::string("synthetic ") + s.name)));
   SEPTET_RETURN_IF_ERROR(w.SetMeta("general.description", MetaValue::String(kSyntheticDescription)));
+  // What llama.cpp shows as the model's type (F16, Q8_0, ...); none for septet-only types.
+  if (const std::optional<uint32_t> ftype = io::LlamaCppFileType(o.type)) {
+    SEPTET_RETURN_IF_ERROR(w.SetMeta(io::kGgufFileTypeKey, MetaValue::U32(*ftype)));
+  }
   SEPTET_RETURN_IF_ERROR(w.SetMeta("septet.synthetic", MetaValue::Bool(true)));
   SEPTET_RETURN_IF_ERROR(w.SetMeta("septet.synthetic.shape", MetaValue::String(s.name)));
   SEPTET_RETURN_IF_ERROR(w.SetMeta("septet.synthetic.shape_of", MetaValue::String(s.real_model)));

@@ -149,6 +149,48 @@ TEST(SynthModel, FloatTypesAndRefusesOverwrite) {
   EXPECT_FALSE(WriteSyntheticModel(Fresh("synth_zero.gguf"), o).ok());
 }
 
+// What llama.cpp needs to load the file (llama_model_loader / llama_vocab): the
+// architecture, the llama.* hyper-parameters it reads as required, a tokenizer model with
+// tokens, scores and token types of vocab size and its special ids; general.file_type for
+// the types llama.cpp shares (so it does not print a guessed type), none for septet-only types.
+TEST(SynthModel, CarriesTheMetadataLlamaCppReads) {
+  const std::string f16 = Fresh("synth_meta_f16.gguf"), q3 = Fresh("synth_meta_q3p5.gguf");
+  ASSERT_TRUE(WriteSyntheticModel(f16, Small(DType::kF16, 1)).ok());
+  ASSERT_TRUE(WriteSyntheticModel(q3, Small(DType::kQ3P5, 1)).ok());
+  auto file = ModelFile::Open(f16);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  const Metadata& md = (*file)->metadata();
+  EXPECT_EQ(md.GetStringOr("general.architecture", ""), "llama");
+  EXPECT_EQ(md.GetIntOr("llama.context_length", 0), 2048);
+  EXPECT_EQ(md.GetIntOr("llama.embedding_length", 0), 576);
+  EXPECT_EQ(md.GetIntOr("llama.block_count", 0), 1);
+  EXPECT_EQ(md.GetIntOr("llama.feed_forward_length", 0), 1536);
+  EXPECT_EQ(md.GetIntOr("llama.attention.head_count", 0), 9);
+  EXPECT_EQ(md.GetIntOr("llama.attention.head_count_kv", 0), 3);
+  EXPECT_EQ(md.GetIntOr("llama.rope.dimension_count", 0), 64);
+  EXPECT_NEAR(md.GetFloat("llama.attention.layer_norm_rms_epsilon").value(), 1e-5, 1e-9);
+  EXPECT_NEAR(md.GetFloat("llama.rope.freq_base").value(), 10000.0, 1e-3);
+  EXPECT_EQ(md.GetIntOr("llama.vocab_size", 0), 49152);
+  EXPECT_EQ(md.GetStringOr("tokenizer.ggml.model", ""), "llama");
+  const MetaValue* tokens = md.Find("tokenizer.ggml.tokens");
+  const MetaValue* scores = md.Find("tokenizer.ggml.scores");
+  const MetaValue* types = md.Find("tokenizer.ggml.token_type");
+  ASSERT_TRUE(tokens && scores && types);
+  EXPECT_EQ(tokens->array_type, MetaType::kString);
+  EXPECT_EQ(tokens->strings.size(), 49152u);
+  EXPECT_EQ(scores->array_type, MetaType::kF32);
+  EXPECT_EQ(scores->reals.size(), 49152u);
+  EXPECT_EQ(types->array_type, MetaType::kI32);
+  EXPECT_EQ(types->ints.size(), 49152u);
+  EXPECT_EQ(md.GetIntOr("tokenizer.ggml.bos_token_id", -1), 1);
+  EXPECT_EQ(md.GetIntOr("tokenizer.ggml.eos_token_id", -1), 2);
+  EXPECT_EQ(md.GetIntOr("tokenizer.ggml.unknown_token_id", -1), 0);
+  EXPECT_EQ(md.GetIntOr("general.file_type", -1), 1);  // LLAMA_FTYPE_MOSTLY_F16
+  auto q3file = ModelFile::Open(q3);
+  ASSERT_TRUE(q3file.ok());
+  EXPECT_FALSE((*q3file)->metadata().Has("general.file_type"));
+}
+
 TEST(SynthModel, WholeRowFormatUsesRowPool) {
   const std::string path = Fresh("synth_seed.gguf");
   SynthOptions o = Small(DType::kQ3P5_SEED, 5);
