@@ -5,8 +5,9 @@
 // (low nibbles) in lane 0 and the odd weights in lane 1; the activation block is
 // permuted to match (vpshufb + vpermq, shared by a group of rows). Then
 // vpmaddubsw / vpmaddwd; exact int32 per sub-block, the scalar per-block float
-// formula vectorised over the 4 sub-blocks, the final short group by the scalar
-// vec_dot.
+// formula vectorised over the 4 sub-blocks. The final short group (ns < 4
+// sub-blocks, the full layout truncated) runs the same code with the missing
+// sub-blocks' codes and activation scales set to 0 (their terms are exactly 0).
 #include "kernels/simd/hwy_config.h"
 
 #include <algorithm>
@@ -38,13 +39,6 @@ constexpr size_t kBlockBytes = sizeof(quant::BlockQ4G);
 constexpr int kSubs = kBlock / quant::kQ4GSubBlockSize;
 static_assert(kSubs == 4 && quant::kQ4GSubBlockSize == quant::kQ8ABlockSize);
 
-float Q4GTailDot(const uint8_t* wrow, const uint8_t* act, int64_t n) {
-  const int64_t nb = n / kBlock;
-  const int64_t r = n - nb * kBlock;
-  if (r == 0) return 0.0f;
-  return quant::Q4GVecDot(r, wrow + nb * kBlockBytes, Q8ABlock(act, nb * kSubs));
-}
-
 #if SEPTET_SIMD_X86
 
 struct Tables {
@@ -75,6 +69,21 @@ HWY_INLINE void PrepareX(const Tables& t, const uint8_t* xblk, PreparedX* px) {
   LoadQ8AMeta4(xblk, &px->xd4, &px->xs4);
 }
 
+// The short group's ns activation blocks (never reading past them); the rest 0.
+HWY_INLINE void PrepareXTail(const Tables& t, const uint8_t* xblk, int ns, PreparedX* px) {
+  alignas(16) float xd[4] = {0, 0, 0, 0}, xs[4] = {0, 0, 0, 0};
+  for (int s = 0; s < kSubs; ++s) {
+    px->xp[s] = _mm256_setzero_si256();
+    if (s >= ns) continue;
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(Q8ACodes(xblk + s * kQ8ABytes)));
+    px->xp[s] = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(x, t.px), 0xD8);
+    xd[s] = Q8AScale(xblk + s * kQ8ABytes);
+    xs[s] = static_cast<float>(Q8ASum(xblk + s * kQ8ABytes));
+  }
+  px->xd4 = _mm_load_ps(xd);
+  px->xs4 = _mm_load_ps(xs);
+}
+
 HWY_INLINE __m256i DecodeSub(const Tables& t, const uint8_t* qs) {
   const __m256i q = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
   return _mm256_and_si256(_mm256_srlv_epi32(q, t.sh), t.c15);
@@ -101,7 +110,19 @@ HWY_INLINE void RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row,
                              sum[r]);
     }
   }
-  for (int r = 0; r < R; ++r) y[r] = HSum4f(sum[r]) + Q4GTailDot(w.row(row + r), act, w.cols);
+  const int ns = static_cast<int>((w.cols - nb * kBlock + quant::kQ4GSubBlockSize - 1) / quant::kQ4GSubBlockSize);
+  if (ns > 0) {
+    PrepareXTail(t, Q8ABlock(act, nb * kSubs), ns, &px);
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* blk = w.row(row + r) + nb * kBlockBytes;  // 4 + 16 ns bytes
+      const __m128 dm = Fp16Pair(LoadU16(blk), LoadU16(blk + 2));
+      __m256i a[kSubs];
+      for (int sb = 0; sb < kSubs; ++sb) a[sb] = sb < ns ? DotU8I8(DecodeSub(t, blk + 4 + 16 * sb), px.xp[sb]) : _mm256_setzero_si256();
+      sum[r] = CombineAffine(HSum4x8(a[0], a[1], a[2], a[3]), px.xd4, px.xs4, _mm_shuffle_ps(dm, dm, 0x00),
+                             _mm_shuffle_ps(dm, dm, 0x55), sum[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) y[r] = HSum4f(sum[r]);
 }
 
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
@@ -130,6 +151,14 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
 }
 
 #else  // portable fallback
+
+float Q4GTailDot(const uint8_t* wrow, const uint8_t* act, int64_t n) {
+  const int64_t nb = n / kBlock;
+  const int64_t r = n - nb * kBlock;
+  if (r == 0) return 0.0f;
+  return quant::Q4GVecDot(r, wrow + nb * kBlockBytes, Q8ABlock(act, nb * kSubs));
+}
+
 
 float RowGeneric(const uint8_t* wrow, int64_t n, const uint8_t* act) {
   const int64_t nb = n / kBlock;

@@ -4,8 +4,9 @@
 // activation so vpmaddubsw can take |w| as its unsigned operand (|w|, |x| <=
 // 127: pair sums <= 32258, no saturation), then vpmaddwd. Four blocks are
 // reduced together; the per-block term (d_w * d_x) * acc follows the scalar
-// formula (vectorised over 4 blocks, FMA accumulation). Blocks past the last
-// multiple of 4 go to the scalar vec_dot.
+// formula (vectorised over 4 blocks, FMA accumulation). The 1-3 blocks past the
+// last multiple of 4 (a final partial block is zero-padded in both formats) run
+// the same code with the missing blocks' terms set to exactly 0.
 #include "kernels/simd/hwy_config.h"
 
 #include <algorithm>
@@ -35,13 +36,6 @@ namespace {
 constexpr int kGroup = 4 * quant::kQ8_0BlockSize;  // 4 blocks per step
 constexpr size_t kBlockBytes = sizeof(quant::BlockQ8_0);
 static_assert(quant::kQ8_0BlockSize == quant::kQ8ABlockSize);
-
-float Q8_0TailDot(const uint8_t* wrow, const uint8_t* act, int64_t n) {
-  const int64_t ng = n / kGroup;
-  const int64_t r = n - ng * kGroup;
-  if (r == 0) return 0.0f;
-  return quant::Q8_0VecDot(r, wrow + ng * 4 * kBlockBytes, Q8ABlock(act, ng * 4));
-}
 
 #if SEPTET_SIMD_X86
 
@@ -77,7 +71,29 @@ HWY_INLINE void RowsAvx2(const cpu::WeightView& w, int64_t row, const uint8_t* a
       sum[r] = _mm_fmadd_ps(_mm_mul_ps(dw4, xd4), _mm_cvtepi32_ps(acc), sum[r]);
     }
   }
-  for (int r = 0; r < R; ++r) y[r] = HSum4f(sum[r]) + Q8_0TailDot(w.row(row + r), act, w.cols);
+  const int nt = static_cast<int>((w.cols + quant::kQ8_0BlockSize - 1) / quant::kQ8_0BlockSize - 4 * ng);
+  if (nt > 0) {  // 1..3 blocks; read only those of the row and of the activation
+    const uint8_t* xblk = Q8ABlock(act, 4 * ng);
+    alignas(16) float xd[4] = {0, 0, 0, 0};
+    for (int j = 0; j < 4; ++j) {
+      x[j] = j < nt ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(Q8ACodes(xblk + j * kQ8ABytes)))
+                    : _mm256_setzero_si256();
+      if (j < nt) xd[j] = Q8AScale(xblk + j * kQ8ABytes);
+    }
+    xd4 = _mm_load_ps(xd);
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* wb = w.row(row + r) + 4 * ng * kBlockBytes;
+      __m256i a[4];
+      alignas(16) int16_t dw[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      for (int j = 0; j < 4; ++j) {
+        a[j] = j < nt ? BlockDot(wb + j * kBlockBytes, x[j]) : _mm256_setzero_si256();
+        if (j < nt) dw[j] = static_cast<int16_t>(LoadU16(wb + j * kBlockBytes));
+      }
+      const __m128 dw4 = _mm_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(dw)));
+      sum[r] = _mm_fmadd_ps(_mm_mul_ps(dw4, xd4), _mm_cvtepi32_ps(HSum4x8(a[0], a[1], a[2], a[3])), sum[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) y[r] = HSum4f(sum[r]);
 }
 
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
@@ -100,6 +116,14 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
 }
 
 #else  // portable fallback
+
+float Q8_0TailDot(const uint8_t* wrow, const uint8_t* act, int64_t n) {
+  const int64_t ng = n / kGroup;
+  const int64_t r = n - ng * kGroup;
+  if (r == 0) return 0.0f;
+  return quant::Q8_0VecDot(r, wrow + ng * 4 * kBlockBytes, Q8ABlock(act, ng * 4));
+}
+
 
 float RowGeneric(const uint8_t* wrow, int64_t n, const uint8_t* act) {
   const int64_t ng = n / kGroup;
