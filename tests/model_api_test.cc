@@ -5,7 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "io/gguf_writer.h"
+#include "io/model_file.h"
 #include "septet/septet.h"
+#include "util/cli_runner.h"
 #include "util/test_util.h"
 
 namespace septet {
@@ -137,6 +140,47 @@ TEST(ModelApiErrorsTest, LoadFailuresAreReportedNotThrown) {
   o.tokenizer_path = "/nonexistent/tok.bin";
   EXPECT_EQ(Model::Load(o, &err), nullptr);
   EXPECT_NE(err.message.find("/nonexistent/tok.bin"), std::string::npos) << err.message;
+}
+
+// stories260K's GGUF with one metadata value replaced, written under TempDir.
+std::string GgufWithMeta(const std::string& name, const std::string& key, const MetaValue& value) {
+  auto f = ModelFile::Open(testing::SharedFile("models/stories260K/stories260Ktok512.gguf"));
+  EXPECT_TRUE(f.ok()) << f.status().ToString();
+  if (!f.ok()) return "";
+  GgufWriter w;
+  for (const auto& [k, v] : f.value()->metadata().entries()) EXPECT_TRUE(w.SetMeta(k, k == key ? value : v).ok());
+  for (const TensorInfo& t : f.value()->tensors()) {
+    EXPECT_TRUE(w.AddTensor(t.name, t.dtype, t.shape, t.data, t.nbytes).ok()) << t.name;
+  }
+  const std::string path = testing::TempDir() + "/" + name;
+  EXPECT_TRUE(w.Write(path, /*overwrite=*/true).ok());
+  return path;
+}
+
+// llama.block_count = 2^40 used to reach an allocation of 2^40 layers: std::bad_alloc
+// crossed Model::Load and the CLI printed "std::bad_alloc", naming neither file nor key.
+TEST(ModelApiErrorsTest, HugeBlockCountNamesFileKeyAndValue) {
+  if (!testing::SharedFileExists("models/stories260K/stories260Ktok512.gguf")) GTEST_SKIP() << "no stories260K GGUF";
+  const std::string path = GgufWithMeta("blocks_2_40.gguf", "llama.block_count", MetaValue::U64(uint64_t{1} << 40));
+  ASSERT_FALSE(path.empty());
+  const auto expect_named = [&](const std::string& msg) {
+    EXPECT_NE(msg.find(path), std::string::npos) << msg;
+    EXPECT_NE(msg.find("'llama.block_count' = 1099511627776"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("5 blocks"), std::string::npos) << msg;  // what the file holds
+  };
+  Error err;
+  LoadOptions o;
+  o.model_path = path;
+  EXPECT_EQ(Model::Load(o, &err), nullptr);
+  EXPECT_EQ(err.code, ErrorCode::kCorrupt);
+  expect_named(err.message);
+  ModelInfo info;
+  EXPECT_FALSE(Model::Inspect(path, &info, &err));
+  expect_named(err.message);
+  const testing::CliRun r = testing::RunSeptet(testing::Cat("generate -m '", path, "' -p hi -n 1"), "", 60);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  expect_named(r.err);
+  EXPECT_EQ(r.err.find("bad_alloc"), std::string::npos) << r.err;
 }
 
 }  // namespace

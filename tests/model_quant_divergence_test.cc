@@ -1,183 +1,197 @@
-// Quantized weight types against F32 on stories260K, teacher-forced: every type
-// evaluates the same token sequence (BOS "Once upon a time" + the F32 greedy
-// continuation) and its logits are compared with F32's at each of the 16 steps
-// that predict the continuation.
+// Quantized weight types against F32 on stories260K, teacher-forced over a fixed text:
+// BOS + the first 511 tokens of ../shared/data/TinyStories-valid.head32k.txt (the model's
+// 512-token context), so every type makes the same 511 next-token predictions. At each
+// position the type's distribution is compared with F32's: KL(p_F32 || p_type) in nats
+// and whether the argmax agrees.
+//
+// The check does not depend on the codec under test: each type gets fixed limits on
+// the mean KL and the top-1 agreement (kLimits, measured values and margins quoted
+// there). The bound this replaces scaled max |dlogit| by the codec's own weight error
+// and allowed 1.41 x max |logit| for Q3P5 -- all-zero logits passed it. Zero or
+// constant logits are a uniform distribution, whose KL from F32 is
+// log(512) - H(p_F32) = 4.75 nats here, well above every limit (DivergenceCheckTest
+// feeds such logits, and others that carry no information, to the same check).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <limits>
 #include <string>
 #include <vector>
 
-#include "io/model_file.h"
 #include "model/llama_context.h"
 #include "model/llama_model.h"
 #include "quant/registry.h"
+#include "tokenizer/tokenizer.h"
 #include "util/test_util.h"
 
 namespace septet {
 namespace {
 
-const std::vector<int32_t> kSequence = {1,   403, 407, 261, 378,                               // prompt
-                                        432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426,  // greedy
-                                        338, 401, 396, 267, 337};
-constexpr size_t kFirstStep = 4;  // logits at position 4 predict the first generated token
-constexpr size_t kSteps = 16;
+constexpr size_t kTokens = 512;  // positions evaluated; 511 of them predict a text token
 constexpr size_t kVocab = 512;
+
+struct Limits {
+  const char* type;
+  double max_mean_kl;  // nats
+  double min_top1;     // fraction of the 511 predictions
+};
+
+// Measured on this text (Release, AVX3_DL; the printed [divergence] lines). Any -t gives
+// the same bits; other SIMD targets differ only in float summation order, ~1e-6
+// relative in the logits, far inside the margins:
+//   type        mean KL (nats)   top-1       limits: KL      top-1
+//   F16         1.30e-6          1.0000              1.7e-6  0.99
+//   BF16        1.12e-4          0.9980              1.4e-4  0.98
+//   Q8_0        2.05e-3          0.9648              2.6e-3  0.94
+//   Q4_G        0.219            0.7867              0.28    0.73
+//   Q3P5        0.978            0.4971              1.3     0.43
+//   Q3P5_SEED   0.924            0.4755              1.2     0.40
+//   (all-zero logits, i.e. uniform: 4.751 nats, top-1 0)
+// KL limit = 1.25 x measured, rounded up to two significant digits: room for a
+// legitimately different rounding somewhere in a codec or kernel, not for a regression
+// of a third. Top-1 limit = measured - max(3 standard errors of a 511-sample proportion,
+// 0.01), rounded down. The load-time 3-bit types are poor on this dim-64 model (half the
+// argmaxes flip; docs/quality.md): the limits record that, they do not excuse more.
+const Limits kLimits[] = {
+    {"F16", 1.7e-6, 0.99}, {"BF16", 1.4e-4, 0.98}, {"Q8_0", 2.6e-3, 0.94},
+    {"Q4_G", 0.28, 0.73},  {"Q3P5", 1.3, 0.43},    {"Q3P5_SEED", 1.2, 0.40},
+};
+
+struct Verdict {
+  double mean_kl = 0;
+  double top1 = 0;
+  bool finite = true;
+  bool pass(const Limits& l) const { return finite && mean_kl <= l.max_mean_kl && top1 >= l.min_top1; }
+};
+
+// log-softmax of one row, in double.
+std::vector<double> LogSoftmax(const float* z, size_t n) {
+  double mx = -std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i < n; ++i) mx = std::max(mx, static_cast<double>(z[i]));
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += std::exp(z[i] - mx);
+  std::vector<double> out(n);
+  for (size_t i = 0; i < n; ++i) out[i] = z[i] - mx - std::log(s);
+  return out;
+}
+
+// Compares `got` with `ref` (both [kTokens][kVocab]) at the positions that predict a text
+// token. Any non-finite logit fails the check outright.
+Verdict Check(const std::vector<float>& ref, const std::vector<float>& got) {
+  Verdict v;
+  const size_t steps = kTokens - 1;
+  if (ref.size() != kTokens * kVocab || got.size() != ref.size()) {
+    v.finite = false;
+    return v;
+  }
+  for (size_t s = 0; s < steps; ++s) {
+    const float* r = ref.data() + s * kVocab;
+    const float* g = got.data() + s * kVocab;
+    if (!std::all_of(g, g + kVocab, [](float x) { return std::isfinite(x); })) v.finite = false;
+    const std::vector<double> lp = LogSoftmax(r, kVocab), lq = LogSoftmax(g, kVocab);
+    double kl = 0;
+    for (size_t i = 0; i < kVocab; ++i) kl += std::exp(lp[i]) * (lp[i] - lq[i]);
+    v.mean_kl += kl / static_cast<double>(steps);
+    v.top1 += (std::max_element(r, r + kVocab) - r == std::max_element(g, g + kVocab) - g) ? 1.0 / steps : 0.0;
+  }
+  if (!std::isfinite(v.mean_kl)) v.finite = false;
+  return v;
+}
+
+// BOS + the first kTokens - 1 tokens of the TinyStories slice.
+std::vector<int32_t> FixedText(const model::LlamaModel& m) {
+  auto tok = LoadTokenizer(m.file());
+  EXPECT_TRUE(tok.ok()) << tok.status().ToString();
+  if (!tok.ok()) return {};
+  std::ifstream f(testing::SharedFile("data/TinyStories-valid.head32k.txt"));
+  const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::vector<int32_t> ids = tok.value()->Encode(text, /*add_bos=*/true);
+  EXPECT_GE(ids.size(), kTokens);
+  ids.resize(std::min(ids.size(), kTokens));
+  return ids;
+}
 
 std::vector<float> AllLogits(const model::ModelOptions& options) {
   auto model = model::LlamaModel::Load(testing::SharedFile("models/stories260K/stories260K.bin"), options);
   EXPECT_TRUE(model.ok()) << model.status().ToString();
   if (!model.ok()) return {};
-  auto ctx = model::LlamaContext::Create(*model.value(), 32);
+  const std::vector<int32_t> ids = FixedText(*model.value());
+  auto ctx = model::LlamaContext::Create(*model.value(), kTokens);
   EXPECT_TRUE(ctx.ok());
+  if (ids.size() != kTokens || !ctx.ok()) return {};
   std::vector<float> logits;
-  const Status st = ctx.value()->Forward(kSequence, model::LogitsMode::kAll, &logits);
+  const Status st = ctx.value()->Forward(ids, model::LogitsMode::kAll, &logits);
   EXPECT_TRUE(st.ok()) << st.ToString();
   return logits;
 }
 
-struct Divergence {
-  double max_abs = 0;       // max |logit - logit_f32| over the 16 steps x 512 ids
-  double max_abs_f32 = 0;   // max |logit_f32| (the scale)
-  int top1_agree = 0;       // steps whose argmax equals F32's
-  double mean_kl = 0;       // mean KL(p_f32 || p_type) in nats
-};
-
-Divergence Compare(const std::vector<float>& ref, const std::vector<float>& got) {
-  Divergence d;
-  for (size_t s = kFirstStep; s < kFirstStep + kSteps; ++s) {
-    const float* r = ref.data() + s * kVocab;
-    const float* g = got.data() + s * kVocab;
-    for (size_t i = 0; i < kVocab; ++i) {
-      d.max_abs = std::max(d.max_abs, std::fabs(static_cast<double>(r[i]) - g[i]));
-      d.max_abs_f32 = std::max(d.max_abs_f32, std::fabs(static_cast<double>(r[i])));
-    }
-    d.top1_agree += std::max_element(r, r + kVocab) == r + (std::max_element(g, g + kVocab) - g);
-    const double mr = *std::max_element(r, r + kVocab), mg = *std::max_element(g, g + kVocab);
-    double zr = 0, zg = 0;
-    for (size_t i = 0; i < kVocab; ++i) {
-      zr += std::exp(r[i] - mr);
-      zg += std::exp(g[i] - mg);
-    }
-    double kl = 0;
-    for (size_t i = 0; i < kVocab; ++i) {
-      const double lp = r[i] - mr - std::log(zr), lq = g[i] - mg - std::log(zg);
-      kl += std::exp(lp) * (lp - lq);
-    }
-    d.mean_kl += kl / kSteps;
-  }
-  return d;
+bool HaveAssets() {
+  return testing::SharedFileExists("models/stories260K/stories260K.bin") &&
+         testing::SharedFileExists("data/TinyStories-valid.head32k.txt");
 }
 
-// Relative RMS reconstruction error of type t over the weights it replaces at
-// load time (every 2-D matmul weight; the classifier is token_embd here):
-//   eps = sqrt(sum (w - deq(q(w)))^2 / sum w^2).
-double WeightRelRmsError(DType t) {
-  auto file = ModelFile::Open(testing::SharedFile("models/stories260K/stories260K.bin"));
-  EXPECT_TRUE(file.ok());
-  const TypeTraits& tt = GetTypeTraits(t);
-  double err = 0, ref = 0;
-  for (const TensorInfo& ti : file.value()->tensors()) {
-    if (ti.shape.size() != 2) continue;
-    const int64_t cols = ti.cols();
-    std::vector<float> row(static_cast<size_t>(cols)), back(static_cast<size_t>(cols));
-    std::vector<uint8_t> q(tt.row_bytes(cols));
-    for (int64_t r = 0; r < ti.rows(); ++r) {
-      std::memcpy(row.data(), ti.data + r * cols * 4, static_cast<size_t>(cols) * 4);
-      tt.from_float(row.data(), q.data(), cols, nullptr);
-      tt.to_float(q.data(), back.data(), cols);
-      for (int64_t i = 0; i < cols; ++i) {
-        err += (static_cast<double>(row[i]) - back[i]) * (static_cast<double>(row[i]) - back[i]);
-        ref += static_cast<double>(row[i]) * row[i];
-      }
-    }
-  }
-  return std::sqrt(err / ref);
-}
-
-struct Bound {
-  const char* type;
-  double apriori;      // bound on max_abs / max_abs_f32; <= 0: calibrated (see below)
-  int min_top1_floor;  // of 16, in addition to what the logit bound implies
-};
-
-// Bounds and their reasoning (measured numbers are printed and quoted in
-// docs/design.md):
-//  * F16 (unit roundoff u = 2^-11) and BF16 (u = 2^-8) round each weight with
-//    relative error <= u. Every logit depends on the weights through 21
-//    sequential matmuls (4 per layer x 5 + the classifier); to first order
-//    their relative perturbations add: |d logit| <= 21 u max|logit|. A priori.
-//  * The block formats (Q8_0, Q4_G, Q3P5, Q3P5_SEED) have no per-weight
-//    relative bound (their error is relative to a block's range), so we use the
-//    same first-order model in calibrated form: the logit error is linear in the
-//    weight perturbation, |d logit| / max|logit| ~ A * eps_T, where eps_T is the
-//    type's relative RMS reconstruction error over this model's own matmul
-//    weights (measured here with the codec) and A is the model's amplification,
-//    measured on BF16 (whose error is pure weight rounding). The bound is
-//    kHeadroom * A * eps_T; the factor 4 covers what BF16 does not have:
-//    8-bit activations (Q8_A / Q8_R vec_dot types), second-order effects of
-//    10-30 % weight errors, and max-versus-RMS scatter. A broken codec or a
-//    mis-bound tensor breaks the linear relation by far more than 4x.
-//  * Top-1: if every logit moves by at most B, the argmax can only change at a
-//    step whose F32 top-1 margin is <= 2B, so agreement is implied at every step
-//    with margin > 2B (counted from the F32 logits). For the 3-4 bit types, 2B
-//    exceeds every margin and the implication is empty; their floors (10 of 16
-//    for 4-bit, 8 of 16 for 3.5-bit) are measured values rounded down -- a
-//    regression guard, not a derivation: on a dim-64 model the low-bit types do
-//    flip close calls.
-constexpr double kHeadroom = 4.0;
-const Bound kBounds[] = {
-    {"F16", 21 * 0x1p-11, 0}, {"BF16", 21 * 0x1p-8, 0}, {"Q8_0", 0, 0},
-    {"Q4_G", 0, 10},          {"Q3P5", 0, 8},           {"Q3P5_SEED", 0, 8},
-};
-
-std::vector<double> TopMargins(const std::vector<float>& logits) {
-  std::vector<double> m;
-  for (size_t s = kFirstStep; s < kFirstStep + kSteps; ++s) {
-    std::vector<float> row(logits.begin() + s * kVocab, logits.begin() + (s + 1) * kVocab);
-    std::partial_sort(row.begin(), row.begin() + 2, row.end(), std::greater<float>());
-    m.push_back(static_cast<double>(row[0]) - row[1]);
-  }
-  return m;
-}
-
-TEST(ModelQuantDivergenceTest, TeacherForcedLogitsAgainstF32) {
-  ASSERT_TRUE(testing::SharedFileExists("models/stories260K/stories260K.bin"));
+TEST(ModelQuantDivergenceTest, TeacherForcedKlAndTop1AgainstF32) {
+  if (!HaveAssets()) GTEST_SKIP() << "no stories260K / TinyStories text under " << testing::SharedFile("");
   const std::vector<float> ref = AllLogits({});
-  ASSERT_EQ(ref.size(), kSequence.size() * kVocab);
-  const std::vector<double> margins = TopMargins(ref);
-  std::printf("[divergence] F32 top-1 margins: min %.4f, median %.4f\n", *std::min_element(margins.begin(), margins.end()),
-              [m = margins]() mutable { std::sort(m.begin(), m.end()); return m[m.size() / 2]; }());
-  double amplification = 0;  // A, from BF16 (listed before the block formats)
-  for (const Bound& b : kBounds) {
-    SCOPED_TRACE(b.type);
-    const std::optional<DType> t = ParseDType(b.type);
+  ASSERT_EQ(ref.size(), kTokens * kVocab);
+  const std::vector<float> zeros(ref.size(), 0.0f);
+  std::printf("[divergence] uniform (all-zero logits): mean KL %.3f nats, top-1 %.3f\n", Check(ref, zeros).mean_kl,
+              Check(ref, zeros).top1);
+  for (const Limits& l : kLimits) {
+    SCOPED_TRACE(l.type);
+    const std::optional<DType> t = ParseDType(l.type);
     ASSERT_TRUE(t.has_value());
     if (FindTypeTraits(static_cast<uint32_t>(*t)) == nullptr) {
-      ADD_FAILURE() << b.type << " has no registry row (src/quant); cannot quantize to it";
+      ADD_FAILURE() << l.type << " has no registry row (src/quant); cannot quantize to it";
       continue;
     }
-    const std::vector<float> got = AllLogits(model::ModelOptions{*t});
-    ASSERT_EQ(got.size(), ref.size());
-    const Divergence d = Compare(ref, got);
-    const double rel = d.max_abs / d.max_abs_f32;
-    const double eps = WeightRelRmsError(*t);
-    if (*t == DType::kBF16) amplification = rel / eps;
-    ASSERT_TRUE(b.apriori > 0 || amplification > 0) << "BF16 must be measured first";
-    const double bound_rel = b.apriori > 0 ? b.apriori : kHeadroom * amplification * eps;
-    const double bound_abs = bound_rel * d.max_abs_f32;
-    const int implied = static_cast<int>(
-        std::count_if(margins.begin(), margins.end(), [&](double m) { return m > 2 * bound_abs; }));
-    std::printf("[divergence] %-9s weight eps %.5f | max|dlogit| %.4f = %.5f x max|logit| (bound %.5f) | "
-                "top-1 %2d/16 (implied >= %d) | mean KL %.2e nats\n",
-                b.type, eps, d.max_abs, rel, bound_rel, d.top1_agree, implied, d.mean_kl);
-    EXPECT_LE(rel, bound_rel);
-    EXPECT_GE(d.top1_agree, std::max(implied, b.min_top1_floor));
+    const Verdict v = Check(ref, AllLogits(model::ModelOptions{*t}));
+    std::printf("[divergence] %-9s mean KL %.2e nats (limit %.2g) | top-1 %.4f (limit %.2f)\n", l.type, v.mean_kl,
+                l.max_mean_kl, v.top1, l.min_top1);
+    EXPECT_TRUE(v.finite);
+    EXPECT_LE(v.mean_kl, l.max_mean_kl);
+    EXPECT_GE(v.top1, l.min_top1);
   }
-  std::printf("[divergence] amplification A = (BF16 logit error / scale) / BF16 weight eps = %.3f\n", amplification);
+}
+
+// The check itself: logits that carry no information fail it even against the loosest
+// limits, and F32 against itself passes the strictest.
+TEST(DivergenceCheckTest, ZeroConstantAndShiftedLogitsFail) {
+  if (!HaveAssets()) GTEST_SKIP() << "no stories260K / TinyStories text under " << testing::SharedFile("");
+  const std::vector<float> ref = AllLogits({});
+  ASSERT_EQ(ref.size(), kTokens * kVocab);
+  Limits loosest{"loosest", 0, 1}, strictest{"strictest", 1e300, 0};
+  for (const Limits& l : kLimits) {
+    loosest.max_mean_kl = std::max(loosest.max_mean_kl, l.max_mean_kl);
+    loosest.min_top1 = std::min(loosest.min_top1, l.min_top1);
+    strictest.max_mean_kl = std::min(strictest.max_mean_kl, l.max_mean_kl);
+    strictest.min_top1 = std::max(strictest.min_top1, l.min_top1);
+  }
+  EXPECT_TRUE(Check(ref, ref).pass(strictest));
+  std::vector<float> shifted(ref.size());  // each row answers the previous position
+  std::copy(ref.begin(), ref.end() - kVocab, shifted.begin() + kVocab);
+  std::copy(ref.begin(), ref.begin() + kVocab, shifted.begin());
+  std::vector<float> nan = ref;
+  nan[kVocab * 7 + 3] = std::numeric_limits<float>::quiet_NaN();
+  const struct {
+    const char* what;
+    std::vector<float> logits;
+  } bad[] = {
+      {"all zero", std::vector<float>(ref.size(), 0.0f)},
+      {"constant 7.5", std::vector<float>(ref.size(), 7.5f)},
+      {"shifted by one position", shifted},
+      {"one NaN", nan},
+      {"wrong size", std::vector<float>(kVocab, 0.0f)},
+  };
+  for (const auto& b : bad) {
+    const Verdict v = Check(ref, b.logits);
+    std::printf("[divergence-check] %-24s mean KL %.3f nats, top-1 %.3f\n", b.what, v.mean_kl, v.top1);
+    EXPECT_FALSE(v.pass(loosest)) << b.what << ": mean KL " << v.mean_kl << ", top-1 " << v.top1;
+  }
 }
 
 }  // namespace

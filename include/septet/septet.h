@@ -10,7 +10,10 @@
 //
 // Errors: functions that can fail return false / nullptr and fill `*error`
 // (when non-null) with a code and a message naming the file, tensor, key or
-// parameter at fault. Nothing throws across this API.
+// parameter at fault. Nothing throws across this API: an allocation that fails
+// is an error too (kOutOfRange, "out of memory"), so is an exception thrown by a
+// callback (kInternal); Tokenize / Detokenize / TokenText, which have no Error,
+// return an empty result then.
 #pragma once
 
 #include <cstdint>

@@ -7,7 +7,7 @@
 //   12     4     u32 vocab
 //   16     4     u32 n_ctx            tokens per window (BOS first)
 //   20     4     u32 n_chunks         windows
-//   24     4     u32 first            first scored position (n_ctx / 2)
+//   24     4     u32 first            first scored position (n_ctx / 2 unless score_from)
 //   28     4     u32 n_scored         scored positions per window = n_ctx - 1 - first
 //   32     8     u64 tokens_fnv1a64   FNV-1a 64 over the token block's bytes
 //   40     8     u64 payload_bytes    = 4·n_chunks·n_ctx + 4·n_chunks·n_scored·vocab

@@ -73,7 +73,11 @@ Result<PerplexityResult> EvaluatePerplexity(const model::LlamaModel& model, cons
         text.size(), static_cast<long long>(ctx), static_cast<long long>(ctx));
   }
   if (o.max_chunks > 0) chunks = std::min(chunks, o.max_chunks);
-  const int64_t first = ctx / 2;
+  const int64_t first = o.score_from < 0 ? ctx / 2 : o.score_from;
+  if (first > ctx - 2) {
+    return InvalidArgument("score_from %lld: expected <= n_ctx - 2 = %lld (something must be scored)",
+                           static_cast<long long>(first), static_cast<long long>(ctx - 2));
+  }
   const int64_t n_scored = ctx - 1 - first;
 
   // The windows as evaluated (BOS in front).
@@ -105,6 +109,10 @@ Result<PerplexityResult> EvaluatePerplexity(const model::LlamaModel& model, cons
     if (b.n_ctx != hdr.n_ctx) {
       return InvalidArgument("--kl-divergence %s: saved with --ctx %u; this run uses --ctx %lld (use the same)", f,
                              b.n_ctx, static_cast<long long>(ctx));
+    }
+    if (b.first != hdr.first) {
+      return InvalidArgument("--kl-divergence %s: scores from position %u; this run from %lld (use the same)", f,
+                             b.first, static_cast<long long>(first));
     }
     if (b.n_chunks != hdr.n_chunks) {
       return InvalidArgument(

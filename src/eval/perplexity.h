@@ -4,7 +4,8 @@
 // each chunk the first token is replaced by BOS (when the model has one), the chunk is
 // evaluated from an empty KV cache, and the positions j = n_ctx/2 .. n_ctx-2 are scored:
 // NLL_j = -log softmax(logits_j)[token_{j+1}]. Only the second half is scored, so
-// every scored token has at least n_ctx/2 tokens of context.
+// every scored token has at least n_ctx/2 tokens of context. (score_from = 0 scores
+// every position instead: one chunk per document, as whole-document references do.)
 //
 //   PPL = exp(mean NLL), SE(PPL) = PPL · sd(NLL) / sqrt(N)   (delta method)
 //
@@ -28,6 +29,7 @@ namespace septet::eval {
 struct PerplexityOptions {
   int64_t n_ctx = 512;
   int64_t max_chunks = 0;  // 0: every whole chunk of the text
+  int64_t score_from = -1; // first scored position j of each chunk; -1: n_ctx / 2
   std::string backend = "cpu";
   int32_t threads = 1;
   std::string save_logits;  // write the base log-probabilities here

@@ -405,6 +405,16 @@ TEST(BadSafetensorsTest, TensorSetProblems) {
   dir = WriteHfDir("set_layer", testing::EncodeSafetensors(extra_layer));
   ExpectError(OpenHuggingFace(dir), StatusCode::kCorrupt,
               {"tensor 'model.layers.7.mlp.up_proj.weight': layer 7 but num_hidden_layers = 2"});
+
+  // More layers than the shards hold: named before 9 names per claimed layer are built
+  // (2^31 used to pass Open as an int wrap-around and fail later as std::bad_alloc).
+  for (const int64_t layers : {int64_t{3}, int64_t{1} << 31}) {
+    nlohmann::json c = testing::TinyHfConfig(o);
+    c["num_hidden_layers"] = layers;
+    dir = WriteHfDir("set_layers" + std::to_string(layers), testing::EncodeSafetensors(ts), c);
+    ExpectError(OpenHuggingFace(dir), StatusCode::kCorrupt,
+                {dir + "/config.json", "'num_hidden_layers' = " + std::to_string(layers), "tensors of 2 layers"});
+  }
 }
 
 TEST(BadSafetensorsTest, ShardIndexProblems) {

@@ -6,6 +6,7 @@
 #include <cinttypes>
 #include <cstring>
 #include <limits>
+#include <set>
 
 #include "io/gguf_reader.h"
 #include "io/llama2c.h"
@@ -237,6 +238,20 @@ int64_t TensorInfo::numel() const {
   return n;
 }
 
+int64_t BlockIndex(std::string_view name) {
+  constexpr std::string_view kPrefix = "blk.";
+  if (name.substr(0, kPrefix.size()) != kPrefix) return -1;
+  const size_t dot = name.find('.', kPrefix.size());
+  const std::string_view digits = name.substr(kPrefix.size(), dot == std::string_view::npos ? 0 : dot - kPrefix.size());
+  if (digits.empty() || digits.size() > 18 || (digits.size() > 1 && digits[0] == '0')) return -1;
+  int64_t n = 0;
+  for (const char c : digits) {
+    if (c < '0' || c > '9') return -1;
+    n = n * 10 + (c - '0');  // <= 18 digits: no overflow
+  }
+  return n;
+}
+
 std::vector<std::string> LlamaTensorNames(int n_layers, bool with_output) {
   std::vector<std::string> names = {"token_embd.weight"};
   for (int l = 0; l < n_layers; ++l) {
@@ -263,6 +278,14 @@ uint64_t ModelFile::TensorBytes() const {
   uint64_t total = 0;
   for (const auto& t : tensors_) total += t.nbytes;
   return total;
+}
+
+int64_t ModelFile::NumBlocks() const {
+  std::set<int64_t> blocks;
+  for (const auto& t : tensors_) {
+    if (const int64_t b = BlockIndex(t.name); b >= 0) blocks.insert(b);
+  }
+  return static_cast<int64_t>(blocks.size());
 }
 
 std::vector<uint8_t>& ModelFile::OwnBuffer(size_t bytes) {

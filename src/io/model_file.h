@@ -113,6 +113,9 @@ struct TensorInfo {
   int64_t numel() const;
 };
 
+// N for a tensor named "blk.N.<rest>" (N decimal, without sign or leading zeros); -1 otherwise.
+int64_t BlockIndex(std::string_view tensor_name);
+
 // The canonical llama tensor names in septet's file order: token_embd, then per layer
 // attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_down, ffn_up,
 // then output_norm and (with_output) output.
@@ -131,6 +134,8 @@ class ModelFile {
   const TensorInfo* FindTensor(std::string_view name) const;
   // Sum of bytes held by tensors (the weights a forward pass touches).
   uint64_t TensorBytes() const;
+  // How many distinct blocks (N of blk.N.*) the tensors name: what bounds llama.block_count.
+  int64_t NumBlocks() const;
 
   // For loaders: build a ModelFile piece by piece.
   ModelFile(std::string path, std::string format) : path_(std::move(path)), format_(std::move(format)) {}

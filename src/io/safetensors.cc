@@ -468,6 +468,16 @@ Result<std::unique_ptr<ModelFile>> OpenHuggingFace(const std::string& path) {
     }
   }
 
+  // num_hidden_layers is bounded by the layers the shards hold before the name list
+  // (9 per layer) is built: 2^31 layers would be 2e10 names, an allocation failure.
+  std::set<int64_t> layers;
+  for (const auto& [name, t] : loaded) {
+    if (const int64_t l = BlockIndex(name); l >= 0) layers.insert(l);
+  }
+  if (dims.n_layers > static_cast<int64_t>(layers.size())) {
+    return Corrupt("%s: field 'num_hidden_layers' = %" PRId64 " but the safetensors hold tensors of %zu layers",
+                   config_path.c_str(), dims.n_layers, layers.size());
+  }
   const std::vector<std::string> names = LlamaTensorNames(static_cast<int>(dims.n_layers), !dims.tied);
   for (const std::string& name : names) {
     auto it = loaded.find(name);

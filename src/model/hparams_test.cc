@@ -99,6 +99,53 @@ TEST(HParamsTest, InvalidValuesAreNamed) {
   }
 }
 
+// Sizes are bounded by the tensors before anything multiplies or allocates with them.
+TEST(HParamsTest, SizesAreBoundedByTheTensors) {
+  {  // 2^40 blocks: the file holds 2 (this used to reach an allocation of 2^40 layers)
+    auto f = MakeTinyLlama({});
+    const MetaValue v = MetaValue::U64(uint64_t{1} << 40);
+    SetMeta(f.get(), "llama.block_count", &v);
+    ExpectErrorNaming(*f, StatusCode::kCorrupt,
+                      "'llama.block_count' = 1099511627776; the file has tensors for 2 blocks");
+  }
+  {  // heads x key_length = 2^64 wraps to 0 in int64: named, never formed
+    auto f = MakeTinyLlama({});
+    const MetaValue big = MetaValue::U64(uint64_t{1} << 32);
+    for (const char* key :
+         {"llama.attention.head_count", "llama.attention.head_count_kv", "llama.attention.key_length"}) {
+      SetMeta(f.get(), key, &big);
+    }
+    ExpectErrorNaming(*f, StatusCode::kCorrupt,
+                      "'llama.attention.head_count' = 4294967296 with 'llama.attention.key_length' = 4294967296");
+  }
+  {  // the embedding's row length, not the metadata, is the model width
+    auto f = MakeTinyLlama({});
+    const MetaValue v = MetaValue::U32(64);
+    SetMeta(f.get(), "llama.embedding_length", &v);
+    ExpectErrorNaming(*f, StatusCode::kCorrupt,
+                      "'llama.embedding_length' = 64; tensor 'token_embd.weight' has shape [40, 32]");
+  }
+  {
+    auto f = MakeTinyLlama({});
+    const MetaValue v = MetaValue::U32(45);
+    SetMeta(f.get(), "llama.feed_forward_length", &v);
+    ExpectErrorNaming(*f, StatusCode::kCorrupt,
+                      "'llama.feed_forward_length' = 45; tensor 'blk.0.ffn_gate.weight' has 44 rows");
+  }
+  {  // absent head_count_kv defaults to head_count: 4 KV heads x 8 = 32 rows, attn_k has 16
+    auto f = MakeTinyLlama({});
+    SetMeta(f.get(), "llama.attention.head_count_kv", nullptr);
+    ExpectErrorNaming(*f, StatusCode::kCorrupt, "'llama.attention.head_count_kv' (absent: defaults to");
+  }
+  {
+    auto f = MakeTinyLlama({});
+    const MetaValue v = MetaValue::U64(uint64_t{1} << 31);
+    SetMeta(f.get(), "llama.context_length", &v);
+    ExpectErrorNaming(*f, StatusCode::kCorrupt,
+                      "'llama.context_length' = u64 2147483648; expected an integer in [1, 2147483647]");
+  }
+}
+
 TEST(HParamsTest, RopeScalingKeys) {
   auto f = MakeTinyLlama({});
   const MetaValue type = MetaValue::String("llama3");

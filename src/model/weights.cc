@@ -133,9 +133,19 @@ Result<LlamaWeights> BindLlamaWeights(const ModelFile& file, const LlamaHParams&
                              std::string(DTypeName(*options.compute_type)).c_str(), why);
     }
   }
+  // ReadLlamaHParams bounds hp by the tensors; a hand-built hp is checked as far as
+  // the allocation of layers and the head products below need.
+  int64_t q = 0, kv = 0;
+  if (hp.n_layers < 0 || hp.n_layers > file.NumBlocks() || __builtin_mul_overflow(hp.n_heads, hp.head_dim, &q) ||
+      __builtin_mul_overflow(hp.n_kv_heads, hp.head_dim, &kv)) {
+    return InvalidArgument("%s: hyper-parameters do not fit the file: %" PRId64 " layers (the file has %" PRId64
+                           " blocks), %" PRId64 " query / %" PRId64 " KV heads of dim %" PRId64,
+                           file.path().c_str(), hp.n_layers, file.NumBlocks(), hp.n_heads, hp.n_kv_heads,
+                           hp.head_dim);
+  }
   LlamaWeights w;
   Binder b(file, options, &w);
-  const int64_t dim = hp.dim, q = hp.q_dim(), kv = hp.kv_dim(), ffn = hp.ffn_dim, vocab = hp.vocab;
+  const int64_t dim = hp.dim, ffn = hp.ffn_dim, vocab = hp.vocab;
 
   SEPTET_ASSIGN_OR_RETURN(const TensorInfo* embd, b.Find("token_embd.weight", {vocab, dim}));
   w.token_embd = Binder::Mapped(*embd);

@@ -1,7 +1,10 @@
 // Internals behind include/septet/septet.h (the pimpl bodies). Runtime-only.
 #pragma once
 
+#include <exception>
 #include <memory>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -37,6 +40,29 @@ struct Chat::Impl {
 namespace api {
 // Status -> Error (no-op for a null `out`); returns false for convenience.
 bool Fail(const Status& s, Error* out);
+
+// Runs `body` and returns its result; an exception escaping it (std::bad_alloc or
+// std::length_error from a size no check caught, or anything a user callback throws)
+// becomes *error naming `what`, and `on_throw` is returned. Every public entry point
+// runs through this: nothing throws across include/septet/septet.h. `cleanup` runs
+// after an exception (to restore state the body may have left half-changed).
+inline void NoCleanup() {}
+template <typename R, typename F, typename C = void (*)()>
+R Guard(Error* error, const char* what, R on_throw, F&& body, C cleanup = &NoCleanup) noexcept {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    Fail(OutOfRange("%s: out of memory (std::bad_alloc)", what), error);
+  } catch (const std::length_error& e) {
+    Fail(OutOfRange("%s: a size past what can be allocated (std::length_error: %s)", what, e.what()), error);
+  } catch (const std::exception& e) {
+    Fail(Internal("%s: unexpected exception: %s", what, e.what()), error);
+  } catch (...) {
+    Fail(Internal("%s: unexpected exception", what), error);
+  }
+  cleanup();
+  return on_throw;
+}
 // Public params -> runtime params (seed resolved: kRandomSeed -> random_device).
 runtime::GenerationParams ToRuntime(const GenerateParams& p, uint64_t* seed_used);
 void CopyStats(const runtime::GenerationStats& in, uint64_t seed, GenerateStats* out);

@@ -5,6 +5,7 @@
 // (TemplateProcessing gives the BOS the model adds; ByteLevel; Sequence). Anything
 // else is reported Unsupported by name. Beside the file, tokenizer_config.json
 // supplies chat_template / bos / eos and config.json eos_token_id when present.
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -238,15 +239,24 @@ Status ReadSideFiles(Ctx& c, bool post_processor_bos) {
   if (v.eos_id < 0 && fs::exists(cfg, ec)) {
     SEPTET_ASSIGN_OR_RETURN(const json j, ReadJson(cfg.string()));
     const auto it = j.find("eos_token_id");
-    if (it != j.end() && it->is_number_integer()) {
-      v.eos_id = it->get<int32_t>();
+    // An id or a list of ids. get<int32_t>() would wrap 2^40 to some other token; an
+    // entry that is no id is named rather than skipped.
+    const auto to_id = [&](const json& e) -> Result<int32_t> {
+      if (!e.is_number_unsigned() || e.get<uint64_t>() > static_cast<uint64_t>(INT32_MAX)) {
+        return Corrupt("%s: field 'eos_token_id' holds %s; expected token ids (integers in [0, %d])",
+                       cfg.string().c_str(), e.dump().c_str(), INT32_MAX);
+      }
+      return static_cast<int32_t>(e.get<uint64_t>());
+    };
+    if (it != j.end() && !it->is_null() && !it->is_array()) {
+      SEPTET_ASSIGN_OR_RETURN(v.eos_id, to_id(*it));
     } else if (it != j.end() && it->is_array()) {
       for (const json& e : *it) {
-        if (!e.is_number_integer()) continue;
+        SEPTET_ASSIGN_OR_RETURN(const int32_t id, to_id(e));
         if (v.eos_id < 0)
-          v.eos_id = e.get<int32_t>();
+          v.eos_id = id;
         else
-          v.extra_stop_ids.push_back(e.get<int32_t>());
+          v.extra_stop_ids.push_back(id);
       }
     }
   }

@@ -52,9 +52,22 @@ Result<std::vector<tok::PreTokStep>> PresetPreTokenizer(const std::string& pre, 
   return steps;
 }
 
-int32_t IdOr(const Metadata& m, const char* key, int32_t fallback) {
-  const int64_t v = m.GetIntOr(key, fallback);
-  return v >= INT32_MIN && v <= INT32_MAX ? static_cast<int32_t>(v) : -2;  // -2: rejected by the tokenizer
+// tokenizer.ggml.<name>_token_id: absent -> fallback; present -> an integer in [0, n_vocab).
+// Any integer type whose value fits is taken (llama.cpp insists on u32: wrong types fail
+// its load as well). A value outside the vocabulary is an error here, where llama.cpp
+// only warns ("bad special token ... using default id") and keeps its default: septet has
+// no warning channel through its API, and the default is a guess at what the file meant
+// (an EOS that never stops, a BOS the model was not trained on).
+Result<int32_t> SpecialId(const Metadata& m, const std::string& src, const char* key, int32_t fallback,
+                          size_t n_vocab) {
+  const MetaValue* mv = m.Find(key);
+  if (mv == nullptr) return fallback;
+  auto v = m.GetInt(key);
+  if (!v.ok() || v.value() < 0 || static_cast<uint64_t>(v.value()) >= n_vocab) {
+    return Corrupt("%s: metadata '%s' = %s; expected a token id, an integer in [0, %zu)", src.c_str(), key,
+                   mv->DebugString(4).c_str(), n_vocab);
+  }
+  return static_cast<int32_t>(v.value());  // n_vocab <= INT32_MAX (checked by the caller)
 }
 
 Result<std::unique_ptr<Tokenizer>> FromGguf(const ModelFile& model) {
@@ -100,9 +113,18 @@ Result<std::unique_ptr<Tokenizer>> FromGguf(const ModelFile& model) {
     SEPTET_ASSIGN_OR_RETURN(add_bos, m.GetBool("tokenizer.ggml.add_bos_token"));
   }
   const std::string chat_template = m.GetStringOr("tokenizer.chat_template", "");
+  if (n > static_cast<size_t>(INT32_MAX)) return Corrupt("%s: tokenizer.ggml.tokens has %zu entries; too many", p, n);
+  // Special ids: an absent key takes llama.cpp's default for the tokenizer kind.
+  const bool spm = kind == "llama";
+  const auto id = [&](const char* key, int32_t fallback) { return SpecialId(m, src, key, fallback, n); };
   std::vector<int32_t> extra_stops;
-  if (m.Has("tokenizer.ggml.eot_token_id")) extra_stops.push_back(IdOr(m, "tokenizer.ggml.eot_token_id", -1));
-  if (m.Has("tokenizer.ggml.eom_token_id")) extra_stops.push_back(IdOr(m, "tokenizer.ggml.eom_token_id", -1));
+  for (const char* key : {"tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {
+    SEPTET_ASSIGN_OR_RETURN(const int32_t stop, id(key, -1));
+    if (stop >= 0) extra_stops.push_back(stop);
+  }
+  SEPTET_ASSIGN_OR_RETURN(const int32_t bos, id("tokenizer.ggml.bos_token_id", spm ? 1 : -1));
+  SEPTET_ASSIGN_OR_RETURN(const int32_t eos, id("tokenizer.ggml.eos_token_id", spm ? 2 : -1));
+  SEPTET_ASSIGN_OR_RETURN(const int32_t unk, id("tokenizer.ggml.unknown_token_id", spm ? 0 : -1));
 
   if (kind == "llama") {
     tok::SpmVocab v;
@@ -125,10 +147,9 @@ Result<std::unique_ptr<Tokenizer>> FromGguf(const ModelFile& model) {
     if (m.Has("tokenizer.ggml.add_space_prefix")) {
       SEPTET_ASSIGN_OR_RETURN(v.add_dummy_prefix, m.GetBool("tokenizer.ggml.add_space_prefix"));
     }
-    const int32_t bos = IdOr(m, "tokenizer.ggml.bos_token_id", 1);
     v.bos_id = add_bos ? bos : -1;
-    v.eos_id = IdOr(m, "tokenizer.ggml.eos_token_id", 2);
-    v.unk_id = IdOr(m, "tokenizer.ggml.unknown_token_id", 0);
+    v.eos_id = eos;
+    v.unk_id = unk;
     v.extra_stop_ids = std::move(extra_stops);
     v.chat_template = chat_template;
     return tok::MakeSpmTokenizer(std::move(v));
@@ -150,10 +171,9 @@ Result<std::unique_ptr<Tokenizer>> FromGguf(const ModelFile& model) {
       v.merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
     }
     SEPTET_ASSIGN_OR_RETURN(v.pre, PresetPreTokenizer(m.GetStringOr("tokenizer.ggml.pre", "default"), src));
-    const int32_t bos = IdOr(m, "tokenizer.ggml.bos_token_id", -1);
     v.bos_id = add_bos ? bos : -1;
-    v.eos_id = IdOr(m, "tokenizer.ggml.eos_token_id", -1);
-    v.unk_id = IdOr(m, "tokenizer.ggml.unknown_token_id", -1);
+    v.eos_id = eos;
+    v.unk_id = unk;
     v.extra_stop_ids = std::move(extra_stops);
     v.chat_template = chat_template;
     return tok::MakeBpeTokenizer(std::move(v));

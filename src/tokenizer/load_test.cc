@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "io/model_file.h"
@@ -171,6 +172,79 @@ TEST(LoadTokenizer, BadGgufMetadata) {
   EXPECT_EQ((*r)->Decode({1, 259, 3 + 'b'}), "ab");
   md.Set("tokenizer.ggml.model", MetaValue::String("bert"));
   EXPECT_EQ(LoadTokenizer(m).status().code(), StatusCode::kUnsupported);
+}
+
+// Special-token ids that are no token of the vocabulary -- too big for int32, negative,
+// past the end, or not an integer at all -- are errors naming the key and the value
+// (they used to become "id -2", or the default id silently). See SpecialId in load.cc for
+// why septet refuses where llama.cpp warns about an id past the vocabulary.
+TEST(LoadTokenizer, BadSpecialTokenIdsNameKeyAndValue) {
+  ModelFile m(TempDir() + "/special.gguf", "gguf");
+  Metadata& md = m.mutable_metadata();
+  md.Set("tokenizer.ggml.model", MetaValue::String("llama"));
+  md.Set("tokenizer.ggml.tokens", MetaValue::StringArray({"<unk>", "<s>", "</s>", "a"}));
+  md.Set("tokenizer.ggml.scores", MetaValue::F32Array({0, 0, 0, 0}));
+  md.Set("tokenizer.ggml.token_type", MetaValue::I32Array({2, 3, 3, 1}));
+  ASSERT_TRUE(LoadTokenizer(m).ok());
+  struct Bad {
+    MetaValue value;
+    const char* shown;  // how the message must show it
+  };
+  const Bad bad[] = {
+      {MetaValue::U64(uint64_t{1} << 40), "1099511627776"}, {MetaValue::U64(UINT64_MAX), "18446744073709551615"},
+      {MetaValue::U32(4), "u32 4"},  // == vocabulary size
+      {MetaValue::I32(-1), "i32 -1"},          {MetaValue::I64(-(int64_t{1} << 40)), "-1099511627776"},
+      {MetaValue::String("2"), "str \"2\""},    {MetaValue::F32(2.0f), "f32 2"},
+      {MetaValue::Bool(true), "bool true"},     {MetaValue::I32Array({2}), "arr[i32]"},
+  };
+  for (const char* key : {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+                          "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.eot_token_id",
+                          "tokenizer.ggml.eom_token_id"}) {
+    for (const Bad& b : bad) {
+      ModelFile f(m.path(), "gguf");
+      for (const auto& [k, v] : md.entries()) f.mutable_metadata().Set(k, v);
+      f.mutable_metadata().Set(key, b.value);
+      auto r = LoadTokenizer(f);
+      ASSERT_FALSE(r.ok()) << key << " = " << b.value.DebugString();
+      EXPECT_EQ(r.status().code(), StatusCode::kCorrupt);
+      const std::string& msg = r.status().message();
+      EXPECT_NE(msg.find(m.path()), std::string::npos) << msg;
+      EXPECT_NE(msg.find(std::string("'") + key + "'"), std::string::npos) << msg;
+      EXPECT_NE(msg.find(b.shown), std::string::npos) << msg;
+      EXPECT_NE(msg.find("[0, 4)"), std::string::npos) << msg;
+    }
+  }
+  // Any integer type holding a valid id is fine (llama.cpp writes u32; others are not wrong).
+  md.Set("tokenizer.ggml.eos_token_id", MetaValue::I64(3));
+  md.Set("tokenizer.ggml.eot_token_id", MetaValue::Integer(MetaType::kU8, 2));
+  auto ok = LoadTokenizer(m);
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ((*ok)->eos_id(), 3);
+  EXPECT_EQ((*ok)->stop_ids(), (Ids{3, 2}));
+}
+
+// config.json's eos_token_id beside a tokenizer.json: an id past int32 used to wrap to
+// another token; a non-integer entry of the list was skipped.
+TEST(LoadTokenizer, ConfigEosTokenIdMustBeAnId) {
+  SEPTET_REQUIRE_SHARED("tokenizers/smollm2-135m-instruct/tokenizer.json");
+  const fs::path dir = fs::path(TempDir()) / "smol_cfg_eos";
+  fs::create_directories(dir);
+  std::error_code ec;
+  fs::remove(dir / "tokenizer.json", ec);
+  fs::create_symlink(SharedFile("tokenizers/smollm2-135m-instruct/tokenizer.json"), dir / "tokenizer.json");
+  ModelFile m((dir / "model.safetensors").string(), "safetensors");
+  m.mutable_metadata().Set("llama.vocab_size", MetaValue::U32(49152));
+  for (const char* eos : {"1099511627776", "-1", "[2, \"x\"]", "\"2\""}) {
+    std::ofstream(dir / "config.json") << "{\"eos_token_id\": " << eos << "}";
+    auto tok = LoadTokenizer(m);
+    ASSERT_FALSE(tok.ok()) << eos;
+    EXPECT_NE(tok.status().message().find("'eos_token_id'"), std::string::npos) << tok.status().ToString();
+    EXPECT_NE(tok.status().message().find((dir / "config.json").string()), std::string::npos);
+  }
+  std::ofstream(dir / "config.json") << R"({"eos_token_id": [2, 0]})";
+  auto tok = LoadTokenizer(m);
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  EXPECT_EQ((*tok)->eos_id(), 2);
 }
 
 }  // namespace

@@ -36,11 +36,15 @@ std::string Cat(const Args&... args) {
 }
 
 // Runs `septet <args>` through the shell (args are shell words: quote paths).
-inline CliRun RunSeptet(const std::string& args, const std::string& stdin_text = "") {
+// timeout_s > 0: killed after that many seconds (coreutils timeout; exit code 124,
+// 128 + 9 if it ignored SIGTERM for 5 more seconds), so a hang fails instead of blocking.
+inline CliRun RunSeptet(const std::string& args, const std::string& stdin_text = "", int timeout_s = 0) {
   static int counter = 0;
   const std::string base = Cat(TempDir(), "/cli_run", counter++);
   std::ofstream(base + ".in") << stdin_text;
-  const std::string cmd = Cat("'", SEPTET_CLI_PATH, "' ", args, " <'", base, ".in' >'", base, ".out' 2>'", base, ".err'");
+  const std::string limit = timeout_s > 0 ? Cat("timeout -k 5 ", timeout_s, " ") : std::string();
+  const std::string cmd =
+      Cat(limit, "'", SEPTET_CLI_PATH, "' ", args, " <'", base, ".in' >'", base, ".out' 2>'", base, ".err'");
   const int status = std::system(cmd.c_str());
   CliRun r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
