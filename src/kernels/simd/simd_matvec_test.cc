@@ -354,10 +354,16 @@ TEST_P(SimdMatVecTest, QuantizeActivationIsByteIdentical) {
   }
 }
 
+// Which targets this machine runs the per-target tests on (every compiled one it
+// supports: an AVX-512 host tests the AVX3/AVX3_DL code, an AVX2 host does not),
+// and which one dispatch picks for the engine.
 TEST(SimdTargetTest, ReportsTarget) {
   const std::string name = TargetName();
   EXPECT_FALSE(name.empty());
-  std::printf("simd target: %s\n", name.c_str());
+  std::string tested;
+  for (const int64_t t : ::hwy::SupportedAndGeneratedTargets()) tested += std::string(" ") + ::hwy::TargetName(t);
+  EXPECT_FALSE(tested.empty());
+  std::printf("simd target: %s (dispatched); kernel tests run on:%s\n", name.c_str(), tested.c_str());
 }
 
 }  // namespace
