@@ -3,6 +3,8 @@
 // output, clear errors).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -252,6 +254,23 @@ TEST_F(QuantizeModelTest, FileTypeNamesTheOutputNotTheSource) {
   EXPECT_EQ(b.value()->metadata().GetIntOr("general.file_type", -1), 0);
   EXPECT_FALSE(c.value()->metadata().Has("general.file_type"));
   EXPECT_EQ(b.value()->FindTensor("blk.0.attn_q.weight")->dtype, DType::kF32);
+}
+
+TEST_F(QuantizeModelTest, SaysWhenItRequantizesAQuantizedSource) {
+  std::vector<std::string> lines;
+  const auto said = [&lines](const std::string& what) {
+    return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(what) != std::string::npos; });
+  };
+  QuantizeOptions q8 = Opts("rq_q8.gguf", "Q8_0");
+  q8.log = [&lines](const std::string& l) { lines.push_back(l); };
+  ASSERT_TRUE(QuantizeModel(q8).ok());
+  EXPECT_FALSE(said("requantizing")) << "the source is F32";
+  QuantizeOptions q3 = Opts("rq_q3p5.gguf", "Q3P5");
+  q3.input = q8.output;
+  q3.log = q8.log;
+  ASSERT_TRUE(QuantizeModel(q3).ok());
+  EXPECT_TRUE(said("requantizing from a quantized source")) << "no line said so";
+  EXPECT_TRUE(said(" Q8_0 matrices")) << "the line names the stored type";
 }
 
 TEST_F(QuantizeModelTest, KeepOverridesAndFallback) {

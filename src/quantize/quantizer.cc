@@ -194,6 +194,18 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
   const ModelFile& mf = model->file();
   const model::LlamaHParams& hp = model->hparams();
   const bool tied = mf.FindTensor("output.weight") == nullptr;
+  {  // A quantized source (a llama.cpp GGUF, say) is requantized: say so, and what it costs.
+    std::map<std::string, int> quantized;  // stored type -> matrices
+    for (const TensorInfo& t : mf.tensors()) {
+      if (t.shape.size() == 2 && GetTypeTraits(t.dtype).is_quantized) ++quantized[std::string(DTypeName(t.dtype))];
+    }
+    if (!quantized.empty()) {
+      std::string types;
+      for (const auto& [name, n] : quantized) types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + name;
+      log("requantizing from a quantized source (" + types +
+          " matrices): the output carries both rounding errors; quantize from an F32/F16/BF16 file when you have one");
+    }
+  }
 
   // ---- calibration ----
   Calibration cal;
