@@ -1,7 +1,8 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
-#include <chrono>
+
+#include "core/clock.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -64,7 +65,7 @@ void ThreadPool::Run(int64_t n_tasks, const Task& fn) {
   }
   wake_.notify_all();
   RunTasks(0);
-  const auto t0 = time_waits_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+  const uint64_t t0 = time_waits_ ? NowNs() : 0;
   int spins = 0;
   while (pending_.load(std::memory_order_acquire) != 0) {
     if (++spins < kSpinIterations) {
@@ -73,10 +74,7 @@ void ThreadPool::Run(int64_t n_tasks, const Task& fn) {
       std::this_thread::yield();
     }
   }
-  if (time_waits_) {
-    wait_ns_ += static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
-  }
+  if (time_waits_) wait_ns_ += NowNs() - t0;
   fn_ = nullptr;
 }
 

@@ -3,9 +3,9 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <chrono>
 
 #include "core/check.h"
+#include "core/clock.h"
 #include "kernels/simd/repack.h"
 #include "kernels/simd/simd_ops.h"
 #include "quant/registry.h"
@@ -88,15 +88,9 @@ namespace {
 // Quantizes the m input rows for w's activation type into ctx->act (timed when asked).
 size_t QuantizeInput(const cpu::WeightView& w, const float* x, int64_t m, MatMulContext* ctx) {
   size_t stride = 0;
-  if (ctx->timing) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const uint64_t w0 = ctx->pool->wait_ns();
-    QuantizeRows(w, x, m, ctx, &stride);
-    const auto dt = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0);
-    ctx->quant_ns += static_cast<uint64_t>(dt.count()) - (ctx->pool->wait_ns() - w0);
-  } else {
-    QuantizeRows(w, x, m, ctx, &stride);
-  }
+  const uint64_t t0 = ctx->timing ? NowNs() : 0, w0 = ctx->pool->wait_ns();
+  QuantizeRows(w, x, m, ctx, &stride);
+  if (ctx->timing) ctx->quant_ns += NowNs() - t0 - (ctx->pool->wait_ns() - w0);
   return stride;
 }
 
@@ -137,20 +131,16 @@ void MatMul(const cpu::WeightView& w, const float* x, int64_t m, float* y, MatMu
 void MatMulGroup(std::span<const MatMulJob> jobs, const float* x, int64_t m, MatMulContext* ctx) {
   SEPTET_CHECK(ctx != nullptr && ctx->pool != nullptr);
   if (m <= 0 || jobs.empty()) return;
-  const cpu::WeightView& w0 = *jobs[0].w;
-  bool shared = !(m > 1 && ctx->prefill == PrefillPath::kBlas);
-  for (const MatMulJob& j : jobs) {
-    shared = shared && j.w->cols == w0.cols &&
-             GetTypeTraits(j.w->type).vec_dot_type == GetTypeTraits(w0.type).vec_dot_type;
+  if (m > 1 && ctx->prefill == PrefillPath::kBlas) {
+    for (const MatMulJob& j : jobs) BlasMatMul(*j.w, x, m, j.y, ctx);
+    return;
   }
-  if (!shared) {
-    for (const MatMulJob& j : jobs) {
-      if (m > 1 && ctx->prefill == PrefillPath::kBlas) {
-        BlasMatMul(*j.w, x, m, j.y, ctx);
-      } else {
-        MatMulGroup(std::span<const MatMulJob>(&j, 1), x, m, ctx);
-      }
-    }
+  const cpu::WeightView& w0 = *jobs[0].w;
+  const bool shared = std::all_of(jobs.begin(), jobs.end(), [&w0](const MatMulJob& j) {
+    return j.w->cols == w0.cols && GetTypeTraits(j.w->type).vec_dot_type == GetTypeTraits(w0.type).vec_dot_type;
+  });
+  if (!shared) {  // one input quantization per matrix
+    for (const MatMulJob& j : jobs) MatMulGroup(std::span<const MatMulJob>(&j, 1), x, m, ctx);
     return;
   }
   const size_t stride = QuantizeInput(w0, x, m, ctx);

@@ -16,7 +16,6 @@
 #include "model/llama_context.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cinttypes>
 #include <cmath>
 #include <cstring>
@@ -80,11 +79,6 @@ MemoryUse LlamaContext::memory() const {
   }
   u.scratch = floats * sizeof(float) + (seq_.size() + pos_.size()) * sizeof(int32_t);
   return u;
-}
-
-uint64_t LlamaContext::NowNs() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
 }
 
 bool LlamaContext::SetProfile(OpProfile* profile) {

@@ -11,6 +11,7 @@
 #include <span>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
@@ -98,7 +99,6 @@ class LlamaContext final : public InferenceContext {
     if (dw > 0) profile_->ns[static_cast<size_t>(Op::kPoolWait)] += dw;
     if (dq > 0) profile_->Add(Op::kActQuant, dq);
   }
-  static uint64_t NowNs();
 
   const LlamaModel& model_;
   KvCache cache_;

@@ -61,22 +61,18 @@ struct PreparedX {
   __m128 xd4, xs4;
 };
 
-HWY_INLINE void PrepareX(const Tables& t, const uint8_t* xblk, PreparedX* px) {
-  for (int s = 0; s < kSubs; ++s) {
-    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(Q8ACodes(xblk + s * kQ8ABytes)));
-    px->xp[s] = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(x, t.px), 0xD8);
-  }
-  LoadQ8AMeta4(xblk, &px->xd4, &px->xs4);
-}
-
-// The short group's ns activation blocks (never reading past them); the rest 0.
-HWY_INLINE void PrepareXTail(const Tables& t, const uint8_t* xblk, int ns, PreparedX* px) {
-  alignas(16) float xd[4] = {0, 0, 0, 0}, xs[4] = {0, 0, 0, 0};
+// The activation blocks of a group of ns sub-blocks (4 for a full group); the
+// missing ones of a short group read as 0 (codes and scales), so their terms are 0.
+HWY_INLINE void PrepareX(const Tables& t, const uint8_t* xblk, int ns, PreparedX* px) {
   for (int s = 0; s < kSubs; ++s) {
     px->xp[s] = _mm256_setzero_si256();
     if (s >= ns) continue;
     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(Q8ACodes(xblk + s * kQ8ABytes)));
     px->xp[s] = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(x, t.px), 0xD8);
+  }
+  if (ns == kSubs) return LoadQ8AMeta4(xblk, &px->xd4, &px->xs4);
+  alignas(16) float xd[4] = {0, 0, 0, 0}, xs[4] = {0, 0, 0, 0};
+  for (int s = 0; s < ns; ++s) {  // never read past the row's last activation block
     xd[s] = Q8AScale(xblk + s * kQ8ABytes);
     xs[s] = static_cast<float>(Q8ASum(xblk + s * kQ8ABytes));
   }
@@ -89,6 +85,17 @@ HWY_INLINE __m256i DecodeSub(const Tables& t, const uint8_t* qs) {
   return _mm256_and_si256(_mm256_srlv_epi32(q, t.sh), t.c15);
 }
 
+// One group of one row (4 + 16 ns bytes) into the row's partial sums.
+HWY_INLINE __m128 AddGroup(const Tables& t, const uint8_t* blk, const PreparedX& px, int ns, __m128 sum) {
+  const __m128 dm = Fp16Pair(LoadU16(blk), LoadU16(blk + 2));
+  __m256i a[kSubs];
+  for (int s = 0; s < kSubs; ++s) {
+    a[s] = s < ns ? DotU8I8(DecodeSub(t, blk + 4 + 16 * s), px.xp[s]) : _mm256_setzero_si256();
+  }
+  return CombineAffine(HSum4x8(a[0], a[1], a[2], a[3]), px.xd4, px.xs4, _mm_shuffle_ps(dm, dm, 0x00),
+                       _mm_shuffle_ps(dm, dm, 0x55), sum);
+}
+
 template <int R>
 HWY_INLINE void RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act,
                          float* y) {
@@ -97,30 +104,17 @@ HWY_INLINE void RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row,
   for (int r = 0; r < R; ++r) sum[r] = _mm_setzero_ps();
   PreparedX px;
   for (int64_t b = 0; b < nb; ++b) {
-    PrepareX(t, Q8ABlock(act, b * kSubs), &px);
+    PrepareX(t, Q8ABlock(act, b * kSubs), kSubs, &px);
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w.row(row + r) + b * kBlockBytes;
       PrefetchWeights(blk);
-      const __m128 dm = Fp16Pair(LoadU16(blk), LoadU16(blk + 2));
-      const __m128i acc = HSum4x8(DotU8I8(DecodeSub(t, blk + 4), px.xp[0]),
-                                  DotU8I8(DecodeSub(t, blk + 20), px.xp[1]),
-                                  DotU8I8(DecodeSub(t, blk + 36), px.xp[2]),
-                                  DotU8I8(DecodeSub(t, blk + 52), px.xp[3]));
-      sum[r] = CombineAffine(acc, px.xd4, px.xs4, _mm_shuffle_ps(dm, dm, 0x00), _mm_shuffle_ps(dm, dm, 0x55),
-                             sum[r]);
+      sum[r] = AddGroup(t, blk, px, kSubs, sum[r]);
     }
   }
   const int ns = static_cast<int>((w.cols - nb * kBlock + quant::kQ4GSubBlockSize - 1) / quant::kQ4GSubBlockSize);
-  if (ns > 0) {
-    PrepareXTail(t, Q8ABlock(act, nb * kSubs), ns, &px);
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* blk = w.row(row + r) + nb * kBlockBytes;  // 4 + 16 ns bytes
-      const __m128 dm = Fp16Pair(LoadU16(blk), LoadU16(blk + 2));
-      __m256i a[kSubs];
-      for (int sb = 0; sb < kSubs; ++sb) a[sb] = sb < ns ? DotU8I8(DecodeSub(t, blk + 4 + 16 * sb), px.xp[sb]) : _mm256_setzero_si256();
-      sum[r] = CombineAffine(HSum4x8(a[0], a[1], a[2], a[3]), px.xd4, px.xs4, _mm_shuffle_ps(dm, dm, 0x00),
-                             _mm_shuffle_ps(dm, dm, 0x55), sum[r]);
-    }
+  if (ns > 0) {  // the short final group
+    PrepareX(t, Q8ABlock(act, nb * kSubs), ns, &px);
+    for (int r = 0; r < R; ++r) sum[r] = AddGroup(t, w.row(row + r) + nb * kBlockBytes, px, ns, sum[r]);
   }
   for (int r = 0; r < R; ++r) y[r] = HSum4f(sum[r]);
 }

@@ -44,54 +44,52 @@ HWY_INLINE __m256i BlockDot(const uint8_t* wblk, __m256i x) {
   return DotU8I8(_mm256_sign_epi8(q, q), _mm256_sign_epi8(x, q));
 }
 
+// Blocks [0, nb) (nb <= 4) of a group of the activation: codes and scales, 0 past
+// nb (a row's last group may be short; never read past its last block).
+HWY_INLINE void LoadGroupX(const uint8_t* xblk, int nb, __m256i x[4], __m128* xd4) {
+  for (int j = 0; j < 4; ++j) {
+    x[j] = j < nb ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(Q8ACodes(xblk + j * kQ8ABytes)))
+                  : _mm256_setzero_si256();
+  }
+  __m128 xs4;
+  if (nb == 4) return LoadQ8AMeta4(xblk, xd4, &xs4);
+  alignas(16) float xd[4] = {0, 0, 0, 0};
+  for (int j = 0; j < nb; ++j) xd[j] = Q8AScale(xblk + j * kQ8ABytes);
+  *xd4 = _mm_load_ps(xd);
+}
+
+// nb blocks of one row's group into its partial sums: lane j += (d_w d_x) acc_j.
+HWY_INLINE __m128 AddGroup(const uint8_t* wb, const __m256i x[4], __m128 xd4, int nb, __m128 sum) {
+  __m256i a[4];
+  int16_t dw[4];
+  for (int j = 0; j < 4; ++j) {
+    a[j] = j < nb ? BlockDot(wb + j * kBlockBytes, x[j]) : _mm256_setzero_si256();
+    dw[j] = j < nb ? static_cast<int16_t>(LoadU16(wb + j * kBlockBytes)) : int16_t{0};
+  }
+  const __m128 dw4 = _mm_cvtph_ps(_mm_setr_epi16(dw[0], dw[1], dw[2], dw[3], 0, 0, 0, 0));
+  return _mm_fmadd_ps(_mm_mul_ps(dw4, xd4), _mm_cvtepi32_ps(HSum4x8(a[0], a[1], a[2], a[3])), sum);
+}
+
 template <int R>
 HWY_INLINE void RowsAvx2(const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y) {
   const int64_t ng = w.cols / kGroup;
   __m128 sum[R];
   for (int r = 0; r < R; ++r) sum[r] = _mm_setzero_ps();
   __m256i x[4];
-  __m128 xd4, xs4;
+  __m128 xd4;
   for (int64_t g = 0; g < ng; ++g) {
-    const uint8_t* xblk = Q8ABlock(act, 4 * g);
-    for (int j = 0; j < 4; ++j) {
-      x[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(Q8ACodes(xblk + j * kQ8ABytes)));
-    }
-    LoadQ8AMeta4(xblk, &xd4, &xs4);
+    LoadGroupX(Q8ABlock(act, 4 * g), 4, x, &xd4);
     for (int r = 0; r < R; ++r) {
       const uint8_t* wb = w.row(row + r) + 4 * g * kBlockBytes;
       PrefetchWeights(wb);  // 136 bytes a group: every other group also the next line
       PrefetchWeights(wb + 64);
-      const __m128i acc = HSum4x8(BlockDot(wb, x[0]), BlockDot(wb + kBlockBytes, x[1]),
-                                  BlockDot(wb + 2 * kBlockBytes, x[2]),
-                                  BlockDot(wb + 3 * kBlockBytes, x[3]));
-      const __m128 dw4 = _mm_cvtph_ps(_mm_setr_epi16(
-          static_cast<int16_t>(LoadU16(wb)), static_cast<int16_t>(LoadU16(wb + kBlockBytes)),
-          static_cast<int16_t>(LoadU16(wb + 2 * kBlockBytes)), static_cast<int16_t>(LoadU16(wb + 3 * kBlockBytes)),
-          0, 0, 0, 0));
-      sum[r] = _mm_fmadd_ps(_mm_mul_ps(dw4, xd4), _mm_cvtepi32_ps(acc), sum[r]);
+      sum[r] = AddGroup(wb, x, xd4, 4, sum[r]);
     }
   }
-  const int nt = static_cast<int>((w.cols + quant::kQ8_0BlockSize - 1) / quant::kQ8_0BlockSize - 4 * ng);
-  if (nt > 0) {  // 1..3 blocks; read only those of the row and of the activation
-    const uint8_t* xblk = Q8ABlock(act, 4 * ng);
-    alignas(16) float xd[4] = {0, 0, 0, 0};
-    for (int j = 0; j < 4; ++j) {
-      x[j] = j < nt ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(Q8ACodes(xblk + j * kQ8ABytes)))
-                    : _mm256_setzero_si256();
-      if (j < nt) xd[j] = Q8AScale(xblk + j * kQ8ABytes);
-    }
-    xd4 = _mm_load_ps(xd);
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* wb = w.row(row + r) + 4 * ng * kBlockBytes;
-      __m256i a[4];
-      alignas(16) int16_t dw[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      for (int j = 0; j < 4; ++j) {
-        a[j] = j < nt ? BlockDot(wb + j * kBlockBytes, x[j]) : _mm256_setzero_si256();
-        if (j < nt) dw[j] = static_cast<int16_t>(LoadU16(wb + j * kBlockBytes));
-      }
-      const __m128 dw4 = _mm_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(dw)));
-      sum[r] = _mm_fmadd_ps(_mm_mul_ps(dw4, xd4), _mm_cvtepi32_ps(HSum4x8(a[0], a[1], a[2], a[3])), sum[r]);
-    }
+  const int nb = static_cast<int>((w.cols + quant::kQ8_0BlockSize - 1) / quant::kQ8_0BlockSize - 4 * ng);
+  if (nb > 0) {  // the last 1..3 blocks
+    LoadGroupX(Q8ABlock(act, 4 * ng), nb, x, &xd4);
+    for (int r = 0; r < R; ++r) sum[r] = AddGroup(w.row(row + r) + 4 * ng * kBlockBytes, x, xd4, nb, sum[r]);
   }
   for (int r = 0; r < R; ++r) y[r] = HSum4f(sum[r]);
 }
