@@ -272,22 +272,6 @@ void MatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* ac
 
 // Prefill: a tile of 4 rows (under 1 KB per 256 columns, L1-resident after the
 // first token) is re-run per token, as for Q4_G.
-template <class K>
-void MatMulT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
-             float* y, int64_t y_stride) {
-  const Tables t = MakeTables();
-  int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) {
-    for (int64_t tt = 0; tt < m; ++tt) {
-      K::template Run<4>(t, w, r, act + static_cast<size_t>(tt) * act_stride, y + tt * y_stride + r);
-    }
-  }
-  for (; r < r1; ++r) {
-    for (int64_t tt = 0; tt < m; ++tt) {
-      K::template Run<1>(t, w, r, act + static_cast<size_t>(tt) * act_stride, y + tt * y_stride + r);
-    }
-  }
-}
 
 #else  // portable fallback
 
@@ -356,11 +340,6 @@ void MatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* ac
   MatVecByRows(K::Row, w, r0, r1, act, y);
 }
 
-template <class K>
-void MatMulT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
-             float* y, int64_t y_stride) {
-  MatMulByRowTiles(MatVecT<K>, w, r0, r1, act, act_stride, m, y, y_stride);
-}
 
 #endif  // SEPTET_SIMD_X86
 
@@ -374,14 +353,11 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   }
 }
 
+// Prefill re-runs the matvec per token over 4-row tiles (MatVec == MatMul per
+// token, bit for bit); the type switch is MatVecImpl's.
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                 int64_t m, float* y, int64_t y_stride) {
-  switch (w.type) {
-    case DType::kQ4_K: return MatMulT<Q4_KRows>(w, r0, r1, act, act_stride, m, y, y_stride);
-    case DType::kQ5_K: return MatMulT<Q5_KRows>(w, r0, r1, act, act_stride, m, y, y_stride);
-    case DType::kQ6_K: return MatMulT<Q6_KRows>(w, r0, r1, act, act_stride, m, y, y_stride);
-    default: SEPTET_CHECK_MSG(false, "simd GgmlKQuants MatMul: not a Q4_K/Q5_K/Q6_K weight");
-  }
+  MatMulByRowTiles(MatVecImpl, w, r0, r1, act, act_stride, m, y, y_stride);
 }
 
 }  // namespace

@@ -175,22 +175,6 @@ void MatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* ac
 
 // Prefill: the decode is a few ops per 32 weights, so a tile of 4 rows
 // (L1-resident after the first token) is re-run per token, as for Q4_G.
-template <class L>
-void MatMulT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
-             float* y, int64_t y_stride) {
-  const Tables t = MakeTables();
-  int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) {
-    for (int64_t tt = 0; tt < m; ++tt) {
-      RowsAvx2<L, 4>(t, w, r, act + static_cast<size_t>(tt) * act_stride, y + tt * y_stride + r);
-    }
-  }
-  for (; r < r1; ++r) {
-    for (int64_t tt = 0; tt < m; ++tt) {
-      RowsAvx2<L, 1>(t, w, r, act + static_cast<size_t>(tt) * act_stride, y + tt * y_stride + r);
-    }
-  }
-}
 
 #else  // portable fallback
 
@@ -227,11 +211,6 @@ void MatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* ac
   MatVecByRows(RowGeneric<L>, w, r0, r1, act, y);
 }
 
-template <class L>
-void MatMulT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
-             float* y, int64_t y_stride) {
-  MatMulByRowTiles(MatVecT<L>, w, r0, r1, act, act_stride, m, y, y_stride);
-}
 
 #endif  // SEPTET_SIMD_X86
 
@@ -246,15 +225,11 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   }
 }
 
+// Prefill re-runs the matvec per token over 4-row tiles (MatVec == MatMul per
+// token, bit for bit); the type switch is MatVecImpl's.
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                 int64_t m, float* y, int64_t y_stride) {
-  switch (w.type) {
-    case DType::kQ4_0: return MatMulT<Q4_0Layout>(w, r0, r1, act, act_stride, m, y, y_stride);
-    case DType::kQ4_1: return MatMulT<Q4_1Layout>(w, r0, r1, act, act_stride, m, y, y_stride);
-    case DType::kQ5_0: return MatMulT<Q5_0Layout>(w, r0, r1, act, act_stride, m, y, y_stride);
-    case DType::kQ5_1: return MatMulT<Q5_1Layout>(w, r0, r1, act, act_stride, m, y, y_stride);
-    default: SEPTET_CHECK_MSG(false, "simd GgmlLegacy MatMul: not a Q4_0/Q4_1/Q5_0/Q5_1 weight");
-  }
+  MatMulByRowTiles(MatVecImpl, w, r0, r1, act, act_stride, m, y, y_stride);
 }
 
 }  // namespace
