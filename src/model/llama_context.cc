@@ -140,14 +140,8 @@ Status LlamaContext::ForwardBatch(std::span<const int32_t> tokens, std::span<con
 
 void LlamaContext::ForwardChunk(const int32_t* tokens, int64_t m) {
   const LlamaHParams& hp = model_.hparams();
-  const cpu::WeightView& embd = model_.weights().token_embd;
-  for (int64_t i = 0; i < m; ++i) {
-    if (embd.layout == cpu::WeightLayout::kFile) {
-      cpu::EmbeddingRow(embd, tokens[i], x_.data() + i * hp.dim);
-    } else {  // shared with a repacked tied output head (model/weights.h)
-      simd::RowToFloat(embd, tokens[i], x_.data() + i * hp.dim);
-    }
-  }
+  // Any layout: token_embd may share a repacked tied output head's bytes (model/weights.h).
+  for (int64_t i = 0; i < m; ++i) simd::RowToFloat(model_.weights().token_embd, tokens[i], x_.data() + i * hp.dim);
   for (int64_t l = 0; l < hp.n_layers; ++l) Layer(l, m);
 }
 
