@@ -11,7 +11,7 @@ struct NameRow {
   DType type;
   std::string_view name;
 };
-constexpr std::array<NameRow, 20> kNames = {{
+constexpr std::array<NameRow, 21> kNames = {{
     {DType::kF32, "F32"},
     {DType::kF16, "F16"},
     {DType::kBF16, "BF16"},
@@ -32,6 +32,7 @@ constexpr std::array<NameRow, 20> kNames = {{
     {DType::kQ4_G, "Q4_G"},
     {DType::kQ8_A, "Q8_A"},
     {DType::kQ8_R, "Q8_R"},
+    {DType::kQ8_B, "Q8_B"},
 }};
 
 }  // namespace

@@ -33,6 +33,7 @@ enum class DType : uint32_t {
   kQ4_G = 202,       // INT4, group 128, fp16 scale + fp16 min
   kQ8_A = 203,       // activation format: 32 int8 + fp32 scale + int16 sum (not stored)
   kQ8_R = 204,       // activation format: one fp32 scale per row + int32 sum (not stored)
+  kQ8_B = 205,       // activation format: 128 int8 + fp32 scale + int16 sum (not stored)
 };
 
 std::string_view DTypeName(DType t);

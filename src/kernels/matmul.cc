@@ -28,7 +28,7 @@ void RowRange(int64_t rows, int n_workers, int w, int64_t* r0, int64_t* r1) {
 }
 
 void QuantizeRows(const cpu::WeightView& w, const float* x, int64_t m, MatMulContext* ctx, size_t* stride) {
-  const DType act_type = GetTypeTraits(w.type).vec_dot_type;
+  const DType act_type = simd::ActivationType(w);
   *stride = GetTypeTraits(act_type).row_bytes(w.cols);
   ctx->act.resize(*stride * static_cast<size_t>(m));
   uint8_t* act = ctx->act.data();
@@ -137,7 +137,7 @@ void MatMulGroup(std::span<const MatMulJob> jobs, const float* x, int64_t m, Mat
   }
   const cpu::WeightView& w0 = *jobs[0].w;
   const bool shared = std::all_of(jobs.begin(), jobs.end(), [&w0](const MatMulJob& j) {
-    return j.w->cols == w0.cols && GetTypeTraits(j.w->type).vec_dot_type == GetTypeTraits(w0.type).vec_dot_type;
+    return j.w->cols == w0.cols && simd::ActivationType(*j.w) == simd::ActivationType(w0);
   });
   if (!shared) {  // one input quantization per matrix
     for (const MatMulJob& j : jobs) MatMulGroup(std::span<const MatMulJob>(&j, 1), x, m, ctx);

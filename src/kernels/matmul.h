@@ -1,8 +1,9 @@
 // y = x W^T on the fast tier: SIMD kernels (kernels/simd) split over a thread
 // pool, with a choice of prefill path.
 //
-// Decode (m = 1): the activation row is quantized once to the weight type's
-// vec_dot_type, then the rows of W are cut into one contiguous range per
+// Decode (m = 1): the activation row is quantized once to the kernels'
+// activation type (simd::ActivationType: Q8_B for repacked Q3P5, else the
+// weight type's vec_dot_type), then the rows of W are cut into one contiguous range per
 // worker and each range is a simd::MatVecRows call.
 // Prefill (m > 1): kOwnGemm runs simd::MatMulRows (the tiled int8 GEMM) on the
 // same row ranges; kBlas dequantizes tiles of W to F32 and calls OpenBLAS

@@ -250,6 +250,30 @@ float Q3P5VecDot(int64_t n, const void* w_row, const void* act_row) {
   return sum;
 }
 
+float Q3P5VecDotQ8B(int64_t n, const void* w_row, const void* act_row) {
+  CheckRowArgs(w_row, act_row, n);
+  const uint8_t* w = static_cast<const uint8_t*>(w_row);
+  const uint8_t* x = static_cast<const uint8_t*>(act_row);
+  float sum = 0.0f;
+  for (int64_t i0 = 0; i0 < n; i0 += kQ3P5BlockSize) {
+    const auto blk = LoadBlock<BlockQ3P5>(w, BlockBytesAt(n, i0));
+    w += BlockBytesAt(n, i0);
+    const auto xb = LoadBlock<BlockQ8B>(x + (i0 / kQ8BBlockSize) * sizeof(BlockQ8B));
+    const int r = static_cast<int>(std::min<int64_t>(kQ3P5BlockSize, n - i0));
+    const int ns = NumSubBlocks(r);
+    const Q3P5Params p = Q3P5UnpackHeader(blk.hdr);
+    uint8_t codes[kQ3P5BlockSize];
+    Q3P5UnpackCodes(blk, ns, codes);
+    int32_t acc = 0;
+    for (int k = 0; k < r; ++k) {
+      const bool up = ns == kQ3P5SubBlocks && k / kQ3P5SubBlockSize == p.sel;
+      acc += int32_t{xb.qs[k]} * (up ? codes[k] : 2 * codes[k]);
+    }
+    sum += xb.d * (p.d * 0.5f * static_cast<float>(acc) + p.m * static_cast<float>(xb.sum));
+  }
+  return sum;
+}
+
 size_t Q3P5RowBytesFn(int64_t n) {
   SEPTET_CHECK_MSG(n >= 0, "row length n must be >= 0");
   return Q3P5RowBytes(n);

@@ -123,6 +123,13 @@ BlockQ3P5 Q3P5EncodeBlock(const float* w, int r, uint16_t d15, uint16_t m15, int
 void Q3P5QuantizeRow(const float* src, void* dst, int64_t n, const float* importance);
 void Q3P5DequantizeRow(const void* src, float* dst, int64_t n);
 float Q3P5VecDot(int64_t n, const void* w_row, const void* act_row);  // act_row: Q8_A
+// The same dot against Q8_B activations (blocks of 128, quant/q8_act.h): the
+// reference of the CPU kernels on the repacked layout. Per Q3P5 block, one int32
+// sum acc = sum_k x_q,k c_k (c = v in sub-block sel, 2 u elsewhere; |acc| <=
+// kQ3P5MaxBlockAcc) and one term x_d (h acc + m x_sum), summed in block order.
+float Q3P5VecDotQ8B(int64_t n, const void* w_row, const void* act_row);
+inline constexpr int32_t kQ3P5MaxBlockAcc = kQ3P5BlockSize * kActMaxAbs * kQ3P5MaxCode4;
+static_assert(kQ3P5MaxBlockAcc == 243840 && kQ3P5BlockSize <= kQ3P5MaxAccLength);
 size_t Q3P5RowBytesFn(int64_t n);
 
 }  // namespace septet::quant

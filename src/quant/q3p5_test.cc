@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <vector>
 
+#include "quant/q8_act.h"
 #include "quant/quant_test_util.h"
 #include "util/test_util.h"
 
@@ -248,6 +251,62 @@ TEST(Q3P5, AccumulatorBoundReachedExactly) {
   // All four sub-blocks: -127 * 32 * (15 + 3 * 14), exact in float.
   for (auto& a : act) a.d = 1.0f;
   EXPECT_EQ(Q3P5VecDot(128, &blk, act.data()), -127.0f * 32.0f * (15.0f + 3.0f * 14.0f));
+}
+
+// Q3P5 x Q8_B: the integer block sum is exact, and each block term
+// x_d (h acc + m x_sum) is rounded at most 4 times, then nb - 1 additions:
+// |vec_dot - exact| <= gamma_{nb + 3} M, M = sum_k |x~_k| (|h| c_k + |m|),
+// with the exact dot of the decoded weights and x~ = x_d x_q in double.
+TEST(Q3P5, VecDotQ8BMatchesExactDot) {
+  auto rng = septet::testing::MakeRng(128);
+  for (int64_t n : {1, 31, 32, 100, 128, 129, 172, 300, 576, 1000, 4096}) {
+    for (int rep = 0; rep < 5; ++rep) {
+      const auto w = septet::testing::RandomWeights(rng, n, 0.05f);
+      const auto x = septet::testing::RandomWeights(rng, n, 1.0f);
+      std::vector<uint8_t> row(Q3P5RowBytes(n));
+      Q3P5QuantizeRow(w.data(), row.data(), n, nullptr);
+      std::vector<uint8_t> act(Q8BRowBytes(n));
+      Q8BQuantizeRow(x.data(), act.data(), n, nullptr);
+      std::vector<float> xq(static_cast<size_t>(n));
+      Q8BDequantizeRow(act.data(), xq.data(), n);
+      double exact = 0, mag = 0;
+      size_t off = 0;
+      for (int64_t i0 = 0; i0 < n; i0 += 128) {
+        const int r = static_cast<int>(std::min<int64_t>(128, n - i0));
+        const int ns = (r + 31) / 32;
+        const size_t bytes = r == 128 ? sizeof(BlockQ3P5) : Q3P5ShortBlockBytes(r);
+        BlockQ3P5 blk{};
+        std::memcpy(&blk, row.data() + off, bytes);
+        off += bytes;
+        const Q3P5Params p = Q3P5UnpackHeader(blk.hdr);
+        uint8_t codes[128] = {};
+        Q3P5UnpackCodes(blk, ns, codes);
+        for (int k = 0; k < r; ++k) {
+          const int c = (ns == 4 && k / 32 == p.sel) ? codes[k] : 2 * codes[k];
+          exact += double{xq[i0 + k]} * (double{p.m} + p.d / 2.0 * c);
+          mag += std::fabs(double{xq[i0 + k]}) * (std::fabs(p.d / 2.0) * c + std::fabs(double{p.m}));
+        }
+      }
+      const double nb = std::ceil(static_cast<double>(n) / 128.0);
+      ASSERT_LE(std::fabs(Q3P5VecDotQ8B(n, row.data(), act.data()) - exact), Gamma(nb + 3) * mag) << "n=" << n;
+    }
+  }
+}
+
+// |acc| <= 128 * 127 * 15 (kQ3P5MaxBlockAcc); every code and activation at its
+// extreme gives 127 * (32 * 15 + 96 * 14), exact in float.
+TEST(Q3P5, BlockAccumulatorBoundQ8B) {
+  uint8_t codes[128];
+  for (int k = 0; k < 128; ++k) codes[k] = k / 32 == 2 ? 15 : 7;
+  BlockQ3P5 blk{};
+  blk.hdr = Q3P5PackHeader(Q3P5EncodeD(2.0f), 2, Q3P5EncodeM(0.0f));  // h = 1, m = 0
+  Q3P5PackCodes(codes, 4, 2, &blk);
+  BlockQ8B act{};
+  act.d = 1.0f;
+  act.sum = static_cast<int16_t>(-127 * 128);
+  for (auto& q : act.qs) q = -127;
+  EXPECT_EQ(Q3P5VecDotQ8B(128, &blk, &act), -127.0f * (32 * 15 + 96 * 14));
+  EXPECT_LE(127 * (32 * 15 + 96 * 14), kQ3P5MaxBlockAcc);
 }
 
 }  // namespace

@@ -55,6 +55,34 @@ size_t Q8ARowBytesFn(int64_t n) {
   return Q8ARowBytes(n);
 }
 
+void Q8BQuantizeRow(const float* src, void* dst, int64_t n, const float* /*importance*/) {
+  CheckRowArgs(src, dst, n);
+  uint8_t* out = static_cast<uint8_t*>(dst);
+  for (int64_t b = 0; b * kQ8BBlockSize < n; ++b) {
+    const int64_t len = std::min<int64_t>(kQ8BBlockSize, n - b * kQ8BBlockSize);
+    BlockQ8B blk{};  // zero padding: codes past n and the 2 padding bytes
+    int64_t sum = 0;
+    blk.d = QuantizeSymmetric(src + b * kQ8BBlockSize, len, blk.qs, &sum);
+    blk.sum = static_cast<int16_t>(sum);
+    StoreBlock(out + b * sizeof(BlockQ8B), blk);
+  }
+}
+
+void Q8BDequantizeRow(const void* src, float* dst, int64_t n) {
+  CheckRowArgs(src, dst, n);
+  const uint8_t* in = static_cast<const uint8_t*>(src);
+  for (int64_t b = 0; b * kQ8BBlockSize < n; ++b) {
+    const auto blk = LoadBlock<BlockQ8B>(in + b * sizeof(BlockQ8B));
+    const int64_t len = std::min<int64_t>(kQ8BBlockSize, n - b * kQ8BBlockSize);
+    for (int64_t k = 0; k < len; ++k) dst[b * kQ8BBlockSize + k] = blk.d * blk.qs[k];
+  }
+}
+
+size_t Q8BRowBytesFn(int64_t n) {
+  SEPTET_CHECK_MSG(n >= 0, "row length n must be >= 0");
+  return Q8BRowBytes(n);
+}
+
 void Q8RQuantizeRow(const float* src, void* dst, int64_t n, const float* /*importance*/) {
   CheckRowArgs(src, dst, n);
   SEPTET_CHECK_MSG(n <= kQ8RMaxRowLength, "Q8_R: row too long for its int32 code sum");

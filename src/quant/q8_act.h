@@ -12,6 +12,17 @@
 //   x ~= d * q. A final partial block is zero-padded: codes past n are 0, and d and
 //   sum cover only the real values. row_bytes(n) = ceil(n / 32) * 40.
 //
+// Q8_B (DType 205): blocks of 128, the CPU kernels' pairing for Q3P5 in the
+// repacked layout (kernels/simd/simd_ops.h ActivationType): one scale per Q3P5
+// block, so the prefill GEMM converts and scales one int32 sum per 128 weights.
+//   offset size  field
+//   0      4     float   d      d = max|x| / 127 over the block
+//   4      2     int16_t sum    sum of the 128 codes (|sum| <= 128*127 = 16256, fits int16)
+//   6      2     zero padding
+//   8      128   int8_t  qs[128] q = round(x / d), ties to even, in [-127, 127]
+//   sizeof = 136 bytes, 8.5 bits per value. A final partial block is zero-padded
+//   as in Q8_A. row_bytes(n) = ceil(n / 128) * 136.
+//
 // Q8_R (DType 204): one scale per whole row, paired with Q3P5_SEED.
 //   offset size  field
 //   0      4     float   d      d = max|x| / 127 over the row
@@ -51,6 +62,30 @@ constexpr size_t Q8ARowBytes(int64_t n) {
 void Q8AQuantizeRow(const float* src, void* dst, int64_t n, const float* importance);
 void Q8ADequantizeRow(const void* src, float* dst, int64_t n);
 size_t Q8ARowBytesFn(int64_t n);
+
+// ---- Q8_B ----
+inline constexpr int kQ8BBlockSize = 128;
+
+struct BlockQ8B {
+  float d;
+  int16_t sum;
+  int16_t pad;
+  int8_t qs[kQ8BBlockSize];
+};
+static_assert(sizeof(BlockQ8B) == 136, "Q8_B block: 4 + 2 + 2 + 128 bytes");
+static_assert(offsetof(BlockQ8B, qs) == 8);
+
+inline constexpr double kQ8BBitsPerWeight = 8.0 * sizeof(BlockQ8B) / kQ8BBlockSize;
+static_assert(kQ8BBitsPerWeight == 8.5);
+static_assert(kQ8BBlockSize * kActMaxAbs <= 32767);
+
+constexpr size_t Q8BRowBytes(int64_t n) {
+  return static_cast<size_t>(CeilDiv(n, kQ8BBlockSize)) * sizeof(BlockQ8B);
+}
+
+void Q8BQuantizeRow(const float* src, void* dst, int64_t n, const float* importance);
+void Q8BDequantizeRow(const void* src, float* dst, int64_t n);
+size_t Q8BRowBytesFn(int64_t n);
 
 // ---- Q8_R ----
 struct Q8RHeader {

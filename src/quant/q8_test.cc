@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "quant/q8_0.h"
 #include "quant/q8_act.h"
@@ -70,34 +71,51 @@ TEST(Q8_0, AccumulatorBound) {
   EXPECT_EQ(Q8_0VecDot(32, &w, &x), -516128.0f);
 }
 
-// Q8_A: codes in [-127, 127] (never -128), sum field = sum of codes, per-element
-// error <= d/2 + 127 gamma_1 d + u |deq| (as for Q8_0, with the float d), the
-// tail zero-padded, the 2 alignment bytes zero.
+// Q8_A (blocks of 32) and Q8_B (blocks of 128): codes in [-127, 127] (never
+// -128), sum field = sum of codes, per-element error <= d/2 + 127 gamma_1 d +
+// u |deq| (as for Q8_0, with the float d), the tail zero-padded, the 2 padding
+// bytes zero.
+struct BlockedAct {
+  DType type;
+  int64_t block;      // values per block
+  size_t bytes;       // bytes per block
+  size_t qs;          // offset of the codes
+  size_t pad;         // offset of the 2 padding bytes
+};
+
 TEST(Q8A, QuantizeProperties) {
-  auto rng = septet::testing::MakeRng(32);
-  for (int64_t n = 0; n <= 100; ++n) {
-    auto x = testing::Uniform(rng, n, -3.0f, 3.0f);
-    if (n > 5) x[3] = -10.0f;  // a negative max: must map to -127, not -128
-    const testing::Row r = testing::Quantize(DType::kQ8_A, x.data(), n, nullptr, static_cast<size_t>(n % 3));
-    ASSERT_TRUE(r.GuardIntact());
-    const std::vector<float> xd = testing::Dequantize(DType::kQ8_A, r, n);
-    for (int64_t b = 0; b * 32 < n; ++b) {
-      const auto blk = LoadBlock<BlockQ8A>(r.data() + b * 40);
-      int sum = 0;
-      for (int k = 0; k < 32; ++k) {
-        ASSERT_GE(blk.qs[k], -127);
-        sum += blk.qs[k];
-        if (b * 32 + k >= n) {
-          ASSERT_EQ(blk.qs[k], 0) << "tail padding";
+  for (const BlockedAct a : {BlockedAct{DType::kQ8_A, 32, 40, 6, 38}, BlockedAct{DType::kQ8_B, 128, 136, 8, 6}}) {
+    auto rng = septet::testing::MakeRng(32);
+    for (int64_t n = 0; n <= 300; ++n) {
+      auto x = testing::Uniform(rng, n, -3.0f, 3.0f);
+      if (n > 5) x[3] = -10.0f;  // a negative max: must map to -127, not -128
+      const testing::Row r = testing::Quantize(a.type, x.data(), n, nullptr, static_cast<size_t>(n % 3));
+      ASSERT_TRUE(r.GuardIntact());
+      ASSERT_EQ(r.bytes, static_cast<size_t>((n + a.block - 1) / a.block) * a.bytes);
+      const std::vector<float> xd = testing::Dequantize(a.type, r, n);
+      for (int64_t b = 0; b * a.block < n; ++b) {
+        const uint8_t* blk = r.data() + b * a.bytes;
+        float d;
+        int16_t sum_field;
+        std::memcpy(&d, blk, 4);
+        std::memcpy(&sum_field, blk + 4, 2);
+        const int8_t* qs = reinterpret_cast<const int8_t*>(blk + a.qs);
+        int sum = 0;
+        for (int64_t k = 0; k < a.block; ++k) {
+          ASSERT_GE(qs[k], -127);
+          sum += qs[k];
+          if (b * a.block + k >= n) {
+            ASSERT_EQ(qs[k], 0) << "tail padding";
+          }
         }
-      }
-      ASSERT_EQ(blk.sum, sum);
-      ASSERT_EQ(r.data()[b * 40 + 38], 0);
-      ASSERT_EQ(r.data()[b * 40 + 39], 0);
-      for (int k = 0; k < 32 && b * 32 + k < n; ++k) {
-        const int64_t i = b * 32 + k;
-        ASSERT_LE(std::fabs(static_cast<double>(x[i]) - xd[i]),
-                  blk.d / 2.0 + 127 * Gamma(1) * blk.d + kU * std::fabs(xd[i]));
+        ASSERT_EQ(sum_field, sum) << DTypeName(a.type);
+        ASSERT_EQ(blk[a.pad], 0);
+        ASSERT_EQ(blk[a.pad + 1], 0);
+        for (int64_t k = 0; k < a.block && b * a.block + k < n; ++k) {
+          const int64_t i = b * a.block + k;
+          ASSERT_LE(std::fabs(static_cast<double>(x[i]) - xd[i]), d / 2.0 + 127 * Gamma(1) * d + kU * std::fabs(xd[i]))
+              << DTypeName(a.type);
+        }
       }
     }
   }

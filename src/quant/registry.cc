@@ -34,7 +34,7 @@ constexpr TypeTraits Ggml(DType type, const char* name, int32_t block_size, doub
 
 // One row per type. Keep in DType order of appearance in docs/formats.md.
 // Activation-only rows have no vec_dot (nullptr) and name themselves as vec_dot_type.
-const std::array<TypeTraits, 20> kTraits = {{
+const std::array<TypeTraits, 21> kTraits = {{
     {DType::kF32, "F32", 1, 4, 32.0, false, false, false, DType::kF32, &ElementRowBytes<4>,
      &quant::F32ToFloat, &quant::F32FromFloat, &quant::F32VecDot},
     {DType::kF16, "F16", 1, 2, 16.0, false, false, false, DType::kF32, &ElementRowBytes<2>,
@@ -56,6 +56,9 @@ const std::array<TypeTraits, 20> kTraits = {{
     {DType::kQ8_A, "Q8_A", quant::kQ8ABlockSize, sizeof(quant::BlockQ8A), quant::kQ8ABitsPerWeight,
      true, true, false, DType::kQ8_A, &quant::Q8ARowBytesFn, &quant::Q8ADequantizeRow,
      &quant::Q8AQuantizeRow, nullptr},
+    {DType::kQ8_B, "Q8_B", quant::kQ8BBlockSize, sizeof(quant::BlockQ8B), quant::kQ8BBitsPerWeight,
+     true, true, false, DType::kQ8_B, &quant::Q8BRowBytesFn, &quant::Q8BDequantizeRow,
+     &quant::Q8BQuantizeRow, nullptr},
     {DType::kQ8_R, "Q8_R", 0, 0, quant::kQ8RBitsPerWeight4096, true, true, false, DType::kQ8_R,
      &quant::Q8RRowBytesFn, &quant::Q8RDequantizeRow, &quant::Q8RQuantizeRow, nullptr},
     // ggml block formats septet reads from GGUF but never writes (input-only).

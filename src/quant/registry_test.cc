@@ -16,7 +16,7 @@ namespace {
 
 constexpr DType kAll[] = {
     DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0, DType::kQ3P5,  DType::kQ3P5_SEED, DType::kQ4_G,
-    DType::kQ8_A, DType::kQ8_R, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0,  DType::kQ5_1,      DType::kQ2_K,
+    DType::kQ8_A, DType::kQ8_B, DType::kQ8_R, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0,  DType::kQ5_1,      DType::kQ2_K,
     DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_NL, DType::kIQ4_XS};
 
 TEST(Registry, EveryDTypeHasAConsistentRow) {
@@ -58,7 +58,7 @@ TEST(Registry, EveryDTypeHasAConsistentRow) {
     }
     EXPECT_DOUBLE_EQ(RowBitsPerWeight(t, 4096), tr->bits_per_weight) << tr->name;
   }
-  for (uint32_t raw : {4u, 5u, 9u, 15u, 16u, 21u, 22u, 24u, 29u, 205u}) {  // ggml types septet lacks, unknown ids
+  for (uint32_t raw : {4u, 5u, 9u, 15u, 16u, 21u, 22u, 24u, 29u, 206u}) {  // ggml types septet lacks, unknown ids
     EXPECT_EQ(FindTypeTraits(raw), nullptr) << raw;
   }
 }
@@ -71,6 +71,8 @@ TEST(Registry, HeaderBitsPerWeightMatch) {
   EXPECT_EQ(GetTypeTraits(DType::kQ3P5_SEED).bits_per_weight, quant::kQ3P5SeedBitsPerWeight4096);
   EXPECT_EQ(GetTypeTraits(DType::kQ8_A).bits_per_weight, quant::kQ8ABitsPerWeight);
   EXPECT_EQ(GetTypeTraits(DType::kQ8_R).bits_per_weight, quant::kQ8RBitsPerWeight4096);
+  EXPECT_EQ(GetTypeTraits(DType::kQ8_B).bits_per_weight, quant::kQ8BBitsPerWeight);
+  EXPECT_EQ(GetTypeTraits(DType::kQ8_B).block_bytes, sizeof(quant::BlockQ8B));
   EXPECT_EQ(GetTypeTraits(DType::kQ3P5).block_bytes, sizeof(quant::BlockQ3P5));
   EXPECT_EQ(GetTypeTraits(DType::kQ4_G).block_bytes, sizeof(quant::BlockQ4G));
   EXPECT_EQ(GetTypeTraits(DType::kQ8_0).block_bytes, sizeof(quant::BlockQ8_0));
@@ -89,6 +91,7 @@ TEST(Registry, HeaderBitsPerWeightMatch) {
     EXPECT_EQ(GetTypeTraits(DType::kQ4_G).row_bytes(n), quant::Q4GRowBytes(n));
     EXPECT_EQ(GetTypeTraits(DType::kQ3P5_SEED).row_bytes(n), quant::Q3P5SeedRowBytes(n));
     EXPECT_EQ(GetTypeTraits(DType::kQ8_R).row_bytes(n), quant::Q8RRowBytes(n));
+    EXPECT_EQ(GetTypeTraits(DType::kQ8_B).row_bytes(n), quant::Q8BRowBytes(n));
     if (n > 0) {
       EXPECT_DOUBLE_EQ(RowBitsPerWeight(DType::kQ3P5, n), quant::Q3P5RowBitsPerWeight(n));
       EXPECT_DOUBLE_EQ(RowBitsPerWeight(DType::kQ3P5_SEED, n), quant::Q3P5SeedRowBitsPerWeight(n));

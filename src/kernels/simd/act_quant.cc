@@ -1,4 +1,4 @@
-// Activation quantization (Q8_A, Q8_R) in SIMD, byte-identical to the scalar
+// Activation quantization (Q8_A, Q8_B, Q8_R) in SIMD, byte-identical to the scalar
 // from_float in quant/q8_act.cc:
 //   amax = max |x| (NaN ignored, as std::fmax does; max is order-independent),
 //   d = amax / 127 (the same float division), q = nearbyint(x / d) clamped to
@@ -42,7 +42,8 @@ HWY_INLINE int CodeOf(float x, float d) {
   return static_cast<int>(r);
 }
 
-float AbsMax(const float* x, int64_t n) {
+// Noinline: inlined with a constant n, GCC 12 warns of a bogus out-of-range tail iteration.
+HWY_NOINLINE float AbsMax(const float* x, int64_t n) {
   const hn::ScalableTag<float> df;
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   auto m = hn::Zero(df);
@@ -84,22 +85,22 @@ int64_t Codes(const float* x, int64_t n, float d, int8_t* q) {
   return s;
 }
 
-void QuantizeQ8A(const float* x, int64_t n, uint8_t* out) {
-  constexpr int kB = quant::kQ8ABlockSize;
+// Q8_A / Q8_B: full blocks here, a final partial block by the reference itself.
+template <class Block, int kB>
+void QuantizeBlocks(const float* x, int64_t n, uint8_t* out,
+                    void (*reference)(const float*, void*, int64_t, const float*)) {
   const int64_t nfull = n / kB;
   for (int64_t b = 0; b < nfull; ++b) {
     const float* xb = x + b * kB;
-    quant::BlockQ8A blk{};
+    Block blk{};
     const float amax = AbsMax(xb, kB);
     blk.d = amax / static_cast<float>(kMax);
     int64_t sum = 0;
     if (blk.d > 0.0f) sum = Codes(xb, kB, blk.d, blk.qs);
     blk.sum = static_cast<int16_t>(sum);
-    std::memcpy(out + b * sizeof(quant::BlockQ8A), &blk, sizeof(blk));
+    std::memcpy(out + b * sizeof(Block), &blk, sizeof(blk));
   }
-  if (nfull * kB < n) {  // the final partial block: the reference itself
-    quant::Q8AQuantizeRow(x + nfull * kB, out + nfull * sizeof(quant::BlockQ8A), n - nfull * kB, nullptr);
-  }
+  if (nfull * kB < n) reference(x + nfull * kB, out + nfull * sizeof(Block), n - nfull * kB, nullptr);
 }
 
 void QuantizeQ8R(const float* x, int64_t n, uint8_t* out) {
@@ -119,7 +120,10 @@ void QuantizeActivationT(DType act_type, const float* x, int64_t n, uint8_t* out
   SEPTET_CHECK_MSG(n >= 0, "QuantizeActivation: n must be >= 0");
   switch (act_type) {
     case DType::kQ8_A:
-      QuantizeQ8A(x, n, out);
+      QuantizeBlocks<quant::BlockQ8A, quant::kQ8ABlockSize>(x, n, out, &quant::Q8AQuantizeRow);
+      return;
+    case DType::kQ8_B:
+      QuantizeBlocks<quant::BlockQ8B, quant::kQ8BBlockSize>(x, n, out, &quant::Q8BQuantizeRow);
       return;
     case DType::kQ8_R:
       QuantizeQ8R(x, n, out);
@@ -128,7 +132,7 @@ void QuantizeActivationT(DType act_type, const float* x, int64_t n, uint8_t* out
       if (n > 0) std::memcpy(out, x, static_cast<size_t>(n) * sizeof(float));
       return;
     default:
-      SEPTET_CHECK_MSG(false, "QuantizeActivation: not an activation type (Q8_A, Q8_R, F32)");
+      SEPTET_CHECK_MSG(false, "QuantizeActivation: not an activation type (Q8_A, Q8_B, Q8_R, F32)");
   }
 }
 

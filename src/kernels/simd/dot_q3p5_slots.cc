@@ -1,25 +1,31 @@
-// Q3P5 x Q8_A kernels on the repacked layout WeightLayout::kQ3P5Slots
-// (kernels/simd/repack.h has the byte layout and the decode).
-//
-// AVX2, per 128-weight block and row: 13 integer ops decode the 4 slots (codes
-// in weight order, no activation shuffle), then per slot vpmaddubsw +
-// vpmaddwd against the activation block of sub-block (sel + k) mod 4, and the
-// int32 lanes go to float at once: T = sum_k float(acc_k) * c_k x_d(k) with
-// c_0 = 1 (half-step codes v), c_k = 2 (codes u, step d = 2 h), one FMA
-// acc += d * T into 8 float lanes per row, and one FMA of [d, m] x [0, X_b]
-// for the offset term, X_b = sum_s x_d[s] x_sum[s] (per activation block,
-// shared by all rows). One horizontal sum per row at the end:
-//   y = 0.5 * sum(acc) + sum_b m_b X_b.
-// A row's final short block (repack.h) is one more block whose ns sub-blocks
-// all hold 3-bit codes u (c = 2), in natural order: no scalar tail.
-// The activation is prepared once per call (PreparedBlock per block: codes of
-// sub-blocks 0,1,2,3,0,1,2 so the 4 slots are contiguous from sub-block sel,
-// scales x_d and 2 x_d likewise, X_b; the short block's PreparedBlock holds its
-// ns sub-blocks in order), in a per-thread buffer that is reused across calls.
-// Prefill decodes a tile of rows once per block and runs the same per-(row,
-// token) op sequence as MatVec: bit-identical per token.
-// Portable targets: scalar decode of the slots, SIMD integer dot, the scalar
-// per-sub-block formula.
+// Q3P5 x Q8_B kernels on the repacked layout WeightLayout::kQ3P5Slots
+// (kernels/simd/repack.h has the byte layout and the decode). The activation
+// is Q8_B (quant/q8_act.h): one scale and one code sum per 128 values, the
+// Q3P5 block size, so a block of one row against one token is
+//   acc = sum_k x_q,k c_k   (int32, exact: c = v in sub-block sel, 2 u elsewhere)
+//   y  += (h x_d) acc + m (x_d x_sum)                      (h = d / 2)
+// with ONE int-to-float conversion and ONE FMA per 128 weights (Q8_A needed four
+// of each: one scale per 32).
+// x86 (AVX2, AVX3, AVX3_DL): the decode doubles the 3-bit codes (2 u <= 14 fits
+// the unsigned operand), so the four slot dots sum into one int32 vector: AVX3_DL
+// chains four vpdpbusd; AVX2/AVX3 add the four vpmaddubsw int16 vectors (each
+// lane <= 4 * 2 * 15 * 127 = 15240, no saturation) and widen once with
+// vpmaddwd. Per row and token the float work is fixed and shared by MatVec and
+// MatMul (bit-identical per token):
+//   acc8 = fma(float(i8), h * x_d, acc8)  per block (8 int32 lanes of the sum)
+//   off  = fma(m, x_d * float(x_sum), off) per block (scalar)
+//   y    = hsum(acc8) + off.
+// A row's final short block (repack.h) decodes to ns sub-blocks of 2 u in
+// natural order (the rest zero) and runs the same formula; the activation's last
+// Q8_B block is zero-padded, so no tail is left to the scalar code.
+// MatVec decodes two rows at a time, slot k against sub-block (sel + k) mod 4
+// of the activation. MatMul (prefill, batched decode) decodes a chunk of rows
+// once into natural-order codes (an L2-resident buffer) and runs register tiles
+// of kRT rows x 8 tokens over it: per block and token 4 integer dots, one
+// convert, one FMA per row, the scale products h * x_d and the offsets m * X_b
+// done 8 tokens at a time.
+// Portable targets: the slots back to the file layout per block, SIMD integer
+// dot, the reference's per-block formula.
 #include "kernels/simd/hwy_config.h"
 
 #include <algorithm>
@@ -51,69 +57,30 @@ namespace {
 constexpr int kBlock = quant::kQ3P5BlockSize;
 constexpr size_t kBlockBytes = sizeof(quant::BlockQ3P5);
 constexpr int kSubs = quant::kQ3P5SubBlocks;
-static_assert(kBlock == 4 * quant::kQ8ABlockSize && kSubs == 4 && kBlockBytes == 56);
+constexpr size_t kActBytes = sizeof(quant::BlockQ8B);
+constexpr size_t kActQs = offsetof(quant::BlockQ8B, qs);
+static_assert(kBlock == quant::kQ8BBlockSize && kSubs == 4 && kBlockBytes == 56);
+static_assert(kActBytes == 136 && kActQs == 8 && offsetof(quant::BlockQ8B, sum) == 4);
 
 // Sub-blocks of a row's final short block (0: none).
 int TailSubs(int64_t n) { return static_cast<int>((n % kBlock + quant::kQ3P5SubBlockSize - 1) / quant::kQ3P5SubBlockSize); }
 
+// The activation block's scale x_d and offset product X_b = x_d * x_sum (one
+// rounding; MatVec and MatMul take it from here).
+HWY_INLINE float ActScale(const uint8_t* xb) { return LoadF32(xb); }
+HWY_INLINE float ActOffset(const uint8_t* xb) {
+  int16_t s;
+  std::memcpy(&s, xb + 4, 2);
+  return LoadF32(xb) * static_cast<float>(s);
+}
+
 #if SEPTET_SIMD_X86
 
-struct alignas(32) PreparedBlock {
-  int8_t x[7][32];  // codes of sub-block i % 4
-  float xd[4];      // x_d[s]              (slot 0: scale of v)
-  float xd2[8];     // 2 x_d[i % 4], i < 7 (slots 1..3: scale of u)
-  float xs[4];      // {0, X_b, 0, 0}, X_b = sum_s x_d[s] x_sum[s]
-};
-static_assert(sizeof(PreparedBlock) == 288);
-
-// The per-thread activation buffer, grown on demand and reused (no allocation
-// per call once it has reached the largest size a thread needs).
-PreparedBlock* PreparedBuffer(size_t n) {
-  thread_local std::vector<PreparedBlock> buf;  // C++17 aligned new: 32-byte aligned
-  if (buf.size() < n) buf.resize(n);
-  return buf.data();
-}
-
-HWY_INLINE float FmaSum(float xd, int32_t xsum, float acc) {
-  return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(xd), _mm_set_ss(static_cast<float>(xsum)), _mm_set_ss(acc)));
-}
-
-// nb full blocks, then (ns > 0) the short block's ns sub-blocks in order.
-// Noinline: one compiled body (fixed rounding of X_b) for MatVec and MatMul.
-HWY_NOINLINE void PrepareAct(const uint8_t* act, int64_t nb, int ns, PreparedBlock* out) {
-  for (int64_t b = 0; b < nb; ++b) {
-    PreparedBlock& p = out[b];
-    const uint8_t* xb = Q8ABlock(act, b * kSubs);
-    float xs = 0.0f;
-    for (int i = 0; i < 7; ++i) {
-      std::memcpy(p.x[i], Q8ACodes(xb + (i & 3) * kQ8ABytes), 32);
-      p.xd2[i] = 2.0f * Q8AScale(xb + (i & 3) * kQ8ABytes);
-    }
-    p.xd2[7] = 0.0f;
-    for (int s = 0; s < kSubs; ++s) {
-      p.xd[s] = Q8AScale(xb + s * kQ8ABytes);
-      xs = FmaSum(p.xd[s], Q8ASum(xb + s * kQ8ABytes), xs);
-    }
-    p.xs[0] = 0.0f;
-    p.xs[1] = xs;
-    p.xs[2] = 0.0f;
-    p.xs[3] = 0.0f;
-  }
-  if (ns == 0) return;
-  PreparedBlock& p = out[nb];
-  p = PreparedBlock{};
-  const uint8_t* xb = Q8ABlock(act, nb * kSubs);
-  float xs = 0.0f;
-  for (int s = 0; s < ns; ++s) {
-    std::memcpy(p.x[s], Q8ACodes(xb + s * kQ8ABytes), 32);
-    p.xd2[s] = 2.0f * Q8AScale(xb + s * kQ8ABytes);
-    xs = FmaSum(Q8AScale(xb + s * kQ8ABytes), Q8ASum(xb + s * kQ8ABytes), xs);
-  }
-  p.xs[1] = xs;
-}
+// vpmaddubsw pair sums of the four slots added in int16: 4 * 2 * 15 * 127.
+static_assert(4 * 2 * quant::kQ3P5MaxCode4 * quant::kActMaxAbs <= 32767);
 
 struct Consts {
-  __m256i sh_q, sh_r, sh_l, c15, c7, c4, c3, c2, c1, ones16;
+  __m256i sh_q, sh_r, sh_l, c15, c14, c4, c3, c2, c1;
 };
 
 Consts MakeConsts() {
@@ -121,101 +88,115 @@ Consts MakeConsts() {
   k.sh_q = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
   k.sh_r = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   k.sh_l = _mm256_setr_epi64x(0, 2, 4, 6);
-  k.c3 = _mm256_set1_epi8(3);
   k.c15 = _mm256_set1_epi8(15);
-  k.c7 = _mm256_set1_epi8(7);
+  k.c14 = _mm256_set1_epi8(14);
   k.c4 = _mm256_set1_epi8(4);
+  k.c3 = _mm256_set1_epi8(3);
   k.c2 = _mm256_set1_epi8(2);
   k.c1 = _mm256_set1_epi8(1);
-  k.ones16 = _mm256_set1_epi16(1);
   return k;
 }
 
 struct Decoded {
-  __m256i u[kSubs];  // slot codes, weight order
-  __m128 dm;         // [d, m, 0, 0]
-  int sel;
+  __m256i c[kSubs];  // slot codes times their weight, in weight order: v (slot 0), 2 u (slots 1..3)
+  float h, m;        // half step d / 2 (exact) and offset
+  int sel;           // slot k holds sub-block (sel + k) mod 4
 };
+
+// d: header bits 0..14 (fp16, sign 0); m: bits 17..31 = fp16 bits 1..15 (bit 0 is 0).
+HWY_INLINE void DecodeHeader(uint32_t hdr, Decoded* db) {
+  const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(hdr & 0xFFFE7FFFu)));
+  db->h = 0.5f * _mm_cvtss_f32(dm);
+  db->m = _mm_cvtss_f32(_mm_movehdup_ps(dm));
+}
 
 HWY_INLINE void Decode(const Consts& k, const uint8_t* blk, Decoded* db) {
   const uint32_t hdr = LoadU32(blk);
   db->sel = static_cast<int>((hdr >> 15) & 3u);
-  // d: bits 0..14 (fp16, sign 0); m: bits 17..31 = fp16 bits 1..15 (bit 0 is 0).
-  db->dm = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(hdr & 0xFFFE7FFFu)));
+  DecodeHeader(hdr, db);
   const __m256i p = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 4));
   const __m256i q = _mm256_srlv_epi32(
       _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 36))), k.sh_q);
   const __m256i r = _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(LoadU32(blk + 52))), k.sh_r);
-  db->u[0] = _mm256_and_si256(p, k.c15);
-  db->u[1] = _mm256_and_si256(_mm256_srli_epi16(p, 4), k.c7);
-  db->u[2] = _mm256_and_si256(q, k.c7);
+  db->c[0] = _mm256_and_si256(p, k.c15);                           // v
+  db->c[1] = _mm256_and_si256(_mm256_srli_epi16(p, 3), k.c14);     // 2 u1: bits 4..6 to 1..3
+  db->c[2] = _mm256_and_si256(_mm256_slli_epi16(q, 1), k.c14);     // 2 u2: bits 0..2 to 1..3
   const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(p, 5), k.c4);
   const __m256i mid = _mm256_and_si256(_mm256_srli_epi16(q, 2), k.c2);
-  db->u[3] = _mm256_or_si256(_mm256_or_si256(hi, mid), _mm256_and_si256(r, k.c1));
+  const __m256i u3 = _mm256_or_si256(_mm256_or_si256(hi, mid), _mm256_and_si256(r, k.c1));
+  db->c[3] = _mm256_add_epi8(u3, u3);
 }
 
-// The short block: header as for a full block (sel ignored), ns sub-blocks of u.
+// The short block: header as for a full block (sel ignored), ns sub-blocks of
+// 2 u in natural order, the other slots zero.
 HWY_INLINE void DecodeShort(const Consts& k, const uint8_t* blk, int ns, Decoded* db) {
   db->sel = 0;
-  db->dm = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(LoadU32(blk) & 0xFFFE7FFFu)));
-  db->u[0] = _mm256_setzero_si256();  // ns >= 1 overwrites it; keeps the compiler's flow analysis quiet
+  DecodeHeader(LoadU32(blk), db);
+  for (int s = 0; s < kSubs; ++s) db->c[s] = _mm256_setzero_si256();
   for (int s = 0; s < ns; ++s) {
     const uint8_t* sb = blk + 4 + 12 * s;
     int64_t l;
     std::memcpy(&l, sb, 8);
     const __m256i lo = _mm256_and_si256(_mm256_srlv_epi64(_mm256_set1_epi64x(l), k.sh_l), k.c3);
     const __m256i hi = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(LoadU32(sb + 8))), k.sh_r), k.c1);
-    db->u[s] = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 2));
+    const __m256i u = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 2));
+    db->c[s] = _mm256_add_epi8(u, u);
   }
 }
 
-HWY_INLINE __m256 SlotDot(const Consts& k, __m256i u, const int8_t* x) {
-  const __m256i xv = _mm256_load_si256(reinterpret_cast<const __m256i*>(x));
-  return _mm256_cvtepi32_ps(DotU8I8(u, xv));
+HWY_INLINE __m256i LoadX(const int8_t* x) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)); }
+
+// sum over the four slots of c[s] . x_s, 8 int32 lanes (lane i: bytes 4i..4i+3
+// of every slot), the same exact integers on every x86 target.
+HWY_INLINE __m256i Dot4(const __m256i c[kSubs], const int8_t* x0, const int8_t* x1, const int8_t* x2,
+                        const int8_t* x3) {
+#if HWY_TARGET == HWY_AVX3_DL
+  __m256i a = _mm256_dpbusd_epi32(_mm256_setzero_si256(), c[0], LoadX(x0));
+  a = _mm256_dpbusd_epi32(a, c[1], LoadX(x1));
+  a = _mm256_dpbusd_epi32(a, c[2], LoadX(x2));
+  return _mm256_dpbusd_epi32(a, c[3], LoadX(x3));
+#else
+  __m256i s = _mm256_add_epi16(_mm256_maddubs_epi16(c[0], LoadX(x0)), _mm256_maddubs_epi16(c[1], LoadX(x1)));
+  s = _mm256_add_epi16(s, _mm256_maddubs_epi16(c[2], LoadX(x2)));
+  s = _mm256_add_epi16(s, _mm256_maddubs_epi16(c[3], LoadX(x3)));
+  return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
+#endif
 }
 
-// One block of one row into (acc, accm). The only float ops of the kernel
-// (with Finish): MatVec and MatMul run exactly this sequence.
-HWY_INLINE void Contribute(const Consts& k, const __m256i u[kSubs], __m128 dm, int sel, const PreparedBlock& p,
-                           __m256* acc, __m128* accm) {
-  const int8_t* x = p.x[sel];
-  __m256 t = _mm256_mul_ps(SlotDot(k, u[0], x), _mm256_broadcast_ss(p.xd + sel));
-  t = _mm256_fmadd_ps(SlotDot(k, u[1], x + 32), _mm256_broadcast_ss(p.xd2 + sel + 1), t);
-  t = _mm256_fmadd_ps(SlotDot(k, u[2], x + 64), _mm256_broadcast_ss(p.xd2 + sel + 2), t);
-  t = _mm256_fmadd_ps(SlotDot(k, u[3], x + 96), _mm256_broadcast_ss(p.xd2 + sel + 3), t);
-  *acc = _mm256_fmadd_ps(t, _mm256_broadcastss_ps(dm), *acc);
-  *accm = _mm_fmadd_ps(dm, _mm_load_ps(p.xs), *accm);
+HWY_INLINE float FmaF(float a, float b, float c) {
+  return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
 }
 
-// The short block (all codes u, c = 2, natural order) into (acc, accm).
-HWY_INLINE void ContributeShort(const Consts& k, const Decoded& db, int ns, const PreparedBlock& p, __m256* acc,
-                                __m128* accm) {
-  __m256 t = _mm256_mul_ps(SlotDot(k, db.u[0], p.x[0]), _mm256_broadcast_ss(p.xd2));
-  for (int s = 1; s < ns; ++s) t = _mm256_fmadd_ps(SlotDot(k, db.u[s], p.x[s]), _mm256_broadcast_ss(p.xd2 + s), t);
-  *acc = _mm256_fmadd_ps(t, _mm256_broadcastss_ps(db.dm), *acc);
-  *accm = _mm_fmadd_ps(db.dm, _mm_load_ps(p.xs), *accm);
+// One block of one row against one token (MatVec; MatMul's Tile runs the same
+// float operations, 8 tokens at a time for the scale and offset products).
+HWY_INLINE void Contribute(const Decoded& d, const uint8_t* xb, __m256* acc, float* off) {
+  const int8_t* xq = reinterpret_cast<const int8_t*>(xb + kActQs);
+  const int s = d.sel;
+  const __m256i i = Dot4(d.c, xq + 32 * (s & 3), xq + 32 * ((s + 1) & 3), xq + 32 * ((s + 2) & 3),
+                         xq + 32 * ((s + 3) & 3));
+  *acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_set1_ps(d.h * ActScale(xb)), *acc);
+  *off = FmaF(d.m, ActOffset(xb), *off);
 }
 
-// y = 0.5 * sum(acc) + accm[1]: fixed order, explicit FMA.
-HWY_INLINE float Finish(__m256 acc, __m128 accm) {
+// y = hsum(acc) + off: fixed order.
+HWY_INLINE float Finish(__m256 acc, float off) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));             // [s0 + s2, s1 + s3]
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));              // (s0 + s2) + (s1 + s3)
-  return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(0.5f), s, _mm_movehdup_ps(accm)));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));   // [s0 + s2, s1 + s3]
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));    // (s0 + s2) + (s1 + s3)
+  return _mm_cvtss_f32(s) + off;
 }
 
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
   const Consts k = MakeConsts();
   const int64_t nb = w.cols / kBlock;
   const int ns = TailSubs(w.cols);
-  PreparedBlock* px = PreparedBuffer(static_cast<size_t>(nb + 1));
-  PrepareAct(act, nb, ns, px);
+  const uint8_t* xs = act + static_cast<size_t>(nb) * kActBytes;  // the short block's activation
   int64_t r = r0;
   for (; r + 2 <= r1; r += 2) {  // two rows interleaved (independent chains)
     const uint8_t* wa = w.row(r);
     const uint8_t* wb = w.row(r + 1);
     __m256 acc_a = _mm256_setzero_ps(), acc_b = _mm256_setzero_ps();
-    __m128 accm_a = _mm_setzero_ps(), accm_b = _mm_setzero_ps();
+    float off_a = 0.0f, off_b = 0.0f;
     for (int64_t b = 0; b < nb; ++b) {
       // Software prefetch: without it the decode and the memory stream do not
       // overlap (measured: ~2x slower than the cached rate on a 26 MB matrix).
@@ -224,81 +205,175 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
       Decoded da, db;
       Decode(k, wa + b * kBlockBytes, &da);
       Decode(k, wb + b * kBlockBytes, &db);
-      Contribute(k, da.u, da.dm, da.sel, px[b], &acc_a, &accm_a);
-      Contribute(k, db.u, db.dm, db.sel, px[b], &acc_b, &accm_b);
+      const uint8_t* xb = act + static_cast<size_t>(b) * kActBytes;
+      Contribute(da, xb, &acc_a, &off_a);
+      Contribute(db, xb, &acc_b, &off_b);
     }
     if (ns > 0) {
       Decoded da, db;
       DecodeShort(k, wa + nb * kBlockBytes, ns, &da);
       DecodeShort(k, wb + nb * kBlockBytes, ns, &db);
-      ContributeShort(k, da, ns, px[nb], &acc_a, &accm_a);
-      ContributeShort(k, db, ns, px[nb], &acc_b, &accm_b);
+      Contribute(da, xs, &acc_a, &off_a);
+      Contribute(db, xs, &acc_b, &off_b);
     }
-    y[r - r0] = Finish(acc_a, accm_a);
-    y[r + 1 - r0] = Finish(acc_b, accm_b);
+    y[r - r0] = Finish(acc_a, off_a);
+    y[r + 1 - r0] = Finish(acc_b, off_b);
   }
   for (; r < r1; ++r) {
     const uint8_t* wr = w.row(r);
     __m256 acc = _mm256_setzero_ps();
-    __m128 accm = _mm_setzero_ps();
+    float off = 0.0f;
     for (int64_t b = 0; b < nb; ++b) {
       Decoded d;
       Decode(k, wr + b * kBlockBytes, &d);
-      Contribute(k, d.u, d.dm, d.sel, px[b], &acc, &accm);
+      Contribute(d, act + static_cast<size_t>(b) * kActBytes, &acc, &off);
     }
     if (ns > 0) {
       Decoded d;
       DecodeShort(k, wr + nb * kBlockBytes, ns, &d);
-      ContributeShort(k, d, ns, px[nb], &acc, &accm);
+      Contribute(d, xs, &acc, &off);
     }
-    y[r - r0] = Finish(acc, accm);
+    y[r - r0] = Finish(acc, off);
   }
 }
 
-// Prefill: tiles of kTT tokens (activations prepared once per tile) x kRT rows
-// (each block decoded once per tile, reused for the kTT tokens).
-constexpr int kRT = 4;
-constexpr int kTT = 16;
+// ---- MatMul: decoded row chunks x register tiles of kRT rows and kTT tokens ----
+constexpr int kTT = 8;  // tokens per tile: one float vector of scale / offset products
+#if HWY_TARGET == HWY_AVX2
+constexpr int kRT = 1;  // 16 vector registers: 8 accumulators + 4 code vectors + temporaries
+#else
+constexpr int kRT = 2;  // 32 registers: 16 accumulators + 8 code vectors + temporaries
+#endif
+// Decoded codes of a chunk of rows (128 bytes per row and block): kept in L2
+// while every token tile runs over them.
+constexpr size_t kChunkBytes = 256 << 10;
+constexpr size_t kCodeBytes = 128;  // one decoded block: 4 slots x 32
+
+struct MatMulScratch {
+  std::vector<uint8_t> codes;  // [row of chunk][block][sub-block][32], natural order, 2 u / v
+  std::vector<float> hm;       // [row of chunk][block][2]: h, m
+  std::vector<float> xd, xo;   // [token tile][block][kTT]: x_d, X_b
+};
+
+MatMulScratch& Scratch() {
+  thread_local MatMulScratch s;  // grown on demand, reused across calls
+  return s;
+}
+
+// Row rc's blocks decoded into natural sub-block order (slot k to sub-block
+// (sel + k) mod 4), the short block last.
+HWY_INLINE void DecodeRow(const Consts& k, const uint8_t* wr, int64_t nb, int ns, uint8_t* codes, float* hm) {
+  Decoded d;
+  for (int64_t b = 0; b <= nb; ++b) {
+    if (b < nb) {
+      PrefetchWeights(wr + b * kBlockBytes);
+      Decode(k, wr + b * kBlockBytes, &d);
+    } else if (ns > 0) {
+      DecodeShort(k, wr + nb * kBlockBytes, ns, &d);
+    } else {
+      break;
+    }
+    uint8_t* cb = codes + static_cast<size_t>(b) * kCodeBytes;
+    for (int s = 0; s < kSubs; ++s) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(cb + 32 * ((d.sel + s) & 3)), d.c[s]);
+    }
+    hm[2 * b] = d.h;
+    hm[2 * b + 1] = d.m;
+  }
+}
+
+// RT rows (codes / hm `row_stride` apart) x kTT tokens (xp) over nbs blocks; the
+// first nt tokens are written to y (token t at y + t * y_stride, row r at + r).
+template <int RT>
+HWY_INLINE void Tile(const uint8_t* codes, size_t code_stride, const float* hm, size_t hm_stride, const float* xd,
+                     const float* xo, const uint8_t* const* xp, int64_t nbs, int nt, float* y, int64_t y_stride) {
+  __m256 acc[RT][kTT];
+  __m256 off[RT];
+  for (int r = 0; r < RT; ++r) {
+    off[r] = _mm256_setzero_ps();
+    for (int t = 0; t < kTT; ++t) acc[r][t] = _mm256_setzero_ps();
+  }
+  for (int64_t b = 0; b < nbs; ++b) {
+    __m256i c[RT][kSubs];
+    alignas(32) float sc[RT][kTT];  // h_r * x_d,t
+    const __m256 vxd = _mm256_loadu_ps(xd + b * kTT);
+    const __m256 vxo = _mm256_loadu_ps(xo + b * kTT);
+    for (int r = 0; r < RT; ++r) {
+      const uint8_t* cb = codes + r * code_stride + static_cast<size_t>(b) * kCodeBytes;
+      for (int s = 0; s < kSubs; ++s) c[r][s] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cb + 32 * s));
+      const float* p = hm + r * hm_stride + 2 * b;
+      _mm256_store_ps(sc[r], _mm256_mul_ps(_mm256_set1_ps(p[0]), vxd));
+      off[r] = _mm256_fmadd_ps(_mm256_set1_ps(p[1]), vxo, off[r]);
+    }
+    const size_t xoff = static_cast<size_t>(b) * kActBytes + kActQs;
+    for (int t = 0; t < kTT; ++t) {
+      const int8_t* xq = reinterpret_cast<const int8_t*>(xp[t] + xoff);
+      for (int r = 0; r < RT; ++r) {
+        const __m256i i = Dot4(c[r], xq, xq + 32, xq + 64, xq + 96);
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_broadcast_ss(&sc[r][t]), acc[r][t]);
+      }
+    }
+  }
+  alignas(32) float o[RT][kTT];
+  for (int r = 0; r < RT; ++r) _mm256_store_ps(o[r], off[r]);
+  for (int t = 0; t < nt; ++t) {
+    for (int r = 0; r < RT; ++r) y[t * y_stride + r] = Finish(acc[r][t], o[r][t]);
+  }
+}
 
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                 int64_t m, float* y, int64_t y_stride) {
   const Consts k = MakeConsts();
   const int64_t nb = w.cols / kBlock;
   const int ns = TailSubs(w.cols);
-  const size_t nbs = static_cast<size_t>(nb + 1);
-  PreparedBlock* px = PreparedBuffer(nbs * kTT);
-  __m256 acc[kRT][kTT];
-  __m128 accm[kRT][kTT];
-  Decoded dec[kRT];
-  for (int64_t ta = 0; ta < m; ta += kTT) {
-    const int nt = static_cast<int>(std::min<int64_t>(kTT, m - ta));
-    for (int tt = 0; tt < nt; ++tt) {
-      PrepareAct(act + static_cast<size_t>(ta + tt) * act_stride, nb, ns, px + tt * nbs);
+  const int64_t nbs = nb + (ns > 0 ? 1 : 0);
+  const int64_t tiles = (m + kTT - 1) / kTT;
+  MatMulScratch& sc = Scratch();
+  // Scale and offset products of every token, kTT tokens per vector (a partial
+  // last tile repeats its last token; its outputs are not written).
+  const size_t meta = static_cast<size_t>(tiles * nbs * kTT);
+  if (sc.xd.size() < meta) {
+    sc.xd.resize(meta);
+    sc.xo.resize(meta);
+  }
+  for (int64_t tile = 0; tile < tiles; ++tile) {
+    for (int t = 0; t < kTT; ++t) {
+      const uint8_t* a = act + static_cast<size_t>(std::min(tile * kTT + t, m - 1)) * act_stride;
+      for (int64_t b = 0; b < nbs; ++b) {
+        const size_t i = static_cast<size_t>((tile * nbs + b) * kTT + t);
+        sc.xd[i] = ActScale(a + b * kActBytes);
+        sc.xo[i] = ActOffset(a + b * kActBytes);
+      }
     }
-    for (int64_t ra = r0; ra < r1; ra += kRT) {
-      const int nr = static_cast<int>(std::min<int64_t>(kRT, r1 - ra));
-      for (int r = 0; r < nr; ++r) {
-        for (int tt = 0; tt < nt; ++tt) {
-          acc[r][tt] = _mm256_setzero_ps();
-          accm[r][tt] = _mm_setzero_ps();
-        }
+  }
+  const size_t code_stride = static_cast<size_t>(nbs) * kCodeBytes;
+  const size_t hm_stride = static_cast<size_t>(2 * nbs);
+  const int64_t chunk = std::max<int64_t>(kRT, static_cast<int64_t>(kChunkBytes / code_stride) / kRT * kRT);
+  if (sc.codes.size() < static_cast<size_t>(chunk) * code_stride) {
+    sc.codes.resize(static_cast<size_t>(chunk) * code_stride);
+    sc.hm.resize(static_cast<size_t>(chunk) * hm_stride);
+  }
+  for (int64_t rc = r0; rc < r1; rc += chunk) {
+    const int64_t nrc = std::min(chunk, r1 - rc);
+    for (int64_t r = 0; r < nrc; ++r) {
+      DecodeRow(k, w.row(rc + r), nb, ns, sc.codes.data() + r * code_stride, sc.hm.data() + r * hm_stride);
+    }
+    for (int64_t tile = 0; tile < tiles; ++tile) {
+      const int64_t ta = tile * kTT;
+      const int nt = static_cast<int>(std::min<int64_t>(kTT, m - ta));
+      const uint8_t* xp[kTT];
+      for (int t = 0; t < kTT; ++t) xp[t] = act + static_cast<size_t>(std::min<int64_t>(ta + t, m - 1)) * act_stride;
+      const float* xd = sc.xd.data() + tile * nbs * kTT;
+      const float* xo = sc.xo.data() + tile * nbs * kTT;
+      float* yt = y + ta * y_stride + rc;
+      int64_t r = 0;
+      for (; r + kRT <= nrc; r += kRT) {
+        Tile<kRT>(sc.codes.data() + r * code_stride, code_stride, sc.hm.data() + r * hm_stride, hm_stride, xd, xo,
+                  xp, nbs, nt, yt + r, y_stride);
       }
-      for (int64_t b = 0; b < nb; ++b) {
-        for (int r = 0; r < nr; ++r) Decode(k, w.row(ra + r) + b * kBlockBytes, &dec[r]);
-        for (int tt = 0; tt < nt; ++tt) {
-          const PreparedBlock& p = px[tt * nbs + static_cast<size_t>(b)];
-          for (int r = 0; r < nr; ++r) Contribute(k, dec[r].u, dec[r].dm, dec[r].sel, p, &acc[r][tt], &accm[r][tt]);
-        }
-      }
-      if (ns > 0) {
-        for (int r = 0; r < nr; ++r) DecodeShort(k, w.row(ra + r) + nb * kBlockBytes, ns, &dec[r]);
-        for (int tt = 0; tt < nt; ++tt) {
-          const PreparedBlock& p = px[tt * nbs + static_cast<size_t>(nb)];
-          for (int r = 0; r < nr; ++r) ContributeShort(k, dec[r], ns, p, &acc[r][tt], &accm[r][tt]);
-        }
-      }
-      for (int r = 0; r < nr; ++r) {
-        for (int tt = 0; tt < nt; ++tt) y[(ta + tt) * y_stride + (ra + r)] = Finish(acc[r][tt], accm[r][tt]);
+      for (; r < nrc; ++r) {
+        Tile<1>(sc.codes.data() + r * code_stride, code_stride, sc.hm.data() + r * hm_stride, hm_stride, xd, xo, xp,
+                nbs, nt, yt + r, y_stride);
       }
     }
   }
@@ -306,38 +381,20 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
 
 bool IsFastImpl() { return true; }
 
-#else  // portable Highway fallback: scalar slot decode, SIMD integer dot
+#else  // portable Highway fallback: each block back in the file layout, the reference's formula
 
 float RowGeneric(const uint8_t* wrow, int64_t n, const uint8_t* act) {
   const int64_t nb = n / kBlock;
-  float sum[kSubs] = {0.0f, 0.0f, 0.0f, 0.0f};
-  alignas(64) uint8_t codes[kSubs][32];  // slot k: v (k = 0) or u
-  for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = wrow + b * kBlockBytes;
-    const quant::Q3P5Params p = quant::Q3P5UnpackHeader(LoadU32(blk));
-    const float h = p.d * 0.5f;
-    for (int j = 0; j < 32; ++j) {
-      const int pj = blk[4 + j];
-      const int nib = (blk[36 + j % 16] >> (4 * (j / 16))) & 15;
-      const int bit = 8 * (j % 4) + j / 4;
-      codes[0][j] = static_cast<uint8_t>(pj & 15);
-      codes[1][j] = static_cast<uint8_t>((pj >> 4) & 7);
-      codes[2][j] = static_cast<uint8_t>(nib & 7);
-      codes[3][j] = static_cast<uint8_t>(((pj >> 7) << 2) | ((nib >> 3) << 1) | ((blk[52 + bit / 8] >> (bit % 8)) & 1));
-    }
-    for (int k = 0; k < kSubs; ++k) {
-      const int s = (p.sel + k) & 3;
-      const uint8_t* xb = Q8ABlock(act, b * kSubs + s);
-      const int32_t dot = DotCodesI32(codes[k], Q8ACodes(xb), 32);
-      const int32_t acc = k == 0 ? dot : 2 * dot;
-      sum[s] += Q8AScale(xb) * (h * static_cast<float>(acc) + p.m * static_cast<float>(Q8ASum(xb)));
-    }
+  float sum = 0.0f;
+  uint8_t file[kBlockBytes];
+  for (int64_t b = 0; b < nb; ++b) {  // the reference's block terms, summed in its order
+    Q3P5SlotsToBlock(wrow + b * kBlockBytes, file);
+    sum += quant::Q3P5VecDotQ8B(kBlock, file, act + static_cast<size_t>(b) * kActBytes);
   }
   const int ns = TailSubs(n);
-  if (ns == 0) return (sum[0] + sum[1]) + (sum[2] + sum[3]);
-  uint8_t file[kBlockBytes];  // the short block back in the file layout, for the reference
+  if (ns == 0) return sum;
   Q3P5SlotsToShort(wrow + nb * kBlockBytes, ns, file);
-  return ((sum[0] + sum[1]) + (sum[2] + sum[3])) + quant::Q3P5VecDot(n - nb * kBlock, file, Q8ABlock(act, nb * kSubs));
+  return sum + quant::Q3P5VecDotQ8B(n - nb * kBlock, file, act + static_cast<size_t>(nb) * kActBytes);
 }
 
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {

@@ -9,8 +9,13 @@
 #include "core/check.h"
 #include "kernels/simd/kernels_internal.h"
 #include "kernels/simd/simd_ops.h"
+#include "quant/registry.h"
 
 namespace septet::simd {
+
+DType ActivationType(const cpu::WeightView& w) {
+  return w.layout == cpu::WeightLayout::kQ3P5Slots ? DType::kQ8_B : GetTypeTraits(w.type).vec_dot_type;
+}
 
 void MatVecRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
   SEPTET_DCHECK(0 <= r0 && r0 <= r1 && r1 <= w.rows);

@@ -2,21 +2,18 @@
 // the kernels on the repacked layout against the scalar reference on the file
 // layout, on every compiled Highway target.
 //
-// Error model of the kQ3P5Slots kernels (AVX2). Per block, the int32 slot dots
-// are exact and split over 8 lanes; each lane computes
-//   T = a_0 c_0 + a_1 c_1 + a_2 c_2 + a_3 c_3     (c_k = x_d or 2 x_d: exact)
-// (1 mul + 3 FMA: 4 roundings), then acc += d T (FMA, 1 rounding), nb blocks
-// in sequence per lane; the offset term m_b X_b (X_b: 4 FMA-summed products,
-// 4 roundings; accumulated by FMA, 1) likewise; then 3 additions over the
-// lanes, 1 FMA with the offset sum and 1 addition of the tail. Every product
-// term thus passes through at most nb + 10 roundings, and all partial values
-// are bounded by M (simd_matvec_test.cc), so |simd - exact| <= gamma_{nb+10} M.
-// With the scalar reference's gamma_{N_s+5} M (N_s = 4 nb + tail sub-blocks):
-//   |simd - scalar| <= (gamma_{N_s + 5} + gamma_{nb + 10}) M   (tolerance used).
-// The portable targets use the scalar per-sub-block formula (the simd_matvec
-// bound 2 gamma_{N_s+5} M applies, which is smaller for nb >= 2 and covered by
-// the same tolerance: gamma_{N_s+5} <= gamma_{nb+10} for nb <= 1... so the
-// test takes the max of both bounds).
+// The kernels on kQ3P5Slots take Q8_B activations (simd::ActivationType); their
+// reference is quant::Q3P5VecDotQ8B on the file layout. Error model (x86
+// targets): per block the int32 sum is exact and exactly converted (|lane| <
+// 2^24); s = h x_d is one rounding and acc += float(i) s one more per block (nbs
+// blocks in sequence per lane, the short block included), then 3 additions over
+// the lanes; the offset term X_b = x_d x_sum (1 rounding) is accumulated by FMA
+// (nbs) and added once. Every product term passes through at most nbs + 5
+// roundings, every partial value is bounded by M = sum_k |x~_k| (|h| c_k + |m|),
+// so |simd - exact| <= gamma_{nbs + 5} M; the reference is within
+// gamma_{nbs + 3} M (quant/q3p5_test.cc), hence
+//   |simd - scalar| <= (gamma_{nbs + 3} + gamma_{nbs + 5}) M     (tolerance used).
+// The portable targets run the reference's own block terms in its order (0).
 #include "kernels/simd/hwy_config.h"
 
 #include <gtest/gtest.h>
@@ -161,8 +158,7 @@ TEST_P(RepackTest, RowsRoundTripAndViews) {
 }
 
 TEST_P(RepackTest, KernelsOnRepackedMatchScalarReference) {
-  const TypeTraits& t = GetTypeTraits(DType::kQ3P5);
-  const TypeTraits& at = GetTypeTraits(t.vec_dot_type);
+  const TypeTraits& at = GetTypeTraits(DType::kQ8_B);
   for (int64_t cols : {1, 31, 33, 64, 96, 128, 172, 256, 300, 576, 1000, 4096, 4096 + 96, 14336}) {
     for (bool scramble : {false, true}) {
       auto rng = testing::MakeRng(static_cast<uint64_t>(cols) * 2 + scramble);
@@ -171,20 +167,20 @@ TEST_P(RepackTest, KernelsOnRepackedMatchScalarReference) {
       std::vector<uint8_t> packed;
       cpu::WeightView pv;
       RepackQ3P5Slots(w.view, &packed, &pv);
+      ASSERT_EQ(ActivationType(pv), DType::kQ8_B);
       const auto x = testing::RandomWeights(rng, cols, 1.0f);
       std::vector<uint8_t> act(at.row_bytes(cols) + 1);
       uint8_t* a = act.data() + 1;
-      QuantizeActivation(t.vec_dot_type, x.data(), cols, a);
+      QuantizeActivation(DType::kQ8_B, x.data(), cols, a);
       std::vector<float> xq(static_cast<size_t>(cols));
       at.to_float(a, xq.data(), cols);
-      const double nb = std::ceil(static_cast<double>(cols) / 128.0);  // the short block is one more
-      const double ns = std::ceil(static_cast<double>(cols) / 32.0);
+      const double nbs = std::ceil(static_cast<double>(cols) / 128.0);  // the short block is one more
       for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {3, 10}, {5, 6}, {7, 7}}) {
         std::vector<float> y(static_cast<size_t>(rows), -1.0f);
         MatVecRows(pv, r0, r1, a, y.data());
         for (int64_t r = r0; r < r1; ++r) {
-          const float ref = t.vec_dot(cols, w.view.row(r), a);
-          const double tol = std::max(Gamma(ns + 5) + Gamma(nb + 10), 2 * Gamma(ns + 5)) * Magnitude(w.view, r, xq);
+          const float ref = quant::Q3P5VecDotQ8B(cols, w.view.row(r), a);
+          const double tol = (Gamma(nbs + 3) + Gamma(nbs + 5)) * Magnitude(w.view, r, xq);
           ASSERT_LE(std::fabs(double{y[r - r0]} - ref), tol)
               << "cols=" << cols << " scramble=" << scramble << " row " << r << ": repacked " << y[r - r0]
               << " scalar " << ref << " target " << TargetName();
@@ -196,7 +192,7 @@ TEST_P(RepackTest, KernelsOnRepackedMatchScalarReference) {
 }
 
 TEST_P(RepackTest, MatMulOnRepackedEqualsMatVecPerToken) {
-  const TypeTraits& at = GetTypeTraits(DType::kQ8_A);
+  const TypeTraits& at = GetTypeTraits(DType::kQ8_B);
   for (int64_t cols : {64, 128, 172, 512, 576, 4096 + 96}) {
     auto rng = testing::MakeRng(static_cast<uint64_t>(cols) + 99);
     const int64_t rows = 9;
@@ -209,9 +205,9 @@ TEST_P(RepackTest, MatMulOnRepackedEqualsMatVecPerToken) {
     std::vector<uint8_t> act(act_stride * max_m);
     for (int64_t tk = 0; tk < max_m; ++tk) {
       const auto x = testing::RandomWeights(rng, cols, 1.0f);
-      QuantizeActivation(DType::kQ8_A, x.data(), cols, act.data() + tk * act_stride);
+      QuantizeActivation(DType::kQ8_B, x.data(), cols, act.data() + tk * act_stride);
     }
-    for (int64_t m : {1, 2, 17, 37}) {
+    for (int64_t m : {1, 2, 7, 8, 9, 17, 37}) {
       for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {1, 6}, {8, 9}}) {
         const int64_t y_stride = rows + 3;
         std::vector<float> y(static_cast<size_t>(y_stride * m), -7.0f);

@@ -329,8 +329,8 @@ void ExpectSameBytes(DType act_type, const std::vector<float>& x, const std::str
 
 TEST_P(SimdMatVecTest, QuantizeActivationIsByteIdentical) {
   auto rng = testing::MakeRng(17);
-  for (DType act_type : {DType::kQ8_A, DType::kQ8_R, DType::kF32}) {
-    for (int64_t n : {0, 1, 5, 7, 8, 9, 31, 32, 33, 64, 100, 4096, 4099}) {
+  for (DType act_type : {DType::kQ8_A, DType::kQ8_B, DType::kQ8_R, DType::kF32}) {
+    for (int64_t n : {0, 1, 5, 7, 8, 9, 31, 32, 33, 64, 100, 127, 128, 129, 300, 4096, 4099}) {
       ExpectSameBytes(act_type, testing::RandomWeights(rng, n, 1.0f), "random");
       // Exact ties: amax = 127 gives d = 1 and x = k + 1/2 rounds to even.
       std::vector<float> ties(static_cast<size_t>(n));

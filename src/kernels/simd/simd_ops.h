@@ -19,13 +19,18 @@
 
 namespace septet::simd {
 
-// Activation row x[n] in `act_type` (the weight type's vec_dot_type): Q8_A,
-// Q8_R, or F32 (a plain copy). Writes GetTypeTraits(act_type).row_bytes(n)
+// Activation row x[n] in `act_type` (ActivationType of the weights): Q8_A,
+// Q8_B, Q8_R, or F32 (a plain copy). Writes GetTypeTraits(act_type).row_bytes(n)
 // bytes, identical to the registry from_float of act_type.
 void QuantizeActivation(DType act_type, const float* x, int64_t n, uint8_t* out);
 
+// The activation type the kernels below expect for w: Q8_B (blocks of 128) for
+// Q3P5 in the repacked kQ3P5Slots layout, the registry's vec_dot_type of w.type
+// otherwise (its reference: quant::Q3P5VecDotQ8B resp. the registry vec_dot).
+DType ActivationType(const cpu::WeightView& w);
+
 // y[i] = dot(W.row(r0 + i), x) for r0 <= r0 + i < r1, where
-// act = QuantizeActivation(vec_dot_type(W.type), x). Kernels per format for
+// act = QuantizeActivation(ActivationType(W), x). Kernels per format for
 // F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_SEED and the ggml blocks Q4_0, Q4_1,
 // Q5_0, Q5_1, Q4_K, Q5_K, Q6_K (Q8_A activations); any other type whose
 // vec_dot_type is F32 (the input-only Q2_K, Q3_K, IQ4_NL, IQ4_XS) goes through
