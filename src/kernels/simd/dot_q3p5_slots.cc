@@ -32,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #undef HWY_TARGET_INCLUDE
@@ -282,16 +283,17 @@ HWY_INLINE void DecodeRow(const Consts& k, const uint8_t* wr, int64_t nb, int ns
   }
 }
 
-// RT rows (codes / hm `row_stride` apart) x kTT tokens (xp) over nbs blocks; the
-// first nt tokens are written to y (token t at y + t * y_stride, row r at + r).
-template <int RT>
+// RT rows (codes / hm `row_stride` apart) x TT <= kTT tokens (xp) over nbs
+// blocks; the first nt <= TT tokens are written to y (token t at y + t * y_stride,
+// row r at + r). TT = 4 serves tiles of at most 4 tokens (small batches).
+template <int RT, int TT>
 HWY_INLINE void Tile(const uint8_t* codes, size_t code_stride, const float* hm, size_t hm_stride, const float* xd,
                      const float* xo, const uint8_t* const* xp, int64_t nbs, int nt, float* y, int64_t y_stride) {
-  __m256 acc[RT][kTT];
+  __m256 acc[RT][TT];
   __m256 off[RT];
   for (int r = 0; r < RT; ++r) {
     off[r] = _mm256_setzero_ps();
-    for (int t = 0; t < kTT; ++t) acc[r][t] = _mm256_setzero_ps();
+    for (int t = 0; t < TT; ++t) acc[r][t] = _mm256_setzero_ps();
   }
   for (int64_t b = 0; b < nbs; ++b) {
     __m256i c[RT][kSubs];
@@ -306,7 +308,7 @@ HWY_INLINE void Tile(const uint8_t* codes, size_t code_stride, const float* hm, 
       off[r] = _mm256_fmadd_ps(_mm256_set1_ps(p[1]), vxo, off[r]);
     }
     const size_t xoff = static_cast<size_t>(b) * kActBytes + kActQs;
-    for (int t = 0; t < kTT; ++t) {
+    for (int t = 0; t < TT; ++t) {
       const int8_t* xq = reinterpret_cast<const int8_t*>(xp[t] + xoff);
       for (int r = 0; r < RT; ++r) {
         const __m256i i = Dot4(c[r], xq, xq + 32, xq + 64, xq + 96);
@@ -367,14 +369,17 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
       const float* xo = sc.xo.data() + tile * nbs * kTT;
       float* yt = y + ta * y_stride + rc;
       int64_t r = 0;
-      for (; r + kRT <= nrc; r += kRT) {
-        Tile<kRT>(sc.codes.data() + r * code_stride, code_stride, sc.hm.data() + r * hm_stride, hm_stride, xd, xo,
-                  xp, nbs, nt, yt + r, y_stride);
-      }
-      for (; r < nrc; ++r) {
-        Tile<1>(sc.codes.data() + r * code_stride, code_stride, sc.hm.data() + r * hm_stride, hm_stride, xd, xo, xp,
-                nbs, nt, yt + r, y_stride);
-      }
+      const auto run = [&](auto rt, auto tt) {
+        Tile<decltype(rt)::value, decltype(tt)::value>(sc.codes.data() + r * code_stride, code_stride,
+                                                         sc.hm.data() + r * hm_stride, hm_stride, xd, xo, xp, nbs,
+                                                         nt, yt + r, y_stride);
+      };
+      using RT = std::integral_constant<int, kRT>;
+      using R1 = std::integral_constant<int, 1>;
+      using T8 = std::integral_constant<int, kTT>;
+      using T4 = std::integral_constant<int, 4>;
+      for (; r + kRT <= nrc; r += kRT) nt > 4 ? run(RT{}, T8{}) : run(RT{}, T4{});
+      for (; r < nrc; ++r) nt > 4 ? run(R1{}, T8{}) : run(R1{}, T4{});
     }
   }
 }
