@@ -30,6 +30,19 @@ int64_t ArgMax(const T* v, int64_t n) {
   return best;
 }
 
+// Whether every layer matmul is a float type (the "auto" prefill choice).
+bool FloatMatmuls(const model::LlamaModel& model) {
+  const auto is_float = [](const cpu::WeightView& w) {
+    return w.type == DType::kF32 || w.type == DType::kF16 || w.type == DType::kBF16;
+  };
+  for (const model::LayerWeights& l : model.weights().layers) {
+    for (const cpu::WeightView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
+      if (!is_float(*w)) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 MeanSe MeanAndSe(const std::vector<double>& xs) {
@@ -132,8 +145,9 @@ Result<PerplexityResult> EvaluatePerplexity(const model::LlamaModel& model, cons
     reader = std::make_unique<LogitsReader>(std::move(r));
   }
 
-  SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<model::InferenceContext> ictx,
-                          runtime::CreateContext(model, ctx, runtime::BackendOptions{o.backend, o.threads}));
+  runtime::BackendOptions bo{o.backend, o.threads};
+  bo.prefill = o.prefill == "auto" ? (FloatMatmuls(model) ? "blas" : "own") : o.prefill;
+  SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<model::InferenceContext> ictx, runtime::CreateContext(model, ctx, bo));
   PerplexityResult res;
   res.text_tokens = static_cast<int64_t>(text.size());
   res.n_ctx = ctx;

@@ -42,26 +42,31 @@ void QuantizeRows(const cpu::WeightView& w, const float* x, int64_t m, MatMulCon
   });
 }
 
-void BlasMatMul(const cpu::WeightView& w, const float* x, int64_t m, float* y, MatMulContext* ctx) {
+// Rows [r0, r1) of y = x W^T through OpenBLAS: tiles of at most kBlasTileRows
+// rows (F32 file rows used in place, anything else dequantized into a per-thread
+// tile), one single-threaded sgemm each. Every task calls sgemm on its own rows
+// with the pool's thread, so the work splits like the own path; the sgemm result
+// for an element does not depend on which columns of C share its call (checked
+// for every pool size by matmul_test.cc), so the output is the same for any -t.
+void BlasRows(const cpu::WeightView& w, const float* x, int64_t m, int64_t r0, int64_t r1, float* y) {
   const TypeTraits& wt = GetTypeTraits(w.type);
-  openblas_set_num_threads(ctx->pool->size());
   const int64_t k = w.cols;
-  for (int64_t t0 = 0; t0 < w.rows; t0 += kBlasTileRows) {
-    const int64_t rows = std::min(kBlasTileRows, w.rows - t0);
+  thread_local std::vector<float> tile_buf;
+  for (int64_t t0 = r0; t0 < r1; t0 += kBlasTileRows) {
+    const int64_t rows = std::min(kBlasTileRows, r1 - t0);
     const float* tile = nullptr;
     if (w.type == DType::kF32 && w.layout == cpu::WeightLayout::kFile) {
       tile = reinterpret_cast<const float*>(w.row(t0));
     } else {
-      ctx->tile.resize(static_cast<size_t>(kBlasTileRows * k));
-      float* dst = ctx->tile.data();
-      ctx->pool->Run(rows, [&](int64_t r, int) {
+      tile_buf.resize(static_cast<size_t>(rows * k));
+      for (int64_t r = 0; r < rows; ++r) {
         if (w.layout == cpu::WeightLayout::kFile) {
-          wt.to_float(w.row(t0 + r), dst + r * k, k);
+          wt.to_float(w.row(t0 + r), tile_buf.data() + r * k, k);
         } else {
-          simd::RowToFloat(w, t0 + r, dst + r * k);  // repacked (load-time) layout
+          simd::RowToFloat(w, t0 + r, tile_buf.data() + r * k);  // repacked (load-time) layout
         }
-      });
-      tile = dst;
+      }
+      tile = tile_buf.data();
     }
     // y[:, t0:t0+rows] = x [m][k] * tile^T [k][rows]
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<blasint>(m), static_cast<blasint>(rows),
@@ -119,6 +124,16 @@ int Tasks(int64_t macs, const MatMulContext& ctx) {
   const int64_t min_macs = std::max<int64_t>(1, ctx.min_macs_per_task);
   const int64_t max_tasks = ctx.pool->size() == 1 ? 1 : kTasksPerThread * ctx.pool->size();
   return static_cast<int>(std::clamp<int64_t>(macs / min_macs, 1, max_tasks));
+}
+
+void BlasMatMul(const cpu::WeightView& w, const float* x, int64_t m, float* y, MatMulContext* ctx) {
+  openblas_set_num_threads(1);  // the pool's threads each run one single-threaded sgemm
+  const int n = Tasks(w.rows * w.cols * m, *ctx);
+  ctx->pool->Run(n, [&](int64_t task, int) {
+    int64_t r0 = 0, r1 = 0;
+    RowRange(w.rows, n, static_cast<int>(task), &r0, &r1);
+    if (r0 < r1) BlasRows(w, x, m, r0, r1, y);
+  });
 }
 
 }  // namespace

@@ -6,13 +6,15 @@
 // weight type's vec_dot_type), then the rows of W are cut into one contiguous range per
 // worker and each range is a simd::MatVecRows call.
 // Prefill (m > 1): kOwnGemm runs simd::MatMulRows (the tiled int8 GEMM) on the
-// same row ranges; kBlas dequantizes tiles of W to F32 and calls OpenBLAS
-// sgemm (the comparison path of `make benchmark-blas`).
+// same row ranges; kBlas runs one single-threaded OpenBLAS sgemm per task on
+// the same row ranges (F32 rows in place, other types dequantized to F32 tiles):
+// the float-model path of `septet perplexity` and of `make benchmark-blas`.
 //
 // Every output element is computed by exactly one task with the same code
 // whatever the thread count, so results are bit-identical for any pool size
-// (tested). kOwnGemm and m MatVec calls agree bit for bit; kBlas does not (a
-// float GEMM sums in another order) and is tested within a derived bound.
+// (tested for both paths). kOwnGemm and m MatVec calls agree bit for bit; kBlas
+// does not (a float GEMM sums in another order) and is tested within a derived
+// bound.
 #pragma once
 
 #include <cstdint>
@@ -42,7 +44,6 @@ struct MatMulContext {
   bool timing = false;
   uint64_t quant_ns = 0;
   std::vector<uint8_t> act;   // quantized activation rows
-  std::vector<float> tile;    // BLAS path: dequantized weight tile
 };
 
 // x: [m][w.cols] row-major, y: [m][w.rows].

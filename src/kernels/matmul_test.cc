@@ -92,6 +92,27 @@ TEST(FastMatMulTest, OwnPathBitIdenticalAcrossThreadsAndBatching) {
   }
 }
 
+// The BLAS path splits rows over tasks like the own path (one single-threaded
+// sgemm per task): the same bits for any pool size, for shapes whose row ranges
+// cut OpenBLAS's register tiles at different places.
+TEST(FastMatMulTest, BlasPathBitIdenticalAcrossThreads) {
+  for (DType type : {DType::kF32, DType::kF16, DType::kQ8_0}) {
+    for (int64_t rows : {77, 300}) {
+      for (int64_t m : {2, 19, 64}) {
+        const int64_t cols = 576;
+        const Matrix w = MakeMatrix(type, rows, cols, 5);
+        const std::vector<float> x = RandomActs(m * cols, 6);
+        const std::vector<float> ref = RunMatMul(w, x, m, 1, PrefillPath::kBlas, false);
+        for (int threads : {2, 3, 4, 7}) {
+          const std::vector<float> got = RunMatMul(w, x, m, threads, PrefillPath::kBlas, false);
+          EXPECT_EQ(std::memcmp(got.data(), ref.data(), ref.size() * sizeof(float)), 0)
+              << DTypeName(type) << " rows=" << rows << " m=" << m << " threads=" << threads;
+        }
+      }
+    }
+  }
+}
+
 TEST(FastMatMulTest, BothPathsWithinDerivedBoundOfFloat64) {
   for (DType type : kTypes) {
     const int64_t rows = 70, cols = 300, m = 9;

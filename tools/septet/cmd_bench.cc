@@ -34,6 +34,7 @@ struct BenchFlags {
   int64_t bw_mib = 512;
   uint64_t seed = 1;
   bool profile = false;
+  std::string prefill = "own";
 };
 
 struct Row {
@@ -164,11 +165,11 @@ int RunBench(const BenchFlags& f) {
     for (int32_t t : f.threads) {
       std::vector<perf::ModelBenchOptions> runs;
       for (int64_t p : f.n_prompt) {
-        if (p > 0) runs.push_back({p, 0, f.reps, t, f.backend, f.seed, 1, f.profile});
+        if (p > 0) runs.push_back({p, 0, f.reps, t, f.backend, f.seed, 1, f.profile, f.prefill});
       }
       for (int64_t n : f.n_gen) {
         for (int32_t b : f.batch) {
-          if (n > 0) runs.push_back({0, n, f.reps, t, f.backend, f.seed, b, f.profile});
+          if (n > 0) runs.push_back({0, n, f.reps, t, f.backend, f.seed, b, f.profile, f.prefill});
         }
       }
       for (const perf::ModelBenchOptions& o : runs) {
@@ -302,6 +303,9 @@ Subcommand AddBenchCommand(CLI::App* app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--seed", f->seed, "Seed of the random token ids")->capture_default_str();
+  cmd->add_option("--prefill", f->prefill, "CPU prompt matmuls: own (the engine's GEMM) or blas (OpenBLAS sgemm)")
+      ->check(CLI::IsMember({"own", "blas"}))
+      ->capture_default_str();
   cmd->add_flag("--profile", f->profile,
                 "Per-op time breakdown of each test (matmuls by kind, activation quantization, attention, norms, "
                 "thread-pool waits), printed after the table (CPU backend)");

@@ -126,6 +126,14 @@ Subcommand AddPerplexityCommand(CLI::App* app) {
   cmd->add_option("--tokenizer", flags->tokenizer_path, "Tokenizer file (default: from the model)");
   cmd->add_option("--backend", flags->o.backend, "cpu or cuda")->capture_default_str();
   cmd->add_option("-t,--threads", flags->o.threads, "CPU threads")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--prefill", flags->o.prefill,
+                  "CPU prompt matmuls: own (the engine's GEMM), blas (OpenBLAS, one single-threaded sgemm per "
+                  "task), auto (blas for F32/F16/BF16 models)")
+      ->check(CLI::IsMember({"auto", "own", "blas"}))
+      ->capture_default_str();
+  cmd->add_option("--score-from", flags->o.score_from,
+                  "First scored position of each window (default: --ctx / 2, as llama-perplexity)")
+      ->check(CLI::NonNegativeNumber);
   return {cmd, [flags] { return RunPerplexity(*flags); }};
 }
 
