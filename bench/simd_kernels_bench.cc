@@ -83,18 +83,19 @@ const Matrix& GetMatrix(DType type, int64_t rows, int64_t cols, bool repack = fa
   return *cached;
 }
 
-std::vector<uint8_t> Activation(DType w_type, int64_t cols) {
-  const auto& t = septet::GetTypeTraits(w_type);
-  std::vector<uint8_t> act(septet::GetTypeTraits(t.vec_dot_type).row_bytes(cols));
-  const auto x = Gaussian(cols, 1.0f, 11);
-  septet::simd::QuantizeActivation(t.vec_dot_type, x.data(), cols, act.data());
+// One activation row in the kernels' activation type for w (simd::ActivationType).
+std::vector<uint8_t> Activation(const septet::cpu::WeightView& w) {
+  const DType at = septet::simd::ActivationType(w);
+  std::vector<uint8_t> act(septet::GetTypeTraits(at).row_bytes(w.cols));
+  const auto x = Gaussian(w.cols, 1.0f, 11);
+  septet::simd::QuantizeActivation(at, x.data(), w.cols, act.data());
   return act;
 }
 
 void MatVec(benchmark::State& state, DType type, bool simd, bool repack = false) {
   const int64_t rows = state.range(0), cols = state.range(1);
   const Matrix& m = GetMatrix(type, rows, cols, repack);
-  const auto act = Activation(type, cols);
+  const auto act = Activation(m.view);
   std::vector<float> y(static_cast<size_t>(rows));
   const auto& t = septet::GetTypeTraits(type);
   for (auto _ : state) {
@@ -138,7 +139,7 @@ SEPTET_MATVEC_BENCH(F16, DType::kF16)
 void MatMulQ3P5(benchmark::State& state, bool repack) {
   const int64_t rows = state.range(0), cols = state.range(1), m = state.range(2);
   const Matrix& w = GetMatrix(DType::kQ3P5, rows, cols, repack);
-  const auto one = Activation(DType::kQ3P5, cols);
+  const auto one = Activation(w.view);
   std::vector<uint8_t> act(one.size() * static_cast<size_t>(m));
   for (int64_t t = 0; t < m; ++t) std::memcpy(act.data() + t * one.size(), one.data(), one.size());
   std::vector<float> y(static_cast<size_t>(rows * m));

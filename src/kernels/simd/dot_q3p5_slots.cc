@@ -32,7 +32,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
 #include <vector>
 
 #undef HWY_TARGET_INCLUDE
@@ -238,20 +237,18 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   }
 }
 
-// ---- MatMul: decoded row chunks x register tiles of kRT rows and kTT tokens ----
-constexpr int kTT = 8;  // tokens per tile: one float vector of scale / offset products
-#if HWY_TARGET == HWY_AVX2
-constexpr int kRT = 1;  // 16 vector registers: 8 accumulators + 4 code vectors + temporaries
-#else
-constexpr int kRT = 2;  // 32 registers: 16 accumulators + 8 code vectors + temporaries
-#endif
-// Decoded codes of a chunk of rows (128 bytes per row and block): kept in L2
-// while every token tile runs over them.
+// ---- MatMul: decoded row chunks x register tiles of rows and kTT tokens ----
+// The chunk buffer holds rows in pairs, sub-block by sub-block: for pair p,
+// block b, sub-block s the 32 codes of the even row, then those of the odd row
+// (one 64-byte vector for the AVX-512 tiles, two 32-byte halves for AVX2).
+constexpr int kTT = 8;                  // tokens per tile: one float vector of scale / offset products
+constexpr size_t kPairBlockBytes = 256;  // 4 sub-blocks x 2 rows x 32 codes
+// Decoded codes of a chunk of rows (2x the Q3P5 bytes): kept in L2 while every
+// token tile runs over them.
 constexpr size_t kChunkBytes = 256 << 10;
-constexpr size_t kCodeBytes = 128;  // one decoded block: 4 slots x 32
 
 struct MatMulScratch {
-  std::vector<uint8_t> codes;  // [row of chunk][block][sub-block][32], natural order, 2 u / v
+  std::vector<uint8_t> codes;  // [pair][block][sub-block][row of pair][32]: v / 2 u, natural order
   std::vector<float> hm;       // [row of chunk][block][2]: h, m
   std::vector<float> xd, xo;   // [token tile][block][kTT]: x_d, X_b
 };
@@ -261,8 +258,9 @@ MatMulScratch& Scratch() {
   return s;
 }
 
-// Row rc's blocks decoded into natural sub-block order (slot k to sub-block
-// (sel + k) mod 4), the short block last.
+// Row r's blocks decoded into natural sub-block order (slot k to sub-block
+// (sel + k) mod 4), the short block last; `codes` points at the row's half of
+// its pair's first block.
 HWY_INLINE void DecodeRow(const Consts& k, const uint8_t* wr, int64_t nb, int ns, uint8_t* codes, float* hm) {
   Decoded d;
   for (int64_t b = 0; b <= nb; ++b) {
@@ -274,54 +272,141 @@ HWY_INLINE void DecodeRow(const Consts& k, const uint8_t* wr, int64_t nb, int ns
     } else {
       break;
     }
-    uint8_t* cb = codes + static_cast<size_t>(b) * kCodeBytes;
+    uint8_t* cb = codes + static_cast<size_t>(b) * kPairBlockBytes;
     for (int s = 0; s < kSubs; ++s) {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(cb + 32 * ((d.sel + s) & 3)), d.c[s]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(cb + 64 * ((d.sel + s) & 3)), d.c[s]);
     }
     hm[2 * b] = d.h;
     hm[2 * b + 1] = d.m;
   }
 }
 
-// RT rows (codes / hm `row_stride` apart) x TT <= kTT tokens (xp) over nbs
-// blocks; the first nt <= TT tokens are written to y (token t at y + t * y_stride,
-// row r at + r). TT = 4 serves tiles of at most 4 tokens (small batches).
-template <int RT, int TT>
-HWY_INLINE void Tile(const uint8_t* codes, size_t code_stride, const float* hm, size_t hm_stride, const float* xd,
-                     const float* xo, const uint8_t* const* xp, int64_t nbs, int nt, float* y, int64_t y_stride) {
-  __m256 acc[RT][TT];
-  __m256 off[RT];
-  for (int r = 0; r < RT; ++r) {
-    off[r] = _mm256_setzero_ps();
-    for (int t = 0; t < TT; ++t) acc[r][t] = _mm256_setzero_ps();
+// Where a tile's rows and tokens are and where its outputs go.
+struct TileArgs {
+  const uint8_t* codes;   // the tile's first pair (AVX-512) or row half (AVX2), block 0
+  size_t pair_stride;     // bytes from one pair to the next
+  const float* hm;        // the tile's first row, block 0
+  size_t hm_stride;       // floats from one row to the next
+  const float* xd;        // [block][kTT] of the token tile
+  const float* xo;
+  const uint8_t* const* xp;  // the kTT token rows (a partial tile repeats its last)
+  int64_t nbs;
+  int nt;                 // tokens to write (<= TT)
+  int nr;                 // rows to write
+  float* y;               // token t, row r at y[t * y_stride + r]
+  int64_t y_stride;
+};
+
+// Offsets m * X_b for one row, TT tokens at once (the same fma per token as MatVec).
+HWY_INLINE __m256 AddOffsets(const float* hm_b, __m256 vxo, __m256 off) {
+  return _mm256_fmadd_ps(_mm256_set1_ps(hm_b[1]), vxo, off);
+}
+
+#if HWY_TARGET == HWY_AVX2
+// AVX2 (16 registers): one row x TT tokens.
+template <int TT>
+HWY_INLINE void Tile(const TileArgs& a) {
+  for (int r = 0; r < a.nr; ++r) {
+    const uint8_t* codes = a.codes + (r / 2) * a.pair_stride + 32 * (r % 2);
+    const float* hm = a.hm + r * a.hm_stride;
+    __m256 acc[TT];
+    for (int t = 0; t < TT; ++t) acc[t] = _mm256_setzero_ps();
+    __m256 off = _mm256_setzero_ps();
+    for (int64_t b = 0; b < a.nbs; ++b) {
+      const uint8_t* cb = codes + static_cast<size_t>(b) * kPairBlockBytes;
+      __m256i c[kSubs];
+      for (int s = 0; s < kSubs; ++s) c[s] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cb + 64 * s));
+      alignas(32) float sc[kTT];  // h * x_d,t
+      _mm256_store_ps(sc, _mm256_mul_ps(_mm256_set1_ps(hm[2 * b]), _mm256_loadu_ps(a.xd + b * kTT)));
+      off = AddOffsets(hm + 2 * b, _mm256_loadu_ps(a.xo + b * kTT), off);
+      const size_t xoff = static_cast<size_t>(b) * kActBytes + kActQs;
+      for (int t = 0; t < TT; ++t) {
+        const int8_t* xq = reinterpret_cast<const int8_t*>(a.xp[t] + xoff);
+        const __m256i i = Dot4(c, xq, xq + 32, xq + 64, xq + 96);
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_broadcast_ss(&sc[t]), acc[t]);
+      }
+    }
+    alignas(32) float o[kTT];
+    _mm256_store_ps(o, off);
+    for (int t = 0; t < a.nt; ++t) a.y[t * a.y_stride + r] = Finish(acc[t], o[t]);
   }
-  for (int64_t b = 0; b < nbs; ++b) {
-    __m256i c[RT][kSubs];
-    alignas(32) float sc[RT][kTT];  // h_r * x_d,t
-    const __m256 vxd = _mm256_loadu_ps(xd + b * kTT);
-    const __m256 vxo = _mm256_loadu_ps(xo + b * kTT);
-    for (int r = 0; r < RT; ++r) {
-      const uint8_t* cb = codes + r * code_stride + static_cast<size_t>(b) * kCodeBytes;
-      for (int s = 0; s < kSubs; ++s) c[r][s] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cb + 32 * s));
-      const float* p = hm + r * hm_stride + 2 * b;
-      _mm256_store_ps(sc[r], _mm256_mul_ps(_mm256_set1_ps(p[0]), vxd));
-      off[r] = _mm256_fmadd_ps(_mm256_set1_ps(p[1]), vxo, off[r]);
+}
+#else
+// AVX-512 (32 registers): two row pairs x TT tokens. A pair's codes fill one
+// 512-bit vector (even row low, odd row high) against the token's sub-block
+// broadcast to both halves, so every 32-bit lane holds exactly the integer the
+// 256-bit MatVec forms for that row and lane, and the float lanes of each half
+// run MatVec's operations for that row: the same bits.
+HWY_INLINE __m512i Dot4Pair(const __m512i c[kSubs], const int8_t* x) {
+  const __m512i x0 = _mm512_broadcast_i64x4(LoadX(x));
+  const __m512i x1 = _mm512_broadcast_i64x4(LoadX(x + 32));
+  const __m512i x2 = _mm512_broadcast_i64x4(LoadX(x + 64));
+  const __m512i x3 = _mm512_broadcast_i64x4(LoadX(x + 96));
+#if HWY_TARGET == HWY_AVX3_DL
+  __m512i acc = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c[0], x0);
+  acc = _mm512_dpbusd_epi32(acc, c[1], x1);
+  acc = _mm512_dpbusd_epi32(acc, c[2], x2);
+  return _mm512_dpbusd_epi32(acc, c[3], x3);
+#else
+  __m512i s = _mm512_add_epi16(_mm512_maddubs_epi16(c[0], x0), _mm512_maddubs_epi16(c[1], x1));
+  s = _mm512_add_epi16(s, _mm512_maddubs_epi16(c[2], x2));
+  s = _mm512_add_epi16(s, _mm512_maddubs_epi16(c[3], x3));
+  return _mm512_madd_epi16(s, _mm512_set1_epi16(1));
+#endif
+}
+
+template <int TT>
+HWY_INLINE void Tile(const TileArgs& a) {
+  constexpr int kPairs = 2;
+  __m512 acc[kPairs][TT];
+  __m256 off[2 * kPairs];
+  for (int p = 0; p < kPairs; ++p) {
+    for (int t = 0; t < TT; ++t) acc[p][t] = _mm512_setzero_ps();
+  }
+  for (int r = 0; r < 2 * kPairs; ++r) off[r] = _mm256_setzero_ps();
+  const int pairs = (a.nr + 1) / 2;  // rows past nr (a partial tile) compute on the buffer's zero codes
+  for (int64_t b = 0; b < a.nbs; ++b) {
+    __m512i c[kPairs][kSubs];
+    __m512 h[kPairs];
+    const __m256 vxo = _mm256_loadu_ps(a.xo + b * kTT);
+    for (int p = 0; p < kPairs; ++p) {
+      const uint8_t* cb = a.codes + p * a.pair_stride + static_cast<size_t>(b) * kPairBlockBytes;
+      for (int s = 0; s < kSubs; ++s) c[p][s] = _mm512_loadu_si512(cb + 64 * s);
+      const float* h0 = a.hm + (2 * p) * a.hm_stride + 2 * b;
+      const float* h1 = a.hm + (2 * p + 1) * a.hm_stride + 2 * b;
+      h[p] = _mm512_insertf32x8(_mm512_set1_ps(h0[0]), _mm256_set1_ps(h1[0]), 1);
+      off[2 * p] = AddOffsets(h0, vxo, off[2 * p]);
+      off[2 * p + 1] = AddOffsets(h1, vxo, off[2 * p + 1]);
     }
     const size_t xoff = static_cast<size_t>(b) * kActBytes + kActQs;
     for (int t = 0; t < TT; ++t) {
-      const int8_t* xq = reinterpret_cast<const int8_t*>(xp[t] + xoff);
-      for (int r = 0; r < RT; ++r) {
-        const __m256i i = Dot4(c[r], xq, xq + 32, xq + 64, xq + 96);
-        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_broadcast_ss(&sc[r][t]), acc[r][t]);
+      const int8_t* xq = reinterpret_cast<const int8_t*>(a.xp[t] + xoff);
+      const __m512 xd = _mm512_set1_ps(a.xd[b * kTT + t]);
+      for (int p = 0; p < kPairs; ++p) {
+        if (p >= pairs) break;
+        const __m512i i = Dot4Pair(c[p], xq);
+        acc[p][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), _mm512_mul_ps(h[p], xd), acc[p][t]);
       }
     }
   }
-  alignas(32) float o[RT][kTT];
-  for (int r = 0; r < RT; ++r) _mm256_store_ps(o[r], off[r]);
-  for (int t = 0; t < nt; ++t) {
-    for (int r = 0; r < RT; ++r) y[t * y_stride + r] = Finish(acc[r][t], o[r][t]);
+  alignas(32) float o[2 * kPairs][kTT];
+  for (int r = 0; r < 2 * kPairs; ++r) _mm256_store_ps(o[r], off[r]);
+  for (int t = 0; t < a.nt; ++t) {
+    for (int r = 0; r < a.nr; ++r) {
+      const __m512 v = acc[r / 2][t];
+      const __m256 half = (r % 2) ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v);
+      a.y[t * a.y_stride + r] = Finish(half, o[r][t]);
+    }
   }
 }
+#endif
+
+// Rows per tile.
+#if HWY_TARGET == HWY_AVX2
+constexpr int kTileRows = 8;  // Tile loops over them one at a time
+#else
+constexpr int kTileRows = 4;  // two pairs
+#endif
 
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                 int64_t m, float* y, int64_t y_stride) {
@@ -348,38 +433,55 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
       }
     }
   }
-  const size_t code_stride = static_cast<size_t>(nbs) * kCodeBytes;
+  const size_t pair_stride = static_cast<size_t>(nbs) * kPairBlockBytes;
   const size_t hm_stride = static_cast<size_t>(2 * nbs);
-  const int64_t chunk = std::max<int64_t>(kRT, static_cast<int64_t>(kChunkBytes / code_stride) / kRT * kRT);
-  if (sc.codes.size() < static_cast<size_t>(chunk) * code_stride) {
-    sc.codes.resize(static_cast<size_t>(chunk) * code_stride);
+  const int64_t chunk = std::max<int64_t>(kTileRows, static_cast<int64_t>(2 * kChunkBytes / pair_stride) /
+                                                         kTileRows * kTileRows);
+  const size_t code_bytes = static_cast<size_t>(chunk / 2) * pair_stride;
+  if (sc.codes.size() < code_bytes) {
+    sc.codes.resize(code_bytes);
     sc.hm.resize(static_cast<size_t>(chunk) * hm_stride);
   }
   for (int64_t rc = r0; rc < r1; rc += chunk) {
     const int64_t nrc = std::min(chunk, r1 - rc);
     for (int64_t r = 0; r < nrc; ++r) {
-      DecodeRow(k, w.row(rc + r), nb, ns, sc.codes.data() + r * code_stride, sc.hm.data() + r * hm_stride);
+      DecodeRow(k, w.row(rc + r), nb, ns, sc.codes.data() + (r / 2) * pair_stride + 32 * (r % 2),
+                sc.hm.data() + r * hm_stride);
+    }
+    // A chunk's odd last row leaves its pair's other half: zero codes and scales
+    // (computed by the AVX-512 tile, never written out).
+    const int64_t padded = (nrc + kTileRows - 1) / kTileRows * kTileRows;
+    for (int64_t r = nrc; r < std::min(padded, chunk); ++r) {
+      for (int64_t b = 0; b < nbs; ++b) {
+        uint8_t* cb = sc.codes.data() + (r / 2) * pair_stride + static_cast<size_t>(b) * kPairBlockBytes + 32 * (r % 2);
+        for (int s = 0; s < kSubs; ++s) std::memset(cb + 64 * s, 0, 32);
+      }
+      std::fill_n(sc.hm.data() + r * hm_stride, hm_stride, 0.0f);
     }
     for (int64_t tile = 0; tile < tiles; ++tile) {
       const int64_t ta = tile * kTT;
-      const int nt = static_cast<int>(std::min<int64_t>(kTT, m - ta));
       const uint8_t* xp[kTT];
       for (int t = 0; t < kTT; ++t) xp[t] = act + static_cast<size_t>(std::min<int64_t>(ta + t, m - 1)) * act_stride;
-      const float* xd = sc.xd.data() + tile * nbs * kTT;
-      const float* xo = sc.xo.data() + tile * nbs * kTT;
-      float* yt = y + ta * y_stride + rc;
-      int64_t r = 0;
-      const auto run = [&](auto rt, auto tt) {
-        Tile<decltype(rt)::value, decltype(tt)::value>(sc.codes.data() + r * code_stride, code_stride,
-                                                         sc.hm.data() + r * hm_stride, hm_stride, xd, xo, xp, nbs,
-                                                         nt, yt + r, y_stride);
-      };
-      using RT = std::integral_constant<int, kRT>;
-      using R1 = std::integral_constant<int, 1>;
-      using T8 = std::integral_constant<int, kTT>;
-      using T4 = std::integral_constant<int, 4>;
-      for (; r + kRT <= nrc; r += kRT) nt > 4 ? run(RT{}, T8{}) : run(RT{}, T4{});
-      for (; r < nrc; ++r) nt > 4 ? run(R1{}, T8{}) : run(R1{}, T4{});
+      TileArgs a;
+      a.pair_stride = pair_stride;
+      a.hm_stride = hm_stride;
+      a.xd = sc.xd.data() + tile * nbs * kTT;
+      a.xo = sc.xo.data() + tile * nbs * kTT;
+      a.xp = xp;
+      a.nbs = nbs;
+      a.nt = static_cast<int>(std::min<int64_t>(kTT, m - ta));
+      a.y_stride = y_stride;
+      for (int64_t r = 0; r < nrc; r += kTileRows) {
+        a.codes = sc.codes.data() + (r / 2) * pair_stride;
+        a.hm = sc.hm.data() + r * hm_stride;
+        a.nr = static_cast<int>(std::min<int64_t>(kTileRows, nrc - r));
+        a.y = y + ta * y_stride + rc + r;
+        if (a.nt > 4) {
+          Tile<kTT>(a);
+        } else {
+          Tile<4>(a);
+        }
+      }
     }
   }
 }
