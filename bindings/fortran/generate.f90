@@ -59,6 +59,7 @@ program septet_fortran_generate
   write(*, '(a)') ''
   call check(septet_free_context(ctx), 'septet_free_context')
   call check(septet_free_model(model), 'septet_free_model')
+  deallocate(ids, out)  ! main-program variables are saved: free them for LeakSanitizer
 
 contains
   subroutine check(status, what)
