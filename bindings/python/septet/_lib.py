@@ -49,15 +49,16 @@ def _candidates():
 def load():
     paths, from_env = _candidates()
     errors = []
+    lib = None
     for p in paths:
         try:
             lib = ctypes.CDLL(p)
             break
         except OSError as e:
             errors.append("%s: %s" % (p, e))
-            if from_env:
+            if from_env:  # an explicit SEPTET_LIB is the only candidate
                 break
-    else:
+    if lib is None:
         raise OSError("septet: cannot load libseptet.so (set SEPTET_LIB to its path, or SEPTET_PREFIX to the "
                       "install prefix); tried:\n  " + "\n  ".join(errors))
     _declare(lib)

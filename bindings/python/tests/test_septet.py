@@ -3,6 +3,8 @@
 $SEPTET_SHARED/models/stories260K/stories260K.bin (default ../shared)."""
 import os
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -120,3 +122,11 @@ def test_closed_model_is_refused():
     m.close()  # a second close is a no-op
     with pytest.raises(septet.SeptetError, match="closed"):
         m.tokenize("x")
+
+
+def test_missing_library_is_named():
+    env = dict(os.environ, SEPTET_LIB="/nonexistent/libseptet.so",
+               PYTHONPATH=str(pathlib.Path(septet.__file__).resolve().parents[1]))
+    r = subprocess.run([sys.executable, "-c", "import septet"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0
+    assert "/nonexistent/libseptet.so" in r.stderr and "SEPTET_LIB" in r.stderr
