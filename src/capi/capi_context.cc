@@ -82,7 +82,9 @@ septet_status septet_context_free(septet_context* context) {
     if (septet_status s = CheckHandle(context, Kind::kContext, "septet_context_free: context"); s != SEPTET_OK) {
       return s;
     }
-    Unregister(context, Kind::kContext);
+    if (!Unregister(context, Kind::kContext)) {  // another thread freed it since the check
+      return SetError(SEPTET_ERR_BAD_HANDLE, "septet_context_free: freed concurrently by another thread");
+    }
     context->magic = 0;
     delete context;
     return SEPTET_OK;
@@ -184,7 +186,9 @@ septet_status septet_sampler_free(septet_sampler* sampler) {
     if (septet_status s = CheckHandle(sampler, Kind::kSampler, "septet_sampler_free: sampler"); s != SEPTET_OK) {
       return s;
     }
-    Unregister(sampler, Kind::kSampler);
+    if (!Unregister(sampler, Kind::kSampler)) {  // another thread freed it since the check
+      return SetError(SEPTET_ERR_BAD_HANDLE, "septet_sampler_free: freed concurrently by another thread");
+    }
     sampler->magic = 0;
     delete sampler;
     return SEPTET_OK;

@@ -76,7 +76,9 @@ septet_status septet_model_free(septet_model* model) {
   return Guard("septet_model_free", [&] {
     if (model == nullptr) return SEPTET_OK;
     if (septet_status s = CheckHandle(model, Kind::kModel, "septet_model_free: model"); s != SEPTET_OK) return s;
-    Unregister(model, Kind::kModel);
+    if (!Unregister(model, Kind::kModel)) {  // another thread freed it since the check
+      return SetError(SEPTET_ERR_BAD_HANDLE, "septet_model_free: freed concurrently by another thread");
+    }
     model->magic = 0;
     delete model;
     return SEPTET_OK;

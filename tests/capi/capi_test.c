@@ -387,7 +387,8 @@ static void test_q3p5(void) {
       double amax = 0;
       for (int j = k - k % 32; j < k - k % 32 + 32 && j < K; ++j) amax = fmax(amax, fabs(x[j]));
       ref += (double)deq[r * K + k] * x[k];
-      bound += fabs(deq[r * K + k]) * (amax / 254.0) * (1 + (K + 5) * 0x1p-24) + fabs(deq[r * K + k] * x[k]) * (K + 5) * 0x1p-24;
+      const double gam = (K + 5) * 0x1p-24, wk = fabs(deq[r * K + k]);
+      bound += wk * (amax / 254.0) * (1 + gam) + wk * fabs(x[k]) * gam;
     }
     EXPECT(fabs(y[r] - ref) <= bound);
     if (fabs(y[r] - ref) > bound) fprintf(stderr, "row %d: matvec %g, reference %g, bound %g\n", r, y[r], ref, bound);
