@@ -1,7 +1,7 @@
 /* The C API from a C11 program (ctest CApi.C11Program; also run under ASan/UBSan
  * by `make test-sanitize`). argv[1]: stories260K.bin. Checks the float64 oracle's
  * greedy ids through eval/logits, the sampler and generate; streaming and
- * cancelling; and misuse: NULL and dead handles, double frees, handles of the
+ * cancelling; one model shared by threads; and misuse: NULL and dead handles, double frees, handles of the
  * wrong kind, bad struct sizes, short buffers, wrong Q3P5 sizes. */
 #include <math.h>
 #include <pthread.h>
@@ -350,6 +350,51 @@ static void test_thread_local_error(void) {
   EXPECT_ERROR_MENTIONS("/nonexistent/x.gguf"); /* still set here */
 }
 
+/* One model shared by contexts on several threads: each reproduces the oracle. */
+struct shared_run {
+  septet_model* model;
+  int32_t out[kNGreedy];
+  size_t n;
+  septet_status status;
+};
+
+static void* generate_on_thread(void* arg) {
+  struct shared_run* r = (struct shared_run*)arg;
+  septet_context* c = NULL;
+  septet_context_params cp;
+  septet_context_params_init(&cp);
+  cp.n_ctx = 32;
+  cp.n_threads = 1;
+  r->status = septet_context_create(r->model, &cp, &c);
+  if (r->status != SEPTET_OK) return NULL;
+  septet_sampler_params sp;
+  septet_sampler_params_init(&sp);
+  sp.temperature = 0.0f;
+  septet_generate_params gp;
+  septet_generate_params_init(&gp);
+  gp.max_tokens = kNGreedy;
+  gp.sampler = &sp;
+  r->status = septet_generate(c, kPrompt, 5, &gp, NULL, NULL, r->out, kNGreedy, &r->n, NULL);
+  septet_context_free(c);
+  return NULL;
+}
+
+static void test_shared_model_threads(septet_model* m) {
+  enum { kThreads = 3 };
+  struct shared_run runs[kThreads];
+  pthread_t th[kThreads];
+  for (int i = 0; i < kThreads; ++i) {
+    memset(&runs[i], 0, sizeof(runs[i]));
+    runs[i].model = m;
+    EXPECT(pthread_create(&th[i], NULL, generate_on_thread, &runs[i]) == 0);
+  }
+  for (int i = 0; i < kThreads; ++i) {
+    EXPECT(pthread_join(th[i], NULL) == 0);
+    EXPECT(runs[i].status == SEPTET_OK);
+    EXPECT(runs[i].n == kNGreedy && memcmp(runs[i].out, kGreedy, sizeof(kGreedy)) == 0);
+  }
+}
+
 /* Q3P5 on caller-owned arrays: the matvec equals dequantize-then-dot within the
  * 8-bit activation error, sum_k |w_k| * amax(block of k) / 254, plus float rounding
  * gamma_{K+5} * sum_k |w_k x_k| (docs/formats.md, error model). */
@@ -433,6 +478,7 @@ int main(int argc, char** argv) {
   test_eval_oracle(m);
   test_context_full(m);
   test_generate(m);
+  test_shared_model_threads(m);
   EXPECT_STATUS(septet_model_free(m), SEPTET_OK);
   if (g_failures > 0) {
     fprintf(stderr, "%d check(s) failed\n", g_failures);
