@@ -1,8 +1,9 @@
 /* The C API from a C11 program (ctest CApi.C11Program; also run under ASan/UBSan
  * by `make test-sanitize`). argv[1]: stories260K.bin. Checks the float64 oracle's
  * greedy ids through eval/logits, the sampler and generate; streaming and
- * cancelling; one model shared by threads; and misuse: NULL and dead handles, double frees, handles of the
- * wrong kind, bad struct sizes, short buffers, wrong Q3P5 sizes. */
+ * cancelling; one model shared by threads; and misuse: NULL and dead handles,
+ * double frees, handles of the wrong kind, bad struct sizes, short buffers,
+ * wrong Q3P5 sizes. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
