@@ -57,12 +57,17 @@ if(SEPTET_GNATMAKE)
   set(ada_dir ${PROJECT_BINARY_DIR}/ada)
   set(ada_exe ${ada_dir}/septet_ada_test)
   file(GLOB ada_srcs CONFIGURE_DEPENDS ${SEPTET_BINDINGS_DIR}/ada/*.ad[sb])
+  set(ada_link_flags "")
+  if(SEPTET_SANITIZE)
+    set(ada_link_flags -fsanitize=address,undefined)  # link the runtimes libseptet.so was built with
+  endif()
   # -gnata: contracts (Pre/Post, Loop_Invariant, Assert) are checked at run time.
   add_custom_command(OUTPUT ${ada_exe}
     COMMAND ${CMAKE_COMMAND} -E make_directory ${ada_dir}
     COMMAND ${SEPTET_GNATMAKE} -q -gnat2012 -gnata -gnatwa -gnatwe -D ${ada_dir} -aI${SEPTET_BINDINGS_DIR}/ada
       ${SEPTET_BINDINGS_DIR}/ada/septet_ada_test.adb -o ${ada_exe}
-      -largs -L$<TARGET_FILE_DIR:septet_shared> -lseptet -Wl,-rpath,$<TARGET_FILE_DIR:septet_shared>
+      -largs ${ada_link_flags} -L$<TARGET_FILE_DIR:septet_shared> -lseptet
+      -Wl,-rpath,$<TARGET_FILE_DIR:septet_shared>
     DEPENDS ${ada_srcs} septet_shared
     WORKING_DIRECTORY ${PROJECT_BINARY_DIR}
     COMMENT "gnatmake bindings/ada (-gnata)" VERBATIM)
