@@ -16,7 +16,18 @@ PACKAGES=(
   libcli11-dev                           # command line
   libcpp-httplib-dev                     # `septet serve`
   libpcre2-dev                           # Unicode regex for byte-level BPE pre-tokenizers
+  gfortran gnat python3 python3-pip      # C API bindings: Fortran, Ada, Python (bindings/)
 )
+
+# pytest for the Python binding's tests (ctest Python.Binding skips without it),
+# from PyPI after the Debian packages; optional, so a failure only warns.
+ensure_pytest() {
+  python3 -c 'import pytest' >/dev/null 2>&1 && return 0
+  echo "install-deps: installing pytest (PyPI) for the Python binding's tests"
+  python3 -m pip install --quiet pytest 2>/dev/null ||
+    python3 -m pip install --quiet --break-system-packages pytest ||
+    echo "install-deps: warning: could not install pytest; ctest Python.Binding will be skipped" >&2
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -33,6 +44,7 @@ fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
+  ensure_pytest
   exit 0
 fi
 
@@ -45,3 +57,4 @@ fi
 echo "install-deps: installing ${missing[*]}"
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+ensure_pytest

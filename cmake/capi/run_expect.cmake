@@ -1,0 +1,20 @@
+# Runs a program and requires exit status 0 *and* output matching EXPECT (ctest's
+# PASS_REGULAR_EXPRESSION alone ignores the exit status).
+#   cmake -DEXPECT=regex -P run_expect.cmake -- program args...
+set(cmd "")
+set(after_dashes OFF)
+foreach(i RANGE ${CMAKE_ARGC})
+  if(after_dashes AND DEFINED CMAKE_ARGV${i})
+    list(APPEND cmd "${CMAKE_ARGV${i}}")
+  elseif("${CMAKE_ARGV${i}}" STREQUAL "--")
+    set(after_dashes ON)
+  endif()
+endforeach()
+execute_process(COMMAND ${cmd} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 240)
+message("${out}${err}")
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "exit status ${rc}: ${cmd}")
+endif()
+if(NOT out MATCHES "${EXPECT}")
+  message(FATAL_ERROR "output does not match '${EXPECT}'")
+endif()
