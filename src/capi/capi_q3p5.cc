@@ -126,19 +126,20 @@ septet_status septet_q3p5_matvec(const uint8_t* packed, size_t packed_bytes, int
     }
     if (packed == nullptr) return NullArg(kFn, "packed");
     if (x == nullptr) return NullArg(kFn, "x");
-    // The activation row, by the validating scalar quantizer (finite x, |x| in
-    // range); the SIMD QuantizeActivation writes the same bytes (simd_ops.h).
-    const DType act_type = GetTypeTraits(DType::kQ3P5).vec_dot_type;
-    std::vector<uint8_t> act(GetTypeTraits(act_type).row_bytes(cols));
-    if (Status st = quant::QuantizeRow(act_type, x, cols, act.data(), act.size()); !st.ok()) {
-      return SetError(SEPTET_ERR_INVALID_ARGUMENT, StrFormat("%s: x: %s", kFn, st.message().c_str()));
-    }
-    cpu::WeightView w;
+    cpu::WeightView w;  // the caller's bytes: file layout
     w.type = DType::kQ3P5;
     w.rows = rows;
     w.cols = cols;
     w.data = packed;
     w.row_bytes = row;
+    // The activation row in the kernels' type for w, by the validating scalar
+    // quantizer (finite x, |x| in range); the SIMD QuantizeActivation writes the
+    // same bytes (simd_ops.h).
+    const DType act_type = simd::ActivationType(w);
+    std::vector<uint8_t> act(GetTypeTraits(act_type).row_bytes(cols));
+    if (Status st = quant::QuantizeRow(act_type, x, cols, act.data(), act.size()); !st.ok()) {
+      return SetError(SEPTET_ERR_INVALID_ARGUMENT, StrFormat("%s: x: %s", kFn, st.message().c_str()));
+    }
     simd::MatVecRows(w, 0, rows, act.data(), y);
     return SEPTET_OK;
   });

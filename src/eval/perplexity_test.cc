@@ -202,6 +202,24 @@ TEST_F(PerplexityModelTest, SelfKlIsZeroAndMismatchesAreErrors) {
   EXPECT_FALSE(EvaluatePerplexity(*model_, ids_, bos_, k).ok());
 }
 
+// The float-model prefill paths: "blas" gives the same bits for any thread count,
+// and agrees with "own" (both F32 throughout) within the NLL bound above (2 eps).
+TEST_F(PerplexityModelTest, BlasPrefillIsThreadInvariantAndAgreesWithOwn) {
+  PerplexityOptions o;
+  o.n_ctx = 128;
+  o.max_chunks = 3;
+  o.prefill = "blas";
+  auto one = EvaluatePerplexity(*model_, ids_, bos_, o);
+  o.threads = 3;
+  auto three = EvaluatePerplexity(*model_, ids_, bos_, o);
+  o.prefill = "own";
+  auto own = EvaluatePerplexity(*model_, ids_, bos_, o);
+  ASSERT_TRUE(one.ok() && three.ok() && own.ok());
+  EXPECT_EQ(one.value().nll.mean, three.value().nll.mean);
+  EXPECT_NEAR(one.value().nll.mean, own.value().nll.mean, 2 * 1e-5 * 25);
+  EXPECT_NE(one.value().nll.mean, own.value().nll.mean) << "the two paths are expected to round differently";
+}
+
 TEST_F(PerplexityModelTest, TooShortTextIsAClearError) {
   PerplexityOptions o;
   o.n_ctx = 4096;
