@@ -110,6 +110,7 @@ void HandleGeneration(HttpServer::State& st, Endpoint endpoint, const std::strin
     r.prompt = st.tokenizer->Encode(api.prompt, /*add_bos=*/true, /*parse_special=*/false);
   }
   const int64_t prompt_tokens = static_cast<int64_t>(r.prompt.size());
+  const int32_t last_prompt_token = r.prompt.empty() ? -1 : r.prompt.back();
   CurrentLog().prompt_tokens = prompt_tokens;
   if (api.max_tokens_given && prompt_tokens < n_ctx && prompt_tokens + api.params.max_tokens > n_ctx) {
     const char* field = endpoint == Endpoint::kChatCompletions && body.find("max_completion_tokens") != std::string::npos
@@ -200,7 +201,8 @@ void HandleGeneration(HttpServer::State& st, Endpoint endpoint, const std::strin
     json logprobs = nullptr;
     if (api.params.logprobs >= 0) {
       const Tokenizer* tok = st.tokenizer;
-      logprobs = LogprobsJson(api, ch->stats.logprobs, [tok](int32_t t) { return tok->TokenBytes(t, -1); });
+      logprobs = LogprobsJson(api, ch->stats.logprobs, last_prompt_token,
+                              [tok](int32_t t, int32_t prev) { return tok->TokenBytes(t, prev); });
     }
     res.set_content(ResponseJson(api, id, created, out, ch->stats.finish, usage, logprobs).dump(-1, ' ', false,
                                                                                             json::error_handler_t::replace),

@@ -271,38 +271,45 @@ nlohmann::json ChunkJson(const ApiRequest& req, const std::string& id, int64_t c
           {"choices", json::array({choice})}};
 }
 
-nlohmann::json LogprobsJson(const ApiRequest& req, const std::vector<runtime::TokenLogprob>& lp,
-                            const std::function<std::string(int32_t)>& token_text) {
+nlohmann::json LogprobsJson(const ApiRequest& req, const std::vector<runtime::TokenLogprob>& lp, int32_t prev,
+                            const std::function<std::string(int32_t id, int32_t prev)>& token_text) {
   // Token text as JSON can carry: a piece that is part of a UTF-8 character is
   // not valid UTF-8 on its own, so text is decoded leniently (U+FFFD) and the
   // exact bytes are in "bytes".
-  const auto valid = [](const std::string& s) { return json(s).dump(-1, ' ', false, json::error_handler_t::replace); };
-  const auto text_of = [&](int32_t id) { return json::parse(valid(token_text(id))).get<std::string>(); };
-  const auto bytes_of = [&](int32_t id) {
+  const auto lenient = [](const std::string& s) {
+    return json::parse(json(s).dump(-1, ' ', false, json::error_handler_t::replace)).get<std::string>();
+  };
+  const auto bytes_of = [](const std::string& s) {
     json b = json::array();
-    for (const unsigned char c : token_text(id)) b.push_back(static_cast<int>(c));
+    for (const unsigned char c : s) b.push_back(static_cast<int>(c));
     return b;
   };
-  if (req.endpoint == Endpoint::kChatCompletions) {
-    json content = json::array();
-    for (const runtime::TokenLogprob& t : lp) {
-      json top = json::array();
-      for (const auto& [id, l] : t.top) top.push_back({{"token", text_of(id)}, {"logprob", l}, {"bytes", bytes_of(id)}});
-      content.push_back({{"token", text_of(t.id)}, {"logprob", t.logprob}, {"bytes", bytes_of(t.id)}, {"top_logprobs", top}});
-    }
-    return {{"content", content}, {"refusal", nullptr}};
-  }
+  const bool chat = req.endpoint == Endpoint::kChatCompletions;
+  json content = json::array();
   json tokens = json::array(), token_logprobs = json::array(), top_logprobs = json::array(), offsets = json::array();
   size_t offset = 0;
   for (const runtime::TokenLogprob& t : lp) {
-    tokens.push_back(text_of(t.id));
-    token_logprobs.push_back(t.logprob);
-    json top = json::object();
-    for (const auto& [id, l] : t.top) top[text_of(id)] = l;
-    top_logprobs.push_back(top);
-    offsets.push_back(offset);
-    offset += token_text(t.id).size();
+    const std::string text = token_text(t.id, prev);
+    if (chat) {
+      json top = json::array();
+      for (const auto& [id, l] : t.top) {
+        const std::string alt = token_text(id, prev);
+        top.push_back({{"token", lenient(alt)}, {"logprob", l}, {"bytes", bytes_of(alt)}});
+      }
+      content.push_back(
+          {{"token", lenient(text)}, {"logprob", t.logprob}, {"bytes", bytes_of(text)}, {"top_logprobs", top}});
+    } else {
+      tokens.push_back(lenient(text));
+      token_logprobs.push_back(t.logprob);
+      json top = json::object();
+      for (const auto& [id, l] : t.top) top[lenient(token_text(id, prev))] = l;
+      top_logprobs.push_back(top);
+      offsets.push_back(offset);
+      offset += text.size();
+    }
+    prev = t.id;
   }
+  if (chat) return {{"content", content}, {"refusal", nullptr}};
   return {{"tokens", tokens}, {"token_logprobs", token_logprobs}, {"top_logprobs", top_logprobs}, {"text_offset", offsets}};
 }
 

@@ -76,9 +76,10 @@ nlohmann::json ResponseJson(const ApiRequest& req, const std::string& id, int64_
                             const nlohmann::json& logprobs = nullptr);
 // The choice's "logprobs" in the endpoint's shape: chat {content: [{token,
 // logprob, bytes, top_logprobs: [...]}]}; completions {tokens, token_logprobs,
-// top_logprobs: [{token: logprob}], text_offset}. token_text(id) gives a token's text.
-nlohmann::json LogprobsJson(const ApiRequest& req, const std::vector<runtime::TokenLogprob>& lp,
-                            const std::function<std::string(int32_t)>& token_text);
+// top_logprobs: [{token: logprob}], text_offset}. token_text(id, prev) gives a
+// token's text after token `prev`; `prev` of the first is the prompt's last token.
+nlohmann::json LogprobsJson(const ApiRequest& req, const std::vector<runtime::TokenLogprob>& lp, int32_t prev,
+                            const std::function<std::string(int32_t id, int32_t prev)>& token_text);
 // The final usage chunk of a stream (stream_options.include_usage): no choices.
 nlohmann::json UsageChunkJson(const ApiRequest& req, const std::string& id, int64_t created, const Usage& usage);
 // One streamed chunk: text_completion or chat.completion.chunk. `text` is the
