@@ -16,7 +16,17 @@ PACKAGES=(
   libcli11-dev                           # command line
   libcpp-httplib-dev                     # `septet serve`
   libpcre2-dev                           # Unicode regex for byte-level BPE pre-tokenizers
+  chromium                               # test: the `septet serve` chat page in a real browser
 )
+
+# Test tooling from PyPI: the official OpenAI client (tests/serve_openai_client_test.py,
+# skipped without it). Debian's own python3 refuses pip installs (PEP 668) unless told.
+install_python_tools() {
+  python3 -c 'import openai' 2>/dev/null && return 0
+  python3 -m pip install --quiet openai 2>/dev/null ||
+    python3 -m pip install --quiet --break-system-packages openai ||
+    echo "install-deps: could not install the Python module openai (its test will be skipped)" >&2
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -33,6 +43,7 @@ fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
+  install_python_tools
   exit 0
 fi
 
@@ -45,3 +56,4 @@ fi
 echo "install-deps: installing ${missing[*]}"
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_python_tools
