@@ -2,7 +2,8 @@
 // with textContent (never innerHTML), so it cannot become markup.
 // Test hook: /?autotest=TEXT sends TEXT at load (temperature 0; max_tokens from
 // &max_tokens=N, default 32) and sets <body data-state="done"> when the reply
-// has streamed in (tests/serve_chat_page_test.py drives it with headless Chromium).
+// has streamed in; with &autostop it presses Stop once the first text arrived
+// (tests/serve_chat_page_test.py drives it with headless Chromium).
 #include "serve/chat_page.h"
 
 namespace septet::serve {
@@ -55,6 +56,8 @@ std::string_view ChatPageHtml() {
 const $ = (id) => document.getElementById(id);
 const history = [];  // {role, content}
 let controller = null;
+const params = new URLSearchParams(location.search);
+const autostop = params.has("autostop");
 
 function addMessage(role, text) {
   const div = document.createElement("div");
@@ -124,6 +127,7 @@ async function send(text, overrides) {
             if (choice.delta && choice.delta.content) {
               reply += choice.delta.content;
               out.textContent = reply;
+              if (autostop) $("stop").click();
               $("log").scrollTop = $("log").scrollHeight;
             }
           }
@@ -152,7 +156,6 @@ $("stop").addEventListener("click", () => { if (controller) controller.abort(); 
 $("apikey").value = localStorage.getItem("septet-api-key") || "";
 $("apikey").addEventListener("change", () => localStorage.setItem("septet-api-key", $("apikey").value));
 
-const params = new URLSearchParams(location.search);
 if (params.has("key")) $("apikey").value = params.get("key");
 if (params.has("autotest")) {
   send(params.get("autotest"), {temperature: 0, max_tokens: Number(params.get("max_tokens") || 32)});
