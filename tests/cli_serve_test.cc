@@ -55,6 +55,17 @@ TEST(ServeProcessTest, AccessLogAndApiKeyFile) {
   EXPECT_NE(err.find("generated_tokens=3"), std::string::npos) << err;
   EXPECT_EQ(err.find("the secret"), std::string::npos) << err;
   EXPECT_EQ(err.find("sk-from-file"), std::string::npos) << err;
+  // --log-prompts adds the prompt text (JSON-quoted) to the line.
+  {
+    ServeProcess q({"-m", Stories(), "--log-prompts"});
+    const int qport = q.WaitForPort();
+    ASSERT_GT(qport, 0) << q.Stderr();
+    auto r = ClientFor(qport).Post("/v1/completions", body, "application/json");
+    ASSERT_TRUE(r);
+    q.Signal(SIGTERM);
+    EXPECT_EQ(q.Wait(30), 0);
+    EXPECT_NE(q.Stderr().find("prompt=\"Once upon a time, the secret\""), std::string::npos) << q.Stderr();
+  }
   // Both key flags, or a missing file: usage errors before binding.
   EXPECT_EQ(testing::RunSeptet("serve -m '" + Stories() + "' --port 0 --api-key a --api-key-file '" + key_file + "'",
                                "", 60).exit_code, 2);

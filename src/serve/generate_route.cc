@@ -113,11 +113,8 @@ void HandleGeneration(HttpServer::State& st, Endpoint endpoint, const std::strin
   const int32_t last_prompt_token = r.prompt.empty() ? -1 : r.prompt.back();
   CurrentLog().prompt_tokens = prompt_tokens;
   if (api.max_tokens_given && prompt_tokens < n_ctx && prompt_tokens + api.params.max_tokens > n_ctx) {
-    const char* field = endpoint == Endpoint::kChatCompletions && body.find("max_completion_tokens") != std::string::npos
-                            ? "max_completion_tokens"
-                            : "max_tokens";
     return SendError(res, 400,
-                     std::string("'") + field + "' is " + std::to_string(api.params.max_tokens) + " but the prompt is " +
+                     std::string("'") + api.max_tokens_field + "' is " + std::to_string(api.params.max_tokens) + " but the prompt is " +
                          std::to_string(prompt_tokens) + " tokens and the context per request is n_ctx = " +
                          std::to_string(n_ctx) + ", so at most " + std::to_string(n_ctx - prompt_tokens) +
                          " tokens can be generated");

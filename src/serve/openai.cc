@@ -113,6 +113,7 @@ Result<ApiRequest> ParseRequest(std::string_view body, Endpoint endpoint, uint64
     if (seen) {
       r.params.max_tokens = static_cast<int32_t>(iv);
       r.max_tokens_given = true;
+      r.max_tokens_field = field;
     }
   }
   SEPTET_RETURN_IF_ERROR(ReadNumber(j, "temperature", 0, 2, false, &dv, &seen, "a number in [0, 2]"));

@@ -50,6 +50,7 @@ struct ApiRequest {
   std::vector<runtime::ChatMessage> messages;   // chat
   runtime::GenerationParams params;  // params.logprobs >= 0 when logprobs were asked for
   bool max_tokens_given = false;      // max_tokens (or max_completion_tokens) was in the body
+  const char* max_tokens_field = "max_tokens";  // the one that set params.max_tokens
   bool stream = false;
   bool include_usage = false;         // stream_options.include_usage
 };

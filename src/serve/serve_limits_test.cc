@@ -336,6 +336,13 @@ TEST_F(ServeLimitsTest, MaxTokensIsCheckedAgainstTheContext) {
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 400);
   EXPECT_NE(ErrorMessage(res).find("'max_completion_tokens' is 1000"), std::string::npos) << ErrorMessage(res);
+  // The field named is the one that was set (a null one does not count).
+  res = c.Post("/v1/chat/completions",
+               R"({"messages":[{"role":"user","content":"Hi"}],"max_tokens":500,"max_completion_tokens":null})",
+               "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400);
+  EXPECT_NE(ErrorMessage(res).find("'max_tokens' is 500"), std::string::npos) << ErrorMessage(res);
   // null means absent: max_tokens rules.
   res = c.Post("/v1/chat/completions",
                R"({"messages":[{"role":"user","content":"Hi"}],"max_tokens":3,"max_completion_tokens":null,
