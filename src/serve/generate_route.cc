@@ -28,6 +28,10 @@ struct Channel {
   runtime::GenerationStats stats;
   std::atomic<bool> client_gone{false};  // the engine cancels at its next step
   std::atomic<bool> abandoned{false};    // waited past the queue timeout
+  Metrics* metrics = nullptr;
+  void Gone() {
+    if (!client_gone.exchange(true) && metrics != nullptr) metrics->RecordDisconnect();
+  }
 };
 
 uint64_t RandomSeed() {
@@ -128,6 +132,7 @@ void HandleGeneration(HttpServer::State& st, Endpoint endpoint, const std::strin
   }
 
   auto ch = std::make_shared<Channel>();
+  ch->metrics = &st.metrics;
   r.on_text = [ch](std::string_view t) {
     if (ch->client_gone) return false;
     std::lock_guard<std::mutex> lock(ch->mu);
@@ -163,7 +168,7 @@ void HandleGeneration(HttpServer::State& st, Endpoint endpoint, const std::strin
       ch->cv.wait_for(lock, std::chrono::milliseconds(100));
       if (ch->started || ch->done) break;
       if (peer->Gone()) {
-        ch->client_gone = true;  // the engine drops it from the queue
+        ch->Gone();  // the engine drops it from the queue
         return SendError(res, 499, "the client closed the connection; the request was cancelled");
       }
       if (st.options.queue_timeout_s > 0 && Clock::now() >= deadline) {
@@ -187,7 +192,7 @@ void HandleGeneration(HttpServer::State& st, Endpoint endpoint, const std::strin
     std::unique_lock<std::mutex> lock(ch->mu);
     while (!ch->done) {
       ch->cv.wait_for(lock, std::chrono::milliseconds(100));
-      if (!ch->done && !ch->client_gone && peer->Gone()) ch->client_gone = true;  // cancelled at the next step
+      if (!ch->done && !ch->client_gone && peer->Gone()) ch->Gone();  // cancelled at the next step
     }
     record(ch->stats);
     if (ch->client_gone) return SendError(res, 499, "the client closed the connection; the request was cancelled");
@@ -220,7 +225,7 @@ void HandleGeneration(HttpServer::State& st, Endpoint endpoint, const std::strin
           ch->cv.wait_for(lock, std::chrono::milliseconds(100));
           if (ch->done || !ch->pieces.empty()) break;
           if (peer->Gone()) {
-            ch->client_gone = true;
+            ch->Gone();
             return false;
           }
         }
@@ -228,7 +233,7 @@ void HandleGeneration(HttpServer::State& st, Endpoint endpoint, const std::strin
           const std::string piece = std::move(ch->pieces.front());
           ch->pieces.pop_front();
           if (!send(ChunkJson(api, id, created, piece, nullptr, first))) {
-            ch->client_gone = true;  // the engine cancels at its next step
+            ch->Gone();  // the engine cancels at its next step
             return false;
           }
           first = false;
@@ -247,7 +252,7 @@ void HandleGeneration(HttpServer::State& st, Endpoint endpoint, const std::strin
         return true;
       },
       [ch](bool success) {
-        if (!success) ch->client_gone = true;
+        if (!success) ch->Gone();
       });
 }
 

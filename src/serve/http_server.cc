@@ -241,6 +241,8 @@ void HttpServer::Stop() {
 
 void HttpServer::BeginDrain() { state_->draining = true; }
 
+int64_t HttpServer::client_disconnects() const { return state_->metrics.disconnects(); }
+
 bool HttpServer::Busy() const {
   const Engine::Counters c = state_->engine->counters();
   return state_->in_flight > 0 || c.queued > 0 || c.running > 0;

@@ -65,6 +65,8 @@ class HttpServer {
   // says whether any request is still in flight.
   void BeginDrain();
   bool Busy() const;
+  // Requests whose client went away so far (also in /metrics).
+  int64_t client_disconnects() const;
 
   struct State;  // what the route handlers share (routes.h)
 

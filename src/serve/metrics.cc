@@ -47,6 +47,16 @@ void Metrics::RecordResponse(int status) {
   ++responses_[status];
 }
 
+void Metrics::RecordDisconnect() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++disconnects_;
+}
+
+int64_t Metrics::disconnects() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return disconnects_;
+}
+
 void Metrics::RecordGeneration(int64_t prompt_tokens, int64_t generated_tokens, double ttft_s, double decode_s) {
   std::lock_guard<std::mutex> lock(mu_);
   prompt_tokens_ += prompt_tokens;
@@ -61,6 +71,9 @@ std::string Metrics::Render(int64_t queued, int64_t running, int64_t slots) cons
   Line(&out, "# HELP septet_requests_total HTTP responses sent, by status code.");
   Line(&out, "# TYPE septet_requests_total counter");
   for (const auto& [status, n] : responses_) Line(&out, "septet_requests_total{status=\"%d\"} %" PRId64, status, n);
+  Line(&out, "# HELP septet_client_disconnects_total Requests cancelled because the client went away.");
+  Line(&out, "# TYPE septet_client_disconnects_total counter");
+  Line(&out, "septet_client_disconnects_total %" PRId64, disconnects_);
   Line(&out, "# HELP septet_prompt_tokens_total Prompt tokens evaluated.");
   Line(&out, "# TYPE septet_prompt_tokens_total counter");
   Line(&out, "septet_prompt_tokens_total %" PRId64, prompt_tokens_);

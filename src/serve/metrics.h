@@ -1,5 +1,6 @@
 // Server metrics in the Prometheus text format (GET /metrics):
 //   septet_requests_total{status="200"}     HTTP responses by status code
+//   septet_client_disconnects_total         requests whose client went away (cancelled)
 //   septet_prompt_tokens_total              prompt tokens evaluated
 //   septet_generated_tokens_total           tokens generated
 //   septet_queue_depth / septet_slots_busy / septet_slots_total   (gauges, from the engine)
@@ -34,6 +35,8 @@ class Histogram {
 class Metrics {
  public:
   void RecordResponse(int status);
+  void RecordDisconnect();
+  int64_t disconnects() const;
   // One finished generation: tokens, time to first token, mean inter-token interval.
   void RecordGeneration(int64_t prompt_tokens, int64_t generated_tokens, double ttft_s, double decode_s);
   // The exposition text; the gauges are passed in (they live in the engine).
@@ -42,7 +45,7 @@ class Metrics {
  private:
   mutable std::mutex mu_;
   std::map<int, int64_t> responses_;
-  int64_t prompt_tokens_ = 0, generated_tokens_ = 0;
+  int64_t prompt_tokens_ = 0, generated_tokens_ = 0, disconnects_ = 0;
   Histogram ttft_, itl_;
 };
 

@@ -296,7 +296,8 @@ TEST_F(ServeLimitsTest, ClientDisconnectCancelsTheRequest) {
     gate.Arm();
     ASSERT_TRUE(gate.WaitBlocked());  // both slots busy, the engine held mid-step
     client.Close();
-    std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the server notices (it polls every 100 ms)
+    // The server notices (it polls the connection every 100 ms) while the engine is held.
+    EXPECT_TRUE(LiveServer::WaitFor([&] { return srv.server().client_disconnects() == 1; }));
     gate.Release();
     EXPECT_TRUE(LiveServer::WaitFor([&] { return srv.engine().counters().cancelled == 1; }))
         << "cancelled = " << srv.engine().counters().cancelled;
@@ -315,7 +316,7 @@ TEST_F(ServeLimitsTest, ClientDisconnectCancelsTheRequest) {
   client.Send(PostHead("/v1/completions", "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n") + body);
   ASSERT_TRUE(LiveServer::WaitFor([&] { return srv.engine().counters().queued == 1; }));
   client.Close();
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the server notices (it polls every 100 ms)
+  EXPECT_TRUE(LiveServer::WaitFor([&] { return srv.server().client_disconnects() == 1; }));
   gate.Release();
   EXPECT_TRUE(LiveServer::WaitFor([&] { return blocker_done.load(); }));
   EXPECT_EQ(srv.engine().counters().queued, 0);

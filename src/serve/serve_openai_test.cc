@@ -239,6 +239,7 @@ TEST_F(ServeOpenAiTest, StreamIncludeUsageModelsTokenizeMetrics) {
   EXPECT_NE(m.find("septet_requests_total{status=\"400\"} 2"), std::string::npos) << m;
   EXPECT_NE(m.find("septet_generated_tokens_total "), std::string::npos);
   EXPECT_NE(m.find("septet_queue_depth 0"), std::string::npos);
+  EXPECT_NE(m.find("septet_client_disconnects_total 0"), std::string::npos);
   EXPECT_NE(m.find("septet_slots_busy 0"), std::string::npos);
   EXPECT_NE(m.find("septet_time_to_first_token_seconds_count 1"), std::string::npos) << m;
   EXPECT_NE(m.find("septet_inter_token_seconds_bucket{le=\"+Inf\"}"), std::string::npos);
