@@ -49,7 +49,18 @@ PEER_OUT ?= $(BENCH_OUT)/peer
 lc = $(shell echo '$(1)' | tr A-Z a-z)
 GEN_MODELS = $(foreach t,$(GEN_TYPES),$(MODELS_DIR)/$(GEN_SHAPE)-$(call lc,$(t)).gguf)
 
-.PHONY: gen-weights benchmark benchmark-simd benchmark-blas benchmark-gpu benchmark-peer
+.PHONY: gen-weights benchmark benchmark-simd benchmark-blas benchmark-gpu benchmark-peer benchmark-serve
+
+#   make benchmark-serve  septet serve under $(SERVE_CLIENTS) streaming clients for $(SERVE_SECONDS) s on $(SERVE_MODEL):
+#                         req/s, tok/s, TTFT and inter-token latency (scripts/benchmark-serve.py), JSON in $(BENCH_OUT)
+SERVE_MODEL ?= $(MODEL)
+SERVE_CLIENTS ?= 8
+SERVE_PARALLEL ?= 4
+SERVE_SECONDS ?= 20
+benchmark-serve: build
+	@mkdir -p $(BENCH_OUT)
+	python3 scripts/benchmark-serve.py --septet $(SEPTET) --model $(SERVE_MODEL) --clients $(SERVE_CLIENTS) \
+	  --parallel $(SERVE_PARALLEL) --seconds $(SERVE_SECONDS) --out $(BENCH_OUT)/serve.json
 
 gen-weights: build
 	@mkdir -p $(MODELS_DIR)

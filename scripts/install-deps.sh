@@ -17,16 +17,22 @@ PACKAGES=(
   libcpp-httplib-dev                     # `septet serve`
   libpcre2-dev                           # Unicode regex for byte-level BPE pre-tokenizers
   gfortran gnat python3 python3-pip      # C API bindings: Fortran, Ada, Python (bindings/)
+  chromium                               # test: the `septet serve` chat page in a real browser
 )
 
-# pytest for the Python binding's tests (ctest Python.Binding skips without it),
-# from PyPI after the Debian packages; optional, so a failure only warns.
-ensure_pytest() {
-  python3 -c 'import pytest' >/dev/null 2>&1 && return 0
-  echo "install-deps: installing pytest (PyPI) for the Python binding's tests"
-  python3 -m pip install --quiet pytest 2>/dev/null ||
-    python3 -m pip install --quiet --break-system-packages pytest ||
-    echo "install-deps: warning: could not install pytest; ctest Python.Binding will be skipped" >&2
+# Test tooling from PyPI (each test skips without its module): pytest for the Python
+# binding (ctest Python.Binding), the official OpenAI client for `septet serve`
+# (tests/serve_openai_client_test.py). Debian's own python3 refuses pip installs
+# (PEP 668) unless told; a failure only warns.
+install_python_tools() {
+  local mod
+  for mod in pytest openai; do
+    python3 -c "import $mod" >/dev/null 2>&1 && continue
+    echo "install-deps: installing $mod (PyPI) for the tests"
+    python3 -m pip install --quiet "$mod" 2>/dev/null ||
+      python3 -m pip install --quiet --break-system-packages "$mod" ||
+      echo "install-deps: warning: could not install the Python module $mod (its tests will be skipped)" >&2
+  done
 }
 
 missing=()
@@ -44,7 +50,7 @@ fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
-  ensure_pytest
+  install_python_tools
   exit 0
 fi
 
@@ -57,4 +63,4 @@ fi
 echo "install-deps: installing ${missing[*]}"
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-ensure_pytest
+install_python_tools

@@ -33,9 +33,8 @@ bool Chat::Send(std::string_view user_message, const GenerateParams& params, con
         if (!c.system_prompt.empty()) msgs.push_back({"system", c.system_prompt});
         msgs.insert(msgs.end(), c.messages.begin(), c.messages.end());
         msgs.push_back({"user", std::string(user_message)});
-        const std::string text = runtime::RenderChat(fmt, msgs, /*add_generation_prompt=*/true);
-        const bool special = fmt != runtime::ChatFormat::kPlain;
-        const std::vector<int32_t> tokens = tok.Encode(text, /*add_bos=*/true, special);
+        // Special tokens only where the template wrote them (never from message text).
+        const std::vector<int32_t> tokens = runtime::EncodeChat(tok, fmt, msgs, /*add_generation_prompt=*/true);
 
         // Reuse the longest cached prefix; evaluate the rest.
         size_t common = 0;

@@ -21,63 +21,96 @@ ChatFormat DetectChatFormat(std::string_view t) {
 
 namespace {
 
-std::string RenderChatML(const std::vector<ChatMessage>& msgs, bool gen) {
-  std::string out;
-  for (const ChatMessage& m : msgs) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
-  if (gen) out += "<|im_start|>assistant\n";
-  return out;
+// Appends template text (Lit: recorded in template_ranges) and content (Raw).
+struct Out {
+  RenderedChat r;
+  Out& Lit(std::string_view s) {
+    if (s.empty()) return *this;
+    const size_t at = r.text.size();
+    r.text += s;
+    if (!r.template_ranges.empty() && r.template_ranges.back().end == at) {
+      r.template_ranges.back().end = r.text.size();
+    } else {
+      r.template_ranges.push_back({at, r.text.size()});
+    }
+    return *this;
+  }
+  Out& Raw(std::string_view s) {
+    r.text += s;
+    return *this;
+  }
+};
+
+// Roles are one of a fixed set (the parser checks), so they count as template text.
+RenderedChat RenderChatML(const std::vector<ChatMessage>& msgs, bool gen) {
+  Out out;
+  for (const ChatMessage& m : msgs) out.Lit("<|im_start|>").Lit(m.role).Lit("\n").Raw(m.content).Lit("<|im_end|>\n");
+  if (gen) out.Lit("<|im_start|>assistant\n");
+  return std::move(out.r);
 }
 
-std::string RenderLlama3(const std::vector<ChatMessage>& msgs, bool gen) {
-  std::string out;
+RenderedChat RenderLlama3(const std::vector<ChatMessage>& msgs, bool gen) {
+  Out out;
   for (const ChatMessage& m : msgs) {
-    out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + m.content + "<|eot_id|>";
+    out.Lit("<|start_header_id|>").Lit(m.role).Lit("<|end_header_id|>\n\n").Raw(m.content).Lit("<|eot_id|>");
   }
-  if (gen) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
-  return out;
+  if (gen) out.Lit("<|start_header_id|>assistant<|end_header_id|>\n\n");
+  return std::move(out.r);
 }
 
 // Meta's Llama 2 chat layout: the system prompt folds into the first user turn;
 // each exchange is "[INST] user [/INST] assistant </s>", later ones open with <s>.
-std::string RenderLlama2(const std::vector<ChatMessage>& msgs, bool gen) {
-  std::string out, system;
+RenderedChat RenderLlama2(const std::vector<ChatMessage>& msgs, bool gen) {
+  Out out;
+  std::string system;
   bool first = true;
   for (const ChatMessage& m : msgs) {
     if (m.role == "system") {
       system = m.content;
     } else if (m.role == "user") {
-      if (!first) out += "<s>";
-      out += "[INST] ";
+      if (!first) out.Lit("<s>");
+      out.Lit("[INST] ");
       if (!system.empty()) {
-        out += "<<SYS>>\n" + system + "\n<</SYS>>\n\n";
+        out.Lit("<<SYS>>\n").Raw(system).Lit("\n<</SYS>>\n\n");
         system.clear();
       }
-      out += m.content + " [/INST]";
+      out.Raw(m.content).Lit(" [/INST]");
       first = false;
     } else {  // assistant
-      out += " " + m.content + " </s>";
+      out.Lit(" ").Raw(m.content).Lit(" </s>");
     }
   }
   (void)gen;  // the open "[/INST]" already invites the assistant
-  return out;
+  return std::move(out.r);
 }
 
-std::string RenderPlain(const std::vector<ChatMessage>& msgs, bool gen) {
-  std::string out;
+RenderedChat RenderPlain(const std::vector<ChatMessage>& msgs, bool gen) {
+  Out out;
   for (const ChatMessage& m : msgs) {
     if (m.role == "system") {
-      out += m.content + "\n\n";
+      out.Raw(m.content).Lit("\n\n");
     } else {
-      out += (m.role == "user" ? "User: " : "Assistant: ") + m.content + "\n";
+      out.Lit(m.role == "user" ? "User: " : "Assistant: ").Raw(m.content).Lit("\n");
     }
   }
-  if (gen) out += "Assistant:";
-  return out;
+  if (gen) out.Lit("Assistant:");
+  return std::move(out.r);
 }
 
 }  // namespace
 
 std::string RenderChat(ChatFormat format, const std::vector<ChatMessage>& messages, bool add_generation_prompt) {
+  return RenderChatMarked(format, messages, add_generation_prompt).text;
+}
+
+std::vector<int32_t> EncodeChat(const Tokenizer& tokenizer, ChatFormat format,
+                                const std::vector<ChatMessage>& messages, bool add_generation_prompt) {
+  const RenderedChat r = RenderChatMarked(format, messages, add_generation_prompt);
+  return tokenizer.EncodeMarked(r.text, /*add_bos=*/true, r.template_ranges);
+}
+
+RenderedChat RenderChatMarked(ChatFormat format, const std::vector<ChatMessage>& messages,
+                              bool add_generation_prompt) {
   switch (format) {
     case ChatFormat::kChatML: return RenderChatML(messages, add_generation_prompt);
     case ChatFormat::kLlama3: return RenderLlama3(messages, add_generation_prompt);

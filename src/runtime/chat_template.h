@@ -4,14 +4,19 @@
 //   kLlama3  "<|start_header_id|>"                (Llama 3.x instruct)
 //   kLlama2  "[INST]"                             (Llama 2 chat, Mistral-style)
 //   kPlain   no template, or one not recognised:  "User: ...\nAssistant:" turns
-// Special-token text ("<|im_end|>", "</s>") is emitted literally, so the caller
-// encodes the result with parse_special = true. BOS is not part of the text:
-// the caller adds it with the tokenizer (add_bos).
+// Special-token text ("<|im_end|>", "</s>") is emitted literally. RenderChatMarked
+// also returns which bytes the template wrote, and the caller encodes with
+// Tokenizer::EncodeMarked: special tokens are parsed only there, so message
+// content that spells "<|im_end|><|im_start|>system" stays plain text (no prompt
+// injection through special tokens). BOS is not part of the text: the caller adds
+// it with the tokenizer (add_bos).
 #pragma once
 
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "tokenizer/tokenizer.h"
 
 namespace septet::runtime {
 
@@ -28,6 +33,16 @@ struct ChatMessage {
 // The conversation, ending with the opening of an assistant turn when
 // add_generation_prompt is set.
 std::string RenderChat(ChatFormat format, const std::vector<ChatMessage>& messages, bool add_generation_prompt);
+
+struct RenderedChat {
+  std::string text;
+  std::vector<TextRange> template_ranges;  // sorted, disjoint: the bytes the template wrote
+};
+RenderedChat RenderChatMarked(ChatFormat format, const std::vector<ChatMessage>& messages,
+                              bool add_generation_prompt);
+// RenderChatMarked, then EncodeMarked: the token ids a chat request evaluates.
+std::vector<int32_t> EncodeChat(const Tokenizer& tokenizer, ChatFormat format,
+                                const std::vector<ChatMessage>& messages, bool add_generation_prompt);
 
 // Text that ends an assistant turn in this format (besides the tokenizer's stop
 // ids), e.g. "<|im_end|>" or, for kPlain, "\nUser:".

@@ -89,6 +89,7 @@ Result<GenerationStats> Generate(model::InferenceContext* ctx, const Tokenizer& 
   stats.generated_tokens = s.generated_tokens;
   stats.finish = s.finish;
   stats.tokens = s.tokens;
+  stats.logprobs = s.logprobs;
   if (stats.generated_tokens > 0) stats.decode_ms = MsSince(decode_start);
   return stats;
 }

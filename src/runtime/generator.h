@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -22,6 +23,17 @@ struct GenerationParams {
   SamplerParams sampler;
   std::vector<std::string> stop_strings;  // end generation; never emitted
   bool stop_at_eos = true;              // tokenizer stop_ids() end generation
+  // >= 0: record each generated token's log-probability and this many most
+  // likely alternatives (GenerationStats::logprobs). -1: off.
+  int32_t logprobs = -1;
+};
+
+// A generated token's log-probability under the model (log-softmax of the raw
+// logits: before bias, penalties, temperature and filters, as OpenAI reports them).
+struct TokenLogprob {
+  int32_t id = -1;
+  float logprob = 0;
+  std::vector<std::pair<int32_t, float>> top;  // most likely first (ties: lower id)
 };
 
 enum class FinishReason { kEos, kStopString, kMaxTokens, kContextFull, kCancelled };
@@ -35,6 +47,7 @@ struct GenerationStats {
   double decode_ms = 0;          // forward passes + sampling after the first token
   FinishReason finish = FinishReason::kMaxTokens;
   std::vector<int32_t> tokens;   // the generated ids, EOS excluded
+  std::vector<TokenLogprob> logprobs;  // one per entry of `tokens` when params.logprobs >= 0
   double prompt_tok_per_s() const { return prompt_ms > 0 ? prompt_tokens * 1000.0 / prompt_ms : 0; }
   double decode_tok_per_s() const {
     return decode_ms > 0 && generated_tokens > 1 ? (generated_tokens - 1) * 1000.0 / decode_ms : 0;

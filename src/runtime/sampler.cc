@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "core/check.h"
@@ -20,10 +21,38 @@ Status ValidateSamplerParams(const SamplerParams& p) {
     return InvalidArgument("repeat_penalty = %g; expected a finite value > 0 (1 disables it)", p.repeat_penalty);
   }
   if (p.repeat_window < 0) return InvalidArgument("repeat_window = %d; expected >= 0", p.repeat_window);
+  if (!(p.frequency_penalty >= -2.0f && p.frequency_penalty <= 2.0f)) {
+    return InvalidArgument("frequency_penalty = %g; expected a value in [-2, 2] (0 disables it)", p.frequency_penalty);
+  }
+  if (!(p.presence_penalty >= -2.0f && p.presence_penalty <= 2.0f)) {
+    return InvalidArgument("presence_penalty = %g; expected a value in [-2, 2] (0 disables it)", p.presence_penalty);
+  }
+  for (const auto& [id, bias] : p.logit_bias) {
+    if (id < 0) return InvalidArgument("logit_bias: token id %d; expected >= 0", id);
+    if (!(bias >= -100.0f && bias <= 100.0f)) {
+      return InvalidArgument("logit_bias[%d] = %g; expected a value in [-100, 100]", id, bias);
+    }
+  }
   return Status::Ok();
 }
 
 namespace sampling {
+
+void ApplyLogitBias(std::span<float> logits, std::span<const std::pair<int32_t, float>> bias) {
+  for (const auto& [id, b] : bias) {
+    if (id >= 0 && static_cast<size_t>(id) < logits.size()) logits[static_cast<size_t>(id)] += b;
+  }
+}
+
+void ApplyFrequencyPresence(std::span<float> logits, std::span<const int32_t> generated, float frequency,
+                            float presence) {
+  if ((frequency == 0.0f && presence == 0.0f) || generated.empty()) return;
+  std::unordered_map<int32_t, int32_t> counts;
+  for (const int32_t id : generated) {
+    if (id >= 0 && static_cast<size_t>(id) < logits.size()) ++counts[id];
+  }
+  for (const auto& [id, n] : counts) logits[static_cast<size_t>(id)] -= static_cast<float>(n) * frequency + presence;
+}
 
 void ApplyRepetitionPenalty(std::span<float> logits, std::span<const int32_t> history, int32_t window,
                             float penalty) {
@@ -123,8 +152,11 @@ Sampler::Sampler(const SamplerParams& params) : params_(params), rng_(params.see
 
 double Sampler::Uniform() { return static_cast<double>(rng_() >> 11) * 0x1p-53; }
 
-int32_t Sampler::Sample(std::span<const float> logits, std::span<const int32_t> history) {
+int32_t Sampler::Sample(std::span<const float> logits, std::span<const int32_t> history,
+                        std::span<const int32_t> generated) {
   work_.assign(logits.begin(), logits.end());
+  sampling::ApplyLogitBias(work_, params_.logit_bias);
+  sampling::ApplyFrequencyPresence(work_, generated, params_.frequency_penalty, params_.presence_penalty);
   sampling::ApplyRepetitionPenalty(work_, history, params_.repeat_window, params_.repeat_penalty);
   if (params_.temperature <= 0.0f) return sampling::Greedy(work_);
   std::vector<Candidate> c = sampling::SortedCandidates(work_, params_.top_k);

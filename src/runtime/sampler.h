@@ -1,6 +1,11 @@
 // Token sampling: a fixed chain of filters over the logits, then one draw.
 //
 // Order (each step optional, skipped at its "off" value):
+//   0. logit bias          logit[id] += bias for each (id, bias) pair (OpenAI
+//                          logit_bias; -100 / +100 in effect ban / force). off: none
+//   0b. frequency/presence logit[id] -= count * frequency + (count > 0) * presence,
+//                          count = times id was generated so far (OpenAI's rule;
+//                          the prompt does not count).               off: 0, 0
 //   1. repetition penalty  over the distinct ids among the last `repeat_window`
 //                          tokens of the history: logit > 0 -> logit / penalty,
 //                          else logit * penalty (CTRL / llama.cpp rule). off: 1.0
@@ -20,6 +25,7 @@
 #include <cstdint>
 #include <random>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -33,6 +39,9 @@ struct SamplerParams {
   float min_p = 0.05f;
   float repeat_penalty = 1.0f;
   int32_t repeat_window = 64;
+  float frequency_penalty = 0.0f;  // [-2, 2]
+  float presence_penalty = 0.0f;   // [-2, 2]
+  std::vector<std::pair<int32_t, float>> logit_bias;  // (token id, bias in [-100, 100])
   uint64_t seed = 0;
 };
 
@@ -47,6 +56,10 @@ struct Candidate {
 
 // The chain's steps, exposed so each can be tested on its own.
 namespace sampling {
+void ApplyLogitBias(std::span<float> logits, std::span<const std::pair<int32_t, float>> bias);
+// `generated`: the tokens sampled so far (not the prompt).
+void ApplyFrequencyPresence(std::span<float> logits, std::span<const int32_t> generated, float frequency,
+                            float presence);
 void ApplyRepetitionPenalty(std::span<float> logits, std::span<const int32_t> history, int32_t window,
                             float penalty);
 int32_t Greedy(std::span<const float> logits);
@@ -66,8 +79,10 @@ class Sampler {
  public:
   explicit Sampler(const SamplerParams& params);  // params must validate
   // logits: [vocab] (copied; the caller's buffer is untouched). history: the
-  // tokens so far (prompt + generated), for the repetition penalty.
-  int32_t Sample(std::span<const float> logits, std::span<const int32_t> history);
+  // tokens so far (prompt + generated), for the repetition penalty; generated:
+  // the sampled tokens only, for the frequency / presence penalties.
+  int32_t Sample(std::span<const float> logits, std::span<const int32_t> history,
+                 std::span<const int32_t> generated = {});
   const SamplerParams& params() const { return params_; }
 
  private:

@@ -161,6 +161,43 @@ TEST(SamplerTest, ValidationNamesTheField) {
   p.repeat_penalty = 0.0f;
   EXPECT_NE(ValidateSamplerParams(p).message().find("repeat_penalty"), std::string::npos);
   EXPECT_TRUE(ValidateSamplerParams(SamplerParams{}).ok());
+  p = SamplerParams{};
+  p.frequency_penalty = 2.5f;
+  EXPECT_NE(ValidateSamplerParams(p).message().find("frequency_penalty"), std::string::npos);
+  p = SamplerParams{};
+  p.presence_penalty = -3.0f;
+  EXPECT_NE(ValidateSamplerParams(p).message().find("presence_penalty"), std::string::npos);
+  p = SamplerParams{};
+  p.logit_bias = {{3, 101.0f}};
+  EXPECT_NE(ValidateSamplerParams(p).message().find("logit_bias"), std::string::npos);
+  p.logit_bias = {{-1, 1.0f}};
+  EXPECT_NE(ValidateSamplerParams(p).message().find("logit_bias"), std::string::npos);
+}
+
+TEST(SamplingStepsTest, LogitBiasAddsToNamedIds) {
+  std::vector<float> l = {1.0f, 2.0f, 3.0f};
+  sampling::ApplyLogitBias(l, std::vector<std::pair<int32_t, float>>{{0, 5.0f}, {2, -100.0f}, {7, 1.0f}});
+  EXPECT_EQ(l, (std::vector<float>{6.0f, 2.0f, -97.0f}));  // id 7 is outside: ignored
+  // Greedy follows the bias: +100 forces, -100 bans.
+  SamplerParams p = Params(0.0f, 0, 1.0f, 0.0f);
+  p.logit_bias = {{0, 100.0f}};
+  Sampler s(p);
+  EXPECT_EQ(s.Sample(std::vector<float>{1.0f, 2.0f, 3.0f}, {}), 0);
+}
+
+TEST(SamplingStepsTest, FrequencyAndPresenceCountGeneratedTokensOnly) {
+  std::vector<float> l = {1.0f, 1.0f, 1.0f, 1.0f};
+  // id 1 twice, id 2 once: logit -= count * 0.5 + 0.25
+  sampling::ApplyFrequencyPresence(l, std::vector<int32_t>{1, 2, 1}, 0.5f, 0.25f);
+  EXPECT_EQ(l, (std::vector<float>{1.0f, -0.25f, 0.25f, 1.0f}));
+  // A negative penalty encourages repeats; the prompt (history) does not count.
+  SamplerParams p = Params(0.0f, 0, 1.0f, 0.0f);
+  p.presence_penalty = -2.0f;
+  Sampler s(p);
+  EXPECT_EQ(s.Sample(std::vector<float>{3.0f, 2.0f, 0.0f}, std::vector<int32_t>{0, 0, 2}, std::vector<int32_t>{1}), 1);
+  p.presence_penalty = 2.0f;
+  Sampler t(p);
+  EXPECT_EQ(t.Sample(std::vector<float>{3.0f, 2.0f, 0.0f}, std::vector<int32_t>{0, 0}, std::vector<int32_t>{0}), 1);
 }
 
 }  // namespace

@@ -25,6 +25,7 @@ struct Engine::Slot {
   std::vector<int32_t> history;  // exactly what this sequence's KV cache holds
   std::unique_ptr<runtime::TokenStream> stream;
   int32_t next = -1;             // the token to evaluate this step (once prefilled)
+  bool cancel = false;           // CancelAll: end at the next step
   runtime::GenerationStats timing;
 };
 
@@ -59,7 +60,8 @@ Engine::~Engine() {
   thread_.join();
 }
 
-Status Engine::Submit(Request r) {
+Status Engine::Submit(Request r, bool* queue_full) {
+  if (queue_full != nullptr) *queue_full = false;
   const int64_t n = static_cast<int64_t>(r.prompt.size());
   if (n == 0) return InvalidArgument("prompt is empty (no tokens to evaluate)");
   const int64_t vocab = model_.hparams().vocab;
@@ -75,11 +77,25 @@ Status Engine::Submit(Request r) {
   if (r.params.max_tokens < 0) return InvalidArgument("max_tokens = %d; expected >= 0", r.params.max_tokens);
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (options_.max_queue > 0 && static_cast<int64_t>(queue_.size()) >= options_.max_queue) {
+      ++counters_.queue_full;
+      if (queue_full != nullptr) *queue_full = true;
+      return OutOfRange("the server is busy: %zu requests are already waiting (--max-queue %" PRId64 ")",
+                        queue_.size(), options_.max_queue);
+    }
     queue_.push_back(Queued{std::move(r), Clock::now()});
     ++counters_.queued;
   }
   cv_.notify_all();
   return Status::Ok();
+}
+
+void Engine::CancelAll() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancel_all_ = true;
+  }
+  cv_.notify_all();
 }
 
 Engine::Counters Engine::counters() const {
@@ -90,11 +106,35 @@ Engine::Counters Engine::counters() const {
 void Engine::Loop() {
   std::vector<Slot> slots(static_cast<size_t>(options_.n_slots));
   const auto any_busy = [&] { return std::any_of(slots.begin(), slots.end(), [](const Slot& s) { return s.busy; }); };
+  const auto is_cancelled = [](const Request& r) { return r.cancelled && r.cancelled(); };
   while (true) {
+    std::vector<Queued> dropped;  // cancelled while queued: told outside the lock
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stop_ || !queue_.empty() || any_busy(); });
+      // Queued requests whose client may go away are polled, so wake up now and then.
+      const bool poll = std::any_of(queue_.begin(), queue_.end(), [](const Queued& q) { return bool(q.request.cancelled); });
+      const auto ready = [&] { return stop_ || cancel_all_ || !queue_.empty() || any_busy(); };
+      if (poll) {
+        cv_.wait_for(lock, std::chrono::milliseconds(50), ready);
+      } else {
+        cv_.wait(lock, ready);
+      }
       if (stop_) break;
+      const bool cancel_all = cancel_all_;
+      cancel_all_ = false;
+      for (auto it = queue_.begin(); it != queue_.end();) {
+        if (cancel_all || is_cancelled(it->request)) {
+          dropped.push_back(std::move(*it));
+          it = queue_.erase(it);
+          --counters_.queued;
+          ++counters_.cancelled;
+        } else {
+          ++it;
+        }
+      }
+      if (cancel_all) {
+        for (Slot& s : slots) s.cancel = s.busy;
+      }
       // Admit into free slots, oldest request first.
       for (size_t i = 0; i < slots.size() && !queue_.empty(); ++i) {
         Slot& s = slots[i];
@@ -107,7 +147,13 @@ void Engine::Loop() {
         --counters_.queued;
         ++counters_.running;
         ctx_->TruncateSeq(static_cast<int32_t>(i), 0);
+        if (s.request.on_start) s.request.on_start();
       }
+    }
+    runtime::GenerationStats none;
+    none.finish = runtime::FinishReason::kCancelled;
+    for (Queued& q : dropped) {
+      if (q.request.on_done) q.request.on_done(Status::Ok(), none);
     }
     Step(slots);
   }
@@ -124,6 +170,38 @@ void Engine::Loop() {
 }
 
 void Engine::Step(std::vector<Slot>& slots) {
+  int64_t completed = 0, cancelled = 0;
+  const auto finish = [&](Slot& s, const Status& status) {
+    if (s.stream) {
+      const runtime::GenerationStats& g = s.stream->stats();
+      s.timing.generated_tokens = g.generated_tokens;
+      s.timing.finish = g.finish;
+      s.timing.tokens = g.tokens;
+      s.timing.logprobs = g.logprobs;
+    }
+    if (s.timing.generated_tokens > 0) s.timing.decode_ms = MsBetween(s.decode_start, Clock::now());
+    if (s.request.on_done) s.request.on_done(status, s.timing);
+    s = Slot{};
+    ++completed;
+  };
+  // Requests whose client went away (or CancelAll) end before the batch is built.
+  for (Slot& s : slots) {
+    if (!s.busy || !(s.cancel || (s.request.cancelled && s.request.cancelled()))) continue;
+    if (s.stream) s.stream->Cancel();
+    s.timing.finish = runtime::FinishReason::kCancelled;
+    finish(s, Status::Ok());
+    ++cancelled;
+  }
+  const auto count = [&](int64_t step_tokens) {
+    std::lock_guard<std::mutex> lock(mu_);
+    counters_.running -= completed;
+    counters_.completed += completed - cancelled;
+    counters_.cancelled += cancelled;
+    if (step_tokens > 0) {
+      ++counters_.steps;
+      counters_.step_tokens += step_tokens;
+    }
+  };
   // ---- one batch: prompts of newly admitted requests, one token of each decoding one ----
   std::vector<int32_t> tokens, seq_ids;
   std::vector<size_t> order;  // slots in the batch, in the order of their (last) tokens
@@ -145,24 +223,11 @@ void Engine::Step(std::vector<Slot>& slots) {
     }
     order.push_back(i);
   }
-  if (tokens.empty()) return;
+  if (tokens.empty()) return count(0);
   const int64_t vocab = model_.hparams().vocab;
   std::vector<float> logits;
   const Status st = ctx_->ForwardBatch(tokens, seq_ids, model::LogitsMode::kLast, &logits);
   const Clock::time_point now = Clock::now();
-  int64_t completed = 0;
-  const auto finish = [&](Slot& s, const Status& status) {
-    if (s.stream) {
-      const runtime::GenerationStats& g = s.stream->stats();
-      s.timing.generated_tokens = g.generated_tokens;
-      s.timing.finish = g.finish;
-      s.timing.tokens = g.tokens;
-    }
-    if (s.timing.generated_tokens > 0) s.timing.decode_ms = MsBetween(s.decode_start, Clock::now());
-    if (s.request.on_done) s.request.on_done(status, s.timing);
-    s = Slot{};
-    ++completed;
-  };
   for (size_t r = 0; r < order.size(); ++r) {
     Slot& s = slots[order[r]];
     if (!st.ok()) {
@@ -193,6 +258,7 @@ void Engine::Step(std::vector<Slot>& slots) {
         s.stream->stats().finish != runtime::FinishReason::kStopString) {
       s.stream->Cancel();
       finish(s, Status::Ok());
+      ++cancelled;
       continue;
     }
     if (step.done) {
@@ -201,11 +267,7 @@ void Engine::Step(std::vector<Slot>& slots) {
       s.next = step.next;
     }
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  counters_.running -= completed;
-  counters_.completed += completed;
-  ++counters_.steps;
-  counters_.step_tokens += static_cast<int64_t>(tokens.size());
+  count(static_cast<int64_t>(tokens.size()));
 }
 
 }  // namespace septet::serve

@@ -38,6 +38,9 @@ struct EngineOptions {
   // (the rest start next step), so one long prompt delays others' decoding by at
   // most about one such step. A single prompt is never split.
   int64_t max_step_tokens = 512;
+  // Requests waiting for a slot at most (beyond them Submit refuses with
+  // *queue_full set); 0: no limit.
+  int64_t max_queue = 0;
   runtime::BackendOptions backend;
 };
 
@@ -50,6 +53,12 @@ struct Request {
   // Engine thread, exactly once: the outcome. prompt_ms / first_token_ms count
   // from Submit, so they include time spent queued.
   std::function<void(const Status& status, const runtime::GenerationStats& stats)> on_done;
+  // Engine thread, optional: polled before admission and before every step; true
+  // ends the request (finish = kCancelled, status OK, its slot freed at once).
+  // The HTTP layer sets it when the client disconnects or gave up in the queue.
+  std::function<bool()> cancelled;
+  // Engine thread, optional: the request left the queue for a slot.
+  std::function<void()> on_start;
 };
 
 class Engine {
@@ -63,8 +72,12 @@ class Engine {
   // Checks the request now (errors name the field; nothing is queued then):
   // an empty prompt, a token outside the vocabulary, a prompt that leaves no room
   // to generate (>= n_ctx tokens, kOutOfRange naming n_ctx), invalid sampler
-  // parameters or max_tokens < 0. Otherwise queues it and returns OK.
-  Status Submit(Request request);
+  // parameters or max_tokens < 0. Otherwise queues it and returns OK, unless
+  // max_queue requests already wait: then kOutOfRange with *queue_full = true.
+  Status Submit(Request request, bool* queue_full = nullptr);
+  // Ends every queued and running request as cancelled at the next step
+  // (graceful shutdown past its deadline). New requests are still accepted.
+  void CancelAll();
 
   int32_t n_slots() const { return options_.n_slots; }
   int64_t n_ctx() const { return options_.n_ctx; }
@@ -72,6 +85,8 @@ class Engine {
 
   struct Counters {
     int64_t queued = 0, running = 0, completed = 0;
+    int64_t cancelled = 0;   // ended early (client gone, queue timeout, CancelAll)
+    int64_t queue_full = 0;  // refused by Submit because max_queue requests waited
     int64_t steps = 0, step_tokens = 0;  // ForwardBatch calls and the tokens they carried
   };
   Counters counters() const;
@@ -96,6 +111,7 @@ class Engine {
   };
   std::deque<Queued> queue_;   // guarded by mu_
   bool stop_ = false;          // guarded by mu_
+  bool cancel_all_ = false;    // guarded by mu_
   Counters counters_;          // guarded by mu_
   std::thread thread_;
 };

@@ -23,6 +23,7 @@
 #include "serve/engine.h"
 #include "serve/http_server.h"
 #include "serve/openai.h"
+#include "serve/serve_testing.h"
 #include "tokenizer/tokenizer.h"
 #include "util/test_util.h"
 
@@ -252,36 +253,7 @@ TEST_F(ServeTest, EngineRefusesBadRequestsAtSubmit) {
   EXPECT_FALSE(Engine::Create(*model_, *tok_, o).ok());
 }
 
-// A server on an ephemeral port for one test.
-class LiveServer {
- public:
-  LiveServer(const model::LlamaModel& m, const Tokenizer& t, int32_t slots, int64_t n_ctx) {
-    EngineOptions o;
-    o.n_slots = slots;
-    o.n_ctx = n_ctx;
-    engine_ = std::move(Engine::Create(m, t, o)).value();
-    ServerOptions so;
-    so.model_name = "stories";
-    server_ = std::make_unique<HttpServer>(engine_.get(), &t, runtime::ChatFormat::kPlain, so);
-    port_ = server_->Bind("127.0.0.1", 0).value();
-    thread_ = std::thread([this] { (void)server_->Listen(); });
-  }
-  ~LiveServer() {
-    server_->Stop();
-    thread_.join();
-  }
-  httplib::Client Client() const {
-    httplib::Client c("127.0.0.1", port_);
-    c.set_read_timeout(60, 0);
-    return c;
-  }
-
- private:
-  std::unique_ptr<Engine> engine_;
-  std::unique_ptr<HttpServer> server_;
-  int port_ = 0;
-  std::thread thread_;
-};
+using harness::LiveServer;
 
 TEST_F(ServeTest, HttpCompletionsStreamingChatAndErrors) {
   LiveServer srv(*model_, *tok_, 3, 96);

@@ -27,9 +27,17 @@ namespace {
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 }  // namespace
 
-std::vector<SpecialSplitter::Fragment> SpecialSplitter::Split(std::string_view text,
-                                                              bool parse_special) const {
+std::vector<SpecialSplitter::Fragment> SpecialSplitter::Split(std::string_view text, bool parse_special,
+                                                              const std::span<const TextRange>* only_in) const {
   std::vector<Fragment> out;
+  size_t range = 0;  // only_in: the first range that does not end before i
+  // Whether a special (not `always`) match of n bytes at i lies inside a range.
+  const auto allowed = [&](size_t i, size_t n) {
+    if (!parse_special) return false;
+    if (only_in == nullptr) return true;
+    while (range < only_in->size() && (*only_in)[range].end <= i) ++range;
+    return range < only_in->size() && (*only_in)[range].begin <= i && i + n <= (*only_in)[range].end;
+  };
   size_t raw_start = 0;  // start of the pending raw fragment
   size_t i = 0;
   while (i < text.size()) {
@@ -38,7 +46,7 @@ std::vector<SpecialSplitter::Fragment> SpecialSplitter::Split(std::string_view t
     if (!entries_.empty()) {
       for (const uint32_t k : by_first_byte_[static_cast<uint8_t>(text[i])]) {
         const Entry& e = entries_[k];
-        if (!e.always && !parse_special) continue;
+        if (!e.always && !allowed(i, e.text.size())) continue;
         if (e.text.size() <= text.size() - i &&
             std::memcmp(text.data() + i, e.text.data(), e.text.size()) == 0) {
           hit = &e;

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "tokenizer/tokenizer.h"
 
 namespace septet::tok {
 
@@ -41,7 +44,10 @@ class SpecialSplitter {
 
   void Add(Entry e);
   bool empty() const { return entries_.empty(); }
-  std::vector<Fragment> Split(std::string_view text, bool parse_special) const;
+  // only_in (when set): special entries (not `always`) match only wholly inside
+  // one of these sorted, disjoint ranges (Tokenizer::EncodeMarked).
+  std::vector<Fragment> Split(std::string_view text, bool parse_special,
+                              const std::span<const TextRange>* only_in = nullptr) const;
 
  private:
   std::vector<Entry> entries_;

@@ -102,11 +102,21 @@ class SpmTokenizer final : public Tokenizer {
   }
 
   std::vector<int32_t> Encode(std::string_view text, bool add_bos, bool parse_special) const override {
+    return EncodeImpl(text, add_bos, parse_special, nullptr);
+  }
+  std::vector<int32_t> EncodeMarked(std::string_view text, bool add_bos,
+                                    std::span<const TextRange> special_ranges) const override {
+    return EncodeImpl(text, add_bos, true, &special_ranges);
+  }
+
+ private:
+  std::vector<int32_t> EncodeImpl(std::string_view text, bool add_bos, bool parse_special,
+                                  const std::span<const TextRange>* only_in) const {
     std::vector<int32_t> out;
     if (add_bos && v_.bos_id >= 0) out.push_back(v_.bos_id);
     bool prev_special = true;
     std::string buf;
-    for (const auto& frag : splitter_.Split(text, parse_special)) {
+    for (const auto& frag : splitter_.Split(text, parse_special, only_in)) {
       if (frag.id >= 0) {
         out.push_back(frag.id);
         prev_special = true;
@@ -137,6 +147,7 @@ class SpmTokenizer final : public Tokenizer {
     return out;
   }
 
+ public:
   std::string TokenBytes(int32_t id, int32_t prev) const override {
     if (id < 0 || id >= vocab_size()) return {};
     const std::string& p = v_.pieces[id];

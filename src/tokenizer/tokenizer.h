@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,11 @@ namespace septet {
 
 class ModelFile;
 
+// A byte range [begin, end) of a text.
+struct TextRange {
+  size_t begin = 0, end = 0;
+};
+
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
@@ -25,6 +31,12 @@ class Tokenizer {
   // parse_special is true.
   virtual std::vector<int32_t> Encode(std::string_view text, bool add_bos,
                                       bool parse_special = false) const = 0;
+  // Encode with parse_special, except that a special token is matched only where
+  // it lies wholly inside one of `special_ranges` (sorted, disjoint): the text a
+  // chat template wrote. Everything else (message content) is plain text, so a
+  // message containing "<|im_end|>" cannot end its turn or open another.
+  virtual std::vector<int32_t> EncodeMarked(std::string_view text, bool add_bos,
+                                            std::span<const TextRange> special_ranges) const = 0;
   // The raw bytes one token stands for, with the model's space marker and byte
   // tokens resolved ("▁the" -> " the", "<0x0A>" -> "\n", byte-level "Ġ" -> " ").
   // `prev` is the previous id (or -1): SentencePiece drops the leading space of

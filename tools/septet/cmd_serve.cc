@@ -1,10 +1,16 @@
 // septet serve: the OpenAI-compatible HTTP server (src/serve) over one model, with
 // continuous batching across --parallel slots.
-#include <csignal>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
 #include <cinttypes>
+#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "cli_common.h"
 #include "core/dtype.h"
@@ -12,6 +18,7 @@
 #include "quant/registry.h"
 #include "runtime/backend.h"
 #include "runtime/chat_template.h"
+#include "serve/auth.h"
 #include "serve/engine.h"
 #include "serve/http_server.h"
 #include "tokenizer/tokenizer.h"
@@ -25,11 +32,37 @@ struct ServeFlags {
   int port = 8080;
   int32_t parallel = 4;
   std::string name;
+  std::string api_key, api_key_file;
+  int64_t max_queue = 64;
+  double queue_timeout_s = 0;
+  double shutdown_timeout_s = 10;
+  int64_t max_body_mib = 8;
+  bool log_prompts = false;
 };
 
-serve::HttpServer* g_server = nullptr;
+// First SIGINT/SIGTERM: graceful shutdown (the watcher thread drains); second:
+// exit at once. Only async-signal-safe work happens in the handler.
+std::atomic<int> g_signals{0};
 void OnSignal(int) {
-  if (g_server != nullptr) g_server->Stop();
+  if (g_signals.fetch_add(1) >= 1) _exit(130);
+}
+
+// Graceful shutdown: refuse new generations (503), let in-flight ones finish
+// until the deadline, cancel what is left, then stop the listener.
+void DrainAndStop(serve::HttpServer* server, serve::Engine* engine, double deadline_s) {
+  using Clock = std::chrono::steady_clock;
+  std::fprintf(stderr, "septet: shutting down: finishing requests in flight (up to %.0f s; Ctrl-C again exits now)\n",
+               deadline_s);
+  server->BeginDrain();
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(deadline_s));
+  while (server->Busy() && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (server->Busy()) {
+    std::fprintf(stderr, "septet: deadline reached: cancelling the requests still running\n");
+    engine->CancelAll();
+    const auto grace = Clock::now() + std::chrono::seconds(2);
+    while (server->Busy() && Clock::now() < grace) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  server->Stop();
 }
 
 int RunServe(ServeFlags& f) {
@@ -57,24 +90,38 @@ int RunServe(ServeFlags& f) {
   eo.n_ctx = lo.n_ctx > 0 ? lo.n_ctx : std::min<int64_t>((*m)->hparams().context_length, LoadOptions::kDefaultMaxCtx);
   eo.backend.backend = lo.backend;
   eo.backend.n_threads = runtime::ResolveThreads(lo.n_threads);
+  eo.max_queue = f.max_queue;
+  auto key = serve::LoadApiKey(f.api_key, f.api_key_file);
+  if (!key.ok()) return std::fprintf(stderr, "septet: error: %s\n", key.status().message().c_str()), kExitUsage;
   auto engine = serve::Engine::Create(**m, **tok, eo);
   if (!engine.ok()) return std::fprintf(stderr, "septet: error: %s\n", engine.status().message().c_str()), kExitFailure;
   const runtime::ChatFormat format = runtime::DetectChatFormat((*tok)->chat_template());
   serve::ServerOptions so;
   so.model_name = f.name.empty() ? Basename(lo.model_path) : f.name;
+  so.api_key = *key;
+  so.queue_timeout_s = f.queue_timeout_s;
+  so.max_body_bytes = static_cast<size_t>(f.max_body_mib) << 20;
+  so.log_prompts = f.log_prompts;
+  struct stat sb {};
+  if (stat(lo.model_path.c_str(), &sb) == 0) so.model_created = static_cast<int64_t>(sb.st_mtime);
   serve::HttpServer server(engine->get(), tok->get(), format, so);
   auto port = server.Bind(f.host, f.port);
   if (!port.ok()) return std::fprintf(stderr, "septet: error: %s\n", port.status().message().c_str()), kExitFailure;
   std::fprintf(stderr,
                "septet: serving %s on http://%s:%d (%d slots x %" PRId64 " tokens, backend %s, %d threads, chat "
-               "format %s); Ctrl-C stops\n",
+               "format %s%s); Ctrl-C stops\n",
                so.model_name.c_str(), f.host.c_str(), *port, eo.n_slots, eo.n_ctx, (*engine)->backend_name(),
-               eo.backend.n_threads, runtime::ChatFormatName(format));
-  g_server = &server;
+               eo.backend.n_threads, runtime::ChatFormatName(format), so.api_key.empty() ? "" : ", API key required");
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
+  std::atomic<bool> listening_done{false};
+  std::thread watcher([&] {
+    while (!listening_done && g_signals == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (g_signals > 0) DrainAndStop(&server, engine->get(), f.shutdown_timeout_s);
+  });
   const Status st = server.Listen();
-  g_server = nullptr;
+  listening_done = true;
+  watcher.join();
   if (!st.ok()) return std::fprintf(stderr, "septet: error: %s\n", st.message().c_str()), kExitFailure;
   std::fprintf(stderr, "septet: server stopped\n");
   return 0;
@@ -95,6 +142,23 @@ Subcommand AddServeCommand(CLI::App* app) {
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   cmd->add_option("--name", f->name, "Model name in responses (default: the model file's name)");
+  cmd->add_option("--api-key", f->api_key, "Require 'Authorization: Bearer KEY' on /v1, /tokenize, /detokenize");
+  cmd->add_option("--api-key-file", f->api_key_file, "Read the API key from the first line of this file");
+  cmd->add_option("--max-queue", f->max_queue, "Requests waiting for a slot at most; more get 503 (0: no limit)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))
+      ->capture_default_str();
+  cmd->add_option("--queue-timeout", f->queue_timeout_s,
+                  "Seconds a request may wait for a slot before it gets 503 (0: no limit)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  cmd->add_option("--shutdown-timeout", f->shutdown_timeout_s,
+                  "On SIGINT/SIGTERM, seconds to let requests in flight finish before cancelling them")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--max-body-mib", f->max_body_mib, "Largest request body in MiB (larger: 413)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1024}))
+      ->capture_default_str();
+  cmd->add_flag("--log-prompts", f->log_prompts, "Include prompt text in the access log (off: never logged)");
   return {cmd, [f] { return RunServe(*f); }};
 }
 
