@@ -16,6 +16,7 @@ PACKAGES=(
   libcli11-dev                           # command line
   libcpp-httplib-dev                     # `septet serve`
   libpcre2-dev                           # Unicode regex for byte-level BPE pre-tokenizers
+  coq                                    # `make proofs` (proofs/*.v)
 )
 
 missing=()
