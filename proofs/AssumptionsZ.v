@@ -16,3 +16,5 @@ Print Assumptions Overflow.maddwd_exact.
 Print Assumptions Overflow.q8a_sum_fits_int16.
 Print Assumptions Overflow.q8r_sum_fits_int32.
 Print Assumptions Overflow.seed_simd_wrapping_acc_exact.
+Print Assumptions Overflow.seed_real_rows_fit.
+Print Assumptions Overflow.seed_real_row_overflow_witness.

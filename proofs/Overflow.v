@@ -437,3 +437,134 @@ Proof.
   replace (dotZ xs qs + dotZ xs cs - dotZ xs cs) with (dotZ xs qs) by ring.
   apply wrap32_id. exact (seed_full_dot_fits xs qs Hl Hx Hq).
 Qed.
+
+(* ------------------------------------------------------------------------- *)
+(* How conservative the seed's K_max is. The C++ bound charges every position *)
+(* |q| <= 8, but odd positions hold q3 in [-4, 3]. The exact worst case of a  *)
+(* real seed row of n weights is 127 * cap(n), cap = 8 + 4 + 8 + 4 + ...:     *)
+(* real rows stay in int32 up to n = 2818220 (33% past K_max) and the first   *)
+(* real row that can overflow has n = 2818221. K_max + 1 = 2113666 overflows  *)
+(* only in the |q| <= 8 model (seed_kmax_plus_one_overflows_in_bound_model).  *)
+
+Fixpoint seed_cap (even : bool) (n : nat) : Z :=
+  match n with
+  | O => 0
+  | S n' => (if even then 8 else 4) + seed_cap (negb even) n'
+  end.
+
+Lemma seed_cap_nonneg : forall n b, 0 <= seed_cap b n.
+Proof.
+  induction n as [| n IH]; intros b; [simpl; lia |].
+  change (seed_cap b (S n)) with ((if b then 8 else 4) + seed_cap (negb b) n).
+  specialize (IH (negb b)). destruct b; lia.
+Qed.
+
+Lemma seed_row_dot_bound : forall qs xs b, Forall act_code xs -> seed_row b qs ->
+  Z.abs (dotZ xs qs) <= act_max_abs * seed_cap b (length qs).
+Proof.
+  unfold dotZ. induction qs as [| q qs IH]; intros xs b Hx Hq.
+  - destruct xs; simpl; lia.
+  - destruct xs as [| x xs]; cbn [products sumZ length seed_cap negb].
+    + assert (0 <= seed_cap (negb b) (length qs)) by apply seed_cap_nonneg.
+      unfold act_max_abs. destruct b; cbn [negb] in *; lia.
+    + inversion Hx as [| x' xs' Hx1 Hxs]; subst. destruct Hq as [Hq1 Hqs].
+      specialize (IH xs (negb b) Hxs Hqs).
+      assert (Hp : Z.abs (x * q) <= act_max_abs * (if b then 8 else 4)).
+      { rewrite Z.abs_mul. unfold act_code, act_max_abs in *.
+        destruct b; unfold seed_code_even, seed_code_odd, seed_q4_min, seed_q4_max,
+                           seed_q3_min, seed_q3_max in Hq1;
+          apply Z.mul_le_mono_nonneg; lia. }
+      pose proof (Z.abs_triangle (x * q) (sumZ (products xs qs))). lia.
+Qed.
+
+Lemma seed_cap_pairs : forall p,
+  seed_cap true (2 * p) = 12 * Z.of_nat p /\ seed_cap false (2 * p) = 12 * Z.of_nat p.
+Proof.
+  induction p as [| p IH]; [split; reflexivity |].
+  replace (2 * S p)%nat with (S (S (2 * p))) by lia.
+  destruct IH as [H1 H2]. simpl negb. cbn [seed_cap negb]. rewrite H1, H2. split; lia.
+Qed.
+
+Lemma seed_row_firstn : forall qs b k, seed_row b qs -> seed_row b (firstn k qs).
+Proof.
+  induction qs as [| q qs IH]; intros b [| k] H; simpl in *; auto.
+  destruct H as [H1 H2]. split; [exact H1 | apply IH; exact H2].
+Qed.
+
+Lemma products_firstn : forall xs qs k,
+  firstn k (products xs qs) = products (firstn k xs) (firstn k qs).
+Proof.
+  induction xs as [| x xs IH]; intros qs k.
+  - destruct k; reflexivity.
+  - destruct qs as [| q qs]; destruct k as [| k]; simpl; try reflexivity.
+    rewrite IH. reflexivity.
+Qed.
+
+(* Real seed rows never overflow up to n = 2818220 (every prefix of the scalar loop). *)
+Theorem seed_real_rows_fit : forall xs qs,
+  Z.of_nat (length qs) <= 2818220 -> Forall act_code xs -> seed_row true qs ->
+  forall k, in_int32 (sumZ (firstn k (products xs qs))).
+Proof.
+  intros xs qs Hl Hx Hq k.
+  rewrite products_firstn. fold (dotZ (firstn k xs) (firstn k qs)).
+  assert (Hx' : Forall act_code (firstn k xs)).
+  { rewrite Forall_forall in *. intros t Ht. apply Hx. eapply in_firstn. exact Ht. }
+  pose proof (seed_row_dot_bound (firstn k qs) (firstn k xs) true Hx' (seed_row_firstn qs true k Hq)) as Hb.
+  assert (Hle : (length (firstn k qs) <= length qs)%nat) by (rewrite firstn_length; apply Nat.le_min_r).
+  assert (Hn : Z.of_nat (length (firstn k qs)) <= 2818220) by lia.
+  destruct (Nat.Even_or_Odd (length (firstn k qs))) as [[p Hp] | [p Hp]]; rewrite Hp in Hb, Hn.
+  - rewrite (proj1 (seed_cap_pairs p)) in Hb.
+    unfold in_int32, int32_min, int32_max, act_max_abs in *. lia.
+  - replace (2 * p + 1)%nat with (S (2 * p)) in Hb by lia. cbn [seed_cap negb] in Hb.
+    rewrite (proj2 (seed_cap_pairs p)) in Hb.
+    unfold in_int32, int32_min, int32_max, act_max_abs in *. lia.
+Qed.
+
+Fixpoint seed_extreme (even : bool) (n : nat) : list Z :=
+  match n with
+  | O => []
+  | S n' => (if even then seed_q4_min else seed_q3_min) :: seed_extreme (negb even) n'
+  end.
+
+Lemma seed_extreme_row : forall n b, seed_row b (seed_extreme b n).
+Proof.
+  induction n as [| n IH]; intros b; simpl; [exact I |]. split; [| apply IH].
+  destruct b; unfold seed_code_even, seed_code_odd, seed_q4_min, seed_q4_max, seed_q3_min, seed_q3_max; lia.
+Qed.
+
+Lemma seed_extreme_length : forall n b, length (seed_extreme b n) = n.
+Proof. induction n as [| n IH]; intros b; simpl; [| rewrite IH]; reflexivity. Qed.
+
+Lemma seed_extreme_dot : forall n b,
+  dotZ (repeat act_max_abs n) (seed_extreme b n) = - act_max_abs * seed_cap b n.
+Proof.
+  unfold dotZ. induction n as [| n IH]; intros b; [simpl; lia |].
+  cbn [repeat seed_extreme products sumZ seed_cap].
+  rewrite IH. destruct b; unfold act_max_abs, seed_q4_min, seed_q3_min; lia.
+Qed.
+
+(* The first real seed row length that can overflow: 2818221 = 2 * 1409110 + 1,
+   x = 127, q = -8, -4, -8, ...: 127 * (12 * 1409110 + 8) = 2147484656 > 2^31. *)
+Lemma seed_real_row_overflow_at : forall p : nat, Z.of_nat p = 1409110 ->
+  exists xs qs, Z.of_nat (length qs) = 2818221 /\ Forall act_code xs /\ seed_row true qs /\
+  ~ in_int32 (dotZ xs qs).
+Proof.
+  intros p Hp.
+  exists (repeat act_max_abs (S (2 * p))), (seed_extreme true (S (2 * p))).
+  split; [| split; [| split]].
+  - rewrite seed_extreme_length. rewrite Nat2Z.inj_succ, Nat2Z.inj_mul, Hp. reflexivity.
+  - apply Forall_repeat'. unfold act_code, act_max_abs. lia.
+  - apply seed_extreme_row.
+  - rewrite seed_extreme_dot. cbn [seed_cap negb]. rewrite (proj2 (seed_cap_pairs p)), Hp.
+    unfold in_int32, int32_min, int32_max, act_max_abs. lia.
+Qed.
+
+(* (Stated through a lemma for a variable p, so the kernel never unfolds a unary
+   nat of size 1409110.) *)
+Theorem seed_real_row_overflow_witness : exists xs qs,
+  Z.of_nat (length qs) = 2818221 /\ Forall act_code xs /\ seed_row true qs /\
+  ~ in_int32 (dotZ xs qs).
+Proof.
+  apply (seed_real_row_overflow_at (Z.to_nat 1409110)).
+  rewrite Z2Nat.id; [reflexivity | discriminate].
+Qed.
