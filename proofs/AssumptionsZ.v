@@ -18,3 +18,4 @@ Print Assumptions Overflow.q8r_sum_fits_int32.
 Print Assumptions Overflow.seed_simd_wrapping_acc_exact.
 Print Assumptions Overflow.seed_real_rows_fit.
 Print Assumptions Overflow.seed_real_row_overflow_witness.
+Print Assumptions Overflow.seed_any_partial_sum_fits.

@@ -247,6 +247,23 @@ Proof.
   - exact (seed_row_abs qs true Hq).
 Qed.
 
+(* Any partial sum in any order: a SIMD lane, a horizontal-add tree, a CUDA
+   warp reduction (backends/cuda/matvec.cu, dp4a partials) hold sums of some of
+   the products of one row. Every such sum of at most K_max terms x * q with
+   |x| <= 127, |q| <= 8 is an exact int32. *)
+Theorem seed_any_partial_sum_fits : forall l : list Z,
+  Z.of_nat (length l) <= seed_max_row_length ->
+  (forall t, In t l -> Z.abs t <= act_max_abs * seed_max_abs_code) ->
+  in_int32 (sumZ l).
+Proof.
+  intros l Hlen Ht. pose proof (sum_bound _ l Ht) as Hb.
+  assert (act_max_abs * seed_max_abs_code * Z.of_nat (length l)
+          <= act_max_abs * seed_max_abs_code * seed_max_row_length)
+    by (apply Z.mul_le_mono_nonneg_l; [unfold act_max_abs, seed_max_abs_code |]; lia).
+  unfold in_int32, int32_min, int32_max, act_max_abs, seed_max_abs_code, seed_max_row_length in *.
+  lia.
+Qed.
+
 (* K_max + 1 overflows in the model the C++ bound is derived in (|q| <= 8 at
    every position): x = 127, q = -8 gives -127 * 8 * 2113666 = -2147484656 < -2^31. *)
 Theorem seed_kmax_plus_one_overflows_in_bound_model : exists xs qs,
