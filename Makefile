@@ -4,6 +4,7 @@
 #   make all         build library, CLI, tests, benchmarks
 #   make test-model  model-level checks only (oracle ids, quantized divergence)
 #   make test-sanitize  ASan+UBSan build and test run
+#   make proofs      check the Coq proofs in proofs/ (Debian's coq; docs/proofs.md)
 #   make clean
 # SEPTET_SHARED=/path overrides where ../shared is; JOBS=N sets build parallelism.
 
@@ -133,6 +134,10 @@ test-sanitize: deps $(BUILD_ASAN)/CMakeCache.txt
 
 run: build
 	$(SEPTET) generate -m "$(MODEL)" -p "$(PROMPT)" -n 128
+
+.PHONY: proofs
+proofs:
+	$(MAKE) -C proofs
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

@@ -18,6 +18,7 @@ PACKAGES=(
   libpcre2-dev                           # Unicode regex for byte-level BPE pre-tokenizers
   gfortran gnat python3 python3-pip      # C API bindings: Fortran, Ada, Python (bindings/)
   chromium                               # test: the `septet serve` chat page in a real browser
+  coq                                    # `make proofs` (proofs/*.v)
 )
 
 # Test tooling from PyPI (each test skips without its module): pytest for the Python
