@@ -70,6 +70,16 @@ Result<int32_t> SpecialId(const Metadata& m, const std::string& src, const char*
   return static_cast<int32_t>(v.value());  // n_vocab <= INT32_MAX (checked by the caller)
 }
 
+// An optional bool key: absent -> fallback; present, it must be a bool (the file
+// and the value in the error, as for the special ids).
+Result<bool> OptionalBool(const Metadata& m, const std::string& src, const char* key, bool fallback) {
+  const MetaValue* mv = m.Find(key);
+  if (mv == nullptr) return fallback;
+  auto v = m.GetBool(key);
+  if (!v.ok()) return Corrupt("%s: metadata '%s' = %s; expected a bool", src.c_str(), key, mv->DebugString(4).c_str());
+  return v.value();
+}
+
 Result<std::unique_ptr<Tokenizer>> FromGguf(const ModelFile& model) {
   const Metadata& m = model.metadata();
   const std::string& src = model.path();
@@ -108,10 +118,7 @@ Result<std::unique_ptr<Tokenizer>> FromGguf(const ModelFile& model) {
     }
   }
   const bool add_bos_default = kind == "llama";
-  bool add_bos = add_bos_default;
-  if (m.Has("tokenizer.ggml.add_bos_token")) {
-    SEPTET_ASSIGN_OR_RETURN(add_bos, m.GetBool("tokenizer.ggml.add_bos_token"));
-  }
+  SEPTET_ASSIGN_OR_RETURN(const bool add_bos, OptionalBool(m, src, "tokenizer.ggml.add_bos_token", add_bos_default));
   const std::string chat_template = m.GetStringOr("tokenizer.chat_template", "");
   if (n > static_cast<size_t>(INT32_MAX)) return Corrupt("%s: tokenizer.ggml.tokens has %zu entries; too many", p, n);
   // Special ids: an absent key takes llama.cpp's default for the tokenizer kind.
@@ -144,9 +151,8 @@ Result<std::unique_ptr<Tokenizer>> FromGguf(const ModelFile& model) {
     for (const float s : v.scores) {
       if (s != s) return Corrupt("%s: tokenizer.ggml.scores holds a NaN", p);
     }
-    if (m.Has("tokenizer.ggml.add_space_prefix")) {
-      SEPTET_ASSIGN_OR_RETURN(v.add_dummy_prefix, m.GetBool("tokenizer.ggml.add_space_prefix"));
-    }
+    SEPTET_ASSIGN_OR_RETURN(v.add_dummy_prefix,
+                            OptionalBool(m, src, "tokenizer.ggml.add_space_prefix", v.add_dummy_prefix));
     v.bos_id = add_bos ? bos : -1;
     v.eos_id = eos;
     v.unk_id = unk;

@@ -223,6 +223,28 @@ TEST(LoadTokenizer, BadSpecialTokenIdsNameKeyAndValue) {
   EXPECT_EQ((*ok)->stop_ids(), (Ids{3, 2}));
 }
 
+// The optional bool keys: a wrong type names the file, the key and the value.
+TEST(LoadTokenizer, BadBoolKeysNameFileKeyAndValue) {
+  for (const char* key : {"tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_space_prefix"}) {
+    ModelFile m(TempDir() + "/bools.gguf", "gguf");
+    Metadata& md = m.mutable_metadata();
+    md.Set("tokenizer.ggml.model", MetaValue::String("llama"));
+    md.Set("tokenizer.ggml.tokens", MetaValue::StringArray({"<unk>", "<s>", "</s>", "a"}));
+    md.Set("tokenizer.ggml.token_type", MetaValue::I32Array({2, 3, 3, 1}));
+    md.Set(key, MetaValue::Bool(false));
+    ASSERT_TRUE(LoadTokenizer(m).ok()) << key;
+    md.Set(key, MetaValue::U32(1));
+    auto r = LoadTokenizer(m);
+    ASSERT_FALSE(r.ok()) << key;
+    EXPECT_EQ(r.status().code(), StatusCode::kCorrupt);
+    const std::string& msg = r.status().message();
+    EXPECT_NE(msg.find(m.path()), std::string::npos) << msg;
+    EXPECT_NE(msg.find(std::string("'") + key + "'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("u32 1"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("expected a bool"), std::string::npos) << msg;
+  }
+}
+
 // config.json's eos_token_id beside a tokenizer.json: an id past int32 used to wrap to
 // another token; a non-integer entry of the list was skipped.
 TEST(LoadTokenizer, ConfigEosTokenIdMustBeAnId) {
