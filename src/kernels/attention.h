@@ -1,6 +1,7 @@
 // Fast-tier attention of one query head over the KV cache (same contract as
-// cpu::AttendHead, which is its reference): SIMD dot products for the scores,
-// SIMD softmax, and the value sum as a run of y += p_t v_t updates.
+// cpu::AttendHead, which is its reference): simd::AttendHead, one dispatched
+// call with SIMD dot products for the scores (4 keys interleaved), the SIMD
+// softmax, and the value sum as per-element FMA chains over the positions.
 #pragma once
 
 #include <cstdint>

@@ -54,6 +54,11 @@ void Softmax(float* x, int64_t n);
 void SiluMul(float* out, const float* gate, const float* up, int64_t n);
 float Dot(const float* a, const float* b, int64_t n);     // attention scores
 void Axpy(float a, const float* x, float* y, int64_t n);  // y += a * x
+// One query head over n_pos cached keys / values (cpu::AttendHead's contract):
+// exactly the floats of scores[t] = Dot(q, k_t) * scale, Softmax(scores),
+// out = 0 then Axpy(scores[t], v_t, out) for t = 0.. n_pos - 1, in one call.
+void AttendHead(const float* q, const float* k, const float* v, int64_t n_pos, int64_t head_dim, int64_t stride,
+                float scale, float* scores, float* out);
 
 // Name of the Highway target dispatch chose for this CPU, e.g. "AVX2".
 const char* TargetName();

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -116,6 +117,32 @@ TEST_P(SimdVecOpsTest, DotAndAxpy) {
       const double want = double{b[i]} + double{s} * a[i];
       ASSERT_LE(std::fabs(y[i] - want), 2 * kU * (std::fabs(b[i]) + std::fabs(double{s} * a[i])))
           << "n=" << n << " i=" << i;
+    }
+  }
+}
+
+// AttendHead is exactly the Dot / Softmax / Axpy sequence it replaces (same
+// floats, bit for bit), for head sizes with and without vector tails and key
+// counts on both sides of the 4-key groups.
+TEST_P(SimdVecOpsTest, AttendHeadEqualsDotSoftmaxAxpy) {
+  auto rng = testing::MakeRng(77);
+  for (int64_t hd : {1, 3, 16, 48, 64, 80, 128, 130}) {
+    for (int64_t n_pos : {1, 2, 3, 4, 5, 7, 8, 9, 33, 100}) {
+      const int64_t stride = hd + 5;  // rows of a wider cache (other KV heads between)
+      const auto q = testing::RandomWeights(rng, hd, 1.0f);
+      const auto k = testing::RandomWeights(rng, n_pos * stride, 1.0f);
+      const auto v = testing::RandomWeights(rng, n_pos * stride, 1.0f);
+      const float scale = 0.125f;
+      std::vector<float> s_ref(static_cast<size_t>(n_pos)), ref(static_cast<size_t>(hd), 0.0f);
+      for (int64_t t = 0; t < n_pos; ++t) s_ref[t] = Dot(q.data(), k.data() + t * stride, hd) * scale;
+      Softmax(s_ref.data(), n_pos);
+      for (int64_t t = 0; t < n_pos; ++t) Axpy(s_ref[t], v.data() + t * stride, ref.data(), hd);
+      std::vector<float> s_got(static_cast<size_t>(n_pos)), got(static_cast<size_t>(hd) + 1, -3.0f);
+      AttendHead(q.data(), k.data(), v.data(), n_pos, hd, stride, scale, s_got.data(), got.data());
+      ASSERT_EQ(std::memcmp(s_got.data(), s_ref.data(), s_ref.size() * 4), 0) << "hd=" << hd << " n_pos=" << n_pos;
+      ASSERT_EQ(std::memcmp(got.data(), ref.data(), ref.size() * 4), 0) << "hd=" << hd << " n_pos=" << n_pos << " "
+                                                                        << TargetName();
+      ASSERT_EQ(got[static_cast<size_t>(hd)], -3.0f) << "wrote past head_dim";
     }
   }
 }
