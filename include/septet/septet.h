@@ -51,6 +51,7 @@ struct LoadOptions {
                                // (a 128k-context model would otherwise reserve a huge KV cache)
   int32_t n_threads = 0;       // CPU worker threads; 0 = every hardware thread
   std::string backend = "cpu"; // "cpu" or "cuda" (a build with CUDA and a GPU present)
+  std::string kv_type = "f32"; // KV cache storage: "f32", "f16" or "q8_0" (CPU backend; docs/memory.md)
 
   static constexpr int32_t kDefaultMaxCtx = 4096;
 };
@@ -117,6 +118,7 @@ struct ModelInfo {
   uint64_t owned_weight_bytes = 0;  // load-time conversions
   int64_t n_ctx = 0;
   uint64_t kv_cache_bytes = 0;
+  std::string kv_type;         // "F32" | "F16" | "Q8_0"
   int32_t n_threads = 1;       // resolved (never 0)
   std::string backend;         // "cpu" | "cuda"
   std::string simd_target;     // CPU kernels' runtime-dispatched target, e.g. "AVX2"

@@ -32,6 +32,7 @@ struct PerplexityOptions {
   int64_t score_from = -1; // first scored position j of each chunk; -1: n_ctx / 2
   std::string backend = "cpu";
   int32_t threads = 1;
+  DType kv_type = DType::kF32;  // KV cache storage (runtime/backend.h)
   std::string save_logits;  // write the base log-probabilities here
   std::string kl_base;      // read base log-probabilities from here (KL mode)
   bool force = false;       // overwrite save_logits

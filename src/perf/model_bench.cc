@@ -44,6 +44,7 @@ Result<std::vector<TestResult>> RunModelBench(const model::LlamaModel& model, co
   bo.backend = o.backend;
   bo.n_threads = o.n_threads;
   bo.n_seq = o.n_gen > 0 ? o.n_batch : 1;
+  bo.kv_type = o.kv_type;
   SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<model::InferenceContext> ctx, runtime::CreateContext(model, n_ctx, bo));
   if (backend_name != nullptr) *backend_name = ctx->backend_name();
 

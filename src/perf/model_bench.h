@@ -41,6 +41,7 @@ struct ModelBenchOptions {
   uint64_t seed = 1;       // the random token ids
   int32_t n_batch = 1;     // sequences decoded together in tg (>= 1; pp ignores it)
   bool profile = false;    // per-op time breakdown of the timed repetitions (CPU backend)
+  DType kv_type = DType::kF32;  // KV cache storage (runtime/backend.h)
 };
 
 struct TestResult {

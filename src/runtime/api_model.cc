@@ -52,6 +52,9 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
     // Allocate the KV cache now so a too-large n_ctx fails at load, not mid-run.
     impl->backend.backend = o.backend;
     impl->backend.n_threads = runtime::ResolveThreads(o.n_threads);
+    auto kv_type = runtime::ParseKvType(o.kv_type);
+    if (!kv_type.ok()) return api::Fail(kv_type.status(), error), nullptr;
+    impl->backend.kv_type = kv_type.value();
     auto ctx = runtime::CreateContext(*impl->model, impl->n_ctx, impl->backend);
     if (!ctx.ok()) return api::Fail(ctx.status(), error), nullptr;
     impl->ctx = std::move(ctx).value();
@@ -64,6 +67,7 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
     impl->info.owned_weight_bytes = impl->model->weights().owned_bytes;
     impl->info.n_ctx = impl->n_ctx;
     impl->info.kv_cache_bytes = impl->ctx->kv_cache_bytes();
+    impl->info.kv_type = std::string(DTypeName(impl->backend.kv_type));
     impl->info.n_threads = impl->backend.n_threads;
     impl->info.backend = impl->ctx->backend_name();
     if (impl->info.backend == "cpu") impl->info.simd_target = simd::TargetName();

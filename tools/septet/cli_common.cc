@@ -22,6 +22,8 @@ void ModelFlags::Add(CLI::App* app) {
   app->add_option("--backend", load.backend, "Where to run: cpu, or cuda (builds with CUDA, on a machine with a GPU)")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
+  app->add_option("--kv-type", load.kv_type, "KV cache storage: f32, f16 or q8_0 (docs/memory.md)")
+      ->capture_default_str();
 }
 
 void SamplingFlags::Add(CLI::App* app, int32_t default_max_tokens) {
@@ -88,10 +90,10 @@ std::string HumanBytes(uint64_t b) {
 void PrintLoadLine(const Model& model) {
   const ModelInfo& i = model.info();
   std::fprintf(stderr, "septet: loaded %s (%s, %" PRId64 " layers, dim %" PRId64 ", vocab %" PRId64
-                       ", weights %s%s%s) in %.1f ms; n_ctx %" PRId64 ", KV cache %s; %s, %d thread%s%s%s\n",
+                       ", weights %s%s%s) in %.1f ms; n_ctx %" PRId64 ", KV cache %s %s; %s, %d thread%s%s%s\n",
                i.path.c_str(), i.format.c_str(), i.n_layers, i.dim, i.vocab, HumanBytes(i.tensor_bytes).c_str(),
                i.compute_type.empty() ? "" : ", computing in ", i.compute_type.c_str(), i.load_ms, i.n_ctx,
-               HumanBytes(i.kv_cache_bytes).c_str(), i.backend.c_str(), i.n_threads, i.n_threads == 1 ? "" : "s",
+               HumanBytes(i.kv_cache_bytes).c_str(), i.kv_type.c_str(), i.backend.c_str(), i.n_threads, i.n_threads == 1 ? "" : "s",
                i.simd_target.empty() ? "" : ", SIMD ", i.simd_target.c_str());
   if (i.synthetic) {
     std::fprintf(stderr, "septet: note: %s is a synthetic model with RANDOM WEIGHTS (septet gen-weights): for speed "

@@ -30,7 +30,7 @@ struct BenchFlags {
   std::vector<int32_t> threads{1};
   std::vector<int32_t> batch{1};
   int32_t reps = 5;
-  std::string backend = "cpu", type, output = "md";
+  std::string backend = "cpu", type, output = "md", kv_type = "f32";
   int64_t bw_mib = 512;
   uint64_t seed = 1;
   bool profile = false;
@@ -89,6 +89,8 @@ void PrintProfile(const Row& r) {
 }
 
 int RunBench(const BenchFlags& f) {
+  auto kv_type = runtime::ParseKvType(f.kv_type);
+  if (!kv_type.ok()) return std::fprintf(stderr, "septet: error: %s\n", kv_type.status().message().c_str()), kExitUsage;
   for (int64_t p : f.n_prompt) {
     if (p < 0) return std::fprintf(stderr, "septet: error: -p: %" PRId64 " is negative\n", p), kExitUsage;
   }
@@ -171,6 +173,7 @@ int RunBench(const BenchFlags& f) {
           if (n > 0) runs.push_back({0, n, f.reps, t, f.backend, f.seed, b, f.profile});
         }
       }
+      for (perf::ModelBenchOptions& o : runs) o.kv_type = *kv_type;
       for (const perf::ModelBenchOptions& o : runs) {
         std::string backend;
         auto r = perf::RunModelBench(model, o, &backend);
@@ -295,6 +298,7 @@ Subcommand AddBenchCommand(CLI::App* app) {
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
   cmd->add_option("--type", f->type, "Quantize the matmul weights to this type at load time");
+  cmd->add_option("--kv-type", f->kv_type, "KV cache storage: f32, f16 or q8_0")->capture_default_str();
   cmd->add_option("-o,--output", f->output, "md (table) or json")
       ->check(CLI::IsMember({"md", "json"}))
       ->capture_default_str();

@@ -17,6 +17,7 @@
 #include "eval/logits_file.h"
 #include "eval/perplexity.h"
 #include "model/llama_model.h"
+#include "runtime/backend.h"
 #include "tokenizer/tokenizer.h"
 
 namespace septet::cli {
@@ -30,7 +31,7 @@ extern "C" void RemoveLogitsTempAndExit(int sig) {
 }
 
 struct PerplexityFlags {
-  std::string model_path, text_path, tokenizer_path;
+  std::string model_path, text_path, tokenizer_path, kv_type = "f32";
   eval::PerplexityOptions o;
 };
 
@@ -50,6 +51,9 @@ int RunPerplexity(PerplexityFlags& f) {
   const std::string text = ss.str();
   if (!in || text.empty()) return Fail(InvalidArgument("-f %s: the file is empty or unreadable", f.text_path.c_str()));
 
+  auto kv_type = runtime::ParseKvType(f.kv_type);
+  if (!kv_type.ok()) return Fail(kv_type.status());
+  f.o.kv_type = *kv_type;
   auto model = model::LlamaModel::Load(f.model_path, model::ModelOptions{});
   if (!model.ok()) return Fail(model.status());
   auto tok = LoadTokenizer(model.value()->file(), f.tokenizer_path);
@@ -125,6 +129,7 @@ Subcommand AddPerplexityCommand(CLI::App* app) {
   cmd->add_flag("--force", flags->o.force, "Overwrite the --save-logits file if it exists");
   cmd->add_option("--tokenizer", flags->tokenizer_path, "Tokenizer file (default: from the model)");
   cmd->add_option("--backend", flags->o.backend, "cpu or cuda")->capture_default_str();
+  cmd->add_option("--kv-type", flags->kv_type, "KV cache storage: f32, f16 or q8_0")->capture_default_str();
   cmd->add_option("-t,--threads", flags->o.threads, "CPU threads")->check(CLI::PositiveNumber)->capture_default_str();
   return {cmd, [flags] { return RunPerplexity(*flags); }};
 }

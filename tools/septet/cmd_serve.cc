@@ -57,6 +57,9 @@ int RunServe(ServeFlags& f) {
   eo.n_ctx = lo.n_ctx > 0 ? lo.n_ctx : std::min<int64_t>((*m)->hparams().context_length, LoadOptions::kDefaultMaxCtx);
   eo.backend.backend = lo.backend;
   eo.backend.n_threads = runtime::ResolveThreads(lo.n_threads);
+  auto kv_type = runtime::ParseKvType(lo.kv_type);
+  if (!kv_type.ok()) return std::fprintf(stderr, "septet: error: %s\n", kv_type.status().message().c_str()), kExitUsage;
+  eo.backend.kv_type = *kv_type;
   auto engine = serve::Engine::Create(**m, **tok, eo);
   if (!engine.ok()) return std::fprintf(stderr, "septet: error: %s\n", engine.status().message().c_str()), kExitFailure;
   const runtime::ChatFormat format = runtime::DetectChatFormat((*tok)->chat_template());
