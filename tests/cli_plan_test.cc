@@ -2,6 +2,7 @@
 // hand-computed ones of src/model/memory_plan_test.cc, through the CLI.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -68,6 +69,33 @@ TEST(PlanCliTest, InspectMemory) {
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("ffn                 660480"), std::string::npos) << r.out;
+}
+
+// A file that cannot be mapped is read into memory instead: forced with
+// SEPTET_NO_MMAP=1 (inherited by the child), the output is the mmap run's.
+TEST(MemoryCliTest, ReadIntoMemoryFallbackGivesTheSameText) {
+  const std::string args = Cat("generate -m ", Stories(), " -p 'Once upon a time' -n 24 --temp 0 -t 2");
+  const CliRun mapped = RunSeptet(args, "", 60);
+  ASSERT_EQ(mapped.exit_code, 0) << mapped.err;
+  ::setenv("SEPTET_NO_MMAP", "1", 1);
+  const CliRun read = RunSeptet(args, "", 60);
+  ::unsetenv("SEPTET_NO_MMAP");
+  ASSERT_EQ(read.exit_code, 0) << read.err;
+  EXPECT_GT(mapped.out.size(), 20u);
+  EXPECT_EQ(read.out, mapped.out);
+}
+
+TEST(MemoryCliTest, MemBudgetBelowOneLayerPlusKvIsRefused) {
+  const CliRun r = RunSeptet(Cat("generate -m ", Stories(), " -p x -n 1 --temp 0 --ctx 512 --mem-budget 1M"), "", 60);
+  EXPECT_EQ(r.exit_code, 1);
+  for (const char* s : {"--mem-budget 1048576 bytes", "KV cache 655360", "largest layer 181760"}) {
+    EXPECT_NE(r.err.find(s), std::string::npos) << s << "\n" << r.err;
+  }
+  const CliRun ok = RunSeptet(Cat("generate -m ", Stories(), " -p x -n 1 --temp 0 --ctx 512 --mem-budget 4M"), "", 60);
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  const CliRun bad = RunSeptet(Cat("generate -m ", Stories(), " -p x -n 1 --mem-budget lots"), "", 60);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--mem-budget 'lots'"), std::string::npos) << bad.err;
 }
 
 }  // namespace

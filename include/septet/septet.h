@@ -52,6 +52,9 @@ struct LoadOptions {
   int32_t n_threads = 0;       // CPU worker threads; 0 = every hardware thread
   std::string backend = "cpu"; // "cpu" or "cuda" (a build with CUDA and a GPU present)
   std::string kv_type = "f32"; // KV cache storage: "f32", "f16" or "q8_0" (CPU backend; docs/memory.md)
+  uint64_t mem_budget = 0;     // host bytes the model may use (weights + KV + scratch); 0 = no limit.
+                               // Checked at load with the memory plan (docs/memory.md): a budget that
+                               // cannot hold one layer plus the KV cache is refused with the numbers
 
   static constexpr int32_t kDefaultMaxCtx = 4096;
 };

@@ -19,7 +19,11 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 
 std::string Gib(uint64_t b) {
   char buf[48];
-  std::snprintf(buf, sizeof(buf), "%.2f GiB", static_cast<double>(b) / (1ull << 30));
+  if (b < (1ull << 30)) {
+    std::snprintf(buf, sizeof(buf), "%.2f MiB", static_cast<double>(b) / (1ull << 20));
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.2f GiB", static_cast<double>(b) / (1ull << 30));
+  }
   return buf;
 }
 
@@ -113,11 +117,11 @@ Result<MemoryPlan> PlanMemory(const PlanInput& in, const PlanRequest& req) {
     p.host_bytes = fixed + host_layer_bytes;
   } else {
     if (fixed + p.max_layer_bytes > budget) {
-      return OutOfRange("--mem %" PRIu64 " bytes (%s) cannot hold one layer plus the KV cache: global tensors "
+      return OutOfRange("%s %" PRIu64 " bytes (%s) cannot hold one layer plus the KV cache: global tensors "
                         "(embeddings, output, norms) %" PRIu64 " + KV cache %" PRIu64 " (%s, n_ctx %" PRId64
                         " x %d sequence(s), %" PRId64 " host layers) + scratch %" PRIu64 " + largest layer %" PRIu64
                         " = %" PRIu64 " bytes (%s)",
-                        budget, Gib(budget).c_str(), p.global_bytes, kv_layer * static_cast<uint64_t>(host_layers),
+                        req.budget_flag, budget, Gib(budget).c_str(), p.global_bytes, kv_layer * static_cast<uint64_t>(host_layers),
                         std::string(DTypeName(req.kv_type)).c_str(), req.n_ctx, req.n_seq, host_layers,
                         p.scratch_bytes, p.max_layer_bytes, fixed + p.max_layer_bytes,
                         Gib(fixed + p.max_layer_bytes).c_str());

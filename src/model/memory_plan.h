@@ -60,6 +60,7 @@ struct PlanRequest {
   double mem_bw_gbs = 0;    // 1e9 B/s; 0 = unknown (no speed prediction)
   double disk_bw_gbs = 0;
   double gpu_bw_gbs = 0;
+  const char* budget_flag = "--mem";  // how errors name mem_budget ("--mem-budget" at load)
 };
 
 struct WeightBytes {

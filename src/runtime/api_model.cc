@@ -4,8 +4,40 @@
 #include "runtime/api_impl.h"
 
 #include "kernels/simd/simd_ops.h"
+#include "model/memory_plan.h"
 
 namespace septet {
+namespace {
+
+// LoadOptions::mem_budget against the memory plan (model/memory_plan.h) of the
+// file as stored: refused when the budget cannot hold one layer plus the KV cache
+// (the plan's message gives the numbers), and, since layers are not streamed,
+// when the whole model does not fit.
+Status CheckMemoryBudget(const ModelFile& file, const LoadOptions& o) {
+  if (!o.compute_type.empty()) {
+    return InvalidArgument("--mem-budget with --type: the memory plan counts the weights as stored; drop one of them");
+  }
+  SEPTET_ASSIGN_OR_RETURN(model::PlanInput in, model::PlanInputFromFile(file));
+  model::PlanRequest r;
+  r.mem_budget = o.mem_budget;
+  r.budget_flag = "--mem-budget";
+  r.n_ctx = o.n_ctx > 0 ? o.n_ctx : std::min<int64_t>(in.hp.context_length, LoadOptions::kDefaultMaxCtx);
+  SEPTET_ASSIGN_OR_RETURN(r.kv_type, runtime::ParseKvType(o.kv_type));
+  r.n_threads = runtime::ResolveThreads(o.n_threads);
+  SEPTET_ASSIGN_OR_RETURN(const model::MemoryPlan p, model::PlanMemory(in, r));
+  if (p.streamed_layers > 0) {
+    return Unsupported("--mem-budget %llu bytes: %s needs %llu bytes with every layer resident (%lld of %lld "
+                       "layers would have to be streamed from disk, which septet does not do yet); raise "
+                       "--mem-budget to at least %llu, or lower --ctx / use --kv-type f16 or q8_0",
+                       static_cast<unsigned long long>(o.mem_budget), file.path().c_str(),
+                       static_cast<unsigned long long>(p.weights.total() + p.kv_bytes + p.scratch_bytes),
+                       static_cast<long long>(p.streamed_layers), static_cast<long long>(in.hp.n_layers),
+                       static_cast<unsigned long long>(p.weights.total() + p.kv_bytes + p.scratch_bytes));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
@@ -35,6 +67,10 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
     auto impl = std::make_unique<Impl>();
     auto file = ModelFile::Open(o.model_path);
     if (!file.ok()) return api::Fail(file.status(), error), nullptr;
+    if (o.mem_budget > 0) {  // before anything large is allocated
+      const Status st = CheckMemoryBudget(**file, o);
+      if (!st.ok()) return api::Fail(st, error), nullptr;
+    }
     auto model = model::LlamaModel::FromFile(std::move(file).value(), mo);
     if (!model.ok()) return api::Fail(model.status(), error), nullptr;
     impl->model = std::move(model).value();

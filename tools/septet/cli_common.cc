@@ -24,6 +24,9 @@ void ModelFlags::Add(CLI::App* app) {
       ->capture_default_str();
   app->add_option("--kv-type", load.kv_type, "KV cache storage: f32, f16 or q8_0 (docs/memory.md)")
       ->capture_default_str();
+  app->add_option("--mem-budget", mem_budget,
+                  "Host memory the model may use (24G, 512M; binary units): weights + KV cache + scratch; 0 = no limit")
+      ->capture_default_str();
 }
 
 void SamplingFlags::Add(CLI::App* app, int32_t default_max_tokens) {
@@ -112,6 +115,11 @@ void PrintStats(const GenerateStats& s) {
 std::unique_ptr<Model> StartModelCommand(ModelFlags& flags, SamplingFlags& sampling, int* exit_code) {
   std::string msg;
   if (!sampling.Finish(&msg)) {
+    std::fprintf(stderr, "septet: error: %s\n", msg.c_str());
+    *exit_code = kExitUsage;
+    return nullptr;
+  }
+  if (!ParseByteSize(flags.mem_budget, "--mem-budget", &flags.load.mem_budget, &msg)) {
     std::fprintf(stderr, "septet: error: %s\n", msg.c_str());
     *exit_code = kExitUsage;
     return nullptr;

@@ -17,6 +17,7 @@ constexpr int kExitUsage = 2;
 
 struct ModelFlags {
   LoadOptions load;
+  std::string mem_budget = "0";  // parsed into load.mem_budget by StartModelCommand
   void Add(CLI::App* app);
 };
 
