@@ -11,6 +11,9 @@
 
 namespace septet::kernels {
 
+// kv_convert.cc (Highway, runtime dispatch; exact).
+void F16ToF32(const uint16_t* in, int64_t n, float* out);
+
 bool IsKvType(DType t) { return t == DType::kF32 || t == DType::kF16 || t == DType::kQ8_0; }
 
 size_t KvRowBytes(DType t, int64_t n) {
@@ -56,12 +59,8 @@ void KvRowToFloat(DType t, const uint8_t* row, int64_t first, int64_t n, float* 
     case DType::kF32:
       std::memcpy(out, row + first * 4, static_cast<size_t>(n) * sizeof(float));
       return;
-    case DType::kF16:
-      for (int64_t i = 0; i < n; ++i) {
-        uint16_t h;
-        std::memcpy(&h, row + 2 * (first + i), 2);
-        out[i] = Fp16ToFloat(h);
-      }
+    case DType::kF16:  // rows are 2-byte aligned (vector buffer, even row_bytes)
+      F16ToF32(reinterpret_cast<const uint16_t*>(row) + first, n, out);
       return;
     case DType::kQ8_0: {
       int64_t i = 0;
