@@ -98,5 +98,17 @@ TEST(MemoryCliTest, MemBudgetBelowOneLayerPlusKvIsRefused) {
   EXPECT_NE(bad.err.find("--mem-budget 'lots'"), std::string::npos) << bad.err;
 }
 
+// A budget between one layer + KV and the whole model streams the layers that do
+// not fit (1 resident + 4 streamed here); the text is the all-resident run's.
+TEST(MemoryCliTest, MemBudgetStreamsLayersWithTheSameOutput) {
+  const std::string args = Cat("generate -m ", Stories(), " -p 'Once upon a time' -n 24 --temp 0 -t 2 --ctx 512");
+  const CliRun all = RunSeptet(args, "", 60);
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  const CliRun streamed = RunSeptet(args + " --mem-budget 1400K", "", 60);
+  ASSERT_EQ(streamed.exit_code, 0) << streamed.err;
+  EXPECT_NE(streamed.err.find("4 of 5 layers are streamed"), std::string::npos) << streamed.err;
+  EXPECT_EQ(streamed.out, all.out);
+}
+
 }  // namespace
 }  // namespace septet

@@ -68,7 +68,11 @@ Result<std::unique_ptr<LlamaContext>> LlamaContext::Create(const LlamaModel& mod
   if (options.n_seq < 1) return InvalidArgument("n_seq = %d; expected >= 1", options.n_seq);
   const LlamaHParams& hp = model.hparams();
   SEPTET_ASSIGN_OR_RETURN(KvCache cache, KvCache::Create(hp.n_layers, n_ctx, hp.kv_dim(), options.n_seq, options.kv_type));
-  return std::unique_ptr<LlamaContext>(new LlamaContext(model, std::move(cache), options));
+  std::unique_ptr<LlamaContext> ctx(new LlamaContext(model, std::move(cache), options));
+  if (options.stream_from_layer >= 0) {
+    SEPTET_ASSIGN_OR_RETURN(ctx->streamer_, LayerStreamer::Create(model, options.stream_from_layer));
+  }
+  return ctx;
 }
 
 void LlamaContext::TruncateSeq(int32_t seq, int64_t n) {
@@ -150,7 +154,11 @@ void LlamaContext::ForwardChunk(const int32_t* tokens, int64_t m) {
   const LlamaHParams& hp = model_.hparams();
   // Any layout: token_embd may share a repacked tied output head's bytes (model/weights.h).
   for (int64_t i = 0; i < m; ++i) simd::RowToFloat(model_.weights().token_embd, tokens[i], x_.data() + i * hp.dim);
-  for (int64_t l = 0; l < hp.n_layers; ++l) Layer(l, m);
+  for (int64_t l = 0; l < hp.n_layers; ++l) {
+    if (streamer_) streamer_->BeforeLayer(l);
+    Layer(l, m);
+    if (streamer_) streamer_->AfterLayer(l);
+  }
 }
 
 void LlamaContext::Layer(int64_t l, int64_t m) {

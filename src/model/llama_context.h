@@ -17,6 +17,7 @@
 #include "kernels/matmul.h"
 #include "model/inference_context.h"
 #include "model/kv_cache.h"
+#include "model/layer_streamer.h"
 #include "model/llama_model.h"
 
 namespace septet::model {
@@ -42,6 +43,7 @@ struct CpuOptions {
   int64_t min_work_per_task = kernels::kDefaultMinMacsPerTask;
   int32_t n_seq = 1;  // independent sequences, each with an n_ctx KV cache (>= 1)
   DType kv_type = DType::kF32;  // KV cache storage: F32, F16 or Q8_0 (kernels/kv_rows.h)
+  int64_t stream_from_layer = -1;  // >= 0: layers from this one on are streamed (model/layer_streamer.h)
 };
 
 // The CPU backend: SIMD kernels (runtime-dispatched) over a persistent thread
@@ -75,6 +77,8 @@ class LlamaContext final : public InferenceContext {
   int32_t n_threads() const { return pool_.size(); }
 
   bool SetProfile(OpProfile* profile) override;
+  // Null unless CpuOptions::stream_from_layer asked for streaming.
+  const LayerStreamer* streamer() const { return streamer_.get(); }
 
   // Calibration hook (null = none). Not for the hot path of normal inference.
   void SetMatMulObserver(MatMulObserver observer) { observer_ = std::move(observer); }
@@ -128,6 +132,7 @@ class LlamaContext final : public InferenceContext {
   kernels::MatMulContext mm_;
   MatMulObserver observer_;
   OpProfile* profile_ = nullptr;
+  std::unique_ptr<LayerStreamer> streamer_;
 };
 
 }  // namespace septet::model

@@ -10,10 +10,10 @@ namespace septet {
 namespace {
 
 // LoadOptions::mem_budget against the memory plan (model/memory_plan.h) of the
-// file as stored: refused when the budget cannot hold one layer plus the KV cache
-// (the plan's message gives the numbers), and, since layers are not streamed,
-// when the whole model does not fit.
-Status CheckMemoryBudget(const ModelFile& file, const LoadOptions& o) {
+// file as stored. Returns the first layer to stream (-1: everything fits);
+// a budget that cannot hold one layer plus the KV cache is refused with the
+// plan's numbers.
+Result<int64_t> PlanBudget(const ModelFile& file, const LoadOptions& o) {
   if (!o.compute_type.empty()) {
     return InvalidArgument("--mem-budget with --type: the memory plan counts the weights as stored; drop one of them");
   }
@@ -25,16 +25,7 @@ Status CheckMemoryBudget(const ModelFile& file, const LoadOptions& o) {
   SEPTET_ASSIGN_OR_RETURN(r.kv_type, runtime::ParseKvType(o.kv_type));
   r.n_threads = runtime::ResolveThreads(o.n_threads);
   SEPTET_ASSIGN_OR_RETURN(const model::MemoryPlan p, model::PlanMemory(in, r));
-  if (p.streamed_layers > 0) {
-    return Unsupported("--mem-budget %llu bytes: %s needs %llu bytes with every layer resident (%lld of %lld "
-                       "layers would have to be streamed from disk, which septet does not do yet); raise "
-                       "--mem-budget to at least %llu, or lower --ctx / use --kv-type f16 or q8_0",
-                       static_cast<unsigned long long>(o.mem_budget), file.path().c_str(),
-                       static_cast<unsigned long long>(p.weights.total() + p.kv_bytes + p.scratch_bytes),
-                       static_cast<long long>(p.streamed_layers), static_cast<long long>(in.hp.n_layers),
-                       static_cast<unsigned long long>(p.weights.total() + p.kv_bytes + p.scratch_bytes));
-  }
-  return Status::Ok();
+  return p.streamed_layers > 0 ? in.hp.n_layers - p.streamed_layers : int64_t{-1};
 }
 
 }  // namespace
@@ -67,9 +58,13 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
     auto impl = std::make_unique<Impl>();
     auto file = ModelFile::Open(o.model_path);
     if (!file.ok()) return api::Fail(file.status(), error), nullptr;
+    int64_t stream_from = -1;
     if (o.mem_budget > 0) {  // before anything large is allocated
-      const Status st = CheckMemoryBudget(**file, o);
-      if (!st.ok()) return api::Fail(st, error), nullptr;
+      auto first = PlanBudget(**file, o);
+      if (!first.ok()) return api::Fail(first.status(), error), nullptr;
+      stream_from = *first;
+      // Streamed layers must stay in the mapping: no load-time repack.
+      if (stream_from >= 0) mo.repack = false;
     }
     auto model = model::LlamaModel::FromFile(std::move(file).value(), mo);
     if (!model.ok()) return api::Fail(model.status(), error), nullptr;
@@ -91,6 +86,7 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
     auto kv_type = runtime::ParseKvType(o.kv_type);
     if (!kv_type.ok()) return api::Fail(kv_type.status(), error), nullptr;
     impl->backend.kv_type = kv_type.value();
+    impl->backend.stream_from_layer = stream_from;
     auto ctx = runtime::CreateContext(*impl->model, impl->n_ctx, impl->backend);
     if (!ctx.ok()) return api::Fail(ctx.status(), error), nullptr;
     impl->ctx = std::move(ctx).value();
@@ -104,6 +100,7 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
     impl->info.n_ctx = impl->n_ctx;
     impl->info.kv_cache_bytes = impl->ctx->kv_cache_bytes();
     impl->info.kv_type = std::string(DTypeName(impl->backend.kv_type));
+    impl->info.streamed_layers = stream_from >= 0 ? impl->model->hparams().n_layers - stream_from : 0;
     impl->info.n_threads = impl->backend.n_threads;
     impl->info.backend = impl->ctx->backend_name();
     if (impl->info.backend == "cpu") impl->info.simd_target = simd::TargetName();

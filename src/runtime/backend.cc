@@ -54,6 +54,7 @@ Result<std::unique_ptr<model::InferenceContext>> CreateContext(const model::Llam
     cpu.n_threads = ResolveThreads(options.n_threads);
     cpu.n_seq = options.n_seq;
     cpu.kv_type = options.kv_type;
+    cpu.stream_from_layer = options.stream_from_layer;
     if (options.prefill == "blas") {
       cpu.prefill = kernels::PrefillPath::kBlas;
     } else if (options.prefill != "own") {
@@ -64,6 +65,7 @@ Result<std::unique_ptr<model::InferenceContext>> CreateContext(const model::Llam
   }
   if (options.backend == "cuda") {
 #ifdef SEPTET_HAVE_CUDA
+    if (options.stream_from_layer >= 0) return Unsupported("--mem-budget: the CUDA backend does not stream layers");
     if (options.kv_type != DType::kF32) {
       return Unsupported("--kv-type %s: the CUDA backend stores its KV cache as f32 only",
                          std::string(DTypeName(options.kv_type)).c_str());

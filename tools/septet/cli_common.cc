@@ -98,6 +98,10 @@ void PrintLoadLine(const Model& model) {
                i.compute_type.empty() ? "" : ", computing in ", i.compute_type.c_str(), i.load_ms, i.n_ctx,
                HumanBytes(i.kv_cache_bytes).c_str(), i.kv_type.c_str(), i.backend.c_str(), i.n_threads, i.n_threads == 1 ? "" : "s",
                i.simd_target.empty() ? "" : ", SIMD ", i.simd_target.c_str());
+  if (i.streamed_layers > 0) {
+    std::fprintf(stderr, "septet: --mem-budget: %" PRId64 " of %" PRId64 " layers are streamed from the file\n",
+                 i.streamed_layers, i.n_layers);
+  }
   if (i.synthetic) {
     std::fprintf(stderr, "septet: note: %s is a synthetic model with RANDOM WEIGHTS (septet gen-weights): for speed "
                          "measurement only, its text is gibberish\n", i.path.c_str());
