@@ -110,5 +110,12 @@ TEST(MemoryCliTest, MemBudgetStreamsLayersWithTheSameOutput) {
   EXPECT_EQ(streamed.out, all.out);
 }
 
+TEST(MemoryCliTest, BenchStreamsUnderMemBudget) {
+  const CliRun r = RunSeptet(Cat("bench -m ", Stories(), " -p 16 -n 8 -r 1 --bw-mib 4 --mem-budget 700K"), "", 120);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("0 resident + 5 streamed layers"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("| tg8 |"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace septet
