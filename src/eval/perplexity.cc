@@ -133,7 +133,8 @@ Result<PerplexityResult> EvaluatePerplexity(const model::LlamaModel& model, cons
   }
 
   SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<model::InferenceContext> ictx,
-                          runtime::CreateContext(model, ctx, runtime::BackendOptions{o.backend, o.threads, "own", 1, o.kv_type}));
+                          runtime::CreateContext(model, ctx,
+                                                 {.backend = o.backend, .n_threads = o.threads, .kv_type = o.kv_type}));
   PerplexityResult res;
   res.text_tokens = static_cast<int64_t>(text.size());
   res.n_ctx = ctx;

@@ -2,7 +2,6 @@
 // where a model's bytes go under a memory budget and the decode speed that
 // placement allows (model/memory_plan.h). Also `septet inspect --memory`.
 #include <algorithm>
-#include <cctype>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -193,43 +192,6 @@ int RunPlan(const PlanFlags& f) {
 }
 
 }  // namespace
-
-bool ParseByteSize(const std::string& text, const char* flag, uint64_t* bytes, std::string* error) {
-  const auto bad = [&](const char* why) {
-    *error = std::string(flag) + " '" + text + "': " + why;
-    return false;
-  };
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    return bad("expected a size such as 24G, 512M or 1073741824");
-  }
-  std::string unit = text.substr(used);
-  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (unit.size() >= 2 && unit.substr(unit.size() - 2) == "IB") {
-    unit.resize(unit.size() - 2);
-  } else if (unit.size() >= 2 && unit.back() == 'B') {
-    unit.pop_back();
-  }
-  double mul = 1;
-  if (unit == "K") {
-    mul = 1024.0;
-  } else if (unit == "M") {
-    mul = 1024.0 * 1024;
-  } else if (unit == "G") {
-    mul = 1024.0 * 1024 * 1024;
-  } else if (unit == "T") {
-    mul = 1024.0 * 1024 * 1024 * 1024;
-  } else if (!unit.empty() && unit != "B") {
-    return bad("unknown unit; expected K, M, G or T (binary: G = 2^30 bytes)");
-  }
-  const double b = v * mul;
-  if (!(b >= 0) || b > 1.8e19) return bad("expected a size >= 0");
-  *bytes = static_cast<uint64_t>(std::llround(b));
-  return true;
-}
 
 int RunInspectMemory(const std::string& path, int32_t n_ctx, const std::string& kv_type) {
   PlanFlags f;
