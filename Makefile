@@ -47,10 +47,16 @@ PEER_PP ?= 512
 PEER_TG ?= 128
 PEER_REPS ?= 3
 PEER_OUT ?= $(BENCH_OUT)/peer
+#   make benchmark-70b    the llama2-70b shape at Q3P5 (gen-weights, ~28 GiB in $(MODELS_DIR)), then per budget in
+#                         $(BENCH70_BUDGETS): `septet plan` (disk bandwidth measured on the file, predicted tok/s) and
+#                         `septet bench --mem-budget` (layers streamed): tok/s, TTFT = prompt / pp t/s, peak RSS (/usr/bin/time)
+BENCH70_FILE ?= $(MODELS_DIR)/llama2-70b-q3p5.gguf
+BENCH70_BUDGETS ?= 20G 8G
+BENCH70_FLAGS ?= -p 64 -n 16 -r 1
 lc = $(shell echo '$(1)' | tr A-Z a-z)
 GEN_MODELS = $(foreach t,$(GEN_TYPES),$(MODELS_DIR)/$(GEN_SHAPE)-$(call lc,$(t)).gguf)
 
-.PHONY: gen-weights benchmark benchmark-simd benchmark-blas benchmark-gpu benchmark-peer benchmark-serve
+.PHONY: gen-weights benchmark benchmark-simd benchmark-blas benchmark-gpu benchmark-peer benchmark-serve benchmark-70b
 
 #   make benchmark-serve  septet serve under $(SERVE_CLIENTS) streaming clients for $(SERVE_SECONDS) s on $(SERVE_MODEL):
 #                         req/s, tok/s, TTFT and inter-token latency (scripts/benchmark-serve.py), JSON in $(BENCH_OUT)
@@ -62,6 +68,17 @@ benchmark-serve: build
 	@mkdir -p $(BENCH_OUT)
 	python3 scripts/benchmark-serve.py --septet $(SEPTET) --model $(SERVE_MODEL) --clients $(SERVE_CLIENTS) \
 	  --parallel $(SERVE_PARALLEL) --seconds $(SERVE_SECONDS) --out $(BENCH_OUT)/serve.json
+
+benchmark-70b: build
+	@mkdir -p $(MODELS_DIR) $(BENCH_OUT)
+	@[ -e "$(BENCH70_FILE)" ] || $(SEPTET) gen-weights --shape llama2-70b --type Q3P5 -o "$(BENCH70_FILE)" || exit 1
+	@for b in $(BENCH70_BUDGETS); do \
+	  $(SEPTET) plan -m "$(BENCH70_FILE)" --mem $$b --ctx 65 -t $(BENCH_THREADS) | tee $(BENCH_OUT)/70b-plan-$$b.txt || exit 1; \
+	  /usr/bin/time -v $(SEPTET) bench -m "$(BENCH70_FILE)" $(BENCH70_FLAGS) -t $(BENCH_THREADS) --mem-budget $$b \
+	    >$(BENCH_OUT)/70b-bench-$$b.md 2>$(BENCH_OUT)/70b-bench-$$b.err; rc=$$?; \
+	  cat $(BENCH_OUT)/70b-bench-$$b.md; grep -E "mem-budget|Maximum resident|Elapsed" $(BENCH_OUT)/70b-bench-$$b.err; \
+	  [ $$rc -eq 0 ] || exit $$rc; \
+	done
 
 gen-weights: build
 	@mkdir -p $(MODELS_DIR)

@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "model/llama_context.h"
@@ -36,18 +37,21 @@ bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-class MultiSeqTest : public ::testing::TestWithParam<const char*> {};
+// (weight type, KV cache type)
+class MultiSeqTest : public ::testing::TestWithParam<std::tuple<const char*, const char*>> {};
 
 TEST_P(MultiSeqTest, BatchOfSequencesEqualsSeparateContextsBitForBit) {
+  const auto [type, kv] = GetParam();
+  const DType kv_type = *ParseDType(kv);
   model::ModelOptions mo;
-  if (std::string(GetParam()) != "F32") mo.compute_type = *ParseDType(GetParam());
+  if (std::string(type) != "F32") mo.compute_type = *ParseDType(type);
   auto model = model::LlamaModel::Load(testing::SharedFile(kStories), mo);
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   const int64_t vocab = model.value()->hparams().vocab;
   const std::vector<int64_t> lens = {30, 41, 25};  // 96 tokens: two internal chunks
   for (const int threads : {1, 3}) {
-    SCOPED_TRACE(std::string(GetParam()) + " threads=" + std::to_string(threads));
-    model::CpuOptions co{.n_threads = threads, .min_work_per_task = 1};
+    SCOPED_TRACE(std::string(type) + " KV " + kv + " threads=" + std::to_string(threads));
+    model::CpuOptions co{.n_threads = threads, .min_work_per_task = 1, .kv_type = kv_type};
     co.n_seq = 3;
     auto batched = model::LlamaContext::Create(*model.value(), 64, co);
     ASSERT_TRUE(batched.ok()) << batched.status().ToString();
@@ -71,7 +75,8 @@ TEST_P(MultiSeqTest, BatchOfSequencesEqualsSeparateContextsBitForBit) {
     std::vector<std::unique_ptr<model::LlamaContext>> single;
     std::vector<std::vector<float>> ref(3);
     for (int32_t q = 0; q < 3; ++q) {
-      auto c = model::LlamaContext::Create(*model.value(), 64, {.n_threads = threads, .min_work_per_task = 1});
+      auto c = model::LlamaContext::Create(*model.value(), 64,
+                                           {.n_threads = threads, .min_work_per_task = 1, .kv_type = kv_type});
       ASSERT_TRUE(c.ok());
       ASSERT_TRUE(c.value()->Forward(Prompt(q, lens[static_cast<size_t>(q)]), model::LogitsMode::kAll,
                                      &ref[static_cast<size_t>(q)]).ok());
@@ -108,7 +113,8 @@ TEST_P(MultiSeqTest, BatchOfSequencesEqualsSeparateContextsBitForBit) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, MultiSeqTest,
-                         ::testing::Values("F32", "F16", "BF16", "Q8_0", "Q4_G", "Q3P5", "Q3P5_SEED"));
+                         ::testing::Combine(::testing::Values("F32", "F16", "BF16", "Q8_0", "Q4_G", "Q3P5", "Q3P5_SEED"),
+                                            ::testing::Values("F32", "F16", "Q8_0")));
 
 TEST(MultiSeqTest, TruncatingOneSequenceLeavesTheOthers) {
   auto model = model::LlamaModel::Load(testing::SharedFile(kStories), {});

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "model/llama_context.h"
@@ -32,26 +33,31 @@ std::vector<float> RunModel(const model::LlamaModel& m, model::CpuOptions opt) {
   return all;
 }
 
-class ThreadCountTest : public ::testing::TestWithParam<const char*> {};
+// (weight type, KV cache type)
+class ThreadCountTest : public ::testing::TestWithParam<std::tuple<const char*, const char*>> {};
 
 TEST_P(ThreadCountTest, LogitsBitIdenticalForAnyThreadCount) {
+  const auto [type, kv] = GetParam();
+  const DType kv_type = *ParseDType(kv);
   model::ModelOptions mo;
-  if (std::string(GetParam()) != "F32") mo.compute_type = *ParseDType(GetParam());
+  if (std::string(type) != "F32") mo.compute_type = *ParseDType(type);
   auto model = model::LlamaModel::Load(testing::SharedFile("models/stories260K/stories260K.bin"), mo);
   ASSERT_TRUE(model.ok()) << model.status().ToString();
-  const std::vector<float> ref = RunModel(*model.value(), {.n_threads = 1});
+  const std::vector<float> ref = RunModel(*model.value(), {.n_threads = 1, .kv_type = kv_type});
   ASSERT_FALSE(ref.empty());
   for (int threads : {2, 3, 5}) {
     // min_work_per_task = 1: split every op, however small (stories260K is tiny).
-    const std::vector<float> got = RunModel(*model.value(), {.n_threads = threads, .min_work_per_task = 1});
+    const std::vector<float> got =
+        RunModel(*model.value(), {.n_threads = threads, .min_work_per_task = 1, .kv_type = kv_type});
     ASSERT_EQ(got.size(), ref.size());
     EXPECT_EQ(std::memcmp(got.data(), ref.data(), ref.size() * sizeof(float)), 0)
-        << GetParam() << ": logits differ between 1 and " << threads << " threads";
+        << type << " (KV " << kv << "): logits differ between 1 and " << threads << " threads";
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, ThreadCountTest,
-                         ::testing::Values("F32", "F16", "BF16", "Q8_0", "Q4_G", "Q3P5", "Q3P5_SEED"));
+                         ::testing::Combine(::testing::Values("F32", "F16", "BF16", "Q8_0", "Q4_G", "Q3P5", "Q3P5_SEED"),
+                                            ::testing::Values("F32", "F16", "Q8_0")));
 
 TEST(ThreadCountTest, RejectsBadThreadCount) {
   auto model = model::LlamaModel::Load(testing::SharedFile("models/stories260K/stories260K.bin"), {});

@@ -51,6 +51,11 @@ struct LoadOptions {
                                // (a 128k-context model would otherwise reserve a huge KV cache)
   int32_t n_threads = 0;       // CPU worker threads; 0 = every hardware thread
   std::string backend = "cpu"; // "cpu" or "cuda" (a build with CUDA and a GPU present)
+  std::string kv_type = "f32"; // KV cache storage: "f32", "f16" or "q8_0" (CPU backend; docs/memory.md)
+  uint64_t mem_budget = 0;     // host bytes the model may use (weights + KV + scratch); 0 = no limit.
+                               // Checked at load with the memory plan (docs/memory.md): a budget that
+                               // cannot hold one layer plus the KV cache is refused with the numbers;
+                               // layers that do not fit are streamed from the file mapping
 
   static constexpr int32_t kDefaultMaxCtx = 4096;
 };
@@ -117,6 +122,8 @@ struct ModelInfo {
   uint64_t owned_weight_bytes = 0;  // load-time conversions
   int64_t n_ctx = 0;
   uint64_t kv_cache_bytes = 0;
+  std::string kv_type;         // "F32" | "F16" | "Q8_0"
+  int64_t streamed_layers = 0; // layers streamed from disk to keep within mem_budget (docs/memory.md)
   int32_t n_threads = 1;       // resolved (never 0)
   std::string backend;         // "cpu" | "cuda"
   std::string simd_target;     // CPU kernels' runtime-dispatched target, e.g. "AVX2"

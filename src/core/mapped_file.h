@@ -1,6 +1,11 @@
 // Read-only memory-mapped file. Weights are used straight from the mapping when
 // their stored type is the compute type, so a model costs its file size in page
 // cache, not in private memory.
+//
+// Fallback: when mmap fails (a filesystem that cannot map files), or when the
+// environment sets SEPTET_NO_MMAP=1, the file is read into a private 4 KiB-aligned
+// buffer instead. The bytes are the same; the cost is the file size in private
+// memory and a full read at open. mapped() and fallback_reason() say which.
 #pragma once
 
 #include <cstddef>
@@ -22,12 +27,17 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  bool mapped() const { return mapped_; }
+  // Why the file was read instead of mapped ("" when mapped).
+  const std::string& fallback_reason() const { return fallback_reason_; }
 
  private:
   MappedFile() = default;
   std::string path_;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  bool mapped_ = false;
+  std::string fallback_reason_;
 };
 
 }  // namespace septet

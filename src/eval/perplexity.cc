@@ -145,7 +145,7 @@ Result<PerplexityResult> EvaluatePerplexity(const model::LlamaModel& model, cons
     reader = std::make_unique<LogitsReader>(std::move(r));
   }
 
-  runtime::BackendOptions bo{o.backend, o.threads};
+  runtime::BackendOptions bo{.backend = o.backend, .n_threads = o.threads, .kv_type = o.kv_type};
   bo.prefill = o.prefill == "auto" ? (FloatMatmuls(model) ? "blas" : "own") : o.prefill;
   SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<model::InferenceContext> ictx, runtime::CreateContext(model, ctx, bo));
   PerplexityResult res;

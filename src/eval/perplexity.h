@@ -37,6 +37,7 @@ struct PerplexityOptions {
   // count), or "auto": blas when the layers' matmul weights are F32/F16/BF16
   // (nothing to gain from the int8 path there), own otherwise.
   std::string prefill = "auto";
+  DType kv_type = DType::kF32;  // KV cache storage (runtime/backend.h)
   std::string save_logits;  // write the base log-probabilities here
   std::string kl_base;      // read base log-probabilities from here (KL mode)
   bool force = false;       // overwrite save_logits

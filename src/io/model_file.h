@@ -142,6 +142,8 @@ class ModelFile {
   Metadata& mutable_metadata() { return meta_; }
   void AddTensor(TensorInfo t) { tensors_.push_back(std::move(t)); }
   void KeepAlive(std::shared_ptr<MappedFile> f) { mappings_.push_back(std::move(f)); }
+  // The files the tensors point into (mapped, or read into memory: MappedFile::mapped()).
+  const std::vector<std::shared_ptr<MappedFile>>& files() const { return mappings_; }
   // Storage for tensors a loader had to convert (e.g. BF16 -> F32 is NOT done; this is
   // for derived data such as a llama2.c file without a separate classifier).
   std::vector<uint8_t>& OwnBuffer(size_t bytes);

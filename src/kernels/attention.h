@@ -4,11 +4,31 @@
 // softmax, and the value sum as per-element FMA chains over the positions.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+
+#include "core/dtype.h"
 
 namespace septet::kernels {
 
 void AttendHead(const float* q, const float* k, const float* v, int64_t n_pos, int64_t head_dim, int64_t stride,
                 float scale, float* scores, float* out);
+
+// One head's keys or values in a typed KV cache (kernels/kv_rows.h): position t's
+// head_dim values are elements [first, first + head_dim) of the row at
+// base + t * row_stride.
+struct KvHead {
+  const uint8_t* base = nullptr;
+  size_t row_stride = 0;  // bytes between positions
+  int64_t first = 0;      // the head's first element in the row
+  DType type = DType::kF32;
+};
+
+// AttendHead over a typed cache: each key / value row is converted to float
+// (into row_buf[head_dim]) right before its dot / axpy, so the arithmetic is
+// AttendHead's on the dequantized values, bit for bit. F32 goes straight to
+// AttendHead.
+void AttendHeadKv(const float* q, const KvHead& k, const KvHead& v, int64_t n_pos, int64_t head_dim, float scale,
+                  float* scores, float* row_buf, float* out);
 
 }  // namespace septet::kernels

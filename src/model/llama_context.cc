@@ -49,6 +49,14 @@ LlamaContext::LlamaContext(const LlamaModel& model, KvCache cache, const CpuOpti
   up_.resize(rows(hp.ffn_dim));
   scores_.resize(static_cast<size_t>(pool_.size() * cache_.n_ctx()));
   norm_.resize(rows(hp.dim));
+  if (cache_.type() != DType::kF32) kv_row_.resize(static_cast<size_t>(pool_.size() * hp.head_dim));
+}
+
+uint64_t LlamaContext::ScratchBytes(const LlamaHParams& hp, int64_t n_ctx, int32_t n_threads, DType kv_type) {
+  const uint64_t rows = static_cast<uint64_t>(kMaxBatch) *
+                        static_cast<uint64_t>(4 * hp.dim + 2 * hp.q_dim() + 2 * hp.kv_dim() + 2 * hp.ffn_dim);
+  const uint64_t per_thread = static_cast<uint64_t>(n_ctx) + (kv_type == DType::kF32 ? 0 : static_cast<uint64_t>(hp.head_dim));
+  return (rows + static_cast<uint64_t>(n_threads) * per_thread) * sizeof(float) + 2 * kMaxBatch * sizeof(int32_t);
 }
 
 Result<std::unique_ptr<LlamaContext>> LlamaContext::Create(const LlamaModel& model, int64_t n_ctx,
@@ -59,8 +67,12 @@ Result<std::unique_ptr<LlamaContext>> LlamaContext::Create(const LlamaModel& mod
   }
   if (options.n_seq < 1) return InvalidArgument("n_seq = %d; expected >= 1", options.n_seq);
   const LlamaHParams& hp = model.hparams();
-  SEPTET_ASSIGN_OR_RETURN(KvCache cache, KvCache::Create(hp.n_layers, n_ctx, hp.kv_dim(), options.n_seq));
-  return std::unique_ptr<LlamaContext>(new LlamaContext(model, std::move(cache), options));
+  SEPTET_ASSIGN_OR_RETURN(KvCache cache, KvCache::Create(hp.n_layers, n_ctx, hp.kv_dim(), options.n_seq, options.kv_type));
+  std::unique_ptr<LlamaContext> ctx(new LlamaContext(model, std::move(cache), options));
+  if (options.stream_from_layer >= 0) {
+    SEPTET_ASSIGN_OR_RETURN(ctx->streamer_, LayerStreamer::Create(model, options.stream_from_layer));
+  }
+  return ctx;
 }
 
 void LlamaContext::TruncateSeq(int32_t seq, int64_t n) {
@@ -74,7 +86,7 @@ MemoryUse LlamaContext::memory() const {
   u.weights = model_.weights().mapped_bytes + model_.weights().owned_bytes;
   u.kv_cache = cache_.bytes();
   size_t floats = 0;
-  for (const std::vector<float>* v : {&x_, &xb_, &q_, &k_, &v_, &att_, &proj_, &gate_, &up_, &scores_, &norm_}) {
+  for (const std::vector<float>* v : {&x_, &xb_, &q_, &k_, &v_, &att_, &proj_, &gate_, &up_, &scores_, &norm_, &kv_row_}) {
     floats += v->size();
   }
   u.scratch = floats * sizeof(float) + (seq_.size() + pos_.size()) * sizeof(int32_t);
@@ -142,7 +154,11 @@ void LlamaContext::ForwardChunk(const int32_t* tokens, int64_t m) {
   const LlamaHParams& hp = model_.hparams();
   // Any layout: token_embd may share a repacked tied output head's bytes (model/weights.h).
   for (int64_t i = 0; i < m; ++i) simd::RowToFloat(model_.weights().token_embd, tokens[i], x_.data() + i * hp.dim);
-  for (int64_t l = 0; l < hp.n_layers; ++l) Layer(l, m);
+  for (int64_t l = 0; l < hp.n_layers; ++l) {
+    if (streamer_) streamer_->BeforeLayer(l);
+    Layer(l, m);
+    if (streamer_) streamer_->AfterLayer(l);
+  }
 }
 
 void LlamaContext::Layer(int64_t l, int64_t m) {
@@ -167,8 +183,7 @@ void LlamaContext::Layer(int64_t l, int64_t m) {
   });
   for (int64_t i = 0; i < m; ++i) {
     const int64_t pos = pos_[static_cast<size_t>(i)], seq = seq_[static_cast<size_t>(i)];
-    std::memcpy(cache_.k(l, seq, pos), k_.data() + i * kv_dim, static_cast<size_t>(kv_dim) * sizeof(float));
-    std::memcpy(cache_.v(l, seq, pos), v_.data() + i * kv_dim, static_cast<size_t>(kv_dim) * sizeof(float));
+    cache_.Store(l, seq, pos, k_.data() + i * kv_dim, v_.data() + i * kv_dim);
   }
   Timed(Op::kAttention, [&] { Attention(l, m); });
   if (observer_) observer_(l, MatMulInput::kAttnOut, att_.data(), m, q_dim);
@@ -197,17 +212,17 @@ void LlamaContext::Layer(int64_t l, int64_t m) {
 // worker's scores row, so the split over threads never changes a number.
 void LlamaContext::Attention(int64_t l, int64_t m) {
   const LlamaHParams& hp = model_.hparams();
-  const int64_t q_dim = hp.q_dim(), kv_dim = hp.kv_dim(), hd = hp.head_dim;
+  const int64_t q_dim = hp.q_dim(), hd = hp.head_dim;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
   const int64_t n_ctx = cache_.n_ctx();
   const auto attend = [&](int64_t task, int worker) {
     const int64_t i = task / hp.n_heads, h = task % hp.n_heads;
     const int64_t n_pos = pos_[static_cast<size_t>(i)] + 1;  // causal: this token and everything before it
-    const float* k0 = cache_.k(l, seq_[static_cast<size_t>(i)], 0);
-    const float* v0 = cache_.v(l, seq_[static_cast<size_t>(i)], 0);
-    const int64_t kvh = h / hp.gqa_group();
-    kernels::AttendHead(q_.data() + i * q_dim + h * hd, k0 + kvh * hd, v0 + kvh * hd, n_pos, hd, kv_dim, scale,
-                        scores_.data() + worker * n_ctx, att_.data() + i * q_dim + h * hd);
+    const int64_t seq = seq_[static_cast<size_t>(i)], first = (h / hp.gqa_group()) * hd;
+    const kernels::KvHead k{cache_.k_row(l, seq, 0), cache_.row_bytes(), first, cache_.type()};
+    const kernels::KvHead v{cache_.v_row(l, seq, 0), cache_.row_bytes(), first, cache_.type()};
+    kernels::AttendHeadKv(q_.data() + i * q_dim + h * hd, k, v, n_pos, hd, scale, scores_.data() + worker * n_ctx,
+                          kv_row_.data() + (kv_row_.empty() ? 0 : worker * hd), att_.data() + i * q_dim + h * hd);
   };
   const int64_t tasks = m * hp.n_heads;
   // ~2 (pos + 1) head_dim flops per task: small jobs are not worth a wake-up.

@@ -17,6 +17,7 @@
 #include "kernels/matmul.h"
 #include "model/inference_context.h"
 #include "model/kv_cache.h"
+#include "model/layer_streamer.h"
 #include "model/llama_model.h"
 
 namespace septet::model {
@@ -41,6 +42,8 @@ struct CpuOptions {
   // never depend on it. Tests set 1 so that every op really is split.
   int64_t min_work_per_task = kernels::kDefaultMinMacsPerTask;
   int32_t n_seq = 1;  // independent sequences, each with an n_ctx KV cache (>= 1)
+  DType kv_type = DType::kF32;  // KV cache storage: F32, F16 or Q8_0 (kernels/kv_rows.h)
+  int64_t stream_from_layer = -1;  // >= 0: layers from this one on are streamed (model/layer_streamer.h)
 };
 
 // The CPU backend: SIMD kernels (runtime-dispatched) over a persistent thread
@@ -54,6 +57,12 @@ class LlamaContext final : public InferenceContext {
   // context_length; RoPE then extrapolates, which the caller decides to allow.
   static Result<std::unique_ptr<LlamaContext>> Create(const LlamaModel& model, int64_t n_ctx,
                                                        const CpuOptions& options = {});
+  // The scratch a context allocates (memory().scratch), computed from the shape:
+  //   4 (64 dim) + 2 (64 q_dim) + 2 (64 kv_dim) + 2 (64 ffn_dim) floats  (chunk rows)
+  //   + n_threads n_ctx floats (score rows) + n_threads head_dim floats (a typed
+  //   cache's dequantized row; F32 reads the cache in place: 0) + 2 * 64 int32.
+  // Not counted: the matmul's activation buffers, which grow with the first call.
+  static uint64_t ScratchBytes(const LlamaHParams& hp, int64_t n_ctx, int32_t n_threads, DType kv_type);
 
   Status ForwardBatch(std::span<const int32_t> tokens, std::span<const int32_t> seq_ids, LogitsMode mode,
                       std::vector<float>* logits) override;
@@ -68,6 +77,8 @@ class LlamaContext final : public InferenceContext {
   int32_t n_threads() const { return pool_.size(); }
 
   bool SetProfile(OpProfile* profile) override;
+  // Null unless CpuOptions::stream_from_layer asked for streaming.
+  const LayerStreamer* streamer() const { return streamer_.get(); }
 
   // Calibration hook (null = none). Not for the hot path of normal inference.
   void SetMatMulObserver(MatMulObserver observer) { observer_ = std::move(observer); }
@@ -116,10 +127,12 @@ class LlamaContext final : public InferenceContext {
   std::vector<float> up_;   // ffn up          [m][ffn_dim]
   std::vector<float> scores_;  // [n_threads][n_ctx], one row per worker
   std::vector<float> norm_;    // [kMaxBatch][dim]
+  std::vector<float> kv_row_;  // [n_threads][head_dim]: a typed cache's row as floats (empty for F32)
   ThreadPool pool_;
   kernels::MatMulContext mm_;
   MatMulObserver observer_;
   OpProfile* profile_ = nullptr;
+  std::unique_ptr<LayerStreamer> streamer_;
 };
 
 }  // namespace septet::model

@@ -45,6 +45,8 @@ Result<std::vector<TestResult>> RunModelBench(const model::LlamaModel& model, co
   bo.n_threads = o.n_threads;
   bo.n_seq = o.n_gen > 0 ? o.n_batch : 1;
   bo.prefill = o.prefill;
+  bo.kv_type = o.kv_type;
+  bo.stream_from_layer = o.stream_from_layer;
   SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<model::InferenceContext> ctx, runtime::CreateContext(model, n_ctx, bo));
   if (backend_name != nullptr) *backend_name = ctx->backend_name();
 

@@ -42,6 +42,8 @@ struct ModelBenchOptions {
   int32_t n_batch = 1;     // sequences decoded together in tg (>= 1; pp ignores it)
   bool profile = false;    // per-op time breakdown of the timed repetitions (CPU backend)
   std::string prefill = "own";  // CPU prompt matmuls: own or blas (runtime::BackendOptions)
+  DType kv_type = DType::kF32;  // KV cache storage (runtime/backend.h)
+  int64_t stream_from_layer = -1;  // >= 0: stream layers from this one on (model/layer_streamer.h)
 };
 
 struct TestResult {

@@ -4,8 +4,31 @@
 #include "runtime/api_impl.h"
 
 #include "kernels/simd/simd_ops.h"
+#include "model/memory_plan.h"
 
 namespace septet {
+namespace {
+
+// LoadOptions::mem_budget against the memory plan (model/memory_plan.h) of the
+// file as stored. Returns the first layer to stream (-1: everything fits);
+// a budget that cannot hold one layer plus the KV cache is refused with the
+// plan's numbers.
+Result<int64_t> PlanBudget(const ModelFile& file, const LoadOptions& o) {
+  if (!o.compute_type.empty()) {
+    return InvalidArgument("--mem-budget with --type: the memory plan counts the weights as stored; drop one of them");
+  }
+  SEPTET_ASSIGN_OR_RETURN(model::PlanInput in, model::PlanInputFromFile(file));
+  model::PlanRequest r;
+  r.mem_budget = o.mem_budget;
+  r.budget_flag = "--mem-budget";
+  r.n_ctx = o.n_ctx > 0 ? o.n_ctx : std::min<int64_t>(in.hp.context_length, LoadOptions::kDefaultMaxCtx);
+  SEPTET_ASSIGN_OR_RETURN(r.kv_type, runtime::ParseKvType(o.kv_type));
+  r.n_threads = runtime::ResolveThreads(o.n_threads);
+  SEPTET_ASSIGN_OR_RETURN(const model::MemoryPlan p, model::PlanMemory(in, r));
+  return p.streamed_layers > 0 ? in.hp.n_layers - p.streamed_layers : int64_t{-1};
+}
+
+}  // namespace
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
@@ -35,6 +58,14 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
     auto impl = std::make_unique<Impl>();
     auto file = ModelFile::Open(o.model_path);
     if (!file.ok()) return api::Fail(file.status(), error), nullptr;
+    int64_t stream_from = -1;
+    if (o.mem_budget > 0) {  // before anything large is allocated
+      auto first = PlanBudget(**file, o);
+      if (!first.ok()) return api::Fail(first.status(), error), nullptr;
+      stream_from = *first;
+      // Streamed layers must stay in the mapping: no load-time repack.
+      if (stream_from >= 0) mo.repack = false;
+    }
     auto model = model::LlamaModel::FromFile(std::move(file).value(), mo);
     if (!model.ok()) return api::Fail(model.status(), error), nullptr;
     impl->model = std::move(model).value();
@@ -52,6 +83,10 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
     // Allocate the KV cache now so a too-large n_ctx fails at load, not mid-run.
     impl->backend.backend = o.backend;
     impl->backend.n_threads = runtime::ResolveThreads(o.n_threads);
+    auto kv_type = runtime::ParseKvType(o.kv_type);
+    if (!kv_type.ok()) return api::Fail(kv_type.status(), error), nullptr;
+    impl->backend.kv_type = kv_type.value();
+    impl->backend.stream_from_layer = stream_from;
     auto ctx = runtime::CreateContext(*impl->model, impl->n_ctx, impl->backend);
     if (!ctx.ok()) return api::Fail(ctx.status(), error), nullptr;
     impl->ctx = std::move(ctx).value();
@@ -64,6 +99,8 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
     impl->info.owned_weight_bytes = impl->model->weights().owned_bytes;
     impl->info.n_ctx = impl->n_ctx;
     impl->info.kv_cache_bytes = impl->ctx->kv_cache_bytes();
+    impl->info.kv_type = std::string(DTypeName(impl->backend.kv_type));
+    impl->info.streamed_layers = stream_from >= 0 ? impl->model->hparams().n_layers - stream_from : 0;
     impl->info.n_threads = impl->backend.n_threads;
     impl->info.backend = impl->ctx->backend_name();
     if (impl->info.backend == "cpu") impl->info.simd_target = simd::TargetName();

@@ -1,7 +1,10 @@
 #include "runtime/backend.h"
 
+#include <optional>
+#include <string>
 #include <thread>
 
+#include "kernels/kv_rows.h"
 #include "model/llama_context.h"
 
 #ifdef SEPTET_HAVE_CUDA
@@ -29,6 +32,14 @@ Result<std::vector<double>> MeasureGpuCopyBandwidth(size_t bytes, int32_t repeti
 #endif
 }
 
+Result<DType> ParseKvType(const std::string& name) {
+  const std::optional<DType> t = ParseDType(name);
+  if (!t || !kernels::IsKvType(*t)) {
+    return InvalidArgument("--kv-type '%s': expected f32, f16 or q8_0", name.c_str());
+  }
+  return *t;
+}
+
 int32_t ResolveThreads(int32_t n_threads) {
   if (n_threads != 0) return n_threads;
   const unsigned hw = std::thread::hardware_concurrency();
@@ -42,6 +53,8 @@ Result<std::unique_ptr<model::InferenceContext>> CreateContext(const model::Llam
     model::CpuOptions cpu;
     cpu.n_threads = ResolveThreads(options.n_threads);
     cpu.n_seq = options.n_seq;
+    cpu.kv_type = options.kv_type;
+    cpu.stream_from_layer = options.stream_from_layer;
     if (options.prefill == "blas") {
       cpu.prefill = kernels::PrefillPath::kBlas;
     } else if (options.prefill != "own") {
@@ -52,6 +65,11 @@ Result<std::unique_ptr<model::InferenceContext>> CreateContext(const model::Llam
   }
   if (options.backend == "cuda") {
 #ifdef SEPTET_HAVE_CUDA
+    if (options.stream_from_layer >= 0) return Unsupported("--mem-budget: the CUDA backend does not stream layers");
+    if (options.kv_type != DType::kF32) {
+      return Unsupported("--kv-type %s: the CUDA backend stores its KV cache as f32 only",
+                         std::string(DTypeName(options.kv_type)).c_str());
+    }
     return cuda::CreateCudaContext(model, n_ctx, options.n_seq);
 #else
     return Unsupported("backend 'cuda': this septet was built without CUDA (reconfigure with -DSEPTET_CUDA=ON on a "

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dtype.h"
 #include "core/status.h"
 #include "model/inference_context.h"
 #include "model/llama_model.h"
@@ -17,7 +18,12 @@ struct BackendOptions {
   int32_t n_threads = 1;        // CPU worker threads (>= 1; ResolveThreads turns 0 into "all")
   std::string prefill = "own";  // CPU prompt matmuls: "own" (tiled int8 GEMM) or "blas" (OpenBLAS sgemm)
   int32_t n_seq = 1;            // sequences the context holds (batched decoding), each with n_ctx positions
+  DType kv_type = DType::kF32;  // KV cache storage: F32, F16 or Q8_0 (CPU; the CUDA backend keeps F32)
+  int64_t stream_from_layer = -1;  // CPU: >= 0 streams layers from this one on (model/layer_streamer.h)
 };
+
+// Parses a --kv-type value ("f32", "f16", "q8_0", any case); the error names the flag.
+Result<DType> ParseKvType(const std::string& name);
 
 // kUnsupported for "cuda" in a build without CUDA, or when no GPU is present;
 // kInvalidArgument for an unknown backend name.

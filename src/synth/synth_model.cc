@@ -349,3 +349,31 @@ Result<SynthSummary> WriteSyntheticModel(const std::string& path, const SynthOpt
 }
 
 }  // namespace septet::synth
+
+namespace septet::synth {
+
+Result<model::PlanInput> ShapePlanInput(const ModelShape& s, DType type) {
+  if (!CanQuantizeTo(type)) {
+    return InvalidArgument("--type %s: not a type gen-weights writes", std::string(DTypeName(type)).c_str());
+  }
+  model::PlanInput in;
+  in.label = std::string("shape ") + s.name + " " + std::string(DTypeName(type));
+  model::LlamaHParams& hp = in.hp;
+  hp.dim = s.dim;
+  hp.ffn_dim = s.ffn_dim;
+  hp.n_layers = s.n_layers;
+  hp.n_heads = s.n_heads;
+  hp.n_kv_heads = s.n_kv_heads;
+  hp.head_dim = s.head_dim();
+  hp.n_rot = hp.head_dim;
+  hp.vocab = s.vocab;
+  hp.context_length = s.context_length;
+  const TypeTraits& tr = GetTypeTraits(type);
+  for (const TensorPlan& t : PlanTensors(s, s.n_layers, type)) {
+    const uint64_t row = t.is_norm ? sizeof(float) * static_cast<uint64_t>(t.cols()) : tr.row_bytes(t.cols());
+    in.tensors.push_back({t.name, row * static_cast<uint64_t>(t.rows())});
+  }
+  return in;
+}
+
+}  // namespace septet::synth

@@ -32,6 +32,7 @@
 
 #include "core/dtype.h"
 #include "core/status.h"
+#include "model/memory_plan.h"
 #include "synth/shapes.h"
 
 namespace septet::synth {
@@ -64,6 +65,11 @@ struct SynthVocab {
   std::vector<int64_t> types;  // 1 normal, 2 unknown, 3 control, 6 byte
 };
 SynthVocab MakeSyntheticVocab(int64_t n);
+
+// The tensors WriteSyntheticModel would write for the full shape (names and
+// stored bytes) with its hyper-parameters: what `septet plan --shape` plans
+// without a file. kInvalidArgument for a type gen-weights cannot write.
+Result<model::PlanInput> ShapePlanInput(const ModelShape& shape, DType type);
 
 // Writes the model to `path` (temp file + rename; refuses an existing file unless
 // options.overwrite). Errors name the option or file at fault.

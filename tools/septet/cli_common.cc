@@ -1,6 +1,10 @@
 #include "cli_common.h"
 
+#include <cctype>
 #include <cerrno>
+#include <cmath>
+#include <exception>
+#include <string>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -21,6 +25,11 @@ void ModelFlags::Add(CLI::App* app) {
       ->check(CLI::NonNegativeNumber);
   app->add_option("--backend", load.backend, "Where to run: cpu, or cuda (builds with CUDA, on a machine with a GPU)")
       ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  app->add_option("--kv-type", load.kv_type, "KV cache storage: f32, f16 or q8_0 (docs/memory.md)")
+      ->capture_default_str();
+  app->add_option("--mem-budget", mem_budget,
+                  "Host memory the model may use (24G, 512M; binary units): weights + KV cache + scratch; 0 = no limit")
       ->capture_default_str();
 }
 
@@ -88,11 +97,15 @@ std::string HumanBytes(uint64_t b) {
 void PrintLoadLine(const Model& model) {
   const ModelInfo& i = model.info();
   std::fprintf(stderr, "septet: loaded %s (%s, %" PRId64 " layers, dim %" PRId64 ", vocab %" PRId64
-                       ", weights %s%s%s) in %.1f ms; n_ctx %" PRId64 ", KV cache %s; %s, %d thread%s%s%s\n",
+                       ", weights %s%s%s) in %.1f ms; n_ctx %" PRId64 ", KV cache %s %s; %s, %d thread%s%s%s\n",
                i.path.c_str(), i.format.c_str(), i.n_layers, i.dim, i.vocab, HumanBytes(i.tensor_bytes).c_str(),
                i.compute_type.empty() ? "" : ", computing in ", i.compute_type.c_str(), i.load_ms, i.n_ctx,
-               HumanBytes(i.kv_cache_bytes).c_str(), i.backend.c_str(), i.n_threads, i.n_threads == 1 ? "" : "s",
+               HumanBytes(i.kv_cache_bytes).c_str(), i.kv_type.c_str(), i.backend.c_str(), i.n_threads, i.n_threads == 1 ? "" : "s",
                i.simd_target.empty() ? "" : ", SIMD ", i.simd_target.c_str());
+  if (i.streamed_layers > 0) {
+    std::fprintf(stderr, "septet: --mem-budget: %" PRId64 " of %" PRId64 " layers are streamed from the file\n",
+                 i.streamed_layers, i.n_layers);
+  }
   if (i.synthetic) {
     std::fprintf(stderr, "septet: note: %s is a synthetic model with RANDOM WEIGHTS (septet gen-weights): for speed "
                          "measurement only, its text is gibberish\n", i.path.c_str());
@@ -114,6 +127,11 @@ std::unique_ptr<Model> StartModelCommand(ModelFlags& flags, SamplingFlags& sampl
     *exit_code = kExitUsage;
     return nullptr;
   }
+  if (!ParseByteSize(flags.mem_budget, "--mem-budget", &flags.load.mem_budget, &msg)) {
+    std::fprintf(stderr, "septet: error: %s\n", msg.c_str());
+    *exit_code = kExitUsage;
+    return nullptr;
+  }
   auto model = LoadOrReport(flags.load);
   if (!model) {
     *exit_code = kExitFailure;
@@ -121,6 +139,43 @@ std::unique_ptr<Model> StartModelCommand(ModelFlags& flags, SamplingFlags& sampl
   }
   PrintLoadLine(*model);
   return model;
+}
+
+bool ParseByteSize(const std::string& text, const char* flag, uint64_t* bytes, std::string* error) {
+  const auto bad = [&](const char* why) {
+    *error = std::string(flag) + " '" + text + "': " + why;
+    return false;
+  };
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return bad("expected a size such as 24G, 512M or 1073741824");
+  }
+  std::string unit = text.substr(used);
+  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (unit.size() >= 2 && unit.substr(unit.size() - 2) == "IB") {
+    unit.resize(unit.size() - 2);
+  } else if (unit.size() >= 2 && unit.back() == 'B') {
+    unit.pop_back();
+  }
+  double mul = 1;
+  if (unit == "K") {
+    mul = 1024.0;
+  } else if (unit == "M") {
+    mul = 1024.0 * 1024;
+  } else if (unit == "G") {
+    mul = 1024.0 * 1024 * 1024;
+  } else if (unit == "T") {
+    mul = 1024.0 * 1024 * 1024 * 1024;
+  } else if (!unit.empty() && unit != "B") {
+    return bad("unknown unit; expected K, M, G or T (binary: G = 2^30 bytes)");
+  }
+  const double b = v * mul;
+  if (!(b >= 0) || b > 1.8e19) return bad("expected a size >= 0");
+  *bytes = static_cast<uint64_t>(std::llround(b));
+  return true;
 }
 
 }  // namespace septet::cli

@@ -17,6 +17,7 @@ constexpr int kExitUsage = 2;
 
 struct ModelFlags {
   LoadOptions load;
+  std::string mem_budget = "0";  // parsed into load.mem_budget by StartModelCommand
   void Add(CLI::App* app);
 };
 
@@ -60,5 +61,12 @@ Subcommand AddGenWeightsCommand(CLI::App* app);
 Subcommand AddBenchCommand(CLI::App* app);
 // serve (cmd_serve.cc): the OpenAI-compatible HTTP server over src/serve.
 Subcommand AddServeCommand(CLI::App* app);
+// plan (cmd_plan.cc): memory plan under a budget (model/memory_plan.h); and the
+// memory section `inspect --memory` prints after the tensor table.
+Subcommand AddPlanCommand(CLI::App* app);
+int RunInspectMemory(const std::string& path, int32_t n_ctx, const std::string& kv_type);
+// "24G", "512M", "1.5GiB", "1073741824" -> *bytes (binary units); false with
+// *error naming `flag` when malformed.
+bool ParseByteSize(const std::string& text, const char* flag, uint64_t* bytes, std::string* error);
 
 }  // namespace septet::cli

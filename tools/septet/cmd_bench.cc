@@ -15,7 +15,9 @@
 
 #include "cli_common.h"
 #include "core/dtype.h"
+#include "io/model_file.h"
 #include "model/llama_model.h"
+#include "model/memory_plan.h"
 #include "perf/bandwidth.h"
 #include "perf/model_bench.h"
 #include "quant/registry.h"
@@ -30,7 +32,7 @@ struct BenchFlags {
   std::vector<int32_t> threads{1};
   std::vector<int32_t> batch{1};
   int32_t reps = 5;
-  std::string backend = "cpu", type, output = "md";
+  std::string backend = "cpu", type, output = "md", kv_type = "f32", mem_budget = "0";
   int64_t bw_mib = 512;
   uint64_t seed = 1;
   bool profile = false;
@@ -90,6 +92,8 @@ void PrintProfile(const Row& r) {
 }
 
 int RunBench(const BenchFlags& f) {
+  auto kv_type = runtime::ParseKvType(f.kv_type);
+  if (!kv_type.ok()) return std::fprintf(stderr, "septet: error: %s\n", kv_type.status().message().c_str()), kExitUsage;
   for (int64_t p : f.n_prompt) {
     if (p < 0) return std::fprintf(stderr, "septet: error: -p: %" PRId64 " is negative\n", p), kExitUsage;
   }
@@ -150,8 +154,41 @@ int RunBench(const BenchFlags& f) {
 
   std::vector<Row> rows;
   std::map<std::string, double> first;  // "test/threads" -> first model's median t/s
+  uint64_t mem_budget = 0;
+  std::string err;
+  if (!ParseByteSize(f.mem_budget, "--mem-budget", &mem_budget, &err)) {
+    return std::fprintf(stderr, "septet: error: %s\n", err.c_str()), kExitUsage;
+  }
+  if (mem_budget > 0 && mo.compute_type) {
+    return std::fprintf(stderr, "septet: error: --mem-budget with --type: the plan counts stored bytes\n"), kExitUsage;
+  }
   for (const std::string& path : f.models) {
-    auto m = model::LlamaModel::Load(path, mo);
+    // --mem-budget: the memory plan at the largest context and batch decides which layers stream.
+    int64_t stream_from = -1;
+    model::ModelOptions model_opts = mo;
+    if (mem_budget > 0) {
+      auto file = ModelFile::Open(path);
+      if (!file.ok()) return std::fprintf(stderr, "septet: error: %s\n", file.status().message().c_str()), kExitFailure;
+      auto in = model::PlanInputFromFile(**file);
+      if (!in.ok()) return std::fprintf(stderr, "septet: error: %s\n", in.status().message().c_str()), kExitFailure;
+      model::PlanRequest r;
+      r.mem_budget = mem_budget;
+      r.budget_flag = "--mem-budget";
+      r.n_ctx = std::max(*std::max_element(f.n_prompt.begin(), f.n_prompt.end()),
+                         *std::max_element(f.n_gen.begin(), f.n_gen.end())) + 1;
+      r.n_seq = *std::max_element(f.batch.begin(), f.batch.end());
+      r.kv_type = *kv_type;
+      r.n_threads = *std::max_element(f.threads.begin(), f.threads.end());
+      auto p = model::PlanMemory(*in, r);
+      if (!p.ok()) return std::fprintf(stderr, "septet: error: %s\n", p.status().message().c_str()), kExitFailure;
+      if (p->streamed_layers > 0) {
+        stream_from = in->hp.n_layers - p->streamed_layers;
+        model_opts.repack = false;  // streamed layers are read from the mapping
+      }
+      std::fprintf(stderr, "septet: --mem-budget %s: %s (host %s)\n", HumanBytes(mem_budget).c_str(),
+                   p->placement.c_str(), HumanBytes(p->host_bytes).c_str());
+    }
+    auto m = model::LlamaModel::Load(path, model_opts);
     if (!m.ok()) return std::fprintf(stderr, "septet: error: %s\n", m.status().message().c_str()), kExitFailure;
     const model::LlamaModel& model = **m;
     auto syn = model.file().metadata().GetBool("septet.synthetic");
@@ -171,6 +208,10 @@ int RunBench(const BenchFlags& f) {
         for (int32_t b : f.batch) {
           if (n > 0) runs.push_back({0, n, f.reps, t, f.backend, f.seed, b, f.profile, f.prefill});
         }
+      }
+      for (perf::ModelBenchOptions& o : runs) {
+        o.kv_type = *kv_type;
+        o.stream_from_layer = stream_from;
       }
       for (const perf::ModelBenchOptions& o : runs) {
         std::string backend;
@@ -296,6 +337,10 @@ Subcommand AddBenchCommand(CLI::App* app) {
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
   cmd->add_option("--type", f->type, "Quantize the matmul weights to this type at load time");
+  cmd->add_option("--kv-type", f->kv_type, "KV cache storage: f32, f16 or q8_0")->capture_default_str();
+  cmd->add_option("--mem-budget", f->mem_budget,
+                  "Host memory for the model (20G, 8G); layers that do not fit are streamed (docs/memory.md)")
+      ->capture_default_str();
   cmd->add_option("-o,--output", f->output, "md (table) or json")
       ->check(CLI::IsMember({"md", "json"}))
       ->capture_default_str();

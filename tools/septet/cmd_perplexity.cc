@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -17,6 +18,8 @@
 #include "eval/logits_file.h"
 #include "eval/perplexity.h"
 #include "model/llama_model.h"
+#include "quant/registry.h"
+#include "runtime/backend.h"
 #include "tokenizer/tokenizer.h"
 
 namespace septet::cli {
@@ -30,7 +33,7 @@ extern "C" void RemoveLogitsTempAndExit(int sig) {
 }
 
 struct PerplexityFlags {
-  std::string model_path, text_path, tokenizer_path;
+  std::string model_path, text_path, tokenizer_path, kv_type = "f32", compute_type;
   eval::PerplexityOptions o;
 };
 
@@ -50,7 +53,19 @@ int RunPerplexity(PerplexityFlags& f) {
   const std::string text = ss.str();
   if (!in || text.empty()) return Fail(InvalidArgument("-f %s: the file is empty or unreadable", f.text_path.c_str()));
 
-  auto model = model::LlamaModel::Load(f.model_path, model::ModelOptions{});
+  auto kv_type = runtime::ParseKvType(f.kv_type);
+  if (!kv_type.ok()) return Fail(kv_type.status());
+  f.o.kv_type = *kv_type;
+  model::ModelOptions mo;
+  if (!f.compute_type.empty()) {
+    const std::optional<DType> t = ParseDType(f.compute_type);
+    if (!t || !CanQuantizeTo(*t)) {
+      return Fail(InvalidArgument("--type '%s': not a weight type (F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_SEED)",
+                                  f.compute_type.c_str()));
+    }
+    mo.compute_type = *t;
+  }
+  auto model = model::LlamaModel::Load(f.model_path, mo);
   if (!model.ok()) return Fail(model.status());
   auto tok = LoadTokenizer(model.value()->file(), f.tokenizer_path);
   if (!tok.ok()) return Fail(tok.status());
@@ -125,6 +140,9 @@ Subcommand AddPerplexityCommand(CLI::App* app) {
   cmd->add_flag("--force", flags->o.force, "Overwrite the --save-logits file if it exists");
   cmd->add_option("--tokenizer", flags->tokenizer_path, "Tokenizer file (default: from the model)");
   cmd->add_option("--backend", flags->o.backend, "cpu or cuda")->capture_default_str();
+  cmd->add_option("--kv-type", flags->kv_type, "KV cache storage: f32, f16 or q8_0")->capture_default_str();
+  cmd->add_option("--type", flags->compute_type,
+                  "Convert the matmul weights to this type at load time (e.g. F32: float activations, no INT8)");
   cmd->add_option("-t,--threads", flags->o.threads, "CPU threads")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--prefill", flags->o.prefill,
                   "CPU prompt matmuls: own (the engine's GEMM), blas (OpenBLAS, one single-threaded sgemm per "

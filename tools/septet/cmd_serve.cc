@@ -93,6 +93,9 @@ int RunServe(ServeFlags& f) {
   eo.max_queue = f.max_queue;
   auto key = serve::LoadApiKey(f.api_key, f.api_key_file);
   if (!key.ok()) return std::fprintf(stderr, "septet: error: %s\n", key.status().message().c_str()), kExitUsage;
+  auto kv_type = runtime::ParseKvType(lo.kv_type);
+  if (!kv_type.ok()) return std::fprintf(stderr, "septet: error: %s\n", kv_type.status().message().c_str()), kExitUsage;
+  eo.backend.kv_type = *kv_type;
   auto engine = serve::Engine::Create(**m, **tok, eo);
   if (!engine.ok()) return std::fprintf(stderr, "septet: error: %s\n", engine.status().message().c_str()), kExitFailure;
   const runtime::ChatFormat format = runtime::DetectChatFormat((*tok)->chat_template());

@@ -32,12 +32,20 @@ int main(int argc, char** argv) {
   std::string inspect_path;
   CLI::App* inspect = app.add_subcommand("inspect", "Show a model's architecture, hyper-parameters and tensors");
   inspect->add_option("model", inspect_path, "Model file")->required();
+  bool inspect_memory = false;
+  int32_t inspect_ctx = 0;
+  std::string inspect_kv = "f32";
+  inspect->add_flag("--memory", inspect_memory, "Also print weight bytes by kind, KV cache and scratch (see `plan`)");
+  inspect->add_option("--ctx", inspect_ctx, "With --memory: context length; 0 = the model's, at most 4096")
+      ->check(CLI::NonNegativeNumber);
+  inspect->add_option("--kv-type", inspect_kv, "With --memory: KV cache type (f32, f16, q8_0)")->capture_default_str();
 
   const Subcommand quantize = AddQuantizeCommand(&app);
   const Subcommand perplexity = AddPerplexityCommand(&app);
   const Subcommand gen_weights = AddGenWeightsCommand(&app);
   const Subcommand bench = AddBenchCommand(&app);
   const Subcommand serve = AddServeCommand(&app);
+  const Subcommand plan = AddPlanCommand(&app);
 
   try {
     app.parse(argc, argv);
@@ -48,12 +56,16 @@ int main(int argc, char** argv) {
   try {
     if (*gen) return RunGenerate(gen_model, gen_sampling, prompt, !no_echo);
     if (*chat) return RunChat(chat_model, chat_sampling, system_prompt);
-    if (*inspect) return RunInspect(inspect_path);
+    if (*inspect) {
+      const int rc = RunInspect(inspect_path);
+      return rc != 0 || !inspect_memory ? rc : RunInspectMemory(inspect_path, inspect_ctx, inspect_kv);
+    }
     if (*quantize.app) return quantize.run();
     if (*perplexity.app) return perplexity.run();
     if (*gen_weights.app) return gen_weights.run();
     if (*bench.app) return bench.run();
     if (*serve.app) return serve.run();
+    if (*plan.app) return plan.run();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "septet: error: %s\n", e.what());
     return kExitFailure;

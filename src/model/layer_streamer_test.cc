@@ -1,0 +1,77 @@
+// Layer streaming changes where the weight pages live, never the bytes the
+// forward pass reads: logits with streamed layers equal the all-resident run,
+// bit for bit; and only mapped weights are accepted.
+#include "model/layer_streamer.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "model/llama_context.h"
+#include "util/test_util.h"
+
+namespace septet::model {
+namespace {
+
+constexpr char kStories[] = "models/stories260K/stories260K.bin";
+
+std::vector<float> RunLogits(const LlamaModel& m, const CpuOptions& o, uint64_t* evictions = nullptr) {
+  auto c = LlamaContext::Create(m, 128, o);
+  EXPECT_TRUE(c.ok()) << c.status().ToString();
+  std::vector<int32_t> prompt = {1};
+  for (int i = 1; i < 70; ++i) prompt.push_back(260 + (i * 13) % 250);  // two chunks of 64
+  std::vector<float> all, lg;
+  EXPECT_TRUE(c.value()->Forward(prompt, LogitsMode::kAll, &lg).ok());
+  all = lg;
+  for (int32_t t : {300, 301, 302}) {
+    EXPECT_TRUE(c.value()->Forward({&t, 1}, LogitsMode::kLast, &lg).ok());
+    all.insert(all.end(), lg.begin(), lg.end());
+  }
+  if (evictions != nullptr && c.value()->streamer() != nullptr) *evictions = c.value()->streamer()->evictions();
+  return all;
+}
+
+TEST(LayerStreamerTest, StreamedLayersGiveTheResidentLogitsBitForBit) {
+  auto m = LlamaModel::Load(testing::SharedFile(kStories), {});
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  const std::vector<float> ref = RunLogits(*m.value(), {.n_threads = 2});
+  for (int64_t first : {0, 2, 4}) {
+    uint64_t evictions = 0;
+    const std::vector<float> got = RunLogits(*m.value(), {.n_threads = 2, .stream_from_layer = first}, &evictions);
+    ASSERT_EQ(got.size(), ref.size());
+    EXPECT_EQ(std::memcmp(got.data(), ref.data(), ref.size() * sizeof(float)), 0) << "first streamed layer " << first;
+    // 2 prompt chunks + 3 decode steps, each evicting every streamed layer once.
+    EXPECT_EQ(evictions, static_cast<uint64_t>(5 * (5 - first))) << first;
+  }
+}
+
+TEST(LayerStreamerTest, OnlyMappedWeightsCanBeStreamed) {
+  // Converted at load: the weights are owned copies.
+  ModelOptions mo;
+  mo.compute_type = DType::kQ8_0;
+  auto conv = LlamaModel::Load(testing::SharedFile(kStories), mo);
+  ASSERT_TRUE(conv.ok());
+  auto c = LlamaContext::Create(*conv.value(), 16, {.stream_from_layer = 1});
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(c.status().message().find("layer 1"), std::string::npos) << c.status().message();
+  // Read into memory (the mmap fallback): MADV_DONTNEED would zero it, so refused.
+  ::setenv("SEPTET_NO_MMAP", "1", 1);
+  auto read = LlamaModel::Load(testing::SharedFile(kStories), {});
+  ::unsetenv("SEPTET_NO_MMAP");
+  ASSERT_TRUE(read.ok());
+  auto c2 = LlamaContext::Create(*read.value(), 16, {.stream_from_layer = 0});
+  ASSERT_FALSE(c2.ok());
+  EXPECT_NE(c2.status().message().find("mapping"), std::string::npos) << c2.status().message();
+  // Out of range.
+  auto m = LlamaModel::Load(testing::SharedFile(kStories), {});
+  ASSERT_TRUE(m.ok());
+  auto c3 = LlamaContext::Create(*m.value(), 16, {.stream_from_layer = 5});
+  ASSERT_FALSE(c3.ok());
+  EXPECT_EQ(c3.status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace septet::model
