@@ -30,19 +30,6 @@ int64_t ArgMax(const T* v, int64_t n) {
   return best;
 }
 
-// Whether every layer matmul is a float type (the "auto" prefill choice).
-bool FloatMatmuls(const model::LlamaModel& model) {
-  const auto is_float = [](const cpu::WeightView& w) {
-    return w.type == DType::kF32 || w.type == DType::kF16 || w.type == DType::kBF16;
-  };
-  for (const model::LayerWeights& l : model.weights().layers) {
-    for (const cpu::WeightView* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) {
-      if (!is_float(*w)) return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 MeanSe MeanAndSe(const std::vector<double>& xs) {
@@ -146,7 +133,7 @@ Result<PerplexityResult> EvaluatePerplexity(const model::LlamaModel& model, cons
   }
 
   runtime::BackendOptions bo{.backend = o.backend, .n_threads = o.threads, .kv_type = o.kv_type};
-  bo.prefill = o.prefill == "auto" ? (FloatMatmuls(model) ? "blas" : "own") : o.prefill;
+  bo.prefill = o.prefill;
   SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<model::InferenceContext> ictx, runtime::CreateContext(model, ctx, bo));
   PerplexityResult res;
   res.text_tokens = static_cast<int64_t>(text.size());

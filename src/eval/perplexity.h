@@ -32,11 +32,11 @@ struct PerplexityOptions {
   int64_t score_from = -1; // first scored position j of each chunk; -1: n_ctx / 2
   std::string backend = "cpu";
   int32_t threads = 1;
-  // CPU prompt matmuls: "own" (the engine's GEMM, what generation runs), "blas"
-  // (one single-threaded OpenBLAS sgemm per task; same bits for any thread
-  // count), or "auto": blas when the layers' matmul weights are F32/F16/BF16
-  // (nothing to gain from the int8 path there), own otherwise.
-  std::string prefill = "auto";
+  // CPU prompt matmuls: "own" (the engine's GEMM, what generation runs) or
+  // "blas" (one single-threaded OpenBLAS sgemm per task; the same bits for any
+  // thread count). Own is the default: on the SmolLM2 F32 base it measured 26-28 s
+  // against 34 s for blas (docs/benchmarks.md §0).
+  std::string prefill = "own";
   DType kv_type = DType::kF32;  // KV cache storage (runtime/backend.h)
   std::string save_logits;  // write the base log-probabilities here
   std::string kl_base;      // read base log-probabilities from here (KL mode)

@@ -145,9 +145,9 @@ Subcommand AddPerplexityCommand(CLI::App* app) {
                   "Convert the matmul weights to this type at load time (e.g. F32: float activations, no INT8)");
   cmd->add_option("-t,--threads", flags->o.threads, "CPU threads")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--prefill", flags->o.prefill,
-                  "CPU prompt matmuls: own (the engine's GEMM), blas (OpenBLAS, one single-threaded sgemm per "
-                  "task), auto (blas for F32/F16/BF16 models)")
-      ->check(CLI::IsMember({"auto", "own", "blas"}))
+                  "CPU prompt matmuls: own (the engine's GEMM) or blas (OpenBLAS, one single-threaded sgemm per "
+                  "task)")
+      ->check(CLI::IsMember({"own", "blas"}))
       ->capture_default_str();
   cmd->add_option("--score-from", flags->o.score_from,
                   "First scored position of each window (default: --ctx / 2, as llama-perplexity)")
