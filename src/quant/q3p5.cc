@@ -201,76 +201,66 @@ void Q3P5QuantizeRow(const float* src, void* dst, int64_t n, const float* import
   }
 }
 
-void Q3P5DequantizeRow(const void* src, float* dst, int64_t n) {
-  CheckRowArgs(src, dst, n);
-  const uint8_t* in = static_cast<const uint8_t*>(src);
-  for (int64_t i0 = 0; i0 < n; i0 += kQ3P5BlockSize) {
-    const auto blk = LoadBlock<BlockQ3P5>(in, BlockBytesAt(n, i0));
-    in += BlockBytesAt(n, i0);
-    const int r = static_cast<int>(std::min<int64_t>(kQ3P5BlockSize, n - i0));
-    const int ns = NumSubBlocks(r);
-    const Q3P5Params p = Q3P5UnpackHeader(blk.hdr);
-    const float h = p.d * 0.5f;  // exact: d is an fp16 value, d / 2 a normal float
-    uint8_t codes[kQ3P5BlockSize];
-    Q3P5UnpackCodes(blk, ns, codes);
-    for (int k = 0; k < r; ++k) {
-      const bool up = ns == kQ3P5SubBlocks && k / kQ3P5SubBlockSize == p.sel;
-      const int v = up ? codes[k] : 2 * codes[k];
-      dst[i0 + k] = p.m + h * static_cast<float>(v);
-    }
-  }
-}
+namespace {
 
-float Q3P5VecDot(int64_t n, const void* w_row, const void* act_row) {
-  CheckRowArgs(w_row, act_row, n);
-  const uint8_t* w = static_cast<const uint8_t*>(w_row);
-  const uint8_t* x = static_cast<const uint8_t*>(act_row);
-  float sum = 0.0f;
+// Calls fn(i0, r, p, v) for each block of a row of n weights: the block's first
+// index i0, its r weights, its header p and its codes in half steps h = d / 2
+// (v = the 4-bit code in sub-block sel of a full block, 2u elsewhere), so that
+// weight k is p.m + h v[k]; the dot products sum x_q v as their integer.
+template <class Fn>
+void ForEachBlock(int64_t n, const uint8_t* w, Fn fn) {
   for (int64_t i0 = 0; i0 < n; i0 += kQ3P5BlockSize) {
     const auto blk = LoadBlock<BlockQ3P5>(w, BlockBytesAt(n, i0));
     w += BlockBytesAt(n, i0);
     const int r = static_cast<int>(std::min<int64_t>(kQ3P5BlockSize, n - i0));
     const int ns = NumSubBlocks(r);
     const Q3P5Params p = Q3P5UnpackHeader(blk.hdr);
+    uint8_t v[kQ3P5BlockSize];
+    Q3P5UnpackCodes(blk, ns, v);
+    for (int k = 0; k < r; ++k) {
+      if (!(ns == kQ3P5SubBlocks && k / kQ3P5SubBlockSize == p.sel)) v[k] = static_cast<uint8_t>(2 * v[k]);
+    }
+    fn(i0, r, p, static_cast<const uint8_t*>(v));
+  }
+}
+
+}  // namespace
+
+void Q3P5DequantizeRow(const void* src, float* dst, int64_t n) {
+  CheckRowArgs(src, dst, n);
+  ForEachBlock(n, static_cast<const uint8_t*>(src), [&](int64_t i0, int r, const Q3P5Params& p, const uint8_t* v) {
+    const float h = p.d * 0.5f;  // exact: d is an fp16 value, d / 2 a normal float
+    for (int k = 0; k < r; ++k) dst[i0 + k] = p.m + h * static_cast<float>(v[k]);
+  });
+}
+
+float Q3P5VecDot(int64_t n, const void* w_row, const void* act_row) {
+  CheckRowArgs(w_row, act_row, n);
+  const uint8_t* x = static_cast<const uint8_t*>(act_row);
+  float sum = 0.0f;
+  ForEachBlock(n, static_cast<const uint8_t*>(w_row), [&](int64_t i0, int r, const Q3P5Params& p, const uint8_t* v) {
     const float h = p.d * 0.5f;
-    uint8_t codes[kQ3P5BlockSize];
-    Q3P5UnpackCodes(blk, ns, codes);
-    for (int s = 0; s < ns; ++s) {
+    for (int s = 0; s * kQ3P5SubBlockSize < r; ++s) {  // one Q8_A block per sub-block
       const auto xb = LoadBlock<BlockQ8A>(x + (i0 / kQ8ABlockSize + s) * sizeof(BlockQ8A));
-      const bool up = ns == kQ3P5SubBlocks && s == p.sel;
       const int k_end = std::min(r - s * kQ3P5SubBlockSize, kQ3P5SubBlockSize);
       int32_t acc = 0;
-      for (int k = 0; k < k_end; ++k) {
-        const int c = codes[s * kQ3P5SubBlockSize + k];
-        acc += int32_t{xb.qs[k]} * (up ? c : 2 * c);
-      }
+      for (int k = 0; k < k_end; ++k) acc += int32_t{xb.qs[k]} * v[s * kQ3P5SubBlockSize + k];
       sum += xb.d * (h * static_cast<float>(acc) + p.m * static_cast<float>(xb.sum));
     }
-  }
+  });
   return sum;
 }
 
 float Q3P5VecDotQ8B(int64_t n, const void* w_row, const void* act_row) {
   CheckRowArgs(w_row, act_row, n);
-  const uint8_t* w = static_cast<const uint8_t*>(w_row);
   const uint8_t* x = static_cast<const uint8_t*>(act_row);
   float sum = 0.0f;
-  for (int64_t i0 = 0; i0 < n; i0 += kQ3P5BlockSize) {
-    const auto blk = LoadBlock<BlockQ3P5>(w, BlockBytesAt(n, i0));
-    w += BlockBytesAt(n, i0);
-    const auto xb = LoadBlock<BlockQ8B>(x + (i0 / kQ8BBlockSize) * sizeof(BlockQ8B));
-    const int r = static_cast<int>(std::min<int64_t>(kQ3P5BlockSize, n - i0));
-    const int ns = NumSubBlocks(r);
-    const Q3P5Params p = Q3P5UnpackHeader(blk.hdr);
-    uint8_t codes[kQ3P5BlockSize];
-    Q3P5UnpackCodes(blk, ns, codes);
+  ForEachBlock(n, static_cast<const uint8_t*>(w_row), [&](int64_t i0, int r, const Q3P5Params& p, const uint8_t* v) {
+    const auto xb = LoadBlock<BlockQ8B>(x + (i0 / kQ8BBlockSize) * sizeof(BlockQ8B));  // one per block
     int32_t acc = 0;
-    for (int k = 0; k < r; ++k) {
-      const bool up = ns == kQ3P5SubBlocks && k / kQ3P5SubBlockSize == p.sel;
-      acc += int32_t{xb.qs[k]} * (up ? codes[k] : 2 * codes[k]);
-    }
+    for (int k = 0; k < r; ++k) acc += int32_t{xb.qs[k]} * v[k];
     sum += xb.d * (p.d * 0.5f * static_cast<float>(acc) + p.m * static_cast<float>(xb.sum));
-  }
+  });
   return sum;
 }
 

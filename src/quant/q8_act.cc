@@ -25,30 +25,40 @@ float QuantizeSymmetric(const float* x, int64_t n, int8_t* q, int64_t* sum) {
   return d;
 }
 
+// Q8_A / Q8_B: blocks of kB values, each {d, sum, codes}; a final partial block
+// is zero-padded (codes past n and the padding bytes are 0).
+template <class Block, int kB>
+void QuantizeBlocks(const float* src, void* dst, int64_t n) {
+  CheckRowArgs(src, dst, n);
+  uint8_t* out = static_cast<uint8_t*>(dst);
+  for (int64_t b = 0; b * kB < n; ++b) {
+    const int64_t len = std::min<int64_t>(kB, n - b * kB);
+    Block blk{};
+    int64_t sum = 0;
+    blk.d = QuantizeSymmetric(src + b * kB, len, blk.qs, &sum);
+    blk.sum = static_cast<int16_t>(sum);
+    StoreBlock(out + b * sizeof(Block), blk);
+  }
+}
+
+template <class Block, int kB>
+void DequantizeBlocks(const void* src, float* dst, int64_t n) {
+  CheckRowArgs(src, dst, n);
+  const uint8_t* in = static_cast<const uint8_t*>(src);
+  for (int64_t b = 0; b * kB < n; ++b) {
+    const auto blk = LoadBlock<Block>(in + b * sizeof(Block));
+    const int64_t len = std::min<int64_t>(kB, n - b * kB);
+    for (int64_t k = 0; k < len; ++k) dst[b * kB + k] = blk.d * blk.qs[k];
+  }
+}
+
 }  // namespace
 
 void Q8AQuantizeRow(const float* src, void* dst, int64_t n, const float* /*importance*/) {
-  CheckRowArgs(src, dst, n);
-  uint8_t* out = static_cast<uint8_t*>(dst);
-  for (int64_t b = 0; b * kQ8ABlockSize < n; ++b) {
-    const int64_t len = std::min<int64_t>(kQ8ABlockSize, n - b * kQ8ABlockSize);
-    BlockQ8A blk{};  // zero padding: codes past n and the 2 alignment bytes
-    int64_t sum = 0;
-    blk.d = QuantizeSymmetric(src + b * kQ8ABlockSize, len, blk.qs, &sum);
-    blk.sum = static_cast<int16_t>(sum);
-    StoreBlock(out + b * sizeof(BlockQ8A), blk);
-  }
+  QuantizeBlocks<BlockQ8A, kQ8ABlockSize>(src, dst, n);
 }
 
-void Q8ADequantizeRow(const void* src, float* dst, int64_t n) {
-  CheckRowArgs(src, dst, n);
-  const uint8_t* in = static_cast<const uint8_t*>(src);
-  for (int64_t b = 0; b * kQ8ABlockSize < n; ++b) {
-    const auto blk = LoadBlock<BlockQ8A>(in + b * sizeof(BlockQ8A));
-    const int64_t len = std::min<int64_t>(kQ8ABlockSize, n - b * kQ8ABlockSize);
-    for (int64_t k = 0; k < len; ++k) dst[b * kQ8ABlockSize + k] = blk.d * blk.qs[k];
-  }
-}
+void Q8ADequantizeRow(const void* src, float* dst, int64_t n) { DequantizeBlocks<BlockQ8A, kQ8ABlockSize>(src, dst, n); }
 
 size_t Q8ARowBytesFn(int64_t n) {
   SEPTET_CHECK_MSG(n >= 0, "row length n must be >= 0");
@@ -56,27 +66,10 @@ size_t Q8ARowBytesFn(int64_t n) {
 }
 
 void Q8BQuantizeRow(const float* src, void* dst, int64_t n, const float* /*importance*/) {
-  CheckRowArgs(src, dst, n);
-  uint8_t* out = static_cast<uint8_t*>(dst);
-  for (int64_t b = 0; b * kQ8BBlockSize < n; ++b) {
-    const int64_t len = std::min<int64_t>(kQ8BBlockSize, n - b * kQ8BBlockSize);
-    BlockQ8B blk{};  // zero padding: codes past n and the 2 padding bytes
-    int64_t sum = 0;
-    blk.d = QuantizeSymmetric(src + b * kQ8BBlockSize, len, blk.qs, &sum);
-    blk.sum = static_cast<int16_t>(sum);
-    StoreBlock(out + b * sizeof(BlockQ8B), blk);
-  }
+  QuantizeBlocks<BlockQ8B, kQ8BBlockSize>(src, dst, n);
 }
 
-void Q8BDequantizeRow(const void* src, float* dst, int64_t n) {
-  CheckRowArgs(src, dst, n);
-  const uint8_t* in = static_cast<const uint8_t*>(src);
-  for (int64_t b = 0; b * kQ8BBlockSize < n; ++b) {
-    const auto blk = LoadBlock<BlockQ8B>(in + b * sizeof(BlockQ8B));
-    const int64_t len = std::min<int64_t>(kQ8BBlockSize, n - b * kQ8BBlockSize);
-    for (int64_t k = 0; k < len; ++k) dst[b * kQ8BBlockSize + k] = blk.d * blk.qs[k];
-  }
-}
+void Q8BDequantizeRow(const void* src, float* dst, int64_t n) { DequantizeBlocks<BlockQ8B, kQ8BBlockSize>(src, dst, n); }
 
 size_t Q8BRowBytesFn(int64_t n) {
   SEPTET_CHECK_MSG(n >= 0, "row length n must be >= 0");
