@@ -7,6 +7,8 @@ Print Assumptions Params.seed_kmax_is_floor.
 Print Assumptions Overflow.int32_dot_prefixes_fit.
 Print Assumptions Overflow.q3p5_no_int32_overflow.
 Print Assumptions Overflow.q3p5_sub_block_acc_bound.
+Print Assumptions Overflow.q3p5_q8b_block_acc_bound.
+Print Assumptions Overflow.four_maddubs_sum_fits_int16.
 Print Assumptions Overflow.q3p5_simd_partial_sums_fit.
 Print Assumptions Overflow.q3p5_kmax_plus_one_overflows.
 Print Assumptions Overflow.seed_no_int32_overflow.

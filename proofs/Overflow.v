@@ -181,6 +181,38 @@ Proof.
   unfold act_max_abs, q3p5_max_code4, q3p5_sub_block_size in *. lia.
 Qed.
 
+(* Q3P5 x Q8_B (quant::Q3P5VecDotQ8B and the CPU kernels on the repacked layout):
+   one int32 sum over a whole block of at most 128 weights, |acc| <= 128 * 127 * 15
+   = kQ3P5MaxBlockAcc, far inside int32 (the block is much shorter than K_max). *)
+Theorem q3p5_q8b_block_acc_bound : forall xs vs,
+  Z.of_nat (length vs) <= q3p5_block_size ->
+  Forall act_code xs -> Forall q3p5_code vs ->
+  q3p5_block_size <= q3p5_max_acc_length /\ Z.abs (dotZ xs vs) <= q3p5_max_block_acc /\ in_int32 (dotZ xs vs).
+Proof.
+  intros xs vs Hlen Hx Hv. split; [vm_compute; discriminate |].
+  unfold dotZ.
+  assert (Hb : Z.abs (sumZ (products xs vs))
+               <= act_max_abs * q3p5_max_code4 * Z.of_nat (length (products xs vs))).
+  { apply (sum_bound (act_max_abs * q3p5_max_code4)). intros t Ht.
+    apply (product_bound q3p5_max_code4 xs vs t Hx); [| exact Ht].
+    eapply Forall_impl; [| exact Hv]. intros v Hv'. unfold q3p5_code, q3p5_max_code4 in *. lia. }
+  pose proof (products_length xs vs).
+  unfold in_int32, int32_min, int32_max, act_max_abs, q3p5_max_code4, q3p5_block_size, q3p5_max_block_acc in *.
+  split; lia.
+Qed.
+
+(* AVX2 / AVX3 without VNNI, Q3P5 x Q8_B: the four slots' vpmaddubsw int16 vectors
+   are added in int16 before one vpmaddwd. Each lane of each is a pair sum within
+   3810 (maddubs_never_saturates), so four of them stay within 15240 <= 32767: the
+   int16 additions never wrap. *)
+Theorem four_maddubs_sum_fits_int16 : forall p1 p2 p3 p4,
+  Z.abs p1 <= 3810 -> Z.abs p2 <= 3810 -> Z.abs p3 <= 3810 -> Z.abs p4 <= 3810 ->
+  in_int16 (p1 + p2) /\ in_int16 (p1 + p2 + p3) /\ in_int16 (p1 + p2 + p3 + p4) /\
+  Z.abs (p1 + p2 + p3 + p4) <= 15240.
+Proof.
+  intros. unfold in_int16, int16_min, int16_max. repeat split; lia.
+Qed.
+
 (* Every intermediate of the SIMD sub-block dot (vpmaddubsw pair sums, vpmaddwd /
    vpdpbusd lanes, the horizontal-sum tree, 2 * sum(x u), sum(x e)) is a sum of at
    most 32 terms x * c with c in {u, 2u, e, v} subset [0, 15]: all within 60960. *)

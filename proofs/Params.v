@@ -22,6 +22,7 @@ Definition int16_min : Z := -32768.
    Codes are symmetric in [-act_max_abs, act_max_abs]; -128 is never produced. *)
 Definition act_max_abs : Z := 127.
 Definition q8a_block_size : Z := 32.
+Definition q8b_block_size : Z := 128.   (* Q8_B: one scale per Q3P5 block (CPU kernels, repacked Q3P5) *)
 Definition q8r_max_row_length : Z := 16909320.
 
 (* ---- Q3P5 (src/quant/q3p5.h) ---- *)
@@ -31,6 +32,7 @@ Definition q3p5_sub_blocks : Z := 4.
 Definition q3p5_max_code3 : Z := 7.     (* u in [0, 7], step d *)
 Definition q3p5_max_code4 : Z := 15.    (* v = 2u + e in [0, 15], step d/2, sub-block sel *)
 Definition q3p5_max_acc_length : Z := 1127288.   (* kQ3P5MaxAccLength = K_max *)
+Definition q3p5_max_block_acc : Z := 243840.     (* kQ3P5MaxBlockAcc: one 128-weight block x Q8_B *)
 
 (* ---- Q3P5_SEED (src/quant/q3p5_seed.h) ---- *)
 Definition seed_pair_bits : Z := 7.
