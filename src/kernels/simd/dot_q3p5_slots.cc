@@ -20,12 +20,14 @@
 // Q8_B block is zero-padded, so no tail is left to the scalar code.
 // MatVec decodes two rows at a time, slot k against sub-block (sel + k) mod 4
 // of the activation. MatMul (prefill, batched decode) decodes a chunk of rows
-// once into natural-order codes (an L2-resident buffer) and runs register tiles
-// of kRT rows x 8 tokens over it: per block and token 4 integer dots, one
-// convert, one FMA per row, the scale products h * x_d and the offsets m * X_b
-// done 8 tokens at a time.
-// Portable targets: the slots back to the file layout per block, SIMD integer
-// dot, the reference's per-block formula.
+// once into natural-order codes (an L2-resident buffer, rows in pairs) and runs
+// register tiles over it: AVX-512, 2 row pairs x 8 tokens, a pair's codes in one
+// 512-bit vector against the token's sub-block broadcast to both halves (4
+// integer dots, one convert, one multiply by [h_even x_d | h_odd x_d], one FMA per
+// pair, token and block); AVX2, 1 row x 8 tokens. The offsets m * X_b are done 8
+// tokens at a time. Tiles of at most 4 tokens (small batches) use a 4-token loop.
+// Portable targets: the slots back to the file layout per block and the
+// reference's own block terms (Q3P5VecDotQ8B), in its order.
 #include "kernels/simd/hwy_config.h"
 
 #include <algorithm>
