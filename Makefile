@@ -153,7 +153,7 @@ run: build
 	$(SEPTET) generate -m "$(MODEL)" -p "$(PROMPT)" -n 128
 
 .PHONY: proofs
-proofs:
+proofs: deps
 	$(MAKE) -C proofs
 
 clean:
