@@ -33,6 +33,7 @@ bool Chat::Send(std::string_view user_message, const GenerateParams& params, con
         if (!c.system_prompt.empty()) msgs.push_back({"system", c.system_prompt});
         msgs.insert(msgs.end(), c.messages.begin(), c.messages.end());
         msgs.push_back({"user", std::string(user_message)});
+        runtime::AddDefaultSystem(c.model->default_system, &msgs);  // as the template would
         // Special tokens only where the template wrote them (never from message text).
         const std::vector<int32_t> tokens = runtime::EncodeChat(tok, fmt, msgs, /*add_generation_prompt=*/true);
 

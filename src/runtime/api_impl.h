@@ -26,6 +26,7 @@ struct Model::Impl {
   int64_t n_ctx = 0;
   runtime::BackendOptions backend;
   runtime::ChatFormat chat_format = runtime::ChatFormat::kPlain;
+  std::string default_system;  // the template's own system message (runtime::DefaultSystemPrompt)
   ModelInfo info;
 };
 

@@ -91,6 +91,7 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
     if (!ctx.ok()) return api::Fail(ctx.status(), error), nullptr;
     impl->ctx = std::move(ctx).value();
     impl->chat_format = runtime::DetectChatFormat(impl->tokenizer->chat_template());
+    impl->default_system = runtime::DefaultSystemPrompt(impl->tokenizer->chat_template());
 
     auto info = api::DescribeFile(impl->model->file(), impl->model->hparams(), impl->model->weights().tied_output);
     if (!info.ok()) return api::Fail(info.status(), error), nullptr;

@@ -19,6 +19,32 @@ ChatFormat DetectChatFormat(std::string_view t) {
   return ChatFormat::kPlain;
 }
 
+std::string DefaultSystemPrompt(std::string_view t) {
+  if (DetectChatFormat(t) != ChatFormat::kChatML) return "";
+  const bool tests_first = t.find("messages[0]['role'] != 'system'") != std::string_view::npos ||
+                           t.find("messages[0][\"role\"] != \"system\"") != std::string_view::npos ||
+                           t.find("messages[0].role != 'system'") != std::string_view::npos ||
+                           t.find("messages[0].role != \"system\"") != std::string_view::npos;
+  if (!tests_first) return "";
+  for (std::string_view open : {std::string_view("<|im_start|>system\n"), std::string_view("<|im_start|>system\\n")}) {
+    const size_t at = t.find(open);
+    if (at == std::string_view::npos || at == 0 || (t[at - 1] != '\'' && t[at - 1] != '"')) continue;
+    const size_t begin = at + open.size();
+    const size_t end = t.find("<|im_end|>", begin);
+    if (end == std::string_view::npos) return "";
+    const std::string_view text = t.substr(begin, end - begin);
+    // A literal only: no quote (the string ends), no expression, no escape.
+    if (text.empty() || text.find_first_of("'\"{}\\+") != std::string_view::npos) return "";
+    return std::string(text);
+  }
+  return "";
+}
+
+void AddDefaultSystem(std::string_view default_system, std::vector<ChatMessage>* messages) {
+  if (default_system.empty() || (!messages->empty() && (*messages)[0].role == "system")) return;
+  messages->insert(messages->begin(), ChatMessage{"system", std::string(default_system)});
+}
+
 namespace {
 
 // Appends template text (Lit: recorded in template_ranges) and content (Raw).

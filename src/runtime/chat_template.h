@@ -30,6 +30,17 @@ struct ChatMessage {
   std::string content;
 };
 
+// The system message a ChatML template writes itself when the conversation does
+// not start with one (SmolLM2's: "You are a helpful AI assistant named SmolLM,
+// trained by Hugging Face"): the literal text between "<|im_start|>system" plus
+// a newline and "<|im_end|>" in a string of a template that tests
+// messages[0]['role'] != 'system'. "" when the template has none (or writes an
+// expression there, not a literal).
+std::string DefaultSystemPrompt(std::string_view jinja_template);
+// Puts {system, default_system} in front of messages that do not start with a
+// system message (nothing when default_system is empty), as the template would.
+void AddDefaultSystem(std::string_view default_system, std::vector<ChatMessage>* messages);
+
 // The conversation, ending with the opening of an assistant turn when
 // add_generation_prompt is set.
 std::string RenderChat(ChatFormat format, const std::vector<ChatMessage>& messages, bool add_generation_prompt);

@@ -106,6 +106,37 @@ TEST(ChatTemplateTest, ContentCannotInjectSpecialTokensChatML) {
   }
 }
 
+// SmolLM2's template writes its own system message when the conversation has
+// none; the default is read from the template (the shipped GGUF's), and added only
+// then. Templates without that test, or with an expression there, give none.
+TEST(ChatTemplateTest, DefaultSystemPromptFromTheTemplate) {
+  const std::unique_ptr<Tokenizer> tok = LoadTok("models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf");
+  ASSERT_TRUE(tok);
+  const std::string sys = DefaultSystemPrompt(tok->chat_template());
+  EXPECT_EQ(sys, "You are a helpful AI assistant named SmolLM, trained by Hugging Face");
+  std::vector<ChatMessage> msgs = {{"user", "Hi"}};
+  AddDefaultSystem(sys, &msgs);
+  EXPECT_EQ(RenderChat(ChatFormat::kChatML, msgs, true),
+            "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+            "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+  std::vector<ChatMessage> own = {{"system", "Be brief."}, {"user", "Hi"}};
+  AddDefaultSystem(sys, &own);
+  ASSERT_EQ(own.size(), 2u);
+  EXPECT_EQ(own[0].content, "Be brief.");
+  std::vector<ChatMessage> none = {{"user", "Hi"}};
+  AddDefaultSystem("", &none);
+  EXPECT_EQ(none.size(), 1u);
+  // No first-message test, an expression, or another format: no default.
+  EXPECT_EQ(DefaultSystemPrompt("{{ '<|im_start|>system\nFixed<|im_end|>\n' }}"), "");
+  EXPECT_EQ(DefaultSystemPrompt("{% if messages[0]['role'] != 'system' %}{{ '<|im_start|>system\n' + "
+                                "sys + '<|im_end|>\n' }}{% endif %}"),
+            "");
+  EXPECT_EQ(DefaultSystemPrompt("{% if messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nA "
+                                "default<|im_end|>\\n' }}{% endif %}"),
+            "A default");
+  EXPECT_EQ(DefaultSystemPrompt("{% if messages[0]['role'] != 'system' %}<|start_header_id|>system"), "");
+}
+
 // SentencePiece (stories260K's tok512): "</s>" in a message stays text, not EOS.
 TEST(ChatTemplateTest, ContentCannotInjectSpecialTokensSentencePiece) {
   const std::unique_ptr<Tokenizer> tok = LoadTok("models/stories260K/stories260K.bin");

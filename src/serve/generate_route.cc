@@ -94,6 +94,7 @@ void HandleGeneration(HttpServer::State& st, Endpoint endpoint, const std::strin
   runtime::RenderedChat chat;
   const std::string* text = &api.prompt;
   if (endpoint == Endpoint::kChatCompletions) {
+    runtime::AddDefaultSystem(st.options.default_system, &api.messages);
     chat = runtime::RenderChatMarked(st.chat_format, api.messages, /*add_generation_prompt=*/true);
     text = &chat.text;
   }

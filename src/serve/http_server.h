@@ -47,6 +47,8 @@ struct ServerOptions {
   double queue_timeout_s = 0;         // > 0: a request queued this long gets 503
   bool access_log = true;             // one line per request on stderr
   bool log_prompts = false;           // include the prompt text in that line
+  std::string default_system;         // chat requests without a system message get this one
+                                      // (the template's own: runtime::DefaultSystemPrompt)
 };
 
 class HttpServer {

@@ -105,6 +105,7 @@ int RunServe(ServeFlags& f) {
   so.queue_timeout_s = f.queue_timeout_s;
   so.max_body_bytes = static_cast<size_t>(f.max_body_mib) << 20;
   so.log_prompts = f.log_prompts;
+  so.default_system = runtime::DefaultSystemPrompt((*tok)->chat_template());
   struct stat sb {};
   if (stat(lo.model_path.c_str(), &sb) == 0) so.model_created = static_cast<int64_t>(sb.st_mtime);
   serve::HttpServer server(engine->get(), tok->get(), format, so);
