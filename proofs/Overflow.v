@@ -163,6 +163,20 @@ Proof.
   - eapply Forall_impl; [| exact Hv]. intros v Hv'. unfold q3p5_code, q3p5_max_code4 in *. lia.
 Qed.
 
+(* Any Q3P5 dot of activation codes and codes v in [0, 15] is within 127 * 15 per
+   product, times the number of products (at most the number of codes). *)
+Lemma q3p5_dot_abs_bound : forall xs vs,
+  Forall act_code xs -> Forall q3p5_code vs ->
+  Z.abs (dotZ xs vs) <= act_max_abs * q3p5_max_code4 * Z.of_nat (length (products xs vs)) /\
+  (length (products xs vs) <= length vs)%nat.
+Proof.
+  intros xs vs Hx Hv. unfold dotZ. split.
+  - apply (sum_bound (act_max_abs * q3p5_max_code4)). intros t Ht.
+    apply (product_bound q3p5_max_code4 xs vs t Hx); [| exact Ht].
+    eapply Forall_impl; [| exact Hv]. intros v Hv'. unfold q3p5_code, q3p5_max_code4 in *. lia.
+  - pose proof (products_length xs vs). lia.
+Qed.
+
 (* The kernels use K = 32 (one Q8_A block per sub-block), far below K_max, and the
    accumulator then stays within 32 * 127 * 15 = 60960 (the header's figure). *)
 Theorem q3p5_sub_block_acc_bound : forall xs vs,
@@ -171,13 +185,7 @@ Theorem q3p5_sub_block_acc_bound : forall xs vs,
   q3p5_sub_block_size <= q3p5_max_acc_length /\ Z.abs (dotZ xs vs) <= 60960.
 Proof.
   intros xs vs Hlen Hx Hv. split; [vm_compute; discriminate |].
-  unfold dotZ.
-  assert (Hb : Z.abs (sumZ (products xs vs))
-               <= act_max_abs * q3p5_max_code4 * Z.of_nat (length (products xs vs))).
-  { apply (sum_bound (act_max_abs * q3p5_max_code4)). intros t Ht.
-    apply (product_bound q3p5_max_code4 xs vs t Hx); [| exact Ht].
-    eapply Forall_impl; [| exact Hv]. intros v Hv'. unfold q3p5_code, q3p5_max_code4 in *. lia. }
-  pose proof (products_length xs vs).
+  destruct (q3p5_dot_abs_bound xs vs Hx Hv) as [Hb Hl].
   unfold act_max_abs, q3p5_max_code4, q3p5_sub_block_size in *. lia.
 Qed.
 
@@ -190,13 +198,7 @@ Theorem q3p5_q8b_block_acc_bound : forall xs vs,
   q3p5_block_size <= q3p5_max_acc_length /\ Z.abs (dotZ xs vs) <= q3p5_max_block_acc /\ in_int32 (dotZ xs vs).
 Proof.
   intros xs vs Hlen Hx Hv. split; [vm_compute; discriminate |].
-  unfold dotZ.
-  assert (Hb : Z.abs (sumZ (products xs vs))
-               <= act_max_abs * q3p5_max_code4 * Z.of_nat (length (products xs vs))).
-  { apply (sum_bound (act_max_abs * q3p5_max_code4)). intros t Ht.
-    apply (product_bound q3p5_max_code4 xs vs t Hx); [| exact Ht].
-    eapply Forall_impl; [| exact Hv]. intros v Hv'. unfold q3p5_code, q3p5_max_code4 in *. lia. }
-  pose proof (products_length xs vs).
+  destruct (q3p5_dot_abs_bound xs vs Hx Hv) as [Hb Hl].
   unfold in_int32, int32_min, int32_max, act_max_abs, q3p5_max_code4, q3p5_block_size, q3p5_max_block_acc in *.
   split; lia.
 Qed.
