@@ -59,7 +59,10 @@ void DrainAndStop(serve::HttpServer* server, serve::Engine* engine, double deadl
   if (server->Busy()) {
     std::fprintf(stderr, "septet: deadline reached: cancelling the requests still running\n");
     engine->CancelAll();
-    const auto grace = Clock::now() + std::chrono::seconds(2);
+    // A cancelled request ends at the engine's next step; give that step (slow on a
+    // big model or a sanitizer build) time to finish so every client gets its final
+    // chunk and [DONE] instead of a cut connection.
+    const auto grace = Clock::now() + std::chrono::seconds(5);
     while (server->Busy() && Clock::now() < grace) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   server->Stop();
