@@ -270,9 +270,12 @@ TEST_F(ServeLimitsTest, FullQueueAndQueueTimeoutAre503WithRetryAfter) {
   // engine thread is free to look).
   gate.Release();
   EXPECT_TRUE(LiveServer::WaitFor([&] { return blocker_done.load(); }));
-  EXPECT_EQ(srv.engine().counters().queued, 0);
-  EXPECT_EQ(srv.engine().counters().cancelled, 1);
-  EXPECT_EQ(srv.engine().counters().completed, 1);
+  // The blocker's callback runs before the engine counts it complete: wait for the counters.
+  EXPECT_TRUE(LiveServer::WaitFor([&] { return srv.engine().counters().completed == 1; }))
+      << "completed = " << srv.engine().counters().completed;
+  EXPECT_TRUE(LiveServer::WaitFor([&] { return srv.engine().counters().queued == 0; }));
+  EXPECT_TRUE(LiveServer::WaitFor([&] { return srv.engine().counters().cancelled == 1; }))
+      << "cancelled = " << srv.engine().counters().cancelled;
 }
 
 // A client that hangs up frees its slot, whether it was queued, streaming or
@@ -319,9 +322,12 @@ TEST_F(ServeLimitsTest, ClientDisconnectCancelsTheRequest) {
   EXPECT_TRUE(LiveServer::WaitFor([&] { return srv.server().client_disconnects() == 1; }));
   gate.Release();
   EXPECT_TRUE(LiveServer::WaitFor([&] { return blocker_done.load(); }));
-  EXPECT_EQ(srv.engine().counters().queued, 0);
-  EXPECT_EQ(srv.engine().counters().cancelled, 1);
-  EXPECT_EQ(srv.engine().counters().completed, 1);
+  // The blocker's callback runs before the engine counts it complete: wait for the counters.
+  EXPECT_TRUE(LiveServer::WaitFor([&] { return srv.engine().counters().completed == 1; }))
+      << "completed = " << srv.engine().counters().completed;
+  EXPECT_TRUE(LiveServer::WaitFor([&] { return srv.engine().counters().queued == 0; }));
+  EXPECT_TRUE(LiveServer::WaitFor([&] { return srv.engine().counters().cancelled == 1; }))
+      << "cancelled = " << srv.engine().counters().cancelled;
 }
 
 TEST_F(ServeLimitsTest, MaxTokensIsCheckedAgainstTheContext) {
