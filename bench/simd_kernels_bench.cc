@@ -135,10 +135,11 @@ SEPTET_MATVEC_BENCH(Q4_G, DType::kQ4_G)
 SEPTET_MATVEC_BENCH(Q8_0, DType::kQ8_0)
 SEPTET_MATVEC_BENCH(F16, DType::kF16)
 
-// Prefill: m tokens through one 2048x2048 / 4096x4096 matrix.
-void MatMulQ3P5(benchmark::State& state, bool repack) {
+// Prefill: m tokens through one rows x cols matrix (2048 x 2048: TinyLlama's
+// attention; 1536 x 576: SmolLM2's ffn gate).
+void MatMul(benchmark::State& state, DType type, bool repack) {
   const int64_t rows = state.range(0), cols = state.range(1), m = state.range(2);
-  const Matrix& w = GetMatrix(DType::kQ3P5, rows, cols, repack);
+  const Matrix& w = GetMatrix(type, rows, cols, repack);
   const auto one = Activation(w.view);
   std::vector<uint8_t> act(one.size() * static_cast<size_t>(m));
   for (int64_t t = 0; t < m; ++t) std::memcpy(act.data() + t * one.size(), one.data(), one.size());
@@ -151,10 +152,14 @@ void MatMulQ3P5(benchmark::State& state, bool repack) {
   state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(state.iterations() * m * rows * cols) * 1e-9,
                                                 benchmark::Counter::kIsRate);
 }
-void BM_MatMul_Q3P5_simd(benchmark::State& s) { MatMulQ3P5(s, false); }
-void BM_MatMul_Q3P5_repacked_simd(benchmark::State& s) { MatMulQ3P5(s, true); }
+void BM_MatMul_Q3P5_simd(benchmark::State& s) { MatMul(s, DType::kQ3P5, false); }
+void BM_MatMul_Q3P5_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ3P5, true); }
+void BM_MatMul_Q8_0_simd(benchmark::State& s) { MatMul(s, DType::kQ8_0, false); }
+void BM_MatMul_F32_simd(benchmark::State& s) { MatMul(s, DType::kF32, false); }
 BENCHMARK(BM_MatMul_Q3P5_simd)->Args({2048, 2048, 64})->Apply(Common);
-BENCHMARK(BM_MatMul_Q3P5_repacked_simd)->Args({2048, 2048, 64})->Apply(Common);
+BENCHMARK(BM_MatMul_Q3P5_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
+BENCHMARK(BM_MatMul_Q8_0_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
+BENCHMARK(BM_MatMul_F32_simd)->Args({2048, 2048, 64})->Args({1536, 576, 512})->Args({576, 1536, 512})->Args({576, 576, 512})->Apply(Common);
 
 // ---- memory bandwidth reference (single thread, 256 MiB) ----
 std::vector<float>& BigBuffer() {
