@@ -80,8 +80,14 @@ void BlasRows(const cpu::WeightView& w, const float* x, int64_t m, int64_t r0, i
 // once: a tile stays in L2 across the tokens, and a matvec call's per-call
 // activation set-up is spread over many rows). Both give the same bits, so only
 // speed depends on it. From `septet bench -b 1,2,4,8` on the TinyLlama shape
-// (docs/benchmarks.md §6): the GEMM wins from 4 tokens for Q3P5, from 8 for Q4_G.
-int64_t MinGemmTokens(DType type) { return type == DType::kQ4_G ? 8 : 4; }
+// (docs/benchmarks.md §6): the GEMM wins from 4 tokens for Q3P5, from 8 for Q4_G;
+// on the repacked Q3P5 layout, whose GEMM decodes a one-tile batch into an
+// L1-sized chunk, from 2 (simd_kernels_bench 2048 x 2048: 2 tokens 262-274 us
+// against 2 x 156 us).
+int64_t MinGemmTokens(const cpu::WeightView& w) {
+  if (w.layout == cpu::WeightLayout::kQ3P5Slots) return 2;
+  return w.type == DType::kQ4_G ? 8 : 4;
+}
 constexpr int64_t kMatVecTileBytes = 64 << 10;
 
 }  // namespace
@@ -105,7 +111,7 @@ void RowsOf(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act
   if (r0 >= r1) return;
   if (m == 1) {
     simd::MatVecRows(w, r0, r1, act, y + r0);
-  } else if (m < MinGemmTokens(w.type)) {  // a few tokens (batched decoding)
+  } else if (m < MinGemmTokens(w)) {  // a few tokens (batched decoding)
     const int64_t tile = std::max<int64_t>(4, kMatVecTileBytes / static_cast<int64_t>(std::max<size_t>(w.row_bytes, 1)));
     for (int64_t ra = r0; ra < r1; ra += tile) {
       const int64_t rb = std::min<int64_t>(r1, ra + tile);

@@ -248,6 +248,7 @@ constexpr size_t kPairBlockBytes = 256;  // 4 sub-blocks x 2 rows x 32 codes
 // Decoded codes of a chunk of rows (2x the Q3P5 bytes): kept in L2 while every
 // token tile runs over them.
 constexpr size_t kChunkBytes = 256 << 10;
+constexpr size_t kSmallChunkBytes = 12 << 10;
 
 struct MatMulScratch {
   std::vector<uint8_t> codes;  // [pair][block][sub-block][row of pair][32]: v / 2 u, natural order
@@ -437,7 +438,10 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   }
   const size_t pair_stride = static_cast<size_t>(nbs) * kPairBlockBytes;
   const size_t hm_stride = static_cast<size_t>(2 * nbs);
-  const int64_t chunk = std::max<int64_t>(kTileRows, static_cast<int64_t>(2 * kChunkBytes / pair_stride) /
+  // One token tile (batched decoding): nothing to reuse across tiles, so a chunk
+  // small enough to stay in L1 between its decode and its tile.
+  const size_t chunk_bytes = tiles == 1 ? kSmallChunkBytes : kChunkBytes;
+  const int64_t chunk = std::max<int64_t>(kTileRows, static_cast<int64_t>(2 * chunk_bytes / pair_stride) /
                                                          kTileRows * kTileRows);
   const size_t code_bytes = static_cast<size_t>(chunk / 2) * pair_stride;
   if (sc.codes.size() < code_bytes) {

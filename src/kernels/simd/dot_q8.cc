@@ -255,7 +255,19 @@ void VnniMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   for (int64_t c0 = r0; c0 < r1; c0 += chunk) {
     const int64_t c1 = std::min(r1, c0 + chunk);
     for (int64_t r = c0; r < c1; ++r) {
-      for (int64_t b = 0; b < nblocks; ++b) {
+      float* dw = sc.dw.data() + static_cast<size_t>((r - c0) * nblocks);
+      int64_t b = 0;
+      for (; b + 4 <= nblocks; b += 4) {  // F16C as in MatVec, four scales at a time
+        const uint8_t* wb = w.row(r) + b * kBlockBytes;
+        _mm_storeu_ps(dw + b, _mm_cvtph_ps(_mm_setr_epi16(
+                                  static_cast<int16_t>(LoadU16(wb)), static_cast<int16_t>(LoadU16(wb + kBlockBytes)),
+                                  static_cast<int16_t>(LoadU16(wb + 2 * kBlockBytes)),
+                                  static_cast<int16_t>(LoadU16(wb + 3 * kBlockBytes)), 0, 0, 0, 0)));
+      }
+      for (; b < nblocks; ++b) {
+        dw[b] = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(LoadU16(w.row(r) + b * kBlockBytes))));
+      }
+      for (b = 0; b < nblocks; ++b) {
         const uint8_t* wb = w.row(r) + b * kBlockBytes;
         // sum(w) = sum(w + 128) - 32 * 128, the former by vpsadbw against 0.
         const __m256i u = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 2)),
@@ -264,7 +276,6 @@ void VnniMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
         const __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
         const int32_t sum =
             _mm_cvtsi128_si32(_mm_add_epi64(s2, _mm_unpackhi_epi64(s2, s2))) - quant::kQ8_0BlockSize * 128;
-        sc.dw[static_cast<size_t>((r - c0) * nblocks + b)] = Fp16ToFloat(LoadU16(wb));
         sc.wc[static_cast<size_t>((r - c0) * nblocks + b)] = -128 * sum;
       }
     }
