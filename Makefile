@@ -47,6 +47,8 @@ PEER_PP ?= 512
 PEER_TG ?= 128
 PEER_REPS ?= 3
 PEER_OUT ?= $(BENCH_OUT)/peer
+#   make benchmark-ppl    septet perplexity vs llama-perplexity on the SmolLM2 files of benchmark-peer (F32, Q8_0 and
+#                         Q3P5 beside Q4_0), same text and threads, alternating, median wall time (scripts/benchmark-ppl.sh)
 #   make benchmark-70b    the llama2-70b shape at Q3P5 (gen-weights, ~28 GiB in $(MODELS_DIR)), then per budget in
 #                         $(BENCH70_BUDGETS): `septet plan` (disk bandwidth measured on the file, predicted tok/s) and
 #                         `septet bench --mem-budget` (layers streamed): tok/s, TTFT = prompt / pp t/s, peak RSS (/usr/bin/time)
@@ -56,7 +58,7 @@ BENCH70_FLAGS ?= -p 64 -n 16 -r 1
 lc = $(shell echo '$(1)' | tr A-Z a-z)
 GEN_MODELS = $(foreach t,$(GEN_TYPES),$(MODELS_DIR)/$(GEN_SHAPE)-$(call lc,$(t)).gguf)
 
-.PHONY: gen-weights benchmark benchmark-simd benchmark-blas benchmark-gpu benchmark-peer benchmark-serve benchmark-70b
+.PHONY: gen-weights benchmark benchmark-simd benchmark-blas benchmark-gpu benchmark-peer benchmark-ppl benchmark-serve benchmark-70b
 
 #   make benchmark-serve  septet serve under $(SERVE_CLIENTS) streaming clients for $(SERVE_SECONDS) s on $(SERVE_MODEL):
 #                         req/s, tok/s, TTFT and inter-token latency (scripts/benchmark-serve.py), JSON in $(BENCH_OUT)
@@ -120,6 +122,12 @@ benchmark-peer: build
 	PEER_DIR="$(PEER_DIR)" PEER_SHAPE="$(PEER_SHAPE)" PEER_THREADS="$(PEER_THREADS)" PEER_PP="$(PEER_PP)" \
 	  PEER_TG="$(PEER_TG)" PEER_REPS="$(PEER_REPS)" PEER_OUT="$(PEER_OUT)" MODELS_DIR="$(MODELS_DIR)" \
 	  SEPTET="$(SEPTET)" SEPTET_SHARED="$(SHARED)" scripts/benchmark-peer.sh
+
+PPL_CHUNKS ?= 8
+benchmark-ppl: build
+	PEER_DIR="$(PEER_DIR)" PPL_THREADS="$(PEER_THREADS)" PPL_CHUNKS="$(PPL_CHUNKS)" PPL_REPS="$(PEER_REPS)" \
+	  PPL_OUT="$(BENCH_OUT)/ppl" MODELS_DIR="$(MODELS_DIR)" SEPTET="$(SEPTET)" SEPTET_SHARED="$(SHARED)" \
+	  scripts/benchmark-ppl.sh
 
 all: build
 
