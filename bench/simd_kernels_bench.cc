@@ -268,6 +268,20 @@ void BM_SiluMul(benchmark::State& state) {
 BENCHMARK(BM_SiluMul<true>)->Arg(14336)->Apply(Common);
 BENCHMARK(BM_SiluMul<false>)->Arg(14336)->Apply(Common);
 
+// One query head against n_pos cached keys / values (head_dim 64, rows of
+// SmolLM2's 3 KV heads): scores, softmax, weighted sum.
+void BM_AttendHead(benchmark::State& state) {
+  const int64_t n_pos = state.range(0), hd = 64, stride = 3 * hd;
+  const auto q = Gaussian(hd, 1.0f, 10), k = Gaussian(n_pos * stride, 1.0f, 11), v = Gaussian(n_pos * stride, 1.0f, 12);
+  std::vector<float> scores(static_cast<size_t>(n_pos)), out(static_cast<size_t>(hd));
+  for (auto _ : state) {
+    septet::simd::AttendHead(q.data(), k.data(), v.data(), n_pos, hd, stride, 0.125f, scores.data(), out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["keys/s"] = benchmark::Counter(static_cast<double>(state.iterations() * n_pos), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_AttendHead)->Arg(256)->Arg(2048)->Apply(Common);
+
 }  // namespace
 
 BENCHMARK_MAIN();

@@ -137,10 +137,41 @@ void AxpyT(float a, const float* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);  // explicit: AttendHeadT's tail does the same
 }
 
-// DotT's operations for K rows b_0..b_{K-1} (row j at b + j * stride) at once:
-// per row the same accumulators, order and tail, so the same float as DotT.
+#if SEPTET_SIMD_X86
+// [sum(c0), sum(c1), sum(c2), sum(c3)]: the four keys' vectors folded together
+// (pairs of lanes within 128-bit blocks, then the blocks), about 3 operations a
+// key where one SumOfLanes per key takes 8.
+HWY_INLINE __m128 Reduce4(__m128 c0, __m128 c1, __m128 c2, __m128 c3) {
+  const __m128 t01 = _mm_add_ps(_mm_unpacklo_ps(c0, c1), _mm_unpackhi_ps(c0, c1));
+  const __m128 t23 = _mm_add_ps(_mm_unpacklo_ps(c2, c3), _mm_unpackhi_ps(c2, c3));
+  return _mm_add_ps(_mm_movelh_ps(t01, t23), _mm_movehl_ps(t23, t01));
+}
+HWY_INLINE __m128 Reduce4(__m256 c0, __m256 c1, __m256 c2, __m256 c3) {
+  const __m256 t01 = _mm256_add_ps(_mm256_unpacklo_ps(c0, c1), _mm256_unpackhi_ps(c0, c1));
+  const __m256 t23 = _mm256_add_ps(_mm256_unpacklo_ps(c2, c3), _mm256_unpackhi_ps(c2, c3));
+  const __m256 u = _mm256_add_ps(
+      _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(t01), _mm256_castps_pd(t23))),
+      _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(t01), _mm256_castps_pd(t23))));
+  return _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1));
+}
+#if HWY_TARGET != HWY_AVX2
+HWY_INLINE __m128 Reduce4(__m512 c0, __m512 c1, __m512 c2, __m512 c3) {
+  const __m512 t01 = _mm512_add_ps(_mm512_unpacklo_ps(c0, c1), _mm512_unpackhi_ps(c0, c1));
+  const __m512 t23 = _mm512_add_ps(_mm512_unpacklo_ps(c2, c3), _mm512_unpackhi_ps(c2, c3));
+  const __m512 u = _mm512_add_ps(
+      _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t01), _mm512_castps_pd(t23))),
+      _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t01), _mm512_castps_pd(t23))));
+  const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(u), _mm512_extractf32x8_ps(u, 1));
+  return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+#endif
+#endif  // SEPTET_SIMD_X86
+
+// Scores of keys [t, t + K): per key DotT's accumulators (four vectors over the
+// head, a tail in index order), combined (a0 + a1) + (a2 + a3); on x86 four keys'
+// combined vectors are reduced together (Reduce4), elsewhere one SumOfLanes each.
 template <int K>
-HWY_INLINE void DotRows(const float* a, const float* b, int64_t stride, int64_t n, float* out) {
+HWY_INLINE void Scores(const float* q, const float* k, int64_t stride, int64_t n, float scale, float* out) {
   const hn::ScalableTag<float> df;
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   decltype(hn::Zero(df)) s[K][4];
@@ -150,56 +181,78 @@ HWY_INLINE void DotRows(const float* a, const float* b, int64_t stride, int64_t 
   int64_t i = 0;
   for (; i + 4 * N <= n; i += 4 * N) {
     for (int c = 0; c < 4; ++c) {
-      const auto av = hn::LoadU(df, a + i + c * N);
-      for (int j = 0; j < K; ++j) s[j][c] = hn::MulAdd(av, hn::LoadU(df, b + j * stride + i + c * N), s[j][c]);
+      const auto qv = hn::LoadU(df, q + i + c * N);
+      for (int j = 0; j < K; ++j) s[j][c] = hn::MulAdd(qv, hn::LoadU(df, k + j * stride + i + c * N), s[j][c]);
     }
   }
   for (; i + N <= n; i += N) {
-    const auto av = hn::LoadU(df, a + i);
-    for (int j = 0; j < K; ++j) s[j][0] = hn::MulAdd(av, hn::LoadU(df, b + j * stride + i), s[j][0]);
+    const auto qv = hn::LoadU(df, q + i);
+    for (int j = 0; j < K; ++j) s[j][0] = hn::MulAdd(qv, hn::LoadU(df, k + j * stride + i), s[j][0]);
+  }
+  float sums[K];
+#if SEPTET_SIMD_X86
+  if constexpr (K == 4) {
+    decltype(hn::Zero(df)) c[4];
+    for (int j = 0; j < 4; ++j) c[j] = hn::Add(hn::Add(s[j][0], s[j][1]), hn::Add(s[j][2], s[j][3]));
+    _mm_storeu_ps(sums, Reduce4(c[0].raw, c[1].raw, c[2].raw, c[3].raw));
+  } else
+#endif
+  {
+    for (int j = 0; j < K; ++j) {
+      sums[j] = hn::GetLane(hn::SumOfLanes(df, hn::Add(hn::Add(s[j][0], s[j][1]), hn::Add(s[j][2], s[j][3]))));
+    }
   }
   for (int j = 0; j < K; ++j) {
-    float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(hn::Add(s[j][0], s[j][1]), hn::Add(s[j][2], s[j][3]))));
-    for (int64_t t = i; t < n; ++t) sum += a[t] * b[j * stride + t];
-    out[j] = sum;
+    float sum = sums[j];
+    for (int64_t t = i; t < n; ++t) sum += q[t] * k[j * stride + t];
+    out[j] = sum * scale;
   }
 }
 
-// kernels::AttendHead in one call: the scores as DotT(q, k_t) * scale (4 keys
-// interleaved), SoftmaxT, then out = sum_t p_t v_t as AxpyT's per-element FMA
-// chain over t, in column blocks of 4 vectors held in registers. The same
-// floats as the Dot / Softmax / Axpy sequence, without a dispatch per key.
+// kernels::AttendHead in one call: the scores (Scores, 4 keys at a time),
+// SoftmaxT, then out = sum_t p_t v_t in column blocks of 4 vectors, each column
+// as two FMA chains (even and odd t, added at the end) so the FMA latency does
+// not bound it; columns past the blocks as AxpyT's chain. Decode and prefill
+// both call this, so a token's attention does not depend on the batch.
 void AttendHeadT(const float* q, const float* k, const float* v, int64_t n_pos, int64_t hd, int64_t stride,
                  float scale, float* scores, float* out) {
   SEPTET_DCHECK(n_pos > 0);
   int64_t t = 0;
-  float s4[4];
-  for (; t + 4 <= n_pos; t += 4) {
-    DotRows<4>(q, k + t * stride, stride, hd, s4);
-    for (int j = 0; j < 4; ++j) scores[t + j] = s4[j] * scale;
-  }
-  for (; t < n_pos; ++t) {
-    DotRows<1>(q, k + t * stride, stride, hd, s4);
-    scores[t] = s4[0] * scale;
-  }
+  for (; t + 4 <= n_pos; t += 4) Scores<4>(q, k + t * stride, stride, hd, scale, scores + t);
+  for (; t < n_pos; ++t) Scores<1>(q, k + t * stride, stride, hd, scale, scores + t);
   SoftmaxT(scores, n_pos);
   const hn::ScalableTag<float> df;
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   int64_t j = 0;
   for (; j + 4 * N <= hd; j += 4 * N) {
     auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
-    for (int64_t u = 0; u < n_pos; ++u) {
-      const auto p = hn::Set(df, scores[u]);
-      const float* vr = v + u * stride + j;
-      a0 = hn::MulAdd(p, hn::LoadU(df, vr), a0);
-      a1 = hn::MulAdd(p, hn::LoadU(df, vr + N), a1);
-      a2 = hn::MulAdd(p, hn::LoadU(df, vr + 2 * N), a2);
-      a3 = hn::MulAdd(p, hn::LoadU(df, vr + 3 * N), a3);
+    auto b0 = hn::Zero(df), b1 = hn::Zero(df), b2 = hn::Zero(df), b3 = hn::Zero(df);
+    int64_t u = 0;
+    for (; u + 2 <= n_pos; u += 2) {
+      const auto p = hn::Set(df, scores[u]), r = hn::Set(df, scores[u + 1]);
+      const float* va = v + u * stride + j;
+      const float* vb = va + stride;
+      a0 = hn::MulAdd(p, hn::LoadU(df, va), a0);
+      a1 = hn::MulAdd(p, hn::LoadU(df, va + N), a1);
+      a2 = hn::MulAdd(p, hn::LoadU(df, va + 2 * N), a2);
+      a3 = hn::MulAdd(p, hn::LoadU(df, va + 3 * N), a3);
+      b0 = hn::MulAdd(r, hn::LoadU(df, vb), b0);
+      b1 = hn::MulAdd(r, hn::LoadU(df, vb + N), b1);
+      b2 = hn::MulAdd(r, hn::LoadU(df, vb + 2 * N), b2);
+      b3 = hn::MulAdd(r, hn::LoadU(df, vb + 3 * N), b3);
     }
-    hn::StoreU(a0, df, out + j);
-    hn::StoreU(a1, df, out + j + N);
-    hn::StoreU(a2, df, out + j + 2 * N);
-    hn::StoreU(a3, df, out + j + 3 * N);
+    if (u < n_pos) {
+      const auto p = hn::Set(df, scores[u]);
+      const float* va = v + u * stride + j;
+      a0 = hn::MulAdd(p, hn::LoadU(df, va), a0);
+      a1 = hn::MulAdd(p, hn::LoadU(df, va + N), a1);
+      a2 = hn::MulAdd(p, hn::LoadU(df, va + 2 * N), a2);
+      a3 = hn::MulAdd(p, hn::LoadU(df, va + 3 * N), a3);
+    }
+    hn::StoreU(hn::Add(a0, b0), df, out + j);
+    hn::StoreU(hn::Add(a1, b1), df, out + j + N);
+    hn::StoreU(hn::Add(a2, b2), df, out + j + 2 * N);
+    hn::StoreU(hn::Add(a3, b3), df, out + j + 3 * N);
   }
   for (; j + N <= hd; j += N) {
     auto a0 = hn::Zero(df);
