@@ -23,6 +23,7 @@
 #include "hwy/highway.h"
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/kernels_internal.h"
+#include "kernels/simd/token_lanes-inl.h"
 #include "quant/q8_0.h"
 #include "quant/q8_act.h"
 
@@ -115,88 +116,48 @@ void MatMulPerToken(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint
 }
 
 #if HWY_TARGET == HWY_AVX3_DL
-// ---- VNNI GEMM: tokens in the lanes of a vector ----
-// The activations of a tile of 16 (or 8) tokens are transposed once per call to
-// [block][quad of 4 codes][token] (4 bytes a token, codes + 128 as u8) with, per
-// block, each token's scale. A weight row's 4 codes of a quad are broadcast to
-// all lanes, so one vpdpbusd adds 4 products to each of 16 tokens' block sums:
-// acc = -128 sum(w) + sum (x + 128) w = sum w x (the row's block code sums are
-// taken once per row chunk), exact in int32 (|terms| <= 32 * 255 * 128), no
-// horizontal reduction. The float part is
-// the matvec's, lane by lane: per block position j = b mod 4 of its group,
-// s_j = fma(d_w * x_d, float(acc), s_j), then (s_0 + s_1) + (s_2 + s_3), so
-// MatMul stays bit-identical to MatVec (tested).
-constexpr int kVR = 4;  // rows per register tile: 4 x 4 float sums + 4 int sums
-constexpr int kQuads = quant::kQ8_0BlockSize / 4;
+// ---- VNNI GEMM: tokens in the lanes (token_lanes-inl.h) ----
+// The activations packed as codes + 128 (the unsigned operand) against the
+// row's broadcast int8 quads: acc = -128 sum(w) + sum (x + 128) w = sum w x,
+// exact in int32 (|terms| <= 32 * 255 * 128); the row's block code sums are
+// taken once per row chunk. The float part is MatVec's, lane by lane: per
+// block position j = b mod 4 of its group, s_j = fma(d_w * x_d, float(acc), s_j),
+// then (s_0 + s_1) + (s_2 + s_3): bit-identical to MatVec (tested).
+constexpr int kVR = 4;                         // rows per register tile: 4 x 4 float sums + 4 int sums
 constexpr size_t kRowChunkBytes = 192 << 10;  // weight rows kept in L2 across the token tiles
 
-// The lanes: 16 tokens in a zmm, or 8 in a ymm when a call has at most 8 (batched
-// decoding), so no lane idles.
-struct Lanes16 {
-  static constexpr int kT = 16;
-  using VI = __m512i;
-  using VF = __m512;
-  static VI Set1(int32_t v) { return _mm512_set1_epi32(v); }
-  static VI Load(const uint8_t* p) { return _mm512_loadu_si512(p); }
-  static VI Dot(VI acc, VI u, VI s) { return _mm512_dpbusd_epi32(acc, u, s); }
-  static VF LoadF(const uint8_t* p) { return _mm512_loadu_ps(reinterpret_cast<const float*>(p)); }
-  static VF ZeroF() { return _mm512_setzero_ps(); }
-  static VF Set1F(float v) { return _mm512_set1_ps(v); }
-  static VF Mul(VF a, VF b) { return _mm512_mul_ps(a, b); }
-  static VF Add(VF a, VF b) { return _mm512_add_ps(a, b); }
-  static VF Fma(VF a, VF b, VF c) { return _mm512_fmadd_ps(a, b, c); }
-  static VF ToF(VI a) { return _mm512_cvtepi32_ps(a); }
-  static void StoreF(float* p, VF v) { _mm512_storeu_ps(p, v); }
-};
-struct Lanes8 {
-  static constexpr int kT = 8;
-  using VI = __m256i;
-  using VF = __m256;
-  static VI Set1(int32_t v) { return _mm256_set1_epi32(v); }
-  static VI Load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-  static VI Dot(VI acc, VI u, VI s) { return _mm256_dpbusd_epi32(acc, u, s); }
-  static VF LoadF(const uint8_t* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
-  static VF ZeroF() { return _mm256_setzero_ps(); }
-  static VF Set1F(float v) { return _mm256_set1_ps(v); }
-  static VF Mul(VF a, VF b) { return _mm256_mul_ps(a, b); }
-  static VF Add(VF a, VF b) { return _mm256_add_ps(a, b); }
-  static VF Fma(VF a, VF b, VF c) { return _mm256_fmadd_ps(a, b, c); }
-  static VF ToF(VI a) { return _mm256_cvtepi32_ps(a); }
-  static void StoreF(float* p, VF v) { _mm256_storeu_ps(p, v); }
-};
-// Packed bytes of one block of a token tile: the quads, then x_d[kT].
-template <class L>
-constexpr size_t PackBlockBytes() {
-  return static_cast<size_t>(kQuads + 1) * 4 * L::kT;
-}
-
-struct PackScratch {
-  std::vector<uint8_t> x;   // [token tile][block][PackBlockBytes]
+struct VnniScratch {
+  std::vector<uint8_t> x;   // packed token tiles
   std::vector<float> dw;    // [row of chunk][block]: d_w
   std::vector<int32_t> wc;  // [row of chunk][block]: -128 * sum of the codes
 };
-PackScratch& Scratch() {
-  thread_local PackScratch s;  // grown on demand, reused across calls
+VnniScratch& Scratch() {
+  thread_local VnniScratch s;  // grown on demand, reused across calls
   return s;
 }
 
-// Tokens [t0, t0 + nt) (nt <= kT; missing lanes are zero bytes with scale 0, and
-// their outputs are never written).
-template <class L>
-void PackTokens(const uint8_t* act, size_t act_stride, int64_t t0, int nt, int64_t nblocks, uint8_t* out) {
-  constexpr size_t kQuadBytes = 4 * L::kT;
-  std::memset(out, 0, static_cast<size_t>(nblocks) * PackBlockBytes<L>());
-  for (int t = 0; t < nt; ++t) {
-    const uint8_t* xr = act + static_cast<size_t>(t0 + t) * act_stride;
-    for (int64_t b = 0; b < nblocks; ++b) {
-      const uint8_t* xb = Q8ABlock(xr, b);
-      uint8_t* ob = out + static_cast<size_t>(b) * PackBlockBytes<L>();
-      for (int q = 0; q < kQuads; ++q) {
-        const uint32_t v = LoadU32(xb + kQ8AQsOffset + 4 * q) ^ 0x80808080u;
-        std::memcpy(ob + kQuadBytes * q + 4 * t, &v, 4);
-      }
-      const float d = Q8AScale(xb);
-      std::memcpy(ob + kQuadBytes * kQuads + 4 * t, &d, 4);
+// d_w (F16C, as MatVec) and -128 sum(w) of rows [c0, c1), every block.
+void PrepareRows(const cpu::WeightView& w, int64_t c0, int64_t c1, int64_t nblocks, VnniScratch* sc) {
+  for (int64_t r = c0; r < c1; ++r) {
+    float* dw = sc->dw.data() + static_cast<size_t>((r - c0) * nblocks);
+    int32_t* wc = sc->wc.data() + static_cast<size_t>((r - c0) * nblocks);
+    int64_t b = 0;
+    for (; b + 4 <= nblocks; b += 4) {  // four scales at a time
+      const uint8_t* wb = w.row(r) + b * kBlockBytes;
+      _mm_storeu_ps(dw + b, _mm_cvtph_ps(_mm_setr_epi16(
+                                static_cast<int16_t>(LoadU16(wb)), static_cast<int16_t>(LoadU16(wb + kBlockBytes)),
+                                static_cast<int16_t>(LoadU16(wb + 2 * kBlockBytes)),
+                                static_cast<int16_t>(LoadU16(wb + 3 * kBlockBytes)), 0, 0, 0, 0)));
+    }
+    for (; b < nblocks; ++b) dw[b] = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(LoadU16(w.row(r) + b * kBlockBytes))));
+    for (b = 0; b < nblocks; ++b) {
+      const uint8_t* wb = w.row(r) + b * kBlockBytes;
+      // sum(w) = sum(w + 128) - 32 * 128, the former by vpsadbw against 0.
+      const __m256i u = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 2)),
+                                         _mm256_set1_epi8(static_cast<char>(0x80)));
+      const __m256i sad = _mm256_sad_epu8(u, _mm256_setzero_si256());  // 4 x u64 partial sums
+      const __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
+      wc[b] = -128 * (_mm_cvtsi128_si32(_mm_add_epi64(s2, _mm_unpackhi_epi64(s2, s2))) - quant::kQ8_0BlockSize * 128);
     }
   }
 }
@@ -205,7 +166,7 @@ void PackTokens(const uint8_t* act, size_t act_stride, int64_t t0, int nt, int64
 template <class L, int R>
 HWY_INLINE void VnniTile(const cpu::WeightView& w, int64_t ra, const float* dw, const int32_t* wc, int64_t nblocks,
                          const uint8_t* xp, int nt, float* y, int64_t y_stride) {
-  constexpr size_t kQuadBytes = 4 * L::kT;
+  using P = LanePack<L, false>;
   typename L::VF s[R][4];
   for (int r = 0; r < R; ++r) {
     for (int j = 0; j < 4; ++j) s[r][j] = L::ZeroF();
@@ -213,87 +174,39 @@ HWY_INLINE void VnniTile(const cpu::WeightView& w, int64_t ra, const float* dw, 
   const uint8_t* wr[R];
   for (int r = 0; r < R; ++r) wr[r] = w.row(ra + r);
   for (int64_t b = 0; b < nblocks; ++b) {
-    const uint8_t* xb = xp + static_cast<size_t>(b) * PackBlockBytes<L>();
+    const uint8_t* xb = xp + static_cast<size_t>(b) * P::kBlockBytes;
     typename L::VI acc[R];
     for (int r = 0; r < R; ++r) acc[r] = L::Set1(wc[r * nblocks + b]);
-    for (int q = 0; q < kQuads; ++q) {
-      const typename L::VI xq = L::Load(xb + kQuadBytes * q);
+    for (int q = 0; q < kLaneQuads; ++q) {
+      const typename L::VI xq = L::Load(xb + P::kQuadBytes * q);
       for (int r = 0; r < R; ++r) {
         acc[r] = L::Dot(acc[r], xq, L::Set1(static_cast<int32_t>(LoadU32(wr[r] + b * kBlockBytes + 2 + 4 * q))));
       }
     }
-    const typename L::VF xd = L::LoadF(xb + kQuadBytes * kQuads);
+    const typename L::VF xd = L::LoadF(xb + P::kScaleAt);
     const int j = static_cast<int>(b & 3);
     for (int r = 0; r < R; ++r) {
       s[r][j] = L::Fma(L::Mul(L::Set1F(dw[r * nblocks + b]), xd), L::ToF(acc[r]), s[r][j]);
     }
   }
-  for (int r = 0; r < R; ++r) {
-    float out[L::kT];
-    L::StoreF(out, L::Add(L::Add(s[r][0], s[r][1]), L::Add(s[r][2], s[r][3])));
-    for (int t = 0; t < nt; ++t) y[t * y_stride + ra + r] = out[t];
-  }
+  for (int r = 0; r < R; ++r) StoreRow<L>(s[r], nt, y, y_stride, ra + r);
 }
 
 template <class L>
 void VnniMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
                 float* y, int64_t y_stride) {
-  constexpr int kT = L::kT;
   const int64_t nblocks = (w.cols + quant::kQ8_0BlockSize - 1) / quant::kQ8_0BlockSize;
-  const size_t tile_bytes = static_cast<size_t>(nblocks) * PackBlockBytes<L>();
-  const int64_t ntiles = (m + kT - 1) / kT;
-  PackScratch& sc = Scratch();
-  sc.x.resize(static_cast<size_t>(ntiles) * tile_bytes);
-  for (int64_t tt = 0; tt < ntiles; ++tt) {
-    PackTokens<L>(act, act_stride, tt * kT, static_cast<int>(std::min<int64_t>(kT, m - tt * kT)), nblocks,
-                  sc.x.data() + static_cast<size_t>(tt) * tile_bytes);
-  }
-  const int64_t chunk =
-      std::max<int64_t>(kVR, static_cast<int64_t>(kRowChunkBytes / std::max<size_t>(w.row_bytes, 1)) / kVR * kVR);
+  const int64_t chunk = ChunkRows<kVR>(kRowChunkBytes, w.row_bytes);
+  VnniScratch& sc = Scratch();
   sc.dw.resize(static_cast<size_t>(chunk * nblocks));
   sc.wc.resize(static_cast<size_t>(chunk * nblocks));
-  for (int64_t c0 = r0; c0 < r1; c0 += chunk) {
-    const int64_t c1 = std::min(r1, c0 + chunk);
-    for (int64_t r = c0; r < c1; ++r) {
-      float* dw = sc.dw.data() + static_cast<size_t>((r - c0) * nblocks);
-      int64_t b = 0;
-      for (; b + 4 <= nblocks; b += 4) {  // F16C as in MatVec, four scales at a time
-        const uint8_t* wb = w.row(r) + b * kBlockBytes;
-        _mm_storeu_ps(dw + b, _mm_cvtph_ps(_mm_setr_epi16(
-                                  static_cast<int16_t>(LoadU16(wb)), static_cast<int16_t>(LoadU16(wb + kBlockBytes)),
-                                  static_cast<int16_t>(LoadU16(wb + 2 * kBlockBytes)),
-                                  static_cast<int16_t>(LoadU16(wb + 3 * kBlockBytes)), 0, 0, 0, 0)));
-      }
-      for (; b < nblocks; ++b) {
-        dw[b] = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(LoadU16(w.row(r) + b * kBlockBytes))));
-      }
-      for (b = 0; b < nblocks; ++b) {
-        const uint8_t* wb = w.row(r) + b * kBlockBytes;
-        // sum(w) = sum(w + 128) - 32 * 128, the former by vpsadbw against 0.
-        const __m256i u = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 2)),
-                                           _mm256_set1_epi8(static_cast<char>(0x80)));
-        const __m256i sad = _mm256_sad_epu8(u, _mm256_setzero_si256());  // 4 x u64 partial sums
-        const __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
-        const int32_t sum =
-            _mm_cvtsi128_si32(_mm_add_epi64(s2, _mm_unpackhi_epi64(s2, s2))) - quant::kQ8_0BlockSize * 128;
-        sc.wc[static_cast<size_t>((r - c0) * nblocks + b)] = -128 * sum;
-      }
-    }
-    for (int64_t tt = 0; tt < ntiles; ++tt) {
-      const uint8_t* xp = sc.x.data() + static_cast<size_t>(tt) * tile_bytes;
-      const int nt = static_cast<int>(std::min<int64_t>(kT, m - tt * kT));
-      float* yt = y + tt * kT * y_stride;
-      int64_t r = c0;
-      for (; r + kVR <= c1; r += kVR) {
+  TokenLanesMatMul<L, false, kVR>(
+      act, act_stride, m, nblocks, r0, r1, chunk, 0x80808080u, &sc.x, y, y_stride,
+      [&](int64_t c0, int64_t c1) { PrepareRows(w, c0, c1, nblocks, &sc); },
+      [&](auto rows, int64_t r, int64_t c0, const uint8_t* xp, int nt, float* yt) HWY_ATTR {
         const size_t at = static_cast<size_t>((r - c0) * nblocks);
-        VnniTile<L, kVR>(w, r, sc.dw.data() + at, sc.wc.data() + at, nblocks, xp, nt, yt, y_stride);
-      }
-      for (; r < c1; ++r) {
-        const size_t at = static_cast<size_t>((r - c0) * nblocks);
-        VnniTile<L, 1>(w, r, sc.dw.data() + at, sc.wc.data() + at, nblocks, xp, nt, yt, y_stride);
-      }
-    }
-  }
+        VnniTile<L, decltype(rows)::value>(w, r, sc.dw.data() + at, sc.wc.data() + at, nblocks, xp, nt, yt, y_stride);
+      });
 }
 
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,

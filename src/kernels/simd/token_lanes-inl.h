@@ -1,0 +1,162 @@
+// Tokens in the lanes: the AVX3_DL GEMM scheme shared by the Q8_A-paired block
+// formats (dot_q8.cc, dot_q4g.cc). Included once per Highway target after
+// common-inl.h, hence the toggle guard; only the AVX3_DL pass defines anything.
+//
+// The activations of a tile of 16 tokens (8 when a call has at most 8: batched
+// decoding) are transposed once per call to [32-block][quad of 4 codes][token],
+// 4 bytes a token, followed by each token's scale x_d and (when a format needs
+// it) its code sum, as floats. A weight row's 4 codes of a quad are broadcast to
+// every lane, so one vpdpbusd adds 4 products to each token's block sum: exact
+// int32 block sums of all the tile's tokens, no horizontal reduction. Each
+// format then applies its MatVec's per-block float formula lane by lane, so
+// MatMul stays bit-identical to MatVec.
+
+#if defined(SEPTET_KERNELS_SIMD_TOKEN_LANES_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef SEPTET_KERNELS_SIMD_TOKEN_LANES_INL_H_
+#undef SEPTET_KERNELS_SIMD_TOKEN_LANES_INL_H_
+#else
+#define SEPTET_KERNELS_SIMD_TOKEN_LANES_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "kernels/simd/common-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC target("avx512vnni")  // see hwy_config.h
+#endif
+namespace septet::simd {
+namespace HWY_NAMESPACE {
+
+#if HWY_TARGET == HWY_AVX3_DL
+
+inline constexpr int kLaneQuads = quant::kQ8ABlockSize / 4;  // quads of codes per 32-block
+
+struct Lanes16 {
+  static constexpr int kT = 16;
+  using VI = __m512i;
+  using VF = __m512;
+  static VI Set1(int32_t v) { return _mm512_set1_epi32(v); }
+  static VI Zero() { return _mm512_setzero_si512(); }
+  static VI Load(const uint8_t* p) { return _mm512_loadu_si512(p); }
+  static VI Dot(VI acc, VI u, VI s) { return _mm512_dpbusd_epi32(acc, u, s); }
+  static VF LoadF(const uint8_t* p) { return _mm512_loadu_ps(reinterpret_cast<const float*>(p)); }
+  static VF ZeroF() { return _mm512_setzero_ps(); }
+  static VF Set1F(float v) { return _mm512_set1_ps(v); }
+  static VF Mul(VF a, VF b) { return _mm512_mul_ps(a, b); }
+  static VF Add(VF a, VF b) { return _mm512_add_ps(a, b); }
+  static VF Fma(VF a, VF b, VF c) { return _mm512_fmadd_ps(a, b, c); }
+  static VF ToF(VI a) { return _mm512_cvtepi32_ps(a); }
+  static void StoreF(float* p, VF v) { _mm512_storeu_ps(p, v); }
+};
+struct Lanes8 {
+  static constexpr int kT = 8;
+  using VI = __m256i;
+  using VF = __m256;
+  static VI Set1(int32_t v) { return _mm256_set1_epi32(v); }
+  static VI Zero() { return _mm256_setzero_si256(); }
+  static VI Load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static VI Dot(VI acc, VI u, VI s) { return _mm256_dpbusd_epi32(acc, u, s); }
+  static VF LoadF(const uint8_t* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
+  static VF ZeroF() { return _mm256_setzero_ps(); }
+  static VF Set1F(float v) { return _mm256_set1_ps(v); }
+  static VF Mul(VF a, VF b) { return _mm256_mul_ps(a, b); }
+  static VF Add(VF a, VF b) { return _mm256_add_ps(a, b); }
+  static VF Fma(VF a, VF b, VF c) { return _mm256_fmadd_ps(a, b, c); }
+  static VF ToF(VI a) { return _mm256_cvtepi32_ps(a); }
+  static void StoreF(float* p, VF v) { _mm256_storeu_ps(p, v); }
+};
+
+// One packed 32-block of a token tile: the quads, x_d[kT], then (kSums) float(x_sum)[kT].
+template <class L, bool kSums>
+struct LanePack {
+  static constexpr size_t kQuadBytes = 4 * L::kT;
+  static constexpr size_t kScaleAt = kQuadBytes * kLaneQuads;
+  static constexpr size_t kSumAt = kScaleAt + 4 * L::kT;
+  static constexpr size_t kBlockBytes = kSumAt + (kSums ? 4 * L::kT : 0);
+};
+
+// Tokens [t0, t0 + nt) of the Q8_A rows (nt <= kT; missing lanes are zero bytes,
+// scale and sum 0, and their outputs are never written). xor_mask 0x80808080
+// stores codes + 128 (the unsigned operand), 0 the codes themselves.
+template <class L, bool kSums>
+void PackQ8ATokens(const uint8_t* act, size_t act_stride, int64_t t0, int nt, int64_t nblocks, uint32_t xor_mask,
+                   uint8_t* out) {
+  using P = LanePack<L, kSums>;
+  std::memset(out, 0, static_cast<size_t>(nblocks) * P::kBlockBytes);
+  for (int t = 0; t < nt; ++t) {
+    const uint8_t* xr = act + static_cast<size_t>(t0 + t) * act_stride;
+    for (int64_t b = 0; b < nblocks; ++b) {
+      const uint8_t* xb = Q8ABlock(xr, b);
+      uint8_t* ob = out + static_cast<size_t>(b) * P::kBlockBytes;
+      for (int q = 0; q < kLaneQuads; ++q) {
+        const uint32_t v = LoadU32(xb + kQ8AQsOffset + 4 * q) ^ xor_mask;
+        std::memcpy(ob + P::kQuadBytes * q + 4 * t, &v, 4);
+      }
+      const float d = Q8AScale(xb);
+      std::memcpy(ob + P::kScaleAt + 4 * t, &d, 4);
+      if constexpr (kSums) {
+        const float s = static_cast<float>(Q8ASum(xb));
+        std::memcpy(ob + P::kSumAt + 4 * t, &s, 4);
+      }
+    }
+  }
+}
+
+// The driver: tokens [0, m) packed into tiles, rows [r0, r1) in chunks of
+// chunk_rows (a multiple of kRows): prepare(c0, c1) readies a chunk (decoded
+// codes, scales), then tile(kRows or 1 rows from r, packed tile, nt, y of the
+// tile's first token) runs for every tile. `pack` is the thread's buffer.
+template <class L, bool kSums, int kRows, class Prepare, class Tile>
+void TokenLanesMatMul(const uint8_t* act, size_t act_stride, int64_t m, int64_t nblocks, int64_t r0, int64_t r1,
+                      int64_t chunk_rows, uint32_t xor_mask, std::vector<uint8_t>* pack, float* y, int64_t y_stride,
+                      const Prepare& prepare, const Tile& tile) {
+  constexpr int kT = L::kT;
+  const size_t tile_bytes = static_cast<size_t>(nblocks) * LanePack<L, kSums>::kBlockBytes;
+  const int64_t ntiles = (m + kT - 1) / kT;
+  if (pack->size() < static_cast<size_t>(ntiles) * tile_bytes) pack->resize(static_cast<size_t>(ntiles) * tile_bytes);
+  for (int64_t tt = 0; tt < ntiles; ++tt) {
+    PackQ8ATokens<L, kSums>(act, act_stride, tt * kT, static_cast<int>(std::min<int64_t>(kT, m - tt * kT)), nblocks,
+                            xor_mask, pack->data() + static_cast<size_t>(tt) * tile_bytes);
+  }
+  for (int64_t c0 = r0; c0 < r1; c0 += chunk_rows) {
+    const int64_t c1 = std::min(r1, c0 + chunk_rows);
+    prepare(c0, c1);
+    for (int64_t tt = 0; tt < ntiles; ++tt) {
+      const uint8_t* xp = pack->data() + static_cast<size_t>(tt) * tile_bytes;
+      const int nt = static_cast<int>(std::min<int64_t>(kT, m - tt * kT));
+      float* yt = y + tt * kT * y_stride;
+      int64_t r = c0;
+      for (; r + kRows <= c1; r += kRows) tile(std::integral_constant<int, kRows>(), r, c0, xp, nt, yt);
+      for (; r < c1; ++r) tile(std::integral_constant<int, 1>(), r, c0, xp, nt, yt);
+    }
+  }
+}
+
+// Rows of about `bytes` per chunk, a multiple of kRows.
+template <int kRows>
+int64_t ChunkRows(size_t bytes, size_t row_bytes) {
+  return std::max<int64_t>(kRows, static_cast<int64_t>(bytes / std::max<size_t>(row_bytes, 1)) / kRows * kRows);
+}
+
+// The final store of a row's 4 per-position sums: (s0 + s1) + (s2 + s3) per
+// lane (HSum4f's order), token t to y[t * y_stride + row].
+template <class L>
+HWY_INLINE void StoreRow(const typename L::VF s[4], int nt, float* y, int64_t y_stride, int64_t row) {
+  float out[L::kT];
+  L::StoreF(out, L::Add(L::Add(s[0], s[1]), L::Add(s[2], s[3])));
+  for (int t = 0; t < nt; ++t) y[t * y_stride + row] = out[t];
+}
+
+#endif  // HWY_TARGET == HWY_AVX3_DL
+
+}  // namespace HWY_NAMESPACE
+}  // namespace septet::simd
+HWY_AFTER_NAMESPACE();
+
+#endif  // SEPTET_KERNELS_SIMD_TOKEN_LANES_INL_H_ toggle
