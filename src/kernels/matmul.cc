@@ -80,14 +80,12 @@ void BlasRows(const cpu::WeightView& w, const float* x, int64_t m, int64_t r0, i
 // once: a tile stays in L2 across the tokens, and a matvec call's per-call
 // activation set-up is spread over many rows). Both give the same bits, so only
 // speed depends on it. From `septet bench -b 1,2,4,8` on the TinyLlama shape
-// (docs/benchmarks.md §6): the GEMM wins from 4 tokens for Q3P5, from 8 for Q4_G;
-// on the repacked Q3P5 layout, whose GEMM decodes a one-tile batch into an
-// L1-sized chunk, from 2 (simd_kernels_bench 2048 x 2048: 2 tokens 262-274 us
-// against 2 x 156 us).
-int64_t MinGemmTokens(const cpu::WeightView& w) {
-  if (w.layout == cpu::WeightLayout::kQ3P5Slots) return 2;
-  return w.type == DType::kQ4_G ? 8 : 4;
-}
+// (docs/benchmarks.md §6): the GEMM wins from 4 tokens (Q4_G: from 8 before its
+// AVX3_DL GEMM, which at 8 tokens takes half the time of 8 matvecs); on the
+// repacked Q3P5 layout, whose GEMM decodes a one-tile batch into an L1-sized
+// chunk, from 2 (simd_kernels_bench 2048 x 2048: 2 tokens 262-274 us against
+// 2 x 156 us).
+int64_t MinGemmTokens(const cpu::WeightView& w) { return w.layout == cpu::WeightLayout::kQ3P5Slots ? 2 : 4; }
 constexpr int64_t kMatVecTileBytes = 64 << 10;
 
 }  // namespace
