@@ -22,6 +22,7 @@
 #include "kernels/cpu/swiglu.h"
 #include "kernels/simd/repack.h"
 #include "kernels/simd/simd_ops.h"
+#include "quant/ggml_test_util.h"
 #include "quant/registry.h"
 
 namespace {
@@ -62,8 +63,13 @@ const Matrix& GetMatrix(DType type, int64_t rows, int64_t cols, bool repack = fa
   m->bytes.resize(rb * static_cast<size_t>(rows));
   constexpr int64_t kDistinct = 16;
   const auto w = Gaussian(kDistinct * cols, 0.02f, 7);
-  for (int64_t r = 0; r < kDistinct && r < rows; ++r) {
-    t.from_float(w.data() + r * cols, m->bytes.data() + r * rb, cols, nullptr);
+  if (t.from_float == nullptr) {  // input-only ggml types: random well-formed blocks
+    std::mt19937_64 rng(7);
+    septet::quant::testing::FillRandomGgmlRows(type, std::min(kDistinct, rows), cols, rng, m->bytes.data());
+  } else {
+    for (int64_t r = 0; r < kDistinct && r < rows; ++r) {
+      t.from_float(w.data() + r * cols, m->bytes.data() + r * rb, cols, nullptr);
+    }
   }
   for (int64_t r = kDistinct; r < rows; ++r) {
     std::memcpy(m->bytes.data() + r * rb, m->bytes.data() + (r % kDistinct) * rb, rb);
@@ -157,10 +163,12 @@ void BM_MatMul_Q3P5_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ3P5,
 void BM_MatMul_Q8_0_simd(benchmark::State& s) { MatMul(s, DType::kQ8_0, false); }
 void BM_MatMul_F32_simd(benchmark::State& s) { MatMul(s, DType::kF32, false); }
 void BM_MatMul_Q4_G_simd(benchmark::State& s) { MatMul(s, DType::kQ4_G, false); }
+void BM_MatMul_Q4_0_simd(benchmark::State& s) { MatMul(s, DType::kQ4_0, false); }
 BENCHMARK(BM_MatMul_Q3P5_simd)->Args({2048, 2048, 64})->Apply(Common);
 BENCHMARK(BM_MatMul_Q3P5_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 32})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 6})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q8_0_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_G_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
+BENCHMARK(BM_MatMul_Q4_0_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
 BENCHMARK(BM_MatMul_F32_simd)->Args({2048, 2048, 64})->Args({1536, 576, 512})->Args({576, 1536, 512})->Args({576, 576, 512})->Apply(Common);
 
 // ---- memory bandwidth reference (single thread, 256 MiB) ----

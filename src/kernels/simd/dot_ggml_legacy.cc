@@ -29,6 +29,7 @@
 #include "hwy/highway.h"
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/kernels_internal.h"
+#include "kernels/simd/token_lanes-inl.h"
 #include "quant/ggml_legacy.h"
 #include "quant/q8_act.h"
 
@@ -173,8 +174,28 @@ void MatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* ac
   for (; r < r1; ++r) RowsAvx2<L, 1>(t, w, r, act, y + (r - r0));
 }
 
-// Prefill: the decode is a few ops per 32 weights, so a tile of 4 rows
-// (L1-resident after the first token) is re-run per token, as for Q4_G.
+#if HWY_TARGET == HWY_AVX3_DL
+// Prefill and batches: the VNNI GEMM of token_lanes-inl.h on the decoded codes
+// (affine for Q4_1 / Q5_1, symmetric with c = kOffset for Q4_0 / Q5_0), each
+// block's d (and m) converted by F16C as above.
+template <class L>
+void CodesGemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+               float* y, int64_t y_stride) {
+  const Tables t = MakeTables();
+  const int64_t nb = w.cols / quant::kGgmlLegacyBlockSize;
+  CodesMatMulAnyM<L::kOffset>(w, r0, r1, act, act_stride, m, y, y_stride,
+                              [&](int64_t r, uint8_t* codes, float* dm) HWY_ATTR {
+                                const uint8_t* wr = w.row(r);
+                                for (int64_t b = 0; b < nb; ++b) {
+                                  const uint8_t* blk = wr + b * L::kBytes;
+                                  _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + 32 * b), Codes<L>(t, blk));
+                                  const uint32_t head = L::kMin ? LoadU32(blk) : LoadU16(blk);
+                                  _mm_storel_pi(reinterpret_cast<__m64*>(dm + 2 * b),
+                                                _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(head))));
+                                }
+                              });
+}
+#endif  // HWY_TARGET == HWY_AVX3_DL
 
 #else  // portable fallback
 
@@ -225,11 +246,21 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   }
 }
 
-// Prefill re-runs the matvec per token over 4-row tiles (MatVec == MatMul per
-// token, bit for bit); the type switch is MatVecImpl's.
+// Prefill: on AVX3_DL the VNNI GEMM; elsewhere the matvec per token over 4-row
+// tiles (MatVec == MatMul per token, bit for bit).
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                 int64_t m, float* y, int64_t y_stride) {
+#if HWY_TARGET == HWY_AVX3_DL
+  switch (w.type) {
+    case DType::kQ4_0: return CodesGemm<Q4_0Layout>(w, r0, r1, act, act_stride, m, y, y_stride);
+    case DType::kQ4_1: return CodesGemm<Q4_1Layout>(w, r0, r1, act, act_stride, m, y, y_stride);
+    case DType::kQ5_0: return CodesGemm<Q5_0Layout>(w, r0, r1, act, act_stride, m, y, y_stride);
+    case DType::kQ5_1: return CodesGemm<Q5_1Layout>(w, r0, r1, act, act_stride, m, y, y_stride);
+    default: SEPTET_CHECK_MSG(false, "simd GgmlLegacy MatMul: not a Q4_0/Q4_1/Q5_0/Q5_1 weight");
+  }
+#else
   MatMulByRowTiles(MatVecImpl, w, r0, r1, act, act_stride, m, y, y_stride);
+#endif
 }
 
 }  // namespace

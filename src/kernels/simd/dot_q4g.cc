@@ -14,7 +14,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <vector>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/simd/dot_q4g.cc"
@@ -147,105 +146,27 @@ void MatMulPerToken(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint
 }
 
 #if HWY_TARGET == HWY_AVX3_DL
-// ---- VNNI GEMM: tokens in the lanes (token_lanes-inl.h) ----
-// A chunk of rows is decoded once into natural-order u8 codes (0..15, the
-// unsigned operand) with its blocks' step and min; the activations are packed
-// as they are (signed) with their code sums. Per 32-weight sub-block s of a row
-// and token lane, MatVec's CombineAffine: inner = fma(step, float(acc),
-// min * x_sum), s_j = fma(x_d, inner, s_j) with j = s, then (s_0 + s_1) +
-// (s_2 + s_3): bit-identical to MatVec (tested). A short final group runs only
-// its ns sub-blocks (MatVec adds exact zeros for the others).
-constexpr int kVR = 4;                         // rows per register tile: 4 x 4 float sums + 4 int sums
-constexpr size_t kRowChunkBytes = 128 << 10;  // decoded codes kept in L2 across the token tiles
-
-struct VnniScratch {
-  std::vector<uint8_t> x;      // packed token tiles
-  std::vector<uint8_t> codes;  // [row of chunk][sub-block][32]
-  std::vector<float> dm;       // [row of chunk][group][2]: step, min
-};
-VnniScratch& Scratch() {
-  thread_local VnniScratch s;  // grown on demand, reused across calls
-  return s;
-}
-
-// Rows [c0, c1): nsub sub-blocks of codes a row, the groups' (step, min).
-void DecodeRows(const cpu::WeightView& w, int64_t c0, int64_t c1, int64_t nsub, int64_t ngroups, VnniScratch* sc) {
+// VNNI GEMM (token_lanes-inl.h, affine): a row decoded to natural-order codes
+// (weight 2k: low nibble of byte k, 2k + 1: high), each sub-block with its
+// group's (step, min) converted by F16C as MatVec does.
+void DecodeRow(const cpu::WeightView& w, int64_t r, uint8_t* codes, float* dm) {
   const __m128i c15 = _mm_set1_epi8(15);
-  for (int64_t r = c0; r < c1; ++r) {
-    const uint8_t* wr = w.row(r);
-    uint8_t* codes = sc->codes.data() + static_cast<size_t>((r - c0) * nsub) * 32;
-    float* dm = sc->dm.data() + static_cast<size_t>((r - c0) * ngroups) * 2;
-    for (int64_t g = 0; g < ngroups; ++g) {
-      const uint8_t* blk = wr + g * kBlockBytes;
-      const __m128 p = Fp16Pair(LoadU16(blk), LoadU16(blk + 2));  // F16C, as MatVec
-      _mm_storel_pi(reinterpret_cast<__m64*>(dm + 2 * g), p);
-      const int64_t ns = std::min<int64_t>(kSubs, nsub - g * kSubs);
-      for (int64_t s = 0; s < ns; ++s) {
-        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 4 + 16 * s));
-        const __m128i lo = _mm_and_si128(q, c15), hi = _mm_and_si128(_mm_srli_epi16(q, 4), c15);
-        uint8_t* out = codes + (g * kSubs + s) * 32;  // weight 2k: low nibble of byte k, 2k + 1: high
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_unpacklo_epi8(lo, hi));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 16), _mm_unpackhi_epi8(lo, hi));
-      }
-    }
-  }
-}
-
-// R rows (ra..) x one packed token tile: y[t * y_stride + ra + r] for t < nt.
-template <class L, int R>
-HWY_INLINE void VnniTile(const uint8_t* codes, const float* dm, int64_t nsub, int64_t ngroups, const uint8_t* xp,
-                         int nt, float* y, int64_t y_stride, int64_t ra) {
-  using P = LanePack<L, true>;
-  typename L::VF s[R][4];
-  for (int r = 0; r < R; ++r) {
-    for (int j = 0; j < 4; ++j) s[r][j] = L::ZeroF();
-  }
+  const int64_t nsub = (w.cols + quant::kQ4GSubBlockSize - 1) / quant::kQ4GSubBlockSize;
   for (int64_t sb = 0; sb < nsub; ++sb) {
-    const uint8_t* xb = xp + static_cast<size_t>(sb) * P::kBlockBytes;
-    typename L::VI acc[R];
-    for (int r = 0; r < R; ++r) acc[r] = L::Zero();
-    for (int q = 0; q < kLaneQuads; ++q) {
-      const typename L::VI xq = L::Load(xb + P::kQuadBytes * q);
-      for (int r = 0; r < R; ++r) {
-        const uint8_t* c = codes + static_cast<size_t>(r * nsub + sb) * 32 + 4 * q;
-        acc[r] = L::Dot(acc[r], L::Set1(static_cast<int32_t>(LoadU32(c))), xq);
-      }
-    }
-    const typename L::VF xd = L::LoadF(xb + P::kScaleAt), xs = L::LoadF(xb + P::kSumAt);
-    const int64_t g = sb / kSubs;
-    const int j = static_cast<int>(sb % kSubs);
-    for (int r = 0; r < R; ++r) {
-      const float* p = dm + static_cast<size_t>(r * ngroups + g) * 2;
-      const typename L::VF inner = L::Fma(L::Set1F(p[0]), L::ToF(acc[r]), L::Mul(L::Set1F(p[1]), xs));
-      s[r][j] = L::Fma(xd, inner, s[r][j]);
-    }
+    const uint8_t* blk = w.row(r) + (sb / kSubs) * kBlockBytes;
+    const __m128 p = Fp16Pair(LoadU16(blk), LoadU16(blk + 2));
+    _mm_storel_pi(reinterpret_cast<__m64*>(dm + 2 * sb), p);
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 4 + 16 * (sb % kSubs)));
+    const __m128i lo = _mm_and_si128(q, c15), hi = _mm_and_si128(_mm_srli_epi16(q, 4), c15);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + 32 * sb), _mm_unpacklo_epi8(lo, hi));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + 32 * sb + 16), _mm_unpackhi_epi8(lo, hi));
   }
-  for (int r = 0; r < R; ++r) StoreRow<L>(s[r], nt, y, y_stride, ra + r);
-}
-
-template <class L>
-void VnniMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
-                float* y, int64_t y_stride) {
-  const int64_t nsub = (w.cols + quant::kQ4GSubBlockSize - 1) / quant::kQ4GSubBlockSize;  // = Q8_A blocks
-  const int64_t ngroups = (nsub + kSubs - 1) / kSubs;
-  const int64_t chunk = ChunkRows<kVR>(kRowChunkBytes, static_cast<size_t>(nsub) * 32);
-  VnniScratch& sc = Scratch();
-  sc.codes.resize(static_cast<size_t>(chunk * nsub) * 32);
-  sc.dm.resize(static_cast<size_t>(chunk * ngroups) * 2);
-  TokenLanesMatMul<L, true, kVR>(
-      act, act_stride, m, nsub, r0, r1, chunk, 0u, &sc.x, y, y_stride,
-      [&](int64_t c0, int64_t c1) { DecodeRows(w, c0, c1, nsub, ngroups, &sc); },
-      [&](auto rows, int64_t r, int64_t c0, const uint8_t* xp, int nt, float* yt) HWY_ATTR {
-        VnniTile<L, decltype(rows)::value>(sc.codes.data() + static_cast<size_t>((r - c0) * nsub) * 32,
-                                           sc.dm.data() + static_cast<size_t>((r - c0) * ngroups) * 2, nsub, ngroups,
-                                           xp, nt, yt, y_stride, r);
-      });
 }
 
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                 int64_t m, float* y, int64_t y_stride) {
-  if (m <= Lanes8::kT) return VnniMatMul<Lanes8>(w, r0, r1, act, act_stride, m, y, y_stride);
-  VnniMatMul<Lanes16>(w, r0, r1, act, act_stride, m, y, y_stride);
+  CodesMatMulAnyM<0>(w, r0, r1, act, act_stride, m, y, y_stride,
+                     [&w](int64_t r, uint8_t* codes, float* dm) { DecodeRow(w, r, codes, dm); });
 }
 #else
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,

@@ -22,9 +22,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
+#include "kernels/cpu/weight_view.h"
 #include "kernels/simd/common-inl.h"
+#include "quant/q8_act.h"
 
 HWY_BEFORE_NAMESPACE();
 #if HWY_TARGET == HWY_AVX3_DL
@@ -50,6 +53,7 @@ struct Lanes16 {
   static VF Set1F(float v) { return _mm512_set1_ps(v); }
   static VF Mul(VF a, VF b) { return _mm512_mul_ps(a, b); }
   static VF Add(VF a, VF b) { return _mm512_add_ps(a, b); }
+  static VF Sub(VF a, VF b) { return _mm512_sub_ps(a, b); }
   static VF Fma(VF a, VF b, VF c) { return _mm512_fmadd_ps(a, b, c); }
   static VF ToF(VI a) { return _mm512_cvtepi32_ps(a); }
   static void StoreF(float* p, VF v) { _mm512_storeu_ps(p, v); }
@@ -67,6 +71,7 @@ struct Lanes8 {
   static VF Set1F(float v) { return _mm256_set1_ps(v); }
   static VF Mul(VF a, VF b) { return _mm256_mul_ps(a, b); }
   static VF Add(VF a, VF b) { return _mm256_add_ps(a, b); }
+  static VF Sub(VF a, VF b) { return _mm256_sub_ps(a, b); }
   static VF Fma(VF a, VF b, VF c) { return _mm256_fmadd_ps(a, b, c); }
   static VF ToF(VI a) { return _mm256_cvtepi32_ps(a); }
   static void StoreF(float* p, VF v) { _mm256_storeu_ps(p, v); }
@@ -151,6 +156,95 @@ HWY_INLINE void StoreRow(const typename L::VF s[4], int nt, float* y, int64_t y_
   float out[L::kT];
   L::StoreF(out, L::Add(L::Add(s[0], s[1]), L::Add(s[2], s[3])));
   for (int t = 0; t < nt; ++t) y[t * y_stride + row] = out[t];
+}
+
+// ---- formats decoded to u8 codes (Q4_G, the ggml legacy blocks) ----
+// A row chunk decoded once: [row][sub-block][32] unsigned codes (the unsigned
+// operand, against the signed packed activations with their code sums) and
+// [row][sub-block] (step, min) as floats. Per sub-block sb (lane position
+// j = sb mod 4 of its group of 4) the MatVec float term, lane by lane:
+//   affine (kOffset 0): s_j = fma(x_d, fma(step, float(acc), min * x_sum), s_j)  (CombineAffine)
+//   symmetric c:        s_j = fma(step * x_d, float(acc) - c * x_sum, s_j)
+// then (s_0 + s_1) + (s_2 + s_3). A short final group runs only its sub-blocks
+// (MatVec adds exact zeros for the others).
+struct CodesScratch {
+  std::vector<uint8_t> x;      // packed token tiles
+  std::vector<uint8_t> codes;  // [row of chunk][sub-block][32]
+  std::vector<float> dm;       // [row of chunk][sub-block][2]: step, min
+};
+inline CodesScratch& CodesScratchOfThread() {
+  thread_local CodesScratch s;  // grown on demand, reused across calls
+  return s;
+}
+
+template <class L, int R, int kOffset>
+HWY_INLINE void CodesTile(const uint8_t* codes, const float* dm, int64_t nsub, const uint8_t* xp, int nt, float* y,
+                          int64_t y_stride, int64_t ra) {
+  using P = LanePack<L, true>;
+  typename L::VF s[R][4];
+  for (int r = 0; r < R; ++r) {
+    for (int j = 0; j < 4; ++j) s[r][j] = L::ZeroF();
+  }
+  for (int64_t sb = 0; sb < nsub; ++sb) {
+    const uint8_t* xb = xp + static_cast<size_t>(sb) * P::kBlockBytes;
+    typename L::VI acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = L::Zero();
+    for (int q = 0; q < kLaneQuads; ++q) {
+      const typename L::VI xq = L::Load(xb + P::kQuadBytes * q);
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* c = codes + static_cast<size_t>(r * nsub + sb) * 32 + 4 * q;
+        acc[r] = L::Dot(acc[r], L::Set1(static_cast<int32_t>(LoadU32(c))), xq);
+      }
+    }
+    const typename L::VF xd = L::LoadF(xb + P::kScaleAt), xs = L::LoadF(xb + P::kSumAt);
+    const int j = static_cast<int>(sb & 3);
+    for (int r = 0; r < R; ++r) {
+      const float* p = dm + static_cast<size_t>(r * nsub + sb) * 2;
+      if constexpr (kOffset == 0) {
+        const typename L::VF inner = L::Fma(L::Set1F(p[0]), L::ToF(acc[r]), L::Mul(L::Set1F(p[1]), xs));
+        s[r][j] = L::Fma(xd, inner, s[r][j]);
+      } else {
+        const typename L::VF xsc = L::Mul(xs, L::Set1F(static_cast<float>(kOffset)));
+        s[r][j] = L::Fma(L::Mul(L::Set1F(p[0]), xd), L::Sub(L::ToF(acc[r]), xsc), s[r][j]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) StoreRow<L>(s[r], nt, y, y_stride, ra + r);
+}
+
+// The whole GEMM of a codes format: decode(r, codes, dm) writes row r's nsub x 32
+// codes and nsub (step, min) pairs.
+template <class L, int kOffset, class Decode>
+void CodesMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+                 float* y, int64_t y_stride, const Decode& decode) {
+  constexpr int kRows = 4;                      // 4 x 4 float sums + 4 int sums
+  constexpr size_t kChunkCodeBytes = 128 << 10;  // decoded codes kept in L2 across the token tiles
+  const int64_t nsub = (w.cols + quant::kQ8ABlockSize - 1) / quant::kQ8ABlockSize;  // = Q8_A blocks
+  const int64_t chunk = ChunkRows<kRows>(kChunkCodeBytes, static_cast<size_t>(nsub) * 32);
+  CodesScratch& sc = CodesScratchOfThread();
+  sc.codes.resize(static_cast<size_t>(chunk * nsub) * 32);
+  sc.dm.resize(static_cast<size_t>(chunk * nsub) * 2);
+  TokenLanesMatMul<L, true, kRows>(
+      act, act_stride, m, nsub, r0, r1, chunk, 0u, &sc.x, y, y_stride,
+      [&](int64_t c0, int64_t c1) {
+        for (int64_t r = c0; r < c1; ++r) {
+          decode(r, sc.codes.data() + static_cast<size_t>((r - c0) * nsub) * 32,
+                 sc.dm.data() + static_cast<size_t>((r - c0) * nsub) * 2);
+        }
+      },
+      [&](auto rows, int64_t r, int64_t c0, const uint8_t* xp, int nt, float* yt) HWY_ATTR {
+        CodesTile<L, decltype(rows)::value, kOffset>(sc.codes.data() + static_cast<size_t>((r - c0) * nsub) * 32,
+                                                     sc.dm.data() + static_cast<size_t>((r - c0) * nsub) * 2, nsub,
+                                                     xp, nt, yt, y_stride, r);
+      });
+}
+
+// 16 tokens a tile, or 8 when the call has at most 8.
+template <int kOffset, class Decode>
+void CodesMatMulAnyM(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
+                     int64_t m, float* y, int64_t y_stride, const Decode& decode) {
+  if (m <= Lanes8::kT) return CodesMatMul<Lanes8, kOffset>(w, r0, r1, act, act_stride, m, y, y_stride, decode);
+  CodesMatMul<Lanes16, kOffset>(w, r0, r1, act, act_stride, m, y, y_stride, decode);
 }
 
 #endif  // HWY_TARGET == HWY_AVX3_DL
