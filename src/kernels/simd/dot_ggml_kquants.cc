@@ -36,6 +36,7 @@
 #include "hwy/highway.h"
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/kernels_internal.h"
+#include "kernels/simd/token_lanes-inl.h"
 #include "quant/ggml_kquants.h"
 #include "quant/q8_act.h"
 
@@ -270,8 +271,53 @@ void MatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* ac
   for (; r < r1; ++r) K::template Run<1>(t, w, r, act, y + (r - r0));
 }
 
-// Prefill: a tile of 4 rows (under 1 KB per 256 columns, L1-resident after the
-// first token) is re-run per token, as for Q4_G.
+#if HWY_TARGET == HWY_AVX3_DL
+// Prefill and batches, Q4_K / Q5_K: the VNNI GEMM of token_lanes-inl.h (KAffine)
+// on the decoded codes, with dl = d sc and ml = dmin mn per sub-block formed as
+// above (F16C d, dmin; one float multiply each). Q6_K keeps the per-token tiles.
+template <class L, int C>
+HWY_INLINE void StorePairCodes(const Tables& t, const uint8_t* blk, __m256i qh, uint8_t* codes) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + L::kQs + 32 * C));
+  __m256i lo = _mm256_and_si256(v, t.c15);
+  __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), t.c15);
+  if constexpr (L::kHigh) {
+    lo = _mm256_or_si256(lo, HighBit<2 * C>(qh, t.c16));
+    hi = _mm256_or_si256(hi, HighBit<2 * C + 1>(qh, t.c16));
+  }
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + 64 * C), lo);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + 64 * C + 32), hi);
+}
+
+template <class L>
+void KGemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+           float* y, int64_t y_stride) {
+  const Tables t = MakeTables();
+  const int64_t nsb = w.cols / quant::kQK;
+  CodesMatMulAnyM<KAffine>(w, r0, r1, act, act_stride, m, y, y_stride,
+                           [&](int64_t r, uint8_t* codes, float* dm) HWY_ATTR {
+                             for (int64_t sb = 0; sb < nsb; ++sb) {
+                               const uint8_t* blk = w.row(r) + sb * L::kBytes;
+                               alignas(16) uint8_t sm[16];
+                               UnpackScaleMin(blk + L::kScales, sm);
+                               const __m128 dmin = Fp16Pair(LoadU16(blk), LoadU16(blk + 2));
+                               const float d = _mm_cvtss_f32(dmin), mn = _mm_cvtss_f32(_mm_movehdup_ps(dmin));
+                               for (int j = 0; j < kSubs; ++j) {
+                                 dm[2 * (sb * kSubs + j)] = d * static_cast<float>(sm[j]);
+                                 dm[2 * (sb * kSubs + j) + 1] = mn * static_cast<float>(sm[8 + j]);
+                               }
+                               __m256i qh = _mm256_setzero_si256();
+                               if constexpr (L::kHigh) {
+                                 qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + L::kQh));
+                               }
+                               uint8_t* c = codes + sb * quant::kQK;
+                               StorePairCodes<L, 0>(t, blk, qh, c);
+                               StorePairCodes<L, 1>(t, blk, qh, c);
+                               StorePairCodes<L, 2>(t, blk, qh, c);
+                               StorePairCodes<L, 3>(t, blk, qh, c);
+                             }
+                           });
+}
+#endif  // HWY_TARGET == HWY_AVX3_DL
 
 #else  // portable fallback
 
@@ -353,10 +399,14 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   }
 }
 
-// Prefill re-runs the matvec per token over 4-row tiles (MatVec == MatMul per
-// token, bit for bit); the type switch is MatVecImpl's.
+// Prefill: Q4_K / Q5_K on AVX3_DL take the VNNI GEMM; otherwise the matvec is
+// re-run per token over 4-row tiles (MatVec == MatMul per token, bit for bit).
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                 int64_t m, float* y, int64_t y_stride) {
+#if HWY_TARGET == HWY_AVX3_DL
+  if (w.type == DType::kQ4_K) return KGemm<Q4_KLayout>(w, r0, r1, act, act_stride, m, y, y_stride);
+  if (w.type == DType::kQ5_K) return KGemm<Q5_KLayout>(w, r0, r1, act, act_stride, m, y, y_stride);
+#endif
   MatMulByRowTiles(MatVecImpl, w, r0, r1, act, act_stride, m, y, y_stride);
 }
 

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/simd/dot_ggml_legacy.cc"
@@ -183,7 +184,7 @@ void CodesGemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* 
                float* y, int64_t y_stride) {
   const Tables t = MakeTables();
   const int64_t nb = w.cols / quant::kGgmlLegacyBlockSize;
-  CodesMatMulAnyM<L::kOffset>(w, r0, r1, act, act_stride, m, y, y_stride,
+  CodesMatMulAnyM<std::conditional_t<L::kMin, Affine, Symmetric<L::kOffset>>>(w, r0, r1, act, act_stride, m, y, y_stride,
                               [&](int64_t r, uint8_t* codes, float* dm) HWY_ATTR {
                                 const uint8_t* wr = w.row(r);
                                 for (int64_t b = 0; b < nb; ++b) {

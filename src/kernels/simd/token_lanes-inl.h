@@ -55,6 +55,7 @@ struct Lanes16 {
   static VF Add(VF a, VF b) { return _mm512_add_ps(a, b); }
   static VF Sub(VF a, VF b) { return _mm512_sub_ps(a, b); }
   static VF Fma(VF a, VF b, VF c) { return _mm512_fmadd_ps(a, b, c); }
+  static VF Fmsub(VF a, VF b, VF c) { return _mm512_fmsub_ps(a, b, c); }
   static VF ToF(VI a) { return _mm512_cvtepi32_ps(a); }
   static void StoreF(float* p, VF v) { _mm512_storeu_ps(p, v); }
 };
@@ -73,6 +74,7 @@ struct Lanes8 {
   static VF Add(VF a, VF b) { return _mm256_add_ps(a, b); }
   static VF Sub(VF a, VF b) { return _mm256_sub_ps(a, b); }
   static VF Fma(VF a, VF b, VF c) { return _mm256_fmadd_ps(a, b, c); }
+  static VF Fmsub(VF a, VF b, VF c) { return _mm256_fmsub_ps(a, b, c); }
   static VF ToF(VI a) { return _mm256_cvtepi32_ps(a); }
   static void StoreF(float* p, VF v) { _mm256_storeu_ps(p, v); }
 };
@@ -149,24 +151,53 @@ int64_t ChunkRows(size_t bytes, size_t row_bytes) {
   return std::max<int64_t>(kRows, static_cast<int64_t>(bytes / std::max<size_t>(row_bytes, 1)) / kRows * kRows);
 }
 
-// The final store of a row's 4 per-position sums: (s0 + s1) + (s2 + s3) per
-// lane (HSum4f's order), token t to y[t * y_stride + row].
-template <class L>
-HWY_INLINE void StoreRow(const typename L::VF s[4], int nt, float* y, int64_t y_stride, int64_t row) {
+// The final store of a row's per-position sums, per lane: (s0 + s1) + (s2 + s3)
+// for 4 positions (HSum4f's order), ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 +
+// s7)) for 8 (HSum8f's); token t to y[t * y_stride + row].
+template <class L, int kPos = 4>
+HWY_INLINE void StoreRow(const typename L::VF* s, int nt, float* y, int64_t y_stride, int64_t row) {
   float out[L::kT];
-  L::StoreF(out, L::Add(L::Add(s[0], s[1]), L::Add(s[2], s[3])));
+  typename L::VF v = L::Add(L::Add(s[0], s[1]), L::Add(s[2], s[3]));
+  if constexpr (kPos == 8) v = L::Add(v, L::Add(L::Add(s[4], s[5]), L::Add(s[6], s[7])));
+  L::StoreF(out, v);
   for (int t = 0; t < nt; ++t) y[t * y_stride + row] = out[t];
 }
 
-// ---- formats decoded to u8 codes (Q4_G, the ggml legacy blocks) ----
+// ---- formats decoded to u8 codes (Q4_G, the ggml legacy blocks, Q4_K, Q5_K) ----
 // A row chunk decoded once: [row][sub-block][32] unsigned codes (the unsigned
 // operand, against the signed packed activations with their code sums) and
-// [row][sub-block] (step, min) as floats. Per sub-block sb (lane position
-// j = sb mod 4 of its group of 4) the MatVec float term, lane by lane:
-//   affine (kOffset 0): s_j = fma(x_d, fma(step, float(acc), min * x_sum), s_j)  (CombineAffine)
-//   symmetric c:        s_j = fma(step * x_d, float(acc) - c * x_sum, s_j)
-// then (s_0 + s_1) + (s_2 + s_3). A short final group runs only its sub-blocks
-// (MatVec adds exact zeros for the others).
+// [row][sub-block] two floats (p0, p1). Per sub-block sb (lane position
+// j = sb mod kPos) the MatVec float term, lane by lane (the formula policies):
+//   Affine:       s_j = fma(x_d, fma(step, float(acc), min * x_sum), s_j)  (CombineAffine; p = step, min)
+//   Symmetric<c>: s_j = fma(step * x_d, float(acc) - x_sum * c, s_j)        (p0 = step)
+//   KAffine:      s_j = fma(x_d, fmsub(dl, float(acc), ml * x_sum), s_j)   (8 positions; p = d sc, dmin mn)
+// then the positions summed as StoreRow. A short final group runs only its
+// sub-blocks (MatVec adds exact zeros for the others).
+struct Affine {
+  static constexpr int kPos = 4;
+  template <class L>
+  static HWY_INLINE typename L::VF Term(typename L::VF acc, typename L::VF xd, typename L::VF xs, const float* p,
+                                        typename L::VF s) {
+    return L::Fma(xd, L::Fma(L::Set1F(p[0]), acc, L::Mul(L::Set1F(p[1]), xs)), s);
+  }
+};
+template <int kC>
+struct Symmetric {
+  static constexpr int kPos = 4;
+  template <class L>
+  static HWY_INLINE typename L::VF Term(typename L::VF acc, typename L::VF xd, typename L::VF xs, const float* p,
+                                        typename L::VF s) {
+    return L::Fma(L::Mul(L::Set1F(p[0]), xd), L::Sub(acc, L::Mul(xs, L::Set1F(static_cast<float>(kC)))), s);
+  }
+};
+struct KAffine {
+  static constexpr int kPos = 8;
+  template <class L>
+  static HWY_INLINE typename L::VF Term(typename L::VF acc, typename L::VF xd, typename L::VF xs, const float* p,
+                                        typename L::VF s) {
+    return L::Fma(xd, L::Fmsub(L::Set1F(p[0]), acc, L::Mul(L::Set1F(p[1]), xs)), s);
+  }
+};
 struct CodesScratch {
   std::vector<uint8_t> x;      // packed token tiles
   std::vector<uint8_t> codes;  // [row of chunk][sub-block][32]
@@ -177,13 +208,14 @@ inline CodesScratch& CodesScratchOfThread() {
   return s;
 }
 
-template <class L, int R, int kOffset>
+template <class L, int R, class F>
 HWY_INLINE void CodesTile(const uint8_t* codes, const float* dm, int64_t nsub, const uint8_t* xp, int nt, float* y,
                           int64_t y_stride, int64_t ra) {
   using P = LanePack<L, true>;
-  typename L::VF s[R][4];
+  constexpr int kPos = F::kPos;
+  typename L::VF s[R][kPos];
   for (int r = 0; r < R; ++r) {
-    for (int j = 0; j < 4; ++j) s[r][j] = L::ZeroF();
+    for (int j = 0; j < kPos; ++j) s[r][j] = L::ZeroF();
   }
   for (int64_t sb = 0; sb < nsub; ++sb) {
     const uint8_t* xb = xp + static_cast<size_t>(sb) * P::kBlockBytes;
@@ -197,27 +229,20 @@ HWY_INLINE void CodesTile(const uint8_t* codes, const float* dm, int64_t nsub, c
       }
     }
     const typename L::VF xd = L::LoadF(xb + P::kScaleAt), xs = L::LoadF(xb + P::kSumAt);
-    const int j = static_cast<int>(sb & 3);
+    const int j = static_cast<int>(sb % kPos);
     for (int r = 0; r < R; ++r) {
-      const float* p = dm + static_cast<size_t>(r * nsub + sb) * 2;
-      if constexpr (kOffset == 0) {
-        const typename L::VF inner = L::Fma(L::Set1F(p[0]), L::ToF(acc[r]), L::Mul(L::Set1F(p[1]), xs));
-        s[r][j] = L::Fma(xd, inner, s[r][j]);
-      } else {
-        const typename L::VF xsc = L::Mul(xs, L::Set1F(static_cast<float>(kOffset)));
-        s[r][j] = L::Fma(L::Mul(L::Set1F(p[0]), xd), L::Sub(L::ToF(acc[r]), xsc), s[r][j]);
-      }
+      s[r][j] = F::template Term<L>(L::ToF(acc[r]), xd, xs, dm + static_cast<size_t>(r * nsub + sb) * 2, s[r][j]);
     }
   }
-  for (int r = 0; r < R; ++r) StoreRow<L>(s[r], nt, y, y_stride, ra + r);
+  for (int r = 0; r < R; ++r) StoreRow<L, kPos>(s[r], nt, y, y_stride, ra + r);
 }
 
 // The whole GEMM of a codes format: decode(r, codes, dm) writes row r's nsub x 32
-// codes and nsub (step, min) pairs.
-template <class L, int kOffset, class Decode>
+// codes and nsub (p0, p1) pairs.
+template <class L, class F, class Decode>
 void CodesMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
                  float* y, int64_t y_stride, const Decode& decode) {
-  constexpr int kRows = 4;                      // 4 x 4 float sums + 4 int sums
+  constexpr int kRows = F::kPos == 4 ? 4 : 2;   // kRows x kPos float sums + kRows int sums
   constexpr size_t kChunkCodeBytes = 128 << 10;  // decoded codes kept in L2 across the token tiles
   const int64_t nsub = (w.cols + quant::kQ8ABlockSize - 1) / quant::kQ8ABlockSize;  // = Q8_A blocks
   const int64_t chunk = ChunkRows<kRows>(kChunkCodeBytes, static_cast<size_t>(nsub) * 32);
@@ -233,18 +258,18 @@ void CodesMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t
         }
       },
       [&](auto rows, int64_t r, int64_t c0, const uint8_t* xp, int nt, float* yt) HWY_ATTR {
-        CodesTile<L, decltype(rows)::value, kOffset>(sc.codes.data() + static_cast<size_t>((r - c0) * nsub) * 32,
-                                                     sc.dm.data() + static_cast<size_t>((r - c0) * nsub) * 2, nsub,
-                                                     xp, nt, yt, y_stride, r);
+        CodesTile<L, decltype(rows)::value, F>(sc.codes.data() + static_cast<size_t>((r - c0) * nsub) * 32,
+                                               sc.dm.data() + static_cast<size_t>((r - c0) * nsub) * 2, nsub, xp,
+                                               nt, yt, y_stride, r);
       });
 }
 
 // 16 tokens a tile, or 8 when the call has at most 8.
-template <int kOffset, class Decode>
+template <class F, class Decode>
 void CodesMatMulAnyM(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                      int64_t m, float* y, int64_t y_stride, const Decode& decode) {
-  if (m <= Lanes8::kT) return CodesMatMul<Lanes8, kOffset>(w, r0, r1, act, act_stride, m, y, y_stride, decode);
-  CodesMatMul<Lanes16, kOffset>(w, r0, r1, act, act_stride, m, y, y_stride, decode);
+  if (m <= Lanes8::kT) return CodesMatMul<Lanes8, F>(w, r0, r1, act, act_stride, m, y, y_stride, decode);
+  CodesMatMul<Lanes16, F>(w, r0, r1, act, act_stride, m, y, y_stride, decode);
 }
 
 #endif  // HWY_TARGET == HWY_AVX3_DL
