@@ -47,6 +47,11 @@ void OnSignal(int) {
   if (g_signals.fetch_add(1) >= 1) _exit(130);
 }
 
+bool EngineIdle(const serve::Engine& engine) {
+  const serve::Engine::Counters c = engine.counters();
+  return c.running == 0 && c.queued == 0;
+}
+
 // Graceful shutdown: refuse new generations (503), let in-flight ones finish
 // until the deadline, cancel what is left, then stop the listener.
 void DrainAndStop(serve::HttpServer* server, serve::Engine* engine, double deadline_s) {
@@ -59,10 +64,16 @@ void DrainAndStop(serve::HttpServer* server, serve::Engine* engine, double deadl
   if (server->Busy()) {
     std::fprintf(stderr, "septet: deadline reached: cancelling the requests still running\n");
     engine->CancelAll();
-    // A cancelled request ends at the engine's next step; give that step (slow on a
-    // big model or a sanitizer build) time to finish so every client gets its final
-    // chunk and [DONE] instead of a cut connection.
-    const auto grace = Clock::now() + std::chrono::seconds(5);
+    // A cancelled request ends at the engine's next step boundary; the step running
+    // now (one prefill chunk or one decode step, slow on a big model or a sanitizer
+    // build) cannot be cut short. Stopping the listener before then would cut every
+    // stream without its final chunk and [DONE], so wait for the engine to go idle,
+    // however long that step takes (a second signal still exits at once).
+    while (!EngineIdle(*engine)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    // Every request now has its outcome; what is left is writing the last chunks,
+    // which httplib bounds by its write timeout (5 s per write) for a client that
+    // stopped reading.
+    const auto grace = Clock::now() + std::chrono::seconds(15);
     while (server->Busy() && Clock::now() < grace) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   server->Stop();
