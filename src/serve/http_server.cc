@@ -129,6 +129,7 @@ HttpServer::HttpServer(Engine* engine, const Tokenizer* tokenizer, runtime::Chat
     std::snprintf(buf, sizeof(buf), " %.1f ms", ms);
     line += buf;
     if (log.prompt_tokens >= 0) line += " prompt_tokens=" + std::to_string(log.prompt_tokens);
+    if (log.cached_tokens >= 0) line += " cached_tokens=" + std::to_string(log.cached_tokens);
     if (log.generated_tokens >= 0) line += " generated_tokens=" + std::to_string(log.generated_tokens);
     if (st.options.log_prompts && !log.prompt.empty()) line += " prompt=" + json(log.prompt).dump(-1, ' ', false, json::error_handler_t::replace);
     std::fprintf(stderr, "%s\n", line.c_str());
@@ -145,13 +146,23 @@ HttpServer::HttpServer(Engine* engine, const Tokenizer* tokenizer, runtime::Chat
                          {"running", c.running},
                          {"queued", c.queued},
                          {"completed", c.completed},
-                         {"cancelled", c.cancelled}}
+                         {"cancelled", c.cancelled},
+                         {"prefix_hit_tokens", c.prefix_hit_tokens},
+                         {"prompt_tokens", c.prompt_tokens}}
                         .dump(),
                     "application/json");
   });
   s.Get("/metrics", [&st](const httplib::Request&, httplib::Response& res) {
     const Engine::Counters c = st.engine->counters();
-    res.set_content(st.metrics.Render(c.queued, c.running, st.engine->n_slots()), "text/plain; version=0.0.4");
+    EngineGauges g;
+    g.queued = c.queued;
+    g.running = c.running;
+    g.slots = st.engine->n_slots();
+    g.prompt_tokens = c.prompt_tokens;
+    g.prefix_hit_requests = c.prefix_hit_requests;
+    g.prefix_hit_tokens = c.prefix_hit_tokens;
+    g.prefill_chunks = c.prefill_chunks;
+    res.set_content(st.metrics.Render(g), "text/plain; version=0.0.4");
   });
   s.Get("/v1/models", [&st](const httplib::Request&, httplib::Response& res) {
     res.set_content(json{{"object", "list"},

@@ -30,6 +30,7 @@ struct HttpServer::State {
 struct RequestLog {
   std::chrono::steady_clock::time_point start;
   int64_t prompt_tokens = -1, generated_tokens = -1;
+  int64_t cached_tokens = -1;  // prompt tokens reused from a slot's cache
   std::string prompt;  // only with --log-prompts
 };
 RequestLog& CurrentLog();

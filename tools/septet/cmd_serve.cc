@@ -38,6 +38,8 @@ struct ServeFlags {
   double shutdown_timeout_s = 10;
   int64_t max_body_mib = 8;
   bool log_prompts = false;
+  int64_t prefill_chunk = 256;
+  bool no_prefix_reuse = false;
 };
 
 // First SIGINT/SIGTERM: graceful shutdown (the watcher thread drains); second:
@@ -105,6 +107,8 @@ int RunServe(ServeFlags& f) {
   eo.backend.backend = lo.backend;
   eo.backend.n_threads = runtime::ResolveThreads(lo.n_threads);
   eo.max_queue = f.max_queue;
+  eo.prefill_chunk = f.prefill_chunk;
+  eo.prefix_reuse = !f.no_prefix_reuse;
   auto key = serve::LoadApiKey(f.api_key, f.api_key_file);
   if (!key.ok()) return std::fprintf(stderr, "septet: error: %s\n", key.status().message().c_str()), kExitUsage;
   auto kv_type = runtime::ParseKvType(lo.kv_type);
@@ -127,9 +131,10 @@ int RunServe(ServeFlags& f) {
   if (!port.ok()) return std::fprintf(stderr, "septet: error: %s\n", port.status().message().c_str()), kExitFailure;
   std::fprintf(stderr,
                "septet: serving %s on http://%s:%d (%d slots x %" PRId64 " tokens, backend %s, %d threads, chat "
-               "format %s%s); Ctrl-C stops\n",
+               "format %s, prefill chunk %" PRId64 ", prefix reuse %s%s); Ctrl-C stops\n",
                so.model_name.c_str(), f.host.c_str(), *port, eo.n_slots, eo.n_ctx, (*engine)->backend_name(),
-               eo.backend.n_threads, runtime::ChatFormatName(format), so.api_key.empty() ? "" : ", API key required");
+               eo.backend.n_threads, runtime::ChatFormatName(format), eo.prefill_chunk, eo.prefix_reuse ? "on" : "off",
+               so.api_key.empty() ? "" : ", API key required");
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   std::atomic<bool> listening_done{false};
@@ -176,6 +181,13 @@ Subcommand AddServeCommand(CLI::App* app) {
   cmd->add_option("--max-body-mib", f->max_body_mib, "Largest request body in MiB (larger: 413)")
       ->check(CLI::Range(int64_t{1}, int64_t{1024}))
       ->capture_default_str();
+  cmd->add_option("--prefill-chunk", f->prefill_chunk,
+                  "Prompt tokens evaluated per engine step at most; longer prompts are split over several steps, "
+                  "between which the other requests decode")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  cmd->add_flag("--no-prefix-reuse", f->no_prefix_reuse,
+                "Do not reuse a slot's cached tokens for a request whose prompt starts with them");
   cmd->add_flag("--log-prompts", f->log_prompts, "Include prompt text in the access log (off: never logged)");
   return {cmd, [f] { return RunServe(*f); }};
 }
