@@ -84,6 +84,9 @@ HttpServer::HttpServer(Engine* engine, const Tokenizer* tokenizer, runtime::Chat
   }
 
   httplib::Server& s = *server_;
+  const size_t threads = static_cast<size_t>(st.options.http_threads > 0 ? st.options.http_threads
+                                                                        : engine->n_slots() + 80);
+  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   s.set_payload_max_length(st.options.max_body_bytes);
   s.set_read_timeout(30, 0);
   s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -39,6 +40,7 @@ struct ServeFlags {
   int64_t max_body_mib = 8;
   bool log_prompts = false;
   int64_t prefill_chunk = 256;
+  int32_t http_threads = 0;
   bool no_prefix_reuse = false;
 };
 
@@ -123,6 +125,11 @@ int RunServe(ServeFlags& f) {
   so.queue_timeout_s = f.queue_timeout_s;
   so.max_body_bytes = static_cast<size_t>(f.max_body_mib) << 20;
   so.log_prompts = f.log_prompts;
+  // Every running and queued request holds an HTTP thread; leave room for more
+  // (refused, health checks) on top.
+  so.http_threads = f.http_threads > 0 ? f.http_threads
+                                       : static_cast<int32_t>(std::min<int64_t>(
+                                             4096, f.parallel + (f.max_queue > 0 ? f.max_queue : 256) + 16));
   so.default_system = runtime::DefaultSystemPrompt((*tok)->chat_template());
   struct stat sb {};
   if (stat(lo.model_path.c_str(), &sb) == 0) so.model_created = static_cast<int64_t>(sb.st_mtime);
@@ -185,6 +192,10 @@ Subcommand AddServeCommand(CLI::App* app) {
                   "Prompt tokens evaluated per engine step at most; longer prompts are split over several steps, "
                   "between which the other requests decode")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  cmd->add_option("--http-threads", f->http_threads,
+                  "Connections served at once (0: --parallel + --max-queue + 16, or + 272 without a queue limit)")
+      ->check(CLI::Range(0, 4096))
       ->capture_default_str();
   cmd->add_flag("--no-prefix-reuse", f->no_prefix_reuse,
                 "Do not reuse a slot's cached tokens for a request whose prompt starts with them");
