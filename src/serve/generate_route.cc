@@ -242,7 +242,7 @@ void HandleGeneration(HttpServer::State& st, Endpoint endpoint, const std::strin
           const std::string piece = std::move(ch->pieces.front());
           ch->pieces.pop_front();
           if (!send(ChunkJson(api, id, created, piece, nullptr, first))) {
-            ch->Gone();  // the engine cancels at its next step
+            if (!ch->done) ch->Gone();  // the engine cancels at its next step
             return false;
           }
           first = false;
@@ -253,7 +253,9 @@ void HandleGeneration(HttpServer::State& st, Endpoint endpoint, const std::strin
           send(ErrorJson(ch->status.message(), "server_error"));
         } else {
           send(ChunkJson(api, id, created, "", &ch->stats.finish, first));
-          if (api.include_usage) send(UsageChunkJson(api, id, created, Usage{prompt_tokens, ch->stats.generated_tokens, cached_tokens}));
+          if (api.include_usage) {
+            send(UsageChunkJson(api, id, created, Usage{prompt_tokens, ch->stats.generated_tokens, cached_tokens}));
+          }
         }
         const std::string done = "data: [DONE]\n\n";
         sink.write(done.data(), done.size());
@@ -261,7 +263,11 @@ void HandleGeneration(HttpServer::State& st, Endpoint endpoint, const std::strin
         return true;
       },
       [ch](bool success) {
-        if (!success) ch->Gone();
+        // A stream cut after its request ended (say, a client that hangs up as soon
+        // as it reads [DONE]) cancelled nothing: not counted as a disconnect.
+        if (success) return;
+        std::lock_guard<std::mutex> lock(ch->mu);
+        if (!ch->done) ch->Gone();
       });
 }
 
