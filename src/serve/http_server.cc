@@ -1,6 +1,7 @@
 #include "serve/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cinttypes>
@@ -87,6 +88,11 @@ HttpServer::HttpServer(Engine* engine, const Tokenizer* tokenizer, runtime::Chat
   const size_t threads = static_cast<size_t>(st.options.http_threads > 0 ? st.options.http_threads
                                                                         : engine->n_slots() + 80);
   s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // Remember the listening socket: Bind widens its backlog.
+  s.set_socket_options([&st](socket_t sock) {
+    httplib::default_socket_options(sock);
+    st.listen_fd = sock;
+  });
   s.set_payload_max_length(st.options.max_body_bytes);
   s.set_read_timeout(30, 0);
   s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
@@ -241,6 +247,14 @@ HttpServer::~HttpServer() { Stop(); }
 Result<int> HttpServer::Bind(const std::string& host, int port) {
   const int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
   if (bound < 0) return IoError("cannot listen on %s:%d (address in use or not available)", host.c_str(), port);
+  // cpp-httplib 0.11 listens with a backlog of 5: a burst of new connections
+  // (dozens of clients at once) overflows it, the kernel drops their handshakes'
+  // last ACK, and a request whose bytes are then retransmitted too late for
+  // httplib's 5 s wait for a first request is closed unanswered. Listening again
+  // on the bound socket only sets a longer queue.
+  if (state_->listen_fd >= 0 && ::listen(state_->listen_fd, SOMAXCONN) != 0) {
+    return IoError("cannot listen on %s:%d with a backlog of %d", host.c_str(), bound, SOMAXCONN);
+  }
   return bound;
 }
 

@@ -295,13 +295,18 @@ TEST_F(ServeLimitsTest, ManyWaitingRequestsDoNotStarveOtherConnections) {
   ASSERT_TRUE(srv.engine().Submit(Blocker(*tok_, &gate, &blocker_done)).ok());
   ASSERT_TRUE(gate.WaitBlocked());  // the one slot is busy and the engine thread held
   std::vector<int> status(kWaiting, 0);
+  std::vector<std::string> error(kWaiting);
   std::vector<std::thread> clients;
   for (int i = 0; i < kWaiting; ++i) {
     clients.emplace_back([&, i] {
       httplib::Client c = srv.Client();
       c.set_read_timeout(120, 0);
       auto r = c.Post("/v1/completions", R"({"prompt":"Once","max_tokens":2,"temperature":0})", "application/json");
-      if (r) status[static_cast<size_t>(i)] = r->status;
+      if (r) {
+        status[static_cast<size_t>(i)] = r->status;
+      } else {
+        error[static_cast<size_t>(i)] = httplib::to_string(r.error());
+      }
     });
   }
   EXPECT_TRUE(LiveServer::WaitFor([&] { return srv.engine().counters().queued == kWaiting; }, 60))
@@ -315,7 +320,7 @@ TEST_F(ServeLimitsTest, ManyWaitingRequestsDoNotStarveOtherConnections) {
   EXPECT_TRUE(bad && bad->status == 400);
   gate.Release();
   for (std::thread& t : clients) t.join();
-  for (int i = 0; i < kWaiting; ++i) EXPECT_EQ(status[static_cast<size_t>(i)], 200) << i;
+  for (int i = 0; i < kWaiting; ++i) EXPECT_EQ(status[static_cast<size_t>(i)], 200) << i << " " << error[static_cast<size_t>(i)];
   EXPECT_TRUE(LiveServer::WaitFor([&] { return blocker_done.load(); }));
 }
 
