@@ -47,6 +47,10 @@ PREAMBLE = "Once upon a time, there was a little girl named Lily. She loved to p
 ENDINGS = ["One day", "Max saw a cat", "The sun was hot", "Lily found a box", "They went to the park", "Tom said"]
 
 
+def note(msg):
+    print("benchmark-serve: %s %s" % (time.strftime("%H:%M:%S"), msg), file=sys.stderr, flush=True)
+
+
 def pct(xs, q):
     if not xs:
         return float("nan")
@@ -209,6 +213,7 @@ def main():
     failures = []
 
     # 1. References, each request alone.
+    note("server on port %d; references" % port)
     reqs = workload(a.max_tokens)
     refs = []
     for path, body in reqs:
@@ -218,6 +223,7 @@ def main():
         refs.append((text, finish))
 
     # 2. Warm-up: every slot busy at once, then RSS before.
+    note("warm-up")
     def warm(i):
         path, body = reqs[i % len(reqs)]
         srv.post(path, body, stream=False)
@@ -323,17 +329,20 @@ def main():
             time.sleep(max(1.0, a.seconds / 12))
     threading.Thread(target=sample_rss, daemon=True).start()
     load_before = os.getloadavg()
+    note("load: %d clients for %.0f s" % (a.clients, a.seconds))
     threads = [threading.Thread(target=client, args=(rng.randrange(1 << 30), deadline)) for _ in range(a.clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=a.seconds + 600)
+    note("load over; waiting for the last requests")
     hung = sum(t.is_alive() for t in threads)
     wall = time.time() - t0
     if hung:
         failures.append("%d clients still waiting 600 s after the end" % hung)
 
     # 4. After: idle, RSS, clean exit.
+    note("clients done after %.0f s" % (time.time() - t0))
     idle = False
     for _ in range(300):
         h = srv.get_json("/health")
