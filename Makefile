@@ -60,16 +60,25 @@ GEN_MODELS = $(foreach t,$(GEN_TYPES),$(MODELS_DIR)/$(GEN_SHAPE)-$(call lc,$(t))
 
 .PHONY: gen-weights benchmark benchmark-simd benchmark-blas benchmark-gpu benchmark-peer benchmark-ppl benchmark-serve benchmark-70b
 
-#   make benchmark-serve  septet serve under $(SERVE_CLIENTS) streaming clients for $(SERVE_SECONDS) s on $(SERVE_MODEL):
-#                         req/s, tok/s, TTFT and inter-token latency (scripts/benchmark-serve.py), JSON in $(BENCH_OUT)
-SERVE_MODEL ?= $(MODEL)
-SERVE_CLIENTS ?= 8
-SERVE_PARALLEL ?= 4
-SERVE_SECONDS ?= 20
+#   make benchmark-serve  septet serve under $(SERVE_CLIENTS) clients for $(SERVE_SECONDS) s on each of $(SERVE_MODELS)
+#                         (stories260K and SmolLM2-135M): streamed and whole requests checked against their answers
+#                         alone, $(SERVE_BAD) of them malformed / oversized / unauthorized / hanging up; req/s, tok/s,
+#                         p50/p99 TTFT and inter-token latency, errors by kind, prefix-cache hit rate, RSS before/after
+#                         (scripts/benchmark-serve.py; fails on any error, a hang or RSS growth); JSON in $(BENCH_OUT)
+SERVE_MODELS ?= $(SHARED)/models/stories260K/stories260K.bin \
+  $(SHARED)/models/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf
+SERVE_CLIENTS ?= 64
+SERVE_PARALLEL ?= 8
+SERVE_THREADS ?= 2
+SERVE_SECONDS ?= 60
+SERVE_BAD ?= 0.10
 benchmark-serve: build
 	@mkdir -p $(BENCH_OUT)
-	python3 scripts/benchmark-serve.py --septet $(SEPTET) --model $(SERVE_MODEL) --clients $(SERVE_CLIENTS) \
-	  --parallel $(SERVE_PARALLEL) --seconds $(SERVE_SECONDS) --out $(BENCH_OUT)/serve.json
+	@set -e; for m in $(SERVE_MODELS); do \
+	  python3 scripts/benchmark-serve.py --septet $(SEPTET) --model $$m --clients $(SERVE_CLIENTS) \
+	    --parallel $(SERVE_PARALLEL) --threads $(SERVE_THREADS) --seconds $(SERVE_SECONDS) --bad-fraction $(SERVE_BAD) \
+	    --out $(BENCH_OUT)/serve-$$(basename $$m).json; \
+	done
 
 benchmark-70b: build
 	@mkdir -p $(MODELS_DIR) $(BENCH_OUT)

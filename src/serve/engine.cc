@@ -18,16 +18,46 @@ double MsBetween(Clock::time_point a, Clock::time_point b) {
 }  // namespace
 
 struct Engine::Slot {
+  // Kept between requests: exactly the tokens this sequence's KV cache holds, and
+  // when it was last given a request (the least recently used slot is evicted first).
+  std::vector<int32_t> history;
+  uint64_t last_used = 0;
+  // The request in the slot, if any.
   bool busy = false;
-  bool prefilled = false;
   Request request;
+  size_t prompt_done = 0;        // prompt tokens in the cache (reused or evaluated)
+  bool prefilled = false;        // the whole prompt is in; sampling has begun
+  int64_t chunk = 0;             // prompt tokens this step carries for it
   Clock::time_point submitted, decode_start;
-  std::vector<int32_t> history;  // exactly what this sequence's KV cache holds
   std::unique_ptr<runtime::TokenStream> stream;
   int32_t next = -1;             // the token to evaluate this step (once prefilled)
   bool cancel = false;           // CancelAll: end at the next step
   runtime::GenerationStats timing;
+
+  // Ends the request; the cache and its tokens stay.
+  void Release() {
+    busy = false;
+    request = Request{};
+    prompt_done = 0;
+    prefilled = false;
+    chunk = 0;
+    stream.reset();
+    next = -1;
+    cancel = false;
+    timing = runtime::GenerationStats{};
+  }
 };
+
+namespace {
+
+size_t CommonPrefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+  const size_t n = std::min(a.size(), b.size());
+  size_t i = 0;
+  while (i < n && a[i] == b[i]) ++i;
+  return i;
+}
+
+}  // namespace
 
 Engine::Engine(const model::LlamaModel& model, const Tokenizer& tokenizer, const EngineOptions& options,
                std::unique_ptr<model::InferenceContext> ctx)
@@ -41,8 +71,8 @@ Result<std::unique_ptr<Engine>> Engine::Create(const model::LlamaModel& model, c
     return InvalidArgument("parallel slots = %d; expected 1 .. 4096", options.n_slots);
   }
   if (options.n_ctx < 2) return InvalidArgument("context per slot = %" PRId64 "; expected >= 2", options.n_ctx);
-  if (options.max_step_tokens < 1) {
-    return InvalidArgument("max_step_tokens = %" PRId64 "; expected >= 1", options.max_step_tokens);
+  if (options.prefill_chunk < 1) {
+    return InvalidArgument("prefill chunk = %" PRId64 " tokens; expected >= 1", options.prefill_chunk);
   }
   runtime::BackendOptions bo = options.backend;
   bo.n_seq = options.n_slots;
@@ -135,20 +165,7 @@ void Engine::Loop() {
       if (cancel_all) {
         for (Slot& s : slots) s.cancel = s.busy;
       }
-      // Admit into free slots, oldest request first.
-      for (size_t i = 0; i < slots.size() && !queue_.empty(); ++i) {
-        Slot& s = slots[i];
-        if (s.busy) continue;
-        s = Slot{};
-        s.busy = true;
-        s.request = std::move(queue_.front().request);
-        s.submitted = queue_.front().submitted;
-        queue_.pop_front();
-        --counters_.queued;
-        ++counters_.running;
-        ctx_->TruncateSeq(static_cast<int32_t>(i), 0);
-        if (s.request.on_start) s.request.on_start();
-      }
+      Admit(slots);
     }
     runtime::GenerationStats none;
     none.finish = runtime::FinishReason::kCancelled;
@@ -169,8 +186,49 @@ void Engine::Loop() {
   queue_.clear();
 }
 
+void Engine::Admit(std::vector<Slot>& slots) {
+  // Oldest request first, each into the free slot that has the most of its prompt
+  // cached; among equals (no sharing at all, typically) the least recently used, so
+  // that the caches most likely to be asked for again survive longest.
+  while (!queue_.empty()) {
+    Slot* best = nullptr;
+    size_t best_common = 0;
+    for (Slot& s : slots) {
+      if (s.busy) continue;
+      const size_t common = options_.prefix_reuse ? CommonPrefix(s.history, queue_.front().request.prompt) : 0;
+      if (best == nullptr || common > best_common || (common == best_common && s.last_used < best->last_used)) {
+        best = &s;
+        best_common = common;
+      }
+    }
+    if (best == nullptr) return;
+    Slot& s = *best;
+    const int32_t seq = static_cast<int32_t>(best - slots.data());
+    s.Release();
+    s.busy = true;
+    s.last_used = ++admissions_;
+    s.request = std::move(queue_.front().request);
+    s.submitted = queue_.front().submitted;
+    queue_.pop_front();
+    // At least the last prompt token is evaluated again: its logits give the first
+    // sample (a prompt equal to, or a prefix of, the cached tokens included).
+    const size_t reuse = std::min(best_common, s.request.prompt.size() - 1);
+    s.history.resize(reuse);
+    ctx_->TruncateSeq(seq, static_cast<int64_t>(reuse));
+    s.prompt_done = reuse;
+    --counters_.queued;
+    ++counters_.running;
+    counters_.prompt_tokens += static_cast<int64_t>(s.request.prompt.size());
+    if (reuse > 0) {
+      ++counters_.prefix_hit_requests;
+      counters_.prefix_hit_tokens += static_cast<int64_t>(reuse);
+    }
+    if (s.request.on_start) s.request.on_start(static_cast<int64_t>(reuse));
+  }
+}
+
 void Engine::Step(std::vector<Slot>& slots) {
-  int64_t completed = 0, cancelled = 0;
+  int64_t completed = 0, cancelled = 0, chunks = 0;
   const auto finish = [&](Slot& s, const Status& status) {
     if (s.stream) {
       const runtime::GenerationStats& g = s.stream->stats();
@@ -181,7 +239,7 @@ void Engine::Step(std::vector<Slot>& slots) {
     }
     if (s.timing.generated_tokens > 0) s.timing.decode_ms = MsBetween(s.decode_start, Clock::now());
     if (s.request.on_done) s.request.on_done(status, s.timing);
-    s = Slot{};
+    s.Release();
     ++completed;
   };
   // Requests whose client went away (or CancelAll) end before the batch is built.
@@ -197,31 +255,45 @@ void Engine::Step(std::vector<Slot>& slots) {
     counters_.running -= completed;
     counters_.completed += completed - cancelled;
     counters_.cancelled += cancelled;
+    counters_.prefill_chunks += chunks;
     if (step_tokens > 0) {
       ++counters_.steps;
       counters_.step_tokens += step_tokens;
     }
   };
-  // ---- one batch: prompts of newly admitted requests, one token of each decoding one ----
-  std::vector<int32_t> tokens, seq_ids;
-  std::vector<size_t> order;  // slots in the batch, in the order of their (last) tokens
-  bool prompt_added = false;
+  // ---- one batch: a token of each decoding request, then pieces of prompts ----
+  std::vector<size_t> order;  // slots in the batch, in the order of their tokens
   for (size_t i = 0; i < slots.size(); ++i) {
+    if (slots[i].busy && slots[i].prefilled) order.push_back(i);
+  }
+  // Prompts share the chunk budget in admission order (oldest first: none starves).
+  std::vector<size_t> prefilling;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    if (slots[i].busy && !slots[i].prefilled) prefilling.push_back(i);
+  }
+  std::sort(prefilling.begin(), prefilling.end(),
+            [&](size_t a, size_t b) { return slots[a].last_used < slots[b].last_used; });
+  int64_t budget = options_.prefill_chunk;
+  for (size_t i : prefilling) {
+    if (budget == 0) break;
     Slot& s = slots[i];
-    if (!s.busy) continue;
+    const int64_t left = static_cast<int64_t>(s.request.prompt.size() - s.prompt_done);
+    s.chunk = std::min(left, budget);
+    budget -= s.chunk;
+    order.push_back(i);
+    ++chunks;
+  }
+  std::vector<int32_t> tokens, seq_ids;
+  for (size_t i : order) {
+    Slot& s = slots[i];
     if (s.prefilled) {
       tokens.push_back(s.next);
       seq_ids.push_back(static_cast<int32_t>(i));
     } else {
-      // The first prompt of a step always goes in (no starvation); later ones
-      // wait for a step with room.
-      const int64_t room = options_.max_step_tokens - static_cast<int64_t>(tokens.size());
-      if (prompt_added && static_cast<int64_t>(s.request.prompt.size()) > room) continue;
-      prompt_added = true;
-      tokens.insert(tokens.end(), s.request.prompt.begin(), s.request.prompt.end());
-      seq_ids.insert(seq_ids.end(), s.request.prompt.size(), static_cast<int32_t>(i));
+      const auto first = s.request.prompt.begin() + static_cast<std::ptrdiff_t>(s.prompt_done);
+      tokens.insert(tokens.end(), first, first + s.chunk);
+      seq_ids.insert(seq_ids.end(), static_cast<size_t>(s.chunk), static_cast<int32_t>(i));
     }
-    order.push_back(i);
   }
   if (tokens.empty()) return count(0);
   const int64_t vocab = model_.hparams().vocab;
@@ -229,14 +301,19 @@ void Engine::Step(std::vector<Slot>& slots) {
   const Status st = ctx_->ForwardBatch(tokens, seq_ids, model::LogitsMode::kLast, &logits);
   const Clock::time_point now = Clock::now();
   for (size_t r = 0; r < order.size(); ++r) {
+    const int32_t seq = static_cast<int32_t>(order[r]);
     Slot& s = slots[order[r]];
     if (!st.ok()) {
-      finish(s, st);
+      finish(s, st);  // the context is unchanged: the cache still matches history
       continue;
     }
     if (!s.prefilled) {
+      const auto first = s.request.prompt.begin() + static_cast<std::ptrdiff_t>(s.prompt_done);
+      s.history.insert(s.history.end(), first, first + s.chunk);
+      s.prompt_done += static_cast<size_t>(s.chunk);
+      s.chunk = 0;
+      if (s.prompt_done < s.request.prompt.size()) continue;  // more pieces to come; this row is not used
       s.prefilled = true;
-      s.history = s.request.prompt;
       s.timing.prompt_tokens = static_cast<int64_t>(s.history.size());
       s.timing.prompt_ms = MsBetween(s.submitted, now);
       s.stream = std::make_unique<runtime::TokenStream>(tokenizer_, s.request.params, s.history.back());
@@ -245,11 +322,14 @@ void Engine::Step(std::vector<Slot>& slots) {
     }
     const std::span<const float> row(logits.data() + r * static_cast<size_t>(vocab), static_cast<size_t>(vocab));
     if (std::any_of(row.begin(), row.end(), [](float v) { return std::isnan(v); })) {
-      finish(s, Internal("forward pass produced NaN logits at position %zu", s.history.size() - 1));
+      const size_t pos = s.history.size() - 1;
+      // A cache that produced NaN is not offered to anyone again.
+      s.history.clear();
+      ctx_->TruncateSeq(seq, 0);
+      finish(s, Internal("forward pass produced NaN logits at position %zu", pos));
       continue;
     }
-    const runtime::TokenStream::Step step =
-        s.stream->Next(row, s.history, ctx_->seq_past(static_cast<int32_t>(order[r])), ctx_->n_ctx());
+    const runtime::TokenStream::Step step = s.stream->Next(row, s.history, ctx_->seq_past(seq), ctx_->n_ctx());
     if (s.stream->stats().generated_tokens == 1) {
       s.timing.first_token_ms = MsBetween(s.submitted, Clock::now());
       s.decode_start = Clock::now();

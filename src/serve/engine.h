@@ -1,14 +1,24 @@
 // Continuous batching: many generation requests share one multi-sequence
 // InferenceContext. A single engine thread owns the context; every step it
-//   1. admits queued requests into free slots (sequence ids; KV truncated to 0),
-//   2. builds one ForwardBatch: each newly admitted request's whole prompt, and
-//      the pending token of every request that is decoding,
+//   1. admits queued requests into free slots (sequence ids), each into the free
+//      slot whose cached tokens share the longest prefix with its prompt (prefix
+//      reuse: that slot's KV is truncated to the shared part, never below one
+//      token short of the prompt, and only the rest is evaluated),
+//   2. builds one ForwardBatch: the pending token of every request that is
+//      decoding, then pieces of the prompts still being evaluated (chunked
+//      prefill: at most prefill_chunk prompt tokens per step in all, oldest
+//      request first, so a long prompt is spread over several steps and the
+//      streams already running keep getting a token every step),
 //   3. runs it (the weights are read once for all of them), and
-//   4. gives each request its logits row: sample, stream text, stop or go on
-//      (runtime::TokenStream, the same rules as runtime::Generate).
+//   4. gives each request whose prompt is complete its logits row: sample, stream
+//      text, stop or go on (runtime::TokenStream, the same rules as
+//      runtime::Generate).
 // A request joins and leaves between steps; nobody waits for a whole batch to end.
-// Because a token's logits do not depend on what shares its batch (bit for bit on
-// the CPU backend), a request's output equals what runtime::Generate gives alone.
+// A slot keeps its KV cache and the tokens it holds after its request ends, for
+// the next request that shares a prefix with them.
+// Because a token's logits and KV rows do not depend on what shares its batch, nor
+// on how its sequence's earlier tokens were split into calls (bit for bit on the
+// CPU backend), a request's output equals what runtime::Generate gives alone.
 #pragma once
 
 #include <chrono>
@@ -34,10 +44,14 @@ namespace septet::serve {
 struct EngineOptions {
   int32_t n_slots = 4;    // requests decoded together (sequences in the context)
   int64_t n_ctx = 2048;   // KV positions per request (prompt + generated)
-  // A step stops adding newly admitted prompts once it holds this many tokens
-  // (the rest start next step), so one long prompt delays others' decoding by at
-  // most about one such step. A single prompt is never split.
-  int64_t max_step_tokens = 512;
+  // Prompt tokens evaluated per step at most, over all requests being prefilled
+  // (each decoding request adds its one token on top). A longer prompt is split
+  // over several steps, so it delays the other streams by one such chunk per step.
+  int64_t prefill_chunk = 256;
+  // Admit a request into the free slot whose cache shares the longest prefix with
+  // its prompt and evaluate only the rest. Off: every request starts from an
+  // empty cache.
+  bool prefix_reuse = true;
   // Requests waiting for a slot at most (beyond them Submit refuses with
   // *queue_full set); 0: no limit.
   int64_t max_queue = 0;
@@ -57,8 +71,9 @@ struct Request {
   // ends the request (finish = kCancelled, status OK, its slot freed at once).
   // The HTTP layer sets it when the client disconnects or gave up in the queue.
   std::function<bool()> cancelled;
-  // Engine thread, optional: the request left the queue for a slot.
-  std::function<void()> on_start;
+  // Engine thread, optional: the request left the queue for a slot, whose cache
+  // already held the first `cached_tokens` prompt tokens (prefix reuse; 0: none).
+  std::function<void(int64_t cached_tokens)> on_start;
 };
 
 class Engine {
@@ -88,6 +103,10 @@ class Engine {
     int64_t cancelled = 0;   // ended early (client gone, queue timeout, CancelAll)
     int64_t queue_full = 0;  // refused by Submit because max_queue requests waited
     int64_t steps = 0, step_tokens = 0;  // ForwardBatch calls and the tokens they carried
+    int64_t prompt_tokens = 0;          // prompt tokens of the requests admitted to a slot
+    int64_t prefix_hit_requests = 0;    // admitted requests that found part of their prompt cached
+    int64_t prefix_hit_tokens = 0;      // prompt tokens found cached (not evaluated again)
+    int64_t prefill_chunks = 0;         // pieces of prompts evaluated (a prompt: 1 or more)
   };
   Counters counters() const;
 
@@ -96,6 +115,8 @@ class Engine {
   Engine(const model::LlamaModel& model, const Tokenizer& tokenizer, const EngineOptions& options,
          std::unique_ptr<model::InferenceContext> ctx);
   void Loop();
+  // Moves queued requests into free slots (mu_ held).
+  void Admit(std::vector<Slot>& slots);
   void Step(std::vector<Slot>& slots);
 
   const model::LlamaModel& model_;
@@ -113,6 +134,7 @@ class Engine {
   bool stop_ = false;          // guarded by mu_
   bool cancel_all_ = false;    // guarded by mu_
   Counters counters_;          // guarded by mu_
+  uint64_t admissions_ = 0;    // engine thread: admission clock, for least-recently-used slots
   std::thread thread_;
 };
 

@@ -23,6 +23,7 @@ struct Channel {
   std::condition_variable cv;
   std::deque<std::string> pieces;
   bool started = false;  // left the queue
+  int64_t cached_tokens = 0;  // prompt tokens its slot had cached
   bool done = false;
   Status status;
   runtime::GenerationStats stats;
@@ -148,9 +149,10 @@ void HandleGeneration(HttpServer::State& st, Endpoint endpoint, const std::strin
     ch->done = true;
     ch->cv.notify_all();
   };
-  r.on_start = [ch] {
+  r.on_start = [ch](int64_t cached_tokens) {
     std::lock_guard<std::mutex> lock(ch->mu);
     ch->started = true;
+    ch->cached_tokens = cached_tokens;
     ch->cv.notify_all();
   };
   r.cancelled = [ch] { return ch->client_gone.load() || ch->abandoned.load(); };
@@ -183,6 +185,12 @@ void HandleGeneration(HttpServer::State& st, Endpoint endpoint, const std::strin
 
   const std::string id = NewId(endpoint == Endpoint::kChatCompletions ? "chatcmpl" : "cmpl");
   const int64_t created = UnixNow();
+  int64_t cached_tokens = 0;
+  {
+    std::lock_guard<std::mutex> lock(ch->mu);
+    cached_tokens = ch->cached_tokens;
+  }
+  CurrentLog().cached_tokens = cached_tokens;
   const auto record = [&st, prompt_tokens](const runtime::GenerationStats& stats) {
     CurrentLog().generated_tokens = stats.generated_tokens;
     // first_token_ms counts from Submit (queue time included).
@@ -200,7 +208,7 @@ void HandleGeneration(HttpServer::State& st, Endpoint endpoint, const std::strin
     if (!ch->status.ok()) return SendError(res, HttpCode(ch->status), ch->status.message());
     std::string out;
     for (const std::string& p : ch->pieces) out += p;
-    const Usage usage{prompt_tokens, ch->stats.generated_tokens};
+    const Usage usage{prompt_tokens, ch->stats.generated_tokens, cached_tokens};
     json logprobs = nullptr;
     if (api.params.logprobs >= 0) {
       const Tokenizer* tok = st.tokenizer;
@@ -215,7 +223,7 @@ void HandleGeneration(HttpServer::State& st, Endpoint endpoint, const std::strin
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       "text/event-stream",
-      [ch, api, id, created, peer, record, prompt_tokens, in_flight, first = true](size_t,
+      [ch, api, id, created, peer, record, prompt_tokens, cached_tokens, in_flight, first = true](size_t,
                                                                                    httplib::DataSink& sink) mutable {
         const auto send = [&sink](const json& j) {
           const std::string line = "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
@@ -234,7 +242,7 @@ void HandleGeneration(HttpServer::State& st, Endpoint endpoint, const std::strin
           const std::string piece = std::move(ch->pieces.front());
           ch->pieces.pop_front();
           if (!send(ChunkJson(api, id, created, piece, nullptr, first))) {
-            ch->Gone();  // the engine cancels at its next step
+            if (!ch->done) ch->Gone();  // the engine cancels at its next step
             return false;
           }
           first = false;
@@ -245,7 +253,9 @@ void HandleGeneration(HttpServer::State& st, Endpoint endpoint, const std::strin
           send(ErrorJson(ch->status.message(), "server_error"));
         } else {
           send(ChunkJson(api, id, created, "", &ch->stats.finish, first));
-          if (api.include_usage) send(UsageChunkJson(api, id, created, Usage{prompt_tokens, ch->stats.generated_tokens}));
+          if (api.include_usage) {
+            send(UsageChunkJson(api, id, created, Usage{prompt_tokens, ch->stats.generated_tokens, cached_tokens}));
+          }
         }
         const std::string done = "data: [DONE]\n\n";
         sink.write(done.data(), done.size());
@@ -253,7 +263,11 @@ void HandleGeneration(HttpServer::State& st, Endpoint endpoint, const std::strin
         return true;
       },
       [ch](bool success) {
-        if (!success) ch->Gone();
+        // A stream cut after its request ended (say, a client that hangs up as soon
+        // as it reads [DONE]) cancelled nothing: not counted as a disconnect.
+        if (success) return;
+        std::lock_guard<std::mutex> lock(ch->mu);
+        if (!ch->done) ch->Gone();
       });
 }
 

@@ -1,6 +1,7 @@
 #include "serve/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cinttypes>
@@ -84,6 +85,14 @@ HttpServer::HttpServer(Engine* engine, const Tokenizer* tokenizer, runtime::Chat
   }
 
   httplib::Server& s = *server_;
+  const size_t threads = static_cast<size_t>(st.options.http_threads > 0 ? st.options.http_threads
+                                                                        : engine->n_slots() + 80);
+  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  // Remember the listening socket: Bind widens its backlog.
+  s.set_socket_options([&st](socket_t sock) {
+    httplib::default_socket_options(sock);
+    st.listen_fd = sock;
+  });
   s.set_payload_max_length(st.options.max_body_bytes);
   s.set_read_timeout(30, 0);
   s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
@@ -129,6 +138,7 @@ HttpServer::HttpServer(Engine* engine, const Tokenizer* tokenizer, runtime::Chat
     std::snprintf(buf, sizeof(buf), " %.1f ms", ms);
     line += buf;
     if (log.prompt_tokens >= 0) line += " prompt_tokens=" + std::to_string(log.prompt_tokens);
+    if (log.cached_tokens >= 0) line += " cached_tokens=" + std::to_string(log.cached_tokens);
     if (log.generated_tokens >= 0) line += " generated_tokens=" + std::to_string(log.generated_tokens);
     if (st.options.log_prompts && !log.prompt.empty()) line += " prompt=" + json(log.prompt).dump(-1, ' ', false, json::error_handler_t::replace);
     std::fprintf(stderr, "%s\n", line.c_str());
@@ -145,13 +155,23 @@ HttpServer::HttpServer(Engine* engine, const Tokenizer* tokenizer, runtime::Chat
                          {"running", c.running},
                          {"queued", c.queued},
                          {"completed", c.completed},
-                         {"cancelled", c.cancelled}}
+                         {"cancelled", c.cancelled},
+                         {"prefix_hit_tokens", c.prefix_hit_tokens},
+                         {"prompt_tokens", c.prompt_tokens}}
                         .dump(),
                     "application/json");
   });
   s.Get("/metrics", [&st](const httplib::Request&, httplib::Response& res) {
     const Engine::Counters c = st.engine->counters();
-    res.set_content(st.metrics.Render(c.queued, c.running, st.engine->n_slots()), "text/plain; version=0.0.4");
+    EngineGauges g;
+    g.queued = c.queued;
+    g.running = c.running;
+    g.slots = st.engine->n_slots();
+    g.prompt_tokens = c.prompt_tokens;
+    g.prefix_hit_requests = c.prefix_hit_requests;
+    g.prefix_hit_tokens = c.prefix_hit_tokens;
+    g.prefill_chunks = c.prefill_chunks;
+    res.set_content(st.metrics.Render(g), "text/plain; version=0.0.4");
   });
   s.Get("/v1/models", [&st](const httplib::Request&, httplib::Response& res) {
     res.set_content(json{{"object", "list"},
@@ -227,6 +247,14 @@ HttpServer::~HttpServer() { Stop(); }
 Result<int> HttpServer::Bind(const std::string& host, int port) {
   const int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
   if (bound < 0) return IoError("cannot listen on %s:%d (address in use or not available)", host.c_str(), port);
+  // cpp-httplib 0.11 listens with a backlog of 5: a burst of new connections
+  // (dozens of clients at once) overflows it, the kernel drops their handshakes'
+  // last ACK, and a request whose bytes are then retransmitted too late for
+  // httplib's 5 s wait for a first request is closed unanswered. Listening again
+  // on the bound socket only sets a longer queue.
+  if (state_->listen_fd >= 0 && ::listen(state_->listen_fd, SOMAXCONN) != 0) {
+    return IoError("cannot listen on %s:%d with a backlog of %d", host.c_str(), bound, SOMAXCONN);
+  }
   return bound;
 }
 

@@ -49,6 +49,11 @@ struct ServerOptions {
   bool log_prompts = false;           // include the prompt text in that line
   std::string default_system;         // chat requests without a system message get this one
                                       // (the template's own: runtime::DefaultSystemPrompt)
+  // Connections served at once (HTTP worker threads); more wait for a free one.
+  // A streamed or whole generation holds its thread until it ends, so this must
+  // exceed the requests running and queued, or /health, errors and new requests
+  // wait behind them. 0: n_slots + 80 (cpp-httplib's own default is 8).
+  int32_t http_threads = 0;
 };
 
 class HttpServer {

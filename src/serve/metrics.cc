@@ -65,7 +65,7 @@ void Metrics::RecordGeneration(int64_t prompt_tokens, int64_t generated_tokens, 
   if (generated_tokens > 1) itl_.Observe(decode_s / static_cast<double>(generated_tokens - 1), generated_tokens - 1);
 }
 
-std::string Metrics::Render(int64_t queued, int64_t running, int64_t slots) const {
+std::string Metrics::Render(const EngineGauges& e) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string out;
   Line(&out, "# HELP septet_requests_total HTTP responses sent, by status code.");
@@ -82,13 +82,25 @@ std::string Metrics::Render(int64_t queued, int64_t running, int64_t slots) cons
   Line(&out, "septet_generated_tokens_total %" PRId64, generated_tokens_);
   Line(&out, "# HELP septet_queue_depth Requests waiting for a slot.");
   Line(&out, "# TYPE septet_queue_depth gauge");
-  Line(&out, "septet_queue_depth %" PRId64, queued);
+  Line(&out, "septet_queue_depth %" PRId64, e.queued);
   Line(&out, "# HELP septet_slots_busy Slots generating.");
   Line(&out, "# TYPE septet_slots_busy gauge");
-  Line(&out, "septet_slots_busy %" PRId64, running);
+  Line(&out, "septet_slots_busy %" PRId64, e.running);
   Line(&out, "# HELP septet_slots_total Slots (--parallel).");
   Line(&out, "# TYPE septet_slots_total gauge");
-  Line(&out, "septet_slots_total %" PRId64, slots);
+  Line(&out, "septet_slots_total %" PRId64, e.slots);
+  Line(&out, "# HELP septet_prefix_cache_prompt_tokens_total Prompt tokens of the requests given a slot.");
+  Line(&out, "# TYPE septet_prefix_cache_prompt_tokens_total counter");
+  Line(&out, "septet_prefix_cache_prompt_tokens_total %" PRId64, e.prompt_tokens);
+  Line(&out, "# HELP septet_prefix_cache_hit_tokens_total Prompt tokens found in a slot's cache (not evaluated again).");
+  Line(&out, "# TYPE septet_prefix_cache_hit_tokens_total counter");
+  Line(&out, "septet_prefix_cache_hit_tokens_total %" PRId64, e.prefix_hit_tokens);
+  Line(&out, "# HELP septet_prefix_cache_hit_requests_total Requests that found part of their prompt cached.");
+  Line(&out, "# TYPE septet_prefix_cache_hit_requests_total counter");
+  Line(&out, "septet_prefix_cache_hit_requests_total %" PRId64, e.prefix_hit_requests);
+  Line(&out, "# HELP septet_prefill_chunks_total Pieces the prompts were evaluated in (chunked prefill).");
+  Line(&out, "# TYPE septet_prefill_chunks_total counter");
+  Line(&out, "septet_prefill_chunks_total %" PRId64, e.prefill_chunks);
   ttft_.Write("septet_time_to_first_token_seconds", "Request received to first generated token.", &out);
   itl_.Write("septet_inter_token_seconds", "Interval between generated tokens (per request mean).", &out);
   return out;

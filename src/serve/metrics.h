@@ -4,6 +4,10 @@
 //   septet_prompt_tokens_total              prompt tokens evaluated
 //   septet_generated_tokens_total           tokens generated
 //   septet_queue_depth / septet_slots_busy / septet_slots_total   (gauges, from the engine)
+//   septet_prefix_cache_prompt_tokens_total  prompt tokens of requests given a slot (engine)
+//   septet_prefix_cache_hit_tokens_total     of those, found in the slot's cache (not evaluated)
+//   septet_prefix_cache_hit_requests_total   requests that found part of their prompt cached
+//   septet_prefill_chunks_total              pieces prompts were evaluated in (chunked prefill)
 //   septet_time_to_first_token_seconds      histogram: request received -> first token
 //   septet_inter_token_seconds              histogram: per generated token after the
 //                                           first, each request's mean decode interval
@@ -32,6 +36,12 @@ class Histogram {
   int64_t count_ = 0;
 };
 
+// What the engine counts, passed to Render (the engine owns these numbers).
+struct EngineGauges {
+  int64_t queued = 0, running = 0, slots = 0;
+  int64_t prompt_tokens = 0, prefix_hit_requests = 0, prefix_hit_tokens = 0, prefill_chunks = 0;
+};
+
 class Metrics {
  public:
   void RecordResponse(int status);
@@ -39,8 +49,8 @@ class Metrics {
   int64_t disconnects() const;
   // One finished generation: tokens, time to first token, mean inter-token interval.
   void RecordGeneration(int64_t prompt_tokens, int64_t generated_tokens, double ttft_s, double decode_s);
-  // The exposition text; the gauges are passed in (they live in the engine).
-  std::string Render(int64_t queued, int64_t running, int64_t slots) const;
+  // The exposition text; the engine's numbers are passed in.
+  std::string Render(const EngineGauges& engine) const;
 
  private:
   mutable std::mutex mu_;

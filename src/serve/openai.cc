@@ -232,6 +232,17 @@ const char* FinishReasonJson(runtime::FinishReason r) {
   return "stop";
 }
 
+namespace {
+
+nlohmann::json UsageJson(const Usage& usage) {
+  return {{"prompt_tokens", usage.prompt_tokens},
+          {"completion_tokens", usage.completion_tokens},
+          {"total_tokens", usage.prompt_tokens + usage.completion_tokens},
+          {"prompt_tokens_details", {{"cached_tokens", usage.cached_tokens}}}};
+}
+
+}  // namespace
+
 nlohmann::json ResponseJson(const ApiRequest& req, const std::string& id, int64_t created, const std::string& text,
                             runtime::FinishReason finish, const Usage& usage, const nlohmann::json& logprobs) {
   json choice = {{"index", 0}, {"finish_reason", FinishReasonJson(finish)}, {"logprobs", logprobs}};
@@ -247,9 +258,7 @@ nlohmann::json ResponseJson(const ApiRequest& req, const std::string& id, int64_
           {"model", req.model},
           {"choices", json::array({choice})},
           {"usage",
-           {{"prompt_tokens", usage.prompt_tokens},
-            {"completion_tokens", usage.completion_tokens},
-            {"total_tokens", usage.prompt_tokens + usage.completion_tokens}}}};
+UsageJson(usage)}};
 }
 
 nlohmann::json ChunkJson(const ApiRequest& req, const std::string& id, int64_t created, const std::string& text,
@@ -322,9 +331,7 @@ nlohmann::json UsageChunkJson(const ApiRequest& req, const std::string& id, int6
           {"model", req.model},
           {"choices", json::array()},
           {"usage",
-           {{"prompt_tokens", usage.prompt_tokens},
-            {"completion_tokens", usage.completion_tokens},
-            {"total_tokens", usage.prompt_tokens + usage.completion_tokens}}}};
+UsageJson(usage)}};
 }
 
 nlohmann::json ErrorJson(const std::string& message, const char* type, const char* code) {

@@ -68,6 +68,7 @@ const char* FinishReasonJson(runtime::FinishReason r);
 
 struct Usage {
   int64_t prompt_tokens = 0, completion_tokens = 0;
+  int64_t cached_tokens = 0;  // prompt tokens found in a slot's cache (prompt_tokens_details.cached_tokens)
 };
 
 // A whole response: text_completion or chat.completion. `logprobs` (when the

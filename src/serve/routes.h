@@ -23,6 +23,7 @@ struct HttpServer::State {
   size_t max_token_bytes = 1;        // the longest token's text: bounds a prompt's bytes by n_ctx
   std::atomic<bool> draining{false};
   std::atomic<int64_t> in_flight{0};  // generation requests being answered
+  int listen_fd = -1;                 // the listening socket, once bound
   Metrics metrics;
 };
 
@@ -30,6 +31,7 @@ struct HttpServer::State {
 struct RequestLog {
   std::chrono::steady_clock::time_point start;
   int64_t prompt_tokens = -1, generated_tokens = -1;
+  int64_t cached_tokens = -1;  // prompt tokens reused from a slot's cache
   std::string prompt;  // only with --log-prompts
 };
 RequestLog& CurrentLog();

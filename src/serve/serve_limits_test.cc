@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -276,6 +277,51 @@ TEST_F(ServeLimitsTest, FullQueueAndQueueTimeoutAre503WithRetryAfter) {
   EXPECT_TRUE(LiveServer::WaitFor([&] { return srv.engine().counters().queued == 0; }));
   EXPECT_TRUE(LiveServer::WaitFor([&] { return srv.engine().counters().cancelled == 1; }))
       << "cancelled = " << srv.engine().counters().cancelled;
+}
+
+// More requests than cpp-httplib's default 8 worker threads wait at once (each
+// holds its connection's thread until it ends): all reach the engine's queue, and
+// /health, bad requests and /metrics are still answered meanwhile.
+TEST_F(ServeLimitsTest, ManyWaitingRequestsDoNotStarveOtherConnections) {
+  constexpr int kWaiting = 24;
+  EngineOptions o = LiveServer::Options(1, 512);
+  o.max_queue = 64;
+  ServerOptions so;
+  so.access_log = false;
+  LiveServer srv(*model_, *tok_, o, so);
+  Gate gate;
+  gate.Arm();
+  std::atomic<bool> blocker_done{false};
+  ASSERT_TRUE(srv.engine().Submit(Blocker(*tok_, &gate, &blocker_done)).ok());
+  ASSERT_TRUE(gate.WaitBlocked());  // the one slot is busy and the engine thread held
+  std::vector<int> status(kWaiting, 0);
+  std::vector<std::string> error(kWaiting);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kWaiting; ++i) {
+    clients.emplace_back([&, i] {
+      httplib::Client c = srv.Client();
+      c.set_read_timeout(120, 0);
+      auto r = c.Post("/v1/completions", R"({"prompt":"Once","max_tokens":2,"temperature":0})", "application/json");
+      if (r) {
+        status[static_cast<size_t>(i)] = r->status;
+      } else {
+        error[static_cast<size_t>(i)] = httplib::to_string(r.error());
+      }
+    });
+  }
+  EXPECT_TRUE(LiveServer::WaitFor([&] { return srv.engine().counters().queued == kWaiting; }, 60))
+      << "queued = " << srv.engine().counters().queued;
+  httplib::Client c = srv.Client();
+  c.set_read_timeout(10, 0);
+  // (No ASSERT before the clients are joined.)
+  auto health = c.Get("/health");
+  EXPECT_TRUE(health && json::parse(health->body)["queued"] == kWaiting) << (health ? health->body : "no answer");
+  auto bad = c.Post("/v1/completions", "{", "application/json");
+  EXPECT_TRUE(bad && bad->status == 400);
+  gate.Release();
+  for (std::thread& t : clients) t.join();
+  for (int i = 0; i < kWaiting; ++i) EXPECT_EQ(status[static_cast<size_t>(i)], 200) << i << " " << error[static_cast<size_t>(i)];
+  EXPECT_TRUE(LiveServer::WaitFor([&] { return blocker_done.load(); }));
 }
 
 // A client that hangs up frees its slot, whether it was queued, streaming or

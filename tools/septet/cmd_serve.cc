@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -38,6 +39,9 @@ struct ServeFlags {
   double shutdown_timeout_s = 10;
   int64_t max_body_mib = 8;
   bool log_prompts = false;
+  int64_t prefill_chunk = 256;
+  int32_t http_threads = 0;
+  bool no_prefix_reuse = false;
 };
 
 // First SIGINT/SIGTERM: graceful shutdown (the watcher thread drains); second:
@@ -45,6 +49,11 @@ struct ServeFlags {
 std::atomic<int> g_signals{0};
 void OnSignal(int) {
   if (g_signals.fetch_add(1) >= 1) _exit(130);
+}
+
+bool EngineIdle(const serve::Engine& engine) {
+  const serve::Engine::Counters c = engine.counters();
+  return c.running == 0 && c.queued == 0;
 }
 
 // Graceful shutdown: refuse new generations (503), let in-flight ones finish
@@ -59,10 +68,16 @@ void DrainAndStop(serve::HttpServer* server, serve::Engine* engine, double deadl
   if (server->Busy()) {
     std::fprintf(stderr, "septet: deadline reached: cancelling the requests still running\n");
     engine->CancelAll();
-    // A cancelled request ends at the engine's next step; give that step (slow on a
-    // big model or a sanitizer build) time to finish so every client gets its final
-    // chunk and [DONE] instead of a cut connection.
-    const auto grace = Clock::now() + std::chrono::seconds(5);
+    // A cancelled request ends at the engine's next step boundary; the step running
+    // now (one prefill chunk or one decode step, slow on a big model or a sanitizer
+    // build) cannot be cut short. Stopping the listener before then would cut every
+    // stream without its final chunk and [DONE], so wait for the engine to go idle,
+    // however long that step takes (a second signal still exits at once).
+    while (!EngineIdle(*engine)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    // Every request now has its outcome; what is left is writing the last chunks,
+    // which httplib bounds by its write timeout (5 s per write) for a client that
+    // stopped reading.
+    const auto grace = Clock::now() + std::chrono::seconds(15);
     while (server->Busy() && Clock::now() < grace) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   server->Stop();
@@ -94,6 +109,8 @@ int RunServe(ServeFlags& f) {
   eo.backend.backend = lo.backend;
   eo.backend.n_threads = runtime::ResolveThreads(lo.n_threads);
   eo.max_queue = f.max_queue;
+  eo.prefill_chunk = f.prefill_chunk;
+  eo.prefix_reuse = !f.no_prefix_reuse;
   auto key = serve::LoadApiKey(f.api_key, f.api_key_file);
   if (!key.ok()) return std::fprintf(stderr, "septet: error: %s\n", key.status().message().c_str()), kExitUsage;
   auto kv_type = runtime::ParseKvType(lo.kv_type);
@@ -108,6 +125,11 @@ int RunServe(ServeFlags& f) {
   so.queue_timeout_s = f.queue_timeout_s;
   so.max_body_bytes = static_cast<size_t>(f.max_body_mib) << 20;
   so.log_prompts = f.log_prompts;
+  // Every running and queued request holds an HTTP thread; leave room for more
+  // (refused, health checks) on top.
+  so.http_threads = f.http_threads > 0 ? f.http_threads
+                                       : static_cast<int32_t>(std::min<int64_t>(
+                                             4096, f.parallel + (f.max_queue > 0 ? f.max_queue : 256) + 16));
   so.default_system = runtime::DefaultSystemPrompt((*tok)->chat_template());
   struct stat sb {};
   if (stat(lo.model_path.c_str(), &sb) == 0) so.model_created = static_cast<int64_t>(sb.st_mtime);
@@ -116,9 +138,10 @@ int RunServe(ServeFlags& f) {
   if (!port.ok()) return std::fprintf(stderr, "septet: error: %s\n", port.status().message().c_str()), kExitFailure;
   std::fprintf(stderr,
                "septet: serving %s on http://%s:%d (%d slots x %" PRId64 " tokens, backend %s, %d threads, chat "
-               "format %s%s); Ctrl-C stops\n",
+               "format %s, prefill chunk %" PRId64 ", prefix reuse %s%s); Ctrl-C stops\n",
                so.model_name.c_str(), f.host.c_str(), *port, eo.n_slots, eo.n_ctx, (*engine)->backend_name(),
-               eo.backend.n_threads, runtime::ChatFormatName(format), so.api_key.empty() ? "" : ", API key required");
+               eo.backend.n_threads, runtime::ChatFormatName(format), eo.prefill_chunk, eo.prefix_reuse ? "on" : "off",
+               so.api_key.empty() ? "" : ", API key required");
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   std::atomic<bool> listening_done{false};
@@ -165,6 +188,17 @@ Subcommand AddServeCommand(CLI::App* app) {
   cmd->add_option("--max-body-mib", f->max_body_mib, "Largest request body in MiB (larger: 413)")
       ->check(CLI::Range(int64_t{1}, int64_t{1024}))
       ->capture_default_str();
+  cmd->add_option("--prefill-chunk", f->prefill_chunk,
+                  "Prompt tokens evaluated per engine step at most; longer prompts are split over several steps, "
+                  "between which the other requests decode")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  cmd->add_option("--http-threads", f->http_threads,
+                  "Connections served at once (0: --parallel + --max-queue + 16, or + 272 without a queue limit)")
+      ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
+  cmd->add_flag("--no-prefix-reuse", f->no_prefix_reuse,
+                "Do not reuse a slot's cached tokens for a request whose prompt starts with them");
   cmd->add_flag("--log-prompts", f->log_prompts, "Include prompt text in the access log (off: never logged)");
   return {cmd, [f] { return RunServe(*f); }};
 }
