@@ -8,6 +8,7 @@
 
 #include "io/model_file.h"
 #include "kernels/kv_rows.h"
+#include "model/layer_split.h"
 #include "model/llama_context.h"
 
 namespace septet::model {
@@ -94,15 +95,18 @@ Result<MemoryPlan> PlanMemory(const PlanInput& in, const PlanRequest& req) {
   p.scratch_bytes = LlamaContext::ScratchBytes(hp, req.n_ctx, req.n_threads, req.kv_type) +
                     static_cast<uint64_t>(req.n_seq) * static_cast<uint64_t>(hp.vocab) * sizeof(float);
 
-  // GPU first: whole layers with their KV, after the scratch.
+  // GPU first: the layer split (model/layer_split.h) takes token_embd, the first
+  // layers with their F32 KV and the device scratch.
   int64_t gpu_layers = 0;
-  if (req.gpu_mem > 0) {
-    uint64_t used = p.scratch_bytes;
-    while (gpu_layers < hp.n_layers && used + p.layer_bytes[static_cast<size_t>(gpu_layers)] + kv_layer <= req.gpu_mem) {
-      used += p.layer_bytes[static_cast<size_t>(gpu_layers)] + kv_layer;
-      ++gpu_layers;
-    }
-    p.gpu_bytes = gpu_layers > 0 ? used : 0;
+  if (req.gpu_mem > 0 || req.gpu_layers > 0) {
+    SplitRequest sr;
+    sr.gpu_layers = req.gpu_layers;
+    sr.gpu_mem = req.gpu_mem;
+    sr.n_ctx = req.n_ctx;
+    sr.n_seq = req.n_seq;
+    SEPTET_ASSIGN_OR_RETURN(const LayerSplit split, SplitLayers(in, sr));
+    gpu_layers = split.gpu_layers;
+    p.gpu_bytes = split.gpu_bytes();
   }
   p.gpu_layers = gpu_layers;
   const int64_t host_layers = hp.n_layers - gpu_layers;

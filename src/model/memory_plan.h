@@ -11,7 +11,8 @@
 //   placement  host memory holds the global tensors (token_embd, output,
 //              output_norm), the KV cache, the scratch and as many layers as fit;
 //              the rest are streamed from disk through a one-layer window.
-//              --gpu-mem puts layers (with their KV) on the GPU first.
+//              --gpu-mem / --gpu-layers put token_embd and the first layers
+//              (with their KV) on the GPU first (model/layer_split.h).
 //   speed      one decode step reads every layer, the output head and, at the end
 //              of the context, n_ctx positions of KV per sequence:
 //                t_mem  = (host-read bytes) / mem_bw
@@ -52,7 +53,8 @@ Result<PlanInput> PlanInputFromFile(const ModelFile& file);
 
 struct PlanRequest {
   uint64_t mem_budget = 0;  // host bytes; 0 = no limit
-  uint64_t gpu_mem = 0;     // GPU bytes; 0 = no GPU
+  uint64_t gpu_mem = 0;     // GPU bytes; 0 = no GPU (unless gpu_layers > 0)
+  int64_t gpu_layers = -1;  // >= 0: exactly this many layers on the GPU (checked against gpu_mem when given)
   int64_t n_ctx = 0;        // positions per sequence (> 0)
   int32_t n_seq = 1;        // parallel sequences (slots)
   DType kv_type = DType::kF32;
