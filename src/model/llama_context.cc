@@ -83,17 +83,21 @@ Result<std::unique_ptr<LlamaContext>> LlamaContext::Create(const LlamaModel& mod
     return InvalidArgument("layer_end = %" PRId64 "; expected 1 .. %" PRId64 " and no front", options.layer_end,
                            hp.n_layers);
   }
-  if (options.stream_from_layer >= 0 && options.stream_from_layer < begin) {
+  const int64_t first_streamed = !options.stream_layers.empty() ? options.stream_layers.front()
+                                                                  : options.stream_from_layer;
+  if (first_streamed >= 0 && first_streamed < begin) {
     return InvalidArgument("layer streaming from layer %" PRId64 ", but layers below %" PRId64
                            " run in the front (%s)",
-                           options.stream_from_layer, begin, options.front->device_name());
+                           first_streamed, begin, options.front->device_name());
   }
   // The cache holds the layers computed here; a split with every layer in the
   // front keeps one unused layer so that the cache stays well-formed.
   SEPTET_ASSIGN_OR_RETURN(KvCache cache, KvCache::Create(std::max<int64_t>(end - begin, 1), n_ctx, hp.kv_dim(),
                                                          options.n_seq, options.kv_type));
   std::unique_ptr<LlamaContext> ctx(new LlamaContext(model, std::move(cache), options));
-  if (options.stream_from_layer >= 0) {
+  if (!options.stream_layers.empty()) {
+    SEPTET_ASSIGN_OR_RETURN(ctx->streamer_, LayerStreamer::Create(model, options.stream_layers));
+  } else if (options.stream_from_layer >= 0) {
     SEPTET_ASSIGN_OR_RETURN(ctx->streamer_, LayerStreamer::Create(model, options.stream_from_layer));
   }
   return ctx;

@@ -45,6 +45,8 @@ struct CpuOptions {
   int32_t n_seq = 1;  // independent sequences, each with an n_ctx KV cache (>= 1)
   DType kv_type = DType::kF32;  // KV cache storage: F32, F16 or Q8_0 (kernels/kv_rows.h)
   int64_t stream_from_layer = -1;  // >= 0: layers from this one on are streamed (model/layer_streamer.h)
+  // Non-empty: exactly these layers are streamed (ascending; overrides stream_from_layer).
+  std::vector<int64_t> stream_layers = {};
   // Split forward pass (model/layer_split.h): the embedding and layers [0, F) run
   // in `front` (F = front->n_layers(), e.g. on a GPU); this context runs layers
   // [F, n_layers) and the output head on the hidden rows the front returns, and

@@ -11,6 +11,7 @@ namespace {
 
 struct Placement {
   int64_t stream_from = -1;  // first streamed layer; -1: everything fits
+  std::vector<int64_t> streamed;  // which layers stream
   int64_t gpu_layers = 0;
 };
 
@@ -35,6 +36,7 @@ Result<Placement> PlanBudget(const ModelFile& file, const LoadOptions& o) {
   Placement pl;
   pl.gpu_layers = p.gpu_layers;
   if (p.streamed_layers > 0) pl.stream_from = in.hp.n_layers - p.streamed_layers;
+  pl.streamed = p.streamed;
   return pl;
 }
 
@@ -69,6 +71,7 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
     auto file = ModelFile::Open(o.model_path);
     if (!file.ok()) return api::Fail(file.status(), error), nullptr;
     int64_t stream_from = -1, gpu_layers = o.gpu_layers;
+    std::vector<int64_t> streamed;
     if (o.gpu_layers < 0) {
       return api::Fail(InvalidArgument("--gpu-layers %d: expected >= 0", o.gpu_layers), error), nullptr;
     }
@@ -76,6 +79,7 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
       auto placed = PlanBudget(**file, o);
       if (!placed.ok()) return api::Fail(placed.status(), error), nullptr;
       stream_from = placed->stream_from;
+      streamed = placed->streamed;
       gpu_layers = placed->gpu_layers;
       // Streamed layers must stay in the mapping: no load-time repack.
       if (stream_from >= 0) mo.repack = false;
@@ -101,6 +105,7 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
     if (!kv_type.ok()) return api::Fail(kv_type.status(), error), nullptr;
     impl->backend.kv_type = kv_type.value();
     impl->backend.stream_from_layer = stream_from;
+    impl->backend.stream_layers = streamed;
     impl->backend.gpu_layers = gpu_layers;
     auto ctx = runtime::CreateContext(*impl->model, impl->n_ctx, impl->backend);
     if (!ctx.ok()) return api::Fail(ctx.status(), error), nullptr;

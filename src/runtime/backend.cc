@@ -57,6 +57,7 @@ Result<std::unique_ptr<model::InferenceContext>> CreateContext(const model::Llam
     cpu.n_seq = options.n_seq;
     cpu.kv_type = options.kv_type;
     cpu.stream_from_layer = options.stream_from_layer;
+    cpu.stream_layers = options.stream_layers;
     if (options.gpu_layers < 0 || options.gpu_layers > model.hparams().n_layers) {
       return InvalidArgument("--gpu-layers %" PRId64 ": expected 0 .. %" PRId64 " (the model's layers)",
                              options.gpu_layers, model.hparams().n_layers);
@@ -89,7 +90,7 @@ Result<std::unique_ptr<model::InferenceContext>> CreateContext(const model::Llam
   }
   if (options.backend == "cuda") {
 #ifdef SEPTET_HAVE_CUDA
-    if (options.stream_from_layer >= 0) return Unsupported("--mem-budget: the CUDA backend does not stream layers");
+    if (options.stream_from_layer >= 0 || !options.stream_layers.empty()) return Unsupported("--mem-budget: the CUDA backend does not stream layers");
     if (options.kv_type != DType::kF32) {
       return Unsupported("--kv-type %s: the CUDA backend stores its KV cache as f32 only",
                          std::string(DTypeName(options.kv_type)).c_str());

@@ -20,6 +20,7 @@ struct BackendOptions {
   int32_t n_seq = 1;            // sequences the context holds (batched decoding), each with n_ctx positions
   DType kv_type = DType::kF32;  // KV cache storage: F32, F16 or Q8_0 (CPU; the CUDA backend keeps F32)
   int64_t stream_from_layer = -1;  // CPU: >= 0 streams layers from this one on (model/layer_streamer.h)
+  std::vector<int64_t> stream_layers = {};  // CPU: non-empty streams exactly these (MemoryPlan::streamed)
   // CPU backend: > 0 runs the embedding and layers [0, gpu_layers) on CUDA device 0
   // and the rest on the CPU (model/layer_split.h); 0: CPU only.
   int64_t gpu_layers = 0;

@@ -170,6 +170,7 @@ int RunBench(const BenchFlags& f) {
   for (const std::string& path : f.models) {
     // --mem-budget: the memory plan at the largest context and batch decides which layers stream.
     int64_t stream_from = -1, gpu_layers = f.gpu_layers;
+    std::vector<int64_t> stream_layers;
     model::ModelOptions model_opts = mo;
     if (mem_budget > 0 || gpu_mem > 0) {
       auto file = ModelFile::Open(path);
@@ -191,6 +192,7 @@ int RunBench(const BenchFlags& f) {
       gpu_layers = p->gpu_layers;
       if (p->streamed_layers > 0) {
         stream_from = in->hp.n_layers - p->streamed_layers;
+        stream_layers = p->streamed;
         model_opts.repack = false;  // streamed layers are read from the mapping
       }
       std::fprintf(stderr, "septet: --mem-budget %s: %s (host %s)\n", HumanBytes(mem_budget).c_str(),
@@ -220,6 +222,7 @@ int RunBench(const BenchFlags& f) {
       for (perf::ModelBenchOptions& o : runs) {
         o.kv_type = *kv_type;
         o.stream_from_layer = stream_from;
+        o.stream_layers = stream_layers;
         o.gpu_layers = gpu_layers;
       }
       for (const perf::ModelBenchOptions& o : runs) {
