@@ -89,6 +89,11 @@ Result<std::unique_ptr<model::InferenceContext>> CreateContext(const model::Llam
     return std::unique_ptr<model::InferenceContext>(std::move(ctx));
   }
   if (options.backend == "cuda") {
+    if (options.gpu_layers > 0) {
+      return InvalidArgument("--gpu-layers %" PRId64 " goes with --backend cpu (backend 'cuda' runs every layer "
+                             "on the GPU)",
+                             options.gpu_layers);
+    }
 #ifdef SEPTET_HAVE_CUDA
     if (options.stream_from_layer >= 0 || !options.stream_layers.empty()) return Unsupported("--mem-budget: the CUDA backend does not stream layers");
     if (options.kv_type != DType::kF32) {
