@@ -51,10 +51,13 @@ PEER_OUT ?= $(BENCH_OUT)/peer
 #                         Q3P5 beside Q4_0), same text and threads, alternating, median wall time (scripts/benchmark-ppl.sh)
 #   make benchmark-70b    the llama2-70b shape at Q3P5 (gen-weights, ~28 GiB in $(MODELS_DIR)), then per budget in
 #                         $(BENCH70_BUDGETS): `septet plan` (disk bandwidth measured on the file, predicted tok/s) and
-#                         `septet bench --mem-budget` (layers streamed): tok/s, TTFT = prompt / pp t/s, peak RSS (/usr/bin/time)
+#                         `septet bench --mem-budget` (layers streamed): tok/s, TTFT = prompt / pp t/s, peak RSS and the bytes
+#                         read from disk ("File system inputs" x 512, /usr/bin/time); docs/memory.md has the results
 BENCH70_FILE ?= $(MODELS_DIR)/llama2-70b-q3p5.gguf
 BENCH70_BUDGETS ?= 20G 8G
-BENCH70_FLAGS ?= -p 64 -n 16 -r 1
+BENCH70_PROMPT ?= 16
+BENCH70_GEN ?= 4
+BENCH70_FLAGS ?= -p $(BENCH70_PROMPT) -n $(BENCH70_GEN) -r 1
 lc = $(shell echo '$(1)' | tr A-Z a-z)
 GEN_MODELS = $(foreach t,$(GEN_TYPES),$(MODELS_DIR)/$(GEN_SHAPE)-$(call lc,$(t)).gguf)
 
@@ -84,10 +87,10 @@ benchmark-70b: build
 	@mkdir -p $(MODELS_DIR) $(BENCH_OUT)
 	@[ -e "$(BENCH70_FILE)" ] || $(SEPTET) gen-weights --shape llama2-70b --type Q3P5 -o "$(BENCH70_FILE)" || exit 1
 	@for b in $(BENCH70_BUDGETS); do \
-	  $(SEPTET) plan -m "$(BENCH70_FILE)" --mem $$b --ctx 65 -t $(BENCH_THREADS) | tee $(BENCH_OUT)/70b-plan-$$b.txt || exit 1; \
+	  $(SEPTET) plan -m "$(BENCH70_FILE)" --mem $$b --ctx $$(( $(BENCH70_PROMPT) > $(BENCH70_GEN) ? $(BENCH70_PROMPT) + 1 : $(BENCH70_GEN) + 1 )) -t $(BENCH_THREADS) | tee $(BENCH_OUT)/70b-plan-$$b.txt || exit 1; \
 	  /usr/bin/time -v $(SEPTET) bench -m "$(BENCH70_FILE)" $(BENCH70_FLAGS) -t $(BENCH_THREADS) --mem-budget $$b \
 	    >$(BENCH_OUT)/70b-bench-$$b.md 2>$(BENCH_OUT)/70b-bench-$$b.err; rc=$$?; \
-	  cat $(BENCH_OUT)/70b-bench-$$b.md; grep -E "mem-budget|Maximum resident|Elapsed" $(BENCH_OUT)/70b-bench-$$b.err; \
+	  cat $(BENCH_OUT)/70b-bench-$$b.md; grep -E "mem-budget|Maximum resident|Elapsed|File system inputs|User time" $(BENCH_OUT)/70b-bench-$$b.err; \
 	  [ $$rc -eq 0 ] || exit $$rc; \
 	done
 

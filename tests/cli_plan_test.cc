@@ -117,5 +117,27 @@ TEST(MemoryCliTest, BenchStreamsUnderMemBudget) {
   EXPECT_NE(r.out.find("| tg8 |"), std::string::npos) << r.out;
 }
 
+TEST(PlanCliTest, GpuSplitFromGpuMem) {
+  // token_embd 131072 + scratch (model/layer_split_test.cc) + 2 x (layer 181760 + F32 KV 131072) fits, 3 do not.
+  const uint64_t scratch = 4 * 64 * 4 + 64 * 4 * 728 + 64 * 192 + 2 * 64 * 6 * 4 + 64 * 172 * 2 + (uint64_t{64} << 20);
+  const uint64_t two = 131072 + scratch + 2 * (181760 + 131072);
+  const CliRun r = RunSeptet(Cat("plan -m ", Stories(), " --ctx 512 -t 1 --mem-bw 10 --disk-bw 1 --gpu-bw 100 --gpu-mem ",
+                                 two + 1000, " --json"),
+                             "", 120);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["placement"]["gpu_layers"], 2);
+  EXPECT_EQ(j["placement"]["gpu_bytes"], two);
+  EXPECT_EQ(j["gpu_split"]["boundary_bytes_per_token"], 256u);
+  EXPECT_EQ(j["gpu_split"]["cpu_layer_bytes"], 3u * 181760);
+}
+
+TEST(MemoryCliTest, GpuLayersWithoutADeviceIsAClearError) {
+  // This machine has no GPU: in either build the split is refused at startup.
+  const CliRun r = RunSeptet(Cat("generate -m ", Stories(), " -p Once -n 4 --gpu-layers 2"), "", 60);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.err.find("--gpu-layers 2: no CUDA device"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace septet

@@ -56,6 +56,11 @@ struct LoadOptions {
                                // Checked at load with the memory plan (docs/memory.md): a budget that
                                // cannot hold one layer plus the KV cache is refused with the numbers;
                                // layers that do not fit are streamed from the file mapping
+  int32_t gpu_layers = 0;      // backend "cpu": > 0 runs the first gpu_layers layers on the CUDA device and
+                               // the rest on the CPU (docs/memory.md); a build without CUDA or a machine
+                               // without a GPU is refused at load
+  uint64_t gpu_mem = 0;        // > 0 (and gpu_layers 0): the memory plan chooses gpu_layers to fit this
+                               // many bytes of GPU memory
 
   static constexpr int32_t kDefaultMaxCtx = 4096;
 };
@@ -124,6 +129,7 @@ struct ModelInfo {
   uint64_t kv_cache_bytes = 0;
   std::string kv_type;         // "F32" | "F16" | "Q8_0"
   int64_t streamed_layers = 0; // layers streamed from disk to keep within mem_budget (docs/memory.md)
+  int64_t gpu_layers = 0;      // layers run on the CUDA device (LoadOptions::gpu_layers / gpu_mem)
   int32_t n_threads = 1;       // resolved (never 0)
   std::string backend;         // "cpu" | "cuda"
   std::string simd_target;     // CPU kernels' runtime-dispatched target, e.g. "AVX2"

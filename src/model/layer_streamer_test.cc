@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model/llama_context.h"
+#include "model/memory_plan.h"
 #include "util/test_util.h"
 
 namespace septet::model {
@@ -45,6 +46,37 @@ TEST(LayerStreamerTest, StreamedLayersGiveTheResidentLogitsBitForBit) {
     // 2 prompt chunks + 3 decode steps, each evicting every streamed layer once.
     EXPECT_EQ(evictions, static_cast<uint64_t>(5 * (5 - first))) << first;
   }
+}
+
+TEST(LayerStreamerTest, SpreadLayersGiveTheResidentLogitsBitForBit) {
+  auto m = LlamaModel::Load(testing::SharedFile(kStories), {});
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  const std::vector<float> ref = RunLogits(*m.value(), {.n_threads = 2});
+  for (const std::vector<int64_t>& layers : std::vector<std::vector<int64_t>>{{1, 3}, {4}, {0, 2, 4}, {0, 1, 2, 3, 4}}) {
+    CpuOptions o{.n_threads = 2};
+    o.stream_layers = layers;
+    uint64_t evictions = 0;
+    const std::vector<float> got = RunLogits(*m.value(), o, &evictions);
+    ASSERT_EQ(got.size(), ref.size());
+    EXPECT_EQ(std::memcmp(got.data(), ref.data(), ref.size() * sizeof(float)), 0) << layers.size();
+    EXPECT_EQ(evictions, 5 * layers.size());
+  }
+  CpuOptions bad{.n_threads = 1};
+  bad.stream_layers = {3, 1};
+  EXPECT_FALSE(LlamaContext::Create(*m.value(), 16, bad).ok());
+}
+
+TEST(LayerStreamerTest, SpreadStreamedLayersByHand) {
+  EXPECT_EQ(SpreadStreamedLayers(0, 5, 2), (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(SpreadStreamedLayers(0, 5, 5), (std::vector<int64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(SpreadStreamedLayers(0, 5, 1), (std::vector<int64_t>{4}));
+  EXPECT_EQ(SpreadStreamedLayers(2, 5, 2), (std::vector<int64_t>{3, 4}));
+  EXPECT_TRUE(SpreadStreamedLayers(0, 5, 0).empty());
+  // 80 layers, 25 streamed: every third or fourth layer, 25 of them, the last one included.
+  const std::vector<int64_t> s = SpreadStreamedLayers(0, 80, 25);
+  ASSERT_EQ(s.size(), 25u);
+  EXPECT_EQ(s.back(), 79);
+  for (size_t i = 1; i < s.size(); ++i) EXPECT_TRUE(s[i] - s[i - 1] == 3 || s[i] - s[i - 1] == 4) << i;
 }
 
 TEST(LayerStreamerTest, OnlyMappedWeightsCanBeStreamed) {

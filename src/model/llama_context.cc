@@ -13,6 +13,10 @@
 //     xb   = RMSNorm(x) * ffn_norm                         [m][dim]
 //     x   += (silu(xb Wgate^T) * (xb Wup^T)) Wdown^T       [m][ffn_dim] -> [m][dim]
 //   logits = RMSNorm(x) * output_norm  Wout^T              [vocab] per requested row
+//
+// A split pass (CpuOptions::front, model/layer_split.h) replaces the embedding and
+// layers [0, F) with the front's hidden rows; CpuFront runs a context with
+// layer_end = F and takes x after its last layer.
 #include "model/llama_context.h"
 
 #include <algorithm>
@@ -29,7 +33,9 @@
 namespace septet::model {
 
 LlamaContext::LlamaContext(const LlamaModel& model, KvCache cache, const CpuOptions& options)
-    : model_(model), cache_(std::move(cache)), pool_(options.n_threads) {
+    : model_(model), cache_(std::move(cache)), pool_(options.n_threads), front_(options.front) {
+  layer_begin_ = front_ ? front_->n_layers() : 0;
+  layer_end_ = options.layer_end > 0 ? options.layer_end : model.hparams().n_layers;
   seq_past_.assign(static_cast<size_t>(cache_.n_seq()), 0);
   seq_.assign(kMaxBatch, 0);
   pos_.assign(kMaxBatch, 0);
@@ -67,9 +73,31 @@ Result<std::unique_ptr<LlamaContext>> LlamaContext::Create(const LlamaModel& mod
   }
   if (options.n_seq < 1) return InvalidArgument("n_seq = %d; expected >= 1", options.n_seq);
   const LlamaHParams& hp = model.hparams();
-  SEPTET_ASSIGN_OR_RETURN(KvCache cache, KvCache::Create(hp.n_layers, n_ctx, hp.kv_dim(), options.n_seq, options.kv_type));
+  const int64_t begin = options.front ? options.front->n_layers() : 0;
+  const int64_t end = options.layer_end > 0 ? options.layer_end : hp.n_layers;
+  if (options.front && (begin < 0 || begin > hp.n_layers)) {
+    return InvalidArgument("layer split: the front runs %" PRId64 " layers of a %" PRId64 "-layer model", begin,
+                           hp.n_layers);
+  }
+  if (options.layer_end != -1 && (options.layer_end < 1 || options.layer_end > hp.n_layers || options.front)) {
+    return InvalidArgument("layer_end = %" PRId64 "; expected 1 .. %" PRId64 " and no front", options.layer_end,
+                           hp.n_layers);
+  }
+  const int64_t first_streamed = !options.stream_layers.empty() ? options.stream_layers.front()
+                                                                  : options.stream_from_layer;
+  if (first_streamed >= 0 && first_streamed < begin) {
+    return InvalidArgument("layer streaming from layer %" PRId64 ", but layers below %" PRId64
+                           " run in the front (%s)",
+                           first_streamed, begin, options.front->device_name());
+  }
+  // The cache holds the layers computed here; a split with every layer in the
+  // front keeps one unused layer so that the cache stays well-formed.
+  SEPTET_ASSIGN_OR_RETURN(KvCache cache, KvCache::Create(std::max<int64_t>(end - begin, 1), n_ctx, hp.kv_dim(),
+                                                         options.n_seq, options.kv_type));
   std::unique_ptr<LlamaContext> ctx(new LlamaContext(model, std::move(cache), options));
-  if (options.stream_from_layer >= 0) {
+  if (!options.stream_layers.empty()) {
+    SEPTET_ASSIGN_OR_RETURN(ctx->streamer_, LayerStreamer::Create(model, options.stream_layers));
+  } else if (options.stream_from_layer >= 0) {
     SEPTET_ASSIGN_OR_RETURN(ctx->streamer_, LayerStreamer::Create(model, options.stream_from_layer));
   }
   return ctx;
@@ -103,6 +131,9 @@ bool LlamaContext::SetProfile(OpProfile* profile) {
 Status LlamaContext::ForwardBatch(std::span<const int32_t> tokens, std::span<const int32_t> seq_ids, LogitsMode mode,
                                   std::vector<float>* logits) {
   const LlamaHParams& hp = model_.hparams();
+  if (layer_end_ < hp.n_layers) {
+    return Internal("this context runs layers [0, %" PRId64 ") only and has no output head", layer_end_);
+  }
   SEPTET_ASSIGN_OR_RETURN(const BatchPlan plan,
                           PlanBatch(tokens, seq_ids, mode, hp.vocab, seq_past_, cache_.n_ctx()));
   const int64_t n = static_cast<int64_t>(tokens.size());
@@ -119,7 +150,8 @@ Status LlamaContext::ForwardBatch(std::span<const int32_t> tokens, std::span<con
       seq_[static_cast<size_t>(i)] = seq_ids[static_cast<size_t>(start + i)];
       pos_[static_cast<size_t>(i)] = plan.pos[static_cast<size_t>(start + i)];
     }
-    ForwardChunk(tokens.data() + start, m);
+    // A failing front leaves no sequence advanced (rows past seq_past are overwritten later).
+    SEPTET_RETURN_IF_ERROR(ForwardChunk(tokens.data() + start, m));
     // This chunk's rows whose logits are wanted: consecutive ones straight from x_,
     // others gathered into proj_ (free once the chunk is done).
     const size_t first = next_row;
@@ -150,15 +182,24 @@ Status LlamaContext::ForwardBatch(std::span<const int32_t> tokens, std::span<con
   return Status::Ok();
 }
 
-void LlamaContext::ForwardChunk(const int32_t* tokens, int64_t m) {
+Status LlamaContext::ForwardChunk(const int32_t* tokens, int64_t m) {
   const LlamaHParams& hp = model_.hparams();
-  // Any layout: token_embd may share a repacked tied output head's bytes (model/weights.h).
-  for (int64_t i = 0; i < m; ++i) simd::RowToFloat(model_.weights().token_embd, tokens[i], x_.data() + i * hp.dim);
-  for (int64_t l = 0; l < hp.n_layers; ++l) {
+  if (front_) {
+    // The boundary: the front's hidden rows [m][dim] land in x_ (a profile counts
+    // the front's time under kOther).
+    const auto n = static_cast<size_t>(m);
+    SEPTET_RETURN_IF_ERROR(front_->Run(std::span<const int32_t>(tokens, n), std::span<const int32_t>(seq_.data(), n),
+                                       std::span<const int32_t>(pos_.data(), n), x_.data()));
+  } else {
+    // Any layout: token_embd may share a repacked tied output head's bytes (model/weights.h).
+    for (int64_t i = 0; i < m; ++i) simd::RowToFloat(model_.weights().token_embd, tokens[i], x_.data() + i * hp.dim);
+  }
+  for (int64_t l = layer_begin_; l < layer_end_; ++l) {
     if (streamer_) streamer_->BeforeLayer(l);
     Layer(l, m);
     if (streamer_) streamer_->AfterLayer(l);
   }
+  return Status::Ok();
 }
 
 void LlamaContext::Layer(int64_t l, int64_t m) {
@@ -183,7 +224,7 @@ void LlamaContext::Layer(int64_t l, int64_t m) {
   });
   for (int64_t i = 0; i < m; ++i) {
     const int64_t pos = pos_[static_cast<size_t>(i)], seq = seq_[static_cast<size_t>(i)];
-    cache_.Store(l, seq, pos, k_.data() + i * kv_dim, v_.data() + i * kv_dim);
+    cache_.Store(l - layer_begin_, seq, pos, k_.data() + i * kv_dim, v_.data() + i * kv_dim);
   }
   Timed(Op::kAttention, [&] { Attention(l, m); });
   if (observer_) observer_(l, MatMulInput::kAttnOut, att_.data(), m, q_dim);
@@ -219,8 +260,8 @@ void LlamaContext::Attention(int64_t l, int64_t m) {
     const int64_t i = task / hp.n_heads, h = task % hp.n_heads;
     const int64_t n_pos = pos_[static_cast<size_t>(i)] + 1;  // causal: this token and everything before it
     const int64_t seq = seq_[static_cast<size_t>(i)], first = (h / hp.gqa_group()) * hd;
-    const kernels::KvHead k{cache_.k_row(l, seq, 0), cache_.row_bytes(), first, cache_.type()};
-    const kernels::KvHead v{cache_.v_row(l, seq, 0), cache_.row_bytes(), first, cache_.type()};
+    const kernels::KvHead k{cache_.k_row(l - layer_begin_, seq, 0), cache_.row_bytes(), first, cache_.type()};
+    const kernels::KvHead v{cache_.v_row(l - layer_begin_, seq, 0), cache_.row_bytes(), first, cache_.type()};
     kernels::AttendHeadKv(q_.data() + i * q_dim + h * hd, k, v, n_pos, hd, scale, scores_.data() + worker * n_ctx,
                           kv_row_.data() + (kv_row_.empty() ? 0 : worker * hd), att_.data() + i * q_dim + h * hd);
   };
@@ -245,5 +286,40 @@ void LlamaContext::Logits(const float* hidden, int64_t m, float* out) {
   if (observer_) observer_(-1, MatMulInput::kOutput, norm_.data(), m, hp.dim);
   MatMul(Op::kMatLogits, model_.weights().output, norm_.data(), m, out);
 }
+
+Result<std::unique_ptr<CpuFront>> CpuFront::Create(const LlamaModel& model, int64_t n_layers, int64_t n_ctx,
+                                                   int32_t n_seq, int32_t n_threads) {
+  if (n_layers < 1 || n_layers > model.hparams().n_layers) {
+    return InvalidArgument("CPU front: %" PRId64 " layers; expected 1 .. %" PRId64, n_layers, model.hparams().n_layers);
+  }
+  CpuOptions o;
+  o.n_threads = n_threads;
+  o.n_seq = n_seq;
+  o.layer_end = n_layers;
+  std::unique_ptr<CpuFront> f(new CpuFront());
+  f->n_layers_ = n_layers;
+  SEPTET_ASSIGN_OR_RETURN(f->ctx_, LlamaContext::Create(model, n_ctx, o));
+  return f;
+}
+
+CpuFront::~CpuFront() = default;
+
+Status CpuFront::Run(std::span<const int32_t> tokens, std::span<const int32_t> seq, std::span<const int32_t> pos,
+                     float* hidden) {
+  LlamaContext& c = *ctx_;
+  const int64_t m = static_cast<int64_t>(tokens.size());
+  SEPTET_CHECK(m <= LlamaContext::kMaxBatch && seq.size() == tokens.size() && pos.size() == tokens.size());
+  for (int64_t i = 0; i < m; ++i) {
+    SEPTET_CHECK(seq[static_cast<size_t>(i)] >= 0 && seq[static_cast<size_t>(i)] < c.n_seq());
+    SEPTET_CHECK(pos[static_cast<size_t>(i)] >= 0 && pos[static_cast<size_t>(i)] < c.n_ctx());
+    c.seq_[static_cast<size_t>(i)] = seq[static_cast<size_t>(i)];
+    c.pos_[static_cast<size_t>(i)] = pos[static_cast<size_t>(i)];
+  }
+  SEPTET_RETURN_IF_ERROR(c.ForwardChunk(tokens.data(), m));
+  std::copy(c.x_.begin(), c.x_.begin() + m * c.model().hparams().dim, hidden);
+  return Status::Ok();
+}
+
+MemoryUse CpuFront::memory() const { return ctx_->memory(); }
 
 }  // namespace septet::model

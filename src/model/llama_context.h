@@ -17,6 +17,7 @@
 #include "kernels/matmul.h"
 #include "model/inference_context.h"
 #include "model/kv_cache.h"
+#include "model/layer_front.h"
 #include "model/layer_streamer.h"
 #include "model/llama_model.h"
 
@@ -44,6 +45,16 @@ struct CpuOptions {
   int32_t n_seq = 1;  // independent sequences, each with an n_ctx KV cache (>= 1)
   DType kv_type = DType::kF32;  // KV cache storage: F32, F16 or Q8_0 (kernels/kv_rows.h)
   int64_t stream_from_layer = -1;  // >= 0: layers from this one on are streamed (model/layer_streamer.h)
+  // Non-empty: exactly these layers are streamed (ascending; overrides stream_from_layer).
+  std::vector<int64_t> stream_layers = {};
+  // Split forward pass (model/layer_split.h): the embedding and layers [0, F) run
+  // in `front` (F = front->n_layers(), e.g. on a GPU); this context runs layers
+  // [F, n_layers) and the output head on the hidden rows the front returns, and
+  // holds the KV cache of its own layers only. Null: no split.
+  std::shared_ptr<LayerFront> front = nullptr;
+  // > 0: this context runs only layers [0, layer_end) and has no output head
+  // (what CpuFront uses); ForwardBatch is then refused. -1: every layer.
+  int64_t layer_end = -1;
 };
 
 // The CPU backend: SIMD kernels (runtime-dispatched) over a persistent thread
@@ -79,15 +90,22 @@ class LlamaContext final : public InferenceContext {
   bool SetProfile(OpProfile* profile) override;
   // Null unless CpuOptions::stream_from_layer asked for streaming.
   const LayerStreamer* streamer() const { return streamer_.get(); }
+  // The layers this context computes: [layer_begin(), layer_end()).
+  int64_t layer_begin() const { return layer_begin_; }
+  int64_t layer_end() const { return layer_end_; }
+  // Null unless CpuOptions::front split the pass.
+  const LayerFront* front() const { return front_.get(); }
 
   // Calibration hook (null = none). Not for the hot path of normal inference.
   void SetMatMulObserver(MatMulObserver observer) { observer_ = std::move(observer); }
 
  private:
   LlamaContext(const LlamaModel& model, KvCache cache, const CpuOptions& options);
+  friend class CpuFront;
   // One chunk (m <= kMaxBatch tokens; row i of sequence seq_[i] at position pos_[i]);
-  // leaves the final hidden rows in x_.
-  void ForwardChunk(const int32_t* tokens, int64_t m);
+  // leaves the hidden rows after layer layer_end_ - 1 in x_. Fails only when the
+  // front fails.
+  Status ForwardChunk(const int32_t* tokens, int64_t m);
   void Layer(int64_t l, int64_t m);
   // Logits of m consecutive hidden rows into out [m][vocab].
   void Logits(const float* hidden, int64_t m, float* out);
@@ -133,6 +151,8 @@ class LlamaContext final : public InferenceContext {
   MatMulObserver observer_;
   OpProfile* profile_ = nullptr;
   std::unique_ptr<LayerStreamer> streamer_;
+  std::shared_ptr<LayerFront> front_;
+  int64_t layer_begin_ = 0, layer_end_ = 0;  // layers computed here; the cache holds these only
 };
 
 }  // namespace septet::model

@@ -8,6 +8,7 @@
 
 #include "io/model_file.h"
 #include "kernels/kv_rows.h"
+#include "model/layer_split.h"
 #include "model/llama_context.h"
 
 namespace septet::model {
@@ -28,6 +29,17 @@ std::string Gib(uint64_t b) {
 }
 
 }  // namespace
+
+std::vector<int64_t> SpreadStreamedLayers(int64_t begin, int64_t n_layers, int64_t count) {
+  std::vector<int64_t> out;
+  const int64_t n = n_layers - begin;
+  if (n <= 0 || count <= 0) return out;
+  count = std::min(count, n);
+  for (int64_t i = 0; i < n; ++i) {
+    if ((i + 1) * count / n > i * count / n) out.push_back(begin + i);
+  }
+  return out;
+}
 
 bool IsKvType(DType t) { return kernels::IsKvType(t); }
 uint64_t KvRowBytes(DType t, int64_t kv_dim) { return kernels::KvRowBytes(t, kv_dim); }
@@ -94,15 +106,18 @@ Result<MemoryPlan> PlanMemory(const PlanInput& in, const PlanRequest& req) {
   p.scratch_bytes = LlamaContext::ScratchBytes(hp, req.n_ctx, req.n_threads, req.kv_type) +
                     static_cast<uint64_t>(req.n_seq) * static_cast<uint64_t>(hp.vocab) * sizeof(float);
 
-  // GPU first: whole layers with their KV, after the scratch.
+  // GPU first: the layer split (model/layer_split.h) takes token_embd, the first
+  // layers with their F32 KV and the device scratch.
   int64_t gpu_layers = 0;
-  if (req.gpu_mem > 0) {
-    uint64_t used = p.scratch_bytes;
-    while (gpu_layers < hp.n_layers && used + p.layer_bytes[static_cast<size_t>(gpu_layers)] + kv_layer <= req.gpu_mem) {
-      used += p.layer_bytes[static_cast<size_t>(gpu_layers)] + kv_layer;
-      ++gpu_layers;
-    }
-    p.gpu_bytes = gpu_layers > 0 ? used : 0;
+  if (req.gpu_mem > 0 || req.gpu_layers > 0) {
+    SplitRequest sr;
+    sr.gpu_layers = req.gpu_layers;
+    sr.gpu_mem = req.gpu_mem;
+    sr.n_ctx = req.n_ctx;
+    sr.n_seq = req.n_seq;
+    SEPTET_ASSIGN_OR_RETURN(const LayerSplit split, SplitLayers(in, sr));
+    gpu_layers = split.gpu_layers;
+    p.gpu_bytes = split.gpu_bytes();
   }
   p.gpu_layers = gpu_layers;
   const int64_t host_layers = hp.n_layers - gpu_layers;
@@ -138,6 +153,17 @@ Result<MemoryPlan> PlanMemory(const PlanInput& in, const PlanRequest& req) {
     p.resident_layers = resident;
     p.streamed_layers = host_layers - resident;
     p.host_bytes = used;
+    // Spread the streamed layers among the resident ones when every host layer
+    // has the same size (the bytes are then those counted above); otherwise the tail.
+    bool uniform = true;
+    for (int64_t l = gpu_layers; l < hp.n_layers; ++l) {
+      uniform &= p.layer_bytes[static_cast<size_t>(l)] == p.layer_bytes[static_cast<size_t>(gpu_layers)];
+    }
+    if (uniform) {
+      p.streamed = SpreadStreamedLayers(gpu_layers, hp.n_layers, p.streamed_layers);
+    } else {
+      for (int64_t l = gpu_layers + resident; l < hp.n_layers; ++l) p.streamed.push_back(l);
+    }
   }
 
   // Speed: bytes per decode step, at the end of the context.
@@ -145,8 +171,8 @@ Result<MemoryPlan> PlanMemory(const PlanInput& in, const PlanRequest& req) {
   for (int64_t l = 0; l < hp.n_layers; ++l) {
     const uint64_t b = p.layer_bytes[static_cast<size_t>(l)];
     if (l < gpu_layers) gpu_read += b + kv_layer;
-    if (l >= gpu_layers + p.resident_layers) streamed += b;
   }
+  for (int64_t l : p.streamed) streamed += p.layer_bytes[static_cast<size_t>(l)];
   const uint64_t host_read = p.decode_read_bytes - (gpu_read - kv_layer * static_cast<uint64_t>(gpu_layers)) +
                              kv_layer * static_cast<uint64_t>(host_layers);
   const bool need_mem = host_read > 0, need_disk = streamed > 0, need_gpu = gpu_read > 0;

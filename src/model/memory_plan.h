@@ -11,7 +11,8 @@
 //   placement  host memory holds the global tensors (token_embd, output,
 //              output_norm), the KV cache, the scratch and as many layers as fit;
 //              the rest are streamed from disk through a one-layer window.
-//              --gpu-mem puts layers (with their KV) on the GPU first.
+//              --gpu-mem / --gpu-layers put token_embd and the first layers
+//              (with their KV) on the GPU first (model/layer_split.h).
 //   speed      one decode step reads every layer, the output head and, at the end
 //              of the context, n_ctx positions of KV per sequence:
 //                t_mem  = (host-read bytes) / mem_bw
@@ -52,7 +53,8 @@ Result<PlanInput> PlanInputFromFile(const ModelFile& file);
 
 struct PlanRequest {
   uint64_t mem_budget = 0;  // host bytes; 0 = no limit
-  uint64_t gpu_mem = 0;     // GPU bytes; 0 = no GPU
+  uint64_t gpu_mem = 0;     // GPU bytes; 0 = no GPU (unless gpu_layers > 0)
+  int64_t gpu_layers = -1;  // >= 0: exactly this many layers on the GPU (checked against gpu_mem when given)
   int64_t n_ctx = 0;        // positions per sequence (> 0)
   int32_t n_seq = 1;        // parallel sequences (slots)
   DType kv_type = DType::kF32;
@@ -79,6 +81,8 @@ struct MemoryPlan {
   uint64_t scratch_bytes = 0;
   // Placement: gpu_layers + resident_layers + streamed_layers = n_layers.
   int64_t gpu_layers = 0, resident_layers = 0, streamed_layers = 0;
+  std::vector<int64_t> streamed;  // which layers stream (ascending): SpreadStreamedLayers when the layers are
+                                  // the same size, else the last streamed_layers
   uint64_t host_bytes = 0;   // what host memory must hold (window included)
   uint64_t gpu_bytes = 0;
   uint64_t stream_window_bytes = 0;  // one layer's buffer when streaming
@@ -92,6 +96,14 @@ struct MemoryPlan {
 // layers; kOutOfRange when the budget cannot hold the global tensors, the KV
 // cache, the scratch and one layer (the message gives each number).
 Result<MemoryPlan> PlanMemory(const PlanInput& in, const PlanRequest& req);
+
+// `count` layers of [begin, n_layers) spread evenly, the last one streamed
+// (layer begin + i streams when floor((i + 1) count / n) > floor(i count / n),
+// n = n_layers - begin); ascending. Which layers stream does not change the bytes
+// (the layers of a LLaMA model are the same size) but it changes the overlap:
+// spread out, the read of each streamed layer runs while the resident layers
+// before it compute (model/layer_streamer.h).
+std::vector<int64_t> SpreadStreamedLayers(int64_t begin, int64_t n_layers, int64_t count);
 
 // Types a KV cache can be stored in: F32, F16, Q8_0.
 bool IsKvType(DType t);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "io/model_file.h"
+#include "model/layer_split.h"
 #include "model/llama_context.h"
 #include "model/llama_model.h"
 #include "util/test_util.h"
@@ -87,13 +88,16 @@ TEST(MemoryPlanTest, GpuTakesLayersWithTheirKvFirst) {
   PlanRequest r;
   r.n_ctx = 512;
   r.n_threads = 1;
-  const uint64_t layer = 181760, kv_layer = 2 * 32 * 4 * 512, scratch = 207360;
-  r.gpu_mem = scratch + 2 * (layer + kv_layer) + 100;
+  // The device holds token_embd, the layers with their F32 KV and its own scratch
+  // (model/layer_split.h; by hand in layer_split_test.cc).
+  const uint64_t layer = 181760, kv_layer = 2 * 32 * 4 * 512, embd = 512 * 64 * 4;
+  const uint64_t scratch = GpuFrontScratchBytes(Stories().hp, 64);
+  r.gpu_mem = embd + scratch + 2 * (layer + kv_layer) + 100;
   auto p = PlanMemory(Stories(), r);
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->gpu_layers, 2);
   EXPECT_EQ(p->resident_layers, 3);
-  EXPECT_EQ(p->gpu_bytes, scratch + 2 * (layer + kv_layer));
+  EXPECT_EQ(p->gpu_bytes, embd + scratch + 2 * (layer + kv_layer));
   EXPECT_EQ(p->placement, "2 GPU + 3 CPU layers, all resident");
 }
 

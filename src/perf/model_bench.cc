@@ -47,6 +47,8 @@ Result<std::vector<TestResult>> RunModelBench(const model::LlamaModel& model, co
   bo.prefill = o.prefill;
   bo.kv_type = o.kv_type;
   bo.stream_from_layer = o.stream_from_layer;
+  bo.stream_layers = o.stream_layers;
+  bo.gpu_layers = o.gpu_layers;
   SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<model::InferenceContext> ctx, runtime::CreateContext(model, n_ctx, bo));
   if (backend_name != nullptr) *backend_name = ctx->backend_name();
 

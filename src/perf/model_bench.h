@@ -44,6 +44,8 @@ struct ModelBenchOptions {
   std::string prefill = "own";  // CPU prompt matmuls: own or blas (runtime::BackendOptions)
   DType kv_type = DType::kF32;  // KV cache storage (runtime/backend.h)
   int64_t stream_from_layer = -1;  // >= 0: stream layers from this one on (model/layer_streamer.h)
+  std::vector<int64_t> stream_layers = {};  // non-empty: stream exactly these (MemoryPlan::streamed)
+  int64_t gpu_layers = 0;          // > 0: the first layers on the CUDA device (model/layer_split.h)
 };
 
 struct TestResult {

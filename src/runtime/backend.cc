@@ -1,5 +1,7 @@
 #include "runtime/backend.h"
 
+#include <cinttypes>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -55,6 +57,29 @@ Result<std::unique_ptr<model::InferenceContext>> CreateContext(const model::Llam
     cpu.n_seq = options.n_seq;
     cpu.kv_type = options.kv_type;
     cpu.stream_from_layer = options.stream_from_layer;
+    cpu.stream_layers = options.stream_layers;
+    if (options.gpu_layers < 0 || options.gpu_layers > model.hparams().n_layers) {
+      return InvalidArgument("--gpu-layers %" PRId64 ": expected 0 .. %" PRId64 " (the model's layers)",
+                             options.gpu_layers, model.hparams().n_layers);
+    }
+    if (options.gpu_layers > 0) {
+#ifdef SEPTET_HAVE_CUDA
+      if (options.kv_type != DType::kF32) {
+        return Unsupported("--gpu-layers with --kv-type %s: the GPU layers keep an f32 KV cache only",
+                           std::string(DTypeName(options.kv_type)).c_str());
+      }
+      auto front = cuda::CreateCudaFront(model, options.gpu_layers, n_ctx, options.n_seq, model::LlamaContext::kMaxBatch);
+      if (!front.ok()) {
+        return Status(front.status().code(),
+                      "--gpu-layers " + std::to_string(options.gpu_layers) + ": " + front.status().message());
+      }
+      cpu.front = std::shared_ptr<model::LayerFront>(std::move(front).value());
+#else
+      return Unsupported("--gpu-layers %" PRId64 ": no CUDA device: this septet was built without CUDA (reconfigure "
+                         "with -DSEPTET_CUDA=ON on a machine with nvcc)",
+                         options.gpu_layers);
+#endif
+    }
     if (options.prefill == "blas") {
       cpu.prefill = kernels::PrefillPath::kBlas;
     } else if (options.prefill != "own") {
@@ -64,8 +89,13 @@ Result<std::unique_ptr<model::InferenceContext>> CreateContext(const model::Llam
     return std::unique_ptr<model::InferenceContext>(std::move(ctx));
   }
   if (options.backend == "cuda") {
+    if (options.gpu_layers > 0) {
+      return InvalidArgument("--gpu-layers %" PRId64 " goes with --backend cpu (backend 'cuda' runs every layer "
+                             "on the GPU)",
+                             options.gpu_layers);
+    }
 #ifdef SEPTET_HAVE_CUDA
-    if (options.stream_from_layer >= 0) return Unsupported("--mem-budget: the CUDA backend does not stream layers");
+    if (options.stream_from_layer >= 0 || !options.stream_layers.empty()) return Unsupported("--mem-budget: the CUDA backend does not stream layers");
     if (options.kv_type != DType::kF32) {
       return Unsupported("--kv-type %s: the CUDA backend stores its KV cache as f32 only",
                          std::string(DTypeName(options.kv_type)).c_str());

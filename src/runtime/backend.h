@@ -20,13 +20,18 @@ struct BackendOptions {
   int32_t n_seq = 1;            // sequences the context holds (batched decoding), each with n_ctx positions
   DType kv_type = DType::kF32;  // KV cache storage: F32, F16 or Q8_0 (CPU; the CUDA backend keeps F32)
   int64_t stream_from_layer = -1;  // CPU: >= 0 streams layers from this one on (model/layer_streamer.h)
+  std::vector<int64_t> stream_layers = {};  // CPU: non-empty streams exactly these (MemoryPlan::streamed)
+  // CPU backend: > 0 runs the embedding and layers [0, gpu_layers) on CUDA device 0
+  // and the rest on the CPU (model/layer_split.h); 0: CPU only.
+  int64_t gpu_layers = 0;
 };
 
 // Parses a --kv-type value ("f32", "f16", "q8_0", any case); the error names the flag.
 Result<DType> ParseKvType(const std::string& name);
 
-// kUnsupported for "cuda" in a build without CUDA, or when no GPU is present;
-// kInvalidArgument for an unknown backend name.
+// kUnsupported for "cuda" or gpu_layers > 0 in a build without CUDA, or when no
+// GPU is present; kInvalidArgument for an unknown backend name or gpu_layers
+// outside [0, n_layers].
 Result<std::unique_ptr<model::InferenceContext>> CreateContext(const model::LlamaModel& model, int64_t n_ctx,
                                                                const BackendOptions& options);
 

@@ -31,6 +31,13 @@ void ModelFlags::Add(CLI::App* app) {
   app->add_option("--mem-budget", mem_budget,
                   "Host memory the model may use (24G, 512M; binary units): weights + KV cache + scratch; 0 = no limit")
       ->capture_default_str();
+  app->add_option("--gpu-layers", load.gpu_layers,
+                  "Run the first N layers on the CUDA device, the rest on the CPU (needs CUDA and a GPU); 0 = none")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app->add_option("--gpu-mem", gpu_mem,
+                  "GPU memory for --gpu-layers (8G; binary units): the memory plan chooses N to fit; 0 = unused")
+      ->capture_default_str();
 }
 
 void SamplingFlags::Add(CLI::App* app, int32_t default_max_tokens) {
@@ -106,6 +113,10 @@ void PrintLoadLine(const Model& model) {
     std::fprintf(stderr, "septet: --mem-budget: %" PRId64 " of %" PRId64 " layers are streamed from the file\n",
                  i.streamed_layers, i.n_layers);
   }
+  if (i.gpu_layers > 0) {
+    std::fprintf(stderr, "septet: --gpu-layers: layers 0..%" PRId64 " on the CUDA device, %" PRId64 " on the CPU\n",
+                 i.gpu_layers - 1, i.n_layers - i.gpu_layers);
+  }
   if (i.synthetic) {
     std::fprintf(stderr, "septet: note: %s is a synthetic model with RANDOM WEIGHTS (septet gen-weights): for speed "
                          "measurement only, its text is gibberish\n", i.path.c_str());
@@ -127,7 +138,8 @@ std::unique_ptr<Model> StartModelCommand(ModelFlags& flags, SamplingFlags& sampl
     *exit_code = kExitUsage;
     return nullptr;
   }
-  if (!ParseByteSize(flags.mem_budget, "--mem-budget", &flags.load.mem_budget, &msg)) {
+  if (!ParseByteSize(flags.mem_budget, "--mem-budget", &flags.load.mem_budget, &msg) ||
+      !ParseByteSize(flags.gpu_mem, "--gpu-mem", &flags.load.gpu_mem, &msg)) {
     std::fprintf(stderr, "septet: error: %s\n", msg.c_str());
     *exit_code = kExitUsage;
     return nullptr;

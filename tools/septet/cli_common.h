@@ -18,6 +18,7 @@ constexpr int kExitUsage = 2;
 struct ModelFlags {
   LoadOptions load;
   std::string mem_budget = "0";  // parsed into load.mem_budget by StartModelCommand
+  std::string gpu_mem = "0";     // parsed into load.gpu_mem likewise
   void Add(CLI::App* app);
 };
 

@@ -14,6 +14,7 @@
 #include "cli_common.h"
 #include "core/dtype.h"
 #include "io/model_file.h"
+#include "model/layer_split.h"
 #include "model/memory_plan.h"
 #include "perf/bandwidth.h"
 #include "perf/disk_read.h"
@@ -27,6 +28,7 @@ struct PlanFlags {
   std::string model_path, shape, type, mem = "0", gpu_mem = "0", kv_type = "f32";
   int64_t n_ctx = 0;
   int32_t parallel = 1, threads = 0;
+  int64_t gpu_layers = -1;  // -1: chosen from --gpu-mem
   double mem_bw = -1, disk_bw = -1, gpu_bw = -1;  // < 0: measure (where possible)
   bool json = false;
 };
@@ -150,6 +152,7 @@ int RunPlan(const PlanFlags& f) {
   r.n_ctx = f.n_ctx > 0 ? f.n_ctx : std::min<int64_t>(in->hp.context_length, LoadOptions::kDefaultMaxCtx);
   r.n_seq = f.parallel;
   r.n_threads = runtime::ResolveThreads(f.threads);
+  r.gpu_layers = f.gpu_layers;
   if (f.mem_bw >= 0) {
     r.mem_bw_gbs = f.mem_bw;
   } else {
@@ -174,7 +177,7 @@ int RunPlan(const PlanFlags& f) {
   }
   if (f.gpu_bw >= 0) {
     r.gpu_bw_gbs = f.gpu_bw;
-  } else if (r.gpu_mem > 0 && runtime::CudaCompiledIn()) {
+  } else if ((r.gpu_mem > 0 || r.gpu_layers > 0) && runtime::CudaCompiledIn()) {
     auto g = runtime::MeasureGpuCopyBandwidth(size_t{1} << 30, 5);
     if (g.ok() && !g->empty()) r.gpu_bw_gbs = (*g)[g->size() / 2] / 2;  // copy counts read + written
   }
@@ -183,10 +186,42 @@ int RunPlan(const PlanFlags& f) {
     std::fprintf(stderr, "septet: error: %s\n", p.status().message().c_str());
     return p.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
   }
+  std::optional<model::LayerSplit> split;
+  if (p->gpu_layers > 0) {
+    model::SplitRequest sr;
+    sr.gpu_layers = p->gpu_layers;
+    sr.n_ctx = r.n_ctx;
+    sr.n_seq = r.n_seq;
+    auto s = model::SplitLayers(*in, sr);
+    if (!s.ok()) return std::fprintf(stderr, "septet: error: %s\n", s.status().message().c_str()), kExitFailure;
+    split = *s;
+  }
   if (f.json) {
-    std::printf("%s\n", ToJson(*in, r, *p).dump(2).c_str());
+    nlohmann::json j = ToJson(*in, r, *p);
+    j["request"]["gpu_layers"] = r.gpu_layers;
+    if (split) {
+      j["gpu_split"] = {{"gpu_layers", split->gpu_layers},
+                        {"gpu_weight_bytes", split->gpu_weight_bytes},
+                        {"gpu_kv_bytes", split->gpu_kv_bytes},
+                        {"gpu_scratch_bytes", split->gpu_scratch_bytes},
+                        {"cpu_layer_bytes", split->cpu_layer_bytes},
+                        {"boundary_bytes_per_token", split->boundary_bytes_per_token}};
+    }
+    std::printf("%s\n", j.dump(2).c_str());
   } else {
     PrintTable(*in, r, *p, true);
+    if (split) {
+      const std::string cpu_layers = split->gpu_layers < split->n_layers
+                                         ? "layers " + std::to_string(split->gpu_layers) + ".." +
+                                               std::to_string(split->n_layers - 1) + " + "
+                                         : "";
+      std::printf("GPU split     layers 0..%" PRId64 " + token_embd on the GPU: weights %s, F32 KV %s, scratch %s; "
+                  "%sthe output head on the CPU; %" PRIu64 " bytes per token cross the boundary "
+                  "(run: --gpu-layers %" PRId64 ")\n",
+                  split->gpu_layers - 1, Gb(split->gpu_weight_bytes).c_str(), Gb(split->gpu_kv_bytes).c_str(),
+                  Gb(split->gpu_scratch_bytes).c_str(), cpu_layers.c_str(), split->boundary_bytes_per_token,
+                  split->gpu_layers);
+    }
   }
   return 0;
 }
@@ -220,7 +255,10 @@ Subcommand AddPlanCommand(CLI::App* app) {
   cmd->add_option("--type", f->type, "Weight type of --shape (default Q3P5)");
   cmd->add_option("--mem", f->mem, "Host memory budget (24G, 512M, bytes; binary units); 0 = no limit")
       ->capture_default_str();
-  cmd->add_option("--gpu-mem", f->gpu_mem, "GPU memory for layers (0 = no GPU)")->capture_default_str();
+  cmd->add_option("--gpu-mem", f->gpu_mem, "GPU memory for layers (0 = no GPU); chooses --gpu-layers")
+      ->capture_default_str();
+  cmd->add_option("--gpu-layers", f->gpu_layers, "Exactly N layers on the GPU (checked against --gpu-mem when given)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--ctx", f->n_ctx, "Context per sequence; 0 = the model's, at most 4096")->check(CLI::NonNegativeNumber);
   cmd->add_option("--parallel", f->parallel, "Sequences decoded together (serve slots)")
       ->check(CLI::PositiveNumber)

@@ -197,12 +197,18 @@ Result<std::unique_ptr<CudaContext>> CudaContext::Create(const model::LlamaModel
     return InvalidArgument("max_chunk = %" PRId64 "; expected 1 .. %" PRId64, options.max_chunk, kMaxChunk);
   }
   if (options.n_seq < 1) return InvalidArgument("n_seq = %d; expected >= 1", options.n_seq);
+  const model::LlamaHParams& hp = model.hparams();
+  const bool front = options.front_layers >= 0;
+  if (front && (options.front_layers < 1 || options.front_layers > hp.n_layers)) {
+    return InvalidArgument("--gpu-layers %" PRId64 ": expected 1 .. %" PRId64 " (the model's layers)",
+                           options.front_layers, hp.n_layers);
+  }
+  const int64_t n_run = front ? options.front_layers : hp.n_layers;  // layers uploaded and run
   if (n_ctx > INT32_MAX) return InvalidArgument("n_ctx = %" PRId64 "; expected <= %d", n_ctx, INT32_MAX);
   SEPTET_ASSIGN_OR_RETURN(const int n_devices, UsableDeviceCount());
   if (options.device < 0 || options.device >= n_devices) {
     return InvalidArgument("CUDA device %d requested; %d device(s) present", options.device, n_devices);
   }
-  const model::LlamaHParams& hp = model.hparams();
   if (hp.head_dim > kAttnMaxHeadDim) {
     return Unsupported("CUDA backend: head_dim = %" PRId64 "; the attention kernel supports at most %d",
                        hp.head_dim, kAttnMaxHeadDim);
@@ -219,10 +225,12 @@ Result<std::unique_ptr<CudaContext>> CudaContext::Create(const model::LlamaModel
   // ---- the memory plan, checked against what the device has free ----
   const model::LlamaWeights& w = model.weights();
   const int64_t chunk = std::min(options.max_chunk, n_ctx * options.n_seq);
-  const int64_t logits_rows = std::min(kMaxLogitsRows, chunk);
+  const int64_t logits_rows = front ? 0 : std::min(kMaxLogitsRows, chunk);  // a front has no output head
   const int64_t max_cols = std::max({hp.dim, hp.q_dim(), hp.ffn_dim});
-  std::vector<const cpu::WeightView*> mats = {&w.token_embd, &w.output};
-  for (const model::LayerWeights& L : w.layers) {
+  std::vector<const cpu::WeightView*> mats = {&w.token_embd};
+  if (!front) mats.push_back(&w.output);
+  for (int64_t l = 0; l < n_run; ++l) {
+    const model::LayerWeights& L = w.layers[static_cast<size_t>(l)];
     for (const cpu::WeightView* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) mats.push_back(m);
   }
   uint64_t weights_needed = 0, tile_bytes = 0;
@@ -236,12 +244,12 @@ Result<std::unique_ptr<CudaContext>> CudaContext::Create(const model::LlamaModel
       probe.cols = m->cols;
       if (!seen[m->data]) weights_needed += RoundUp(m->row_bytes, kRowAlign) * static_cast<uint64_t>(m->rows);
       seen[m->data] = true;
-      if (m == &w.token_embd && w.token_embd.data != w.output.data) continue;  // a lookup table, never a GEMM
+      if (m == &w.token_embd && (front || w.token_embd.data != w.output.data)) continue;  // a lookup table only
       tile_bytes = std::max<uint64_t>(tile_bytes, GemmTileBytes(probe));
       const GemmKind kind = GemmKindOf(m->type);
       any_f16_gemm |= kind == GemmKind::kF16Direct || kind == GemmKind::kF16Tiles;
     }
-    weights_needed += static_cast<uint64_t>(2 * hp.n_layers + 1) * static_cast<uint64_t>(hp.dim) * sizeof(float);
+    weights_needed += static_cast<uint64_t>(2 * n_run + (front ? 0 : 1)) * static_cast<uint64_t>(hp.dim) * sizeof(float);
   }
   const bool gemm_used = options.gemm_min_tokens <= chunk;
   if (!gemm_used) tile_bytes = 0;
@@ -252,7 +260,7 @@ Result<std::unique_ptr<CudaContext>> CudaContext::Create(const model::LlamaModel
       static_cast<uint64_t>(logits_rows * hp.vocab) * f + c * static_cast<uint64_t>(ActStride(max_cols)) +
       2 * c * static_cast<uint64_t>(ActBlocks(max_cols)) * 4 +
       (gemm_used && any_f16_gemm ? c * static_cast<uint64_t>(max_cols) * 2 : 0) + tile_bytes;
-  const uint64_t kv_bytes = model::KvCache::Bytes(hp.n_layers, n_ctx, hp.kv_dim(), options.n_seq);
+  const uint64_t kv_bytes = model::KvCache::Bytes(n_run, n_ctx, hp.kv_dim(), options.n_seq);
   const uint64_t needed = weights_needed + kv_bytes + scratch_needed;
   size_t free_b = 0, total_b = 0;
   SEPTET_CUDA_TRY(cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo");
@@ -265,9 +273,11 @@ Result<std::unique_ptr<CudaContext>> CudaContext::Create(const model::LlamaModel
 
   // ---- weights ----
   SEPTET_ASSIGN_OR_RETURN(s->token_embd, s->Upload(w.token_embd, "token_embd.weight"));
-  SEPTET_ASSIGN_OR_RETURN(s->output, s->Upload(w.output, "output.weight"));
-  SEPTET_ASSIGN_OR_RETURN(s->output_norm, s->UploadVector(w.output_norm, hp.dim, "output_norm.weight"));
-  for (int64_t l = 0; l < hp.n_layers; ++l) {
+  if (!front) {
+    SEPTET_ASSIGN_OR_RETURN(s->output, s->Upload(w.output, "output.weight"));
+    SEPTET_ASSIGN_OR_RETURN(s->output_norm, s->UploadVector(w.output_norm, hp.dim, "output_norm.weight"));
+  }
+  for (int64_t l = 0; l < n_run; ++l) {
     const model::LayerWeights& L = w.layers[static_cast<size_t>(l)];
     const std::string p = "blk." + std::to_string(l) + ".";
     LayerDev d;
@@ -319,14 +329,103 @@ Result<std::unique_ptr<CudaContext>> CudaContext::Create(const model::LlamaModel
   return std::unique_ptr<CudaContext>(new CudaContext(model, n_ctx, std::move(s)));
 }
 
+int64_t CudaContext::n_layers_run() const { return static_cast<int64_t>(s_->layers.size()); }
+int64_t CudaContext::max_chunk() const { return s_->chunk; }
+
 Status CudaContext::ForwardBatch(std::span<const int32_t> tokens, std::span<const int32_t> seq_ids,
                                  model::LogitsMode mode, std::vector<float>* logits) {
   const model::LlamaHParams& hp = model_.hparams();
+  if (s_->options.front_layers >= 0) {
+    return Internal("CUDA front of %" PRId64 " layers: it has no output head (use ForwardHidden)",
+                    s_->options.front_layers);
+  }
   SEPTET_ASSIGN_OR_RETURN(const model::BatchPlan plan,
                           model::PlanBatch(tokens, seq_ids, mode, hp.vocab, seq_past_, n_ctx_));
   // On failure no sequence advances: cache rows past seq_past are overwritten later.
   SEPTET_RETURN_IF_ERROR(ForwardChunks(tokens, seq_ids, plan, logits));
   for (size_t q = 0; q < seq_past_.size(); ++q) seq_past_[q] += plan.seq_count[q];
+  return Status::Ok();
+}
+
+Status CudaContext::EmbedAndLayers(int64_t m) {
+  const model::LlamaHParams& hp = model_.hparams();
+  State& s = *s_;
+  cudaStream_t st = s.stream;
+  const int64_t dim = hp.dim, q_dim = hp.q_dim(), kv_dim = hp.kv_dim(), hd = hp.head_dim, ffn = hp.ffn_dim;
+  const int64_t seq_stride = n_ctx_ * kv_dim;                         // floats per sequence in a layer's plane
+  const int64_t plane = static_cast<int64_t>(seq_past_.size()) * seq_stride;  // floats per layer
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  float* x = s.x.get<float>();
+  float* xb = s.xb.get<float>();
+  float* q = s.q.get<float>();
+  float* k = s.k.get<float>();
+  float* v = s.v.get<float>();
+  float* att = s.att.get<float>();
+  float* proj = s.proj.get<float>();
+  float* gate = s.gate.get<float>();
+  float* up = s.up.get<float>();
+  const int32_t* d_ids = s.meta.get<const int32_t>();
+  const int32_t* d_pos = d_ids + s.chunk;
+  const int32_t* d_seq = d_ids + 2 * s.chunk;
+  const double* inv_freq = s.inv_freq.get<const double>();
+  const bool half_pairing = hp.rope_pairing == cpu::RopePairing::kHalf;
+
+  // Pageable source: the copy has left meta_host when cudaMemcpyAsync returns.
+  SEPTET_CUDA_TRY(cudaMemcpyAsync(s.meta.get(), s.meta_host.data(), s.meta.bytes(), cudaMemcpyHostToDevice, st),
+                  "cudaMemcpyAsync (token ids, positions)");
+  SEPTET_CUDA_TRY(LaunchDequantRowsF32(s.token_embd, d_ids, 0, m, x, dim, st), "launch embedding lookup");
+  for (size_t l = 0; l < s.layers.size(); ++l) {
+    const LayerDev& L = s.layers[l];
+    float* kc = s.k_cache.get<float>() + static_cast<int64_t>(l) * plane;
+    float* vc = s.v_cache.get<float>() + static_cast<int64_t>(l) * plane;
+    // ---- attention ----
+    SEPTET_CUDA_TRY(LaunchRmsNorm(x, L.attn_norm, m, dim, hp.rms_eps, xb, st), "launch RmsNorm (attn)");
+    SEPTET_RETURN_IF_ERROR(s.MatMul(L.wq, xb, m, q));
+    SEPTET_RETURN_IF_ERROR(s.MatMul(L.wk, xb, m, k));
+    SEPTET_RETURN_IF_ERROR(s.MatMul(L.wv, xb, m, v));
+    SEPTET_CUDA_TRY(LaunchRope(q, m, q_dim, hp.n_heads, hd, hp.n_rot, d_pos, inv_freq, half_pairing, st),
+                    "launch Rope (q)");
+    SEPTET_CUDA_TRY(LaunchRope(k, m, kv_dim, hp.n_kv_heads, hd, hp.n_rot, d_pos, inv_freq, half_pairing, st),
+                    "launch Rope (k)");
+    SEPTET_CUDA_TRY(LaunchKvStore(k, v, m, kv_dim, d_pos, d_seq, seq_stride, kc, vc, st), "launch KvStore");
+    SEPTET_CUDA_TRY(LaunchAttention(q, kc, vc, m, d_pos, d_seq, seq_stride, hp.n_heads, hp.n_kv_heads, hd, scale,
+                                    att, st),
+                    "launch Attention");
+    SEPTET_RETURN_IF_ERROR(s.MatMul(L.wo, att, m, proj));
+    SEPTET_CUDA_TRY(LaunchAdd(x, proj, m * dim, st), "launch Add (attn residual)");
+    // ---- feed-forward (SwiGLU) ----
+    SEPTET_CUDA_TRY(LaunchRmsNorm(x, L.ffn_norm, m, dim, hp.rms_eps, xb, st), "launch RmsNorm (ffn)");
+    SEPTET_RETURN_IF_ERROR(s.MatMul(L.w_gate, xb, m, gate));
+    SEPTET_RETURN_IF_ERROR(s.MatMul(L.w_up, xb, m, up));
+    SEPTET_CUDA_TRY(LaunchSiluMul(gate, gate, up, m * ffn, st), "launch SiluMul");
+    SEPTET_RETURN_IF_ERROR(s.MatMul(L.w_down, gate, m, proj));
+    SEPTET_CUDA_TRY(LaunchAdd(x, proj, m * dim, st), "launch Add (ffn residual)");
+  }
+  return Status::Ok();
+}
+
+Status CudaContext::ForwardHidden(std::span<const int32_t> tokens, std::span<const int32_t> seq,
+                                  std::span<const int32_t> pos, float* hidden) {
+  State& s = *s_;
+  const int64_t m = static_cast<int64_t>(tokens.size());
+  if (m < 1 || m > s.chunk || seq.size() != tokens.size() || pos.size() != tokens.size()) {
+    return InvalidArgument("CUDA front: %" PRId64 " tokens (%zu sequence ids, %zu positions); expected 1 .. %" PRId64
+                           " of each",
+                           m, seq.size(), pos.size(), s.chunk);
+  }
+  SEPTET_CUDA_TRY(cudaSetDevice(s.options.device), "cudaSetDevice");
+  int32_t* h = s.meta_host.data();
+  for (int64_t i = 0; i < m; ++i) {
+    h[i] = tokens[static_cast<size_t>(i)];
+    h[s.chunk + i] = pos[static_cast<size_t>(i)];
+    h[2 * s.chunk + i] = seq[static_cast<size_t>(i)];
+  }
+  SEPTET_RETURN_IF_ERROR(EmbedAndLayers(m));
+  // The boundary: hidden rows [m][dim] down to the host, once per chunk.
+  const size_t bytes = static_cast<size_t>(m * model_.hparams().dim) * sizeof(float);
+  SEPTET_CUDA_TRY(cudaMemcpyAsync(hidden, s.x.get(), bytes, cudaMemcpyDeviceToHost, s.stream),
+                  "cudaMemcpyAsync (hidden rows)");
+  SEPTET_CUDA_TRY(cudaStreamSynchronize(s.stream), "cudaStreamSynchronize (front)");
   return Status::Ok();
 }
 
@@ -337,27 +436,12 @@ Status CudaContext::ForwardChunks(std::span<const int32_t> tokens, std::span<con
   cudaStream_t st = s.stream;
   SEPTET_CUDA_TRY(cudaSetDevice(s.options.device), "cudaSetDevice");
   const int64_t n = static_cast<int64_t>(tokens.size());
-  const int64_t dim = hp.dim, q_dim = hp.q_dim(), kv_dim = hp.kv_dim(), hd = hp.head_dim, ffn = hp.ffn_dim;
-  const int64_t seq_stride = n_ctx_ * kv_dim;                         // floats per sequence in a layer's plane
-  const int64_t plane = static_cast<int64_t>(seq_past_.size()) * seq_stride;  // floats per layer
-  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  const int64_t dim = hp.dim;
   logits->resize(plan.logit_rows.size() * static_cast<size_t>(hp.vocab));
   float* x = s.x.get<float>();
   float* xb = s.xb.get<float>();
-  float* q = s.q.get<float>();
-  float* k = s.k.get<float>();
-  float* v = s.v.get<float>();
-  float* att = s.att.get<float>();
-  float* proj = s.proj.get<float>();
-  float* gate = s.gate.get<float>();
-  float* up = s.up.get<float>();
   float* lg = s.logits.get<float>();
-  const int32_t* d_ids = s.meta.get<const int32_t>();
-  const int32_t* d_pos = d_ids + s.chunk;
-  const int32_t* d_seq = d_ids + 2 * s.chunk;
-  const int32_t* d_rows = d_ids + 3 * s.chunk;
-  const double* inv_freq = s.inv_freq.get<const double>();
-  const bool half_pairing = hp.rope_pairing == cpu::RopePairing::kHalf;
+  const int32_t* d_rows = s.meta.get<const int32_t>() + 3 * s.chunk;
   size_t next_row = 0;  // into plan.logit_rows
 
   for (int64_t start = 0; start < n; start += s.chunk) {
@@ -375,37 +459,7 @@ Status CudaContext::ForwardChunks(std::span<const int32_t> tokens, std::span<con
     for (int64_t j = 0; j < n_rows; ++j) {
       h[3 * s.chunk + j] = static_cast<int32_t>(plan.logit_rows[first + static_cast<size_t>(j)] - start);
     }
-    // Pageable source: the copy has left `h` when cudaMemcpyAsync returns.
-    SEPTET_CUDA_TRY(cudaMemcpyAsync(s.meta.get(), h, s.meta.bytes(), cudaMemcpyHostToDevice, st),
-                    "cudaMemcpyAsync (token ids, positions)");
-    SEPTET_CUDA_TRY(LaunchDequantRowsF32(s.token_embd, d_ids, 0, m, x, dim, st), "launch embedding lookup");
-    for (int64_t l = 0; l < hp.n_layers; ++l) {
-      const LayerDev& L = s.layers[static_cast<size_t>(l)];
-      float* kc = s.k_cache.get<float>() + l * plane;
-      float* vc = s.v_cache.get<float>() + l * plane;
-      // ---- attention ----
-      SEPTET_CUDA_TRY(LaunchRmsNorm(x, L.attn_norm, m, dim, hp.rms_eps, xb, st), "launch RmsNorm (attn)");
-      SEPTET_RETURN_IF_ERROR(s.MatMul(L.wq, xb, m, q));
-      SEPTET_RETURN_IF_ERROR(s.MatMul(L.wk, xb, m, k));
-      SEPTET_RETURN_IF_ERROR(s.MatMul(L.wv, xb, m, v));
-      SEPTET_CUDA_TRY(LaunchRope(q, m, q_dim, hp.n_heads, hd, hp.n_rot, d_pos, inv_freq, half_pairing, st),
-                      "launch Rope (q)");
-      SEPTET_CUDA_TRY(LaunchRope(k, m, kv_dim, hp.n_kv_heads, hd, hp.n_rot, d_pos, inv_freq, half_pairing, st),
-                      "launch Rope (k)");
-      SEPTET_CUDA_TRY(LaunchKvStore(k, v, m, kv_dim, d_pos, d_seq, seq_stride, kc, vc, st), "launch KvStore");
-      SEPTET_CUDA_TRY(LaunchAttention(q, kc, vc, m, d_pos, d_seq, seq_stride, hp.n_heads, hp.n_kv_heads, hd, scale,
-                                      att, st),
-                      "launch Attention");
-      SEPTET_RETURN_IF_ERROR(s.MatMul(L.wo, att, m, proj));
-      SEPTET_CUDA_TRY(LaunchAdd(x, proj, m * dim, st), "launch Add (attn residual)");
-      // ---- feed-forward (SwiGLU) ----
-      SEPTET_CUDA_TRY(LaunchRmsNorm(x, L.ffn_norm, m, dim, hp.rms_eps, xb, st), "launch RmsNorm (ffn)");
-      SEPTET_RETURN_IF_ERROR(s.MatMul(L.w_gate, xb, m, gate));
-      SEPTET_RETURN_IF_ERROR(s.MatMul(L.w_up, xb, m, up));
-      SEPTET_CUDA_TRY(LaunchSiluMul(gate, gate, up, m * ffn, st), "launch SiluMul");
-      SEPTET_RETURN_IF_ERROR(s.MatMul(L.w_down, gate, m, proj));
-      SEPTET_CUDA_TRY(LaunchAdd(x, proj, m * dim, st), "launch Add (ffn residual)");
-    }
+    SEPTET_RETURN_IF_ERROR(EmbedAndLayers(m));
 
     // ---- logits of the chosen rows: normed into xb (gathered first unless they are
     // consecutive), then the output matmul kMaxLogitsRows rows at a time ----
@@ -436,6 +490,36 @@ Result<std::unique_ptr<model::InferenceContext>> CreateCudaContext(const model::
   options.n_seq = n_seq;
   SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<CudaContext> ctx, CudaContext::Create(model, n_ctx, options));
   return std::unique_ptr<model::InferenceContext>(std::move(ctx));
+}
+
+namespace {
+
+// model::LayerFront over a CudaContext created with front_layers.
+class CudaFront final : public model::LayerFront {
+ public:
+  explicit CudaFront(std::unique_ptr<CudaContext> ctx) : ctx_(std::move(ctx)) {}
+  int64_t n_layers() const override { return ctx_->n_layers_run(); }
+  Status Run(std::span<const int32_t> tokens, std::span<const int32_t> seq, std::span<const int32_t> pos,
+             float* hidden) override {
+    return ctx_->ForwardHidden(tokens, seq, pos, hidden);
+  }
+  model::MemoryUse memory() const override { return ctx_->memory(); }
+  const char* device_name() const override { return "cuda"; }
+
+ private:
+  std::unique_ptr<CudaContext> ctx_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<model::LayerFront>> CreateCudaFront(const model::LlamaModel& model, int64_t n_layers,
+                                                           int64_t n_ctx, int32_t n_seq, int64_t chunk) {
+  CudaContextOptions options;
+  options.n_seq = n_seq;
+  options.front_layers = n_layers;
+  options.max_chunk = std::min(chunk, CudaContext::kMaxChunk);
+  SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<CudaContext> ctx, CudaContext::Create(model, n_ctx, options));
+  return std::unique_ptr<model::LayerFront>(new CudaFront(std::move(ctx)));
 }
 
 }  // namespace septet::cuda

@@ -31,6 +31,7 @@
 
 #include "core/status.h"
 #include "model/inference_context.h"
+#include "model/layer_front.h"
 #include "model/llama_model.h"
 
 namespace septet::cuda {
@@ -43,6 +44,10 @@ struct CudaContextOptions {
   // Tokens per chunk (1 .. CudaContext::kMaxChunk); smaller values exist for tests.
   int64_t max_chunk = 512;
   int32_t n_seq = 1;  // independent sequences, each with an n_ctx KV cache (>= 1)
+  // -1: the whole model. 0 < n < n_layers: a front (model/layer_split.h) that holds
+  // token_embd and layers [0, n) only, no output head; ForwardHidden runs it and
+  // ForwardBatch is refused.
+  int64_t front_layers = -1;
 };
 
 class CudaContext final : public model::InferenceContext {
@@ -71,12 +76,25 @@ class CudaContext final : public model::InferenceContext {
   const model::LlamaModel& model() const override { return model_; }
   const char* backend_name() const override { return "cuda"; }
 
+  // A front's chunk (CudaContextOptions::front_layers): row i is tokens[i] of
+  // sequence seq[i] at position pos[i] (validated by the caller; m <= the chunk
+  // size). Embeds, runs the front's layers, stores their K and V and copies the
+  // hidden rows [m][dim] to `hidden` (host memory). seq_past is not tracked here.
+  Status ForwardHidden(std::span<const int32_t> tokens, std::span<const int32_t> seq, std::span<const int32_t> pos,
+                       float* hidden);
+  // Layers uploaded and run: front_layers, or every layer.
+  int64_t n_layers_run() const;
+  int64_t max_chunk() const;
+
   struct State;  // device buffers, stream, cuBLAS handle (cuda_context.cc)
 
  private:
   CudaContext(const model::LlamaModel& model, int64_t n_ctx, std::unique_ptr<State> state);
   Status ForwardChunks(std::span<const int32_t> tokens, std::span<const int32_t> seq_ids,
                        const model::BatchPlan& plan, std::vector<float>* logits);
+  // Uploads the chunk's meta (State::meta_host, m rows), embeds and runs the
+  // uploaded layers on the stream; leaves the hidden rows in State::x.
+  Status EmbedAndLayers(int64_t m);
 
   const model::LlamaModel& model_;
   int64_t n_ctx_ = 0;
@@ -87,5 +105,11 @@ class CudaContext final : public model::InferenceContext {
 // The factory entry point (runtime/backend.cc): default options but n_seq.
 Result<std::unique_ptr<model::InferenceContext>> CreateCudaContext(const model::LlamaModel& model, int64_t n_ctx,
                                                                    int32_t n_seq = 1);
+
+// The front of a split pass (--gpu-layers n, model/layer_split.h): token_embd and
+// layers [0, n) on device 0, in chunks of up to `chunk` tokens. kUnsupported "no
+// CUDA device: ..." without a GPU.
+Result<std::unique_ptr<model::LayerFront>> CreateCudaFront(const model::LlamaModel& model, int64_t n_layers,
+                                                           int64_t n_ctx, int32_t n_seq, int64_t chunk);
 
 }  // namespace septet::cuda

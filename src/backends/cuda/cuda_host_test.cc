@@ -250,6 +250,13 @@ TEST(CudaBackend, WithoutDeviceReportsUnsupportedCleanly) {
   // The CPU backend is unaffected.
   opts.backend = "cpu";
   EXPECT_TRUE(runtime::CreateContext(*model.value(), 16, opts).ok());
+  // --gpu-layers: the split's front needs the device too.
+  opts.gpu_layers = 1;
+  auto split = runtime::CreateContext(*model.value(), 16, opts);
+  ASSERT_FALSE(split.ok());
+  EXPECT_EQ(split.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(split.status().message().find("--gpu-layers 1: no CUDA device"), std::string::npos)
+      << split.status().ToString();
 }
 
 TEST(CudaBackend, ErrorStatusesNameTheCallAndTheRuntimeReason) {

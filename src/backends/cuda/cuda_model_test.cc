@@ -364,5 +364,47 @@ TEST(CudaContextTest, MultiSequenceBatchEqualsSeparateContexts) {
   }
 }
 
+// --gpu-layers N: embedding and layers [0, N) on the GPU (CreateCudaFront), the
+// rest and the output head on the CPU. Greedy ids must match the CPU backend, and
+// the split's memory report and refusals hold.
+TEST(CudaSplitTest, GpuFrontThenCpuLayersFollowTheCpuBackend) {
+  SEPTET_REQUIRE_GPU();
+  auto model = model::LlamaModel::Load(septet::testing::SharedFile(kStories), {});
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  auto cpu = model::LlamaContext::Create(*model.value(), 64);
+  ASSERT_TRUE(cpu.ok());
+  std::vector<float> cpu_first;
+  const std::vector<int32_t> want = Greedy(*cpu.value(), &cpu_first);
+  EXPECT_EQ(want, kGreedyF32);
+  for (int64_t n : {1, 3, 5}) {
+    runtime::BackendOptions opts;
+    opts.gpu_layers = n;
+    auto split = runtime::CreateContext(*model.value(), 64, opts);
+    ASSERT_TRUE(split.ok()) << split.status().ToString();
+    std::vector<float> first;
+    EXPECT_EQ(Greedy(*split.value(), &first), want) << "gpu layers " << n;
+    double max_diff = 0, max_abs = 0;
+    for (size_t i = 0; i < first.size(); ++i) {
+      max_diff = std::max(max_diff, std::fabs(static_cast<double>(cpu_first[i]) - first[i]));
+      max_abs = std::max(max_abs, std::fabs(static_cast<double>(cpu_first[i])));
+    }
+    std::printf("[cuda-split] gpu layers %lld: first-step max |logit split - cpu| = %.3g (max |logit| %.3g)\n",
+                static_cast<long long>(n), max_diff, max_abs);
+    EXPECT_LE(max_diff, 1e-2 * max_abs);  // as the all-GPU F32 oracle above
+    auto* host = dynamic_cast<model::LlamaContext*>(split.value().get());
+    ASSERT_NE(host, nullptr);
+    ASSERT_NE(host->front(), nullptr);
+    EXPECT_EQ(host->front()->n_layers(), n);
+    EXPECT_EQ(host->front()->memory().kv_cache, model::KvCache::Bytes(n, 64, 32));
+    EXPECT_EQ(host->memory().kv_cache, model::KvCache::Bytes(n == 5 ? 1 : 5 - n, 64, 32));
+  }
+  runtime::BackendOptions f16;
+  f16.gpu_layers = 2;
+  f16.kv_type = DType::kF16;
+  auto refused = runtime::CreateContext(*model.value(), 64, f16);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnsupported);
+}
+
 }  // namespace
 }  // namespace septet::cuda
