@@ -139,16 +139,23 @@ HWY_INLINE __m256i HighBit(__m256i qh, __m256i c16) {
   }
 }
 
+// The codes of sub-blocks 2C (lo) and 2C + 1 (hi) of the super-block at blk.
+template <class L, int C>
+HWY_INLINE void PairCodes(const Tables& t, const uint8_t* blk, __m256i qh, __m256i* lo, __m256i* hi) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + L::kQs + 32 * C));
+  *lo = _mm256_and_si256(v, t.c15);
+  *hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), t.c15);
+  if constexpr (L::kHigh) {
+    *lo = _mm256_or_si256(*lo, HighBit<2 * C>(qh, t.c16));
+    *hi = _mm256_or_si256(*hi, HighBit<2 * C + 1>(qh, t.c16));
+  }
+}
+
 // Sub-blocks 2C and 2C + 1 of the super-block at blk against their activation blocks.
 template <class L, int C>
 HWY_INLINE void SubPair(const Tables& t, const uint8_t* blk, __m256i qh, const uint8_t* xblk, __m256i* p) {
-  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + L::kQs + 32 * C));
-  __m256i lo = _mm256_and_si256(v, t.c15);
-  __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), t.c15);
-  if constexpr (L::kHigh) {
-    lo = _mm256_or_si256(lo, HighBit<2 * C>(qh, t.c16));
-    hi = _mm256_or_si256(hi, HighBit<2 * C + 1>(qh, t.c16));
-  }
+  __m256i lo, hi;
+  PairCodes<L, C>(t, blk, qh, &lo, &hi);
   p[2 * C] = DotU8I8(lo, LoadX(xblk, 2 * C));
   p[2 * C + 1] = DotU8I8(hi, LoadX(xblk, 2 * C + 1));
 }
@@ -277,13 +284,8 @@ void MatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* ac
 // above (F16C d, dmin; one float multiply each). Q6_K keeps the per-token tiles.
 template <class L, int C>
 HWY_INLINE void StorePairCodes(const Tables& t, const uint8_t* blk, __m256i qh, uint8_t* codes) {
-  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + L::kQs + 32 * C));
-  __m256i lo = _mm256_and_si256(v, t.c15);
-  __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), t.c15);
-  if constexpr (L::kHigh) {
-    lo = _mm256_or_si256(lo, HighBit<2 * C>(qh, t.c16));
-    hi = _mm256_or_si256(hi, HighBit<2 * C + 1>(qh, t.c16));
-  }
+  __m256i lo, hi;
+  PairCodes<L, C>(t, blk, qh, &lo, &hi);
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + 64 * C), lo);
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + 64 * C + 32), hi);
 }

@@ -225,34 +225,23 @@ void AttendHeadT(const float* q, const float* k, const float* v, int64_t n_pos, 
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   int64_t j = 0;
   for (; j + 4 * N <= hd; j += 4 * N) {
-    auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
-    auto b0 = hn::Zero(df), b1 = hn::Zero(df), b2 = hn::Zero(df), b3 = hn::Zero(df);
+    using V = decltype(hn::Zero(df));
+    V a[2][4];  // [chain: even / odd t][vector of the column block]
+    for (auto& chain : a) {
+      for (V& x : chain) x = hn::Zero(df);
+    }
+    const auto add = [&](V* chain, int64_t u) HWY_ATTR {
+      const V p = hn::Set(df, scores[u]);
+      const float* vr = v + u * stride + j;
+      for (int c = 0; c < 4; ++c) chain[c] = hn::MulAdd(p, hn::LoadU(df, vr + c * N), chain[c]);
+    };
     int64_t u = 0;
     for (; u + 2 <= n_pos; u += 2) {
-      const auto p = hn::Set(df, scores[u]), r = hn::Set(df, scores[u + 1]);
-      const float* va = v + u * stride + j;
-      const float* vb = va + stride;
-      a0 = hn::MulAdd(p, hn::LoadU(df, va), a0);
-      a1 = hn::MulAdd(p, hn::LoadU(df, va + N), a1);
-      a2 = hn::MulAdd(p, hn::LoadU(df, va + 2 * N), a2);
-      a3 = hn::MulAdd(p, hn::LoadU(df, va + 3 * N), a3);
-      b0 = hn::MulAdd(r, hn::LoadU(df, vb), b0);
-      b1 = hn::MulAdd(r, hn::LoadU(df, vb + N), b1);
-      b2 = hn::MulAdd(r, hn::LoadU(df, vb + 2 * N), b2);
-      b3 = hn::MulAdd(r, hn::LoadU(df, vb + 3 * N), b3);
+      add(a[0], u);
+      add(a[1], u + 1);
     }
-    if (u < n_pos) {
-      const auto p = hn::Set(df, scores[u]);
-      const float* va = v + u * stride + j;
-      a0 = hn::MulAdd(p, hn::LoadU(df, va), a0);
-      a1 = hn::MulAdd(p, hn::LoadU(df, va + N), a1);
-      a2 = hn::MulAdd(p, hn::LoadU(df, va + 2 * N), a2);
-      a3 = hn::MulAdd(p, hn::LoadU(df, va + 3 * N), a3);
-    }
-    hn::StoreU(hn::Add(a0, b0), df, out + j);
-    hn::StoreU(hn::Add(a1, b1), df, out + j + N);
-    hn::StoreU(hn::Add(a2, b2), df, out + j + 2 * N);
-    hn::StoreU(hn::Add(a3, b3), df, out + j + 3 * N);
+    if (u < n_pos) add(a[0], u);
+    for (int c = 0; c < 4; ++c) hn::StoreU(hn::Add(a[0][c], a[1][c]), df, out + j + c * N);
   }
   for (; j + N <= hd; j += N) {
     auto a0 = hn::Zero(df);
