@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/simd/dot_ggml_kquants.cc"
@@ -208,6 +209,17 @@ HWY_INLINE __m256i Q6Block(const Tables& t, __m256i u, __m256i x, __m256i x32, _
   return _mm256_madd_epi16(centered, sc16);
 }
 
+// The codes u in [0, 63] of activation blocks 4h .. 4h + 3 of the super-block at blk.
+HWY_INLINE void Q6Codes(const Tables& t, const uint8_t* blk, int h, __m256i u[4]) {
+  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h));
+  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h + 32));
+  const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQ6Qh + 32 * h));
+  u[0] = _mm256_or_si256(_mm256_and_si256(a, t.c15), _mm256_and_si256(_mm256_slli_epi16(hb, 4), t.c48));
+  u[1] = _mm256_or_si256(_mm256_and_si256(b, t.c15), _mm256_and_si256(_mm256_slli_epi16(hb, 2), t.c48));
+  u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), t.c15), _mm256_and_si256(hb, t.c48));
+  u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), t.c15), _mm256_and_si256(_mm256_srli_epi16(hb, 2), t.c48));
+}
+
 template <int R>
 HWY_INLINE void Q6RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y) {
   const int64_t nsb = w.cols / quant::kQK;
@@ -228,19 +240,10 @@ HWY_INLINE void Q6RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t ro
       const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kQ6Scales));
       __m256i p[kSubs];
       for (int h = 0; h < 2; ++h) {
-        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h));
-        const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h + 32));
-        const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQ6Qh + 32 * h));
-        const __m256i u0 = _mm256_or_si256(_mm256_and_si256(a, t.c15), _mm256_and_si256(_mm256_slli_epi16(hb, 4), t.c48));
-        const __m256i u1 = _mm256_or_si256(_mm256_and_si256(b, t.c15), _mm256_and_si256(_mm256_slli_epi16(hb, 2), t.c48));
-        const __m256i u2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), t.c15), _mm256_and_si256(hb, t.c48));
-        const __m256i u3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), t.c15),
-                                           _mm256_and_si256(_mm256_srli_epi16(hb, 2), t.c48));
+        __m256i u[4];
+        Q6Codes(t, blk, h, u);
         const int j = 4 * h;
-        p[j] = Q6Block(t, u0, LoadX(xblk, j), x32[j], sc, j);
-        p[j + 1] = Q6Block(t, u1, LoadX(xblk, j + 1), x32[j + 1], sc, j + 1);
-        p[j + 2] = Q6Block(t, u2, LoadX(xblk, j + 2), x32[j + 2], sc, j + 2);
-        p[j + 3] = Q6Block(t, u3, LoadX(xblk, j + 3), x32[j + 3], sc, j + 3);
+        for (int k = 0; k < 4; ++k) p[j + k] = Q6Block(t, u[k], LoadX(xblk, j + k), x32[j + k], sc, j + k);
       }
       const __m256 acc = _mm256_cvtepi32_ps(Combine(HSum4x8(p[0], p[1], p[2], p[3]), HSum4x8(p[4], p[5], p[6], p[7])));
       const __m256 dxd = _mm256_mul_ps(_mm256_set1_ps(Fp16ToFloat(LoadU16(blk + kQ6D))), xd8);
@@ -281,7 +284,7 @@ void MatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* ac
 #if HWY_TARGET == HWY_AVX3_DL
 // Prefill and batches, Q4_K / Q5_K: the VNNI GEMM of token_lanes-inl.h (KAffine)
 // on the decoded codes, with dl = d sc and ml = dmin mn per sub-block formed as
-// above (F16C d, dmin; one float multiply each). Q6_K keeps the per-token tiles.
+// above (F16C d, dmin; one float multiply each).
 template <class L, int C>
 HWY_INLINE void StorePairCodes(const Tables& t, const uint8_t* blk, __m256i qh, uint8_t* codes) {
   __m256i lo, hi;
@@ -318,6 +321,106 @@ void KGemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
                                StorePairCodes<L, 3>(t, blk, qh, c);
                              }
                            });
+}
+// Q6_K: the activations packed as codes + 128 (unsigned) against the row's
+// signed codes u - 32, so each 16-weight half h of an activation block gives
+// A_h = -128 sum(u - 32) + sum (x + 128)(u - 32) = sum x (u - 32) exactly; then
+// acc = sc_2j A_lo + sc_2j+1 A_hi (|.| <= 2 * 128 * 16 * 127 * 32), the integer
+// the matvec forms, and s_j = fma(d * x_d, float(acc), s_j) over 8 positions.
+struct Q6Params {
+  float d;
+  int32_t sc[2], corr[2];  // int8 scales of the two halves, -128 sum(u - 32) of each
+};
+struct Q6Scratch {
+  std::vector<uint8_t> x;       // packed token tiles
+  std::vector<int8_t> codes;    // [row of chunk][block][32]: u - 32
+  std::vector<Q6Params> params;  // [row of chunk][block]
+};
+Q6Scratch& Q6ScratchOfThread() {
+  thread_local Q6Scratch s;
+  return s;
+}
+
+template <class L, int R>
+HWY_INLINE void Q6Tile(const int8_t* codes, const Q6Params* prm, int64_t nblk, const uint8_t* xp, int nt, float* y,
+                       int64_t y_stride, int64_t ra) {
+  using P = LanePack<L, false>;
+  typename L::VF s[R][kSubs];
+  for (int r = 0; r < R; ++r) {
+    for (int j = 0; j < kSubs; ++j) s[r][j] = L::ZeroF();
+  }
+  for (int64_t b = 0; b < nblk; ++b) {
+    const uint8_t* xb = xp + static_cast<size_t>(b) * P::kBlockBytes;
+    typename L::VI acc[R][2];
+    for (int r = 0; r < R; ++r) {
+      const Q6Params& p = prm[r * nblk + b];
+      acc[r][0] = L::Set1(p.corr[0]);
+      acc[r][1] = L::Set1(p.corr[1]);
+    }
+    for (int q = 0; q < kLaneQuads; ++q) {
+      const typename L::VI xq = L::Load(xb + P::kQuadBytes * q);
+      for (int r = 0; r < R; ++r) {
+        const int8_t* c = codes + static_cast<size_t>(r * nblk + b) * 32 + 4 * q;
+        int32_t wq;
+        std::memcpy(&wq, c, 4);
+        acc[r][q / 4] = L::Dot(acc[r][q / 4], xq, L::Set1(wq));
+      }
+    }
+    const typename L::VF xd = L::LoadF(xb + P::kScaleAt);
+    const int j = static_cast<int>(b % kSubs);
+    for (int r = 0; r < R; ++r) {
+      const Q6Params& p = prm[r * nblk + b];
+      const typename L::VI a = L::AddI(L::MulLo(acc[r][0], L::Set1(p.sc[0])), L::MulLo(acc[r][1], L::Set1(p.sc[1])));
+      s[r][j] = L::Fma(L::Mul(L::Set1F(p.d), xd), L::ToF(a), s[r][j]);
+    }
+  }
+  for (int r = 0; r < R; ++r) StoreRow<L, kSubs>(s[r], nt, y, y_stride, ra + r);
+}
+
+template <class L>
+void Q6Gemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+            float* y, int64_t y_stride) {
+  constexpr int kRows = 2;
+  const Tables t = MakeTables();
+  const int64_t nsb = w.cols / quant::kQK, nblk = nsb * kSubs;
+  const int64_t chunk = ChunkRows<kRows>(128 << 10, static_cast<size_t>(nblk) * 32);
+  Q6Scratch& sc = Q6ScratchOfThread();
+  sc.codes.resize(static_cast<size_t>(chunk * nblk) * 32);
+  sc.params.resize(static_cast<size_t>(chunk * nblk));
+  const __m256i c32 = _mm256_set1_epi8(32);
+  TokenLanesMatMul<L, false, kRows>(
+      act, act_stride, m, nblk, r0, r1, chunk, 0x80808080u, &sc.x, y, y_stride,
+      [&](int64_t c0, int64_t c1) HWY_ATTR {
+        for (int64_t r = c0; r < c1; ++r) {
+          int8_t* codes = sc.codes.data() + static_cast<size_t>((r - c0) * nblk) * 32;
+          Q6Params* prm = sc.params.data() + static_cast<size_t>((r - c0) * nblk);
+          for (int64_t sb = 0; sb < nsb; ++sb) {
+            const uint8_t* blk = w.row(r) + sb * kQ6Bytes;
+            const float d = Fp16ToFloat(LoadU16(blk + kQ6D));  // as the matvec
+            for (int h = 0; h < 2; ++h) {
+              __m256i u[4];
+              Q6Codes(t, blk, h, u);
+              for (int k = 0; k < 4; ++k) {
+                const int64_t b = sb * kSubs + 4 * h + k;
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + b * 32), _mm256_sub_epi8(u[k], c32));
+                Q6Params& p = prm[b];
+                p.d = d;
+                for (int half = 0; half < 2; ++half) {
+                  p.sc[half] = static_cast<int8_t>(blk[kQ6Scales + 2 * (4 * h + k) + half]);
+                  int32_t sum = 0;
+                  for (int l = 0; l < 16; ++l) sum += codes[b * 32 + 16 * half + l];
+                  p.corr[half] = -128 * sum;
+                }
+              }
+            }
+          }
+        }
+      },
+      [&](auto rows, int64_t r, int64_t c0, const uint8_t* xp, int nt, float* yt) HWY_ATTR {
+        Q6Tile<L, decltype(rows)::value>(sc.codes.data() + static_cast<size_t>((r - c0) * nblk) * 32,
+                                         sc.params.data() + static_cast<size_t>((r - c0) * nblk), nblk, xp, nt, yt,
+                                         y_stride, r);
+      });
 }
 #endif  // HWY_TARGET == HWY_AVX3_DL
 
@@ -401,13 +504,15 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   }
 }
 
-// Prefill: Q4_K / Q5_K on AVX3_DL take the VNNI GEMM; otherwise the matvec is
+// Prefill: Q4_K / Q5_K / Q6_K on AVX3_DL take the VNNI GEMM; otherwise the matvec is
 // re-run per token over 4-row tiles (MatVec == MatMul per token, bit for bit).
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                 int64_t m, float* y, int64_t y_stride) {
 #if HWY_TARGET == HWY_AVX3_DL
   if (w.type == DType::kQ4_K) return KGemm<Q4_KLayout>(w, r0, r1, act, act_stride, m, y, y_stride);
   if (w.type == DType::kQ5_K) return KGemm<Q5_KLayout>(w, r0, r1, act, act_stride, m, y, y_stride);
+  // Q6_K's scalar chunk set-up does not pay off at 8 tokens (1.9 ms either way at 2048 x 2048).
+  if (w.type == DType::kQ6_K && m > Lanes8::kT) return Q6Gemm<Lanes16>(w, r0, r1, act, act_stride, m, y, y_stride);
 #endif
   MatMulByRowTiles(MatVecImpl, w, r0, r1, act, act_stride, m, y, y_stride);
 }

@@ -48,6 +48,8 @@ struct Lanes16 {
   static VI Zero() { return _mm512_setzero_si512(); }
   static VI Load(const uint8_t* p) { return _mm512_loadu_si512(p); }
   static VI Dot(VI acc, VI u, VI s) { return _mm512_dpbusd_epi32(acc, u, s); }
+  static VI AddI(VI a, VI b) { return _mm512_add_epi32(a, b); }
+  static VI MulLo(VI a, VI b) { return _mm512_mullo_epi32(a, b); }
   static VF LoadF(const uint8_t* p) { return _mm512_loadu_ps(reinterpret_cast<const float*>(p)); }
   static VF ZeroF() { return _mm512_setzero_ps(); }
   static VF Set1F(float v) { return _mm512_set1_ps(v); }
@@ -67,6 +69,8 @@ struct Lanes8 {
   static VI Zero() { return _mm256_setzero_si256(); }
   static VI Load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
   static VI Dot(VI acc, VI u, VI s) { return _mm256_dpbusd_epi32(acc, u, s); }
+  static VI AddI(VI a, VI b) { return _mm256_add_epi32(a, b); }
+  static VI MulLo(VI a, VI b) { return _mm256_mullo_epi32(a, b); }
   static VF LoadF(const uint8_t* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
   static VF ZeroF() { return _mm256_setzero_ps(); }
   static VF Set1F(float v) { return _mm256_set1_ps(v); }
