@@ -37,6 +37,11 @@ struct QuantizeOptions {
   int64_t calib_max_tokens = 0;   // 0: every token of the calibration text
   bool gptq = true;               // with calibration: GPTQ (else importance-weighted rounding only)
   double gptq_damp = 0.01;
+  // > 0 (needs calibration): the average bpw of the matmul weights. Each one the default
+  // policy gives the target type is also converted to Q4_G and Q8_0 (those wider than the
+  // target), its output error measured on the calibration statistics, and ChooseMix picks
+  // the types (docs/quantization.md §Mixes).
+  double mix_bpw = 0;
   int threads = 1;
   bool force = false;
   // Progress: (weights done, weights total, current tensor name).
@@ -73,6 +78,19 @@ struct QuantizeReport {
 const char* QuantizeTypeList();
 
 Result<QuantizeReport> QuantizeModel(const QuantizeOptions& options);
+
+// One way to store one tensor: its bits and its measured error (the relative output
+// error tr(E H Eᵀ) / tr(W H Wᵀ) on the calibration text).
+struct MixOption {
+  double bits = 0;
+  double error = 0;
+};
+
+// Per tensor, options[t][0] is the starting (cheapest) choice. Greedy: repeatedly take
+// the change of one tensor to a wider option with the largest error reduction per added
+// bit, while Σ bits <= budget_bits; stops when no change reduces the error within the
+// budget. Returns the option index per tensor.
+std::vector<int> ChooseMix(const std::vector<std::vector<MixOption>>& options, double budget_bits);
 
 // Glob match with '*' (any run) and '?' (one character).
 bool GlobMatch(const std::string& pattern, const std::string& text);
