@@ -218,13 +218,13 @@ def parse_llama(out):
 
 def parse_septet(out):
     def g(p):
-        m = re.search(p, out, re.M | re.I)
+        m = re.search(p, out, re.M)
         return float(m.group(1)) if m else None
     return {
-        "ppl": g(r"^PPL\s*[:=]?\s*([0-9.]+)") or g(r"perplexity[^0-9]*([0-9.]+)"),
-        "kld": g(r"mean KLD\s*[:=]?\s*([0-9.]+)") or g(r"KLD[^0-9]*([0-9.]+)"),
-        "kld_se": g(r"mean KLD\s*[:=]?\s*[0-9.]+\s*±\s*([0-9.]+)"),
-        "top1": g(r"top-1[^0-9]*([0-9.]+)"),
+        "ppl": g(r"^PPL: ([0-9.]+)"),
+        "kld": g(r"^KLD mean: ([0-9.]+)"),
+        "kld_se": g(r"^KLD mean: [0-9.]+ \+/- ([0-9.]+)"),
+        "top1": g(r"^top-1 agreement: ([0-9.]+)"),
     }
 
 
@@ -238,6 +238,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only-septet", action="store_true", help="skip the llama.cpp rows (they are kept from --work)")
     ap.add_argument("--only-llama", action="store_true", help="run the llama.cpp rows only")
+    ap.add_argument("--retime-llama", action="store_true",
+                    help="redo llama-imatrix and llama-quantize (for their wall and CPU time); KLD rows are kept")
     ap.add_argument("--rows", default=None, help="comma-separated indices of SEPTET_ROWS to run (default all)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "quality.md"))
     ap.add_argument("--no-doc", action="store_true", help="print the table, do not rewrite --out")
@@ -285,6 +287,22 @@ def main():
             results["llama.cpp F32 base"].update(bpw_summary(base))
             save()
         imat = os.path.join(W, "imatrix.gguf")
+        if args.retime_llama:  # time imatrix + quantize again into scratch files (the load changes)
+            tmp_imat = os.path.join(W, "retime-imatrix.gguf")
+            _, _, dt = run([lbin("llama-imatrix"), "-m", base, "-f", calib, "-c", "512", "--chunks",
+                            str(CALIB_TOKENS // 512), "-t", t_arg, "-o", tmp_imat], env)
+            timings["llama-imatrix"], timings["llama-imatrix cpu"] = dt, CPU_S[0]
+            for ty in LLAMA_TYPES:
+                tmp_q = os.path.join(W, "retime-llama.gguf")
+                _, _, dt = run([lbin("llama-quantize"), "--imatrix", tmp_imat, base, tmp_q, ty, t_arg], env)
+                timings["llama-quantize " + ty], timings["llama-quantize " + ty + " cpu"] = dt, CPU_S[0]
+                os.remove(tmp_q)
+                key = "llama.cpp " + ty
+                if key in results:
+                    results[key]["quantize_s"] = timings["llama-imatrix"] + dt
+                    results[key]["quantize_cpu_s"] = timings["llama-imatrix cpu"] + CPU_S[0]
+            os.remove(tmp_imat)
+            save()
         if not os.path.exists(imat):
             _, _, dt = run([lbin("llama-imatrix"), "-m", base, "-f", calib, "-c", "512", "--chunks",
                             str(CALIB_TOKENS // 512), "-t", t_arg, "-o", imat], env)
@@ -317,7 +335,10 @@ def main():
     sctx = ["--ctx", "512", "--chunks", str(args.windows)]
     if not os.path.exists(sbase):
         out, err, _ = run([args.septet, "perplexity", "-m", base, "-f", wiki, *sctx, "-t", t_arg, "--save-logits", sbase])
-        r = parse_septet(out + err)
+        open(sbase + ".out", "w").write(out + err)
+        results.pop("septet F32 base", None)
+    if "septet F32 base" not in results:
+        r = parse_septet(open(sbase + ".out").read())
         r.update({"kld": 0.0, "top1": 100.0})
         r.update(bpw_summary(base))
         results["septet F32 base"] = r
@@ -345,8 +366,11 @@ def main():
                 timings[tkey] = float(m.group(1))
             if u and sy:
                 timings[tkey + " cpu"] = float(u.group(1)) + float(sy.group(1))
-        out, err, _ = run([args.septet, "perplexity", "-m", q, "-f", wiki, *sctx, "-t", t_arg, "--kl-divergence", sbase])
-        r = parse_septet(out + err)
+        ppl_out = q + ".w%d.ppl.out" % args.windows
+        if not os.path.exists(ppl_out):
+            out, err, _ = run([args.septet, "perplexity", "-m", q, "-f", wiki, *sctx, "-t", t_arg, "--kl-divergence", sbase])
+            open(ppl_out, "w").write(out + err)
+        r = parse_septet(open(ppl_out).read())
         r.update(bpw_summary(q))
         r["quantize_s"] = timings.get(tkey)
         r["quantize_cpu_s"] = timings.get(tkey + " cpu")

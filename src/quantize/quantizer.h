@@ -9,7 +9,10 @@
 //   * the 2-D matmul weights blk.*.{attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down}.weight:
 //     the target type.
 //   * any other tensor: kept as F32.
-// "Quantized tensors" in the bpw report are the ones that received the target type.
+//   * --mix-bpw B (with calibration): the matmul weights above (not --keep'd) may instead
+//     get Q4_G or Q8_0, chosen by measured output error per bit within B bpw on average.
+// "Quantized tensors" in the bpw report are the ones that received the target type (with
+// --mix-bpw: every matmul weight the mix chose for, whatever its type).
 //
 // Output bytes depend only on the input file, the flags and the calibration text —
 // never on the thread count or the paths (only base names are recorded).
