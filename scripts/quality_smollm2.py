@@ -418,7 +418,7 @@ def render(results, timings, args):
             f(r.get("ppl"), "%.2f"), f(r.get("top1"), "%.1f"),
             f(r.get("quantize_s"), "%.0f") + ("" if r.get("quantize_cpu_s") is None else " (%.0f)" % r["quantize_cpu_s"])))
     lines += ["", "Timings (s, wall, %d threads, shared machine): " % args.threads +
-              "; ".join("%s %.0f" % (k, v) for k, v in sorted(timings.items())), "", END]
+              "; ".join("%s %.0f" % (k.replace(" --calib {calib}", ""), v) for k, v in sorted(timings.items())), "", END]
     return "\n".join(lines)
 
 
