@@ -2,15 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <memory>
 
 namespace septet::quantize {
 namespace {
 
-// LAPACK (OpenBLAS): Cholesky factor and inverse from it, column-major.
+// LAPACK (OpenBLAS): Cholesky factor and inverse from it, column-major. The trailing
+// size_t is the Fortran ABI's hidden length of `uplo` (ignored where the routine is C).
 extern "C" {
-void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
-void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info);
+void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info, size_t uplo_len);
+void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info, size_t uplo_len);
 }
 
 // In place: a (n x n, symmetric) = L Lᵀ; L in the column-major lower triangle, i.e. the
@@ -19,7 +21,7 @@ void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* inf
 bool CholeskyColMajorLower(std::vector<double>& a, int64_t n) {
   const int nn = static_cast<int>(n);
   int info = 0;
-  dpotrf_("L", &nn, a.data(), &nn, &info);
+  dpotrf_("L", &nn, a.data(), &nn, &info, 1);
   return info == 0;
 }
 
@@ -50,7 +52,7 @@ Result<GptqFactor> GptqPrepare(const std::vector<double>& h, int64_t cols, doubl
     if (!CholeskyColMajorLower(a, cols)) continue;
     const int nn = static_cast<int>(cols);
     int info = 0;
-    dpotri_("L", &nn, a.data(), &nn, &info);
+    dpotri_("L", &nn, a.data(), &nn, &info, 1);
     if (info != 0) continue;
     if (!CholeskyColMajorLower(a, cols)) continue;
     f.u.assign(static_cast<size_t>(cols * cols), 0.0);
