@@ -115,5 +115,27 @@ TEST_F(QuantizeCliTest, CalibratedOutputIndependentOfThreads) {
   EXPECT_EQ(g.exit_code, 0) << g.err;  // self-contained: the tokenizer is inside
 }
 
+// --mix-bpw: the summary line names the budget and the types, the bpw printed stays within
+// it, the mixed file loads and runs; without --calib it is a usage error.
+TEST_F(QuantizeCliTest, MixBpwPrintsTheChoiceAndKeepsTheBudget) {
+  const std::string calib = dir_ + "/calib.txt";
+  std::ofstream(calib) << "Once upon a time, there was a little dog named Max. Max liked to run in the park with "
+                          "his friend Sue. One day they found a big box.";
+  const std::string m = dir_ + "/mix.gguf";
+  const CliRun r = RunSeptet(Cat("quantize ", model_, " '", m, "' --type Q3P5 --calib '", calib, "' --mix-bpw 4.2"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("mix-bpw 4.2: "), std::string::npos) << r.err;
+  const size_t at = r.out.find("bpw quantized tensors: ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const double bpw = std::stod(r.out.substr(at + 23));
+  EXPECT_LE(bpw, 4.2);
+  EXPECT_GT(bpw, 3.8) << "the budget was mostly used";
+  const CliRun g = RunSeptet(Cat("generate -m '", m, "' -p 'Once upon a time' -n 8 --temp 0"));
+  EXPECT_EQ(g.exit_code, 0) << g.err;
+  const CliRun bad = RunSeptet(Cat("quantize ", model_, " '", dir_, "/nocal.gguf' --type Q3P5 --mix-bpw 4.2"));
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("--mix-bpw needs --calib"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace septet

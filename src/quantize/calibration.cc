@@ -1,5 +1,7 @@
 #include "quantize/calibration.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 
 namespace septet::quantize {
@@ -37,11 +39,14 @@ Result<Calibration> Calibration::Collect(const model::LlamaModel& model, const s
   const int64_t use = options.max_tokens > 0 ? std::min<int64_t>(options.max_tokens, tokens.size())
                                              : static_cast<int64_t>(tokens.size());
   if (use == 0) return InvalidArgument("the calibration text has no tokens");
-  SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<model::LlamaContext> ctx, model::LlamaContext::Create(model, options.n_ctx));
+  model::CpuOptions cpu;
+  cpu.n_threads = std::max<int32_t>(1, options.threads);
+  SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<model::LlamaContext> ctx, model::LlamaContext::Create(model, options.n_ctx, cpu));
   Calibration cal;
   const bool want_h = options.hessian;
+  std::vector<float> scratch;
   ctx->SetMatMulObserver(
-      [&cal, want_h](int64_t layer, model::MatMulInput input, const float* x, int64_t m, int64_t cols) {
+      [&cal, want_h, &scratch](int64_t layer, model::MatMulInput input, const float* x, int64_t m, int64_t cols) {
         InputStats& s = cal.stats_[{layer, static_cast<int>(input)}];
         if (s.cols == 0) {
           s.cols = cols;
@@ -51,13 +56,17 @@ Result<Calibration> Calibration::Collect(const model::LlamaModel& model, const s
         for (int64_t r = 0; r < m; ++r) {
           const float* row = x + r * cols;
           for (int64_t i = 0; i < cols; ++i) s.sum_sq[i] += static_cast<double>(row[i]) * row[i];
-          if (want_h) {
-            for (int64_t i = 0; i < cols; ++i) {
-              const double xi = row[i];
-              if (xi == 0.0) continue;
-              double* hrow = s.xtx.data() + i * cols;
-              for (int64_t j = 0; j <= i; ++j) hrow[j] += xi * row[j];
-            }
+        }
+        if (want_h && m > 0) {
+          // XᵀX of this call's rows (at most one window) with BLAS in float, then added in
+          // double: float sums over <= n_ctx rows, double across windows.
+          scratch.resize(static_cast<size_t>(cols * cols));
+          cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, static_cast<blasint>(cols), static_cast<blasint>(m),
+                      1.0f, x, static_cast<blasint>(cols), 0.0f, scratch.data(), static_cast<blasint>(cols));
+          for (int64_t i = 0; i < cols; ++i) {
+            double* hrow = s.xtx.data() + i * cols;
+            const float* srow = scratch.data() + i * cols;
+            for (int64_t j = 0; j <= i; ++j) hrow[j] += srow[j];
           }
         }
         s.rows_seen += m;

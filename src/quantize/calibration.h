@@ -34,6 +34,7 @@ struct CalibrationOptions {
   int64_t n_ctx = 512;     // tokens per window, BOS first
   int64_t max_tokens = 0;  // text tokens used (0: all)
   bool hessian = true;     // accumulate XᵀX for GPTQ
+  int32_t threads = 1;     // forward-pass workers (the statistics do not depend on it)
   // Called after each window: (tokens done, tokens total).
   std::function<void(int64_t, int64_t)> progress;
 };

@@ -2,51 +2,27 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <memory>
 
 namespace septet::quantize {
 namespace {
 
-// In-place lower Cholesky a = L Lᵀ (row-major, lower triangle written). False when not PD.
-bool CholeskyLower(std::vector<double>& a, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) {
-    double d = a[j * n + j];
-    for (int64_t k = 0; k < j; ++k) d -= a[j * n + k] * a[j * n + k];
-    if (!(d > 0.0) || !std::isfinite(d)) return false;
-    const double ljj = std::sqrt(d);
-    a[j * n + j] = ljj;
-    for (int64_t i = j + 1; i < n; ++i) {
-      double s = a[i * n + j];
-      for (int64_t k = 0; k < j; ++k) s -= a[i * n + k] * a[j * n + k];
-      a[i * n + j] = s / ljj;
-    }
-  }
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = i + 1; j < n; ++j) a[i * n + j] = 0.0;
-  return true;
+// LAPACK (OpenBLAS): Cholesky factor and inverse from it, column-major. The trailing
+// size_t is the Fortran ABI's hidden length of `uplo` (ignored where the routine is C).
+extern "C" {
+void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info, size_t uplo_len);
+void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info, size_t uplo_len);
 }
 
-// H⁻¹ from its lower Cholesky factor L: H⁻¹ = L⁻ᵀ L⁻¹.
-std::vector<double> InverseFromCholesky(const std::vector<double>& l, int64_t n) {
-  // Linv: lower triangular inverse of L, by forward substitution per column.
-  std::vector<double> li(static_cast<size_t>(n * n), 0.0);
-  for (int64_t c = 0; c < n; ++c) {
-    li[c * n + c] = 1.0 / l[c * n + c];
-    for (int64_t i = c + 1; i < n; ++i) {
-      double s = 0.0;
-      for (int64_t k = c; k < i; ++k) s += l[i * n + k] * li[k * n + c];
-      li[i * n + c] = -s / l[i * n + i];
-    }
-  }
-  std::vector<double> inv(static_cast<size_t>(n * n), 0.0);
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j <= i; ++j) {
-      double s = 0.0;  // (Linvᵀ Linv)_ij = Σ_k Linv_ki Linv_kj, k >= max(i, j) = i
-      for (int64_t k = i; k < n; ++k) s += li[k * n + i] * li[k * n + j];
-      inv[i * n + j] = s;
-      inv[j * n + i] = s;
-    }
-  }
-  return inv;
+// In place: a (n x n, symmetric) = L Lᵀ; L in the column-major lower triangle, i.e. the
+// row-major upper triangle holds Lᵀ. The other triangle is left as it was. False when
+// a is not positive definite.
+bool CholeskyColMajorLower(std::vector<double>& a, int64_t n) {
+  const int nn = static_cast<int>(n);
+  int info = 0;
+  dpotrf_("L", &nn, a.data(), &nn, &info, 1);
+  return info == 0;
 }
 
 }  // namespace
@@ -71,13 +47,17 @@ Result<GptqFactor> GptqPrepare(const std::vector<double>& h, int64_t cols, doubl
       if (a[j * cols + j] == 0.0) a[j * cols + j] = 1.0;  // dead input: any value of the weight is as good
       a[j * cols + j] += rel * mean_diag;
     }
-    if (!CholeskyLower(a, cols)) continue;
-    std::vector<double> inv = InverseFromCholesky(a, cols);
-    if (!CholeskyLower(inv, cols)) continue;
-    // inv now holds L2 with H⁻¹ = L2 L2ᵀ; U = L2ᵀ.
+    // H = L Lᵀ; H⁻¹ from it (the same triangle); H⁻¹ = L2 L2ᵀ, whose row-major upper
+    // triangle is U = L2ᵀ with H⁻¹ = UᵀU. LAPACK, column-major, on a symmetric matrix.
+    if (!CholeskyColMajorLower(a, cols)) continue;
+    const int nn = static_cast<int>(cols);
+    int info = 0;
+    dpotri_("L", &nn, a.data(), &nn, &info, 1);
+    if (info != 0) continue;
+    if (!CholeskyColMajorLower(a, cols)) continue;
     f.u.assign(static_cast<size_t>(cols * cols), 0.0);
     for (int64_t i = 0; i < cols; ++i)
-      for (int64_t j = 0; j <= i; ++j) f.u[j * cols + i] = inv[i * cols + j];
+      for (int64_t j = i; j < cols; ++j) f.u[i * cols + j] = a[i * cols + j];
     f.damp_used = rel;
     return f;
   }
@@ -105,6 +85,61 @@ void GptqQuantizeRow(const float* w, const GptqFactor& f, RowGrid* grid, double*
     for (int64_t k = j + 1; k < n; ++k) work[k] -= e * urow[k];
   }
   grid->Encode(q, n, dst);
+}
+
+void GptqQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, DType type, bool rtn_int3, float* q,
+                      uint8_t* dst, size_t dst_row) {
+  const int64_t n = f.cols;
+  if (rows <= 0 || n <= 0) return;
+  constexpr int64_t kChunk = 16;  // rows that share one pass over U's block rows
+  std::vector<std::unique_ptr<RowGrid>> grids;
+  for (int64_t i = 0; i < std::min(kChunk, rows); ++i) grids.push_back(MakeRowGrid(type, rtn_int3));
+  const int64_t gs = grids[0]->group_size() > 0 ? grids[0]->group_size() : n;
+  // Column blocks of whole groups: a group is fitted on values that have received the
+  // updates of every earlier column, as in GptqQuantizeRow.
+  const int64_t bw = gs >= 128 ? gs : 128 / gs * gs;
+  std::vector<double> work(static_cast<size_t>(kChunk * n));
+  std::vector<double> err(static_cast<size_t>(kChunk * bw));
+  std::vector<float> gw(static_cast<size_t>(std::min(gs, n)));
+  for (int64_t r0 = 0; r0 < rows; r0 += kChunk) {
+    const int64_t nr = std::min(kChunk, rows - r0);
+    for (int64_t i = 0; i < nr * n; ++i) work[static_cast<size_t>(i)] = w[r0 * n + i];
+    for (int64_t b0 = 0; b0 < n; b0 += bw) {
+      const int64_t b1 = std::min(n, b0 + bw);
+      for (int64_t i = 0; i < nr; ++i) {
+        double* wk = work.data() + i * n;
+        float* qr = q + (r0 + i) * n;
+        RowGrid* grid = grids[static_cast<size_t>(i)].get();
+        for (int64_t j = b0; j < b1; ++j) {
+          if (j % gs == 0) {
+            const int64_t len = std::min(gs, n - j);
+            for (int64_t k = 0; k < len; ++k) gw[k] = static_cast<float>(wk[j + k]);
+            grid->Fit(gw.data(), j, len, n, f.diag_h.data() + j);
+          }
+          qr[j] = grid->Snap(static_cast<float>(wk[j]), j);
+          const double* urow = f.u.data() + j * n;
+          const double e = (wk[j] - static_cast<double>(qr[j])) / urow[j];
+          err[static_cast<size_t>(i * bw + (j - b0))] = e;
+          for (int64_t k = j + 1; k < b1; ++k) wk[k] -= e * urow[k];
+        }
+      }
+      // The block's updates of the later columns, in the same order per element as the
+      // column-by-column loop (j ascending), so the result is bit-identical to it.
+      if (b1 < n) {
+        for (int64_t i = 0; i < nr; ++i) {
+          double* wk = work.data() + i * n;
+          for (int64_t j = b0; j < b1; ++j) {
+            const double e = err[static_cast<size_t>(i * bw + (j - b0))];
+            const double* urow = f.u.data() + j * n;
+            for (int64_t k = b1; k < n; ++k) wk[k] -= e * urow[k];
+          }
+        }
+      }
+    }
+    for (int64_t i = 0; i < nr; ++i) {
+      grids[static_cast<size_t>(i)]->Encode(q + (r0 + i) * n, n, dst + static_cast<size_t>(r0 + i) * dst_row);
+    }
+  }
 }
 
 void GridQuantizeRow(const float* w, int64_t cols, const float* imp, RowGrid* grid, float* q, void* dst) {

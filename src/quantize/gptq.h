@@ -39,6 +39,12 @@ Result<GptqFactor> GptqPrepare(const std::vector<double>& h, int64_t cols, doubl
 // of cols doubles and `q` of cols floats (the snapped values, left there).
 void GptqQuantizeRow(const float* w, const GptqFactor& f, RowGrid* grid, double* work, float* q, void* dst);
 
+// The same for rows [0, rows) of W (q: rows x cols snapped values; dst: rows x dst_row
+// bytes), bit-identical to GptqQuantizeRow per row, but in column blocks over chunks
+// of rows so that U's rows are read from cache rather than memory once per row.
+void GptqQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, DType type, bool rtn_int3, float* q,
+                      uint8_t* dst, size_t dst_row);
+
 // Plain (no error feedback) quantization through the same grid: fit per group with
 // `imp`, snap, encode. Used for tests (equals the format's own quantizer for block
 // formats whose Encode reproduces it).

@@ -154,7 +154,67 @@ TEST(Gptq, LowersOutputErrorOnCorrelatedInputs) {
   }
 }
 
+// The blocked many-row GPTQ is the column-by-column one, bit for bit: odd row counts
+// (a partial chunk), a row length with a short tail block, every grid (group 32, 64,
+// 128 and whole row).
+TEST(Gptq, BlockedRowsEqualRowByRow) {
+  auto rng = testing::MakeRng(5);
+  const int64_t n = 300, rows = 37;
+  std::normal_distribution<double> nd(0.0, 1.0);
+  std::vector<double> x(static_cast<size_t>(600 * n));
+  for (int64_t s = 0; s < 600; ++s) {
+    double prev = 0;
+    for (int64_t i = 0; i < n; ++i) x[s * n + i] = prev = 0.8 * prev + nd(rng);
+  }
+  std::vector<double> h(static_cast<size_t>(n * n), 0.0);
+  for (int64_t s = 0; s < 600; ++s)
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) h[i * n + j] += x[s * n + i] * x[s * n + j] / 600;
+  auto f = GptqPrepare(h, n, 0.01);
+  ASSERT_TRUE(f.ok());
+  std::vector<float> w;
+  for (int64_t r = 0; r < rows; ++r) {
+    const std::vector<float> wr = testing::RandomWeights(rng, n);
+    w.insert(w.end(), wr.begin(), wr.end());
+  }
+  struct Case {
+    DType t;
+    bool rtn;
+  };
+  for (const Case c : {Case{DType::kQ3P5, false}, Case{DType::kQ4_G, false}, Case{DType::kQ8_0, false},
+                       Case{DType::kQ3P5_SEED, false}, Case{DType::kF32, true}}) {
+    const size_t rb = GetTypeTraits(c.t).row_bytes(n);
+    std::vector<uint8_t> a(rb * rows), b(rb * rows);
+    std::vector<float> qa(w.size()), qb(w.size());
+    std::vector<double> work(static_cast<size_t>(n));
+    for (int64_t r = 0; r < rows; ++r) {
+      auto g = MakeRowGrid(c.t, c.rtn);
+      GptqQuantizeRow(w.data() + r * n, f.value(), g.get(), work.data(), qa.data() + r * n, a.data() + r * rb);
+    }
+    GptqQuantizeRows(w.data(), rows, f.value(), c.t, c.rtn, qb.data(), b.data(), rb);
+    EXPECT_EQ(a, b) << DTypeName(c.t) << (c.rtn ? " (RTN3)" : "");
+    EXPECT_EQ(0, std::memcmp(qa.data(), qb.data(), qa.size() * sizeof(float))) << DTypeName(c.t);
+  }
+}
+
 TEST(Gptq, RejectsWrongSizeHessian) { EXPECT_FALSE(GptqPrepare(std::vector<double>(10, 1.0), 4, 0.01).ok()); }
+
+// ---- mixes ----
+
+TEST(ChooseMix, BestGainPerBitFirstWithinBudget) {
+  const std::vector<std::vector<MixOption>> opts = {
+      {{100, 1.0}, {150, 0.2}, {300, 0.0}},   // gains 0.8 / 50 bits, then 0.2 / 150
+      {{100, 0.5}, {150, 0.45}, {300, 0.4}},  // gains 0.05 / 50, then 0.05 / 150
+  };
+  EXPECT_EQ(ChooseMix(opts, 200), (std::vector<int>{0, 0})) << "no room: the base types";
+  EXPECT_EQ(ChooseMix(opts, 249), (std::vector<int>{0, 0})) << "one bit short of the best upgrade";
+  EXPECT_EQ(ChooseMix(opts, 250), (std::vector<int>{1, 0}));
+  EXPECT_EQ(ChooseMix(opts, 420), (std::vector<int>{2, 0})) << "then tensor 0's second step (0.2/150 > 0.05/50)";
+  EXPECT_EQ(ChooseMix(opts, 450), (std::vector<int>{2, 1}));
+  EXPECT_EQ(ChooseMix(opts, 1e9), (std::vector<int>{2, 2}));
+  // An option that does not lower the error is never taken, whatever the budget.
+  EXPECT_EQ(ChooseMix({{{100, 0.1}, {200, 0.1}}}, 1e9), (std::vector<int>{0}));
+}
 
 // ---- whole model (stories260K) ----
 
@@ -271,6 +331,43 @@ TEST_F(QuantizeModelTest, SaysWhenItRequantizesAQuantizedSource) {
   ASSERT_TRUE(QuantizeModel(q3).ok());
   EXPECT_TRUE(said("requantizing from a quantized source")) << "no line said so";
   EXPECT_TRUE(said(" Q8_0 matrices")) << "the line names the stored type";
+}
+
+TEST_F(QuantizeModelTest, MixKeepsTheBudgetAndUpgradesTheWorstTensors) {
+  QuantizeOptions o = Opts("mix.gguf", "Q3P5");
+  o.calib_path = calib_;
+  o.calib_ctx = 64;
+  auto plain = QuantizeModel(o);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  o.mix_bpw = 4.2;
+  auto r = QuantizeModel(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_LE(r.value().bpw_target(), 4.2 + 1e-9);
+  EXPECT_GT(r.value().bpw_target(), plain.value().bpw_target() + 0.3) << "the budget was mostly used";
+  int upgraded = 0;
+  double err_plain = 0, err_mix = 0;
+  for (size_t i = 0; i < r.value().tensors.size(); ++i) {
+    const TensorReport& t = r.value().tensors[i];
+    if (t.rel_out_err < 0 || t.name.rfind("blk.", 0) != 0) continue;
+    upgraded += t.type != "Q3P5";
+    err_mix += t.rel_out_err;
+    err_plain += plain.value().tensors[i].rel_out_err;
+  }
+  EXPECT_GT(upgraded, 0);
+  EXPECT_LT(err_mix, 0.8 * err_plain) << "the summed measured error fell";
+  auto file = ModelFile::Open(o.output);
+  ASSERT_TRUE(file.ok());
+  int wider = 0;
+  for (const TensorInfo& t : file.value()->tensors()) {
+    if (t.name.rfind("blk.", 0) == 0) wider += t.dtype == DType::kQ4_G || t.dtype == DType::kQ8_0;
+  }
+  EXPECT_EQ(wider, upgraded) << "the file stores the chosen types";
+  // Without calibration there is nothing to measure; a budget below the target alone is refused.
+  o.calib_path.clear();
+  EXPECT_FALSE(QuantizeModel(o).ok());
+  o.calib_path = calib_;
+  o.mix_bpw = 3.0;
+  EXPECT_FALSE(QuantizeModel(o).ok());
 }
 
 TEST_F(QuantizeModelTest, KeepOverridesAndFallback) {

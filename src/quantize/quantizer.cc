@@ -1,5 +1,7 @@
 #include "quantize/quantizer.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cinttypes>
 #include <cmath>
@@ -89,6 +91,7 @@ struct Plan {
   // Calibration statistics of the tensor's input (null: none / not a matmul input).
   const InputStats* stats = nullptr;
   std::string rule;  // why this type ("default", "--keep PATTERN")
+  bool mixable = false;  // --mix-bpw may store it in a wider type than the target
 };
 
 Result<std::string> ReadTextFile(const std::string& path, const char* flag) {
@@ -122,6 +125,38 @@ void ParallelRows(int64_t rows, int threads, const Fn& fn) {
   for (auto& th : pool) th.join();
 }
 
+// tr(E H Eᵀ) / tr(W H Wᵀ) with E = W - Q: the layer-output error relative to the output
+// (H = (1/N) XᵀX). In float with BLAS, over row tiles; a diagnostic and the sensitivity
+// measure of --mix-bpw, not part of the output bytes.
+double RelativeOutputError(const float* w, const float* q, int64_t rows, int64_t cols, const std::vector<double>& h) {
+  std::vector<float> hf(h.begin(), h.end());
+  constexpr int64_t kTile = 512;
+  std::vector<float> e(static_cast<size_t>(std::min(rows, kTile) * cols));
+  std::vector<float> prod(e.size());
+  double eh = 0, wh = 0;
+  for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
+    const int64_t n = std::min(kTile, rows - r0);
+    const float* wt = w + r0 * cols;
+    for (int64_t i = 0; i < n * cols; ++i) e[static_cast<size_t>(i)] = wt[i] - q[r0 * cols + i];
+    for (int pass = 0; pass < 2; ++pass) {
+      const float* a = pass == 0 ? e.data() : wt;
+      cblas_ssymm(CblasRowMajor, CblasRight, CblasLower, static_cast<blasint>(n), static_cast<blasint>(cols), 1.0f,
+                  hf.data(), static_cast<blasint>(cols), a, static_cast<blasint>(cols), 0.0f, prod.data(),
+                  static_cast<blasint>(cols));
+      double s = 0;
+      for (int64_t i = 0; i < n * cols; ++i) s += static_cast<double>(a[i]) * prod[static_cast<size_t>(i)];
+      (pass == 0 ? eh : wh) += s;
+    }
+  }
+  return wh > 0 ? eh / wh : 0.0;
+}
+
+int64_t Numel(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
 std::string Hex64(uint64_t v) {
   char buf[24];
   std::snprintf(buf, sizeof(buf), "%016" PRIx64, v);
@@ -131,6 +166,36 @@ std::string Hex64(uint64_t v) {
 }  // namespace
 
 const char* QuantizeTypeList() { return "F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_SEED, RTN3_G64 (baseline)"; }
+
+std::vector<int> ChooseMix(const std::vector<std::vector<MixOption>>& options, double budget_bits) {
+  std::vector<int> choice(options.size(), 0);
+  double total = 0;
+  for (const auto& v : options) total += v.empty() ? 0.0 : v[0].bits;
+  for (;;) {
+    // The upgrade with the largest error reduction per added bit that fits the budget;
+    // ties go to the lower tensor index, then the cheaper option (deterministic).
+    double best = 0;
+    size_t bt = 0;
+    int bo = -1;
+    for (size_t t = 0; t < options.size(); ++t) {
+      const MixOption& cur = options[t][static_cast<size_t>(choice[t])];
+      for (size_t k = 0; k < options[t].size(); ++k) {
+        const MixOption& o = options[t][k];
+        const double add = o.bits - cur.bits;
+        if (!(add > 0) || total + add > budget_bits) continue;
+        const double gain = (cur.error - o.error) / add;
+        if (gain > best) {
+          best = gain;
+          bt = t;
+          bo = static_cast<int>(k);
+        }
+      }
+    }
+    if (bo < 0) return choice;
+    total += options[bt][static_cast<size_t>(bo)].bits - options[bt][static_cast<size_t>(choice[bt])].bits;
+    choice[bt] = bo;
+  }
+}
 
 bool GlobMatch(const std::string& p, const std::string& s) {
   size_t pi = 0, si = 0, star = std::string::npos, mark = 0;
@@ -176,9 +241,24 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
   if (!o.force && fs::exists(o.output, ec)) {
     return InvalidArgument("%s already exists; pass --force to overwrite it", o.output.c_str());
   }
+  const bool mix = o.mix_bpw > 0;
+  if (o.mix_bpw < 0 || (mix && o.mix_bpw > 16)) return InvalidArgument("--mix-bpw %g: expected 0 < bpw <= 16", o.mix_bpw);
+  if (mix && o.calib_path.empty()) {
+    return InvalidArgument("--mix-bpw needs --calib: the tensors are chosen by their output error on the calibration text");
+  }
+  if (mix && (target.rtn || !GetTypeTraits(target.dtype).is_quantized ||
+              GetTypeTraits(target.dtype).bits_per_weight >= GetTypeTraits(DType::kQ8_0).bits_per_weight)) {
+    return InvalidArgument("--mix-bpw with --type %s: expected a quantized target below 8.5 bpw (Q3P5, Q4_G, Q3P5_SEED)",
+                           target.Name().c_str());
+  }
   if (!o.calib_path.empty() && o.gptq && !(o.gptq_damp > 0.0 && o.gptq_damp <= 1.0)) {
     return InvalidArgument("--damp %g: expected 0 < damp <= 1", o.gptq_damp);
   }
+
+  // BLAS and LAPACK (calibration statistics, GPTQ factors, output errors) run
+  // single-threaded inside septet's own workers: OpenBLAS's spinning threads cost more
+  // than they give on these sizes, and far more on a busy machine.
+  openblas_set_num_threads(1);
 
   // ---- load ----
   std::error_code ec2;
@@ -221,6 +301,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
     co.n_ctx = o.calib_ctx > 0 ? o.calib_ctx : std::min<int64_t>(512, std::max<int64_t>(hp.context_length, 2));
     co.max_tokens = o.calib_max_tokens;
     co.hessian = true;
+    co.threads = o.threads;
     co.progress = [&](int64_t done, int64_t total) {
       if (o.progress) o.progress(done, total, "calibration");
     };
@@ -287,6 +368,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
     }
     // "Quantized tensors" (bpw_quantized): the 2-D tensors stored in the target type.
     p.target = t.shape.size() >= 2 && p.type.rtn == target.rtn && (target.rtn || p.type.dtype == target.dtype);
+    p.mixable = mix && matmul && p.target && p.rule == "default" && p.stats != nullptr;
     plan.push_back(p);
   }
   for (const Keep& k : keeps) {
@@ -312,6 +394,110 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
   std::vector<std::vector<uint8_t>> storage(plan.size());
   std::map<const InputStats*, GptqFactor> factors;  // q/k/v (gate/up) share one input
   std::map<const InputStats*, std::vector<double>> hessians;
+  struct Converted {
+    DType store = DType::kF32;
+    std::vector<uint8_t> bytes;
+    TensorReport report;
+  };
+  std::vector<DType> stored(plan.size(), DType::kF32);
+  // One tensor (its values w) converted to one type; errors measured on the decoded values.
+  auto convert = [&](const Plan& p, const TypeChoice& type, const std::vector<float>& w) -> Result<Converted> {
+    const TensorInfo& t = *p.t;
+    const int64_t rows = t.rows(), cols = t.cols();
+    const DType store = type.rtn ? DType::kF32 : type.dtype;
+    const TypeTraits& dst_tr = GetTypeTraits(store);
+    const size_t dst_row = dst_tr.row_bytes(cols);
+    Converted c;
+    c.store = store;
+    std::vector<uint8_t>& out = c.bytes;
+    out.assign(dst_row * static_cast<size_t>(rows), 0);
+    std::vector<float> deq(static_cast<size_t>(rows * cols));  // what the decoder will see
+
+    const bool quantized = type.rtn || dst_tr.is_quantized;
+    std::vector<float> imp;
+    const std::vector<double>* hess = nullptr;
+    if (p.stats != nullptr && p.stats->cols == cols) {
+      imp = p.stats->Importance();
+      auto it = hessians.find(p.stats);
+      if (it == hessians.end()) it = hessians.emplace(p.stats, p.stats->Hessian()).first;
+      if (!it->second.empty()) hess = &it->second;
+    }
+    const bool use_gptq = quantized && hess != nullptr && o.gptq;
+    std::string method = !quantized ? "convert" : (use_gptq ? "gptq" : (imp.empty() ? "search" : "importance"));
+    if (type.rtn && !use_gptq) method = "round";
+    const GptqFactor* factor = nullptr;
+    if (use_gptq) {
+      auto it = factors.find(p.stats);
+      if (it == factors.end()) {
+        SEPTET_ASSIGN_OR_RETURN(GptqFactor f, GptqPrepare(*hess, cols, o.gptq_damp));
+        it = factors.emplace(p.stats, std::move(f)).first;
+      }
+      factor = &it->second;
+    }
+
+    ParallelRows(rows, o.threads, [&](int64_t r0, int64_t r1) {
+      if (use_gptq) {
+        std::vector<float> q(static_cast<size_t>((r1 - r0) * cols));
+        GptqQuantizeRows(w.data() + r0 * cols, r1 - r0, *factor, store, type.rtn, q.data(),
+                         out.data() + static_cast<size_t>(r0) * dst_row, dst_row);
+        for (int64_t r = r0; r < r1; ++r) {
+          dst_tr.to_float(out.data() + static_cast<size_t>(r) * dst_row, deq.data() + r * cols, cols);
+        }
+        return;
+      }
+      std::unique_ptr<RowGrid> grid = quantized ? MakeRowGrid(store, type.rtn) : nullptr;
+      std::vector<float> q(static_cast<size_t>(cols));
+      for (int64_t r = r0; r < r1; ++r) {
+        const float* wr = w.data() + r * cols;
+        uint8_t* dst = out.data() + static_cast<size_t>(r) * dst_row;
+        if (type.rtn) {
+          GridQuantizeRow(wr, cols, nullptr, grid.get(), q.data(), dst);
+        } else {
+          dst_tr.from_float(wr, dst, cols, imp.empty() ? nullptr : imp.data());
+        }
+        dst_tr.to_float(dst, deq.data() + r * cols, cols);
+      }
+    });
+
+    TensorReport& tr = c.report;
+    tr.name = t.name;
+    tr.type = type.rtn ? std::string(kRtnInt3Name) + "(F32)" : std::string(DTypeName(store));
+    tr.shape = t.shape;
+    tr.bytes = out.size();
+    tr.bits = type.rtn ? static_cast<double>(quant::Int3RtnRowBits(cols) * rows) : 8.0 * static_cast<double>(out.size());
+    tr.target = p.target;
+    tr.method = method;
+    double e2 = 0, w2 = 0;
+    for (size_t i = 0; i < w.size(); ++i) {
+      const double e = static_cast<double>(w[i]) - deq[i];
+      e2 += e * e;
+      w2 += static_cast<double>(w[i]) * w[i];
+    }
+    tr.rel_err = w2 > 0 ? std::sqrt(e2 / w2) : 0.0;
+    if (hess != nullptr && quantized) tr.rel_out_err = RelativeOutputError(w.data(), deq.data(), rows, cols, *hess);
+    return c;
+  };
+  auto log_tensor = [&](const TensorReport& tr, const char* prefix) {
+    char line[360];
+    std::snprintf(line, sizeof(line), "%s%-28s %-14s %5.3f bpw  %-10s rel.err %.4f%s", prefix, tr.name.c_str(),
+                  tr.type.c_str(), tr.bits / static_cast<double>(std::max<int64_t>(Numel(tr.shape), 1)), tr.method.c_str(), tr.rel_err,
+                  tr.rel_out_err >= 0 ? (" out.err " + std::to_string(tr.rel_out_err)).c_str() : "");
+    log(line);
+  };
+
+  // --mix-bpw: every matmul weight the default policy gives the target type is converted
+  // to each candidate type (the target first); the choice is made once all are measured.
+  std::vector<TypeChoice> mix_types;
+  if (mix) {
+    mix_types.push_back(target);
+    for (DType d : {DType::kQ4_G, DType::kQ8_0}) {
+      if (GetTypeTraits(d).bits_per_weight > GetTypeTraits(target.dtype).bits_per_weight) {
+        mix_types.push_back(TypeChoice{d, false});
+      }
+    }
+  }
+  std::vector<std::vector<Converted>> mix_options(plan.size());
+  std::vector<TensorReport> reports(plan.size());
   int64_t done_weights = 0;
   for (size_t ti = 0; ti < plan.size(); ++ti) {
     const Plan& p = plan[ti];
@@ -327,105 +513,79 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
       if (!std::isfinite(v))
         return Corrupt("%s: tensor '%s' holds a non-finite value", o.input.c_str(), t.name.c_str());
     }
-
-    const DType store = p.type.rtn ? DType::kF32 : p.type.dtype;
-    const TypeTraits& dst_tr = GetTypeTraits(store);
-    const size_t dst_row = dst_tr.row_bytes(cols);
-    std::vector<uint8_t>& out = storage[ti];
-    out.assign(dst_row * static_cast<size_t>(rows), 0);
-    std::vector<float> deq(static_cast<size_t>(rows * cols));  // what the decoder will see
-
-    const bool quantized = p.type.rtn || dst_tr.is_quantized;
-    std::vector<float> imp;
-    const std::vector<double>* hess = nullptr;
-    if (p.stats != nullptr && p.stats->cols == cols) {
-      imp = p.stats->Importance();
-      auto it = hessians.find(p.stats);
-      if (it == hessians.end()) it = hessians.emplace(p.stats, p.stats->Hessian()).first;
-      if (!it->second.empty()) hess = &it->second;
-    }
-    const bool use_gptq = quantized && hess != nullptr && o.gptq;
-    std::string method = !quantized ? "convert" : (use_gptq ? "gptq" : (imp.empty() ? "search" : "importance"));
-    if (p.type.rtn && !use_gptq) method = "round";
-    const GptqFactor* factor = nullptr;
-    if (use_gptq) {
-      auto it = factors.find(p.stats);
-      if (it == factors.end()) {
-        SEPTET_ASSIGN_OR_RETURN(GptqFactor f, GptqPrepare(*hess, cols, o.gptq_damp));
-        it = factors.emplace(p.stats, std::move(f)).first;
-      }
-      factor = &it->second;
-    }
-
-    ParallelRows(rows, o.threads, [&](int64_t r0, int64_t r1) {
-      std::unique_ptr<RowGrid> grid = quantized ? MakeRowGrid(store, p.type.rtn) : nullptr;
-      std::vector<double> work(static_cast<size_t>(cols));
-      std::vector<float> q(static_cast<size_t>(cols));
-      for (int64_t r = r0; r < r1; ++r) {
-        const float* wr = w.data() + r * cols;
-        uint8_t* dst = out.data() + static_cast<size_t>(r) * dst_row;
-        if (use_gptq) {
-          GptqQuantizeRow(wr, *factor, grid.get(), work.data(), q.data(), dst);
-        } else if (p.type.rtn) {
-          GridQuantizeRow(wr, cols, nullptr, grid.get(), q.data(), dst);
-        } else {
-          dst_tr.from_float(wr, dst, cols, imp.empty() ? nullptr : imp.data());
+    if (mix && p.mixable) {
+      for (const TypeChoice& ty : mix_types) {
+        const TypeTraits& tt = GetTypeTraits(ty.dtype);
+        // A ggml block type only on whole blocks (as the plan's fallback rule).
+        if (static_cast<uint32_t>(ty.dtype) < 200 && tt.block_size > 1 && cols % tt.block_size != 0) continue;
+        SEPTET_ASSIGN_OR_RETURN(Converted c, convert(p, ty, w));
+        if (c.report.rel_out_err < 0) {
+          return Internal("--mix-bpw: %s has no calibration statistics to measure", t.name.c_str());
         }
-        dst_tr.to_float(dst, deq.data() + r * cols, cols);
+        log_tensor(c.report, "mix candidate ");
+        mix_options[ti].push_back(std::move(c));
       }
-    });
-
-    TensorReport tr;
-    tr.name = t.name;
-    tr.type = p.type.rtn ? std::string(kRtnInt3Name) + "(F32)" : std::string(DTypeName(store));
-    tr.shape = t.shape;
-    tr.bytes = out.size();
-    tr.bits =
-        p.type.rtn ? static_cast<double>(quant::Int3RtnRowBits(cols) * rows) : 8.0 * static_cast<double>(out.size());
-    tr.target = p.target;
-    tr.method = method;
-    double e2 = 0, w2 = 0;
-    for (size_t i = 0; i < w.size(); ++i) {
-      const double e = static_cast<double>(w[i]) - deq[i];
-      e2 += e * e;
-      w2 += static_cast<double>(w[i]) * w[i];
+    } else {
+      SEPTET_ASSIGN_OR_RETURN(Converted c, convert(p, p.type, w));
+      log_tensor(c.report, "");
+      stored[ti] = c.store;
+      storage[ti] = std::move(c.bytes);
+      reports[ti] = std::move(c.report);
     }
-    tr.rel_err = w2 > 0 ? std::sqrt(e2 / w2) : 0.0;
-    if (hess != nullptr && quantized) {
-      double eh = 0, wh = 0;
-      const std::vector<double>& h = *hess;
-      std::vector<double> e(static_cast<size_t>(cols));
-      for (int64_t r = 0; r < rows; ++r) {
-        const float* wr = w.data() + r * cols;
-        const float* dr = deq.data() + r * cols;
-        for (int64_t i = 0; i < cols; ++i) e[i] = static_cast<double>(wr[i]) - dr[i];
-        for (int64_t i = 0; i < cols; ++i) {
-          double se = 0, sw = 0;
-          for (int64_t j = 0; j < cols; ++j) {
-            se += h[i * cols + j] * e[j];
-            sw += h[i * cols + j] * wr[j];
-          }
-          eh += e[i] * se;
-          wh += wr[i] * sw;
-        }
-      }
-      tr.rel_out_err = wh > 0 ? eh / wh : 0.0;
+    done_weights += t.numel();
+  }
+  std::string mix_summary;
+  if (mix) {
+    double base_bits = 0;
+    int64_t mix_params = 0;
+    std::vector<size_t> idx;
+    std::vector<std::vector<MixOption>> opts;
+    for (size_t ti = 0; ti < plan.size(); ++ti) {
+      if (mix_options[ti].empty()) continue;
+      idx.push_back(ti);
+      std::vector<MixOption> v;
+      for (const Converted& c : mix_options[ti]) v.push_back({c.report.bits, c.report.rel_out_err});
+      base_bits += v[0].bits;
+      mix_params += plan[ti].t->numel();
+      opts.push_back(std::move(v));
     }
-    rep.params_all += t.numel();
+    const double budget = o.mix_bpw * static_cast<double>(mix_params);
+    if (budget < base_bits) {
+      return InvalidArgument("--mix-bpw %g: below the %.4f bpw of the mixed tensors in %s alone", o.mix_bpw,
+                             base_bits / static_cast<double>(std::max<int64_t>(mix_params, 1)),
+                             target.Name().c_str());
+    }
+    const std::vector<int> choice = ChooseMix(opts, budget);
+    std::map<std::string, int> counts;
+    double chosen_bits = 0;
+    for (size_t k = 0; k < idx.size(); ++k) {
+      Converted& c = mix_options[idx[k]][static_cast<size_t>(choice[k])];
+      c.report.target = true;
+      chosen_bits += c.report.bits;
+      ++counts[c.report.type];
+      log_tensor(c.report, "");
+      stored[idx[k]] = c.store;
+      storage[idx[k]] = std::move(c.bytes);
+      reports[idx[k]] = std::move(c.report);
+      mix_options[idx[k]].clear();
+    }
+    char buf[160];
+    std::snprintf(buf, sizeof(buf), "mix-bpw %g: %.4f bpw over %" PRId64 " matmul weights:", o.mix_bpw,
+                  chosen_bits / static_cast<double>(std::max<int64_t>(mix_params, 1)), mix_params);
+    mix_summary = buf;
+    for (const auto& [name, n] : counts) mix_summary += " " + std::to_string(n) + " " + name;
+    mix_summary += " (chosen by the measured output error tr(E H E^T)/tr(W H W^T) per added bit)";
+    log(mix_summary);
+  }
+  for (size_t ti = 0; ti < plan.size(); ++ti) {
+    const TensorReport& tr = reports[ti];
+    rep.params_all += plan[ti].t->numel();
     rep.bits_all += tr.bits;
-    if (p.target) {
-      rep.params_target += t.numel();
+    if (tr.target) {
+      rep.params_target += plan[ti].t->numel();
       rep.bits_target += tr.bits;
     }
-    {
-      char line[320];
-      std::snprintf(line, sizeof(line), "%-28s %-14s %5.3f bpw  %-10s rel.err %.4f%s", t.name.c_str(), tr.type.c_str(),
-                    tr.bits / static_cast<double>(t.numel()), method.c_str(), tr.rel_err,
-                    tr.rel_out_err >= 0 ? (" out.err " + std::to_string(tr.rel_out_err)).c_str() : "");
-      log(line);
-    }
-    rep.tensors.push_back(std::move(tr));
-    done_weights += t.numel();
+    rep.tensors.push_back(tr);
   }
   if (o.progress) o.progress(total_weights, total_weights, "done");
 
@@ -487,6 +647,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
   if (have_cal) SEPTET_RETURN_IF_ERROR(wr.SetMeta("septet.quantize.calibration", MetaValue::String(calib_meta)));
   std::string policy = "norms F32; token_embd/output Q8_0 (or the target type when >= 8.5 bpw and not quantized)";
   for (const Keep& k : keeps) policy += "; --keep " + k.pattern + "=" + k.type.Name();
+  if (mix) policy += "; " + mix_summary;
   SEPTET_RETURN_IF_ERROR(wr.SetMeta("septet.quantize.policy", MetaValue::String(policy)));
   if (target.rtn) {
     SEPTET_RETURN_IF_ERROR(wr.SetMeta(
@@ -496,8 +657,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
   }
   for (size_t ti = 0; ti < plan.size(); ++ti) {
     const Plan& p = plan[ti];
-    const DType store = p.type.rtn ? DType::kF32 : p.type.dtype;
-    SEPTET_RETURN_IF_ERROR(wr.AddTensor(p.t->name, store, p.t->shape, storage[ti].data(), storage[ti].size()));
+    SEPTET_RETURN_IF_ERROR(wr.AddTensor(p.t->name, stored[ti], p.t->shape, storage[ti].data(), storage[ti].size()));
   }
   SEPTET_RETURN_IF_ERROR(wr.Write(o.output, o.force));
   rep.file_bytes = fs::file_size(o.output, ec);

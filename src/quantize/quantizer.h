@@ -9,7 +9,10 @@
 //   * the 2-D matmul weights blk.*.{attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down}.weight:
 //     the target type.
 //   * any other tensor: kept as F32.
-// "Quantized tensors" in the bpw report are the ones that received the target type.
+//   * --mix-bpw B (with calibration): the matmul weights above (not --keep'd) may instead
+//     get Q4_G or Q8_0, chosen by measured output error per bit within B bpw on average.
+// "Quantized tensors" in the bpw report are the ones that received the target type (with
+// --mix-bpw: every matmul weight the mix chose for, whatever its type).
 //
 // Output bytes depend only on the input file, the flags and the calibration text —
 // never on the thread count or the paths (only base names are recorded).
@@ -37,6 +40,11 @@ struct QuantizeOptions {
   int64_t calib_max_tokens = 0;   // 0: every token of the calibration text
   bool gptq = true;               // with calibration: GPTQ (else importance-weighted rounding only)
   double gptq_damp = 0.01;
+  // > 0 (needs calibration): the average bpw of the matmul weights. Each one the default
+  // policy gives the target type is also converted to Q4_G and Q8_0 (those wider than the
+  // target), its output error measured on the calibration statistics, and ChooseMix picks
+  // the types (docs/quantization.md §Mixes).
+  double mix_bpw = 0;
   int threads = 1;
   bool force = false;
   // Progress: (weights done, weights total, current tensor name).
@@ -73,6 +81,19 @@ struct QuantizeReport {
 const char* QuantizeTypeList();
 
 Result<QuantizeReport> QuantizeModel(const QuantizeOptions& options);
+
+// One way to store one tensor: its bits and its measured error (the relative output
+// error tr(E H Eᵀ) / tr(W H Wᵀ) on the calibration text).
+struct MixOption {
+  double bits = 0;
+  double error = 0;
+};
+
+// Per tensor, options[t][0] is the starting (cheapest) choice. Greedy: repeatedly take
+// the change of one tensor to a wider option with the largest error reduction per added
+// bit, while Σ bits <= budget_bits; stops when no change reduces the error within the
+// budget. Returns the option index per tensor.
+std::vector<int> ChooseMix(const std::vector<std::vector<MixOption>>& options, double budget_bits);
 
 // Glob match with '*' (any run) and '?' (one character).
 bool GlobMatch(const std::string& pattern, const std::string& text);
