@@ -34,7 +34,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr char kStories[] = "models/stories260K/stories260K.bin";
 constexpr int32_t kEos = 2;  // stories260K's </s>: biased away so that runs are long
 
 // What one request saw, filled by the engine thread.
@@ -54,23 +53,8 @@ struct Out {
   }
 };
 
-class ServeEngineTest : public ::testing::Test {
+class ServeEngineTest : public harness::StoriesSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto m = model::LlamaModel::Load(testing::SharedFile(kStories), {});
-    ASSERT_TRUE(m.ok()) << m.status().ToString();
-    model_ = std::move(m).value().release();
-    auto t = LoadTokenizer(model_->file());
-    ASSERT_TRUE(t.ok()) << t.status().ToString();
-    tok_ = std::move(t).value().release();
-  }
-  static void TearDownTestSuite() {
-    delete tok_;
-    delete model_;
-    tok_ = nullptr;
-    model_ = nullptr;
-  }
-
   static runtime::GenerationParams Greedy(int32_t max_tokens, bool no_eos = false) {
     runtime::GenerationParams p;
     p.max_tokens = max_tokens;
@@ -139,12 +123,7 @@ class ServeEngineTest : public ::testing::Test {
   }
 
   static std::vector<int32_t> Encode(const std::string& text) { return tok_->Encode(text, true); }
-
-  static model::LlamaModel* model_;
-  static Tokenizer* tok_;
 };
-model::LlamaModel* ServeEngineTest::model_ = nullptr;
-Tokenizer* ServeEngineTest::tok_ = nullptr;
 
 // A system-prompt-like preamble long enough for several chunks of 8.
 const char kPreamble[] =

@@ -36,25 +36,7 @@ using harness::PostHead;
 using harness::RawClient;
 using nlohmann::json;
 
-class ServeLimitsTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    auto m = model::LlamaModel::Load(testing::SharedFile("models/stories260K/stories260K.bin"), {});
-    ASSERT_TRUE(m.ok()) << m.status().ToString();
-    model_ = std::move(m).value().release();
-    auto t = LoadTokenizer(model_->file());
-    ASSERT_TRUE(t.ok()) << t.status().ToString();
-    tok_ = std::move(t).value().release();
-  }
-  static void TearDownTestSuite() {
-    delete tok_;
-    delete model_;
-  }
-  static model::LlamaModel* model_;
-  static Tokenizer* tok_;
-};
-model::LlamaModel* ServeLimitsTest::model_ = nullptr;
-Tokenizer* ServeLimitsTest::tok_ = nullptr;
+class ServeLimitsTest : public harness::StoriesSuite {};
 
 std::string ErrorMessage(const httplib::Result& res) {
   const json j = json::parse(res->body, nullptr, false);

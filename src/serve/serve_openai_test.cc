@@ -79,25 +79,7 @@ TEST(OpenAiFields, SamplingFieldsAndRefusals) {
   EXPECT_NE(t.status().message().find("top_logprobs"), std::string::npos);
 }
 
-class ServeOpenAiTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    auto m = model::LlamaModel::Load(testing::SharedFile("models/stories260K/stories260K.bin"), {});
-    ASSERT_TRUE(m.ok()) << m.status().ToString();
-    model_ = std::move(m).value().release();
-    auto t = LoadTokenizer(model_->file());
-    ASSERT_TRUE(t.ok()) << t.status().ToString();
-    tok_ = std::move(t).value().release();
-  }
-  static void TearDownTestSuite() {
-    delete tok_;
-    delete model_;
-  }
-  static model::LlamaModel* model_;
-  static Tokenizer* tok_;
-};
-model::LlamaModel* ServeOpenAiTest::model_ = nullptr;
-Tokenizer* ServeOpenAiTest::tok_ = nullptr;
+class ServeOpenAiTest : public harness::StoriesSuite {};
 
 json PostJson(httplib::Client& c, const std::string& path, const json& body, int want = 200) {
   auto res = c.Post(path, body.dump(), "application/json");

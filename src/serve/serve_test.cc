@@ -32,8 +32,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr char kStories[] = "models/stories260K/stories260K.bin";
-
 // ---- parser ----
 TEST(OpenAiParse, ReadsFieldsAndDefaults) {
   auto r = ParseRequest(R"({"model":"m","prompt":"Hi","max_tokens":7,"temperature":0,"top_p":0.5,"top_k":3,
@@ -125,23 +123,8 @@ TEST(OpenAiParse, SurvivesMutatedAndRandomBodies) {
 }
 
 // ---- engine and server over stories260K ----
-class ServeTest : public ::testing::Test {
+class ServeTest : public harness::StoriesSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto m = model::LlamaModel::Load(testing::SharedFile(kStories), {});
-    ASSERT_TRUE(m.ok()) << m.status().ToString();
-    model_ = std::move(m).value().release();
-    auto t = LoadTokenizer(model_->file());
-    ASSERT_TRUE(t.ok()) << t.status().ToString();
-    tok_ = std::move(t).value().release();
-  }
-  static void TearDownTestSuite() {
-    delete tok_;
-    delete model_;
-    tok_ = nullptr;
-    model_ = nullptr;
-  }
-
   // What runtime::Generate gives for this prompt on a fresh one-sequence context.
   static std::pair<std::string, std::vector<int32_t>> Reference(const std::string& prompt,
                                                                 const runtime::GenerationParams& p) {
@@ -164,12 +147,7 @@ class ServeTest : public ::testing::Test {
     p.sampler.temperature = 0;
     return p;
   }
-
-  static model::LlamaModel* model_;
-  static Tokenizer* tok_;
 };
-model::LlamaModel* ServeTest::model_ = nullptr;
-Tokenizer* ServeTest::tok_ = nullptr;
 
 const std::vector<std::string> kPrompts = {"Once upon a time", "The little dog", "Lily and Tom went to the park",
                                            "One day", "The sun was"};

@@ -16,10 +16,36 @@
 #include <string>
 #include <thread>
 
+#include <gtest/gtest.h>
+
+#include "model/llama_model.h"
 #include "serve/engine.h"
 #include "serve/http_server.h"
+#include "tokenizer/tokenizer.h"
+#include "util/test_util.h"
 
 namespace septet::serve::harness {
+
+// A suite over stories260K: the model and its tokenizer, loaded once per suite.
+class StoriesSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto m = model::LlamaModel::Load(testing::SharedFile("models/stories260K/stories260K.bin"), {});
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    model_ = std::move(m).value().release();
+    auto t = LoadTokenizer(model_->file());
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    tok_ = std::move(t).value().release();
+  }
+  static void TearDownTestSuite() {
+    delete tok_;
+    delete model_;
+    tok_ = nullptr;
+    model_ = nullptr;
+  }
+  static inline model::LlamaModel* model_ = nullptr;
+  static inline Tokenizer* tok_ = nullptr;
+};
 
 class LiveServer {
  public:
