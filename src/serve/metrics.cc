@@ -18,6 +18,13 @@ void Line(std::string* out, const char* fmt, ...) {
   *out += '\n';
 }
 
+// One counter or gauge with its HELP and TYPE lines.
+void Scalar(std::string* out, const char* name, const char* type, const char* help, int64_t value) {
+  Line(out, "# HELP %s %s", name, help);
+  Line(out, "# TYPE %s %s", name, type);
+  Line(out, "%s %" PRId64, name, value);
+}
+
 }  // namespace
 
 void Histogram::Observe(double seconds, int64_t times) {
@@ -71,36 +78,21 @@ std::string Metrics::Render(const EngineGauges& e) const {
   Line(&out, "# HELP septet_requests_total HTTP responses sent, by status code.");
   Line(&out, "# TYPE septet_requests_total counter");
   for (const auto& [status, n] : responses_) Line(&out, "septet_requests_total{status=\"%d\"} %" PRId64, status, n);
-  Line(&out, "# HELP septet_client_disconnects_total Requests cancelled because the client went away.");
-  Line(&out, "# TYPE septet_client_disconnects_total counter");
-  Line(&out, "septet_client_disconnects_total %" PRId64, disconnects_);
-  Line(&out, "# HELP septet_prompt_tokens_total Prompt tokens evaluated.");
-  Line(&out, "# TYPE septet_prompt_tokens_total counter");
-  Line(&out, "septet_prompt_tokens_total %" PRId64, prompt_tokens_);
-  Line(&out, "# HELP septet_generated_tokens_total Tokens generated.");
-  Line(&out, "# TYPE septet_generated_tokens_total counter");
-  Line(&out, "septet_generated_tokens_total %" PRId64, generated_tokens_);
-  Line(&out, "# HELP septet_queue_depth Requests waiting for a slot.");
-  Line(&out, "# TYPE septet_queue_depth gauge");
-  Line(&out, "septet_queue_depth %" PRId64, e.queued);
-  Line(&out, "# HELP septet_slots_busy Slots generating.");
-  Line(&out, "# TYPE septet_slots_busy gauge");
-  Line(&out, "septet_slots_busy %" PRId64, e.running);
-  Line(&out, "# HELP septet_slots_total Slots (--parallel).");
-  Line(&out, "# TYPE septet_slots_total gauge");
-  Line(&out, "septet_slots_total %" PRId64, e.slots);
-  Line(&out, "# HELP septet_prefix_cache_prompt_tokens_total Prompt tokens of the requests given a slot.");
-  Line(&out, "# TYPE septet_prefix_cache_prompt_tokens_total counter");
-  Line(&out, "septet_prefix_cache_prompt_tokens_total %" PRId64, e.prompt_tokens);
-  Line(&out, "# HELP septet_prefix_cache_hit_tokens_total Prompt tokens found in a slot's cache (not evaluated again).");
-  Line(&out, "# TYPE septet_prefix_cache_hit_tokens_total counter");
-  Line(&out, "septet_prefix_cache_hit_tokens_total %" PRId64, e.prefix_hit_tokens);
-  Line(&out, "# HELP septet_prefix_cache_hit_requests_total Requests that found part of their prompt cached.");
-  Line(&out, "# TYPE septet_prefix_cache_hit_requests_total counter");
-  Line(&out, "septet_prefix_cache_hit_requests_total %" PRId64, e.prefix_hit_requests);
-  Line(&out, "# HELP septet_prefill_chunks_total Pieces the prompts were evaluated in (chunked prefill).");
-  Line(&out, "# TYPE septet_prefill_chunks_total counter");
-  Line(&out, "septet_prefill_chunks_total %" PRId64, e.prefill_chunks);
+  Scalar(&out, "septet_client_disconnects_total", "counter",
+         "Requests cancelled because the client went away.", disconnects_);
+  Scalar(&out, "septet_prompt_tokens_total", "counter", "Prompt tokens evaluated.", prompt_tokens_);
+  Scalar(&out, "septet_generated_tokens_total", "counter", "Tokens generated.", generated_tokens_);
+  Scalar(&out, "septet_queue_depth", "gauge", "Requests waiting for a slot.", e.queued);
+  Scalar(&out, "septet_slots_busy", "gauge", "Slots generating.", e.running);
+  Scalar(&out, "septet_slots_total", "gauge", "Slots (--parallel).", e.slots);
+  Scalar(&out, "septet_prefix_cache_prompt_tokens_total", "counter",
+         "Prompt tokens of the requests given a slot.", e.prompt_tokens);
+  Scalar(&out, "septet_prefix_cache_hit_tokens_total", "counter",
+         "Prompt tokens found in a slot's cache (not evaluated again).", e.prefix_hit_tokens);
+  Scalar(&out, "septet_prefix_cache_hit_requests_total", "counter",
+         "Requests that found part of their prompt cached.", e.prefix_hit_requests);
+  Scalar(&out, "septet_prefill_chunks_total", "counter",
+         "Pieces the prompts were evaluated in (chunked prefill).", e.prefill_chunks);
   ttft_.Write("septet_time_to_first_token_seconds", "Request received to first generated token.", &out);
   itl_.Write("septet_inter_token_seconds", "Interval between generated tokens (per request mean).", &out);
   return out;
