@@ -205,28 +205,31 @@ def bpw_summary(path):
 
 # ---- parsing the two perplexity tools ----
 
-def parse_llama(out):
-    def g(p):
+def grab(out, patterns):
+    """{key: the first float each pattern's group 1 matches in out, or None}."""
+    found = {}
+    for key, p in patterns.items():
         m = re.search(p, out, re.M)
-        return float(m.group(1)) if m else None
-    return {
-        "ppl": g(r"Mean PPL\(Q\)\s*:\s*([0-9.]+)"),
-        "kld": g(r"Mean\s+KLD:\s*([0-9.]+)"),
-        "kld_se": g(r"Mean\s+KLD:\s*[0-9.]+\s*±\s*([0-9.]+)"),
-        "top1": g(r"Same top p:\s*([0-9.]+)"),
-    }
+        found[key] = float(m.group(1)) if m else None
+    return found
+
+
+def parse_llama(out):
+    return grab(out, {
+        "ppl": r"Mean PPL\(Q\)\s*:\s*([0-9.]+)",
+        "kld": r"Mean\s+KLD:\s*([0-9.]+)",
+        "kld_se": r"Mean\s+KLD:\s*[0-9.]+\s*±\s*([0-9.]+)",
+        "top1": r"Same top p:\s*([0-9.]+)",
+    })
 
 
 def parse_septet(out):
-    def g(p):
-        m = re.search(p, out, re.M)
-        return float(m.group(1)) if m else None
-    return {
-        "ppl": g(r"^PPL: ([0-9.]+)"),
-        "kld": g(r"^KLD mean: ([0-9.]+)"),
-        "kld_se": g(r"^KLD mean: [0-9.]+ \+/- ([0-9.]+)"),
-        "top1": g(r"^top-1 agreement: ([0-9.]+)"),
-    }
+    return grab(out, {
+        "ppl": r"^PPL: ([0-9.]+)",
+        "kld": r"^KLD mean: ([0-9.]+)",
+        "kld_se": r"^KLD mean: [0-9.]+ \+/- ([0-9.]+)",
+        "top1": r"^top-1 agreement: ([0-9.]+)",
+    })
 
 
 def main():
