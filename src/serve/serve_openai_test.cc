@@ -214,9 +214,14 @@ TEST_F(ServeOpenAiTest, StreamIncludeUsageModelsTokenizeMetrics) {
   EXPECT_EQ(res->status, 400);
   EXPECT_NE(res->body.find("content"), std::string::npos);
 
-  res = c.Get("/metrics");
-  ASSERT_TRUE(res);
-  const std::string m = res->body;
+  // A response is counted by the server's logger, which runs after the response
+  // has been written: the client can see the last 400 before it is counted.
+  std::string m;
+  LiveServer::WaitFor([&] {
+    auto r = c.Get("/metrics");
+    m = r ? r->body : std::string();
+    return m.find("septet_requests_total{status=\"400\"} 2") != std::string::npos;
+  });
   EXPECT_NE(m.find("septet_requests_total{status=\"200\"} "), std::string::npos) << m;
   EXPECT_NE(m.find("septet_requests_total{status=\"400\"} 2"), std::string::npos) << m;
   EXPECT_NE(m.find("septet_generated_tokens_total "), std::string::npos);
