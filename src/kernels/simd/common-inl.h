@@ -81,25 +81,55 @@ HWY_INLINE int32_t DotCodesI32(const TU* u, const int8_t* x, int n) {
   return hn::GetLane(hn::SumOfLanes(d32, acc));
 }
 
-// sum_i w[i] * x[i] in f32 lanes (dot_float.cc, dot_dequant.cc): `load(d, i)`
-// returns the f32 weights [i, i + Lanes), `scalar(i)` weight i for the tail.
-// Four FMA accumulators, a lane-sum tree, then the tail in index order.
+// Float dot products in f32 lanes (dot_float.cc, dot_dequant.cc), as register
+// tiles of R rows x T tokens. Every (row, token) output is one FMA chain over the
+// vectors of the row in index order (acc += w[i, i + N) * x[i, i + N), i = 0, N,
+// 2N, ...), then SumOfLanes(acc), then the scalar tail in index order. The tile
+// only decides how many such chains run side by side (a weight vector serves T
+// tokens, an activation vector R rows, and R x T chains hide the FMA latency), so
+// every tile shape gives every output the same bits: MatVec (T = 1) and MatMul
+// agree by construction. One chain sums n products in f32, so
+// |simd - exact| <= gamma_{n+2} sum |w x| (the bound simd_matvec_test.cc checks).
+// load(df, r, i): f32 weights [i, i + Lanes) of tile row r; scalar(r, i): weight i.
+// Output (r, t) goes to y[t * y_stride + r].
+template <int R, int T, class LoadW, class ScalarW>
+HWY_INLINE void FloatTile(const LoadW& load, const ScalarW& scalar, const float* const* x, int64_t n, float* y,
+                          int64_t y_stride) {
+  const hn::ScalableTag<float> df;
+  using V = hn::Vec<decltype(df)>;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  const int64_t vec_end = n / N * N;
+  V acc[R][T];
+  for (int r = 0; r < R; ++r) {
+    for (int t = 0; t < T; ++t) acc[r][t] = hn::Zero(df);
+  }
+  for (int64_t i = 0; i < vec_end; i += N) {
+    V wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = load(df, r, i);
+    for (int t = 0; t < T; ++t) {
+      const V xv = hn::LoadU(df, x[t] + i);
+      for (int r = 0; r < R; ++r) acc[r][t] = hn::MulAdd(wv[r], xv, acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int t = 0; t < T; ++t) {
+      float sum = hn::GetLane(hn::SumOfLanes(df, acc[r][t]));
+      for (int64_t i = vec_end; i < n; ++i) {
+        sum += scalar(r, i) * LoadF32(reinterpret_cast<const uint8_t*>(x[t] + i));  // x may be misaligned
+      }
+      y[t * y_stride + r] = sum;
+    }
+  }
+}
+
+// One row against one activation: the 1 x 1 tile (the same bits as any tile).
 template <class LoadW, class ScalarW>
 HWY_INLINE float FloatDotRow(const float* x, int64_t n, const LoadW& load, const ScalarW& scalar) {
-  const hn::ScalableTag<float> df;
-  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
-  auto a0 = hn::Zero(df), a1 = hn::Zero(df), a2 = hn::Zero(df), a3 = hn::Zero(df);
-  int64_t i = 0;
-  for (; i + 4 * N <= n; i += 4 * N) {
-    a0 = hn::MulAdd(load(df, i), hn::LoadU(df, x + i), a0);
-    a1 = hn::MulAdd(load(df, i + N), hn::LoadU(df, x + i + N), a1);
-    a2 = hn::MulAdd(load(df, i + 2 * N), hn::LoadU(df, x + i + 2 * N), a2);
-    a3 = hn::MulAdd(load(df, i + 3 * N), hn::LoadU(df, x + i + 3 * N), a3);
-  }
-  for (; i + N <= n; i += N) a0 = hn::MulAdd(load(df, i), hn::LoadU(df, x + i), a0);
-  float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))));
-  for (; i < n; ++i) sum += scalar(i) * LoadF32(reinterpret_cast<const uint8_t*>(x + i));  // x may be misaligned
-  return sum;
+  float y = 0;
+  const float* xs[1] = {x};
+  FloatTile<1, 1>([&load](auto df, int, int64_t i) HWY_ATTR { return load(df, i); },
+                  [&scalar](int, int64_t i) { return scalar(i); }, xs, n, &y, 1);
+  return y;
 }
 
 // The generic row loops every kernel family shares:
