@@ -23,6 +23,7 @@
 
 #include "core/dtype.h"
 #include "core/status.h"
+#include "model/forward_chunk.h"
 #include "model/hparams.h"
 
 namespace septet::model {
@@ -36,7 +37,7 @@ struct SplitRequest {
   uint64_t gpu_mem = 0;     // device bytes the split may use; 0 = no limit (gpu_layers must then be >= 0)
   int64_t n_ctx = 0;        // positions per sequence (> 0)
   int32_t n_seq = 1;        // sequences (> 0)
-  int64_t chunk = 64;       // tokens per forward chunk on the device (the CPU context's kMaxBatch)
+  int64_t chunk = kForwardChunkTokens;  // tokens per forward chunk on the device (the CPU context's)
 };
 
 struct LayerSplit {

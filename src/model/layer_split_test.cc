@@ -53,8 +53,9 @@ TEST(LayerSplitTest, ExplicitLayersByHand) {
   EXPECT_EQ(s->device, want);
   EXPECT_EQ(s->gpu_weight_bytes, kEmbd + 2 * kLayer);
   EXPECT_EQ(s->gpu_kv_bytes, 2u * (2 * 32 * 4 * 512));  // F32 K and V, 2 layers
-  EXPECT_EQ(s->gpu_scratch_bytes, ScratchByHand(64));
-  EXPECT_EQ(s->gpu_scratch_bytes, GpuFrontScratchBytes(Stories().hp, 64));
+  static_assert(kForwardChunkTokens == 256, "a chunk of 256 tokens, n_ctx 512");
+  EXPECT_EQ(s->gpu_scratch_bytes, ScratchByHand(256));
+  EXPECT_EQ(s->gpu_scratch_bytes, GpuFrontScratchBytes(Stories().hp, 256));
   EXPECT_EQ(s->cpu_layer_bytes, 3 * kLayer);
   EXPECT_EQ(s->boundary_bytes_per_token, 64u * 4);
 }
@@ -73,7 +74,7 @@ TEST(LayerSplitTest, ZeroAndAllLayers) {
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->cpu_layer_bytes, 0u);
   EXPECT_EQ(all->gpu_weight_bytes, kEmbd + 5 * kLayer);
-  // n_ctx 16 x 1 sequence: the chunk is 16 tokens, not 64.
+  // n_ctx 16 x 1 sequence: the chunk is 16 tokens, not 256.
   EXPECT_EQ(all->gpu_scratch_bytes, ScratchByHand(16));
 }
 
@@ -82,7 +83,7 @@ TEST(LayerSplitTest, GpuMemChoosesTheLargestFittingN) {
   r.n_ctx = 512;
   r.n_seq = 2;
   const uint64_t kv_layer = 2 * 32 * 4 * 512 * 2;
-  const uint64_t three = kEmbd + ScratchByHand(64) + 3 * (kLayer + kv_layer);
+  const uint64_t three = kEmbd + ScratchByHand(256) + 3 * (kLayer + kv_layer);
   for (const auto& [mem, n] : std::vector<std::pair<uint64_t, int64_t>>{
            {three, 3}, {three - 1, 2}, {three + kLayer + kv_layer, 4}, {uint64_t{1} << 40, 5}, {1000, 0}}) {
     r.gpu_mem = mem;

@@ -19,10 +19,10 @@ namespace {
 constexpr char kStories[] = "models/stories260K/stories260K.bin";
 
 std::vector<float> RunLogits(const LlamaModel& m, const CpuOptions& o, uint64_t* evictions = nullptr) {
-  auto c = LlamaContext::Create(m, 128, o);
+  auto c = LlamaContext::Create(m, LlamaContext::kMaxBatch + 16, o);
   EXPECT_TRUE(c.ok()) << c.status().ToString();
   std::vector<int32_t> prompt = {1};
-  for (int i = 1; i < 70; ++i) prompt.push_back(260 + (i * 13) % 250);  // two chunks of 64
+  for (int i = 1; i < LlamaContext::kMaxBatch + 6; ++i) prompt.push_back(260 + (i * 13) % 250);  // two chunks
   std::vector<float> all, lg;
   EXPECT_TRUE(c.value()->Forward(prompt, LogitsMode::kAll, &lg).ok());
   all = lg;

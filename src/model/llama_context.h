@@ -15,6 +15,7 @@
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
+#include "model/forward_chunk.h"
 #include "model/inference_context.h"
 #include "model/kv_cache.h"
 #include "model/layer_front.h"
@@ -61,17 +62,17 @@ struct CpuOptions {
 // pool; src/kernels/cpu holds the scalar reference it is tested against.
 class LlamaContext final : public InferenceContext {
  public:
-  // Tokens are processed in chunks of at most this many (bounds scratch memory).
-  static constexpr int64_t kMaxBatch = 64;
+  // Tokens are processed in chunks of at most this many (model/forward_chunk.h).
+  static constexpr int64_t kMaxBatch = kForwardChunkTokens;
 
   // n_ctx: KV cache length in tokens (> 0). It may exceed the model's trained
   // context_length; RoPE then extrapolates, which the caller decides to allow.
   static Result<std::unique_ptr<LlamaContext>> Create(const LlamaModel& model, int64_t n_ctx,
                                                        const CpuOptions& options = {});
   // The scratch a context allocates (memory().scratch), computed from the shape:
-  //   4 (64 dim) + 2 (64 q_dim) + 2 (64 kv_dim) + 2 (64 ffn_dim) floats  (chunk rows)
+  //   kMaxBatch x (4 dim + 2 q_dim + 2 kv_dim + 2 ffn_dim) floats  (chunk rows)
   //   + n_threads n_ctx floats (score rows) + n_threads head_dim floats (a typed
-  //   cache's dequantized row; F32 reads the cache in place: 0) + 2 * 64 int32.
+  //   cache's dequantized row; F32 reads the cache in place: 0) + 2 kMaxBatch int32.
   // Not counted: the matmul's activation buffers, which grow with the first call.
   static uint64_t ScratchBytes(const LlamaHParams& hp, int64_t n_ctx, int32_t n_threads, DType kv_type);
 
