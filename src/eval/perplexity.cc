@@ -146,11 +146,18 @@ Result<PerplexityResult> EvaluatePerplexity(const model::LlamaModel& model, cons
   for (int64_t c = 0; c < chunks; ++c) {
     ictx->Truncate(0);
     const std::span<const int32_t> win(windows.data() + c * ctx, static_cast<size_t>(ctx));
-    SEPTET_RETURN_IF_ERROR(ictx->Forward(win, model::LogitsMode::kAll, &logits));
+    // The unscored context first (only its last row of logits is computed), then
+    // the scored positions first .. ctx - 2 with every row: the output head runs
+    // on the n_scored rows only. Splitting a prompt changes no bits (the forward
+    // pass is chunked anyway; tested in model_batch_test.cc).
+    const auto context = win.first(static_cast<size_t>(first));
+    const auto scored = win.subspan(static_cast<size_t>(first), static_cast<size_t>(n_scored));
+    if (!context.empty()) SEPTET_RETURN_IF_ERROR(ictx->Forward(context, model::LogitsMode::kLast, &logits));
+    SEPTET_RETURN_IF_ERROR(ictx->Forward(scored, model::LogitsMode::kAll, &logits));
     if (writer) lp_out.resize(static_cast<size_t>(n_scored * vocab));
     const float* base = reader ? reader->chunk(static_cast<uint32_t>(c)) : nullptr;
     for (int64_t j = first; j < ctx - 1; ++j) {
-      const float* lg = logits.data() + j * vocab;
+      const float* lg = logits.data() + (j - first) * vocab;
       LogSoftmax(lg, vocab, &lp);
       const int32_t next = win[j + 1];
       nll.push_back(-lp[next]);
