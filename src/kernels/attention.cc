@@ -33,4 +33,19 @@ void AttendHeadKv(const float* q, const KvHead& k, const KvHead& v, int64_t n_po
   }
 }
 
+void AttendGroupKv(const float* q, int64_t q_stride, int64_t n_q, const KvHead& k, const KvHead& v, int64_t n_pos,
+                   int64_t head_dim, float scale, float* scores, float* row_buf, float* out, int64_t out_stride) {
+  SEPTET_DCHECK(n_pos > 0 && n_q > 0 && k.type == v.type && k.row_stride == v.row_stride);
+  if (k.type == DType::kF32) {
+    const int64_t stride = static_cast<int64_t>(k.row_stride / sizeof(float));
+    simd::AttendGroup(q, q_stride, n_q, reinterpret_cast<const float*>(k.base) + k.first,
+                      reinterpret_cast<const float*>(v.base) + v.first, n_pos, head_dim, stride, scale, scores, out,
+                      out_stride);
+    return;
+  }
+  for (int64_t g = 0; g < n_q; ++g) {
+    AttendHeadKv(q + g * q_stride, k, v, n_pos, head_dim, scale, scores + g * n_pos, row_buf, out + g * out_stride);
+  }
+}
+
 }  // namespace septet::kernels

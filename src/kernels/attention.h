@@ -31,4 +31,12 @@ struct KvHead {
 void AttendHeadKv(const float* q, const KvHead& k, const KvHead& v, int64_t n_pos, int64_t head_dim, float scale,
                   float* scores, float* row_buf, float* out);
 
+// AttendHeadKv for the n_q query heads of one GQA group (they read the same
+// keys and values): head g reads q + g q_stride, writes out + g out_stride and
+// gets AttendHeadKv's bits. scores holds n_q rows of n_pos. An F32 cache runs
+// simd::AttendGroup (the heads share each key and value block while it is in
+// L1); a typed cache runs the heads one after the other.
+void AttendGroupKv(const float* q, int64_t q_stride, int64_t n_q, const KvHead& k, const KvHead& v, int64_t n_pos,
+                   int64_t head_dim, float scale, float* scores, float* row_buf, float* out, int64_t out_stride);
+
 }  // namespace septet::kernels

@@ -53,7 +53,7 @@ LlamaContext::LlamaContext(const LlamaModel& model, KvCache cache, const CpuOpti
   proj_.resize(rows(hp.dim));
   gate_.resize(rows(hp.ffn_dim));
   up_.resize(rows(hp.ffn_dim));
-  scores_.resize(static_cast<size_t>(pool_.size() * cache_.n_ctx()));
+  scores_.resize(static_cast<size_t>(pool_.size() * hp.gqa_group() * cache_.n_ctx()));
   norm_.resize(rows(hp.dim));
   if (cache_.type() != DType::kF32) kv_row_.resize(static_cast<size_t>(pool_.size() * hp.head_dim));
 }
@@ -61,7 +61,8 @@ LlamaContext::LlamaContext(const LlamaModel& model, KvCache cache, const CpuOpti
 uint64_t LlamaContext::ScratchBytes(const LlamaHParams& hp, int64_t n_ctx, int32_t n_threads, DType kv_type) {
   const uint64_t rows = static_cast<uint64_t>(kMaxBatch) *
                         static_cast<uint64_t>(4 * hp.dim + 2 * hp.q_dim() + 2 * hp.kv_dim() + 2 * hp.ffn_dim);
-  const uint64_t per_thread = static_cast<uint64_t>(n_ctx) + (kv_type == DType::kF32 ? 0 : static_cast<uint64_t>(hp.head_dim));
+  const uint64_t per_thread = static_cast<uint64_t>(hp.gqa_group() * n_ctx) +
+                              (kv_type == DType::kF32 ? 0 : static_cast<uint64_t>(hp.head_dim));
   return (rows + static_cast<uint64_t>(n_threads) * per_thread) * sizeof(float) + 2 * kMaxBatch * sizeof(int32_t);
 }
 
@@ -253,20 +254,28 @@ void LlamaContext::Layer(int64_t l, int64_t m) {
 // worker's scores row, so the split over threads never changes a number.
 void LlamaContext::Attention(int64_t l, int64_t m) {
   const LlamaHParams& hp = model_.hparams();
-  const int64_t q_dim = hp.q_dim(), hd = hp.head_dim;
+  const int64_t q_dim = hp.q_dim(), hd = hp.head_dim, group = hp.gqa_group();
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
   const int64_t n_ctx = cache_.n_ctx();
+  // A task is one token's heads [h0, h0 + n_q) of one KV group: with enough
+  // tokens, the whole group (its heads share each key and value block,
+  // kernels::AttendGroupKv); with few (decode), one head, so that two threads
+  // still split a handful of KV groups evenly. Either way every head gets the
+  // same bits (AttendGroupKv is AttendHeadKv per head).
+  const bool grouped = m * hp.n_kv_heads >= 4 * static_cast<int64_t>(pool_.size());
+  const int64_t heads_per_task = grouped ? group : 1, tasks_per_token = hp.n_heads / heads_per_task;
   const auto attend = [&](int64_t task, int worker) {
-    const int64_t i = task / hp.n_heads, h = task % hp.n_heads;
+    const int64_t i = task / tasks_per_token, h0 = (task % tasks_per_token) * heads_per_task;
     const int64_t n_pos = pos_[static_cast<size_t>(i)] + 1;  // causal: this token and everything before it
-    const int64_t seq = seq_[static_cast<size_t>(i)], first = (h / hp.gqa_group()) * hd;
+    const int64_t seq = seq_[static_cast<size_t>(i)], first = (h0 / group) * hd;
     const kernels::KvHead k{cache_.k_row(l - layer_begin_, seq, 0), cache_.row_bytes(), first, cache_.type()};
     const kernels::KvHead v{cache_.v_row(l - layer_begin_, seq, 0), cache_.row_bytes(), first, cache_.type()};
-    kernels::AttendHeadKv(q_.data() + i * q_dim + h * hd, k, v, n_pos, hd, scale, scores_.data() + worker * n_ctx,
-                          kv_row_.data() + (kv_row_.empty() ? 0 : worker * hd), att_.data() + i * q_dim + h * hd);
+    kernels::AttendGroupKv(q_.data() + i * q_dim + h0 * hd, hd, heads_per_task, k, v, n_pos, hd, scale,
+                           scores_.data() + worker * group * n_ctx, kv_row_.data() + (kv_row_.empty() ? 0 : worker * hd),
+                           att_.data() + i * q_dim + h0 * hd, hd);
   };
-  const int64_t tasks = m * hp.n_heads;
-  // ~2 (pos + 1) head_dim flops per task: small jobs are not worth a wake-up.
+  const int64_t tasks = m * tasks_per_token;
+  // ~2 (pos + 1) head_dim flops per head: small jobs are not worth a wake-up.
   int64_t positions = 0;
   for (int64_t i = 0; i < m; ++i) positions += pos_[static_cast<size_t>(i)] + 1;
   if (positions * hp.n_heads * hd < mm_.min_macs_per_task) {

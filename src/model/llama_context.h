@@ -71,7 +71,7 @@ class LlamaContext final : public InferenceContext {
                                                        const CpuOptions& options = {});
   // The scratch a context allocates (memory().scratch), computed from the shape:
   //   kMaxBatch x (4 dim + 2 q_dim + 2 kv_dim + 2 ffn_dim) floats  (chunk rows)
-  //   + n_threads n_ctx floats (score rows) + n_threads head_dim floats (a typed
+  //   + n_threads gqa_group n_ctx floats (score rows) + n_threads head_dim floats (a typed
   //   cache's dequantized row; F32 reads the cache in place: 0) + 2 kMaxBatch int32.
   // Not counted: the matmul's activation buffers, which grow with the first call.
   static uint64_t ScratchBytes(const LlamaHParams& hp, int64_t n_ctx, int32_t n_threads, DType kv_type);

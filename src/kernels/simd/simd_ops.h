@@ -59,6 +59,12 @@ void Axpy(float a, const float* x, float* y, int64_t n);  // y += a * x
 // out = 0 then Axpy(scores[t], v_t, out) for t = 0.. n_pos - 1, in one call.
 void AttendHead(const float* q, const float* k, const float* v, int64_t n_pos, int64_t head_dim, int64_t stride,
                 float scale, float* scores, float* out);
+// AttendHead for n_q query heads over the same keys / values (one GQA group):
+// head g reads q + g q_stride and writes out + g out_stride, with the bits of
+// AttendHead(q + g q_stride, ..., out + g out_stride); scores holds n_q rows of
+// n_pos. Faster than n_q calls: the heads share each block of keys and values.
+void AttendGroup(const float* q, int64_t q_stride, int64_t n_q, const float* k, const float* v, int64_t n_pos,
+                 int64_t head_dim, int64_t stride, float scale, float* scores, float* out, int64_t out_stride);
 
 // Name of the Highway target dispatch chose for this CPU, e.g. "AVX2".
 const char* TargetName();

@@ -8,6 +8,7 @@
 //   Dot / Axpy: f32 FMA.
 #include "kernels/simd/hwy_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -255,6 +256,91 @@ void AttendHeadT(const float* q, const float* k, const float* v, int64_t n_pos, 
   }
 }
 
+// AttendHeadT for n_q query heads that read the same keys and values (the
+// heads of one GQA group, for one token): each head's arithmetic is exactly
+// AttendHeadT's (the same Scores calls, SoftmaxT, the same two FMA chains per
+// output vector in the same order), only the loops are reordered so that the
+// heads share each key block and value block while it is in L1: the scores
+// four keys at a time for every head, the value sum in blocks of kPvBlock
+// positions for every head, each head's chains parked in memory between
+// blocks (a store and a load change no bits). scores: n_q rows of n_pos.
+constexpr int kMaxGroup = 16;
+constexpr int64_t kPvBlock = 64;  // positions; even, so the (even, odd) pairs do not straddle blocks
+void AttendGroupT(const float* q, int64_t q_stride, int64_t n_q, const float* k, const float* v, int64_t n_pos,
+                  int64_t hd, int64_t stride, float scale, float* scores, float* out, int64_t out_stride) {
+  SEPTET_DCHECK(n_pos > 0 && n_q > 0);
+  if (n_q > kMaxGroup) {
+    for (int64_t g0 = 0; g0 < n_q; g0 += kMaxGroup) {
+      AttendGroupT(q + g0 * q_stride, q_stride, std::min<int64_t>(kMaxGroup, n_q - g0), k, v, n_pos, hd, stride, scale,
+                   scores + g0 * n_pos, out + g0 * out_stride, out_stride);
+    }
+    return;
+  }
+  int64_t t = 0;
+  for (; t + 4 <= n_pos; t += 4) {
+    for (int64_t g = 0; g < n_q; ++g) Scores<4>(q + g * q_stride, k + t * stride, stride, hd, scale, scores + g * n_pos + t);
+  }
+  for (; t < n_pos; ++t) {
+    for (int64_t g = 0; g < n_q; ++g) Scores<1>(q + g * q_stride, k + t * stride, stride, hd, scale, scores + g * n_pos + t);
+  }
+  for (int64_t g = 0; g < n_q; ++g) SoftmaxT(scores + g * n_pos, n_pos);
+  const hn::ScalableTag<float> df;
+  using V = decltype(hn::Zero(df));
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  int64_t j = 0;
+  for (; j + 4 * N <= hd; j += 4 * N) {
+    HWY_ALIGN float park[kMaxGroup][2][4][hn::MaxLanes(df)];
+    for (int64_t g = 0; g < n_q; ++g) {
+      for (auto& chain : park[g]) {
+        for (auto& x : chain) hn::Store(hn::Zero(df), df, x);
+      }
+    }
+    for (int64_t u0 = 0; u0 < n_pos; u0 += kPvBlock) {
+      const int64_t u1 = std::min(n_pos, u0 + kPvBlock);
+      for (int64_t g = 0; g < n_q; ++g) {
+        const float* p = scores + g * n_pos;
+        V a[2][4];
+        for (int ch = 0; ch < 2; ++ch) {
+          for (int c = 0; c < 4; ++c) a[ch][c] = hn::Load(df, park[g][ch][c]);
+        }
+        const auto add = [&](V* chain, int64_t u) HWY_ATTR {
+          const V pu = hn::Set(df, p[u]);
+          const float* vr = v + u * stride + j;
+          for (int c = 0; c < 4; ++c) chain[c] = hn::MulAdd(pu, hn::LoadU(df, vr + c * N), chain[c]);
+        };
+        int64_t u = u0;
+        for (; u + 2 <= u1; u += 2) {
+          add(a[0], u);
+          add(a[1], u + 1);
+        }
+        if (u < u1) add(a[0], u);  // only in the last block, when n_pos is odd
+        for (int ch = 0; ch < 2; ++ch) {
+          for (int c = 0; c < 4; ++c) hn::Store(a[ch][c], df, park[g][ch][c]);
+        }
+      }
+    }
+    for (int64_t g = 0; g < n_q; ++g) {
+      for (int c = 0; c < 4; ++c) {
+        hn::StoreU(hn::Add(hn::Load(df, park[g][0][c]), hn::Load(df, park[g][1][c])), df, out + g * out_stride + j + c * N);
+      }
+    }
+  }
+  for (int64_t g = 0; g < n_q; ++g) {  // AttendHeadT's columns past the blocks
+    const float* p = scores + g * n_pos;
+    float* o = out + g * out_stride;
+    for (int64_t jj = j; jj + N <= hd; jj += N) {
+      auto a0 = hn::Zero(df);
+      for (int64_t u = 0; u < n_pos; ++u) a0 = hn::MulAdd(hn::Set(df, p[u]), hn::LoadU(df, v + u * stride + jj), a0);
+      hn::StoreU(a0, df, o + jj);
+    }
+    for (int64_t jj = j + (hd - j) / N * N; jj < hd; ++jj) {
+      float a = 0.0f;
+      for (int64_t u = 0; u < n_pos; ++u) a = std::fma(p[u], v[u * stride + jj], a);
+      o[jj] = a;
+    }
+  }
+}
+
 const char* TargetNameT() { return hwy::TargetName(HWY_TARGET); }
 
 }  // namespace HWY_NAMESPACE
@@ -270,6 +356,7 @@ HWY_EXPORT(SiluMulT);
 HWY_EXPORT(DotT);
 HWY_EXPORT(AxpyT);
 HWY_EXPORT(AttendHeadT);
+HWY_EXPORT(AttendGroupT);
 HWY_EXPORT(TargetNameT);
 
 void RmsNorm(float* out, const float* x, const float* weight, int64_t n, float eps) {
@@ -284,6 +371,10 @@ void Axpy(float a, const float* x, float* y, int64_t n) { HWY_DYNAMIC_DISPATCH(A
 void AttendHead(const float* q, const float* k, const float* v, int64_t n_pos, int64_t head_dim, int64_t stride,
                 float scale, float* scores, float* out) {
   HWY_DYNAMIC_DISPATCH(AttendHeadT)(q, k, v, n_pos, head_dim, stride, scale, scores, out);
+}
+void AttendGroup(const float* q, int64_t q_stride, int64_t n_q, const float* k, const float* v, int64_t n_pos,
+                 int64_t head_dim, int64_t stride, float scale, float* scores, float* out, int64_t out_stride) {
+  HWY_DYNAMIC_DISPATCH(AttendGroupT)(q, q_stride, n_q, k, v, n_pos, head_dim, stride, scale, scores, out, out_stride);
 }
 const char* TargetName() { return HWY_DYNAMIC_DISPATCH(TargetNameT)(); }
 

@@ -179,5 +179,36 @@ TEST_P(SimdVecOpsTest, AttendHeadMatchesLongDoubleReference) {
   }
 }
 
+// AttendGroup is AttendHead for several heads over the same keys and values,
+// with the loops reordered: every head's output and probabilities must be
+// AttendHead's, bit for bit (position counts on both sides of the 64-position
+// value blocks, odd and even; head sizes with and without tails; groups above
+// the 16 heads of one pass).
+TEST_P(SimdVecOpsTest, AttendGroupIsAttendHeadPerHeadBitForBit) {
+  auto rng = testing::MakeRng(78);
+  for (int64_t hd : {3, 16, 64, 80, 128}) {
+    for (int64_t n_pos : {1, 4, 7, 63, 64, 65, 130, 257}) {
+      for (int64_t n_q : {1, 2, 3, 8, 17}) {
+        const int64_t stride = hd + 3, q_stride = hd + 1, out_stride = hd + 2;
+        const auto q = testing::RandomWeights(rng, n_q * q_stride, 1.0f);
+        const auto k = testing::RandomWeights(rng, n_pos * stride, 1.0f);
+        const auto v = testing::RandomWeights(rng, n_pos * stride, 1.0f);
+        const float scale = 0.125f;
+        std::vector<float> scores(static_cast<size_t>(n_q * n_pos)), got(static_cast<size_t>(n_q * out_stride), -3.0f);
+        AttendGroup(q.data(), q_stride, n_q, k.data(), v.data(), n_pos, hd, stride, scale, scores.data(), got.data(),
+                    out_stride);
+        for (int64_t g = 0; g < n_q; ++g) {
+          std::vector<float> p(static_cast<size_t>(n_pos)), want(static_cast<size_t>(hd));
+          AttendHead(q.data() + g * q_stride, k.data(), v.data(), n_pos, hd, stride, scale, p.data(), want.data());
+          ASSERT_EQ(0, std::memcmp(want.data(), got.data() + g * out_stride, static_cast<size_t>(hd) * sizeof(float)))
+              << "hd=" << hd << " n_pos=" << n_pos << " n_q=" << n_q << " head " << g << " " << TargetName();
+          ASSERT_EQ(0, std::memcmp(p.data(), scores.data() + g * n_pos, static_cast<size_t>(n_pos) * sizeof(float)));
+          for (int64_t i = hd; i < out_stride; ++i) ASSERT_EQ(got[static_cast<size_t>(g * out_stride + i)], -3.0f);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace septet::simd
