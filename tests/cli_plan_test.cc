@@ -29,6 +29,8 @@ TEST(PlanCliTest, JsonForAFile) {
   EXPECT_EQ(j["kv_bytes"], 655360u);
   EXPECT_EQ(j["request"]["mem_budget"], 1ull << 30);
   EXPECT_EQ(j["placement"]["text"], "all 5 layers resident");
+  EXPECT_EQ(j["mlock"]["bytes"], 1040128u);  // all resident: every weight
+  EXPECT_TRUE(j["mlock"]["allowed"].is_boolean());
   EXPECT_DOUBLE_EQ(j["decode"]["tok_s_overlapped"].get<double>(), 10e9 / (1040128.0 + 655360.0));
 }
 

@@ -173,6 +173,7 @@ Result<MemoryPlan> PlanMemory(const PlanInput& in, const PlanRequest& req) {
     if (l < gpu_layers) gpu_read += b + kv_layer;
   }
   for (int64_t l : p.streamed) streamed += p.layer_bytes[static_cast<size_t>(l)];
+  p.lock_bytes = p.global_bytes + host_layer_bytes - streamed;
   const uint64_t host_read = p.decode_read_bytes - (gpu_read - kv_layer * static_cast<uint64_t>(gpu_layers)) +
                              kv_layer * static_cast<uint64_t>(host_layers);
   const bool need_mem = host_read > 0, need_disk = streamed > 0, need_gpu = gpu_read > 0;

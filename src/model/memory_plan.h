@@ -86,6 +86,7 @@ struct MemoryPlan {
   uint64_t host_bytes = 0;   // what host memory must hold (window included)
   uint64_t gpu_bytes = 0;
   uint64_t stream_window_bytes = 0;  // one layer's buffer when streaming
+  uint64_t lock_bytes = 0;  // what --mlock locks: globals + resident host layers (before page rounding)
   // Speed (0 when a needed bandwidth is unknown).
   double t_mem_s = 0, t_disk_s = 0, t_gpu_s = 0;
   double tok_s_overlapped = 0, tok_s_serial = 0;  // per sequence
