@@ -38,6 +38,10 @@ class ModelFile;
 
 namespace septet::model {
 
+// Layer buffers the streamer reads into (LayerStreamer::kRingSlots): the layer
+// computing and the next one being read.
+constexpr int kStreamRingLayers = 2;
+
 struct PlanTensor {
   std::string name;  // canonical (io/model_file.h)
   uint64_t bytes = 0;
@@ -85,7 +89,7 @@ struct MemoryPlan {
                                   // the same size, else the last streamed_layers
   uint64_t host_bytes = 0;   // what host memory must hold (window included)
   uint64_t gpu_bytes = 0;
-  uint64_t stream_window_bytes = 0;  // one layer's buffer when streaming
+  uint64_t stream_window_bytes = 0;  // the streaming ring: kStreamRingLayers x the largest layer
   uint64_t lock_bytes = 0;  // what --mlock locks: globals + resident host layers (before page rounding)
   // Speed (0 when a needed bandwidth is unknown).
   double t_mem_s = 0, t_disk_s = 0, t_gpu_s = 0;

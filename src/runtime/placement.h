@@ -47,7 +47,7 @@ std::unique_ptr<model::WeightLock> LockResident(const model::LlamaModel& model, 
 
 // Without a budget and a GPU memory size: no plan, request.gpu_layers as given.
 // kInvalidArgument for a budget together with --type, a negative --gpu-layers;
-// the plan's errors otherwise (kOutOfRange: a budget below one layer plus the KV
+// the plan's errors otherwise (kOutOfRange: a budget below two layers (the streaming ring) plus the KV
 // cache, with the numbers).
 Result<Placement> PlanPlacement(const ModelFile& file, const PlacementRequest& request);
 

@@ -122,7 +122,7 @@ void PrintTable(const model::PlanInput& in, const model::PlanRequest& r, const m
               r.gpu_mem ? (", GPU " + Gb(r.gpu_mem)).c_str() : "");
   std::printf("placement     %s\n", p.placement.c_str());
   std::printf("host memory   %14" PRIu64 "  %s%s\n", p.host_bytes, Gb(p.host_bytes).c_str(),
-              p.stream_window_bytes ? (" (incl. a " + Gb(p.stream_window_bytes) + " stream window)").c_str() : "");
+              p.stream_window_bytes ? (" (incl. the " + Gb(p.stream_window_bytes) + " streaming ring of 2 layer buffers)").c_str() : "");
   if (r.gpu_mem) std::printf("GPU memory    %14" PRIu64 "  %s\n", p.gpu_bytes, Gb(p.gpu_bytes).c_str());
   const model::MemlockLimit lim = model::CurrentMemlockLimit();
   std::printf("--mlock       %14" PRIu64 "  %s (globals + resident layers); RLIMIT_MEMLOCK %s%s: %s\n", p.lock_bytes,
