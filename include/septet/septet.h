@@ -54,8 +54,9 @@ struct LoadOptions {
   std::string kv_type = "f32"; // KV cache storage: "f32", "f16" or "q8_0" (CPU backend; docs/memory.md)
   uint64_t mem_budget = 0;     // host bytes the model may use (weights + KV + scratch); 0 = no limit.
                                // Checked at load with the memory plan (docs/memory.md): a budget that
-                               // cannot hold one layer plus the KV cache is refused with the numbers;
-                               // layers that do not fit are streamed from the file mapping
+                               // cannot hold the KV cache plus two layer buffers is refused with the
+                               // numbers; layers that do not fit are streamed from the file (read into
+                               // a ring of two layer buffers)
   int32_t gpu_layers = 0;      // backend "cpu": > 0 runs the first gpu_layers layers on the CUDA device and
                                // the rest on the CPU (docs/memory.md); a build without CUDA or a machine
                                // without a GPU is refused at load

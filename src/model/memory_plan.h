@@ -10,7 +10,7 @@
 //   scratch    LlamaContext::ScratchBytes (the context's buffers) + n_seq logits rows
 //   placement  host memory holds the global tensors (token_embd, output,
 //              output_norm), the KV cache, the scratch and as many layers as fit;
-//              the rest are streamed from disk through a one-layer window.
+//              the rest are streamed from disk through a ring of two layer buffers.
 //              --gpu-mem / --gpu-layers put token_embd and the first layers
 //              (with their KV) on the GPU first (model/layer_split.h).
 //   speed      one decode step reads every layer, the output head and, at the end
