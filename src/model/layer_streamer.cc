@@ -146,6 +146,8 @@ Result<std::unique_ptr<LayerStreamer>> LayerStreamer::Create(const LlamaModel& m
     }
     s->slot_bytes_ = std::max(s->slot_bytes_, at);
   }
+  // The descriptors belong to the reader thread from here on; direct_io() reads only these flags.
+  s->direct_opened_ = std::all_of(s->files_.begin(), s->files_.end(), [](const File& f) { return f.direct_fd >= 0; });
   for (Slot& slot : s->slots_) {
     void* p = ::mmap(nullptr, s->slot_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
@@ -181,7 +183,7 @@ uint64_t LayerStreamer::bytes_read() const {
 
 bool LayerStreamer::direct_io() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return !direct_refused_ && !files_.empty() && files_[0].direct_fd >= 0;
+  return direct_opened_ && !direct_refused_;
 }
 
 Status LayerStreamer::ReadLayer(int64_t layer, uint8_t* dst) {

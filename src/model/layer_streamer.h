@@ -110,7 +110,8 @@ class LayerStreamer {
   std::vector<File> files_;
   size_t slot_bytes_ = 0;
   uint64_t prefetches_ = 0, evictions_ = 0, bytes_read_ = 0;
-  bool direct_refused_ = false;
+  bool direct_opened_ = false;   // every file opened with O_DIRECT
+  bool direct_refused_ = false;  // a read with O_DIRECT failed with EINVAL: buffered since
   mutable std::mutex mu_;
   std::condition_variable work_cv_, done_cv_;
   Slot slots_[kRingSlots];

@@ -90,11 +90,12 @@ TEST(LayerStreamerTest, ReadsEachStreamedLayerOncePerPassDirectOrBuffered) {
     std::vector<float> lg;
     std::vector<int32_t> prompt = {1, 300, 301};
     ASSERT_TRUE(c.value()->Forward(prompt, LogitsMode::kLast, &lg).ok());
-    // One pass read layers 1 and 3, and perhaps layer 1 again for the next pass
-    // (extents are page-rounded, and llama2.c files store each tensor kind for
-    // every layer in a row, so an extent also covers bytes of other layers).
+    // One pass read layers 1 and 3, and perhaps (it runs ahead, asynchronously)
+    // layer 1 again for the next pass: at most three buffers' worth (extents are
+    // page-rounded, and llama2.c files store each tensor kind for every layer in a
+    // row, so an extent also covers bytes of other layers).
     EXPECT_GE(st->bytes_read(), 2u * 181760) << buffered;
-    EXPECT_LE(st->bytes_read(), 3u * 2 * 181760) << buffered;
+    EXPECT_LE(st->bytes_read(), 3 * st->buffer_bytes() / 2) << buffered;
     // This filesystem (ext4) takes O_DIRECT.
     EXPECT_EQ(st->direct_io(), !buffered);
     const std::vector<float> got = RunLogits(*m.value(), o);
