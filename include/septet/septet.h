@@ -54,13 +54,16 @@ struct LoadOptions {
   std::string kv_type = "f32"; // KV cache storage: "f32", "f16" or "q8_0" (CPU backend; docs/memory.md)
   uint64_t mem_budget = 0;     // host bytes the model may use (weights + KV + scratch); 0 = no limit.
                                // Checked at load with the memory plan (docs/memory.md): a budget that
-                               // cannot hold one layer plus the KV cache is refused with the numbers;
-                               // layers that do not fit are streamed from the file mapping
+                               // cannot hold the KV cache plus two layer buffers is refused with the
+                               // numbers; layers that do not fit are streamed from the file (read into
+                               // a ring of two layer buffers)
   int32_t gpu_layers = 0;      // backend "cpu": > 0 runs the first gpu_layers layers on the CUDA device and
                                // the rest on the CPU (docs/memory.md); a build without CUDA or a machine
                                // without a GPU is refused at load
   uint64_t gpu_mem = 0;        // > 0 (and gpu_layers 0): the memory plan chooses gpu_layers to fit this
                                // many bytes of GPU memory
+  bool mlock = false;          // lock the resident weights in RAM (mlock); refused by the kernel: a warning
+                               // in ModelInfo::mlock_warning and the model runs unlocked (docs/memory.md)
 
   static constexpr int32_t kDefaultMaxCtx = 4096;
 };
@@ -130,6 +133,8 @@ struct ModelInfo {
   std::string kv_type;         // "F32" | "F16" | "Q8_0"
   int64_t streamed_layers = 0; // layers streamed from disk to keep within mem_budget (docs/memory.md)
   int64_t gpu_layers = 0;      // layers run on the CUDA device (LoadOptions::gpu_layers / gpu_mem)
+  uint64_t locked_bytes = 0;   // LoadOptions::mlock: resident weight bytes locked in RAM (page-rounded)
+  std::string mlock_warning;   // LoadOptions::mlock refused: why, the limit and the fix; "" otherwise
   int32_t n_threads = 1;       // resolved (never 0)
   std::string backend;         // "cpu" | "cuda"
   std::string simd_target;     // CPU kernels' runtime-dispatched target, e.g. "AVX2"

@@ -134,6 +134,8 @@ Result<PerplexityResult> EvaluatePerplexity(const model::LlamaModel& model, cons
 
   runtime::BackendOptions bo{.backend = o.backend, .n_threads = o.threads, .kv_type = o.kv_type};
   bo.prefill = o.prefill;
+  bo.stream_layers = o.stream_layers;
+  bo.gpu_layers = o.gpu_layers;
   SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<model::InferenceContext> ictx, runtime::CreateContext(model, ctx, bo));
   PerplexityResult res;
   res.text_tokens = static_cast<int64_t>(text.size());

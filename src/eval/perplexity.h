@@ -38,6 +38,8 @@ struct PerplexityOptions {
   // against 34 s for blas (docs/benchmarks.md §0).
   std::string prefill = "own";
   DType kv_type = DType::kF32;  // KV cache storage (runtime/backend.h)
+  std::vector<int64_t> stream_layers;  // layers streamed from the file (runtime/placement.h); empty: none
+  int64_t gpu_layers = 0;              // layers [0, gpu_layers) on the CUDA device (runtime/backend.h)
   std::string save_logits;  // write the base log-probabilities here
   std::string kl_base;      // read base log-probabilities from here (KL mode)
   bool force = false;       // overwrite save_logits

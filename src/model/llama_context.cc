@@ -196,16 +196,18 @@ Status LlamaContext::ForwardChunk(const int32_t* tokens, int64_t m) {
     for (int64_t i = 0; i < m; ++i) simd::RowToFloat(model_.weights().token_embd, tokens[i], x_.data() + i * hp.dim);
   }
   for (int64_t l = layer_begin_; l < layer_end_; ++l) {
-    if (streamer_) streamer_->BeforeLayer(l);
-    Layer(l, m);
+    const LayerWeights* w = &model_.weights().layers[static_cast<size_t>(l)];
+    if (streamer_) {
+      SEPTET_ASSIGN_OR_RETURN(w, streamer_->BeforeLayer(l));
+    }
+    Layer(l, *w, m);
     if (streamer_) streamer_->AfterLayer(l);
   }
   return Status::Ok();
 }
 
-void LlamaContext::Layer(int64_t l, int64_t m) {
+void LlamaContext::Layer(int64_t l, const LayerWeights& w, int64_t m) {
   const LlamaHParams& hp = model_.hparams();
-  const LayerWeights& w = model_.weights().layers[static_cast<size_t>(l)];
   const int64_t dim = hp.dim, q_dim = hp.q_dim(), kv_dim = hp.kv_dim(), hd = hp.head_dim;
   const int64_t ffn = hp.ffn_dim;
 

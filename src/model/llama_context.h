@@ -107,7 +107,7 @@ class LlamaContext final : public InferenceContext {
   // leaves the hidden rows after layer layer_end_ - 1 in x_. Fails only when the
   // front fails.
   Status ForwardChunk(const int32_t* tokens, int64_t m);
-  void Layer(int64_t l, int64_t m);
+  void Layer(int64_t l, const LayerWeights& w, int64_t m);
   // Logits of m consecutive hidden rows into out [m][vocab].
   void Logits(const float* hidden, int64_t m, float* out);
   void Attention(int64_t l, int64_t m);

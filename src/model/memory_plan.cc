@@ -131,18 +131,20 @@ Result<MemoryPlan> PlanMemory(const PlanInput& in, const PlanRequest& req) {
     p.resident_layers = host_layers;
     p.host_bytes = fixed + host_layer_bytes;
   } else {
-    if (fixed + p.max_layer_bytes > budget) {
-      return OutOfRange("%s %" PRIu64 " bytes (%s) cannot hold one layer plus the KV cache: global tensors "
-                        "(embeddings, output, norms) %" PRIu64 " + KV cache %" PRIu64 " (%s, n_ctx %" PRId64
-                        " x %d sequence(s), %" PRId64 " host layers) + scratch %" PRIu64 " + largest layer %" PRIu64
-                        " = %" PRIu64 " bytes (%s)",
+    // The streamed layers pass through a ring of layer buffers (model/layer_streamer.h).
+    const uint64_t window = kStreamRingLayers * p.max_layer_bytes;
+    if (fixed + window > budget) {
+      return OutOfRange("%s %" PRIu64 " bytes (%s) cannot hold the KV cache and the layer streaming buffers: global "
+                        "tensors (embeddings, output, norms) %" PRIu64 " + KV cache %" PRIu64 " (%s, n_ctx %" PRId64
+                        " x %d sequence(s), %" PRId64 " host layers) + scratch %" PRIu64 " + %d x largest layer %" PRIu64
+                        " (the streaming ring) = %" PRIu64 " bytes (%s)",
                         req.budget_flag, budget, Gib(budget).c_str(), p.global_bytes, kv_layer * static_cast<uint64_t>(host_layers),
                         std::string(DTypeName(req.kv_type)).c_str(), req.n_ctx, req.n_seq, host_layers,
-                        p.scratch_bytes, p.max_layer_bytes, fixed + p.max_layer_bytes,
-                        Gib(fixed + p.max_layer_bytes).c_str());
+                        p.scratch_bytes, kStreamRingLayers, p.max_layer_bytes, fixed + window,
+                        Gib(fixed + window).c_str());
     }
-    // A one-layer window for the streamed layers, then as many resident layers as fit.
-    p.stream_window_bytes = p.max_layer_bytes;
+    // The ring for the streamed layers, then as many resident layers as fit.
+    p.stream_window_bytes = window;
     uint64_t used = fixed + p.stream_window_bytes;
     int64_t resident = 0;
     while (gpu_layers + resident < hp.n_layers &&
@@ -173,6 +175,7 @@ Result<MemoryPlan> PlanMemory(const PlanInput& in, const PlanRequest& req) {
     if (l < gpu_layers) gpu_read += b + kv_layer;
   }
   for (int64_t l : p.streamed) streamed += p.layer_bytes[static_cast<size_t>(l)];
+  p.lock_bytes = p.global_bytes + host_layer_bytes - streamed;
   const uint64_t host_read = p.decode_read_bytes - (gpu_read - kv_layer * static_cast<uint64_t>(gpu_layers)) +
                              kv_layer * static_cast<uint64_t>(host_layers);
   const bool need_mem = host_read > 0, need_disk = streamed > 0, need_gpu = gpu_read > 0;

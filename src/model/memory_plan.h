@@ -10,7 +10,7 @@
 //   scratch    LlamaContext::ScratchBytes (the context's buffers) + n_seq logits rows
 //   placement  host memory holds the global tensors (token_embd, output,
 //              output_norm), the KV cache, the scratch and as many layers as fit;
-//              the rest are streamed from disk through a one-layer window.
+//              the rest are streamed from disk through a ring of two layer buffers.
 //              --gpu-mem / --gpu-layers put token_embd and the first layers
 //              (with their KV) on the GPU first (model/layer_split.h).
 //   speed      one decode step reads every layer, the output head and, at the end
@@ -37,6 +37,10 @@ class ModelFile;
 }
 
 namespace septet::model {
+
+// Layer buffers the streamer reads into (LayerStreamer::kRingSlots): the layer
+// computing and the next one being read.
+constexpr int kStreamRingLayers = 2;
 
 struct PlanTensor {
   std::string name;  // canonical (io/model_file.h)
@@ -85,7 +89,8 @@ struct MemoryPlan {
                                   // the same size, else the last streamed_layers
   uint64_t host_bytes = 0;   // what host memory must hold (window included)
   uint64_t gpu_bytes = 0;
-  uint64_t stream_window_bytes = 0;  // one layer's buffer when streaming
+  uint64_t stream_window_bytes = 0;  // the streaming ring: kStreamRingLayers x the largest layer
+  uint64_t lock_bytes = 0;  // what --mlock locks: globals + resident host layers (before page rounding)
   // Speed (0 when a needed bandwidth is unknown).
   double t_mem_s = 0, t_disk_s = 0, t_gpu_s = 0;
   double tok_s_overlapped = 0, tok_s_serial = 0;  // per sequence

@@ -63,12 +63,13 @@ TEST(MemoryPlanTest, Stories260KStreamsWhatDoesNotFitAndPredictsSpeed) {
   r.disk_bw_gbs = 1;
   const PlanInput in = Stories();
   const uint64_t layer = 181760, fixed = 131072 + 256 + 655360 + 819200;
-  r.mem_budget = fixed + layer * 3;  // window + 2 resident
+  r.mem_budget = fixed + layer * 4;  // the ring of 2 layer buffers + 2 resident
   auto p = PlanMemory(in, r);
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   EXPECT_EQ(p->resident_layers, 2);
   EXPECT_EQ(p->streamed_layers, 3);
-  EXPECT_EQ(p->host_bytes, fixed + 3 * layer);
+  EXPECT_EQ(p->host_bytes, fixed + 4 * layer);
+  EXPECT_EQ(p->stream_window_bytes, 2 * layer);
   EXPECT_EQ(p->placement, "2 resident + 3 streamed layers");
   const double t_mem = (1040128.0 + 655360.0) / 10e9, t_disk = 3.0 * layer / 1e9;
   EXPECT_DOUBLE_EQ(p->t_mem_s, t_mem);
@@ -76,12 +77,12 @@ TEST(MemoryPlanTest, Stories260KStreamsWhatDoesNotFitAndPredictsSpeed) {
   EXPECT_DOUBLE_EQ(p->tok_s_overlapped, 1.0 / t_disk);
   EXPECT_DOUBLE_EQ(p->tok_s_serial, 1.0 / (t_mem + t_disk));
 
-  r.mem_budget = fixed + layer - 1;  // not even one layer: refused with the numbers
+  r.mem_budget = fixed + 2 * layer - 1;  // not even the ring: refused with the numbers
   auto bad = PlanMemory(in, r);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), StatusCode::kOutOfRange);
   const std::string& msg = bad.status().message();
-  for (const char* part : {"--mem", "655360", "181760", "819200", "1787648"}) {
+  for (const char* part : {"--mem", "655360", "2 x largest layer 181760", "819200", "1969408"}) {
     EXPECT_NE(msg.find(part), std::string::npos) << part << " missing from: " << msg;
   }
 }

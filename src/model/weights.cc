@@ -181,4 +181,18 @@ Result<LlamaWeights> BindLlamaWeights(const ModelFile& file, const LlamaHParams&
   return w;
 }
 
+std::vector<ByteSpan> LayerSpans(const LayerWeights& w, int64_t dim) {
+  std::vector<ByteSpan> spans;
+  for (const cpu::WeightView* v : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) {
+    spans.push_back({v->data, static_cast<size_t>(v->rows) * v->row_bytes});
+  }
+  spans.push_back({reinterpret_cast<const uint8_t*>(w.attn_norm), static_cast<size_t>(dim) * sizeof(float)});
+  spans.push_back({reinterpret_cast<const uint8_t*>(w.ffn_norm), static_cast<size_t>(dim) * sizeof(float)});
+  return spans;
+}
+
+std::vector<cpu::WeightView*> LayerMatrices(LayerWeights& w) {
+  return {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down};
+}
+
 }  // namespace septet::model

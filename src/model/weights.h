@@ -69,4 +69,14 @@ struct BindOptions {
 
 Result<LlamaWeights> BindLlamaWeights(const ModelFile& file, const LlamaHParams& hp, const BindOptions& options);
 
+// The bytes one layer's forward pass reads: its seven matrices, then its two norms
+// ([dim] F32 each), in that order (layer streaming and weight locking walk them).
+struct ByteSpan {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+};
+std::vector<ByteSpan> LayerSpans(const LayerWeights& w, int64_t dim);
+// Every LayerWeights view in LayerSpans order, for rebinding a layer to a copy.
+std::vector<cpu::WeightView*> LayerMatrices(LayerWeights& w);
+
 }  // namespace septet::model

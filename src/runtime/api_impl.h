@@ -11,6 +11,7 @@
 #include "core/status.h"
 #include "model/llama_context.h"
 #include "model/llama_model.h"
+#include "model/weight_lock.h"
 #include "runtime/backend.h"
 #include "runtime/chat_template.h"
 #include "runtime/generator.h"
@@ -28,6 +29,7 @@ struct Model::Impl {
   runtime::ChatFormat chat_format = runtime::ChatFormat::kPlain;
   std::string default_system;  // the template's own system message (runtime::DefaultSystemPrompt)
   ModelInfo info;
+  std::unique_ptr<model::WeightLock> lock;  // LoadOptions::mlock; declared last: unlocks before the model unmaps
 };
 
 struct Chat::Impl {

@@ -4,41 +4,10 @@
 #include "runtime/api_impl.h"
 
 #include "kernels/simd/simd_ops.h"
-#include "model/memory_plan.h"
+#include "runtime/placement.h"
 
 namespace septet {
 namespace {
-
-struct Placement {
-  int64_t stream_from = -1;  // first streamed layer; -1: everything fits
-  std::vector<int64_t> streamed;  // which layers stream
-  int64_t gpu_layers = 0;
-};
-
-// LoadOptions::mem_budget / gpu_mem / gpu_layers against the memory plan
-// (model/memory_plan.h) of the file as stored: the layers on the GPU and the
-// first layer to stream; a budget that cannot hold one layer plus the KV cache
-// is refused with the plan's numbers.
-Result<Placement> PlanBudget(const ModelFile& file, const LoadOptions& o) {
-  if (!o.compute_type.empty() && o.mem_budget > 0) {
-    return InvalidArgument("--mem-budget with --type: the memory plan counts the weights as stored; drop one of them");
-  }
-  SEPTET_ASSIGN_OR_RETURN(model::PlanInput in, model::PlanInputFromFile(file));
-  model::PlanRequest r;
-  r.mem_budget = o.mem_budget;
-  r.budget_flag = "--mem-budget";
-  r.n_ctx = o.n_ctx > 0 ? o.n_ctx : std::min<int64_t>(in.hp.context_length, LoadOptions::kDefaultMaxCtx);
-  SEPTET_ASSIGN_OR_RETURN(r.kv_type, runtime::ParseKvType(o.kv_type));
-  r.n_threads = runtime::ResolveThreads(o.n_threads);
-  r.gpu_mem = o.gpu_mem;
-  r.gpu_layers = o.gpu_layers > 0 ? o.gpu_layers : -1;
-  SEPTET_ASSIGN_OR_RETURN(const model::MemoryPlan p, model::PlanMemory(in, r));
-  Placement pl;
-  pl.gpu_layers = p.gpu_layers;
-  if (p.streamed_layers > 0) pl.stream_from = in.hp.n_layers - p.streamed_layers;
-  pl.streamed = p.streamed;
-  return pl;
-}
 
 }  // namespace
 
@@ -70,20 +39,20 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
     auto impl = std::make_unique<Impl>();
     auto file = ModelFile::Open(o.model_path);
     if (!file.ok()) return api::Fail(file.status(), error), nullptr;
-    int64_t stream_from = -1, gpu_layers = o.gpu_layers;
-    std::vector<int64_t> streamed;
-    if (o.gpu_layers < 0) {
-      return api::Fail(InvalidArgument("--gpu-layers %d: expected >= 0", o.gpu_layers), error), nullptr;
-    }
-    if (o.mem_budget > 0 || o.gpu_mem > 0) {  // before anything large is allocated
-      auto placed = PlanBudget(**file, o);
-      if (!placed.ok()) return api::Fail(placed.status(), error), nullptr;
-      stream_from = placed->stream_from;
-      streamed = placed->streamed;
-      gpu_layers = placed->gpu_layers;
-      // Streamed layers must stay in the mapping: no load-time repack.
-      if (stream_from >= 0) mo.repack = false;
-    }
+    runtime::PlacementRequest pr;
+    pr.mem_budget = o.mem_budget;
+    pr.gpu_mem = o.gpu_mem;
+    pr.gpu_layers = o.gpu_layers;
+    pr.n_ctx = o.n_ctx;
+    pr.n_threads = runtime::ResolveThreads(o.n_threads);
+    pr.converted = mo.compute_type.has_value();
+    auto pr_kv = runtime::ParseKvType(o.kv_type);
+    if (!pr_kv.ok()) return api::Fail(pr_kv.status(), error), nullptr;
+    pr.kv_type = *pr_kv;
+    // Before anything large is allocated.
+    auto placed = runtime::PlanPlacement(**file, pr);
+    if (!placed.ok()) return api::Fail(placed.status(), error), nullptr;
+    placed->ApplyTo(&mo);
     auto model = model::LlamaModel::FromFile(std::move(file).value(), mo);
     if (!model.ok()) return api::Fail(model.status(), error), nullptr;
     impl->model = std::move(model).value();
@@ -104,9 +73,7 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
     auto kv_type = runtime::ParseKvType(o.kv_type);
     if (!kv_type.ok()) return api::Fail(kv_type.status(), error), nullptr;
     impl->backend.kv_type = kv_type.value();
-    impl->backend.stream_from_layer = stream_from;
-    impl->backend.stream_layers = streamed;
-    impl->backend.gpu_layers = gpu_layers;
+    placed->ApplyTo(&impl->backend);
     auto ctx = runtime::CreateContext(*impl->model, impl->n_ctx, impl->backend);
     if (!ctx.ok()) return api::Fail(ctx.status(), error), nullptr;
     impl->ctx = std::move(ctx).value();
@@ -121,8 +88,13 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
     impl->info.n_ctx = impl->n_ctx;
     impl->info.kv_cache_bytes = impl->ctx->kv_cache_bytes();
     impl->info.kv_type = std::string(DTypeName(impl->backend.kv_type));
-    impl->info.streamed_layers = stream_from >= 0 ? impl->model->hparams().n_layers - stream_from : 0;
-    impl->info.gpu_layers = gpu_layers;
+    impl->info.streamed_layers = static_cast<int64_t>(placed->streamed.size());
+    impl->info.gpu_layers = placed->gpu_layers;
+    if (o.mlock) {
+      impl->lock = runtime::LockResident(*impl->model, *placed);
+      impl->info.locked_bytes = impl->lock->locked_bytes();
+      impl->info.mlock_warning = impl->lock->warning();
+    }
     impl->info.n_threads = impl->backend.n_threads;
     impl->info.backend = impl->ctx->backend_name();
     if (impl->info.backend == "cpu") impl->info.simd_target = simd::TargetName();

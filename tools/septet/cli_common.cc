@@ -28,16 +28,35 @@ void ModelFlags::Add(CLI::App* app) {
       ->capture_default_str();
   app->add_option("--kv-type", load.kv_type, "KV cache storage: f32, f16 or q8_0 (docs/memory.md)")
       ->capture_default_str();
+  memory.Add(app);
+}
+
+void MemoryFlags::Add(CLI::App* app) {
   app->add_option("--mem-budget", mem_budget,
-                  "Host memory the model may use (24G, 512M; binary units): weights + KV cache + scratch; 0 = no limit")
+                  "Host memory the model may use (24G, 512M; binary units): weights + KV cache + scratch; layers "
+                  "that do not fit are streamed from the file (docs/memory.md); 0 = no limit")
       ->capture_default_str();
-  app->add_option("--gpu-layers", load.gpu_layers,
+  app->add_option("--gpu-layers", gpu_layers,
                   "Run the first N layers on the CUDA device, the rest on the CPU (needs CUDA and a GPU); 0 = none")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app->add_option("--gpu-mem", gpu_mem,
                   "GPU memory for --gpu-layers (8G; binary units): the memory plan chooses N to fit; 0 = unused")
       ->capture_default_str();
+  app->add_flag("--mlock", mlock,
+                "Lock the resident weights in RAM (mlock) so other processes cannot evict them; needs "
+                "RLIMIT_MEMLOCK (ulimit -l) or CAP_IPC_LOCK, else a warning and the run goes on unlocked");
+}
+
+bool MemoryFlags::Parse(uint64_t* mem_budget_bytes, uint64_t* gpu_mem_bytes, std::string* error) const {
+  return ParseByteSize(mem_budget, "--mem-budget", mem_budget_bytes, error) &&
+         ParseByteSize(gpu_mem, "--gpu-mem", gpu_mem_bytes, error);
+}
+
+bool ModelFlags::Finish(std::string* error) {
+  load.gpu_layers = memory.gpu_layers;
+  load.mlock = memory.mlock;
+  return memory.Parse(&load.mem_budget, &load.gpu_mem, error);
 }
 
 void SamplingFlags::Add(CLI::App* app, int32_t default_max_tokens) {
@@ -117,6 +136,11 @@ void PrintLoadLine(const Model& model) {
     std::fprintf(stderr, "septet: --gpu-layers: layers 0..%" PRId64 " on the CUDA device, %" PRId64 " on the CPU\n",
                  i.gpu_layers - 1, i.n_layers - i.gpu_layers);
   }
+  if (!i.mlock_warning.empty()) {
+    std::fprintf(stderr, "septet: warning: %s\n", i.mlock_warning.c_str());
+  } else if (i.locked_bytes > 0) {
+    std::fprintf(stderr, "septet: --mlock: %s of resident weights locked in RAM\n", HumanBytes(i.locked_bytes).c_str());
+  }
   if (i.synthetic) {
     std::fprintf(stderr, "septet: note: %s is a synthetic model with RANDOM WEIGHTS (septet gen-weights): for speed "
                          "measurement only, its text is gibberish\n", i.path.c_str());
@@ -138,8 +162,7 @@ std::unique_ptr<Model> StartModelCommand(ModelFlags& flags, SamplingFlags& sampl
     *exit_code = kExitUsage;
     return nullptr;
   }
-  if (!ParseByteSize(flags.mem_budget, "--mem-budget", &flags.load.mem_budget, &msg) ||
-      !ParseByteSize(flags.gpu_mem, "--gpu-mem", &flags.load.gpu_mem, &msg)) {
+  if (!flags.Finish(&msg)) {
     std::fprintf(stderr, "septet: error: %s\n", msg.c_str());
     *exit_code = kExitUsage;
     return nullptr;

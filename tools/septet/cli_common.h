@@ -15,11 +15,24 @@ namespace septet::cli {
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
+// --mem-budget, --gpu-layers, --gpu-mem: the same flags, help and parsing on every
+// command that loads a model (generate, chat, serve, bench, perplexity).
+struct MemoryFlags {
+  std::string mem_budget = "0";  // binary units; parsed by Parse
+  std::string gpu_mem = "0";
+  int32_t gpu_layers = 0;
+  bool mlock = false;
+  void Add(CLI::App* app);
+  // The two sizes in bytes; false with *error naming the flag when malformed.
+  bool Parse(uint64_t* mem_budget_bytes, uint64_t* gpu_mem_bytes, std::string* error) const;
+};
+
 struct ModelFlags {
   LoadOptions load;
-  std::string mem_budget = "0";  // parsed into load.mem_budget by StartModelCommand
-  std::string gpu_mem = "0";     // parsed into load.gpu_mem likewise
+  MemoryFlags memory;  // copied into load by StartModelCommand
   void Add(CLI::App* app);
+  // load with the memory flags parsed in; false (+ message naming the flag) when malformed.
+  bool Finish(std::string* error);
 };
 
 struct SamplingFlags {

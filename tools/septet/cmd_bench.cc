@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "cli_common.h"
+#include "cli_placement.h"
 #include "core/dtype.h"
 #include "io/model_file.h"
 #include "model/llama_model.h"
-#include "model/memory_plan.h"
 #include "perf/bandwidth.h"
 #include "perf/model_bench.h"
 #include "quant/registry.h"
@@ -32,8 +32,8 @@ struct BenchFlags {
   std::vector<int32_t> threads{1};
   std::vector<int32_t> batch{1};
   int32_t reps = 5;
-  std::string backend = "cpu", type, output = "md", kv_type = "f32", mem_budget = "0", gpu_mem = "0";
-  int64_t gpu_layers = 0;
+  std::string backend = "cpu", type, output = "md", kv_type = "f32";
+  MemoryFlags memory;
   int64_t bw_mib = 512;
   uint64_t seed = 1;
   bool profile = false;
@@ -155,52 +155,23 @@ int RunBench(const BenchFlags& f) {
 
   std::vector<Row> rows;
   std::map<std::string, double> first;  // "test/threads" -> first model's median t/s
-  uint64_t mem_budget = 0;
-  std::string err;
-  if (!ParseByteSize(f.mem_budget, "--mem-budget", &mem_budget, &err)) {
-    return std::fprintf(stderr, "septet: error: %s\n", err.c_str()), kExitUsage;
-  }
-  uint64_t gpu_mem = 0;
-  if (!ParseByteSize(f.gpu_mem, "--gpu-mem", &gpu_mem, &err)) {
-    return std::fprintf(stderr, "septet: error: %s\n", err.c_str()), kExitUsage;
-  }
-  if ((mem_budget > 0 || gpu_mem > 0) && mo.compute_type) {
-    return std::fprintf(stderr, "septet: error: --mem-budget with --type: the plan counts stored bytes\n"), kExitUsage;
-  }
   for (const std::string& path : f.models) {
     // --mem-budget: the memory plan at the largest context and batch decides which layers stream.
-    int64_t stream_from = -1, gpu_layers = f.gpu_layers;
-    std::vector<int64_t> stream_layers;
+    runtime::PlacementRequest pr;
+    pr.n_ctx = std::max(*std::max_element(f.n_prompt.begin(), f.n_prompt.end()),
+                        *std::max_element(f.n_gen.begin(), f.n_gen.end())) + 1;
+    pr.n_seq = *std::max_element(f.batch.begin(), f.batch.end());
+    pr.kv_type = *kv_type;
+    pr.n_threads = *std::max_element(f.threads.begin(), f.threads.end());
+    pr.converted = mo.compute_type.has_value();
+    auto placed = PlanFromFlags(f.memory, path, pr);
+    if (!placed.ok()) return ReportStatus(placed.status());
     model::ModelOptions model_opts = mo;
-    if (mem_budget > 0 || gpu_mem > 0) {
-      auto file = ModelFile::Open(path);
-      if (!file.ok()) return std::fprintf(stderr, "septet: error: %s\n", file.status().message().c_str()), kExitFailure;
-      auto in = model::PlanInputFromFile(**file);
-      if (!in.ok()) return std::fprintf(stderr, "septet: error: %s\n", in.status().message().c_str()), kExitFailure;
-      model::PlanRequest r;
-      r.mem_budget = mem_budget;
-      r.gpu_mem = gpu_mem;
-      r.gpu_layers = f.gpu_layers > 0 ? f.gpu_layers : -1;
-      r.budget_flag = "--mem-budget";
-      r.n_ctx = std::max(*std::max_element(f.n_prompt.begin(), f.n_prompt.end()),
-                         *std::max_element(f.n_gen.begin(), f.n_gen.end())) + 1;
-      r.n_seq = *std::max_element(f.batch.begin(), f.batch.end());
-      r.kv_type = *kv_type;
-      r.n_threads = *std::max_element(f.threads.begin(), f.threads.end());
-      auto p = model::PlanMemory(*in, r);
-      if (!p.ok()) return std::fprintf(stderr, "septet: error: %s\n", p.status().message().c_str()), kExitFailure;
-      gpu_layers = p->gpu_layers;
-      if (p->streamed_layers > 0) {
-        stream_from = in->hp.n_layers - p->streamed_layers;
-        stream_layers = p->streamed;
-        model_opts.repack = false;  // streamed layers are read from the mapping
-      }
-      std::fprintf(stderr, "septet: --mem-budget %s: %s (host %s)\n", HumanBytes(mem_budget).c_str(),
-                   p->placement.c_str(), HumanBytes(p->host_bytes).c_str());
-    }
+    placed->ApplyTo(&model_opts);
     auto m = model::LlamaModel::Load(path, model_opts);
     if (!m.ok()) return std::fprintf(stderr, "septet: error: %s\n", m.status().message().c_str()), kExitFailure;
     const model::LlamaModel& model = **m;
+    const auto lock = LockFromFlags(f.memory, model, *placed);
     auto syn = model.file().metadata().GetBool("septet.synthetic");
     const bool synthetic = syn.ok() && *syn;
     const uint64_t wbytes = perf::MatMulWeightBytes(model), params = perf::MatMulParams(model);
@@ -221,9 +192,8 @@ int RunBench(const BenchFlags& f) {
       }
       for (perf::ModelBenchOptions& o : runs) {
         o.kv_type = *kv_type;
-        o.stream_from_layer = stream_from;
-        o.stream_layers = stream_layers;
-        o.gpu_layers = gpu_layers;
+        o.stream_layers = placed->streamed;
+        o.gpu_layers = placed->gpu_layers;
       }
       for (const perf::ModelBenchOptions& o : runs) {
         std::string backend;
@@ -350,14 +320,7 @@ Subcommand AddBenchCommand(CLI::App* app) {
       ->capture_default_str();
   cmd->add_option("--type", f->type, "Quantize the matmul weights to this type at load time");
   cmd->add_option("--kv-type", f->kv_type, "KV cache storage: f32, f16 or q8_0")->capture_default_str();
-  cmd->add_option("--gpu-layers", f->gpu_layers,
-                  "CPU backend: run the first N layers on the CUDA device (needs CUDA and a GPU); 0 = none")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--gpu-mem", f->gpu_mem, "GPU memory for --gpu-layers; the memory plan chooses N to fit")
-      ->capture_default_str();
-  cmd->add_option("--mem-budget", f->mem_budget,
-                  "Host memory for the model (20G, 8G); layers that do not fit are streamed (docs/memory.md)")
-      ->capture_default_str();
+  f->memory.Add(cmd);
   cmd->add_option("-o,--output", f->output, "md (table) or json")
       ->check(CLI::IsMember({"md", "json"}))
       ->capture_default_str();

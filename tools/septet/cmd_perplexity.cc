@@ -15,6 +15,7 @@
 #include <string>
 
 #include "cli_common.h"
+#include "cli_placement.h"
 #include "eval/logits_file.h"
 #include "eval/perplexity.h"
 #include "model/llama_model.h"
@@ -35,6 +36,7 @@ extern "C" void RemoveLogitsTempAndExit(int sig) {
 struct PerplexityFlags {
   std::string model_path, text_path, tokenizer_path, kv_type = "f32", compute_type;
   eval::PerplexityOptions o;
+  MemoryFlags memory;
 };
 
 int Fail(const Status& st) {
@@ -65,8 +67,20 @@ int RunPerplexity(PerplexityFlags& f) {
     }
     mo.compute_type = *t;
   }
+  // One window of --ctx tokens, one sequence.
+  runtime::PlacementRequest pr;
+  pr.n_ctx = f.o.n_ctx;
+  pr.kv_type = f.o.kv_type;
+  pr.n_threads = f.o.threads;
+  pr.converted = mo.compute_type.has_value();
+  auto placed = PlanFromFlags(f.memory, f.model_path, pr);
+  if (!placed.ok()) return Fail(placed.status());
+  placed->ApplyTo(&mo);
+  f.o.stream_layers = placed->streamed;
+  f.o.gpu_layers = placed->gpu_layers;
   auto model = model::LlamaModel::Load(f.model_path, mo);
   if (!model.ok()) return Fail(model.status());
+  const auto lock = LockFromFlags(f.memory, *model.value(), *placed);
   auto tok = LoadTokenizer(model.value()->file(), f.tokenizer_path);
   if (!tok.ok()) return Fail(tok.status());
   const std::vector<int32_t> ids = tok.value()->Encode(text, /*add_bos=*/false);
@@ -141,6 +155,7 @@ Subcommand AddPerplexityCommand(CLI::App* app) {
   cmd->add_option("--tokenizer", flags->tokenizer_path, "Tokenizer file (default: from the model)");
   cmd->add_option("--backend", flags->o.backend, "cpu or cuda")->capture_default_str();
   cmd->add_option("--kv-type", flags->kv_type, "KV cache storage: f32, f16 or q8_0")->capture_default_str();
+  flags->memory.Add(cmd);
   cmd->add_option("--type", flags->compute_type,
                   "Convert the matmul weights to this type at load time (e.g. F32: float activations, no INT8)");
   cmd->add_option("-t,--threads", flags->o.threads, "CPU threads")->check(CLI::PositiveNumber)->capture_default_str();

@@ -16,6 +16,7 @@
 #include "io/model_file.h"
 #include "model/layer_split.h"
 #include "model/memory_plan.h"
+#include "model/weight_lock.h"
 #include "perf/bandwidth.h"
 #include "perf/disk_read.h"
 #include "runtime/backend.h"
@@ -65,6 +66,7 @@ Result<model::PlanInput> Input(const PlanFlags& f) {
 }
 
 nlohmann::json ToJson(const model::PlanInput& in, const model::PlanRequest& r, const model::MemoryPlan& p) {
+  const model::MemlockLimit lim = model::CurrentMemlockLimit();
   nlohmann::json w = {{"embeddings", p.weights.embeddings}, {"attention", p.weights.attention},
                       {"ffn", p.weights.ffn},               {"norms", p.weights.norms},
                       {"output", p.weights.output},         {"other", p.weights.other},
@@ -86,6 +88,9 @@ nlohmann::json ToJson(const model::PlanInput& in, const model::PlanRequest& r, c
            {{"text", p.placement}, {"gpu_layers", p.gpu_layers}, {"resident_layers", p.resident_layers},
             {"streamed_layers", p.streamed_layers}, {"host_bytes", p.host_bytes}, {"gpu_bytes", p.gpu_bytes},
             {"stream_window_bytes", p.stream_window_bytes}}},
+          {"mlock",
+           {{"bytes", p.lock_bytes}, {"rlimit_memlock", lim.unlimited ? nlohmann::json(nullptr) : nlohmann::json(lim.soft)},
+            {"cap_ipc_lock", lim.cap_ipc_lock}, {"allowed", lim.Allows(p.lock_bytes)}}},
           {"decode",
            {{"t_mem_s", p.t_mem_s}, {"t_disk_s", p.t_disk_s}, {"t_gpu_s", p.t_gpu_s},
             {"tok_s_overlapped", p.tok_s_overlapped}, {"tok_s_serial", p.tok_s_serial},
@@ -117,8 +122,13 @@ void PrintTable(const model::PlanInput& in, const model::PlanRequest& r, const m
               r.gpu_mem ? (", GPU " + Gb(r.gpu_mem)).c_str() : "");
   std::printf("placement     %s\n", p.placement.c_str());
   std::printf("host memory   %14" PRIu64 "  %s%s\n", p.host_bytes, Gb(p.host_bytes).c_str(),
-              p.stream_window_bytes ? (" (incl. a " + Gb(p.stream_window_bytes) + " stream window)").c_str() : "");
+              p.stream_window_bytes ? (" (incl. the " + Gb(p.stream_window_bytes) + " streaming ring of 2 layer buffers)").c_str() : "");
   if (r.gpu_mem) std::printf("GPU memory    %14" PRIu64 "  %s\n", p.gpu_bytes, Gb(p.gpu_bytes).c_str());
+  const model::MemlockLimit lim = model::CurrentMemlockLimit();
+  std::printf("--mlock       %14" PRIu64 "  %s (globals + resident layers); RLIMIT_MEMLOCK %s%s: %s\n", p.lock_bytes,
+              Gb(p.lock_bytes).c_str(), lim.unlimited ? "unlimited" : Gb(lim.soft).c_str(),
+              lim.cap_ipc_lock ? ", CAP_IPC_LOCK held" : "",
+              lim.Allows(p.lock_bytes) ? "would be locked" : "would be refused (ulimit -l, or CAP_IPC_LOCK)");
   const auto bw = [](double v) {
     char buf[32];
     std::snprintf(buf, sizeof(buf), "%.2f", v);

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "cli_common.h"
+#include "cli_placement.h"
 #include "core/dtype.h"
 #include "model/llama_model.h"
 #include "quant/registry.h"
@@ -94,8 +95,21 @@ int RunServe(ServeFlags& f) {
     }
     mo.compute_type = *t;
   }
+  auto kv_type = runtime::ParseKvType(lo.kv_type);
+  if (!kv_type.ok()) return std::fprintf(stderr, "septet: error: %s\n", kv_type.status().message().c_str()), kExitUsage;
+  // --mem-budget / --gpu-layers / --gpu-mem: every slot's KV cache at --ctx counts.
+  runtime::PlacementRequest pr;
+  pr.n_ctx = lo.n_ctx;
+  pr.n_seq = f.parallel;
+  pr.kv_type = *kv_type;
+  pr.n_threads = runtime::ResolveThreads(lo.n_threads);
+  pr.converted = mo.compute_type.has_value();
+  auto placed = PlanFromFlags(f.model.memory, lo.model_path, pr);
+  if (!placed.ok()) return ReportStatus(placed.status());
+  placed->ApplyTo(&mo);
   auto m = model::LlamaModel::Load(lo.model_path, mo);
   if (!m.ok()) return std::fprintf(stderr, "septet: error: %s\n", m.status().message().c_str()), kExitFailure;
+  const auto lock = LockFromFlags(f.model.memory, **m, *placed);
   auto tok = LoadTokenizer((*m)->file(), lo.tokenizer_path);
   if (!tok.ok()) return std::fprintf(stderr, "septet: error: %s\n", tok.status().message().c_str()), kExitFailure;
   if ((*tok)->vocab_size() != (*m)->hparams().vocab) {
@@ -113,9 +127,8 @@ int RunServe(ServeFlags& f) {
   eo.prefix_reuse = !f.no_prefix_reuse;
   auto key = serve::LoadApiKey(f.api_key, f.api_key_file);
   if (!key.ok()) return std::fprintf(stderr, "septet: error: %s\n", key.status().message().c_str()), kExitUsage;
-  auto kv_type = runtime::ParseKvType(lo.kv_type);
-  if (!kv_type.ok()) return std::fprintf(stderr, "septet: error: %s\n", kv_type.status().message().c_str()), kExitUsage;
   eo.backend.kv_type = *kv_type;
+  placed->ApplyTo(&eo.backend);
   auto engine = serve::Engine::Create(**m, **tok, eo);
   if (!engine.ok()) return std::fprintf(stderr, "septet: error: %s\n", engine.status().message().c_str()), kExitFailure;
   const runtime::ChatFormat format = runtime::DetectChatFormat((*tok)->chat_template());
