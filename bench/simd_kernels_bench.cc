@@ -3,7 +3,8 @@
 // (gate/up), 2048x5632 (down); Llama-3-8B 4096x4096 (q/o), 14336x4096
 // (gate/up). bytes_per_second counts the weight bytes streamed (matvec) or the
 // float bytes read (vector ops). BM_ReadBandwidth / BM_Memcpy on a 256 MiB
-// buffer give the single-core memory bandwidth to compare with.
+// buffer give the single-core memory bandwidth to compare with, BM_FmaPeak the
+// single-core f32 multiply-add peak.
 // Each benchmark: 5 repetitions, aggregates (median) only. Rates are per CPU
 // second (google-benchmark's default), so a loaded machine still compares fairly.
 // Q3P5_repacked is the path the model runs (load-time simd::RepackRows; it
@@ -16,6 +17,10 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "kernels/cpu/rmsnorm.h"
 #include "kernels/cpu/softmax.h"
@@ -199,6 +204,61 @@ void BM_Memcpy(benchmark::State& state) {
   state.SetLabel("bytes copied (read + write each)");
 }
 BENCHMARK(BM_Memcpy)->Apply(Common);
+
+// ---- arithmetic peak reference (single thread) ----
+// 16 independent f32 FMA chains in the widest registers the CPU has, so that
+// a kernel's GMAC/s can be read as a fraction of what one core can issue.
+// GMAC/s counts multiply-adds (lanes x FMAs) per second.
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f"))) float FmaChains512(int64_t iters) {
+  __m512 a[16];
+  const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
+  for (int i = 0; i < 16; ++i) a[i] = _mm512_set1_ps(static_cast<float>(i));
+  for (int64_t k = 0; k < iters; ++k) {
+    for (auto& v : a) v = _mm512_fmadd_ps(v, x, y);
+  }
+  alignas(64) float out[16];
+  float sum = 0;
+  for (auto& v : a) {
+    _mm512_store_ps(out, v);
+    for (float f : out) sum += f;
+  }
+  return sum;
+}
+__attribute__((target("avx2,fma"))) float FmaChains256(int64_t iters) {
+  __m256 a[16];
+  const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
+  for (int i = 0; i < 16; ++i) a[i] = _mm256_set1_ps(static_cast<float>(i));
+  for (int64_t k = 0; k < iters; ++k) {
+    for (auto& v : a) v = _mm256_fmadd_ps(v, x, y);
+  }
+  alignas(32) float out[8];
+  float sum = 0;
+  for (auto& v : a) {
+    _mm256_store_ps(out, v);
+    for (float f : out) sum += f;
+  }
+  return sum;
+}
+void BM_FmaPeak(benchmark::State& state) {
+  const bool wide = state.range(0) == 512;
+  const bool have = wide ? __builtin_cpu_supports("avx512f") : __builtin_cpu_supports("avx2");
+  if (!have || !__builtin_cpu_supports("fma")) {
+    state.SkipWithError("the CPU lacks this vector width");
+    return;
+  }
+  constexpr int64_t kIters = 1 << 20;
+  for (auto _ : state) {
+    int64_t iters = kIters;
+    benchmark::DoNotOptimize(iters);  // one real call per iteration, not one hoisted result
+    benchmark::DoNotOptimize(wide ? FmaChains512(iters) : FmaChains256(iters));
+  }
+  const double macs = static_cast<double>(state.iterations()) * kIters * 16 * (wide ? 16 : 8);
+  state.counters["GMAC/s"] = benchmark::Counter(macs / 1e9, benchmark::Counter::kIsRate);
+  state.SetLabel(wide ? "16 chains of _mm512_fmadd_ps" : "16 chains of _mm256_fmadd_ps");
+}
+BENCHMARK(BM_FmaPeak)->Arg(512)->Arg(256)->Apply(Common);
+#endif
 
 // ---- activation quantization and float ops ----
 void QuantAct(benchmark::State& state, DType act_type, bool simd) {
