@@ -216,6 +216,28 @@ TEST(ChooseMix, BestGainPerBitFirstWithinBudget) {
   EXPECT_EQ(ChooseMix({{{100, 0.1}, {200, 0.1}}}, 1e9), (std::vector<int>{0}));
 }
 
+TEST(ChooseMix, OverBudgetStartGivesUpTheCheapestBitsFirst) {
+  // Each tensor starts at option 1 (the target); moving down saves bits at an error cost
+  // per saved bit of: t0 0.2/30, t1 0.05/30, t2 0.3/60.
+  const std::vector<std::vector<MixOption>> opts = {
+      {{100, 0.3}, {130, 0.1}},
+      {{100, 0.2}, {130, 0.15}},
+      {{200, 0.4}, {260, 0.1}},
+  };
+  const std::vector<int> start = {1, 1, 1};  // 520 bits
+  EXPECT_EQ(ChooseMix(opts, start, 520), (std::vector<int>{1, 1, 1})) << "fits: nothing moves";
+  EXPECT_EQ(ChooseMix(opts, start, 519), (std::vector<int>{1, 0, 1})) << "t1 costs least per saved bit";
+  // 489: t1 then t2 go down (430 bits); then 59 bits are left, enough to take t1 back up.
+  EXPECT_EQ(ChooseMix(opts, start, 489), (std::vector<int>{1, 1, 0}));
+  EXPECT_EQ(ChooseMix(opts, start, 400), (std::vector<int>{0, 0, 0}));
+  EXPECT_EQ(ChooseMix(opts, start, 399), (std::vector<int>{0, 0, 0})) << "narrowest everywhere; caller refuses";
+  // Equal costs: the lower tensor index moves first.
+  EXPECT_EQ(ChooseMix({{{100, 0.2}, {130, 0.1}}, {{100, 0.2}, {130, 0.1}}}, {1, 1}, 259),
+            (std::vector<int>{0, 1}));
+  // Start at 0 everywhere equals the upgrade-only overload.
+  EXPECT_EQ(ChooseMix(opts, {0, 0, 0}, 460), ChooseMix(opts, 460));
+}
+
 // ---- whole model (stories260K) ----
 
 class QuantizeModelTest : public ::testing::Test {
@@ -368,6 +390,42 @@ TEST_F(QuantizeModelTest, MixKeepsTheBudgetAndUpgradesTheWorstTensors) {
   o.calib_path = calib_;
   o.mix_bpw = 3.0;
   EXPECT_FALSE(QuantizeModel(o).ok());
+}
+
+TEST_F(QuantizeModelTest, MixBelowTheTargetMovesTensorsDownToQ3p5) {
+  QuantizeOptions o = Opts("mixdown.gguf", "Q4_G");
+  o.calib_path = calib_;
+  o.calib_ctx = 64;
+  auto q4 = QuantizeModel(o);
+  ASSERT_TRUE(q4.ok()) << q4.status().ToString();
+  QuantizeOptions o3 = o;
+  o3.type = "Q3P5";
+  o3.output = dir_ + "/mixdown3.gguf";
+  auto q3 = QuantizeModel(o3);
+  ASSERT_TRUE(q3.ok()) << q3.status().ToString();
+  const double lo = q3.value().bpw_target(), hi = q4.value().bpw_target();
+  ASSERT_LT(lo + 0.2, hi);
+  o.mix_bpw = (lo + hi) / 2;
+  auto r = QuantizeModel(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_LE(r.value().bpw_target(), o.mix_bpw + 1e-9);
+  EXPECT_GT(r.value().bpw_target(), o.mix_bpw - 0.15) << "no more bits given up than needed";
+  int down = 0, kept = 0;
+  for (const TensorReport& t : r.value().tensors) {
+    if (t.rel_out_err < 0 || t.name.rfind("blk.", 0) != 0) continue;
+    down += t.type == "Q3P5";
+    kept += t.type == "Q4_G";
+    EXPECT_TRUE(t.type == "Q3P5" || t.type == "Q4_G") << t.name << ": " << t.type << " (no wider candidate)";
+  }
+  EXPECT_GT(down, 0);
+  EXPECT_GT(kept, 0);
+  auto file = ModelFile::Open(o.output);
+  ASSERT_TRUE(file.ok());
+  int q3_in_file = 0;
+  for (const TensorInfo& t : file.value()->tensors()) q3_in_file += t.dtype == DType::kQ3P5;
+  EXPECT_EQ(q3_in_file, down) << "the file stores the chosen types";
+  o.mix_bpw = lo - 0.05;
+  EXPECT_FALSE(QuantizeModel(o).ok()) << "below Q3P5 everywhere";
 }
 
 TEST_F(QuantizeModelTest, KeepOverridesAndFallback) {
