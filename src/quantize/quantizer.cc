@@ -463,7 +463,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
     if (use_gptq) {
       auto it = factors.find(p.stats);
       if (it == factors.end()) {
-        SEPTET_ASSIGN_OR_RETURN(GptqFactor f, GptqPrepare(*hess, cols, o.gptq_damp));
+        SEPTET_ASSIGN_OR_RETURN(GptqFactor f, GptqPrepare(*hess, cols, o.gptq_damp, o.gptq_act_order));
         it = factors.emplace(p.stats, std::move(f)).first;
       }
       factor = &it->second;
@@ -691,7 +691,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
   std::string method = rep.method;
   if (rep.method == "gptq") {
     char buf[64];
-    std::snprintf(buf, sizeof(buf), "gptq(damp=%g)", o.gptq_damp);
+    std::snprintf(buf, sizeof(buf), "gptq(damp=%g%s)", o.gptq_damp, o.gptq_act_order ? ", act-order" : "");
     method = buf;
   }
   SEPTET_RETURN_IF_ERROR(wr.SetMeta("septet.quantize.method", MetaValue::String(method)));

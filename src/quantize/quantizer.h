@@ -40,6 +40,8 @@ struct QuantizeOptions {
   int64_t calib_max_tokens = 0;   // 0: every token of the calibration text
   bool gptq = true;               // with calibration: GPTQ (else importance-weighted rounding only)
   double gptq_damp = 0.01;
+  // GPTQ in decreasing diag(H) column order with the groups fitted up front (gptq.h).
+  bool gptq_act_order = false;
   // > 0 (needs calibration): the average bpw of the matmul weights. Each one the default
   // policy gives the target type is also converted to Q4_G and Q8_0 (those wider than the
   // target) when the target fits B, else to Q3P5 (when narrower than the target), its

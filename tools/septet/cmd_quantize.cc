@@ -124,6 +124,9 @@ Subcommand AddQuantizeCommand(CLI::App* app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--no-gptq", flags->no_gptq, "With --calib: importance-weighted rounding only, no GPTQ");
   cmd->add_option("--damp", o.gptq_damp, "GPTQ dampening, relative to mean(diag H)")->capture_default_str();
+  cmd->add_flag("--act-order", o.gptq_act_order,
+                "GPTQ columns in decreasing input energy diag(H), each 128-block's parameters fitted "
+                "on the unmodified weights first (static groups); the stored layout is unchanged");
   cmd->add_option("--mix-bpw", o.mix_bpw,
                   "With --calib: average bpw of the matmul weights (0 = off). If --type fits it, the tensors "
                   "whose measured output error falls most per added bit are stored in Q4_G or Q8_0 instead; "
