@@ -55,6 +55,8 @@ SEPTET_ROWS = [
      ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.25", "--act-order"]),
     ("septet Q3P5 + GPTQ --act-order --damp 0.1", "q3p5-act-damp0.1",
      ["--type", "Q3P5", "--calib", "{calib}", "--act-order", "--damp", "0.1"]),
+    ("septet Q3P5 + GPTQ --act-order --damp 0.3", "q3p5-act-damp0.3",
+     ["--type", "Q3P5", "--calib", "{calib}", "--act-order", "--damp", "0.3"]),
 ]
 
 _MATMUL = re.compile(r"^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$")
