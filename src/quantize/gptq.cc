@@ -53,7 +53,7 @@ Result<GptqFactor> GptqPrepare(const std::vector<double>& h_in, int64_t cols, do
   f.diag_h.resize(static_cast<size_t>(cols));
   double mean_diag = 0.0;
   for (int64_t j = 0; j < cols; ++j) {
-    f.diag_h[j] = static_cast<float>(h_in[j * cols + j]);  // original order: the groups'
+    f.diag_h[j] = static_cast<float>(h_in[j * cols + j]);  // original order (the groups' importance)
     mean_diag += h_in[j * cols + j];
   }
   mean_diag /= static_cast<double>(std::max<int64_t>(cols, 1));
