@@ -48,6 +48,17 @@ SEPTET_ROWS = [
     ("septet Q3P5 --mix-bpw 4.25 + GPTQ", "q3p5-mix4.25",
      ["--type", "Q3P5", "--calib", "{calib}", "--mix-bpw", "4.25"]),
     ("septet Q4_G + GPTQ", "q4_g", ["--type", "Q4_G", "--calib", "{calib}"]),
+    ("septet Q4_G --mix-bpw 4.25 + GPTQ", "q4_g-mix4.25", ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.25"]),
+    ("septet Q3P5 + GPTQ --act-order", "q3p5-act", ["--type", "Q3P5", "--calib", "{calib}", "--act-order"]),
+    ("septet Q4_G --mix-bpw 4.1 + GPTQ", "q4_g-mix4.1", ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.1"]),
+    ("septet Q4_G --mix-bpw 4.25 + GPTQ --act-order", "q4_g-mix4.25-act",
+     ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.25", "--act-order"]),
+    ("septet Q3P5 + GPTQ --act-order --damp 0.1", "q3p5-act-damp0.1",
+     ["--type", "Q3P5", "--calib", "{calib}", "--act-order", "--damp", "0.1"]),
+    ("septet Q3P5 + GPTQ --act-order --damp 0.3", "q3p5-act-damp0.3",
+     ["--type", "Q3P5", "--calib", "{calib}", "--act-order", "--damp", "0.3"]),
+    ("septet Q4_G --mix-bpw 4.25 + GPTQ --damp 0.1", "q4_g-mix4.25-damp0.1",
+     ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.25", "--damp", "0.1"]),
 ]
 
 _MATMUL = re.compile(r"^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$")

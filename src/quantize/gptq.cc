@@ -25,19 +25,36 @@ bool CholeskyColMajorLower(std::vector<double>& a, int64_t n) {
   return info == 0;
 }
 
+// Act-order's static groups: every group of the row fitted, in order, on the row as given.
+void FitAllGroups(const float* w, int64_t n, int64_t gs, const float* imp, RowGrid* grid) {
+  for (int64_t g0 = 0; g0 < n; g0 += gs) grid->Fit(w + g0, g0, std::min(gs, n - g0), n, imp + g0);
+}
+
 }  // namespace
 
-Result<GptqFactor> GptqPrepare(const std::vector<double>& h, int64_t cols, double damp) {
-  if (static_cast<int64_t>(h.size()) != cols * cols) {
-    return InvalidArgument("GPTQ: Hessian has %zu entries; expected %lld^2", h.size(), static_cast<long long>(cols));
+Result<GptqFactor> GptqPrepare(const std::vector<double>& h_in, int64_t cols, double damp, bool act_order) {
+  if (static_cast<int64_t>(h_in.size()) != cols * cols) {
+    return InvalidArgument("GPTQ: Hessian has %zu entries; expected %lld^2", h_in.size(),
+                           static_cast<long long>(cols));
   }
   GptqFactor f;
+  std::vector<double> permuted;
+  if (act_order) {
+    f.perm.resize(static_cast<size_t>(cols));
+    for (int64_t j = 0; j < cols; ++j) f.perm[static_cast<size_t>(j)] = static_cast<int32_t>(j);
+    std::stable_sort(f.perm.begin(), f.perm.end(),
+                     [&](int32_t a, int32_t b) { return h_in[a * cols + a] > h_in[b * cols + b]; });
+    permuted.resize(h_in.size());
+    for (int64_t i = 0; i < cols; ++i)
+      for (int64_t j = 0; j < cols; ++j) permuted[i * cols + j] = h_in[f.perm[i] * cols + f.perm[j]];
+  }
+  const std::vector<double>& h = act_order ? permuted : h_in;
   f.cols = cols;
   f.diag_h.resize(static_cast<size_t>(cols));
   double mean_diag = 0.0;
   for (int64_t j = 0; j < cols; ++j) {
-    f.diag_h[j] = static_cast<float>(h[j * cols + j]);
-    mean_diag += h[j * cols + j];
+    f.diag_h[j] = static_cast<float>(h_in[j * cols + j]);  // original order (the groups' importance)
+    mean_diag += h_in[j * cols + j];
   }
   mean_diag /= static_cast<double>(std::max<int64_t>(cols, 1));
   if (!(mean_diag > 0.0)) mean_diag = 1.0;
@@ -70,6 +87,19 @@ Result<GptqFactor> GptqPrepare(const std::vector<double>& h, int64_t cols, doubl
 void GptqQuantizeRow(const float* w, const GptqFactor& f, RowGrid* grid, double* work, float* q, void* dst) {
   const int64_t n = f.cols;
   const int64_t gs = grid->group_size() > 0 ? grid->group_size() : n;
+  if (!f.perm.empty()) {
+    FitAllGroups(w, n, gs, f.diag_h.data(), grid);
+    for (int64_t p = 0; p < n; ++p) work[p] = w[f.perm[static_cast<size_t>(p)]];
+    for (int64_t p = 0; p < n; ++p) {
+      const int64_t j = f.perm[static_cast<size_t>(p)];
+      q[j] = grid->Snap(static_cast<float>(work[p]), j);
+      const double* urow = f.u.data() + p * n;
+      const double e = (work[p] - static_cast<double>(q[j])) / urow[p];
+      for (int64_t k = p + 1; k < n; ++k) work[k] -= e * urow[k];
+    }
+    grid->Encode(q, n, dst);
+    return;
+  }
   std::vector<float> gw(static_cast<size_t>(std::min(gs, n)));
   for (int64_t j = 0; j < n; ++j) work[j] = w[j];
   for (int64_t j = 0; j < n; ++j) {
@@ -95,15 +125,25 @@ void GptqQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, DType t
   std::vector<std::unique_ptr<RowGrid>> grids;
   for (int64_t i = 0; i < std::min(kChunk, rows); ++i) grids.push_back(MakeRowGrid(type, rtn_int3));
   const int64_t gs = grids[0]->group_size() > 0 ? grids[0]->group_size() : n;
+  const bool act = !f.perm.empty();
   // Column blocks of whole groups: a group is fitted on values that have received the
-  // updates of every earlier column, as in GptqQuantizeRow.
-  const int64_t bw = gs >= 128 ? gs : 128 / gs * gs;
+  // updates of every earlier column, as in GptqQuantizeRow. (Act-order: blocks of 128
+  // permuted columns; the groups were fitted before the pass.)
+  const int64_t bw = act ? 128 : gs >= 128 ? gs : 128 / gs * gs;
   std::vector<double> work(static_cast<size_t>(kChunk * n));
   std::vector<double> err(static_cast<size_t>(kChunk * bw));
   std::vector<float> gw(static_cast<size_t>(std::min(gs, n)));
   for (int64_t r0 = 0; r0 < rows; r0 += kChunk) {
     const int64_t nr = std::min(kChunk, rows - r0);
-    for (int64_t i = 0; i < nr * n; ++i) work[static_cast<size_t>(i)] = w[r0 * n + i];
+    if (act) {
+      for (int64_t i = 0; i < nr; ++i) {
+        const float* wr = w + (r0 + i) * n;
+        FitAllGroups(wr, n, gs, f.diag_h.data(), grids[static_cast<size_t>(i)].get());
+        for (int64_t p = 0; p < n; ++p) work[static_cast<size_t>(i * n + p)] = wr[f.perm[static_cast<size_t>(p)]];
+      }
+    } else {
+      for (int64_t i = 0; i < nr * n; ++i) work[static_cast<size_t>(i)] = w[r0 * n + i];
+    }
     for (int64_t b0 = 0; b0 < n; b0 += bw) {
       const int64_t b1 = std::min(n, b0 + bw);
       for (int64_t i = 0; i < nr; ++i) {
@@ -111,14 +151,16 @@ void GptqQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, DType t
         float* qr = q + (r0 + i) * n;
         RowGrid* grid = grids[static_cast<size_t>(i)].get();
         for (int64_t j = b0; j < b1; ++j) {
-          if (j % gs == 0) {
+          if (!act && j % gs == 0) {
             const int64_t len = std::min(gs, n - j);
             for (int64_t k = 0; k < len; ++k) gw[k] = static_cast<float>(wk[j + k]);
             grid->Fit(gw.data(), j, len, n, f.diag_h.data() + j);
           }
-          qr[j] = grid->Snap(static_cast<float>(wk[j]), j);
+          // j: the step (the column in the processing order); col: where it is stored.
+          const int64_t col = act ? f.perm[static_cast<size_t>(j)] : j;
+          qr[col] = grid->Snap(static_cast<float>(wk[j]), col);
           const double* urow = f.u.data() + j * n;
-          const double e = (wk[j] - static_cast<double>(qr[j])) / urow[j];
+          const double e = (wk[j] - static_cast<double>(qr[col])) / urow[j];
           err[static_cast<size_t>(i * bw + (j - b0))] = e;
           for (int64_t k = j + 1; k < b1; ++k) wk[k] -= e * urow[k];
         }

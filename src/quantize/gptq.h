@@ -12,6 +12,14 @@
 //          q_j = Snap(w_j);  e = (w_j - q_j) / U_jj;  w_k -= e · U_jk  for k > j.
 //      then Encode(q).
 //
+// Act-order (GptqPrepare(..., act_order = true)): the columns are processed in
+// decreasing diag(H) (ties: lower index first), so the inputs with the most energy are
+// quantized while the most later columns remain to absorb their error; U is the factor
+// of the permuted H. The groups keep the format's layout (128 consecutive columns of the
+// *original* order share (d, m)), so they cannot be fitted as the pass reaches them:
+// every group of the row is fitted first, on the unmodified row ("static groups"), then
+// the permuted pass snaps each column to its group's grid.
+//
 // Every floating-point operation happens in a fixed order, so the result is
 // deterministic and independent of the thread count.
 #pragma once
@@ -29,11 +37,14 @@ struct GptqFactor {
   std::vector<double> u;      // [cols][cols] upper triangular, H⁻¹ = UᵀU
   std::vector<float> diag_h;  // undamped diag(H): the group fit's importance
   double damp_used = 0;       // the relative dampening that made H positive definite
+  // Act-order: perm[p] = the original column processed at step p; u is then the factor
+  // of the permuted H (row/column p = column perm[p]). Empty: natural order.
+  std::vector<int32_t> perm;
 };
 
 // Dampens, factors and inverts H. Retries with 10x the dampening (up to 1.0) when
 // the Cholesky factorisation fails; kInvalidArgument if it never succeeds.
-Result<GptqFactor> GptqPrepare(const std::vector<double>& h, int64_t cols, double damp);
+Result<GptqFactor> GptqPrepare(const std::vector<double>& h, int64_t cols, double damp, bool act_order = false);
 
 // Quantizes one row of cols weights into dst (the grid's storage). `work` is scratch
 // of cols doubles and `q` of cols floats (the snapped values, left there).

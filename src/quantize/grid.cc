@@ -38,7 +38,7 @@ class Q3P5Grid final : public RowGrid {
     groups_.push_back(g);
   }
   float Snap(float w, int64_t i) const override {
-    const G& g = groups_.back();
+    const G& g = groups_[static_cast<size_t>(i / kQ3P5BlockSize)];
     const bool up = g.full && (i - g.g0) / kQ3P5SubBlockSize == g.sel;
     const int c = Q3P5NearestCode(w, g.d, g.m, up);
     const int v = up ? c : 2 * c;
@@ -82,8 +82,8 @@ class Q4GGrid final : public RowGrid {
     g.g0 = g0;
     groups_.push_back(g);
   }
-  float Snap(float w, int64_t) const override {
-    const G& g = groups_.back();
+  float Snap(float w, int64_t i) const override {
+    const G& g = groups_[static_cast<size_t>(i / kQ4GBlockSize)];
     return g.m + g.d * static_cast<float>(NearestAffineCode(w, g.d, g.m, kQ4GMaxCode));
   }
   void Encode(const float* q, int64_t n, void* dst) override {
@@ -120,8 +120,8 @@ class Q8_0Grid final : public RowGrid {
     g.g0 = g0;
     groups_.push_back(g);
   }
-  float Snap(float w, int64_t) const override {
-    const G& g = groups_.back();
+  float Snap(float w, int64_t i) const override {
+    const G& g = groups_[static_cast<size_t>(i / kQ8_0BlockSize)];
     const int q = g.d > 0.0f ? RoundClamp(w / g.d, -kQ8_0MaxCode, kQ8_0MaxCode) : 0;
     return g.d * static_cast<float>(q);
   }
@@ -171,14 +171,17 @@ class SeedGrid final : public RowGrid {
 class RtnInt3Grid final : public RowGrid {
  public:
   int64_t group_size() const override { return kInt3RtnGroupSize; }
-  void Fit(const float* w, int64_t, int64_t len, int64_t, const float*) override { p_ = Int3RtnFit(w, len); }
-  float Snap(float w, int64_t) const override { return Int3RtnSnap(w, p_); }
+  void Fit(const float* w, int64_t, int64_t len, int64_t, const float*) override { p_.push_back(Int3RtnFit(w, len)); }
+  float Snap(float w, int64_t i) const override {
+    return Int3RtnSnap(w, p_[static_cast<size_t>(i / kInt3RtnGroupSize)]);
+  }
   void Encode(const float* q, int64_t n, void* dst) override {
     std::memcpy(dst, q, static_cast<size_t>(n) * sizeof(float));
+    p_.clear();
   }
 
  private:
-  Int3RtnParams p_;
+  std::vector<Int3RtnParams> p_;  // per group of the row, in order
 };
 
 }  // namespace

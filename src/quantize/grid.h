@@ -31,7 +31,9 @@ class RowGrid {
   // Fits the parameters of group [g0, g0 + len) of a row of n from the current
   // values w[0..len) with importance imp (null or len non-negative weights).
   virtual void Fit(const float* w, int64_t g0, int64_t len, int64_t n, const float* imp) = 0;
-  // The grid value for w at column i (i inside the last fitted group).
+  // The grid value for w at column i, with the parameters of i's group (groups are
+  // fitted in order from column 0; any group fitted since the last Encode: GPTQ's
+  // act-order fits every group of the row first, then snaps in another column order).
   virtual float Snap(float w, int64_t i) const = 0;
   // Writes the row (values q on the grid of the groups fitted for this row, in order)
   // into dst (row_bytes of the storage type). Fit must have been called for every

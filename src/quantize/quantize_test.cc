@@ -109,6 +109,37 @@ TEST(Gptq, DiagonalHessianEqualsPlainRounding) {
   }
 }
 
+// Act-order on a diagonal H with distinct entries: the permutation sorts diag(H) down
+// (ties by index), and with nothing to compensate the permuted pass with static groups
+// writes exactly plain rounding (every column snapped in its own group, stored in place).
+TEST(Gptq, ActOrderPermutesByEnergyAndStoresInPlace) {
+  auto rng = testing::MakeRng(6);
+  const int64_t n = 300;
+  std::vector<double> h(static_cast<size_t>(n * n), 0.0);
+  std::vector<float> diag(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) h[i * n + i] = diag[static_cast<size_t>(i)] = 1.0f + static_cast<float>(i * 7 % 13);
+  auto f = GptqPrepare(h, n, 0.01, /*act_order=*/true);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  ASSERT_EQ(f.value().perm.size(), static_cast<size_t>(n));
+  for (int64_t p = 1; p < n; ++p) {
+    const int32_t a = f.value().perm[p - 1], b = f.value().perm[p];
+    ASSERT_TRUE(diag[a] > diag[b] || (diag[a] == diag[b] && a < b)) << "step " << p << ": " << a << ", " << b;
+  }
+  EXPECT_EQ(f.value().perm[0], 11) << "the largest diagonal (13 at i = 11: 77 % 13 = 12) first";
+  EXPECT_FALSE(std::is_sorted(f.value().perm.begin(), f.value().perm.end()));
+  for (DType t : {DType::kQ3P5, DType::kQ4_G, DType::kQ8_0, DType::kQ3P5_SEED}) {
+    const TypeTraits& tr = GetTypeTraits(t);
+    const std::vector<float> w = testing::RandomWeights(rng, n);
+    std::vector<uint8_t> a(tr.row_bytes(n)), b(tr.row_bytes(n));
+    std::vector<float> q(static_cast<size_t>(n));
+    std::vector<double> work(static_cast<size_t>(n));
+    auto g1 = MakeRowGrid(t, false), g2 = MakeRowGrid(t, false);
+    GptqQuantizeRow(w.data(), f.value(), g1.get(), work.data(), q.data(), a.data());
+    GridQuantizeRow(w.data(), n, diag.data(), g2.get(), q.data(), b.data());
+    EXPECT_EQ(a, b) << tr.name;
+  }
+}
+
 // On correlated inputs GPTQ lowers the output error tr(E H Eᵀ) against rounding with
 // the same grid and importance (its whole point), for every block format.
 TEST(Gptq, LowersOutputErrorOnCorrelatedInputs) {
@@ -129,6 +160,8 @@ TEST(Gptq, LowersOutputErrorOnCorrelatedInputs) {
       for (int64_t j = 0; j < n; ++j) h[i * n + j] += x[s * n + i] * x[s * n + j] / samples;
   auto f = GptqPrepare(h, n, 0.01);
   ASSERT_TRUE(f.ok());
+  auto fa = GptqPrepare(h, n, 0.01, /*act_order=*/true);
+  ASSERT_TRUE(fa.ok());
   auto out_err = [&](const std::vector<float>& w, const std::vector<float>& q) {
     double e = 0;
     for (int64_t i = 0; i < n; ++i)
@@ -137,20 +170,24 @@ TEST(Gptq, LowersOutputErrorOnCorrelatedInputs) {
   };
   for (DType t : kGridTypes) {
     const TypeTraits& tr = GetTypeTraits(t);
-    double e_gptq = 0, e_plain = 0;
+    double e_gptq = 0, e_plain = 0, e_act = 0;
     std::vector<uint8_t> buf(tr.row_bytes(n));
     std::vector<double> work(static_cast<size_t>(n));
     for (int64_t r = 0; r < rows; ++r) {
       const std::vector<float> w = testing::RandomWeights(rng, n);
-      std::vector<float> q1(static_cast<size_t>(n)), q2(static_cast<size_t>(n));
-      auto g1 = MakeRowGrid(t, false), g2 = MakeRowGrid(t, false);
+      std::vector<float> q1(static_cast<size_t>(n)), q2(static_cast<size_t>(n)), q3(static_cast<size_t>(n));
+      auto g1 = MakeRowGrid(t, false), g2 = MakeRowGrid(t, false), g3 = MakeRowGrid(t, false);
       GptqQuantizeRow(w.data(), f.value(), g1.get(), work.data(), q1.data(), buf.data());
       GridQuantizeRow(w.data(), n, f.value().diag_h.data(), g2.get(), q2.data(), buf.data());
+      GptqQuantizeRow(w.data(), fa.value(), g3.get(), work.data(), q3.data(), buf.data());
       e_gptq += out_err(w, q1);
       e_plain += out_err(w, q2);
+      e_act += out_err(w, q3);
     }
-    std::printf("[gptq] %-10s output error gptq/plain = %.3f\n", tr.name, e_gptq / e_plain);
+    std::printf("[gptq] %-10s output error gptq/plain = %.3f, act-order/plain = %.3f\n", tr.name, e_gptq / e_plain,
+                e_act / e_plain);
     EXPECT_LT(e_gptq, 0.9 * e_plain) << tr.name;
+    EXPECT_LT(e_act, 0.9 * e_plain) << tr.name << " (act-order)";
   }
 }
 
@@ -170,8 +207,11 @@ TEST(Gptq, BlockedRowsEqualRowByRow) {
   for (int64_t s = 0; s < 600; ++s)
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < n; ++j) h[i * n + j] += x[s * n + i] * x[s * n + j] / 600;
-  auto f = GptqPrepare(h, n, 0.01);
-  ASSERT_TRUE(f.ok());
+  auto natural = GptqPrepare(h, n, 0.01);
+  ASSERT_TRUE(natural.ok());
+  for (int i = 0; i < n; ++i) h[i * n + i] *= 1.0 + (i * 37 % 11) * 0.2;  // distinct energies: a real permutation
+  auto permuted = GptqPrepare(h, n, 0.01, /*act_order=*/true);
+  ASSERT_TRUE(permuted.ok());
   std::vector<float> w;
   for (int64_t r = 0; r < rows; ++r) {
     const std::vector<float> wr = testing::RandomWeights(rng, n);
@@ -181,17 +221,19 @@ TEST(Gptq, BlockedRowsEqualRowByRow) {
     DType t;
     bool rtn;
   };
+  for (const GptqFactor* f : {&natural.value(), &permuted.value()})
   for (const Case c : {Case{DType::kQ3P5, false}, Case{DType::kQ4_G, false}, Case{DType::kQ8_0, false},
                        Case{DType::kQ3P5_SEED, false}, Case{DType::kF32, true}}) {
+    SCOPED_TRACE(f->perm.empty() ? "natural order" : "act-order");
     const size_t rb = GetTypeTraits(c.t).row_bytes(n);
     std::vector<uint8_t> a(rb * rows), b(rb * rows);
     std::vector<float> qa(w.size()), qb(w.size());
     std::vector<double> work(static_cast<size_t>(n));
     for (int64_t r = 0; r < rows; ++r) {
       auto g = MakeRowGrid(c.t, c.rtn);
-      GptqQuantizeRow(w.data() + r * n, f.value(), g.get(), work.data(), qa.data() + r * n, a.data() + r * rb);
+      GptqQuantizeRow(w.data() + r * n, *f, g.get(), work.data(), qa.data() + r * n, a.data() + r * rb);
     }
-    GptqQuantizeRows(w.data(), rows, f.value(), c.t, c.rtn, qb.data(), b.data(), rb);
+    GptqQuantizeRows(w.data(), rows, *f, c.t, c.rtn, qb.data(), b.data(), rb);
     EXPECT_EQ(a, b) << DTypeName(c.t) << (c.rtn ? " (RTN3)" : "");
     EXPECT_EQ(0, std::memcmp(qa.data(), qb.data(), qa.size() * sizeof(float))) << DTypeName(c.t);
   }
@@ -214,6 +256,28 @@ TEST(ChooseMix, BestGainPerBitFirstWithinBudget) {
   EXPECT_EQ(ChooseMix(opts, 1e9), (std::vector<int>{2, 2}));
   // An option that does not lower the error is never taken, whatever the budget.
   EXPECT_EQ(ChooseMix({{{100, 0.1}, {200, 0.1}}}, 1e9), (std::vector<int>{0}));
+}
+
+TEST(ChooseMix, OverBudgetStartGivesUpTheCheapestBitsFirst) {
+  // Each tensor starts at option 1 (the target); moving down saves bits at an error cost
+  // per saved bit of: t0 0.2/30, t1 0.05/30, t2 0.3/60.
+  const std::vector<std::vector<MixOption>> opts = {
+      {{100, 0.3}, {130, 0.1}},
+      {{100, 0.2}, {130, 0.15}},
+      {{200, 0.4}, {260, 0.1}},
+  };
+  const std::vector<int> start = {1, 1, 1};  // 520 bits
+  EXPECT_EQ(ChooseMix(opts, start, 520), (std::vector<int>{1, 1, 1})) << "fits: nothing moves";
+  EXPECT_EQ(ChooseMix(opts, start, 519), (std::vector<int>{1, 0, 1})) << "t1 costs least per saved bit";
+  // 489: t1 then t2 go down (430 bits); then 59 bits are left, enough to take t1 back up.
+  EXPECT_EQ(ChooseMix(opts, start, 489), (std::vector<int>{1, 1, 0}));
+  EXPECT_EQ(ChooseMix(opts, start, 400), (std::vector<int>{0, 0, 0}));
+  EXPECT_EQ(ChooseMix(opts, start, 399), (std::vector<int>{0, 0, 0})) << "narrowest everywhere; caller refuses";
+  // Equal costs: the lower tensor index moves first.
+  EXPECT_EQ(ChooseMix({{{100, 0.2}, {130, 0.1}}, {{100, 0.2}, {130, 0.1}}}, {1, 1}, 259),
+            (std::vector<int>{0, 1}));
+  // Start at 0 everywhere equals the upgrade-only overload.
+  EXPECT_EQ(ChooseMix(opts, {0, 0, 0}, 460), ChooseMix(opts, 460));
 }
 
 // ---- whole model (stories260K) ----
@@ -264,6 +328,30 @@ TEST_F(QuantizeModelTest, CalibratedGptqIsDeterministicAndThreadIndependent) {
   auto rc = QuantizeModel(Opts("c.gguf", "Q3P5"));
   ASSERT_TRUE(rc.ok());
   EXPECT_NE(Slurp(dir_ + "/c.gguf"), bytes_a);
+}
+
+TEST_F(QuantizeModelTest, ActOrderIsThreadIndependentAndRecorded) {
+  QuantizeOptions a = Opts("act_a.gguf", "Q3P5");
+  a.calib_path = calib_;
+  a.calib_ctx = 64;
+  a.gptq_act_order = true;
+  QuantizeOptions b = a;
+  b.output = dir_ + "/act_b.gguf";
+  b.threads = 3;
+  QuantizeOptions c = a;
+  c.output = dir_ + "/act_c.gguf";
+  c.gptq_act_order = false;
+  ASSERT_TRUE(QuantizeModel(a).ok());
+  ASSERT_TRUE(QuantizeModel(b).ok());
+  ASSERT_TRUE(QuantizeModel(c).ok());
+  const auto bytes_a = Slurp(a.output);
+  ASSERT_FALSE(bytes_a.empty());
+  EXPECT_EQ(bytes_a, Slurp(b.output)) << "thread count changed the act-order output";
+  EXPECT_NE(bytes_a, Slurp(c.output)) << "act-order changed nothing";
+  auto file = ModelFile::Open(a.output);
+  ASSERT_TRUE(file.ok());
+  const std::string method = file.value()->metadata().GetStringOr("septet.quantize.method", "");
+  EXPECT_NE(method.find("act-order"), std::string::npos) << method;
 }
 
 TEST_F(QuantizeModelTest, OutputIsSelfContainedWithPolicyAndMetadata) {
@@ -368,6 +456,42 @@ TEST_F(QuantizeModelTest, MixKeepsTheBudgetAndUpgradesTheWorstTensors) {
   o.calib_path = calib_;
   o.mix_bpw = 3.0;
   EXPECT_FALSE(QuantizeModel(o).ok());
+}
+
+TEST_F(QuantizeModelTest, MixBelowTheTargetMovesTensorsDownToQ3p5) {
+  QuantizeOptions o = Opts("mixdown.gguf", "Q4_G");
+  o.calib_path = calib_;
+  o.calib_ctx = 64;
+  auto q4 = QuantizeModel(o);
+  ASSERT_TRUE(q4.ok()) << q4.status().ToString();
+  QuantizeOptions o3 = o;
+  o3.type = "Q3P5";
+  o3.output = dir_ + "/mixdown3.gguf";
+  auto q3 = QuantizeModel(o3);
+  ASSERT_TRUE(q3.ok()) << q3.status().ToString();
+  const double lo = q3.value().bpw_target(), hi = q4.value().bpw_target();
+  ASSERT_LT(lo + 0.2, hi);
+  o.mix_bpw = (lo + hi) / 2;
+  auto r = QuantizeModel(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_LE(r.value().bpw_target(), o.mix_bpw + 1e-9);
+  EXPECT_GT(r.value().bpw_target(), o.mix_bpw - 0.15) << "no more bits given up than needed";
+  int down = 0, kept = 0;
+  for (const TensorReport& t : r.value().tensors) {
+    if (t.rel_out_err < 0 || t.name.rfind("blk.", 0) != 0) continue;
+    down += t.type == "Q3P5";
+    kept += t.type == "Q4_G";
+    EXPECT_TRUE(t.type == "Q3P5" || t.type == "Q4_G") << t.name << ": " << t.type << " (no wider candidate)";
+  }
+  EXPECT_GT(down, 0);
+  EXPECT_GT(kept, 0);
+  auto file = ModelFile::Open(o.output);
+  ASSERT_TRUE(file.ok());
+  int q3_in_file = 0;
+  for (const TensorInfo& t : file.value()->tensors()) q3_in_file += t.dtype == DType::kQ3P5;
+  EXPECT_EQ(q3_in_file, down) << "the file stores the chosen types";
+  o.mix_bpw = lo - 0.05;
+  EXPECT_FALSE(QuantizeModel(o).ok()) << "below Q3P5 everywhere";
 }
 
 TEST_F(QuantizeModelTest, KeepOverridesAndFallback) {

@@ -167,10 +167,39 @@ std::string Hex64(uint64_t v) {
 
 const char* QuantizeTypeList() { return "F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_SEED, RTN3_G64 (baseline)"; }
 
-std::vector<int> ChooseMix(const std::vector<std::vector<MixOption>>& options, double budget_bits) {
-  std::vector<int> choice(options.size(), 0);
+std::vector<int> ChooseMix(const std::vector<std::vector<MixOption>>& options, const std::vector<int>& start,
+                           double budget_bits) {
+  std::vector<int> choice = start;
+  choice.resize(options.size(), 0);
   double total = 0;
-  for (const auto& v : options) total += v.empty() ? 0.0 : v[0].bits;
+  for (size_t t = 0; t < options.size(); ++t) {
+    if (!options[t].empty()) total += options[t][static_cast<size_t>(choice[t])].bits;
+  }
+  // Phase 1: over budget, give up bits where it costs the least error per saved bit.
+  while (total > budget_bits) {
+    double best = 0;
+    size_t bt = 0;
+    int bo = -1;
+    for (size_t t = 0; t < options.size(); ++t) {
+      if (options[t].empty()) continue;
+      const MixOption& cur = options[t][static_cast<size_t>(choice[t])];
+      for (size_t k = options[t].size(); k-- > 0;) {  // widest first: ties keep more bits
+        const MixOption& o = options[t][k];
+        const double saved = cur.bits - o.bits;
+        if (!(saved > 0)) continue;
+        const double cost = (o.error - cur.error) / saved;
+        if (bo < 0 || cost < best) {
+          best = cost;
+          bt = t;
+          bo = static_cast<int>(k);
+        }
+      }
+    }
+    if (bo < 0) break;  // everything at its narrowest: the caller checks the budget
+    total -= options[bt][static_cast<size_t>(choice[bt])].bits - options[bt][static_cast<size_t>(bo)].bits;
+    choice[bt] = bo;
+  }
+  // Phase 2: spend what is left where it buys the most error per added bit.
   for (;;) {
     // The upgrade with the largest error reduction per added bit that fits the budget;
     // ties go to the lower tensor index, then the cheaper option (deterministic).
@@ -178,6 +207,7 @@ std::vector<int> ChooseMix(const std::vector<std::vector<MixOption>>& options, d
     size_t bt = 0;
     int bo = -1;
     for (size_t t = 0; t < options.size(); ++t) {
+      if (options[t].empty()) continue;
       const MixOption& cur = options[t][static_cast<size_t>(choice[t])];
       for (size_t k = 0; k < options[t].size(); ++k) {
         const MixOption& o = options[t][k];
@@ -195,6 +225,10 @@ std::vector<int> ChooseMix(const std::vector<std::vector<MixOption>>& options, d
     total += options[bt][static_cast<size_t>(bo)].bits - options[bt][static_cast<size_t>(choice[bt])].bits;
     choice[bt] = bo;
   }
+}
+
+std::vector<int> ChooseMix(const std::vector<std::vector<MixOption>>& options, double budget_bits) {
+  return ChooseMix(options, std::vector<int>(options.size(), 0), budget_bits);
 }
 
 bool GlobMatch(const std::string& p, const std::string& s) {
@@ -429,7 +463,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
     if (use_gptq) {
       auto it = factors.find(p.stats);
       if (it == factors.end()) {
-        SEPTET_ASSIGN_OR_RETURN(GptqFactor f, GptqPrepare(*hess, cols, o.gptq_damp));
+        SEPTET_ASSIGN_OR_RETURN(GptqFactor f, GptqPrepare(*hess, cols, o.gptq_damp, o.gptq_act_order));
         it = factors.emplace(p.stats, std::move(f)).first;
       }
       factor = &it->second;
@@ -487,13 +521,26 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
 
   // --mix-bpw: every matmul weight the default policy gives the target type is converted
   // to each candidate type (the target first); the choice is made once all are measured.
+  // When the target alone fits the budget, the candidates are the wider types (tensors
+  // move up from it); when it does not, the narrower Q3P5 (tensors move down from it).
+  // Candidates in increasing bits.
   std::vector<TypeChoice> mix_types;
   if (mix) {
+    double target_bits = 0;
+    int64_t mixable_params = 0;
+    for (const Plan& p : plan) {
+      if (!p.mixable) continue;
+      target_bits += RowBitsPerWeight(target.dtype, p.t->cols()) * static_cast<double>(p.t->numel());
+      mixable_params += p.t->numel();
+    }
+    const bool down = target_bits > o.mix_bpw * static_cast<double>(mixable_params);
+    const double target_bpw = GetTypeTraits(target.dtype).bits_per_weight;
+    if (down && GetTypeTraits(DType::kQ3P5).bits_per_weight < target_bpw) {
+      mix_types.push_back(TypeChoice{DType::kQ3P5, false});
+    }
     mix_types.push_back(target);
     for (DType d : {DType::kQ4_G, DType::kQ8_0}) {
-      if (GetTypeTraits(d).bits_per_weight > GetTypeTraits(target.dtype).bits_per_weight) {
-        mix_types.push_back(TypeChoice{d, false});
-      }
+      if (!down && GetTypeTraits(d).bits_per_weight > target_bpw) mix_types.push_back(TypeChoice{d, false});
     }
   }
   std::vector<std::vector<Converted>> mix_options(plan.size());
@@ -540,22 +587,28 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
     int64_t mix_params = 0;
     std::vector<size_t> idx;
     std::vector<std::vector<MixOption>> opts;
+    std::vector<int> start;
     for (size_t ti = 0; ti < plan.size(); ++ti) {
       if (mix_options[ti].empty()) continue;
       idx.push_back(ti);
       std::vector<MixOption> v;
-      for (const Converted& c : mix_options[ti]) v.push_back({c.report.bits, c.report.rel_out_err});
+      int s = 0;
+      for (const Converted& c : mix_options[ti]) {
+        if (c.store == target.dtype) s = static_cast<int>(v.size());
+        v.push_back({c.report.bits, c.report.rel_out_err});
+      }
       base_bits += v[0].bits;
       mix_params += plan[ti].t->numel();
       opts.push_back(std::move(v));
+      start.push_back(s);
     }
     const double budget = o.mix_bpw * static_cast<double>(mix_params);
     if (budget < base_bits) {
-      return InvalidArgument("--mix-bpw %g: below the %.4f bpw of the mixed tensors in %s alone", o.mix_bpw,
-                             base_bits / static_cast<double>(std::max<int64_t>(mix_params, 1)),
-                             target.Name().c_str());
+      return InvalidArgument("--mix-bpw %g: below the %.4f bpw of the mixed tensors in %s, the narrowest candidate",
+                             o.mix_bpw, base_bits / static_cast<double>(std::max<int64_t>(mix_params, 1)),
+                             mix_types[0].Name().c_str());
     }
-    const std::vector<int> choice = ChooseMix(opts, budget);
+    const std::vector<int> choice = ChooseMix(opts, start, budget);
     std::map<std::string, int> counts;
     double chosen_bits = 0;
     for (size_t k = 0; k < idx.size(); ++k) {
@@ -574,7 +627,8 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
                   chosen_bits / static_cast<double>(std::max<int64_t>(mix_params, 1)), mix_params);
     mix_summary = buf;
     for (const auto& [name, n] : counts) mix_summary += " " + std::to_string(n) + " " + name;
-    mix_summary += " (chosen by the measured output error tr(E H E^T)/tr(W H W^T) per added bit)";
+    mix_summary += " (from " + target.Name() +
+                   ", chosen by the measured output error tr(E H E^T)/tr(W H W^T) per bit)";
     log(mix_summary);
   }
   for (size_t ti = 0; ti < plan.size(); ++ti) {
@@ -637,7 +691,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
   std::string method = rep.method;
   if (rep.method == "gptq") {
     char buf[64];
-    std::snprintf(buf, sizeof(buf), "gptq(damp=%g)", o.gptq_damp);
+    std::snprintf(buf, sizeof(buf), "gptq(damp=%g%s)", o.gptq_damp, o.gptq_act_order ? ", act-order" : "");
     method = buf;
   }
   SEPTET_RETURN_IF_ERROR(wr.SetMeta("septet.quantize.method", MetaValue::String(method)));

@@ -40,10 +40,13 @@ struct QuantizeOptions {
   int64_t calib_max_tokens = 0;   // 0: every token of the calibration text
   bool gptq = true;               // with calibration: GPTQ (else importance-weighted rounding only)
   double gptq_damp = 0.01;
+  // GPTQ in decreasing diag(H) column order with the groups fitted up front (gptq.h).
+  bool gptq_act_order = false;
   // > 0 (needs calibration): the average bpw of the matmul weights. Each one the default
   // policy gives the target type is also converted to Q4_G and Q8_0 (those wider than the
-  // target), its output error measured on the calibration statistics, and ChooseMix picks
-  // the types (docs/quantization.md §Mixes).
+  // target) when the target fits B, else to Q3P5 (when narrower than the target), its
+  // output error measured on the calibration statistics, and ChooseMix picks the types,
+  // starting from the target (docs/quantization.md §Mixes).
   double mix_bpw = 0;
   int threads = 1;
   bool force = false;
@@ -89,10 +92,17 @@ struct MixOption {
   double error = 0;
 };
 
-// Per tensor, options[t][0] is the starting (cheapest) choice. Greedy: repeatedly take
-// the change of one tensor to a wider option with the largest error reduction per added
-// bit, while Σ bits <= budget_bits; stops when no change reduces the error within the
-// budget. Returns the option index per tensor.
+// Per tensor, options[t] in increasing bits; start[t] is the starting choice (the target
+// type). Two greedy phases, each move one tensor's option:
+//   1. while Σ bits > budget_bits: the move to a narrower option with the smallest error
+//      increase per saved bit (the least sensitive tensor gives up bits first);
+//   2. then, while a move fits: the move to a wider option with the largest error
+//      reduction per added bit; stops when no move fits the budget or reduces the error.
+// Ties go to the lower tensor index, then the cheaper option (deterministic). Returns the
+// option index per tensor; Σ bits <= budget_bits whenever the narrowest options fit it.
+std::vector<int> ChooseMix(const std::vector<std::vector<MixOption>>& options, const std::vector<int>& start,
+                           double budget_bits);
+// The same starting from options[t][0] everywhere (phase 2 only).
 std::vector<int> ChooseMix(const std::vector<std::vector<MixOption>>& options, double budget_bits);
 
 // Glob match with '*' (any run) and '?' (one character).

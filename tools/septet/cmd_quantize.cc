@@ -95,7 +95,7 @@ int RunQuantize(QuantizeFlags& f) {
               HumanBytes(r.file_bytes).c_str());
   std::printf("bpw all tensors: %.4f (%" PRId64 " weights)\n", r.bpw_all(), r.params_all);
   std::printf("bpw quantized tensors: %.4f (%" PRId64 " weights in %s%s)\n", r.bpw_target(), r.params_target,
-              r.type.c_str(), o.mix_bpw > 0 ? " + the --mix-bpw upgrades" : "");
+              r.type.c_str(), o.mix_bpw > 0 ? " + the --mix-bpw choices" : "");
   std::printf("method: %s%s\n", r.method.c_str(),
               r.calib_tokens ? (", calibrated on " + std::to_string(r.calib_tokens) + " tokens").c_str() : "");
   std::printf("time: %.2f s\n", secs);
@@ -124,9 +124,14 @@ Subcommand AddQuantizeCommand(CLI::App* app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--no-gptq", flags->no_gptq, "With --calib: importance-weighted rounding only, no GPTQ");
   cmd->add_option("--damp", o.gptq_damp, "GPTQ dampening, relative to mean(diag H)")->capture_default_str();
+  cmd->add_flag("--act-order", o.gptq_act_order,
+                "GPTQ columns in decreasing input energy diag(H), each 128-block's parameters fitted "
+                "on the unmodified weights first (static groups); the stored layout is unchanged");
   cmd->add_option("--mix-bpw", o.mix_bpw,
-                  "With --calib: average bpw of the matmul weights; the tensors whose measured output error "
-                  "falls most per added bit are stored in Q4_G or Q8_0 instead of --type (0 = off)")
+                  "With --calib: average bpw of the matmul weights (0 = off). If --type fits it, the tensors "
+                  "whose measured output error falls most per added bit are stored in Q4_G or Q8_0 instead; "
+                  "if not (e.g. --type Q4_G --mix-bpw 4.25), those whose error rises least per saved bit "
+                  "are stored in Q3P5")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--keep", o.keep,
                   "PATTERN=TYPE: store tensors matching PATTERN ('*', '?' wildcards) as TYPE, e.g. "
