@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <random>
 #include <sstream>
 #include <vector>
@@ -87,6 +88,25 @@ TEST(RowGrid, RtnInt3IsMinMaxRounding) {
   EXPECT_DOUBLE_EQ(quant::Int3RtnRowBitsPerWeight(4096), 3.5);
 }
 
+// A random row quantized by GPTQ with factor f and by plain grid rounding with the
+// given importance gives the same bytes, for each type.
+template <class Rng>
+void ExpectGptqIsPlainRounding(const GptqFactor& f, const std::vector<float>& importance,
+                               std::initializer_list<DType> types, Rng& rng) {
+  const int64_t n = f.cols;
+  for (DType t : types) {
+    const TypeTraits& tr = GetTypeTraits(t);
+    const std::vector<float> w = testing::RandomWeights(rng, n);
+    std::vector<uint8_t> a(tr.row_bytes(n)), b(tr.row_bytes(n));
+    std::vector<float> q(static_cast<size_t>(n));
+    std::vector<double> work(static_cast<size_t>(n));
+    auto g1 = MakeRowGrid(t, false), g2 = MakeRowGrid(t, false);
+    GptqQuantizeRow(w.data(), f, g1.get(), work.data(), q.data(), a.data());
+    GridQuantizeRow(w.data(), n, importance.data(), g2.get(), q.data(), b.data());
+    EXPECT_EQ(a, b) << tr.name;
+  }
+}
+
 // With H = c·I there is nothing to compensate: GPTQ equals plain grid quantization.
 TEST(Gptq, DiagonalHessianEqualsPlainRounding) {
   auto rng = testing::MakeRng(3);
@@ -95,18 +115,8 @@ TEST(Gptq, DiagonalHessianEqualsPlainRounding) {
   for (int64_t i = 0; i < n; ++i) h[i * n + i] = 2.0;
   auto f = GptqPrepare(h, n, 0.01);
   ASSERT_TRUE(f.ok()) << f.status().ToString();
-  for (DType t : {DType::kQ3P5, DType::kQ4_G, DType::kQ3P5_SEED}) {
-    const TypeTraits& tr = GetTypeTraits(t);
-    const std::vector<float> w = testing::RandomWeights(rng, n);
-    std::vector<uint8_t> a(tr.row_bytes(n)), b(tr.row_bytes(n));
-    std::vector<float> q(static_cast<size_t>(n));
-    std::vector<double> work(static_cast<size_t>(n));
-    auto g1 = MakeRowGrid(t, false), g2 = MakeRowGrid(t, false);
-    GptqQuantizeRow(w.data(), f.value(), g1.get(), work.data(), q.data(), a.data());
-    const std::vector<float> ones(static_cast<size_t>(n), 2.0f);
-    GridQuantizeRow(w.data(), n, ones.data(), g2.get(), q.data(), b.data());
-    EXPECT_EQ(a, b) << tr.name;
-  }
+  ExpectGptqIsPlainRounding(f.value(), std::vector<float>(static_cast<size_t>(n), 2.0f),
+                            {DType::kQ3P5, DType::kQ4_G, DType::kQ3P5_SEED}, rng);
 }
 
 // Act-order on a diagonal H with distinct entries: the permutation sorts diag(H) down
@@ -127,17 +137,7 @@ TEST(Gptq, ActOrderPermutesByEnergyAndStoresInPlace) {
   }
   EXPECT_EQ(f.value().perm[0], 11) << "the largest diagonal (13 at i = 11: 77 % 13 = 12) first";
   EXPECT_FALSE(std::is_sorted(f.value().perm.begin(), f.value().perm.end()));
-  for (DType t : {DType::kQ3P5, DType::kQ4_G, DType::kQ8_0, DType::kQ3P5_SEED}) {
-    const TypeTraits& tr = GetTypeTraits(t);
-    const std::vector<float> w = testing::RandomWeights(rng, n);
-    std::vector<uint8_t> a(tr.row_bytes(n)), b(tr.row_bytes(n));
-    std::vector<float> q(static_cast<size_t>(n));
-    std::vector<double> work(static_cast<size_t>(n));
-    auto g1 = MakeRowGrid(t, false), g2 = MakeRowGrid(t, false);
-    GptqQuantizeRow(w.data(), f.value(), g1.get(), work.data(), q.data(), a.data());
-    GridQuantizeRow(w.data(), n, diag.data(), g2.get(), q.data(), b.data());
-    EXPECT_EQ(a, b) << tr.name;
-  }
+  ExpectGptqIsPlainRounding(f.value(), diag, {DType::kQ3P5, DType::kQ4_G, DType::kQ8_0, DType::kQ3P5_SEED}, rng);
 }
 
 // On correlated inputs GPTQ lowers the output error tr(E H Eᵀ) against rounding with

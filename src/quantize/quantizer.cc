@@ -167,6 +167,34 @@ std::string Hex64(uint64_t v) {
 
 const char* QuantizeTypeList() { return "F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_SEED, RTN3_G64 (baseline)"; }
 
+// The best single change of one tensor's option: over every tensor t (in index
+// order) and option k (widest first or narrowest first), the largest value(cur, o)
+// above `floor` among those value accepts (it returns false to skip); a tie keeps
+// the first met, so the choice is deterministic. k < 0: no move.
+struct MixMove {
+  size_t t = 0;
+  int k = -1;
+};
+template <class Value>
+MixMove BestMixMove(const std::vector<std::vector<MixOption>>& options, const std::vector<int>& choice,
+                    bool widest_first, double floor, const Value& value) {
+  MixMove m;
+  double best = floor;
+  for (size_t t = 0; t < options.size(); ++t) {
+    if (options[t].empty()) continue;
+    const MixOption& cur = options[t][static_cast<size_t>(choice[t])];
+    const size_t n = options[t].size();
+    for (size_t i = 0; i < n; ++i) {
+      const size_t k = widest_first ? n - 1 - i : i;
+      double v = 0;
+      if (!value(cur, options[t][k], &v) || !(v > best)) continue;
+      best = v;
+      m = {t, static_cast<int>(k)};
+    }
+  }
+  return m;
+}
+
 std::vector<int> ChooseMix(const std::vector<std::vector<MixOption>>& options, const std::vector<int>& start,
                            double budget_bits) {
   std::vector<int> choice = start;
@@ -175,55 +203,36 @@ std::vector<int> ChooseMix(const std::vector<std::vector<MixOption>>& options, c
   for (size_t t = 0; t < options.size(); ++t) {
     if (!options[t].empty()) total += options[t][static_cast<size_t>(choice[t])].bits;
   }
-  // Phase 1: over budget, give up bits where it costs the least error per saved bit.
+  const auto apply = [&](const MixMove& m) {
+    total += options[m.t][static_cast<size_t>(m.k)].bits - options[m.t][static_cast<size_t>(choice[m.t])].bits;
+    choice[m.t] = m.k;
+  };
+  // Phase 1: over budget, give up bits where it costs the least error per saved bit
+  // (widest first: ties keep more bits).
   while (total > budget_bits) {
-    double best = 0;
-    size_t bt = 0;
-    int bo = -1;
-    for (size_t t = 0; t < options.size(); ++t) {
-      if (options[t].empty()) continue;
-      const MixOption& cur = options[t][static_cast<size_t>(choice[t])];
-      for (size_t k = options[t].size(); k-- > 0;) {  // widest first: ties keep more bits
-        const MixOption& o = options[t][k];
-        const double saved = cur.bits - o.bits;
-        if (!(saved > 0)) continue;
-        const double cost = (o.error - cur.error) / saved;
-        if (bo < 0 || cost < best) {
-          best = cost;
-          bt = t;
-          bo = static_cast<int>(k);
-        }
-      }
-    }
-    if (bo < 0) break;  // everything at its narrowest: the caller checks the budget
-    total -= options[bt][static_cast<size_t>(choice[bt])].bits - options[bt][static_cast<size_t>(bo)].bits;
-    choice[bt] = bo;
+    const MixMove m = BestMixMove(options, choice, /*widest_first=*/true, -HUGE_VAL,
+                                  [](const MixOption& cur, const MixOption& o, double* v) {
+                                    const double saved = cur.bits - o.bits;
+                                    if (!(saved > 0)) return false;
+                                    *v = -(o.error - cur.error) / saved;
+                                    return true;
+                                  });
+    if (m.k < 0) break;  // everything at its narrowest: the caller checks the budget
+    apply(m);
   }
-  // Phase 2: spend what is left where it buys the most error per added bit.
+  // Phase 2: spend what is left where it buys the most error per added bit (only
+  // upgrades that reduce the error and fit; ties: the lower tensor index, then the
+  // cheaper option).
   for (;;) {
-    // The upgrade with the largest error reduction per added bit that fits the budget;
-    // ties go to the lower tensor index, then the cheaper option (deterministic).
-    double best = 0;
-    size_t bt = 0;
-    int bo = -1;
-    for (size_t t = 0; t < options.size(); ++t) {
-      if (options[t].empty()) continue;
-      const MixOption& cur = options[t][static_cast<size_t>(choice[t])];
-      for (size_t k = 0; k < options[t].size(); ++k) {
-        const MixOption& o = options[t][k];
-        const double add = o.bits - cur.bits;
-        if (!(add > 0) || total + add > budget_bits) continue;
-        const double gain = (cur.error - o.error) / add;
-        if (gain > best) {
-          best = gain;
-          bt = t;
-          bo = static_cast<int>(k);
-        }
-      }
-    }
-    if (bo < 0) return choice;
-    total += options[bt][static_cast<size_t>(bo)].bits - options[bt][static_cast<size_t>(choice[bt])].bits;
-    choice[bt] = bo;
+    const MixMove m = BestMixMove(options, choice, /*widest_first=*/false, 0.0,
+                                  [&](const MixOption& cur, const MixOption& o, double* v) {
+                                    const double add = o.bits - cur.bits;
+                                    if (!(add > 0) || total + add > budget_bits) return false;
+                                    *v = (cur.error - o.error) / add;
+                                    return true;
+                                  });
+    if (m.k < 0) return choice;
+    apply(m);
   }
 }
 
