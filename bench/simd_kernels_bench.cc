@@ -145,6 +145,10 @@ SEPTET_MATVEC_BENCH(Q3P5_SEED, DType::kQ3P5_SEED)
 SEPTET_MATVEC_BENCH(Q4_G, DType::kQ4_G)
 SEPTET_MATVEC_BENCH(Q8_0, DType::kQ8_0)
 SEPTET_MATVEC_BENCH(F16, DType::kF16)
+void BM_MatVec_F32_repacked_simd(benchmark::State& s) { MatVec(s, DType::kF32, true, true); }
+BENCHMARK(BM_MatVec_F32_repacked_simd)->Args({2048, 2048})->Args({576, 1536})->Apply(Common);
+void BM_MatVec_F32_simd(benchmark::State& s) { MatVec(s, DType::kF32, true); }
+BENCHMARK(BM_MatVec_F32_simd)->Args({2048, 2048})->Args({576, 1536})->Apply(Common);
 
 // Prefill: m tokens through one rows x cols matrix (2048 x 2048: TinyLlama's
 // attention; 1536 x 576: SmolLM2's ffn gate).
@@ -167,6 +171,7 @@ void BM_MatMul_Q3P5_simd(benchmark::State& s) { MatMul(s, DType::kQ3P5, false); 
 void BM_MatMul_Q3P5_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ3P5, true); }
 void BM_MatMul_Q8_0_simd(benchmark::State& s) { MatMul(s, DType::kQ8_0, false); }
 void BM_MatMul_F32_simd(benchmark::State& s) { MatMul(s, DType::kF32, false); }
+void BM_MatMul_F32_repacked_simd(benchmark::State& s) { MatMul(s, DType::kF32, true); }
 void BM_MatMul_Q4_G_simd(benchmark::State& s) { MatMul(s, DType::kQ4_G, false); }
 void BM_MatMul_Q4_0_simd(benchmark::State& s) { MatMul(s, DType::kQ4_0, false); }
 void BM_MatMul_Q4_K_simd(benchmark::State& s) { MatMul(s, DType::kQ4_K, false); }
@@ -179,6 +184,7 @@ BENCHMARK(BM_MatMul_Q4_0_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->A
 BENCHMARK(BM_MatMul_Q4_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
 BENCHMARK(BM_MatMul_Q6_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
 BENCHMARK(BM_MatMul_F32_simd)->Args({2048, 2048, 64})->Args({1536, 576, 512})->Args({576, 1536, 512})->Args({576, 576, 512})->Apply(Common);
+BENCHMARK(BM_MatMul_F32_repacked_simd)->Args({2048, 2048, 64})->Args({1536, 576, 512})->Args({576, 1536, 512})->Args({576, 576, 512})->Apply(Common);
 
 // ---- memory bandwidth reference (single thread, 256 MiB) ----
 std::vector<float>& BigBuffer() {

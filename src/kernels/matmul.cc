@@ -15,7 +15,7 @@ namespace {
 
 // Row ranges are multiples of this (keeps SIMD kernels on whole row groups and
 // threads off each other's cache lines of y).
-constexpr int64_t kRowAlign = 8;
+constexpr int64_t kRowAlign = 16;  // a float panel (kernels/simd/repack.h), two 8-row tiles
 // Rows per dequantized tile on the BLAS path: 256 rows x K=4096 floats = 4 MiB.
 constexpr int64_t kBlasTileRows = 256;
 
@@ -85,7 +85,9 @@ void BlasRows(const cpu::WeightView& w, const float* x, int64_t m, int64_t r0, i
 // repacked Q3P5 layout, whose GEMM decodes a one-tile batch into an L1-sized
 // chunk, from 2 (simd_kernels_bench 2048 x 2048: 2 tokens 262-274 us against
 // 2 x 156 us).
-int64_t MinGemmTokens(const cpu::WeightView& w) { return w.layout == cpu::WeightLayout::kQ3P5Slots ? 2 : 4; }
+// On float panels (kernels/simd/dot_float_panels.cc) a tile of 2 or 3 tokens is
+// already the matvec's loop with more chains, so the GEMM runs from 2 as well.
+int64_t MinGemmTokens(const cpu::WeightView& w) { return w.layout != cpu::WeightLayout::kFile ? 2 : 4; }
 constexpr int64_t kMatVecTileBytes = 64 << 10;
 
 }  // namespace

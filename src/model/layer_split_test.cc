@@ -183,7 +183,7 @@ TEST(LayerSplitTest, HostContextHoldsOnlyItsLayersKv) {
 }
 
 TEST(LayerSplitTest, StreamingBehindTheSplitKeepsTheLogits) {
-  auto m = LlamaModel::Load(testing::SharedFile(kStories), {});
+  auto m = LlamaModel::Load(testing::SharedFile(kStories), ModelOptions{std::nullopt, false});  // streamed: mapped
   ASSERT_TRUE(m.ok());
   const std::vector<float> ref = RunLogits(*m.value(), {.n_threads = 1});
   auto front = CpuFront::Create(*m.value(), 2, 128, 1, 1);

@@ -21,6 +21,9 @@ namespace septet::model {
 namespace {
 
 constexpr char kStories[] = "models/stories260K/stories260K.bin";
+// Streamed layers are read from the file mapping, so the model is loaded without
+// the SIMD repack, as runtime::PlanPlacement loads a model it streams.
+const ModelOptions kMapped{std::nullopt, false};
 
 std::vector<float> RunLogits(const LlamaModel& m, const CpuOptions& o, uint64_t* evictions = nullptr) {
   auto c = LlamaContext::Create(m, LlamaContext::kMaxBatch + 16, o);
@@ -39,7 +42,7 @@ std::vector<float> RunLogits(const LlamaModel& m, const CpuOptions& o, uint64_t*
 }
 
 TEST(LayerStreamerTest, StreamedLayersGiveTheResidentLogitsBitForBit) {
-  auto m = LlamaModel::Load(testing::SharedFile(kStories), {});
+  auto m = LlamaModel::Load(testing::SharedFile(kStories), kMapped);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   const std::vector<float> ref = RunLogits(*m.value(), {.n_threads = 2});
   for (int64_t first : {0, 2, 4}) {
@@ -53,7 +56,7 @@ TEST(LayerStreamerTest, StreamedLayersGiveTheResidentLogitsBitForBit) {
 }
 
 TEST(LayerStreamerTest, SpreadLayersGiveTheResidentLogitsBitForBit) {
-  auto m = LlamaModel::Load(testing::SharedFile(kStories), {});
+  auto m = LlamaModel::Load(testing::SharedFile(kStories), kMapped);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   const std::vector<float> ref = RunLogits(*m.value(), {.n_threads = 2});
   for (const std::vector<int64_t>& layers : std::vector<std::vector<int64_t>>{{1, 3}, {4}, {0, 2, 4}, {0, 1, 2, 3, 4}}) {
@@ -74,7 +77,7 @@ TEST(LayerStreamerTest, SpreadLayersGiveTheResidentLogitsBitForBit) {
 // faults on the mapping): O_DIRECT where the filesystem allows it, buffered reads
 // where it does not (forced here with SEPTET_NO_DIRECT_IO=1), the same logits.
 TEST(LayerStreamerTest, ReadsEachStreamedLayerOncePerPassDirectOrBuffered) {
-  auto m = LlamaModel::Load(testing::SharedFile(kStories), {});
+  auto m = LlamaModel::Load(testing::SharedFile(kStories), kMapped);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   const std::vector<float> ref = RunLogits(*m.value(), {.n_threads = 2});
   CpuOptions o{.n_threads = 2};

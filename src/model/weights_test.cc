@@ -31,11 +31,13 @@ std::unique_ptr<ModelFile> Edited(const ModelFile& f, const std::string& name, c
   return copy;
 }
 
+// With the repack off (as for streamed layers), stored types are used straight
+// from the mapping; the repacks are tested below.
 TEST(WeightsTest, StoredTypesAreMappedWithoutCopy) {
   auto f = MakeTinyLlama({});
   auto hp = ReadLlamaHParams(*f);
   ASSERT_TRUE(hp.ok());
-  auto w = BindLlamaWeights(*f, *hp, {});
+  auto w = BindLlamaWeights(*f, *hp, BindOptions{std::nullopt, false});
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   EXPECT_EQ(w->owned_bytes, 0u);
   EXPECT_EQ(w->layers[1].wq.data, f->FindTensor("blk.1.attn_q.weight")->data);
@@ -67,7 +69,7 @@ TEST(WeightsTest, ComputeTypeConvertsEveryMatrixAndOwnsIt) {
   auto f = MakeTinyLlama({});
   auto hp = ReadLlamaHParams(*f);
   ASSERT_TRUE(hp.ok());
-  auto w = BindLlamaWeights(*f, *hp, BindOptions{DType::kBF16});
+  auto w = BindLlamaWeights(*f, *hp, BindOptions{DType::kBF16, false});  // the conversion alone
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   for (const LayerWeights& L : w->layers) {
     for (const cpu::WeightView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) {
@@ -144,34 +146,61 @@ TEST(WeightsTest, Q3P5MatmulWeightsAreRepackedOnX86Simd) {
   EXPECT_EQ(w->owned.size(), plain->owned.size());
 }
 
-// A tied head stored in a repackable type: the head is repacked, and the lookup
-// table is the same repacked copy (no second copy, the mapping is not read).
-TEST(WeightsTest, TiedQ3P5HeadSharesOneRepackedCopyWithTheLookup) {
-  TinyLlamaSpec s;
-  s.dim = 160;  // one full block + a short block of 32
-  s.n_rot = 16;
-  s.tied = true;
-  s.matrix_type = DType::kQ3P5;
-  s.embd_type = DType::kQ3P5;
-  auto f = MakeTinyLlama(s);
+// Stored F32 / F16 / BF16 matrices go into float panels on x86 SIMD targets: an
+// owned copy of ceil(rows / 16) * 16 rows replaces the mapping.
+TEST(WeightsTest, FloatMatmulWeightsAreRepackedIntoPanelsOnX86Simd) {
+  auto f = MakeTinyLlama({});
   auto hp = ReadLlamaHParams(*f);
   ASSERT_TRUE(hp.ok());
   auto w = BindLlamaWeights(*f, *hp, BindOptions{});
   ASSERT_TRUE(w.ok()) << w.status().ToString();
-  EXPECT_EQ(w->token_embd.data, w->output.data);
-  EXPECT_EQ(w->token_embd.layout, w->output.layout);
   const std::string target = simd::TargetName();
-  if (target == "AVX2" || target == "AVX3" || target == "AVX3_DL") {
-    EXPECT_EQ(w->output.layout, cpu::WeightLayout::kQ3P5Slots);
+  const bool x86 = target == "AVX2" || target == "AVX3" || target == "AVX3_DL";
+  size_t padded = 0;
+  for (const LayerWeights& L : w->layers) {
+    for (const cpu::WeightView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) {
+      EXPECT_EQ(v->layout, x86 ? cpu::WeightLayout::kFloatPanels : cpu::WeightLayout::kFile);
+      padded += static_cast<size_t>((v->rows + 15) / 16 * 16) * v->row_bytes;
+    }
   }
-  const TensorInfo* embd = f->FindTensor("token_embd.weight");
-  ASSERT_NE(embd, nullptr);
-  const size_t row_bytes = GetTypeTraits(DType::kQ3P5).row_bytes(s.dim);
-  std::vector<float> a(static_cast<size_t>(s.dim)), b(a.size());
-  for (int64_t r = 0; r < s.vocab; ++r) {
-    GetTypeTraits(DType::kQ3P5).to_float(embd->data + static_cast<size_t>(r) * row_bytes, a.data(), s.dim);
-    simd::RowToFloat(w->token_embd, r, b.data());
-    ASSERT_EQ(a, b) << "row " << r;
+  EXPECT_EQ(w->output.layout, x86 ? cpu::WeightLayout::kFloatPanels : cpu::WeightLayout::kFile);
+  padded += static_cast<size_t>((w->output.rows + 15) / 16 * 16) * w->output.row_bytes;
+  EXPECT_EQ(w->owned_bytes, x86 ? padded : 0u);
+}
+
+// A tied head stored in a repackable type: the head is repacked, and the lookup
+// table is the same repacked copy (no second copy, the mapping is not read).
+TEST(WeightsTest, TiedRepackableHeadSharesOneRepackedCopyWithTheLookup) {
+  for (DType type : {DType::kQ3P5, DType::kF32, DType::kF16}) {
+    const TypeTraits& t = GetTypeTraits(type);
+    SCOPED_TRACE(t.name);
+    TinyLlamaSpec s;
+    s.dim = 160;  // Q3P5: one full block + a short block of 32
+    s.vocab = 37;  // float panels: 2 whole panels and a padded one
+    s.n_rot = 16;
+    s.tied = true;
+    s.matrix_type = type;
+    s.embd_type = type;
+    auto f = MakeTinyLlama(s);
+    auto hp = ReadLlamaHParams(*f);
+    ASSERT_TRUE(hp.ok());
+    auto w = BindLlamaWeights(*f, *hp, BindOptions{});
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    EXPECT_EQ(w->token_embd.data, w->output.data);
+    EXPECT_EQ(w->token_embd.layout, w->output.layout);
+    const std::string target = simd::TargetName();
+    if (target == "AVX2" || target == "AVX3" || target == "AVX3_DL") {
+      EXPECT_EQ(w->output.layout, type == DType::kQ3P5 ? cpu::WeightLayout::kQ3P5Slots : cpu::WeightLayout::kFloatPanels);
+    }
+    const TensorInfo* embd = f->FindTensor("token_embd.weight");
+    ASSERT_NE(embd, nullptr);
+    const size_t row_bytes = t.row_bytes(s.dim);
+    std::vector<float> a(static_cast<size_t>(s.dim)), b(a.size());
+    for (int64_t r = 0; r < s.vocab; ++r) {
+      t.to_float(embd->data + static_cast<size_t>(r) * row_bytes, a.data(), s.dim);
+      simd::RowToFloat(w->token_embd, r, b.data());
+      ASSERT_EQ(a, b) << "row " << r;
+    }
   }
 }
 

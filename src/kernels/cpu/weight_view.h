@@ -17,7 +17,8 @@ namespace septet::cpu {
 // (kernels/simd/repack.h), same row_bytes, same information.
 enum class WeightLayout : uint8_t {
   kFile = 0,
-  kQ3P5Slots = 1,  // Q3P5 full blocks rearranged for AVX2 (kernels/simd/repack.h)
+  kQ3P5Slots = 1,   // Q3P5 full blocks rearranged for AVX2 (kernels/simd/repack.h)
+  kFloatPanels = 2,  // F32/F16/BF16 rows interleaved in panels of 16 (kernels/simd/repack.h)
 };
 
 struct WeightView {

@@ -124,10 +124,17 @@ void RepackQ3P5Slots(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::W
 }
 
 bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked) {
-  if (w.layout != cpu::WeightLayout::kFile || w.type != DType::kQ3P5) return false;
-  if (!detail::Q3P5SlotsIsFast()) return false;
-  RepackQ3P5Slots(w, out, repacked);
-  return true;
+  if (w.layout != cpu::WeightLayout::kFile) return false;
+  if (w.type == DType::kQ3P5 && detail::Q3P5SlotsIsFast()) {
+    RepackQ3P5Slots(w, out, repacked);
+    return true;
+  }
+  const bool is_float = w.type == DType::kF32 || w.type == DType::kF16 || w.type == DType::kBF16;
+  if (is_float && detail::FloatPanelsIsFast()) {
+    RepackFloatPanels(w, out, repacked);
+    return true;
+  }
+  return false;
 }
 
 void UnpackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* file_view) {
@@ -139,6 +146,10 @@ void UnpackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
       SEPTET_CHECK(w.type == DType::kQ3P5);
       ConvertBlocks(w, out, Q3P5SlotsToBlock, Q3P5SlotsToShort);
       break;
+    case cpu::WeightLayout::kFloatPanels:
+      out->resize(w.row_bytes * static_cast<size_t>(w.rows));
+      for (int64_t r = 0; r < w.rows; ++r) FloatPanelRow(w, r, out->data() + static_cast<size_t>(r) * w.row_bytes);
+      break;
   }
   *file_view = w;
   file_view->data = out->data();
@@ -148,6 +159,12 @@ void UnpackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
 void RowToFloat(const cpu::WeightView& w, int64_t r, float* out) {
   const TypeTraits& t = GetTypeTraits(w.type);
   if (w.layout == cpu::WeightLayout::kFile) return t.to_float(w.row(r), out, w.cols);
+  if (w.layout == cpu::WeightLayout::kFloatPanels) {
+    thread_local std::vector<uint8_t> row;
+    row.resize(w.row_bytes);
+    FloatPanelRow(w, r, row.data());
+    return t.to_float(row.data(), out, w.cols);
+  }
   std::vector<uint8_t> bytes;
   cpu::WeightView file;
   UnpackRows(cpu::WeightView{w.type, 1, w.cols, w.row(r), w.row_bytes, w.layout}, &bytes, &file);

@@ -25,8 +25,17 @@
 // AVX2 decode: one 8-byte broadcast of L with a vpsrlvq by (0, 2, 4, 6) per
 // 64-bit lane (& 3), one 4-byte broadcast of H with a vpsrlvd by (0..7) (& 1,
 // << 2): u of weight j lands on byte j. Padding codes stay 0.
+//
+// WeightLayout::kFloatPanels (F32, F16, BF16). Rows are grouped in panels of
+// kFloatPanelRows = 16; panel p holds rows 16 p .. 16 p + 15, k-major: the
+// element of row 16 p + j, column k sits at element (p * cols + k) * 16 + j of the
+// buffer (each element in the weight's own 4- or 2-byte type). The last panel is
+// padded with zero rows, so the buffer holds ceil(rows / 16) * 16 * row_bytes
+// bytes. Kernels: kernels/simd/dot_float_panels.cc (one vector load = weight k
+// of 16 rows, the activation broadcast).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -37,14 +46,25 @@ namespace septet::simd {
 // Repacks `w` (file layout) when the dispatched SIMD target has a faster kernel
 // for a repacked layout of w.type: fills *out (row-major, w.row_bytes per row)
 // and *repacked (pointing into *out), returns true. Returns false (nothing
-// written) otherwise: types without a repacked layout (all but Q3P5), targets
-// without the fast kernel (anything but AVX2), or w already repacked.
+// written) otherwise: types without a repacked layout (all but Q3P5 and the
+// float types), targets without the fast kernel (anything below AVX2), or w
+// already repacked.
 bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
 
 // Unconditional Q3P5 -> kQ3P5Slots repack (w: Q3P5, file layout). Every target
 // has a kernel for the result (the portable ones are not faster); tests use it
 // to run the repacked kernels on every compiled target.
 void RepackQ3P5Slots(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
+
+inline constexpr int64_t kFloatPanelRows = 16;
+// Bytes of one panel of w (kFloatPanels layout): 16 rows of w.row_bytes.
+inline size_t FloatPanelBytes(const cpu::WeightView& w) { return static_cast<size_t>(kFloatPanelRows) * w.row_bytes; }
+
+// Unconditional F32/F16/BF16 -> kFloatPanels repack (w in the file layout). Every
+// target has a kernel for the result; tests use it on every compiled target.
+void RepackFloatPanels(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
+// Row r of a kFloatPanels view, in the file layout (w.row_bytes bytes to dst).
+void FloatPanelRow(const cpu::WeightView& w, int64_t r, uint8_t* dst);
 
 // Inverse of any repack: the file-layout bytes (identical to the original) in
 // *out and a kFile view of them in *file_view. A kFile view is copied as is.
