@@ -228,8 +228,10 @@ void Engine::Admit(std::vector<Slot>& slots) {
 }
 
 void Engine::Step(std::vector<Slot>& slots) {
-  int64_t completed = 0, cancelled = 0, chunks = 0;
-  const auto finish = [&](Slot& s, const Status& status) {
+  int64_t chunks = 0;
+  // Ends a request: counted before its client hears of it (on_done), so counters
+  // read after an answer arrives include that answer.
+  const auto finish = [&](Slot& s, const Status& status, bool cancelled) {
     if (s.stream) {
       const runtime::GenerationStats& g = s.stream->stats();
       s.timing.generated_tokens = g.generated_tokens;
@@ -238,23 +240,23 @@ void Engine::Step(std::vector<Slot>& slots) {
       s.timing.logprobs = g.logprobs;
     }
     if (s.timing.generated_tokens > 0) s.timing.decode_ms = MsBetween(s.decode_start, Clock::now());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --counters_.running;
+      ++(cancelled ? counters_.cancelled : counters_.completed);
+    }
     if (s.request.on_done) s.request.on_done(status, s.timing);
     s.Release();
-    ++completed;
   };
   // Requests whose client went away (or CancelAll) end before the batch is built.
   for (Slot& s : slots) {
     if (!s.busy || !(s.cancel || (s.request.cancelled && s.request.cancelled()))) continue;
     if (s.stream) s.stream->Cancel();
     s.timing.finish = runtime::FinishReason::kCancelled;
-    finish(s, Status::Ok());
-    ++cancelled;
+    finish(s, Status::Ok(), true);
   }
   const auto count = [&](int64_t step_tokens) {
     std::lock_guard<std::mutex> lock(mu_);
-    counters_.running -= completed;
-    counters_.completed += completed - cancelled;
-    counters_.cancelled += cancelled;
     counters_.prefill_chunks += chunks;
     if (step_tokens > 0) {
       ++counters_.steps;
@@ -304,7 +306,7 @@ void Engine::Step(std::vector<Slot>& slots) {
     const int32_t seq = static_cast<int32_t>(order[r]);
     Slot& s = slots[order[r]];
     if (!st.ok()) {
-      finish(s, st);  // the context is unchanged: the cache still matches history
+      finish(s, st, false);  // the context is unchanged: the cache still matches history
       continue;
     }
     if (!s.prefilled) {
@@ -326,7 +328,7 @@ void Engine::Step(std::vector<Slot>& slots) {
       // A cache that produced NaN is not offered to anyone again.
       s.history.clear();
       ctx_->TruncateSeq(seq, 0);
-      finish(s, Internal("forward pass produced NaN logits at position %zu", pos));
+      finish(s, Internal("forward pass produced NaN logits at position %zu", pos), false);
       continue;
     }
     const runtime::TokenStream::Step step = s.stream->Next(row, s.history, ctx_->seq_past(seq), ctx_->n_ctx());
@@ -337,12 +339,11 @@ void Engine::Step(std::vector<Slot>& slots) {
     if (!step.text.empty() && s.request.on_text && !s.request.on_text(step.text) &&
         s.stream->stats().finish != runtime::FinishReason::kStopString) {
       s.stream->Cancel();
-      finish(s, Status::Ok());
-      ++cancelled;
+      finish(s, Status::Ok(), true);
       continue;
     }
     if (step.done) {
-      finish(s, Status::Ok());
+      finish(s, Status::Ok(), false);
     } else {
       s.next = step.next;
     }
