@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -82,6 +83,16 @@ Result<std::shared_ptr<MappedFile>> MappedFile::Open(const std::string& path) {
   }
   ::close(fd);
   return f;
+}
+
+void MappedFile::DropPages(const uint8_t* p, size_t n) const {
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(data_), at = reinterpret_cast<uintptr_t>(p);
+  if (!mapped_ || at < lo || n > size_ || at - lo > size_ - n) return;  // not (wholly) this file's bytes
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t a = (at + page - 1) / page * page;
+  const uintptr_t b = (at + n) / page * page;
+  // A failure (e.g. locked pages) only leaves the pages resident.
+  if (a < b) ::madvise(reinterpret_cast<void*>(a), b - a, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

@@ -28,6 +28,12 @@ class MappedFile {
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
   bool mapped() const { return mapped_; }
+  // Gives back the pages wholly inside [p, p + n) (a range of this file's bytes)
+  // that this process has mapped: for bytes that will not be read again (a weight
+  // repacked into an owned copy), so they leave the resident set. Reading them
+  // later still works (the kernel reads them in again). Does nothing for the
+  // read-into-memory fallback, whose bytes would be lost.
+  void DropPages(const uint8_t* p, size_t n) const;
   // Why the file was read instead of mapped ("" when mapped).
   const std::string& fallback_reason() const { return fallback_reason_; }
 

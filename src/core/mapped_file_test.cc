@@ -55,6 +55,33 @@ TEST(MappedFileTest, ReadFallbackHoldsTheSameBytes) {
   ::unlink(path.c_str());
 }
 
+// DropPages leaves the bytes readable: the mapping reads them in again, and the
+// read-into-memory fallback (whose pages madvise would zero) is left alone.
+// Ranges that are not the file's own bytes are ignored.
+TEST(MappedFileTest, DroppedPagesReadTheSameBytesAgain) {
+  std::vector<uint8_t> bytes(5 * 4096 + 123);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 29 + 3);
+  const std::string path = WriteTemp(bytes);
+  auto mapped = MappedFile::Open(path);
+  ASSERT_TRUE(mapped.ok()) << mapped.status().ToString();
+  std::shared_ptr<MappedFile> read;
+  {
+    NoMmapEnv env;
+    auto r = MappedFile::Open(path);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    read = *r;
+  }
+  for (const auto& f : {*mapped, read}) {
+    ASSERT_EQ(std::memcmp(f->data(), bytes.data(), bytes.size()), 0);  // resident
+    f->DropPages(f->data() + 100, bytes.size() - 200);
+    f->DropPages(f->data(), f->size());
+    f->DropPages(f->data() + 4096, f->size());  // runs past the end: ignored
+    f->DropPages(bytes.data(), bytes.size());   // not this file's bytes: ignored
+    EXPECT_EQ(std::memcmp(f->data(), bytes.data(), bytes.size()), 0) << (f->mapped() ? "mapped" : "read");
+  }
+  ::unlink(path.c_str());
+}
+
 TEST(MappedFileTest, FallbackStillReportsMissingFiles) {
   NoMmapEnv env;
   auto r = MappedFile::Open("/tmp/septet_mapped_file_test_no_such_file.bin");

@@ -77,6 +77,7 @@ class Binder {
     if (!simd::RepackRows(v, buf.get(), &out)) return v;
     if (v.data == t.data) {
       w_->mapped_bytes -= t.nbytes;
+      for (const auto& file : f_.files()) file->DropPages(t.data, t.nbytes);  // the mapping is not read again
     } else {
       for (auto& o : w_->owned) {
         if (o && o->data() == v.data) {
