@@ -1,6 +1,8 @@
 #include "kernels/simd/repack.h"
 
+#include <algorithm>
 #include <cstring>
+#include <thread>
 
 #include "core/check.h"
 #include "kernels/simd/kernels_internal.h"
@@ -23,35 +25,111 @@ void ConvertBlocks(const cpu::WeightView& w, std::vector<uint8_t>* out, Full ful
   out->resize(rb * static_cast<size_t>(w.rows));
   const int64_t nb = w.cols / kBlock;
   const int ns = static_cast<int>((w.cols % kBlock + kSub - 1) / kSub);
-  for (int64_t r = 0; r < w.rows; ++r) {
-    const uint8_t* src = w.row(r);
-    uint8_t* dst = out->data() + static_cast<size_t>(r) * rb;
-    for (int64_t b = 0; b < nb; ++b) full(src + b * kBlockBytes, dst + b * kBlockBytes);
-    if (ns > 0) tail(src + nb * kBlockBytes, ns, dst + nb * kBlockBytes);
-  }
+  ParallelRanges(w.rows, out->size(), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint8_t* src = w.row(r);
+      uint8_t* dst = out->data() + static_cast<size_t>(r) * rb;
+      for (int64_t b = 0; b < nb; ++b) full(src + b * kBlockBytes, dst + b * kBlockBytes);
+      if (ns > 0) tail(src + nb * kBlockBytes, ns, dst + nb * kBlockBytes);
+    }
+  });
 }
 
 }  // namespace
 
-void Q3P5BlockToSlots(const uint8_t* file_block, uint8_t* slots_block) {
-  quant::BlockQ3P5 blk;
-  std::memcpy(&blk, file_block, kBlockBytes);
-  uint8_t codes[kBlock];  // u, or v = 2u + e in sub-block sel
-  quant::Q3P5UnpackCodes(blk, quant::kQ3P5SubBlocks, codes);
-  const int sel = static_cast<int>((blk.hdr >> 15) & 3u);
-  const uint8_t* c[4];
-  for (int k = 0; k < 4; ++k) c[k] = codes + kSub * ((sel + k) & 3);
-  uint8_t out[kBlockBytes] = {};
-  std::memcpy(out, &blk.hdr, 4);
-  for (int j = 0; j < kSub; ++j) {
-    const int v0 = c[0][j], u1 = c[1][j], u2 = c[2][j], u3 = c[3][j];
-    out[4 + j] = static_cast<uint8_t>(v0 | (u1 << 4) | ((u3 >> 2) << 7));
-    const int nib = u2 | (((u3 >> 1) & 1) << 3);
-    out[36 + j % 16] = static_cast<uint8_t>(out[36 + j % 16] | (nib << (4 * (j / 16))));
-    const int bit = 8 * (j % 4) + j / 4;
-    out[52 + bit / 8] = static_cast<uint8_t>(out[52 + bit / 8] | ((u3 & 1) << (bit % 8)));
+namespace {
+
+// Bits 0, 2, 4, ..., 62 of x packed into 32 bits.
+uint32_t EvenBits(uint64_t x) {
+  x &= 0x5555555555555555ull;
+  x = (x | (x >> 1)) & 0x3333333333333333ull;
+  x = (x | (x >> 2)) & 0x0F0F0F0F0F0F0F0Full;
+  x = (x | (x >> 4)) & 0x00FF00FF00FF00FFull;
+  x = (x | (x >> 8)) & 0x0000FFFF0000FFFFull;
+  x = (x | (x >> 16)) & 0x00000000FFFFFFFFull;
+  return static_cast<uint32_t>(x);
+}
+
+// Bits r, r + 4, ..., r + 28 of x packed into 8 bits.
+uint32_t Every4th(uint32_t x, int r) {
+  x = (x >> r) & 0x11111111u;
+  x = (x | (x >> 3)) & 0x03030303u;
+  x = (x | (x >> 6)) & 0x000F000Fu;
+  return (x | (x >> 12)) & 0xFFu;
+}
+
+// kSpread[b]: bit i of b moved to bit 0 of byte i.
+struct SpreadTable {
+  uint64_t v[256];
+  constexpr SpreadTable() : v() {
+    for (int b = 0; b < 256; ++b) {
+      for (int i = 0; i < 8; ++i) v[b] |= static_cast<uint64_t>((b >> i) & 1) << (8 * i);
+    }
   }
-  std::memcpy(slots_block, out, kBlockBytes);
+};
+constexpr SpreadTable kSpread;
+
+// Bits 8 g .. 8 g + 7 of a 32-weight bit plane, one per byte (weights 8 g .. 8 g + 7).
+uint64_t Spread(uint32_t plane, int g) { return kSpread.v[(plane >> (8 * g)) & 0xFFu]; }
+
+}  // namespace
+
+void ParallelRanges(int64_t n, size_t bytes, const std::function<void(int64_t, int64_t)>& f) {
+  constexpr size_t kBytesPerThread = 16 << 20;
+  const int64_t hw = std::max<int64_t>(1, std::thread::hardware_concurrency());
+  const int64_t threads =
+      std::clamp<int64_t>(static_cast<int64_t>(bytes / kBytesPerThread), 1, std::max<int64_t>(1, std::min(hw, n)));
+  if (threads <= 1) return f(0, n);
+  std::vector<std::thread> pool;
+  for (int64_t i = 1; i < threads; ++i) pool.emplace_back(f, n * i / threads, n * (i + 1) / threads);
+  f(0, n / threads);
+  for (std::thread& t : pool) t.join();
+}
+
+// Bit planes instead of a loop over weights (a 7B model has 52 million blocks):
+// plane[k][i] holds bit i of the codes of slot k, bit j of the plane for weight j.
+void Q3P5BlockToSlots(const uint8_t* file_block, uint8_t* slots_block) {
+  uint32_t hdr;
+  std::memcpy(&hdr, file_block, 4);
+  const int sel = static_cast<int>((hdr >> 15) & 3u);
+  uint32_t plane[4][4];
+  for (int k = 0; k < 4; ++k) {
+    const uint8_t* sub = file_block + 4 + 12 * ((sel + k) & 3);  // Q3P5SubBlock: lo[8], hi[4]
+    uint64_t lo;
+    uint32_t hi;
+    std::memcpy(&lo, sub, 8);
+    std::memcpy(&hi, sub + 8, 4);
+    const uint32_t u0 = EvenBits(lo), u1 = EvenBits(lo >> 1);
+    if (k == 0) {  // v = 2 u + e
+      std::memcpy(&plane[0][0], file_block + 52, 4);
+      plane[0][1] = u0;
+      plane[0][2] = u1;
+      plane[0][3] = hi;
+    } else {
+      plane[k][0] = u0;
+      plane[k][1] = u1;
+      plane[k][2] = hi;
+      plane[k][3] = 0;
+    }
+  }
+  std::memcpy(slots_block, &hdr, 4);
+  for (int g = 0; g < 4; ++g) {  // P[j] = v0 | u1 << 4 | (u3 >> 2) << 7
+    uint64_t word = Spread(plane[3][2], g) << 7;
+    for (int i = 0; i < 4; ++i) word |= Spread(plane[0][i], g) << i;
+    for (int i = 0; i < 3; ++i) word |= Spread(plane[1][i], g) << (4 + i);
+    std::memcpy(slots_block + 4 + 8 * g, &word, 8);
+  }
+  for (int h = 0; h < 2; ++h) {  // Q[i] = n[i] | n[i + 16] << 4, n = u2 | ((u3 >> 1) & 1) << 3
+    uint64_t word = 0;
+    for (int half = 0; half < 2; ++half) {
+      const int g = h + 2 * half;
+      uint64_t n = Spread(plane[3][1], g) << 3;
+      for (int i = 0; i < 3; ++i) n |= Spread(plane[2][i], g) << i;
+      word |= n << (4 * half);
+    }
+    std::memcpy(slots_block + 36 + 8 * h, &word, 8);
+  }
+  for (int r = 0; r < 4; ++r) slots_block[52 + r] = static_cast<uint8_t>(Every4th(plane[3][0], r));  // bit 8 r + t = u3[4 t + r] & 1
 }
 
 void Q3P5SlotsToBlock(const uint8_t* slots_block, uint8_t* file_block) {

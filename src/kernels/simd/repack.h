@@ -37,6 +37,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "kernels/cpu/weight_view.h"
@@ -55,6 +56,11 @@ bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
 // has a kernel for the result (the portable ones are not faster); tests use it
 // to run the repacked kernels on every compiled target.
 void RepackQ3P5Slots(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
+
+// Runs f(r0, r1) over [0, n) cut into contiguous ranges, one per thread (up to
+// the hardware threads, one per 16 MiB of `bytes`), and returns when all are
+// done. The repacks convert each row on its own, so the cut changes no byte.
+void ParallelRanges(int64_t n, size_t bytes, const std::function<void(int64_t, int64_t)>& f);
 
 inline constexpr int64_t kFloatPanelRows = 16;
 // Bytes of one panel of w (kFloatPanels layout): 16 rows of w.row_bytes.

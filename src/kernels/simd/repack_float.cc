@@ -25,8 +25,8 @@ size_t PanelOffset(const cpu::WeightView& w, size_t es, int64_t r, int64_t k) {
 // Panel by panel, k-major: the 16 source rows are read side by side (16
 // sequential streams), the destination is written in order.
 template <typename E>
-void Interleave(const cpu::WeightView& w, uint8_t* dst_bytes) {
-  for (int64_t p = 0; p * kFloatPanelRows < w.rows; ++p) {
+void Interleave(const cpu::WeightView& w, uint8_t* dst_bytes, int64_t p0, int64_t p1) {
+  for (int64_t p = p0; p < p1; ++p) {
     const int64_t n = std::min<int64_t>(kFloatPanelRows, w.rows - p * kFloatPanelRows);
     const uint8_t* src[kFloatPanelRows];
     for (int64_t j = 0; j < n; ++j) src[j] = w.row(p * kFloatPanelRows + j);
@@ -47,11 +47,13 @@ void RepackFloatPanels(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu:
   SEPTET_CHECK(w.row_bytes == es * static_cast<size_t>(w.cols));
   const int64_t panels = (w.rows + kFloatPanelRows - 1) / kFloatPanelRows;
   out->assign(static_cast<size_t>(panels) * FloatPanelBytes(w), 0);  // padding rows stay zero
-  if (es == 4) {
-    Interleave<uint32_t>(w, out->data());
-  } else {
-    Interleave<uint16_t>(w, out->data());
-  }
+  ParallelRanges(panels, out->size(), [&](int64_t p0, int64_t p1) {
+    if (es == 4) {
+      Interleave<uint32_t>(w, out->data(), p0, p1);
+    } else {
+      Interleave<uint16_t>(w, out->data(), p0, p1);
+    }
+  });
   *repacked = w;
   repacked->data = out->data();
   repacked->layout = cpu::WeightLayout::kFloatPanels;

@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -103,6 +104,44 @@ TEST(RepackFloatPanelsTest, RoundTripIsExactForAnyBytes) {
       }
     }
   }
+}
+
+TEST(RepackParallelTest, RangesCoverEveryRowOnce) {
+  for (int64_t n : {0, 1, 2, 7, 100, 4097}) {
+    for (size_t bytes : {size_t{0}, size_t{1} << 20, size_t{40} << 20, size_t{1} << 32}) {
+      std::vector<std::atomic<int>> seen(static_cast<size_t>(n));
+      std::atomic<int> calls{0};
+      ParallelRanges(n, bytes, [&](int64_t r0, int64_t r1) {
+        ASSERT_TRUE(0 <= r0 && r0 <= r1 && r1 <= n);
+        for (int64_t r = r0; r < r1; ++r) seen[static_cast<size_t>(r)]++;
+        calls++;
+      });
+      EXPECT_GE(calls.load(), 1);
+      for (int64_t r = 0; r < n; ++r) ASSERT_EQ(seen[static_cast<size_t>(r)].load(), 1) << "n " << n << " row " << r;
+    }
+  }
+}
+
+// A matrix large enough for the repack to run on several threads (40 MiB): the
+// same bytes as the definition, row by row.
+TEST(RepackParallelTest, LargeFloatRepackIsExact) {
+  const int64_t rows = 2500, cols = 4196;  // 42 MB of F32, a padded last panel
+  std::vector<float> w(static_cast<size_t>(rows * cols));
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i % 9973) - 4000.5f;
+  const cpu::WeightView v{DType::kF32, rows, cols, reinterpret_cast<const uint8_t*>(w.data()),
+                          static_cast<size_t>(cols) * 4};
+  Matrix p = Panels(v);
+  for (int64_t r : {int64_t{0}, int64_t{17}, rows / 2, rows - 1}) {
+    for (int64_t k = 0; k < cols; k += 97) {
+      float got;
+      std::memcpy(&got, p.bytes.data() + (static_cast<size_t>((r / 16) * cols + k) * 16 + static_cast<size_t>(r % 16)) * 4, 4);
+      ASSERT_EQ(got, w[static_cast<size_t>(r * cols + k)]) << "row " << r << " col " << k;
+    }
+  }
+  std::vector<uint8_t> back;
+  cpu::WeightView bv;
+  UnpackRows(p.view, &back, &bv);
+  ASSERT_EQ(std::memcmp(back.data(), w.data(), back.size()), 0);
 }
 
 TEST_P(RepackFloatTest, PolicyRepacksFloatTypesWhereTheKernelIsFast) {

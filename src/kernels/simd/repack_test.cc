@@ -93,6 +93,41 @@ class RepackTest : public hwy::TestWithParamTarget {};
 INSTANTIATE_TEST_SUITE_P(RepackTestGroup, RepackTest, ::testing::ValuesIn(::hwy::SupportedAndGeneratedTargets()),
                          ::hwy::TestParamTargetName);
 
+// The slot layout of repack.h written out weight by weight (Q3P5BlockToSlots
+// builds it from bit planes).
+void SlotsByDefinition(const uint8_t* file_block, uint8_t* slots_block) {
+  quant::BlockQ3P5 blk;
+  std::memcpy(&blk, file_block, 56);
+  uint8_t codes[128];
+  quant::Q3P5UnpackCodes(blk, quant::kQ3P5SubBlocks, codes);
+  const int sel = static_cast<int>((blk.hdr >> 15) & 3u);
+  const uint8_t* c[4];
+  for (int k = 0; k < 4; ++k) c[k] = codes + 32 * ((sel + k) & 3);
+  uint8_t out[56] = {};
+  std::memcpy(out, &blk.hdr, 4);
+  for (int j = 0; j < 32; ++j) {
+    const int v0 = c[0][j], u1 = c[1][j], u2 = c[2][j], u3 = c[3][j];
+    out[4 + j] = static_cast<uint8_t>(v0 | (u1 << 4) | ((u3 >> 2) << 7));
+    const int nib = u2 | (((u3 >> 1) & 1) << 3);
+    out[36 + j % 16] = static_cast<uint8_t>(out[36 + j % 16] | (nib << (4 * (j / 16))));
+    const int bit = 8 * (j % 4) + j / 4;
+    out[52 + bit / 8] = static_cast<uint8_t>(out[52 + bit / 8] | ((u3 & 1) << (bit % 8)));
+  }
+  std::memcpy(slots_block, out, 56);
+}
+
+TEST(RepackBlockTest, BlockToSlotsFollowsTheLayoutDefinition) {
+  auto rng = testing::MakeRng(4141);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (int it = 0; it < 5000; ++it) {
+    uint8_t blk[56], fast[56], ref[56];
+    for (auto& b : blk) b = static_cast<uint8_t>(byte(rng));
+    Q3P5BlockToSlots(blk, fast);
+    SlotsByDefinition(blk, ref);
+    ASSERT_EQ(std::memcmp(fast, ref, 56), 0) << "iteration " << it;
+  }
+}
+
 TEST(RepackBlockTest, BlockRoundTripIsExact) {
   auto rng = testing::MakeRng(4242);
   std::uniform_int_distribution<int> byte(0, 255);
@@ -105,6 +140,31 @@ TEST(RepackBlockTest, BlockRoundTripIsExact) {
     Q3P5SlotsToBlock(slots, back);
     ASSERT_EQ(std::memcmp(back, blk, 56), 0) << "iteration " << it;
   }
+}
+
+// Large enough (40 MB) for the repack and its inverse to run on several threads.
+TEST(RepackBlockTest, LargeMatrixRoundTripIsExact) {
+  const int64_t rows = 23000, cols = 4096 + 64;  // 32 full blocks and a short one per row
+  const size_t rb = quant::Q3P5RowBytes(cols);
+  std::vector<uint8_t> file(rb * static_cast<size_t>(rows));
+  uint64_t x = 88172645463325252ull;
+  for (uint8_t& b : file) {  // xorshift: any bytes are a valid block (the short block's ext is absent)
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    b = static_cast<uint8_t>(x);
+  }
+  const cpu::WeightView w{DType::kQ3P5, rows, cols, file.data(), rb};
+  std::vector<uint8_t> packed, back;
+  cpu::WeightView pv, bv;
+  RepackQ3P5Slots(w, &packed, &pv);
+  uint8_t slots[56];
+  for (int64_t r : {int64_t{0}, rows / 3, rows - 1}) {
+    Q3P5BlockToSlots(file.data() + static_cast<size_t>(r) * rb + 56 * 5, slots);
+    ASSERT_EQ(std::memcmp(packed.data() + static_cast<size_t>(r) * rb + 56 * 5, slots, 56), 0) << "row " << r;
+  }
+  UnpackRows(pv, &back, &bv);
+  ASSERT_EQ(back, file);
 }
 
 TEST(RepackBlockTest, ShortBlockRoundTripIsExact) {
