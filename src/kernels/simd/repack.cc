@@ -1,6 +1,7 @@
 #include "kernels/simd/repack.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <thread>
 
@@ -35,10 +36,6 @@ void ConvertBlocks(const cpu::WeightView& w, std::vector<uint8_t>* out, Full ful
   });
 }
 
-}  // namespace
-
-namespace {
-
 // Bits 0, 2, 4, ..., 62 of x packed into 32 bits.
 uint32_t EvenBits(uint64_t x) {
   x &= 0x5555555555555555ull;
@@ -71,6 +68,9 @@ constexpr SpreadTable kSpread;
 
 // Bits 8 g .. 8 g + 7 of a 32-weight bit plane, one per byte (weights 8 g .. 8 g + 7).
 uint64_t Spread(uint32_t plane, int g) { return kSpread.v[(plane >> (8 * g)) & 0xFFu]; }
+
+// The block fields are read and written as little-endian words.
+static_assert(std::endian::native == std::endian::little);
 
 }  // namespace
 
