@@ -354,6 +354,43 @@ TEST_F(QuantizeModelTest, ActOrderIsThreadIndependentAndRecorded) {
   EXPECT_NE(method.find("act-order"), std::string::npos) << method;
 }
 
+// --refit: thread-independent, recorded, and never raises a tensor's output error
+// (a row keeps its GPTQ fields unless the refit lowers its error).
+TEST_F(QuantizeModelTest, RefitIsThreadIndependentAndLowersOutputErrors) {
+  for (const char* type : {"Q3P5", "Q4_G"}) {
+    SCOPED_TRACE(type);
+    QuantizeOptions a = Opts("refit_a.gguf", type);
+    a.calib_path = calib_;
+    a.calib_ctx = 64;
+    a.gptq_act_order = true;
+    a.refit = 2;
+    QuantizeOptions b = a;
+    b.output = dir_ + "/refit_b.gguf";
+    b.threads = 3;
+    QuantizeOptions c = a;
+    c.output = dir_ + "/refit_c.gguf";
+    c.refit = 0;
+    auto ra = QuantizeModel(a), rb = QuantizeModel(b), rc = QuantizeModel(c);
+    ASSERT_TRUE(ra.ok() && rb.ok() && rc.ok()) << ra.status().ToString();
+    EXPECT_EQ(Slurp(a.output), Slurp(b.output)) << "thread count changed the refit output";
+    EXPECT_NE(Slurp(a.output), Slurp(c.output)) << "the refit changed nothing";
+    double sum_a = 0, sum_c = 0;
+    for (size_t i = 0; i < ra.value().tensors.size(); ++i) {
+      const TensorReport& ta = ra.value().tensors[i];
+      const TensorReport& tc = rc.value().tensors[i];
+      if (ta.rel_out_err < 0) continue;
+      EXPECT_LE(ta.rel_out_err, tc.rel_out_err * (1 + 1e-4) + 1e-9) << ta.name;
+      sum_a += ta.rel_out_err;
+      sum_c += tc.rel_out_err;
+    }
+    EXPECT_LT(sum_a, sum_c);
+    auto file = ModelFile::Open(a.output);
+    ASSERT_TRUE(file.ok());
+    const std::string method = file.value()->metadata().GetStringOr("septet.quantize.method", "");
+    EXPECT_NE(method.find("refit=2"), std::string::npos) << method;
+  }
+}
+
 TEST_F(QuantizeModelTest, OutputIsSelfContainedWithPolicyAndMetadata) {
   QuantizeOptions o = Opts("q.gguf", "Q3P5");
   auto r = QuantizeModel(o);

@@ -21,6 +21,7 @@
 #include "io/gguf_file_type.h"
 #include "quantize/gptq.h"
 #include "quantize/grid.h"
+#include "quantize/refit.h"
 #include "quantize/tokenizer_meta.h"
 #include "tokenizer/tokenizer.h"
 
@@ -149,6 +150,30 @@ double RelativeOutputError(const float* w, const float* q, int64_t rows, int64_t
     }
   }
   return wh > 0 ? eh / wh : 0.0;
+}
+
+// `rounds` of RefitAffineRows on rows already quantized by GPTQ (dst); from the second
+// round on, GPTQ first re-rounds the codes on the current grids. Each row keeps the
+// round with the lowest output error f (quantize/refit.h).
+void RefitRounds(const float* w, int64_t rows, int64_t cols, const std::vector<double>& h, const GptqFactor& f,
+                 DType store, int rounds, float* q, uint8_t* dst, size_t dst_row) {
+  std::vector<double> obj(static_cast<size_t>(rows)), best(obj.size());
+  RefitAffineRows(w, rows, cols, h, store, dst, dst_row, best.data());
+  std::vector<uint8_t> kept;
+  for (int round = 1; round < rounds; ++round) {
+    kept.assign(dst, dst + static_cast<size_t>(rows) * dst_row);
+    GptqQuantizeRows(w, rows, f, store, false, q, dst, dst_row, /*preset=*/dst);
+    RefitAffineRows(w, rows, cols, h, store, dst, dst_row, obj.data());
+    for (int64_t r = 0; r < rows; ++r) {
+      const size_t i = static_cast<size_t>(r);
+      if (obj[i] < best[i]) {
+        best[i] = obj[i];
+      } else {
+        std::copy(kept.begin() + static_cast<std::ptrdiff_t>(i * dst_row),
+                  kept.begin() + static_cast<std::ptrdiff_t>((i + 1) * dst_row), dst + i * dst_row);
+      }
+    }
+  }
 }
 
 int64_t Numel(const std::vector<int64_t>& shape) {
@@ -294,6 +319,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
     return InvalidArgument("--mix-bpw with --type %s: expected a quantized target below 8.5 bpw (Q3P5, Q4_G, Q3P5_SEED)",
                            target.Name().c_str());
   }
+  if (o.refit < 0) return InvalidArgument("--refit %d: expected >= 0", o.refit);
   if (!o.calib_path.empty() && o.gptq && !(o.gptq_damp > 0.0 && o.gptq_damp <= 1.0)) {
     return InvalidArgument("--damp %g: expected 0 < damp <= 1", o.gptq_damp);
   }
@@ -481,8 +507,12 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
     ParallelRows(rows, o.threads, [&](int64_t r0, int64_t r1) {
       if (use_gptq) {
         std::vector<float> q(static_cast<size_t>((r1 - r0) * cols));
-        GptqQuantizeRows(w.data() + r0 * cols, r1 - r0, *factor, store, type.rtn, q.data(),
-                         out.data() + static_cast<size_t>(r0) * dst_row, dst_row);
+        uint8_t* rows_dst = out.data() + static_cast<size_t>(r0) * dst_row;
+        GptqQuantizeRows(w.data() + r0 * cols, r1 - r0, *factor, store, type.rtn, q.data(), rows_dst, dst_row);
+        if (o.refit > 0 && !type.rtn && CanRefitAffine(store)) {
+          RefitRounds(w.data() + r0 * cols, r1 - r0, cols, *hess, *factor, store, o.refit, q.data(), rows_dst,
+                      dst_row);
+        }
         for (int64_t r = r0; r < r1; ++r) {
           dst_tr.to_float(out.data() + static_cast<size_t>(r) * dst_row, deq.data() + r * cols, cols);
         }
@@ -699,8 +729,9 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
       "septet.quantize.source", MetaValue::String(fs::path(o.input).filename().string() + " (" + mf.format() + ")")));
   std::string method = rep.method;
   if (rep.method == "gptq") {
-    char buf[64];
-    std::snprintf(buf, sizeof(buf), "gptq(damp=%g%s)", o.gptq_damp, o.gptq_act_order ? ", act-order" : "");
+    char buf[96];
+    std::snprintf(buf, sizeof(buf), "gptq(damp=%g%s%s)", o.gptq_damp, o.gptq_act_order ? ", act-order" : "",
+                  o.refit > 0 ? (", refit=" + std::to_string(o.refit)).c_str() : "");
     method = buf;
   }
   SEPTET_RETURN_IF_ERROR(wr.SetMeta("septet.quantize.method", MetaValue::String(method)));

@@ -42,6 +42,10 @@ struct QuantizeOptions {
   double gptq_damp = 0.01;
   // GPTQ in decreasing diag(H) column order with the groups fitted up front (gptq.h).
   bool gptq_act_order = false;
+  // GPTQ on Q3P5 / Q4_G: rounds of the least-squares (d, m) refit of quantize/refit.h;
+  // round k > 1 first re-rounds the codes by GPTQ on the grids of round k - 1, and a row
+  // keeps whichever round gave it the lowest output error. 0: off.
+  int refit = 0;
   // > 0 (needs calibration): the average bpw of the matmul weights. Each one the default
   // policy gives the target type is also converted to Q4_G and Q8_0 (those wider than the
   // target) when the target fits B, else to Q3P5 (when narrower than the target), its
