@@ -285,10 +285,50 @@ bool GlobMatch(const std::string& p, const std::string& s) {
   return pi == p.size();
 }
 
+namespace {
+
+// --calib-passes 2: pass 1 (importance rounding) into a temporary file, pass 2 calibrated
+// on it. The temporary file is removed whatever happens.
+Result<QuantizeReport> QuantizeTwoPass(const QuantizeOptions& o) {
+  if (o.calib_path.empty() || !o.gptq) {
+    return InvalidArgument("--calib-passes 2 needs --calib with GPTQ: pass 2 is GPTQ on the first pass's statistics");
+  }
+  std::error_code ec;
+  if (!o.force && fs::exists(o.output, ec)) {
+    return InvalidArgument("%s already exists; pass --force to overwrite it", o.output.c_str());
+  }
+  QuantizeOptions p1 = o;
+  p1.calib_passes = 1;
+  p1.gptq = false;
+  p1.mix_bpw = 0;
+  p1.refit = 0;
+  p1.output = o.output + ".pass1.tmp";
+  p1.force = true;
+  p1.log = [&o](const std::string& s) {
+    if (o.log) o.log("pass 1: " + s);
+  };
+  struct Remove {
+    std::string path;
+    ~Remove() {
+      std::error_code e;
+      fs::remove(path, e);
+    }
+  } remove{p1.output};
+  SEPTET_RETURN_IF_ERROR(QuantizeModel(p1).status());
+  QuantizeOptions p2 = o;
+  p2.calib_passes = 1;
+  p2.calib_model = p1.output;
+  return QuantizeModel(p2);
+}
+
+}  // namespace
+
 Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
   auto log = [&](const std::string& s) {
     if (o.log) o.log(s);
   };
+  if (o.calib_passes == 2) return QuantizeTwoPass(o);
+  if (o.calib_passes != 1) return InvalidArgument("--calib-passes %d: expected 1 or 2", o.calib_passes);
   if (o.threads < 1) return InvalidArgument("--threads %d: expected >= 1", o.threads);
   SEPTET_ASSIGN_OR_RETURN(const TypeChoice target, ParseType(o.type, "--type"));
   struct Keep {
@@ -374,7 +414,19 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
     co.progress = [&](int64_t done, int64_t total) {
       if (o.progress) o.progress(done, total, "calibration");
     };
-    SEPTET_ASSIGN_OR_RETURN(cal, Calibration::Collect(*model, ids, tokenizer->bos_id(), co));
+    if (o.calib_model.empty()) {
+      SEPTET_ASSIGN_OR_RETURN(cal, Calibration::Collect(*model, ids, tokenizer->bos_id(), co));
+    } else {  // the inputs a (partly) quantized model gives each layer
+      SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<ModelFile> cf, ModelFile::Open(o.calib_model));
+      SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<model::LlamaModel> cm,
+                              model::LlamaModel::FromFile(std::move(cf), model::ModelOptions{}));
+      if (cm->hparams().n_layers != hp.n_layers || cm->hparams().dim != hp.dim) {
+        return InvalidArgument("calibration model %s: its shape differs from %s", o.calib_model.c_str(),
+                               o.input.c_str());
+      }
+      SEPTET_ASSIGN_OR_RETURN(cal, Calibration::Collect(*cm, ids, tokenizer->bos_id(), co));
+      log("calibration statistics from " + fs::path(o.calib_model).filename().string());
+    }
     have_cal = true;
     const uint64_t h = Fnv1a64(text.data(), text.size());
     calib_meta = "file=" + fs::path(o.calib_path).filename().string() + "; bytes=" + std::to_string(text.size()) +
@@ -730,8 +782,9 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
   std::string method = rep.method;
   if (rep.method == "gptq") {
     char buf[96];
-    std::snprintf(buf, sizeof(buf), "gptq(damp=%g%s%s)", o.gptq_damp, o.gptq_act_order ? ", act-order" : "",
-                  o.refit > 0 ? (", refit=" + std::to_string(o.refit)).c_str() : "");
+    std::snprintf(buf, sizeof(buf), "gptq(damp=%g%s%s%s)", o.gptq_damp, o.gptq_act_order ? ", act-order" : "",
+                  o.refit > 0 ? (", refit=" + std::to_string(o.refit)).c_str() : "",
+                  o.calib_model.empty() ? "" : ", statistics of a first pass");
     method = buf;
   }
   SEPTET_RETURN_IF_ERROR(wr.SetMeta("septet.quantize.method", MetaValue::String(method)));
