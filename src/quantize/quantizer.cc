@@ -556,13 +556,22 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
       factor = &it->second;
     }
 
+    // The refit's objective is the one GPTQ minimised: H dampened as in GptqPrepare.
+    std::vector<double> refit_h;
+    if (use_gptq && o.refit > 0 && !type.rtn && CanRefitAffine(store)) {
+      refit_h = *hess;
+      double mean_diag = 0;
+      for (int64_t j = 0; j < cols; ++j) mean_diag += refit_h[static_cast<size_t>(j * cols + j)];
+      mean_diag = mean_diag > 0 ? mean_diag / static_cast<double>(cols) : 1.0;
+      for (int64_t j = 0; j < cols; ++j) refit_h[static_cast<size_t>(j * cols + j)] += factor->damp_used * mean_diag;
+    }
     ParallelRows(rows, o.threads, [&](int64_t r0, int64_t r1) {
       if (use_gptq) {
         std::vector<float> q(static_cast<size_t>((r1 - r0) * cols));
         uint8_t* rows_dst = out.data() + static_cast<size_t>(r0) * dst_row;
         GptqQuantizeRows(w.data() + r0 * cols, r1 - r0, *factor, store, type.rtn, q.data(), rows_dst, dst_row);
-        if (o.refit > 0 && !type.rtn && CanRefitAffine(store)) {
-          RefitRounds(w.data() + r0 * cols, r1 - r0, cols, *hess, *factor, store, o.refit, q.data(), rows_dst,
+        if (!refit_h.empty()) {
+          RefitRounds(w.data() + r0 * cols, r1 - r0, cols, refit_h, *factor, store, o.refit, q.data(), rows_dst,
                       dst_row);
         }
         for (int64_t r = r0; r < r1; ++r) {
