@@ -70,6 +70,14 @@ SEPTET_ROWS = [  # rows without a --damp of their own were made when the default
     ("septet Q3P5 + GPTQ --act-order --damp 0.1 --refit 1 --calib-passes 2 (refit on the undamped H, aee28e1)",
      "q3p5-act-damp0.1-refit1-pass2",
      ["--type", "Q3P5", "--calib", "{calib}", "--act-order", "--damp", "0.1", "--refit", "1", "--calib-passes", "2"]),
+    ("septet Q4_G --mix-bpw 4.1 + GPTQ --damp 0.1 --refit 1", "q4_g-mix4.1-damp0.1-refit1",
+     ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.1", "--damp", "0.1", "--refit", "1"]),
+    ("septet Q4_G --mix-bpw 4.25 + GPTQ --damp 0.1 --refit 1", "q4_g-mix4.25-damp0.1-refit1",
+     ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.25", "--damp", "0.1", "--refit", "1"]),
+    ("septet Q3P5 + GPTQ --act-order --damp 0.1 --refit 3", "q3p5-act-damp0.1-refit3",
+     ["--type", "Q3P5", "--calib", "{calib}", "--act-order", "--damp", "0.1", "--refit", "3"]),
+    ("septet Q3P5 + GPTQ --damp 0.1", "q3p5-damp0.1",
+     ["--type", "Q3P5", "--calib", "{calib}", "--damp", "0.1"]),
 ]
 
 _MATMUL = re.compile(r"^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$")
