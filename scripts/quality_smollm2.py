@@ -80,6 +80,8 @@ SEPTET_ROWS = [  # rows without a --damp of their own were made when the default
      ["--type", "Q3P5", "--calib", "{calib}", "--damp", "0.1"]),
     ("septet Q4_G + GPTQ --damp 0.1", "q4_g-damp0.1",
      ["--type", "Q4_G", "--calib", "{calib}", "--damp", "0.1"]),
+    ("septet Q4_G --mix-bpw 4.1 + GPTQ --damp 0.1", "q4_g-mix4.1-damp0.1",
+     ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.1", "--damp", "0.1"]),
 ]
 
 _MATMUL = re.compile(r"^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$")

@@ -354,8 +354,9 @@ TEST_F(QuantizeModelTest, ActOrderIsThreadIndependentAndRecorded) {
   EXPECT_NE(method.find("act-order"), std::string::npos) << method;
 }
 
-// --refit: thread-independent, recorded, and never raises a tensor's output error
-// (a row keeps its GPTQ fields unless the refit lowers its error).
+// --refit: thread-independent, recorded, and it lowers the tensors' output errors (a row
+// keeps its GPTQ fields unless the refit lowers its dampened error; the report's undamped
+// error is allowed a hair of slack).
 TEST_F(QuantizeModelTest, RefitIsThreadIndependentAndLowersOutputErrors) {
   for (const char* type : {"Q3P5", "Q4_G"}) {
     SCOPED_TRACE(type);
