@@ -80,17 +80,17 @@ def main():
         base_lp[name] = lp
         base_stats[name] = out
 
-    variants = [  # (label, type, calibration flags)
+    variants = [  # (label, type, calibration flags); --damp 0.01: the tables below were made with it
         ("F32 (source)", None, None),
         ("F16", "F16", []), ("Q8_0", "Q8_0", []), ("Q4_G", "Q4_G", []),
         ("Q3P5", "Q3P5", []), ("Q3P5_SEED", "Q3P5_SEED", []), ("RTN3_G64 (baseline)", "RTN3_G64", []),
-        ("Q8_0 +calib", "Q8_0", ["--calib", calib_txt]),
-        ("Q4_G +calib", "Q4_G", ["--calib", calib_txt]),
+        ("Q8_0 +calib", "Q8_0", ["--calib", calib_txt, "--damp", "0.01"]),
+        ("Q4_G +calib", "Q4_G", ["--calib", calib_txt, "--damp", "0.01"]),
         ("Q3P5 +imp", "Q3P5", ["--calib", calib_txt, "--no-gptq"]),
-        ("Q3P5 +calib", "Q3P5", ["--calib", calib_txt]),
+        ("Q3P5 +calib", "Q3P5", ["--calib", calib_txt, "--damp", "0.01"]),
         ("Q3P5_SEED +imp", "Q3P5_SEED", ["--calib", calib_txt, "--no-gptq"]),
-        ("Q3P5_SEED +calib", "Q3P5_SEED", ["--calib", calib_txt]),
-        ("RTN3_G64 +calib", "RTN3_G64", ["--calib", calib_txt]),
+        ("Q3P5_SEED +calib", "Q3P5_SEED", ["--calib", calib_txt, "--damp", "0.01"]),
+        ("RTN3_G64 +calib", "RTN3_G64", ["--calib", calib_txt, "--damp", "0.01"]),
     ]
     rows = []
     t0 = time.time()

@@ -42,23 +42,46 @@ CALIB_TOKENS = 10240
 LLAMA_TYPES = ["Q4_0", "Q3_K_S", "IQ3_S", "Q3_K_M"]
 
 # (label, file name part, septet quantize arguments after IN OUT); {calib} is the calibration text.
-SEPTET_ROWS = [
-    ("septet Q3P5 + GPTQ", "q3p5", ["--type", "Q3P5", "--calib", "{calib}"]),
-    ("septet Q3P5 --mix-bpw 4.1 + GPTQ", "q3p5-mix4.1", ["--type", "Q3P5", "--calib", "{calib}", "--mix-bpw", "4.1"]),
-    ("septet Q3P5 --mix-bpw 4.25 + GPTQ", "q3p5-mix4.25",
-     ["--type", "Q3P5", "--calib", "{calib}", "--mix-bpw", "4.25"]),
-    ("septet Q4_G + GPTQ", "q4_g", ["--type", "Q4_G", "--calib", "{calib}"]),
-    ("septet Q4_G --mix-bpw 4.25 + GPTQ", "q4_g-mix4.25", ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.25"]),
-    ("septet Q3P5 + GPTQ --act-order", "q3p5-act", ["--type", "Q3P5", "--calib", "{calib}", "--act-order"]),
-    ("septet Q4_G --mix-bpw 4.1 + GPTQ", "q4_g-mix4.1", ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.1"]),
-    ("septet Q4_G --mix-bpw 4.25 + GPTQ --act-order", "q4_g-mix4.25-act",
-     ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.25", "--act-order"]),
+SEPTET_ROWS = [  # rows without a --damp of their own were made when the default was 0.01
+    ("septet Q3P5 + GPTQ --damp 0.01", "q3p5",
+     ["--type", "Q3P5", "--calib", "{calib}", "--damp", "0.01"]),
+    ("septet Q3P5 --mix-bpw 4.1 + GPTQ --damp 0.01", "q3p5-mix4.1",
+     ["--type", "Q3P5", "--calib", "{calib}", "--mix-bpw", "4.1", "--damp", "0.01"]),
+    ("septet Q3P5 --mix-bpw 4.25 + GPTQ --damp 0.01", "q3p5-mix4.25",
+     ["--type", "Q3P5", "--calib", "{calib}", "--mix-bpw", "4.25", "--damp", "0.01"]),
+    ("septet Q4_G + GPTQ --damp 0.01", "q4_g",
+     ["--type", "Q4_G", "--calib", "{calib}", "--damp", "0.01"]),
+    ("septet Q4_G --mix-bpw 4.25 + GPTQ --damp 0.01", "q4_g-mix4.25",
+     ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.25", "--damp", "0.01"]),
+    ("septet Q3P5 + GPTQ --act-order --damp 0.01", "q3p5-act",
+     ["--type", "Q3P5", "--calib", "{calib}", "--act-order", "--damp", "0.01"]),
+    ("septet Q4_G --mix-bpw 4.1 + GPTQ --damp 0.01", "q4_g-mix4.1",
+     ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.1", "--damp", "0.01"]),
+    ("septet Q4_G --mix-bpw 4.25 + GPTQ --act-order --damp 0.01", "q4_g-mix4.25-act",
+     ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.25", "--act-order", "--damp", "0.01"]),
     ("septet Q3P5 + GPTQ --act-order --damp 0.1", "q3p5-act-damp0.1",
      ["--type", "Q3P5", "--calib", "{calib}", "--act-order", "--damp", "0.1"]),
     ("septet Q3P5 + GPTQ --act-order --damp 0.3", "q3p5-act-damp0.3",
      ["--type", "Q3P5", "--calib", "{calib}", "--act-order", "--damp", "0.3"]),
     ("septet Q4_G --mix-bpw 4.25 + GPTQ --damp 0.1", "q4_g-mix4.25-damp0.1",
      ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.25", "--damp", "0.1"]),
+    ("septet Q3P5 + GPTQ --act-order --damp 0.1 --refit 1", "q3p5-act-damp0.1-refitd1",
+     ["--type", "Q3P5", "--calib", "{calib}", "--act-order", "--damp", "0.1", "--refit", "1"]),
+    ("septet Q3P5 + GPTQ --act-order --damp 0.1 --refit 1 --calib-passes 2 (refit on the undamped H, aee28e1)",
+     "q3p5-act-damp0.1-refit1-pass2",
+     ["--type", "Q3P5", "--calib", "{calib}", "--act-order", "--damp", "0.1", "--refit", "1", "--calib-passes", "2"]),
+    ("septet Q4_G --mix-bpw 4.1 + GPTQ --damp 0.1 --refit 1", "q4_g-mix4.1-damp0.1-refit1",
+     ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.1", "--damp", "0.1", "--refit", "1"]),
+    ("septet Q4_G --mix-bpw 4.25 + GPTQ --damp 0.1 --refit 1", "q4_g-mix4.25-damp0.1-refit1",
+     ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.25", "--damp", "0.1", "--refit", "1"]),
+    ("septet Q3P5 + GPTQ --act-order --damp 0.1 --refit 3", "q3p5-act-damp0.1-refit3",
+     ["--type", "Q3P5", "--calib", "{calib}", "--act-order", "--damp", "0.1", "--refit", "3"]),
+    ("septet Q3P5 + GPTQ --damp 0.1", "q3p5-damp0.1",
+     ["--type", "Q3P5", "--calib", "{calib}", "--damp", "0.1"]),
+    ("septet Q4_G + GPTQ --damp 0.1", "q4_g-damp0.1",
+     ["--type", "Q4_G", "--calib", "{calib}", "--damp", "0.1"]),
+    ("septet Q4_G --mix-bpw 4.1 + GPTQ --damp 0.1", "q4_g-mix4.1-damp0.1",
+     ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.1", "--damp", "0.1"]),
 ]
 
 _MATMUL = re.compile(r"^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$")
@@ -427,10 +450,13 @@ def render(results, timings, args):
             continue
         types = ", ".join("%d %s" % (n, t) for t, n in sorted(r.get("matmul_types", {}).items(), key=lambda x: -x[1]))
         lines.append("| %s | %s | %s | %s %.2f | %s | %s | %s | %s |" % (
-            k, f(r.get("bpw_matmul"), "%.3f"), types, r.get("head_type", "?"), r.get("head_bpw", 0),
+            k + (" †" if r.get("carried") else ""), f(r.get("bpw_matmul"), "%.3f"), types, r.get("head_type", "?"), r.get("head_bpw", 0),
             f(r.get("kld"), "%.4f") + ("" if r.get("kld_se") is None else " ± %.4f" % r["kld_se"]),
             f(r.get("ppl"), "%.2f"), f(r.get("top1"), "%.1f"),
             f(r.get("quantize_s"), "%.0f") + ("" if r.get("quantize_cpu_s") is None else " (%.0f)" % r["quantize_cpu_s"])))
+    if any(r.get("carried") for r in results.values()):
+        lines += ["", "† carried over from an earlier generation of this table (same script, texts and flags; "
+                  "not re-run in this one; results marked \"carried\" in --work)."]
     lines += ["", "Timings (s, wall, %d threads, shared machine): " % args.threads +
               "; ".join("%s %.0f" % (k.replace(" --calib {calib}", ""), v) for k, v in sorted(timings.items())), "", END]
     return "\n".join(lines)

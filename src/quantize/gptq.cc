@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <memory>
 
+#include "core/check.h"
+
 namespace septet::quantize {
 namespace {
 
@@ -118,7 +120,7 @@ void GptqQuantizeRow(const float* w, const GptqFactor& f, RowGrid* grid, double*
 }
 
 void GptqQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, DType type, bool rtn_int3, float* q,
-                      uint8_t* dst, size_t dst_row) {
+                      uint8_t* dst, size_t dst_row, const uint8_t* preset) {
   const int64_t n = f.cols;
   if (rows <= 0 || n <= 0) return;
   constexpr int64_t kChunk = 16;  // rows that share one pass over U's block rows
@@ -135,10 +137,16 @@ void GptqQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, DType t
   std::vector<float> gw(static_cast<size_t>(std::min(gs, n)));
   for (int64_t r0 = 0; r0 < rows; r0 += kChunk) {
     const int64_t nr = std::min(kChunk, rows - r0);
+    if (preset != nullptr) {  // fixed grids: every group's parameters from the preset row
+      for (int64_t i = 0; i < nr; ++i) {
+        const bool loaded = grids[static_cast<size_t>(i)]->Load(preset + static_cast<size_t>(r0 + i) * dst_row, n);
+        SEPTET_CHECK_MSG(loaded, "GPTQ: this format's grid cannot load preset parameters");
+      }
+    }
     if (act) {
       for (int64_t i = 0; i < nr; ++i) {
         const float* wr = w + (r0 + i) * n;
-        FitAllGroups(wr, n, gs, f.diag_h.data(), grids[static_cast<size_t>(i)].get());
+        if (preset == nullptr) FitAllGroups(wr, n, gs, f.diag_h.data(), grids[static_cast<size_t>(i)].get());
         for (int64_t p = 0; p < n; ++p) work[static_cast<size_t>(i * n + p)] = wr[f.perm[static_cast<size_t>(p)]];
       }
     } else {
@@ -151,7 +159,7 @@ void GptqQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, DType t
         float* qr = q + (r0 + i) * n;
         RowGrid* grid = grids[static_cast<size_t>(i)].get();
         for (int64_t j = b0; j < b1; ++j) {
-          if (!act && j % gs == 0) {
+          if (!act && preset == nullptr && j % gs == 0) {
             const int64_t len = std::min(gs, n - j);
             for (int64_t k = 0; k < len; ++k) gw[k] = static_cast<float>(wk[j + k]);
             grid->Fit(gw.data(), j, len, n, f.diag_h.data() + j);

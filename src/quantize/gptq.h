@@ -53,8 +53,11 @@ void GptqQuantizeRow(const float* w, const GptqFactor& f, RowGrid* grid, double*
 // The same for rows [0, rows) of W (q: rows x cols snapped values; dst: rows x dst_row
 // bytes), bit-identical to GptqQuantizeRow per row, but in column blocks over chunks
 // of rows so that U's rows are read from cache rather than memory once per row.
+// preset (rows x dst_row bytes, may be dst itself): re-round on fixed grids, each row's
+// group parameters loaded from its preset row (RowGrid::Load) instead of fitted; the
+// codes are chosen by the same error-feedback pass.
 void GptqQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, DType type, bool rtn_int3, float* q,
-                      uint8_t* dst, size_t dst_row);
+                      uint8_t* dst, size_t dst_row, const uint8_t* preset = nullptr);
 
 // Plain (no error feedback) quantization through the same grid: fit per group with
 // `imp`, snap, encode. Used for tests (equals the format's own quantizer for block

@@ -37,6 +37,24 @@ class Q3P5Grid final : public RowGrid {
     g.full = len == kQ3P5BlockSize;
     groups_.push_back(g);
   }
+  bool Load(const void* row, int64_t n) override {
+    const uint8_t* p = static_cast<const uint8_t*>(row);
+    groups_.clear();
+    for (int64_t g0 = 0; g0 < n; g0 += kQ3P5BlockSize, p += sizeof(BlockQ3P5)) {
+      uint32_t hdr;
+      std::memcpy(&hdr, p, sizeof(hdr));
+      G g;
+      g.d15 = static_cast<uint16_t>(hdr & 0x7FFFu);
+      g.sel = static_cast<int>((hdr >> 15) & 3u);
+      g.m15 = static_cast<uint16_t>(hdr >> 17);
+      g.d = Q3P5DecodeD(g.d15);
+      g.m = Q3P5DecodeM(g.m15);
+      g.g0 = g0;
+      g.full = n - g0 >= kQ3P5BlockSize;
+      groups_.push_back(g);
+    }
+    return true;
+  }
   float Snap(float w, int64_t i) const override {
     const G& g = groups_[static_cast<size_t>(i / kQ3P5BlockSize)];
     const bool up = g.full && (i - g.g0) / kQ3P5SubBlockSize == g.sel;
@@ -81,6 +99,20 @@ class Q4GGrid final : public RowGrid {
     g.m = Fp16ToFloat(g.m16);
     g.g0 = g0;
     groups_.push_back(g);
+  }
+  bool Load(const void* row, int64_t n) override {
+    const uint8_t* p = static_cast<const uint8_t*>(row);
+    groups_.clear();
+    for (int64_t g0 = 0; g0 < n; g0 += kQ4GBlockSize, p += sizeof(BlockQ4G)) {
+      G g;
+      std::memcpy(&g.d16, p, 2);
+      std::memcpy(&g.m16, p + 2, 2);
+      g.d = Fp16ToFloat(g.d16);
+      g.m = Fp16ToFloat(g.m16);
+      g.g0 = g0;
+      groups_.push_back(g);
+    }
+    return true;
   }
   float Snap(float w, int64_t i) const override {
     const G& g = groups_[static_cast<size_t>(i / kQ4GBlockSize)];

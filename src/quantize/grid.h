@@ -39,6 +39,10 @@ class RowGrid {
   // into dst (row_bytes of the storage type). Fit must have been called for every
   // group of this row since the last Encode.
   virtual void Encode(const float* q, int64_t n, void* dst) = 0;
+  // Sets the parameters of every group of a row of n from an encoded row (row_bytes of
+  // the storage type), instead of Fit: GPTQ re-rounding on fixed grids (after
+  // quantize/refit.h). False (nothing set) for the formats without it.
+  virtual bool Load(const void* /*row*/, int64_t /*n*/) { return false; }
 };
 
 // A grid for `type`: Q8_0, Q4_G, Q3P5, Q3P5_SEED, or the RTN3_G64 baseline (pass

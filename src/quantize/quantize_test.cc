@@ -354,6 +354,83 @@ TEST_F(QuantizeModelTest, ActOrderIsThreadIndependentAndRecorded) {
   EXPECT_NE(method.find("act-order"), std::string::npos) << method;
 }
 
+// --refit: thread-independent, recorded, and it lowers the tensors' output errors (a row
+// keeps its GPTQ fields unless the refit lowers its dampened error; the report's undamped
+// error is allowed a hair of slack).
+TEST_F(QuantizeModelTest, RefitIsThreadIndependentAndLowersOutputErrors) {
+  for (const char* type : {"Q3P5", "Q4_G"}) {
+    SCOPED_TRACE(type);
+    QuantizeOptions a = Opts("refit_a.gguf", type);
+    a.calib_path = calib_;
+    a.calib_ctx = 64;
+    a.gptq_act_order = true;
+    a.refit = 2;
+    QuantizeOptions b = a;
+    b.output = dir_ + "/refit_b.gguf";
+    b.threads = 3;
+    QuantizeOptions c = a;
+    c.output = dir_ + "/refit_c.gguf";
+    c.refit = 0;
+    auto ra = QuantizeModel(a), rb = QuantizeModel(b), rc = QuantizeModel(c);
+    ASSERT_TRUE(ra.ok() && rb.ok() && rc.ok()) << ra.status().ToString();
+    EXPECT_EQ(Slurp(a.output), Slurp(b.output)) << "thread count changed the refit output";
+    EXPECT_NE(Slurp(a.output), Slurp(c.output)) << "the refit changed nothing";
+    double sum_a = 0, sum_c = 0;
+    for (size_t i = 0; i < ra.value().tensors.size(); ++i) {
+      const TensorReport& ta = ra.value().tensors[i];
+      const TensorReport& tc = rc.value().tensors[i];
+      if (ta.rel_out_err < 0) continue;
+      EXPECT_LE(ta.rel_out_err, tc.rel_out_err * (1 + 1e-4) + 1e-9) << ta.name;
+      sum_a += ta.rel_out_err;
+      sum_c += tc.rel_out_err;
+    }
+    EXPECT_LT(sum_a, sum_c);
+    auto file = ModelFile::Open(a.output);
+    ASSERT_TRUE(file.ok());
+    const std::string method = file.value()->metadata().GetStringOr("septet.quantize.method", "");
+    EXPECT_NE(method.find("refit=2"), std::string::npos) << method;
+  }
+}
+
+// --calib-passes 2: pass 2's statistics come from the first pass's model, so the output
+// differs from one pass; the temporary file is gone; the method says so; bad uses fail.
+TEST_F(QuantizeModelTest, TwoPassCalibrationUsesTheFirstPassModel) {
+  QuantizeOptions one = Opts("pass1.gguf", "Q3P5");
+  one.calib_path = calib_;
+  one.calib_ctx = 64;
+  QuantizeOptions two = one;
+  two.output = dir_ + "/pass2.gguf";
+  two.calib_passes = 2;
+  auto r1 = QuantizeModel(one), r2 = QuantizeModel(two);
+  ASSERT_TRUE(r1.ok() && r2.ok()) << r2.status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(two.output + ".pass1.tmp"));
+  ASSERT_EQ(r1.value().tensors.size(), r2.value().tensors.size());
+  // The input model named as the calibration model: the same statistics, the same tensors.
+  QuantizeOptions same = one;
+  same.output = dir_ + "/pass1_same.gguf";
+  same.calib_model = model_;
+  auto rs = QuantizeModel(same);
+  ASSERT_TRUE(rs.ok()) << rs.status().ToString();
+  int differ = 0;
+  for (size_t i = 0; i < r1.value().tensors.size(); ++i) {
+    const TensorReport& a = r1.value().tensors[i];
+    EXPECT_EQ(a.rel_err, rs.value().tensors[i].rel_err) << a.name;
+    EXPECT_EQ(a.rel_out_err, rs.value().tensors[i].rel_out_err) << a.name;
+    if (a.name.rfind("blk.4.", 0) == 0 && a.rel_err != r2.value().tensors[i].rel_err) ++differ;
+  }
+  EXPECT_GT(differ, 0) << "the last layer's statistics did not change";
+  auto file = ModelFile::Open(two.output);
+  ASSERT_TRUE(file.ok());
+  const std::string method = file.value()->metadata().GetStringOr("septet.quantize.method", "");
+  EXPECT_NE(method.find("first pass"), std::string::npos) << method;
+  QuantizeOptions bad = two;
+  bad.calib_path.clear();
+  EXPECT_FALSE(QuantizeModel(bad).ok());
+  bad = two;
+  bad.calib_passes = 3;
+  EXPECT_FALSE(QuantizeModel(bad).ok());
+}
+
 TEST_F(QuantizeModelTest, OutputIsSelfContainedWithPolicyAndMetadata) {
   QuantizeOptions o = Opts("q.gguf", "Q3P5");
   auto r = QuantizeModel(o);

@@ -21,6 +21,7 @@
 #include "io/gguf_file_type.h"
 #include "quantize/gptq.h"
 #include "quantize/grid.h"
+#include "quantize/refit.h"
 #include "quantize/tokenizer_meta.h"
 #include "tokenizer/tokenizer.h"
 
@@ -151,6 +152,30 @@ double RelativeOutputError(const float* w, const float* q, int64_t rows, int64_t
   return wh > 0 ? eh / wh : 0.0;
 }
 
+// `rounds` of RefitAffineRows on rows already quantized by GPTQ (dst); from the second
+// round on, GPTQ first re-rounds the codes on the current grids. Each row keeps the
+// round with the lowest output error f (quantize/refit.h).
+void RefitRounds(const float* w, int64_t rows, int64_t cols, const std::vector<double>& h, const GptqFactor& f,
+                 DType store, int rounds, float* q, uint8_t* dst, size_t dst_row) {
+  std::vector<double> obj(static_cast<size_t>(rows)), best(obj.size());
+  RefitAffineRows(w, rows, cols, h, store, dst, dst_row, best.data());
+  std::vector<uint8_t> kept;
+  for (int round = 1; round < rounds; ++round) {
+    kept.assign(dst, dst + static_cast<size_t>(rows) * dst_row);
+    GptqQuantizeRows(w, rows, f, store, false, q, dst, dst_row, /*preset=*/dst);
+    RefitAffineRows(w, rows, cols, h, store, dst, dst_row, obj.data());
+    for (int64_t r = 0; r < rows; ++r) {
+      const size_t i = static_cast<size_t>(r);
+      if (obj[i] < best[i]) {
+        best[i] = obj[i];
+      } else {
+        std::copy(kept.begin() + static_cast<std::ptrdiff_t>(i * dst_row),
+                  kept.begin() + static_cast<std::ptrdiff_t>((i + 1) * dst_row), dst + i * dst_row);
+      }
+    }
+  }
+}
+
 int64_t Numel(const std::vector<int64_t>& shape) {
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
@@ -260,10 +285,50 @@ bool GlobMatch(const std::string& p, const std::string& s) {
   return pi == p.size();
 }
 
+namespace {
+
+// --calib-passes 2: pass 1 (importance rounding) into a temporary file, pass 2 calibrated
+// on it. The temporary file is removed whatever happens.
+Result<QuantizeReport> QuantizeTwoPass(const QuantizeOptions& o) {
+  if (o.calib_path.empty() || !o.gptq) {
+    return InvalidArgument("--calib-passes 2 needs --calib with GPTQ: pass 2 is GPTQ on the first pass's statistics");
+  }
+  std::error_code ec;
+  if (!o.force && fs::exists(o.output, ec)) {
+    return InvalidArgument("%s already exists; pass --force to overwrite it", o.output.c_str());
+  }
+  QuantizeOptions p1 = o;
+  p1.calib_passes = 1;
+  p1.gptq = false;
+  p1.mix_bpw = 0;
+  p1.refit = 0;
+  p1.output = o.output + ".pass1.tmp";
+  p1.force = true;
+  p1.log = [&o](const std::string& s) {
+    if (o.log) o.log("pass 1: " + s);
+  };
+  struct Remove {
+    std::string path;
+    ~Remove() {
+      std::error_code e;
+      fs::remove(path, e);
+    }
+  } remove{p1.output};
+  SEPTET_RETURN_IF_ERROR(QuantizeModel(p1).status());
+  QuantizeOptions p2 = o;
+  p2.calib_passes = 1;
+  p2.calib_model = p1.output;
+  return QuantizeModel(p2);
+}
+
+}  // namespace
+
 Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
   auto log = [&](const std::string& s) {
     if (o.log) o.log(s);
   };
+  if (o.calib_passes == 2) return QuantizeTwoPass(o);
+  if (o.calib_passes != 1) return InvalidArgument("--calib-passes %d: expected 1 or 2", o.calib_passes);
   if (o.threads < 1) return InvalidArgument("--threads %d: expected >= 1", o.threads);
   SEPTET_ASSIGN_OR_RETURN(const TypeChoice target, ParseType(o.type, "--type"));
   struct Keep {
@@ -294,6 +359,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
     return InvalidArgument("--mix-bpw with --type %s: expected a quantized target below 8.5 bpw (Q3P5, Q4_G, Q3P5_SEED)",
                            target.Name().c_str());
   }
+  if (o.refit < 0) return InvalidArgument("--refit %d: expected >= 0", o.refit);
   if (!o.calib_path.empty() && o.gptq && !(o.gptq_damp > 0.0 && o.gptq_damp <= 1.0)) {
     return InvalidArgument("--damp %g: expected 0 < damp <= 1", o.gptq_damp);
   }
@@ -348,7 +414,19 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
     co.progress = [&](int64_t done, int64_t total) {
       if (o.progress) o.progress(done, total, "calibration");
     };
-    SEPTET_ASSIGN_OR_RETURN(cal, Calibration::Collect(*model, ids, tokenizer->bos_id(), co));
+    if (o.calib_model.empty()) {
+      SEPTET_ASSIGN_OR_RETURN(cal, Calibration::Collect(*model, ids, tokenizer->bos_id(), co));
+    } else {  // the inputs a (partly) quantized model gives each layer
+      SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<ModelFile> cf, ModelFile::Open(o.calib_model));
+      SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<model::LlamaModel> cm,
+                              model::LlamaModel::FromFile(std::move(cf), model::ModelOptions{}));
+      if (cm->hparams().n_layers != hp.n_layers || cm->hparams().dim != hp.dim) {
+        return InvalidArgument("calibration model %s: its shape differs from %s", o.calib_model.c_str(),
+                               o.input.c_str());
+      }
+      SEPTET_ASSIGN_OR_RETURN(cal, Calibration::Collect(*cm, ids, tokenizer->bos_id(), co));
+      log("calibration statistics from " + fs::path(o.calib_model).filename().string());
+    }
     have_cal = true;
     const uint64_t h = Fnv1a64(text.data(), text.size());
     calib_meta = "file=" + fs::path(o.calib_path).filename().string() + "; bytes=" + std::to_string(text.size()) +
@@ -478,11 +556,24 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
       factor = &it->second;
     }
 
+    // The refit's objective is the one GPTQ minimised: H dampened as in GptqPrepare.
+    std::vector<double> refit_h;
+    if (use_gptq && o.refit > 0 && !type.rtn && CanRefitAffine(store)) {
+      refit_h = *hess;
+      double mean_diag = 0;
+      for (int64_t j = 0; j < cols; ++j) mean_diag += refit_h[static_cast<size_t>(j * cols + j)];
+      mean_diag = mean_diag > 0 ? mean_diag / static_cast<double>(cols) : 1.0;
+      for (int64_t j = 0; j < cols; ++j) refit_h[static_cast<size_t>(j * cols + j)] += factor->damp_used * mean_diag;
+    }
     ParallelRows(rows, o.threads, [&](int64_t r0, int64_t r1) {
       if (use_gptq) {
         std::vector<float> q(static_cast<size_t>((r1 - r0) * cols));
-        GptqQuantizeRows(w.data() + r0 * cols, r1 - r0, *factor, store, type.rtn, q.data(),
-                         out.data() + static_cast<size_t>(r0) * dst_row, dst_row);
+        uint8_t* rows_dst = out.data() + static_cast<size_t>(r0) * dst_row;
+        GptqQuantizeRows(w.data() + r0 * cols, r1 - r0, *factor, store, type.rtn, q.data(), rows_dst, dst_row);
+        if (!refit_h.empty()) {
+          RefitRounds(w.data() + r0 * cols, r1 - r0, cols, refit_h, *factor, store, o.refit, q.data(), rows_dst,
+                      dst_row);
+        }
         for (int64_t r = r0; r < r1; ++r) {
           dst_tr.to_float(out.data() + static_cast<size_t>(r) * dst_row, deq.data() + r * cols, cols);
         }
@@ -699,8 +790,10 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
       "septet.quantize.source", MetaValue::String(fs::path(o.input).filename().string() + " (" + mf.format() + ")")));
   std::string method = rep.method;
   if (rep.method == "gptq") {
-    char buf[64];
-    std::snprintf(buf, sizeof(buf), "gptq(damp=%g%s)", o.gptq_damp, o.gptq_act_order ? ", act-order" : "");
+    char buf[96];
+    std::snprintf(buf, sizeof(buf), "gptq(damp=%g%s%s%s)", o.gptq_damp, o.gptq_act_order ? ", act-order" : "",
+                  o.refit > 0 ? (", refit=" + std::to_string(o.refit)).c_str() : "",
+                  o.calib_model.empty() ? "" : ", statistics of a first pass");
     method = buf;
   }
   SEPTET_RETURN_IF_ERROR(wr.SetMeta("septet.quantize.method", MetaValue::String(method)));

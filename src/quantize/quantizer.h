@@ -39,9 +39,22 @@ struct QuantizeOptions {
   int64_t calib_ctx = 0;          // 0: min(512, the model's context length)
   int64_t calib_max_tokens = 0;   // 0: every token of the calibration text
   bool gptq = true;               // with calibration: GPTQ (else importance-weighted rounding only)
-  double gptq_damp = 0.01;
+  double gptq_damp = 0.1;  // SmolLM2-135M: 0.1 beat 0.01 for Q3P5 and Q4_G (docs/quality.md)
   // GPTQ in decreasing diag(H) column order with the groups fitted up front (gptq.h).
   bool gptq_act_order = false;
+  // GPTQ on Q3P5 / Q4_G: rounds of the least-squares (d, m) refit of quantize/refit.h;
+  // round k > 1 first re-rounds the codes by GPTQ on the grids of round k - 1, and a row
+  // keeps whichever round gave it the lowest output error. 0: off.
+  int refit = 0;
+  // 2 (with calibration and GPTQ): "sequential" statistics in two passes. Pass 1 writes
+  // the model with importance-weighted rounding only (no GPTQ, no mix) to a temporary
+  // file beside the output; the calibration text is then run through *that* model, so
+  // each layer's statistics are of the inputs it sees when every layer before it is
+  // quantized, and pass 2 (GPTQ, mix, refit) uses them. 1: one pass on the input model.
+  int calib_passes = 1;
+  // A model file run over the calibration text instead of the input (same architecture
+  // and tokenizer); pass 2 above sets it. Empty: the input model.
+  std::string calib_model;
   // > 0 (needs calibration): the average bpw of the matmul weights. Each one the default
   // policy gives the target type is also converted to Q4_G and Q8_0 (those wider than the
   // target) when the target fits B, else to Q3P5 (when narrower than the target), its

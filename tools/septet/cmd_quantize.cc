@@ -127,6 +127,18 @@ Subcommand AddQuantizeCommand(CLI::App* app) {
   cmd->add_flag("--act-order", o.gptq_act_order,
                 "GPTQ columns in decreasing input energy diag(H), each 128-block's parameters fitted "
                 "on the unmodified weights first (static groups); the stored layout is unchanged");
+  cmd->add_option("--refit", o.refit,
+                  "GPTQ on Q3P5/Q4_G: rounds of a least-squares refit of each block's (d, m) with the codes "
+                  "fixed, against the full calibration Hessian; each round after the first re-rounds the codes "
+                  "(GPTQ on the refitted grids) first (0 = off)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--calib-passes", o.calib_passes,
+                  "With --calib and GPTQ: 2 = quantize once by importance-weighted rounding (temporary file "
+                  "beside the output), run the calibration text through that model, and GPTQ with those "
+                  "statistics (each layer sees its inputs under the quantized layers before it)")
+      ->check(CLI::Range(1, 2))
+      ->capture_default_str();
   cmd->add_option("--mix-bpw", o.mix_bpw,
                   "With --calib: average bpw of the matmul weights (0 = off). If --type fits it, the tensors "
                   "whose measured output error falls most per added bit are stored in Q4_G or Q8_0 instead; "
