@@ -25,33 +25,13 @@ class Q3P5Grid final : public RowGrid {
   void Fit(const float* w, int64_t g0, int64_t len, int64_t, const float* imp) override {
     uint8_t buf[sizeof(BlockQ3P5)];
     Q3P5QuantizeRow(w, buf, len, imp);  // one (possibly short) block
-    uint32_t hdr;
-    std::memcpy(&hdr, buf, sizeof(hdr));
-    G g;
-    g.d15 = static_cast<uint16_t>(hdr & 0x7FFFu);
-    g.sel = static_cast<int>((hdr >> 15) & 3u);
-    g.m15 = static_cast<uint16_t>(hdr >> 17);
-    g.d = Q3P5DecodeD(g.d15);
-    g.m = Q3P5DecodeM(g.m15);
-    g.g0 = g0;
-    g.full = len == kQ3P5BlockSize;
-    groups_.push_back(g);
+    groups_.push_back(FromHeader(buf, g0, len == kQ3P5BlockSize));
   }
   bool Load(const void* row, int64_t n) override {
     const uint8_t* p = static_cast<const uint8_t*>(row);
     groups_.clear();
     for (int64_t g0 = 0; g0 < n; g0 += kQ3P5BlockSize, p += sizeof(BlockQ3P5)) {
-      uint32_t hdr;
-      std::memcpy(&hdr, p, sizeof(hdr));
-      G g;
-      g.d15 = static_cast<uint16_t>(hdr & 0x7FFFu);
-      g.sel = static_cast<int>((hdr >> 15) & 3u);
-      g.m15 = static_cast<uint16_t>(hdr >> 17);
-      g.d = Q3P5DecodeD(g.d15);
-      g.m = Q3P5DecodeM(g.m15);
-      g.g0 = g0;
-      g.full = n - g0 >= kQ3P5BlockSize;
-      groups_.push_back(g);
+      groups_.push_back(FromHeader(p, g0, n - g0 >= kQ3P5BlockSize));
     }
     return true;
   }
@@ -82,6 +62,20 @@ class Q3P5Grid final : public RowGrid {
     int64_t g0;
     bool full;
   };
+  // The grid of a stored block (its header word), first weight g0.
+  static G FromHeader(const uint8_t* block, int64_t g0, bool full) {
+    uint32_t hdr;
+    std::memcpy(&hdr, block, sizeof(hdr));
+    G g;
+    g.d15 = static_cast<uint16_t>(hdr & 0x7FFFu);
+    g.sel = static_cast<int>((hdr >> 15) & 3u);
+    g.m15 = static_cast<uint16_t>(hdr >> 17);
+    g.d = Q3P5DecodeD(g.d15);
+    g.m = Q3P5DecodeM(g.m15);
+    g.g0 = g0;
+    g.full = full;
+    return g;
+  }
   std::vector<G> groups_;
 };
 

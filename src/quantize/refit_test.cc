@@ -86,17 +86,23 @@ TEST(Refit, RecoversExactFieldsWithTheCodesFixed) {
   }
 }
 
+// rows x kN random weights, row after row.
+std::vector<float> RandomRows(std::mt19937_64& rng, int64_t rows) {
+  std::vector<float> w;
+  for (int64_t r = 0; r < rows; ++r) {
+    const std::vector<float> wr = testing::RandomWeights(rng, kN);
+    w.insert(w.end(), wr.begin(), wr.end());
+  }
+  return w;
+}
+
 // After GPTQ (both column orders), the refit keeps the codes, never raises a row's output
 // error, reports it exactly, and lowers the total on correlated inputs.
 TEST(Refit, KeepsCodesAndLowersOutputErrorAfterGptq) {
   auto rng = testing::MakeRng(22);
   const int64_t rows = 24;
   const std::vector<double> h = CorrelatedHessian(rng, kN);
-  std::vector<float> w;
-  for (int64_t r = 0; r < rows; ++r) {
-    const std::vector<float> wr = testing::RandomWeights(rng, kN);
-    w.insert(w.end(), wr.begin(), wr.end());
-  }
+  const std::vector<float> w = RandomRows(rng, rows);
   for (bool act : {false, true}) {
     auto f = GptqPrepare(h, kN, 0.01, act);
     ASSERT_TRUE(f.ok());
@@ -132,11 +138,7 @@ TEST(Refit, GptqOnPresetGridsKeepsTheirFields) {
   auto rng = testing::MakeRng(23);
   const int64_t rows = 19;
   const std::vector<double> h = CorrelatedHessian(rng, kN);
-  std::vector<float> w;
-  for (int64_t r = 0; r < rows; ++r) {
-    const std::vector<float> wr = testing::RandomWeights(rng, kN);
-    w.insert(w.end(), wr.begin(), wr.end());
-  }
+  const std::vector<float> w = RandomRows(rng, rows);
   for (bool act : {false, true}) {
     auto f = GptqPrepare(h, kN, 0.01, act);
     ASSERT_TRUE(f.ok());
