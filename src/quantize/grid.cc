@@ -86,26 +86,12 @@ class Q4GGrid final : public RowGrid {
   void Fit(const float* w, int64_t g0, int64_t len, int64_t, const float* imp) override {
     uint8_t buf[sizeof(BlockQ4G)];
     Q4GQuantizeRow(w, buf, len, imp);
-    G g;
-    std::memcpy(&g.d16, buf, 2);
-    std::memcpy(&g.m16, buf + 2, 2);
-    g.d = Fp16ToFloat(g.d16);
-    g.m = Fp16ToFloat(g.m16);
-    g.g0 = g0;
-    groups_.push_back(g);
+    groups_.push_back(FromHeader(buf, g0));
   }
   bool Load(const void* row, int64_t n) override {
     const uint8_t* p = static_cast<const uint8_t*>(row);
     groups_.clear();
-    for (int64_t g0 = 0; g0 < n; g0 += kQ4GBlockSize, p += sizeof(BlockQ4G)) {
-      G g;
-      std::memcpy(&g.d16, p, 2);
-      std::memcpy(&g.m16, p + 2, 2);
-      g.d = Fp16ToFloat(g.d16);
-      g.m = Fp16ToFloat(g.m16);
-      g.g0 = g0;
-      groups_.push_back(g);
-    }
+    for (int64_t g0 = 0; g0 < n; g0 += kQ4GBlockSize, p += sizeof(BlockQ4G)) groups_.push_back(FromHeader(p, g0));
     return true;
   }
   float Snap(float w, int64_t i) const override {
@@ -130,6 +116,16 @@ class Q4GGrid final : public RowGrid {
     float d, m;
     int64_t g0;
   };
+  // The grid of a stored block (its fp16 d and m), first weight g0.
+  static G FromHeader(const uint8_t* block, int64_t g0) {
+    G g;
+    std::memcpy(&g.d16, block, 2);
+    std::memcpy(&g.m16, block + 2, 2);
+    g.d = Fp16ToFloat(g.d16);
+    g.m = Fp16ToFloat(g.m16);
+    g.g0 = g0;
+    return g;
+  }
   std::vector<G> groups_;
 };
 
