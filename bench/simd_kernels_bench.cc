@@ -211,6 +211,34 @@ void BM_Memcpy(benchmark::State& state) {
 }
 BENCHMARK(BM_Memcpy)->Apply(Common);
 
+// ---- load-time repack (what loading a model spends per matrix) ----
+// Q3P5 file blocks -> slots and F32 rows -> panels for a rows x cols matrix; one
+// call = the whole matrix, on every hardware thread (simd::ParallelRanges).
+void Repack(benchmark::State& state, DType type) {
+  const int64_t rows = state.range(0), cols = state.range(1);
+  const Matrix& m = GetMatrix(type, rows, cols);
+  std::vector<uint8_t> out;
+  septet::cpu::WeightView v;
+  for (auto _ : state) {
+    if (type == DType::kQ3P5) {
+      septet::simd::RepackQ3P5Slots(m.view, &out, &v);
+    } else {
+      septet::simd::RepackFloatPanels(m.view, &out, &v);
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(m.bytes.size()));
+  if (type == DType::kQ3P5) {
+    // Seconds per 128-weight block (the counter prints it with its SI prefix, e.g. 85n).
+    state.counters["s/block"] = benchmark::Counter(static_cast<double>(state.iterations() * rows * cols / 128),
+                                                   benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  }
+}
+void BM_Repack_Q3P5(benchmark::State& s) { Repack(s, DType::kQ3P5); }
+void BM_Repack_F32(benchmark::State& s) { Repack(s, DType::kF32); }
+BENCHMARK(BM_Repack_Q3P5)->Args({4096, 4096})->Args({14336, 4096})->Apply(Common);
+BENCHMARK(BM_Repack_F32)->Args({4096, 4096})->Apply(Common);
+
 // ---- arithmetic peak reference (single thread) ----
 // 16 independent f32 FMA chains in the widest registers the CPU has, so that
 // a kernel's GMAC/s can be read as a fraction of what one core can issue.
