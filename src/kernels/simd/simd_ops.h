@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "core/dtype.h"
+#include "kernels/cpu/hadamard.h"
 #include "kernels/cpu/weight_view.h"
 
 namespace septet::simd {
@@ -53,6 +54,8 @@ void RmsNorm(float* out, const float* x, const float* weight, int64_t n, float e
 void Softmax(float* x, int64_t n);
 void SiluMul(float* out, const float* gate, const float* up, int64_t n);
 float Dot(const float* a, const float* b, int64_t n);     // attention scores
+// x ← T(x) of a rotated model: bit-identical to rot.Apply(x) (same operations, same order).
+void RotateInput(const cpu::InputRotation& rot, float* x);
 void Axpy(float a, const float* x, float* y, int64_t n);  // y += a * x
 // One query head over n_pos cached keys / values (cpu::AttendHead's contract):
 // exactly the floats of scores[t] = Dot(q, k_t) * scale, Softmax(scores),

@@ -1,5 +1,5 @@
 // Float vector ops of the forward pass (RmsNorm, Softmax, SiluMul, Dot, Axpy,
-// AttendHead),
+// AttendHead, RotateInput),
 // portable Highway on every target. Semantics of the scalar kernels in
 // kernels/cpu/; the error bounds against them are derived in vec_ops_test.cc.
 //   RmsNorm: sum of squares in double (as the reference), output in double.
@@ -18,6 +18,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
 #include "core/check.h"
+#include "kernels/cpu/hadamard.h"
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 #include "kernels/simd/common-inl.h"
@@ -341,6 +342,81 @@ void AttendGroupT(const float* q, int64_t q_stride, int64_t n_q, const float* k,
   }
 }
 
+// cpu::InputRotation::Apply(float*) with the same operations in the same order (signs,
+// every butterfly stage of every block, the scale), so bit-identical to it: stages of
+// span 1 and 2 inside 128-bit vectors (lane swaps), spans 4 .. N-1 between 128-bit
+// vectors, spans >= N between full vectors.
+void RotateInputT(float* x, const float* signs, int64_t n, int64_t b, float scale) {
+#if HWY_TARGET == HWY_SCALAR
+  for (int64_t i = 0; i < n; ++i) x[i] *= signs[i];
+  for (int64_t o = 0; o < n; o += b) {
+    for (int64_t len = 1; len < b; len *= 2) {
+      for (int64_t k = o; k < o + b; k += 2 * len) {
+        for (int64_t j = k; j < k + len; ++j) {
+          const float p = x[j], q = x[j + len];
+          x[j] = p + q;
+          x[j + len] = p - q;
+        }
+      }
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) x[i] *= scale;
+#else
+  const hn::ScalableTag<float> d;
+  const hn::FixedTag<float, 4> d4;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  int64_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, x + i), hn::LoadU(d, signs + i)), d, x + i);
+  for (; i < n; ++i) x[i] *= signs[i];
+  alignas(16) static constexpr float kOdd[4] = {0, 1, 0, 1}, kHigh[4] = {0, 0, 1, 1};
+  const auto odd = hn::Gt(hn::Load(d4, kOdd), hn::Zero(d4));
+  const auto high = hn::Gt(hn::Load(d4, kHigh), hn::Zero(d4));
+  for (int64_t o = 0; o < n; o += b) {
+    float* v = x + o;
+    int64_t len = 1;
+    if (b >= 4) {
+      for (int64_t k = 0; k < b; k += 4) {
+        auto a = hn::LoadU(d4, v + k);
+        auto sw = hn::Shuffle2301(a);  // lanes 1 0 3 2: lane k pairs with k ^ 1
+        a = hn::IfThenElse(odd, hn::Sub(sw, a), hn::Add(a, sw));
+        sw = hn::Shuffle1032(a);  // lanes 2 3 0 1: lane k pairs with k ^ 2
+        a = hn::IfThenElse(high, hn::Sub(sw, a), hn::Add(a, sw));
+        hn::StoreU(a, d4, v + k);
+      }
+      len = 4;
+    }
+    for (; len < b; len *= 2) {
+      for (int64_t k = 0; k < b; k += 2 * len) {
+        float* lo = v + k;
+        float* hi = v + k + len;
+        if (len < 4) {  // b = 2
+          for (int64_t j = 0; j < len; ++j) {
+            const float p = lo[j], q = hi[j];
+            lo[j] = p + q;
+            hi[j] = p - q;
+          }
+        } else if (len < N) {
+          for (int64_t j = 0; j < len; j += 4) {
+            const auto p = hn::LoadU(d4, lo + j), q = hn::LoadU(d4, hi + j);
+            hn::StoreU(hn::Add(p, q), d4, lo + j);
+            hn::StoreU(hn::Sub(p, q), d4, hi + j);
+          }
+        } else {
+          for (int64_t j = 0; j < len; j += N) {
+            const auto p = hn::LoadU(d, lo + j), q = hn::LoadU(d, hi + j);
+            hn::StoreU(hn::Add(p, q), d, lo + j);
+            hn::StoreU(hn::Sub(p, q), d, hi + j);
+          }
+        }
+      }
+    }
+  }
+  const auto vs = hn::Set(d, scale);
+  for (i = 0; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, x + i), vs), d, x + i);
+  for (; i < n; ++i) x[i] *= scale;
+#endif
+}
+
 const char* TargetNameT() { return hwy::TargetName(HWY_TARGET); }
 
 }  // namespace HWY_NAMESPACE
@@ -357,6 +433,7 @@ HWY_EXPORT(DotT);
 HWY_EXPORT(AxpyT);
 HWY_EXPORT(AttendHeadT);
 HWY_EXPORT(AttendGroupT);
+HWY_EXPORT(RotateInputT);
 HWY_EXPORT(TargetNameT);
 
 void RmsNorm(float* out, const float* x, const float* weight, int64_t n, float eps) {
@@ -375,6 +452,9 @@ void AttendHead(const float* q, const float* k, const float* v, int64_t n_pos, i
 void AttendGroup(const float* q, int64_t q_stride, int64_t n_q, const float* k, const float* v, int64_t n_pos,
                  int64_t head_dim, int64_t stride, float scale, float* scores, float* out, int64_t out_stride) {
   HWY_DYNAMIC_DISPATCH(AttendGroupT)(q, q_stride, n_q, k, v, n_pos, head_dim, stride, scale, scores, out, out_stride);
+}
+void RotateInput(const cpu::InputRotation& rot, float* x) {
+  HWY_DYNAMIC_DISPATCH(RotateInputT)(x, rot.signs(), rot.size(), rot.block(), rot.scale());
 }
 const char* TargetName() { return HWY_DYNAMIC_DISPATCH(TargetNameT)(); }
 

@@ -210,5 +210,19 @@ TEST_P(SimdVecOpsTest, AttendGroupIsAttendHeadPerHeadBitForBit) {
   }
 }
 
+// RotateInput runs cpu::InputRotation's float operations in the same order: equal bits
+// on every target (the rotation's accuracy is tested in kernels/cpu/hadamard_test.cc).
+TEST_P(SimdVecOpsTest, RotateInputIsTheScalarRotationBitForBit) {
+  auto rng = testing::MakeRng(11);
+  for (int64_t n : {1, 2, 3, 4, 6, 8, 12, 16, 24, 64, 172, 576, 1536, 2048, 5632}) {
+    const cpu::InputRotation rot(n);
+    const std::vector<float> x = testing::RandomWeights(rng, n, 2.0f);
+    std::vector<float> ref = x, got = x;
+    rot.Apply(ref.data());
+    RotateInput(rot, got.data());
+    ASSERT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float))) << "n=" << n << " " << TargetName();
+  }
+}
+
 }  // namespace
 }  // namespace septet::simd
