@@ -78,7 +78,7 @@ TEST(BenchCliTest, ProfileRowsAddUpAndCountTheOps) {
   for (const nlohmann::json& res : j["results"]) {
     ASSERT_TRUE(res.contains("profile")) << res.dump();
     const nlohmann::json& p = res["profile"];
-    ASSERT_EQ(p["ops"].size(), 12u);
+    ASSERT_EQ(p["ops"].size(), 13u);
     double sum = 0;
     std::map<std::string, uint64_t> calls;
     for (const nlohmann::json& op : p["ops"]) {
@@ -95,7 +95,19 @@ TEST(BenchCliTest, ProfileRowsAddUpAndCountTheOps) {
     EXPECT_EQ(calls["matmul ffn down"], passes * 5) << res.dump();
     EXPECT_EQ(calls["matmul output head"], passes) << res.dump();
     EXPECT_EQ(calls["rmsnorm"], passes * 11) << res.dump();  // 2 per layer + the final norm
+    EXPECT_EQ(calls["input rotation"], 0u) << res.dump();     // not a rotated model
   }
+  // A rotated model (quantize --rotate) rotates the four matmul inputs of every layer.
+  const std::string rotated = Cat(testing::TempDir(), "/bench_rotated.gguf");
+  ASSERT_EQ(RunSeptet(Cat("quantize ", Stories(), " '", rotated, "' --type F32 --rotate --force")).exit_code, 0);
+  const CliRun rr = RunSeptet(Cat("bench -m '", rotated, "' -p 0 -n 3 -r 1 -t 2 --bw-mib 0 --profile -o json"));
+  ASSERT_EQ(rr.exit_code, 0) << rr.err;
+  uint64_t rotations = 0;
+  const nlohmann::json rj = nlohmann::json::parse(rr.out);
+  for (const nlohmann::json& op : rj["results"][0]["profile"]["ops"]) {
+    if (op["op"] == "input rotation") rotations = op["calls"].get<uint64_t>();
+  }
+  EXPECT_EQ(rotations, 3u * 5 * 4) << rr.out;  // 3 decode passes x 5 layers x 4 inputs
   // The markdown form prints one table per test after the main table.
   const CliRun md = RunSeptet(Cat("bench -m ", Stories(), " -p 0 -n 4 -r 1 --bw-mib 0 --profile"));
   ASSERT_EQ(md.exit_code, 0) << md.err;

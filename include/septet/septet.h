@@ -119,6 +119,7 @@ struct ModelInfo {
   int64_t vocab = 0, context_length = 0;
   double rope_base = 0, rms_eps = 0;
   std::string rope_pairing;    // "interleaved" | "half"
+  std::string rotation;        // "none" | "hadamard-v1" (matmul inputs rotated: septet quantize --rotate)
   std::string rope_scaling;    // "none" | "linear x8" | "llama3 x8 (low 1, high 4, orig 8192)"
   bool tied_output = false;
   bool synthetic = false;      // septet.synthetic: random weights (gen-weights), speed only

@@ -257,6 +257,16 @@ Result<LlamaHParams> ReadLlamaHParams(const ModelFile& f) {
     }
   }
   SEPTET_ASSIGN_OR_RETURN(hp.rope_scaling, ReadRopeScaling(f));
+  {
+    SEPTET_ASSIGN_OR_RETURN(const std::string rotation, StringKey(f, kRotationKey, "none"));
+    if (rotation == kRotationHadamardV1) {
+      hp.rotation = InputRotationKind::kHadamardV1;
+    } else if (rotation != "none") {
+      return Unsupported("%s: metadata '%s' = '%s'; this septet knows '%s' and 'none' (a newer septet wrote the "
+                         "file?)",
+                         path, kRotationKey, rotation.c_str(), kRotationHadamardV1);
+    }
+  }
   return hp;
 }
 

@@ -15,6 +15,11 @@ class ModelFile;
 
 namespace septet::model {
 
+// septet.rotation: how the matmul inputs of every layer are rotated (kernels/cpu/hadamard.h).
+enum class InputRotationKind { kNone, kHadamardV1 };
+inline constexpr const char* kRotationKey = "septet.rotation";
+inline constexpr const char* kRotationHadamardV1 = "hadamard-v1";
+
 struct LlamaHParams {
   int64_t dim = 0;             // llama.embedding_length
   int64_t ffn_dim = 0;         // llama.feed_forward_length
@@ -29,6 +34,7 @@ struct LlamaHParams {
   float rms_eps = 1e-5f;       // llama.attention.layer_norm_rms_epsilon
   cpu::RopePairing rope_pairing = cpu::RopePairing::kInterleaved;  // septet.rope.pairing
   cpu::RopeScaling rope_scaling;  // llama.rope.scaling.{type,factor,low_freq_factor,...}
+  InputRotationKind rotation = InputRotationKind::kNone;  // septet.rotation
 
   int64_t q_dim() const { return n_heads * head_dim; }
   int64_t kv_dim() const { return n_kv_heads * head_dim; }

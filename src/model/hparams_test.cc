@@ -75,6 +75,12 @@ TEST(HParamsTest, InvalidValuesAreNamed) {
   }
   {
     auto f = MakeTinyLlama({});
+    const MetaValue s = MetaValue::String("hadamard-v9");  // a rotation this septet does not know
+    SetMeta(f.get(), "septet.rotation", &s);
+    ExpectErrorNaming(*f, StatusCode::kUnsupported, "septet.rotation");
+  }
+  {
+    auto f = MakeTinyLlama({});
     const MetaValue arch = MetaValue::String("gpt2");
     SetMeta(f.get(), "general.architecture", &arch);
     ExpectErrorNaming(*f, StatusCode::kUnsupported, "general.architecture");

@@ -56,6 +56,11 @@ LlamaContext::LlamaContext(const LlamaModel& model, KvCache cache, const CpuOpti
   scores_.resize(static_cast<size_t>(pool_.size() * hp.gqa_group() * cache_.n_ctx()));
   norm_.resize(rows(hp.dim));
   if (cache_.type() != DType::kF32) kv_row_.resize(static_cast<size_t>(pool_.size() * hp.head_dim));
+  if (hp.rotation == InputRotationKind::kHadamardV1) {
+    rot_dim_.emplace(hp.dim);
+    rot_q_.emplace(hp.q_dim());
+    rot_ffn_.emplace(hp.ffn_dim);
+  }
 }
 
 uint64_t LlamaContext::ScratchBytes(const LlamaHParams& hp, int64_t n_ctx, int32_t n_threads, DType kv_type) {
@@ -215,6 +220,7 @@ void LlamaContext::Layer(int64_t l, const LayerWeights& w, int64_t m) {
   Timed(Op::kNorm, [&] {
     for (int64_t i = 0; i < m; ++i) simd::RmsNorm(xb_.data() + i * dim, x_.data() + i * dim, w.attn_norm, dim, hp.rms_eps);
   });
+  Rotate(rot_dim_, xb_.data(), m);
   if (observer_) observer_(l, MatMulInput::kAttnQkv, xb_.data(), m, dim);
   MatMulGroup(Op::kMatQkv, {{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}}, xb_.data(), m);
   Timed(Op::kRope, [&] {
@@ -230,6 +236,7 @@ void LlamaContext::Layer(int64_t l, const LayerWeights& w, int64_t m) {
     cache_.Store(l - layer_begin_, seq, pos, k_.data() + i * kv_dim, v_.data() + i * kv_dim);
   }
   Timed(Op::kAttention, [&] { Attention(l, m); });
+  Rotate(rot_q_, att_.data(), m);
   if (observer_) observer_(l, MatMulInput::kAttnOut, att_.data(), m, q_dim);
   MatMul(Op::kMatOut, w.wo, att_.data(), m, proj_.data());
   for (int64_t j = 0; j < m * dim; ++j) x_[static_cast<size_t>(j)] += proj_[static_cast<size_t>(j)];
@@ -238,6 +245,7 @@ void LlamaContext::Layer(int64_t l, const LayerWeights& w, int64_t m) {
   Timed(Op::kNorm, [&] {
     for (int64_t i = 0; i < m; ++i) simd::RmsNorm(xb_.data() + i * dim, x_.data() + i * dim, w.ffn_norm, dim, hp.rms_eps);
   });
+  Rotate(rot_dim_, xb_.data(), m);
   if (observer_) observer_(l, MatMulInput::kFfnGateUp, xb_.data(), m, dim);
   MatMulGroup(Op::kMatGateUp, {{&w.w_gate, gate_.data()}, {&w.w_up, up_.data()}}, xb_.data(), m);
   // Row by row: a SIMD kernel's tail handling must see the same row layout for a
@@ -247,9 +255,24 @@ void LlamaContext::Layer(int64_t l, const LayerWeights& w, int64_t m) {
       simd::SiluMul(gate_.data() + i * ffn, gate_.data() + i * ffn, up_.data() + i * ffn, ffn);
     }
   });
+  Rotate(rot_ffn_, gate_.data(), m);
   if (observer_) observer_(l, MatMulInput::kFfnDown, gate_.data(), m, ffn);
   MatMul(Op::kMatDown, w.w_down, gate_.data(), m, proj_.data());
   for (int64_t j = 0; j < m * dim; ++j) x_[static_cast<size_t>(j)] += proj_[static_cast<size_t>(j)];
+}
+
+void LlamaContext::Rotate(const std::optional<cpu::InputRotation>& rot, float* x, int64_t m) {
+  if (!rot) return;
+  // Rows are independent (any split gives the same bits); a wake-up costs about as
+  // much as rotating a few rows, so small batches stay on this thread.
+  const auto row = [&](int64_t i, int) { simd::RotateInput(*rot, x + i * rot->size()); };
+  Timed(Op::kRotate, [&] {
+    if (m >= 4 && pool_.size() > 1) {
+      pool_.Run(m, row);
+    } else {
+      for (int64_t i = 0; i < m; ++i) row(i, 0);
+    }
+  });
 }
 
 // One task per (token, query head): each writes its own att_ slice and uses its

@@ -8,12 +8,14 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
 #include "core/clock.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
+#include "kernels/cpu/hadamard.h"
 #include "kernels/matmul.h"
 #include "model/forward_chunk.h"
 #include "model/inference_context.h"
@@ -111,6 +113,8 @@ class LlamaContext final : public InferenceContext {
   // Logits of m consecutive hidden rows into out [m][vocab].
   void Logits(const float* hidden, int64_t m, float* out);
   void Attention(int64_t l, int64_t m);
+  // A rotated model (septet.rotation): x ← T(x) on each of m rows of rot.size() (no-op without).
+  void Rotate(const std::optional<cpu::InputRotation>& rot, float* x, int64_t m);
   void MatMul(Op op, const cpu::WeightView& w, const float* x, int64_t m, float* y) {
     Timed(op, [&] { kernels::MatMul(w, x, m, y, &mm_); });
   }
@@ -147,6 +151,8 @@ class LlamaContext final : public InferenceContext {
   std::vector<float> scores_;  // [n_threads][n_ctx], one row per worker
   std::vector<float> norm_;    // [kMaxBatch][dim]
   std::vector<float> kv_row_;  // [n_threads][head_dim]: a typed cache's row as floats (empty for F32)
+  // The input rotations of a rotated model, by input width (empty when it is not rotated).
+  std::optional<cpu::InputRotation> rot_dim_, rot_q_, rot_ffn_;
   ThreadPool pool_;
   kernels::MatMulContext mm_;
   MatMulObserver observer_;

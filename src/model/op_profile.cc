@@ -14,6 +14,7 @@ const char* OpName(Op op) {
     case Op::kNorm: return "rmsnorm";
     case Op::kRope: return "rope";
     case Op::kSwiGlu: return "swiglu";
+    case Op::kRotate: return "input rotation";
     case Op::kPoolWait: return "thread-pool wait";
     case Op::kOther: return "other";
     case Op::kCount: break;

@@ -26,6 +26,7 @@ enum class Op : int {
   kNorm,       // RMSNorm
   kRope,       // rotary embedding of q and k
   kSwiGlu,     // silu(gate) * up
+  kRotate,     // input rotation of a rotated model (septet.rotation)
   kPoolWait,   // calling thread waiting for the pool's other workers
   kOther,      // everything else in the pass
   kCount,

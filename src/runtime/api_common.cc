@@ -73,6 +73,7 @@ Result<ModelInfo> DescribeFile(const ModelFile& file, const model::LlamaHParams&
   info.rope_base = hp.rope_base;
   info.rms_eps = hp.rms_eps;
   info.rope_pairing = hp.rope_pairing == cpu::RopePairing::kHalf ? "half" : "interleaved";
+  info.rotation = hp.rotation == model::InputRotationKind::kHadamardV1 ? model::kRotationHadamardV1 : "none";
   const cpu::RopeScaling& s = hp.rope_scaling;
   switch (s.kind) {
     case cpu::RopeScaling::Kind::kNone: info.rope_scaling = "none"; break;

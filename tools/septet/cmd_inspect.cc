@@ -37,6 +37,9 @@ int RunInspect(const std::string& path) {
   std::printf("rope          base %g, %" PRId64 " dims, %s pairs, scaling %s\n", i.rope_base, i.n_rot,
               i.rope_pairing.c_str(), i.rope_scaling.c_str());
   std::printf("rms eps       %g\n", i.rms_eps);
+  if (i.rotation != "none") {
+    std::printf("rotation      %s (septet.rotation: matmul inputs rotated; CPU backend only)\n", i.rotation.c_str());
+  }
   std::printf("output        %s\n", i.tied_output ? "tied to token_embd.weight" : "output.weight");
   std::printf("\n%-32s %-10s %-16s %12s %8s\n", "tensor", "type", "shape", "bytes", "bpw");
   for (const TensorSummary& t : i.tensors) {

@@ -209,6 +209,12 @@ Result<std::unique_ptr<CudaContext>> CudaContext::Create(const model::LlamaModel
   if (options.device < 0 || options.device >= n_devices) {
     return InvalidArgument("CUDA device %d requested; %d device(s) present", options.device, n_devices);
   }
+  if (hp.rotation != model::InputRotationKind::kNone) {
+    return Unsupported("CUDA backend: the model's matmul inputs are rotated (metadata '%s'; written by `septet "
+                       "quantize --rotate`), which only the CPU backend applies; run it without --gpu/--gpu-layers, "
+                       "or quantize the source without --rotate",
+                       model::kRotationKey);
+  }
   if (hp.head_dim > kAttnMaxHeadDim) {
     return Unsupported("CUDA backend: head_dim = %" PRId64 "; the attention kernel supports at most %d",
                        hp.head_dim, kAttnMaxHeadDim);
