@@ -47,6 +47,7 @@
 
 #include "model/llama_context.h"
 #include "model/llama_model.h"
+#include "quantize/quantizer.h"
 #include "util/test_util.h"
 
 namespace septet {
@@ -133,6 +134,29 @@ size_t MatchingPrefix(const std::vector<int32_t>& a, const std::vector<int32_t>&
   return k;
 }
 
+// max |logit - oracle logit| over prompt 0's teacher-forced positions (the oracle's
+// stored logits_p0.f32); -1 when the oracle files do not read back.
+double MaxErrorVsOracleP0(const model::LlamaModel& model, const OracleCase& c0) {
+  const int64_t vocab = model.hparams().vocab;
+  std::ifstream in(testing::SharedFile(kDir + "oracle/logits_p0.f32"), std::ios::binary);
+  const std::vector<int32_t> tokens = TeacherTokens(c0);
+  std::ifstream ids_in(testing::SharedFile(kDir + "oracle/tokens_p0.txt"));
+  std::string ids;
+  std::getline(ids_in, ids);
+  std::vector<int32_t> oracle_tokens = tokens;  // the file: prompt 0 and all 32 greedy ids
+  oracle_tokens.push_back(c0.greedy.back());
+  EXPECT_EQ(ParseIds(ids), oracle_tokens);
+  std::vector<float> oracle(oracle_tokens.size() * static_cast<size_t>(vocab));
+  in.read(reinterpret_cast<char*>(oracle.data()), static_cast<std::streamsize>(oracle.size() * sizeof(float)));
+  EXPECT_TRUE(in.good()) << "oracle/logits_p0.f32: expected [" << oracle_tokens.size() << "][vocab] floats";
+  const std::vector<float> got = AllLogits(model, tokens);
+  EXPECT_EQ(got.size(), tokens.size() * static_cast<size_t>(vocab));
+  if (!in.good() || got.size() != tokens.size() * static_cast<size_t>(vocab)) return -1;
+  double err = 0;
+  for (size_t i = 0; i < got.size(); ++i) err = std::max(err, std::fabs(double{got[i]} - oracle[i]));
+  return err;
+}
+
 // Bounds of the header comment.
 constexpr double kF32Err = 1e-3;       // |F32 logits - oracle logits|
 constexpr double kMaxInt8Shift = 3.0;  // max D_i: |stored logits - F32 logits| (INT8 activations)
@@ -152,24 +176,10 @@ TEST(ModelSmolLM2Test, GreedyIdsMatchFloat64Oracle) {
 
   // F32 against the oracle's stored logits (prompt 0, every teacher-forced position).
   {
-    std::ifstream in(testing::SharedFile(kDir + "oracle/logits_p0.f32"), std::ios::binary);
-    const std::vector<int32_t> tokens = TeacherTokens(cases[0]);
-    std::ifstream ids_in(testing::SharedFile(kDir + "oracle/tokens_p0.txt"));
-    std::string ids;
-    std::getline(ids_in, ids);
-    std::vector<int32_t> oracle_tokens = tokens;  // the file: prompt 0 and all 32 greedy ids
-    oracle_tokens.push_back(cases[0].greedy.back());
-    ASSERT_EQ(ParseIds(ids), oracle_tokens);
-    std::vector<float> oracle(oracle_tokens.size() * static_cast<size_t>(vocab));
-    in.read(reinterpret_cast<char*>(oracle.data()), static_cast<std::streamsize>(oracle.size() * sizeof(float)));
-    ASSERT_TRUE(in.good()) << "oracle/logits_p0.f32: expected [" << oracle_tokens.size() << "][vocab] floats";
-    const std::vector<float> got = AllLogits(*f32.value(), tokens);
-    ASSERT_EQ(got.size(), tokens.size() * static_cast<size_t>(vocab));
-    double err = 0;
-    for (size_t i = 0; i < got.size(); ++i) err = std::max(err, std::fabs(double{got[i]} - oracle[i]));
+    const double err = MaxErrorVsOracleP0(*f32.value(), cases[0]);
     EXPECT_LE(err, kF32Err);
     std::printf("[smollm2] F32 vs float64 oracle, prompt 0, %zu positions: max |dlogit| %.2g (bound %.0e)\n",
-                tokens.size(), err, kF32Err);
+                TeacherTokens(cases[0]).size(), err, kF32Err);
   }
 
   auto stored = model::LlamaModel::Load(testing::SharedFile(path), {});
@@ -241,6 +251,40 @@ TEST(ModelSmolLM2Test, GreedyIdsMatchFloat64Oracle) {
                 "(first excluded step: %zu)\n",
                 p, asserted, c.greedy.size(), prefix, c.greedy.size(), first_excluded);
   }
+}
+
+// A rotated model (`septet quantize --rotate`, kernels/cpu/hadamard.h) computes the same
+// function: every matmul weight row is rotated by T in double and rounded to float (one
+// rounding, as the F32 decode of Q4_1 is exact), and each input by T in float (log2(b) <= 9
+// rounding steps of its block's sum), a few u more per product than the unrotated F32 run,
+// far inside kF32Err. So the Q4_1 model written as rotated F32 must meet the same bounds:
+// every greedy id of the oracle and its stored logits within kF32Err.
+TEST(ModelSmolLM2Test, RotatedF32MatchesFloat64Oracle) {
+  const std::string path = kDir + "SmolLM2-135M-Instruct.Q4_1.gguf";
+  ASSERT_TRUE(testing::SharedFileExists(path));
+  const std::vector<OracleCase> cases = ReadOracle();
+  ASSERT_EQ(cases.size(), 3u);
+  quantize::QuantizeOptions o;
+  o.input = testing::SharedFile(path);
+  o.output = testing::TempDir() + "/smollm2-rotated-f32.gguf";
+  o.type = "F32";
+  o.rotate = true;
+  o.force = true;
+  o.threads = 2;
+  const auto rep = quantize::QuantizeModel(o);
+  ASSERT_TRUE(rep.ok()) << rep.status().ToString();
+  struct Remove {
+    std::string p;
+    ~Remove() { std::remove(p.c_str()); }
+  } remove{o.output};
+  auto rot = model::LlamaModel::Load(o.output, {});
+  ASSERT_TRUE(rot.ok()) << rot.status().ToString();
+  EXPECT_EQ(rot.value()->hparams().rotation, model::InputRotationKind::kHadamardV1);
+  for (const OracleCase& c : cases) EXPECT_EQ(Greedy(*rot.value(), c.prompt, c.greedy.size()), c.greedy);
+  const double err = MaxErrorVsOracleP0(*rot.value(), cases[0]);
+  EXPECT_GE(err, 0);
+  EXPECT_LE(err, kF32Err);
+  std::printf("[smollm2] rotated F32 vs float64 oracle, prompt 0: max |dlogit| %.2g (bound %.0e)\n", err, kF32Err);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 
 #include "io/gguf_reader.h"
 #include "io/model_file.h"
+#include "model/llama_context.h"
 #include "model/llama_model.h"
 #include "quant/int3_rtn.h"
 #include "quant/registry.h"
@@ -590,6 +591,72 @@ TEST_F(QuantizeModelTest, KeepOverridesAndFallback) {
   auto bad = QuantizeModel(o);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("matches no tensor"), std::string::npos);
+}
+
+// --rotate: the file says so, computes the model's function (F32: the logits of the
+// unrotated model up to float rounding), quantizes thread-independently, keeps its
+// rotation when requantized, and refuses to rotate twice.
+TEST_F(QuantizeModelTest, RotateKeepsTheFunctionAndIsRecorded) {
+  QuantizeOptions plain = Opts("plain_f32.gguf", "F32");
+  QuantizeOptions rot = Opts("rot_f32.gguf", "F32");
+  rot.rotate = true;
+  ASSERT_TRUE(QuantizeModel(plain).ok());
+  auto rr = QuantizeModel(rot);
+  ASSERT_TRUE(rr.ok()) << rr.status().ToString();
+  auto mp = model::LlamaModel::Load(plain.output, {});
+  auto mr = model::LlamaModel::Load(rot.output, {});
+  ASSERT_TRUE(mp.ok() && mr.ok());
+  EXPECT_EQ(mp.value()->hparams().rotation, model::InputRotationKind::kNone);
+  EXPECT_EQ(mr.value()->hparams().rotation, model::InputRotationKind::kHadamardV1);
+  EXPECT_EQ(mr.value()->file().metadata().GetStringOr(model::kRotationKey, ""), model::kRotationHadamardV1);
+  const std::vector<int32_t> tokens = {1, 403, 407, 261, 378, 432, 383, 286};
+  std::vector<float> lp, lr;
+  {
+    auto cp = model::LlamaContext::Create(*mp.value(), 16);
+    auto cr = model::LlamaContext::Create(*mr.value(), 16);
+    ASSERT_TRUE(cp.ok() && cr.ok());
+    ASSERT_TRUE(cp.value()->Forward(tokens, model::LogitsMode::kAll, &lp).ok());
+    ASSERT_TRUE(cr.value()->Forward(tokens, model::LogitsMode::kAll, &lr).ok());
+  }
+  ASSERT_EQ(lp.size(), lr.size());
+  double err = 0, mag = 0;
+  for (size_t i = 0; i < lp.size(); ++i) {
+    err = std::max(err, static_cast<double>(std::fabs(lp[i] - lr[i])));
+    mag = std::max(mag, static_cast<double>(std::fabs(lp[i])));
+  }
+  // Float rounding only (a few u per product through 5 layers); a wrong sign, block or
+  // missing rotation moves the logits by O(their size).
+  EXPECT_LT(err, 1e-4 * mag) << "max |logit| " << mag;
+  EXPECT_NE(Slurp(plain.output), Slurp(rot.output));  // the weights are stored rotated
+
+  // Q3P5 with GPTQ on the rotated statistics: the same bytes for 1 and 3 threads.
+  QuantizeOptions q1 = Opts("rot_q1.gguf", "Q3P5");
+  q1.rotate = true;
+  q1.calib_path = calib_;
+  q1.calib_ctx = 64;
+  QuantizeOptions q3 = q1;
+  q3.output = dir_ + "/rot_q3.gguf";
+  q3.threads = 3;
+  ASSERT_TRUE(QuantizeModel(q1).ok());
+  ASSERT_TRUE(QuantizeModel(q3).ok());
+  EXPECT_EQ(Slurp(q1.output), Slurp(q3.output));
+
+  // Requantizing a rotated file keeps its rotation; rotating it again is refused.
+  QuantizeOptions again = Opts("rot_again.gguf", "Q8_0");
+  again.input = rot.output;
+  ASSERT_TRUE(QuantizeModel(again).ok());
+  auto ma = model::LlamaModel::Load(again.output, {});
+  ASSERT_TRUE(ma.ok());
+  EXPECT_EQ(ma.value()->hparams().rotation, model::InputRotationKind::kHadamardV1);
+  again.rotate = true;
+  auto twice = QuantizeModel(again);
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("already rotated"), std::string::npos) << twice.status().message();
+  QuantizeOptions two_pass = q1;
+  two_pass.calib_passes = 2;
+  auto tp = QuantizeModel(two_pass);
+  ASSERT_FALSE(tp.ok());
+  EXPECT_NE(tp.status().message().find("--rotate"), std::string::npos) << tp.status().message();
 }
 
 TEST_F(QuantizeModelTest, ClearErrors) {

@@ -61,6 +61,11 @@ struct QuantizeOptions {
   // output error measured on the calibration statistics, and ChooseMix picks the types,
   // starting from the target (docs/quantization.md §Mixes).
   double mix_bpw = 0;
+  // Rotate the input dimension of every layer's matmul weights by the Hadamard
+  // transform of kernels/cpu/hadamard.h before quantizing them (the calibration
+  // statistics are rotated with them) and mark the file "septet.rotation" =
+  // "hadamard-v1", so that the forward pass rotates the inputs to match.
+  bool rotate = false;
   int threads = 1;
   bool force = false;
   // Progress: (weights done, weights total, current tensor name).

@@ -127,6 +127,10 @@ Subcommand AddQuantizeCommand(CLI::App* app) {
   cmd->add_flag("--act-order", o.gptq_act_order,
                 "GPTQ columns in decreasing input energy diag(H), each 128-block's parameters fitted "
                 "on the unmodified weights first (static groups); the stored layout is unchanged");
+  cmd->add_flag("--rotate", o.rotate,
+                "Rotate the input dimension of every layer's matmul weights by a random-sign block Hadamard "
+                "transform before quantizing (spreads large input channels over their block; the forward pass "
+                "rotates the inputs to match, CPU backend only). Marks the file septet.rotation=hadamard-v1");
   cmd->add_option("--refit", o.refit,
                   "GPTQ on Q3P5/Q4_G: rounds of a least-squares refit of each block's (d, m) with the codes "
                   "fixed, against the full calibration Hessian; each round after the first re-rounds the codes "
