@@ -342,10 +342,43 @@ void AttendGroupT(const float* q, int64_t q_stride, int64_t n_q, const float* k,
   }
 }
 
+#if HWY_TARGET != HWY_SCALAR
+// One butterfly stage of span len (>= Lanes(d)) over a block of b.
+template <class D>
+HWY_INLINE void RotateStage(D d, float* v, int64_t b, int64_t len) {
+  const int64_t W = static_cast<int64_t>(hn::Lanes(d));
+  for (int64_t k = 0; k < b; k += 2 * len) {
+    for (int64_t j = k; j < k + len; j += W) {
+      const auto p = hn::LoadU(d, v + j), q = hn::LoadU(d, v + j + len);
+      hn::StoreU(hn::Add(p, q), d, v + j);
+      hn::StoreU(hn::Sub(p, q), d, v + j + len);
+    }
+  }
+}
+
+// Stages len and 2 len in one pass: the same additions as RotateStage twice.
+template <class D>
+HWY_INLINE void RotateStages2(D d, float* v, int64_t b, int64_t len) {
+  const int64_t W = static_cast<int64_t>(hn::Lanes(d));
+  for (int64_t k = 0; k < b; k += 4 * len) {
+    for (int64_t j = k; j < k + len; j += W) {
+      const auto a0 = hn::LoadU(d, v + j), a1 = hn::LoadU(d, v + j + len);
+      const auto a2 = hn::LoadU(d, v + j + 2 * len), a3 = hn::LoadU(d, v + j + 3 * len);
+      const auto b0 = hn::Add(a0, a1), b1 = hn::Sub(a0, a1);
+      const auto b2 = hn::Add(a2, a3), b3 = hn::Sub(a2, a3);
+      hn::StoreU(hn::Add(b0, b2), d, v + j);
+      hn::StoreU(hn::Sub(b0, b2), d, v + j + 2 * len);
+      hn::StoreU(hn::Add(b1, b3), d, v + j + len);
+      hn::StoreU(hn::Sub(b1, b3), d, v + j + 3 * len);
+    }
+  }
+}
+#endif
+
 // cpu::InputRotation::Apply(float*) with the same operations in the same order (signs,
 // every butterfly stage of every block, the scale), so bit-identical to it: stages of
 // span 1 and 2 inside 128-bit vectors (lane swaps), spans 4 .. N-1 between 128-bit
-// vectors, spans >= N between full vectors.
+// vectors, spans >= N between full vectors, two stages per pass where two are left.
 void RotateInputT(float* x, const float* signs, int64_t n, int64_t b, float scale) {
 #if HWY_TARGET == HWY_SCALAR
   for (int64_t i = 0; i < n; ++i) x[i] *= signs[i];
@@ -385,29 +418,26 @@ void RotateInputT(float* x, const float* signs, int64_t n, int64_t b, float scal
       }
       len = 4;
     }
-    for (; len < b; len *= 2) {
-      for (int64_t k = 0; k < b; k += 2 * len) {
-        float* lo = v + k;
-        float* hi = v + k + len;
-        if (len < 4) {  // b = 2
-          for (int64_t j = 0; j < len; ++j) {
-            const float p = lo[j], q = hi[j];
-            lo[j] = p + q;
-            hi[j] = p - q;
-          }
-        } else if (len < N) {
-          for (int64_t j = 0; j < len; j += 4) {
-            const auto p = hn::LoadU(d4, lo + j), q = hn::LoadU(d4, hi + j);
-            hn::StoreU(hn::Add(p, q), d4, lo + j);
-            hn::StoreU(hn::Sub(p, q), d4, hi + j);
-          }
+    while (len < b) {
+      if (len < 4) {  // b = 2
+        const float p = v[0], q = v[1];
+        v[0] = p + q;
+        v[1] = p - q;
+        len = 2;
+      } else if (4 * len <= b) {  // stages len and 2 len in one pass
+        if (len < N) {
+          RotateStages2(d4, v, b, len);
         } else {
-          for (int64_t j = 0; j < len; j += N) {
-            const auto p = hn::LoadU(d, lo + j), q = hn::LoadU(d, hi + j);
-            hn::StoreU(hn::Add(p, q), d, lo + j);
-            hn::StoreU(hn::Sub(p, q), d, hi + j);
-          }
+          RotateStages2(d, v, b, len);
         }
+        len *= 4;
+      } else {
+        if (len < N) {
+          RotateStage(d4, v, b, len);
+        } else {
+          RotateStage(d, v, b, len);
+        }
+        len *= 2;
       }
     }
   }
