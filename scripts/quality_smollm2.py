@@ -82,6 +82,16 @@ SEPTET_ROWS = [  # rows without a --damp of their own were made when the default
      ["--type", "Q4_G", "--calib", "{calib}", "--damp", "0.1"]),
     ("septet Q4_G --mix-bpw 4.1 + GPTQ --damp 0.1", "q4_g-mix4.1-damp0.1",
      ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.1", "--damp", "0.1"]),
+    ("septet Q3P5 + GPTQ --act-order --rotate", "q3p5-ao-rot",
+     ["--type", "Q3P5", "--calib", "{calib}", "--act-order", "--rotate"]),
+    ("septet Q3P5 + GPTQ --act-order --rotate --refit 1", "q3p5-ao-rot-refit1",
+     ["--type", "Q3P5", "--calib", "{calib}", "--act-order", "--rotate", "--refit", "1"]),
+    ("septet Q4_G + GPTQ --rotate", "q4g-rot",
+     ["--type", "Q4_G", "--calib", "{calib}", "--rotate"]),
+    ("septet Q4_G --mix-bpw 4.1 + GPTQ --rotate", "q4g-mix41-rot",
+     ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.1", "--rotate"]),
+    ("septet Q4_G --mix-bpw 4.25 + GPTQ --rotate", "q4g-mix425-rot",
+     ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.25", "--rotate"]),
 ]
 
 _MATMUL = re.compile(r"^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$")
@@ -281,6 +291,9 @@ def main():
     ap.add_argument("--rows", default=None, help="comma-separated indices of SEPTET_ROWS to run (default all)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "quality.md"))
     ap.add_argument("--no-doc", action="store_true", help="print the table, do not rewrite --out")
+    ap.add_argument("--carry-doc", action="store_true",
+                    help="when --work has no results yet, start from the rows and timings of the table now in "
+                         "--out, marked carried (to add rows without the work directory that made the others)")
     args = ap.parse_args()
 
     model = os.path.join(args.shared, "models", "smollm2-135m-instruct", "SmolLM2-135M-Instruct.Q4_1.gguf")
@@ -295,6 +308,11 @@ def main():
     timings = json.load(open(tim_path)) if os.path.exists(tim_path) else {}
     res_path = os.path.join(W, "results-w%d.json" % args.windows)
     results = json.load(open(res_path)) if os.path.exists(res_path) else {}
+    if args.carry_doc and not results and os.path.exists(args.out):
+        results, doc_timings = parse_table(open(args.out).read())
+        for k, v in doc_timings.items():
+            timings.setdefault(k, v)
+        log("carried %d rows from %s" % (len(results), args.out))
 
     def save():
         json.dump(timings, open(tim_path, "w"), indent=1)
@@ -426,6 +444,42 @@ def main():
             doc = doc.rstrip("\n") + "\n\n" + table + "\n"
         open(args.out, "w").write(doc)
         log("wrote " + args.out)
+
+
+def parse_table(doc):
+    """The rows and timings of the generated block of a quality.md (render's output), every row carried."""
+    if BEGIN not in doc or END not in doc:
+        return {}, {}
+    block = doc[doc.index(BEGIN):doc.index(END)]
+    results, timings = {}, {}
+    num = lambda v: None if v.strip() == "-" else float(v)
+    for line in block.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 8 or cells[0] in ("model", "---") or cells[0].startswith("---"):
+            continue
+        label = cells[0].replace(" †", "")
+        r = {"carried": True, "bpw_matmul": num(cells[1])}
+        r["matmul_types"] = {t.split(" ", 1)[1]: int(t.split(" ", 1)[0]) for t in cells[2].split(", ") if t}
+        head = cells[3].rsplit(" ", 1)
+        r["head_type"], r["head_bpw"] = head[0], float(head[1])
+        kld = cells[4].split(" ± ")
+        r["kld"] = num(kld[0])
+        if len(kld) > 1:
+            r["kld_se"] = float(kld[1])
+        r["ppl"], r["top1"] = num(cells[5]), num(cells[6])
+        m = re.match(r"^(-|[0-9.]+)(?: \(([0-9.]+)\))?$", cells[7])
+        if m:
+            r["quantize_s"] = num(m.group(1))
+            if m.group(2):
+                r["quantize_cpu_s"] = float(m.group(2))
+        results[label] = r
+    m = re.search(r"^Timings \(s, wall, \d+ threads, shared machine\): (.*)$", block, re.M)
+    if m:
+        for item in m.group(1).split("; "):
+            k, _, v = item.rpartition(" ")
+            if k:
+                timings[k] = float(v)
+    return results, timings
 
 
 def render(results, timings, args):
