@@ -92,6 +92,12 @@ SEPTET_ROWS = [  # rows without a --damp of their own were made when the default
      ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.1", "--rotate"]),
     ("septet Q4_G --mix-bpw 4.25 + GPTQ --rotate", "q4g-mix425-rot",
      ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.25", "--rotate"]),
+    ("septet Q4_G + GPTQ --act-order --rotate", "q4g-ao-rot",
+     ["--type", "Q4_G", "--calib", "{calib}", "--act-order", "--rotate"]),
+    ("septet Q3P5 + GPTQ --act-order --rotate --refit 1 --damp 0.03", "q3p5-ao-rot-refit1-d003",
+     ["--type", "Q3P5", "--calib", "{calib}", "--act-order", "--rotate", "--refit", "1", "--damp", "0.03"]),
+    ("septet Q3P5 + GPTQ --act-order --rotate --refit 1 --damp 0.3", "q3p5-ao-rot-refit1-d03",
+     ["--type", "Q3P5", "--calib", "{calib}", "--act-order", "--rotate", "--refit", "1", "--damp", "0.3"]),
 ]
 
 _MATMUL = re.compile(r"^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$")
