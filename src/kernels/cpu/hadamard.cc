@@ -35,8 +35,8 @@ void Butterflies(T* y, int64_t n, int64_t b) {
 }
 
 template <typename T>
-void Scale(T* y, int64_t n, int64_t b) {
-  const T s = static_cast<T>(1.0 / std::sqrt(static_cast<double>(b)));
+void Scale(T* y, int64_t n, double inv_sqrt_b) {
+  const T s = static_cast<T>(inv_sqrt_b);
   for (int64_t j = 0; j < n; ++j) y[j] *= s;
 }
 
@@ -54,25 +54,27 @@ int64_t RotationBlock(int64_t n) {
 
 float RotationSign(int64_t j) { return (SplitMix64(static_cast<uint64_t>(j)) >> 63) != 0 ? -1.0f : 1.0f; }
 
-InputRotation::InputRotation(int64_t n) : n_(n), b_(RotationBlock(n)), signs_(static_cast<size_t>(n)) {
+InputRotation::InputRotation(int64_t n)
+    : n_(n),
+      b_(RotationBlock(n)),
+      inv_sqrt_b_(1.0 / std::sqrt(static_cast<double>(b_))),
+      signs_(static_cast<size_t>(n)) {
   for (int64_t j = 0; j < n; ++j) signs_[static_cast<size_t>(j)] = RotationSign(j);
 }
 
-void InputRotation::Apply(float* x) const {
+template <typename T>
+void InputRotation::ApplyT(T* x) const {
   Signs(x, signs_);
   Butterflies(x, n_, b_);
-  Scale(x, n_, b_);
+  Scale(x, n_, inv_sqrt_b_);
 }
 
-void InputRotation::Apply(double* x) const {
-  Signs(x, signs_);
-  Butterflies(x, n_, b_);
-  Scale(x, n_, b_);
-}
+void InputRotation::Apply(float* x) const { ApplyT(x); }
+void InputRotation::Apply(double* x) const { ApplyT(x); }
 
 void InputRotation::Undo(double* x) const {
   Butterflies(x, n_, b_);
-  Scale(x, n_, b_);
+  Scale(x, n_, inv_sqrt_b_);
   Signs(x, signs_);
 }
 

@@ -14,7 +14,6 @@
 // n·log2(b) additions per vector.
 #pragma once
 
-#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -32,7 +31,7 @@ class InputRotation {
   int64_t size() const { return n_; }
   int64_t block() const { return b_; }
   const float* signs() const { return signs_.data(); }
-  float scale() const { return static_cast<float>(1.0 / std::sqrt(static_cast<double>(b_))); }
+  float scale() const { return static_cast<float>(inv_sqrt_b_); }
   // x ← T(x) in place: the signs, the butterflies in float, then one multiply by
   // float(1/√b) (the forward pass's).
   void Apply(float* x) const;
@@ -42,8 +41,12 @@ class InputRotation {
   void Undo(double* x) const;
 
  private:
+  template <typename T>
+  void ApplyT(T* x) const;
+
   int64_t n_ = 0;
   int64_t b_ = 1;
+  double inv_sqrt_b_ = 1.0;  // 1/√b, rounded to the element type where applied
   std::vector<float> signs_;
 };
 

@@ -379,22 +379,13 @@ HWY_INLINE void RotateStages2(D d, float* v, int64_t b, int64_t len) {
 // every butterfly stage of every block, the scale), so bit-identical to it: stages of
 // span 1 and 2 inside 128-bit vectors (lane swaps), spans 4 .. N-1 between 128-bit
 // vectors, spans >= N between full vectors, two stages per pass where two are left.
-void RotateInputT(float* x, const float* signs, int64_t n, int64_t b, float scale) {
+void RotateInputT(const cpu::InputRotation& rot, float* x) {
 #if HWY_TARGET == HWY_SCALAR
-  for (int64_t i = 0; i < n; ++i) x[i] *= signs[i];
-  for (int64_t o = 0; o < n; o += b) {
-    for (int64_t len = 1; len < b; len *= 2) {
-      for (int64_t k = o; k < o + b; k += 2 * len) {
-        for (int64_t j = k; j < k + len; ++j) {
-          const float p = x[j], q = x[j + len];
-          x[j] = p + q;
-          x[j + len] = p - q;
-        }
-      }
-    }
-  }
-  for (int64_t i = 0; i < n; ++i) x[i] *= scale;
+  rot.Apply(x);  // the reference itself
 #else
+  const float* signs = rot.signs();
+  const int64_t n = rot.size(), b = rot.block();
+  const float scale = rot.scale();
   const hn::ScalableTag<float> d;
   const hn::FixedTag<float, 4> d4;
   const int64_t N = static_cast<int64_t>(hn::Lanes(d));
@@ -484,7 +475,7 @@ void AttendGroup(const float* q, int64_t q_stride, int64_t n_q, const float* k, 
   HWY_DYNAMIC_DISPATCH(AttendGroupT)(q, q_stride, n_q, k, v, n_pos, head_dim, stride, scale, scores, out, out_stride);
 }
 void RotateInput(const cpu::InputRotation& rot, float* x) {
-  HWY_DYNAMIC_DISPATCH(RotateInputT)(x, rot.signs(), rot.size(), rot.block(), rot.scale());
+  HWY_DYNAMIC_DISPATCH(RotateInputT)(rot, x);
 }
 const char* TargetName() { return HWY_DYNAMIC_DISPATCH(TargetNameT)(); }
 
