@@ -209,9 +209,76 @@ void VnniMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
       });
 }
 
+// ---- One token tile (batched decoding, short prompts): no row preparation ----
+// With one tile every weight byte is read once, and VnniMatMul's preparation pass
+// (scales and code sums of a row chunk) streams the rows from memory before the
+// tile computes on them: the two do not overlap (40 % of a 2048 x 2048 x 8
+// GEMM). Here the tile reads the rows itself: the 16-lane tile holds the m <= 15
+// tokens and, in lane 15, activation codes + 128 = 1, so that lane's block sum is
+// sum(w) and acc - 128 sum(w) is VnniTile's integer; d_w is converted by the same
+// F16C instruction. The float part is VnniTile's: bit-identical to MatVec.
+constexpr int kOnesLane = Lanes16::kT - 1;
+constexpr int kFusedMaxTokens = kOnesLane;
+
+template <int R>
+HWY_INLINE void FusedTile(const cpu::WeightView& w, int64_t ra, int64_t nblocks, const uint8_t* xp, int nt, float* y,
+                          int64_t y_stride) {
+  using L = Lanes16;
+  using P = LanePack<L, false>;
+  const __m512i ones_lane = _mm512_set1_epi32(kOnesLane);
+  L::VF s[R][4];
+  for (int r = 0; r < R; ++r) {
+    for (int j = 0; j < 4; ++j) s[r][j] = L::ZeroF();
+  }
+  const uint8_t* wr[R];
+  for (int r = 0; r < R; ++r) wr[r] = w.row(ra + r);
+  for (int64_t b = 0; b < nblocks; ++b) {
+    const uint8_t* xb = xp + static_cast<size_t>(b) * P::kBlockBytes;
+    L::VI acc[R];
+    for (int r = 0; r < R; ++r) {
+      PrefetchWeights(wr[r] + b * kBlockBytes);
+      acc[r] = L::Zero();
+    }
+    for (int q = 0; q < kLaneQuads; ++q) {
+      const L::VI xq = L::Load(xb + P::kQuadBytes * q);
+      for (int r = 0; r < R; ++r) {
+        acc[r] = L::Dot(acc[r], xq, L::Set1(static_cast<int32_t>(LoadU32(wr[r] + b * kBlockBytes + 2 + 4 * q))));
+      }
+    }
+    const L::VF xd = L::LoadF(xb + P::kScaleAt);
+    const int j = static_cast<int>(b & 3);
+    for (int r = 0; r < R; ++r) {
+      const __m512i sum_w = _mm512_permutexvar_epi32(ones_lane, acc[r]);
+      const L::VI a = _mm512_sub_epi32(acc[r], _mm512_slli_epi32(sum_w, 7));  // exact
+      const float dw = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(LoadU16(wr[r] + b * kBlockBytes))));
+      s[r][j] = L::Fma(L::Mul(L::Set1F(dw), xd), L::ToF(a), s[r][j]);
+    }
+  }
+  for (int r = 0; r < R; ++r) StoreRow<L>(s[r], nt, y, y_stride, ra + r);
+}
+
+void FusedMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+                 float* y, int64_t y_stride) {
+  using P = LanePack<Lanes16, false>;
+  const int64_t nblocks = (w.cols + quant::kQ8_0BlockSize - 1) / quant::kQ8_0BlockSize;
+  std::vector<uint8_t>& x = Scratch().x;
+  if (x.size() < static_cast<size_t>(nblocks) * P::kBlockBytes) x.resize(static_cast<size_t>(nblocks) * P::kBlockBytes);
+  PackQ8ATokens<Lanes16, false>(act, act_stride, 0, static_cast<int>(m), nblocks, 0x80808080u, x.data());
+  constexpr uint32_t kOnes = 0x01010101u;
+  for (int64_t b = 0; b < nblocks; ++b) {
+    for (int q = 0; q < kLaneQuads; ++q) {
+      std::memcpy(x.data() + static_cast<size_t>(b) * P::kBlockBytes + P::kQuadBytes * q + 4 * kOnesLane, &kOnes, 4);
+    }
+  }
+  const int nt = static_cast<int>(m);
+  int64_t r = r0;
+  for (; r + kVR <= r1; r += kVR) FusedTile<kVR>(w, r, nblocks, x.data(), nt, y, y_stride);
+  for (; r < r1; ++r) FusedTile<1>(w, r, nblocks, x.data(), nt, y, y_stride);
+}
+
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                 int64_t m, float* y, int64_t y_stride) {
-  if (m <= Lanes8::kT) return VnniMatMul<Lanes8>(w, r0, r1, act, act_stride, m, y, y_stride);
+  if (m <= kFusedMaxTokens) return FusedMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
   VnniMatMul<Lanes16>(w, r0, r1, act, act_stride, m, y, y_stride);
 }
 #else

@@ -238,7 +238,7 @@ TEST_P(SimdMatVecTest, MatMulRowsEqualsMatVecRowsPerToken) {
         const auto x = testing::RandomWeights(rng, cols, 1.0f);
         QuantizeActivation(t.vec_dot_type, x.data(), cols, act.data() + tk * act_stride);
       }
-      for (int64_t m : {1, 2, 5, 33, 65}) {
+      for (int64_t m : {1, 2, 5, 8, 15, 16, 33, 65}) {  // tile edges: 8 and 16 lanes, the 15-token one-tile GEMMs
         for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {1, 6}, {8, 9}}) {
           const int64_t y_stride = rows + 3;
           std::vector<float> y(static_cast<size_t>(y_stride * m), -7.0f);
