@@ -292,6 +292,57 @@ void BM_FmaPeak(benchmark::State& state) {
   state.SetLabel(wide ? "16 chains of _mm512_fmadd_ps" : "16 chains of _mm256_fmadd_ps");
 }
 BENCHMARK(BM_FmaPeak)->Arg(512)->Arg(256)->Apply(Common);
+
+// The same for the int8 dot of the quantized GEMMs: 16 chains of vpdpbusd (4
+// u8 x s8 products per 32-bit lane), 512 or 256 bits. How many issue per cycle at
+// each width (one port or two) decides which tile layout is faster.
+__attribute__((target("avx512f,avx512vnni"))) int32_t VnniChains512(int64_t iters) {
+  __m512i a[16];
+  const __m512i x = _mm512_set1_epi8(3), y = _mm512_set1_epi8(-5);
+  for (int i = 0; i < 16; ++i) a[i] = _mm512_set1_epi32(i);
+  for (int64_t k = 0; k < iters; ++k) {
+    for (auto& v : a) v = _mm512_dpbusd_epi32(v, x, y);
+  }
+  alignas(64) int32_t out[16];
+  int32_t sum = 0;
+  for (auto& v : a) {
+    _mm512_store_si512(out, v);
+    for (int32_t o : out) sum += o;
+  }
+  return sum;
+}
+__attribute__((target("avx512f,avx512vl,avx512vnni"))) int32_t VnniChains256(int64_t iters) {
+  __m256i a[16];
+  const __m256i x = _mm256_set1_epi8(3), y = _mm256_set1_epi8(-5);
+  for (int i = 0; i < 16; ++i) a[i] = _mm256_set1_epi32(i);
+  for (int64_t k = 0; k < iters; ++k) {
+    for (auto& v : a) v = _mm256_dpbusd_epi32(v, x, y);
+  }
+  alignas(32) int32_t out[8];
+  int32_t sum = 0;
+  for (auto& v : a) {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(out), v);
+    for (int32_t o : out) sum += o;
+  }
+  return sum;
+}
+void BM_VnniPeak(benchmark::State& state) {
+  const bool wide = state.range(0) == 512;
+  if (!__builtin_cpu_supports("avx512vnni") || !__builtin_cpu_supports("avx512vl")) {
+    state.SkipWithError("the CPU lacks AVX512-VNNI");
+    return;
+  }
+  constexpr int64_t kIters = 1 << 20;
+  for (auto _ : state) {
+    int64_t iters = kIters;
+    benchmark::DoNotOptimize(iters);
+    benchmark::DoNotOptimize(wide ? VnniChains512(iters) : VnniChains256(iters));
+  }
+  const double macs = static_cast<double>(state.iterations()) * kIters * 16 * (wide ? 64 : 32);
+  state.counters["GMAC/s"] = benchmark::Counter(macs / 1e9, benchmark::Counter::kIsRate);
+  state.SetLabel(wide ? "16 chains of _mm512_dpbusd_epi32" : "16 chains of _mm256_dpbusd_epi32");
+}
+BENCHMARK(BM_VnniPeak)->Arg(512)->Arg(256)->Apply(Common);
 #endif
 
 // ---- activation quantization and float ops ----
