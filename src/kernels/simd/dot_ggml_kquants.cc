@@ -167,16 +167,17 @@ HWY_INLINE void AffineRowsAvx2(const Tables& t, const cpu::WeightView& w, int64_
   const int64_t nsb = w.cols / quant::kQK;
   __m256 sum[R];
   for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_ps();
+  const size_t ahead = TilePrefetchBytes(R, w.row_bytes);
   for (int64_t sb = 0; sb < nsb; ++sb) {
     const uint8_t* xblk = Q8ABlock(act, sb * kSubs);
     __m256 xd8, xs8;
     LoadQ8AMeta8(xblk, &xd8, &xs8);
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w.row(row + r) + sb * L::kBytes;
-      PrefetchWeights(blk);
-      PrefetchWeights(blk + 64);
-      PrefetchWeights(blk + 128);
-      if constexpr (L::kBytes > 192) PrefetchWeights(blk + 192);
+      PrefetchAhead(blk, ahead);
+      PrefetchAhead(blk + 64, ahead);
+      PrefetchAhead(blk + 128, ahead);
+      if constexpr (L::kBytes > 192) PrefetchAhead(blk + 192, ahead);
       alignas(16) uint8_t sm[16];
       UnpackScaleMin(blk + L::kScales, sm);
       const __m128i smv = _mm_load_si128(reinterpret_cast<const __m128i*>(sm));
@@ -225,6 +226,7 @@ HWY_INLINE void Q6RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t ro
   const int64_t nsb = w.cols / quant::kQK;
   __m256 sum[R];
   for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_ps();
+  const size_t ahead = TilePrefetchBytes(R, w.row_bytes);
   for (int64_t sb = 0; sb < nsb; ++sb) {
     const uint8_t* xblk = Q8ABlock(act, sb * kSubs);
     __m256 xd8, xs8;
@@ -233,10 +235,10 @@ HWY_INLINE void Q6RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t ro
     for (int j = 0; j < kSubs; ++j) x32[j] = _mm256_maddubs_epi16(t.c32, LoadX(xblk, j));
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w.row(row + r) + sb * kQ6Bytes;
-      PrefetchWeights(blk);
-      PrefetchWeights(blk + 64);
-      PrefetchWeights(blk + 128);
-      PrefetchWeights(blk + 192);
+      PrefetchAhead(blk, ahead);
+      PrefetchAhead(blk + 64, ahead);
+      PrefetchAhead(blk + 128, ahead);
+      PrefetchAhead(blk + 192, ahead);
       const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kQ6Scales));
       __m256i p[kSubs];
       for (int h = 0; h < 2; ++h) {

@@ -134,8 +134,9 @@ HWY_INLINE void Group(const Tables& t, const cpu::WeightView& w, int64_t row, co
   const __m128 xsc4 = _mm_mul_ps(xs4, _mm_set1_ps(static_cast<float>(L::kOffset)));
   for (int r = 0; r < R; ++r) {
     const uint8_t* wb = w.row(row + r) + b0 * L::kBytes;
-    PrefetchWeights(wb);  // <= 96 bytes a group
-    PrefetchWeights(wb + 64);
+    const size_t ahead = TilePrefetchBytes(R, w.row_bytes);
+    PrefetchAhead(wb, ahead);  // <= 96 bytes a group
+    PrefetchAhead(wb + 64, ahead);
     __m256i p[4];
     uint32_t head[4];  // d | m << 16 of each block (m: the next two bytes, unused for symmetric types)
     for (int j = 0; j < 4; ++j) {

@@ -104,11 +104,12 @@ HWY_INLINE void RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row,
   __m128 sum[R];
   for (int r = 0; r < R; ++r) sum[r] = _mm_setzero_ps();
   PreparedX px;
+  const size_t ahead = TilePrefetchBytes(R, w.row_bytes);
   for (int64_t b = 0; b < nb; ++b) {
     PrepareX(t, Q8ABlock(act, b * kSubs), kSubs, &px);
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w.row(row + r) + b * kBlockBytes;
-      PrefetchWeights(blk);
+      PrefetchAhead(blk, ahead);
       sum[r] = AddGroup(t, blk, px, kSubs, sum[r]);
     }
   }

@@ -79,12 +79,13 @@ HWY_INLINE void RowsAvx2(const cpu::WeightView& w, int64_t row, const uint8_t* a
   for (int r = 0; r < R; ++r) sum[r] = _mm_setzero_ps();
   __m256i x[4];
   __m128 xd4;
+  const size_t ahead = TilePrefetchBytes(R, w.row_bytes);
   for (int64_t g = 0; g < ng; ++g) {
     LoadGroupX(Q8ABlock(act, 4 * g), 4, x, &xd4);
     for (int r = 0; r < R; ++r) {
       const uint8_t* wb = w.row(row + r) + 4 * g * kBlockBytes;
-      PrefetchWeights(wb);  // 136 bytes a group: every other group also the next line
-      PrefetchWeights(wb + 64);
+      PrefetchAhead(wb, ahead);  // 136 bytes a group: every other group also the next line
+      PrefetchAhead(wb + 64, ahead);
       sum[r] = AddGroup(wb, x, xd4, 4, sum[r]);
     }
   }
@@ -232,11 +233,12 @@ HWY_INLINE void FusedTile(const cpu::WeightView& w, int64_t ra, int64_t nblocks,
   }
   const uint8_t* wr[R];
   for (int r = 0; r < R; ++r) wr[r] = w.row(ra + r);
+  const size_t ahead = TilePrefetchBytes(R, w.row_bytes);
   for (int64_t b = 0; b < nblocks; ++b) {
     const uint8_t* xb = xp + static_cast<size_t>(b) * P::kBlockBytes;
     L::VI acc[R];
     for (int r = 0; r < R; ++r) {
-      PrefetchWeights(wr[r] + b * kBlockBytes);
+      PrefetchAhead(wr[r] + b * kBlockBytes, ahead);
       acc[r] = L::Zero();
     }
     for (int q = 0; q < kLaneQuads; ++q) {
