@@ -6,12 +6,13 @@
 //   y  += (h x_d) acc + m (x_d x_sum)                      (h = d / 2)
 // with ONE int-to-float conversion and ONE FMA per 128 weights (Q8_A needed four
 // of each: one scale per 32).
-// x86 (AVX2, AVX3, AVX3_DL): the decode doubles the 3-bit codes (2 u <= 14 fits
-// the unsigned operand), so the four slot dots sum into one int32 vector: AVX3_DL
-// chains four vpdpbusd; AVX2/AVX3 add the four vpmaddubsw int16 vectors (each
-// lane <= 4 * 2 * 15 * 127 = 15240, no saturation) and widen once with
-// vpmaddwd. Per row and token the float work is fixed and shared by MatVec and
-// MatMul (bit-identical per token):
+// AVX3_DL (VNNI): exact per-block sums, tokens in the lanes for MatMul; see
+// q3p5_lanes-inl.h. The decode shared by all x86 targets is q3p5_slots-inl.h.
+// AVX2, AVX3: the decode doubles the 3-bit codes (2 u <= 14 fits the unsigned
+// operand), so the four slot dots sum into one int32 vector: the four vpmaddubsw
+// int16 vectors are added (each lane <= 4 * 2 * 15 * 127 = 15240, no
+// saturation) and widened once with vpmaddwd. Per row and token the float work
+// is fixed and shared by MatVec and MatMul (bit-identical per token):
 //   acc8 = fma(float(i8), h * x_d, acc8)  per block (8 int32 lanes of the sum)
 //   off  = fma(m, x_d * float(x_sum), off) per block (scalar)
 //   y    = hsum(acc8) + off.
@@ -21,7 +22,7 @@
 // MatVec decodes two rows at a time, slot k against sub-block (sel + k) mod 4
 // of the activation. MatMul (prefill, batched decode) decodes a chunk of rows
 // once into natural-order codes (an L2-resident buffer, rows in pairs) and runs
-// register tiles over it: AVX-512, 2 row pairs x 8 tokens, a pair's codes in one
+// register tiles over it: AVX3, 2 row pairs x 8 tokens, a pair's codes in one
 // 512-bit vector against the token's sub-block broadcast to both halves (4
 // integer dots, one convert, one multiply by [h_even x_d | h_odd x_d], one FMA per
 // pair, token and block); AVX2, 1 row x 8 tokens. The offsets m * X_b are done 8
@@ -44,6 +45,8 @@
 #include "hwy/highway.h"
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/kernels_internal.h"
+#include "kernels/simd/q3p5_lanes-inl.h"
+#include "kernels/simd/q3p5_slots-inl.h"
 #include "kernels/simd/repack.h"
 #include "quant/q3p5.h"
 #include "quant/q8_act.h"
@@ -56,114 +59,18 @@ namespace septet::simd {
 namespace HWY_NAMESPACE {
 namespace {
 
-constexpr int kBlock = quant::kQ3P5BlockSize;
-constexpr size_t kBlockBytes = sizeof(quant::BlockQ3P5);
-constexpr int kSubs = quant::kQ3P5SubBlocks;
-constexpr size_t kActBytes = sizeof(quant::BlockQ8B);
-constexpr size_t kActQs = offsetof(quant::BlockQ8B, qs);
-static_assert(kBlock == quant::kQ8BBlockSize && kSubs == 4 && kBlockBytes == 56);
-static_assert(kActBytes == 136 && kActQs == 8 && offsetof(quant::BlockQ8B, sum) == 4);
+#if SEPTET_SIMD_X86 && HWY_TARGET == HWY_AVX3_DL
 
-// Sub-blocks of a row's final short block (0: none).
-int TailSubs(int64_t n) { return static_cast<int>((n % kBlock + quant::kQ3P5SubBlockSize - 1) / quant::kQ3P5SubBlockSize); }
-
-// The activation block's scale x_d and offset product X_b = x_d * x_sum (one
-// rounding; MatVec and MatMul take it from here).
-HWY_INLINE float ActScale(const uint8_t* xb) { return LoadF32(xb); }
-HWY_INLINE float ActOffset(const uint8_t* xb) {
-  int16_t s;
-  std::memcpy(&s, xb + 4, 2);
-  return LoadF32(xb) * static_cast<float>(s);
+void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  MatVecLanes(w, r0, r1, act, y);
 }
-
-#if SEPTET_SIMD_X86
-
-// vpmaddubsw pair sums of the four slots added in int16: 4 * 2 * 15 * 127.
-static_assert(4 * 2 * quant::kQ3P5MaxCode4 * quant::kActMaxAbs <= 32767);
-
-struct Consts {
-  __m256i sh_q, sh_r, sh_l, c15, c14, c4, c3, c2, c1;
-};
-
-Consts MakeConsts() {
-  Consts k;
-  k.sh_q = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
-  k.sh_r = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  k.sh_l = _mm256_setr_epi64x(0, 2, 4, 6);
-  k.c15 = _mm256_set1_epi8(15);
-  k.c14 = _mm256_set1_epi8(14);
-  k.c4 = _mm256_set1_epi8(4);
-  k.c3 = _mm256_set1_epi8(3);
-  k.c2 = _mm256_set1_epi8(2);
-  k.c1 = _mm256_set1_epi8(1);
-  return k;
+void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
+                int64_t m, float* y, int64_t y_stride) {
+  MatMulLanes(w, r0, r1, act, act_stride, m, y, y_stride);
 }
+bool IsFastImpl() { return true; }
 
-struct Decoded {
-  __m256i c[kSubs];  // slot codes times their weight, in weight order: v (slot 0), 2 u (slots 1..3)
-  float h, m;        // half step d / 2 (exact) and offset
-  int sel;           // slot k holds sub-block (sel + k) mod 4
-};
-
-// d: header bits 0..14 (fp16, sign 0); m: bits 17..31 = fp16 bits 1..15 (bit 0 is 0).
-HWY_INLINE void DecodeHeader(uint32_t hdr, Decoded* db) {
-  const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(hdr & 0xFFFE7FFFu)));
-  db->h = 0.5f * _mm_cvtss_f32(dm);
-  db->m = _mm_cvtss_f32(_mm_movehdup_ps(dm));
-}
-
-HWY_INLINE void Decode(const Consts& k, const uint8_t* blk, Decoded* db) {
-  const uint32_t hdr = LoadU32(blk);
-  db->sel = static_cast<int>((hdr >> 15) & 3u);
-  DecodeHeader(hdr, db);
-  const __m256i p = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 4));
-  const __m256i q = _mm256_srlv_epi32(
-      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 36))), k.sh_q);
-  const __m256i r = _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(LoadU32(blk + 52))), k.sh_r);
-  db->c[0] = _mm256_and_si256(p, k.c15);                           // v
-  db->c[1] = _mm256_and_si256(_mm256_srli_epi16(p, 3), k.c14);     // 2 u1: bits 4..6 to 1..3
-  db->c[2] = _mm256_and_si256(_mm256_slli_epi16(q, 1), k.c14);     // 2 u2: bits 0..2 to 1..3
-  const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(p, 5), k.c4);
-  const __m256i mid = _mm256_and_si256(_mm256_srli_epi16(q, 2), k.c2);
-  const __m256i u3 = _mm256_or_si256(_mm256_or_si256(hi, mid), _mm256_and_si256(r, k.c1));
-  db->c[3] = _mm256_add_epi8(u3, u3);
-}
-
-// The short block: header as for a full block (sel ignored), ns sub-blocks of
-// 2 u in natural order, the other slots zero.
-HWY_INLINE void DecodeShort(const Consts& k, const uint8_t* blk, int ns, Decoded* db) {
-  db->sel = 0;
-  DecodeHeader(LoadU32(blk), db);
-  for (int s = 0; s < kSubs; ++s) db->c[s] = _mm256_setzero_si256();
-  for (int s = 0; s < ns; ++s) {
-    const uint8_t* sb = blk + 4 + 12 * s;
-    int64_t l;
-    std::memcpy(&l, sb, 8);
-    const __m256i lo = _mm256_and_si256(_mm256_srlv_epi64(_mm256_set1_epi64x(l), k.sh_l), k.c3);
-    const __m256i hi = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(LoadU32(sb + 8))), k.sh_r), k.c1);
-    const __m256i u = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 2));
-    db->c[s] = _mm256_add_epi8(u, u);
-  }
-}
-
-HWY_INLINE __m256i LoadX(const int8_t* x) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)); }
-
-// sum over the four slots of c[s] . x_s, 8 int32 lanes (lane i: bytes 4i..4i+3
-// of every slot), the same exact integers on every x86 target.
-HWY_INLINE __m256i Dot4(const __m256i c[kSubs], const int8_t* x0, const int8_t* x1, const int8_t* x2,
-                        const int8_t* x3) {
-#if HWY_TARGET == HWY_AVX3_DL
-  __m256i a = _mm256_dpbusd_epi32(_mm256_setzero_si256(), c[0], LoadX(x0));
-  a = _mm256_dpbusd_epi32(a, c[1], LoadX(x1));
-  a = _mm256_dpbusd_epi32(a, c[2], LoadX(x2));
-  return _mm256_dpbusd_epi32(a, c[3], LoadX(x3));
-#else
-  __m256i s = _mm256_add_epi16(_mm256_maddubs_epi16(c[0], LoadX(x0)), _mm256_maddubs_epi16(c[1], LoadX(x1)));
-  s = _mm256_add_epi16(s, _mm256_maddubs_epi16(c[2], LoadX(x2)));
-  s = _mm256_add_epi16(s, _mm256_maddubs_epi16(c[3], LoadX(x3)));
-  return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
-#endif
-}
+#elif SEPTET_SIMD_X86
 
 HWY_INLINE float FmaF(float a, float b, float c) {
   return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
@@ -193,6 +100,7 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   const int64_t nb = w.cols / kBlock;
   const int ns = TailSubs(w.cols);
   const uint8_t* xs = act + static_cast<size_t>(nb) * kActBytes;  // the short block's activation
+  const size_t ahead = TilePrefetchBytes(2, w.row_bytes);
   int64_t r = r0;
   for (; r + 2 <= r1; r += 2) {  // two rows interleaved (independent chains)
     const uint8_t* wa = w.row(r);
@@ -202,8 +110,8 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
     for (int64_t b = 0; b < nb; ++b) {
       // Software prefetch: without it the decode and the memory stream do not
       // overlap (measured: ~2x slower than the cached rate on a 26 MB matrix).
-      PrefetchWeights(wa + b * kBlockBytes);
-      PrefetchWeights(wb + b * kBlockBytes);
+      PrefetchAhead(wa + b * kBlockBytes, ahead);
+      PrefetchAhead(wb + b * kBlockBytes, ahead);
       Decoded da, db;
       Decode(k, wa + b * kBlockBytes, &da);
       Decode(k, wb + b * kBlockBytes, &db);
@@ -345,17 +253,10 @@ HWY_INLINE __m512i Dot4Pair(const __m512i c[kSubs], const int8_t* x) {
   const __m512i x1 = _mm512_broadcast_i64x4(LoadX(x + 32));
   const __m512i x2 = _mm512_broadcast_i64x4(LoadX(x + 64));
   const __m512i x3 = _mm512_broadcast_i64x4(LoadX(x + 96));
-#if HWY_TARGET == HWY_AVX3_DL
-  __m512i acc = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c[0], x0);
-  acc = _mm512_dpbusd_epi32(acc, c[1], x1);
-  acc = _mm512_dpbusd_epi32(acc, c[2], x2);
-  return _mm512_dpbusd_epi32(acc, c[3], x3);
-#else
   __m512i s = _mm512_add_epi16(_mm512_maddubs_epi16(c[0], x0), _mm512_maddubs_epi16(c[1], x1));
   s = _mm512_add_epi16(s, _mm512_maddubs_epi16(c[2], x2));
   s = _mm512_add_epi16(s, _mm512_maddubs_epi16(c[3], x3));
   return _mm512_madd_epi16(s, _mm512_set1_epi16(1));
-#endif
 }
 
 template <int TT>
@@ -521,7 +422,7 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
 
 bool IsFastImpl() { return false; }
 
-#endif  // SEPTET_SIMD_X86
+#endif  // SEPTET_SIMD_X86 (AVX3_DL, other x86, portable)
 
 }  // namespace
 

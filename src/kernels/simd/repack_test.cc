@@ -8,7 +8,9 @@
 // 2^24); s = h x_d is one rounding and acc += float(i) s one more per block (nbs
 // blocks in sequence per lane, the short block included), then 3 additions over
 // the lanes; the offset term X_b = x_d x_sum (1 rounding) is accumulated by FMA
-// (nbs) and added once. Every product term passes through at most nbs + 5
+// (nbs) and added once. AVX3_DL (q3p5_lanes-inl.h) converts the exact block sum
+// and accumulates both terms into position b mod 4: 1 + 2 ceil(nbs / 4) + 2
+// roundings, fewer. Every product term passes through at most nbs + 5
 // roundings, every partial value is bounded by M = sum_k |x~_k| (|h| c_k + |m|),
 // so |simd - exact| <= gamma_{nbs + 5} M; the reference is within
 // gamma_{nbs + 3} M (quant/q3p5_test.cc), hence
@@ -257,7 +259,8 @@ TEST_P(RepackTest, MatMulOnRepackedEqualsMatVecPerToken) {
   const TypeTraits& at = GetTypeTraits(DType::kQ8_B);
   for (int64_t cols : {64, 128, 172, 512, 576, 4096 + 96}) {
     auto rng = testing::MakeRng(static_cast<uint64_t>(cols) + 99);
-    const int64_t rows = 9;
+    // 70 rows of 4192 columns span two of the AVX3_DL GEMM's decoded row chunks.
+    const int64_t rows = cols == 4096 + 96 ? 70 : 9;
     Matrix w = MakeQ3P5(rows, cols, rng, true);
     std::vector<uint8_t> packed;
     cpu::WeightView pv;
@@ -269,7 +272,7 @@ TEST_P(RepackTest, MatMulOnRepackedEqualsMatVecPerToken) {
       const auto x = testing::RandomWeights(rng, cols, 1.0f);
       QuantizeActivation(DType::kQ8_B, x.data(), cols, act.data() + tk * act_stride);
     }
-    for (int64_t m : {1, 2, 7, 8, 9, 17, 37}) {
+    for (int64_t m : {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 37}) {
       for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {1, 6}, {8, 9}}) {
         const int64_t y_stride = rows + 3;
         std::vector<float> y(static_cast<size_t>(y_stride * m), -7.0f);

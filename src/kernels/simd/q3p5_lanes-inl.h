@@ -1,0 +1,509 @@
+// Q3P5 kernels for AVX3_DL (VNNI) on the slot layout: exact block sums.
+//
+// The other x86 targets keep 8 int32 lanes of partial sums per row and block
+// and convert them lane by lane (dot_q3p5_slots.cc). Here a block's dot is one
+// exact int32 I_b per (row, token), and a row is
+//   s_j = fma(float(I_b), h_b x_d,b, s_j);  s_j = fma(m_b, X_b, s_j)   (j = b mod 4)
+//   y   = (s_0 + s_1) + (s_2 + s_3)
+// (h = d / 2, X_b = x_d x_sum; the short final block is one more block). The
+// same float operations in the same order in both kernels, so MatMul is
+// bit-identical to MatVec per token:
+// * MatVec (and MatMul of at most 4 tokens, RowsLanes) decodes two rows a block
+//   at a time, dots each token with vpdpbusd (8 lanes) and forms I_b of 4 blocks
+//   of both rows with one transposing reduction (ReduceBlocks), so the float
+//   work is one vector of 8 (row, block) values per 4 blocks.
+// * MatMul of more tokens puts the tokens in the lanes: an 8-token tile, lane
+//   2t row A of a row pair, lane 2t + 1 row B. The pair's codes are interleaved
+//   by quad (A's 4 codes, B's 4: one qword broadcast to every lane) against a
+//   packed activation quad holding token t's 4 codes twice, so each vpdpbusd
+//   adds 4 products to all 16 (row, token) block sums, no reduction at all: per
+//   row pair, 8 tokens and block 32 vpdpbusd and 4 float operations (the 8-lane
+//   tile it replaces issued 24 float operations for the same work). Rows are
+//   decoded in pairs with both rows in one 512-bit vector; one token tile
+//   (batched decoding) decodes 4 pairs a block at a time into a ring, two blocks
+//   ahead of the tile (LanesFused); more tiles decode a chunk of rows once into
+//   an L2-resident buffer (LanesTile).
+
+#if defined(SEPTET_KERNELS_SIMD_Q3P5_LANES_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef SEPTET_KERNELS_SIMD_Q3P5_LANES_INL_H_
+#undef SEPTET_KERNELS_SIMD_Q3P5_LANES_INL_H_
+#else
+#define SEPTET_KERNELS_SIMD_Q3P5_LANES_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "kernels/cpu/weight_view.h"
+#include "kernels/simd/common-inl.h"
+#include "kernels/simd/q3p5_slots-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC target("avx512vnni")  // see hwy_config.h
+#endif
+namespace septet::simd {
+namespace HWY_NAMESPACE {
+
+#if HWY_TARGET == HWY_AVX3_DL
+
+// ---- MatVec, and MatMul of at most 4 tokens ----
+
+// [A_0..A_3 | B_0..B_3]: the lane sums of a[j], b[j] (exact integer adds).
+HWY_INLINE __m256i ReduceBlocks(const __m256i a[4], const __m256i b[4]) {
+  const auto l1 = [](__m256i x, __m256i z) {
+    return _mm256_add_epi32(_mm256_unpacklo_epi32(x, z), _mm256_unpackhi_epi32(x, z));
+  };
+  const auto l2 = [](__m256i x, __m256i z) {
+    return _mm256_add_epi32(_mm256_unpacklo_epi64(x, z), _mm256_unpackhi_epi64(x, z));
+  };
+  const __m256i wa = l2(l1(a[0], a[1]), l1(a[2], a[3]));
+  const __m256i wb = l2(l1(b[0], b[1]), l1(b[2], b[3]));
+  return _mm256_add_epi32(_mm256_permute2x128_si256(wa, wb, 0x20), _mm256_permute2x128_si256(wa, wb, 0x31));
+}
+
+// Per-block x_d and X_b of one token's activation, zero padded to whole groups of 4.
+struct ActMeta {
+  std::vector<float> xd, xo;
+};
+HWY_INLINE void FillActMeta(const uint8_t* act, int64_t nbs, ActMeta* am) {
+  const size_t n = static_cast<size_t>((nbs + 3) / 4 * 4);
+  am->xd.assign(n, 0.0f);
+  am->xo.assign(n, 0.0f);
+  for (int64_t b = 0; b < nbs; ++b) {
+    am->xd[b] = ActScale(act + b * kActBytes);
+    am->xo[b] = ActOffset(act + b * kActBytes);
+  }
+}
+
+HWY_INLINE __m256i DotDecoded(const Decoded& d, const uint8_t* xb) {
+  const int8_t* xq = reinterpret_cast<const int8_t*>(xb + kActQs);
+  const int s = d.sel;
+  return Dot4(d.c, xq + 32 * (s & 3), xq + 32 * ((s + 1) & 3), xq + 32 * ((s + 2) & 3), xq + 32 * ((s + 3) & 3));
+}
+
+// Block g + J of rows A and B, decoded once, against T tokens: ia[t][J], ib[t][J]
+// and the (h, m) lanes J, 4 + J.
+template <int T, int J, bool kFull>
+HWY_INLINE void RowsLanesBlock(const Consts& k, const uint8_t* wa, const uint8_t* wb, size_t ahead,
+                               const uint8_t* const* act, int64_t g, int64_t nb, int ns, __m256i (&ia)[T][4],
+                               __m256i (&ib)[T][4], __m256* hh, __m256* mm) {
+  const int64_t b = g + J;
+  Decoded da, db;
+  if (kFull || b < nb) {
+    PrefetchAhead(wa + b * kBlockBytes, ahead);
+    PrefetchAhead(wb + b * kBlockBytes, ahead);
+    Decode(k, wa + b * kBlockBytes, &da);
+    Decode(k, wb + b * kBlockBytes, &db);
+  } else if (b == nb && ns > 0) {
+    DecodeShort(k, wa + nb * kBlockBytes, ns, &da);
+    DecodeShort(k, wb + nb * kBlockBytes, ns, &db);
+  } else {
+    for (int t = 0; t < T; ++t) ia[t][J] = ib[t][J] = _mm256_setzero_si256();
+    return;
+  }
+  for (int t = 0; t < T; ++t) {
+    const uint8_t* xb = act[t] + static_cast<size_t>(b) * kActBytes;
+    ia[t][J] = DotDecoded(da, xb);
+    ib[t][J] = DotDecoded(db, xb);
+  }
+  constexpr int kMask = (1 << J) | (1 << (4 + J));
+  *hh = _mm256_blend_ps(*hh, _mm256_setr_m128(_mm_set1_ps(da.h), _mm_set1_ps(db.h)), kMask);
+  *mm = _mm256_blend_ps(*mm, _mm256_setr_m128(_mm_set1_ps(da.m), _mm_set1_ps(db.m)), kMask);
+}
+
+// Blocks g .. g + 3 of rows A and B into each token's sums s[t] = [A: s_0..s_3 | B: s_0..s_3].
+template <int T, bool kFull>
+HWY_INLINE void RowsLanesGroup(const Consts& k, const uint8_t* wa, const uint8_t* wb, size_t ahead,
+                               const uint8_t* const* act, const ActMeta* am, int64_t g, int64_t nb, int ns,
+                               __m256 (&s)[T]) {
+  __m256i ia[T][4], ib[T][4];
+  __m256 hh = _mm256_setzero_ps(), mm = _mm256_setzero_ps();
+  RowsLanesBlock<T, 0, kFull>(k, wa, wb, ahead, act, g, nb, ns, ia, ib, &hh, &mm);
+  RowsLanesBlock<T, 1, kFull>(k, wa, wb, ahead, act, g, nb, ns, ia, ib, &hh, &mm);
+  RowsLanesBlock<T, 2, kFull>(k, wa, wb, ahead, act, g, nb, ns, ia, ib, &hh, &mm);
+  RowsLanesBlock<T, 3, kFull>(k, wa, wb, ahead, act, g, nb, ns, ia, ib, &hh, &mm);
+  for (int t = 0; t < T; ++t) {
+    const __m256i i = ReduceBlocks(ia[t], ib[t]);
+    const __m256 xd = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(am[t].xd.data() + g));
+    const __m256 xo = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(am[t].xo.data() + g));
+    s[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_mul_ps(hh, xd), s[t]);
+    s[t] = _mm256_fmadd_ps(mm, xo, s[t]);
+  }
+}
+
+// Rows [r0, r1) against T tokens (act[t]), each pair decoded once: token t's row
+// r to y[t * y_stride + r - y_row0].
+template <int T>
+void RowsLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* const* act, float* y,
+               int64_t y_stride, int64_t y_row0) {
+  const Consts k = MakeConsts();
+  const int64_t nb = w.cols / kBlock;
+  const int ns = TailSubs(w.cols);
+  const int64_t nbs = nb + (ns > 0 ? 1 : 0);
+  thread_local ActMeta am[T];
+  for (int t = 0; t < T; ++t) FillActMeta(act[t], nbs, &am[t]);
+  const size_t ahead = TilePrefetchBytes(2, w.row_bytes);
+  for (int64_t r = r0; r < r1; r += 2) {
+    const uint8_t* wa = w.row(r);
+    const uint8_t* wb = w.row(std::min(r + 1, r1 - 1));  // an odd last row pairs with itself
+    __m256 s[T];
+    for (int t = 0; t < T; ++t) s[t] = _mm256_setzero_ps();
+    int64_t g = 0;
+    for (; g + 4 <= nb; g += 4) RowsLanesGroup<T, true>(k, wa, wb, ahead, act, am, g, nb, ns, s);
+    if (g < nbs) RowsLanesGroup<T, false>(k, wa, wb, ahead, act, am, g, nb, ns, s);
+    for (int t = 0; t < T; ++t) {
+      alignas(32) float o[8];
+      _mm256_store_ps(o, s[t]);
+      float* yt = y + t * y_stride + (r - y_row0);
+      yt[0] = (o[0] + o[1]) + (o[2] + o[3]);
+      if (r + 1 < r1) yt[1] = (o[4] + o[5]) + (o[6] + o[7]);
+    }
+  }
+}
+
+inline void MatVecLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  RowsLanes<1>(w, r0, r1, &act, y, 0, r0);
+}
+
+// ---- MatMul with the tokens in the lanes ----
+// Decoded codes of a chunk of rows kept in L2 while every token tile runs over them.
+inline constexpr size_t kLanesChunkBytes = 256 << 10;
+
+// MatMul with the tokens in the lanes: a tile of 8 tokens, lane 2t row A of a
+// pair and lane 2t + 1 row B, token t. The pair's codes are interleaved by quad
+// (A's 4 codes, B's 4 codes: one qword broadcast to every lane) and each packed
+// activation quad holds token t's 4 codes twice (lanes 2t, 2t + 1), so vpdpbusd
+// sums every (row, token) block integer exactly, with no reduction.
+constexpr int kLT = 8;                          // tokens per tile
+constexpr int kQuads = kBlock / 4;              // 32 quads a block
+constexpr size_t kLanePackBlock = kQuads * 64 + 2 * 64;  // quads, then x_d[16], X_b[16]
+constexpr size_t kLaneHm = 4;                   // floats per pair and block: h_A, h_B, m_A, m_B
+
+struct LanesScratch {
+  std::vector<uint8_t> codes;  // [pair][block][quad][A 4 | B 4]
+  std::vector<float> hm;       // [pair][block][h_A, h_B, m_A, m_B]
+  std::vector<uint8_t> x;      // [tile][block] packed activations
+};
+HWY_INLINE uint8_t* Align64(uint8_t* p) {
+  return p + ((64 - reinterpret_cast<uintptr_t>(p) % 64) % 64);
+}
+inline LanesScratch& LanesScratchOfThread() {
+  thread_local LanesScratch s;
+  return s;
+}
+
+// Decode's constants doubled to 512 bits (row A in the low half, B in the high).
+struct PairConsts {
+  __m512i sh_q, sh_r, c15, c14, c4, c2, c1, inter;
+  __m128 half;
+};
+HWY_INLINE PairConsts MakePairConsts(const Consts& k) {
+  const auto both = [](__m256i a) { return _mm512_inserti64x4(_mm512_castsi256_si512(a), a, 1); };
+  PairConsts c;
+  c.sh_q = both(k.sh_q);
+  c.sh_r = both(k.sh_r);
+  c.c15 = _mm512_set1_epi8(15);
+  c.c14 = _mm512_set1_epi8(14);
+  c.c4 = _mm512_set1_epi8(4);
+  c.c2 = _mm512_set1_epi8(2);
+  c.c1 = _mm512_set1_epi8(1);
+  // Output dword 2i: A's dword i (low half), 2i + 1: B's (high half).
+  c.inter = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+  c.half = _mm_setr_ps(0.5f, 0.5f, 1.0f, 1.0f);
+  return c;
+}
+
+// The 4 slots of one full block of rows A and B: Decode's operations on both at once.
+HWY_INLINE void DecodeBoth(const PairConsts& k, const uint8_t* ba, const uint8_t* bb, __m512i c[kSubs]) {
+  const auto both = [](__m256i a, __m256i b) { return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1); };
+  const auto bc16 = [](const uint8_t* x) {
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x)));
+  };
+  const __m512i p = both(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(ba + 4)),
+                         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bb + 4)));
+  const __m512i q = _mm512_srlv_epi32(both(bc16(ba + 36), bc16(bb + 36)), k.sh_q);
+  const __m512i r = _mm512_srlv_epi32(both(_mm256_set1_epi32(static_cast<int>(LoadU32(ba + 52))),
+                                           _mm256_set1_epi32(static_cast<int>(LoadU32(bb + 52)))), k.sh_r);
+  c[0] = _mm512_and_si512(p, k.c15);
+  c[1] = _mm512_and_si512(_mm512_srli_epi16(p, 3), k.c14);
+  c[2] = _mm512_and_si512(_mm512_slli_epi16(q, 1), k.c14);
+  const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(p, 5), k.c4);
+  const __m512i mid = _mm512_and_si512(_mm512_srli_epi16(q, 2), k.c2);
+  const __m512i u3 = _mm512_or_si512(_mm512_or_si512(hi, mid), _mm512_and_si512(r, k.c1));
+  c[3] = _mm512_add_epi8(u3, u3);
+}
+
+// [h_A, h_B, m_A, m_B] of two block headers (DecodeHeader's values).
+HWY_INLINE __m128 PairHeaders(const PairConsts& k, uint32_t ha, uint32_t hb) {
+  const __m128i hh = _mm_insert_epi32(_mm_cvtsi32_si128(static_cast<int>(ha & 0xFFFE7FFFu)),
+                                      static_cast<int>(hb & 0xFFFE7FFFu), 1);
+  const __m128 dm = _mm_cvtph_ps(hh);  // d_A, m_A, d_B, m_B
+  return _mm_mul_ps(_mm_shuffle_ps(dm, dm, _MM_SHUFFLE(3, 1, 2, 0)), k.half);
+}
+
+alignas(64) constexpr uint8_t kZeroBlock[kBlockBytes] = {};  // decodes to zero codes, h = m = 0
+
+// Block ba of row A and bb of row B (full: a 56-byte block; else the short block
+// of ns sub-blocks) into the pair's interleaved codes cb (natural sub-block
+// order) and hb = [h_A, h_B, m_A, m_B].
+HWY_INLINE void DecodePairBlock(const Consts& k, const PairConsts& k2, const uint8_t* ba, const uint8_t* bb, bool full,
+                                int ns, uint8_t* cb, float* hb, size_t prefetch) {
+  __m512i slot[kSubs];
+  int sa = 0, sb = 0;
+  if (full) {
+    _mm_prefetch(reinterpret_cast<const char*>(ba + prefetch), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(bb + prefetch), _MM_HINT_T0);
+    DecodeBoth(k2, ba, bb, slot);
+    sa = static_cast<int>((LoadU32(ba) >> 15) & 3u);
+    sb = static_cast<int>((LoadU32(bb) >> 15) & 3u);
+  } else {
+    Decoded da, db;
+    DecodeShort(k, ba, ns, &da);
+    DecodeShort(k, bb, ns, &db);
+    for (int sl = 0; sl < kSubs; ++sl) slot[sl] = _mm512_inserti64x4(_mm512_castsi256_si512(da.c[sl]), db.c[sl], 1);
+  }
+  _mm_storeu_ps(hb, PairHeaders(k2, LoadU32(ba), LoadU32(bb)));
+  // Slot k interleaved (A's dwords even, B's odd), then A's half stored at its
+  // natural sub-block (sa + k) mod 4 and B's at (sb + k) mod 4.
+  for (int sl = 0; sl < kSubs; ++sl) {
+    const __m512i v = _mm512_permutexvar_epi32(k2.inter, slot[sl]);
+    _mm512_mask_storeu_epi32(cb + 64 * ((sa + sl) & 3), 0x5555, v);
+    _mm512_mask_storeu_epi32(cb + 64 * ((sb + sl) & 3), 0xAAAA, v);
+  }
+}
+
+HWY_INLINE const uint8_t* BlockOf(const uint8_t* row, int64_t b) { return row ? row + b * kBlockBytes : kZeroBlock; }
+
+// Rows wa and wb (nullptr: zeros), every block, into a pair's codes and (h, m).
+HWY_INLINE void DecodePair(const Consts& k, const PairConsts& k2, const uint8_t* wa, const uint8_t* wb, int64_t nb,
+                           int ns, size_t row_bytes, uint8_t* codes, float* hm) {
+  const int64_t nbs = nb + (ns > 0 ? 1 : 0);
+  const size_t ahead = TilePrefetchBytes(2, row_bytes);
+  for (int64_t b = 0; b < nbs; ++b) {
+    DecodePairBlock(k, k2, BlockOf(wa, b), BlockOf(wb, b), b < nb, ns, codes + static_cast<size_t>(b) * kQuads * 8,
+                    hm + kLaneHm * b, ahead);
+  }
+}
+
+// Tokens [t0, t0 + nt) packed (missing tokens: zero codes, scales, offsets).
+HWY_INLINE void PackLanes(const uint8_t* act, size_t act_stride, int64_t t0, int nt, int64_t nbs, uint8_t* out) {
+  std::memset(out, 0, static_cast<size_t>(nbs) * kLanePackBlock);
+  for (int t = 0; t < nt; ++t) {
+    const uint8_t* xr = act + static_cast<size_t>(t0 + t) * act_stride;
+    for (int64_t b = 0; b < nbs; ++b) {
+      const uint8_t* xb = xr + b * kActBytes;
+      uint8_t* ob = out + static_cast<size_t>(b) * kLanePackBlock;
+      for (int q = 0; q < kQuads; ++q) {
+        std::memcpy(ob + 64 * q + 8 * t, xb + kActQs + 4 * q, 4);
+        std::memcpy(ob + 64 * q + 8 * t + 4, xb + kActQs + 4 * q, 4);
+      }
+      const float d = ActScale(xb), o = ActOffset(xb);
+      float* f = reinterpret_cast<float*>(ob + kQuads * 64);
+      f[2 * t] = f[2 * t + 1] = d;
+      f[16 + 2 * t] = f[16 + 2 * t + 1] = o;
+    }
+  }
+}
+
+HWY_INLINE __m512 BroadcastPair(const float* p) {
+  double d;
+  std::memcpy(&d, p, 8);
+  return _mm512_castpd_ps(_mm512_set1_pd(d));
+}
+
+// One block of R pairs at position J.
+// One block of R pairs (codes[p]: the pair's 256 code bytes of the block, hm[p]
+// its [h_A, h_B, m_A, m_B]) against the packed block xb, into position J.
+template <int R, int J>
+HWY_INLINE void LanesBlock(const uint8_t* const* codes, const float* const* hm, const uint8_t* xb, __m512 (&s)[R][4]) {
+  constexpr int kChains = 2;  // two dependency chains of vpdpbusd per pair
+  __m512i acc[R][kChains];
+  for (int p = 0; p < R; ++p) {
+    for (int c = 0; c < kChains; ++c) acc[p][c] = _mm512_setzero_si512();
+  }
+#pragma GCC unroll 32
+  for (int q = 0; q < kQuads; q += kChains) {
+    __m512i x[kChains];
+    for (int c = 0; c < kChains; ++c) x[c] = _mm512_load_si512(xb + 64 * (q + c));
+    for (int p = 0; p < R; ++p) {
+      for (int c = 0; c < kChains; ++c) {
+        int64_t cw;
+        std::memcpy(&cw, codes[p] + 8 * (q + c), 8);
+        acc[p][c] = _mm512_dpbusd_epi32(acc[p][c], _mm512_set1_epi64(cw), x[c]);
+      }
+    }
+  }
+  const __m512 xd = _mm512_load_ps(reinterpret_cast<const float*>(xb + kQuads * 64));
+  const __m512 xo = _mm512_load_ps(reinterpret_cast<const float*>(xb + kQuads * 64 + 64));
+  for (int p = 0; p < R; ++p) {
+    __m512i sum = acc[p][0];
+    for (int c = 1; c < kChains; ++c) sum = _mm512_add_epi32(sum, acc[p][c]);
+    s[p][J] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(BroadcastPair(hm[p]), xd), s[p][J]);
+    s[p][J] = _mm512_fmadd_ps(BroadcastPair(hm[p] + 2), xo, s[p][J]);
+  }
+}
+
+// y of rows 0 .. nr - 1 of the R pairs, tokens 0 .. nt - 1: (s_0 + s_1) + (s_2 + s_3).
+template <int R>
+HWY_INLINE void LanesStore(const __m512 (&s)[R][4], int nr, int nt, float* y, int64_t y_stride) {
+  for (int p = 0; p < R; ++p) {
+    alignas(64) float o[16];
+    _mm512_store_ps(o, _mm512_add_ps(_mm512_add_ps(s[p][0], s[p][1]), _mm512_add_ps(s[p][2], s[p][3])));
+    for (int r = 0; r < 2 && 2 * p + r < nr; ++r) {
+      for (int t = 0; t < nt; ++t) y[t * y_stride + 2 * p + r] = o[2 * t + r];
+    }
+  }
+}
+
+template <int R>
+HWY_INLINE void ZeroSums(__m512 (&s)[R][4]) {
+  for (int p = 0; p < R; ++p) {
+    for (int j = 0; j < 4; ++j) s[p][j] = _mm512_setzero_ps();
+  }
+}
+
+// R decoded pairs (codes[p], hm[p]: block 0) x one packed 8-token tile.
+template <int R>
+HWY_INLINE void LanesTile(const uint8_t* const* codes, const float* const* hm, const uint8_t* xp, int64_t nbs, int nr,
+                          int nt, float* y, int64_t y_stride) {
+  __m512 s[R][4];
+  ZeroSums<R>(s);
+  const auto block = [&](auto j, int64_t b) HWY_ATTR {
+    const uint8_t* cb[R];
+    const float* hb[R];
+    for (int p = 0; p < R; ++p) {
+      cb[p] = codes[p] + static_cast<size_t>(b) * kQuads * 8;
+      hb[p] = hm[p] + kLaneHm * b;
+    }
+    LanesBlock<R, decltype(j)::value>(cb, hb, xp + static_cast<size_t>(b) * kLanePackBlock, s);
+  };
+  for (int64_t g = 0; g < nbs; g += 4) {
+    block(std::integral_constant<int, 0>(), g);
+    if (g + 1 < nbs) block(std::integral_constant<int, 1>(), g + 1);
+    if (g + 2 < nbs) block(std::integral_constant<int, 2>(), g + 2);
+    if (g + 3 < nbs) block(std::integral_constant<int, 3>(), g + 3);
+  }
+  LanesStore<R>(s, nr, nt, y, y_stride);
+}
+
+// One token tile (batched decoding): the 2R rows (nullptr: none) decoded block by
+// block into a small ring, kAhead blocks ahead of the block being multiplied,
+// so decoding, the weight stream and the integer dots overlap.
+template <int R>
+HWY_INLINE void LanesFused(const Consts& k, const PairConsts& k2, const uint8_t* const* rows, int64_t nb, int ns,
+                           size_t prefetch, const uint8_t* xp, int nr, int nt, float* y, int64_t y_stride) {
+  constexpr int kRing = 4, kAhead = 2;
+  alignas(64) uint8_t ring[kRing][R][kQuads * 8];
+  alignas(16) float ring_hm[kRing][R][kLaneHm];
+  const int64_t nbs = nb + (ns > 0 ? 1 : 0);
+  const auto decode = [&](int64_t b) HWY_ATTR {
+    for (int p = 0; p < R; ++p) {
+      DecodePairBlock(k, k2, BlockOf(rows[2 * p], b), BlockOf(rows[2 * p + 1], b), b < nb, ns, ring[b % kRing][p],
+                      ring_hm[b % kRing][p], prefetch);
+    }
+  };
+  __m512 s[R][4];
+  ZeroSums<R>(s);
+  for (int64_t b = 0; b < std::min<int64_t>(kAhead, nbs); ++b) decode(b);
+  const auto block = [&](auto j, int64_t b) HWY_ATTR {
+    if (b + kAhead < nbs) decode(b + kAhead);
+    const uint8_t* cb[R];
+    const float* hb[R];
+    for (int p = 0; p < R; ++p) {
+      cb[p] = ring[b % kRing][p];
+      hb[p] = ring_hm[b % kRing][p];
+    }
+    LanesBlock<R, decltype(j)::value>(cb, hb, xp + static_cast<size_t>(b) * kLanePackBlock, s);
+  };
+  for (int64_t g = 0; g < nbs; g += 4) {
+    block(std::integral_constant<int, 0>(), g);
+    if (g + 1 < nbs) block(std::integral_constant<int, 1>(), g + 1);
+    if (g + 2 < nbs) block(std::integral_constant<int, 2>(), g + 2);
+    if (g + 3 < nbs) block(std::integral_constant<int, 3>(), g + 3);
+  }
+  LanesStore<R>(s, nr, nt, y, y_stride);
+}
+
+inline void MatMulLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+                 float* y, int64_t y_stride) {
+  constexpr int kR = 4;  // pairs per tile
+  const Consts k = MakeConsts();
+  const PairConsts k2 = MakePairConsts(k);
+  const int64_t nb = w.cols / kBlock;
+  const int ns = TailSubs(w.cols);
+  const int64_t nbs = nb + (ns > 0 ? 1 : 0);
+  if (m <= 4) {  // a few tokens: each pair decoded once, MatVec's own loop
+    const uint8_t* a[4];
+    for (int64_t t = 0; t < m; ++t) a[t] = act + static_cast<size_t>(t) * act_stride;
+    switch (m) {
+      case 1: return RowsLanes<1>(w, r0, r1, a, y, y_stride, 0);
+      case 2: return RowsLanes<2>(w, r0, r1, a, y, y_stride, 0);
+      case 3: return RowsLanes<3>(w, r0, r1, a, y, y_stride, 0);
+      default: return RowsLanes<4>(w, r0, r1, a, y, y_stride, 0);
+    }
+  }
+  const int64_t tiles = (m + kLT - 1) / kLT;
+  LanesScratch& sc = LanesScratchOfThread();
+  const size_t tile_bytes = static_cast<size_t>(nbs) * kLanePackBlock;
+  if (sc.x.size() < static_cast<size_t>(tiles) * tile_bytes + 64) sc.x.resize(static_cast<size_t>(tiles) * tile_bytes + 64);
+  uint8_t* xbase = Align64(sc.x.data());
+  for (int64_t t = 0; t < tiles; ++t) {
+    PackLanes(act, act_stride, t * kLT, static_cast<int>(std::min<int64_t>(kLT, m - t * kLT)), nbs,
+              xbase + static_cast<size_t>(t) * tile_bytes);
+  }
+  if (tiles == 1) {
+    for (int64_t ra = r0; ra < r1; ra += 2 * kR) {
+      const uint8_t* rows[2 * kR];
+      for (int i = 0; i < 2 * kR; ++i) rows[i] = ra + i < r1 ? w.row(ra + i) : nullptr;
+      LanesFused<kR>(k, k2, rows, nb, ns, TilePrefetchBytes(2 * kR, w.row_bytes), xbase, static_cast<int>(std::min<int64_t>(2 * kR, r1 - ra)),
+                     static_cast<int>(m), y + ra, y_stride);
+    }
+    return;
+  }
+  // Several token tiles: a chunk of rows decoded once into an L2-resident buffer.
+  const size_t pair_stride = static_cast<size_t>(nbs) * kQuads * 8;
+  const size_t hm_stride = static_cast<size_t>(nbs) * kLaneHm;
+  const int64_t chunk_pairs = std::max<int64_t>(kR, static_cast<int64_t>(kLanesChunkBytes / pair_stride) / kR * kR);
+  if (sc.codes.size() < static_cast<size_t>(chunk_pairs) * pair_stride + 64) {
+    sc.codes.resize(static_cast<size_t>(chunk_pairs) * pair_stride + 64);
+    sc.hm.resize(static_cast<size_t>(chunk_pairs) * hm_stride);
+  }
+  uint8_t* cbase = Align64(sc.codes.data());
+  for (int64_t rc = r0; rc < r1; rc += 2 * chunk_pairs) {
+    const int64_t nrc = std::min(2 * chunk_pairs, r1 - rc);
+    const int64_t npairs = (nrc + 1) / 2;
+    const int64_t padded = std::min<int64_t>((npairs + kR - 1) / kR * kR, chunk_pairs);
+    for (int64_t p = 0; p < padded; ++p) {
+      const int64_t ra = rc + 2 * p;
+      DecodePair(k, k2, ra < r1 ? w.row(ra) : nullptr, ra + 1 < r1 ? w.row(ra + 1) : nullptr, nb, ns, w.row_bytes,
+                 cbase + p * pair_stride, sc.hm.data() + p * hm_stride);
+    }
+    for (int64_t t = 0; t < tiles; ++t) {
+      const uint8_t* xp = xbase + static_cast<size_t>(t) * tile_bytes;
+      const int nt = static_cast<int>(std::min<int64_t>(kLT, m - t * kLT));
+      for (int64_t p = 0; p < npairs; p += kR) {
+        const uint8_t* codes[kR];
+        const float* hm[kR];
+        for (int i = 0; i < kR; ++i) {
+          codes[i] = cbase + (p + i) * pair_stride;
+          hm[i] = sc.hm.data() + (p + i) * hm_stride;
+        }
+        LanesTile<kR>(codes, hm, xp, nbs, static_cast<int>(std::min<int64_t>(2 * kR, nrc - 2 * p)), nt,
+                      y + t * kLT * y_stride + rc + 2 * p, y_stride);
+      }
+    }
+  }
+}
+
+#endif  // HWY_TARGET == HWY_AVX3_DL
+
+}  // namespace HWY_NAMESPACE
+}  // namespace septet::simd
+HWY_AFTER_NAMESPACE();
+
+#endif  // SEPTET_KERNELS_SIMD_Q3P5_LANES_INL_H_ toggle
