@@ -127,6 +127,7 @@ void MatVec(benchmark::State& state, DType type, bool simd, bool repack = false)
 
 void Shapes(benchmark::internal::Benchmark* b) {
   b->Args({2048, 2048})->Args({5632, 2048})->Args({2048, 5632})->Args({4096, 4096})->Args({14336, 4096});
+  b->Args({3072, 576})->Args({576, 1536});  // SmolLM2-135M: gate/up (rows of 576 = 4.5 blocks of 128), down
 }
 void Common(benchmark::internal::Benchmark* b) {
   b->Repetitions(5)->ReportAggregatesOnly(true)->MinTime(0.05)->Unit(benchmark::kMicrosecond);
