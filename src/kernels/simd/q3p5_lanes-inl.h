@@ -403,6 +403,18 @@ HWY_INLINE void ZeroSums(__m512 (&s)[R][4]) {
   }
 }
 
+// block(j, b) for b = 0 .. nbs - 1 in order, j = b mod 4 as a compile-time
+// constant (the register sums of position j).
+template <class Block>
+HWY_INLINE void ForEachBlock(int64_t nbs, const Block& block) {
+  for (int64_t g = 0; g < nbs; g += 4) {
+    block(std::integral_constant<int, 0>(), g);
+    if (g + 1 < nbs) block(std::integral_constant<int, 1>(), g + 1);
+    if (g + 2 < nbs) block(std::integral_constant<int, 2>(), g + 2);
+    if (g + 3 < nbs) block(std::integral_constant<int, 3>(), g + 3);
+  }
+}
+
 // R decoded pairs (codes[p], hm[p]: block 0) x one packed 8-token tile.
 template <int R>
 HWY_INLINE void LanesTile(const uint8_t* const* codes, const float* const* hm, const uint8_t* xp, int64_t nbs, int nr,
@@ -418,12 +430,7 @@ HWY_INLINE void LanesTile(const uint8_t* const* codes, const float* const* hm, c
     }
     LanesBlock<R, decltype(j)::value>(cb, hb, xp + static_cast<size_t>(b) * kLanePackBlock, s);
   };
-  for (int64_t g = 0; g < nbs; g += 4) {
-    block(std::integral_constant<int, 0>(), g);
-    if (g + 1 < nbs) block(std::integral_constant<int, 1>(), g + 1);
-    if (g + 2 < nbs) block(std::integral_constant<int, 2>(), g + 2);
-    if (g + 3 < nbs) block(std::integral_constant<int, 3>(), g + 3);
-  }
+  ForEachBlock(nbs, block);
   LanesStore<R>(s, nr, nt, y, y_stride);
 }
 
@@ -456,17 +463,12 @@ HWY_INLINE void LanesFused(const Consts& k, const PairConsts& k2, const uint8_t*
     }
     LanesBlock<R, decltype(j)::value>(cb, hb, xp + static_cast<size_t>(b) * kLanePackBlock, s);
   };
-  for (int64_t g = 0; g < nbs; g += 4) {
-    block(std::integral_constant<int, 0>(), g);
-    if (g + 1 < nbs) block(std::integral_constant<int, 1>(), g + 1);
-    if (g + 2 < nbs) block(std::integral_constant<int, 2>(), g + 2);
-    if (g + 3 < nbs) block(std::integral_constant<int, 3>(), g + 3);
-  }
+  ForEachBlock(nbs, block);
   LanesStore<R>(s, nr, nt, y, y_stride);
 }
 
-inline void MatMulLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
-                 float* y, int64_t y_stride) {
+inline void MatMulLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
+                        int64_t m, float* y, int64_t y_stride) {
   constexpr int kR = 4;  // pairs per tile
   const Consts k = MakeConsts();
   const PairConsts k2 = MakePairConsts(k);
@@ -486,7 +488,8 @@ inline void MatMulLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const 
   const int64_t tiles = (m + kLT - 1) / kLT;
   LanesScratch& sc = LanesScratchOfThread();
   const size_t tile_bytes = static_cast<size_t>(nbs) * kLanePackBlock;
-  if (sc.x.size() < static_cast<size_t>(tiles) * tile_bytes + 64) sc.x.resize(static_cast<size_t>(tiles) * tile_bytes + 64);
+  const size_t x_bytes = static_cast<size_t>(tiles) * tile_bytes + 64;  // + 64: aligned start
+  if (sc.x.size() < x_bytes) sc.x.resize(x_bytes);
   uint8_t* xbase = Align64(sc.x.data());
   for (int64_t t = 0; t < tiles; ++t) {
     PackLanes(act, act_stride, t * kLT, static_cast<int>(std::min<int64_t>(kLT, m - t * kLT)), nbs,
@@ -496,7 +499,8 @@ inline void MatMulLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const 
     for (int64_t ra = r0; ra < r1; ra += 2 * kR) {
       const uint8_t* rows[2 * kR];
       for (int i = 0; i < 2 * kR; ++i) rows[i] = ra + i < r1 ? w.row(ra + i) : nullptr;
-      LanesFused<kR>(k, k2, rows, nb, ns, TilePrefetchBytes(2 * kR, w.row_bytes), xbase, static_cast<int>(std::min<int64_t>(2 * kR, r1 - ra)),
+      LanesFused<kR>(k, k2, rows, nb, ns, TilePrefetchBytes(2 * kR, w.row_bytes), xbase,
+                     static_cast<int>(std::min<int64_t>(2 * kR, r1 - ra)),
                      static_cast<int>(m), y + ra, y_stride);
     }
     return;

@@ -35,7 +35,9 @@ static_assert(kBlock == quant::kQ8BBlockSize && kSubs == 4 && kBlockBytes == 56)
 static_assert(kActBytes == 136 && kActQs == 8 && offsetof(quant::BlockQ8B, sum) == 4);
 
 // Sub-blocks of a row's final short block (0: none).
-HWY_INLINE int TailSubs(int64_t n) { return static_cast<int>((n % kBlock + quant::kQ3P5SubBlockSize - 1) / quant::kQ3P5SubBlockSize); }
+HWY_INLINE int TailSubs(int64_t n) {
+  return static_cast<int>((n % kBlock + quant::kQ3P5SubBlockSize - 1) / quant::kQ3P5SubBlockSize);
+}
 
 // The activation block's scale x_d and offset product X_b = x_d * x_sum (one
 // rounding; MatVec and MatMul take it from here).
@@ -110,7 +112,8 @@ HWY_INLINE void DecodeShort(const Consts& k, const uint8_t* blk, int ns, Decoded
     int64_t l;
     std::memcpy(&l, sb, 8);
     const __m256i lo = _mm256_and_si256(_mm256_srlv_epi64(_mm256_set1_epi64x(l), k.sh_l), k.c3);
-    const __m256i hi = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(LoadU32(sb + 8))), k.sh_r), k.c1);
+    const __m256i hi =
+        _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(LoadU32(sb + 8))), k.sh_r), k.c1);
     const __m256i u = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 2));
     db->c[s] = _mm256_add_epi8(u, u);
   }
