@@ -6,27 +6,24 @@
 //   y  += (h x_d) acc + m (x_d x_sum)                      (h = d / 2)
 // with ONE int-to-float conversion and ONE FMA per 128 weights (Q8_A needed four
 // of each: one scale per 32).
-// AVX3_DL (VNNI): exact per-block sums, tokens in the lanes for MatMul; see
-// q3p5_lanes-inl.h. The decode shared by all x86 targets is q3p5_slots-inl.h.
-// AVX2, AVX3: the decode doubles the 3-bit codes (2 u <= 14 fits the unsigned
-// operand), so the four slot dots sum into one int32 vector: the four vpmaddubsw
-// int16 vectors are added (each lane <= 4 * 2 * 15 * 127 = 15240, no
-// saturation) and widened once with vpmaddwd. Per row and token the float work
-// is fixed and shared by MatVec and MatMul (bit-identical per token):
-//   acc8 = fma(float(i8), h * x_d, acc8)  per block (8 int32 lanes of the sum)
-//   off  = fma(m, x_d * float(x_sum), off) per block (scalar)
-//   y    = hsum(acc8) + off.
+// Every x86 target forms one exact int32 sum per (row, token, block) and runs
+// the same float operations on it (q3p5_lanes-inl.h; the decode shared by all
+// x86 targets is q3p5_slots-inl.h). AVX2 and AVX3 have no vpdpbusd: the decode
+// doubles the 3-bit codes (2 u <= 14 fits the unsigned operand), so the four
+// slot dots sum into one int32 vector: the four vpmaddubsw int16 vectors are
+// added (each lane <= 4 * 2 * 15 * 127 = 15240, no saturation) and widened once
+// with vpmaddwd (Dot4).
+// * MatVec, and MatMul of at most kLanesMaxTokens tokens: RowsLanes (two rows
+//   decoded a block at a time, reduced 4 blocks at a time).
+// * MatMul of more tokens: AVX3_DL puts 8 tokens x a row pair in the 16 lanes
+//   (q3p5_lanes-inl.h). AVX2 and AVX3 decode a chunk of rows once into
+//   natural-order codes (an L2-resident buffer, rows in pairs) and run a tile of
+//   one row x 8 tokens over it (Tile below): each token's Dot4 reduced to its
+//   block sum by hadd, so one vector holds the 8 tokens' I_b and the float work
+//   is 4 operations per row, block and 8 tokens.
 // A row's final short block (repack.h) decodes to ns sub-blocks of 2 u in
 // natural order (the rest zero) and runs the same formula; the activation's last
 // Q8_B block is zero-padded, so no tail is left to the scalar code.
-// MatVec decodes two rows at a time, slot k against sub-block (sel + k) mod 4
-// of the activation. MatMul (prefill, batched decode) decodes a chunk of rows
-// once into natural-order codes (an L2-resident buffer, rows in pairs) and runs
-// register tiles over it: AVX3, 2 row pairs x 8 tokens, a pair's codes in one
-// 512-bit vector against the token's sub-block broadcast to both halves (4
-// integer dots, one convert, one multiply by [h_even x_d | h_odd x_d], one FMA per
-// pair, token and block); AVX2, 1 row x 8 tokens. The offsets m * X_b are done 8
-// tokens at a time. Tiles of at most 4 tokens (small batches) use a 4-token loop.
 // Portable targets: the slots back to the file layout per block and the
 // reference's own block terms (Q3P5VecDotQ8B), in its order.
 #include "kernels/simd/hwy_config.h"
@@ -72,86 +69,14 @@ bool IsFastImpl() { return true; }
 
 #elif SEPTET_SIMD_X86
 
-HWY_INLINE float FmaF(float a, float b, float c) {
-  return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
-}
-
-// One block of one row against one token (MatVec; MatMul's Tile runs the same
-// float operations, 8 tokens at a time for the scale and offset products).
-HWY_INLINE void Contribute(const Decoded& d, const uint8_t* xb, __m256* acc, float* off) {
-  const int8_t* xq = reinterpret_cast<const int8_t*>(xb + kActQs);
-  const int s = d.sel;
-  const __m256i i = Dot4(d.c, xq + 32 * (s & 3), xq + 32 * ((s + 1) & 3), xq + 32 * ((s + 2) & 3),
-                         xq + 32 * ((s + 3) & 3));
-  *acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_set1_ps(d.h * ActScale(xb)), *acc);
-  *off = FmaF(d.m, ActOffset(xb), *off);
-}
-
-// y = hsum(acc) + off: fixed order.
-HWY_INLINE float Finish(__m256 acc, float off) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));   // [s0 + s2, s1 + s3]
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));    // (s0 + s2) + (s1 + s3)
-  return _mm_cvtss_f32(s) + off;
-}
-
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  const Consts k = MakeConsts();
-  const int64_t nb = w.cols / kBlock;
-  const int ns = TailSubs(w.cols);
-  const uint8_t* xs = act + static_cast<size_t>(nb) * kActBytes;  // the short block's activation
-  const size_t ahead = TilePrefetchBytes(2, w.row_bytes);
-  int64_t r = r0;
-  for (; r + 2 <= r1; r += 2) {  // two rows interleaved (independent chains)
-    const uint8_t* wa = w.row(r);
-    const uint8_t* wb = w.row(r + 1);
-    __m256 acc_a = _mm256_setzero_ps(), acc_b = _mm256_setzero_ps();
-    float off_a = 0.0f, off_b = 0.0f;
-    for (int64_t b = 0; b < nb; ++b) {
-      // Software prefetch: without it the decode and the memory stream do not
-      // overlap (measured: ~2x slower than the cached rate on a 26 MB matrix).
-      PrefetchAhead(wa + b * kBlockBytes, ahead);
-      PrefetchAhead(wb + b * kBlockBytes, ahead);
-      Decoded da, db;
-      Decode(k, wa + b * kBlockBytes, &da);
-      Decode(k, wb + b * kBlockBytes, &db);
-      const uint8_t* xb = act + static_cast<size_t>(b) * kActBytes;
-      Contribute(da, xb, &acc_a, &off_a);
-      Contribute(db, xb, &acc_b, &off_b);
-    }
-    if (ns > 0) {
-      Decoded da, db;
-      DecodeShort(k, wa + nb * kBlockBytes, ns, &da);
-      DecodeShort(k, wb + nb * kBlockBytes, ns, &db);
-      Contribute(da, xs, &acc_a, &off_a);
-      Contribute(db, xs, &acc_b, &off_b);
-    }
-    y[r - r0] = Finish(acc_a, off_a);
-    y[r + 1 - r0] = Finish(acc_b, off_b);
-  }
-  for (; r < r1; ++r) {
-    const uint8_t* wr = w.row(r);
-    __m256 acc = _mm256_setzero_ps();
-    float off = 0.0f;
-    for (int64_t b = 0; b < nb; ++b) {
-      Decoded d;
-      Decode(k, wr + b * kBlockBytes, &d);
-      Contribute(d, act + static_cast<size_t>(b) * kActBytes, &acc, &off);
-    }
-    if (ns > 0) {
-      Decoded d;
-      DecodeShort(k, wr + nb * kBlockBytes, ns, &d);
-      Contribute(d, xs, &acc, &off);
-    }
-    y[r - r0] = Finish(acc, off);
-  }
+  MatVecLanes(w, r0, r1, act, y);
 }
 
-// ---- MatMul: decoded row chunks x register tiles of rows and kTT tokens ----
+// ---- MatMul: decoded row chunks x tiles of one row and kTT tokens ----
 // The chunk buffer holds rows in pairs, sub-block by sub-block: for pair p,
-// block b, sub-block s the 32 codes of the even row, then those of the odd row
-// (one 64-byte vector for the AVX-512 tiles, two 32-byte halves for AVX2).
-constexpr int kTT = 8;                  // tokens per tile: one float vector of scale / offset products
+// block b, sub-block s the 32 codes of the even row, then those of the odd row.
+constexpr int kTT = 8;                   // tokens per tile: one vector of block sums
 constexpr size_t kPairBlockBytes = 256;  // 4 sub-blocks x 2 rows x 32 codes
 // Decoded codes of a chunk of rows (2x the Q3P5 bytes): kept in L2 while every
 // token tile runs over them.
@@ -194,126 +119,61 @@ HWY_INLINE void DecodeRow(const Consts& k, const uint8_t* wr, int64_t nb, int ns
 
 // Where a tile's rows and tokens are and where its outputs go.
 struct TileArgs {
-  const uint8_t* codes;   // the tile's first pair (AVX-512) or row half (AVX2), block 0
-  size_t pair_stride;     // bytes from one pair to the next
-  const float* hm;        // the tile's first row, block 0
-  size_t hm_stride;       // floats from one row to the next
-  const float* xd;        // [block][kTT] of the token tile
+  const uint8_t* codes;      // the tile's first row half, block 0
+  size_t pair_stride;        // bytes from one pair to the next
+  const float* hm;           // the tile's first row, block 0
+  size_t hm_stride;          // floats from one row to the next
+  const float* xd;           // [block][kTT] of the token tile
   const float* xo;
   const uint8_t* const* xp;  // the kTT token rows (a partial tile repeats its last)
   int64_t nbs;
-  int nt;                 // tokens to write (<= TT)
-  int nr;                 // rows to write
-  float* y;               // token t, row r at y[t * y_stride + r]
+  int nt;                    // tokens to write
+  int nr;                    // rows to write
+  float* y;                  // token t, row r at y[t * y_stride + r]
   int64_t y_stride;
 };
 
-// Offsets m * X_b for one row, TT tokens at once (the same fma per token as MatVec).
-HWY_INLINE __m256 AddOffsets(const float* hm_b, __m256 vxo, __m256 off) {
-  return _mm256_fmadd_ps(_mm256_set1_ps(hm_b[1]), vxo, off);
-}
-
-#if HWY_TARGET == HWY_AVX2
-// AVX2 (16 registers): one row x TT tokens.
-template <int TT>
+// One row x kTT tokens with MatVecLanes' float operations per (row, token):
+// each token's exact block sum I_b (Dot4's 8 lanes reduced by three rounds of
+// hadd), then s_j = fma(float(I_b), h_b x_d,b, s_j), s_j = fma(m_b, X_b, s_j)
+// (j = b mod 4; lane t: token t) and y = (s_0 + s_1) + (s_2 + s_3).
 HWY_INLINE void Tile(const TileArgs& a) {
   for (int r = 0; r < a.nr; ++r) {
     const uint8_t* codes = a.codes + (r / 2) * a.pair_stride + 32 * (r % 2);
     const float* hm = a.hm + r * a.hm_stride;
-    __m256 acc[TT];
-    for (int t = 0; t < TT; ++t) acc[t] = _mm256_setzero_ps();
-    __m256 off = _mm256_setzero_ps();
-    for (int64_t b = 0; b < a.nbs; ++b) {
+    __m256 s[4];
+    for (int j = 0; j < 4; ++j) s[j] = _mm256_setzero_ps();
+    const auto block = [&](auto j, int64_t b) HWY_ATTR {
       const uint8_t* cb = codes + static_cast<size_t>(b) * kPairBlockBytes;
       __m256i c[kSubs];
-      for (int s = 0; s < kSubs; ++s) c[s] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cb + 64 * s));
-      alignas(32) float sc[kTT];  // h * x_d,t
-      _mm256_store_ps(sc, _mm256_mul_ps(_mm256_set1_ps(hm[2 * b]), _mm256_loadu_ps(a.xd + b * kTT)));
-      off = AddOffsets(hm + 2 * b, _mm256_loadu_ps(a.xo + b * kTT), off);
+      for (int sb = 0; sb < kSubs; ++sb) c[sb] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cb + 64 * sb));
       const size_t xoff = static_cast<size_t>(b) * kActBytes + kActQs;
-      for (int t = 0; t < TT; ++t) {
+      const auto dot = [&](int t) HWY_ATTR {
         const int8_t* xq = reinterpret_cast<const int8_t*>(a.xp[t] + xoff);
-        const __m256i i = Dot4(c, xq, xq + 32, xq + 64, xq + 96);
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_broadcast_ss(&sc[t]), acc[t]);
-      }
-    }
+        return Dot4(c, xq, xq + 32, xq + 64, xq + 96);
+      };
+      const __m256i g0 = _mm256_hadd_epi32(_mm256_hadd_epi32(dot(0), dot(1)), _mm256_hadd_epi32(dot(2), dot(3)));
+      const __m256i g1 = _mm256_hadd_epi32(_mm256_hadd_epi32(dot(4), dot(5)), _mm256_hadd_epi32(dot(6), dot(7)));
+      // g0 = [I_0..I_3 of lanes 0-3 | of lanes 4-7], g1 the same for tokens 4..7.
+      const __m256i sum = _mm256_add_epi32(_mm256_permute2x128_si256(g0, g1, 0x20),
+                                           _mm256_permute2x128_si256(g0, g1, 0x31));
+      constexpr int kJ = decltype(j)::value;
+      const __m256 hx = _mm256_mul_ps(_mm256_set1_ps(hm[2 * b]), _mm256_loadu_ps(a.xd + b * kTT));
+      s[kJ] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), hx, s[kJ]);
+      s[kJ] = _mm256_fmadd_ps(_mm256_set1_ps(hm[2 * b + 1]), _mm256_loadu_ps(a.xo + b * kTT), s[kJ]);
+    };
+    ForEachBlock(a.nbs, block);
     alignas(32) float o[kTT];
-    _mm256_store_ps(o, off);
-    for (int t = 0; t < a.nt; ++t) a.y[t * a.y_stride + r] = Finish(acc[t], o[t]);
+    _mm256_store_ps(o, _mm256_add_ps(_mm256_add_ps(s[0], s[1]), _mm256_add_ps(s[2], s[3])));
+    for (int t = 0; t < a.nt; ++t) a.y[t * a.y_stride + r] = o[t];
   }
-}
-#else
-// AVX-512 (32 registers): two row pairs x TT tokens. A pair's codes fill one
-// 512-bit vector (even row low, odd row high) against the token's sub-block
-// broadcast to both halves, so every 32-bit lane holds exactly the integer the
-// 256-bit MatVec forms for that row and lane, and the float lanes of each half
-// run MatVec's operations for that row: the same bits.
-HWY_INLINE __m512i Dot4Pair(const __m512i c[kSubs], const int8_t* x) {
-  const __m512i x0 = _mm512_broadcast_i64x4(LoadX(x));
-  const __m512i x1 = _mm512_broadcast_i64x4(LoadX(x + 32));
-  const __m512i x2 = _mm512_broadcast_i64x4(LoadX(x + 64));
-  const __m512i x3 = _mm512_broadcast_i64x4(LoadX(x + 96));
-  __m512i s = _mm512_add_epi16(_mm512_maddubs_epi16(c[0], x0), _mm512_maddubs_epi16(c[1], x1));
-  s = _mm512_add_epi16(s, _mm512_maddubs_epi16(c[2], x2));
-  s = _mm512_add_epi16(s, _mm512_maddubs_epi16(c[3], x3));
-  return _mm512_madd_epi16(s, _mm512_set1_epi16(1));
 }
 
-template <int TT>
-HWY_INLINE void Tile(const TileArgs& a) {
-  constexpr int kPairs = 2;
-  __m512 acc[kPairs][TT];
-  __m256 off[2 * kPairs];
-  for (int p = 0; p < kPairs; ++p) {
-    for (int t = 0; t < TT; ++t) acc[p][t] = _mm512_setzero_ps();
-  }
-  for (int r = 0; r < 2 * kPairs; ++r) off[r] = _mm256_setzero_ps();
-  const int pairs = (a.nr + 1) / 2;  // rows past nr (a partial tile) compute on the buffer's zero codes
-  for (int64_t b = 0; b < a.nbs; ++b) {
-    __m512i c[kPairs][kSubs];
-    __m512 h[kPairs];
-    const __m256 vxo = _mm256_loadu_ps(a.xo + b * kTT);
-    for (int p = 0; p < kPairs; ++p) {
-      const uint8_t* cb = a.codes + p * a.pair_stride + static_cast<size_t>(b) * kPairBlockBytes;
-      for (int s = 0; s < kSubs; ++s) c[p][s] = _mm512_loadu_si512(cb + 64 * s);
-      const float* h0 = a.hm + (2 * p) * a.hm_stride + 2 * b;
-      const float* h1 = a.hm + (2 * p + 1) * a.hm_stride + 2 * b;
-      h[p] = _mm512_insertf32x8(_mm512_set1_ps(h0[0]), _mm256_set1_ps(h1[0]), 1);
-      off[2 * p] = AddOffsets(h0, vxo, off[2 * p]);
-      off[2 * p + 1] = AddOffsets(h1, vxo, off[2 * p + 1]);
-    }
-    const size_t xoff = static_cast<size_t>(b) * kActBytes + kActQs;
-    for (int t = 0; t < TT; ++t) {
-      const int8_t* xq = reinterpret_cast<const int8_t*>(a.xp[t] + xoff);
-      const __m512 xd = _mm512_set1_ps(a.xd[b * kTT + t]);
-      for (int p = 0; p < kPairs; ++p) {
-        if (p >= pairs) break;
-        const __m512i i = Dot4Pair(c[p], xq);
-        acc[p][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), _mm512_mul_ps(h[p], xd), acc[p][t]);
-      }
-    }
-  }
-  alignas(32) float o[2 * kPairs][kTT];
-  for (int r = 0; r < 2 * kPairs; ++r) _mm256_store_ps(o[r], off[r]);
-  for (int t = 0; t < a.nt; ++t) {
-    for (int r = 0; r < a.nr; ++r) {
-      const __m512 v = acc[r / 2][t];
-      const __m256 half = (r % 2) ? _mm512_extractf32x8_ps(v, 1) : _mm512_castps512_ps256(v);
-      a.y[t * a.y_stride + r] = Finish(half, o[r][t]);
-    }
-  }
-}
-#endif
-
-// Rows per tile.
-#if HWY_TARGET == HWY_AVX2
-constexpr int kTileRows = 8;  // Tile loops over them one at a time
-#else
-constexpr int kTileRows = 4;  // two pairs
-#endif
+constexpr int kTileRows = 8;  // rows per tile call (Tile loops over them one at a time)
 
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                 int64_t m, float* y, int64_t y_stride) {
+  if (m <= kLanesMaxTokens) return RowsLanesMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
   const Consts k = MakeConsts();
   const int64_t nb = w.cols / kBlock;
   const int ns = TailSubs(w.cols);
@@ -355,16 +215,6 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
       DecodeRow(k, w.row(rc + r), nb, ns, sc.codes.data() + (r / 2) * pair_stride + 32 * (r % 2),
                 sc.hm.data() + r * hm_stride);
     }
-    // A chunk's odd last row leaves its pair's other half: zero codes and scales
-    // (computed by the AVX-512 tile, never written out).
-    const int64_t padded = (nrc + kTileRows - 1) / kTileRows * kTileRows;
-    for (int64_t r = nrc; r < std::min(padded, chunk); ++r) {
-      for (int64_t b = 0; b < nbs; ++b) {
-        uint8_t* cb = sc.codes.data() + (r / 2) * pair_stride + static_cast<size_t>(b) * kPairBlockBytes + 32 * (r % 2);
-        for (int s = 0; s < kSubs; ++s) std::memset(cb + 64 * s, 0, 32);
-      }
-      std::fill_n(sc.hm.data() + r * hm_stride, hm_stride, 0.0f);
-    }
     for (int64_t tile = 0; tile < tiles; ++tile) {
       const int64_t ta = tile * kTT;
       const uint8_t* xp[kTT];
@@ -383,11 +233,7 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
         a.hm = sc.hm.data() + r * hm_stride;
         a.nr = static_cast<int>(std::min<int64_t>(kTileRows, nrc - r));
         a.y = y + ta * y_stride + rc + r;
-        if (a.nt > 4) {
-          Tile<kTT>(a);
-        } else {
-          Tile<4>(a);
-        }
+        Tile(a);
       }
     }
   }

@@ -1,19 +1,18 @@
-// Q3P5 kernels for AVX3_DL (VNNI) on the slot layout: exact block sums.
-//
-// The other x86 targets keep 8 int32 lanes of partial sums per row and block
-// and convert them lane by lane (dot_q3p5_slots.cc). Here a block's dot is one
-// exact int32 I_b per (row, token), and a row is
+// Q3P5 kernels on the slot layout with exact block sums: a block's dot is one
+// exact int32 I_b per (row, token) (Dot4: vpdpbusd on AVX3_DL, vpmaddubsw +
+// vpmaddwd on AVX2 and AVX3), and a row is
 //   s_j = fma(float(I_b), h_b x_d,b, s_j);  s_j = fma(m_b, X_b, s_j)   (j = b mod 4)
 //   y   = (s_0 + s_1) + (s_2 + s_3)
 // (h = d / 2, X_b = x_d x_sum; the short final block is one more block). The
-// same float operations in the same order in both kernels, so MatMul is
-// bit-identical to MatVec per token:
-// * MatVec (and MatMul of at most 4 tokens, RowsLanes) decodes two rows a block
-//   at a time, dots each token with vpdpbusd (8 lanes) and forms I_b of 4 blocks
-//   of both rows with one transposing reduction (ReduceBlocks), so the float
-//   work is one vector of 8 (row, block) values per 4 blocks.
-// * MatMul of more tokens puts the tokens in the lanes: an 8-token tile, lane
-//   2t row A of a row pair, lane 2t + 1 row B. The pair's codes are interleaved
+// same float operations in the same order in every kernel of a target, so
+// MatMul is bit-identical to MatVec per token:
+// * MatVec (and MatMul of at most 4 tokens, RowsLanes; every x86 target)
+//   decodes two rows a block at a time, dots each token with Dot4 (8 lanes)
+//   and forms I_b of 4 blocks of both rows with one transposing reduction
+//   (ReduceBlocks), so the float work is one vector of 8 (row, block) values
+//   per 4 blocks.
+// * MatMul of more tokens on AVX3_DL puts the tokens in the lanes (AVX2 and
+//   AVX3: dot_q3p5_slots.cc): an 8-token tile, lane 2t row A of a row pair, lane 2t + 1 row B. The pair's codes are interleaved
 //   by quad (A's 4 codes, B's 4: one qword broadcast to every lane) against a
 //   packed activation quad holding token t's 4 codes twice, so each vpdpbusd
 //   adds 4 products to all 16 (row, token) block sums, no reduction at all: per
@@ -49,9 +48,9 @@ HWY_BEFORE_NAMESPACE();
 namespace septet::simd {
 namespace HWY_NAMESPACE {
 
-#if HWY_TARGET == HWY_AVX3_DL
+#if SEPTET_SIMD_X86
 
-// ---- MatVec, and MatMul of at most 4 tokens ----
+// ---- MatVec, and MatMul of at most 4 tokens (every x86 target) ----
 
 // [A_0..A_3 | B_0..B_3]: the lane sums of a[j], b[j] (exact integer adds).
 HWY_INLINE __m256i ReduceBlocks(const __m256i a[4], const __m256i b[4]) {
@@ -169,6 +168,18 @@ HWY_INLINE void RowsLanesGroup(const Consts& k, const uint8_t* wa, const uint8_t
   }
 }
 
+// block(j, b) for b = 0 .. nbs - 1 in order, j = b mod 4 as a compile-time
+// constant (the register sums of position j).
+template <class Block>
+HWY_INLINE void ForEachBlock(int64_t nbs, const Block& block) {
+  for (int64_t g = 0; g < nbs; g += 4) {
+    block(std::integral_constant<int, 0>(), g);
+    if (g + 1 < nbs) block(std::integral_constant<int, 1>(), g + 1);
+    if (g + 2 < nbs) block(std::integral_constant<int, 2>(), g + 2);
+    if (g + 3 < nbs) block(std::integral_constant<int, 3>(), g + 3);
+  }
+}
+
 // Rows [r0, r1) against T tokens (act[t]), each pair decoded once: token t's row
 // r to y[t * y_stride + r - y_row0].
 template <int T>
@@ -206,6 +217,24 @@ void RowsLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* 
 inline void MatVecLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
   RowsLanes<1>(w, r0, r1, &act, y, 0, r0);
 }
+
+// MatMul of a few tokens: each pair decoded once, MatVec's own loop.
+constexpr int64_t kLanesMaxTokens = 4;
+inline void RowsLanesMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
+                            int64_t m, float* y, int64_t y_stride) {
+  const uint8_t* a[kLanesMaxTokens];
+  for (int64_t t = 0; t < m; ++t) a[t] = act + static_cast<size_t>(t) * act_stride;
+  switch (m) {
+    case 1: return RowsLanes<1>(w, r0, r1, a, y, y_stride, 0);
+    case 2: return RowsLanes<2>(w, r0, r1, a, y, y_stride, 0);
+    case 3: return RowsLanes<3>(w, r0, r1, a, y, y_stride, 0);
+    default: return RowsLanes<4>(w, r0, r1, a, y, y_stride, 0);
+  }
+}
+
+#endif  // SEPTET_SIMD_X86
+
+#if HWY_TARGET == HWY_AVX3_DL
 
 // ---- MatMul with the tokens in the lanes ----
 // Decoded codes of a chunk of rows kept in L2 while every token tile runs over them.
@@ -403,18 +432,6 @@ HWY_INLINE void ZeroSums(__m512 (&s)[R][4]) {
   }
 }
 
-// block(j, b) for b = 0 .. nbs - 1 in order, j = b mod 4 as a compile-time
-// constant (the register sums of position j).
-template <class Block>
-HWY_INLINE void ForEachBlock(int64_t nbs, const Block& block) {
-  for (int64_t g = 0; g < nbs; g += 4) {
-    block(std::integral_constant<int, 0>(), g);
-    if (g + 1 < nbs) block(std::integral_constant<int, 1>(), g + 1);
-    if (g + 2 < nbs) block(std::integral_constant<int, 2>(), g + 2);
-    if (g + 3 < nbs) block(std::integral_constant<int, 3>(), g + 3);
-  }
-}
-
 // R decoded pairs (codes[p], hm[p]: block 0) x one packed 8-token tile.
 template <int R>
 HWY_INLINE void LanesTile(const uint8_t* const* codes, const float* const* hm, const uint8_t* xp, int64_t nbs, int nr,
@@ -475,16 +492,7 @@ inline void MatMulLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const 
   const int64_t nb = w.cols / kBlock;
   const int ns = TailSubs(w.cols);
   const int64_t nbs = nb + (ns > 0 ? 1 : 0);
-  if (m <= 4) {  // a few tokens: each pair decoded once, MatVec's own loop
-    const uint8_t* a[4];
-    for (int64_t t = 0; t < m; ++t) a[t] = act + static_cast<size_t>(t) * act_stride;
-    switch (m) {
-      case 1: return RowsLanes<1>(w, r0, r1, a, y, y_stride, 0);
-      case 2: return RowsLanes<2>(w, r0, r1, a, y, y_stride, 0);
-      case 3: return RowsLanes<3>(w, r0, r1, a, y, y_stride, 0);
-      default: return RowsLanes<4>(w, r0, r1, a, y, y_stride, 0);
-    }
-  }
+  if (m <= kLanesMaxTokens) return RowsLanesMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
   const int64_t tiles = (m + kLT - 1) / kLT;
   LanesScratch& sc = LanesScratchOfThread();
   const size_t tile_bytes = static_cast<size_t>(nbs) * kLanePackBlock;
