@@ -55,8 +55,12 @@ for v in PEER_THREADS PEER_PP PEER_TG PEER_REPS ${PEER_LAYERS:+PEER_LAYERS}; do
   [[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || die "$v=${!v}: expected a positive integer"
 done
 [ -x "$SEPTET" ] || die "$SEPTET not found; run 'make build' first"
-python3 -c 'import gguf' 2>/dev/null ||
-  die "the Python package 'gguf' is missing (it reads llama.cpp's tensor sizes); run: pip install gguf"
+# gguf (PyPI) reads llama.cpp's tensor sizes: benchmark tooling, installed here when missing.
+if ! python3 -c 'import gguf' 2>/dev/null; then
+  log "installing the Python package gguf (PyPI)"
+  python3 -m pip install -q gguf >&2 || python3 -m pip install -q --break-system-packages gguf >&2 ||
+    die "the Python package 'gguf' is missing and pip could not install it; run: pip install gguf"
+fi
 
 # ---- the peer ----
 log "building/finding llama.cpp in $PEER_DIR (../shared/tools/peer-llamacpp.sh; ~20 min the first time)"

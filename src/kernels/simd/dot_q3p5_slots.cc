@@ -73,20 +73,23 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   MatVecLanes(w, r0, r1, act, y);
 }
 
-// ---- MatMul: decoded row chunks x tiles of one row and kTT tokens ----
+// ---- MatMul: decoded row chunks x tiles of rows and kLT tokens ----
 // The chunk buffer holds rows in pairs, sub-block by sub-block: for pair p,
 // block b, sub-block s the 32 codes of the even row, then those of the odd row.
-constexpr int kTT = 8;                   // tokens per tile: one vector of block sums
 constexpr size_t kPairBlockBytes = 256;  // 4 sub-blocks x 2 rows x 32 codes
 // Decoded codes of a chunk of rows (2x the Q3P5 bytes): kept in L2 while every
 // token tile runs over them.
 constexpr size_t kChunkBytes = 256 << 10;
 constexpr size_t kSmallChunkBytes = 12 << 10;
+constexpr size_t kTilePackBlock = LanePackBlock(1);  // [quad][token][4], x_d[8], X_b[8]
+// Quads whose vpmaddubsw pair sums may be added in int16: 8 * 2 * 15 * 127 = 30480.
+constexpr int kQuadsPerWiden = 8;
+static_assert(kQuadsPerWiden * 2 * quant::kQ3P5MaxCode4 * quant::kActMaxAbs <= 32767);
 
 struct MatMulScratch {
   std::vector<uint8_t> codes;  // [pair][block][sub-block][row of pair][32]: v / 2 u, natural order
   std::vector<float> hm;       // [row of chunk][block][2]: h, m
-  std::vector<float> xd, xo;   // [token tile][block][kTT]: x_d, X_b
+  std::vector<uint8_t> x;      // [token tile][block] packed activations (PackLanes<1>)
 };
 
 MatMulScratch& Scratch() {
@@ -117,59 +120,55 @@ HWY_INLINE void DecodeRow(const Consts& k, const uint8_t* wr, int64_t nb, int ns
   }
 }
 
-// Where a tile's rows and tokens are and where its outputs go.
-struct TileArgs {
-  const uint8_t* codes;      // the tile's first row half, block 0
-  size_t pair_stride;        // bytes from one pair to the next
-  const float* hm;           // the tile's first row, block 0
-  size_t hm_stride;          // floats from one row to the next
-  const float* xd;           // [block][kTT] of the token tile
-  const float* xo;
-  const uint8_t* const* xp;  // the kTT token rows (a partial tile repeats its last)
-  int64_t nbs;
-  int nt;                    // tokens to write
-  int nr;                    // rows to write
-  float* y;                  // token t, row r at y[t * y_stride + r]
-  int64_t y_stride;
-};
-
-// One row x kTT tokens with MatVecLanes' float operations per (row, token):
-// each token's exact block sum I_b (Dot4's 8 lanes reduced by three rounds of
-// hadd), then s_j = fma(float(I_b), h_b x_d,b, s_j), s_j = fma(m_b, X_b, s_j)
-// (j = b mod 4; lane t: token t) and y = (s_0 + s_1) + (s_2 + s_3).
-HWY_INLINE void Tile(const TileArgs& a) {
-  for (int r = 0; r < a.nr; ++r) {
-    const uint8_t* codes = a.codes + (r / 2) * a.pair_stride + 32 * (r % 2);
-    const float* hm = a.hm + r * a.hm_stride;
-    __m256 s[4];
-    for (int j = 0; j < 4; ++j) s[j] = _mm256_setzero_ps();
-    const auto block = [&](auto j, int64_t b) HWY_ATTR {
-      const uint8_t* cb = codes + static_cast<size_t>(b) * kPairBlockBytes;
-      __m256i c[kSubs];
-      for (int sb = 0; sb < kSubs; ++sb) c[sb] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cb + 64 * sb));
-      const size_t xoff = static_cast<size_t>(b) * kActBytes + kActQs;
-      const auto dot = [&](int t) HWY_ATTR {
-        const int8_t* xq = reinterpret_cast<const int8_t*>(a.xp[t] + xoff);
-        return Dot4(c, xq, xq + 32, xq + 64, xq + 96);
-      };
-      const __m256i g0 = _mm256_hadd_epi32(_mm256_hadd_epi32(dot(0), dot(1)), _mm256_hadd_epi32(dot(2), dot(3)));
-      const __m256i g1 = _mm256_hadd_epi32(_mm256_hadd_epi32(dot(4), dot(5)), _mm256_hadd_epi32(dot(6), dot(7)));
-      // g0 = [I_0..I_3 of lanes 0-3 | of lanes 4-7], g1 the same for tokens 4..7.
-      const __m256i sum = _mm256_add_epi32(_mm256_permute2x128_si256(g0, g1, 0x20),
-                                           _mm256_permute2x128_si256(g0, g1, 0x31));
-      constexpr int kJ = decltype(j)::value;
-      const __m256 hx = _mm256_mul_ps(_mm256_set1_ps(hm[2 * b]), _mm256_loadu_ps(a.xd + b * kTT));
-      s[kJ] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), hx, s[kJ]);
-      s[kJ] = _mm256_fmadd_ps(_mm256_set1_ps(hm[2 * b + 1]), _mm256_loadu_ps(a.xo + b * kTT), s[kJ]);
-    };
-    ForEachBlock(a.nbs, block);
-    alignas(32) float o[kTT];
-    _mm256_store_ps(o, _mm256_add_ps(_mm256_add_ps(s[0], s[1]), _mm256_add_ps(s[2], s[3])));
-    for (int t = 0; t < a.nt; ++t) a.y[t * a.y_stride + r] = o[t];
+// kRows decoded rows of one pair (codes: the pair's block 0; hm: the first
+// row's [h, m] of block 0) x a packed tile of kLT tokens, the tokens in the
+// lanes: each of the 32 quads of a block is one code dword broadcast to every
+// lane against the 8 tokens' quads (vpmaddubsw), the int16 pair sums of 8 quads
+// added before one vpmaddwd widens them, so a lane ends the block with its
+// token's exact I_b and the float work is MatVecLanes' per (row, token):
+// s_j = fma(float(I_b), h_b x_d,b, s_j), s_j = fma(m_b, X_b, s_j) (j = b mod 4),
+// y = (s_0 + s_1) + (s_2 + s_3).
+template <int kRows>
+HWY_INLINE void TileRows(const uint8_t* codes, const float* hm, size_t hm_stride, const uint8_t* xp, int64_t nbs,
+                         int nt, float* y, int64_t y_stride) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 s[kRows][4];
+  for (int r = 0; r < kRows; ++r) {
+    for (int j = 0; j < 4; ++j) s[r][j] = _mm256_setzero_ps();
+  }
+  const auto block = [&](auto j, int64_t b) HWY_ATTR {
+    const uint8_t* cb = codes + static_cast<size_t>(b) * kPairBlockBytes;
+    const uint8_t* xb = xp + static_cast<size_t>(b) * kTilePackBlock;
+    __m256i acc[kRows];
+    for (int r = 0; r < kRows; ++r) acc[r] = _mm256_setzero_si256();
+    for (int sb = 0; sb < kSubs; ++sb) {  // a sub-block: 8 quads
+      __m256i p[kRows];
+      for (int r = 0; r < kRows; ++r) p[r] = _mm256_setzero_si256();
+      for (int q = 0; q < kQuadsPerWiden; ++q) {
+        const __m256i x = _mm256_load_si256(reinterpret_cast<const __m256i*>(xb + 32 * (8 * sb + q)));
+        for (int r = 0; r < kRows; ++r) {
+          const __m256i c = _mm256_set1_epi32(static_cast<int>(LoadU32(cb + 64 * sb + 32 * r + 4 * q)));
+          p[r] = _mm256_add_epi16(p[r], _mm256_maddubs_epi16(c, x));
+        }
+      }
+      for (int r = 0; r < kRows; ++r) acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(p[r], ones));
+    }
+    const float* f = reinterpret_cast<const float*>(xb + kQuads * 32);
+    constexpr int kJ = decltype(j)::value;
+    const __m256 xd = _mm256_load_ps(f), xo = _mm256_load_ps(f + kLT);
+    for (int r = 0; r < kRows; ++r) {
+      const float* h = hm + r * hm_stride + 2 * b;
+      s[r][kJ] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[r]), _mm256_mul_ps(_mm256_set1_ps(h[0]), xd), s[r][kJ]);
+      s[r][kJ] = _mm256_fmadd_ps(_mm256_set1_ps(h[1]), xo, s[r][kJ]);
+    }
+  };
+  ForEachBlock(nbs, block);
+  for (int r = 0; r < kRows; ++r) {
+    alignas(32) float o[kLT];
+    _mm256_store_ps(o, _mm256_add_ps(_mm256_add_ps(s[r][0], s[r][1]), _mm256_add_ps(s[r][2], s[r][3])));
+    for (int t = 0; t < nt; ++t) y[t * y_stride + r] = o[t];
   }
 }
-
-constexpr int kTileRows = 8;  // rows per tile call (Tile loops over them one at a time)
 
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                 int64_t m, float* y, int64_t y_stride) {
@@ -178,32 +177,22 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   const int64_t nb = w.cols / kBlock;
   const int ns = TailSubs(w.cols);
   const int64_t nbs = nb + (ns > 0 ? 1 : 0);
-  const int64_t tiles = (m + kTT - 1) / kTT;
+  const int64_t tiles = (m + kLT - 1) / kLT;
   MatMulScratch& sc = Scratch();
-  // Scale and offset products of every token, kTT tokens per vector (a partial
-  // last tile repeats its last token; its outputs are not written).
-  const size_t meta = static_cast<size_t>(tiles * nbs * kTT);
-  if (sc.xd.size() < meta) {
-    sc.xd.resize(meta);
-    sc.xo.resize(meta);
-  }
-  for (int64_t tile = 0; tile < tiles; ++tile) {
-    for (int t = 0; t < kTT; ++t) {
-      const uint8_t* a = act + static_cast<size_t>(std::min(tile * kTT + t, m - 1)) * act_stride;
-      for (int64_t b = 0; b < nbs; ++b) {
-        const size_t i = static_cast<size_t>((tile * nbs + b) * kTT + t);
-        sc.xd[i] = ActScale(a + b * kActBytes);
-        sc.xo[i] = ActOffset(a + b * kActBytes);
-      }
-    }
+  const size_t tile_bytes = static_cast<size_t>(nbs) * kTilePackBlock;
+  const size_t x_bytes = static_cast<size_t>(tiles) * tile_bytes + 64;  // + 64: aligned start
+  if (sc.x.size() < x_bytes) sc.x.resize(x_bytes);
+  uint8_t* xbase = Align64(sc.x.data());
+  for (int64_t t = 0; t < tiles; ++t) {
+    PackLanes<1>(act, act_stride, t * kLT, static_cast<int>(std::min<int64_t>(kLT, m - t * kLT)), nbs,
+                 xbase + static_cast<size_t>(t) * tile_bytes);
   }
   const size_t pair_stride = static_cast<size_t>(nbs) * kPairBlockBytes;
   const size_t hm_stride = static_cast<size_t>(2 * nbs);
   // One token tile (batched decoding): nothing to reuse across tiles, so a chunk
   // small enough to stay in L1 between its decode and its tile.
   const size_t chunk_bytes = tiles == 1 ? kSmallChunkBytes : kChunkBytes;
-  const int64_t chunk = std::max<int64_t>(kTileRows, static_cast<int64_t>(2 * chunk_bytes / pair_stride) /
-                                                         kTileRows * kTileRows);
+  const int64_t chunk = std::max<int64_t>(2, static_cast<int64_t>(2 * chunk_bytes / pair_stride) / 2 * 2);
   const size_t code_bytes = static_cast<size_t>(chunk / 2) * pair_stride;
   if (sc.codes.size() < code_bytes) {
     sc.codes.resize(code_bytes);
@@ -215,25 +204,18 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
       DecodeRow(k, w.row(rc + r), nb, ns, sc.codes.data() + (r / 2) * pair_stride + 32 * (r % 2),
                 sc.hm.data() + r * hm_stride);
     }
-    for (int64_t tile = 0; tile < tiles; ++tile) {
-      const int64_t ta = tile * kTT;
-      const uint8_t* xp[kTT];
-      for (int t = 0; t < kTT; ++t) xp[t] = act + static_cast<size_t>(std::min<int64_t>(ta + t, m - 1)) * act_stride;
-      TileArgs a;
-      a.pair_stride = pair_stride;
-      a.hm_stride = hm_stride;
-      a.xd = sc.xd.data() + tile * nbs * kTT;
-      a.xo = sc.xo.data() + tile * nbs * kTT;
-      a.xp = xp;
-      a.nbs = nbs;
-      a.nt = static_cast<int>(std::min<int64_t>(kTT, m - ta));
-      a.y_stride = y_stride;
-      for (int64_t r = 0; r < nrc; r += kTileRows) {
-        a.codes = sc.codes.data() + (r / 2) * pair_stride;
-        a.hm = sc.hm.data() + r * hm_stride;
-        a.nr = static_cast<int>(std::min<int64_t>(kTileRows, nrc - r));
-        a.y = y + ta * y_stride + rc + r;
-        Tile(a);
+    for (int64_t t = 0; t < tiles; ++t) {
+      const uint8_t* xp = xbase + static_cast<size_t>(t) * tile_bytes;
+      const int nt = static_cast<int>(std::min<int64_t>(kLT, m - t * kLT));
+      float* yt = y + t * kLT * y_stride + rc;
+      int64_t r = 0;
+      for (; r + 2 <= nrc; r += 2) {
+        TileRows<2>(sc.codes.data() + (r / 2) * pair_stride, sc.hm.data() + r * hm_stride, hm_stride, xp, nbs, nt,
+                    yt + r, y_stride);
+      }
+      if (r < nrc) {  // an odd last row: the even half of its pair
+        TileRows<1>(sc.codes.data() + (r / 2) * pair_stride, sc.hm.data() + r * hm_stride, hm_stride, xp, nbs, nt,
+                    yt + r, y_stride);
       }
     }
   }

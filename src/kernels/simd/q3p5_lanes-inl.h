@@ -11,17 +11,19 @@
 //   and forms I_b of 4 blocks of both rows with one transposing reduction
 //   (ReduceBlocks), so the float work is one vector of 8 (row, block) values
 //   per 4 blocks.
-// * MatMul of more tokens on AVX3_DL puts the tokens in the lanes (AVX2 and
-//   AVX3: dot_q3p5_slots.cc): an 8-token tile, lane 2t row A of a row pair, lane 2t + 1 row B. The pair's codes are interleaved
-//   by quad (A's 4 codes, B's 4: one qword broadcast to every lane) against a
-//   packed activation quad holding token t's 4 codes twice, so each vpdpbusd
-//   adds 4 products to all 16 (row, token) block sums, no reduction at all: per
-//   row pair, 8 tokens and block 32 vpdpbusd and 4 float operations (the 8-lane
-//   tile it replaces issued 24 float operations for the same work). Rows are
-//   decoded in pairs with both rows in one 512-bit vector; one token tile
-//   (batched decoding) decodes 4 pairs a block at a time into a ring, two blocks
-//   ahead of the tile (LanesFused); more tiles decode a chunk of rows once into
-//   an L2-resident buffer (LanesTile).
+// * MatMul of more tokens puts the tokens in the lanes. AVX3_DL: an 8-token
+//   tile, lane 2t row A of a row pair, lane 2t + 1 row B. The pair's codes are
+//   interleaved by quad (A's 4 codes, B's 4: one qword broadcast to every lane)
+//   against a packed activation quad holding token t's 4 codes twice
+//   (PackLanes<2>), so each vpdpbusd adds 4 products to all 16 (row, token)
+//   block sums, no reduction at all: per row pair, 8 tokens and block 32
+//   vpdpbusd and 4 float operations (the 8-lane tile it replaces issued 24
+//   float operations for the same work). Rows are decoded in pairs with both
+//   rows in one 512-bit vector; one token tile (batched decoding) decodes 4
+//   pairs a block at a time into a ring, two blocks ahead of the tile
+//   (LanesFused); more tiles decode a chunk of rows once into an L2-resident
+//   buffer (LanesTile). AVX2 and AVX3 (dot_q3p5_slots.cc): lane t token t of
+//   one row, each quad once (PackLanes<1>).
 
 #if defined(SEPTET_KERNELS_SIMD_Q3P5_LANES_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef SEPTET_KERNELS_SIMD_Q3P5_LANES_INL_H_
@@ -168,6 +170,45 @@ HWY_INLINE void RowsLanesGroup(const Consts& k, const uint8_t* wa, const uint8_t
   }
 }
 
+// ---- Token tiles: kLT tokens' activations packed quad by quad ----
+constexpr int kLT = 8;              // tokens per tile
+constexpr int kQuads = kBlock / 4;  // 32 quads a block
+// Bytes of one packed block holding each token's quads `copies` times:
+// [quad][token][copy][4 codes], then x_d[token][copy], X_b[token][copy].
+constexpr size_t LanePackBlock(int copies) {
+  return static_cast<size_t>(kQuads * kLT * 4 * copies + 2 * kLT * 4 * copies);
+}
+
+// Tokens [t0, t0 + nt) packed, each quad `kCopies` times (missing tokens: zero
+// codes, scales, offsets).
+template <int kCopies>
+HWY_INLINE void PackLanes(const uint8_t* act, size_t act_stride, int64_t t0, int nt, int64_t nbs, uint8_t* out) {
+  constexpr size_t kQuadBytes = kLT * 4 * kCopies;
+  std::memset(out, 0, static_cast<size_t>(nbs) * LanePackBlock(kCopies));
+  for (int t = 0; t < nt; ++t) {
+    const uint8_t* xr = act + static_cast<size_t>(t0 + t) * act_stride;
+    for (int64_t b = 0; b < nbs; ++b) {
+      const uint8_t* xb = xr + b * kActBytes;
+      uint8_t* ob = out + static_cast<size_t>(b) * LanePackBlock(kCopies);
+      for (int q = 0; q < kQuads; ++q) {
+        for (int c = 0; c < kCopies; ++c) {
+          std::memcpy(ob + kQuadBytes * q + 4 * (kCopies * t + c), xb + kActQs + 4 * q, 4);
+        }
+      }
+      const float d = ActScale(xb), o = ActOffset(xb);
+      float* f = reinterpret_cast<float*>(ob + kQuads * kQuadBytes);
+      for (int c = 0; c < kCopies; ++c) {
+        f[kCopies * t + c] = d;
+        f[kCopies * kLT + kCopies * t + c] = o;
+      }
+    }
+  }
+}
+
+HWY_INLINE uint8_t* Align64(uint8_t* p) {
+  return p + ((64 - reinterpret_cast<uintptr_t>(p) % 64) % 64);
+}
+
 // block(j, b) for b = 0 .. nbs - 1 in order, j = b mod 4 as a compile-time
 // constant (the register sums of position j).
 template <class Block>
@@ -245,9 +286,7 @@ inline constexpr size_t kLanesChunkBytes = 256 << 10;
 // (A's 4 codes, B's 4 codes: one qword broadcast to every lane) and each packed
 // activation quad holds token t's 4 codes twice (lanes 2t, 2t + 1), so vpdpbusd
 // sums every (row, token) block integer exactly, with no reduction.
-constexpr int kLT = 8;                          // tokens per tile
-constexpr int kQuads = kBlock / 4;              // 32 quads a block
-constexpr size_t kLanePackBlock = kQuads * 64 + 2 * 64;  // quads, then x_d[16], X_b[16]
+constexpr size_t kLanePackBlock = LanePackBlock(2);  // quads, then x_d[16], X_b[16]
 constexpr size_t kLaneHm = 4;                   // floats per pair and block: h_A, h_B, m_A, m_B
 
 struct LanesScratch {
@@ -255,9 +294,6 @@ struct LanesScratch {
   std::vector<float> hm;       // [pair][block][h_A, h_B, m_A, m_B]
   std::vector<uint8_t> x;      // [tile][block] packed activations
 };
-HWY_INLINE uint8_t* Align64(uint8_t* p) {
-  return p + ((64 - reinterpret_cast<uintptr_t>(p) % 64) % 64);
-}
 inline LanesScratch& LanesScratchOfThread() {
   thread_local LanesScratch s;
   return s;
@@ -353,26 +389,6 @@ HWY_INLINE void DecodePair(const Consts& k, const PairConsts& k2, const uint8_t*
   for (int64_t b = 0; b < nbs; ++b) {
     DecodePairBlock(k, k2, BlockOf(wa, b), BlockOf(wb, b), b < nb, ns, codes + static_cast<size_t>(b) * kQuads * 8,
                     hm + kLaneHm * b, ahead);
-  }
-}
-
-// Tokens [t0, t0 + nt) packed (missing tokens: zero codes, scales, offsets).
-HWY_INLINE void PackLanes(const uint8_t* act, size_t act_stride, int64_t t0, int nt, int64_t nbs, uint8_t* out) {
-  std::memset(out, 0, static_cast<size_t>(nbs) * kLanePackBlock);
-  for (int t = 0; t < nt; ++t) {
-    const uint8_t* xr = act + static_cast<size_t>(t0 + t) * act_stride;
-    for (int64_t b = 0; b < nbs; ++b) {
-      const uint8_t* xb = xr + b * kActBytes;
-      uint8_t* ob = out + static_cast<size_t>(b) * kLanePackBlock;
-      for (int q = 0; q < kQuads; ++q) {
-        std::memcpy(ob + 64 * q + 8 * t, xb + kActQs + 4 * q, 4);
-        std::memcpy(ob + 64 * q + 8 * t + 4, xb + kActQs + 4 * q, 4);
-      }
-      const float d = ActScale(xb), o = ActOffset(xb);
-      float* f = reinterpret_cast<float*>(ob + kQuads * 64);
-      f[2 * t] = f[2 * t + 1] = d;
-      f[16 + 2 * t] = f[16 + 2 * t + 1] = o;
-    }
   }
 }
 
@@ -500,7 +516,7 @@ inline void MatMulLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const 
   if (sc.x.size() < x_bytes) sc.x.resize(x_bytes);
   uint8_t* xbase = Align64(sc.x.data());
   for (int64_t t = 0; t < tiles; ++t) {
-    PackLanes(act, act_stride, t * kLT, static_cast<int>(std::min<int64_t>(kLT, m - t * kLT)), nbs,
+    PackLanes<2>(act, act_stride, t * kLT, static_cast<int>(std::min<int64_t>(kLT, m - t * kLT)), nbs,
               xbase + static_cast<size_t>(t) * tile_bytes);
   }
   if (tiles == 1) {
