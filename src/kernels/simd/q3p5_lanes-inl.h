@@ -138,11 +138,14 @@ HWY_INLINE void GroupHeaders(const uint32_t* ha, const uint32_t* hb, __m256* hh,
 
 // [A_0, 0, 0, 0 | B_0, 0, 0, 0]: ReduceBlocks when only block 0 of a group exists
 // (a row's short final block after whole groups: 576 columns = 4 blocks + 64).
+// No vphaddd or vpermd (one per two cycles, and slow, on AMD Zen 3).
 HWY_INLINE __m256i ReduceBlock0(__m256i a, __m256i b) {
-  const __m256i t = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_setzero_si256());
-  // t = [A_lo B_lo 0 0 | A_hi B_hi 0 0] (lane sums of each half)
-  const __m128i u = _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));  // [A B 0 0]
-  return _mm256_permutevar8x32_epi32(_mm256_zextsi128_si256(u), _mm256_setr_epi32(0, 3, 3, 3, 1, 3, 3, 3));
+  __m256i u = _mm256_add_epi32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));
+  u = _mm256_add_epi32(u, _mm256_shuffle_epi32(u, _MM_SHUFFLE(1, 0, 3, 2)));  // [A_h B_h A_h B_h] per half h
+  u = _mm256_add_epi32(u, _mm256_permute2x128_si256(u, u, 0x01));            // [A B A B | A B A B]
+  // [A B A B | B B B B], then lanes 0 and 4 kept
+  const __m256i v = _mm256_blend_epi32(u, _mm256_shuffle_epi32(u, _MM_SHUFFLE(1, 1, 1, 1)), 0xF0);
+  return _mm256_and_si256(v, _mm256_setr_epi32(-1, 0, 0, 0, -1, 0, 0, 0));
 }
 
 // Blocks g .. g + 3 of rows A and B (kOne: block g only, the group's others do
