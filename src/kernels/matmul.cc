@@ -16,15 +16,19 @@ namespace {
 // Row ranges are multiples of this (keeps SIMD kernels on whole row groups and
 // threads off each other's cache lines of y).
 constexpr int64_t kRowAlign = 16;  // a float panel (kernels/simd/repack.h), two 8-row tiles
-// Rows per dequantized tile on the BLAS path: 256 rows x K=4096 floats = 4 MiB.
-constexpr int64_t kBlasTileRows = 256;
+// Rows per sgemm call on the BLAS path (and per dequantized tile: 64 x K=4096
+// floats = 1 MiB). Calls cover whole units of this many rows from row 0, whatever
+// the pool size, so every call is the same call for any -t: OpenBLAS's result for
+// an element can depend on the extent of the call it is in (seen on AMD EPYC,
+// where rows 77 with m = 19 changed bits when 16-row-aligned task ranges moved).
+constexpr int64_t kBlasTileRows = 64;
 
-void RowRange(int64_t rows, int n_workers, int w, int64_t* r0, int64_t* r1) {
-  const int64_t groups = (rows + kRowAlign - 1) / kRowAlign;
+void RowRange(int64_t rows, int n_workers, int w, int64_t* r0, int64_t* r1, int64_t align = kRowAlign) {
+  const int64_t groups = (rows + align - 1) / align;
   int64_t g0 = 0, g1 = 0;
   ThreadPool::Partition(groups, n_workers, w, &g0, &g1);
-  *r0 = std::min(rows, g0 * kRowAlign);
-  *r1 = std::min(rows, g1 * kRowAlign);
+  *r0 = std::min(rows, g0 * align);
+  *r1 = std::min(rows, g1 * align);
 }
 
 void QuantizeRows(const cpu::WeightView& w, const float* x, int64_t m, MatMulContext* ctx, size_t* stride) {
@@ -42,12 +46,12 @@ void QuantizeRows(const cpu::WeightView& w, const float* x, int64_t m, MatMulCon
   });
 }
 
-// Rows [r0, r1) of y = x W^T through OpenBLAS: tiles of at most kBlasTileRows
-// rows (F32 file rows used in place, anything else dequantized into a per-thread
-// tile), one single-threaded sgemm each. Every task calls sgemm on its own rows
-// with the pool's thread, so the work splits like the own path; the sgemm result
-// for an element does not depend on which columns of C share its call (checked
-// for every pool size by matmul_test.cc), so the output is the same for any -t.
+// Rows [r0, r1) of y = x W^T through OpenBLAS (r0 a multiple of kBlasTileRows):
+// tiles of kBlasTileRows rows (F32 file rows used in place, anything else
+// dequantized into a per-thread tile), one single-threaded sgemm each. Every task
+// calls sgemm on its own rows with the pool's thread, so the work splits like
+// the own path; the calls are the same for every pool size (kBlasTileRows), so
+// the output is the same for any -t (checked by matmul_test.cc).
 void BlasRows(const cpu::WeightView& w, const float* x, int64_t m, int64_t r0, int64_t r1, float* y) {
   const TypeTraits& wt = GetTypeTraits(w.type);
   const int64_t k = w.cols;
@@ -137,7 +141,7 @@ void BlasMatMul(const cpu::WeightView& w, const float* x, int64_t m, float* y, M
   const int n = Tasks(w.rows * w.cols * m, *ctx);
   ctx->pool->Run(n, [&](int64_t task, int) {
     int64_t r0 = 0, r1 = 0;
-    RowRange(w.rows, n, static_cast<int>(task), &r0, &r1);
+    RowRange(w.rows, n, static_cast<int>(task), &r0, &r1, kBlasTileRows);  // whole units: see kBlasTileRows
     if (r0 < r1) BlasRows(w, x, m, r0, r1, y);
   });
 }
