@@ -180,13 +180,7 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   const int64_t tiles = (m + kLT - 1) / kLT;
   MatMulScratch& sc = Scratch();
   const size_t tile_bytes = static_cast<size_t>(nbs) * kTilePackBlock;
-  const size_t x_bytes = static_cast<size_t>(tiles) * tile_bytes + 64;  // + 64: aligned start
-  if (sc.x.size() < x_bytes) sc.x.resize(x_bytes);
-  uint8_t* xbase = Align64(sc.x.data());
-  for (int64_t t = 0; t < tiles; ++t) {
-    PackLanes<1>(act, act_stride, t * kLT, static_cast<int>(std::min<int64_t>(kLT, m - t * kLT)), nbs,
-                 xbase + static_cast<size_t>(t) * tile_bytes);
-  }
+  uint8_t* xbase = PackTiles<1>(act, act_stride, m, nbs, &sc.x);
   const size_t pair_stride = static_cast<size_t>(nbs) * kPairBlockBytes;
   const size_t hm_stride = static_cast<size_t>(2 * nbs);
   // One token tile (batched decoding): nothing to reuse across tiles, so a chunk

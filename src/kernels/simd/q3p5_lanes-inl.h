@@ -212,6 +212,24 @@ HWY_INLINE uint8_t* Align64(uint8_t* p) {
   return p + ((64 - reinterpret_cast<uintptr_t>(p) % 64) % 64);
 }
 
+// The m tokens of act as ceil(m / kLT) packed tiles (PackLanes<kCopies>) in
+// *buf, the first at a 64-byte boundary (returned); tile t at t * nbs *
+// LanePackBlock(kCopies) bytes from it.
+template <int kCopies>
+HWY_INLINE uint8_t* PackTiles(const uint8_t* act, size_t act_stride, int64_t m, int64_t nbs,
+                              std::vector<uint8_t>* buf) {
+  const int64_t tiles = (m + kLT - 1) / kLT;
+  const size_t tile_bytes = static_cast<size_t>(nbs) * LanePackBlock(kCopies);
+  const size_t bytes = static_cast<size_t>(tiles) * tile_bytes + 64;  // + 64: aligned start
+  if (buf->size() < bytes) buf->resize(bytes);
+  uint8_t* base = Align64(buf->data());
+  for (int64_t t = 0; t < tiles; ++t) {
+    PackLanes<kCopies>(act, act_stride, t * kLT, static_cast<int>(std::min<int64_t>(kLT, m - t * kLT)), nbs,
+                       base + static_cast<size_t>(t) * tile_bytes);
+  }
+  return base;
+}
+
 // block(j, b) for b = 0 .. nbs - 1 in order, j = b mod 4 as a compile-time
 // constant (the register sums of position j).
 template <class Block>
@@ -515,13 +533,7 @@ inline void MatMulLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const 
   const int64_t tiles = (m + kLT - 1) / kLT;
   LanesScratch& sc = LanesScratchOfThread();
   const size_t tile_bytes = static_cast<size_t>(nbs) * kLanePackBlock;
-  const size_t x_bytes = static_cast<size_t>(tiles) * tile_bytes + 64;  // + 64: aligned start
-  if (sc.x.size() < x_bytes) sc.x.resize(x_bytes);
-  uint8_t* xbase = Align64(sc.x.data());
-  for (int64_t t = 0; t < tiles; ++t) {
-    PackLanes<2>(act, act_stride, t * kLT, static_cast<int>(std::min<int64_t>(kLT, m - t * kLT)), nbs,
-              xbase + static_cast<size_t>(t) * tile_bytes);
-  }
+  uint8_t* xbase = PackTiles<2>(act, act_stride, m, nbs, &sc.x);
   if (tiles == 1) {
     for (int64_t ra = r0; ra < r1; ra += 2 * kR) {
       const uint8_t* rows[2 * kR];
