@@ -17,10 +17,11 @@
 //   decoded a block at a time, reduced 4 blocks at a time).
 // * MatMul of more tokens: AVX3_DL puts 8 tokens x a row pair in the 16 lanes
 //   (q3p5_lanes-inl.h). AVX2 and AVX3 decode a chunk of rows once into
-//   natural-order codes (an L2-resident buffer, rows in pairs) and run a tile of
-//   one row x 8 tokens over it (Tile below): each token's Dot4 reduced to its
-//   block sum by hadd, so one vector holds the 8 tokens' I_b and the float work
-//   is 4 operations per row, block and 8 tokens.
+//   natural-order codes (an L2-resident buffer, rows in pairs) and run tiles of
+//   8 tokens x a row over it (TileRows below), the tokens in the lanes: a code
+//   dword broadcast against the 8 tokens' packed quads, so one vector ends each
+//   block holding the 8 tokens' I_b with no reduction, and the float work is 4
+//   operations per row, block and 8 tokens.
 // A row's final short block (repack.h) decodes to ns sub-blocks of 2 u in
 // natural order (the rest zero) and runs the same formula; the activation's last
 // Q8_B block is zero-padded, so no tail is left to the scalar code.
