@@ -138,16 +138,18 @@ TEST(ServeProcessTest, DeadlineCancelsInFlightAndSecondSignalExitsAtOnce) {
     ASSERT_GT(port, 0) << p.Stderr();
     StreamClient client(port, 2000);  // far longer than the deadline
     ASSERT_TRUE(WaitForRunning(port, 30));
-    const auto t0 = std::chrono::steady_clock::now();
     p.Signal(SIGTERM);
-    EXPECT_EQ(p.Wait(20), 0) << p.Stderr();
-    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
+    // No wall-clock bound (a sanitizer build under ctest -j2 on a loaded machine took
+    // 11 s from the signal to the exit): that the request was cancelled, not drained,
+    // is shown by its stream, which ends before its 2000 tokens (no "length").
+    EXPECT_EQ(p.Wait(60), 0) << p.Stderr();
     client.thread.join();
     EXPECT_NE(p.Stderr().find("deadline reached"), std::string::npos) << p.Stderr();
-    // The cancelled stream still ends properly, however slow the engine's step
-    // (sanitizer builds under ctest -j2): a final chunk with a finish_reason, then [DONE].
+    // The cancelled stream still ends properly, however slow the engine's step:
+    // a final chunk with a finish_reason other than "length", then [DONE].
     EXPECT_EQ(client.status, 200);
     EXPECT_NE(client.body.find("\"finish_reason\":\""), std::string::npos) << client.body.substr(0, 500);
+    EXPECT_EQ(client.body.find("\"finish_reason\":\"length\""), std::string::npos) << client.body.substr(0, 500);
     EXPECT_NE(client.body.find("data: [DONE]"), std::string::npos) << client.body.substr(0, 500);
   }
   ServeProcess p({"-m", SmolLm2(), "--parallel", "1", "--ctx", "2048", "--shutdown-timeout", "600"});
@@ -160,8 +162,9 @@ TEST(ServeProcessTest, DeadlineCancelsInFlightAndSecondSignalExitsAtOnce) {
   ASSERT_FALSE(p.Exited());  // draining a request that would take minutes
   const auto t0 = std::chrono::steady_clock::now();
   p.Signal(SIGINT);
-  EXPECT_EQ(p.Wait(5), 130);
-  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0);
+  EXPECT_EQ(p.Wait(10), 130);
+  // Draining would take minutes; the bound leaves room for a loaded sanitizer build.
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
 }
 
 }  // namespace
