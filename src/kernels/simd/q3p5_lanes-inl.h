@@ -119,15 +119,10 @@ HWY_INLINE void RowsLanesBlock(const Consts& k, const uint8_t* wa, const uint8_t
 
 // [h of blocks 0..3 of A | of B] and the same for m, from the 8 headers
 // (DecodeHeader's values: h = d / 2, exact).
-HWY_INLINE void GroupHeaders(const uint32_t* ha, const uint32_t* hb, __m256* hh, __m256* mm) {
+HWY_INLINE void HeadersToHm(__m128i va, __m128i vb, __m256* hh, __m256* mm) {
   const __m128i mask = _mm_set1_epi32(static_cast<int>(0xFFFE7FFFu));
-  // From registers (a vector load of the 4 scalars just stored would stall on store forwarding).
-  const auto v4 = [](const uint32_t* h) {
-    return _mm_setr_epi32(static_cast<int>(h[0]), static_cast<int>(h[1]), static_cast<int>(h[2]),
-                          static_cast<int>(h[3]));
-  };
-  const __m256 xa = _mm256_cvtph_ps(_mm_and_si128(v4(ha), mask));
-  const __m256 xb = _mm256_cvtph_ps(_mm_and_si128(v4(hb), mask));
+  const __m256 xa = _mm256_cvtph_ps(_mm_and_si128(va, mask));
+  const __m256 xb = _mm256_cvtph_ps(_mm_and_si128(vb, mask));
   // xa = [d0 m0 d1 m1 | d2 m2 d3 m3] of A; shuffle per 128-bit lane, then order the qwords.
   const auto order = [](__m256 v) {
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
@@ -135,41 +130,117 @@ HWY_INLINE void GroupHeaders(const uint32_t* ha, const uint32_t* hb, __m256* hh,
   *hh = _mm256_mul_ps(order(_mm256_shuffle_ps(xa, xb, _MM_SHUFFLE(2, 0, 2, 0))), _mm256_set1_ps(0.5f));
   *mm = order(_mm256_shuffle_ps(xa, xb, _MM_SHUFFLE(3, 1, 3, 1)));
 }
-
-// [A_0, 0, 0, 0 | B_0, 0, 0, 0]: ReduceBlocks when only block 0 of a group exists
-// (a row's short final block after whole groups: 576 columns = 4 blocks + 64).
-// No vphaddd or vpermd (one per two cycles, and slow, on AMD Zen 3).
-HWY_INLINE __m256i ReduceBlock0(__m256i a, __m256i b) {
-  __m256i u = _mm256_add_epi32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));
-  u = _mm256_add_epi32(u, _mm256_shuffle_epi32(u, _MM_SHUFFLE(1, 0, 3, 2)));  // [A_h B_h A_h B_h] per half h
-  u = _mm256_add_epi32(u, _mm256_permute2x128_si256(u, u, 0x01));            // [A B A B | A B A B]
-  // [A B A B | B B B B], then lanes 0 and 4 kept
-  const __m256i v = _mm256_blend_epi32(u, _mm256_shuffle_epi32(u, _MM_SHUFFLE(1, 1, 1, 1)), 0xF0);
-  return _mm256_and_si256(v, _mm256_setr_epi32(-1, 0, 0, 0, -1, 0, 0, 0));
+HWY_INLINE void GroupHeaders(const uint32_t* ha, const uint32_t* hb, __m256* hh, __m256* mm) {
+  // From registers (a vector load of the 4 scalars just stored would stall on store forwarding).
+  const auto v4 = [](const uint32_t* h) {
+    return _mm_setr_epi32(static_cast<int>(h[0]), static_cast<int>(h[1]), static_cast<int>(h[2]),
+                          static_cast<int>(h[3]));
+  };
+  HeadersToHm(v4(ha), v4(hb), hh, mm);
+}
+// The same for 4 whole blocks from g, straight from the rows (4 vmovd loads a row).
+HWY_INLINE void GroupHeadersAt(const uint8_t* wa, const uint8_t* wb, int64_t g, __m256* hh, __m256* mm) {
+  const auto v4 = [g](const uint8_t* w) {
+    const uint8_t* p = w + g * kBlockBytes;
+    const __m128i h01 = _mm_unpacklo_epi32(_mm_loadu_si32(p), _mm_loadu_si32(p + kBlockBytes));
+    const __m128i h23 = _mm_unpacklo_epi32(_mm_loadu_si32(p + 2 * kBlockBytes), _mm_loadu_si32(p + 3 * kBlockBytes));
+    return _mm_unpacklo_epi64(h01, h23);
+  };
+  HeadersToHm(v4(wa), v4(wb), hh, mm);
 }
 
-// Blocks g .. g + 3 of rows A and B (kOne: block g only, the group's others do
-// not exist) into each token's sums s[t] = [A: s_0..s_3 | B: s_0..s_3].
-template <int T, bool kFull, bool kOne = false>
+// Blocks g .. g + 3 of rows A and B into each token's sums
+// s[t] = [A: s_0..s_3 | B: s_0..s_3].
+template <int T, bool kFull>
 HWY_INLINE void RowsLanesGroup(const Consts& k, const uint8_t* wa, const uint8_t* wb, size_t ahead,
                                const uint8_t* const* act, const ActMeta* am, int64_t g, int64_t nb, int ns,
                                __m256 (&s)[T]) {
   __m256i ia[T][4], ib[T][4];
   uint32_t ha[4] = {0, 0, 0, 0}, hb[4] = {0, 0, 0, 0};
   RowsLanesBlock<T, 0, kFull>(k, wa, wb, ahead, act, g, nb, ns, ia, ib, ha, hb);
-  if constexpr (!kOne) {
-    RowsLanesBlock<T, 1, kFull>(k, wa, wb, ahead, act, g, nb, ns, ia, ib, ha, hb);
-    RowsLanesBlock<T, 2, kFull>(k, wa, wb, ahead, act, g, nb, ns, ia, ib, ha, hb);
-    RowsLanesBlock<T, 3, kFull>(k, wa, wb, ahead, act, g, nb, ns, ia, ib, ha, hb);
-  }
+  RowsLanesBlock<T, 1, kFull>(k, wa, wb, ahead, act, g, nb, ns, ia, ib, ha, hb);
+  RowsLanesBlock<T, 2, kFull>(k, wa, wb, ahead, act, g, nb, ns, ia, ib, ha, hb);
+  RowsLanesBlock<T, 3, kFull>(k, wa, wb, ahead, act, g, nb, ns, ia, ib, ha, hb);
   __m256 hh, mm;
-  GroupHeaders(ha, hb, &hh, &mm);
+  if constexpr (kFull) {
+    GroupHeadersAt(wa, wb, g, &hh, &mm);
+  } else {
+    GroupHeaders(ha, hb, &hh, &mm);
+  }
   for (int t = 0; t < T; ++t) {
-    const __m256i i = kOne ? ReduceBlock0(ia[t][0], ib[t][0]) : ReduceBlocks(ia[t], ib[t]);
+    const __m256i i = ReduceBlocks(ia[t], ib[t]);
     const __m256 xd = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(am[t].xd.data() + g));
     const __m256 xo = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(am[t].xo.data() + g));
     s[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_mul_ps(hh, xd), s[t]);
     s[t] = _mm256_fmadd_ps(mm, xo, s[t]);
+  }
+}
+
+// [y_A, y_B, -, -] of one token: (s_0 + s_1) + (s_2 + s_3) of both rows' sums
+// s = [A: s_0..s_3 | B: s_0..s_3], after block b (the row's last, alone in its
+// group: j = 0) with exact sums i_a, i_b and w = [h_A, h_B, -, -], mh = [m_A, m_B, -, -]
+// is added to s_0 of each row: the group formula on lanes 0 and 4 only.
+HWY_INLINE __m128 FinishWithBlock0(__m256 s, __m256i i_a, __m256i i_b, __m128 h, __m128 mh, float xd, float xo) {
+  __m256i u = _mm256_add_epi32(_mm256_unpacklo_epi32(i_a, i_b), _mm256_unpackhi_epi32(i_a, i_b));  // [A B A B | ..]
+  __m128i v = _mm_add_epi32(_mm256_castsi256_si128(u), _mm256_extracti128_si256(u, 1));
+  v = _mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 3, 2)));  // [I_A I_B I_A I_B]
+  const __m128 lo = _mm256_castps256_ps128(s), hi = _mm256_extractf128_ps(s, 1);
+  const __m128 w1 = _mm_unpacklo_ps(lo, hi);  // [A0 B0 A1 B1]
+  const __m128 w2 = _mm_unpackhi_ps(lo, hi);  // [A2 B2 A3 B3]
+  __m128 s0 = _mm_fmadd_ps(_mm_cvtepi32_ps(v), _mm_mul_ps(h, _mm_set1_ps(xd)), w1);
+  s0 = _mm_blend_ps(_mm_fmadd_ps(mh, _mm_set1_ps(xo), s0), w1, 0xC);  // [A0' B0' A1 B1]
+  return _mm_add_ps(_mm_add_ps(s0, _mm_movehl_ps(s0, s0)), _mm_add_ps(w2, _mm_movehl_ps(w2, w2)));
+}
+
+// sum over the first kNs slots of c[s] . x_s (a short block: the rest are zero).
+template <int kNs>
+HWY_INLINE __m256i DotFirst(const __m256i c[kSubs], const int8_t* xq) {
+  if constexpr (kNs == kSubs) {
+    return Dot4(c, xq, xq + 32, xq + 64, xq + 96);
+  } else {
+#if HWY_TARGET == HWY_AVX3_DL
+    __m256i a = _mm256_dpbusd_epi32(_mm256_setzero_si256(), c[0], LoadX(xq));
+    for (int s = 1; s < kNs; ++s) a = _mm256_dpbusd_epi32(a, c[s], LoadX(xq + 32 * s));
+    return a;
+#else
+    __m256i a = _mm256_maddubs_epi16(c[0], LoadX(xq));
+    for (int s = 1; s < kNs; ++s) a = _mm256_add_epi16(a, _mm256_maddubs_epi16(c[s], LoadX(xq + 32 * s)));
+    return _mm256_madd_epi16(a, _mm256_set1_epi16(1));
+#endif
+  }
+}
+
+// Rows A and B against T tokens when their last block b (full: kNs = 4, else the
+// short block of kNs sub-blocks) is alone in its group: y[t] = [y_A, y_B, -, -].
+template <int T, int kNs>
+HWY_INLINE void RowsLanesLast(const Consts& k, const uint8_t* wa, const uint8_t* wb, const uint8_t* const* act,
+                              const ActMeta* am, int64_t b, const __m256 (&s)[T], __m128 (&y)[T]) {
+  const uint8_t* ba = wa + b * kBlockBytes;
+  const uint8_t* bb = wb + b * kBlockBytes;
+  Decoded da, db;
+  if constexpr (kNs == kSubs) {
+    Decode(k, ba, &da);
+    Decode(k, bb, &db);
+  } else {
+    DecodeShort(k, ba, kNs, &da);
+    DecodeShort(k, bb, kNs, &db);
+  }
+  const __m128i hdr = _mm_unpacklo_epi32(_mm_loadu_si32(ba), _mm_loadu_si32(bb));
+  const __m128 dm = _mm_cvtph_ps(_mm_and_si128(hdr, _mm_set1_epi32(static_cast<int>(0xFFFE7FFFu))));  // [dA mA dB mB]
+  const __m128 h = _mm_mul_ps(_mm_shuffle_ps(dm, dm, _MM_SHUFFLE(2, 0, 2, 0)), _mm_set1_ps(0.5f));
+  const __m128 mh = _mm_shuffle_ps(dm, dm, _MM_SHUFFLE(3, 1, 3, 1));
+  for (int t = 0; t < T; ++t) {
+    const uint8_t* xb = act[t] + static_cast<size_t>(b) * kActBytes;
+    __m256i i_a, i_b;
+    if constexpr (kNs == kSubs) {
+      i_a = DotDecoded(da, xb);
+      i_b = DotDecoded(db, xb);
+    } else {
+      const int8_t* xq = reinterpret_cast<const int8_t*>(xb + kActQs);
+      i_a = DotFirst<kNs>(da.c, xq);
+      i_b = DotFirst<kNs>(db.c, xq);
+    }
+    y[t] = FinishWithBlock0(s[t], i_a, i_b, h, mh, am[t].xd[static_cast<size_t>(b)], am[t].xo[static_cast<size_t>(b)]);
   }
 }
 
@@ -261,17 +332,26 @@ void RowsLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* 
     for (int t = 0; t < T; ++t) s[t] = _mm256_setzero_ps();
     int64_t g = 0;
     for (; g + 4 <= nb; g += 4) RowsLanesGroup<T, true>(k, wa, wb, ahead, act, am, g, nb, ns, s);
-    if (g + 1 == nbs) {
-      RowsLanesGroup<T, false, true>(k, wa, wb, ahead, act, am, g, nb, ns, s);
-    } else if (g < nbs) {
-      RowsLanesGroup<T, false>(k, wa, wb, ahead, act, am, g, nb, ns, s);
+    __m128 yab[T];
+    if (g + 1 == nbs) {  // the last block alone in its group (576 columns: 4 blocks + 64)
+      switch (g < nb ? kSubs : ns) {
+        case 1: RowsLanesLast<T, 1>(k, wa, wb, act, am, g, s, yab); break;
+        case 2: RowsLanesLast<T, 2>(k, wa, wb, act, am, g, s, yab); break;
+        case 3: RowsLanesLast<T, 3>(k, wa, wb, act, am, g, s, yab); break;
+        default: RowsLanesLast<T, kSubs>(k, wa, wb, act, am, g, s, yab); break;
+      }
+    } else {
+      if (g < nbs) RowsLanesGroup<T, false>(k, wa, wb, ahead, act, am, g, nb, ns, s);
+      for (int t = 0; t < T; ++t) {
+        const __m128 lo = _mm256_castps256_ps128(s[t]), hi = _mm256_extractf128_ps(s[t], 1);
+        const __m128 w1 = _mm_unpacklo_ps(lo, hi), w2 = _mm_unpackhi_ps(lo, hi);  // [A0 B0 A1 B1], [A2 B2 A3 B3]
+        yab[t] = _mm_add_ps(_mm_add_ps(w1, _mm_movehl_ps(w1, w1)), _mm_add_ps(w2, _mm_movehl_ps(w2, w2)));
+      }
     }
     for (int t = 0; t < T; ++t) {
-      alignas(32) float o[8];
-      _mm256_store_ps(o, s[t]);
       float* yt = y + t * y_stride + (r - y_row0);
-      yt[0] = (o[0] + o[1]) + (o[2] + o[3]);
-      if (r + 1 < r1) yt[1] = (o[4] + o[5]) + (o[6] + o[7]);
+      yt[0] = _mm_cvtss_f32(yab[t]);
+      if (r + 1 < r1) yt[1] = _mm_cvtss_f32(_mm_shuffle_ps(yab[t], yab[t], _MM_SHUFFLE(1, 1, 1, 1)));
     }
   }
 }
