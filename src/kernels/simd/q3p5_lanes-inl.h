@@ -67,31 +67,46 @@ HWY_INLINE __m256i ReduceBlocks(const __m256i a[4], const __m256i b[4]) {
   return _mm256_add_epi32(_mm256_permute2x128_si256(wa, wb, 0x20), _mm256_permute2x128_si256(wa, wb, 0x31));
 }
 
-// Per-block x_d and X_b of one token's activation, zero padded to whole groups of 4.
+// One token's activation as the kernels read it: per block, x_d and X_b (zero
+// padded to whole groups of 4), and the codes of its 4 sub-blocks twice over
+// (kX2Block bytes: sub-blocks 0 1 2 3 0 1 2), so the slots of a row whose slot 0
+// is sub-block sel are the 4 consecutive sub-blocks from sel: one base address
+// and fixed displacements instead of four (sel + k) mod 4 offsets.
+constexpr size_t kX2Block = 256;
 struct ActMeta {
   std::vector<float> xd, xo;
+  std::vector<uint8_t> x2_buf;
+  const uint8_t* x2 = nullptr;  // 64-byte aligned, block b at b * kX2Block
 };
 HWY_INLINE void FillActMeta(const uint8_t* act, int64_t nbs, ActMeta* am) {
   const size_t n = static_cast<size_t>((nbs + 3) / 4 * 4);
   am->xd.assign(n, 0.0f);
   am->xo.assign(n, 0.0f);
+  const size_t bytes = static_cast<size_t>(nbs) * kX2Block + 64;
+  if (am->x2_buf.size() < bytes) am->x2_buf.resize(bytes);
+  uint8_t* x2 = am->x2_buf.data() + ((64 - reinterpret_cast<uintptr_t>(am->x2_buf.data()) % 64) % 64);
+  am->x2 = x2;
   for (int64_t b = 0; b < nbs; ++b) {
-    am->xd[b] = ActScale(act + b * kActBytes);
-    am->xo[b] = ActOffset(act + b * kActBytes);
+    const uint8_t* xb = act + b * kActBytes;
+    am->xd[b] = ActScale(xb);
+    am->xo[b] = ActOffset(xb);
+    uint8_t* o = x2 + static_cast<size_t>(b) * kX2Block;
+    std::memcpy(o, xb + kActQs, kBlock);
+    std::memcpy(o + kBlock, xb + kActQs, kX2Block - kBlock);  // sub-blocks 0 1 2 (and 3, unread)
   }
 }
 
-HWY_INLINE __m256i DotDecoded(const Decoded& d, const uint8_t* xb) {
-  const int8_t* xq = reinterpret_cast<const int8_t*>(xb + kActQs);
-  const int s = d.sel;
-  return Dot4(d.c, xq + 32 * (s & 3), xq + 32 * ((s + 1) & 3), xq + 32 * ((s + 2) & 3), xq + 32 * ((s + 3) & 3));
+// The block's dot with the activation block at x2 (ActMeta's layout).
+HWY_INLINE __m256i DotDecoded(const Decoded& d, const uint8_t* x2) {
+  const int8_t* xq = reinterpret_cast<const int8_t*>(x2) + 32 * d.sel;
+  return Dot4(d.c, xq, xq + 32, xq + 64, xq + 96);
 }
 
 // Block g + J of rows A and B, decoded once, against T tokens: ia[t][J], ib[t][J]
 // and the two block headers ha[J], hb[J] (0 for no block: h = m = 0).
 template <int T, int J, bool kFull>
 HWY_INLINE void RowsLanesBlock(const Consts& k, const uint8_t* wa, const uint8_t* wb, size_t ahead,
-                               const uint8_t* const* act, int64_t g, int64_t nb, int ns, __m256i (&ia)[T][4],
+                               const ActMeta* am, int64_t g, int64_t nb, int ns, __m256i (&ia)[T][4],
                                __m256i (&ib)[T][4], uint32_t* ha, uint32_t* hb) {
   const int64_t b = g + J;
   Decoded da, db;
@@ -109,9 +124,9 @@ HWY_INLINE void RowsLanesBlock(const Consts& k, const uint8_t* wa, const uint8_t
     return;
   }
   for (int t = 0; t < T; ++t) {
-    const uint8_t* xb = act[t] + static_cast<size_t>(b) * kActBytes;
-    ia[t][J] = DotDecoded(da, xb);
-    ib[t][J] = DotDecoded(db, xb);
+    const uint8_t* x2 = am[t].x2 + static_cast<size_t>(b) * kX2Block;
+    ia[t][J] = DotDecoded(da, x2);
+    ib[t][J] = DotDecoded(db, x2);
   }
   ha[J] = LoadU32(wa + std::min(b, nb) * kBlockBytes);  // the short block (b == nb) starts with its header too
   hb[J] = LoadU32(wb + std::min(b, nb) * kBlockBytes);
@@ -153,14 +168,14 @@ HWY_INLINE void GroupHeadersAt(const uint8_t* wa, const uint8_t* wb, int64_t g, 
 // s[t] = [A: s_0..s_3 | B: s_0..s_3].
 template <int T, bool kFull>
 HWY_INLINE void RowsLanesGroup(const Consts& k, const uint8_t* wa, const uint8_t* wb, size_t ahead,
-                               const uint8_t* const* act, const ActMeta* am, int64_t g, int64_t nb, int ns,
+                               const ActMeta* am, int64_t g, int64_t nb, int ns,
                                __m256 (&s)[T]) {
   __m256i ia[T][4], ib[T][4];
   uint32_t ha[4] = {0, 0, 0, 0}, hb[4] = {0, 0, 0, 0};
-  RowsLanesBlock<T, 0, kFull>(k, wa, wb, ahead, act, g, nb, ns, ia, ib, ha, hb);
-  RowsLanesBlock<T, 1, kFull>(k, wa, wb, ahead, act, g, nb, ns, ia, ib, ha, hb);
-  RowsLanesBlock<T, 2, kFull>(k, wa, wb, ahead, act, g, nb, ns, ia, ib, ha, hb);
-  RowsLanesBlock<T, 3, kFull>(k, wa, wb, ahead, act, g, nb, ns, ia, ib, ha, hb);
+  RowsLanesBlock<T, 0, kFull>(k, wa, wb, ahead, am, g, nb, ns, ia, ib, ha, hb);
+  RowsLanesBlock<T, 1, kFull>(k, wa, wb, ahead, am, g, nb, ns, ia, ib, ha, hb);
+  RowsLanesBlock<T, 2, kFull>(k, wa, wb, ahead, am, g, nb, ns, ia, ib, ha, hb);
+  RowsLanesBlock<T, 3, kFull>(k, wa, wb, ahead, am, g, nb, ns, ia, ib, ha, hb);
   __m256 hh, mm;
   if constexpr (kFull) {
     GroupHeadersAt(wa, wb, g, &hh, &mm);
@@ -213,8 +228,7 @@ HWY_INLINE __m256i DotFirst(const __m256i c[kSubs], const int8_t* xq) {
 // Rows A and B against T tokens when their last block b (full: kNs = 4, else the
 // short block of kNs sub-blocks) is alone in its group: y[t] = [y_A, y_B, -, -].
 template <int T, int kNs>
-HWY_INLINE void RowsLanesLast(const Consts& k, const uint8_t* wa, const uint8_t* wb, const uint8_t* const* act,
-                              const ActMeta* am, int64_t b, const __m256 (&s)[T], __m128 (&y)[T]) {
+HWY_INLINE void RowsLanesLast(const Consts& k, const uint8_t* wa, const uint8_t* wb, const ActMeta* am, int64_t b, const __m256 (&s)[T], __m128 (&y)[T]) {
   const uint8_t* ba = wa + b * kBlockBytes;
   const uint8_t* bb = wb + b * kBlockBytes;
   Decoded da, db;
@@ -230,13 +244,13 @@ HWY_INLINE void RowsLanesLast(const Consts& k, const uint8_t* wa, const uint8_t*
   const __m128 h = _mm_mul_ps(_mm_shuffle_ps(dm, dm, _MM_SHUFFLE(2, 0, 2, 0)), _mm_set1_ps(0.5f));
   const __m128 mh = _mm_shuffle_ps(dm, dm, _MM_SHUFFLE(3, 1, 3, 1));
   for (int t = 0; t < T; ++t) {
-    const uint8_t* xb = act[t] + static_cast<size_t>(b) * kActBytes;
+    const uint8_t* x2 = am[t].x2 + static_cast<size_t>(b) * kX2Block;
     __m256i i_a, i_b;
     if constexpr (kNs == kSubs) {
-      i_a = DotDecoded(da, xb);
-      i_b = DotDecoded(db, xb);
+      i_a = DotDecoded(da, x2);
+      i_b = DotDecoded(db, x2);
     } else {
-      const int8_t* xq = reinterpret_cast<const int8_t*>(xb + kActQs);
+      const int8_t* xq = reinterpret_cast<const int8_t*>(x2);
       i_a = DotFirst<kNs>(da.c, xq);
       i_b = DotFirst<kNs>(db.c, xq);
     }
@@ -331,17 +345,17 @@ void RowsLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* 
     __m256 s[T];
     for (int t = 0; t < T; ++t) s[t] = _mm256_setzero_ps();
     int64_t g = 0;
-    for (; g + 4 <= nb; g += 4) RowsLanesGroup<T, true>(k, wa, wb, ahead, act, am, g, nb, ns, s);
+    for (; g + 4 <= nb; g += 4) RowsLanesGroup<T, true>(k, wa, wb, ahead, am, g, nb, ns, s);
     __m128 yab[T];
     if (g + 1 == nbs) {  // the last block alone in its group (576 columns: 4 blocks + 64)
       switch (g < nb ? kSubs : ns) {
-        case 1: RowsLanesLast<T, 1>(k, wa, wb, act, am, g, s, yab); break;
-        case 2: RowsLanesLast<T, 2>(k, wa, wb, act, am, g, s, yab); break;
-        case 3: RowsLanesLast<T, 3>(k, wa, wb, act, am, g, s, yab); break;
-        default: RowsLanesLast<T, kSubs>(k, wa, wb, act, am, g, s, yab); break;
+        case 1: RowsLanesLast<T, 1>(k, wa, wb, am, g, s, yab); break;
+        case 2: RowsLanesLast<T, 2>(k, wa, wb, am, g, s, yab); break;
+        case 3: RowsLanesLast<T, 3>(k, wa, wb, am, g, s, yab); break;
+        default: RowsLanesLast<T, kSubs>(k, wa, wb, am, g, s, yab); break;
       }
     } else {
-      if (g < nbs) RowsLanesGroup<T, false>(k, wa, wb, ahead, act, am, g, nb, ns, s);
+      if (g < nbs) RowsLanesGroup<T, false>(k, wa, wb, ahead, am, g, nb, ns, s);
       for (int t = 0; t < T; ++t) {
         const __m128 lo = _mm256_castps256_ps128(s[t]), hi = _mm256_extractf128_ps(s[t], 1);
         const __m128 w1 = _mm_unpacklo_ps(lo, hi), w2 = _mm_unpackhi_ps(lo, hi);  // [A0 B0 A1 B1], [A2 B2 A3 B3]
