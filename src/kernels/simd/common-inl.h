@@ -163,6 +163,12 @@ HWY_INLINE __m256i MulAddU8I8(__m256i u, __m256i x, __m256i w16) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), w16);
 }
 
+// Per-thread scratch (a thread_local inside an accessor) is reached through a
+// HWY_NOINLINE accessor called once per kernel call: inlined, GCC recomputes the
+// thread_local's address at each use in a -fPIC build, a __tls_get_addr call
+// inside the loops (with a vzeroupper and every live vector spilled around it;
+// the AVX2 Q3P5 matvec's group loop had one per 8 row-blocks).
+
 // Software prefetch of a weight stream, kWeightPrefetchBytes ahead of the byte
 // being decoded (prefetches never fault, so running past the end is harmless).
 // Without it the decode and the memory stream barely overlap; the distance was

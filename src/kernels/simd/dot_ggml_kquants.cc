@@ -338,7 +338,7 @@ struct Q6Scratch {
   std::vector<int8_t> codes;    // [row of chunk][block][32]: u - 32
   std::vector<Q6Params> params;  // [row of chunk][block]
 };
-Q6Scratch& Q6ScratchOfThread() {
+HWY_NOINLINE Q6Scratch& Q6ScratchOfThread() {  // noinline: see common-inl.h
   thread_local Q6Scratch s;
   return s;
 }

@@ -93,7 +93,7 @@ struct MatMulScratch {
   std::vector<uint8_t> x;      // [token tile][block] packed activations (PackLanes<1>)
 };
 
-MatMulScratch& Scratch() {
+HWY_NOINLINE MatMulScratch& Scratch() {  // noinline: see common-inl.h
   thread_local MatMulScratch s;  // grown on demand, reused across calls
   return s;
 }

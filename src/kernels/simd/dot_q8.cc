@@ -132,7 +132,7 @@ struct VnniScratch {
   std::vector<float> dw;    // [row of chunk][block]: d_w
   std::vector<int32_t> wc;  // [row of chunk][block]: -128 * sum of the codes
 };
-VnniScratch& Scratch() {
+HWY_NOINLINE VnniScratch& Scratch() {  // noinline: see common-inl.h
   thread_local VnniScratch s;  // grown on demand, reused across calls
   return s;
 }

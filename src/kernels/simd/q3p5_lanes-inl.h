@@ -78,6 +78,13 @@ struct ActMeta {
   std::vector<uint8_t> x2_buf;
   const uint8_t* x2 = nullptr;  // 64-byte aligned, block b at b * kX2Block
 };
+// What the loops read of an ActMeta, as plain pointers in the caller's frame
+// (common-inl.h: no thread_local reached inside a loop).
+struct ActView {
+  const uint8_t* x2;
+  const float* xd;
+  const float* xo;
+};
 HWY_INLINE void FillActMeta(const uint8_t* act, int64_t nbs, ActMeta* am) {
   const size_t n = static_cast<size_t>((nbs + 3) / 4 * 4);
   am->xd.assign(n, 0.0f);
@@ -96,6 +103,12 @@ HWY_INLINE void FillActMeta(const uint8_t* act, int64_t nbs, ActMeta* am) {
   }
 }
 
+template <int T>
+HWY_NOINLINE ActMeta* ActMetaOfThread() {  // noinline: see common-inl.h
+  thread_local ActMeta meta[T];
+  return meta;
+}
+
 // The block's dot with the activation block at x2 (ActMeta's layout).
 HWY_INLINE __m256i DotDecoded(const Decoded& d, const uint8_t* x2) {
   const int8_t* xq = reinterpret_cast<const int8_t*>(x2) + 32 * d.sel;
@@ -106,11 +119,21 @@ HWY_INLINE __m256i DotDecoded(const Decoded& d, const uint8_t* x2) {
 // and the two block headers ha[J], hb[J] (0 for no block: h = m = 0).
 template <int T, int J, bool kFull>
 HWY_INLINE void RowsLanesBlock(const Consts& k, const uint8_t* wa, const uint8_t* wb, size_t ahead,
-                               const ActMeta* am, int64_t g, int64_t nb, int ns, __m256i (&ia)[T][4],
+                               const ActView* am, int64_t g, int64_t nb, int ns, __m256i (&ia)[T][4],
                                __m256i (&ib)[T][4], uint32_t* ha, uint32_t* hb) {
   const int64_t b = g + J;
   Decoded da, db;
-  if (kFull || b < nb) {
+  if (kFull) {
+    // Row A decoded and dotted before row B is decoded: 4 code vectors live, not 8
+    // (with both rows decoded first the AVX2 build spilled ~30 vectors a group).
+    PrefetchAhead(wa + b * kBlockBytes, ahead);
+    PrefetchAhead(wb + b * kBlockBytes, ahead);
+    Decode(k, wa + b * kBlockBytes, &da);
+    for (int t = 0; t < T; ++t) ia[t][J] = DotDecoded(da, am[t].x2 + static_cast<size_t>(b) * kX2Block);
+    Decode(k, wb + b * kBlockBytes, &db);
+    for (int t = 0; t < T; ++t) ib[t][J] = DotDecoded(db, am[t].x2 + static_cast<size_t>(b) * kX2Block);
+    return;
+  } else if (b < nb) {
     PrefetchAhead(wa + b * kBlockBytes, ahead);
     PrefetchAhead(wb + b * kBlockBytes, ahead);
     Decode(k, wa + b * kBlockBytes, &da);
@@ -168,7 +191,7 @@ HWY_INLINE void GroupHeadersAt(const uint8_t* wa, const uint8_t* wb, int64_t g, 
 // s[t] = [A: s_0..s_3 | B: s_0..s_3].
 template <int T, bool kFull>
 HWY_INLINE void RowsLanesGroup(const Consts& k, const uint8_t* wa, const uint8_t* wb, size_t ahead,
-                               const ActMeta* am, int64_t g, int64_t nb, int ns,
+                               const ActView* am, int64_t g, int64_t nb, int ns,
                                __m256 (&s)[T]) {
   __m256i ia[T][4], ib[T][4];
   uint32_t ha[4] = {0, 0, 0, 0}, hb[4] = {0, 0, 0, 0};
@@ -184,8 +207,8 @@ HWY_INLINE void RowsLanesGroup(const Consts& k, const uint8_t* wa, const uint8_t
   }
   for (int t = 0; t < T; ++t) {
     const __m256i i = ReduceBlocks(ia[t], ib[t]);
-    const __m256 xd = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(am[t].xd.data() + g));
-    const __m256 xo = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(am[t].xo.data() + g));
+    const __m256 xd = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(am[t].xd + g));
+    const __m256 xo = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(am[t].xo + g));
     s[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i), _mm256_mul_ps(hh, xd), s[t]);
     s[t] = _mm256_fmadd_ps(mm, xo, s[t]);
   }
@@ -228,7 +251,8 @@ HWY_INLINE __m256i DotFirst(const __m256i c[kSubs], const int8_t* xq) {
 // Rows A and B against T tokens when their last block b (full: kNs = 4, else the
 // short block of kNs sub-blocks) is alone in its group: y[t] = [y_A, y_B, -, -].
 template <int T, int kNs>
-HWY_INLINE void RowsLanesLast(const Consts& k, const uint8_t* wa, const uint8_t* wb, const ActMeta* am, int64_t b, const __m256 (&s)[T], __m128 (&y)[T]) {
+HWY_INLINE void RowsLanesLast(const Consts& k, const uint8_t* wa, const uint8_t* wb, const ActView* am, int64_t b,
+                              const __m256 (&s)[T], __m128 (&y)[T]) {
   const uint8_t* ba = wa + b * kBlockBytes;
   const uint8_t* bb = wb + b * kBlockBytes;
   Decoded da, db;
@@ -254,7 +278,7 @@ HWY_INLINE void RowsLanesLast(const Consts& k, const uint8_t* wa, const uint8_t*
       i_a = DotFirst<kNs>(da.c, xq);
       i_b = DotFirst<kNs>(db.c, xq);
     }
-    y[t] = FinishWithBlock0(s[t], i_a, i_b, h, mh, am[t].xd[static_cast<size_t>(b)], am[t].xo[static_cast<size_t>(b)]);
+    y[t] = FinishWithBlock0(s[t], i_a, i_b, h, mh, am[t].xd[b], am[t].xo[b]);
   }
 }
 
@@ -336,8 +360,12 @@ void RowsLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* 
   const int64_t nb = w.cols / kBlock;
   const int ns = TailSubs(w.cols);
   const int64_t nbs = nb + (ns > 0 ? 1 : 0);
-  thread_local ActMeta am[T];
-  for (int t = 0; t < T; ++t) FillActMeta(act[t], nbs, &am[t]);
+  ActMeta* meta = ActMetaOfThread<T>();
+  ActView am[T];
+  for (int t = 0; t < T; ++t) {
+    FillActMeta(act[t], nbs, &meta[t]);
+    am[t] = ActView{meta[t].x2, meta[t].xd.data(), meta[t].xo.data()};
+  }
   const size_t ahead = TilePrefetchBytes(2, w.row_bytes);
   for (int64_t r = r0; r < r1; r += 2) {
     const uint8_t* wa = w.row(r);
@@ -409,7 +437,7 @@ struct LanesScratch {
   std::vector<float> hm;       // [pair][block][h_A, h_B, m_A, m_B]
   std::vector<uint8_t> x;      // [tile][block] packed activations
 };
-inline LanesScratch& LanesScratchOfThread() {
+inline HWY_NOINLINE LanesScratch& LanesScratchOfThread() {  // noinline: see common-inl.h
   thread_local LanesScratch s;
   return s;
 }

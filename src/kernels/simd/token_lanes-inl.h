@@ -207,7 +207,7 @@ struct CodesScratch {
   std::vector<uint8_t> codes;  // [row of chunk][sub-block][32]
   std::vector<float> dm;       // [row of chunk][sub-block][2]: step, min
 };
-inline CodesScratch& CodesScratchOfThread() {
+inline HWY_NOINLINE CodesScratch& CodesScratchOfThread() {  // noinline: see common-inl.h
   thread_local CodesScratch s;  // grown on demand, reused across calls
   return s;
 }
