@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Measures, on the machine it runs on, the figures docs/benchmarks.md §0 (ninth session)
 # uses to bound the AVX2 Q3P5 kernels: the core clock (a chain of dependent integer adds)
-# and how many vpmaddubsw (with a memory operand, as the kernels issue it), vphaddd and
-# vpermd one core issues per cycle. Benchmark tooling only (gcc, AVX2 machine); not part
+# and how many vpmaddubsw (with a memory operand, as the kernels issue it; and in the two
+# ways the Q3P5 GEMM tile can broadcast its code quads), vphaddd and vpermd one core issues
+# per cycle. Benchmark tooling only (gcc, AVX2 machine); not part
 # of the build or the tests. Usage: scripts/x86-issue-rates.sh   (about 10 s)
 set -euo pipefail
 grep -qw avx2 /proc/cpuinfo || { echo "x86-issue-rates: this CPU has no AVX2" >&2; exit 1; }
@@ -35,6 +36,7 @@ static double ClockGHz(void) {
 }
 
 _Alignas(64) static int8_t xs[64 * 32 * 32];
+_Alignas(64) static int8_t cs[64 * 8];
 
 /* 32 vpmaddubsw with a memory operand and 32 vpaddw per iteration, 4 chains: the
    shape of the Q3P5 tiles (the pointer moves so nothing is hoisted). */
@@ -51,6 +53,51 @@ static __attribute__((noinline)) __m256i MaddubsMem(long n, __m256i c) {
     }
   }
   return _mm256_add_epi16(_mm256_add_epi16(a0, a1), _mm256_add_epi16(a2, a3));
+}
+
+/* The AVX2 Q3P5 GEMM tile's inner step, two ways: a code dword reaches every lane either
+   by a vpbroadcastd from memory per quad (the tile until the tenth session) or by one
+   vbroadcasti128 of 4 quads and a vpshufd per quad (after), each against 8 tokens' packed
+   quads, 2 rows; 16 vpmaddubsw per iteration. */
+static __attribute__((noinline)) __m256i TileBcastMem(long n) {
+  __m256i acc = _mm256_setzero_si256();
+  for (long it = 0; it < n; ++it) {
+    const int8_t* x = xs + 256 * (it & 7);
+    const int8_t* c = cs + 64 * (it & 7);
+    __asm__ volatile("" : "+r"(x), "+r"(c));
+    __m256i p0 = _mm256_setzero_si256(), p1 = p0;
+#pragma GCC unroll 8
+    for (int q = 0; q < 8; ++q) {
+      const __m256i xv = _mm256_load_si256((const __m256i*)(x + 32 * q));
+      p0 = _mm256_add_epi16(p0, _mm256_maddubs_epi16(_mm256_set1_epi32(*(const int*)(c + 4 * q)), xv));
+      p1 = _mm256_add_epi16(p1, _mm256_maddubs_epi16(_mm256_set1_epi32(*(const int*)(c + 32 + 4 * q)), xv));
+    }
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_add_epi16(p0, p1), _mm256_set1_epi16(1)));
+  }
+  return acc;
+}
+#define QUAD(q, imm)                                                                          \
+  {                                                                                           \
+    const __m256i xv = _mm256_load_si256((const __m256i*)(x + 32 * (q)));                    \
+    p0 = _mm256_add_epi16(p0, _mm256_maddubs_epi16(_mm256_shuffle_epi32(ca, imm), xv));      \
+    p1 = _mm256_add_epi16(p1, _mm256_maddubs_epi16(_mm256_shuffle_epi32(cb, imm), xv));      \
+  }
+static __attribute__((noinline)) __m256i TileShuffle(long n) {
+  __m256i acc = _mm256_setzero_si256();
+  for (long it = 0; it < n; ++it) {
+    const int8_t* x = xs + 256 * (it & 7);
+    const int8_t* c = cs + 64 * (it & 7);
+    __asm__ volatile("" : "+r"(x), "+r"(c));
+    __m256i p0 = _mm256_setzero_si256(), p1 = p0;
+    __m256i ca = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i*)c));
+    __m256i cb = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i*)(c + 32)));
+    QUAD(0, 0x00) QUAD(1, 0x55) QUAD(2, 0xAA) QUAD(3, 0xFF)
+    ca = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i*)(c + 16)));
+    cb = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i*)(c + 48)));
+    QUAD(4, 0x00) QUAD(5, 0x55) QUAD(6, 0xAA) QUAD(7, 0xFF)
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_add_epi16(p0, p1), _mm256_set1_epi16(1)));
+  }
+  return acc;
 }
 
 /* 8 independent instructions per iteration on registers (throughput, not latency). */
@@ -75,12 +122,19 @@ int main(void) {
   const double t = Now();
   const __m256i r = MaddubsMem(n, _mm256_set1_epi8(3));
   printf("vpmaddubsw ymm, mem (+ vpaddw)     %.2f per cycle\n", 32.0 * n / (Now() - t) / hz);
+  const long m = 10000000;
+  double t2 = Now();
+  const __m256i r2 = TileBcastMem(m);
+  printf("tile: vpbroadcastd mem + vpmaddubsw %.2f vpmaddubsw per cycle\n", 16.0 * m / (Now() - t2) / hz);
+  t2 = Now();
+  const __m256i r3 = TileShuffle(m);
+  printf("tile: vpshufd reg + vpmaddubsw     %.2f vpmaddubsw per cycle\n", 16.0 * m / (Now() - t2) / hz);
   RATE("vpmaddubsw ymm, registers", "vpmaddubsw");
   RATE("vpmaddwd ymm, registers", "vpmaddwd");
   RATE("vphaddd ymm", "vphaddd");
   RATE("vpermd ymm", "vpermd");
   RATE("vpsrlvd ymm", "vpsrlvd");
-  return _mm256_extract_epi16(r, 0) == 12345;
+  return _mm256_extract_epi16(r, 0) + _mm256_extract_epi32(r2, 0) + _mm256_extract_epi32(r3, 0) == 12345;
 }
 EOF
 gcc -O2 -mavx2 -o "$dir/rates" "$dir/rates.c"

@@ -10,7 +10,10 @@
 //   decodes two rows a block at a time, dots each token with Dot4 (8 lanes)
 //   and forms I_b of 4 blocks of both rows with one transposing reduction
 //   (ReduceBlocks), so the float work is one vector of 8 (row, block) values
-//   per 4 blocks.
+//   per 4 blocks. Each token's activation codes are copied once per call with
+//   every block's sub-blocks twice over (ActMeta), so a row's slots are read at
+//   fixed offsets from one address; a row's last block alone in its group
+//   (576 columns: 4 blocks + 64) updates only s_0 of both rows (RowsLanesLast).
 // * MatMul of more tokens puts the tokens in the lanes. AVX3_DL: an 8-token
 //   tile, lane 2t row A of a row pair, lane 2t + 1 row B. The pair's codes are
 //   interleaved by quad (A's 4 codes, B's 4: one qword broadcast to every lane)
@@ -402,17 +405,22 @@ inline void MatVecLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const 
   RowsLanes<1>(w, r0, r1, &act, y, 0, r0);
 }
 
-// MatMul of a few tokens: each pair decoded once, MatVec's own loop.
-constexpr int64_t kLanesMaxTokens = 4;
+// MatMul of a few tokens: each pair decoded once, MatVec's own loop (m <=
+// kRowsLanesMaxTokens; a target's MatMul chooses up to where it uses this).
+constexpr int64_t kRowsLanesMaxTokens = 8;
 inline void RowsLanesMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                             int64_t m, float* y, int64_t y_stride) {
-  const uint8_t* a[kLanesMaxTokens];
+  const uint8_t* a[kRowsLanesMaxTokens] = {};
   for (int64_t t = 0; t < m; ++t) a[t] = act + static_cast<size_t>(t) * act_stride;
   switch (m) {
     case 1: return RowsLanes<1>(w, r0, r1, a, y, y_stride, 0);
     case 2: return RowsLanes<2>(w, r0, r1, a, y, y_stride, 0);
     case 3: return RowsLanes<3>(w, r0, r1, a, y, y_stride, 0);
-    default: return RowsLanes<4>(w, r0, r1, a, y, y_stride, 0);
+    case 4: return RowsLanes<4>(w, r0, r1, a, y, y_stride, 0);
+    case 5: return RowsLanes<5>(w, r0, r1, a, y, y_stride, 0);
+    case 6: return RowsLanes<6>(w, r0, r1, a, y, y_stride, 0);
+    case 7: return RowsLanes<7>(w, r0, r1, a, y, y_stride, 0);
+    default: return RowsLanes<8>(w, r0, r1, a, y, y_stride, 0);
   }
 }
 
@@ -643,6 +651,8 @@ HWY_INLINE void LanesFused(const Consts& k, const PairConsts& k2, const uint8_t*
   LanesStore<R>(s, nr, nt, y, y_stride);
 }
 
+// Up to this many tokens AVX3_DL's MatMul runs RowsLanes (the tile below from 5).
+constexpr int64_t kLanesMaxTokens = 4;
 inline void MatMulLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                         int64_t m, float* y, int64_t y_stride) {
   constexpr int kR = 4;  // pairs per tile
