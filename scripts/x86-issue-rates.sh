@@ -59,22 +59,15 @@ static __attribute__((noinline)) __m256i MaddubsMem(long n, __m256i c) {
    by a vpbroadcastd from memory per quad (the tile until the tenth session) or by one
    vbroadcasti128 of 4 quads and a vpshufd per quad (after), each against 8 tokens' packed
    quads, 2 rows; 16 vpmaddubsw per iteration. */
-static __attribute__((noinline)) __m256i TileBcastMem(long n) {
-  __m256i acc = _mm256_setzero_si256();
-  for (long it = 0; it < n; ++it) {
-    const int8_t* x = xs + 256 * (it & 7);
-    const int8_t* c = cs + 64 * (it & 7);
-    __asm__ volatile("" : "+r"(x), "+r"(c));
-    __m256i p0 = _mm256_setzero_si256(), p1 = p0;
+static inline __m256i StepBcastMem(const int8_t* x, const int8_t* c) {
+  __m256i p0 = _mm256_setzero_si256(), p1 = p0;
 #pragma GCC unroll 8
-    for (int q = 0; q < 8; ++q) {
-      const __m256i xv = _mm256_load_si256((const __m256i*)(x + 32 * q));
-      p0 = _mm256_add_epi16(p0, _mm256_maddubs_epi16(_mm256_set1_epi32(*(const int*)(c + 4 * q)), xv));
-      p1 = _mm256_add_epi16(p1, _mm256_maddubs_epi16(_mm256_set1_epi32(*(const int*)(c + 32 + 4 * q)), xv));
-    }
-    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_add_epi16(p0, p1), _mm256_set1_epi16(1)));
+  for (int q = 0; q < 8; ++q) {
+    const __m256i xv = _mm256_load_si256((const __m256i*)(x + 32 * q));
+    p0 = _mm256_add_epi16(p0, _mm256_maddubs_epi16(_mm256_set1_epi32(*(const int*)(c + 4 * q)), xv));
+    p1 = _mm256_add_epi16(p1, _mm256_maddubs_epi16(_mm256_set1_epi32(*(const int*)(c + 32 + 4 * q)), xv));
   }
-  return acc;
+  return _mm256_add_epi16(p0, p1);
 }
 #define QUAD(q, imm)                                                                          \
   {                                                                                           \
@@ -82,23 +75,29 @@ static __attribute__((noinline)) __m256i TileBcastMem(long n) {
     p0 = _mm256_add_epi16(p0, _mm256_maddubs_epi16(_mm256_shuffle_epi32(ca, imm), xv));      \
     p1 = _mm256_add_epi16(p1, _mm256_maddubs_epi16(_mm256_shuffle_epi32(cb, imm), xv));      \
   }
-static __attribute__((noinline)) __m256i TileShuffle(long n) {
-  __m256i acc = _mm256_setzero_si256();
-  for (long it = 0; it < n; ++it) {
-    const int8_t* x = xs + 256 * (it & 7);
-    const int8_t* c = cs + 64 * (it & 7);
-    __asm__ volatile("" : "+r"(x), "+r"(c));
-    __m256i p0 = _mm256_setzero_si256(), p1 = p0;
-    __m256i ca = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i*)c));
-    __m256i cb = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i*)(c + 32)));
-    QUAD(0, 0x00) QUAD(1, 0x55) QUAD(2, 0xAA) QUAD(3, 0xFF)
-    ca = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i*)(c + 16)));
-    cb = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i*)(c + 48)));
-    QUAD(4, 0x00) QUAD(5, 0x55) QUAD(6, 0xAA) QUAD(7, 0xFF)
-    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_add_epi16(p0, p1), _mm256_set1_epi16(1)));
-  }
-  return acc;
+static inline __m256i StepShuffle(const int8_t* x, const int8_t* c) {
+  __m256i p0 = _mm256_setzero_si256(), p1 = p0;
+  __m256i ca = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i*)c));
+  __m256i cb = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i*)(c + 32)));
+  QUAD(0, 0x00) QUAD(1, 0x55) QUAD(2, 0xAA) QUAD(3, 0xFF)
+  ca = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i*)(c + 16)));
+  cb = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i*)(c + 48)));
+  QUAD(4, 0x00) QUAD(5, 0x55) QUAD(6, 0xAA) QUAD(7, 0xFF)
+  return _mm256_add_epi16(p0, p1);
 }
+#define TILE(name, step)                                                                      \
+  static __attribute__((noinline)) __m256i name(long n) {                                     \
+    __m256i acc = _mm256_setzero_si256();                                                     \
+    for (long it = 0; it < n; ++it) {                                                         \
+      const int8_t* x = xs + 256 * (it & 7);                                                  \
+      const int8_t* c = cs + 64 * (it & 7);                                                   \
+      __asm__ volatile("" : "+r"(x), "+r"(c));                                                \
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(step(x, c), _mm256_set1_epi16(1)));      \
+    }                                                                                         \
+    return acc;                                                                               \
+  }
+TILE(TileBcastMem, StepBcastMem)
+TILE(TileShuffle, StepShuffle)
 
 /* 8 independent instructions per iteration on registers (throughput, not latency). */
 #define EIGHT(op)                                                                           \

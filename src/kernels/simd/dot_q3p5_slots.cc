@@ -35,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #undef HWY_TARGET_INCLUDE
@@ -159,7 +160,8 @@ HWY_INLINE void TileRows(const uint8_t* codes, const float* hm, size_t hm_stride
           constexpr int kQ = decltype(q)::value;
           const __m256i x = _mm256_load_si256(reinterpret_cast<const __m256i*>(xb + 32 * (8 * sb + 4 * half + kQ)));
           for (int r = 0; r < kRows; ++r) {
-            // vpshufd from a register: on AMD Zen 3 a vpbroadcastd from memory issues at ~2/3 the rate
+            // vpshufd from a register: a vpbroadcastd from memory per quad ran the tile at
+            // 0.8-0.85x this rate on AMD Zen 3 (scripts/x86-issue-rates.sh, "tile:" lines)
             const __m256i c = _mm256_shuffle_epi32(c4[r], kQ * 0x55);
             p[r] = _mm256_add_epi16(p[r], _mm256_maddubs_epi16(c, x));
           }

@@ -118,8 +118,9 @@ HWY_INLINE __m256i DotDecoded(const Decoded& d, const uint8_t* x2) {
   return Dot4(d.c, xq, xq + 32, xq + 64, xq + 96);
 }
 
-// Block g + J of rows A and B, decoded once, against T tokens: ia[t][J], ib[t][J]
-// and the two block headers ha[J], hb[J] (0 for no block: h = m = 0).
+// Block g + J of rows A and B, decoded once, against T tokens: ia[t][J], ib[t][J],
+// and unless kFull (GroupHeadersAt reads a whole group's headers from the rows)
+// the two block headers ha[J], hb[J] (0 for no block: h = m = 0).
 template <int T, int J, bool kFull>
 HWY_INLINE void RowsLanesBlock(const Consts& k, const uint8_t* wa, const uint8_t* wb, size_t ahead,
                                const ActView* am, int64_t g, int64_t nb, int ns, __m256i (&ia)[T][4],
@@ -219,7 +220,7 @@ HWY_INLINE void RowsLanesGroup(const Consts& k, const uint8_t* wa, const uint8_t
 
 // [y_A, y_B, -, -] of one token: (s_0 + s_1) + (s_2 + s_3) of both rows' sums
 // s = [A: s_0..s_3 | B: s_0..s_3], after block b (the row's last, alone in its
-// group: j = 0) with exact sums i_a, i_b and w = [h_A, h_B, -, -], mh = [m_A, m_B, -, -]
+// group: j = 0), with exact sums i_a, i_b, h = [h_A, h_B, ..] and mh = [m_A, m_B, ..],
 // is added to s_0 of each row: the group formula on lanes 0 and 4 only.
 HWY_INLINE __m128 FinishWithBlock0(__m256 s, __m256i i_a, __m256i i_b, __m128 h, __m128 mh, float xd, float xo) {
   __m256i u = _mm256_add_epi32(_mm256_unpacklo_epi32(i_a, i_b), _mm256_unpackhi_epi32(i_a, i_b));  // [A B A B | ..]
