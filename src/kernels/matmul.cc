@@ -133,7 +133,10 @@ constexpr int64_t kTasksPerThread = 4;
 int Tasks(int64_t macs, const MatMulContext& ctx) {
   const int64_t min_macs = std::max<int64_t>(1, ctx.min_macs_per_task);
   const int64_t max_tasks = ctx.pool->size() == 1 ? 1 : kTasksPerThread * ctx.pool->size();
-  return static_cast<int>(std::clamp<int64_t>(macs / min_macs, 1, max_tasks));
+  int64_t n = std::clamp<int64_t>(macs / min_macs, 1, max_tasks);
+  // A whole number of tasks per thread: 3 tasks on 2 threads leave one idle for a third.
+  if (n >= ctx.pool->size()) n -= n % ctx.pool->size();
+  return static_cast<int>(n);
 }
 
 void BlasMatMul(const cpu::WeightView& w, const float* x, int64_t m, float* y, MatMulContext* ctx) {

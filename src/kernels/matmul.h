@@ -29,9 +29,12 @@ namespace septet::kernels {
 enum class PrefillPath { kOwnGemm, kBlas };
 const char* PrefillPathName(PrefillPath p);
 
-// Below this many multiply-adds per task a job is not worth waking a worker
-// for (a wake-up costs ~5-50 us; the SIMD kernels do ~10 GMAC/s per core).
-inline constexpr int64_t kDefaultMinMacsPerTask = int64_t{1} << 18;
+// Below this many multiply-adds per task a job runs on fewer workers. Between
+// decode ops the workers spin (core/thread_pool.h), so a task costs ~1 us to hand
+// out, and 2^16 MACs are ~5-10 us of a core's kernel time. At 2^18, SmolLM2's
+// 576 x 576 attention output ran as one task on one core (half the memory
+// stream); 2^16 split it 4 ways: decode 10-15 % faster (docs/benchmarks.md).
+inline constexpr int64_t kDefaultMinMacsPerTask = int64_t{1} << 16;
 
 struct MatMulContext {
   ThreadPool* pool = nullptr;  // required
