@@ -118,45 +118,43 @@ HWY_INLINE __m256i DotDecoded(const Decoded& d, const uint8_t* x2) {
   return Dot4(d.c, xq, xq + 32, xq + 64, xq + 96);
 }
 
+// Block b of one row (whole, or the short block of ns sub-blocks) decoded once and
+// dotted with T tokens: i[t][J].
+template <int T, int J>
+HWY_INLINE void DecodeDotBlock(const Consts& k, const uint8_t* blk, bool whole, int ns, size_t ahead,
+                               const ActView* am, int64_t b, __m256i (&i)[T][4]) {
+  Decoded d;
+  if (whole) {
+    PrefetchAhead(blk, ahead);
+    Decode(k, blk, &d);
+  } else {
+    DecodeShort(k, blk, ns, &d);
+  }
+  for (int t = 0; t < T; ++t) i[t][J] = DotDecoded(d, am[t].x2 + static_cast<size_t>(b) * kX2Block);
+}
+
 // Block g + J of rows A and B, decoded once, against T tokens: ia[t][J], ib[t][J],
 // and unless kFull (GroupHeadersAt reads a whole group's headers from the rows)
-// the two block headers ha[J], hb[J] (0 for no block: h = m = 0).
+// the two block headers ha[J], hb[J] (0 for no block: h = m = 0). Row A is
+// decoded and dotted before row B is decoded: 4 code vectors live, not 8 (with
+// both rows decoded first the AVX2 build spilled ~30 vectors a group).
 template <int T, int J, bool kFull>
 HWY_INLINE void RowsLanesBlock(const Consts& k, const uint8_t* wa, const uint8_t* wb, size_t ahead,
                                const ActView* am, int64_t g, int64_t nb, int ns, __m256i (&ia)[T][4],
                                __m256i (&ib)[T][4], uint32_t* ha, uint32_t* hb) {
   const int64_t b = g + J;
-  Decoded da, db;
-  if (kFull) {
-    // Row A decoded and dotted before row B is decoded: 4 code vectors live, not 8
-    // (with both rows decoded first the AVX2 build spilled ~30 vectors a group).
-    PrefetchAhead(wa + b * kBlockBytes, ahead);
-    PrefetchAhead(wb + b * kBlockBytes, ahead);
-    Decode(k, wa + b * kBlockBytes, &da);
-    for (int t = 0; t < T; ++t) ia[t][J] = DotDecoded(da, am[t].x2 + static_cast<size_t>(b) * kX2Block);
-    Decode(k, wb + b * kBlockBytes, &db);
-    for (int t = 0; t < T; ++t) ib[t][J] = DotDecoded(db, am[t].x2 + static_cast<size_t>(b) * kX2Block);
-    return;
-  } else if (b < nb) {
-    PrefetchAhead(wa + b * kBlockBytes, ahead);
-    PrefetchAhead(wb + b * kBlockBytes, ahead);
-    Decode(k, wa + b * kBlockBytes, &da);
-    Decode(k, wb + b * kBlockBytes, &db);
-  } else if (b == nb && ns > 0) {
-    DecodeShort(k, wa + nb * kBlockBytes, ns, &da);
-    DecodeShort(k, wb + nb * kBlockBytes, ns, &db);
-  } else {
+  const bool whole = kFull || b < nb;  // else the short block (b == nb, ns > 0) or none
+  if (!whole && (b != nb || ns == 0)) {
     for (int t = 0; t < T; ++t) ia[t][J] = ib[t][J] = _mm256_setzero_si256();
     ha[J] = hb[J] = 0;
     return;
   }
-  for (int t = 0; t < T; ++t) {
-    const uint8_t* x2 = am[t].x2 + static_cast<size_t>(b) * kX2Block;
-    ia[t][J] = DotDecoded(da, x2);
-    ib[t][J] = DotDecoded(db, x2);
+  DecodeDotBlock<T, J>(k, wa + b * kBlockBytes, whole, ns, ahead, am, b, ia);
+  DecodeDotBlock<T, J>(k, wb + b * kBlockBytes, whole, ns, ahead, am, b, ib);
+  if (!kFull) {
+    ha[J] = LoadU32(wa + b * kBlockBytes);  // the short block starts with its header too
+    hb[J] = LoadU32(wb + b * kBlockBytes);
   }
-  ha[J] = LoadU32(wa + std::min(b, nb) * kBlockBytes);  // the short block (b == nb) starts with its header too
-  hb[J] = LoadU32(wb + std::min(b, nb) * kBlockBytes);
 }
 
 // [h of blocks 0..3 of A | of B] and the same for m, from the 8 headers
@@ -218,6 +216,17 @@ HWY_INLINE void RowsLanesGroup(const Consts& k, const uint8_t* wa, const uint8_t
   }
 }
 
+// s = [A: s_0..s_3 | B: s_0..s_3] as w1 = [A0 B0 A1 B1] and w2 = [A2 B2 A3 B3].
+HWY_INLINE void PairHalves(__m256 s, __m128* w1, __m128* w2) {
+  const __m128 lo = _mm256_castps256_ps128(s), hi = _mm256_extractf128_ps(s, 1);
+  *w1 = _mm_unpacklo_ps(lo, hi);
+  *w2 = _mm_unpackhi_ps(lo, hi);
+}
+// [(s_0 + s_1) + (s_2 + s_3) of A, of B, -, -] from PairHalves' w1, w2.
+HWY_INLINE __m128 PairTotals(__m128 w1, __m128 w2) {
+  return _mm_add_ps(_mm_add_ps(w1, _mm_movehl_ps(w1, w1)), _mm_add_ps(w2, _mm_movehl_ps(w2, w2)));
+}
+
 // [y_A, y_B, -, -] of one token: (s_0 + s_1) + (s_2 + s_3) of both rows' sums
 // s = [A: s_0..s_3 | B: s_0..s_3], after block b (the row's last, alone in its
 // group: j = 0), with exact sums i_a, i_b, h = [h_A, h_B, ..] and mh = [m_A, m_B, ..],
@@ -226,12 +235,11 @@ HWY_INLINE __m128 FinishWithBlock0(__m256 s, __m256i i_a, __m256i i_b, __m128 h,
   __m256i u = _mm256_add_epi32(_mm256_unpacklo_epi32(i_a, i_b), _mm256_unpackhi_epi32(i_a, i_b));  // [A B A B | ..]
   __m128i v = _mm_add_epi32(_mm256_castsi256_si128(u), _mm256_extracti128_si256(u, 1));
   v = _mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 3, 2)));  // [I_A I_B I_A I_B]
-  const __m128 lo = _mm256_castps256_ps128(s), hi = _mm256_extractf128_ps(s, 1);
-  const __m128 w1 = _mm_unpacklo_ps(lo, hi);  // [A0 B0 A1 B1]
-  const __m128 w2 = _mm_unpackhi_ps(lo, hi);  // [A2 B2 A3 B3]
+  __m128 w1, w2;
+  PairHalves(s, &w1, &w2);
   __m128 s0 = _mm_fmadd_ps(_mm_cvtepi32_ps(v), _mm_mul_ps(h, _mm_set1_ps(xd)), w1);
   s0 = _mm_blend_ps(_mm_fmadd_ps(mh, _mm_set1_ps(xo), s0), w1, 0xC);  // [A0' B0' A1 B1]
-  return _mm_add_ps(_mm_add_ps(s0, _mm_movehl_ps(s0, s0)), _mm_add_ps(w2, _mm_movehl_ps(w2, w2)));
+  return PairTotals(s0, w2);
 }
 
 // sum over the first kNs slots of c[s] . x_s (a short block: the rest are zero).
@@ -389,9 +397,9 @@ void RowsLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* 
     } else {
       if (g < nbs) RowsLanesGroup<T, false>(k, wa, wb, ahead, am, g, nb, ns, s);
       for (int t = 0; t < T; ++t) {
-        const __m128 lo = _mm256_castps256_ps128(s[t]), hi = _mm256_extractf128_ps(s[t], 1);
-        const __m128 w1 = _mm_unpacklo_ps(lo, hi), w2 = _mm_unpackhi_ps(lo, hi);  // [A0 B0 A1 B1], [A2 B2 A3 B3]
-        yab[t] = _mm_add_ps(_mm_add_ps(w1, _mm_movehl_ps(w1, w1)), _mm_add_ps(w2, _mm_movehl_ps(w2, w2)));
+        __m128 w1, w2;
+        PairHalves(s[t], &w1, &w2);
+        yab[t] = PairTotals(w1, w2);
       }
     }
     for (int t = 0; t < T; ++t) {
