@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "hwy/highway.h"
 #include "kernels/cpu/weight_view.h"
@@ -152,6 +153,31 @@ HWY_INLINE void MatMulByRowTiles(const MatVec& matvec, const cpu::WeightView& w,
       matvec(w, ra, rb, act + static_cast<size_t>(t) * act_stride, y + t * y_stride + ra);
     }
   }
+}
+
+// A MatMul of row tiles that each run kT tokens at a time: for rows [r0, r1) in
+// tiles of 4 (then single rows), tile(R, row, act[kT], y[kT]) for every whole kT
+// tokens and one(R, row, act, y) for the tokens left over, R a
+// std::integral_constant<int, 4 or 1>; y[k] points at token k's output of `row`.
+template <int kT, class Tile, class One>
+HWY_INLINE void RowTilesByTokens(int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m, float* y,
+                                 int64_t y_stride, const Tile& tile, const One& one) {
+  const auto run = [&](auto rows, int64_t r) HWY_ATTR {
+    const uint8_t* a[kT];
+    float* yt[kT];
+    int64_t t = 0;
+    for (; t + kT <= m; t += kT) {
+      for (int i = 0; i < kT; ++i) {
+        a[i] = act + static_cast<size_t>(t + i) * act_stride;
+        yt[i] = y + (t + i) * y_stride + r;
+      }
+      tile(rows, r, a, yt);
+    }
+    for (; t < m; ++t) one(rows, r, act + static_cast<size_t>(t) * act_stride, y + t * y_stride + r);
+  };
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) run(std::integral_constant<int, 4>(), r);
+  for (; r < r1; ++r) run(std::integral_constant<int, 1>(), r);
 }
 
 #if SEPTET_SIMD_X86

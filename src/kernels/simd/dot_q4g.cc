@@ -171,28 +171,16 @@ HWY_INLINE void RowsTokensAvx2(const Tables& t, const cpu::WeightView& w, int64_
 // token) is re-run per kTokens tokens, each sub-block decoded once for them (on
 // AMD Zen 3, 3 tokens were within the noise of 2: 2048 x 2048 x 64).
 constexpr int kTokens = 2;
-template <int R>
-void RowTilePerTokens(const Tables& t, const cpu::WeightView& w, int64_t r, const uint8_t* act, size_t act_stride,
-                      int64_t m, float* y, int64_t y_stride) {
-  const uint8_t* a[kTokens];
-  float* yt[kTokens];
-  int64_t tt = 0;
-  for (; tt + kTokens <= m; tt += kTokens) {
-    for (int i = 0; i < kTokens; ++i) {
-      a[i] = act + static_cast<size_t>(tt + i) * act_stride;
-      yt[i] = y + (tt + i) * y_stride + r;
-    }
-    RowsTokensAvx2<R, kTokens>(t, w, r, a, yt);
-  }
-  for (; tt < m; ++tt) RowsAvx2<R>(t, w, r, act + static_cast<size_t>(tt) * act_stride, y + tt * y_stride + r);
-}
-
 void MatMulPerToken(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                     int64_t m, float* y, int64_t y_stride) {
   const Tables t = MakeTables();
-  int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) RowTilePerTokens<4>(t, w, r, act, act_stride, m, y, y_stride);
-  for (; r < r1; ++r) RowTilePerTokens<1>(t, w, r, act, act_stride, m, y, y_stride);
+  RowTilesByTokens<kTokens>(
+      r0, r1, act, act_stride, m, y, y_stride,
+      [&](auto rows, int64_t r, const uint8_t* const* a, float* const* yt)
+          HWY_ATTR { RowsTokensAvx2<decltype(rows)::value, kTokens>(t, w, r, a, yt); },
+      [&](auto rows, int64_t r, const uint8_t* a, float* yt) HWY_ATTR {
+        RowsAvx2<decltype(rows)::value>(t, w, r, a, yt);
+      });
 }
 
 #if HWY_TARGET == HWY_AVX3_DL

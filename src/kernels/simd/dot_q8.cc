@@ -161,27 +161,13 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
 // after the first token) is re-run per kTokens tokens (on AMD Zen 3, 3 or 4
 // tokens were within the noise of 2: 2048 x 2048 x 64, best of five rounds).
 constexpr int kTokens = 2;
-template <int R>
-void RowTilePerTokens(const cpu::WeightView& w, int64_t r, const uint8_t* act, size_t act_stride, int64_t m, float* y,
-                      int64_t y_stride) {
-  const uint8_t* a[kTokens];
-  float* yt[kTokens];
-  int64_t t = 0;
-  for (; t + kTokens <= m; t += kTokens) {
-    for (int i = 0; i < kTokens; ++i) {
-      a[i] = act + static_cast<size_t>(t + i) * act_stride;
-      yt[i] = y + (t + i) * y_stride + r;
-    }
-    RowsTokensAvx2<R, kTokens>(w, r, a, yt);
-  }
-  for (; t < m; ++t) RowsAvx2<R>(w, r, act + static_cast<size_t>(t) * act_stride, y + t * y_stride + r);
-}
-
 void MatMulPerToken(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                     int64_t m, float* y, int64_t y_stride) {
-  int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) RowTilePerTokens<4>(w, r, act, act_stride, m, y, y_stride);
-  for (; r < r1; ++r) RowTilePerTokens<1>(w, r, act, act_stride, m, y, y_stride);
+  RowTilesByTokens<kTokens>(
+      r0, r1, act, act_stride, m, y, y_stride,
+      [&](auto rows, int64_t r, const uint8_t* const* a, float* const* yt)
+          HWY_ATTR { RowsTokensAvx2<decltype(rows)::value, kTokens>(w, r, a, yt); },
+      [&](auto rows, int64_t r, const uint8_t* a, float* yt) HWY_ATTR { RowsAvx2<decltype(rows)::value>(w, r, a, yt); });
 }
 
 #if HWY_TARGET == HWY_AVX3_DL
