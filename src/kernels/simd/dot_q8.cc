@@ -60,7 +60,6 @@ HWY_INLINE void LoadGroupX(const uint8_t* xblk, int nb, __m256i x[4], __m128* xd
   *xd4 = _mm_load_ps(xd);
 }
 
-// nb blocks of one row's group into its partial sums: lane j += (d_w d_x) acc_j.
 // d_w of a row's blocks [0, nb) of a group (nb <= 4), 0 past nb.
 HWY_INLINE __m128 GroupScalesW(const uint8_t* wb, int nb) {
   int16_t dw[4];
@@ -68,6 +67,7 @@ HWY_INLINE __m128 GroupScalesW(const uint8_t* wb, int nb) {
   return _mm_cvtph_ps(_mm_setr_epi16(dw[0], dw[1], dw[2], dw[3], 0, 0, 0, 0));
 }
 
+// nb blocks of one row's group into its partial sums: lane j += (d_w d_x) acc_j.
 HWY_INLINE __m128 AddGroup(const uint8_t* wb, const __m256i x[4], __m128 xd4, int nb, __m128 sum) {
   __m256i a[4];
   for (int j = 0; j < 4; ++j) a[j] = j < nb ? BlockDot(wb + j * kBlockBytes, x[j]) : _mm256_setzero_si256();
