@@ -86,15 +86,20 @@ HWY_INLINE __m256i DecodeSub(const Tables& t, const uint8_t* qs) {
   return _mm256_and_si256(_mm256_srlv_epi32(q, t.sh), t.c15);
 }
 
+// A row's group into its partial sums from the sub-block integers a[s] and the
+// block's [d, m]: the one float step of every Q4_G path (MatVec == MatMul bits).
+HWY_INLINE __m128 AddAffineGroup(__m128 dm, const __m256i a[kSubs], const PreparedX& px, __m128 sum) {
+  return CombineAffine(HSum4x8(a[0], a[1], a[2], a[3]), px.xd4, px.xs4, _mm_shuffle_ps(dm, dm, 0x00),
+                       _mm_shuffle_ps(dm, dm, 0x55), sum);
+}
+
 // One group of one row (4 + 16 ns bytes) into the row's partial sums.
 HWY_INLINE __m128 AddGroup(const Tables& t, const uint8_t* blk, const PreparedX& px, int ns, __m128 sum) {
-  const __m128 dm = Fp16Pair(LoadU16(blk), LoadU16(blk + 2));
   __m256i a[kSubs];
   for (int s = 0; s < kSubs; ++s) {
     a[s] = s < ns ? DotU8I8(DecodeSub(t, blk + 4 + 16 * s), px.xp[s]) : _mm256_setzero_si256();
   }
-  return CombineAffine(HSum4x8(a[0], a[1], a[2], a[3]), px.xd4, px.xs4, _mm_shuffle_ps(dm, dm, 0x00),
-                       _mm_shuffle_ps(dm, dm, 0x55), sum);
+  return AddAffineGroup(Fp16Pair(LoadU16(blk), LoadU16(blk + 2)), a, px, sum);
 }
 
 template <int R>
@@ -151,10 +156,7 @@ HWY_INLINE void RowsTokensAvx2(const Tables& t, const cpu::WeightView& w, int64_
         for (int k = 0; k < T; ++k) a[k][s] = DotU8I8(c, px[k].xp[s]);
       }
       const __m128 dm = Fp16Pair(LoadU16(blk), LoadU16(blk + 2));
-      for (int k = 0; k < T; ++k) {
-        sum[r][k] = CombineAffine(HSum4x8(a[k][0], a[k][1], a[k][2], a[k][3]), px[k].xd4, px[k].xs4,
-                                  _mm_shuffle_ps(dm, dm, 0x00), _mm_shuffle_ps(dm, dm, 0x55), sum[r][k]);
-      }
+      for (int k = 0; k < T; ++k) sum[r][k] = AddAffineGroup(dm, a[k], px[k], sum[r][k]);
     }
   }
   const int ns = static_cast<int>((w.cols - nb * kBlock + quant::kQ4GSubBlockSize - 1) / quant::kQ4GSubBlockSize);

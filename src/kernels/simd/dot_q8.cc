@@ -67,11 +67,17 @@ HWY_INLINE __m128 GroupScalesW(const uint8_t* wb, int nb) {
   return _mm_cvtph_ps(_mm_setr_epi16(dw[0], dw[1], dw[2], dw[3], 0, 0, 0, 0));
 }
 
-// nb blocks of one row's group into its partial sums: lane j += (d_w d_x) acc_j.
+// A row's group into its partial sums from the 4 block integers a[j]: lane j +=
+// (d_w d_x) acc_j. The one float step of every Q8_0 path (MatVec == MatMul bits).
+HWY_INLINE __m128 AddScaledGroup(__m128 dw4, __m128 xd4, const __m256i a[4], __m128 sum) {
+  return _mm_fmadd_ps(_mm_mul_ps(dw4, xd4), _mm_cvtepi32_ps(HSum4x8(a[0], a[1], a[2], a[3])), sum);
+}
+
+// nb blocks of one row's group into its partial sums.
 HWY_INLINE __m128 AddGroup(const uint8_t* wb, const __m256i x[4], __m128 xd4, int nb, __m128 sum) {
   __m256i a[4];
   for (int j = 0; j < 4; ++j) a[j] = j < nb ? BlockDot(wb + j * kBlockBytes, x[j]) : _mm256_setzero_si256();
-  return _mm_fmadd_ps(_mm_mul_ps(GroupScalesW(wb, nb), xd4), _mm_cvtepi32_ps(HSum4x8(a[0], a[1], a[2], a[3])), sum);
+  return AddScaledGroup(GroupScalesW(wb, nb), xd4, a, sum);
 }
 
 template <int R>
@@ -131,10 +137,7 @@ HWY_INLINE void RowsTokensAvx2(const cpu::WeightView& w, int64_t row, const uint
         }
       }
       const __m128 dw4 = GroupScalesW(wb, 4);
-      for (int t = 0; t < T; ++t) {
-        sum[r][t] = _mm_fmadd_ps(_mm_mul_ps(dw4, xd4[t]), _mm_cvtepi32_ps(HSum4x8(a[t][0], a[t][1], a[t][2], a[t][3])),
-                                 sum[r][t]);
-      }
+      for (int t = 0; t < T; ++t) sum[r][t] = AddScaledGroup(dw4, xd4[t], a[t], sum[r][t]);
     }
   }
   const int nb = static_cast<int>((w.cols + quant::kQ8_0BlockSize - 1) / quant::kQ8_0BlockSize - 4 * ng);
