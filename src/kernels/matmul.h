@@ -33,7 +33,8 @@ const char* PrefillPathName(PrefillPath p);
 // decode ops the workers spin (core/thread_pool.h), so a task costs ~1 us to hand
 // out, and 2^16 MACs are ~5-10 us of a core's kernel time. At 2^18, SmolLM2's
 // 576 x 576 attention output ran as one task on one core (half the memory
-// stream); 2^16 split it 4 ways: decode 10-15 % faster (docs/benchmarks.md).
+// stream); 2^16 split it 4 ways: SmolLM2's decode pass ~12 % shorter
+// (`septet bench --profile`, docs/benchmarks.md).
 inline constexpr int64_t kDefaultMinMacsPerTask = int64_t{1} << 16;
 
 struct MatMulContext {

@@ -89,7 +89,7 @@ TEST(Refit, RecoversExactFieldsWithTheCodesFixed) {
     double abs_whw = 0;
     for (int64_t i = 0; i < kN; ++i)
       for (int64_t j = 0; j < kN; ++j) abs_whw += std::fabs(w[i]) * std::fabs(h[i * kN + j]) * std::fabs(w[j]);
-    const double u = std::ldexp(1.0, -53), k = static_cast<double>(kN + 2 * ((kN + 127) / 128) + 2);
+    const double u = std::ldexp(1.0, -53), k = static_cast<double>(kN + 2 * ((kN + quant::kQ3P5BlockSize - 1) / quant::kQ3P5BlockSize) + 2);
     EXPECT_LT(std::fabs(obj), 4 * (k * u / (1 - k * u)) * abs_whw) << tr.name;
   }
 }
