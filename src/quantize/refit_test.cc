@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "core/half.h"
 #include "quant/q3p5.h"
 #include "quant/registry.h"
 #include "quantize/gptq.h"
@@ -82,15 +83,27 @@ TEST(Refit, RecoversExactFieldsWithTheCodesFixed) {
     double obj = -1;
     RefitAffineRows(w.data(), 1, kN, h, t, got.data(), rb, &obj);
     EXPECT_EQ(got, want) << tr.name;
-    // f = wᵀHw - 2θᵀr + θᵀGθ is 0 here only up to cancellation: each of its three terms is a
-    // double sum of cols (+ 2 per block) products of size at most |w|ᵀ|H||w| in total, so
-    // each carries an error of at most γ_k |w|ᵀ|H||w| with k = cols + 2·nb + 2 (u = 2^-53);
-    // the three (weights 1, 2, 1) give 4 γ_k |w|ᵀ|H||w|.
-    double abs_whw = 0;
+    // f = wᵀHw - 2θᵀr + θᵀGθ is 0 here only up to cancellation. θ = (s, m) per block and the
+    // codes c give w = s c + m, so every product the three terms sum is bounded in size by
+    // one of |w|ᵀ|H||w|, ŵᵀ|H||w|, ŵᵀ|H|ŵ with ŵ = s c + |m| = |w - m| + |m| (s c ≥ 0): the
+    // terms (weights 1, 2, 1) err by at most γ_k (|w| + ŵ)ᵀ|H|(|w| + ŵ), where k bounds the
+    // longest chain of roundings: H w or H c (cols), the dot with w or c (cols), the θ sums
+    // (2 per block each) and the three-term sum; u = 2^-53. (Bounding by |w|ᵀ|H||w| alone
+    // ignores the cancellation between s c and a negative m, and failed for some seeds.)
+    const int64_t nb = (kN + quant::kQ3P5BlockSize - 1) / quant::kQ3P5BlockSize;
+    std::vector<double> a(static_cast<size_t>(kN));
+    for (int64_t i = 0; i < kN; ++i) {
+      const uint8_t* blk = want.data() + static_cast<size_t>(i / quant::kQ3P5BlockSize) * BlockBytes(t);
+      uint32_t hdr;
+      std::memcpy(&hdr, blk, 4);
+      const double m = t == DType::kQ3P5 ? quant::Q3P5UnpackHeader(hdr).m : Fp16ToFloat(static_cast<uint16_t>(hdr >> 16));
+      a[i] = std::fabs(w[i]) + std::fabs(w[i] - m) + std::fabs(m);
+    }
+    double bound_sum = 0;
     for (int64_t i = 0; i < kN; ++i)
-      for (int64_t j = 0; j < kN; ++j) abs_whw += std::fabs(w[i]) * std::fabs(h[i * kN + j]) * std::fabs(w[j]);
-    const double u = std::ldexp(1.0, -53), k = static_cast<double>(kN + 2 * ((kN + quant::kQ3P5BlockSize - 1) / quant::kQ3P5BlockSize) + 2);
-    EXPECT_LT(std::fabs(obj), 4 * (k * u / (1 - k * u)) * abs_whw) << tr.name;
+      for (int64_t j = 0; j < kN; ++j) bound_sum += a[i] * std::fabs(h[i * kN + j]) * a[j];
+    const double u = std::ldexp(1.0, -53), k = static_cast<double>(2 * kN + 4 * nb + 4);
+    EXPECT_LT(std::fabs(obj), (k * u / (1 - k * u)) * bound_sum) << tr.name;
   }
 }
 
