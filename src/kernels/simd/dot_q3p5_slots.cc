@@ -115,6 +115,7 @@ HWY_INLINE void DecodeRow(const Consts& k, const uint8_t* wr, int64_t nb, int ns
     } else {
       break;
     }
+    Weighted(&d);
     uint8_t* cb = codes + static_cast<size_t>(b) * kPairBlockBytes;
     for (int s = 0; s < kSubs; ++s) {
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(cb + 64 * ((d.sel + s) & 3)), d.c[s]);

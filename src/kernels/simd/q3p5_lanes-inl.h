@@ -242,19 +242,21 @@ HWY_INLINE __m128 FinishWithBlock0(__m256 s, __m256i i_a, __m256i i_b, __m128 h,
   return PairTotals(s0, w2);
 }
 
-// sum over the first kNs slots of c[s] . x_s (a short block: the rest are zero).
+// Dot4 over the first kNs slots (a short block: the rest are zero), the same
+// weights: c[0] . x_0 + 2 sum_{0 < s < kNs} c[s] . x_s.
 template <int kNs>
 HWY_INLINE __m256i DotFirst(const __m256i c[kSubs], const int8_t* xq) {
   if constexpr (kNs == kSubs) {
     return Dot4(c, xq, xq + 32, xq + 64, xq + 96);
   } else {
 #if HWY_TARGET == HWY_AVX3_DL
-    __m256i a = _mm256_dpbusd_epi32(_mm256_setzero_si256(), c[0], LoadX(xq));
+    __m256i a = _mm256_setzero_si256();
     for (int s = 1; s < kNs; ++s) a = _mm256_dpbusd_epi32(a, c[s], LoadX(xq + 32 * s));
-    return a;
+    return _mm256_dpbusd_epi32(_mm256_add_epi32(a, a), c[0], LoadX(xq));
 #else
-    __m256i a = _mm256_maddubs_epi16(c[0], LoadX(xq));
+    __m256i a = _mm256_setzero_si256();
     for (int s = 1; s < kNs; ++s) a = _mm256_add_epi16(a, _mm256_maddubs_epi16(c[s], LoadX(xq + 32 * s)));
+    a = _mm256_add_epi16(_mm256_add_epi16(a, a), _mm256_maddubs_epi16(c[0], LoadX(xq)));
     return _mm256_madd_epi16(a, _mm256_set1_epi16(1));
 #endif
   }
@@ -461,7 +463,7 @@ inline HWY_NOINLINE LanesScratch& LanesScratchOfThread() {  // noinline: see com
 
 // Decode's constants doubled to 512 bits (row A in the low half, B in the high).
 struct PairConsts {
-  __m512i sh_q, sh_r, c15, c14, c4, c2, c1, inter;
+  __m512i sh_q, sh_r, c15, c7, c6, c1, inter;
   __m128 half;
 };
 HWY_INLINE PairConsts MakePairConsts(const Consts& k) {
@@ -470,9 +472,8 @@ HWY_INLINE PairConsts MakePairConsts(const Consts& k) {
   c.sh_q = both(k.sh_q);
   c.sh_r = both(k.sh_r);
   c.c15 = _mm512_set1_epi8(15);
-  c.c14 = _mm512_set1_epi8(14);
-  c.c4 = _mm512_set1_epi8(4);
-  c.c2 = _mm512_set1_epi8(2);
+  c.c7 = _mm512_set1_epi8(7);
+  c.c6 = _mm512_set1_epi8(6);
   c.c1 = _mm512_set1_epi8(1);
   // Output dword 2i: A's dword i (low half), 2i + 1: B's (high half).
   c.inter = _mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
@@ -480,7 +481,8 @@ HWY_INLINE PairConsts MakePairConsts(const Consts& k) {
   return c;
 }
 
-// The 4 slots of one full block of rows A and B: Decode's operations on both at once.
+// The 4 slots of one full block of rows A and B: Decode's operations on both at
+// once, then Weighted's (each slot's codes times its weight).
 HWY_INLINE void DecodeBoth(const PairConsts& k, const uint8_t* ba, const uint8_t* bb, __m512i c[kSubs]) {
   const auto both = [](__m256i a, __m256i b) { return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1); };
   const auto bc16 = [](const uint8_t* x) {
@@ -491,13 +493,11 @@ HWY_INLINE void DecodeBoth(const PairConsts& k, const uint8_t* ba, const uint8_t
   const __m512i q = _mm512_srlv_epi32(both(bc16(ba + 36), bc16(bb + 36)), k.sh_q);
   const __m512i r = _mm512_srlv_epi32(both(_mm256_set1_epi32(static_cast<int>(LoadU32(ba + 52))),
                                            _mm256_set1_epi32(static_cast<int>(LoadU32(bb + 52)))), k.sh_r);
-  c[0] = _mm512_and_si512(p, k.c15);
-  c[1] = _mm512_and_si512(_mm512_srli_epi16(p, 3), k.c14);
-  c[2] = _mm512_and_si512(_mm512_slli_epi16(q, 1), k.c14);
-  const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(p, 5), k.c4);
-  const __m512i mid = _mm512_and_si512(_mm512_srli_epi16(q, 2), k.c2);
-  const __m512i u3 = _mm512_or_si512(_mm512_or_si512(hi, mid), _mm512_and_si512(r, k.c1));
-  c[3] = _mm512_add_epi8(u3, u3);
+  c[0] = _mm512_and_si512(q, k.c15);
+  c[1] = _mm512_and_si512(p, k.c7);
+  c[2] = _mm512_and_si512(_mm512_srli_epi16(p, 3), k.c7);
+  c[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(p, 5), k.c6), _mm512_and_si512(r, k.c1));
+  for (int s = 1; s < kSubs; ++s) c[s] = _mm512_add_epi8(c[s], c[s]);
 }
 
 // [h_A, h_B, m_A, m_B] of two block headers (DecodeHeader's values).
@@ -527,6 +527,8 @@ HWY_INLINE void DecodePairBlock(const Consts& k, const PairConsts& k2, const uin
     Decoded da, db;
     DecodeShort(k, ba, ns, &da);
     DecodeShort(k, bb, ns, &db);
+    Weighted(&da);
+    Weighted(&db);
     for (int sl = 0; sl < kSubs; ++sl) slot[sl] = _mm512_inserti64x4(_mm512_castsi256_si512(da.c[sl]), db.c[sl], 1);
   }
   _mm_storeu_ps(hb, PairHeaders(k2, LoadU32(ba), LoadU32(bb)));

@@ -50,11 +50,12 @@ HWY_INLINE float ActOffset(const uint8_t* xb) {
 
 #if SEPTET_SIMD_X86
 
-// vpmaddubsw pair sums of the four slots added in int16: 4 * 2 * 15 * 127.
-static_assert(4 * 2 * quant::kQ3P5MaxCode4 * quant::kActMaxAbs <= 32767);
+// vpmaddubsw pair sums of the four slots added in int16 (Dot4): slots 1..3
+// (u <= 7) summed and doubled, then slot 0 (v <= 15): 2 * (3 * 2 * 7 * 127) + 2 * 15 * 127.
+static_assert(2 * (3 * 2 * 7 * quant::kActMaxAbs) + 2 * quant::kQ3P5MaxCode4 * quant::kActMaxAbs <= 32767);
 
 struct Consts {
-  __m256i sh_q, sh_r, sh_l, c15, c14, c4, c3, c2, c1;
+  __m256i sh_q, sh_r, sh_l, c15, c7, c6, c3, c1;
 };
 
 HWY_INLINE Consts MakeConsts() {
@@ -63,16 +64,17 @@ HWY_INLINE Consts MakeConsts() {
   k.sh_r = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   k.sh_l = _mm256_setr_epi64x(0, 2, 4, 6);
   k.c15 = _mm256_set1_epi8(15);
-  k.c14 = _mm256_set1_epi8(14);
-  k.c4 = _mm256_set1_epi8(4);
+  k.c7 = _mm256_set1_epi8(7);
+  k.c6 = _mm256_set1_epi8(6);
   k.c3 = _mm256_set1_epi8(3);
-  k.c2 = _mm256_set1_epi8(2);
   k.c1 = _mm256_set1_epi8(1);
   return k;
 }
 
+// A block's codes in weight order: c[0] = v (slot 0, weight 1), c[1..3] = u
+// (slots 1..3, weight 2: Dot4 doubles their sum, Weighted doubles the codes).
 struct Decoded {
-  __m256i c[kSubs];  // slot codes times their weight, in weight order: v (slot 0), 2 u (slots 1..3)
+  __m256i c[kSubs];
   float h, m;        // half step d / 2 (exact) and offset
   int sel;           // slot k holds sub-block (sel + k) mod 4
 };
@@ -92,17 +94,22 @@ HWY_INLINE void Decode(const Consts& k, const uint8_t* blk, Decoded* db) {
   const __m256i q = _mm256_srlv_epi32(
       _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 36))), k.sh_q);
   const __m256i r = _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(LoadU32(blk + 52))), k.sh_r);
-  db->c[0] = _mm256_and_si256(p, k.c15);                           // v
-  db->c[1] = _mm256_and_si256(_mm256_srli_epi16(p, 3), k.c14);     // 2 u1: bits 4..6 to 1..3
-  db->c[2] = _mm256_and_si256(_mm256_slli_epi16(q, 1), k.c14);     // 2 u2: bits 0..2 to 1..3
-  const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(p, 5), k.c4);
-  const __m256i mid = _mm256_and_si256(_mm256_srli_epi16(q, 2), k.c2);
-  const __m256i u3 = _mm256_or_si256(_mm256_or_si256(hi, mid), _mm256_and_si256(r, k.c1));
-  db->c[3] = _mm256_add_epi8(u3, u3);
+  db->c[0] = _mm256_and_si256(q, k.c15);                        // v: the nibble
+  db->c[1] = _mm256_and_si256(p, k.c7);                         // u1: bits 0..2
+  db->c[2] = _mm256_and_si256(_mm256_srli_epi16(p, 3), k.c7);   // u2: bits 3..5
+  db->c[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(p, 5), k.c6),  // u3: bits 6, 7 to 1, 2
+                             _mm256_and_si256(r, k.c1));                       // and R's bit 0
+}
+
+// c[1..3] doubled: every slot's code times its weight (for kernels that dot
+// each slot on its own).
+HWY_INLINE void Weighted(Decoded* db) {
+  for (int s = 1; s < kSubs; ++s) db->c[s] = _mm256_add_epi8(db->c[s], db->c[s]);
 }
 
 // The short block: header as for a full block (sel ignored), ns sub-blocks of
-// 2 u in natural order, the other slots zero.
+// u in natural order in Decoded's convention (c[0] = 2 u: weight 1; c[1..] = u),
+// the other slots zero.
 HWY_INLINE void DecodeShort(const Consts& k, const uint8_t* blk, int ns, Decoded* db) {
   db->sel = 0;
   DecodeHeader(LoadU32(blk), db);
@@ -115,25 +122,26 @@ HWY_INLINE void DecodeShort(const Consts& k, const uint8_t* blk, int ns, Decoded
     const __m256i hi =
         _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(LoadU32(sb + 8))), k.sh_r), k.c1);
     const __m256i u = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 2));
-    db->c[s] = _mm256_add_epi8(u, u);
+    db->c[s] = s == 0 ? _mm256_add_epi8(u, u) : u;
   }
 }
 
 HWY_INLINE __m256i LoadX(const int8_t* x) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)); }
 
-// sum over the four slots of c[s] . x_s, 8 int32 lanes (lane i: bytes 4i..4i+3
-// of every slot), the same exact integers on every x86 target.
+// c[0] . x_0 + 2 (c[1] . x_1 + c[2] . x_2 + c[3] . x_3) (Decoded's weights), 8
+// int32 lanes (lane i: bytes 4i..4i+3 of every slot), the same exact integers on
+// every x86 target.
 HWY_INLINE __m256i Dot4(const __m256i c[kSubs], const int8_t* x0, const int8_t* x1, const int8_t* x2,
                         const int8_t* x3) {
 #if HWY_TARGET == HWY_AVX3_DL
-  __m256i a = _mm256_dpbusd_epi32(_mm256_setzero_si256(), c[0], LoadX(x0));
-  a = _mm256_dpbusd_epi32(a, c[1], LoadX(x1));
+  __m256i a = _mm256_dpbusd_epi32(_mm256_setzero_si256(), c[1], LoadX(x1));
   a = _mm256_dpbusd_epi32(a, c[2], LoadX(x2));
-  return _mm256_dpbusd_epi32(a, c[3], LoadX(x3));
+  a = _mm256_dpbusd_epi32(a, c[3], LoadX(x3));
+  return _mm256_dpbusd_epi32(_mm256_add_epi32(a, a), c[0], LoadX(x0));
 #else
-  __m256i s = _mm256_add_epi16(_mm256_maddubs_epi16(c[0], LoadX(x0)), _mm256_maddubs_epi16(c[1], LoadX(x1)));
-  s = _mm256_add_epi16(s, _mm256_maddubs_epi16(c[2], LoadX(x2)));
+  __m256i s = _mm256_add_epi16(_mm256_maddubs_epi16(c[1], LoadX(x1)), _mm256_maddubs_epi16(c[2], LoadX(x2)));
   s = _mm256_add_epi16(s, _mm256_maddubs_epi16(c[3], LoadX(x3)));
+  s = _mm256_add_epi16(_mm256_add_epi16(s, s), _mm256_maddubs_epi16(c[0], LoadX(x0)));
   return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
 #endif
 }

@@ -113,18 +113,17 @@ void Q3P5BlockToSlots(const uint8_t* file_block, uint8_t* slots_block) {
     }
   }
   std::memcpy(slots_block, &hdr, 4);
-  for (int g = 0; g < 4; ++g) {  // P[j] = v0 | u1 << 4 | (u3 >> 2) << 7
-    uint64_t word = Spread(plane[3][2], g) << 7;
-    for (int i = 0; i < 4; ++i) word |= Spread(plane[0][i], g) << i;
-    for (int i = 0; i < 3; ++i) word |= Spread(plane[1][i], g) << (4 + i);
+  for (int g = 0; g < 4; ++g) {  // P[j] = u1 | u2 << 3 | (u3 >> 1) << 6
+    uint64_t word = Spread(plane[3][1], g) << 6 | Spread(plane[3][2], g) << 7;
+    for (int i = 0; i < 3; ++i) word |= Spread(plane[1][i], g) << i | Spread(plane[2][i], g) << (3 + i);
     std::memcpy(slots_block + 4 + 8 * g, &word, 8);
   }
-  for (int h = 0; h < 2; ++h) {  // Q[i] = n[i] | n[i + 16] << 4, n = u2 | ((u3 >> 1) & 1) << 3
+  for (int h = 0; h < 2; ++h) {  // Q[i] = v0[i] | v0[i + 16] << 4
     uint64_t word = 0;
     for (int half = 0; half < 2; ++half) {
       const int g = h + 2 * half;
-      uint64_t n = Spread(plane[3][1], g) << 3;
-      for (int i = 0; i < 3; ++i) n |= Spread(plane[2][i], g) << i;
+      uint64_t n = 0;
+      for (int i = 0; i < 4; ++i) n |= Spread(plane[0][i], g) << i;
       word |= n << (4 * half);
     }
     std::memcpy(slots_block + 36 + 8 * h, &word, 8);
@@ -142,10 +141,10 @@ void Q3P5SlotsToBlock(const uint8_t* slots_block, uint8_t* file_block) {
     const int nib = (slots_block[36 + j % 16] >> (4 * (j / 16))) & 15;
     const int bit = 8 * (j % 4) + j / 4;
     const int r = (slots_block[52 + bit / 8] >> (bit % 8)) & 1;
-    codes[kSub * sel + j] = static_cast<uint8_t>(p & 15);
-    codes[kSub * ((sel + 1) & 3) + j] = static_cast<uint8_t>((p >> 4) & 7);
-    codes[kSub * ((sel + 2) & 3) + j] = static_cast<uint8_t>(nib & 7);
-    codes[kSub * ((sel + 3) & 3) + j] = static_cast<uint8_t>(((p >> 7) << 2) | ((nib >> 3) << 1) | r);
+    codes[kSub * sel + j] = static_cast<uint8_t>(nib);
+    codes[kSub * ((sel + 1) & 3) + j] = static_cast<uint8_t>(p & 7);
+    codes[kSub * ((sel + 2) & 3) + j] = static_cast<uint8_t>((p >> 3) & 7);
+    codes[kSub * ((sel + 3) & 3) + j] = static_cast<uint8_t>(((p >> 6) << 1) | r);
   }
   quant::BlockQ3P5 blk{};
   blk.hdr = hdr;

@@ -8,14 +8,16 @@
 // sub-block (sel + k) mod 4, so slot 0 is always the upgraded sub-block with
 // its 4-bit half-step code v = 2u + e, and slots 1..3 hold 3-bit codes u.
 // For weight j (0..31) of each slot:
-//   bytes  4..35  P[j]  = v0[j] | u1[j] << 4 | (u3[j] >> 2) << 7
-//   bytes 36..51  Q[j % 16], nibble j / 16 = u2[j] | ((u3[j] >> 1) & 1) << 3
+//   bytes  4..35  P[j]  = u1[j] | u2[j] << 3 | (u3[j] >> 1) << 6
+//   bytes 36..51  Q[j % 16], nibble j / 16 = v0[j]
 //   bytes 52..55  R, bit 8 (j % 4) + j / 4   = u3[j] & 1
-// AVX2 decode (kernels/simd/dot_q3p5_slots.cc): one 32-byte load of P
-// (v0 = P & 15, u1 = (P >> 4) & 7), one 16-byte broadcast of Q and a
-// vpsrlvd by (0 | 4) per 128-bit lane (u2 = & 7), and one 4-byte broadcast of
-// R with a vpsrlvd by (0..7); every code lands on the byte of its weight in
-// weight order, so the activation needs no shuffle. The activation block of
+// AVX2 decode (Decode in kernels/simd/q3p5_slots-inl.h), 11 vector operations:
+// one 32-byte load of P (u1 = P & 7, u2 = (P >> 3) & 7), one 16-byte broadcast
+// of Q and a vpsrlvd by (0 | 4) per 128-bit lane (v0 = & 15), and one 4-byte
+// broadcast of R with a vpsrlvd by (0..7) (u3 = ((P >> 5) & 6) | (R & 1)); every
+// code lands on the byte of its weight in weight order, so the activation needs
+// no shuffle. The 3-bit codes stay undoubled: the dot doubles the sum of their
+// three products once (Dot4) instead of each code. The activation block of
 // slot k is sub-block (sel + k) mod 4: one base pointer per block.
 // A row's final SHORT block (cols % 128 != 0: ns = ceil(r / 32) <= 4 sub-blocks
 // of 3-bit codes u, no ext plane, hdr + 12 ns bytes) keeps its header; sub-block s

@@ -109,9 +109,8 @@ void SlotsByDefinition(const uint8_t* file_block, uint8_t* slots_block) {
   std::memcpy(out, &blk.hdr, 4);
   for (int j = 0; j < 32; ++j) {
     const int v0 = c[0][j], u1 = c[1][j], u2 = c[2][j], u3 = c[3][j];
-    out[4 + j] = static_cast<uint8_t>(v0 | (u1 << 4) | ((u3 >> 2) << 7));
-    const int nib = u2 | (((u3 >> 1) & 1) << 3);
-    out[36 + j % 16] = static_cast<uint8_t>(out[36 + j % 16] | (nib << (4 * (j / 16))));
+    out[4 + j] = static_cast<uint8_t>(u1 | (u2 << 3) | ((u3 >> 1) << 6));
+    out[36 + j % 16] = static_cast<uint8_t>(out[36 + j % 16] | (v0 << (4 * (j / 16))));
     const int bit = 8 * (j % 4) + j / 4;
     out[52 + bit / 8] = static_cast<uint8_t>(out[52 + bit / 8] | ((u3 & 1) << (bit % 8)));
   }
