@@ -39,6 +39,7 @@ LlamaContext::LlamaContext(const LlamaModel& model, KvCache cache, const CpuOpti
   seq_past_.assign(static_cast<size_t>(cache_.n_seq()), 0);
   seq_.assign(kMaxBatch, 0);
   pos_.assign(kMaxBatch, 0);
+  rope_cs_.assign(static_cast<size_t>(kMaxBatch * model.hparams().n_rot), 0.0);
   mm_.pool = &pool_;
   mm_.prefill = options.prefill;
   mm_.min_macs_per_task = options.min_work_per_task;
@@ -68,7 +69,8 @@ uint64_t LlamaContext::ScratchBytes(const LlamaHParams& hp, int64_t n_ctx, int32
                         static_cast<uint64_t>(4 * hp.dim + 2 * hp.q_dim() + 2 * hp.kv_dim() + 2 * hp.ffn_dim);
   const uint64_t per_thread = static_cast<uint64_t>(hp.gqa_group() * n_ctx) +
                               (kv_type == DType::kF32 ? 0 : static_cast<uint64_t>(hp.head_dim));
-  return (rows + static_cast<uint64_t>(n_threads) * per_thread) * sizeof(float) + 2 * kMaxBatch * sizeof(int32_t);
+  return (rows + static_cast<uint64_t>(n_threads) * per_thread) * sizeof(float) + 2 * kMaxBatch * sizeof(int32_t) +
+         static_cast<uint64_t>(kMaxBatch * hp.n_rot) * sizeof(double);
 }
 
 Result<std::unique_ptr<LlamaContext>> LlamaContext::Create(const LlamaModel& model, int64_t n_ctx,
@@ -123,7 +125,7 @@ MemoryUse LlamaContext::memory() const {
   for (const std::vector<float>* v : {&x_, &xb_, &q_, &k_, &v_, &att_, &proj_, &gate_, &up_, &scores_, &norm_, &kv_row_}) {
     floats += v->size();
   }
-  u.scratch = floats * sizeof(float) + (seq_.size() + pos_.size()) * sizeof(int32_t);
+  u.scratch = floats * sizeof(float) + (seq_.size() + pos_.size()) * sizeof(int32_t) + rope_cs_.size() * sizeof(double);
   return u;
 }
 
@@ -200,6 +202,12 @@ Status LlamaContext::ForwardChunk(const int32_t* tokens, int64_t m) {
     // Any layout: token_embd may share a repacked tied output head's bytes (model/weights.h).
     for (int64_t i = 0; i < m; ++i) simd::RowToFloat(model_.weights().token_embd, tokens[i], x_.data() + i * hp.dim);
   }
+  Timed(Op::kRope, [&] {  // the rows' rotations, shared by every layer
+    for (int64_t i = 0; i < m; ++i) {
+      cpu::RopeAngles(hp.n_rot, pos_[static_cast<size_t>(i)], model_.rope_inv_freq().data(),
+                      rope_cs_.data() + i * hp.n_rot);
+    }
+  });
   for (int64_t l = layer_begin_; l < layer_end_; ++l) {
     const LayerWeights* w = &model_.weights().layers[static_cast<size_t>(l)];
     if (streamer_) {
@@ -225,10 +233,9 @@ void LlamaContext::Layer(int64_t l, const LayerWeights& w, int64_t m) {
   MatMulGroup(Op::kMatQkv, {{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}}, xb_.data(), m);
   Timed(Op::kRope, [&] {
     for (int64_t i = 0; i < m; ++i) {
-      const int64_t pos = pos_[static_cast<size_t>(i)];
-      cpu::Rope(q_.data() + i * q_dim, hp.n_heads, hd, hp.n_rot, pos, model_.rope_inv_freq().data(), hp.rope_pairing);
-      cpu::Rope(k_.data() + i * kv_dim, hp.n_kv_heads, hd, hp.n_rot, pos, model_.rope_inv_freq().data(),
-                hp.rope_pairing);
+      const double* cs = rope_cs_.data() + i * hp.n_rot;
+      cpu::RopeWith(q_.data() + i * q_dim, hp.n_heads, hd, hp.n_rot, cs, hp.rope_pairing);
+      cpu::RopeWith(k_.data() + i * kv_dim, hp.n_kv_heads, hd, hp.n_rot, cs, hp.rope_pairing);
     }
   });
   for (int64_t i = 0; i < m; ++i) {

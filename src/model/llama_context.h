@@ -138,6 +138,7 @@ class LlamaContext final : public InferenceContext {
   KvCache cache_;
   std::vector<int64_t> seq_past_;  // [n_seq]
   std::vector<int32_t> seq_, pos_; // [kMaxBatch]: sequence and position of each chunk row
+  std::vector<double> rope_cs_;    // [kMaxBatch][n_rot]: each chunk row's rotation (cpu::RopeAngles)
   // Scratch, each [kMaxBatch][width]:
   std::vector<float> x_;    // residual stream [m][dim]
   std::vector<float> xb_;   // normed input    [m][dim]

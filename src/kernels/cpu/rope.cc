@@ -39,14 +39,28 @@ std::vector<double> RopeInvFreq(int64_t n_rot, double base, const RopeScaling& s
   return inv;
 }
 
+void RopeAngles(int64_t n_rot, int64_t pos, const double* inv_freq, double* cs) {
+  SEPTET_DCHECK(n_rot % 2 == 0);
+  for (int64_t i = 0; i < n_rot / 2; ++i) {
+    const double angle = static_cast<double>(pos) * inv_freq[i];
+    cs[2 * i] = std::cos(angle);
+    cs[2 * i + 1] = std::sin(angle);
+  }
+}
+
 void Rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t pos,
           const double* inv_freq, RopePairing pairing) {
+  std::vector<double> cs(static_cast<size_t>(n_rot));
+  RopeAngles(n_rot, pos, inv_freq, cs.data());
+  RopeWith(x, n_heads, head_dim, n_rot, cs.data(), pairing);
+}
+
+void RopeWith(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const double* cs, RopePairing pairing) {
   SEPTET_DCHECK(n_rot % 2 == 0 && n_rot <= head_dim);
   const int64_t half = n_rot / 2;
   for (int64_t i = 0; i < half; ++i) {
-    const double angle = static_cast<double>(pos) * inv_freq[i];
-    const double c = std::cos(angle);
-    const double s = std::sin(angle);
+    const double c = cs[2 * i];
+    const double s = cs[2 * i + 1];
     // Offsets of the pair's two members inside a head.
     const int64_t ia = pairing == RopePairing::kInterleaved ? 2 * i : i;
     const int64_t ib = pairing == RopePairing::kInterleaved ? 2 * i + 1 : i + half;

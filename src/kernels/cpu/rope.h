@@ -38,4 +38,12 @@ std::vector<double> RopeInvFreq(int64_t n_rot, double base, const RopeScaling& s
 void Rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t pos,
           const double* inv_freq, RopePairing pairing);
 
+// The rotation of position `pos` as Rope computes it: cs[2i] = cos(pos inv_freq[i]),
+// cs[2i + 1] = sin(...), i < n_rot/2 (n_rot doubles). Every layer and head of a
+// token rotates by the same angles: a forward pass computes them once per token.
+void RopeAngles(int64_t n_rot, int64_t pos, const double* inv_freq, double* cs);
+
+// Rope with the angles of RopeAngles: the same result, bit for bit.
+void RopeWith(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const double* cs, RopePairing pairing);
+
 }  // namespace septet::cpu
