@@ -11,7 +11,7 @@
 //   bytes  4..35  P[j]  = u1[j] | u2[j] << 3 | (u3[j] >> 1) << 6
 //   bytes 36..51  Q[j % 16], nibble j / 16 = v0[j]
 //   bytes 52..55  R, bit 8 (j % 4) + j / 4   = u3[j] & 1
-// AVX2 decode (Decode in kernels/simd/q3p5_slots-inl.h), 11 vector operations:
+// AVX2 decode (Decode in kernels/simd/q3p5_slots-inl.h): three loads and 10 vector operations,
 // one 32-byte load of P (u1 = P & 7, u2 = (P >> 3) & 7), one 16-byte broadcast
 // of Q and a vpsrlvd by (0 | 4) per 128-bit lane (v0 = & 15), and one 4-byte
 // broadcast of R with a vpsrlvd by (0..7) (u3 = ((P >> 5) & 6) | (R & 1)); every
