@@ -8,11 +8,11 @@
 // of each: one scale per 32).
 // Every x86 target forms one exact int32 sum per (row, token, block) and runs
 // the same float operations on it (q3p5_lanes-inl.h; the decode shared by all
-// x86 targets is q3p5_slots-inl.h). AVX2 and AVX3 have no vpdpbusd: the decode
-// doubles the 3-bit codes (2 u <= 14 fits the unsigned operand), so the four
-// slot dots sum into one int32 vector: the four vpmaddubsw int16 vectors are
-// added (each lane <= 4 * 2 * 15 * 127 = 15240, no saturation) and widened once
-// with vpmaddwd (Dot4).
+// x86 targets is q3p5_slots-inl.h). AVX2 and AVX3 have no vpdpbusd: the four
+// slot dots sum into one int32 vector (Dot4): the vpmaddubsw int16 vectors of
+// the three 3-bit slots are added and doubled once (the decode leaves u
+// undoubled), slot 0's (v) is added (each lane <= 2 * 3 * 2 * 7 * 127 + 2 * 15
+// * 127 = 14478, no saturation) and the sum widened once with vpmaddwd.
 // * MatVec, and MatMul of at most kRowsLanesMaxTokens (8) tokens on AVX2 and
 //   AVX3 (4 on AVX3_DL): RowsLanes (two rows decoded a block at a time, reduced 4
 //   blocks at a time). On AMD Zen 3 RowsLanes<8> beats the 8-token tile below:
@@ -24,9 +24,10 @@
 //   dword broadcast against the 8 tokens' packed quads, so one vector ends each
 //   block holding the 8 tokens' I_b with no reduction, and the float work is 4
 //   operations per row, block and 8 tokens.
-// A row's final short block (repack.h) decodes to ns sub-blocks of 2 u in
-// natural order (the rest zero) and runs the same formula; the activation's last
-// Q8_B block is zero-padded, so no tail is left to the scalar code.
+// A row's final short block (repack.h) decodes to ns sub-blocks of u in
+// natural order (the rest zero; DecodeShort's weights as Decode's) and runs the
+// same formula; the activation's last Q8_B block is zero-padded, so no tail is
+// left to the scalar code.
 // Portable targets: the slots back to the file layout per block and the
 // reference's own block terms (Q3P5VecDotQ8B), in its order.
 #include "kernels/simd/hwy_config.h"
