@@ -167,17 +167,14 @@ HWY_INLINE void AffineRowsAvx2(const Tables& t, const cpu::WeightView& w, int64_
   const int64_t nsb = w.cols / quant::kQK;
   __m256 sum[R];
   for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_ps();
-  const size_t ahead = TilePrefetchBytes(R, w.row_bytes);
+  TileSweep sweep(w.row(row), R * w.row_bytes, TilePrefetchBytes(R, w.row_bytes), nsb);
   for (int64_t sb = 0; sb < nsb; ++sb) {
     const uint8_t* xblk = Q8ABlock(act, sb * kSubs);
     __m256 xd8, xs8;
     LoadQ8AMeta8(xblk, &xd8, &xs8);
+    sweep.Step();
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w.row(row + r) + sb * L::kBytes;
-      PrefetchAhead(blk, ahead);
-      PrefetchAhead(blk + 64, ahead);
-      PrefetchAhead(blk + 128, ahead);
-      if constexpr (L::kBytes > 192) PrefetchAhead(blk + 192, ahead);
       alignas(16) uint8_t sm[16];
       UnpackScaleMin(blk + L::kScales, sm);
       const __m128i smv = _mm_load_si128(reinterpret_cast<const __m128i*>(sm));
@@ -226,19 +223,16 @@ HWY_INLINE void Q6RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t ro
   const int64_t nsb = w.cols / quant::kQK;
   __m256 sum[R];
   for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_ps();
-  const size_t ahead = TilePrefetchBytes(R, w.row_bytes);
+  TileSweep sweep(w.row(row), R * w.row_bytes, TilePrefetchBytes(R, w.row_bytes), nsb);
   for (int64_t sb = 0; sb < nsb; ++sb) {
     const uint8_t* xblk = Q8ABlock(act, sb * kSubs);
     __m256 xd8, xs8;
     LoadQ8AMeta8(xblk, &xd8, &xs8);
     __m256i x32[kSubs];  // 32 * (x_2i + x_2i+1) per int16 lane
     for (int j = 0; j < kSubs; ++j) x32[j] = _mm256_maddubs_epi16(t.c32, LoadX(xblk, j));
+    sweep.Step();
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w.row(row + r) + sb * kQ6Bytes;
-      PrefetchAhead(blk, ahead);
-      PrefetchAhead(blk + 64, ahead);
-      PrefetchAhead(blk + 128, ahead);
-      PrefetchAhead(blk + 192, ahead);
       const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kQ6Scales));
       __m256i p[kSubs];
       for (int h = 0; h < 2; ++h) {

@@ -108,7 +108,8 @@ HWY_INLINE __m256i Codes(const Tables& t, const uint8_t* blk) {
 // (lane j: block b0 + j). Inlined with cnt = 4 in the main loop.
 template <class L, int R>
 HWY_INLINE void Group(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, int64_t b0,
-                      int cnt, __m128* sum) {
+                      int cnt, TileSweep* sweep, __m128* sum) {
+  sweep->Step();
   const uint8_t* xblk = Q8ABlock(act, b0);
   __m256i x[4];
   __m128 xd4, xs4;
@@ -134,9 +135,6 @@ HWY_INLINE void Group(const Tables& t, const cpu::WeightView& w, int64_t row, co
   const __m128 xsc4 = _mm_mul_ps(xs4, _mm_set1_ps(static_cast<float>(L::kOffset)));
   for (int r = 0; r < R; ++r) {
     const uint8_t* wb = w.row(row + r) + b0 * L::kBytes;
-    const size_t ahead = TilePrefetchBytes(R, w.row_bytes);
-    PrefetchAhead(wb, ahead);  // <= 96 bytes a group
-    PrefetchAhead(wb + 64, ahead);
     __m256i p[4];
     uint32_t head[4];  // d | m << 16 of each block (m: the next two bytes, unused for symmetric types)
     for (int j = 0; j < 4; ++j) {
@@ -162,9 +160,10 @@ HWY_INLINE void RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row,
   const int64_t nb = w.cols / quant::kGgmlLegacyBlockSize;
   __m128 sum[R];
   for (int r = 0; r < R; ++r) sum[r] = _mm_setzero_ps();
+  TileSweep sweep(w.row(row), R * w.row_bytes, TilePrefetchBytes(R, w.row_bytes), (nb + 3) / 4);
   int64_t b0 = 0;
-  for (; b0 + 4 <= nb; b0 += 4) Group<L, R>(t, w, row, act, b0, 4, sum);
-  if (b0 < nb) Group<L, R>(t, w, row, act, b0, static_cast<int>(nb - b0), sum);
+  for (; b0 + 4 <= nb; b0 += 4) Group<L, R>(t, w, row, act, b0, 4, &sweep, sum);
+  if (b0 < nb) Group<L, R>(t, w, row, act, b0, static_cast<int>(nb - b0), &sweep, sum);
   for (int r = 0; r < R; ++r) y[r] = HSum4f(sum[r]);
 }
 

@@ -109,17 +109,15 @@ HWY_INLINE void RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row,
   __m128 sum[R];
   for (int r = 0; r < R; ++r) sum[r] = _mm_setzero_ps();
   PreparedX px;
-  const size_t ahead = TilePrefetchBytes(R, w.row_bytes);
+  const int ns = static_cast<int>((w.cols - nb * kBlock + quant::kQ4GSubBlockSize - 1) / quant::kQ4GSubBlockSize);
+  TileSweep sweep(w.row(row), R * w.row_bytes, TilePrefetchBytes(R, w.row_bytes), nb + (ns > 0));
   for (int64_t b = 0; b < nb; ++b) {
     PrepareX(t, Q8ABlock(act, b * kSubs), kSubs, &px);
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* blk = w.row(row + r) + b * kBlockBytes;
-      PrefetchAhead(blk, ahead);
-      sum[r] = AddGroup(t, blk, px, kSubs, sum[r]);
-    }
+    sweep.Step();
+    for (int r = 0; r < R; ++r) sum[r] = AddGroup(t, w.row(row + r) + b * kBlockBytes, px, kSubs, sum[r]);
   }
-  const int ns = static_cast<int>((w.cols - nb * kBlock + quant::kQ4GSubBlockSize - 1) / quant::kQ4GSubBlockSize);
   if (ns > 0) {  // the short final group
+    sweep.Step();
     PrepareX(t, Q8ABlock(act, nb * kSubs), ns, &px);
     for (int r = 0; r < R; ++r) sum[r] = AddGroup(t, w.row(row + r) + nb * kBlockBytes, px, ns, sum[r]);
   }
@@ -144,12 +142,13 @@ HWY_INLINE void RowsTokensAvx2(const Tables& t, const cpu::WeightView& w, int64_
     for (int k = 0; k < T; ++k) sum[r][k] = _mm_setzero_ps();
   }
   PreparedX px[T];
-  const size_t ahead = TilePrefetchBytes(R, w.row_bytes);
+  const int ns = static_cast<int>((w.cols - nb * kBlock + quant::kQ4GSubBlockSize - 1) / quant::kQ4GSubBlockSize);
+  TileSweep sweep(w.row(row), R * w.row_bytes, TilePrefetchBytes(R, w.row_bytes), nb + (ns > 0));
   for (int64_t b = 0; b < nb; ++b) {
     for (int k = 0; k < T; ++k) PrepareX(t, Q8ABlock(act[k], b * kSubs), kSubs, &px[k]);
+    sweep.Step();
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w.row(row + r) + b * kBlockBytes;
-      PrefetchAhead(blk, ahead);
       __m256i a[T][kSubs];
       for (int s = 0; s < kSubs; ++s) {
         const __m256i c = DecodeSub(t, blk + 4 + 16 * s);
@@ -159,7 +158,7 @@ HWY_INLINE void RowsTokensAvx2(const Tables& t, const cpu::WeightView& w, int64_
       for (int k = 0; k < T; ++k) sum[r][k] = AddAffineGroup(dm, a[k], px[k], sum[r][k]);
     }
   }
-  const int ns = static_cast<int>((w.cols - nb * kBlock + quant::kQ4GSubBlockSize - 1) / quant::kQ4GSubBlockSize);
+  if (ns > 0) sweep.Step();
   for (int k = 0; k < T; ++k) {
     if (ns > 0) {  // the short final group, as RowsAvx2
       PrepareX(t, Q8ABlock(act[k], nb * kSubs), ns, &px[0]);

@@ -87,18 +87,15 @@ HWY_INLINE void RowsAvx2(const cpu::WeightView& w, int64_t row, const uint8_t* a
   for (int r = 0; r < R; ++r) sum[r] = _mm_setzero_ps();
   __m256i x[4];
   __m128 xd4;
-  const size_t ahead = TilePrefetchBytes(R, w.row_bytes);
+  const int nb = static_cast<int>((w.cols + quant::kQ8_0BlockSize - 1) / quant::kQ8_0BlockSize - 4 * ng);
+  TileSweep sweep(w.row(row), R * w.row_bytes, TilePrefetchBytes(R, w.row_bytes), ng + (nb > 0));
   for (int64_t g = 0; g < ng; ++g) {
     LoadGroupX(Q8ABlock(act, 4 * g), 4, x, &xd4);
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* wb = w.row(row + r) + 4 * g * kBlockBytes;
-      PrefetchAhead(wb, ahead);  // 136 bytes a group: every other group also the next line
-      PrefetchAhead(wb + 64, ahead);
-      sum[r] = AddGroup(wb, x, xd4, 4, sum[r]);
-    }
+    sweep.Step();
+    for (int r = 0; r < R; ++r) sum[r] = AddGroup(w.row(row + r) + 4 * g * kBlockBytes, x, xd4, 4, sum[r]);
   }
-  const int nb = static_cast<int>((w.cols + quant::kQ8_0BlockSize - 1) / quant::kQ8_0BlockSize - 4 * ng);
   if (nb > 0) {  // the last 1..3 blocks
+    sweep.Step();
     LoadGroupX(Q8ABlock(act, 4 * ng), nb, x, &xd4);
     for (int r = 0; r < R; ++r) sum[r] = AddGroup(w.row(row + r) + 4 * ng * kBlockBytes, x, xd4, nb, sum[r]);
   }
@@ -115,7 +112,8 @@ HWY_INLINE void RowsTokensAvx2(const cpu::WeightView& w, int64_t row, const uint
   for (int r = 0; r < R; ++r) {
     for (int t = 0; t < T; ++t) sum[r][t] = _mm_setzero_ps();
   }
-  const size_t ahead = TilePrefetchBytes(R, w.row_bytes);
+  const int nb = static_cast<int>((w.cols + quant::kQ8_0BlockSize - 1) / quant::kQ8_0BlockSize - 4 * ng);
+  TileSweep sweep(w.row(row), R * w.row_bytes, TilePrefetchBytes(R, w.row_bytes), ng + (nb > 0));
   for (int64_t g = 0; g < ng; ++g) {
     __m128 xd4[T], xs4;
     const uint8_t* xg[T];
@@ -123,10 +121,9 @@ HWY_INLINE void RowsTokensAvx2(const cpu::WeightView& w, int64_t row, const uint
       xg[t] = Q8ABlock(act[t], 4 * g);
       LoadQ8AMeta4(xg[t], &xd4[t], &xs4);
     }
+    sweep.Step();
     for (int r = 0; r < R; ++r) {
       const uint8_t* wb = w.row(row + r) + 4 * g * kBlockBytes;
-      PrefetchAhead(wb, ahead);
-      PrefetchAhead(wb + 64, ahead);
       __m256i a[T][4];
       for (int j = 0; j < 4; ++j) {
         const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + j * kBlockBytes + 2));
@@ -140,7 +137,7 @@ HWY_INLINE void RowsTokensAvx2(const cpu::WeightView& w, int64_t row, const uint
       for (int t = 0; t < T; ++t) sum[r][t] = AddScaledGroup(dw4, xd4[t], a[t], sum[r][t]);
     }
   }
-  const int nb = static_cast<int>((w.cols + quant::kQ8_0BlockSize - 1) / quant::kQ8_0BlockSize - 4 * ng);
+  if (nb > 0) sweep.Step();
   for (int t = 0; t < T; ++t) {
     if (nb > 0) {  // the last 1..3 blocks, as RowsAvx2
       __m256i x[4];
@@ -290,14 +287,12 @@ HWY_INLINE void FusedTile(const cpu::WeightView& w, int64_t ra, int64_t nblocks,
   }
   const uint8_t* wr[R];
   for (int r = 0; r < R; ++r) wr[r] = w.row(ra + r);
-  const size_t ahead = TilePrefetchBytes(R, w.row_bytes);
+  TileSweep sweep(wr[0], R * w.row_bytes, TilePrefetchBytes(R, w.row_bytes), nblocks);
   for (int64_t b = 0; b < nblocks; ++b) {
     const uint8_t* xb = xp + static_cast<size_t>(b) * P::kBlockBytes;
+    sweep.Step();
     L::VI acc[R];
-    for (int r = 0; r < R; ++r) {
-      PrefetchAhead(wr[r] + b * kBlockBytes, ahead);
-      acc[r] = L::Zero();
-    }
+    for (int r = 0; r < R; ++r) acc[r] = L::Zero();
     for (int q = 0; q < kLaneQuads; ++q) {
       const L::VI xq = L::Load(xb + P::kQuadBytes * q);
       for (int r = 0; r < R; ++r) {

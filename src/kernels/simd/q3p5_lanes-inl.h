@@ -121,11 +121,10 @@ HWY_INLINE __m256i DotDecoded(const Decoded& d, const uint8_t* x2) {
 // Block b of one row (whole, or the short block of ns sub-blocks) decoded once and
 // dotted with T tokens: i[t][J].
 template <int T, int J>
-HWY_INLINE void DecodeDotBlock(const Consts& k, const uint8_t* blk, bool whole, int ns, size_t ahead,
+HWY_INLINE void DecodeDotBlock(const Consts& k, const uint8_t* blk, bool whole, int ns,
                                const ActView* am, int64_t b, __m256i (&i)[T][4]) {
   Decoded d;
   if (whole) {
-    PrefetchAhead(blk, ahead);
     Decode(k, blk, &d);
   } else {
     DecodeShort(k, blk, ns, &d);
@@ -139,7 +138,7 @@ HWY_INLINE void DecodeDotBlock(const Consts& k, const uint8_t* blk, bool whole, 
 // decoded and dotted before row B is decoded: 4 code vectors live, not 8 (with
 // both rows decoded first the AVX2 build spilled ~30 vectors a group).
 template <int T, int J, bool kFull>
-HWY_INLINE void RowsLanesBlock(const Consts& k, const uint8_t* wa, const uint8_t* wb, size_t ahead,
+HWY_INLINE void RowsLanesBlock(const Consts& k, const uint8_t* wa, const uint8_t* wb,
                                const ActView* am, int64_t g, int64_t nb, int ns, __m256i (&ia)[T][4],
                                __m256i (&ib)[T][4], uint32_t* ha, uint32_t* hb) {
   const int64_t b = g + J;
@@ -149,8 +148,8 @@ HWY_INLINE void RowsLanesBlock(const Consts& k, const uint8_t* wa, const uint8_t
     ha[J] = hb[J] = 0;
     return;
   }
-  DecodeDotBlock<T, J>(k, wa + b * kBlockBytes, whole, ns, ahead, am, b, ia);
-  DecodeDotBlock<T, J>(k, wb + b * kBlockBytes, whole, ns, ahead, am, b, ib);
+  DecodeDotBlock<T, J>(k, wa + b * kBlockBytes, whole, ns, am, b, ia);
+  DecodeDotBlock<T, J>(k, wb + b * kBlockBytes, whole, ns, am, b, ib);
   if (!kFull) {
     ha[J] = LoadU32(wa + b * kBlockBytes);  // the short block starts with its header too
     hb[J] = LoadU32(wb + b * kBlockBytes);
@@ -192,15 +191,15 @@ HWY_INLINE void GroupHeadersAt(const uint8_t* wa, const uint8_t* wb, int64_t g, 
 // Blocks g .. g + 3 of rows A and B into each token's sums
 // s[t] = [A: s_0..s_3 | B: s_0..s_3].
 template <int T, bool kFull>
-HWY_INLINE void RowsLanesGroup(const Consts& k, const uint8_t* wa, const uint8_t* wb, size_t ahead,
+HWY_INLINE void RowsLanesGroup(const Consts& k, const uint8_t* wa, const uint8_t* wb,
                                const ActView* am, int64_t g, int64_t nb, int ns,
                                __m256 (&s)[T]) {
   __m256i ia[T][4], ib[T][4];
   uint32_t ha[4] = {0, 0, 0, 0}, hb[4] = {0, 0, 0, 0};
-  RowsLanesBlock<T, 0, kFull>(k, wa, wb, ahead, am, g, nb, ns, ia, ib, ha, hb);
-  RowsLanesBlock<T, 1, kFull>(k, wa, wb, ahead, am, g, nb, ns, ia, ib, ha, hb);
-  RowsLanesBlock<T, 2, kFull>(k, wa, wb, ahead, am, g, nb, ns, ia, ib, ha, hb);
-  RowsLanesBlock<T, 3, kFull>(k, wa, wb, ahead, am, g, nb, ns, ia, ib, ha, hb);
+  RowsLanesBlock<T, 0, kFull>(k, wa, wb, am, g, nb, ns, ia, ib, ha, hb);
+  RowsLanesBlock<T, 1, kFull>(k, wa, wb, am, g, nb, ns, ia, ib, ha, hb);
+  RowsLanesBlock<T, 2, kFull>(k, wa, wb, am, g, nb, ns, ia, ib, ha, hb);
+  RowsLanesBlock<T, 3, kFull>(k, wa, wb, am, g, nb, ns, ia, ib, ha, hb);
   __m256 hh, mm;
   if constexpr (kFull) {
     GroupHeadersAt(wa, wb, g, &hh, &mm);
@@ -386,8 +385,13 @@ void RowsLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* 
     const uint8_t* wb = w.row(std::min(r + 1, r1 - 1));  // an odd last row pairs with itself
     __m256 s[T];
     for (int t = 0; t < T; ++t) s[t] = _mm256_setzero_ps();
+    TileSweep sweep(wa, 2 * w.row_bytes, ahead, (nbs + 3) / 4);
     int64_t g = 0;
-    for (; g + 4 <= nb; g += 4) RowsLanesGroup<T, true>(k, wa, wb, ahead, am, g, nb, ns, s);
+    for (; g + 4 <= nb; g += 4) {
+      sweep.Step();
+      RowsLanesGroup<T, true>(k, wa, wb, am, g, nb, ns, s);
+    }
+    if (g < nbs) sweep.Step();
     __m128 yab[T];
     if (g + 1 == nbs) {  // the last block alone in its group (576 columns: 4 blocks + 64)
       switch (g < nb ? kSubs : ns) {
@@ -397,7 +401,7 @@ void RowsLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* 
         default: RowsLanesLast<T, kSubs>(k, wa, wb, am, g, s, yab); break;
       }
     } else {
-      if (g < nbs) RowsLanesGroup<T, false>(k, wa, wb, ahead, am, g, nb, ns, s);
+      if (g < nbs) RowsLanesGroup<T, false>(k, wa, wb, am, g, nb, ns, s);
       for (int t = 0; t < T; ++t) {
         __m128 w1, w2;
         PairHalves(s[t], &w1, &w2);
