@@ -221,6 +221,16 @@ HWY_INLINE size_t TilePrefetchBytes(int rows, size_t row_bytes) {
   return (static_cast<size_t>(kWeightPrefetchBytes) + tile - 1) / tile * tile;
 }
 
+// The weight bytes of rows [r0, r1): what one matvec task walks.
+HWY_INLINE RowSpan SpanOf(const cpu::WeightView& w, int64_t r0, int64_t r1) { return RowSpan{w.row(r0), w.row(r1)}; }
+
+// The prefetch sweep of the tile of `rows` rows at `row`, in a task over `span`, in
+// `steps` steps: the tile TilePrefetchBytes ahead, within the span (SweepAhead).
+HWY_INLINE TileSweep RowTileSweep(const cpu::WeightView& w, int64_t row, int rows, RowSpan span, int64_t steps) {
+  return SweepAhead(w.row(row), static_cast<size_t>(rows) * w.row_bytes, TilePrefetchBytes(rows, w.row_bytes), span,
+                    steps);
+}
+
 // Lane i = sum of the 4 products u[4i + j] * x[4i + j] (u unsigned, x signed), in
 // int32. AVX3_DL: one vpdpbusd; elsewhere vpmaddubsw + vpmaddwd by 1. The same
 // exact integers (within MulAddU8I8's int16 pair bound) on every target.

@@ -163,11 +163,11 @@ HWY_INLINE void SubPair(const Tables& t, const uint8_t* blk, __m256i qh, const u
 
 template <class L, int R>
 HWY_INLINE void AffineRowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act,
-                               float* y) {
+                               float* y, RowSpan span) {
   const int64_t nsb = w.cols / quant::kQK;
   __m256 sum[R];
   for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_ps();
-  TileSweep sweep(w.row(row), R * w.row_bytes, TilePrefetchBytes(R, w.row_bytes), nsb);
+  TileSweep sweep = RowTileSweep(w, row, R, span, nsb);
   for (int64_t sb = 0; sb < nsb; ++sb) {
     const uint8_t* xblk = Q8ABlock(act, sb * kSubs);
     __m256 xd8, xs8;
@@ -219,11 +219,12 @@ HWY_INLINE void Q6Codes(const Tables& t, const uint8_t* blk, int h, __m256i u[4]
 }
 
 template <int R>
-HWY_INLINE void Q6RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y) {
+HWY_INLINE void Q6RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y,
+                           RowSpan span) {
   const int64_t nsb = w.cols / quant::kQK;
   __m256 sum[R];
   for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_ps();
-  TileSweep sweep(w.row(row), R * w.row_bytes, TilePrefetchBytes(R, w.row_bytes), nsb);
+  TileSweep sweep = RowTileSweep(w, row, R, span, nsb);
   for (int64_t sb = 0; sb < nsb; ++sb) {
     const uint8_t* xblk = Q8ABlock(act, sb * kSubs);
     __m256 xd8, xs8;
@@ -252,29 +253,33 @@ HWY_INLINE void Q6RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t ro
 // Rows(t, w, row, act, y) for R = 4 and R = 1.
 struct Q4_KRows {
   template <int R>
-  static void Run(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y) {
-    AffineRowsAvx2<Q4_KLayout, R>(t, w, row, act, y);
+  static void Run(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y,
+                  RowSpan span) {
+    AffineRowsAvx2<Q4_KLayout, R>(t, w, row, act, y, span);
   }
 };
 struct Q5_KRows {
   template <int R>
-  static void Run(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y) {
-    AffineRowsAvx2<Q5_KLayout, R>(t, w, row, act, y);
+  static void Run(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y,
+                  RowSpan span) {
+    AffineRowsAvx2<Q5_KLayout, R>(t, w, row, act, y, span);
   }
 };
 struct Q6_KRows {
   template <int R>
-  static void Run(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y) {
-    Q6RowsAvx2<R>(t, w, row, act, y);
+  static void Run(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y,
+                  RowSpan span) {
+    Q6RowsAvx2<R>(t, w, row, act, y, span);
   }
 };
 
 template <class K>
 void MatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
   const Tables t = MakeTables();
+  const RowSpan span = SpanOf(w, r0, r1);
   int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) K::template Run<4>(t, w, r, act, y + (r - r0));
-  for (; r < r1; ++r) K::template Run<1>(t, w, r, act, y + (r - r0));
+  for (; r + 4 <= r1; r += 4) K::template Run<4>(t, w, r, act, y + (r - r0), span);
+  for (; r < r1; ++r) K::template Run<1>(t, w, r, act, y + (r - r0), span);
 }
 
 #if HWY_TARGET == HWY_AVX3_DL

@@ -156,11 +156,12 @@ HWY_INLINE void Group(const Tables& t, const cpu::WeightView& w, int64_t row, co
 }
 
 template <class L, int R>
-HWY_INLINE void RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y) {
+HWY_INLINE void RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y,
+                         RowSpan span) {
   const int64_t nb = w.cols / quant::kGgmlLegacyBlockSize;
   __m128 sum[R];
   for (int r = 0; r < R; ++r) sum[r] = _mm_setzero_ps();
-  TileSweep sweep(w.row(row), R * w.row_bytes, TilePrefetchBytes(R, w.row_bytes), (nb + 3) / 4);
+  TileSweep sweep = RowTileSweep(w, row, R, span, (nb + 3) / 4);
   int64_t b0 = 0;
   for (; b0 + 4 <= nb; b0 += 4) Group<L, R>(t, w, row, act, b0, 4, &sweep, sum);
   if (b0 < nb) Group<L, R>(t, w, row, act, b0, static_cast<int>(nb - b0), &sweep, sum);
@@ -170,9 +171,10 @@ HWY_INLINE void RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row,
 template <class L>
 void MatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
   const Tables t = MakeTables();
+  const RowSpan span = SpanOf(w, r0, r1);
   int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) RowsAvx2<L, 4>(t, w, r, act, y + (r - r0));
-  for (; r < r1; ++r) RowsAvx2<L, 1>(t, w, r, act, y + (r - r0));
+  for (; r + 4 <= r1; r += 4) RowsAvx2<L, 4>(t, w, r, act, y + (r - r0), span);
+  for (; r < r1; ++r) RowsAvx2<L, 1>(t, w, r, act, y + (r - r0), span);
 }
 
 #if HWY_TARGET == HWY_AVX3_DL

@@ -104,13 +104,13 @@ HWY_INLINE __m128 AddGroup(const Tables& t, const uint8_t* blk, const PreparedX&
 
 template <int R>
 HWY_INLINE void RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act,
-                         float* y) {
+                         float* y, RowSpan span) {
   const int64_t nb = w.cols / kBlock;
   __m128 sum[R];
   for (int r = 0; r < R; ++r) sum[r] = _mm_setzero_ps();
   PreparedX px;
   const int ns = static_cast<int>((w.cols - nb * kBlock + quant::kQ4GSubBlockSize - 1) / quant::kQ4GSubBlockSize);
-  TileSweep sweep(w.row(row), R * w.row_bytes, TilePrefetchBytes(R, w.row_bytes), nb + (ns > 0));
+  TileSweep sweep = RowTileSweep(w, row, R, span, nb + (ns > 0));
   for (int64_t b = 0; b < nb; ++b) {
     PrepareX(t, Q8ABlock(act, b * kSubs), kSubs, &px);
     sweep.Step();
@@ -126,16 +126,17 @@ HWY_INLINE void RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row,
 
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
   const Tables t = MakeTables();
+  const RowSpan span = SpanOf(w, r0, r1);
   int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) RowsAvx2<4>(t, w, r, act, y + (r - r0));
-  for (; r < r1; ++r) RowsAvx2<1>(t, w, r, act, y + (r - r0));
+  for (; r + 4 <= r1; r += 4) RowsAvx2<4>(t, w, r, act, y + (r - r0), span);
+  for (; r < r1; ++r) RowsAvx2<1>(t, w, r, act, y + (r - r0), span);
 }
 
 // R rows x T tokens: each sub-block decoded once for all T tokens; per token and
 // row the integers and float steps are AddGroup's (RowsAvx2's bits).
 template <int R, int T>
 HWY_INLINE void RowsTokensAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* const* act,
-                               float* const* y) {
+                               float* const* y, RowSpan span) {
   const int64_t nb = w.cols / kBlock;
   __m128 sum[R][T];
   for (int r = 0; r < R; ++r) {
@@ -143,7 +144,7 @@ HWY_INLINE void RowsTokensAvx2(const Tables& t, const cpu::WeightView& w, int64_
   }
   PreparedX px[T];
   const int ns = static_cast<int>((w.cols - nb * kBlock + quant::kQ4GSubBlockSize - 1) / quant::kQ4GSubBlockSize);
-  TileSweep sweep(w.row(row), R * w.row_bytes, TilePrefetchBytes(R, w.row_bytes), nb + (ns > 0));
+  TileSweep sweep = RowTileSweep(w, row, R, span, nb + (ns > 0));
   for (int64_t b = 0; b < nb; ++b) {
     for (int k = 0; k < T; ++k) PrepareX(t, Q8ABlock(act[k], b * kSubs), kSubs, &px[k]);
     sweep.Step();
@@ -175,12 +176,13 @@ constexpr int kTokens = 2;
 void MatMulPerToken(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                     int64_t m, float* y, int64_t y_stride) {
   const Tables t = MakeTables();
+  const RowSpan span = SpanOf(w, r0, r1);
   RowTilesByTokens<kTokens>(
       r0, r1, act, act_stride, m, y, y_stride,
       [&](auto rows, int64_t r, const uint8_t* const* a, float* const* yt)
-          HWY_ATTR { RowsTokensAvx2<decltype(rows)::value, kTokens>(t, w, r, a, yt); },
+          HWY_ATTR { RowsTokensAvx2<decltype(rows)::value, kTokens>(t, w, r, a, yt, span); },
       [&](auto rows, int64_t r, const uint8_t* a, float* yt) HWY_ATTR {
-        RowsAvx2<decltype(rows)::value>(t, w, r, a, yt);
+        RowsAvx2<decltype(rows)::value>(t, w, r, a, yt, span);
       });
 }
 

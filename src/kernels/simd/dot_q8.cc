@@ -81,14 +81,14 @@ HWY_INLINE __m128 AddGroup(const uint8_t* wb, const __m256i x[4], __m128 xd4, in
 }
 
 template <int R>
-HWY_INLINE void RowsAvx2(const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y) {
+HWY_INLINE void RowsAvx2(const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y, RowSpan span) {
   const int64_t ng = w.cols / kGroup;
   __m128 sum[R];
   for (int r = 0; r < R; ++r) sum[r] = _mm_setzero_ps();
   __m256i x[4];
   __m128 xd4;
   const int nb = static_cast<int>((w.cols + quant::kQ8_0BlockSize - 1) / quant::kQ8_0BlockSize - 4 * ng);
-  TileSweep sweep(w.row(row), R * w.row_bytes, TilePrefetchBytes(R, w.row_bytes), ng + (nb > 0));
+  TileSweep sweep = RowTileSweep(w, row, R, span, ng + (nb > 0));
   for (int64_t g = 0; g < ng; ++g) {
     LoadGroupX(Q8ABlock(act, 4 * g), 4, x, &xd4);
     sweep.Step();
@@ -106,14 +106,15 @@ HWY_INLINE void RowsAvx2(const cpu::WeightView& w, int64_t row, const uint8_t* a
 // all T tokens. Per token and row the integers and float steps are AddGroup's, so
 // the results are RowsAvx2's bit for bit.
 template <int R, int T>
-HWY_INLINE void RowsTokensAvx2(const cpu::WeightView& w, int64_t row, const uint8_t* const* act, float* const* y) {
+HWY_INLINE void RowsTokensAvx2(const cpu::WeightView& w, int64_t row, const uint8_t* const* act, float* const* y,
+                               RowSpan span) {
   const int64_t ng = w.cols / kGroup;
   __m128 sum[R][T];
   for (int r = 0; r < R; ++r) {
     for (int t = 0; t < T; ++t) sum[r][t] = _mm_setzero_ps();
   }
   const int nb = static_cast<int>((w.cols + quant::kQ8_0BlockSize - 1) / quant::kQ8_0BlockSize - 4 * ng);
-  TileSweep sweep(w.row(row), R * w.row_bytes, TilePrefetchBytes(R, w.row_bytes), ng + (nb > 0));
+  TileSweep sweep = RowTileSweep(w, row, R, span, ng + (nb > 0));
   for (int64_t g = 0; g < ng; ++g) {
     __m128 xd4[T], xs4;
     const uint8_t* xg[T];
@@ -152,9 +153,10 @@ HWY_INLINE void RowsTokensAvx2(const cpu::WeightView& w, int64_t row, const uint
 }
 
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  const RowSpan span = SpanOf(w, r0, r1);
   int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) RowsAvx2<4>(w, r, act, y + (r - r0));
-  for (; r < r1; ++r) RowsAvx2<1>(w, r, act, y + (r - r0));
+  for (; r + 4 <= r1; r += 4) RowsAvx2<4>(w, r, act, y + (r - r0), span);
+  for (; r < r1; ++r) RowsAvx2<1>(w, r, act, y + (r - r0), span);
 }
 
 // Prefill without VNNI: nothing to decode, so a tile of 4 rows (L1/L2-resident
@@ -163,11 +165,14 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
 constexpr int kTokens = 2;
 void MatMulPerToken(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                     int64_t m, float* y, int64_t y_stride) {
+  const RowSpan span = SpanOf(w, r0, r1);
   RowTilesByTokens<kTokens>(
       r0, r1, act, act_stride, m, y, y_stride,
       [&](auto rows, int64_t r, const uint8_t* const* a, float* const* yt)
-          HWY_ATTR { RowsTokensAvx2<decltype(rows)::value, kTokens>(w, r, a, yt); },
-      [&](auto rows, int64_t r, const uint8_t* a, float* yt) HWY_ATTR { RowsAvx2<decltype(rows)::value>(w, r, a, yt); });
+          HWY_ATTR { RowsTokensAvx2<decltype(rows)::value, kTokens>(w, r, a, yt, span); },
+      [&](auto rows, int64_t r, const uint8_t* a, float* yt) HWY_ATTR {
+        RowsAvx2<decltype(rows)::value>(w, r, a, yt, span);
+      });
 }
 
 #if HWY_TARGET == HWY_AVX3_DL

@@ -379,13 +379,13 @@ void RowsLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* 
     FillActMeta(act[t], nbs, &meta[t]);
     am[t] = ActView{meta[t].x2, meta[t].xd.data(), meta[t].xo.data()};
   }
-  const size_t ahead = TilePrefetchBytes(2, w.row_bytes);
+  const RowSpan span = SpanOf(w, r0, r1);
   for (int64_t r = r0; r < r1; r += 2) {
     const uint8_t* wa = w.row(r);
     const uint8_t* wb = w.row(std::min(r + 1, r1 - 1));  // an odd last row pairs with itself
     __m256 s[T];
     for (int t = 0; t < T; ++t) s[t] = _mm256_setzero_ps();
-    TileSweep sweep(wa, 2 * w.row_bytes, ahead, (nbs + 3) / 4);
+    TileSweep sweep = RowTileSweep(w, r, 2, span, (nbs + 3) / 4);
     int64_t g = 0;
     for (; g + 4 <= nb; g += 4) {
       sweep.Step();

@@ -23,8 +23,11 @@ template <class Touch>
 class BasicTileSweep {
  public:
   BasicTileSweep(const uint8_t* tile, size_t bytes, size_t ahead, int64_t steps, Touch touch = Touch())
-      : next_(LineOf(tile + ahead)), end_(tile + ahead + bytes), touch_(touch) {
-    const size_t lines = bytes == 0 ? 0 : (static_cast<size_t>(end_ - next_) + kCacheLine - 1) / kCacheLine;
+      : BasicTileSweep(tile + ahead, tile + ahead + bytes, steps, touch) {}
+  // The lines of [from, to) (none if to <= from).
+  BasicTileSweep(const uint8_t* from, const uint8_t* to, int64_t steps, Touch touch = Touch())
+      : next_(LineOf(from)), end_(to), touch_(touch) {
+    const size_t lines = to <= from ? 0 : (static_cast<size_t>(end_ - next_) + kCacheLine - 1) / kCacheLine;
     const size_t n = steps > 0 ? static_cast<size_t>(steps) : 1;
     per_step_ = kCacheLine * ((lines + n - 1) / n);
   }
@@ -48,5 +51,25 @@ struct PrefetchLine {
   void operator()(const uint8_t* p) const { __builtin_prefetch(p, 0, 3); }
 };
 using TileSweep = BasicTileSweep<PrefetchLine>;
+
+// The weight bytes [begin, end) of the rows one matvec task walks.
+struct RowSpan {
+  const uint8_t* begin;
+  const uint8_t* end;
+};
+
+// The sweep of the tile at `tile` (`bytes` long, inside `span`): the bytes `ahead`
+// further on, but not past the span's end (the rows after it are another task's,
+// most often run by the other thread, whose core then had to fetch them from this
+// one's cache), and for the span's first tile also the bytes from the tile up to
+// there, which no earlier tile prefetched. Walking a span tile after tile with
+// `ahead` a whole number of tiles, every line of the span is swept, none outside it.
+template <class Touch = PrefetchLine>
+BasicTileSweep<Touch> SweepAhead(const uint8_t* tile, size_t bytes, size_t ahead, RowSpan span, int64_t steps,
+                                 Touch touch = Touch()) {
+  const uint8_t* from = tile == span.begin ? tile : tile + ahead;
+  const uint8_t* to = static_cast<size_t>(span.end - tile) > ahead + bytes ? tile + ahead + bytes : span.end;
+  return BasicTileSweep<Touch>(from, to, steps, touch);
+}
 
 }  // namespace septet::simd

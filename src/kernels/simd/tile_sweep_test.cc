@@ -65,5 +65,54 @@ TEST(TileSweep, TouchesEveryLineOnceWithinTheSteps) {
 
 TEST(TileSweep, EmptyTileTouchesNothing) { CheckSweep(5, 0, 4096, 3); }
 
+// A task walking its span tile by tile (ahead a whole number of tiles, as
+// TilePrefetchBytes makes it): every line of the span swept, none outside it,
+// none more often than the number of tiles' ranges it meets, and each tile's
+// lines within its own steps.
+void CheckSpan(size_t offset, size_t tile_bytes, int tiles, int ahead_tiles, int64_t steps) {
+  SCOPED_TRACE(testing::Message() << "offset " << offset << " tile " << tile_bytes << " tiles " << tiles
+                                  << " ahead " << ahead_tiles << " steps " << steps);
+  const size_t bytes = tile_bytes * static_cast<size_t>(tiles);
+  std::vector<uint8_t> buf(offset + bytes + 4 * kCacheLine);
+  const uint8_t* begin = buf.data() + offset;
+  const RowSpan span{begin, begin + bytes};
+  std::map<uintptr_t, int> touched;
+  std::vector<std::pair<const uint8_t*, int>> log;
+  int step = 0;
+  for (int t = 0; t < tiles; ++t) {
+    log.clear();
+    auto sweep = SweepAhead(begin + t * tile_bytes, tile_bytes, tile_bytes * static_cast<size_t>(ahead_tiles), span,
+                            steps, Recorder{&log, &step});
+    for (step = 0; step < steps + 2; ++step) sweep.Step();
+    for (const auto& [p, s] : log) {
+      EXPECT_LT(s, steps);
+      ++touched[reinterpret_cast<uintptr_t>(p) / kCacheLine];
+    }
+  }
+  const uintptr_t first = reinterpret_cast<uintptr_t>(span.begin) / kCacheLine;
+  const uintptr_t last = (reinterpret_cast<uintptr_t>(span.end) - 1) / kCacheLine;
+  EXPECT_EQ(touched.size(), last - first + 1);
+  // A line meets at most this many consecutive tiles' ranges (2 when tiles are >= a line).
+  const int most = 1 + static_cast<int>((kCacheLine + tile_bytes - 2) / tile_bytes);
+  for (const auto& [line, n] : touched) {
+    EXPECT_GE(line, first);
+    EXPECT_LE(line, last);
+    EXPECT_LE(n, most) << "line " << line - first;
+  }
+}
+
+TEST(TileSweep, SweepAheadCoversATaskSpanAndStaysInside) {
+  const size_t kTiles[] = {56, 252 * 2, 612 * 4, 308 * 4, 2176 * 4};
+  for (size_t offset = 0; offset < kCacheLine; offset += 13) {
+    for (size_t tile : kTiles) {
+      for (int tiles : {1, 2, 3, 17}) {
+        for (int ahead : {1, 2, 5}) {
+          for (int64_t steps : {1, 4, 9}) CheckSpan(offset, tile, tiles, ahead, steps);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace septet::simd
