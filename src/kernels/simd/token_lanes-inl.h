@@ -1,6 +1,7 @@
-// Tokens in the lanes: the AVX3_DL GEMM scheme shared by the Q8_A-paired block
-// formats (dot_q8.cc, dot_q4g.cc). Included once per Highway target after
-// common-inl.h, hence the toggle guard; only the AVX3_DL pass defines anything.
+// Tokens in the lanes: the GEMM scheme shared by the Q8_A-paired block formats
+// (dot_q8.cc, dot_q4g.cc, dot_ggml_*.cc). Included once per Highway target after
+// common-inl.h, hence the toggle guard; the x86 passes define it: VNNI lanes
+// (Lanes16, Lanes8) on AVX3_DL, and on AVX2 / AVX3 Lanes8U4, for 4-bit codes only.
 //
 // The activations of a tile of 16 tokens (8 when a call has at most 8: batched
 // decoding) are transposed once per call to [32-block][quad of 4 codes][token],
@@ -36,10 +37,11 @@ HWY_BEFORE_NAMESPACE();
 namespace septet::simd {
 namespace HWY_NAMESPACE {
 
-#if HWY_TARGET == HWY_AVX3_DL
+#if SEPTET_SIMD_X86
 
 inline constexpr int kLaneQuads = quant::kQ8ABlockSize / 4;  // quads of codes per 32-block
 
+#if HWY_TARGET == HWY_AVX3_DL
 struct Lanes16 {
   static constexpr int kT = 16;
   using VI = __m512i;
@@ -61,6 +63,9 @@ struct Lanes16 {
   static VF ToF(VI a) { return _mm512_cvtepi32_ps(a); }
   static void StoreF(float* p, VF v) { _mm512_storeu_ps(p, v); }
 };
+#endif  // HWY_TARGET == HWY_AVX3_DL
+// 8 tokens in AVX2 registers. The VNNI Dot (vpdpbusd) exists only on AVX3_DL;
+// every target has SubDots, a 32-weight sub-block's exact int32 sums.
 struct Lanes8 {
   static constexpr int kT = 8;
   using VI = __m256i;
@@ -68,7 +73,9 @@ struct Lanes8 {
   static VI Set1(int32_t v) { return _mm256_set1_epi32(v); }
   static VI Zero() { return _mm256_setzero_si256(); }
   static VI Load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+#if HWY_TARGET == HWY_AVX3_DL
   static VI Dot(VI acc, VI u, VI s) { return _mm256_dpbusd_epi32(acc, u, s); }
+#endif
   static VI AddI(VI a, VI b) { return _mm256_add_epi32(a, b); }
   static VI MulLo(VI a, VI b) { return _mm256_mullo_epi32(a, b); }
   static VF LoadF(const uint8_t* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
@@ -81,6 +88,16 @@ struct Lanes8 {
   static VF Fmsub(VF a, VF b, VF c) { return _mm256_fmsub_ps(a, b, c); }
   static VF ToF(VI a) { return _mm256_cvtepi32_ps(a); }
   static void StoreF(float* p, VF v) { _mm256_storeu_ps(p, v); }
+};
+
+// Without VNNI, for unsigned codes u <= 15 against signed activation codes |x| <=
+// 127 (Q4_G): per quad one vpmaddubsw into int16 pair sums (<= 2 * 15 * 127 =
+// 3810), the 8 quads of a sub-block added in int16 (<= 30480: exact), then one
+// vpmaddwd: the same exact int32 sums as VNNI or MatVec. 5-bit and wider codes
+// would overflow int16 and do not use it.
+struct Lanes8U4 : Lanes8 {
+  static constexpr int kMaxCode = 15;
+  static_assert(kLaneQuads * 2 * kMaxCode * quant::kActMaxAbs <= 32767);
 };
 
 // One packed 32-block of a token tile: the quads, x_d[kT], then (kSums) float(x_sum)[kT].
@@ -212,6 +229,37 @@ inline HWY_NOINLINE CodesScratch& CodesScratchOfThread() {  // noinline: see com
   return s;
 }
 
+// acc[r] = the exact int32 sums, per token lane, of a 32-weight sub-block: R rows
+// of codes (32 bytes each, row_stride apart) against a packed activation block.
+template <class L, int R>
+HWY_INLINE void SubDots(const uint8_t* codes, size_t row_stride, const uint8_t* xb, typename L::VI (&acc)[R]) {
+  using P = LanePack<L, true>;
+  if constexpr (std::is_same_v<L, Lanes8U4>) {
+    __m256i a16[R];
+    for (int r = 0; r < R; ++r) a16[r] = _mm256_setzero_si256();
+    for (int q = 0; q < kLaneQuads; ++q) {
+      const __m256i xq = L::Load(xb + P::kQuadBytes * q);
+      for (int r = 0; r < R; ++r) {
+        const __m256i u = L::Set1(static_cast<int32_t>(LoadU32(codes + r * row_stride + 4 * q)));
+        a16[r] = _mm256_add_epi16(a16[r], _mm256_maddubs_epi16(u, xq));
+      }
+    }
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_madd_epi16(a16[r], _mm256_set1_epi16(1));
+  } else {
+#if HWY_TARGET == HWY_AVX3_DL
+    for (int r = 0; r < R; ++r) acc[r] = L::Zero();
+    for (int q = 0; q < kLaneQuads; ++q) {
+      const typename L::VI xq = L::Load(xb + P::kQuadBytes * q);
+      for (int r = 0; r < R; ++r) {
+        acc[r] = L::Dot(acc[r], L::Set1(static_cast<int32_t>(LoadU32(codes + r * row_stride + 4 * q))), xq);
+      }
+    }
+#else
+    static_assert(std::is_same_v<L, Lanes8U4>, "VNNI lanes only on AVX3_DL");
+#endif
+  }
+}
+
 template <class L, int R, class F>
 HWY_INLINE void CodesTile(const uint8_t* codes, const float* dm, int64_t nsub, const uint8_t* xp, int nt, float* y,
                           int64_t y_stride, int64_t ra) {
@@ -224,14 +272,7 @@ HWY_INLINE void CodesTile(const uint8_t* codes, const float* dm, int64_t nsub, c
   for (int64_t sb = 0; sb < nsub; ++sb) {
     const uint8_t* xb = xp + static_cast<size_t>(sb) * P::kBlockBytes;
     typename L::VI acc[R];
-    for (int r = 0; r < R; ++r) acc[r] = L::Zero();
-    for (int q = 0; q < kLaneQuads; ++q) {
-      const typename L::VI xq = L::Load(xb + P::kQuadBytes * q);
-      for (int r = 0; r < R; ++r) {
-        const uint8_t* c = codes + static_cast<size_t>(r * nsub + sb) * 32 + 4 * q;
-        acc[r] = L::Dot(acc[r], L::Set1(static_cast<int32_t>(LoadU32(c))), xq);
-      }
-    }
+    SubDots<L, R>(codes + static_cast<size_t>(sb) * 32, static_cast<size_t>(nsub) * 32, xb, acc);
     const typename L::VF xd = L::LoadF(xb + P::kScaleAt), xs = L::LoadF(xb + P::kSumAt);
     const int j = static_cast<int>(sb % kPos);
     for (int r = 0; r < R; ++r) {
@@ -268,6 +309,7 @@ void CodesMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t
       });
 }
 
+#if HWY_TARGET == HWY_AVX3_DL
 // 16 tokens a tile, or 8 when the call has at most 8.
 template <class F, class Decode>
 void CodesMatMulAnyM(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
@@ -275,8 +317,9 @@ void CodesMatMulAnyM(const cpu::WeightView& w, int64_t r0, int64_t r1, const uin
   if (m <= Lanes8::kT) return CodesMatMul<Lanes8, F>(w, r0, r1, act, act_stride, m, y, y_stride, decode);
   CodesMatMul<Lanes16, F>(w, r0, r1, act, act_stride, m, y, y_stride, decode);
 }
-
 #endif  // HWY_TARGET == HWY_AVX3_DL
+
+#endif  // SEPTET_SIMD_X86
 
 }  // namespace HWY_NAMESPACE
 }  // namespace septet::simd
