@@ -203,25 +203,12 @@ void DecodeRow(const cpu::WeightView& w, int64_t r, uint8_t* codes, float* dm) {
   }
 }
 
-#if HWY_TARGET == HWY_AVX3_DL
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                 int64_t m, float* y, int64_t y_stride) {
-  CodesMatMulAnyM<Affine>(w, r0, r1, act, act_stride, m, y, y_stride,
-                          [&w](int64_t r, uint8_t* codes, float* dm) { DecodeRow(w, r, codes, dm); });
+  if (m < kCodes4MinTokens) return MatMulPerToken(w, r0, r1, act, act_stride, m, y, y_stride);
+  Codes4MatMul<Affine>(w, r0, r1, act, act_stride, m, y, y_stride,
+                       [&w](int64_t r, uint8_t* codes, float* dm) { DecodeRow(w, r, codes, dm); });
 }
-#else
-// Without VNNI: 8 tokens in the lanes (Lanes8U4) from kLanesMinTokens tokens, below
-// that the per-token tiles. simd_kernels_bench 2048 x 2048 on AMD Zen 3, one core:
-// lanes 674 us at 4 tokens, 734 at 8 (a tile costs the same up to 8); per-token
-// tiles 593 us at 4 (about 148 a token), 1562 at 8. So the lanes from 5.
-constexpr int64_t kLanesMinTokens = 5;
-void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
-                int64_t m, float* y, int64_t y_stride) {
-  if (m < kLanesMinTokens) return MatMulPerToken(w, r0, r1, act, act_stride, m, y, y_stride);
-  CodesMatMul<Lanes8U4, Affine>(w, r0, r1, act, act_stride, m, y, y_stride,
-                                [&w](int64_t r, uint8_t* codes, float* dm) { DecodeRow(w, r, codes, dm); });
-}
-#endif  // HWY_TARGET == HWY_AVX3_DL
 
 #else  // portable fallback
 

@@ -319,6 +319,27 @@ void CodesMatMulAnyM(const cpu::WeightView& w, int64_t r0, int64_t r1, const uin
 }
 #endif  // HWY_TARGET == HWY_AVX3_DL
 
+// The GEMM of a format whose codes have at most 4 bits (Q4_G, Q4_0, Q4_1, Q4_K):
+// the VNNI lanes on AVX3_DL, Lanes8U4 elsewhere. Callers take it from
+// kCodes4MinTokens tokens; below that their per-token tiles are faster on AVX2
+// (simd_kernels_bench MatMul_Q4_G 2048 x 2048, AMD Zen 3, one core: the lanes
+// 674 us at 4 tokens and 734 at 8, a tile of 8 costing about the same however
+// full; the per-token tiles 593 us at 4, about 148 a token, 1562 at 8).
+#if HWY_TARGET == HWY_AVX3_DL
+inline constexpr int64_t kCodes4MinTokens = 1;
+#else
+inline constexpr int64_t kCodes4MinTokens = 5;
+#endif
+template <class F, class Decode>
+void Codes4MatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+                  float* y, int64_t y_stride, const Decode& decode) {
+#if HWY_TARGET == HWY_AVX3_DL
+  CodesMatMulAnyM<F>(w, r0, r1, act, act_stride, m, y, y_stride, decode);
+#else
+  CodesMatMul<Lanes8U4, F>(w, r0, r1, act, act_stride, m, y, y_stride, decode);
+#endif
+}
+
 #endif  // SEPTET_SIMD_X86
 
 }  // namespace HWY_NAMESPACE
