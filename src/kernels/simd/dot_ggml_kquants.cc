@@ -284,8 +284,8 @@ void MatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* ac
 
 // Prefill and batches, Q4_K / Q5_K: the GEMM of token_lanes-inl.h (KAffine) on the
 // decoded codes, with dl = d sc and ml = dmin mn per sub-block formed as above (F16C
-// d, dmin; one float multiply each): the VNNI lanes on AVX3_DL; elsewhere Lanes8U4,
-// for the 4-bit Q4_K only.
+// d, dmin; one float multiply each): the VNNI lanes on AVX3_DL, Lanes8U (4 or 5
+// bits) elsewhere.
 template <class L, int C>
 HWY_INLINE void StorePairCodes(const Tables& t, const uint8_t* blk, __m256i qh, uint8_t* codes) {
   __m256i lo, hi;
@@ -297,10 +297,9 @@ HWY_INLINE void StorePairCodes(const Tables& t, const uint8_t* blk, __m256i qh, 
 template <class L>
 void KGemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
            float* y, int64_t y_stride) {
-  static_assert(HWY_TARGET == HWY_AVX3_DL || !L::kHigh, "without VNNI only 4-bit codes (Lanes8U4)");
   const Tables t = MakeTables();
   const int64_t nsb = w.cols / quant::kQK;
-  Codes4MatMul<KAffine>(w, r0, r1, act, act_stride, m, y, y_stride,
+  CodesBitsMatMul<L::kHigh ? 5 : 4, KAffine>(w, r0, r1, act, act_stride, m, y, y_stride,
                            [&](int64_t r, uint8_t* codes, float* dm) HWY_ATTR {
                              for (int64_t sb = 0; sb < nsb; ++sb) {
                                const uint8_t* blk = w.row(r) + sb * L::kBytes;
@@ -507,9 +506,9 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   }
 }
 
-// Prefill: Q4_K / Q5_K / Q6_K on AVX3_DL take the VNNI GEMM, Q4_K on AVX2 / AVX3 the
-// Lanes8U4 GEMM from kCodes4MinTokens tokens; otherwise the matvec is re-run per
-// token over 4-row tiles (MatVec == MatMul per token, bit for bit, on every path).
+// Prefill: Q4_K / Q5_K / Q6_K on AVX3_DL take the VNNI GEMM, Q4_K / Q5_K on AVX2 /
+// AVX3 the Lanes8U GEMM from kCodesMinTokens tokens; otherwise the matvec is re-run
+// per token over 4-row tiles (MatVec == MatMul per token, bit for bit, on every path).
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                 int64_t m, float* y, int64_t y_stride) {
 #if HWY_TARGET == HWY_AVX3_DL
@@ -518,9 +517,8 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   // Q6_K's scalar chunk set-up does not pay off at 8 tokens (1.9 ms either way at 2048 x 2048).
   if (w.type == DType::kQ6_K && m > Lanes8::kT) return Q6Gemm<Lanes16>(w, r0, r1, act, act_stride, m, y, y_stride);
 #elif SEPTET_SIMD_X86
-  if (w.type == DType::kQ4_K && m >= kCodes4MinTokens) {
-    return KGemm<Q4_KLayout>(w, r0, r1, act, act_stride, m, y, y_stride);
-  }
+  if (w.type == DType::kQ4_K && m >= kCodesMinTokens) return KGemm<Q4_KLayout>(w, r0, r1, act, act_stride, m, y, y_stride);
+  if (w.type == DType::kQ5_K && m >= kCodesMinTokens) return KGemm<Q5_KLayout>(w, r0, r1, act, act_stride, m, y, y_stride);
 #endif
   MatMulByRowTiles(MatVecImpl, w, r0, r1, act, act_stride, m, y, y_stride);
 }

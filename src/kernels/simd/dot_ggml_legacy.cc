@@ -179,15 +179,14 @@ void MatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* ac
 
 // Prefill and batches: the GEMM of token_lanes-inl.h on the decoded codes (affine
 // for Q4_1 / Q5_1, symmetric with c = kOffset for Q4_0 / Q5_0), each block's d (and
-// m) converted by F16C as above: the VNNI lanes on AVX3_DL; elsewhere Lanes8U4,
-// for the 4-bit Q4_0 / Q4_1 only.
+// m) converted by F16C as above: the VNNI lanes on AVX3_DL, Lanes8U (4 or 5 bits)
+// elsewhere.
 template <class L>
 void CodesGemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
                float* y, int64_t y_stride) {
-  static_assert(HWY_TARGET == HWY_AVX3_DL || !L::kHigh, "without VNNI only 4-bit codes (Lanes8U4)");
   const Tables t = MakeTables();
   const int64_t nb = w.cols / quant::kGgmlLegacyBlockSize;
-  Codes4MatMul<std::conditional_t<L::kMin, Affine, Symmetric<L::kOffset>>>(w, r0, r1, act, act_stride, m, y, y_stride,
+  CodesBitsMatMul<L::kHigh ? 5 : 4, std::conditional_t<L::kMin, Affine, Symmetric<L::kOffset>>>(w, r0, r1, act, act_stride, m, y, y_stride,
                               [&](int64_t r, uint8_t* codes, float* dm) HWY_ATTR {
                                 const uint8_t* wr = w.row(r);
                                 for (int64_t b = 0; b < nb; ++b) {
@@ -249,30 +248,23 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   }
 }
 
-// Prefill: on AVX3_DL the VNNI GEMM; on AVX2 / AVX3 the Lanes8U4 GEMM for Q4_0 / Q4_1
-// from kCodes4MinTokens tokens; otherwise the matvec per token over 4-row tiles
-// (MatVec == MatMul per token, bit for bit, on every path).
+// Prefill: the GEMM on the decoded codes (on AVX2 / AVX3 from kCodesMinTokens
+// tokens); otherwise the matvec per token over 4-row tiles (MatVec == MatMul per
+// token, bit for bit, on every path).
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                 int64_t m, float* y, int64_t y_stride) {
-#if HWY_TARGET == HWY_AVX3_DL
-  switch (w.type) {
-    case DType::kQ4_0: return CodesGemm<Q4_0Layout>(w, r0, r1, act, act_stride, m, y, y_stride);
-    case DType::kQ4_1: return CodesGemm<Q4_1Layout>(w, r0, r1, act, act_stride, m, y, y_stride);
-    case DType::kQ5_0: return CodesGemm<Q5_0Layout>(w, r0, r1, act, act_stride, m, y, y_stride);
-    case DType::kQ5_1: return CodesGemm<Q5_1Layout>(w, r0, r1, act, act_stride, m, y, y_stride);
-    default: SEPTET_CHECK_MSG(false, "simd GgmlLegacy MatMul: not a Q4_0/Q4_1/Q5_0/Q5_1 weight");
-  }
-#else
 #if SEPTET_SIMD_X86
-  if (m >= kCodes4MinTokens && w.type == DType::kQ4_0) {
-    return CodesGemm<Q4_0Layout>(w, r0, r1, act, act_stride, m, y, y_stride);
-  }
-  if (m >= kCodes4MinTokens && w.type == DType::kQ4_1) {
-    return CodesGemm<Q4_1Layout>(w, r0, r1, act, act_stride, m, y, y_stride);
+  if (m >= kCodesMinTokens) {
+    switch (w.type) {
+      case DType::kQ4_0: return CodesGemm<Q4_0Layout>(w, r0, r1, act, act_stride, m, y, y_stride);
+      case DType::kQ4_1: return CodesGemm<Q4_1Layout>(w, r0, r1, act, act_stride, m, y, y_stride);
+      case DType::kQ5_0: return CodesGemm<Q5_0Layout>(w, r0, r1, act, act_stride, m, y, y_stride);
+      case DType::kQ5_1: return CodesGemm<Q5_1Layout>(w, r0, r1, act, act_stride, m, y, y_stride);
+      default: SEPTET_CHECK_MSG(false, "simd GgmlLegacy MatMul: not a Q4_0/Q4_1/Q5_0/Q5_1 weight");
+    }
   }
 #endif
   MatMulByRowTiles(MatVecImpl, w, r0, r1, act, act_stride, m, y, y_stride);
-#endif
 }
 
 }  // namespace

@@ -205,9 +205,9 @@ void DecodeRow(const cpu::WeightView& w, int64_t r, uint8_t* codes, float* dm) {
 
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                 int64_t m, float* y, int64_t y_stride) {
-  if (m < kCodes4MinTokens) return MatMulPerToken(w, r0, r1, act, act_stride, m, y, y_stride);
-  Codes4MatMul<Affine>(w, r0, r1, act, act_stride, m, y, y_stride,
-                       [&w](int64_t r, uint8_t* codes, float* dm) { DecodeRow(w, r, codes, dm); });
+  if (m < kCodesMinTokens) return MatMulPerToken(w, r0, r1, act, act_stride, m, y, y_stride);
+  CodesBitsMatMul<4, Affine>(w, r0, r1, act, act_stride, m, y, y_stride,
+                             [&w](int64_t r, uint8_t* codes, float* dm) { DecodeRow(w, r, codes, dm); });
 }
 
 #else  // portable fallback

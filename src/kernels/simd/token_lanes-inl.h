@@ -1,7 +1,8 @@
 // Tokens in the lanes: the GEMM scheme shared by the Q8_A-paired block formats
 // (dot_q8.cc, dot_q4g.cc, dot_ggml_*.cc). Included once per Highway target after
 // common-inl.h, hence the toggle guard; the x86 passes define it: VNNI lanes
-// (Lanes16, Lanes8) on AVX3_DL, and on AVX2 / AVX3 Lanes8U4, for 4-bit codes only.
+// (Lanes16, Lanes8) on AVX3_DL, and on AVX2 / AVX3 Lanes8U<bits>, for unsigned
+// codes of 4 or 5 bits.
 //
 // The activations of a tile of 16 tokens (8 when a call has at most 8: batched
 // decoding) are transposed once per call to [32-block][quad of 4 codes][token],
@@ -90,15 +91,21 @@ struct Lanes8 {
   static void StoreF(float* p, VF v) { _mm256_storeu_ps(p, v); }
 };
 
-// Without VNNI, for unsigned codes u <= 15 against signed activation codes |x| <=
-// 127 (Q4_G): per quad one vpmaddubsw into int16 pair sums (<= 2 * 15 * 127 =
-// 3810), the 8 quads of a sub-block added in int16 (<= 30480: exact), then one
-// vpmaddwd: the same exact int32 sums as VNNI or MatVec. 5-bit and wider codes
-// would overflow int16 and do not use it.
-struct Lanes8U4 : Lanes8 {
-  static constexpr int kMaxCode = 15;
-  static_assert(kLaneQuads * 2 * kMaxCode * quant::kActMaxAbs <= 32767);
+// Without VNNI, for unsigned codes of kBits bits against signed activation codes
+// |x| <= 127: per quad one vpmaddubsw into int16 pair sums (<= 2 u_max 127), the
+// pair sums of kQuadsPerWiden quads added in int16 (4 bits: all 8 quads of a
+// sub-block, <= 30480; 5 bits: 4 quads, <= 31496; exact), then one vpmaddwd per
+// kQuadsPerWiden quads: the same exact int32 sums as VNNI or MatVec.
+template <int kBits>
+struct Lanes8U : Lanes8 {
+  static constexpr int kMaxCode = (1 << kBits) - 1;
+  static constexpr int kQuadsPerWiden = kBits == 4 ? 8 : 4;
+  static_assert(kBits == 4 || kBits == 5);
+  static_assert(kQuadsPerWiden * 2 * kMaxCode * quant::kActMaxAbs <= 32767);
+  static_assert(kLaneQuads % kQuadsPerWiden == 0);
 };
+template <class L>
+inline constexpr bool kIsLanes8U = std::is_same_v<L, Lanes8U<4>> || std::is_same_v<L, Lanes8U<5>>;
 
 // One packed 32-block of a token tile: the quads, x_d[kT], then (kSums) float(x_sum)[kT].
 template <class L, bool kSums>
@@ -234,17 +241,20 @@ inline HWY_NOINLINE CodesScratch& CodesScratchOfThread() {  // noinline: see com
 template <class L, int R>
 HWY_INLINE void SubDots(const uint8_t* codes, size_t row_stride, const uint8_t* xb, typename L::VI (&acc)[R]) {
   using P = LanePack<L, true>;
-  if constexpr (std::is_same_v<L, Lanes8U4>) {
-    __m256i a16[R];
-    for (int r = 0; r < R; ++r) a16[r] = _mm256_setzero_si256();
-    for (int q = 0; q < kLaneQuads; ++q) {
-      const __m256i xq = L::Load(xb + P::kQuadBytes * q);
-      for (int r = 0; r < R; ++r) {
-        const __m256i u = L::Set1(static_cast<int32_t>(LoadU32(codes + r * row_stride + 4 * q)));
-        a16[r] = _mm256_add_epi16(a16[r], _mm256_maddubs_epi16(u, xq));
+  if constexpr (kIsLanes8U<L>) {
+    for (int r = 0; r < R; ++r) acc[r] = L::Zero();
+    for (int q0 = 0; q0 < kLaneQuads; q0 += L::kQuadsPerWiden) {
+      __m256i a16[R];
+      for (int r = 0; r < R; ++r) a16[r] = _mm256_setzero_si256();
+      for (int q = q0; q < q0 + L::kQuadsPerWiden; ++q) {
+        const __m256i xq = L::Load(xb + P::kQuadBytes * q);
+        for (int r = 0; r < R; ++r) {
+          const __m256i u = L::Set1(static_cast<int32_t>(LoadU32(codes + r * row_stride + 4 * q)));
+          a16[r] = _mm256_add_epi16(a16[r], _mm256_maddubs_epi16(u, xq));
+        }
       }
+      for (int r = 0; r < R; ++r) acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(a16[r], _mm256_set1_epi16(1)));
     }
-    for (int r = 0; r < R; ++r) acc[r] = _mm256_madd_epi16(a16[r], _mm256_set1_epi16(1));
   } else {
 #if HWY_TARGET == HWY_AVX3_DL
     for (int r = 0; r < R; ++r) acc[r] = L::Zero();
@@ -255,7 +265,7 @@ HWY_INLINE void SubDots(const uint8_t* codes, size_t row_stride, const uint8_t* 
       }
     }
 #else
-    static_assert(std::is_same_v<L, Lanes8U4>, "VNNI lanes only on AVX3_DL");
+    static_assert(kIsLanes8U<L>, "VNNI lanes only on AVX3_DL");
 #endif
   }
 }
@@ -319,24 +329,25 @@ void CodesMatMulAnyM(const cpu::WeightView& w, int64_t r0, int64_t r1, const uin
 }
 #endif  // HWY_TARGET == HWY_AVX3_DL
 
-// The GEMM of a format whose codes have at most 4 bits (Q4_G, Q4_0, Q4_1, Q4_K):
-// the VNNI lanes on AVX3_DL, Lanes8U4 elsewhere. Callers take it from
-// kCodes4MinTokens tokens; below that their per-token tiles are faster on AVX2
+// The GEMM of a format with unsigned codes of kBits <= 5 bits (Q4_G, Q4_0, Q4_1,
+// Q4_K; Q5_0, Q5_1, Q5_K): the VNNI lanes on AVX3_DL, Lanes8U<kBits> elsewhere.
+// Callers take it from kCodesMinTokens tokens; below that their per-token tiles
+// are faster on AVX2
 // (simd_kernels_bench MatMul_Q4_G 2048 x 2048, AMD Zen 3, one core: the lanes
 // 674 us at 4 tokens and 734 at 8, a tile of 8 costing about the same however
 // full; the per-token tiles 593 us at 4, about 148 a token, 1562 at 8).
 #if HWY_TARGET == HWY_AVX3_DL
-inline constexpr int64_t kCodes4MinTokens = 1;
+inline constexpr int64_t kCodesMinTokens = 1;
 #else
-inline constexpr int64_t kCodes4MinTokens = 5;
+inline constexpr int64_t kCodesMinTokens = 5;
 #endif
-template <class F, class Decode>
-void Codes4MatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
-                  float* y, int64_t y_stride, const Decode& decode) {
+template <int kBits, class F, class Decode>
+void CodesBitsMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
+                     int64_t m, float* y, int64_t y_stride, const Decode& decode) {
 #if HWY_TARGET == HWY_AVX3_DL
   CodesMatMulAnyM<F>(w, r0, r1, act, act_stride, m, y, y_stride, decode);
 #else
-  CodesMatMul<Lanes8U4, F>(w, r0, r1, act, act_stride, m, y, y_stride, decode);
+  CodesMatMul<Lanes8U<kBits>, F>(w, r0, r1, act, act_stride, m, y, y_stride, decode);
 #endif
 }
 
