@@ -332,10 +332,9 @@ void CodesMatMulAnyM(const cpu::WeightView& w, int64_t r0, int64_t r1, const uin
 // The GEMM of a format with unsigned codes of kBits <= 5 bits (Q4_G, Q4_0, Q4_1,
 // Q4_K; Q5_0, Q5_1, Q5_K): the VNNI lanes on AVX3_DL, Lanes8U<kBits> elsewhere.
 // Callers take it from kCodesMinTokens tokens; below that their per-token tiles
-// are faster on AVX2
-// (simd_kernels_bench MatMul_Q4_G 2048 x 2048, AMD Zen 3, one core: the lanes
-// 674 us at 4 tokens and 734 at 8, a tile of 8 costing about the same however
-// full; the per-token tiles 593 us at 4, about 148 a token, 1562 at 8).
+// are faster on AVX2 (simd_kernels_bench MatMul_Q4_G 2048 x 2048, AMD Zen 3, one
+// core: the lanes 674 us at 4 tokens and 734 at 8, a tile of 8 costing about the
+// same however full; the per-token tiles 593 us at 4, about 148 a token, 1562 at 8).
 #if HWY_TARGET == HWY_AVX3_DL
 inline constexpr int64_t kCodesMinTokens = 1;
 #else
