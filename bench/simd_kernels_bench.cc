@@ -142,6 +142,8 @@ void Common(benchmark::internal::Benchmark* b) {
 SEPTET_MATVEC_BENCH(Q3P5, DType::kQ3P5)
 void BM_MatVec_Q3P5_repacked_simd(benchmark::State& s) { MatVec(s, DType::kQ3P5, true, true); }
 BENCHMARK(BM_MatVec_Q3P5_repacked_simd)->Apply(Shapes)->Apply(Common);
+// Q3P5_NL: the same 56-byte blocks as Q3P5 (file layout), non-uniform levels and a scale per 16.
+SEPTET_MATVEC_BENCH(Q3P5_NL, DType::kQ3P5_NL)
 SEPTET_MATVEC_BENCH(Q3P5_SEED, DType::kQ3P5_SEED)
 SEPTET_MATVEC_BENCH(Q4_G, DType::kQ4_G)
 SEPTET_MATVEC_BENCH(Q8_0, DType::kQ8_0)
@@ -174,6 +176,7 @@ void MatMul(benchmark::State& state, DType type, bool repack) {
 }
 void BM_MatMul_Q3P5_simd(benchmark::State& s) { MatMul(s, DType::kQ3P5, false); }
 void BM_MatMul_Q3P5_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ3P5, true); }
+void BM_MatMul_Q3P5_NL_simd(benchmark::State& s) { MatMul(s, DType::kQ3P5_NL, false); }
 void BM_MatMul_Q8_0_simd(benchmark::State& s) { MatMul(s, DType::kQ8_0, false); }
 void BM_MatMul_F32_simd(benchmark::State& s) { MatMul(s, DType::kF32, false); }
 void BM_MatMul_F32_repacked_simd(benchmark::State& s) { MatMul(s, DType::kF32, true); }
@@ -182,6 +185,7 @@ void BM_MatMul_Q4_0_simd(benchmark::State& s) { MatMul(s, DType::kQ4_0, false); 
 void BM_MatMul_Q4_K_simd(benchmark::State& s) { MatMul(s, DType::kQ4_K, false); }
 void BM_MatMul_Q6_K_simd(benchmark::State& s) { MatMul(s, DType::kQ6_K, false); }
 BENCHMARK(BM_MatMul_Q3P5_simd)->Args({2048, 2048, 64})->Apply(Common);
+BENCHMARK(BM_MatMul_Q3P5_NL_simd)->Args({2048, 2048, 64})->Apply(Common);
 BENCHMARK(BM_MatMul_Q3P5_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 32})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 6})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q8_0_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_G_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({1536, 576, 64})->Apply(Common);

@@ -17,6 +17,7 @@
 
 #include "core/half.h"
 #include "quant/q3p5.h"
+#include "quant/q3p5_nl.h"
 #include "quant/q3p5_seed.h"
 #include "quant/q4_g.h"
 #include "quant/q8_0.h"
@@ -71,6 +72,8 @@ inline std::vector<float> Dequantize(DType t, const Row& r, int64_t n) {
 //               N blocks: k = N + 2. M = sum_b |d_w d_x| sum_k |q_w q_x|.
 //   Q4_G, Q3P5: term_s = x_d * (h * acc_s + m * x_sum_s) (3 roundings), N sub-blocks:
 //               k = N + 3; M = sum_s |x_d| (|h| sum|x_q v| + |m| sum|x_q|).
+//   Q3P5_NL:    term_s = (d x_d) * float(isum_s) (2 roundings; |isum_s| < 2^24 converts
+//               exactly), N sub-blocks: k = N + 2; M = sum_s |d x_d| sum_k |x_q sc L[u]|.
 //   Q3P5_SEED:  (x_d * scale) * (float(acc) + offset * float(x_sum)): 6 roundings.
 //   Each reference value deq(w)_i deq(x)_i itself carries the decoders' roundings
 //   (fl(m + h v): 1; fl(scale (q + offset)): 2; fl(d_x q): 1), all bounded relative
@@ -135,6 +138,26 @@ inline DotBound ComputeDotBound(DType t, int64_t n, const uint8_t* w, const uint
       }
     }
     b.k += 5;
+  } else if (t == DType::kQ3P5_NL) {
+    size_t off = 0;
+    for (int64_t i0 = 0; i0 < n; i0 += kQ3P5NLBlockSize) {
+      const int r = static_cast<int>(std::min<int64_t>(kQ3P5NLBlockSize, n - i0));
+      const Q3P5NLParams p = Q3P5NLReadParams(w + off, r);
+      uint8_t codes[kQ3P5NLBlockSize];
+      Q3P5NLReadCodes(w + off, r, codes);
+      off += Q3P5NLShortBlockBytes(r);
+      for (int s = 0; s * 32 < r; ++s) {
+        const auto xb = LoadBlock<BlockQ8A>(x + (i0 / 32 + s) * sizeof(BlockQ8A));
+        double sv = 0;
+        for (int k = 0; k < 32 && s * 32 + k < r; ++k) {
+          const int i = s * 32 + k;
+          sv += std::abs(xb.qs[k] * p.sc[i / 16] * kQ3P5NLLevels[codes[i]]);
+        }
+        b.magnitude += std::fabs(static_cast<double>(xb.d) * p.d) * sv;
+        b.k += 1;
+      }
+    }
+    b.k += 4;
   } else if (t == DType::kQ3P5_SEED) {
     if (n == 0) return b;
     const auto wh = LoadBlock<Q3P5SeedHeader>(w);

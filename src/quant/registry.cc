@@ -8,6 +8,7 @@
 #include "quant/ggml_kquants.h"
 #include "quant/ggml_legacy.h"
 #include "quant/q3p5.h"
+#include "quant/q3p5_nl.h"
 #include "quant/q3p5_seed.h"
 #include "quant/q4_g.h"
 #include "quant/q8_0.h"
@@ -34,7 +35,7 @@ constexpr TypeTraits Ggml(DType type, const char* name, int32_t block_size, doub
 
 // One row per type. Keep in DType order of appearance in docs/formats.md.
 // Activation-only rows have no vec_dot (nullptr) and name themselves as vec_dot_type.
-const std::array<TypeTraits, 21> kTraits = {{
+const std::array<TypeTraits, 22> kTraits = {{
     {DType::kF32, "F32", 1, 4, 32.0, false, false, false, DType::kF32, &ElementRowBytes<4>,
      &quant::F32ToFloat, &quant::F32FromFloat, &quant::F32VecDot},
     {DType::kF16, "F16", 1, 2, 16.0, false, false, false, DType::kF32, &ElementRowBytes<2>,
@@ -50,6 +51,9 @@ const std::array<TypeTraits, 21> kTraits = {{
     {DType::kQ3P5, "Q3P5", quant::kQ3P5BlockSize, sizeof(quant::BlockQ3P5),
      quant::kQ3P5BitsPerWeight, true, false, false, DType::kQ8_A, &quant::Q3P5RowBytesFn,
      &quant::Q3P5DequantizeRow, &quant::Q3P5QuantizeRow, &quant::Q3P5VecDot},
+    {DType::kQ3P5_NL, "Q3P5_NL", quant::kQ3P5NLBlockSize, sizeof(quant::BlockQ3P5NL),
+     quant::kQ3P5NLBitsPerWeight, true, false, false, DType::kQ8_A, &quant::Q3P5NLRowBytesFn,
+     &quant::Q3P5NLDequantizeRow, &quant::Q3P5NLQuantizeRow, &quant::Q3P5NLVecDot},
     {DType::kQ3P5_SEED, "Q3P5_SEED", 0, 0, quant::kQ3P5SeedBitsPerWeight4096, true, false,
      false, DType::kQ8_R, &quant::Q3P5SeedRowBytesFn, &quant::Q3P5SeedDequantizeRow,
      &quant::Q3P5SeedQuantizeRow, &quant::Q3P5SeedVecDot},

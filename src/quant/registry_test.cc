@@ -6,6 +6,7 @@
 #include "quant/ggml_kquants.h"
 #include "quant/ggml_legacy.h"
 #include "quant/q3p5.h"
+#include "quant/q3p5_nl.h"
 #include "quant/q3p5_seed.h"
 #include "quant/q4_g.h"
 #include "quant/q8_0.h"
@@ -58,7 +59,7 @@ TEST(Registry, EveryDTypeHasAConsistentRow) {
     }
     EXPECT_DOUBLE_EQ(RowBitsPerWeight(t, 4096), tr->bits_per_weight) << tr->name;
   }
-  for (uint32_t raw : {4u, 5u, 9u, 15u, 16u, 21u, 22u, 24u, 29u, 206u}) {  // ggml types septet lacks, unknown ids
+  for (uint32_t raw : {4u, 5u, 9u, 15u, 16u, 21u, 22u, 24u, 29u, 207u}) {  // ggml types septet lacks, unknown ids
     EXPECT_EQ(FindTypeTraits(raw), nullptr) << raw;
   }
 }
@@ -68,6 +69,7 @@ TEST(Registry, HeaderBitsPerWeightMatch) {
   EXPECT_EQ(GetTypeTraits(DType::kQ8_0).bits_per_weight, quant::kQ8_0BitsPerWeight);
   EXPECT_EQ(GetTypeTraits(DType::kQ4_G).bits_per_weight, quant::kQ4GBitsPerWeight);
   EXPECT_EQ(GetTypeTraits(DType::kQ3P5).bits_per_weight, quant::kQ3P5BitsPerWeight);
+  EXPECT_EQ(GetTypeTraits(DType::kQ3P5_NL).bits_per_weight, quant::kQ3P5NLBitsPerWeight);
   EXPECT_EQ(GetTypeTraits(DType::kQ3P5_SEED).bits_per_weight, quant::kQ3P5SeedBitsPerWeight4096);
   EXPECT_EQ(GetTypeTraits(DType::kQ8_A).bits_per_weight, quant::kQ8ABitsPerWeight);
   EXPECT_EQ(GetTypeTraits(DType::kQ8_R).bits_per_weight, quant::kQ8RBitsPerWeight4096);

@@ -8,6 +8,7 @@
 #include "quant/affine_fit.h"
 #include "quant/int3_rtn.h"
 #include "quant/q3p5.h"
+#include "quant/q3p5_nl.h"
 #include "quant/q3p5_seed.h"
 #include "quant/q4_g.h"
 #include "quant/q8_0.h"
@@ -76,6 +77,53 @@ class Q3P5Grid final : public RowGrid {
     g.full = full;
     return g;
   }
+  std::vector<G> groups_;
+};
+
+// ---- Q3P5_NL: fp16 D per 128, a signed 6-bit scale per 16, non-uniform levels ----
+class Q3P5NLGrid final : public RowGrid {
+ public:
+  int64_t group_size() const override { return kQ3P5NLBlockSize; }
+  void Fit(const float* w, int64_t g0, int64_t len, int64_t, const float* imp) override {
+    uint8_t buf[sizeof(BlockQ3P5NL)];
+    Q3P5NLQuantizeRow(w, buf, len, imp);  // one (possibly short) block
+    groups_.push_back(G{g0, buf, static_cast<int>(len)});
+  }
+  bool Load(const void* row, int64_t n) override {
+    const uint8_t* p = static_cast<const uint8_t*>(row);
+    groups_.clear();
+    for (int64_t g0 = 0; g0 < n; g0 += kQ3P5NLBlockSize, p += sizeof(BlockQ3P5NL)) {
+      groups_.push_back(G{g0, p, static_cast<int>(std::min<int64_t>(kQ3P5NLBlockSize, n - g0))});
+    }
+    return true;
+  }
+  float Snap(float w, int64_t i) const override {
+    const G& g = groups_[static_cast<size_t>(i / kQ3P5NLBlockSize)];
+    const int s = g.p.sc[(i - g.g0) / kQ3P5NLGroupSize];
+    return Q3P5NLValue(g.p.d, s, Q3P5NLNearestCode(w, g.p.d, s));  // as Q3P5NLDequantizeRow
+  }
+  void Encode(const float* q, int64_t n, void* dst) override {
+    uint8_t* out = static_cast<uint8_t*>(dst);
+    for (const G& g : groups_) {
+      const int r = static_cast<int>(std::min<int64_t>(kQ3P5NLBlockSize, n - g.g0));
+      uint8_t codes[kQ3P5NLBlockSize];
+      for (int k = 0; k < r; ++k) codes[k] = static_cast<uint8_t>(Q3P5NLNearestCode(q[g.g0 + k], g.p.d, g.p.sc[k / kQ3P5NLGroupSize]));
+      Q3P5NLWriteBlock(g.d16, g.p.sc, codes, r, out);
+      out += Q3P5NLShortBlockBytes(r);
+    }
+    groups_.clear();
+  }
+
+ private:
+  struct G {
+    G(int64_t first, const uint8_t* block, int r) : g0(first), p(Q3P5NLReadParams(block, r)) {
+      const size_t ns = static_cast<size_t>(CeilDiv(r, kQ3P5NLSubBlockSize));
+      std::memcpy(&d16, block + 12 * ns, sizeof(d16));
+    }
+    int64_t g0;
+    Q3P5NLParams p;
+    uint16_t d16 = 0;
+  };
   std::vector<G> groups_;
 };
 
@@ -213,6 +261,8 @@ std::unique_ptr<RowGrid> MakeRowGrid(DType type, bool rtn_int3) {
   switch (type) {
     case DType::kQ3P5:
       return std::make_unique<Q3P5Grid>();
+    case DType::kQ3P5_NL:
+      return std::make_unique<Q3P5NLGrid>();
     case DType::kQ4_G:
       return std::make_unique<Q4GGrid>();
     case DType::kQ8_0:

@@ -213,7 +213,7 @@ std::string Hex64(uint64_t v) {
 
 }  // namespace
 
-const char* QuantizeTypeList() { return "F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_SEED, RTN3_G64 (baseline)"; }
+const char* QuantizeTypeList() { return "F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_NL, Q3P5_SEED, RTN3_G64 (baseline)"; }
 
 // The best single change of one tensor's option: over every tensor t (in index
 // order) and option k (widest first or narrowest first), the largest value(cur, o)

@@ -16,6 +16,7 @@ namespace septet::simd::detail {
                    size_t act_stride, int64_t m, float* y, int64_t y_stride);
 
 SEPTET_SIMD_DECLARE_FAMILY(Q3P5)
+SEPTET_SIMD_DECLARE_FAMILY(Q3P5NL)  // Q3P5_NL
 SEPTET_SIMD_DECLARE_FAMILY(Q4G)
 SEPTET_SIMD_DECLARE_FAMILY(Q8_0)
 SEPTET_SIMD_DECLARE_FAMILY(Q3P5Seed)

@@ -23,6 +23,11 @@
 // types, 256 k for K-quants, incl. partial groups of 1..3 legacy blocks), and a
 // second test fills whole rows with extreme codes and scales against |x_q| =
 // 127 (where an int16 pair sum would saturate if a bound were wrong).
+// Q3P5_NL: the term is (d_eff * x_d) * isum_s, an exact integer times a float
+// as for Q6_K, with M = sum_k |x~_k| |d_eff| |sc_g L[u_k]| from the stored
+// fields; scrambled rows cover every code and scale in full and short blocks,
+// and a third test runs whole rows at the extremes (scales -32 / 31, every code,
+// |x_q| = 127: the int32 bound 16516096 of isum_s is reached).
 // Q3P5_SEED: the int32 accumulator is exact and the final float formula is the
 // scalar one, compiled without FMA: bit-identical (tolerance 0).
 // Float weights: the reference accumulates in double (error ~ u |y|); the SIMD
@@ -46,6 +51,7 @@
 #include "kernels/simd/simd_ops.h"
 #include "quant/ggml_test_util.h"
 #include "quant/q3p5.h"
+#include "quant/q3p5_nl.h"
 #include "quant/q4_g.h"
 #include "quant/q8_0.h"
 #include "quant/q8_act.h"
@@ -84,6 +90,15 @@ Matrix MakeMatrix(DType type, int64_t rows, int64_t cols, std::mt19937_64& rng, 
         for (int64_t b = 0; b < cols / 128; ++b) {
           for (size_t i = 4; i < 56; ++i) row[b * 56 + i] = static_cast<uint8_t>(byte(rng));
         }
+      } else if (type == DType::kQ3P5_NL) {  // every byte but d, short block included
+        for (int64_t i0 = 0; i0 < cols; i0 += 128) {
+          const int64_t len = std::min<int64_t>(128, cols - i0);
+          const size_t ns = static_cast<size_t>((len + 31) / 32), bytes = quant::Q3P5NLShortBlockBytes(len);
+          uint8_t* blk = row + quant::Q3P5NLRowBytes(i0);
+          for (size_t i = 0; i < bytes; ++i) {
+            if (i < 12 * ns || i >= 12 * ns + 2) blk[i] = static_cast<uint8_t>(byte(rng));
+          }
+        }
       } else if (type == DType::kQ4_G) {
         for (int64_t b = 0; b < cols / 128; ++b) {
           for (size_t i = 4; i < 68; ++i) row[b * 68 + i] = static_cast<uint8_t>(byte(rng));
@@ -109,6 +124,20 @@ double BlockMagnitude(const cpu::WeightView& w, int64_t r, const std::vector<flo
     std::vector<float> wd(static_cast<size_t>(n));
     quant::Q8_0DequantizeRow(row, wd.data(), n);
     for (int64_t k = 0; k < n; ++k) m += std::fabs(double{wd[k]} * xq[k]);
+    return m;
+  }
+  if (w.type == DType::kQ3P5_NL) {  // |x~_k| |d_eff| |sc_g L[u_k]|
+    for (int64_t i0 = 0; i0 < n; i0 += 128) {
+      const int len = static_cast<int>(std::min<int64_t>(128, n - i0));
+      const uint8_t* blk = row + quant::Q3P5NLRowBytes(i0);
+      const quant::Q3P5NLParams p = quant::Q3P5NLReadParams(blk, len);
+      uint8_t codes[128] = {};
+      quant::Q3P5NLReadCodes(blk, len, codes);
+      for (int k = 0; k < len; ++k) {
+        const int q = p.sc[k / quant::kQ3P5NLGroupSize] * quant::kQ3P5NLLevels[codes[k]];
+        m += std::fabs(double{xq[i0 + k]}) * std::fabs(double{p.d}) * std::abs(q);
+      }
+    }
     return m;
   }
   for (int64_t i0 = 0; i0 < n; i0 += 128) {
@@ -176,10 +205,10 @@ INSTANTIATE_TEST_SUITE_P(SimdMatVecTestGroup, SimdMatVecTest,
                          ::testing::ValuesIn(::hwy::SupportedAndGeneratedTargets()),
                          ::hwy::TestParamTargetName);
 
-const DType kWeightTypes[] = {DType::kQ3P5,  DType::kQ4_G,  DType::kQ8_0,  DType::kQ3P5_SEED, DType::kF32,
-                              DType::kF16,   DType::kBF16,  DType::kQ4_0,  DType::kQ4_1,      DType::kQ5_0,
-                              DType::kQ5_1,  DType::kQ2_K,  DType::kQ3_K,  DType::kQ4_K,      DType::kQ5_K,
-                              DType::kQ6_K,  DType::kIQ4_NL, DType::kIQ4_XS};
+const DType kWeightTypes[] = {DType::kQ3P5,  DType::kQ3P5_NL, DType::kQ4_G,  DType::kQ8_0,  DType::kQ3P5_SEED,
+                              DType::kF32,   DType::kF16,     DType::kBF16,  DType::kQ4_0,  DType::kQ4_1,
+                              DType::kQ5_0,  DType::kQ5_1,    DType::kQ2_K,  DType::kQ3_K,  DType::kQ4_K,
+                              DType::kQ5_K,  DType::kQ6_K,    DType::kIQ4_NL, DType::kIQ4_XS};
 
 // Input-only (ggml) types take whole blocks only.
 bool RowLengthOk(const TypeTraits& t, int64_t cols) { return !t.is_input_only || cols % t.block_size == 0; }
@@ -188,7 +217,7 @@ TEST_P(SimdMatVecTest, MatchesRegistryVecDot) {
   for (DType type : kWeightTypes) {
     const TypeTraits& t = GetTypeTraits(type);
     const TypeTraits& at = GetTypeTraits(t.vec_dot_type);
-    for (int64_t cols : {32, 64, 96, 127, 128, 160, 172, 256, 300, 512, 576, 768, 1000, 1536, 4096, 4096 + 96}) {
+    for (int64_t cols : {32, 64, 96, 100, 127, 128, 160, 172, 256, 300, 512, 576, 768, 1000, 1536, 4096, 4096 + 96}) {
       if (!RowLengthOk(t, cols)) continue;
       for (bool scramble : {false, true}) {
         auto rng = testing::MakeRng(static_cast<uint64_t>(type) * 100003 + static_cast<uint64_t>(cols) * 2 + scramble);
@@ -226,7 +255,7 @@ TEST_P(SimdMatVecTest, MatMulRowsEqualsMatVecRowsPerToken) {
   for (DType type : kWeightTypes) {
     const TypeTraits& t = GetTypeTraits(type);
     const TypeTraits& at = GetTypeTraits(t.vec_dot_type);
-    for (int64_t cols : {64, 96, 172, 512, 576, 1536, 4096 + 96}) {
+    for (int64_t cols : {64, 96, 100, 172, 512, 576, 1536, 4096 + 96}) {
       if (!RowLengthOk(t, cols)) continue;
       auto rng = testing::MakeRng(static_cast<uint64_t>(type) * 7919 + static_cast<uint64_t>(cols));
       const int64_t rows = 9;
@@ -305,6 +334,78 @@ TEST_P(SimdMatVecTest, GgmlExtremeBlocksMatchRegistryVecDot) {
           ASSERT_LE(std::fabs(double{y[r]} - ref), Tolerance(view, r, x, xq))
               << t.name << " pattern 0x" << std::hex << int{pattern} << std::dec << " signs " << sign_mode << " row "
               << r << ": simd " << y[r] << " scalar " << ref << " target " << TargetName();
+        }
+      }
+    }
+  }
+}
+
+// Q3P5_NL rows at the extremes, full and short blocks (n = 64, 100, 576, 1536,
+// 4096): codes all 0 (L = -127), all 7, every code in turn or random; scales
+// all -32, all 31, alternating -32 / 31 or random in [-32, 31]; D = +-1 (one
+// sign per row), against |x_q| = 127 with all-positive, alternating or
+// run-of-16 signs. Codes 0, scales -32 and x_q = 127 reach |isum_s| = 16516096,
+// the header's int32 bound. SIMD against the scalar vec_dot (same tolerance),
+// and MatMul against MatVec per token, bit for bit.
+TEST_P(SimdMatVecTest, Q3P5NLExtremeBlocksMatchRegistryVecDot) {
+  const TypeTraits& t = GetTypeTraits(DType::kQ3P5_NL);
+  const TypeTraits& at = GetTypeTraits(DType::kQ8_A);
+  ASSERT_EQ(t.vec_dot_type, DType::kQ8_A);
+  auto rng = testing::MakeRng(206);
+  for (int64_t cols : {64, 100, 576, 1536, 4096}) {
+    const int64_t rows = 5;
+    const size_t rb = t.row_bytes(cols);
+    ASSERT_EQ(rb, quant::Q3P5NLRowBytes(cols));
+    std::vector<uint8_t> bytes(rb * rows + 1);
+    uint8_t* base = bytes.data() + 1;  // misaligned on purpose
+    for (int code_mode = 0; code_mode < 4; ++code_mode) {
+      for (int scale_mode = 0; scale_mode < 4; ++scale_mode) {
+        for (int64_t r = 0; r < rows; ++r) {
+          const uint16_t d16 = FloatToFp16(r % 2 == 0 ? 1.0f : -1.0f);
+          for (int64_t i0 = 0; i0 < cols; i0 += 128) {
+            const int len = static_cast<int>(std::min<int64_t>(128, cols - i0));
+            int8_t sc[8];
+            uint8_t codes[128];
+            for (int g = 0; g < 8; ++g) {
+              sc[g] = static_cast<int8_t>(scale_mode == 0   ? -32
+                                          : scale_mode == 1 ? 31
+                                          : scale_mode == 2 ? (g % 2 == 0 ? -32 : 31)
+                                                            : std::uniform_int_distribution<int>(-32, 31)(rng));
+            }
+            for (int k = 0; k < 128; ++k) {
+              codes[k] = static_cast<uint8_t>(code_mode == 0   ? 0
+                                              : code_mode == 1 ? 7
+                                              : code_mode == 2 ? (k + r) % 8
+                                                               : std::uniform_int_distribution<int>(0, 7)(rng));
+            }
+            quant::Q3P5NLWriteBlock(d16, sc, codes, len, base + r * rb + quant::Q3P5NLRowBytes(i0));
+          }
+        }
+        const cpu::WeightView view{DType::kQ3P5_NL, rows, cols, base, rb};
+        for (int sign_mode = 0; sign_mode < 3; ++sign_mode) {
+          std::vector<float> x(static_cast<size_t>(cols));
+          for (int64_t k = 0; k < cols; ++k) {
+            const bool neg = sign_mode == 1 ? k % 2 == 1 : sign_mode == 2 ? (k / 16) % 2 == 1 : false;
+            x[k] = neg ? -1.0f : 1.0f;
+          }
+          std::vector<uint8_t> act(at.row_bytes(cols));
+          QuantizeActivation(DType::kQ8_A, x.data(), cols, act.data());
+          std::vector<float> xq(static_cast<size_t>(cols));
+          at.to_float(act.data(), xq.data(), cols);
+          std::vector<float> y(static_cast<size_t>(rows)), ym(static_cast<size_t>(3 * rows));
+          MatVecRows(view, 0, rows, act.data(), y.data());
+          MatMulRows(view, 0, rows, act.data(), 0, 3, ym.data(), rows);  // 3 tokens: a 2-token tile and one
+          for (int64_t r = 0; r < rows; ++r) {
+            const float ref = t.vec_dot(cols, view.row(r), act.data());
+            ASSERT_LE(std::fabs(double{y[r]} - ref), Tolerance(view, r, x, xq))
+                << "Q3P5_NL cols=" << cols << " codes " << code_mode << " scales " << scale_mode << " signs "
+                << sign_mode << " row " << r << ": simd " << y[r] << " scalar " << ref << " target " << TargetName();
+            for (int64_t tk = 0; tk < 3; ++tk) {
+              ASSERT_EQ(std::memcmp(&y[r], &ym[tk * rows + r], 4), 0)
+                  << "Q3P5_NL cols=" << cols << " row " << r << " token " << tk << ": matvec " << y[r] << " matmul "
+                  << ym[tk * rows + r] << " target " << TargetName();
+            }
+          }
         }
       }
     }

@@ -1,0 +1,358 @@
+// Q3P5_NL x Q8_A matrix-vector and matrix-matrix kernels (format: quant/q3p5_nl.h).
+//
+// AVX2 path, per 32-weight sub-block s (12 bytes: lo[8] 2-bit plane, hi[4] bit
+// plane, Q3P5's code planes), on the file layout:
+//   * u in [0, 7] decoded as dot_q3p5.cc does (one 16-byte broadcast load,
+//     vpshufb + vpsrlvd for lo, vpshufb + test for hi), leaving the weights in
+//     the order "lane c, dword j, byte b' = weight 16c + 4b' + j": 128-bit lane
+//     c holds group 2s + c; the activation block is permuted the same way (one
+//     vpshufb per token and block, shared by the rows of a tile);
+//   * L = vpshufb(levels, u), |L| = vpabsb(L); the weight's sign goes onto the
+//     activation (vpsignb(x, L); no level is 0), vpmaddubsw(|L|, x * sign L)
+//     gives int16 pair sums x_q L (<= 2 * 127 * 127: no saturation);
+//   * vpmaddwd against the group scales, sc_{2s} in lane 0 and sc_{2s+1} in
+//     lane 1, gives int32 lanes whose sum is the header's isum_s exactly.
+// The 8 six-bit scales are unpacked once per block: vpshufb puts a 16-bit
+// window holding scale g in int16 lane g, vpmullw by 2^(10 - offset) moves the
+// field to the top, vpsraw 10 sign-extends it. Per block the 4 sub-block sums
+// go to 4 float lanes, sum += (d_eff * x_d) * float(isum_s) (one multiply, one
+// FMA; exact integers, so every target and tile gives the same bits). The
+// short final block runs the same code with its missing sub-blocks' sums and
+// activation scales set to 0 (their terms are exactly 0). MatMul decodes a tile
+// of 4 rows once per block for up to 32 tokens, then does MatVec's operations
+// per token.
+//
+// Portable fallback (SSE4, EMU128, other ISAs): the scalar block readers, w =
+// sc * L as int16 codes, DotCodesI32 per sub-block, the same float steps.
+#include "kernels/simd/hwy_config.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/simd/dot_q3p5nl.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "hwy/highway.h"
+#include "kernels/simd/common-inl.h"
+#include "kernels/simd/kernels_internal.h"
+#include "quant/q3p5_nl.h"
+#include "quant/q8_act.h"
+
+HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC target("avx512vnni")  // see hwy_config.h
+#endif
+namespace septet::simd {
+namespace HWY_NAMESPACE {
+namespace {
+
+constexpr int kBlock = quant::kQ3P5NLBlockSize;
+constexpr size_t kBlockBytes = sizeof(quant::BlockQ3P5NL);
+constexpr int kSubs = quant::kQ3P5NLSubBlocks;
+constexpr int kSub = quant::kQ3P5NLSubBlockSize;
+static_assert(kBlock == kSubs * kSub && kSub == quant::kQ8ABlockSize && kSubs == 4);
+static_assert(offsetof(quant::BlockQ3P5NL, d) == 48 && offsetof(quant::BlockQ3P5NL, sc) == 50);
+
+#if SEPTET_SIMD_X86
+
+// Sub-blocks of the final partial block of a row of n weights (0: none).
+int TailSubs(int64_t n) { return static_cast<int>((n % kBlock + kSub - 1) / kSub); }
+
+struct Tables {
+  __m256i t_lo, sh_lo, t_hi, m_hi, c3, c4, px, levels, sc_win, sc_mul;
+  __m256i sc_sel[kSubs];
+  __m128 d_unit;
+};
+
+__m256i Load32(const int8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+
+Tables MakeTables() {
+  // Position p = 16c + 4j + b' of a decoded sub-block holds weight 16c + 4b' + j.
+  alignas(32) int8_t t_lo[32], t_hi[32], m_hi[32], px[32], levels[32];
+  for (int p = 0; p < 32; ++p) {
+    const int c = p / 16, j = (p % 16) / 4, b = p % 4;
+    t_lo[p] = static_cast<int8_t>(4 * c + b);               // lo byte (16c + 4b + j) / 4
+    t_hi[p] = static_cast<int8_t>(8 + 2 * c + b / 2);       // hi byte (16c + 4b + j) / 8, at +8
+    m_hi[p] = static_cast<int8_t>(1 << (4 * (b % 2) + j));  // bit (16c + 4b + j) % 8
+    px[p] = static_cast<int8_t>(4 * b + j);                 // activation code of that weight
+    levels[p] = p % 16 < 8 ? quant::kQ3P5NLLevels[p % 16] : 0;
+  }
+  // The scales: the 8 bytes at block offset 48 (d, then the 48-bit field sc)
+  // broadcast to every 64-bit lane. Scale g, bits [6g, 6g + 6) of sc, lies in
+  // the 16-bit window at sc byte w = min(6g / 8, 4), at bit o = 6g - 8w.
+  alignas(32) int8_t sc_win[32];
+  alignas(32) int16_t sc_mul[16];
+  for (int g = 0; g < 8; ++g) {
+    const int w = std::min(6 * g / 8, 4), o = 6 * g - 8 * w;
+    for (int lane = 0; lane < 2; ++lane) {
+      sc_win[16 * lane + 2 * g] = static_cast<int8_t>(2 + w);
+      sc_win[16 * lane + 2 * g + 1] = static_cast<int8_t>(3 + w);
+      sc_mul[8 * lane + g] = static_cast<int16_t>(1 << (10 - o));  // field to bits [10, 16)
+    }
+  }
+  Tables t;
+  t.t_lo = Load32(t_lo);
+  t.t_hi = Load32(t_hi);
+  t.m_hi = Load32(m_hi);
+  t.px = Load32(px);
+  t.levels = Load32(levels);
+  t.sc_win = Load32(sc_win);
+  t.sc_mul = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc_mul));
+  t.sh_lo = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+  t.c3 = _mm256_set1_epi8(3);
+  t.c4 = _mm256_set1_epi8(4);
+  // Sub-block s: int16 lanes of 128-bit lane c = scale 2s + c.
+  for (int s = 0; s < kSubs; ++s) {
+    alignas(32) int8_t sel[32];
+    for (int p = 0; p < 32; ++p) sel[p] = static_cast<int8_t>(2 * (2 * s + p / 16) + p % 2);
+    t.sc_sel[s] = Load32(sel);
+  }
+  t.d_unit = _mm_set1_ps(quant::kQ3P5NLDUnit);
+  return t;
+}
+
+// u in [0, 7] of the 32 weights of the sub-block at `sub` (12 bytes; reads 16,
+// which stay inside the block for every sub-block of a full or short block).
+HWY_INLINE __m256i DecodeSub(const Tables& t, const uint8_t* sub) {
+  const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sub)));
+  const __m256i lo = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(v, t.t_lo), t.sh_lo), t.c3);
+  const __m256i hb = _mm256_and_si256(_mm256_shuffle_epi8(v, t.t_hi), t.m_hi);
+  return _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(hb, t.m_hi), t.c4));
+}
+
+// A sub-block's levels: L[u] (signed) and |L[u]|.
+struct Levels {
+  __m256i l, abs;
+};
+HWY_INLINE Levels LevelsOf(const Tables& t, __m256i u) {
+  const __m256i l = _mm256_shuffle_epi8(t.levels, u);
+  return Levels{l, _mm256_abs_epi8(l)};
+}
+
+// Int32 lanes summing to isum_s = sc_{2s} acc_{2s} + sc_{2s+1} acc_{2s+1}.
+HWY_INLINE __m256i SubDot(const Levels& lv, __m256i x, __m256i sc) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(lv.abs, _mm256_sign_epi8(x, lv.l)), sc);
+}
+
+// A block's d_eff (4 lanes) and its 8 scales as int16 (both 128-bit lanes).
+struct BlockScales {
+  __m256i sc16;
+  __m128 d4;
+};
+// q: the 8 bytes d, sc[6] in its low 64 bits.
+HWY_INLINE BlockScales ScalesOf(const Tables& t, __m128i q) {
+  const __m256i v = _mm256_broadcastq_epi64(q);
+  BlockScales bs;
+  bs.sc16 = _mm256_srai_epi16(_mm256_mullo_epi16(_mm256_shuffle_epi8(v, t.sc_win), t.sc_mul), 10);
+  bs.d4 = _mm_mul_ps(_mm_broadcastss_ps(_mm_cvtph_ps(q)), t.d_unit);  // exact: a power of 2
+  return bs;
+}
+HWY_INLINE __m128i FieldsFull(const uint8_t* blk) {
+  return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + offsetof(quant::BlockQ3P5NL, d)));
+}
+// A short block of ns sub-blocks: d at 12 ns, then ceil(12 ns / 8) scale bytes;
+// the scales of absent groups read as 0.
+HWY_INLINE __m128i FieldsShort(const uint8_t* blk, int ns) {
+  uint8_t f[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::memcpy(f, blk + 12 * ns, static_cast<size_t>(2 + (12 * ns + 7) / 8));
+  return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(f));
+}
+HWY_INLINE __m256i ScaleOfSub(const Tables& t, const BlockScales& bs, int s) {
+  return _mm256_shuffle_epi8(bs.sc16, t.sc_sel[s]);
+}
+
+// Activation block group (ns <= 4 Q8_A blocks) in decode order, and x_d; the
+// absent blocks of a short group read as 0 (codes and scales).
+struct PreparedX {
+  __m256i xp[kSubs];
+  __m128 xd4;
+};
+
+HWY_INLINE void PrepareX(const Tables& t, const uint8_t* xblk, int ns, PreparedX* px) {
+  alignas(16) float xd[4] = {0, 0, 0, 0};
+  for (int s = 0; s < kSubs; ++s) {
+    px->xp[s] = _mm256_setzero_si256();
+    if (s >= ns) continue;  // never read past the row's last activation block
+    px->xp[s] = _mm256_shuffle_epi8(Load32(Q8ACodes(xblk + s * kQ8ABytes)), t.px);
+    xd[s] = Q8AScale(xblk + s * kQ8ABytes);
+  }
+  px->xd4 = _mm_load_ps(xd);
+}
+
+// The one float step of every path: lane s += (d_eff * x_d[s]) * float(isum_s).
+// An explicit FMA, so MatVec and MatMul give the same bits.
+HWY_INLINE __m128 AddTerms(const BlockScales& bs, const PreparedX& px, const __m256i a[kSubs], __m128 sum) {
+  const __m128i isum = HSum4x8(a[0], a[1], a[2], a[3]);
+  return _mm_fmadd_ps(_mm_mul_ps(bs.d4, px.xd4), _mm_cvtepi32_ps(isum), sum);
+}
+
+// One block (ns sub-blocks; 4: a full one) of one row into the row's partial sums.
+HWY_INLINE __m128 AddBlock(const Tables& t, const uint8_t* blk, __m128i fields, const PreparedX& px, int ns,
+                           __m128 sum) {
+  const BlockScales bs = ScalesOf(t, fields);
+  __m256i a[kSubs];
+  for (int s = 0; s < kSubs; ++s) {
+    a[s] = s < ns ? SubDot(LevelsOf(t, DecodeSub(t, blk + 12 * s)), px.xp[s], ScaleOfSub(t, bs, s))
+                  : _mm256_setzero_si256();
+  }
+  return AddTerms(bs, px, a, sum);
+}
+
+template <int R>
+HWY_INLINE void RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y,
+                         RowSpan span) {
+  const int64_t nb = w.cols / kBlock;
+  const int ns = TailSubs(w.cols);
+  __m128 sum[R];
+  for (int r = 0; r < R; ++r) sum[r] = _mm_setzero_ps();
+  PreparedX px;
+  TileSweep sweep = RowTileSweep(w, row, R, span, nb + (ns > 0));
+  for (int64_t b = 0; b < nb; ++b) {
+    PrepareX(t, Q8ABlock(act, b * kSubs), kSubs, &px);
+    sweep.Step();
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* blk = w.row(row + r) + b * kBlockBytes;
+      sum[r] = AddBlock(t, blk, FieldsFull(blk), px, kSubs, sum[r]);
+    }
+  }
+  if (ns > 0) {  // the short final block
+    sweep.Step();
+    PrepareX(t, Q8ABlock(act, nb * kSubs), ns, &px);
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* blk = w.row(row + r) + nb * kBlockBytes;
+      sum[r] = AddBlock(t, blk, FieldsShort(blk, ns), px, ns, sum[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) y[r] = HSum4f(sum[r]);
+}
+
+void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  const Tables t = MakeTables();
+  const RowSpan span = SpanOf(w, r0, r1);
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) RowsAvx2<4>(t, w, r, act, y + (r - r0), span);
+  for (; r < r1; ++r) RowsAvx2<1>(t, w, r, act, y + (r - r0), span);
+}
+
+// Prefill: a tile of R rows is decoded once per block (codes to levels, scales
+// to their int16 lanes) and reused for a tile of up to kTT tokens; per row and
+// token the integers and the float step are AddBlock's (MatVec's bits).
+constexpr int kTT = 32;
+
+struct DecodedBlock {
+  Levels lv[kSubs];
+  __m256i sc[kSubs];
+  BlockScales bs;
+};
+
+HWY_INLINE void DecodeBlock(const Tables& t, const uint8_t* blk, DecodedBlock* db) {
+  db->bs = ScalesOf(t, FieldsFull(blk));
+  for (int s = 0; s < kSubs; ++s) {
+    db->lv[s] = LevelsOf(t, DecodeSub(t, blk + 12 * s));
+    db->sc[s] = ScaleOfSub(t, db->bs, s);
+  }
+}
+
+template <int R>
+HWY_INLINE void RowTileMatMul(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act,
+                              size_t act_stride, int64_t m, float* y, int64_t y_stride, RowSpan span) {
+  const int64_t nb = w.cols / kBlock;
+  const int ns = TailSubs(w.cols);
+  TileSweep sweep = RowTileSweep(w, row, R, span, nb + (ns > 0));  // stepped on the first token tile
+  __m128 sum[R][kTT];
+  DecodedBlock dec[R];
+  PreparedX px;
+  for (int64_t ta = 0; ta < m; ta += kTT) {
+    const int nt = static_cast<int>(std::min<int64_t>(kTT, m - ta));
+    for (int r = 0; r < R; ++r) {
+      for (int k = 0; k < nt; ++k) sum[r][k] = _mm_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb; ++b) {
+      if (ta == 0) sweep.Step();
+      for (int r = 0; r < R; ++r) DecodeBlock(t, w.row(row + r) + b * kBlockBytes, &dec[r]);
+      for (int k = 0; k < nt; ++k) {
+        PrepareX(t, Q8ABlock(act + static_cast<size_t>(ta + k) * act_stride, b * kSubs), kSubs, &px);
+        for (int r = 0; r < R; ++r) {
+          __m256i a[kSubs];
+          for (int s = 0; s < kSubs; ++s) a[s] = SubDot(dec[r].lv[s], px.xp[s], dec[r].sc[s]);
+          sum[r][k] = AddTerms(dec[r].bs, px, a, sum[r][k]);
+        }
+      }
+    }
+    if (ns > 0 && ta == 0) sweep.Step();
+    for (int k = 0; k < nt; ++k) {
+      const uint8_t* a = act + static_cast<size_t>(ta + k) * act_stride;
+      if (ns > 0) {  // the short final block, as RowsAvx2
+        PrepareX(t, Q8ABlock(a, nb * kSubs), ns, &px);
+        for (int r = 0; r < R; ++r) {
+          const uint8_t* blk = w.row(row + r) + nb * kBlockBytes;
+          sum[r][k] = AddBlock(t, blk, FieldsShort(blk, ns), px, ns, sum[r][k]);
+        }
+      }
+      for (int r = 0; r < R; ++r) y[(ta + k) * y_stride + row + r] = HSum4f(sum[r][k]);
+    }
+  }
+}
+
+void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+                float* y, int64_t y_stride) {
+  const Tables t = MakeTables();
+  const RowSpan span = SpanOf(w, r0, r1);
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) RowTileMatMul<4>(t, w, r, act, act_stride, m, y, y_stride, span);
+  for (; r < r1; ++r) RowTileMatMul<1>(t, w, r, act, act_stride, m, y, y_stride, span);
+}
+
+#else  // portable fallback: the scalar block readers, SIMD integer dot
+
+float RowGeneric(const uint8_t* wrow, int64_t n, const uint8_t* act) {
+  float sum[kSubs] = {0.0f, 0.0f, 0.0f, 0.0f};
+  alignas(64) uint8_t codes[kBlock];
+  alignas(64) int16_t wq[kBlock];  // sc_g * L[u], |.| <= 4064
+  for (int64_t i0 = 0, b = 0; i0 < n; i0 += kBlock, ++b) {
+    const int len = static_cast<int>(std::min<int64_t>(kBlock, n - i0));
+    const int ns = (len + kSub - 1) / kSub;
+    const uint8_t* blk = wrow + b * kBlockBytes;  // only the last block may be short
+    const quant::Q3P5NLParams p = quant::Q3P5NLReadParams(blk, len);
+    quant::Q3P5NLReadCodes(blk, len, codes);
+    for (int k = 0; k < kSub * ns; ++k) {
+      wq[k] = static_cast<int16_t>(p.sc[k / quant::kQ3P5NLGroupSize] * quant::kQ3P5NLLevels[codes[k]]);
+    }
+    for (int s = 0; s < ns; ++s) {
+      const uint8_t* xb = Q8ABlock(act, b * kSubs + s);
+      const int32_t isum = DotCodesI32(wq + kSub * s, Q8ACodes(xb), kSub);
+      sum[s] += (p.d * Q8AScale(xb)) * static_cast<float>(isum);
+    }
+  }
+  return (sum[0] + sum[1]) + (sum[2] + sum[3]);
+}
+
+void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  MatVecByRows(RowGeneric, w, r0, r1, act, y);
+}
+
+void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+                float* y, int64_t y_stride) {
+  MatMulByRowTiles(MatVecImpl, w, r0, r1, act, act_stride, m, y, y_stride);
+}
+
+#endif  // SEPTET_SIMD_X86
+
+}  // namespace
+
+SEPTET_SIMD_FAMILY_TARGET(Q3P5NL, MatVecImpl, MatMulImpl)
+
+}  // namespace HWY_NAMESPACE
+}  // namespace septet::simd
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace septet::simd::detail {
+
+SEPTET_SIMD_FAMILY_DISPATCH(Q3P5NL)
+
+}  // namespace septet::simd::detail
+#endif  // HWY_ONCE
