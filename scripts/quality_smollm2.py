@@ -98,6 +98,12 @@ SEPTET_ROWS = [  # rows without a --damp of their own were made when the default
      ["--type", "Q3P5", "--calib", "{calib}", "--act-order", "--rotate", "--refit", "1", "--damp", "0.03"]),
     ("septet Q3P5 + GPTQ --act-order --rotate --refit 1 --damp 0.3", "q3p5-ao-rot-refit1-d03",
      ["--type", "Q3P5", "--calib", "{calib}", "--act-order", "--rotate", "--refit", "1", "--damp", "0.3"]),
+    ("septet Q3P5_NL + GPTQ --act-order --rotate", "q3p5nl-ao-rot",
+     ["--type", "Q3P5_NL", "--calib", "{calib}", "--act-order", "--rotate"]),
+    ("septet Q3P5_NL + GPTQ --act-order --rotate --damp 0.03", "q3p5nl-ao-rot-d003",
+     ["--type", "Q3P5_NL", "--calib", "{calib}", "--act-order", "--rotate", "--damp", "0.03"]),
+    ("septet Q3P5_NL + GPTQ --act-order", "q3p5nl-ao",
+     ["--type", "Q3P5_NL", "--calib", "{calib}", "--act-order"]),
 ]
 
 _MATMUL = re.compile(r"^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$")

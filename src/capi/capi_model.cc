@@ -22,7 +22,7 @@ septet_status Load(const char* path, const septet_model_options& o, septet_model
     if (!t.has_value()) {
       return SetError(SEPTET_ERR_INVALID_ARGUMENT,
                       StrFormat("septet_model_options.compute_type = '%s': unknown weight type (e.g. F32, F16, "
-                                "Q8_0, Q4_G, Q3P5)",
+                                "Q8_0, Q4_G, Q3P5, Q3P5_NL)",
                                 o.compute_type));
     }
     mo.compute_type = *t;

@@ -4,7 +4,7 @@
 // guesses it from the tensors when the key is missing.
 //
 // Only the weight types septet shares with llama.cpp have a number. A file whose
-// matrices are in a septet-only format (Q3P5, Q4_G, Q3P5_SEED) carries no key rather
+// matrices are in a septet-only format (Q3P5, Q3P5_NL, Q4_G, Q3P5_SEED) carries no key rather
 // than a wrong one, and a converted file never keeps its source's value (a Q4_1 file
 // converted to F32 is not "mostly Q4_1").
 // Header-only, in io/ (below the quantizer and gen-weights, which both write it).

@@ -18,8 +18,8 @@
 //   L = {-127, -82, -49, -21, 4, 29, 57, 97}  (kQ3P5NLLevels)
 // sc_g * L[u] is an exact integer with |.| <= 32 * 127 = 4064, so D ~ max |w| of
 // the block. The levels are a Lloyd-Max codebook for 8 levels, fitted to
-// unit-variance Gaussian groups of 16 (and rotated SmolLM2 weights) under a
-// free signed scale per group: asymmetric, and the scale's sign picks which
+// unit-variance Gaussian groups of 16 under a free signed scale per group
+// (scripts/q3p5nl_codebook.py): asymmetric, and the scale's sign picks which
 // side gets the longer tail.
 //
 // Tail: a final partial block of r < 128 weights is a *short block* of

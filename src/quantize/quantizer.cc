@@ -382,7 +382,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
   }
   if (mix && (target.rtn || !GetTypeTraits(target.dtype).is_quantized ||
               GetTypeTraits(target.dtype).bits_per_weight >= GetTypeTraits(DType::kQ8_0).bits_per_weight)) {
-    return InvalidArgument("--mix-bpw with --type %s: expected a quantized target below 8.5 bpw (Q3P5, Q4_G, Q3P5_SEED)",
+    return InvalidArgument("--mix-bpw with --type %s: expected a quantized target below 8.5 bpw (Q3P5, Q3P5_NL, Q4_G, Q3P5_SEED)",
                            target.Name().c_str());
   }
   if (o.refit < 0) return InvalidArgument("--refit %d: expected >= 0", o.refit);

@@ -17,7 +17,7 @@ void ModelFlags::Add(CLI::App* app) {
                   "Tokenizer file (default: from the GGUF, or tokenizer.bin / tok<N>.bin beside a llama2.c model)");
   app->add_option("--type", load.compute_type,
                   "Quantize the matmul weights to this type at load time (F32, F16, BF16, Q8_0, Q4_G, Q3P5, "
-                  "Q3P5_SEED); default: as stored");
+                  "Q3P5_NL, Q3P5_SEED); default: as stored");
   app->add_option("--ctx", load.n_ctx, "Context length (KV cache tokens); 0 = the model's context_length, at most 4096")
       ->check(CLI::NonNegativeNumber);
   app->add_option("-t,--threads", load.n_threads,
