@@ -104,6 +104,11 @@ SEPTET_ROWS = [  # rows without a --damp of their own were made when the default
      ["--type", "Q3P5_NL", "--calib", "{calib}", "--act-order", "--rotate", "--damp", "0.03"]),
     ("septet Q3P5_NL + GPTQ --act-order", "q3p5nl-ao",
      ["--type", "Q3P5_NL", "--calib", "{calib}", "--act-order"]),
+    # From here on the Q4_G down-mix moves tensors to Q3P5_NL (rows 4, 6, 7, 10, 13, 14, 18, 22 and 23: to Q3P5).
+    ("septet Q4_G --mix-bpw 4.1 + GPTQ --rotate (down to Q3P5_NL)", "q4g-mix41-rot-nl",
+     ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.1", "--rotate"]),
+    ("septet Q3P5_NL --mix-bpw 4.1 + GPTQ --act-order --rotate", "q3p5nl-mix41-ao-rot",
+     ["--type", "Q3P5_NL", "--calib", "{calib}", "--mix-bpw", "4.1", "--act-order", "--rotate"]),
 ]
 
 _MATMUL = re.compile(r"^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$")
@@ -193,10 +198,13 @@ def _ceil(a, b):
 
 
 def row_bytes(tid, cols):
-    """Stored bytes of one row of `cols` weights (docs/formats.md for septet's types 200-202)."""
+    """Stored bytes of one row of `cols` weights (docs/formats.md for septet's types 200-206)."""
     if tid == 200:  # Q3P5: 56 B per 128; a tail of r: 4 B header + 12 B per 32 (no 4-bit sub-block)
         r = cols % 128
         return cols // 128 * 56 + (4 + 12 * _ceil(r, 32) if r else 0)
+    if tid == 206:  # Q3P5_NL: 56 B per 128; a tail of r: 12 B per 32, 2 B D, the 6-bit scales of 2 per 32
+        ns = _ceil(cols % 128, 32)
+        return cols // 128 * 56 + (12 * ns + 2 + _ceil(12 * ns, 8) if ns else 0)
     if tid == 202:  # Q4_G: 68 B per 128; a tail of r: 4 B + 16 B per 32
         r = cols % 128
         return cols // 128 * 68 + (4 + 16 * _ceil(r, 32) if r else 0)

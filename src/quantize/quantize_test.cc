@@ -537,14 +537,14 @@ TEST_F(QuantizeModelTest, MixKeepsTheBudgetAndUpgradesTheWorstTensors) {
   EXPECT_FALSE(QuantizeModel(o).ok());
 }
 
-TEST_F(QuantizeModelTest, MixBelowTheTargetMovesTensorsDownToQ3p5) {
+TEST_F(QuantizeModelTest, MixBelowTheTargetMovesTensorsDownToQ3p5Nl) {
   QuantizeOptions o = Opts("mixdown.gguf", "Q4_G");
   o.calib_path = calib_;
   o.calib_ctx = 64;
   auto q4 = QuantizeModel(o);
   ASSERT_TRUE(q4.ok()) << q4.status().ToString();
   QuantizeOptions o3 = o;
-  o3.type = "Q3P5";
+  o3.type = "Q3P5_NL";
   o3.output = dir_ + "/mixdown3.gguf";
   auto q3 = QuantizeModel(o3);
   ASSERT_TRUE(q3.ok()) << q3.status().ToString();
@@ -558,19 +558,19 @@ TEST_F(QuantizeModelTest, MixBelowTheTargetMovesTensorsDownToQ3p5) {
   int down = 0, kept = 0;
   for (const TensorReport& t : r.value().tensors) {
     if (t.rel_out_err < 0 || t.name.rfind("blk.", 0) != 0) continue;
-    down += t.type == "Q3P5";
+    down += t.type == "Q3P5_NL";
     kept += t.type == "Q4_G";
-    EXPECT_TRUE(t.type == "Q3P5" || t.type == "Q4_G") << t.name << ": " << t.type << " (no wider candidate)";
+    EXPECT_TRUE(t.type == "Q3P5_NL" || t.type == "Q4_G") << t.name << ": " << t.type << " (no wider candidate)";
   }
   EXPECT_GT(down, 0);
   EXPECT_GT(kept, 0);
   auto file = ModelFile::Open(o.output);
   ASSERT_TRUE(file.ok());
   int q3_in_file = 0;
-  for (const TensorInfo& t : file.value()->tensors()) q3_in_file += t.dtype == DType::kQ3P5;
+  for (const TensorInfo& t : file.value()->tensors()) q3_in_file += t.dtype == DType::kQ3P5_NL;
   EXPECT_EQ(q3_in_file, down) << "the file stores the chosen types";
   o.mix_bpw = lo - 0.05;
-  EXPECT_FALSE(QuantizeModel(o).ok()) << "below Q3P5 everywhere";
+  EXPECT_FALSE(QuantizeModel(o).ok()) << "below Q3P5_NL everywhere";
 }
 
 TEST_F(QuantizeModelTest, KeepOverridesAndFallback) {

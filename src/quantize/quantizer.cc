@@ -663,8 +663,8 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
   // --mix-bpw: every matmul weight the default policy gives the target type is converted
   // to each candidate type (the target first); the choice is made once all are measured.
   // When the target alone fits the budget, the candidates are the wider types (tensors
-  // move up from it); when it does not, the narrower Q3P5 (tensors move down from it).
-  // Candidates in increasing bits.
+  // move up from it); when it does not, the narrower Q3P5_NL (tensors move down from it;
+  // at 3.5 bpw its error is ~0.7x Q3P5's, docs/formats.md). Candidates in increasing bits.
   std::vector<TypeChoice> mix_types;
   if (mix) {
     double target_bits = 0;
@@ -676,8 +676,8 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
     }
     const bool down = target_bits > o.mix_bpw * static_cast<double>(mixable_params);
     const double target_bpw = GetTypeTraits(target.dtype).bits_per_weight;
-    if (down && GetTypeTraits(DType::kQ3P5).bits_per_weight < target_bpw) {
-      mix_types.push_back(TypeChoice{DType::kQ3P5, false});
+    if (down && GetTypeTraits(DType::kQ3P5_NL).bits_per_weight < target_bpw) {
+      mix_types.push_back(TypeChoice{DType::kQ3P5_NL, false});
     }
     mix_types.push_back(target);
     for (DType d : {DType::kQ4_G, DType::kQ8_0}) {
