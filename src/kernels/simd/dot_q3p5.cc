@@ -29,6 +29,7 @@
 
 #include "core/check.h"
 #include "hwy/highway.h"
+#include "kernels/simd/code_planes-inl.h"
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/kernels_internal.h"
 #include "quant/q3p5.h"
@@ -58,48 +59,33 @@ float Q3P5TailDot(const uint8_t* wrow, const uint8_t* act, int64_t n) {
 
 #if SEPTET_SIMD_X86
 
-struct Tables {
-  __m256i t_lo, sh_lo, t_hi, m_hi, t_ext, px, c1, c3, c4, ones16, twos16;
+// The code-plane tables (code_planes-inl.h) and the ext plane's.
+struct Tables : PlaneTables {
+  __m256i t_ext, c1, ones16, twos16;
   __m128i iota4;
 };
 
 __m256i Load32(const int8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
 Tables MakeTables() {
-  // Position p = 16c + 4j + b' of a decoded sub-block holds weight 16c + 4b' + j.
-  alignas(32) int8_t t_lo[32], t_hi[32], m_hi[32], t_ext[32], px[32];
+  alignas(32) int8_t t_ext[32];
   for (int p = 0; p < 32; ++p) {
-    const int c = p / 16, j = (p % 16) / 4, b = p % 4;
-    t_lo[p] = static_cast<int8_t>(4 * c + b);           // lo byte (16c + 4b + j) / 4
-    t_hi[p] = static_cast<int8_t>(8 + 2 * c + b / 2);   // hi byte (16c + 4b + j) / 8, at +8
-    t_ext[p] = static_cast<int8_t>(2 * c + b / 2);      // same byte of the ext plane
-    m_hi[p] = static_cast<int8_t>(1 << (4 * (b % 2) + j));  // bit (16c + 4b + j) % 8
-    px[p] = static_cast<int8_t>(4 * b + j);             // activation code of that weight
+    const int c = p / 16, b = p % 4;
+    t_ext[p] = static_cast<int8_t>(2 * c + b / 2);  // the ext byte of weight 16c + 4b + j (as t_hi's)
   }
   Tables t;
-  t.t_lo = Load32(t_lo);
-  t.t_hi = Load32(t_hi);
-  t.m_hi = Load32(m_hi);
+  static_cast<PlaneTables&>(t) = MakePlaneTables();
   t.t_ext = Load32(t_ext);
-  t.px = Load32(px);
-  t.sh_lo = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
   t.c1 = _mm256_set1_epi8(1);
-  t.c3 = _mm256_set1_epi8(3);
-  t.c4 = _mm256_set1_epi8(4);
   t.ones16 = _mm256_set1_epi16(1);
   t.twos16 = _mm256_set1_epi16(2);
   t.iota4 = _mm_setr_epi32(0, 1, 2, 3);
   return t;
 }
 
-// u in [0, 7] of the 32 weights of sub-block `sub` (12 bytes; reads 16, which
-// stay inside the 56-byte block for every sub-block of a full block).
-HWY_INLINE __m256i DecodeSub(const Tables& t, const uint8_t* sub) {
-  const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sub)));
-  const __m256i lo = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(v, t.t_lo), t.sh_lo), t.c3);
-  const __m256i hb = _mm256_and_si256(_mm256_shuffle_epi8(v, t.t_hi), t.m_hi);
-  return _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(hb, t.m_hi), t.c4));
-}
+// u in [0, 7] of the 32 weights of sub-block `sub` (reads 16 bytes, which stay
+// inside the 56-byte block for every sub-block of a full block).
+HWY_INLINE __m256i DecodeSub(const Tables& t, const uint8_t* sub) { return DecodeCodePlanes(t, sub); }
 
 // e in [0, 1] of the ext plane (block bytes 52..55).
 HWY_INLINE __m256i DecodeExt(const Tables& t, const uint8_t* blk) {

@@ -2,7 +2,7 @@
 //
 // AVX2 path, per 32-weight sub-block s (12 bytes: lo[8] 2-bit plane, hi[4] bit
 // plane, Q3P5's code planes), on the file layout:
-//   * u in [0, 7] decoded as dot_q3p5.cc does (one 16-byte broadcast load,
+//   * u in [0, 7] decoded by code_planes-inl.h (one 16-byte broadcast load,
 //     vpshufb + vpsrlvd for lo, vpshufb + test for hi), leaving the weights in
 //     the order "lane c, dword j, byte b' = weight 16c + 4b' + j": 128-bit lane
 //     c holds group 2s + c; the activation block is permuted the same way (one
@@ -36,6 +36,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
 #include "hwy/highway.h"
+#include "kernels/simd/code_planes-inl.h"
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/kernels_internal.h"
 #include "quant/q3p5_nl.h"
@@ -61,8 +62,9 @@ static_assert(offsetof(quant::BlockQ3P5NL, d) == 48 && offsetof(quant::BlockQ3P5
 // Sub-blocks of the final partial block of a row of n weights (0: none).
 int TailSubs(int64_t n) { return static_cast<int>((n % kBlock + kSub - 1) / kSub); }
 
-struct Tables {
-  __m256i t_lo, sh_lo, t_hi, m_hi, c3, c4, px, levels, sc_win, sc_mul;
+// The code-plane tables (code_planes-inl.h), the levels and the scale unpacking.
+struct Tables : PlaneTables {
+  __m256i levels, sc_win, sc_mul;
   __m256i sc_sel[kSubs];
   __m128 d_unit;
 };
@@ -70,16 +72,8 @@ struct Tables {
 __m256i Load32(const int8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
 Tables MakeTables() {
-  // Position p = 16c + 4j + b' of a decoded sub-block holds weight 16c + 4b' + j.
-  alignas(32) int8_t t_lo[32], t_hi[32], m_hi[32], px[32], levels[32];
-  for (int p = 0; p < 32; ++p) {
-    const int c = p / 16, j = (p % 16) / 4, b = p % 4;
-    t_lo[p] = static_cast<int8_t>(4 * c + b);               // lo byte (16c + 4b + j) / 4
-    t_hi[p] = static_cast<int8_t>(8 + 2 * c + b / 2);       // hi byte (16c + 4b + j) / 8, at +8
-    m_hi[p] = static_cast<int8_t>(1 << (4 * (b % 2) + j));  // bit (16c + 4b + j) % 8
-    px[p] = static_cast<int8_t>(4 * b + j);                 // activation code of that weight
-    levels[p] = p % 16 < 8 ? quant::kQ3P5NLLevels[p % 16] : 0;
-  }
+  alignas(32) int8_t levels[32];
+  for (int p = 0; p < 32; ++p) levels[p] = p % 16 < 8 ? quant::kQ3P5NLLevels[p % 16] : 0;
   // The scales: the 8 bytes at block offset 48 (d, then the 48-bit field sc)
   // broadcast to every 64-bit lane. Scale g, bits [6g, 6g + 6) of sc, lies in
   // the 16-bit window at sc byte w = min(6g / 8, 4), at bit o = 6g - 8w.
@@ -94,16 +88,10 @@ Tables MakeTables() {
     }
   }
   Tables t;
-  t.t_lo = Load32(t_lo);
-  t.t_hi = Load32(t_hi);
-  t.m_hi = Load32(m_hi);
-  t.px = Load32(px);
+  static_cast<PlaneTables&>(t) = MakePlaneTables();
   t.levels = Load32(levels);
   t.sc_win = Load32(sc_win);
   t.sc_mul = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc_mul));
-  t.sh_lo = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
-  t.c3 = _mm256_set1_epi8(3);
-  t.c4 = _mm256_set1_epi8(4);
   // Sub-block s: int16 lanes of 128-bit lane c = scale 2s + c.
   for (int s = 0; s < kSubs; ++s) {
     alignas(32) int8_t sel[32];
@@ -114,14 +102,9 @@ Tables MakeTables() {
   return t;
 }
 
-// u in [0, 7] of the 32 weights of the sub-block at `sub` (12 bytes; reads 16,
-// which stay inside the block for every sub-block of a full or short block).
-HWY_INLINE __m256i DecodeSub(const Tables& t, const uint8_t* sub) {
-  const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sub)));
-  const __m256i lo = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(v, t.t_lo), t.sh_lo), t.c3);
-  const __m256i hb = _mm256_and_si256(_mm256_shuffle_epi8(v, t.t_hi), t.m_hi);
-  return _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(hb, t.m_hi), t.c4));
-}
+// u in [0, 7] of the 32 weights of the sub-block at `sub` (reads 16 bytes, which
+// stay inside the block for every sub-block of a full or short block).
+HWY_INLINE __m256i DecodeSub(const Tables& t, const uint8_t* sub) { return DecodeCodePlanes(t, sub); }
 
 // A sub-block's levels: L[u] (signed) and |L[u]|.
 struct Levels {
