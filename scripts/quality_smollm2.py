@@ -109,6 +109,8 @@ SEPTET_ROWS = [  # rows without a --damp of their own were made when the default
      ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.1", "--rotate"]),
     ("septet Q3P5_NL --mix-bpw 4.1 + GPTQ --act-order --rotate", "q3p5nl-mix41-ao-rot",
      ["--type", "Q3P5_NL", "--calib", "{calib}", "--mix-bpw", "4.1", "--act-order", "--rotate"]),
+    ("septet Q3P5_NL + GPTQ --rotate", "q3p5nl-rot",
+     ["--type", "Q3P5_NL", "--calib", "{calib}", "--rotate"]),
 ]
 
 _MATMUL = re.compile(r"^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$")
