@@ -360,7 +360,7 @@ TEST_F(QuantizeModelTest, ActOrderIsThreadIndependentAndRecorded) {
 // keeps its GPTQ fields unless the refit lowers its dampened error; the report's undamped
 // error is allowed a hair of slack).
 TEST_F(QuantizeModelTest, RefitIsThreadIndependentAndLowersOutputErrors) {
-  for (const char* type : {"Q3P5", "Q4_G"}) {
+  for (const char* type : {"Q3P5", "Q4_G", "Q3P5_NL"}) {
     SCOPED_TRACE(type);
     QuantizeOptions a = Opts("refit_a.gguf", type);
     a.calib_path = calib_;

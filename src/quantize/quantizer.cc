@@ -175,18 +175,18 @@ double RelativeOutputError(const float* w, const float* q, int64_t rows, int64_t
   return wh > 0 ? eh / wh : 0.0;
 }
 
-// `rounds` of RefitAffineRows on rows already quantized by GPTQ (dst); from the second
+// `rounds` of RefitRows on rows already quantized by GPTQ (dst); from the second
 // round on, GPTQ first re-rounds the codes on the current grids. Each row keeps the
 // round with the lowest output error f (quantize/refit.h).
 void RefitRounds(const float* w, int64_t rows, int64_t cols, const std::vector<double>& h, const GptqFactor& f,
                  DType store, int rounds, float* q, uint8_t* dst, size_t dst_row) {
   std::vector<double> obj(static_cast<size_t>(rows)), best(obj.size());
-  RefitAffineRows(w, rows, cols, h, store, dst, dst_row, best.data());
+  RefitRows(w, rows, cols, h, store, dst, dst_row, best.data());
   std::vector<uint8_t> kept;
   for (int round = 1; round < rounds; ++round) {
     kept.assign(dst, dst + static_cast<size_t>(rows) * dst_row);
     GptqQuantizeRows(w, rows, f, store, false, q, dst, dst_row, /*preset=*/dst);
-    RefitAffineRows(w, rows, cols, h, store, dst, dst_row, obj.data());
+    RefitRows(w, rows, cols, h, store, dst, dst_row, obj.data());
     for (int64_t r = 0; r < rows; ++r) {
       const size_t i = static_cast<size_t>(r);
       if (obj[i] < best[i]) {
@@ -599,7 +599,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
 
     // The refit's objective is the one GPTQ minimised: H dampened as in GptqPrepare.
     std::vector<double> refit_h;
-    if (use_gptq && o.refit > 0 && !type.rtn && CanRefitAffine(store)) {
+    if (use_gptq && o.refit > 0 && !type.rtn && CanRefit(store)) {
       refit_h = *hess;
       double mean_diag = 0;
       for (int64_t j = 0; j < cols; ++j) mean_diag += refit_h[static_cast<size_t>(j * cols + j)];

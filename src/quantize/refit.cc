@@ -9,6 +9,7 @@
 #include "core/check.h"
 #include "core/half.h"
 #include "quant/q3p5.h"
+#include "quant/q3p5_nl.h"
 #include "quant/q4_g.h"
 #include "quant/quant_util.h"
 
@@ -17,12 +18,32 @@ namespace {
 
 using namespace septet::quant;
 
-constexpr int64_t kBlock = 128;  // both formats: one (d, m) per 128 weights
-static_assert(kQ3P5BlockSize == kBlock && kQ4GBlockSize == kBlock);
+// How a format's row is linear in its fields: segments of `seg` weights, each with a
+// step θ_s (weight k of the segment decodes to θ_s v_k) and, when `offset`, an
+// offset θ_m added to every weight of the segment. Parameters (s[, m]) per segment.
+struct Linear {
+  int64_t seg;
+  bool offset;
+  int64_t per_seg() const { return offset ? 2 : 1; }
+};
 
-size_t BlockBytes(DType type) { return type == DType::kQ3P5 ? sizeof(BlockQ3P5) : sizeof(BlockQ4G); }
+Linear LinearOf(DType type) {
+  if (type == DType::kQ3P5_NL) return Linear{kQ3P5NLGroupSize, false};  // θ = d_eff sc_g, v = L[u]
+  return Linear{128, true};                                              // Q3P5, Q4_G: one (d, m) per 128
+}
+static_assert(kQ3P5BlockSize == 128 && kQ4GBlockSize == 128);
 
-// The codes v [cols] and the stored (s, m) per block of one row.
+size_t BlockBytes(DType type) {
+  switch (type) {
+    case DType::kQ3P5: return sizeof(BlockQ3P5);
+    case DType::kQ4_G: return sizeof(BlockQ4G);
+    default: return sizeof(BlockQ3P5NL);
+  }
+}
+constexpr int64_t kBlock = 128;  // every format here: blocks of 128 weights, short tails
+static_assert(kQ3P5NLBlockSize == kBlock);
+
+// The code values v [cols] and the stored parameters θ of one row (LinearOf's order).
 void DecodeRow(DType type, const uint8_t* row, int64_t cols, double* v, double* theta) {
   const int64_t nb = CeilDiv(cols, kBlock);
   for (int64_t b = 0; b < nb; ++b) {
@@ -42,20 +63,27 @@ void DecodeRow(DType type, const uint8_t* row, int64_t cols, double* v, double* 
       }
       theta[2 * b] = hp.d * 0.5f;  // the decoder's step: exact
       theta[2 * b + 1] = hp.m;
-    } else {
+    } else if (type == DType::kQ4_G) {
       uint16_t d16, m16;
       std::memcpy(&d16, p, 2);
       std::memcpy(&m16, p + 2, 2);
       for (int k = 0; k < r; ++k) vb[k] = (p[4 + k / 2] >> (4 * (k % 2))) & 0xF;
       theta[2 * b] = Fp16ToFloat(d16);
       theta[2 * b + 1] = Fp16ToFloat(m16);
+    } else {
+      const Q3P5NLParams hp = Q3P5NLReadParams(p, r);
+      uint8_t codes[kQ3P5NLBlockSize] = {};
+      Q3P5NLReadCodes(p, r, codes);
+      for (int k = 0; k < r; ++k) vb[k] = kQ3P5NLLevels[codes[k]];
+      for (int g = 0; g * kQ3P5NLGroupSize < r; ++g) theta[b * kQ3P5NLGroups + g] = static_cast<double>(hp.d) * hp.sc[g];
     }
   }
 }
 
-// Rounds theta to the stored fields (in place) and writes them into the row's headers
-// when `write`. False when a field cannot hold its value (negative or non-finite step).
-bool StoreFields(DType type, uint8_t* row, int64_t cols, double* theta, bool write) {
+// Affine formats: rounds theta to the stored fields (in place) and writes them into the
+// row's headers when `write`. False when a field cannot hold its value (negative or
+// non-finite step).
+bool StoreAffineFields(DType type, uint8_t* row, int64_t cols, double* theta, bool write) {
   const int64_t nb = CeilDiv(cols, kBlock);
   for (int64_t b = 0; b < nb; ++b) {
     const double s = theta[2 * b], m = theta[2 * b + 1];
@@ -132,22 +160,130 @@ bool SolveRegularised(std::vector<double> a, std::vector<double> b, int64_t n, d
   return true;
 }
 
+// Q3P5_NL: the stored fields nearest in f to the unconstrained optimum t1 (θ_g = d_eff sc_g
+// per group; t0: the current fields). Per block, with the other blocks' θ fixed, f is a
+// quadratic q(x) = xᵀ G_BB x - 2 xᵀ e in the block's θ, e = r_B - G_BO θ_O. Candidates for
+// D: the current one, and those that store the block's largest |t1_g| with |sc| = k for
+// k = 24..31 (32 when it is negative); per candidate, sc = round(t1 / d_eff), then sweeps of
+// exact coordinate descent over the integer scales (q is convex in each). The lowest q
+// wins; two passes over the blocks (the second sees every other block stored). Writes the
+// fields and returns the new f when it is below f0, else returns f0.
+double ProjectNL(uint8_t* row, int64_t cols, const std::vector<double>& g, const double* rhs, double whw,
+                 const double* t1, double f0) {
+  const int64_t np = CeilDiv(cols, kQ3P5NLGroupSize), nb = CeilDiv(cols, kBlock);
+  std::vector<double> t(t1, t1 + np);
+  std::vector<uint16_t> d16(static_cast<size_t>(nb));
+  std::vector<int8_t> sc(static_cast<size_t>(nb * kQ3P5NLGroups), 0);
+  std::vector<uint16_t> d_now(static_cast<size_t>(nb));
+  for (int64_t b = 0; b < nb; ++b) {
+    const int r = static_cast<int>(std::min(kBlock, cols - b * kBlock));
+    const int ns = static_cast<int>(CeilDiv(r, kQ3P5NLSubBlockSize));
+    std::memcpy(&d_now[static_cast<size_t>(b)], row + static_cast<size_t>(b) * sizeof(BlockQ3P5NL) + 12 * ns, 2);
+  }
+  const auto G = [&](int64_t i, int64_t j) { return g[static_cast<size_t>(i * np + j)]; };
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int64_t b = 0; b < nb; ++b) {
+      const int64_t g0 = b * kQ3P5NLGroups, ng = std::min<int64_t>(kQ3P5NLGroups, np - g0);
+      double e[kQ3P5NLGroups], tb[kQ3P5NLGroups];
+      for (int64_t i = 0; i < ng; ++i) {
+        double s = rhs[g0 + i];
+        for (int64_t j = 0; j < np; ++j) {
+          if (j < g0 || j >= g0 + ng) s -= G(g0 + i, j) * t[static_cast<size_t>(j)];
+        }
+        e[i] = s;
+        tb[i] = pass == 0 ? t1[g0 + i] : t[static_cast<size_t>(g0 + i)];
+      }
+      int64_t top = 0;
+      for (int64_t i = 1; i < ng; ++i) {
+        if (std::fabs(t1[g0 + i]) > std::fabs(t1[g0 + top])) top = i;
+      }
+      uint16_t cands[12];
+      int nc = 0;
+      cands[nc++] = pass == 0 ? d_now[static_cast<size_t>(b)] : d16[static_cast<size_t>(b)];
+      const int kmax = t1[g0 + top] < 0 ? -kQ3P5NLScaleMin : kQ3P5NLScaleMax;
+      for (int k = kmax; k >= 24; --k) {
+        cands[nc++] = FloatToFp16(static_cast<float>(std::fabs(t1[g0 + top]) / k / kQ3P5NLDUnit));
+      }
+      double best_q = 0;
+      bool have = false;
+      for (int c = 0; c < nc; ++c) {
+        const double deff = static_cast<double>(Fp16ToFloat(cands[c]) * kQ3P5NLDUnit);
+        if (!(deff > 0) || !std::isfinite(deff)) continue;
+        int s[kQ3P5NLGroups];
+        double x[kQ3P5NLGroups];
+        const auto put = [&](int64_t i, double want) {
+          const double k = std::nearbyint(want / deff);
+          s[i] = static_cast<int>(std::clamp<double>(k, kQ3P5NLScaleMin, kQ3P5NLScaleMax));
+          x[i] = deff * s[i];
+        };
+        for (int64_t i = 0; i < ng; ++i) put(i, tb[i]);
+        for (int sweep = 0; sweep < 3; ++sweep) {
+          bool moved = false;
+          for (int64_t i = 0; i < ng; ++i) {
+            const double gii = G(g0 + i, g0 + i);
+            if (!(gii > 0)) continue;
+            double num = e[i];
+            for (int64_t j = 0; j < ng; ++j) {
+              if (j != i) num -= G(g0 + i, g0 + j) * x[j];
+            }
+            const int old = s[i];
+            put(i, num / gii);
+            moved |= s[i] != old;
+          }
+          if (!moved) break;
+        }
+        double q = 0;
+        for (int64_t i = 0; i < ng; ++i) {
+          double gx = 0;
+          for (int64_t j = 0; j < ng; ++j) gx += G(g0 + i, g0 + j) * x[j];
+          q += x[i] * (gx - 2.0 * e[i]);
+        }
+        if (!have || q < best_q) {
+          have = true;
+          best_q = q;
+          d16[static_cast<size_t>(b)] = cands[c];
+          for (int64_t i = 0; i < ng; ++i) {
+            sc[static_cast<size_t>(g0 + i)] = static_cast<int8_t>(s[i]);
+            t[static_cast<size_t>(g0 + i)] = x[i];
+          }
+        }
+      }
+      if (!have) return f0;  // no finite D stores this block
+    }
+  }
+  const double f1 = Objective(g, rhs, whw, t.data(), np);
+  if (!(f1 < f0)) return f0;
+  for (int64_t b = 0; b < nb; ++b) {
+    const int r = static_cast<int>(std::min(kBlock, cols - b * kBlock));
+    uint8_t* p = row + static_cast<size_t>(b) * sizeof(BlockQ3P5NL);
+    uint8_t codes[kQ3P5NLBlockSize];
+    Q3P5NLReadCodes(p, r, codes);
+    Q3P5NLWriteBlock(d16[static_cast<size_t>(b)], sc.data() + b * kQ3P5NLGroups, codes, r, p);
+  }
+  return f1;
+}
+
 }  // namespace
 
-bool CanRefitAffine(DType type) { return type == DType::kQ3P5 || type == DType::kQ4_G; }
+bool CanRefit(DType type) { return type == DType::kQ3P5 || type == DType::kQ4_G || type == DType::kQ3P5_NL; }
 
-void RefitAffineRows(const float* w, int64_t rows, int64_t cols, const std::vector<double>& h, DType type,
-                     uint8_t* dst, size_t dst_row, double* obj) {
-  SEPTET_CHECK_MSG(CanRefitAffine(type), "RefitAffineRows: Q3P5 or Q4_G only");
-  SEPTET_CHECK_MSG(static_cast<int64_t>(h.size()) == cols * cols, "RefitAffineRows: Hessian size");
+void RefitRows(const float* w, int64_t rows, int64_t cols, const std::vector<double>& h, DType type, uint8_t* dst,
+               size_t dst_row, double* obj) {
+  SEPTET_CHECK_MSG(CanRefit(type), "RefitRows: Q3P5, Q4_G or Q3P5_NL only");
+  SEPTET_CHECK_MSG(static_cast<int64_t>(h.size()) == cols * cols, "RefitRows: Hessian size");
   if (rows <= 0 || cols <= 0) return;
-  const int64_t nb = CeilDiv(cols, kBlock), np = 2 * nb;
-  const auto len = [&](int64_t b) { return std::min(kBlock, cols - b * kBlock); };
-  // Shared by every row: ha[b][k] = (H a_b)_k, the Hessian times block b's indicator.
-  std::vector<double> ha(static_cast<size_t>(nb * cols), 0.0);
-  for (int64_t b = 0; b < nb; ++b)
-    for (int64_t j = b * kBlock; j < b * kBlock + len(b); ++j)
-      for (int64_t k = 0; k < cols; ++k) ha[static_cast<size_t>(b * cols + k)] += h[static_cast<size_t>(j * cols + k)];
+  const Linear lin = LinearOf(type);
+  const int64_t seg = lin.seg, pp = lin.per_seg();
+  const int64_t nseg = CeilDiv(cols, seg), np = pp * nseg;
+  const auto len = [&](int64_t b) { return std::min(seg, cols - b * seg); };
+  // Shared by every row (offset formats): ha[b][k] = (H a_b)_k, H times segment b's indicator.
+  std::vector<double> ha;
+  if (lin.offset) {
+    ha.assign(static_cast<size_t>(nseg * cols), 0.0);
+    for (int64_t b = 0; b < nseg; ++b)
+      for (int64_t j = b * seg; j < b * seg + len(b); ++j)
+        for (int64_t k = 0; k < cols; ++k) ha[static_cast<size_t>(b * cols + k)] += h[static_cast<size_t>(j * cols + k)];
+  }
 
   constexpr int64_t kTile = 32;  // rows per GEMM
   const int64_t tile = std::min(kTile, rows);
@@ -167,26 +303,30 @@ void RefitAffineRows(const float* w, int64_t rows, int64_t cols, const std::vect
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bn, bc, bc, 1.0, wt.data(), bc, h.data(), bc, 0.0,
                 hw.data(), bc);
     std::fill(g.begin(), g.end(), 0.0);
-    for (int64_t b = 0; b < nb; ++b) {
-      // Y [nt][cols] = H c_b per row: block b's codes times H's rows of block b.
+    for (int64_t b = 0; b < nseg; ++b) {
+      // Y [nt][cols] = H c_b per row: segment b's codes times H's rows of segment b.
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bn, bc, static_cast<blasint>(len(b)), 1.0,
-                  v.data() + b * kBlock, bc, h.data() + b * kBlock * cols, bc, 0.0, y.data(), bc);
+                  v.data() + b * seg, bc, h.data() + b * seg * cols, bc, 0.0, y.data(), bc);
       for (int64_t i = 0; i < nt; ++i) {
         const double* yr = y.data() + i * cols;
         const double* vr = v.data() + i * cols;
         double* gi = g.data() + i * np * np;
-        for (int64_t b2 = 0; b2 < nb; ++b2) {
+        for (int64_t b2 = 0; b2 < nseg; ++b2) {
           double cc = 0, ac = 0, ca = 0, aa = 0;
-          for (int64_t k = b2 * kBlock; k < b2 * kBlock + len(b2); ++k) {
+          for (int64_t k = b2 * seg; k < b2 * seg + len(b2); ++k) {
             cc += vr[k] * yr[k];
-            ac += yr[k];
-            ca += vr[k] * ha[static_cast<size_t>(b * cols + k)];
-            aa += ha[static_cast<size_t>(b * cols + k)];
+            if (lin.offset) {
+              ac += yr[k];
+              ca += vr[k] * ha[static_cast<size_t>(b * cols + k)];
+              aa += ha[static_cast<size_t>(b * cols + k)];
+            }
           }
-          gi[(2 * b2) * np + 2 * b] = cc;          // c_b2ᵀ H c_b
-          gi[(2 * b2 + 1) * np + 2 * b] = ac;      // a_b2ᵀ H c_b
-          gi[(2 * b2) * np + 2 * b + 1] = ca;      // c_b2ᵀ H a_b
-          gi[(2 * b2 + 1) * np + 2 * b + 1] = aa;  // a_b2ᵀ H a_b
+          gi[(pp * b2) * np + pp * b] = cc;  // c_b2ᵀ H c_b
+          if (lin.offset) {
+            gi[(pp * b2 + 1) * np + pp * b] = ac;      // a_b2ᵀ H c_b
+            gi[(pp * b2) * np + pp * b + 1] = ca;      // c_b2ᵀ H a_b
+            gi[(pp * b2 + 1) * np + pp * b + 1] = aa;  // a_b2ᵀ H a_b
+          }
         }
       }
     }
@@ -202,14 +342,14 @@ void RefitAffineRows(const float* w, int64_t rows, int64_t cols, const std::vect
       double* ri = rhs.data() + i * np;
       double whw = 0;
       for (int64_t k = 0; k < cols; ++k) whw += wt[static_cast<size_t>(i * cols + k)] * hr[k];
-      for (int64_t b = 0; b < nb; ++b) {
+      for (int64_t b = 0; b < nseg; ++b) {
         double rc = 0, ra = 0;
-        for (int64_t k = b * kBlock; k < b * kBlock + len(b); ++k) {
+        for (int64_t k = b * seg; k < b * seg + len(b); ++k) {
           rc += vr[k] * hr[k];
           ra += hr[k];
         }
-        ri[2 * b] = rc;
-        ri[2 * b + 1] = ra;
+        ri[pp * b] = rc;
+        if (lin.offset) ri[pp * b + 1] = ra;
       }
       const std::vector<double> gv(gi, gi + np * np);
       const double* t0 = theta0.data() + i * np;
@@ -217,12 +357,15 @@ void RefitAffineRows(const float* w, int64_t rows, int64_t cols, const std::vect
       std::vector<double> t1(t0, t0 + np);
       uint8_t* row = dst + static_cast<size_t>(r0 + i) * dst_row;
       double f = f0;
-      if (SolveRegularised(gv, std::vector<double>(ri, ri + np), np, t1.data()) &&
-          StoreFields(type, row, cols, t1.data(), /*write=*/false)) {
-        const double f1 = Objective(gv, ri, whw, t1.data(), np);
-        if (f1 < f0) {
-          StoreFields(type, row, cols, t1.data(), /*write=*/true);
-          f = f1;
+      if (SolveRegularised(gv, std::vector<double>(ri, ri + np), np, t1.data())) {
+        if (!lin.offset) {
+          f = ProjectNL(row, cols, gv, ri, whw, t1.data(), f0);
+        } else if (StoreAffineFields(type, row, cols, t1.data(), /*write=*/false)) {
+          const double f1 = Objective(gv, ri, whw, t1.data(), np);
+          if (f1 < f0) {
+            StoreAffineFields(type, row, cols, t1.data(), /*write=*/true);
+            f = f1;
+          }
         }
       }
       if (obj != nullptr) obj[r0 + i] = f;

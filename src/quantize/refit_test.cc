@@ -1,6 +1,7 @@
-// The least-squares (d, m) refit (quantize/refit.h) and GPTQ re-rounding on preset grids.
+// The least-squares field refit (quantize/refit.h) and GPTQ re-rounding on preset grids.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -9,6 +10,7 @@
 
 #include "core/half.h"
 #include "quant/q3p5.h"
+#include "quant/q3p5_nl.h"
 #include "quant/registry.h"
 #include "quantize/gptq.h"
 #include "quantize/refit.h"
@@ -17,9 +19,65 @@
 namespace septet::quantize {
 namespace {
 
-const DType kRefitTypes[] = {DType::kQ3P5, DType::kQ4_G};
+const DType kRefitTypes[] = {DType::kQ3P5, DType::kQ4_G, DType::kQ3P5_NL};
 constexpr int64_t kN = 300;  // two full blocks and a short one of 44
-size_t BlockBytes(DType t) { return t == DType::kQ3P5 ? 56 : 68; }
+constexpr int64_t kBlocks = 3;
+size_t BlockBytes(DType t) { return t == DType::kQ4_G ? 68 : 56; }
+
+// Which bytes of a row of kN are fields (the rest: codes). Q3P5, Q4_G: each block's
+// 4-byte header first; Q3P5_NL: D and the scales after the code planes (short block:
+// after its ns sub-blocks).
+std::vector<bool> FieldBytes(DType t, size_t row_bytes) {
+  std::vector<bool> f(row_bytes, false);
+  for (int64_t b = 0; b < kBlocks; ++b) {
+    const size_t p = static_cast<size_t>(b) * BlockBytes(t);
+    if (t != DType::kQ3P5_NL) {
+      for (size_t i = p; i < p + 4; ++i) f[i] = true;
+      continue;
+    }
+    const int64_t r = std::min<int64_t>(quant::kQ3P5NLBlockSize, kN - b * quant::kQ3P5NLBlockSize);
+    const size_t ns = static_cast<size_t>((r + 31) / 32);
+    for (size_t i = p + 12 * ns; i < p + quant::Q3P5NLShortBlockBytes(r); ++i) f[i] = true;
+  }
+  return f;
+}
+
+// The row's bytes with the fields (or the codes, when `fields`) zeroed.
+std::vector<uint8_t> Part(DType t, const uint8_t* row, size_t row_bytes, bool fields) {
+  const std::vector<bool> mask = FieldBytes(t, row_bytes);
+  std::vector<uint8_t> c(row, row + row_bytes);
+  for (size_t i = 0; i < row_bytes; ++i) {
+    if (mask[i] != fields) c[i] = 0;
+  }
+  return c;
+}
+std::vector<uint8_t> CodesOnly(DType t, const uint8_t* row, size_t row_bytes) { return Part(t, row, row_bytes, false); }
+std::vector<uint8_t> FieldsOnly(DType t, const uint8_t* row, size_t row_bytes) { return Part(t, row, row_bytes, true); }
+
+// Wrong fields with the codes kept: Q3P5 d x 1.07 and m x 0.93; Q4_G d and m a few ulps
+// up; Q3P5_NL D x 1.07 and every other group scale one step towards 0.
+void NudgeFields(DType t, uint8_t* row) {
+  for (int64_t b = 0; b < kBlocks; ++b) {
+    uint8_t* p = row + static_cast<size_t>(b) * BlockBytes(t);
+    uint32_t hdr;
+    std::memcpy(&hdr, p, 4);
+    if (t == DType::kQ3P5) {
+      const quant::Q3P5Params q = quant::Q3P5UnpackHeader(hdr);
+      hdr = quant::Q3P5PackHeader(quant::Q3P5EncodeD(q.d * 1.07f), q.sel, quant::Q3P5EncodeM(q.m * 0.93f));
+      std::memcpy(p, &hdr, 4);
+    } else if (t == DType::kQ4_G) {
+      hdr += 9u | (5u << 16);  // d16 + 9 ulps, m16 + 5 ulps (same sign)
+      std::memcpy(p, &hdr, 4);
+    } else {
+      const int r = static_cast<int>(std::min<int64_t>(quant::kQ3P5NLBlockSize, kN - b * quant::kQ3P5NLBlockSize));
+      quant::Q3P5NLParams q = quant::Q3P5NLReadParams(p, r);
+      uint8_t codes[quant::kQ3P5NLBlockSize];
+      quant::Q3P5NLReadCodes(p, r, codes);
+      for (int g = 0; g < quant::kQ3P5NLGroups; g += 2) q.sc[g] = static_cast<int8_t>(q.sc[g] - (q.sc[g] > 0) + (q.sc[g] < 0));
+      quant::Q3P5NLWriteBlock(FloatToFp16(q.d / quant::kQ3P5NLDUnit * 1.07f), q.sc, codes, r, p);
+    }
+  }
+}
 
 // H = (1/N) XᵀX of AR(1) inputs with a few loud channels: neighbours strongly correlated.
 std::vector<double> CorrelatedHessian(std::mt19937_64& rng, int64_t n) {
@@ -46,13 +104,6 @@ double OutputError(DType t, const float* w, const uint8_t* row, int64_t n, const
   return f;
 }
 
-// The row's bytes with every block header (the first 4 bytes of a block) zeroed: the codes.
-std::vector<uint8_t> CodesOnly(DType t, const uint8_t* row, size_t row_bytes) {
-  std::vector<uint8_t> c(row, row + row_bytes);
-  for (size_t b = 0; b < row_bytes; b += BlockBytes(t)) std::memset(c.data() + b, 0, 4);
-  return c;
-}
-
 // Weights that lie exactly on a grid, stored with wrong fields but the right codes: the
 // refit must find the stored fields back, bit for bit (the optimum f = 0 is storable).
 TEST(Refit, RecoversExactFieldsWithTheCodesFixed) {
@@ -67,42 +118,35 @@ TEST(Refit, RecoversExactFieldsWithTheCodesFixed) {
     std::vector<float> w(static_cast<size_t>(kN));
     tr.to_float(want.data(), w.data(), kN);  // exactly on the grid
     std::vector<uint8_t> got = want;
-    for (size_t b = 0; b < rb; b += BlockBytes(t)) {  // nudge d and m of every block (codes kept)
-      uint32_t hdr;
-      std::memcpy(&hdr, got.data() + b, 4);
-      if (t == DType::kQ3P5) {
-        const quant::Q3P5Params p = quant::Q3P5UnpackHeader(hdr);
-        hdr = quant::Q3P5PackHeader(quant::Q3P5EncodeD(p.d * 1.07f), p.sel, quant::Q3P5EncodeM(p.m * 0.93f));
-      } else {
-        hdr += 9u | (5u << 16);  // d16 + 9 ulps, m16 + 5 ulps (same sign)
-      }
-      std::memcpy(got.data() + b, &hdr, 4);
-    }
+    NudgeFields(t, got.data());
     ASSERT_NE(got, want);
     ASSERT_GT(OutputError(t, w.data(), got.data(), kN, h), 0.0);
     double obj = -1;
-    RefitAffineRows(w.data(), 1, kN, h, t, got.data(), rb, &obj);
+    RefitRows(w.data(), 1, kN, h, t, got.data(), rb, &obj);
     EXPECT_EQ(got, want) << tr.name;
     // f = wᵀHw - 2θᵀr + θᵀGθ is 0 here only up to cancellation. θ = (s, m) per block and the
-    // codes c give w = s c + m, so every product the three terms sum is bounded in size by
-    // one of |w|ᵀ|H||w|, ŵᵀ|H||w|, ŵᵀ|H|ŵ with ŵ = s c + |m| = |w - m| + |m| (s c ≥ 0): the
-    // terms (weights 1, 2, 1) err by at most γ_k (|w| + ŵ)ᵀ|H|(|w| + ŵ), where k bounds the
-    // longest chain of roundings: H w or H c (cols), the dot with w or c (cols), the θ sums
-    // (2 per block each) and the three-term sum; u = 2^-53. (Bounding by |w|ᵀ|H||w| alone
-    // ignores the cancellation between s c and a negative m, and failed for some seeds.)
-    const int64_t nb = (kN + quant::kQ3P5BlockSize - 1) / quant::kQ3P5BlockSize;
+    // codes c give w = s c + m (Q3P5_NL: w = θ_g L, m = 0), so every product the three terms
+    // sum is bounded in size by one of |w|ᵀ|H||w|, ŵᵀ|H||w|, ŵᵀ|H|ŵ with
+    // ŵ = |s c| + |m| = |w - m| + |m|: the terms (weights 1, 2, 1) err by at most
+    // γ_k (|w| + ŵ)ᵀ|H|(|w| + ŵ), where k bounds the longest chain of roundings: H w or H c
+    // (cols), the dot with w or c (cols), the θ sums (one per parameter each) and the
+    // three-term sum; u = 2^-53. (Bounding by |w|ᵀ|H||w| alone ignores the cancellation
+    // between s c and a negative m, and failed for some seeds.)
+    const bool nl = t == DType::kQ3P5_NL;
+    const int64_t np = nl ? (kN + quant::kQ3P5NLGroupSize - 1) / quant::kQ3P5NLGroupSize : 2 * kBlocks;
     std::vector<double> a(static_cast<size_t>(kN));
     for (int64_t i = 0; i < kN; ++i) {
       const uint8_t* blk = want.data() + static_cast<size_t>(i / quant::kQ3P5BlockSize) * BlockBytes(t);
       uint32_t hdr;
       std::memcpy(&hdr, blk, 4);
-      const double m = t == DType::kQ3P5 ? quant::Q3P5UnpackHeader(hdr).m : Fp16ToFloat(static_cast<uint16_t>(hdr >> 16));
+      const double m = nl ? 0.0
+                          : t == DType::kQ3P5 ? quant::Q3P5UnpackHeader(hdr).m : Fp16ToFloat(static_cast<uint16_t>(hdr >> 16));
       a[i] = std::fabs(w[i]) + std::fabs(w[i] - m) + std::fabs(m);
     }
     double bound_sum = 0;
     for (int64_t i = 0; i < kN; ++i)
       for (int64_t j = 0; j < kN; ++j) bound_sum += a[i] * std::fabs(h[i * kN + j]) * a[j];
-    const double u = std::ldexp(1.0, -53), k = static_cast<double>(2 * kN + 4 * nb + 4);
+    const double u = std::ldexp(1.0, -53), k = static_cast<double>(2 * kN + 2 * np + 4);
     EXPECT_LT(std::fabs(obj), (k * u / (1 - k * u)) * bound_sum) << tr.name;
   }
 }
@@ -135,7 +179,7 @@ TEST(Refit, KeepsCodesAndLowersOutputErrorAfterGptq) {
       GptqQuantizeRows(w.data(), rows, f.value(), t, false, q.data(), bytes.data(), rb);
       const std::vector<uint8_t> before = bytes;
       std::vector<double> obj(static_cast<size_t>(rows));
-      RefitAffineRows(w.data(), rows, kN, h, t, bytes.data(), rb, obj.data());
+      RefitRows(w.data(), rows, kN, h, t, bytes.data(), rb, obj.data());
       double f0 = 0, f1 = 0;
       for (int64_t r = 0; r < rows; ++r) {
         const double e0 = OutputError(t, w.data() + r * kN, before.data() + r * rb, kN, h);
@@ -172,14 +216,12 @@ TEST(Refit, GptqOnPresetGridsKeepsTheirFields) {
       GptqQuantizeRows(w.data(), rows, f.value(), t, false, q.data(), again.data(), rb, first.data());
       EXPECT_EQ(first, again);
       std::vector<uint8_t> refit = first;
-      RefitAffineRows(w.data(), rows, kN, h, t, refit.data(), rb, nullptr);
+      RefitRows(w.data(), rows, kN, h, t, refit.data(), rb, nullptr);
       ASSERT_NE(refit, first);
       std::vector<uint8_t> rerounded = refit;  // preset = dst: in place
       GptqQuantizeRows(w.data(), rows, f.value(), t, false, q.data(), rerounded.data(), rb, rerounded.data());
       for (size_t r = 0; r < static_cast<size_t>(rows); ++r)
-        for (size_t b = r * rb; b < (r + 1) * rb; b += BlockBytes(t)) {
-          ASSERT_EQ(0, std::memcmp(rerounded.data() + b, refit.data() + b, 4)) << "block at byte " << b;
-        }
+        ASSERT_EQ(FieldsOnly(t, rerounded.data() + r * rb, rb), FieldsOnly(t, refit.data() + r * rb, rb)) << "row " << r;
       std::vector<float> deq(static_cast<size_t>(kN));
       for (int64_t r = 0; r < rows; ++r) {  // q holds the decoded values of what was written
         GetTypeTraits(t).to_float(rerounded.data() + r * rb, deq.data(), kN);

@@ -132,9 +132,9 @@ Subcommand AddQuantizeCommand(CLI::App* app) {
                 "transform before quantizing (spreads large input channels over their block; the forward pass "
                 "rotates the inputs to match, CPU backend only). Marks the file septet.rotation=hadamard-v1");
   cmd->add_option("--refit", o.refit,
-                  "GPTQ on Q3P5/Q4_G: rounds of a least-squares refit of each block's (d, m) with the codes "
-                  "fixed, against the full calibration Hessian; each round after the first re-rounds the codes "
-                  "(GPTQ on the refitted grids) first (0 = off)")
+                  "GPTQ on Q3P5/Q4_G/Q3P5_NL: rounds of a least-squares refit of each block's fields ((d, m); "
+                  "Q3P5_NL: D and the group scales) with the codes fixed, against the full calibration Hessian; "
+                  "each round after the first re-rounds the codes (GPTQ on the refitted grids) first (0 = off)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--calib-passes", o.calib_passes,
