@@ -108,7 +108,7 @@ class Q3P5NLGrid final : public RowGrid {
       const int r = static_cast<int>(std::min<int64_t>(kQ3P5NLBlockSize, n - g.g0));
       uint8_t codes[kQ3P5NLBlockSize];
       for (int k = 0; k < r; ++k) codes[k] = static_cast<uint8_t>(Q3P5NLNearestCode(q[g.g0 + k], g.p.d, g.p.sc[k / kQ3P5NLGroupSize]));
-      Q3P5NLWriteBlock(g.d16, g.p.sc, codes, r, out);
+      Q3P5NLWriteBlock(g.d16(), g.p.sc, codes, r, out);
       out += Q3P5NLShortBlockBytes(r);
     }
     groups_.clear();
@@ -116,13 +116,11 @@ class Q3P5NLGrid final : public RowGrid {
 
  private:
   struct G {
-    G(int64_t first, const uint8_t* block, int r) : g0(first), p(Q3P5NLReadParams(block, r)) {
-      const size_t ns = static_cast<size_t>(CeilDiv(r, kQ3P5NLSubBlockSize));
-      std::memcpy(&d16, block + 12 * ns, sizeof(d16));
-    }
+    G(int64_t first, const uint8_t* block, int r) : g0(first), p(Q3P5NLReadParams(block, r)) {}
+    // The stored fp16 D: p.d = float(D) * 2^-12 exactly, so this gives D's bits back.
+    uint16_t d16() const { return FloatToFp16(p.d / kQ3P5NLDUnit); }
     int64_t g0;
     Q3P5NLParams p;
-    uint16_t d16 = 0;
   };
   std::vector<G> groups_;
 };
