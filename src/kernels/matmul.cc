@@ -91,7 +91,11 @@ void BlasRows(const cpu::WeightView& w, const float* x, int64_t m, int64_t r0, i
 // 2 x 156 us).
 // On float panels (kernels/simd/dot_float_panels.cc) a tile of 2 or 3 tokens is
 // already the matvec's loop with more chains, so the GEMM runs from 2 as well.
-int64_t MinGemmTokens(const cpu::WeightView& w) { return w.layout != cpu::WeightLayout::kFile ? 2 : 4; }
+// Q3P5_NL's planes layout only makes the decode cheaper; its GEMM is the file
+// layout's (a row tile decoded once per block for up to 32 tokens), so from 4.
+int64_t MinGemmTokens(const cpu::WeightView& w) {
+  return w.layout == cpu::WeightLayout::kQ3P5Slots || w.layout == cpu::WeightLayout::kFloatPanels ? 2 : 4;
+}
 constexpr int64_t kMatVecTileBytes = 64 << 10;
 
 }  // namespace

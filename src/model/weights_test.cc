@@ -116,34 +116,38 @@ TEST(WeightsTest, ActivationOnlyComputeTypeIsRejected) {
   EXPECT_EQ(w.status().code(), StatusCode::kInvalidArgument);
 }
 
-TEST(WeightsTest, Q3P5MatmulWeightsAreRepackedOnX86Simd) {
-  TinyLlamaSpec s;
-  s.dim = 128;
-  s.ffn = 300;  // w_down: 2 full blocks + a short tail block
-  s.n_rot = 16;
-  s.tied = true;
-  auto f = MakeTinyLlama(s);
-  auto hp = ReadLlamaHParams(*f);
-  ASSERT_TRUE(hp.ok());
-  BindOptions o{DType::kQ3P5};
-  auto w = BindLlamaWeights(*f, *hp, o);
-  o.repack = false;
-  auto plain = BindLlamaWeights(*f, *hp, o);
-  ASSERT_TRUE(w.ok() && plain.ok());
-  const std::string target = simd::TargetName();
-  const bool x86 = target == "AVX2" || target == "AVX3" || target == "AVX3_DL";
-  const auto want = x86 ? cpu::WeightLayout::kQ3P5Slots : cpu::WeightLayout::kFile;
-  for (const LayerWeights& L : w->layers) {
-    for (const cpu::WeightView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) {
-      EXPECT_EQ(v->layout, want);
+TEST(WeightsTest, Q3P5AndQ3P5NLMatmulWeightsAreRepackedOnX86Simd) {
+  for (DType type : {DType::kQ3P5, DType::kQ3P5_NL}) {
+    SCOPED_TRACE(GetTypeTraits(type).name);
+    TinyLlamaSpec s;
+    s.dim = 128;
+    s.ffn = 300;  // w_down: 2 full blocks + a short tail block
+    s.n_rot = 16;
+    s.tied = true;
+    auto f = MakeTinyLlama(s);
+    auto hp = ReadLlamaHParams(*f);
+    ASSERT_TRUE(hp.ok());
+    BindOptions o{type};
+    auto w = BindLlamaWeights(*f, *hp, o);
+    o.repack = false;
+    auto plain = BindLlamaWeights(*f, *hp, o);
+    ASSERT_TRUE(w.ok() && plain.ok());
+    const std::string target = simd::TargetName();
+    const bool x86 = target == "AVX2" || target == "AVX3" || target == "AVX3_DL";
+    const auto packed = type == DType::kQ3P5 ? cpu::WeightLayout::kQ3P5Slots : cpu::WeightLayout::kQ3P5NLPlanes;
+    const auto want = x86 ? packed : cpu::WeightLayout::kFile;
+    for (const LayerWeights& L : w->layers) {
+      for (const cpu::WeightView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) {
+        EXPECT_EQ(v->layout, want);
+      }
     }
+    EXPECT_EQ(w->output.layout, want);  // tied: an own converted copy, matmul only
+    EXPECT_EQ(w->token_embd.layout, cpu::WeightLayout::kFile);
+    EXPECT_EQ(plain->layers[0].wq.layout, cpu::WeightLayout::kFile);
+    // The repacked copy replaces the conversion buffer: same owned bytes.
+    EXPECT_EQ(w->owned_bytes, plain->owned_bytes);
+    EXPECT_EQ(w->owned.size(), plain->owned.size());
   }
-  EXPECT_EQ(w->output.layout, want);  // tied: an own converted copy, matmul only
-  EXPECT_EQ(w->token_embd.layout, cpu::WeightLayout::kFile);
-  EXPECT_EQ(plain->layers[0].wq.layout, cpu::WeightLayout::kFile);
-  // The repacked copy replaces the conversion buffer: same owned bytes.
-  EXPECT_EQ(w->owned_bytes, plain->owned_bytes);
-  EXPECT_EQ(w->owned.size(), plain->owned.size());
 }
 
 // Stored F32 / F16 / BF16 matrices go into float panels on x86 SIMD targets: an
@@ -171,11 +175,11 @@ TEST(WeightsTest, FloatMatmulWeightsAreRepackedIntoPanelsOnX86Simd) {
 // A tied head stored in a repackable type: the head is repacked, and the lookup
 // table is the same repacked copy (no second copy, the mapping is not read).
 TEST(WeightsTest, TiedRepackableHeadSharesOneRepackedCopyWithTheLookup) {
-  for (DType type : {DType::kQ3P5, DType::kF32, DType::kF16}) {
+  for (DType type : {DType::kQ3P5, DType::kQ3P5_NL, DType::kF32, DType::kF16}) {
     const TypeTraits& t = GetTypeTraits(type);
     SCOPED_TRACE(t.name);
     TinyLlamaSpec s;
-    s.dim = 160;  // Q3P5: one full block + a short block of 32
+    s.dim = 160;  // Q3P5, Q3P5_NL: one full block + a short block of 32
     s.vocab = 37;  // float panels: 2 whole panels and a padded one
     s.n_rot = 16;
     s.tied = true;
@@ -190,7 +194,9 @@ TEST(WeightsTest, TiedRepackableHeadSharesOneRepackedCopyWithTheLookup) {
     EXPECT_EQ(w->token_embd.layout, w->output.layout);
     const std::string target = simd::TargetName();
     if (target == "AVX2" || target == "AVX3" || target == "AVX3_DL") {
-      EXPECT_EQ(w->output.layout, type == DType::kQ3P5 ? cpu::WeightLayout::kQ3P5Slots : cpu::WeightLayout::kFloatPanels);
+      EXPECT_EQ(w->output.layout, type == DType::kQ3P5      ? cpu::WeightLayout::kQ3P5Slots
+                                  : type == DType::kQ3P5_NL ? cpu::WeightLayout::kQ3P5NLPlanes
+                                                            : cpu::WeightLayout::kFloatPanels);
     }
     const TensorInfo* embd = f->FindTensor("token_embd.weight");
     ASSERT_NE(embd, nullptr);

@@ -1,4 +1,5 @@
-// Q3P5_NL x Q8_A matrix-vector and matrix-matrix kernels (format: quant/q3p5_nl.h).
+// Q3P5_NL x Q8_A matrix-vector and matrix-matrix kernels (format: quant/q3p5_nl.h)
+// on the file layout and on the load-time kQ3P5NLPlanes layout (repack.h).
 //
 // AVX2 path, per 32-weight sub-block s (12 bytes: lo[8] 2-bit plane, hi[4] bit
 // plane, Q3P5's code planes), on the file layout:
@@ -12,6 +13,10 @@
 //     gives int16 pair sums x_q L (<= 2 * 127 * 127: no saturation);
 //   * vpmaddwd against the group scales, sc_{2s} in lane 0 and sc_{2s+1} in
 //     lane 1, gives int32 lanes whose sum is the header's isum_s exactly.
+// On kQ3P5NLPlanes the full blocks' level indices of all four sub-blocks come
+// from nine shifts and masks (repack.h) in weight order, so the activation
+// needs no permutation; the rest is the same, and so are the bits of the result
+// (the int32 sums are exact either way). Short blocks keep the file layout.
 // The 8 six-bit scales are unpacked once per block: vpshufb puts a 16-bit
 // window holding scale g in int16 lane g, vpmullw by 2^(10 - offset) moves the
 // field to the top, vpsraw 10 sign-extends it. Per block the 4 sub-block sums
@@ -39,6 +44,7 @@
 #include "kernels/simd/code_planes-inl.h"
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/kernels_internal.h"
+#include "kernels/simd/repack.h"
 #include "quant/q3p5_nl.h"
 #include "quant/q8_act.h"
 
@@ -64,7 +70,7 @@ int TailSubs(int64_t n) { return static_cast<int>((n % kBlock + kSub - 1) / kSub
 
 // The code-plane tables (code_planes-inl.h), the levels and the scale unpacking.
 struct Tables : PlaneTables {
-  __m256i levels, sc_win, sc_mul;
+  __m256i levels, levels3, sc_win, sc_mul, sh_b, c15;
   __m256i sc_sel[kSubs];
   __m128 d_unit;
 };
@@ -72,8 +78,15 @@ struct Tables : PlaneTables {
 __m256i Load32(const int8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
 Tables MakeTables() {
-  alignas(32) int8_t levels[32];
-  for (int p = 0; p < 32; ++p) levels[p] = p % 16 < 8 ? quant::kQ3P5NLLevels[p % 16] : 0;
+  // vpshufb reads index bits 0-3: levels[i] = L[i & 7] (bit 3 of a planes index
+  // is another code's bit); levels3 for i3 of the planes layout, whose bit 2 is
+  // not u3's: u3 = (i & 3) | (i >> 3) << 2.
+  alignas(32) int8_t levels[32], levels3[32];
+  for (int p = 0; p < 32; ++p) {
+    const int i = p % 16;
+    levels[p] = quant::kQ3P5NLLevels[i & 7];
+    levels3[p] = quant::kQ3P5NLLevels[(i & 3) | ((i >> 3) << 2)];
+  }
   // The scales: the 8 bytes at block offset 48 (d, then the 48-bit field sc)
   // broadcast to every 64-bit lane. Scale g, bits [6g, 6g + 6) of sc, lies in
   // the 16-bit window at sc byte w = min(6g / 8, 4), at bit o = 6g - 8w.
@@ -90,6 +103,9 @@ Tables MakeTables() {
   Tables t;
   static_cast<PlaneTables&>(t) = MakePlaneTables();
   t.levels = Load32(levels);
+  t.levels3 = Load32(levels3);
+  t.sh_b = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
+  t.c15 = _mm256_set1_epi8(15);
   t.sc_win = Load32(sc_win);
   t.sc_mul = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sc_mul));
   // Sub-block s: int16 lanes of 128-bit lane c = scale 2s + c.
@@ -110,9 +126,27 @@ HWY_INLINE __m256i DecodeSub(const Tables& t, const uint8_t* sub) { return Decod
 struct Levels {
   __m256i l, abs;
 };
-HWY_INLINE Levels LevelsOf(const Tables& t, __m256i u) {
-  const __m256i l = _mm256_shuffle_epi8(t.levels, u);
+HWY_INLINE Levels LevelsOf(__m256i table, __m256i u) {
+  const __m256i l = _mm256_shuffle_epi8(table, u);
   return Levels{l, _mm256_abs_epi8(l)};
+}
+
+// The levels of the four sub-blocks of a full block: file layout (code planes,
+// in code_planes-inl.h's permuted order) or kQ3P5NLPlanes (weight order).
+template <bool kPlanes>
+HWY_INLINE void DecodeLevels(const Tables& t, const uint8_t* blk, Levels lv[kSubs]) {
+  if constexpr (kPlanes) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk));
+    const __m256i bs = _mm256_srlv_epi32(
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 32))), t.sh_b);
+    lv[0] = LevelsOf(t.levels, _mm256_and_si256(a, t.c15));
+    lv[1] = LevelsOf(t.levels, _mm256_and_si256(_mm256_srli_epi16(a, 3), t.c15));
+    lv[2] = LevelsOf(t.levels, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 6), t.c3),
+                                               _mm256_and_si256(bs, t.c4)));
+    lv[3] = LevelsOf(t.levels3, _mm256_and_si256(bs, t.c15));
+  } else {
+    for (int s = 0; s < kSubs; ++s) lv[s] = LevelsOf(t.levels, DecodeSub(t, blk + 12 * s));
+  }
 }
 
 // Int32 lanes summing to isum_s = sc_{2s} acc_{2s} + sc_{2s+1} acc_{2s+1}.
@@ -154,12 +188,14 @@ struct PreparedX {
   __m128 xd4;
 };
 
-HWY_INLINE void PrepareX(const Tables& t, const uint8_t* xblk, int ns, PreparedX* px) {
+// `permute`: in the file layout's decode order (else in weight order, for kQ3P5NLPlanes).
+HWY_INLINE void PrepareX(const Tables& t, const uint8_t* xblk, int ns, bool permute, PreparedX* px) {
   alignas(16) float xd[4] = {0, 0, 0, 0};
   for (int s = 0; s < kSubs; ++s) {
     px->xp[s] = _mm256_setzero_si256();
     if (s >= ns) continue;  // never read past the row's last activation block
-    px->xp[s] = _mm256_shuffle_epi8(Load32(Q8ACodes(xblk + s * kQ8ABytes)), t.px);
+    const __m256i x = Load32(Q8ACodes(xblk + s * kQ8ABytes));
+    px->xp[s] = permute ? _mm256_shuffle_epi8(x, t.px) : x;
     xd[s] = Q8AScale(xblk + s * kQ8ABytes);
   }
   px->xd4 = _mm_load_ps(xd);
@@ -172,19 +208,25 @@ HWY_INLINE __m128 AddTerms(const BlockScales& bs, const PreparedX& px, const __m
   return _mm_fmadd_ps(_mm_mul_ps(bs.d4, px.xd4), _mm_cvtepi32_ps(isum), sum);
 }
 
-// One block (ns sub-blocks; 4: a full one) of one row into the row's partial sums.
-HWY_INLINE __m128 AddBlock(const Tables& t, const uint8_t* blk, __m128i fields, const PreparedX& px, int ns,
-                           __m128 sum) {
+// One block's decoded levels (its first ns sub-blocks) into a row's partial sums.
+HWY_INLINE __m128 AddLevels(const Tables& t, const Levels lv[kSubs], __m128i fields, const PreparedX& px, int ns,
+                            __m128 sum) {
   const BlockScales bs = ScalesOf(t, fields);
   __m256i a[kSubs];
   for (int s = 0; s < kSubs; ++s) {
-    a[s] = s < ns ? SubDot(LevelsOf(t, DecodeSub(t, blk + 12 * s)), px.xp[s], ScaleOfSub(t, bs, s))
-                  : _mm256_setzero_si256();
+    a[s] = s < ns ? SubDot(lv[s], px.xp[s], ScaleOfSub(t, bs, s)) : _mm256_setzero_si256();
   }
   return AddTerms(bs, px, a, sum);
 }
 
-template <int R>
+// A row's short final block (file layout in both layouts) into its partial sums.
+HWY_INLINE __m128 AddShortBlock(const Tables& t, const uint8_t* blk, const PreparedX& px, int ns, __m128 sum) {
+  Levels lv[kSubs];
+  for (int s = 0; s < ns; ++s) lv[s] = LevelsOf(t.levels, DecodeSub(t, blk + 12 * s));
+  return AddLevels(t, lv, FieldsShort(blk, ns), px, ns, sum);
+}
+
+template <bool kPlanes, int R>
 HWY_INLINE void RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y,
                          RowSpan span) {
   const int64_t nb = w.cols / kBlock;
@@ -194,30 +236,35 @@ HWY_INLINE void RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row,
   PreparedX px;
   TileSweep sweep = RowTileSweep(w, row, R, span, nb + (ns > 0));
   for (int64_t b = 0; b < nb; ++b) {
-    PrepareX(t, Q8ABlock(act, b * kSubs), kSubs, &px);
+    PrepareX(t, Q8ABlock(act, b * kSubs), kSubs, !kPlanes, &px);
     sweep.Step();
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w.row(row + r) + b * kBlockBytes;
-      sum[r] = AddBlock(t, blk, FieldsFull(blk), px, kSubs, sum[r]);
+      Levels lv[kSubs];
+      DecodeLevels<kPlanes>(t, blk, lv);
+      sum[r] = AddLevels(t, lv, FieldsFull(blk), px, kSubs, sum[r]);
     }
   }
   if (ns > 0) {  // the short final block
     sweep.Step();
-    PrepareX(t, Q8ABlock(act, nb * kSubs), ns, &px);
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* blk = w.row(row + r) + nb * kBlockBytes;
-      sum[r] = AddBlock(t, blk, FieldsShort(blk, ns), px, ns, sum[r]);
-    }
+    PrepareX(t, Q8ABlock(act, nb * kSubs), ns, true, &px);
+    for (int r = 0; r < R; ++r) sum[r] = AddShortBlock(t, w.row(row + r) + nb * kBlockBytes, px, ns, sum[r]);
   }
   for (int r = 0; r < R; ++r) y[r] = HSum4f(sum[r]);
 }
 
-void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+template <bool kPlanes>
+void MatVecLayout(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
   const Tables t = MakeTables();
   const RowSpan span = SpanOf(w, r0, r1);
   int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) RowsAvx2<4>(t, w, r, act, y + (r - r0), span);
-  for (; r < r1; ++r) RowsAvx2<1>(t, w, r, act, y + (r - r0), span);
+  for (; r + 4 <= r1; r += 4) RowsAvx2<kPlanes, 4>(t, w, r, act, y + (r - r0), span);
+  for (; r < r1; ++r) RowsAvx2<kPlanes, 1>(t, w, r, act, y + (r - r0), span);
+}
+
+void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  if (w.layout == cpu::WeightLayout::kQ3P5NLPlanes) return MatVecLayout<true>(w, r0, r1, act, y);
+  MatVecLayout<false>(w, r0, r1, act, y);
 }
 
 // Prefill: a tile of R rows is decoded once per block (codes to levels, scales
@@ -231,15 +278,14 @@ struct DecodedBlock {
   BlockScales bs;
 };
 
+template <bool kPlanes>
 HWY_INLINE void DecodeBlock(const Tables& t, const uint8_t* blk, DecodedBlock* db) {
   db->bs = ScalesOf(t, FieldsFull(blk));
-  for (int s = 0; s < kSubs; ++s) {
-    db->lv[s] = LevelsOf(t, DecodeSub(t, blk + 12 * s));
-    db->sc[s] = ScaleOfSub(t, db->bs, s);
-  }
+  DecodeLevels<kPlanes>(t, blk, db->lv);
+  for (int s = 0; s < kSubs; ++s) db->sc[s] = ScaleOfSub(t, db->bs, s);
 }
 
-template <int R>
+template <bool kPlanes, int R>
 HWY_INLINE void RowTileMatMul(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act,
                               size_t act_stride, int64_t m, float* y, int64_t y_stride, RowSpan span) {
   const int64_t nb = w.cols / kBlock;
@@ -255,9 +301,9 @@ HWY_INLINE void RowTileMatMul(const Tables& t, const cpu::WeightView& w, int64_t
     }
     for (int64_t b = 0; b < nb; ++b) {
       if (ta == 0) sweep.Step();
-      for (int r = 0; r < R; ++r) DecodeBlock(t, w.row(row + r) + b * kBlockBytes, &dec[r]);
+      for (int r = 0; r < R; ++r) DecodeBlock<kPlanes>(t, w.row(row + r) + b * kBlockBytes, &dec[r]);
       for (int k = 0; k < nt; ++k) {
-        PrepareX(t, Q8ABlock(act + static_cast<size_t>(ta + k) * act_stride, b * kSubs), kSubs, &px);
+        PrepareX(t, Q8ABlock(act + static_cast<size_t>(ta + k) * act_stride, b * kSubs), kSubs, !kPlanes, &px);
         for (int r = 0; r < R; ++r) {
           __m256i a[kSubs];
           for (int s = 0; s < kSubs; ++s) a[s] = SubDot(dec[r].lv[s], px.xp[s], dec[r].sc[s]);
@@ -269,36 +315,47 @@ HWY_INLINE void RowTileMatMul(const Tables& t, const cpu::WeightView& w, int64_t
     for (int k = 0; k < nt; ++k) {
       const uint8_t* a = act + static_cast<size_t>(ta + k) * act_stride;
       if (ns > 0) {  // the short final block, as RowsAvx2
-        PrepareX(t, Q8ABlock(a, nb * kSubs), ns, &px);
-        for (int r = 0; r < R; ++r) {
-          const uint8_t* blk = w.row(row + r) + nb * kBlockBytes;
-          sum[r][k] = AddBlock(t, blk, FieldsShort(blk, ns), px, ns, sum[r][k]);
-        }
+        PrepareX(t, Q8ABlock(a, nb * kSubs), ns, true, &px);
+        for (int r = 0; r < R; ++r) sum[r][k] = AddShortBlock(t, w.row(row + r) + nb * kBlockBytes, px, ns, sum[r][k]);
       }
       for (int r = 0; r < R; ++r) y[(ta + k) * y_stride + row + r] = HSum4f(sum[r][k]);
     }
   }
 }
 
-void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
-                float* y, int64_t y_stride) {
+template <bool kPlanes>
+void MatMulLayout(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+                  float* y, int64_t y_stride) {
   const Tables t = MakeTables();
   const RowSpan span = SpanOf(w, r0, r1);
   int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) RowTileMatMul<4>(t, w, r, act, act_stride, m, y, y_stride, span);
-  for (; r < r1; ++r) RowTileMatMul<1>(t, w, r, act, act_stride, m, y, y_stride, span);
+  for (; r + 4 <= r1; r += 4) RowTileMatMul<kPlanes, 4>(t, w, r, act, act_stride, m, y, y_stride, span);
+  for (; r < r1; ++r) RowTileMatMul<kPlanes, 1>(t, w, r, act, act_stride, m, y, y_stride, span);
+}
+
+void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+                float* y, int64_t y_stride) {
+  if (w.layout == cpu::WeightLayout::kQ3P5NLPlanes) return MatMulLayout<true>(w, r0, r1, act, act_stride, m, y, y_stride);
+  MatMulLayout<false>(w, r0, r1, act, act_stride, m, y, y_stride);
 }
 
 #else  // portable fallback: the scalar block readers, SIMD integer dot
 
-float RowGeneric(const uint8_t* wrow, int64_t n, const uint8_t* act) {
+// planes: the row's full blocks are in the kQ3P5NLPlanes layout (each converted
+// back to the file layout first).
+float RowGeneric(const uint8_t* wrow, int64_t n, const uint8_t* act, bool planes) {
   float sum[kSubs] = {0.0f, 0.0f, 0.0f, 0.0f};
+  alignas(64) uint8_t file_block[kBlockBytes];
   alignas(64) uint8_t codes[kBlock];
   alignas(64) int16_t wq[kBlock];  // sc_g * L[u], |.| <= 4064
   for (int64_t i0 = 0, b = 0; i0 < n; i0 += kBlock, ++b) {
     const int len = static_cast<int>(std::min<int64_t>(kBlock, n - i0));
     const int ns = (len + kSub - 1) / kSub;
     const uint8_t* blk = wrow + b * kBlockBytes;  // only the last block may be short
+    if (planes && len == kBlock) {
+      Q3P5NLPlanesToBlock(blk, file_block);
+      blk = file_block;
+    }
     const quant::Q3P5NLParams p = quant::Q3P5NLReadParams(blk, len);
     quant::Q3P5NLReadCodes(blk, len, codes);
     for (int k = 0; k < kSub * ns; ++k) {
@@ -313,8 +370,11 @@ float RowGeneric(const uint8_t* wrow, int64_t n, const uint8_t* act) {
   return (sum[0] + sum[1]) + (sum[2] + sum[3]);
 }
 
+float RowFile(const uint8_t* wrow, int64_t n, const uint8_t* act) { return RowGeneric(wrow, n, act, false); }
+float RowPlanes(const uint8_t* wrow, int64_t n, const uint8_t* act) { return RowGeneric(wrow, n, act, true); }
+
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  MatVecByRows(RowGeneric, w, r0, r1, act, y);
+  MatVecByRows(w.layout == cpu::WeightLayout::kQ3P5NLPlanes ? RowPlanes : RowFile, w, r0, r1, act, y);
 }
 
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,

@@ -7,45 +7,19 @@
 
 #include "core/check.h"
 #include "kernels/simd/kernels_internal.h"
+#include "kernels/simd/repack_internal.h"
 #include "quant/q3p5.h"
 #include "quant/registry.h"
 
 namespace septet::simd {
 namespace {
 
-constexpr int kBlock = quant::kQ3P5BlockSize;
-constexpr size_t kBlockBytes = sizeof(quant::BlockQ3P5);
-constexpr int kSub = quant::kQ3P5SubBlockSize;
-static_assert(kBlockBytes == 56 && kSub == 32);
-
-// Copies the rows of w into *out and converts every block: full ones with
-// `full`, a row's final short block of ns sub-blocks with `tail(src, ns, dst)`.
-template <typename Full, typename Tail>
-void ConvertBlocks(const cpu::WeightView& w, std::vector<uint8_t>* out, Full full, Tail tail) {
-  const size_t rb = w.row_bytes;
-  out->resize(rb * static_cast<size_t>(w.rows));
-  const int64_t nb = w.cols / kBlock;
-  const int ns = static_cast<int>((w.cols % kBlock + kSub - 1) / kSub);
-  ParallelRanges(w.rows, out->size(), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const uint8_t* src = w.row(r);
-      uint8_t* dst = out->data() + static_cast<size_t>(r) * rb;
-      for (int64_t b = 0; b < nb; ++b) full(src + b * kBlockBytes, dst + b * kBlockBytes);
-      if (ns > 0) tail(src + nb * kBlockBytes, ns, dst + nb * kBlockBytes);
-    }
-  });
-}
-
-// Bits 0, 2, 4, ..., 62 of x packed into 32 bits.
-uint32_t EvenBits(uint64_t x) {
-  x &= 0x5555555555555555ull;
-  x = (x | (x >> 1)) & 0x3333333333333333ull;
-  x = (x | (x >> 2)) & 0x0F0F0F0F0F0F0F0Full;
-  x = (x | (x >> 4)) & 0x00FF00FF00FF00FFull;
-  x = (x | (x >> 8)) & 0x0000FFFF0000FFFFull;
-  x = (x | (x >> 16)) & 0x00000000FFFFFFFFull;
-  return static_cast<uint32_t>(x);
-}
+using repack_internal::ConvertBlocks;
+using repack_internal::EvenBits;
+using repack_internal::kBlock;
+using repack_internal::kBlockBytes;
+using repack_internal::kSub;
+using repack_internal::Spread;
 
 // Bits r, r + 4, ..., r + 28 of x packed into 8 bits.
 uint32_t Every4th(uint32_t x, int r) {
@@ -54,20 +28,6 @@ uint32_t Every4th(uint32_t x, int r) {
   x = (x | (x >> 6)) & 0x000F000Fu;
   return (x | (x >> 12)) & 0xFFu;
 }
-
-// kSpread[b]: bit i of b moved to bit 0 of byte i.
-struct SpreadTable {
-  uint64_t v[256];
-  constexpr SpreadTable() : v() {
-    for (int b = 0; b < 256; ++b) {
-      for (int i = 0; i < 8; ++i) v[b] |= static_cast<uint64_t>((b >> i) & 1) << (8 * i);
-    }
-  }
-};
-constexpr SpreadTable kSpread;
-
-// Bits 8 g .. 8 g + 7 of a 32-weight bit plane, one per byte (weights 8 g .. 8 g + 7).
-uint64_t Spread(uint32_t plane, int g) { return kSpread.v[(plane >> (8 * g)) & 0xFFu]; }
 
 // The block fields are read and written as little-endian words.
 static_assert(std::endian::native == std::endian::little);
@@ -206,6 +166,10 @@ bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
     RepackQ3P5Slots(w, out, repacked);
     return true;
   }
+  if (w.type == DType::kQ3P5_NL && detail::Q3P5SlotsIsFast()) {  // the same targets: AVX2 and up
+    RepackQ3P5NLPlanes(w, out, repacked);
+    return true;
+  }
   const bool is_float = w.type == DType::kF32 || w.type == DType::kF16 || w.type == DType::kBF16;
   if (is_float && detail::FloatPanelsIsFast()) {
     RepackFloatPanels(w, out, repacked);
@@ -222,6 +186,9 @@ void UnpackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
     case cpu::WeightLayout::kQ3P5Slots:
       SEPTET_CHECK(w.type == DType::kQ3P5);
       ConvertBlocks(w, out, Q3P5SlotsToBlock, Q3P5SlotsToShort);
+      break;
+    case cpu::WeightLayout::kQ3P5NLPlanes:
+      UnpackQ3P5NLPlanes(w, out);
       break;
     case cpu::WeightLayout::kFloatPanels:
       out->resize(w.row_bytes * static_cast<size_t>(w.rows));

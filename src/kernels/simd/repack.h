@@ -28,6 +28,20 @@
 // 64-bit lane (& 3), one 4-byte broadcast of H with a vpsrlvd by (0..7) (& 1,
 // << 2): u of weight j lands on byte j. Padding codes stay 0.
 //
+// WeightLayout::kQ3P5NLPlanes (Q3P5_NL, quant/q3p5_nl.h). Each FULL block keeps
+// its 56 bytes and its fields (D and the scales, bytes 48..55); the 48 code bytes
+// are rearranged. With u_s[j] the code of weight j (0..31) of sub-block s:
+//   bytes  0..31  A[j]  = u0[j] | u1[j] << 3 | (u2[j] & 3) << 6
+//   bytes 32..47  B[i], nibble h (i = 0..15, h = 0, 1) for weight j = i + 16 h:
+//                 bits 0-1 = u3[j] & 3, bit 2 = u2[j] >> 2, bit 3 = u3[j] >> 2
+// AVX2 decode (dot_q3p5nl.cc): one 32-byte load of A, one 16-byte broadcast of B
+// and a vpsrlvd by (0 | 4) per 128-bit lane (Bs: weight j's nibble in the low 4
+// bits of byte j), then i0 = A & 15, i1 = (A >> 3) & 15, i3 = Bs & 15,
+// i2 = ((A >> 6) & 3) | (Bs & 4): nine vector operations for 128 level indices in
+// weight order (vpshufb reads bits 0-3 of an index and zeroes on bit 7, so the
+// level tables are 16 entries that ignore the bits not masked away: bit 3 of i0,
+// i1 and bit 2 of i3). A row's final SHORT block keeps the file layout.
+//
 // WeightLayout::kFloatPanels (F32, F16, BF16). Rows are grouped in panels of
 // kFloatPanelRows = 16; panel p holds rows 16 p .. 16 p + 15, k-major: the
 // element of row 16 p + j, column k sits at element (p * cols + k) * 16 + j of the
@@ -49,8 +63,8 @@ namespace septet::simd {
 // Repacks `w` (file layout) when the dispatched SIMD target has a faster kernel
 // for a repacked layout of w.type: fills *out (row-major, w.row_bytes per row)
 // and *repacked (pointing into *out), returns true. Returns false (nothing
-// written) otherwise: types without a repacked layout (all but Q3P5 and the
-// float types), targets without the fast kernel (anything below AVX2), or w
+// written) otherwise: types without a repacked layout (all but Q3P5, Q3P5_NL and
+// the float types), targets without the fast kernel (anything below AVX2), or w
 // already repacked.
 bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
 
@@ -58,6 +72,12 @@ bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
 // has a kernel for the result (the portable ones are not faster); tests use it
 // to run the repacked kernels on every compiled target.
 void RepackQ3P5Slots(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
+
+// Unconditional Q3P5_NL -> kQ3P5NLPlanes repack (w: Q3P5_NL, file layout). Every
+// target has a kernel for the result; tests use it on every compiled target.
+void RepackQ3P5NLPlanes(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
+// Its inverse into *out (the file-layout bytes of every row).
+void UnpackQ3P5NLPlanes(const cpu::WeightView& w, std::vector<uint8_t>* out);
 
 // Runs f(r0, r1) over [0, n) cut into contiguous ranges, one per thread (up to
 // the hardware threads, one per 16 MiB of `bytes`), and returns when all are
@@ -87,5 +107,7 @@ void Q3P5SlotsToBlock(const uint8_t* slots_block, uint8_t* file_block);
 // The same for a short block of ns (1..4) sub-blocks (4 + 12 ns bytes).
 void Q3P5ShortToSlots(const uint8_t* file_block, int ns, uint8_t* slots_block);
 void Q3P5SlotsToShort(const uint8_t* slots_block, int ns, uint8_t* file_block);
+void Q3P5NLBlockToPlanes(const uint8_t* file_block, uint8_t* planes_block);
+void Q3P5NLPlanesToBlock(const uint8_t* planes_block, uint8_t* file_block);
 
 }  // namespace septet::simd

@@ -48,6 +48,7 @@
 
 #include "core/half.h"
 #include "hwy/tests/hwy_gtest.h"
+#include "kernels/simd/repack.h"
 #include "kernels/simd/simd_ops.h"
 #include "quant/ggml_test_util.h"
 #include "quant/q3p5.h"
@@ -346,7 +347,8 @@ TEST_P(SimdMatVecTest, GgmlExtremeBlocksMatchRegistryVecDot) {
 // sign per row), against |x_q| = 127 with all-positive, alternating or
 // run-of-16 signs. Codes 0, scales -32 and x_q = 127 reach |isum_s| = 16516096,
 // the header's int32 bound. SIMD against the scalar vec_dot (same tolerance),
-// and MatMul against MatVec per token, bit for bit.
+// and MatMul against MatVec per token, bit for bit; both again on the load-time
+// kQ3P5NLPlanes layout, bit for bit equal to the file layout's results.
 TEST_P(SimdMatVecTest, Q3P5NLExtremeBlocksMatchRegistryVecDot) {
   const TypeTraits& t = GetTypeTraits(DType::kQ3P5_NL);
   const TypeTraits& at = GetTypeTraits(DType::kQ8_A);
@@ -382,6 +384,9 @@ TEST_P(SimdMatVecTest, Q3P5NLExtremeBlocksMatchRegistryVecDot) {
           }
         }
         const cpu::WeightView view{DType::kQ3P5_NL, rows, cols, base, rb};
+        std::vector<uint8_t> packed;
+        cpu::WeightView planes;
+        RepackQ3P5NLPlanes(view, &packed, &planes);
         for (int sign_mode = 0; sign_mode < 3; ++sign_mode) {
           std::vector<float> x(static_cast<size_t>(cols));
           for (int64_t k = 0; k < cols; ++k) {
@@ -404,6 +409,20 @@ TEST_P(SimdMatVecTest, Q3P5NLExtremeBlocksMatchRegistryVecDot) {
               ASSERT_EQ(std::memcmp(&y[r], &ym[tk * rows + r], 4), 0)
                   << "Q3P5_NL cols=" << cols << " row " << r << " token " << tk << ": matvec " << y[r] << " matmul "
                   << ym[tk * rows + r] << " target " << TargetName();
+            }
+          }
+          // The kQ3P5NLPlanes layout (repack.h): the same integers, the same bits.
+          std::vector<float> yp(static_cast<size_t>(rows)), ypm(static_cast<size_t>(3 * rows));
+          MatVecRows(planes, 0, rows, act.data(), yp.data());
+          MatMulRows(planes, 0, rows, act.data(), 0, 3, ypm.data(), rows);
+          for (int64_t r = 0; r < rows; ++r) {
+            ASSERT_EQ(std::memcmp(&y[r], &yp[r], 4), 0)
+                << "Q3P5_NL planes cols=" << cols << " row " << r << ": " << yp[r] << " file layout " << y[r]
+                << " target " << TargetName();
+            for (int64_t tk = 0; tk < 3; ++tk) {
+              ASSERT_EQ(std::memcmp(&y[r], &ypm[tk * rows + r], 4), 0)
+                  << "Q3P5_NL planes matmul cols=" << cols << " row " << r << " token " << tk << " target "
+                  << TargetName();
             }
           }
         }
