@@ -285,6 +285,22 @@ HWY_INLINE void DecodeBlock(const Tables& t, const uint8_t* blk, DecodedBlock* d
   for (int s = 0; s < kSubs; ++s) db->sc[s] = ScaleOfSub(t, db->bs, s);
 }
 
+// A row's short final block of ns sub-blocks (file layout in both layouts).
+HWY_INLINE void DecodeShortBlock(const Tables& t, const uint8_t* blk, int ns, DecodedBlock* db) {
+  db->bs = ScalesOf(t, FieldsShort(blk, ns));
+  for (int s = 0; s < kSubs; ++s) {
+    db->lv[s] = s < ns ? LevelsOf(t.levels, DecodeSub(t, blk + 12 * s)) : Levels{};
+    db->sc[s] = ScaleOfSub(t, db->bs, s);
+  }
+}
+
+// One token's terms of a decoded block (its first ns sub-blocks): AddLevels's operations.
+HWY_INLINE __m128 AddDecoded(const DecodedBlock& db, const PreparedX& px, int ns, __m128 sum) {
+  __m256i a[kSubs];
+  for (int s = 0; s < kSubs; ++s) a[s] = s < ns ? SubDot(db.lv[s], px.xp[s], db.sc[s]) : _mm256_setzero_si256();
+  return AddTerms(db.bs, px, a, sum);
+}
+
 template <bool kPlanes, int R>
 HWY_INLINE void RowTileMatMul(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act,
                               size_t act_stride, int64_t m, float* y, int64_t y_stride, RowSpan span) {
@@ -292,8 +308,9 @@ HWY_INLINE void RowTileMatMul(const Tables& t, const cpu::WeightView& w, int64_t
   const int ns = TailSubs(w.cols);
   TileSweep sweep = RowTileSweep(w, row, R, span, nb + (ns > 0));  // stepped on the first token tile
   __m128 sum[R][kTT];
-  DecodedBlock dec[R];
+  DecodedBlock dec[R], tail[R];
   PreparedX px;
+  for (int r = 0; r < R && ns > 0; ++r) DecodeShortBlock(t, w.row(row + r) + nb * kBlockBytes, ns, &tail[r]);
   for (int64_t ta = 0; ta < m; ta += kTT) {
     const int nt = static_cast<int>(std::min<int64_t>(kTT, m - ta));
     for (int r = 0; r < R; ++r) {
@@ -304,19 +321,15 @@ HWY_INLINE void RowTileMatMul(const Tables& t, const cpu::WeightView& w, int64_t
       for (int r = 0; r < R; ++r) DecodeBlock<kPlanes>(t, w.row(row + r) + b * kBlockBytes, &dec[r]);
       for (int k = 0; k < nt; ++k) {
         PrepareX(t, Q8ABlock(act + static_cast<size_t>(ta + k) * act_stride, b * kSubs), kSubs, !kPlanes, &px);
-        for (int r = 0; r < R; ++r) {
-          __m256i a[kSubs];
-          for (int s = 0; s < kSubs; ++s) a[s] = SubDot(dec[r].lv[s], px.xp[s], dec[r].sc[s]);
-          sum[r][k] = AddTerms(dec[r].bs, px, a, sum[r][k]);
-        }
+        for (int r = 0; r < R; ++r) sum[r][k] = AddDecoded(dec[r], px, kSubs, sum[r][k]);
       }
     }
     if (ns > 0 && ta == 0) sweep.Step();
     for (int k = 0; k < nt; ++k) {
       const uint8_t* a = act + static_cast<size_t>(ta + k) * act_stride;
-      if (ns > 0) {  // the short final block, as RowsAvx2
+      if (ns > 0) {  // the short final block, decoded once per row tile
         PrepareX(t, Q8ABlock(a, nb * kSubs), ns, true, &px);
-        for (int r = 0; r < R; ++r) sum[r][k] = AddShortBlock(t, w.row(row + r) + nb * kBlockBytes, px, ns, sum[r][k]);
+        for (int r = 0; r < R; ++r) sum[r][k] = AddDecoded(tail[r], px, ns, sum[r][k]);
       }
       for (int r = 0; r < R; ++r) y[(ta + k) * y_stride + row + r] = HSum4f(sum[r][k]);
     }
