@@ -170,12 +170,15 @@ HWY_INLINE BlockScales ScalesOf(const Tables& t, __m128i q) {
 HWY_INLINE __m128i FieldsFull(const uint8_t* blk) {
   return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk + offsetof(quant::BlockQ3P5NL, d)));
 }
-// A short block of ns sub-blocks: d at 12 ns, then ceil(12 ns / 8) scale bytes;
-// the scales of absent groups read as 0.
+// A short block of ns sub-blocks: d at 12 ns, then ceil(12 ns / 8) scale bytes,
+// the block's last. One 8-byte load ending at the block's end (it starts at
+// 12 ns + len - 8 >= 0 for ns >= 1: inside the block) shifted down to the
+// fields; the bytes above them, the scales of absent groups, read as 0.
 HWY_INLINE __m128i FieldsShort(const uint8_t* blk, int ns) {
-  uint8_t f[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  std::memcpy(f, blk + 12 * ns, static_cast<size_t>(2 + (12 * ns + 7) / 8));
-  return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(f));
+  const int len = 2 + (12 * ns + 7) / 8;
+  uint64_t v;
+  std::memcpy(&v, blk + 12 * ns + len - 8, 8);
+  return _mm_cvtsi64_si128(static_cast<int64_t>(v >> (8 * (8 - len))));
 }
 HWY_INLINE __m256i ScaleOfSub(const Tables& t, const BlockScales& bs, int s) {
   return _mm256_shuffle_epi8(bs.sc16, t.sc_sel[s]);
