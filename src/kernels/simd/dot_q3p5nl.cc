@@ -193,15 +193,16 @@ struct PreparedX {
 
 // `permute`: in the file layout's decode order (else in weight order, for kQ3P5NLPlanes).
 HWY_INLINE void PrepareX(const Tables& t, const uint8_t* xblk, int ns, bool permute, PreparedX* px) {
-  alignas(16) float xd[4] = {0, 0, 0, 0};
   for (int s = 0; s < kSubs; ++s) {
     px->xp[s] = _mm256_setzero_si256();
     if (s >= ns) continue;  // never read past the row's last activation block
     const __m256i x = Load32(Q8ACodes(xblk + s * kQ8ABytes));
     px->xp[s] = permute ? _mm256_shuffle_epi8(x, t.px) : x;
-    xd[s] = Q8AScale(xblk + s * kQ8ABytes);
   }
-  px->xd4 = _mm_load_ps(xd);
+  // The scales in registers (four stores and a 16-byte load of them would stall on
+  // store forwarding once per token and block).
+  const auto scale = [&](int s) { return s < ns ? Q8AScale(xblk + s * kQ8ABytes) : 0.0f; };
+  px->xd4 = _mm_setr_ps(scale(0), scale(1), scale(2), scale(3));
 }
 
 // The one float step of every path: lane s += (d_eff * x_d[s]) * float(isum_s).
