@@ -22,7 +22,10 @@ void MatVecRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   if (r0 >= r1) return;
   if (w.layout == cpu::WeightLayout::kQ3P5Slots) return detail::Q3P5SlotsMatVec(w, r0, r1, act, y);
   if (w.layout == cpu::WeightLayout::kFloatPanels) return detail::FloatPanelsMatVec(w, r0, r1, act, y);
-  if (w.layout == cpu::WeightLayout::kQ3P5NLPlanes) return detail::Q3P5NLMatVec(w, r0, r1, act, y);
+  if (w.layout == cpu::WeightLayout::kQ3P5NLPlanes) {
+    SEPTET_CHECK_MSG(w.type == DType::kQ3P5_NL, "simd::MatVecRows: the planes layout is Q3P5_NL's");
+    return detail::Q3P5NLMatVec(w, r0, r1, act, y);
+  }
   SEPTET_CHECK_MSG(w.layout == cpu::WeightLayout::kFile, "simd::MatVecRows: unknown weight layout");
   switch (w.type) {
     case DType::kQ3P5: return detail::Q3P5MatVec(w, r0, r1, act, y);
@@ -55,6 +58,7 @@ void MatMulRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
     return detail::FloatPanelsMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
   }
   if (w.layout == cpu::WeightLayout::kQ3P5NLPlanes) {
+    SEPTET_CHECK_MSG(w.type == DType::kQ3P5_NL, "simd::MatMulRows: the planes layout is Q3P5_NL's");
     return detail::Q3P5NLMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
   }
   SEPTET_CHECK_MSG(w.layout == cpu::WeightLayout::kFile, "simd::MatMulRows: unknown weight layout");

@@ -107,6 +107,7 @@ void Q3P5SlotsToBlock(const uint8_t* slots_block, uint8_t* file_block);
 // The same for a short block of ns (1..4) sub-blocks (4 + 12 ns bytes).
 void Q3P5ShortToSlots(const uint8_t* file_block, int ns, uint8_t* slots_block);
 void Q3P5SlotsToShort(const uint8_t* slots_block, int ns, uint8_t* file_block);
+// Q3P5_NL full blocks (56 bytes) to and from kQ3P5NLPlanes (short blocks are not converted).
 void Q3P5NLBlockToPlanes(const uint8_t* file_block, uint8_t* planes_block);
 void Q3P5NLPlanesToBlock(const uint8_t* planes_block, uint8_t* file_block);
 
