@@ -2,6 +2,7 @@
 // bytes rearranged so that the AVX2 kernel (dot_q3p5nl.cc) gets the four
 // sub-blocks' level indices with shifts and masks, in weight order.
 #include <bit>
+#include <cstddef>
 #include <cstring>
 
 #include "core/check.h"
