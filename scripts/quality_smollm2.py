@@ -111,13 +111,15 @@ SEPTET_ROWS = [  # rows without a --damp of their own were made when the default
      ["--type", "Q3P5_NL", "--calib", "{calib}", "--mix-bpw", "4.1", "--act-order", "--rotate"]),
     ("septet Q3P5_NL + GPTQ --rotate", "q3p5nl-rot",
      ["--type", "Q3P5_NL", "--calib", "{calib}", "--rotate"]),
-    # Rows 33-35: --refit on Q3P5_NL (D and the group scales refitted, quantize/refit.h).
+    # Rows 33-36: --refit on Q3P5_NL (D and the group scales refitted, quantize/refit.h).
     ("septet Q3P5_NL + GPTQ --act-order --rotate --refit 1 --damp 0.03", "q3p5nl-ao-rot-refit1-d003",
      ["--type", "Q3P5_NL", "--calib", "{calib}", "--act-order", "--rotate", "--refit", "1", "--damp", "0.03"]),
     ("septet Q3P5_NL + GPTQ --act-order --rotate --refit 1", "q3p5nl-ao-rot-refit1",
      ["--type", "Q3P5_NL", "--calib", "{calib}", "--act-order", "--rotate", "--refit", "1"]),
     ("septet Q4_G --mix-bpw 4.1 + GPTQ --rotate --refit 1 (down to Q3P5_NL)", "q4g-mix41-rot-nl-refit1",
      ["--type", "Q4_G", "--calib", "{calib}", "--mix-bpw", "4.1", "--rotate", "--refit", "1"]),
+    ("septet Q3P5_NL + GPTQ --act-order --rotate --refit 2", "q3p5nl-ao-rot-refit2",
+     ["--type", "Q3P5_NL", "--calib", "{calib}", "--act-order", "--rotate", "--refit", "2"]),
 ]
 
 _MATMUL = re.compile(r"^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$")
