@@ -64,19 +64,12 @@ void Q3P5NLPlanesToBlock(const uint8_t* planes_block, uint8_t* file_block) {
     codes[2 * kSub + j] = static_cast<uint8_t>((a >> 6) | (((nb >> 2) & 1) << 2));
     codes[3 * kSub + j] = static_cast<uint8_t>((nb & 3) | ((nb >> 3) << 2));
   }
-  uint8_t out[56] = {};
-  // The code planes of the file layout (quant/q3p5_nl.h), the fields copied as they are.
-  for (int s = 0; s < 4; ++s) {
-    uint8_t* lo = out + 12 * s;
-    uint8_t* hi = lo + 8;
-    for (int k = 0; k < kSub; ++k) {
-      const int u = codes[kSub * s + k];
-      lo[k / 4] = static_cast<uint8_t>(lo[k / 4] | ((u & 3) << (2 * (k % 4))));
-      hi[k / 8] = static_cast<uint8_t>(hi[k / 8] | ((u >> 2) << (k % 8)));
-    }
-  }
-  std::memcpy(out + 48, planes_block + 48, 8);
-  std::memcpy(file_block, out, 56);
+  // The file layout's code planes, and the fields as they are (D's bits copied, the
+  // scales decoded and written back: every 6-bit pattern is a scale in [-32, 31]).
+  uint16_t d16;
+  std::memcpy(&d16, planes_block + 48, 2);
+  quant::Q3P5NLWriteBlock(d16, quant::Q3P5NLReadParams(planes_block, quant::kQ3P5NLBlockSize).sc, codes,
+                          quant::kQ3P5NLBlockSize, file_block);
 }
 
 void RepackQ3P5NLPlanes(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked) {
