@@ -212,70 +212,9 @@ HWY_INLINE __m128 AddTerms(const BlockScales& bs, const PreparedX& px, const __m
   return _mm_fmadd_ps(_mm_mul_ps(bs.d4, px.xd4), _mm_cvtepi32_ps(isum), sum);
 }
 
-// One block's decoded levels (its first ns sub-blocks) into a row's partial sums.
-HWY_INLINE __m128 AddLevels(const Tables& t, const Levels lv[kSubs], __m128i fields, const PreparedX& px, int ns,
-                            __m128 sum) {
-  const BlockScales bs = ScalesOf(t, fields);
-  __m256i a[kSubs];
-  for (int s = 0; s < kSubs; ++s) {
-    a[s] = s < ns ? SubDot(lv[s], px.xp[s], ScaleOfSub(t, bs, s)) : _mm256_setzero_si256();
-  }
-  return AddTerms(bs, px, a, sum);
-}
-
-// A row's short final block (file layout in both layouts) into its partial sums.
-HWY_INLINE __m128 AddShortBlock(const Tables& t, const uint8_t* blk, const PreparedX& px, int ns, __m128 sum) {
-  Levels lv[kSubs];
-  for (int s = 0; s < ns; ++s) lv[s] = LevelsOf(t.levels, DecodeSub(t, blk + 12 * s));
-  return AddLevels(t, lv, FieldsShort(blk, ns), px, ns, sum);
-}
-
-template <bool kPlanes, int R>
-HWY_INLINE void RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y,
-                         RowSpan span) {
-  const int64_t nb = w.cols / kBlock;
-  const int ns = TailSubs(w.cols);
-  __m128 sum[R];
-  for (int r = 0; r < R; ++r) sum[r] = _mm_setzero_ps();
-  PreparedX px;
-  TileSweep sweep = RowTileSweep(w, row, R, span, nb + (ns > 0));
-  for (int64_t b = 0; b < nb; ++b) {
-    PrepareX(t, Q8ABlock(act, b * kSubs), kSubs, !kPlanes, &px);
-    sweep.Step();
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* blk = w.row(row + r) + b * kBlockBytes;
-      Levels lv[kSubs];
-      DecodeLevels<kPlanes>(t, blk, lv);
-      sum[r] = AddLevels(t, lv, FieldsFull(blk), px, kSubs, sum[r]);
-    }
-  }
-  if (ns > 0) {  // the short final block
-    sweep.Step();
-    PrepareX(t, Q8ABlock(act, nb * kSubs), ns, true, &px);
-    for (int r = 0; r < R; ++r) sum[r] = AddShortBlock(t, w.row(row + r) + nb * kBlockBytes, px, ns, sum[r]);
-  }
-  for (int r = 0; r < R; ++r) y[r] = HSum4f(sum[r]);
-}
-
-template <bool kPlanes>
-void MatVecLayout(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  const Tables t = MakeTables();
-  const RowSpan span = SpanOf(w, r0, r1);
-  int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) RowsAvx2<kPlanes, 4>(t, w, r, act, y + (r - r0), span);
-  for (; r < r1; ++r) RowsAvx2<kPlanes, 1>(t, w, r, act, y + (r - r0), span);
-}
-
-void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  if (w.layout == cpu::WeightLayout::kQ3P5NLPlanes) return MatVecLayout<true>(w, r0, r1, act, y);
-  MatVecLayout<false>(w, r0, r1, act, y);
-}
-
-// Prefill: a tile of R rows is decoded once per block (codes to levels, scales
-// to their int16 lanes) and reused for a tile of up to kTT tokens; per row and
-// token the integers and the float step are AddBlock's (MatVec's bits).
-constexpr int kTT = 32;
-
+// A block decoded for the dot products: its levels, its scales in their int16
+// lanes per sub-block, d_eff. MatVec decodes each block once per token; MatMul once
+// per row tile and block (the short block once per row tile) for up to kTT tokens.
 struct DecodedBlock {
   Levels lv[kSubs];
   __m256i sc[kSubs];
@@ -298,12 +237,62 @@ HWY_INLINE void DecodeShortBlock(const Tables& t, const uint8_t* blk, int ns, De
   }
 }
 
-// One token's terms of a decoded block (its first ns sub-blocks): AddLevels's operations.
+// One token's terms of a decoded block (its first ns sub-blocks): the integer and
+// float steps of both MatVec and MatMul, so the two give the same bits.
 HWY_INLINE __m128 AddDecoded(const DecodedBlock& db, const PreparedX& px, int ns, __m128 sum) {
   __m256i a[kSubs];
   for (int s = 0; s < kSubs; ++s) a[s] = s < ns ? SubDot(db.lv[s], px.xp[s], db.sc[s]) : _mm256_setzero_si256();
   return AddTerms(db.bs, px, a, sum);
 }
+
+template <bool kPlanes, int R>
+HWY_INLINE void RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y,
+                         RowSpan span) {
+  const int64_t nb = w.cols / kBlock;
+  const int ns = TailSubs(w.cols);
+  __m128 sum[R];
+  for (int r = 0; r < R; ++r) sum[r] = _mm_setzero_ps();
+  PreparedX px;
+  TileSweep sweep = RowTileSweep(w, row, R, span, nb + (ns > 0));
+  for (int64_t b = 0; b < nb; ++b) {
+    PrepareX(t, Q8ABlock(act, b * kSubs), kSubs, !kPlanes, &px);
+    sweep.Step();
+    for (int r = 0; r < R; ++r) {
+      DecodedBlock db;
+      DecodeBlock<kPlanes>(t, w.row(row + r) + b * kBlockBytes, &db);
+      sum[r] = AddDecoded(db, px, kSubs, sum[r]);
+    }
+  }
+  if (ns > 0) {  // the short final block
+    sweep.Step();
+    PrepareX(t, Q8ABlock(act, nb * kSubs), ns, true, &px);
+    for (int r = 0; r < R; ++r) {
+      DecodedBlock db;
+      DecodeShortBlock(t, w.row(row + r) + nb * kBlockBytes, ns, &db);
+      sum[r] = AddDecoded(db, px, ns, sum[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) y[r] = HSum4f(sum[r]);
+}
+
+template <bool kPlanes>
+void MatVecLayout(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  const Tables t = MakeTables();
+  const RowSpan span = SpanOf(w, r0, r1);
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) RowsAvx2<kPlanes, 4>(t, w, r, act, y + (r - r0), span);
+  for (; r < r1; ++r) RowsAvx2<kPlanes, 1>(t, w, r, act, y + (r - r0), span);
+}
+
+void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  if (w.layout == cpu::WeightLayout::kQ3P5NLPlanes) return MatVecLayout<true>(w, r0, r1, act, y);
+  MatVecLayout<false>(w, r0, r1, act, y);
+}
+
+// Prefill: a tile of R rows is decoded once per block (codes to levels, scales
+// to their int16 lanes) and reused for a tile of up to kTT tokens; per row and
+// token the integers and the float step are AddDecoded's (MatVec's bits).
+constexpr int kTT = 32;
 
 template <bool kPlanes, int R>
 HWY_INLINE void RowTileMatMul(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act,
