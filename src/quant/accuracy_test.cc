@@ -80,13 +80,13 @@ std::vector<float> Q3KStyleRtn(const std::vector<float>& w) {
 
 TEST(Accuracy, RmsErrorOrderingOnSyntheticWeights) {
   auto rng = septet::testing::MakeRng(7);
-  const DType types[] = {DType::kQ8_0, DType::kQ4_G, DType::kQ3P5, DType::kQ3P5_SEED, DType::kQ3P5_NL};
-  double err[5] = {}, rtn = 0, g64 = 0, q3k = 0, signal = 0;
+  const DType types[] = {DType::kQ8_0, DType::kQ4_G, DType::kQ3P5, DType::kQ3P5_SEED, DType::kQ3P5_NL, DType::kQ4_NL};
+  double err[6] = {}, rtn = 0, g64 = 0, q3k = 0, signal = 0;
   double model_q8 = 0, model_q4 = 0, model_q3p5 = 0;  // uniform-noise predictions (sum of squares)
   for (int row = 0; row < kRows; ++row) {
     const auto w = septet::testing::RandomWeights(rng, kN);
     for (float v : w) signal += static_cast<double>(v) * v;
-    for (int t = 0; t < 5; ++t) {
+    for (int t = 0; t < 6; ++t) {
       err[t] += SumSq(w, testing::Dequantize(types[t], testing::Quantize(types[t], w.data(), kN), kN));
     }
     rtn += SumSq(w, Rtn3G128(w));
@@ -111,8 +111,8 @@ TEST(Accuracy, RmsErrorOrderingOnSyntheticWeights) {
   std::printf("[accuracy] weights: N(0, 0.02^2) with 1%% outliers x8, %d rows x %lld; RMS(w) = %.4e\n",
               kRows, static_cast<long long>(kN), rms(signal));
   const char* names[] = {"Q8_0 (8.5 bpw)", "Q4_G (4.25 bpw)", "Q3P5 (3.5 bpw)", "Q3P5_SEED (3.516 bpw)",
-                         "Q3P5_NL (3.5 bpw)"};
-  for (int t = 0; t < 5; ++t) {
+                         "Q3P5_NL (3.5 bpw)", "Q4_NL (4.25 bpw)"};
+  for (int t = 0; t < 6; ++t) {
     std::printf("[accuracy] %-28s RMS error %.4e  (%.2f%% of RMS(w))\n", names[t], rms(err[t]),
                 100 * rms(err[t]) / rms(signal));
   }
@@ -130,6 +130,8 @@ TEST(Accuracy, RmsErrorOrderingOnSyntheticWeights) {
   EXPECT_LT(err[4], err[2]);
   EXPECT_LT(err[4], g64);
   EXPECT_LT(err[4], q3k);
+  // Q4_NL: at Q4_G's bits, below Q4_G.
+  EXPECT_LT(err[5], err[1]);
   // Loose bounds: the quantizers only improve on min/max rounding, whose noise the
   // uniform model approximates; allow 1.5x for the model's crudeness (Gaussian,
   // not uniform, within a cell) - a failure means a real regression.

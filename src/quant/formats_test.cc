@@ -34,6 +34,7 @@ double MaxRelError(DType t) {
     case DType::kQ4_G: return 1.0 / 4;
     case DType::kQ3P5: return 1.0 / 2;
     case DType::kQ3P5_NL: return 0.6;  // the search's smallest scale reaches 0.6 amax (q3p5_nl.h)
+    case DType::kQ4_NL: return 0.6;    // the same search (q4_nl.h)
     case DType::kQ3P5_SEED: return 1.5;
     default: return 1e-2;  // float types: at worst bf16's 2^-8 relative
   }
@@ -103,6 +104,7 @@ TEST_P(WeightFormatTest, NamedTailsHaveExactSizes) {
       case DType::kQ4_G: expect = Q4GRowBytes(n); break;
       case DType::kQ3P5: expect = Q3P5RowBytes(n); break;
       case DType::kQ3P5_NL: expect = Q3P5NLRowBytes(n); break;
+      case DType::kQ4_NL: expect = Q4NLRowBytes(n); break;
       case DType::kQ3P5_SEED: expect = Q3P5SeedRowBytes(n); break;
       default: expect = static_cast<size_t>(n) * Traits(t).block_bytes; break;
     }
@@ -156,14 +158,14 @@ TEST_P(QuantizedWeightFormatTest, ImportanceLowersWeightedError) {
 
 INSTANTIATE_TEST_SUITE_P(Formats, WeightFormatTest,
                          ::testing::Values(DType::kQ8_0, DType::kQ4_G, DType::kQ3P5, DType::kQ3P5_NL,
-                                           DType::kQ3P5_SEED, DType::kF32, DType::kF16,
+                                           DType::kQ4_NL, DType::kQ3P5_SEED, DType::kF32, DType::kF16,
                                            DType::kBF16),
                          [](const ::testing::TestParamInfo<DType>& info) {
                            return std::string(GetTypeTraits(info.param).name);
                          });
 INSTANTIATE_TEST_SUITE_P(Formats, QuantizedWeightFormatTest,
                          ::testing::Values(DType::kQ8_0, DType::kQ4_G, DType::kQ3P5, DType::kQ3P5_NL,
-                                           DType::kQ3P5_SEED),
+                                           DType::kQ4_NL, DType::kQ3P5_SEED),
                          [](const ::testing::TestParamInfo<DType>& info) {
                            return std::string(GetTypeTraits(info.param).name);
                          });

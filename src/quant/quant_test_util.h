@@ -20,6 +20,7 @@
 #include "quant/q3p5_nl.h"
 #include "quant/q3p5_seed.h"
 #include "quant/q4_g.h"
+#include "quant/q4_nl.h"
 #include "quant/q8_0.h"
 #include "quant/q8_act.h"
 #include "quant/registry.h"
@@ -72,7 +73,7 @@ inline std::vector<float> Dequantize(DType t, const Row& r, int64_t n) {
 //               N blocks: k = N + 2. M = sum_b |d_w d_x| sum_k |q_w q_x|.
 //   Q4_G, Q3P5: term_s = x_d * (h * acc_s + m * x_sum_s) (3 roundings), N sub-blocks:
 //               k = N + 3; M = sum_s |x_d| (|h| sum|x_q v| + |m| sum|x_q|).
-//   Q3P5_NL:    term_s = (d x_d) * float(isum_s) (2 roundings; |isum_s| < 2^24 converts
+//   Q3P5_NL, Q4_NL: term_s = (d x_d) * float(isum_s) (2 roundings; |isum_s| < 2^24 converts
 //               exactly), N sub-blocks: k = N + 2; M = sum_s |d x_d| sum_k |x_q sc L[u]|.
 //   Q3P5_SEED:  (x_d * scale) * (float(acc) + offset * float(x_sum)): 6 roundings.
 //   Each reference value deq(w)_i deq(x)_i itself carries the decoders' roundings
@@ -153,6 +154,23 @@ inline DotBound ComputeDotBound(DType t, int64_t n, const uint8_t* w, const uint
           const int i = s * 32 + k;
           sv += std::abs(xb.qs[k] * p.sc[i / 16] * kQ3P5NLLevels[codes[i]]);
         }
+        b.magnitude += std::fabs(static_cast<double>(xb.d) * p.d) * sv;
+        b.k += 1;
+      }
+    }
+    b.k += 4;
+  } else if (t == DType::kQ4_NL) {
+    size_t off = 0;
+    for (int64_t i0 = 0; i0 < n; i0 += kQ4NLBlockSize) {
+      const int r = static_cast<int>(std::min<int64_t>(kQ4NLBlockSize, n - i0));
+      const Q4NLParams p = Q4NLReadParams(w + off, r);
+      uint8_t codes[kQ4NLBlockSize];
+      Q4NLReadCodes(w + off, r, codes);
+      off += Q4NLShortBlockBytes(r);
+      for (int s = 0; s * 32 < r; ++s) {
+        const auto xb = LoadBlock<BlockQ8A>(x + (i0 / 32 + s) * sizeof(BlockQ8A));
+        double sv = 0;
+        for (int k = 0; k < 32 && s * 32 + k < r; ++k) sv += std::abs(xb.qs[k] * p.sc[s] * kQ4NLLevels[codes[s * 32 + k]]);
         b.magnitude += std::fabs(static_cast<double>(xb.d) * p.d) * sv;
         b.k += 1;
       }

@@ -1,6 +1,7 @@
 #include "quant/registry.h"
 
 #include <array>
+#include <string>
 
 #include "core/check.h"
 #include "quant/float_types.h"
@@ -11,6 +12,7 @@
 #include "quant/q3p5_nl.h"
 #include "quant/q3p5_seed.h"
 #include "quant/q4_g.h"
+#include "quant/q4_nl.h"
 #include "quant/q8_0.h"
 #include "quant/q8_act.h"
 
@@ -35,7 +37,7 @@ constexpr TypeTraits Ggml(DType type, const char* name, int32_t block_size, doub
 
 // One row per type. Keep in DType order of appearance in docs/formats.md.
 // Activation-only rows have no vec_dot (nullptr) and name themselves as vec_dot_type.
-const std::array<TypeTraits, 22> kTraits = {{
+const std::array<TypeTraits, 23> kTraits = {{
     {DType::kF32, "F32", 1, 4, 32.0, false, false, false, DType::kF32, &ElementRowBytes<4>,
      &quant::F32ToFloat, &quant::F32FromFloat, &quant::F32VecDot},
     {DType::kF16, "F16", 1, 2, 16.0, false, false, false, DType::kF32, &ElementRowBytes<2>,
@@ -54,6 +56,9 @@ const std::array<TypeTraits, 22> kTraits = {{
     {DType::kQ3P5_NL, "Q3P5_NL", quant::kQ3P5NLBlockSize, sizeof(quant::BlockQ3P5NL),
      quant::kQ3P5NLBitsPerWeight, true, false, false, DType::kQ8_A, &quant::Q3P5NLRowBytesFn,
      &quant::Q3P5NLDequantizeRow, &quant::Q3P5NLQuantizeRow, &quant::Q3P5NLVecDot},
+    {DType::kQ4_NL, "Q4_NL", quant::kQ4NLBlockSize, sizeof(quant::BlockQ4NL), quant::kQ4NLBitsPerWeight, true,
+     false, false, DType::kQ8_A, &quant::Q4NLRowBytesFn, &quant::Q4NLDequantizeRow, &quant::Q4NLQuantizeRow,
+     &quant::Q4NLVecDot},
     {DType::kQ3P5_SEED, "Q3P5_SEED", 0, 0, quant::kQ3P5SeedBitsPerWeight4096, true, false,
      false, DType::kQ8_R, &quant::Q3P5SeedRowBytesFn, &quant::Q3P5SeedDequantizeRow,
      &quant::Q3P5SeedQuantizeRow, &quant::Q3P5SeedVecDot},
@@ -108,6 +113,19 @@ const TypeTraits& GetTypeTraits(DType t) {
 bool CanQuantizeTo(DType t) {
   const TypeTraits* traits = FindTypeTraits(static_cast<uint32_t>(t));
   return traits != nullptr && !traits->is_activation_only && !traits->is_input_only;
+}
+
+const char* WritableTypeNames() {
+  static const std::string names = [] {
+    std::string s;
+    for (const auto& t : kTraits) {
+      if (!CanQuantizeTo(t.type)) continue;
+      if (!s.empty()) s += ", ";
+      s += t.name;
+    }
+    return s;
+  }();
+  return names.c_str();
 }
 
 double RowBitsPerWeight(DType t, int64_t n) {

@@ -58,6 +58,9 @@ const TypeTraits* FindTypeTraits(uint32_t raw);
 // gen-weights target): it has a registry row that is neither activation-only
 // nor input-only.
 bool CanQuantizeTo(DType t);
+// The names of those types, comma-separated in registry order ("F32, F16, ...",
+// for messages and help texts).
+const char* WritableTypeNames();
 
 // Exact all-in bits per weight of one row of n values (row_bytes * 8 / n).
 double RowBitsPerWeight(DType t, int64_t n);

@@ -1,0 +1,229 @@
+#include "quant/q4_nl.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/half.h"
+#include "quant/q8_act.h"
+
+namespace septet::quant {
+namespace {
+
+int NumSubBlocks(int r) { return static_cast<int>(CeilDiv(r, kQ4NLSubBlockSize)); }
+
+size_t BlockBytesAt(int64_t n, int64_t i0) { return Q4NLShortBlockBytes(std::min<int64_t>(kQ4NLBlockSize, n - i0)); }
+
+// Midpoints of consecutive levels: the search phase codes w / t against them.
+constexpr float kMid[15] = {-115.0f, -93.5f, -76.0f, -61.0f, -47.5f, -35.0f, -22.5f, -10.0f,
+                            2.0f,    14.0f,  26.0f,  39.0f,  53.0f,  68.5f,  89.0f};
+
+// The number of midpoints below y (branch-free: y is random, a loop mispredicts).
+int SearchCode(float y) {
+  int u = 0;
+  for (const float m : kMid) u += m < y;
+  return u;
+}
+
+// Weighted error of sub-block weights w[0..len) at float scale t (values t * L[u]);
+// `lsq` returns the least-squares scale for the codes found.
+double FloatScaleError(const float* w, const float* imp, int len, float t, float* lsq) {
+  const float inv = 1.0f / t;
+  double err = 0, num = 0, den = 0;
+  for (int k = 0; k < len; ++k) {
+    const float l = kQ4NLLevels[SearchCode(w[k] * inv)];
+    const double a = ImportanceAt(imp, k), e = static_cast<double>(w[k]) - static_cast<double>(t) * l;
+    err += a * e * e;
+    num += a * w[k] * l;
+    den += a * l * l;
+  }
+  *lsq = den > 0 ? static_cast<float>(num / den) : t;
+  return err;
+}
+
+// Step 1: the signed float scale of one sub-block.
+float SearchScale(const float* w, const float* imp, int len) {
+  float amax = 0;
+  for (int k = 0; k < len; ++k) {
+    if (ImportanceAt(imp, k) > 0) amax = std::max(amax, std::fabs(w[k]));
+  }
+  if (!(amax > 0) || !std::isfinite(amax)) return 0.0f;
+  float best_t = 0;
+  double best = 0;
+  for (int k = 0; k < len; ++k) best += static_cast<double>(ImportanceAt(imp, k)) * w[k] * w[k];  // t = 0
+  for (const float sign : {1.0f, -1.0f}) {
+    for (int i = 0; i <= 16; ++i) {
+      const float t0 = sign * amax / kQ4NLMaxAbsLevel * (0.6f + 0.05f * static_cast<float>(i));
+      float t1 = t0;
+      const double e0 = FloatScaleError(w, imp, len, t0, &t1);
+      if (e0 < best) best = e0, best_t = t0;
+      if (t1 != 0 && std::isfinite(t1)) {
+        float unused = 0;
+        const double e1 = FloatScaleError(w, imp, len, t1, &unused);
+        if (e1 < best) best = e1, best_t = t1;
+      }
+    }
+  }
+  return best_t;
+}
+
+double StoredError(const float* w, const float* imp, int len, float d, int s, uint8_t* codes) {
+  double err = 0;
+  for (int k = 0; k < len; ++k) {
+    const int u = Q4NLNearestCode(w[k], d, s);
+    codes[k] = static_cast<uint8_t>(u);
+    const double e = static_cast<double>(w[k]) - Q4NLValue(d, s, u);
+    err += ImportanceAt(imp, k) * e * e;
+  }
+  return err;
+}
+
+void QuantizeBlock(const float* w, const float* imp, int r, uint8_t* dst) {
+  const int ns = NumSubBlocks(r);
+  float t[kQ4NLSubBlocks] = {};
+  float pos = 0, neg = 0;
+  for (int s = 0; s < ns; ++s) {
+    const int k0 = s * kQ4NLSubBlockSize, len = std::min(r - k0, kQ4NLSubBlockSize);
+    t[s] = SearchScale(w + k0, imp ? imp + k0 : nullptr, len);
+    pos = std::max(pos, t[s]);
+    neg = std::max(neg, -t[s]);
+  }
+  // Step 2: D, stored as fp16 of 1024 d, saturated at the fp16 maximum (D ~ max |w|,
+  // and the callers bound |w| by it; a saturated D only clamps the scales).
+  const float d_want = std::max(pos / kQ4NLScaleMax, neg / -kQ4NLScaleMin);
+  const uint16_t d16 = FloatToFp16(std::min(d_want / kQ4NLDUnit, 65504.0f));
+  const float d = Fp16ToFloat(d16) * kQ4NLDUnit;
+  // Step 3: integer scales with the stored d, codes recomputed.
+  int8_t sc[kQ4NLSubBlocks] = {};
+  uint8_t codes[kQ4NLBlockSize];
+  std::fill(codes, codes + kQ4NLBlockSize, static_cast<uint8_t>(kQ4NLPadCode));
+  for (int s = 0; s < ns; ++s) {
+    const int k0 = s * kQ4NLSubBlockSize, len = std::min(r - k0, kQ4NLSubBlockSize);
+    const float* si = imp ? imp + k0 : nullptr;
+    const int s0 = d > 0 ? RoundClamp(t[s] / d, kQ4NLScaleMin, kQ4NLScaleMax) : 0;
+    double best = StoredError(w + k0, si, len, d, s0, codes + k0);
+    int best_s = s0;
+    uint8_t trial[kQ4NLSubBlockSize];
+    for (const int c : {s0 - 1, s0 + 1}) {
+      if (c < kQ4NLScaleMin || c > kQ4NLScaleMax || d == 0) continue;
+      const double e = StoredError(w + k0, si, len, d, c, trial);
+      if (e < best) {
+        best = e;
+        best_s = c;
+        std::memcpy(codes + k0, trial, static_cast<size_t>(len));
+      }
+    }
+    sc[s] = static_cast<int8_t>(best_s);
+  }
+  Q4NLWriteBlock(d16, sc, codes, r, dst);
+}
+
+}  // namespace
+
+Q4NLParams Q4NLReadParams(const uint8_t* p, int r) {
+  const int ns = NumSubBlocks(r);
+  Q4NLParams out;
+  uint16_t d16 = 0;
+  std::memcpy(&d16, p + 16 * ns, 2);
+  out.d = Fp16ToFloat(d16) * kQ4NLDUnit;
+  const uint8_t* sc = p + 16 * ns + 2;
+  for (int s = 0; s < ns; ++s) {
+    const int v = (sc[s / 2] >> (4 * (s % 2))) & 15;
+    out.sc[s] = static_cast<int8_t>((v ^ 8) - 8);
+  }
+  return out;
+}
+
+void Q4NLReadCodes(const uint8_t* p, int r, uint8_t* codes) {
+  const int half = 16 * NumSubBlocks(r);
+  for (int i = 0; i < 2 * half; ++i) codes[i] = static_cast<uint8_t>((p[i % half] >> (4 * (i / half))) & 15);
+}
+
+void Q4NLWriteBlock(uint16_t d16, const int8_t* sc, const uint8_t* codes, int r, uint8_t* dst) {
+  SEPTET_CHECK_MSG(r >= 1 && r <= kQ4NLBlockSize, "Q4_NL block length must be 1..128");
+  const int ns = NumSubBlocks(r), half = 16 * ns;
+  std::memset(dst, 0, Q4NLShortBlockBytes(r));
+  for (int i = 0; i < 2 * half; ++i) {
+    const int u = i < r ? codes[i] : kQ4NLPadCode;
+    SEPTET_DCHECK(u >= 0 && u <= 15);
+    dst[i % half] = static_cast<uint8_t>(dst[i % half] | (u << (4 * (i / half))));
+  }
+  std::memcpy(dst + half, &d16, 2);
+  for (int s = 0; s < ns; ++s) {
+    const int v = sc[s];
+    SEPTET_DCHECK(v >= kQ4NLScaleMin && v <= kQ4NLScaleMax);
+    dst[half + 2 + s / 2] = static_cast<uint8_t>(dst[half + 2 + s / 2] | ((v & 15) << (4 * (s % 2))));
+  }
+}
+
+int Q4NLNearestCode(float w, float d, int s) {
+  if (s == 0 || !(d != 0)) return kQ4NLPadCode;
+  int best = 0;
+  float best_e = std::fabs(w - Q4NLValue(d, s, 0));
+  for (int u = 1; u < 16; ++u) {
+    const float e = std::fabs(w - Q4NLValue(d, s, u));
+    if (e < best_e) best_e = e, best = u;
+  }
+  return best;
+}
+
+void Q4NLQuantizeRow(const float* src, void* dst, int64_t n, const float* importance) {
+  CheckRowArgs(src, dst, n);
+  uint8_t* out = static_cast<uint8_t*>(dst);
+  for (int64_t i0 = 0; i0 < n; i0 += kQ4NLBlockSize) {
+    const int r = static_cast<int>(std::min<int64_t>(kQ4NLBlockSize, n - i0));
+    const float* imp = importance ? importance + i0 : nullptr;
+    if (imp != nullptr && std::none_of(imp, imp + r, [](float a) { return a > 0.0f; })) {
+      imp = nullptr;  // all-zero importance: any choice is optimal; use the unweighted one
+    }
+    QuantizeBlock(src + i0, imp, r, out);
+    out += BlockBytesAt(n, i0);
+  }
+}
+
+namespace {
+
+// Calls fn(i0, r, params, codes) for each block of a row of n weights.
+template <class Fn>
+void ForEachBlock(int64_t n, const uint8_t* w, Fn fn) {
+  for (int64_t i0 = 0; i0 < n; i0 += kQ4NLBlockSize) {
+    const int r = static_cast<int>(std::min<int64_t>(kQ4NLBlockSize, n - i0));
+    uint8_t codes[kQ4NLBlockSize];
+    Q4NLReadCodes(w, r, codes);
+    fn(i0, r, Q4NLReadParams(w, r), static_cast<const uint8_t*>(codes));
+    w += BlockBytesAt(n, i0);
+  }
+}
+
+}  // namespace
+
+void Q4NLDequantizeRow(const void* src, float* dst, int64_t n) {
+  CheckRowArgs(src, dst, n);
+  ForEachBlock(n, static_cast<const uint8_t*>(src), [&](int64_t i0, int r, const Q4NLParams& p, const uint8_t* u) {
+    for (int k = 0; k < r; ++k) dst[i0 + k] = Q4NLValue(p.d, p.sc[k / kQ4NLSubBlockSize], u[k]);
+  });
+}
+
+float Q4NLVecDot(int64_t n, const void* w_row, const void* act_row) {
+  CheckRowArgs(w_row, act_row, n);
+  const uint8_t* x = static_cast<const uint8_t*>(act_row);
+  float sum = 0.0f;
+  ForEachBlock(n, static_cast<const uint8_t*>(w_row), [&](int64_t i0, int r, const Q4NLParams& p, const uint8_t* u) {
+    for (int s = 0; s * kQ4NLSubBlockSize < r; ++s) {  // one Q8_A block per sub-block
+      const auto xb = LoadBlock<BlockQ8A>(x + (i0 / kQ8ABlockSize + s) * sizeof(BlockQ8A));
+      const int k_end = std::min(r - s * kQ4NLSubBlockSize, kQ4NLSubBlockSize);
+      int32_t acc = 0;
+      for (int k = 0; k < k_end; ++k) acc += int32_t{xb.qs[k]} * kQ4NLLevels[u[s * kQ4NLSubBlockSize + k]];
+      const int32_t isum = p.sc[s] * acc;
+      sum += (p.d * xb.d) * static_cast<float>(isum);
+    }
+  });
+  return sum;
+}
+
+size_t Q4NLRowBytesFn(int64_t n) {
+  SEPTET_CHECK_MSG(n >= 0, "row length n must be >= 0");
+  return Q4NLRowBytes(n);
+}
+
+}  // namespace septet::quant
