@@ -11,6 +11,7 @@
 #include "quant/q3p5_nl.h"
 #include "quant/q3p5_seed.h"
 #include "quant/q4_g.h"
+#include "quant/q4_nl.h"
 #include "quant/q8_0.h"
 #include "quant/quant_util.h"
 
@@ -80,49 +81,76 @@ class Q3P5Grid final : public RowGrid {
   std::vector<G> groups_;
 };
 
-// ---- Q3P5_NL: fp16 D per 128, a signed 6-bit scale per 16, non-uniform levels ----
-class Q3P5NLGrid final : public RowGrid {
+// ---- Q3P5_NL and Q4_NL: fp16 D per 128, a signed integer scale per group, ----
+// ---- non-uniform levels (F: one of the two format descriptions below)    ----
+template <class F>
+class NlGrid final : public RowGrid {
  public:
-  int64_t group_size() const override { return kQ3P5NLBlockSize; }
+  int64_t group_size() const override { return F::kBlock; }
   void Fit(const float* w, int64_t g0, int64_t len, int64_t, const float* imp) override {
-    uint8_t buf[sizeof(BlockQ3P5NL)];
-    Q3P5NLQuantizeRow(w, buf, len, imp);  // one (possibly short) block
+    uint8_t buf[F::kBlockBytes];
+    F::QuantizeRow(w, buf, len, imp);  // one (possibly short) block
     groups_.push_back(G{g0, buf, static_cast<int>(len)});
   }
   bool Load(const void* row, int64_t n) override {
     const uint8_t* p = static_cast<const uint8_t*>(row);
     groups_.clear();
-    for (int64_t g0 = 0; g0 < n; g0 += kQ3P5NLBlockSize, p += sizeof(BlockQ3P5NL)) {
-      groups_.push_back(G{g0, p, static_cast<int>(std::min<int64_t>(kQ3P5NLBlockSize, n - g0))});
+    for (int64_t g0 = 0; g0 < n; g0 += F::kBlock, p += F::kBlockBytes) {
+      groups_.push_back(G{g0, p, static_cast<int>(std::min<int64_t>(F::kBlock, n - g0))});
     }
     return true;
   }
   float Snap(float w, int64_t i) const override {
-    const G& g = groups_[static_cast<size_t>(i / kQ3P5NLBlockSize)];
-    const int s = g.p.sc[(i - g.g0) / kQ3P5NLGroupSize];
-    return Q3P5NLValue(g.p.d, s, Q3P5NLNearestCode(w, g.p.d, s));  // as Q3P5NLDequantizeRow
+    const G& g = groups_[static_cast<size_t>(i / F::kBlock)];
+    const int s = g.p.sc[(i - g.g0) / F::kGroup];
+    return F::Value(g.p.d, s, F::NearestCode(w, g.p.d, s));  // as the format's DequantizeRow
   }
   void Encode(const float* q, int64_t n, void* dst) override {
     uint8_t* out = static_cast<uint8_t*>(dst);
     for (const G& g : groups_) {
-      const int r = static_cast<int>(std::min<int64_t>(kQ3P5NLBlockSize, n - g.g0));
-      uint8_t codes[kQ3P5NLBlockSize];
-      for (int k = 0; k < r; ++k) codes[k] = static_cast<uint8_t>(Q3P5NLNearestCode(q[g.g0 + k], g.p.d, g.p.sc[k / kQ3P5NLGroupSize]));
-      Q3P5NLWriteBlock(g.d16(), g.p.sc, codes, r, out);
-      out += Q3P5NLShortBlockBytes(r);
+      const int r = static_cast<int>(std::min<int64_t>(F::kBlock, n - g.g0));
+      uint8_t codes[F::kBlock];
+      for (int k = 0; k < r; ++k) codes[k] = static_cast<uint8_t>(F::NearestCode(q[g.g0 + k], g.p.d, g.p.sc[k / F::kGroup]));
+      F::WriteBlock(g.d16(), g.p.sc, codes, r, out);
+      out += F::ShortBlockBytes(r);
     }
     groups_.clear();
   }
 
  private:
   struct G {
-    G(int64_t first, const uint8_t* block, int r) : g0(first), p(Q3P5NLReadParams(block, r)) {}
-    // The stored fp16 D: p.d = float(D) * 2^-12 exactly, so this gives D's bits back.
-    uint16_t d16() const { return FloatToFp16(p.d / kQ3P5NLDUnit); }
+    G(int64_t first, const uint8_t* block, int r) : g0(first), p(F::ReadParams(block, r)) {}
+    // The stored fp16 D: p.d = float(D) * unit (a power of two) exactly, so this gives D's bits back.
+    uint16_t d16() const { return FloatToFp16(p.d / F::kDUnit); }
     int64_t g0;
-    Q3P5NLParams p;
+    typename F::Params p;
   };
   std::vector<G> groups_;
+};
+
+struct Q3P5NLFormat {
+  static constexpr int kBlock = kQ3P5NLBlockSize, kGroup = kQ3P5NLGroupSize;
+  static constexpr size_t kBlockBytes = sizeof(BlockQ3P5NL);
+  static constexpr float kDUnit = kQ3P5NLDUnit;
+  using Params = Q3P5NLParams;
+  static constexpr auto QuantizeRow = &Q3P5NLQuantizeRow;
+  static constexpr auto ReadParams = &Q3P5NLReadParams;
+  static constexpr auto NearestCode = &Q3P5NLNearestCode;
+  static constexpr auto Value = &Q3P5NLValue;
+  static constexpr auto WriteBlock = &Q3P5NLWriteBlock;
+  static constexpr auto ShortBlockBytes = &Q3P5NLShortBlockBytes;
+};
+struct Q4NLFormat {
+  static constexpr int kBlock = kQ4NLBlockSize, kGroup = kQ4NLSubBlockSize;
+  static constexpr size_t kBlockBytes = sizeof(BlockQ4NL);
+  static constexpr float kDUnit = kQ4NLDUnit;
+  using Params = Q4NLParams;
+  static constexpr auto QuantizeRow = &Q4NLQuantizeRow;
+  static constexpr auto ReadParams = &Q4NLReadParams;
+  static constexpr auto NearestCode = &Q4NLNearestCode;
+  static constexpr auto Value = &Q4NLValue;
+  static constexpr auto WriteBlock = &Q4NLWriteBlock;
+  static constexpr auto ShortBlockBytes = &Q4NLShortBlockBytes;
 };
 
 // ---- Q4_G: fp16 (d, m) per 128 ----
@@ -260,7 +288,9 @@ std::unique_ptr<RowGrid> MakeRowGrid(DType type, bool rtn_int3) {
     case DType::kQ3P5:
       return std::make_unique<Q3P5Grid>();
     case DType::kQ3P5_NL:
-      return std::make_unique<Q3P5NLGrid>();
+      return std::make_unique<NlGrid<Q3P5NLFormat>>();
+    case DType::kQ4_NL:
+      return std::make_unique<NlGrid<Q4NLFormat>>();
     case DType::kQ4_G:
       return std::make_unique<Q4GGrid>();
     case DType::kQ8_0:

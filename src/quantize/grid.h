@@ -45,7 +45,7 @@ class RowGrid {
   virtual bool Load(const void* /*row*/, int64_t /*n*/) { return false; }
 };
 
-// A grid for `type`: Q8_0, Q4_G, Q3P5, Q3P5_NL, Q3P5_SEED, or the RTN3_G64 baseline (pass
+// A grid for `type`: Q8_0, Q4_G, Q3P5, Q3P5_NL, Q4_NL, Q3P5_SEED, or the RTN3_G64 baseline (pass
 // rtn_int3 = true; storage F32). Null for float types (nothing to snap to).
 std::unique_ptr<RowGrid> MakeRowGrid(DType type, bool rtn_int3);
 

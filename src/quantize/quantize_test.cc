@@ -44,7 +44,7 @@ TEST(GlobMatch, Wildcards) {
   EXPECT_FALSE(GlobMatch("output.weight", "output_norm.weight"));
 }
 
-const DType kGridTypes[] = {DType::kQ3P5, DType::kQ3P5_NL, DType::kQ4_G, DType::kQ8_0, DType::kQ3P5_SEED};
+const DType kGridTypes[] = {DType::kQ3P5, DType::kQ3P5_NL, DType::kQ4_G, DType::kQ4_NL, DType::kQ8_0, DType::kQ3P5_SEED};
 
 // Fit = the format's quantizer on the group, so snapping every weight with the fitted
 // parameters and encoding must give the format's own bytes, for full and short blocks.
@@ -117,7 +117,7 @@ TEST(Gptq, DiagonalHessianEqualsPlainRounding) {
   auto f = GptqPrepare(h, n, 0.01);
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   ExpectGptqIsPlainRounding(f.value(), std::vector<float>(static_cast<size_t>(n), 2.0f),
-                            {DType::kQ3P5, DType::kQ3P5_NL, DType::kQ4_G, DType::kQ3P5_SEED}, rng);
+                            {DType::kQ3P5, DType::kQ3P5_NL, DType::kQ4_G, DType::kQ4_NL, DType::kQ3P5_SEED}, rng);
 }
 
 // Act-order on a diagonal H with distinct entries: the permutation sorts diag(H) down
@@ -138,7 +138,7 @@ TEST(Gptq, ActOrderPermutesByEnergyAndStoresInPlace) {
   }
   EXPECT_EQ(f.value().perm[0], 11) << "the largest diagonal (13 at i = 11: 77 % 13 = 12) first";
   EXPECT_FALSE(std::is_sorted(f.value().perm.begin(), f.value().perm.end()));
-  ExpectGptqIsPlainRounding(f.value(), diag, {DType::kQ3P5, DType::kQ3P5_NL, DType::kQ4_G, DType::kQ8_0, DType::kQ3P5_SEED},
+  ExpectGptqIsPlainRounding(f.value(), diag, {DType::kQ3P5, DType::kQ3P5_NL, DType::kQ4_G, DType::kQ4_NL, DType::kQ8_0, DType::kQ3P5_SEED},
                             rng);
 }
 
@@ -224,7 +224,7 @@ TEST(Gptq, BlockedRowsEqualRowByRow) {
     bool rtn;
   };
   for (const GptqFactor* f : {&natural.value(), &permuted.value()})
-  for (const Case c : {Case{DType::kQ3P5, false}, Case{DType::kQ3P5_NL, false}, Case{DType::kQ4_G, false},
+  for (const Case c : {Case{DType::kQ3P5, false}, Case{DType::kQ3P5_NL, false}, Case{DType::kQ4_G, false}, Case{DType::kQ4_NL, false},
                        Case{DType::kQ8_0, false}, Case{DType::kQ3P5_SEED, false}, Case{DType::kF32, true}}) {
     SCOPED_TRACE(f->perm.empty() ? "natural order" : "act-order");
     const size_t rb = GetTypeTraits(c.t).row_bytes(n);

@@ -213,7 +213,10 @@ std::string Hex64(uint64_t v) {
 
 }  // namespace
 
-const char* QuantizeTypeList() { return "F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_NL, Q3P5_SEED, RTN3_G64 (baseline)"; }
+const char* QuantizeTypeList() {
+  static const std::string list = std::string(WritableTypeNames()) + ", RTN3_G64 (baseline)";
+  return list.c_str();
+}
 
 // The best single change of one tensor's option: over every tensor t (in index
 // order) and option k (widest first or narrowest first), the largest value(cur, o)
@@ -382,7 +385,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
   }
   if (mix && (target.rtn || !GetTypeTraits(target.dtype).is_quantized ||
               GetTypeTraits(target.dtype).bits_per_weight >= GetTypeTraits(DType::kQ8_0).bits_per_weight)) {
-    return InvalidArgument("--mix-bpw with --type %s: expected a quantized target below 8.5 bpw (Q3P5, Q3P5_NL, Q4_G, Q3P5_SEED)",
+    return InvalidArgument("--mix-bpw with --type %s: expected a quantized target below 8.5 bpw (Q3P5, Q3P5_NL, Q4_G, Q4_NL, Q3P5_SEED)",
                            target.Name().c_str());
   }
   if (o.refit < 0) return InvalidArgument("--refit %d: expected >= 0", o.refit);

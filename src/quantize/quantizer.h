@@ -33,7 +33,7 @@ struct QuantizeOptions {
   std::string input;
   std::string output;
   std::string tokenizer_path;     // llama2.c input: the tokenizer to embed (default: beside the model)
-  std::string type = "Q3P5";      // F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_NL, Q3P5_SEED, RTN3_G64
+  std::string type = "Q3P5";      // a WritableTypeNames() type (quant/registry.h) or RTN3_G64
   std::vector<std::string> keep;  // "PATTERN=TYPE" ('*' and '?' wildcards over tensor names)
   std::string calib_path;         // empty: no calibration
   int64_t calib_ctx = 0;          // 0: min(512, the model's context length)

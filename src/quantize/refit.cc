@@ -11,6 +11,7 @@
 #include "quant/q3p5.h"
 #include "quant/q3p5_nl.h"
 #include "quant/q4_g.h"
+#include "quant/q4_nl.h"
 #include "quant/quant_util.h"
 
 namespace septet::quantize {
@@ -27,9 +28,50 @@ struct Linear {
   int64_t per_seg() const { return offset ? 2 : 1; }
 };
 
+// The non-uniform-level formats: weight k of group g decodes to d_eff sc_g L[u_k], an fp16
+// D (d_eff = float(D) unit) and a signed integer scale per group of `group` weights.
+struct NlFormat {
+  int64_t group;
+  int groups;          // per block of 128
+  int sc_min, sc_max;  // the scale's range
+  int k_low;           // ProjectNL's D candidates store the block's largest |θ| with |sc| >= k_low
+  float d_unit;
+  size_t block_bytes;
+  const int8_t* levels;
+  size_t d_per_sub;  // D's byte offset in a block of ns sub-blocks: d_per_sub * ns
+  void (*read_scales)(const uint8_t* p, int r, float* d_eff, int8_t* sc);
+  void (*read_codes)(const uint8_t* p, int r, uint8_t* codes);
+  void (*write)(uint16_t d16, const int8_t* sc, const uint8_t* codes, int r, uint8_t* dst);
+};
+constexpr int kMaxGroups = 8;
+
+void ReadQ3P5NLScales(const uint8_t* p, int r, float* d, int8_t* sc) {
+  const Q3P5NLParams hp = Q3P5NLReadParams(p, r);
+  *d = hp.d;
+  std::copy(hp.sc, hp.sc + kQ3P5NLGroups, sc);
+}
+void ReadQ4NLScales(const uint8_t* p, int r, float* d, int8_t* sc) {
+  const Q4NLParams hp = Q4NLReadParams(p, r);
+  *d = hp.d;
+  std::copy(hp.sc, hp.sc + kQ4NLSubBlocks, sc);
+}
+
+const NlFormat* NlOf(DType type) {
+  static const NlFormat kQ3P5NL{kQ3P5NLGroupSize, kQ3P5NLGroups, kQ3P5NLScaleMin, kQ3P5NLScaleMax, 24,
+                                kQ3P5NLDUnit, sizeof(BlockQ3P5NL), kQ3P5NLLevels, 12, &ReadQ3P5NLScales,
+                                &Q3P5NLReadCodes, &Q3P5NLWriteBlock};
+  static const NlFormat kQ4NL{kQ4NLSubBlockSize, kQ4NLSubBlocks, kQ4NLScaleMin, kQ4NLScaleMax, 4,
+                              kQ4NLDUnit, sizeof(BlockQ4NL), kQ4NLLevels, 16, &ReadQ4NLScales,
+                              &Q4NLReadCodes, &Q4NLWriteBlock};
+  if (type == DType::kQ3P5_NL) return &kQ3P5NL;
+  if (type == DType::kQ4_NL) return &kQ4NL;
+  return nullptr;
+}
+static_assert(kQ3P5NLGroups <= kMaxGroups && kQ4NLSubBlocks <= kMaxGroups);
+
 Linear LinearOf(DType type) {
-  if (type == DType::kQ3P5_NL) return Linear{kQ3P5NLGroupSize, false};  // θ = d_eff sc_g, v = L[u]
-  return Linear{128, true};                                              // Q3P5, Q4_G: one (d, m) per 128
+  if (const NlFormat* nl = NlOf(type)) return Linear{nl->group, false};  // θ = d_eff sc_g, v = L[u]
+  return Linear{128, true};                                               // Q3P5, Q4_G: one (d, m) per 128
 }
 static_assert(kQ3P5BlockSize == 128 && kQ4GBlockSize == 128);
 
@@ -37,11 +79,11 @@ size_t BlockBytes(DType type) {
   switch (type) {
     case DType::kQ3P5: return sizeof(BlockQ3P5);
     case DType::kQ4_G: return sizeof(BlockQ4G);
-    default: return sizeof(BlockQ3P5NL);
+    default: return NlOf(type)->block_bytes;
   }
 }
 constexpr int64_t kBlock = 128;  // every format here: blocks of 128 weights, short tails
-static_assert(kQ3P5NLBlockSize == kBlock);
+static_assert(kQ3P5NLBlockSize == kBlock && kQ4NLBlockSize == kBlock);
 
 // The code values v [cols] and the stored parameters θ of one row (LinearOf's order).
 void DecodeRow(DType type, const uint8_t* row, int64_t cols, double* v, double* theta) {
@@ -71,11 +113,14 @@ void DecodeRow(DType type, const uint8_t* row, int64_t cols, double* v, double* 
       theta[2 * b] = Fp16ToFloat(d16);
       theta[2 * b + 1] = Fp16ToFloat(m16);
     } else {
-      const Q3P5NLParams hp = Q3P5NLReadParams(p, r);
-      uint8_t codes[kQ3P5NLBlockSize] = {};
-      Q3P5NLReadCodes(p, r, codes);
-      for (int k = 0; k < r; ++k) vb[k] = kQ3P5NLLevels[codes[k]];
-      for (int g = 0; g * kQ3P5NLGroupSize < r; ++g) theta[b * kQ3P5NLGroups + g] = static_cast<double>(hp.d) * hp.sc[g];
+      const NlFormat& nl = *NlOf(type);
+      float d = 0;
+      int8_t sc[kMaxGroups] = {};
+      nl.read_scales(p, r, &d, sc);
+      uint8_t codes[kBlock] = {};
+      nl.read_codes(p, r, codes);
+      for (int k = 0; k < r; ++k) vb[k] = nl.levels[codes[k]];
+      for (int g = 0; g * nl.group < r; ++g) theta[b * nl.groups + g] = static_cast<double>(d) * sc[g];
     }
   }
 }
@@ -160,31 +205,32 @@ bool SolveRegularised(std::vector<double> a, std::vector<double> b, int64_t n, d
   return true;
 }
 
-// Q3P5_NL: the stored fields nearest in f to the unconstrained optimum t1 (θ_g = d_eff sc_g
-// per group; t0: the current fields). Per block, with the other blocks' θ fixed, f is a
-// quadratic q(x) = xᵀ G_BB x - 2 xᵀ e in the block's θ, e = r_B - G_BO θ_O. Candidates for
-// D: the current one, and those that store the block's largest |t1_g| with |sc| = k for
-// k = 24..31 (32 when it is negative); per candidate, sc = round(t1 / d_eff), then sweeps of
+// Q3P5_NL, Q4_NL: the stored fields nearest in f to the unconstrained optimum t1 (θ_g =
+// d_eff sc_g per group; t0: the current fields). Per block, with the other blocks' θ fixed, f
+// is a quadratic q(x) = xᵀ G_BB x - 2 xᵀ e in the block's θ, e = r_B - G_BO θ_O. Candidates
+// for D: the current one, and those that store the block's largest |t1_g| with |sc| = k for
+// k = k_low..sc_max (..-sc_min when it is negative: Q3P5_NL 24..31 or 32, Q4_NL 4..7 or 8);
+// per candidate, sc = round(t1 / d_eff), then sweeps of
 // exact coordinate descent over the integer scales (q is convex in each). The lowest q
 // wins; two passes over the blocks (the second sees every other block stored). Writes the
 // fields and returns the new f when it is below f0, else returns f0.
-double ProjectNL(uint8_t* row, int64_t cols, const std::vector<double>& g, const double* rhs, double whw,
-                 const double* t1, double f0) {
-  const int64_t np = CeilDiv(cols, kQ3P5NLGroupSize), nb = CeilDiv(cols, kBlock);
+double ProjectNL(const NlFormat& nl, uint8_t* row, int64_t cols, const std::vector<double>& g, const double* rhs,
+                 double whw, const double* t1, double f0) {
+  const int64_t np = CeilDiv(cols, nl.group), nb = CeilDiv(cols, kBlock);
   std::vector<double> t(t1, t1 + np);
   std::vector<uint16_t> d16(static_cast<size_t>(nb));
-  std::vector<int8_t> sc(static_cast<size_t>(nb * kQ3P5NLGroups), 0);
+  std::vector<int8_t> sc(static_cast<size_t>(nb * nl.groups), 0);
   std::vector<uint16_t> d_now(static_cast<size_t>(nb));
   for (int64_t b = 0; b < nb; ++b) {
     const int r = static_cast<int>(std::min(kBlock, cols - b * kBlock));
-    const int ns = static_cast<int>(CeilDiv(r, kQ3P5NLSubBlockSize));
-    std::memcpy(&d_now[static_cast<size_t>(b)], row + static_cast<size_t>(b) * sizeof(BlockQ3P5NL) + 12 * ns, 2);
+    const size_t ns = static_cast<size_t>(CeilDiv(r, 32));
+    std::memcpy(&d_now[static_cast<size_t>(b)], row + static_cast<size_t>(b) * nl.block_bytes + nl.d_per_sub * ns, 2);
   }
   const auto G = [&](int64_t i, int64_t j) { return g[static_cast<size_t>(i * np + j)]; };
   for (int pass = 0; pass < 2; ++pass) {
     for (int64_t b = 0; b < nb; ++b) {
-      const int64_t g0 = b * kQ3P5NLGroups, ng = std::min<int64_t>(kQ3P5NLGroups, np - g0);
-      double e[kQ3P5NLGroups], tb[kQ3P5NLGroups];
+      const int64_t g0 = b * nl.groups, ng = std::min<int64_t>(nl.groups, np - g0);
+      double e[kMaxGroups], tb[kMaxGroups];
       for (int64_t i = 0; i < ng; ++i) {
         double s = rhs[g0 + i];
         for (int64_t j = 0; j < np; ++j) {
@@ -200,20 +246,20 @@ double ProjectNL(uint8_t* row, int64_t cols, const std::vector<double>& g, const
       uint16_t cands[12];
       int nc = 0;
       cands[nc++] = pass == 0 ? d_now[static_cast<size_t>(b)] : d16[static_cast<size_t>(b)];
-      const int kmax = t1[g0 + top] < 0 ? -kQ3P5NLScaleMin : kQ3P5NLScaleMax;
-      for (int k = kmax; k >= 24; --k) {
-        cands[nc++] = FloatToFp16(static_cast<float>(std::fabs(t1[g0 + top]) / k / kQ3P5NLDUnit));
+      const int kmax = t1[g0 + top] < 0 ? -nl.sc_min : nl.sc_max;
+      for (int k = kmax; k >= nl.k_low && nc < 12; --k) {
+        cands[nc++] = FloatToFp16(static_cast<float>(std::fabs(t1[g0 + top]) / k / nl.d_unit));
       }
       double best_q = 0;
       bool have = false;
       for (int c = 0; c < nc; ++c) {
-        const double deff = static_cast<double>(Fp16ToFloat(cands[c]) * kQ3P5NLDUnit);
+        const double deff = static_cast<double>(Fp16ToFloat(cands[c]) * nl.d_unit);
         if (!(deff > 0) || !std::isfinite(deff)) continue;
-        int s[kQ3P5NLGroups];
-        double x[kQ3P5NLGroups];
+        int s[kMaxGroups];
+        double x[kMaxGroups];
         const auto put = [&](int64_t i, double want) {
           const double k = std::nearbyint(want / deff);
-          s[i] = static_cast<int>(std::clamp<double>(k, kQ3P5NLScaleMin, kQ3P5NLScaleMax));
+          s[i] = static_cast<int>(std::clamp<double>(k, nl.sc_min, nl.sc_max));
           x[i] = deff * s[i];
         };
         for (int64_t i = 0; i < ng; ++i) put(i, tb[i]);
@@ -255,21 +301,21 @@ double ProjectNL(uint8_t* row, int64_t cols, const std::vector<double>& g, const
   if (!(f1 < f0)) return f0;
   for (int64_t b = 0; b < nb; ++b) {
     const int r = static_cast<int>(std::min(kBlock, cols - b * kBlock));
-    uint8_t* p = row + static_cast<size_t>(b) * sizeof(BlockQ3P5NL);
-    uint8_t codes[kQ3P5NLBlockSize];
-    Q3P5NLReadCodes(p, r, codes);
-    Q3P5NLWriteBlock(d16[static_cast<size_t>(b)], sc.data() + b * kQ3P5NLGroups, codes, r, p);
+    uint8_t* p = row + static_cast<size_t>(b) * nl.block_bytes;
+    uint8_t codes[kBlock];
+    nl.read_codes(p, r, codes);
+    nl.write(d16[static_cast<size_t>(b)], sc.data() + b * nl.groups, codes, r, p);
   }
   return f1;
 }
 
 }  // namespace
 
-bool CanRefit(DType type) { return type == DType::kQ3P5 || type == DType::kQ4_G || type == DType::kQ3P5_NL; }
+bool CanRefit(DType type) { return type == DType::kQ3P5 || type == DType::kQ4_G || NlOf(type) != nullptr; }
 
 void RefitRows(const float* w, int64_t rows, int64_t cols, const std::vector<double>& h, DType type, uint8_t* dst,
                size_t dst_row, double* obj) {
-  SEPTET_CHECK_MSG(CanRefit(type), "RefitRows: Q3P5, Q4_G or Q3P5_NL only");
+  SEPTET_CHECK_MSG(CanRefit(type), "RefitRows: Q3P5, Q4_G, Q3P5_NL or Q4_NL only");
   SEPTET_CHECK_MSG(static_cast<int64_t>(h.size()) == cols * cols, "RefitRows: Hessian size");
   if (rows <= 0 || cols <= 0) return;
   const Linear lin = LinearOf(type);
@@ -359,7 +405,7 @@ void RefitRows(const float* w, int64_t rows, int64_t cols, const std::vector<dou
       double f = f0;
       if (SolveRegularised(gv, std::vector<double>(ri, ri + np), np, t1.data())) {
         if (!lin.offset) {
-          f = ProjectNL(row, cols, gv, ri, whw, t1.data(), f0);
+          f = ProjectNL(*NlOf(type), row, cols, gv, ri, whw, t1.data(), f0);
         } else if (StoreAffineFields(type, row, cols, t1.data(), /*write=*/false)) {
           const double f1 = Objective(gv, ri, whw, t1.data(), np);
           if (f1 < f0) {

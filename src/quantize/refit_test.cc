@@ -11,6 +11,7 @@
 #include "core/half.h"
 #include "quant/q3p5.h"
 #include "quant/q3p5_nl.h"
+#include "quant/q4_nl.h"
 #include "quant/registry.h"
 #include "quantize/gptq.h"
 #include "quantize/refit.h"
@@ -19,25 +20,28 @@
 namespace septet::quantize {
 namespace {
 
-const DType kRefitTypes[] = {DType::kQ3P5, DType::kQ4_G, DType::kQ3P5_NL};
+const DType kRefitTypes[] = {DType::kQ3P5, DType::kQ4_G, DType::kQ3P5_NL, DType::kQ4_NL};
 constexpr int64_t kN = 300;  // two full blocks and a short one of 44
 constexpr int64_t kBlocks = 3;
-size_t BlockBytes(DType t) { return t == DType::kQ4_G ? 68 : 56; }
+size_t BlockBytes(DType t) { return GetTypeTraits(t).block_bytes; }
+bool IsNl(DType t) { return t == DType::kQ3P5_NL || t == DType::kQ4_NL; }
 
 // Which bytes of a row of kN are fields (the rest: codes). Q3P5, Q4_G: each block's
-// 4-byte header first; Q3P5_NL: D and the scales after the code planes (short block:
-// after its ns sub-blocks).
+// 4-byte header first; Q3P5_NL, Q4_NL: D and the scales after the codes (short block:
+// after its ns sub-blocks' codes).
 std::vector<bool> FieldBytes(DType t, size_t row_bytes) {
   std::vector<bool> f(row_bytes, false);
   for (int64_t b = 0; b < kBlocks; ++b) {
     const size_t p = static_cast<size_t>(b) * BlockBytes(t);
-    if (t != DType::kQ3P5_NL) {
+    if (!IsNl(t)) {
       for (size_t i = p; i < p + 4; ++i) f[i] = true;
       continue;
     }
-    const int64_t r = std::min<int64_t>(quant::kQ3P5NLBlockSize, kN - b * quant::kQ3P5NLBlockSize);
+    const int64_t r = std::min<int64_t>(128, kN - b * 128);
     const size_t ns = static_cast<size_t>((r + 31) / 32);
-    for (size_t i = p + 12 * ns; i < p + quant::Q3P5NLShortBlockBytes(r); ++i) f[i] = true;
+    const size_t codes = t == DType::kQ3P5_NL ? 12 * ns : 16 * ns;
+    const size_t end = t == DType::kQ3P5_NL ? quant::Q3P5NLShortBlockBytes(r) : quant::Q4NLShortBlockBytes(r);
+    for (size_t i = p + codes; i < p + end; ++i) f[i] = true;
   }
   return f;
 }
@@ -55,7 +59,7 @@ std::vector<uint8_t> CodesOnly(DType t, const uint8_t* row, size_t row_bytes) { 
 std::vector<uint8_t> FieldsOnly(DType t, const uint8_t* row, size_t row_bytes) { return Part(t, row, row_bytes, true); }
 
 // Wrong fields with the codes kept: Q3P5 d x 1.07 and m x 0.93; Q4_G d and m a few ulps
-// up; Q3P5_NL D x 1.07 and every other group scale one step towards 0.
+// up; Q3P5_NL, Q4_NL: D x 1.07 and every other group scale one step towards 0.
 void NudgeFields(DType t, uint8_t* row) {
   for (int64_t b = 0; b < kBlocks; ++b) {
     uint8_t* p = row + static_cast<size_t>(b) * BlockBytes(t);
@@ -68,6 +72,13 @@ void NudgeFields(DType t, uint8_t* row) {
     } else if (t == DType::kQ4_G) {
       hdr += 9u | (5u << 16);  // d16 + 9 ulps, m16 + 5 ulps (same sign)
       std::memcpy(p, &hdr, 4);
+    } else if (t == DType::kQ4_NL) {
+      const int r = static_cast<int>(std::min<int64_t>(quant::kQ4NLBlockSize, kN - b * quant::kQ4NLBlockSize));
+      quant::Q4NLParams q = quant::Q4NLReadParams(p, r);
+      uint8_t codes[quant::kQ4NLBlockSize];
+      quant::Q4NLReadCodes(p, r, codes);
+      for (int s = 0; s < quant::kQ4NLSubBlocks; s += 2) q.sc[s] = static_cast<int8_t>(q.sc[s] - (q.sc[s] > 0) + (q.sc[s] < 0));
+      quant::Q4NLWriteBlock(FloatToFp16(q.d / quant::kQ4NLDUnit * 1.07f), q.sc, codes, r, p);
     } else {
       const int r = static_cast<int>(std::min<int64_t>(quant::kQ3P5NLBlockSize, kN - b * quant::kQ3P5NLBlockSize));
       quant::Q3P5NLParams q = quant::Q3P5NLReadParams(p, r);
@@ -132,8 +143,9 @@ TEST(Refit, RecoversExactFieldsWithTheCodesFixed) {
     // (cols), the dot with w or c (cols), the θ sums (one per parameter each) and the
     // three-term sum; u = 2^-53. (Bounding by |w|ᵀ|H||w| alone ignores the cancellation
     // between s c and a negative m, and failed for some seeds.)
-    const bool nl = t == DType::kQ3P5_NL;
-    const int64_t np = nl ? (kN + quant::kQ3P5NLGroupSize - 1) / quant::kQ3P5NLGroupSize : 2 * kBlocks;
+    const bool nl = IsNl(t);
+    const int64_t group = t == DType::kQ3P5_NL ? quant::kQ3P5NLGroupSize : quant::kQ4NLSubBlockSize;
+    const int64_t np = nl ? (kN + group - 1) / group : 2 * kBlocks;
     std::vector<double> a(static_cast<size_t>(kN));
     for (int64_t i = 0; i < kN; ++i) {
       const uint8_t* blk = want.data() + static_cast<size_t>(i / quant::kQ3P5BlockSize) * BlockBytes(t);
