@@ -4,6 +4,7 @@
 #include "runtime/api_impl.h"
 
 #include "kernels/simd/simd_ops.h"
+#include "quant/registry.h"
 #include "runtime/placement.h"
 
 namespace septet {
@@ -29,8 +30,7 @@ std::unique_ptr<Model> Model::Load(const LoadOptions& o, Error* error) {
     if (!o.compute_type.empty()) {
       const std::optional<DType> t = ParseDType(o.compute_type);
       if (!t.has_value()) {
-        return api::Fail(InvalidArgument("unknown weight type '%s' (e.g. F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_NL, Q3P5_SEED)",
-                                         o.compute_type.c_str()),
+        return api::Fail(InvalidArgument("unknown weight type '%s' (e.g. %s)", o.compute_type.c_str(), WritableTypeNames()),
                          error),
                nullptr;
       }

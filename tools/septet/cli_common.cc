@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "quant/registry.h"
+
 namespace septet::cli {
 
 void ModelFlags::Add(CLI::App* app) {
@@ -16,8 +18,8 @@ void ModelFlags::Add(CLI::App* app) {
   app->add_option("--tokenizer", load.tokenizer_path,
                   "Tokenizer file (default: from the GGUF, or tokenizer.bin / tok<N>.bin beside a llama2.c model)");
   app->add_option("--type", load.compute_type,
-                  "Quantize the matmul weights to this type at load time (F32, F16, BF16, Q8_0, Q4_G, Q3P5, "
-                  "Q3P5_NL, Q3P5_SEED); default: as stored");
+                  std::string("Quantize the matmul weights to this type at load time (") + WritableTypeNames() +
+                      "); default: as stored");
   app->add_option("--ctx", load.n_ctx, "Context length (KV cache tokens); 0 = the model's context_length, at most 4096")
       ->check(CLI::NonNegativeNumber);
   app->add_option("-t,--threads", load.n_threads,

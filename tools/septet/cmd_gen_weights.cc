@@ -30,8 +30,7 @@ int RunGenWeights(const GenWeightsFlags& f) {
   }
   const std::optional<DType> type = ParseDType(f.type);
   if (!type || !CanQuantizeTo(*type)) {
-    std::fprintf(stderr, "septet: error: --type: '%s' is not a weight type (F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_NL, Q3P5_SEED)\n",
-                 f.type.c_str());
+    std::fprintf(stderr, "septet: error: --type: '%s' is not a weight type (%s)\n", f.type.c_str(), WritableTypeNames());
     return kExitUsage;
   }
   synth::SynthOptions o;
@@ -77,7 +76,7 @@ Subcommand AddGenWeightsCommand(CLI::App* app) {
       "gen-weights",
       "Write a GGUF with a real model's shape and RANDOM weights (for speed measurement only; produces gibberish)");
   cmd->add_option("--shape", f->shape, "Model shape: " + synth::ShapeNameList())->required();
-  cmd->add_option("--type", f->type, "Type of the weight matrices: F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_NL, Q3P5_SEED")
+  cmd->add_option("--type", f->type, std::string("Type of the weight matrices: ") + WritableTypeNames())
       ->capture_default_str();
   cmd->add_option("-o,--output", f->output, "GGUF file to write (refused if it exists, unless --force)")->required();
   cmd->add_option("--seed", f->seed, "Random seed (same seed, same bytes)")->capture_default_str();

@@ -62,8 +62,7 @@ int RunPerplexity(PerplexityFlags& f) {
   if (!f.compute_type.empty()) {
     const std::optional<DType> t = ParseDType(f.compute_type);
     if (!t || !CanQuantizeTo(*t)) {
-      return Fail(InvalidArgument("--type '%s': not a weight type (F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_NL, Q3P5_SEED)",
-                                  f.compute_type.c_str()));
+      return Fail(InvalidArgument("--type '%s': not a weight type (%s)", f.compute_type.c_str(), WritableTypeNames()));
     }
     mo.compute_type = *t;
   }

@@ -19,6 +19,7 @@
 #include "model/weight_lock.h"
 #include "perf/bandwidth.h"
 #include "perf/disk_read.h"
+#include "quant/registry.h"
 #include "runtime/backend.h"
 #include "synth/synth_model.h"
 
@@ -56,7 +57,7 @@ Result<model::PlanInput> Input(const PlanFlags& f) {
   if (!f.shape.empty()) {
     SEPTET_ASSIGN_OR_RETURN(const synth::ModelShape shape, synth::FindShape(f.shape));
     const std::optional<DType> t = ParseDType(f.type.empty() ? "Q3P5" : f.type);
-    if (!t) return InvalidArgument("--type '%s': not a weight type (F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_NL, Q3P5_SEED)", f.type.c_str());
+    if (!t) return InvalidArgument("--type '%s': not a weight type (%s)", f.type.c_str(), WritableTypeNames());
     return synth::ShapePlanInput(shape, *t);
   }
   if (f.model_path.empty()) return InvalidArgument("give a model file (-m) or a shape (--shape NAME --type T)");
