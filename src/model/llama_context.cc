@@ -246,6 +246,7 @@ void LlamaContext::Layer(int64_t l, const LayerWeights& w, int64_t m) {
   Rotate(rot_q_, att_.data(), m);
   if (observer_) observer_(l, MatMulInput::kAttnOut, att_.data(), m, q_dim);
   MatMul(Op::kMatOut, w.wo, att_.data(), m, proj_.data());
+  if (residual_observer_) residual_observer_(l, ResidualBlock::kAttention, x_.data(), proj_.data(), m, dim);
   for (int64_t j = 0; j < m * dim; ++j) x_[static_cast<size_t>(j)] += proj_[static_cast<size_t>(j)];
 
   // ---- feed-forward (SwiGLU) ----
@@ -265,6 +266,7 @@ void LlamaContext::Layer(int64_t l, const LayerWeights& w, int64_t m) {
   Rotate(rot_ffn_, gate_.data(), m);
   if (observer_) observer_(l, MatMulInput::kFfnDown, gate_.data(), m, ffn);
   MatMul(Op::kMatDown, w.w_down, gate_.data(), m, proj_.data());
+  if (residual_observer_) residual_observer_(l, ResidualBlock::kFfn, x_.data(), proj_.data(), m, dim);
   for (int64_t j = 0; j < m * dim; ++j) x_[static_cast<size_t>(j)] += proj_[static_cast<size_t>(j)];
 }
 

@@ -37,6 +37,12 @@ enum class MatMulInput {
 };
 // Called before the matmul with its input rows x: [m][cols]; layer is -1 for kOutput.
 using MatMulObserver = std::function<void(int64_t layer, MatMulInput input, const float* x, int64_t m, int64_t cols)>;
+// Which residual block an update comes from.
+enum class ResidualBlock { kAttention = 0, kFfn = 1 };
+// Called before a block's output u (wo's or w_down's product) is added to the residual
+// stream h: h [m][dim] as it enters the add, u [m][dim].
+using ResidualObserver =
+    std::function<void(int64_t layer, ResidualBlock block, const float* h, const float* u, int64_t m, int64_t dim)>;
 
 // CPU backend settings.
 struct CpuOptions {
@@ -101,6 +107,7 @@ class LlamaContext final : public InferenceContext {
 
   // Calibration hook (null = none). Not for the hot path of normal inference.
   void SetMatMulObserver(MatMulObserver observer) { observer_ = std::move(observer); }
+  void SetResidualObserver(ResidualObserver observer) { residual_observer_ = std::move(observer); }
 
  private:
   LlamaContext(const LlamaModel& model, KvCache cache, const CpuOptions& options);
@@ -157,6 +164,7 @@ class LlamaContext final : public InferenceContext {
   ThreadPool pool_;
   kernels::MatMulContext mm_;
   MatMulObserver observer_;
+  ResidualObserver residual_observer_;
   OpProfile* profile_ = nullptr;
   std::unique_ptr<LayerStreamer> streamer_;
   std::shared_ptr<LayerFront> front_;

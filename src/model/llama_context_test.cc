@@ -62,9 +62,17 @@ void RefRope(std::vector<double>* x, int64_t heads, int64_t hd, int64_t n_rot, i
   }
 }
 
-// Logits [n_tokens][vocab].
-Mat ReferenceForward(const ModelFile& f, const TinyLlamaSpec& s, const std::vector<int32_t>& tokens, bool half) {
+// Per layer and residual block (2 l: attention, 2 l + 1: feed-forward), the residual
+// stream h as the block's output u is added to it, both [n_tokens][dim].
+struct BlockTrace {
+  Mat h, u;
+};
+
+// Logits [n_tokens][vocab]; `trace` (optional) receives 2 n_layers BlockTraces.
+Mat ReferenceForward(const ModelFile& f, const TinyLlamaSpec& s, const std::vector<int32_t>& tokens, bool half,
+                     std::vector<BlockTrace>* trace = nullptr) {
   const size_t T = tokens.size();
+  if (trace) trace->assign(static_cast<size_t>(2 * s.n_layers), BlockTrace{Mat(T), Mat(T)});
   const int64_t hd = s.dim / s.n_heads;
   const Mat embd = Dequant(f, "token_embd.weight");
   Mat x(T);
@@ -103,12 +111,14 @@ Mat ReferenceForward(const ModelFile& f, const TinyLlamaSpec& s, const std::vect
         }
       }
       const auto o = Apply(wo, att);
+      if (trace) (*trace)[static_cast<size_t>(2 * l)].h[t] = x[t], (*trace)[static_cast<size_t>(2 * l)].u[t] = o;
       for (size_t i = 0; i < o.size(); ++i) x[t][i] += o[i];
       const auto xn = Norm(x[t], fn, 1e-5);
       auto gate = Apply(wg, xn);
       const auto up = Apply(wu, xn);
       for (size_t i = 0; i < gate.size(); ++i) gate[i] = gate[i] / (1.0 + std::exp(-gate[i])) * up[i];
       const auto d = Apply(wd, gate);
+      if (trace) (*trace)[static_cast<size_t>(2 * l + 1)].h[t] = x[t], (*trace)[static_cast<size_t>(2 * l + 1)].u[t] = d;
       for (size_t i = 0; i < d.size(); ++i) x[t][i] += d[i];
     }
   }
@@ -170,6 +180,43 @@ TEST_P(ForwardVsReferenceTest, AllPositionLogitsMatchFloat64) {
   double unused = 0;
   const double wrong = MaxAbsDiff(logits, ReferenceForward(model.value()->file(), s, tokens, !half), &unused);
   EXPECT_GT(wrong, 100 * kRelTol * scale);
+}
+
+// The residual observer (calibration's view of each block's update) sees the reference's
+// residual stream and block outputs, in layer and block order, every token of the call.
+TEST(LlamaContextTest, ResidualObserverSeesEachBlocksStreamAndUpdate) {
+  const TinyLlamaSpec s;
+  auto model = LlamaModel::FromFile(MakeTinyLlama(s), {});
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  auto ctx = LlamaContext::Create(*model.value(), 32);
+  ASSERT_TRUE(ctx.ok());
+  const auto tokens = SomeTokens(12, s.vocab);
+  std::vector<BlockTrace> ref;
+  ReferenceForward(model.value()->file(), s, tokens, false, &ref);
+  std::vector<std::pair<int64_t, ResidualBlock>> seen;
+  double diff = 0, scale = 0;
+  ctx.value()->SetResidualObserver(
+      [&](int64_t layer, ResidualBlock block, const float* h, const float* u, int64_t m, int64_t dim) {
+        seen.emplace_back(layer, block);
+        ASSERT_EQ(m, static_cast<int64_t>(tokens.size()));
+        ASSERT_EQ(dim, s.dim);
+        const BlockTrace& r = ref[static_cast<size_t>(2 * layer + static_cast<int64_t>(block))];
+        for (int64_t t = 0; t < m; ++t) {
+          for (int64_t i = 0; i < dim; ++i) {
+            diff = std::max({diff, std::fabs(h[t * dim + i] - r.h[t][i]), std::fabs(u[t * dim + i] - r.u[t][i])});
+            scale = std::max({scale, std::fabs(r.h[t][i]), std::fabs(r.u[t][i])});
+          }
+        }
+      });
+  std::vector<float> logits;
+  ASSERT_TRUE(ctx.value()->Forward(tokens, LogitsMode::kAll, &logits).ok());
+  ASSERT_EQ(seen.size(), static_cast<size_t>(2 * s.n_layers));
+  for (int64_t l = 0; l < s.n_layers; ++l) {
+    EXPECT_EQ(seen[2 * l], std::make_pair(l, ResidualBlock::kAttention));
+    EXPECT_EQ(seen[2 * l + 1], std::make_pair(l, ResidualBlock::kFfn));
+  }
+  EXPECT_GT(scale, 0.0);
+  EXPECT_LE(diff, kRelTol * scale) << "max |h|, |u| " << scale;  // the logits' error model, one stage earlier
 }
 
 TinyLlamaSpec With(void (*edit)(TinyLlamaSpec*)) {

@@ -32,6 +32,12 @@ const InputStats* Calibration::Find(int64_t layer, model::MatMulInput input) con
   return it == stats_.end() ? nullptr : &it->second;
 }
 
+double Calibration::UpdateShare(int64_t layer, model::ResidualBlock block) const {
+  auto it = shares_.find({layer, static_cast<int>(block)});
+  if (it == shares_.end() || it->second.second == 0) return -1.0;
+  return it->second.first / static_cast<double>(it->second.second);
+}
+
 Result<Calibration> Calibration::Collect(const model::LlamaModel& model, const std::vector<int32_t>& tokens,
                                          int32_t bos, const CalibrationOptions& options) {
   if (options.n_ctx < 2)
@@ -70,6 +76,21 @@ Result<Calibration> Calibration::Collect(const model::LlamaModel& model, const s
           }
         }
         s.rows_seen += m;
+      });
+  ctx->SetResidualObserver(
+      [&cal](int64_t layer, model::ResidualBlock block, const float* h, const float* u, int64_t m, int64_t dim) {
+        auto& [sum, n] = cal.shares_[{layer, static_cast<int>(block)}];
+        for (int64_t r = 0; r < m; ++r) {
+          double hh = 0, uu = 0;
+          for (int64_t i = 0; i < dim; ++i) {
+            hh += static_cast<double>(h[r * dim + i]) * h[r * dim + i];
+            uu += static_cast<double>(u[r * dim + i]) * u[r * dim + i];
+          }
+          if (hh > 0) {
+            sum += uu / hh;
+            n += 1;
+          }
+        }
       });
   const int64_t per_window = bos >= 0 ? options.n_ctx - 1 : options.n_ctx;
   std::vector<int32_t> window;

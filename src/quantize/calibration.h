@@ -5,7 +5,10 @@
 //   importance  a_i  = (1/N) Σ x_i²          (per input channel; quant from_float's imp)
 //   Hessian     H_ij = (1/N) Σ x_i x_j       (the GPTQ proxy of the layer-output error)
 // H is kept in double, cols² entries per input (stories260K: 4 · 64² + 172² per layer);
-// it is only accumulated when asked for (GPTQ).
+// it is only accumulated when asked for (GPTQ). Per layer and residual block it also keeps
+// the block's share of the residual stream, the mean over tokens of ‖u‖² / ‖h‖² (u the
+// block's output, h the residual it is added to; tokens with h = 0 are skipped): how large
+// a relative change of the block's output is, relative to the stream the next layers read.
 #pragma once
 
 #include <cstdint>
@@ -43,6 +46,8 @@ class Calibration {
  public:
   // layer -1 for kOutput.
   const InputStats* Find(int64_t layer, model::MatMulInput input) const;
+  // The block's share of the residual stream (above); -1 when the block was not seen.
+  double UpdateShare(int64_t layer, model::ResidualBlock block) const;
   int64_t tokens() const { return tokens_; }
   int64_t windows() const { return windows_; }
 
@@ -53,6 +58,7 @@ class Calibration {
 
  private:
   std::map<std::pair<int64_t, int>, InputStats> stats_;
+  std::map<std::pair<int64_t, int>, std::pair<double, int64_t>> shares_;  // Σ ‖u‖²/‖h‖², tokens
   int64_t tokens_ = 0;
   int64_t windows_ = 0;
 };

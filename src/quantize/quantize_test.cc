@@ -10,8 +10,10 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <map>
 #include <random>
 #include <sstream>
+#include <string>
 #include <vector>
 
 #include "io/gguf_reader.h"
@@ -307,6 +309,54 @@ class QuantizeModelTest : public ::testing::Test {
   std::string model_, dir_, calib_;
 };
 
+// UpdateShare is the mean over every token of every window (BOS included) of
+// ‖u‖² / ‖h‖², per layer and block: recomputed here from a plain forward pass per window.
+TEST_F(QuantizeModelTest, CalibrationUpdateShareIsTheMeanTokenRatio) {
+  auto file = ModelFile::Open(model_);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  auto model = model::LlamaModel::FromFile(std::move(file).value(), model::ModelOptions{});
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  std::vector<int32_t> tokens;
+  for (int i = 0; i < 40; ++i) tokens.push_back(static_cast<int32_t>(3 + (i * 37) % 500));
+  CalibrationOptions co;
+  co.n_ctx = 16;
+  co.hessian = false;
+  auto cal = Calibration::Collect(*model.value(), tokens, 1, co);
+  ASSERT_TRUE(cal.ok()) << cal.status().ToString();
+  auto ctx = model::LlamaContext::Create(*model.value(), co.n_ctx);
+  ASSERT_TRUE(ctx.ok());
+  std::map<std::pair<int64_t, int>, std::pair<double, int64_t>> want;
+  ctx.value()->SetResidualObserver(
+      [&](int64_t layer, model::ResidualBlock block, const float* h, const float* u, int64_t m, int64_t dim) {
+        auto& [sum, n] = want[{layer, static_cast<int>(block)}];
+        for (int64_t r = 0; r < m; ++r) {
+          double hh = 0, uu = 0;
+          for (int64_t i = 0; i < dim; ++i) {
+            hh += double{h[r * dim + i]} * h[r * dim + i];
+            uu += double{u[r * dim + i]} * u[r * dim + i];
+          }
+          sum += uu / hh;
+          n += 1;
+        }
+      });
+  std::vector<float> logits;
+  for (size_t start = 0; start < tokens.size(); start += 15) {  // windows of BOS + 15 tokens
+    std::vector<int32_t> w{1};
+    w.insert(w.end(), tokens.begin() + static_cast<int64_t>(start),
+             tokens.begin() + static_cast<int64_t>(std::min(tokens.size(), start + 15)));
+    ctx.value()->Truncate(0);
+    ASSERT_TRUE(ctx.value()->Forward(w, model::LogitsMode::kAll, &logits).ok());
+  }
+  ASSERT_EQ(want.size(), 2u * 5u);
+  for (const auto& [key, v] : want) {
+    EXPECT_EQ(v.second, 40 + 3) << "every token and the three windows' BOS";
+    const double got = cal.value().UpdateShare(key.first, static_cast<model::ResidualBlock>(key.second));
+    EXPECT_NEAR(got, v.first / static_cast<double>(v.second), 1e-12 * v.first) << "layer " << key.first;
+    EXPECT_GT(got, 0.0);
+  }
+  EXPECT_EQ(cal.value().UpdateShare(5, model::ResidualBlock::kFfn), -1.0) << "no such layer";
+}
+
 TEST_F(QuantizeModelTest, CalibratedGptqIsDeterministicAndThreadIndependent) {
   QuantizeOptions a = Opts("a.gguf", "Q3P5");
   a.calib_path = calib_;
@@ -556,14 +606,26 @@ TEST_F(QuantizeModelTest, MixBelowTheTargetMovesTensorsDownToQ3p5Nl) {
   EXPECT_LE(r.value().bpw_target(), o.mix_bpw + 1e-9);
   EXPECT_GT(r.value().bpw_target(), o.mix_bpw - 0.15) << "no more bits given up than needed";
   int down = 0, kept = 0;
+  std::map<std::string, double> block_weight;  // "blk.L.attn" / "blk.L.ffn" -> the weight of its tensors
   for (const TensorReport& t : r.value().tensors) {
     if (t.rel_out_err < 0 || t.name.rfind("blk.", 0) != 0) continue;
+    // Each tensor's error was weighted by its block's share of the residual stream: one
+    // positive, finite weight per layer and block.
+    EXPECT_GT(t.mix_weight, 0.0) << t.name;
+    EXPECT_TRUE(std::isfinite(t.mix_weight)) << t.name;
+    const size_t dot = t.name.find('.', 4);
+    const std::string block = t.name.substr(0, dot) + (t.name.compare(dot + 1, 4, "attn") == 0 ? ".attn" : ".ffn");
+    const auto [it, fresh] = block_weight.emplace(block, t.mix_weight);
+    if (!fresh) {
+      EXPECT_EQ(it->second, t.mix_weight) << t.name;
+    }
     down += t.type == "Q3P5_NL";
     kept += t.type == "Q4_G";
     EXPECT_TRUE(t.type == "Q3P5_NL" || t.type == "Q4_G") << t.name << ": " << t.type << " (no wider candidate)";
   }
   EXPECT_GT(down, 0);
   EXPECT_GT(kept, 0);
+  EXPECT_EQ(block_weight.size(), 2u * 5u) << "stories260K: 5 layers, two blocks each";
   auto file = ModelFile::Open(o.output);
   ASSERT_TRUE(file.ok());
   int q3_in_file = 0;

@@ -95,6 +95,9 @@ struct Plan {
   std::string rule;  // why this type ("default", "--keep PATTERN")
   bool mixable = false;  // --mix-bpw may store it in a wider type than the target
   bool rotate = false;   // --rotate: a layer's matmul weight, its input dimension rotated
+  // --mix-bpw: the scale of the tensor's relative output error, its block's share of the
+  // residual stream (Calibration::UpdateShare; 1 when unknown).
+  double mix_weight = 1.0;
 };
 
 // H in the rotated basis, in place: H' = E[T(x) T(x)ᵀ] = T H Tᵀ. Transforming every row
@@ -485,7 +488,12 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
       p.type = target;
       p.target = true;
       p.rotate = o.rotate;
-      if (have_cal) p.stats = cal.Find(layer, input);
+      if (have_cal) {
+        p.stats = cal.Find(layer, input);
+        const bool attn = input == model::MatMulInput::kAttnQkv || input == model::MatMulInput::kAttnOut;
+        const double share = cal.UpdateShare(layer, attn ? model::ResidualBlock::kAttention : model::ResidualBlock::kFfn);
+        if (share > 0 && std::isfinite(share)) p.mix_weight = share;
+      }
     } else if (embd) {
       const bool high = !target.rtn && GetTypeTraits(target.dtype).bits_per_weight >= kQ8Bits &&
                         !GetTypeTraits(target.dtype).is_quantized;
@@ -725,7 +733,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
         if (c.report.rel_out_err < 0) {
           return Internal("--mix-bpw: %s has no calibration statistics to measure", t.name.c_str());
         }
-        log_tensor(c.report, "mix candidate ");
+        log_tensor(c.report, ("mix candidate (x" + std::to_string(p.mix_weight) + ") ").c_str());
         mix_options[ti].push_back(std::move(c));
       }
     } else {
@@ -751,7 +759,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
       int s = 0;
       for (const Converted& c : mix_options[ti]) {
         if (c.store == target.dtype) s = static_cast<int>(v.size());
-        v.push_back({c.report.bits, c.report.rel_out_err});
+        v.push_back({c.report.bits, c.report.rel_out_err * plan[ti].mix_weight});
       }
       base_bits += v[0].bits;
       mix_params += plan[ti].t->numel();
@@ -770,6 +778,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
     for (size_t k = 0; k < idx.size(); ++k) {
       Converted& c = mix_options[idx[k]][static_cast<size_t>(choice[k])];
       c.report.target = true;
+      c.report.mix_weight = plan[idx[k]].mix_weight;
       chosen_bits += c.report.bits;
       ++counts[c.report.type];
       log_tensor(c.report, "");
@@ -784,7 +793,8 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
     mix_summary = buf;
     for (const auto& [name, n] : counts) mix_summary += " " + std::to_string(n) + " " + name;
     mix_summary += " (from " + target.Name() +
-                   ", chosen by the measured output error tr(E H E^T)/tr(W H W^T) per bit)";
+                   ", chosen per bit by the measured output error tr(E H E^T)/tr(W H W^T) times the block's share "
+                   "of the residual stream)";
     log(mix_summary);
   }
   for (size_t ti = 0; ti < plan.size(); ++ti) {

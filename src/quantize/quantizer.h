@@ -57,9 +57,10 @@ struct QuantizeOptions {
   std::string calib_model;
   // > 0 (needs calibration): the average bpw of the matmul weights. Each one the default
   // policy gives the target type is also converted to Q4_G and Q8_0 (those wider than the
-  // target) when the target fits B, else to Q3P5 (when narrower than the target), its
-  // output error measured on the calibration statistics, and ChooseMix picks the types,
-  // starting from the target (docs/quantization.md §Mixes).
+  // target) when the target fits B, else to Q3P5_NL (when narrower than the target), its
+  // output error measured on the calibration statistics and weighted by its block's share
+  // of the residual stream, and ChooseMix picks the types, starting from the target
+  // (docs/quantization.md §Mixes).
   double mix_bpw = 0;
   // Rotate the input dimension of every layer's matmul weights by the Hadamard
   // transform of kernels/cpu/hadamard.h before quantizing them (the calibration
@@ -84,6 +85,9 @@ struct TensorReport {
   std::string method;       // "copy", "round", "importance", "gptq"
   double rel_err = 0;       // ||W - Q||_F / ||W||_F
   double rel_out_err = -1;  // tr(E H Eᵀ) / tr(W H Wᵀ) with calibration (output error), else -1
+  // --mix-bpw: the weight of rel_out_err in the choice, the block's share of the residual
+  // stream (Calibration::UpdateShare); -1 for a tensor the mix did not choose.
+  double mix_weight = -1;
 };
 
 struct QuantizeReport {
@@ -104,7 +108,9 @@ const char* QuantizeTypeList();
 Result<QuantizeReport> QuantizeModel(const QuantizeOptions& options);
 
 // One way to store one tensor: its bits and its measured error (the relative output
-// error tr(E H Eᵀ) / tr(W H Wᵀ) on the calibration text).
+// error tr(E H Eᵀ) / tr(W H Wᵀ) on the calibration text, times the share of the residual
+// stream the tensor's block writes: a relative change of the block's output changes the
+// stream the next layers read by about that much, relative to its size).
 struct MixOption {
   double bits = 0;
   double error = 0;

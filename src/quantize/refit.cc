@@ -390,12 +390,12 @@ void RefitRows(const float* w, int64_t rows, int64_t cols, const std::vector<dou
       for (int64_t k = 0; k < cols; ++k) whw += wt[static_cast<size_t>(i * cols + k)] * hr[k];
       for (int64_t b = 0; b < nseg; ++b) {
         double rc = 0, ra = 0;
-        for (int64_t k = b * seg; k < b * seg + len(b); ++k) {
-          rc += vr[k] * hr[k];
-          ra += hr[k];
-        }
+        for (int64_t k = b * seg; k < b * seg + len(b); ++k) rc += vr[k] * hr[k];
         ri[pp * b] = rc;
-        if (lin.offset) ri[pp * b + 1] = ra;
+        if (lin.offset) {
+          for (int64_t k = b * seg; k < b * seg + len(b); ++k) ra += hr[k];
+          ri[pp * b + 1] = ra;
+        }
       }
       const std::vector<double> gv(gi, gi + np * np);
       const double* t0 = theta0.data() + i * np;
