@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/half.h"
+#include "quant/nl_codebook.h"
 #include "quant/q8_act.h"
 
 namespace septet::quant {
@@ -18,66 +19,7 @@ size_t BlockBytesAt(int64_t n, int64_t i0) {
 
 // Midpoints of consecutive levels: the search phase codes w / t against them.
 constexpr float kMid[7] = {-104.5f, -65.5f, -35.0f, -8.5f, 16.5f, 43.0f, 77.0f};
-
-// The number of midpoints below y (branch-free: y is random, a loop mispredicts).
-int SearchCode(float y) {
-  int u = 0;
-  for (const float m : kMid) u += m < y;
-  return u;
-}
-
-// Weighted error of group weights w[0..len) at float scale t (values t * L[u]);
-// `lsq` returns the least-squares scale for the codes found.
-double FloatScaleError(const float* w, const float* imp, int len, float t, float* lsq) {
-  const float inv = 1.0f / t;
-  double err = 0, num = 0, den = 0;
-  for (int k = 0; k < len; ++k) {
-    const float l = kQ3P5NLLevels[SearchCode(w[k] * inv)];
-    const double a = ImportanceAt(imp, k), e = static_cast<double>(w[k]) - static_cast<double>(t) * l;
-    err += a * e * e;
-    num += a * w[k] * l;
-    den += a * l * l;
-  }
-  *lsq = den > 0 ? static_cast<float>(num / den) : t;
-  return err;
-}
-
-// Step 1: the signed float scale of one group.
-float SearchGroupScale(const float* w, const float* imp, int len) {
-  float amax = 0;
-  for (int k = 0; k < len; ++k) {
-    if (ImportanceAt(imp, k) > 0) amax = std::max(amax, std::fabs(w[k]));
-  }
-  if (!(amax > 0) || !std::isfinite(amax)) return 0.0f;
-  float best_t = 0;
-  double best = 0;
-  for (int k = 0; k < len; ++k) best += static_cast<double>(ImportanceAt(imp, k)) * w[k] * w[k];  // t = 0
-  for (const float sign : {1.0f, -1.0f}) {
-    for (int i = 0; i <= 16; ++i) {
-      const float t0 = sign * amax / kQ3P5NLMaxAbsLevel * (0.6f + 0.05f * static_cast<float>(i));
-      float t1 = t0;
-      const double e0 = FloatScaleError(w, imp, len, t0, &t1);
-      if (e0 < best) best = e0, best_t = t0;
-      if (t1 != 0 && std::isfinite(t1)) {
-        float unused = 0;
-        const double e1 = FloatScaleError(w, imp, len, t1, &unused);
-        if (e1 < best) best = e1, best_t = t1;
-      }
-    }
-  }
-  return best_t;
-}
-
-double StoredGroupError(const float* w, const float* imp, int len, float d, int s, uint8_t* codes) {
-  double err = 0;
-  for (int k = 0; k < len; ++k) {
-    const int u = Q3P5NLNearestCode(w[k], d, s);
-    codes[k] = static_cast<uint8_t>(u);
-    const double e = static_cast<double>(w[k]) - Q3P5NLValue(d, s, u);
-    err += ImportanceAt(imp, k) * e * e;
-  }
-  return err;
-}
+const NlCodebook kCodebook{kQ3P5NLLevels, kMid, 8, kQ3P5NLPadCode, kQ3P5NLMaxAbsLevel};
 
 void QuantizeBlock(const float* w, const float* imp, int r, uint8_t* dst) {
   const int ng = static_cast<int>(CeilDiv(r, kQ3P5NLGroupSize));
@@ -85,7 +27,7 @@ void QuantizeBlock(const float* w, const float* imp, int r, uint8_t* dst) {
   float pos = 0, neg = 0;
   for (int g = 0; g < ng; ++g) {
     const int k0 = g * kQ3P5NLGroupSize, len = std::min(r - k0, kQ3P5NLGroupSize);
-    t[g] = SearchGroupScale(w + k0, imp ? imp + k0 : nullptr, len);
+    t[g] = NlSearchScale(kCodebook, w + k0, imp ? imp + k0 : nullptr, len);
     pos = std::max(pos, t[g]);
     neg = std::max(neg, -t[g]);
   }
@@ -100,21 +42,8 @@ void QuantizeBlock(const float* w, const float* imp, int r, uint8_t* dst) {
   std::fill(codes, codes + kQ3P5NLBlockSize, static_cast<uint8_t>(kQ3P5NLPadCode));
   for (int g = 0; g < ng; ++g) {
     const int k0 = g * kQ3P5NLGroupSize, len = std::min(r - k0, kQ3P5NLGroupSize);
-    const float* gi = imp ? imp + k0 : nullptr;
-    const int s0 = d > 0 ? RoundClamp(t[g] / d, kQ3P5NLScaleMin, kQ3P5NLScaleMax) : 0;
-    double best = StoredGroupError(w + k0, gi, len, d, s0, codes + k0);
-    int best_s = s0;
-    uint8_t trial[kQ3P5NLGroupSize];
-    for (const int s : {s0 - 1, s0 + 1}) {
-      if (s < kQ3P5NLScaleMin || s > kQ3P5NLScaleMax || d == 0) continue;
-      const double e = StoredGroupError(w + k0, gi, len, d, s, trial);
-      if (e < best) {
-        best = e;
-        best_s = s;
-        std::memcpy(codes + k0, trial, static_cast<size_t>(len));
-      }
-    }
-    sc[g] = static_cast<int8_t>(best_s);
+    sc[g] = static_cast<int8_t>(NlChooseScale(kCodebook, w + k0, imp ? imp + k0 : nullptr, len, d, t[g],
+                                              kQ3P5NLScaleMin, kQ3P5NLScaleMax, codes + k0));
   }
   Q3P5NLWriteBlock(d16, sc, codes, r, dst);
 }
@@ -176,16 +105,7 @@ void Q3P5NLWriteBlock(uint16_t d16, const int8_t* sc, const uint8_t* codes, int 
   for (int i = 0; i < CeilDiv(12 * ns, 8); ++i) dst[12 * ns + 2 + i] = static_cast<uint8_t>(bits >> (8 * i));
 }
 
-int Q3P5NLNearestCode(float w, float d, int s) {
-  if (s == 0 || !(d != 0)) return kQ3P5NLPadCode;
-  int best = 0;
-  float best_e = std::fabs(w - Q3P5NLValue(d, s, 0));
-  for (int u = 1; u < 8; ++u) {
-    const float e = std::fabs(w - Q3P5NLValue(d, s, u));
-    if (e < best_e) best_e = e, best = u;
-  }
-  return best;
-}
+int Q3P5NLNearestCode(float w, float d, int s) { return NlNearestCode(kCodebook, w, d, s); }
 
 void Q3P5NLQuantizeRow(const float* src, void* dst, int64_t n, const float* importance) {
   CheckRowArgs(src, dst, n);

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/half.h"
+#include "quant/nl_codebook.h"
 #include "quant/q8_act.h"
 
 namespace septet::quant {
@@ -17,66 +18,7 @@ size_t BlockBytesAt(int64_t n, int64_t i0) { return Q4NLShortBlockBytes(std::min
 // Midpoints of consecutive levels: the search phase codes w / t against them.
 constexpr float kMid[15] = {-115.0f, -93.5f, -76.0f, -61.0f, -47.5f, -35.0f, -22.5f, -10.0f,
                             2.0f,    14.0f,  26.0f,  39.0f,  53.0f,  68.5f,  89.0f};
-
-// The number of midpoints below y (branch-free: y is random, a loop mispredicts).
-int SearchCode(float y) {
-  int u = 0;
-  for (const float m : kMid) u += m < y;
-  return u;
-}
-
-// Weighted error of sub-block weights w[0..len) at float scale t (values t * L[u]);
-// `lsq` returns the least-squares scale for the codes found.
-double FloatScaleError(const float* w, const float* imp, int len, float t, float* lsq) {
-  const float inv = 1.0f / t;
-  double err = 0, num = 0, den = 0;
-  for (int k = 0; k < len; ++k) {
-    const float l = kQ4NLLevels[SearchCode(w[k] * inv)];
-    const double a = ImportanceAt(imp, k), e = static_cast<double>(w[k]) - static_cast<double>(t) * l;
-    err += a * e * e;
-    num += a * w[k] * l;
-    den += a * l * l;
-  }
-  *lsq = den > 0 ? static_cast<float>(num / den) : t;
-  return err;
-}
-
-// Step 1: the signed float scale of one sub-block.
-float SearchScale(const float* w, const float* imp, int len) {
-  float amax = 0;
-  for (int k = 0; k < len; ++k) {
-    if (ImportanceAt(imp, k) > 0) amax = std::max(amax, std::fabs(w[k]));
-  }
-  if (!(amax > 0) || !std::isfinite(amax)) return 0.0f;
-  float best_t = 0;
-  double best = 0;
-  for (int k = 0; k < len; ++k) best += static_cast<double>(ImportanceAt(imp, k)) * w[k] * w[k];  // t = 0
-  for (const float sign : {1.0f, -1.0f}) {
-    for (int i = 0; i <= 16; ++i) {
-      const float t0 = sign * amax / kQ4NLMaxAbsLevel * (0.6f + 0.05f * static_cast<float>(i));
-      float t1 = t0;
-      const double e0 = FloatScaleError(w, imp, len, t0, &t1);
-      if (e0 < best) best = e0, best_t = t0;
-      if (t1 != 0 && std::isfinite(t1)) {
-        float unused = 0;
-        const double e1 = FloatScaleError(w, imp, len, t1, &unused);
-        if (e1 < best) best = e1, best_t = t1;
-      }
-    }
-  }
-  return best_t;
-}
-
-double StoredError(const float* w, const float* imp, int len, float d, int s, uint8_t* codes) {
-  double err = 0;
-  for (int k = 0; k < len; ++k) {
-    const int u = Q4NLNearestCode(w[k], d, s);
-    codes[k] = static_cast<uint8_t>(u);
-    const double e = static_cast<double>(w[k]) - Q4NLValue(d, s, u);
-    err += ImportanceAt(imp, k) * e * e;
-  }
-  return err;
-}
+const NlCodebook kCodebook{kQ4NLLevels, kMid, 16, kQ4NLPadCode, kQ4NLMaxAbsLevel};
 
 void QuantizeBlock(const float* w, const float* imp, int r, uint8_t* dst) {
   const int ns = NumSubBlocks(r);
@@ -84,7 +26,7 @@ void QuantizeBlock(const float* w, const float* imp, int r, uint8_t* dst) {
   float pos = 0, neg = 0;
   for (int s = 0; s < ns; ++s) {
     const int k0 = s * kQ4NLSubBlockSize, len = std::min(r - k0, kQ4NLSubBlockSize);
-    t[s] = SearchScale(w + k0, imp ? imp + k0 : nullptr, len);
+    t[s] = NlSearchScale(kCodebook, w + k0, imp ? imp + k0 : nullptr, len);
     pos = std::max(pos, t[s]);
     neg = std::max(neg, -t[s]);
   }
@@ -99,21 +41,8 @@ void QuantizeBlock(const float* w, const float* imp, int r, uint8_t* dst) {
   std::fill(codes, codes + kQ4NLBlockSize, static_cast<uint8_t>(kQ4NLPadCode));
   for (int s = 0; s < ns; ++s) {
     const int k0 = s * kQ4NLSubBlockSize, len = std::min(r - k0, kQ4NLSubBlockSize);
-    const float* si = imp ? imp + k0 : nullptr;
-    const int s0 = d > 0 ? RoundClamp(t[s] / d, kQ4NLScaleMin, kQ4NLScaleMax) : 0;
-    double best = StoredError(w + k0, si, len, d, s0, codes + k0);
-    int best_s = s0;
-    uint8_t trial[kQ4NLSubBlockSize];
-    for (const int c : {s0 - 1, s0 + 1}) {
-      if (c < kQ4NLScaleMin || c > kQ4NLScaleMax || d == 0) continue;
-      const double e = StoredError(w + k0, si, len, d, c, trial);
-      if (e < best) {
-        best = e;
-        best_s = c;
-        std::memcpy(codes + k0, trial, static_cast<size_t>(len));
-      }
-    }
-    sc[s] = static_cast<int8_t>(best_s);
+    sc[s] = static_cast<int8_t>(NlChooseScale(kCodebook, w + k0, imp ? imp + k0 : nullptr, len, d, t[s],
+                                              kQ4NLScaleMin, kQ4NLScaleMax, codes + k0));
   }
   Q4NLWriteBlock(d16, sc, codes, r, dst);
 }
@@ -156,16 +85,7 @@ void Q4NLWriteBlock(uint16_t d16, const int8_t* sc, const uint8_t* codes, int r,
   }
 }
 
-int Q4NLNearestCode(float w, float d, int s) {
-  if (s == 0 || !(d != 0)) return kQ4NLPadCode;
-  int best = 0;
-  float best_e = std::fabs(w - Q4NLValue(d, s, 0));
-  for (int u = 1; u < 16; ++u) {
-    const float e = std::fabs(w - Q4NLValue(d, s, u));
-    if (e < best_e) best_e = e, best = u;
-  }
-  return best;
-}
+int Q4NLNearestCode(float w, float d, int s) { return NlNearestCode(kCodebook, w, d, s); }
 
 void Q4NLQuantizeRow(const float* src, void* dst, int64_t n, const float* importance) {
   CheckRowArgs(src, dst, n);

@@ -1,0 +1,105 @@
+#include "quant/nl_codebook.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/check.h"
+#include "quant/quant_util.h"
+
+namespace septet::quant {
+namespace {
+
+// The number of midpoints below y (branch-free: y is random, a loop with an early exit
+// mispredicts).
+int SearchCode(const NlCodebook& cb, float y) {
+  int u = 0;
+  for (int i = 0; i + 1 < cb.n; ++i) u += cb.mids[i] < y;
+  return u;
+}
+
+// Weighted error of group weights w[0..len) at float scale t (values t * L[u]);
+// `lsq` returns the least-squares scale for the codes found.
+double FloatScaleError(const NlCodebook& cb, const float* w, const float* imp, int len, float t, float* lsq) {
+  const float inv = 1.0f / t;
+  double err = 0, num = 0, den = 0;
+  for (int k = 0; k < len; ++k) {
+    const float l = cb.levels[SearchCode(cb, w[k] * inv)];
+    const double a = ImportanceAt(imp, k), e = static_cast<double>(w[k]) - static_cast<double>(t) * l;
+    err += a * e * e;
+    num += a * w[k] * l;
+    den += a * l * l;
+  }
+  *lsq = den > 0 ? static_cast<float>(num / den) : t;
+  return err;
+}
+
+double StoredError(const NlCodebook& cb, const float* w, const float* imp, int len, float d, int s, uint8_t* codes) {
+  double err = 0;
+  for (int k = 0; k < len; ++k) {
+    const int u = NlNearestCode(cb, w[k], d, s);
+    codes[k] = static_cast<uint8_t>(u);
+    const double e = static_cast<double>(w[k]) - NlValue(cb, d, s, u);
+    err += ImportanceAt(imp, k) * e * e;
+  }
+  return err;
+}
+
+}  // namespace
+
+int NlNearestCode(const NlCodebook& cb, float w, float d, int s) {
+  if (s == 0 || !(d != 0)) return cb.pad_code;
+  int best = 0;
+  float best_e = std::fabs(w - NlValue(cb, d, s, 0));
+  for (int u = 1; u < cb.n; ++u) {
+    const float e = std::fabs(w - NlValue(cb, d, s, u));
+    if (e < best_e) best_e = e, best = u;
+  }
+  return best;
+}
+
+float NlSearchScale(const NlCodebook& cb, const float* w, const float* imp, int len) {
+  float amax = 0;
+  for (int k = 0; k < len; ++k) {
+    if (ImportanceAt(imp, k) > 0) amax = std::max(amax, std::fabs(w[k]));
+  }
+  if (!(amax > 0) || !std::isfinite(amax)) return 0.0f;
+  float best_t = 0;
+  double best = 0;
+  for (int k = 0; k < len; ++k) best += static_cast<double>(ImportanceAt(imp, k)) * w[k] * w[k];  // t = 0
+  for (const float sign : {1.0f, -1.0f}) {
+    for (int i = 0; i <= 16; ++i) {
+      const float t0 = sign * amax / static_cast<float>(cb.max_abs) * (0.6f + 0.05f * static_cast<float>(i));
+      float t1 = t0;
+      const double e0 = FloatScaleError(cb, w, imp, len, t0, &t1);
+      if (e0 < best) best = e0, best_t = t0;
+      if (t1 != 0 && std::isfinite(t1)) {
+        float unused = 0;
+        const double e1 = FloatScaleError(cb, w, imp, len, t1, &unused);
+        if (e1 < best) best = e1, best_t = t1;
+      }
+    }
+  }
+  return best_t;
+}
+
+int NlChooseScale(const NlCodebook& cb, const float* w, const float* imp, int len, float d, float t, int smin, int smax,
+                  uint8_t* codes) {
+  SEPTET_CHECK_MSG(len >= 0 && len <= 128, "NlChooseScale: a group holds at most 128 weights");
+  const int s0 = d > 0 ? RoundClamp(t / d, smin, smax) : 0;
+  double best = StoredError(cb, w, imp, len, d, s0, codes);
+  int best_s = s0;
+  uint8_t trial[128];
+  for (const int s : {s0 - 1, s0 + 1}) {
+    if (s < smin || s > smax || d == 0) continue;
+    const double e = StoredError(cb, w, imp, len, d, s, trial);
+    if (e < best) {
+      best = e;
+      best_s = s;
+      std::memcpy(codes, trial, static_cast<size_t>(len));
+    }
+  }
+  return best_s;
+}
+
+}  // namespace septet::quant

@@ -1,0 +1,36 @@
+// The per-block search shared by the non-uniform-level formats (Q3P5_NL, Q4_NL): weight k
+// of a group with signed integer scale s decodes to d * float(s * L[u]). Each format's
+// file supplies its codebook (levels, midpoints, padding code) and its layout; the steps
+// here are the ones its header documents (1: the float scale per group, 3: the integer
+// scale among round(t / d) and its neighbours, codes recomputed with the stored values).
+#pragma once
+
+#include <cstdint>
+
+namespace septet::quant {
+
+struct NlCodebook {
+  const int8_t* levels;  // n levels, sorted, distinct, none 0
+  const float* mids;     // the n - 1 midpoints of consecutive levels
+  int n;
+  int pad_code;  // the code of the level nearest 0 (padding weights, scale 0)
+  int max_abs;   // max |levels|
+};
+
+inline float NlValue(const NlCodebook& cb, float d, int s, int u) {
+  return d * static_cast<float>(s * cb.levels[u]);
+}
+// The code u minimising |w - NlValue(d, s, u)| (ties: the lower u); s == 0 or d == 0:
+// cb.pad_code.
+int NlNearestCode(const NlCodebook& cb, float w, float d, int s);
+// Step 1: the signed float scale t of a group w[0..len) with the lowest importance-weighted
+// squared error over the candidates +-(max |w| / max_abs) f, f = 0.60, 0.65, ..., 1.40, each
+// also refit by weighted least squares with its codes fixed (0 when every weight is 0).
+float NlSearchScale(const NlCodebook& cb, const float* w, const float* imp, int len);
+// Step 3: the integer scale among round(t / d) (clamped to [smin, smax]) and its two
+// neighbours with the lowest weighted error of the stored values; codes[0..len) receive its
+// codes. d == 0: scale 0.
+int NlChooseScale(const NlCodebook& cb, const float* w, const float* imp, int len, float d, float t, int smin, int smax,
+                  uint8_t* codes);
+
+}  // namespace septet::quant
