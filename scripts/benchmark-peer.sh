@@ -7,7 +7,7 @@
 #                     `septet quantize --type F32` of the shared Q4_1 GGUF. When septet cannot read the
 #                     source (Q4_1 support), the set is skipped with a message, never replaced by another base;
 #   then each base becomes llama.cpp's Q4_0 Q3_K_S Q3_K_M IQ3_S Q8_0 (`llama-quantize`, no imatrix) and
-#   septet's Q3P5 Q3P5_NL Q4_G Q8_0 (`septet quantize`, no calibration), and every model is benched once per
+#   septet's Q3P5 Q3P5_NL Q4_NL Q4_G Q8_0 (`septet quantize`, no calibration), and every model is benched once per
 #   round, engines alternating (septet Q3P5, llama.cpp Q3_K_S, septet Q3P5_NL, llama.cpp IQ3_S, ...), for $PEER_REPS
 #   rounds. scripts/peer_table.py prints the medians with septet / llama.cpp ratios and bytes per token.
 #
@@ -42,10 +42,10 @@ T_QUANT=${PEER_TIMEOUT_QUANT:-7200}
 T_BENCH=${PEER_TIMEOUT_BENCH:-3600}
 
 LLAMA_TYPES=(Q4_0 Q3_K_S Q3_K_M IQ3_S Q8_0)
-SEPTET_TYPES=(Q3P5 Q3P5_NL Q4_G Q8_0)
+SEPTET_TYPES=(Q3P5 Q3P5_NL Q4_NL Q4_G Q8_0)
 # One round: each engine/type once, the engines alternating, each septet type beside its nearest peer.
 ORDER=(septet:Q3P5 llama.cpp:Q3_K_S septet:Q3P5_NL llama.cpp:IQ3_S septet:Q4_G llama.cpp:Q4_0
-       septet:Q8_0 llama.cpp:Q8_0 llama.cpp:Q3_K_M)
+       septet:Q4_NL llama.cpp:Q3_K_M septet:Q8_0 llama.cpp:Q8_0)
 
 log() { echo "benchmark-peer: $*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -15,7 +15,7 @@ import sys
 
 # (septet type, llama.cpp type), as scripts/peer_table.py's ratio rows.
 PAIRS = [("Q3P5", "Q3_K_S"), ("Q3P5", "Q4_0"), ("Q3P5_NL", "Q3_K_S"), ("Q3P5_NL", "Q4_0"), ("Q4_G", "Q4_0"),
-         ("Q8_0", "Q8_0")]
+         ("Q4_NL", "Q4_0"), ("Q4_NL", "Q3_K_M"), ("Q8_0", "Q8_0")]
 
 
 def rounds(row, test):

@@ -28,7 +28,8 @@ import gguf_weight_bytes  # noqa: E402  (beside this file)
 
 # (septet type, llama.cpp type): the comparisons the ratio rows show, in this order.
 PAIRS = [("Q3P5", "Q3_K_S"), ("Q3P5", "Q3_K_M"), ("Q3P5", "IQ3_S"), ("Q3P5", "Q4_0"),
-         ("Q3P5_NL", "Q3_K_S"), ("Q3P5_NL", "IQ3_S"), ("Q3P5_NL", "Q4_0"), ("Q4_G", "Q4_0"), ("Q8_0", "Q8_0")]
+         ("Q3P5_NL", "Q3_K_S"), ("Q3P5_NL", "IQ3_S"), ("Q3P5_NL", "Q4_0"), ("Q4_G", "Q4_0"), ("Q4_NL", "Q4_0"),
+         ("Q4_NL", "Q3_K_M"), ("Q8_0", "Q8_0")]
 
 
 def load_runs(path):
