@@ -146,8 +146,9 @@ Subcommand AddQuantizeCommand(CLI::App* app) {
   cmd->add_option("--mix-bpw", o.mix_bpw,
                   "With --calib: average bpw of the matmul weights (0 = off). If --type fits it, the tensors "
                   "whose measured output error falls most per added bit are stored in Q4_G or Q8_0 instead; "
-                  "if not (e.g. --type Q4_G --mix-bpw 4.25), those whose error rises least per saved bit "
-                  "are stored in Q3P5")
+                  "if not (e.g. --type Q4_NL --mix-bpw 4.1), those whose error rises least per saved bit "
+                  "are stored in Q3P5_NL. Each tensor's error is weighted by its block's share of the residual "
+                  "stream")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--keep", o.keep,
                   "PATTERN=TYPE: store tensors matching PATTERN ('*', '?' wildcards) as TYPE, e.g. "
