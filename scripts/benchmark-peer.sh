@@ -113,6 +113,8 @@ quantize_all() {
 }
 
 bw_done=0
+peer_failed=()     # llama.cpp models whose llama-bench failed (left out of the table)
+peer_norepack=()   # llama.cpp models benched with --repack 0 (the default crashed)
 # bench_set NAME DESCRIPTION PREFIX: the alternating rounds over PREFIX-*.gguf, appended to $runs.
 bench_set() {
   local name=$1 desc=$2 prefix=$3 round entry engine t model res bw
@@ -131,10 +133,31 @@ bench_set() {
         bw_done=1
       else
         model="$prefix-llama-$(lc "$t").gguf"
+        case " ${peer_failed[*]} " in *" $model "*) continue ;; esac
         log "round $round/$PEER_REPS: $name llama.cpp $t"
+        # The peer may crash on a type: llama.cpp 0.3.36 built -march=native on an AVX-512 Xeon with AMX
+        # segfaults or hits an illegal instruction in its load-time repack of Q4_0, Q3_K_M, IQ3_S and Q8_0.
+        # Such a model is benched with `--repack 0` instead (the row says so in the failures log); if that
+        # fails too, its rows are left out of the table.
+        local rc=0 extra=()
+        case " ${peer_norepack[*]} " in *" $model "*) extra=(--repack 0) ;; esac
         timeout "$T_BENCH" "$bin/llama-bench" -m "$model" -p "$PEER_PP" -n "$PEER_TG" -r 1 -t "$PEER_THREADS" \
-          -o json >"$res" 2>>"$PEER_OUT/logs/bench-llama.log" ||
-          die "llama-bench $model failed; see $PEER_OUT/logs/bench-llama.log"
+          "${extra[@]}" -o json >"$res" 2>>"$PEER_OUT/logs/bench-llama.log" || rc=$?
+        if [ "$rc" != 0 ] && [ ${#extra[@]} = 0 ]; then
+          log "WARNING: llama-bench $model failed (exit $rc); benching it with --repack 0 from now on"
+          echo "llama-bench $model: exit $rc (round $round); run with --repack 0" >>"$PEER_OUT/logs/failures.txt"
+          peer_norepack+=("$model")
+          rc=0
+          timeout "$T_BENCH" "$bin/llama-bench" -m "$model" -p "$PEER_PP" -n "$PEER_TG" -r 1 -t "$PEER_THREADS" \
+            --repack 0 -o json >"$res" 2>>"$PEER_OUT/logs/bench-llama.log" || rc=$?
+        fi
+        if [ "$rc" != 0 ]; then
+          log "WARNING: llama-bench $model failed (exit $rc); llama.cpp $t is left out of this run's table"
+          echo "llama-bench $model: exit $rc (round $round); left out" >>"$PEER_OUT/logs/failures.txt"
+          peer_failed+=("$model")
+          rm -f "$res"
+          continue
+        fi
       fi
       printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$engine" "$t" "$round" "$model" "$res" "$desc" >>"$runs"
     done

@@ -76,7 +76,8 @@ def parse_llama(path):
         elif r["n_gen"] > 0 and r["n_prompt"] == 0:
             out["tg"], out["tg_n"] = statistics.median(samples), r["n_gen"]
         info = {k: r.get(k) for k in ("build_commit", "build_number", "cpu_info", "model_type", "model_size",
-                                      "model_n_params", "n_threads", "type_k", "type_v", "flash_attn")}
+                                      "model_n_params", "n_threads", "type_k", "type_v", "flash_attn",
+                                      "repack")}
     return out, info
 
 
@@ -152,7 +153,10 @@ def markdown(sets, bw, args):
         lines.append(f"| engine | type | bpw | bytes/token | {pp} t/s | {tg} t/s | tg GB/s | % of read bw |")
         lines.append("|---|---|---:|---:|---:|---:|---:|---:|")
         for row in s["rows"].values():
-            lines.append(f"| {row['engine']} | {row['type']} | {row['bpw']:.2f} | {fmt_bytes(row['weight_bytes'])} | "
+            # benchmark-peer.sh runs a model with --repack 0 when llama-bench crashed on it by default
+            norepack = row.get("llama_bench", {}).get("repack") is False
+            kind = row["type"] + (" (--repack 0)" if norepack else "")
+            lines.append(f"| {row['engine']} | {kind} | {row['bpw']:.2f} | {fmt_bytes(row['weight_bytes'])} | "
                          f"{fmt(row['pp_median'], '.2f')} | {fmt(row['tg_median'], '.2f')} | "
                          f"{fmt(row['tg_gbs'], '.2f')} | "
                          f"{'-' if row['bw_fraction'] is None else format(100 * row['bw_fraction'], '.1f') + ' %'} |")
