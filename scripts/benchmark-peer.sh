@@ -135,10 +135,10 @@ bench_set() {
         model="$prefix-llama-$(lc "$t").gguf"
         case " ${peer_failed[*]} " in *" $model "*) continue ;; esac
         log "round $round/$PEER_REPS: $name llama.cpp $t"
-        # The peer may crash on a type: llama.cpp 0.3.36 built -march=native on an AVX-512 Xeon with AMX
-        # segfaults or hits an illegal instruction in its load-time repack of Q4_0, Q3_K_M, IQ3_S and Q8_0.
-        # Such a model is benched with `--repack 0` instead (the row says so in the failures log); if that
-        # fails too, its rows are left out of the table.
+        # The peer may crash on a type: llama.cpp 0.3.36 built -march=native on an AVX-512 Xeon VM
+        # segfaults or hits an illegal instruction on Q4_0, Q3_K_M, IQ3_S and Q8_0 models unless its
+        # load-time weight repack is off. Such a model is benched with `--repack 0` for the rest of the
+        # run (marked in the table and in logs/failures.txt); if that fails too, its rows are left out.
         local rc=0 extra=()
         case " ${peer_norepack[*]} " in *" $model "*) extra=(--repack 0) ;; esac
         timeout "$T_BENCH" "$bin/llama-bench" -m "$model" -p "$PEER_PP" -n "$PEER_TG" -r 1 -t "$PEER_THREADS" \
