@@ -188,8 +188,8 @@ void BM_MatMul_Q4_0_simd(benchmark::State& s) { MatMul(s, DType::kQ4_0, false); 
 void BM_MatMul_Q4_K_simd(benchmark::State& s) { MatMul(s, DType::kQ4_K, false); }
 void BM_MatMul_Q6_K_simd(benchmark::State& s) { MatMul(s, DType::kQ6_K, false); }
 BENCHMARK(BM_MatMul_Q3P5_simd)->Args({2048, 2048, 64})->Apply(Common);
-BENCHMARK(BM_MatMul_Q3P5_NL_simd)->Args({2048, 2048, 64})->Apply(Common);
-BENCHMARK(BM_MatMul_Q4_NL_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({1536, 576, 64})->Apply(Common);
+BENCHMARK(BM_MatMul_Q3P5_NL_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
+BENCHMARK(BM_MatMul_Q4_NL_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Args({1536, 576, 64})->Apply(Common);
 BENCHMARK(BM_MatMul_Q3P5_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 32})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 6})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q8_0_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_G_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({1536, 576, 64})->Apply(Common);

@@ -25,7 +25,10 @@
 // short final block runs the same code with its missing sub-blocks' sums and
 // activation scales set to 0 (their terms are exactly 0). MatMul decodes a tile
 // of 4 rows once per block for up to 32 tokens, then does MatVec's operations
-// per token.
+// per token; on AVX3_DL, from kLevelsMinTokens tokens, it is token_lanes-inl.h's
+// LevelsMatMul: each row's levels decoded once per chunk into weight order, 16
+// tokens in the lanes of one vpdpbusd, per lane the same integers and the same
+// FMA per sub-block position (FmaTerm).
 //
 // Portable fallback (SSE4, EMU128, other ISAs): the scalar block readers, w =
 // sc * L as int16 codes, DotCodesI32 per sub-block, the same float steps.
@@ -45,6 +48,7 @@
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/kernels_internal.h"
 #include "kernels/simd/repack.h"
+#include "kernels/simd/token_lanes-inl.h"
 #include "quant/q3p5_nl.h"
 #include "quant/q8_act.h"
 
@@ -339,9 +343,82 @@ void MatMulLayout(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_
   for (; r < r1; ++r) RowTileMatMul<kPlanes, 1>(t, w, r, act, act_stride, m, y, y_stride, span);
 }
 
+#if HWY_TARGET == HWY_AVX3_DL
+// A sub-block's levels in weight order (the file layout's decode order undone by
+// the activation permutation, its own inverse) for the VNNI lanes
+// (token_lanes-inl.h LevelsMatMul), with the scales of its two groups of 16,
+// sum_g sc_g 128 (sum of L over group g), and d_eff. The sums: vpsadbw adds 8
+// bytes of L + 128 per 64-bit lane, lanes 0-1 group 2s, lanes 2-3 group 2s + 1.
+HWY_INLINE void PutSubLevels(__m256i l, const int16_t* sc2, float d_eff, int8_t* levels, int32_t* ints,
+                             float* d) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(levels), l);
+  const __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(l, _mm256_set1_epi8(-128)), _mm256_setzero_si256());
+  alignas(32) int64_t q[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(q), sad);
+  ints[2] = 0;
+  for (int g = 0; g < 2; ++g) {
+    ints[g] = sc2[g];
+    ints[2] += sc2[g] * 128 * (static_cast<int32_t>(q[2 * g] + q[2 * g + 1]) - 16 * 128);
+  }
+  *d = d_eff;
+}
+
+// Row `row` for LevelsMatMul: full blocks by DecodeLevels (either layout), the
+// short block by DecodeSub; the scales of both by ScalesOf.
+template <bool kPlanes>
+void DecodeRowLevels(const Tables& t, const cpu::WeightView& w, int64_t row, int8_t* levels, int32_t* ints,
+                     float* d) {
+  const int64_t nb = w.cols / kBlock;
+  const int ns = TailSubs(w.cols);
+  const uint8_t* wr = w.row(row);
+  alignas(32) int16_t sc[16];
+  const auto scales = [&](__m128i fields) HWY_ATTR {
+    const BlockScales bs = ScalesOf(t, fields);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(sc), bs.sc16);
+    return _mm_cvtss_f32(bs.d4);
+  };
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = wr + b * kBlockBytes;
+    const float de = scales(FieldsFull(blk));
+    Levels lv[kSubs];
+    DecodeLevels<kPlanes>(t, blk, lv);
+    for (int s = 0; s < kSubs; ++s) {
+      const int64_t sb = b * kSubs + s;
+      const __m256i l = kPlanes ? lv[s].l : _mm256_shuffle_epi8(lv[s].l, t.px);
+      PutSubLevels(l, sc + 2 * s, de, levels + 32 * sb, ints + 3 * sb, d + sb);
+    }
+  }
+  if (ns == 0) return;
+  const uint8_t* blk = wr + nb * kBlockBytes;
+  const float de = scales(FieldsShort(blk, ns));
+  for (int s = 0; s < ns; ++s) {
+    const int64_t sb = nb * kSubs + s;
+    const __m256i l = _mm256_shuffle_epi8(LevelsOf(t.levels, DecodeSub(t, blk + 12 * s)).l, t.px);
+    PutSubLevels(l, sc + 2 * s, de, levels + 32 * sb, ints + 3 * sb, d + sb);
+  }
+}
+
+template <bool kPlanes>
+void LanesLayout(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+                 float* y, int64_t y_stride) {
+  const Tables t = MakeTables();
+  LevelsMatMulAnyM<2, FmaTerm>(w, r0, r1, act, act_stride, m, y, y_stride,
+                               [&](int64_t row, int8_t* levels, int32_t* ints, float* d) HWY_ATTR {
+                                 DecodeRowLevels<kPlanes>(t, w, row, levels, ints, d);
+                               });
+}
+#endif  // HWY_TARGET == HWY_AVX3_DL
+
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
                 float* y, int64_t y_stride) {
-  if (w.layout == cpu::WeightLayout::kQ3P5NLPlanes) return MatMulLayout<true>(w, r0, r1, act, act_stride, m, y, y_stride);
+  const bool planes = w.layout == cpu::WeightLayout::kQ3P5NLPlanes;
+#if HWY_TARGET == HWY_AVX3_DL
+  if (m >= kLevelsMinTokens) {
+    return planes ? LanesLayout<true>(w, r0, r1, act, act_stride, m, y, y_stride)
+                  : LanesLayout<false>(w, r0, r1, act, act_stride, m, y, y_stride);
+  }
+#endif
+  if (planes) return MatMulLayout<true>(w, r0, r1, act, act_stride, m, y, y_stride);
   MatMulLayout<false>(w, r0, r1, act, act_stride, m, y, y_stride);
 }
 

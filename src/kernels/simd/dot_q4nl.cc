@@ -30,7 +30,10 @@
 // over k < r. MatVec decodes each sub-block where it uses it; MatMul decodes a
 // tile of 4 rows once per block (levels and |levels| as int8, scales, d_eff;
 // the short block once per row tile) for up to 32 tokens, then runs the same
-// integer and float steps per token.
+// integer and float steps per token. On AVX3_DL, from kLevelsMinTokens tokens,
+// MatMul is token_lanes-inl.h's LevelsMatMul instead: each row's levels decoded
+// once per chunk (the vpshufb above), 16 tokens in the lanes of one vpdpbusd,
+// and per lane the same integers and float steps (SeqTerm).
 //
 // Portable fallback (SSE4, EMU128, other ISAs): the scalar block readers, the
 // levels as int8, DotCodesI32 per sub-block, the scalar's float expression (on
@@ -48,6 +51,7 @@
 #include "hwy/highway.h"
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/kernels_internal.h"
+#include "kernels/simd/token_lanes-inl.h"
 #include "quant/q4_nl.h"
 #include "quant/q8_act.h"
 
@@ -331,10 +335,51 @@ HWY_INLINE void RowTileMatMul(const Tables& t, const TailLayout& tl, const cpu::
   }
 }
 
+#if HWY_TARGET == HWY_AVX3_DL
+// Sum of 32 int8: vpsadbw sums 8 bytes of L + 128 per 64-bit lane.
+HWY_INLINE int32_t SumI8(__m256i v) {
+  const __m256i s = _mm256_sad_epu8(_mm256_xor_si256(v, _mm256_set1_epi8(-128)), _mm256_setzero_si256());
+  const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+  return static_cast<int32_t>(_mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1)) - 32 * 128;
+}
+
+// Row `row` for the VNNI lanes (token_lanes-inl.h LevelsMatMul): per sub-block
+// its 32 levels in weight order, sc_s and sc_s 128 (sum of L), and d_eff. Full blocks by
+// FullSubLevels, the short block's ns sub-blocks by ShortSubLevels.
+void DecodeRowLevels(const Tables& t, const TailLayout& tl, const cpu::WeightView& w, int64_t row, int8_t* levels,
+                     int32_t* ints, float* d) {
+  const int64_t nb = w.cols / kBlock;
+  const uint8_t* wr = w.row(row);
+  const auto put = [&](int64_t sb, __m256i lv, int sc, float de) HWY_ATTR {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(levels + 32 * sb), lv);
+    ints[2 * sb] = sc;
+    ints[2 * sb + 1] = sc * 128 * SumI8(lv);
+    d[sb] = de;
+  };
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = wr + b * kBlockBytes;
+    const quant::Q4NLParams p = quant::Q4NLReadParams(blk, kBlock);
+    for (int s = 0; s < kSubs; ++s) put(b * kSubs + s, FullSubLevels(t, blk, s), p.sc[s], p.d);
+  }
+  if (tl.ns == 0) return;
+  const uint8_t* blk = wr + nb * kBlockBytes;
+  const quant::Q4NLParams p = quant::Q4NLReadParams(blk, static_cast<int>(w.cols % kBlock));
+  for (int s = 0; s < tl.ns; ++s) put(nb * kSubs + s, ShortSubLevels(t, tl, blk, s), p.sc[s], p.d);
+}
+#endif  // HWY_TARGET == HWY_AVX3_DL
+
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
                 float* y, int64_t y_stride) {
   const Tables t = MakeTables();
   const TailLayout tl = MakeTailLayout(w.cols);
+#if HWY_TARGET == HWY_AVX3_DL
+  if (m >= kLevelsMinTokens) {
+    return LevelsMatMulAnyM<1, SeqTerm>(w, r0, r1, act, act_stride, m, y, y_stride,
+                                        [&](int64_t row, int8_t* levels, int32_t* ints, float* d) HWY_ATTR {
+                                          DecodeRowLevels(t, tl, w, row, levels, ints, d);
+                                        });
+  }
+#endif
   const RowSpan span = SpanOf(w, r0, r1);
   int64_t r = r0;
   for (; r + 4 <= r1; r += 4) RowTileMatMul<4>(t, tl, w, r, act, act_stride, m, y, y_stride, span);

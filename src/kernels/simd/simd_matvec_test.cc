@@ -362,8 +362,9 @@ TEST_P(SimdMatVecTest, GgmlExtremeBlocksMatchRegistryVecDot) {
 // sign per row), against |x_q| = 127 with all-positive, alternating or
 // run-of-16 signs. Codes 0, scales -32 and x_q = 127 reach |isum_s| = 16516096,
 // the header's int32 bound. SIMD against the scalar vec_dot (same tolerance),
-// and MatMul against MatVec per token, bit for bit; both again on the load-time
-// kQ3P5NLPlanes layout, bit for bit equal to the file layout's results.
+// and MatMul (3, 7 and 35 tokens: see the Q4_NL test) against MatVec per token,
+// bit for bit; both again on the load-time kQ3P5NLPlanes layout, bit for bit
+// equal to the file layout's results.
 TEST_P(SimdMatVecTest, Q3P5NLExtremeBlocksMatchRegistryVecDot) {
   const TypeTraits& t = GetTypeTraits(DType::kQ3P5_NL);
   const TypeTraits& at = GetTypeTraits(DType::kQ8_A);
@@ -412,32 +413,41 @@ TEST_P(SimdMatVecTest, Q3P5NLExtremeBlocksMatchRegistryVecDot) {
           QuantizeActivation(DType::kQ8_A, x.data(), cols, act.data());
           std::vector<float> xq(static_cast<size_t>(cols));
           at.to_float(act.data(), xq.data(), cols);
-          std::vector<float> y(static_cast<size_t>(rows)), ym(static_cast<size_t>(3 * rows));
+          constexpr int64_t kM = 35;
+          std::vector<float> y(static_cast<size_t>(rows)), ym(static_cast<size_t>(kM * rows));
           MatVecRows(view, 0, rows, act.data(), y.data());
-          MatMulRows(view, 0, rows, act.data(), 0, 3, ym.data(), rows);  // 3 tokens: a 2-token tile and one
           for (int64_t r = 0; r < rows; ++r) {
             const float ref = t.vec_dot(cols, view.row(r), act.data());
             ASSERT_LE(std::fabs(double{y[r]} - ref), Tolerance(view, r, x, xq))
                 << "Q3P5_NL cols=" << cols << " codes " << code_mode << " scales " << scale_mode << " signs "
                 << sign_mode << " row " << r << ": simd " << y[r] << " scalar " << ref << " target " << TargetName();
-            for (int64_t tk = 0; tk < 3; ++tk) {
-              ASSERT_EQ(std::memcmp(&y[r], &ym[tk * rows + r], 4), 0)
-                  << "Q3P5_NL cols=" << cols << " row " << r << " token " << tk << ": matvec " << y[r] << " matmul "
-                  << ym[tk * rows + r] << " target " << TargetName();
+          }
+          for (int64_t m : {int64_t{3}, int64_t{7}, kM}) {
+            MatMulRows(view, 0, rows, act.data(), 0, m, ym.data(), rows);
+            for (int64_t r = 0; r < rows; ++r) {
+              for (int64_t tk = 0; tk < m; ++tk) {
+                ASSERT_EQ(std::memcmp(&y[r], &ym[tk * rows + r], 4), 0)
+                    << "Q3P5_NL cols=" << cols << " m=" << m << " row " << r << " token " << tk << ": matvec "
+                    << y[r] << " matmul " << ym[tk * rows + r] << " target " << TargetName();
+              }
             }
           }
           // The kQ3P5NLPlanes layout (repack.h): the same integers, the same bits.
-          std::vector<float> yp(static_cast<size_t>(rows)), ypm(static_cast<size_t>(3 * rows));
+          std::vector<float> yp(static_cast<size_t>(rows)), ypm(static_cast<size_t>(kM * rows));
           MatVecRows(planes, 0, rows, act.data(), yp.data());
-          MatMulRows(planes, 0, rows, act.data(), 0, 3, ypm.data(), rows);
           for (int64_t r = 0; r < rows; ++r) {
             ASSERT_EQ(std::memcmp(&y[r], &yp[r], 4), 0)
                 << "Q3P5_NL planes cols=" << cols << " row " << r << ": " << yp[r] << " file layout " << y[r]
                 << " target " << TargetName();
-            for (int64_t tk = 0; tk < 3; ++tk) {
-              ASSERT_EQ(std::memcmp(&y[r], &ypm[tk * rows + r], 4), 0)
-                  << "Q3P5_NL planes matmul cols=" << cols << " row " << r << " token " << tk << " target "
-                  << TargetName();
+          }
+          for (int64_t m : {int64_t{3}, int64_t{7}, kM}) {
+            MatMulRows(planes, 0, rows, act.data(), 0, m, ypm.data(), rows);
+            for (int64_t r = 0; r < rows; ++r) {
+              for (int64_t tk = 0; tk < m; ++tk) {
+                ASSERT_EQ(std::memcmp(&y[r], &ypm[tk * rows + r], 4), 0)
+                    << "Q3P5_NL planes matmul cols=" << cols << " m=" << m << " row " << r << " token " << tk
+                    << " target " << TargetName();
+              }
             }
           }
         }
@@ -452,7 +462,8 @@ TEST_P(SimdMatVecTest, Q3P5NLExtremeBlocksMatchRegistryVecDot) {
 // (one sign per row) or a random fp16 per block; against |x_q| = 127 with
 // all-positive, alternating or run-of-16 signs. Codes 0, scales -8 and
 // x_q = 127 reach |isum_s| = 4129024, the header's int32 bound. MatVec and
-// MatMul (3 tokens: a tile of 3; 35: a tile of 32 and one of 3) bit for bit
+// MatMul (3 tokens: a row tile's per-token steps; 7: AVX3_DL's VNNI lanes, 8 of
+// them; 35: lanes of 16, two full tiles and one of 3) bit for bit
 // equal to the scalar Q4NLVecDot.
 TEST_P(SimdMatVecTest, Q4NLExtremeBlocksBitIdenticalToScalar) {
   const TypeTraits& t = GetTypeTraits(DType::kQ4_NL);
@@ -500,7 +511,7 @@ TEST_P(SimdMatVecTest, Q4NLExtremeBlocksBitIdenticalToScalar) {
           QuantizeActivation(DType::kQ8_A, x.data(), cols, act.data());
           std::vector<float> y(static_cast<size_t>(rows));
           MatVecRows(view, 0, rows, act.data(), y.data());
-          for (int64_t m : {3, 35}) {
+          for (int64_t m : {3, 7, 35}) {
             std::vector<float> ym(static_cast<size_t>(m * rows));
             MatMulRows(view, 0, rows, act.data(), 0, m, ym.data(), rows);
             for (int64_t r = 0; r < rows; ++r) {

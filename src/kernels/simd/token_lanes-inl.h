@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/weight_view.h"
@@ -52,6 +53,7 @@ struct Lanes16 {
   static VI Load(const uint8_t* p) { return _mm512_loadu_si512(p); }
   static VI Dot(VI acc, VI u, VI s) { return _mm512_dpbusd_epi32(acc, u, s); }
   static VI AddI(VI a, VI b) { return _mm512_add_epi32(a, b); }
+  static VI SubI(VI a, VI b) { return _mm512_sub_epi32(a, b); }
   static VI MulLo(VI a, VI b) { return _mm512_mullo_epi32(a, b); }
   static VF LoadF(const uint8_t* p) { return _mm512_loadu_ps(reinterpret_cast<const float*>(p)); }
   static VF ZeroF() { return _mm512_setzero_ps(); }
@@ -78,6 +80,7 @@ struct Lanes8 {
   static VI Dot(VI acc, VI u, VI s) { return _mm256_dpbusd_epi32(acc, u, s); }
 #endif
   static VI AddI(VI a, VI b) { return _mm256_add_epi32(a, b); }
+  static VI SubI(VI a, VI b) { return _mm256_sub_epi32(a, b); }
   static VI MulLo(VI a, VI b) { return _mm256_mullo_epi32(a, b); }
   static VF LoadF(const uint8_t* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
   static VF ZeroF() { return _mm256_setzero_ps(); }
@@ -181,14 +184,26 @@ int64_t ChunkRows(size_t bytes, size_t row_bytes) {
 
 // The final store of a row's per-position sums, per lane: (s0 + s1) + (s2 + s3)
 // for 4 positions (HSum4f's order), ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 +
-// s7)) for 8 (HSum8f's); token t to y[t * y_stride + row].
+// s7)) for 8 (HSum8f's), s0 for 1; token t to y[t * y_stride + row].
 template <class L, int kPos = 4>
 HWY_INLINE void StoreRow(const typename L::VF* s, int nt, float* y, int64_t y_stride, int64_t row) {
+  static_assert(kPos == 1 || kPos == 4 || kPos == 8);
   float out[L::kT];
-  typename L::VF v = L::Add(L::Add(s[0], s[1]), L::Add(s[2], s[3]));
+  typename L::VF v = s[0];
+  if constexpr (kPos >= 4) v = L::Add(L::Add(s[0], s[1]), L::Add(s[2], s[3]));
   if constexpr (kPos == 8) v = L::Add(v, L::Add(L::Add(s[4], s[5]), L::Add(s[6], s[7])));
   L::StoreF(out, v);
   for (int t = 0; t < nt; ++t) y[t * y_stride + row] = out[t];
+}
+
+// f(std::integral_constant<int, j>()) for j = 0 .. kPos - 1 of the positions
+// of sub-blocks [sb, sb + kPos) that are < nsub: the position index a compile-
+// time constant, so the per-position sums stay in registers.
+template <int kPos, class F>
+HWY_INLINE void ForPositions(int64_t sb, int64_t nsub, const F& f) {
+  [&]<int... j>(std::integer_sequence<int, j...>) {
+    ((sb + j < nsub ? f(std::integral_constant<int, j>()) : void()), ...);
+  }(std::make_integer_sequence<int, kPos>());
 }
 
 // ---- formats decoded to u8 codes (Q4_G, the ggml legacy blocks, Q4_K, Q5_K) ----
@@ -349,6 +364,150 @@ void CodesBitsMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uin
   CodesMatMul<Lanes8U<kBits>, F>(w, r0, r1, act, act_stride, m, y, y_stride, decode);
 #endif
 }
+
+#if HWY_TARGET == HWY_AVX3_DL
+// ---- formats decoded to signed int8 levels (Q4_NL, Q3P5_NL; VNNI lanes only) ----
+// A row chunk decoded once: [row][sub-block][32] levels L in weight order (the
+// signed operand; the activations are packed as codes + 128, the unsigned one),
+// per [row][sub-block] kG + 1 int32: the scales sc_g of its groups of 32 / kG
+// weights and c = sum_g sc_g 128 (sum of L over group g), and per [row][sub-block]
+// d_eff. Then per group acc_g = sum (x + 128) L (|.| <= 32 * 255 * 127), and
+//   isum = sum_g sc_g acc_g - c = sum_g sc_g (x . L)_g,
+// MatVec's exact int32 (|sc_g acc_g| <= 32 * 32 * 255 * 127 < 2^31 / 16), then
+// F::Term, the format's float step, lane by lane. Padding weights of a row's
+// last sub-block meet activation codes 0 (stored 128), and their levels are in
+// both acc and c: they add exactly 0.
+template <int kG>
+struct LevelsScratch {
+  std::vector<uint8_t> x;       // packed token tiles
+  std::vector<int8_t> levels;   // [row of chunk][sub-block][32]
+  std::vector<int32_t> ints;    // [row of chunk][sub-block][kG + 1]: sc_g, then c
+  std::vector<float> d;         // [row of chunk][sub-block]: d_eff
+};
+template <int kG>
+inline HWY_NOINLINE LevelsScratch<kG>& LevelsScratchOfThread() {  // noinline: see common-inl.h
+  thread_local LevelsScratch<kG> s;  // grown on demand, reused across calls
+  return s;
+}
+
+// v unchanged, but opaque to the optimiser: a product passed through it is not
+// contracted with the following add into an FMA.
+template <class V>
+HWY_INLINE V Opaque(V v) {
+  asm("" : "+v"(v));
+  return v;
+}
+
+// The float steps: SeqTerm, one running sum, s += (d_eff * x_d) * float(isum)
+// rounded twice (Q4_NL); FmaTerm, 4 positions (sub-block mod 4), one FMA each
+// (Q3P5_NL).
+struct SeqTerm {
+  static constexpr int kPos = 1;
+  template <class L>
+  static HWY_INLINE typename L::VF Term(typename L::VF isum, typename L::VF xd, float d, typename L::VF s) {
+    return L::Add(s, Opaque(L::Mul(L::Mul(L::Set1F(d), xd), isum)));
+  }
+};
+struct FmaTerm {
+  static constexpr int kPos = 4;
+  template <class L>
+  static HWY_INLINE typename L::VF Term(typename L::VF isum, typename L::VF xd, float d, typename L::VF s) {
+    return L::Fma(L::Mul(L::Set1F(d), xd), isum, s);
+  }
+};
+
+// isum[r] of one sub-block for R rows (levels at lv, row_levels apart; their
+// kG + 1 ints at gi, row_ints apart) against a packed activation block.
+template <class L, int R, int kG>
+HWY_INLINE void LevelsSubSums(const int8_t* lv, size_t row_levels, const int32_t* gi, size_t row_ints,
+                              const uint8_t* xb, typename L::VI (&isum)[R]) {
+  constexpr int kQuadsPerGroup = kLaneQuads / kG;
+  for (int r = 0; r < R; ++r) isum[r] = L::Set1(-gi[r * row_ints + kG]);
+  for (int g = 0; g < kG; ++g) {
+    typename L::VI acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = L::Zero();
+    for (int q = kQuadsPerGroup * g; q < kQuadsPerGroup * (g + 1); ++q) {
+      const typename L::VI xq = L::Load(xb + LanePack<L, false>::kQuadBytes * q);
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* quad = reinterpret_cast<const uint8_t*>(lv + r * row_levels + 4 * q);
+        acc[r] = L::Dot(acc[r], xq, L::Set1(static_cast<int32_t>(LoadU32(quad))));
+      }
+    }
+    for (int r = 0; r < R; ++r) isum[r] = L::AddI(isum[r], L::MulLo(acc[r], L::Set1(gi[r * row_ints + g])));
+  }
+}
+
+// R rows x one token tile. The sub-blocks go kPos at a time with the position
+// a constant (ForPositions), so the R x kPos float sums stay in registers.
+template <class L, int R, int kG, class F>
+HWY_INLINE void LevelsTile(const int8_t* levels, const int32_t* ints, const float* d, int64_t nsub,
+                           const uint8_t* xp, int nt, float* y, int64_t y_stride, int64_t ra) {
+  using P = LanePack<L, false>;
+  constexpr int kPos = F::kPos;
+  typename L::VF s[R][kPos];
+  for (int r = 0; r < R; ++r) {
+    for (int j = 0; j < kPos; ++j) s[r][j] = L::ZeroF();
+  }
+  for (int64_t sb0 = 0; sb0 < nsub; sb0 += kPos) {
+    ForPositions<kPos>(sb0, nsub, [&](auto jc) HWY_ATTR {
+      constexpr int j = decltype(jc)::value;
+      const size_t sb = static_cast<size_t>(sb0 + j);
+      const uint8_t* xb = xp + sb * P::kBlockBytes;
+      typename L::VI isum[R];
+      LevelsSubSums<L, R, kG>(levels + 32 * sb, static_cast<size_t>(nsub) * 32, ints + (kG + 1) * sb,
+                              static_cast<size_t>(nsub) * (kG + 1), xb, isum);
+      const typename L::VF xd = L::LoadF(xb + P::kScaleAt);
+      for (int r = 0; r < R; ++r) {
+        s[r][j] = F::template Term<L>(L::ToF(isum[r]), xd, d[static_cast<size_t>(r) * nsub + sb], s[r][j]);
+      }
+    });
+  }
+  for (int r = 0; r < R; ++r) StoreRow<L, kPos>(s[r], nt, y, y_stride, ra + r);
+}
+
+// The whole GEMM of a levels format: decode(r, levels, ints, d) writes row r's
+// nsub x 32 levels, nsub x (kG + 1) ints (sc_g, c) and nsub d_eff.
+template <class L, int kG, class F, class Decode>
+void LevelsMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
+                  int64_t m, float* y, int64_t y_stride, const Decode& decode) {
+  constexpr int kRows = 4;
+  constexpr size_t kChunkLevelBytes = 128 << 10;  // decoded levels kept in L2 across the token tiles
+  const int64_t nsub = (w.cols + quant::kQ8ABlockSize - 1) / quant::kQ8ABlockSize;  // = Q8_A blocks
+  const int64_t chunk = ChunkRows<kRows>(kChunkLevelBytes, static_cast<size_t>(nsub) * 32);
+  LevelsScratch<kG>& sc = LevelsScratchOfThread<kG>();
+  sc.levels.resize(static_cast<size_t>(chunk * nsub) * 32);
+  sc.ints.resize(static_cast<size_t>(chunk * nsub) * (kG + 1));
+  sc.d.resize(static_cast<size_t>(chunk * nsub));
+  const auto at = [&](int64_t r, int64_t c0) { return static_cast<size_t>((r - c0) * nsub); };
+  TokenLanesMatMul<L, false, kRows>(
+      act, act_stride, m, nsub, r0, r1, chunk, 0x80808080u, &sc.x, y, y_stride,
+      [&](int64_t c0, int64_t c1) {
+        for (int64_t r = c0; r < c1; ++r) {
+          decode(r, sc.levels.data() + at(r, c0) * 32, sc.ints.data() + at(r, c0) * (kG + 1), sc.d.data() + at(r, c0));
+        }
+      },
+      [&](auto rows, int64_t r, int64_t c0, const uint8_t* xp, int nt, float* yt) HWY_ATTR {
+        LevelsTile<L, decltype(rows)::value, kG, F>(sc.levels.data() + at(r, c0) * 32,
+                                                    sc.ints.data() + at(r, c0) * (kG + 1), sc.d.data() + at(r, c0),
+                                                    nsub, xp, nt, yt, y_stride, r);
+      });
+}
+
+// Callers take it from kLevelsMinTokens tokens; below that their own tiles
+// (a row tile decoded once per block, then MatVec's steps per token) are faster:
+// simd_kernels_bench MatMul 2048 x 2048, Xeon AVX3_DL, one core, Q4_NL: the
+// lanes 659 / 632 / 643 us at 2 / 4 / 8 tokens, the row tiles 267 / 459 / 818;
+// Q3P5_NL: 880 / 837 / 840 against 499 / 697 / 1099.
+inline constexpr int64_t kLevelsMinTokens = 6;
+
+// 16 tokens a tile, or 8 when the call has at most 8.
+template <int kG, class F, class Decode>
+void LevelsMatMulAnyM(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
+                      int64_t m, float* y, int64_t y_stride, const Decode& decode) {
+  if (m <= Lanes8::kT) return LevelsMatMul<Lanes8, kG, F>(w, r0, r1, act, act_stride, m, y, y_stride, decode);
+  LevelsMatMul<Lanes16, kG, F>(w, r0, r1, act, act_stride, m, y, y_stride, decode);
+}
+#endif  // HWY_TARGET == HWY_AVX3_DL
 
 #endif  // SEPTET_SIMD_X86
 
