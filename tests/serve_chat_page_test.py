@@ -72,7 +72,8 @@ class Browser:
             os.dup2(to_browser_r, 3)
             os.dup2(from_browser_w, 4)
 
-        profile = tempfile.mkdtemp(prefix="septet-chromium-")
+        self.profile = tempfile.mkdtemp(prefix="septet-chromium-")
+        profile = self.profile
         self.proc = subprocess.Popen(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
              "--disable-dev-shm-usage", "--remote-debugging-pipe", "--window-size=1000,700",
@@ -124,6 +125,7 @@ class Browser:
     def close(self):
         self.proc.kill()
         self.proc.wait()
+        shutil.rmtree(self.profile, ignore_errors=True)  # the profile directory, not left in /tmp
 
 
 def main():
