@@ -199,9 +199,12 @@ HWY_INLINE __m256i MulAddU8I8(__m256i u, __m256i x, __m256i w16) {
 // Software prefetch of a weight stream, kWeightPrefetchBytes ahead of the byte
 // being decoded (prefetches never fault, so running past the end is harmless).
 // Without it the decode and the memory stream barely overlap; the distance was
-// chosen by `septet bench` tg on the TinyLlama shape (docs/benchmarks.md).
+// chosen by `septet bench` tg on the TinyLlama shape (docs/benchmarks.md §0): on
+// the AMD EPYC (AVX2) machines 2, 4 and 8 KiB decoded alike; on the Intel Xeon
+// (AVX3_DL) 4 and 8 KiB alike and 12-16 KiB 5-17 % faster in every format (Q3P5
+// 29-31 -> 34-36 t/s), so 16 KiB.
 #ifndef SEPTET_WEIGHT_PREFETCH
-#define SEPTET_WEIGHT_PREFETCH 4096
+#define SEPTET_WEIGHT_PREFETCH 16384
 #endif
 inline constexpr int64_t kWeightPrefetchBytes = SEPTET_WEIGHT_PREFETCH;
 HWY_INLINE void PrefetchWeights(const uint8_t* p) {
