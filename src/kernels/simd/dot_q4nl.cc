@@ -344,8 +344,8 @@ HWY_INLINE int32_t SumI8(__m256i v) {
 }
 
 // Row `row` for the VNNI lanes (token_lanes-inl.h LevelsMatMul): per sub-block
-// its 32 levels in weight order, sc_s and sc_s 128 (sum of L), and d_eff. Full blocks by
-// FullSubLevels, the short block's ns sub-blocks by ShortSubLevels.
+// its 32 levels in weight order, sc_s and sc_s 128 (sum of L), and d_eff. Full
+// blocks by FullSubLevels, the short block's ns sub-blocks by ShortSubLevels.
 void DecodeRowLevels(const Tables& t, const TailLayout& tl, const cpu::WeightView& w, int64_t row, int8_t* levels,
                      int32_t* ints, float* d) {
   const int64_t nb = w.cols / kBlock;

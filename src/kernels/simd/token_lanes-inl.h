@@ -53,7 +53,6 @@ struct Lanes16 {
   static VI Load(const uint8_t* p) { return _mm512_loadu_si512(p); }
   static VI Dot(VI acc, VI u, VI s) { return _mm512_dpbusd_epi32(acc, u, s); }
   static VI AddI(VI a, VI b) { return _mm512_add_epi32(a, b); }
-  static VI SubI(VI a, VI b) { return _mm512_sub_epi32(a, b); }
   static VI MulLo(VI a, VI b) { return _mm512_mullo_epi32(a, b); }
   static VF LoadF(const uint8_t* p) { return _mm512_loadu_ps(reinterpret_cast<const float*>(p)); }
   static VF ZeroF() { return _mm512_setzero_ps(); }
@@ -80,7 +79,6 @@ struct Lanes8 {
   static VI Dot(VI acc, VI u, VI s) { return _mm256_dpbusd_epi32(acc, u, s); }
 #endif
   static VI AddI(VI a, VI b) { return _mm256_add_epi32(a, b); }
-  static VI SubI(VI a, VI b) { return _mm256_sub_epi32(a, b); }
   static VI MulLo(VI a, VI b) { return _mm256_mullo_epi32(a, b); }
   static VF LoadF(const uint8_t* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
   static VF ZeroF() { return _mm256_setzero_ps(); }
@@ -377,16 +375,14 @@ void CodesBitsMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uin
 // F::Term, the format's float step, lane by lane. Padding weights of a row's
 // last sub-block meet activation codes 0 (stored 128), and their levels are in
 // both acc and c: they add exactly 0.
-template <int kG>
 struct LevelsScratch {
   std::vector<uint8_t> x;       // packed token tiles
   std::vector<int8_t> levels;   // [row of chunk][sub-block][32]
   std::vector<int32_t> ints;    // [row of chunk][sub-block][kG + 1]: sc_g, then c
   std::vector<float> d;         // [row of chunk][sub-block]: d_eff
 };
-template <int kG>
-inline HWY_NOINLINE LevelsScratch<kG>& LevelsScratchOfThread() {  // noinline: see common-inl.h
-  thread_local LevelsScratch<kG> s;  // grown on demand, reused across calls
+inline HWY_NOINLINE LevelsScratch& LevelsScratchOfThread() {  // noinline: see common-inl.h
+  thread_local LevelsScratch s;  // grown on demand, reused across calls
   return s;
 }
 
@@ -474,7 +470,7 @@ void LevelsMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_
   constexpr size_t kChunkLevelBytes = 128 << 10;  // decoded levels kept in L2 across the token tiles
   const int64_t nsub = (w.cols + quant::kQ8ABlockSize - 1) / quant::kQ8ABlockSize;  // = Q8_A blocks
   const int64_t chunk = ChunkRows<kRows>(kChunkLevelBytes, static_cast<size_t>(nsub) * 32);
-  LevelsScratch<kG>& sc = LevelsScratchOfThread<kG>();
+  LevelsScratch& sc = LevelsScratchOfThread();
   sc.levels.resize(static_cast<size_t>(chunk * nsub) * 32);
   sc.ints.resize(static_cast<size_t>(chunk * nsub) * (kG + 1));
   sc.d.resize(static_cast<size_t>(chunk * nsub));
