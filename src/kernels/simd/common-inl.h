@@ -200,13 +200,18 @@ HWY_INLINE __m256i MulAddU8I8(__m256i u, __m256i x, __m256i w16) {
 // being decoded (prefetches never fault, so running past the end is harmless).
 // Without it the decode and the memory stream barely overlap; the distance was
 // chosen by `septet bench` tg on the TinyLlama shape (docs/benchmarks.md §0): on
-// the AMD EPYC (AVX2) machines 2, 4 and 8 KiB decoded alike; on the Intel Xeon
-// (AVX3_DL) 4 and 8 KiB alike and 12-16 KiB 5-17 % faster in every format (Q3P5
-// 29-31 -> 34-36 t/s), so 16 KiB.
-#ifndef SEPTET_WEIGHT_PREFETCH
-#define SEPTET_WEIGHT_PREFETCH 16384
-#endif
+// the Intel Xeon VM (AVX3_DL) 4 and 8 KiB decoded alike and 12-16 KiB 5-17 %
+// faster in every format (Q3P5 29-31 -> 34-36 t/s), so the AVX-512 targets take
+// 16 KiB; on the AMD EPYC machines (AVX2) 2, 4 and 8 KiB decoded alike, and the
+// other targets keep 4 KiB (16 KiB not measured there since the tile sweeps).
+// -DSEPTET_WEIGHT_PREFETCH=N sets every target's distance (for such sweeps).
+#if defined(SEPTET_WEIGHT_PREFETCH)
 inline constexpr int64_t kWeightPrefetchBytes = SEPTET_WEIGHT_PREFETCH;
+#elif HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+inline constexpr int64_t kWeightPrefetchBytes = 16384;
+#else
+inline constexpr int64_t kWeightPrefetchBytes = 4096;
+#endif
 HWY_INLINE void PrefetchWeights(const uint8_t* p) {
   _mm_prefetch(reinterpret_cast<const char*>(p + kWeightPrefetchBytes), _MM_HINT_T0);
 }
