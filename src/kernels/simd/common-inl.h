@@ -190,6 +190,30 @@ HWY_INLINE __m256i MulAddU8I8(__m256i u, __m256i x, __m256i w16) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), w16);
 }
 
+// The sums of the 16 signed bytes in each 128-bit half of v: vpsadbw adds 8
+// bytes of v + 128 per 64-bit lane, less 16 * 128 per half.
+HWY_INLINE void HalfSumsI8(__m256i v, int32_t* lo, int32_t* hi) {
+  const __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(v, _mm256_set1_epi8(-128)), _mm256_setzero_si256());
+  const __m128i a = _mm256_castsi256_si128(sad), b = _mm256_extracti128_si256(sad, 1);
+  *lo = static_cast<int32_t>(_mm_cvtsi128_si64(a) + _mm_extract_epi64(a, 1)) - 16 * 128;
+  *hi = static_cast<int32_t>(_mm_cvtsi128_si64(b) + _mm_extract_epi64(b, 1)) - 16 * 128;
+}
+// The sum of the 32 signed bytes of v.
+HWY_INLINE int32_t SumI8(__m256i v) {
+  int32_t lo, hi;
+  HalfSumsI8(v, &lo, &hi);
+  return lo + hi;
+}
+
+// v unchanged, but opaque to the optimiser: a product passed through it cannot
+// be contracted with the following add into an FMA (GCC does that to the
+// _mm_mul_ps / _mm_add_ps operators at -ffp-contract=fast, its default).
+template <class V>
+HWY_INLINE V NoContract(V v) {
+  asm("" : "+v"(v));
+  return v;
+}
+
 // Per-thread scratch (a thread_local inside an accessor) is reached through a
 // HWY_NOINLINE accessor called once per kernel call: inlined, GCC recomputes the
 // thread_local's address at each use in a -fPIC build, a __tls_get_addr call

@@ -347,19 +347,15 @@ void MatMulLayout(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_
 // A sub-block's levels in weight order (the file layout's decode order undone by
 // the activation permutation, its own inverse) for the VNNI lanes
 // (token_lanes-inl.h LevelsMatMul), with the scales of its two groups of 16,
-// sum_g sc_g 128 (sum of L over group g), and d_eff. The sums: vpsadbw adds 8
-// bytes of L + 128 per 64-bit lane, lanes 0-1 group 2s, lanes 2-3 group 2s + 1.
+// sum_g sc_g 128 (sum of L over group g), and d_eff (group 2s + h: 128-bit half h).
 HWY_INLINE void PutSubLevels(__m256i l, const int16_t* sc2, float d_eff, int8_t* levels, int32_t* ints,
                              float* d) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(levels), l);
-  const __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(l, _mm256_set1_epi8(-128)), _mm256_setzero_si256());
-  alignas(32) int64_t q[4];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(q), sad);
-  ints[2] = 0;
-  for (int g = 0; g < 2; ++g) {
-    ints[g] = sc2[g];
-    ints[2] += sc2[g] * 128 * (static_cast<int32_t>(q[2 * g] + q[2 * g + 1]) - 16 * 128);
-  }
+  int32_t sum[2];
+  HalfSumsI8(l, &sum[0], &sum[1]);
+  ints[0] = sc2[0];
+  ints[1] = sc2[1];
+  ints[2] = sc2[0] * 128 * sum[0] + sc2[1] * 128 * sum[1];
   *d = d_eff;
 }
 

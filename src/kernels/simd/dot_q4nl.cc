@@ -216,14 +216,6 @@ HWY_INLINE void PrepareX(const uint8_t* xblk, int ns, PreparedX* px) {
   }
 }
 
-// v unchanged, but opaque to the optimiser: a product passed through it cannot
-// be contracted with the following add into an FMA (GCC does that to the
-// _mm_mul_ps / _mm_add_ps operators at -ffp-contract=fast, its default).
-HWY_INLINE __m128 NoContract(__m128 v) {
-  asm("" : "+x"(v));
-  return v;
-}
-
 // One token's terms of a tile's block (its first ns sub-blocks) added to the
 // rows' running sums (lane r: row r): the integer and float steps of MatVec and
 // MatMul, per lane the scalar reference's sum += (d_eff * x_d) * float(isum_s)
@@ -336,13 +328,6 @@ HWY_INLINE void RowTileMatMul(const Tables& t, const TailLayout& tl, const cpu::
 }
 
 #if HWY_TARGET == HWY_AVX3_DL
-// Sum of 32 int8: vpsadbw sums 8 bytes of L + 128 per 64-bit lane.
-HWY_INLINE int32_t SumI8(__m256i v) {
-  const __m256i s = _mm256_sad_epu8(_mm256_xor_si256(v, _mm256_set1_epi8(-128)), _mm256_setzero_si256());
-  const __m128i h = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-  return static_cast<int32_t>(_mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1)) - 32 * 128;
-}
-
 // Row `row` for the VNNI lanes (token_lanes-inl.h LevelsMatMul): per sub-block
 // its 32 levels in weight order, sc_s and sc_s 128 (sum of L), and d_eff. Full
 // blocks by FullSubLevels, the short block's ns sub-blocks by ShortSubLevels.

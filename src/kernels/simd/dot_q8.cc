@@ -212,12 +212,7 @@ void PrepareRows(const cpu::WeightView& w, int64_t c0, int64_t c1, int64_t nbloc
     for (; b < nblocks; ++b) dw[b] = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(LoadU16(w.row(r) + b * kBlockBytes))));
     for (b = 0; b < nblocks; ++b) {
       const uint8_t* wb = w.row(r) + b * kBlockBytes;
-      // sum(w) = sum(w + 128) - 32 * 128, the former by vpsadbw against 0.
-      const __m256i u = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 2)),
-                                         _mm256_set1_epi8(static_cast<char>(0x80)));
-      const __m256i sad = _mm256_sad_epu8(u, _mm256_setzero_si256());  // 4 x u64 partial sums
-      const __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
-      wc[b] = -128 * (_mm_cvtsi128_si32(_mm_add_epi64(s2, _mm_unpackhi_epi64(s2, s2))) - quant::kQ8_0BlockSize * 128);
+      wc[b] = -128 * SumI8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + 2)));
     }
   }
 }

@@ -386,14 +386,6 @@ inline HWY_NOINLINE LevelsScratch& LevelsScratchOfThread() {  // noinline: see c
   return s;
 }
 
-// v unchanged, but opaque to the optimiser: a product passed through it is not
-// contracted with the following add into an FMA.
-template <class V>
-HWY_INLINE V Opaque(V v) {
-  asm("" : "+v"(v));
-  return v;
-}
-
 // The float steps: SeqTerm, one running sum, s += (d_eff * x_d) * float(isum)
 // rounded twice (Q4_NL); FmaTerm, 4 positions (sub-block mod 4), one FMA each
 // (Q3P5_NL).
@@ -401,7 +393,7 @@ struct SeqTerm {
   static constexpr int kPos = 1;
   template <class L>
   static HWY_INLINE typename L::VF Term(typename L::VF isum, typename L::VF xd, float d, typename L::VF s) {
-    return L::Add(s, Opaque(L::Mul(L::Mul(L::Set1F(d), xd), isum)));
+    return L::Add(s, NoContract(L::Mul(L::Mul(L::Set1F(d), xd), isum)));
   }
 };
 struct FmaTerm {
