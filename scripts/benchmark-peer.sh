@@ -115,6 +115,13 @@ quantize_all() {
 bw_done=0
 peer_failed=()     # llama.cpp models whose llama-bench failed (left out of the table)
 peer_norepack=()   # llama.cpp models benched with --repack 0 (the default crashed)
+# llama_bench MODEL RESULT [EXTRA ARGS]: one llama-bench run of MODEL, its JSON to RESULT.
+llama_bench() {
+  local model=$1 res=$2
+  shift 2
+  timeout "$T_BENCH" "$bin/llama-bench" -m "$model" -p "$PEER_PP" -n "$PEER_TG" -r 1 -t "$PEER_THREADS" \
+    "$@" -o json >"$res" 2>>"$PEER_OUT/logs/bench-llama.log"
+}
 # bench_set NAME DESCRIPTION PREFIX: the alternating rounds over PREFIX-*.gguf, appended to $runs.
 bench_set() {
   local name=$1 desc=$2 prefix=$3 round entry engine t model res bw
@@ -141,15 +148,13 @@ bench_set() {
         # run (marked in the table and in logs/failures.txt); if that fails too, its rows are left out.
         local rc=0 extra=()
         case " ${peer_norepack[*]} " in *" $model "*) extra=(--repack 0) ;; esac
-        timeout "$T_BENCH" "$bin/llama-bench" -m "$model" -p "$PEER_PP" -n "$PEER_TG" -r 1 -t "$PEER_THREADS" \
-          "${extra[@]}" -o json >"$res" 2>>"$PEER_OUT/logs/bench-llama.log" || rc=$?
+        llama_bench "$model" "$res" "${extra[@]}" || rc=$?
         if [ "$rc" != 0 ] && [ ${#extra[@]} = 0 ]; then
           log "WARNING: llama-bench $model failed (exit $rc); benching it with --repack 0 from now on"
           echo "llama-bench $model: exit $rc (round $round); run with --repack 0" >>"$PEER_OUT/logs/failures.txt"
           peer_norepack+=("$model")
           rc=0
-          timeout "$T_BENCH" "$bin/llama-bench" -m "$model" -p "$PEER_PP" -n "$PEER_TG" -r 1 -t "$PEER_THREADS" \
-            --repack 0 -o json >"$res" 2>>"$PEER_OUT/logs/bench-llama.log" || rc=$?
+          llama_bench "$model" "$res" --repack 0 || rc=$?
         fi
         if [ "$rc" != 0 ]; then
           log "WARNING: llama-bench $model failed (exit $rc); llama.cpp $t is left out of this run's table"
