@@ -263,12 +263,26 @@ HWY_INLINE TileSweep RowTileSweep(const cpu::WeightView& w, int64_t row, int row
                     steps);
 }
 
+#if HWY_TARGET == HWY_AVX3_DL
+// acc + vpdpbusd(u, s) on 256 bits (lane i += sum_j u[4i + j] s[4i + j], u unsigned,
+// s signed), always in the EVEX encoding (AVX512_VNNI + VL). Highway 1.0.3's
+// AVX3_DL pass enables "avxvnni" as well, and GCC then encodes
+// _mm256_dpbusd_epi32 in the VEX form of AVX-VNNI, which Zen 4 and Ice Lake do
+// not have although they run AVX3_DL (Highway dispatches it on AVX512_VNNI): an
+// illegal instruction there. Every 256-bit VNNI dot of the kernels goes through
+// this; ctest Isa.NoVexVnni (cmake/check_no_vex_vnni.cmake) checks the binaries.
+HWY_INLINE __m256i Dpbusd256(__m256i acc, __m256i u, __m256i s) {
+  asm("%{evex%} vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "vm"(s));
+  return acc;
+}
+#endif
+
 // Lane i = sum of the 4 products u[4i + j] * x[4i + j] (u unsigned, x signed), in
 // int32. AVX3_DL: one vpdpbusd; elsewhere vpmaddubsw + vpmaddwd by 1. The same
 // exact integers (within MulAddU8I8's int16 pair bound) on every target.
 HWY_INLINE __m256i DotU8I8(__m256i u, __m256i x) {
 #if HWY_TARGET == HWY_AVX3_DL
-  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, x);
+  return Dpbusd256(_mm256_setzero_si256(), u, x);
 #else
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1));
 #endif

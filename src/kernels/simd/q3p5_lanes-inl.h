@@ -250,8 +250,8 @@ HWY_INLINE __m256i DotFirst(const __m256i c[kSubs], const int8_t* xq) {
   } else {
 #if HWY_TARGET == HWY_AVX3_DL
     __m256i a = _mm256_setzero_si256();
-    for (int s = 1; s < kNs; ++s) a = _mm256_dpbusd_epi32(a, c[s], LoadX(xq + 32 * s));
-    return _mm256_dpbusd_epi32(_mm256_add_epi32(a, a), c[0], LoadX(xq));
+    for (int s = 1; s < kNs; ++s) a = Dpbusd256(a, c[s], LoadX(xq + 32 * s));
+    return Dpbusd256(_mm256_add_epi32(a, a), c[0], LoadX(xq));
 #else
     __m256i a = _mm256_setzero_si256();
     for (int s = 1; s < kNs; ++s) a = _mm256_add_epi16(a, _mm256_maddubs_epi16(c[s], LoadX(xq + 32 * s)));

@@ -134,10 +134,10 @@ HWY_INLINE __m256i LoadX(const int8_t* x) { return _mm256_loadu_si256(reinterpre
 HWY_INLINE __m256i Dot4(const __m256i c[kSubs], const int8_t* x0, const int8_t* x1, const int8_t* x2,
                         const int8_t* x3) {
 #if HWY_TARGET == HWY_AVX3_DL
-  __m256i a = _mm256_dpbusd_epi32(_mm256_setzero_si256(), c[1], LoadX(x1));
-  a = _mm256_dpbusd_epi32(a, c[2], LoadX(x2));
-  a = _mm256_dpbusd_epi32(a, c[3], LoadX(x3));
-  return _mm256_dpbusd_epi32(_mm256_add_epi32(a, a), c[0], LoadX(x0));
+  __m256i a = Dpbusd256(_mm256_setzero_si256(), c[1], LoadX(x1));
+  a = Dpbusd256(a, c[2], LoadX(x2));
+  a = Dpbusd256(a, c[3], LoadX(x3));
+  return Dpbusd256(_mm256_add_epi32(a, a), c[0], LoadX(x0));
 #else
   __m256i s = _mm256_add_epi16(_mm256_maddubs_epi16(c[1], LoadX(x1)), _mm256_maddubs_epi16(c[2], LoadX(x2)));
   s = _mm256_add_epi16(s, _mm256_maddubs_epi16(c[3], LoadX(x3)));

@@ -76,7 +76,7 @@ struct Lanes8 {
   static VI Zero() { return _mm256_setzero_si256(); }
   static VI Load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 #if HWY_TARGET == HWY_AVX3_DL
-  static VI Dot(VI acc, VI u, VI s) { return _mm256_dpbusd_epi32(acc, u, s); }
+  static VI Dot(VI acc, VI u, VI s) { return Dpbusd256(acc, u, s); }
 #endif
   static VI AddI(VI a, VI b) { return _mm256_add_epi32(a, b); }
   static VI MulLo(VI a, VI b) { return _mm256_mullo_epi32(a, b); }
