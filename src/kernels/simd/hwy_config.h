@@ -22,9 +22,12 @@
 #define SEPTET_SIMD_X86 (HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL)
 
 // Highway 1.0.3 compiles AVX3_DL with "avxvnni" (the VEX form of vpdpbusd) but
-// selects the target at run time by the AVX512_VNNI bit. Files that use
-// vpdpbusd enable its EVEX form, which that check covers, right after
-// HWY_BEFORE_NAMESPACE():
+// selects the target at run time by the AVX512_VNNI bit: Zen 4 and Ice Lake run
+// AVX3_DL without AVX-VNNI. Files that use vpdpbusd enable its EVEX form, which
+// that check covers, right after HWY_BEFORE_NAMESPACE():
 //   #if HWY_TARGET == HWY_AVX3_DL
 //   #pragma GCC target("avx512vnni")
 //   #endif
+// and write 256-bit dots with Dpbusd256 (common-inl.h), never
+// _mm256_dpbusd_epi32, which GCC encodes as VEX when avxvnni is on (ctest
+// Isa.NoVexVnni fails on any VEX-encoded VNNI in the binaries).
