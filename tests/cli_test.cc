@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "util/cli_runner.h"
 #include "util/test_util.h"
@@ -110,6 +111,39 @@ TEST(GenerateCliTest, LoadTimeQuantizedTypesRun) {
     const CliRun r = RunSeptet("generate -m " + Model("stories260K.bin") + " -p 'Once upon a time' -n 8 --temp 0 --type " + type);
     EXPECT_EQ(r.exit_code, 0) << type << "\n" << r.err;
     EXPECT_EQ(r.out.rfind("Once upon a time", 0), 0u) << r.out;
+  }
+}
+
+// SEPTET_SIMD caps the dispatch: on every target this CPU runs, the F32 model
+// gives the oracle's greedy text and a Q3P5 conversion (that target's load-time
+// repack and kernels) runs, and the load line names the target; a name the CPU
+// does not run is a usage error listing the ones it does.
+TEST(GenerateCliTest, SimdCapRunsEveryTargetTheCpuHas) {
+  const std::string args = "generate -m " + Model("stories260K.bin") + " -p 'Once upon a time' -n 16 --temp 0";
+  struct Unset {
+    ~Unset() { unsetenv("SEPTET_SIMD"); }  // also when an ASSERT returns early
+  } unset;
+  setenv("SEPTET_SIMD", "NoSuchTarget", 1);
+  const CliRun bad = RunSeptet(args, "", 60);
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("SEPTET_SIMD"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("'NoSuchTarget'"), std::string::npos) << bad.err;
+  const size_t at = bad.err.find("it runs: ");
+  const size_t end = bad.err.find(')', at);
+  ASSERT_TRUE(at != std::string::npos && end != std::string::npos) << bad.err;
+  std::vector<std::string> targets;
+  std::stringstream list(bad.err.substr(at + 9, end - at - 9));
+  for (std::string t; std::getline(list, t, ',');) targets.push_back(t.substr(t.find_first_not_of(' ')));
+  ASSERT_FALSE(targets.empty()) << bad.err;
+  for (const std::string& target : targets) {
+    setenv("SEPTET_SIMD", target.c_str(), 1);
+    const CliRun r = RunSeptet(args, "", 120);
+    EXPECT_EQ(r.exit_code, 0) << target << "\n" << r.err;
+    EXPECT_EQ(r.out, kGreedyText16) << target;
+    EXPECT_NE(r.err.find("SIMD " + target + "\n"), std::string::npos) << target << "\n" << r.err;
+    const CliRun q = RunSeptet(args + " --type Q3P5", "", 120);
+    EXPECT_EQ(q.exit_code, 0) << target << "\n" << q.err;
+    EXPECT_EQ(q.out.rfind("Once upon a time", 0), 0u) << target << "\n" << q.out;
   }
 }
 

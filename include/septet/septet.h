@@ -195,4 +195,12 @@ class Chat {
 
 std::string Version();
 
+// Caps the CPU kernels' SIMD dispatch at `target` (as ModelInfo::simd_target
+// spells it, any case: "AVX3_DL", "AVX3", "AVX2", "SSE4", "EMU128", ...) for the
+// rest of the process: every better target is disabled, so one machine can
+// measure each target's kernels. Call it before loading a model. The CLI takes
+// it from the environment variable SEPTET_SIMD. kInvalidArgument, naming the
+// targets this CPU runs, for any other name.
+bool CapSimdTarget(const std::string& target, Error* error);
+
 }  // namespace septet

@@ -1,5 +1,6 @@
 #include <random>
 
+#include "kernels/simd/simd_ops.h"
 #include "quant/registry.h"
 #include "runtime/api_impl.h"
 
@@ -10,6 +11,16 @@ const char* FinishReasonName(FinishReason r) {
 }
 
 std::string Version() { return SEPTET_VERSION; }
+
+bool CapSimdTarget(const std::string& target, Error* error) {
+  std::string why;
+  if (simd::CapTarget(target, &why)) return true;
+  if (error != nullptr) {
+    error->code = ErrorCode::kInvalidArgument;
+    error->message = why;
+  }
+  return false;
+}
 
 namespace api {
 

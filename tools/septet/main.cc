@@ -1,6 +1,7 @@
 // septet: command-line front end (generate, chat, inspect). Uses only the
 // public API in include/septet/septet.h.
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include "cli_common.h"
@@ -52,6 +53,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : kExitUsage;
+  }
+  if (const char* simd = std::getenv("SEPTET_SIMD"); simd != nullptr && *simd != '\0') {
+    septet::Error error;
+    if (!septet::CapSimdTarget(simd, &error)) {
+      std::fprintf(stderr, "septet: error: SEPTET_SIMD: %s\n", error.message.c_str());
+      return kExitUsage;
+    }
   }
   try {
     if (*gen) return RunGenerate(gen_model, gen_sampling, prompt, !no_echo);

@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "core/dtype.h"
 #include "kernels/cpu/hadamard.h"
@@ -71,5 +72,13 @@ void AttendGroup(const float* q, int64_t q_stride, int64_t n_q, const float* k, 
 
 // Name of the Highway target dispatch chose for this CPU, e.g. "AVX2".
 const char* TargetName();
+
+// Caps dispatch at the target named `name` (as TargetName spells it, any case:
+// "AVX3_DL", "AVX3", "AVX2", "SSE4", "EMU128", ...) for the rest of the process:
+// every better target is disabled, so one machine can measure each target's
+// kernels (the CLI's SEPTET_SIMD). Call it before loading a model (the load-time
+// repack depends on the target). False, with *error naming the targets this CPU
+// runs, when `name` is not one of them.
+bool CapTarget(const std::string& name, std::string* error);
 
 }  // namespace septet::simd

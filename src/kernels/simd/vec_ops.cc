@@ -9,9 +9,11 @@
 #include "kernels/simd/hwy_config.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/simd/vec_ops.cc"
@@ -478,6 +480,23 @@ void RotateInput(const cpu::InputRotation& rot, float* x) {
   HWY_DYNAMIC_DISPATCH(RotateInputT)(rot, x);
 }
 const char* TargetName() { return HWY_DYNAMIC_DISPATCH(TargetNameT)(); }
+
+bool CapTarget(const std::string& name, std::string* error) {
+  const auto upper = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+  };
+  std::string names;
+  for (const int64_t t : hwy::SupportedAndGeneratedTargets()) {
+    if (upper(name) == upper(hwy::TargetName(t))) {
+      hwy::DisableTargets(t - 1);  // Highway's better targets have the lower bits
+      return true;
+    }
+    names += std::string(names.empty() ? "" : ", ") + hwy::TargetName(t);
+  }
+  *error = "SIMD target '" + name + "' is not one this CPU runs (it runs: " + names + ")";
+  return false;
+}
 
 }  // namespace septet::simd
 #endif  // HWY_ONCE
