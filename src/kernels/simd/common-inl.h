@@ -16,6 +16,7 @@
 
 #include "hwy/highway.h"
 #include "kernels/cpu/weight_view.h"
+#include "kernels/simd/prefetch.h"
 #include "kernels/simd/tile_sweep.h"
 #include "quant/q8_act.h"
 
@@ -222,17 +223,20 @@ HWY_INLINE V NoContract(V v) {
 
 // Software prefetch of a weight stream, kWeightPrefetchBytes ahead of the byte
 // being decoded (prefetches never fault, so running past the end is harmless).
-// Without it the decode and the memory stream barely overlap; the distance was
-// chosen by `septet bench` tg on the TinyLlama shape (docs/benchmarks.md §0): on
-// the Intel Xeon VM (AVX3_DL) 4 and 8 KiB decoded alike and 12-16 KiB 5-17 %
-// faster in every format (Q3P5 29-31 -> 34-36 t/s), so the AVX-512 targets take
-// 16 KiB; on the AMD EPYC machines (AVX2) 2, 4 and 8 KiB decoded alike, and the
-// other targets keep 4 KiB (16 KiB not measured there since the tile sweeps).
+// Without it the decode and the memory stream barely overlap. The distance was
+// chosen by `septet bench` tg on the TinyLlama shape (docs/benchmarks.md §0),
+// and the best one depends on the CPU more than on the target: on the Intel
+// Xeon VM (AVX3_DL) 4 and 8 KiB decoded alike and 12-16 KiB 5-17 % faster in
+// every format (Q3P5 29-31 -> 34-36 t/s); on AMD Zen 4 (AVX3_DL too) 16 KiB was
+// the slower one (Q3P5 45-53 t/s against 49-59 at 4 KiB and 52-63 at 2 KiB,
+// Q4_NL 32-42 against 36-47; 0 KiB 41-44); on AMD Zen 3 (AVX2) 2, 4 and 8 KiB
+// decoded alike. So the AVX-512 targets take 16 KiB on Intel and 4 KiB on other
+// CPUs (prefetch.h, chosen once at start-up), the others 4 KiB.
 // -DSEPTET_WEIGHT_PREFETCH=N sets every target's distance (for such sweeps).
 #if defined(SEPTET_WEIGHT_PREFETCH)
 inline constexpr int64_t kWeightPrefetchBytes = SEPTET_WEIGHT_PREFETCH;
 #elif HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-inline constexpr int64_t kWeightPrefetchBytes = 16384;
+inline const int64_t& kWeightPrefetchBytes = detail::kAvx512WeightPrefetchBytes;
 #else
 inline constexpr int64_t kWeightPrefetchBytes = 4096;
 #endif
