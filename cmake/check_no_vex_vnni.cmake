@@ -7,15 +7,17 @@
 # each binary, so a disassembly that misses the kernels cannot pass.
 #   cmake -DOBJDUMP=objdump -DBINARIES="a;b" -P check_no_vex_vnni.cmake
 foreach(bin IN LISTS BINARIES)
-  execute_process(COMMAND ${OBJDUMP} -d --no-show-raw-insn ${bin} COMMAND grep -c "vpdpbusd"
-                  OUTPUT_VARIABLE all RESULT_VARIABLE rc TIMEOUT 120)
-  string(STRIP "${all}" all)
+  # One disassembly per binary; only its VNNI lines are kept.
+  execute_process(COMMAND ${OBJDUMP} -d --no-show-raw-insn ${bin} COMMAND grep "vpdp"
+                  OUTPUT_VARIABLE lines RESULT_VARIABLE rc TIMEOUT 120)
+  string(REGEX MATCHALL "vpdpbusd" all_hits "${lines}")
+  list(LENGTH all_hits all)
   if(NOT all GREATER 0)
     message(FATAL_ERROR "${bin}: no vpdpbusd found in `${OBJDUMP} -d` (rc ${rc}); the AVX3_DL kernels are missing or the disassembly failed")
   endif()
-  execute_process(COMMAND ${OBJDUMP} -d --no-show-raw-insn ${bin} COMMAND grep -E "\\{vex\\} *vpdp"
-                  OUTPUT_VARIABLE vex TIMEOUT 120)
-  if(NOT vex STREQUAL "")
+  string(REGEX MATCHALL "[^\n]*\\{vex\\} *vpdp[^\n]*" vex_hits "${lines}")
+  if(vex_hits)
+    list(JOIN vex_hits "\n" vex)
     string(LENGTH "${vex}" len)
     if(len GREATER 2000)
       string(SUBSTRING "${vex}" 0 2000 vex)
