@@ -1,8 +1,9 @@
 #include "core/dtype.h"
 
 #include <array>
-#include <cctype>
 #include <string>
+
+#include "core/ascii.h"
 
 namespace septet {
 namespace {
@@ -47,8 +48,7 @@ std::string_view DTypeName(DType t) {
 }
 
 std::optional<DType> ParseDType(std::string_view name) {
-  std::string upper(name);
-  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::string upper = AsciiUpper(name);
   for (const auto& row : kNames) {
     if (row.name == upper) return row.type;
   }

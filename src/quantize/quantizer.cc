@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/ascii.h"
 #include "io/gguf_writer.h"
 #include "io/model_file.h"
 #include "kernels/cpu/hadamard.h"
@@ -45,8 +46,7 @@ struct TypeChoice {
 
 Result<TypeChoice> ParseType(const std::string& name, const std::string& what) {
   TypeChoice t;
-  std::string upper = name;
-  std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });
+  const std::string upper = AsciiUpper(name);
   if (upper == kRtnInt3Name) {
     t.rtn = true;
     return t;

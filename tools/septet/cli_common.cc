@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/ascii.h"
 #include "quant/registry.h"
 
 namespace septet::cli {
@@ -190,8 +191,7 @@ bool ParseByteSize(const std::string& text, const char* flag, uint64_t* bytes, s
   } catch (const std::exception&) {
     return bad("expected a size such as 24G, 512M or 1073741824");
   }
-  std::string unit = text.substr(used);
-  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  std::string unit = AsciiUpper(text.substr(used));
   if (unit.size() >= 2 && unit.substr(unit.size() - 2) == "IB") {
     unit.resize(unit.size() - 2);
   } else if (unit.size() >= 2 && unit.back() == 'B') {

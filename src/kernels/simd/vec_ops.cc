@@ -9,7 +9,6 @@
 #include "kernels/simd/hwy_config.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -19,6 +18,7 @@
 #define HWY_TARGET_INCLUDE "kernels/simd/vec_ops.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
+#include "core/ascii.h"
 #include "core/check.h"
 #include "kernels/cpu/hadamard.h"
 #include "hwy/contrib/math/math-inl.h"
@@ -482,13 +482,9 @@ void RotateInput(const cpu::InputRotation& rot, float* x) {
 const char* TargetName() { return HWY_DYNAMIC_DISPATCH(TargetNameT)(); }
 
 bool CapTarget(const std::string& name, std::string* error) {
-  const auto upper = [](std::string s) {
-    for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return s;
-  };
   std::string names;
   for (const int64_t t : hwy::SupportedAndGeneratedTargets()) {
-    if (upper(name) == upper(hwy::TargetName(t))) {
+    if (AsciiUpper(name) == AsciiUpper(hwy::TargetName(t))) {
       hwy::DisableTargets(t - 1);  // Highway's better targets have the lower bits
       return true;
     }
