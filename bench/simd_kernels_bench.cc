@@ -7,8 +7,9 @@
 // single-core f32 multiply-add peak.
 // Each benchmark: 5 repetitions, aggregates (median) only. Rates are per CPU
 // second (google-benchmark's default), so a loaded machine still compares fairly.
-// Q3P5_repacked is the path the model runs (load-time simd::RepackRows; it
-// falls back to the file layout where the target has no repacked kernel).
+// Q3P5_repacked and Q4_G_repacked are the paths the model runs (load-time
+// simd::RepackRows; it falls back to the file layout where the target has no
+// repacked kernel).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -146,6 +147,8 @@ BENCHMARK(BM_MatVec_Q3P5_repacked_simd)->Apply(Shapes)->Apply(Common);
 SEPTET_MATVEC_BENCH(Q3P5_NL, DType::kQ3P5_NL)
 SEPTET_MATVEC_BENCH(Q3P5_SEED, DType::kQ3P5_SEED)
 SEPTET_MATVEC_BENCH(Q4_G, DType::kQ4_G)
+void BM_MatVec_Q4_G_repacked_simd(benchmark::State& s) { MatVec(s, DType::kQ4_G, true, true); }
+BENCHMARK(BM_MatVec_Q4_G_repacked_simd)->Apply(Shapes)->Apply(Common);
 // Q4_NL: Q4_G's 68-byte blocks, 16 non-uniform levels and a signed 4-bit scale per 32.
 SEPTET_MATVEC_BENCH(Q4_NL, DType::kQ4_NL)
 SEPTET_MATVEC_BENCH(Q8_0, DType::kQ8_0)
@@ -183,6 +186,7 @@ void BM_MatMul_Q8_0_simd(benchmark::State& s) { MatMul(s, DType::kQ8_0, false); 
 void BM_MatMul_F32_simd(benchmark::State& s) { MatMul(s, DType::kF32, false); }
 void BM_MatMul_F32_repacked_simd(benchmark::State& s) { MatMul(s, DType::kF32, true); }
 void BM_MatMul_Q4_G_simd(benchmark::State& s) { MatMul(s, DType::kQ4_G, false); }
+void BM_MatMul_Q4_G_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ4_G, true); }
 void BM_MatMul_Q4_NL_simd(benchmark::State& s) { MatMul(s, DType::kQ4_NL, false); }
 void BM_MatMul_Q4_0_simd(benchmark::State& s) { MatMul(s, DType::kQ4_0, false); }
 void BM_MatMul_Q4_K_simd(benchmark::State& s) { MatMul(s, DType::kQ4_K, false); }
@@ -193,6 +197,7 @@ BENCHMARK(BM_MatMul_Q4_NL_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->
 BENCHMARK(BM_MatMul_Q3P5_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 32})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 6})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q8_0_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_G_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({1536, 576, 64})->Apply(Common);
+BENCHMARK(BM_MatMul_Q4_G_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({1536, 576, 64})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_0_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
 BENCHMARK(BM_MatMul_Q6_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
@@ -225,7 +230,7 @@ void BM_Memcpy(benchmark::State& state) {
 BENCHMARK(BM_Memcpy)->Apply(Common);
 
 // ---- load-time repack (what loading a model spends per matrix) ----
-// Q3P5 file blocks -> slots and F32 rows -> panels for a rows x cols matrix; one
+// Q3P5 file blocks -> slots, Q4_G rows -> groups of 8 and F32 rows -> panels for a rows x cols matrix; one
 // call = the whole matrix, on every hardware thread (simd::ParallelRanges).
 void Repack(benchmark::State& state, DType type) {
   const int64_t rows = state.range(0), cols = state.range(1);
@@ -235,6 +240,8 @@ void Repack(benchmark::State& state, DType type) {
   for (auto _ : state) {
     if (type == DType::kQ3P5) {
       septet::simd::RepackQ3P5Slots(m.view, &out, &v);
+    } else if (type == DType::kQ4_G) {
+      septet::simd::RepackQ4GRows8(m.view, &out, &v);
     } else {
       septet::simd::RepackFloatPanels(m.view, &out, &v);
     }
@@ -249,7 +256,9 @@ void Repack(benchmark::State& state, DType type) {
 }
 void BM_Repack_Q3P5(benchmark::State& s) { Repack(s, DType::kQ3P5); }
 void BM_Repack_F32(benchmark::State& s) { Repack(s, DType::kF32); }
+void BM_Repack_Q4_G(benchmark::State& s) { Repack(s, DType::kQ4_G); }
 BENCHMARK(BM_Repack_Q3P5)->Args({4096, 4096})->Args({14336, 4096})->Apply(Common);
+BENCHMARK(BM_Repack_Q4_G)->Args({4096, 4096})->Apply(Common);
 BENCHMARK(BM_Repack_F32)->Args({4096, 4096})->Apply(Common);
 
 // ---- arithmetic peak reference (single thread) ----

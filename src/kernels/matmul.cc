@@ -120,7 +120,8 @@ void RowsOf(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act
   if (m == 1) {
     simd::MatVecRows(w, r0, r1, act, y + r0);
   } else if (m < MinGemmTokens(w)) {  // a few tokens (batched decoding)
-    const int64_t tile = std::max<int64_t>(4, kMatVecTileBytes / static_cast<int64_t>(std::max<size_t>(w.row_bytes, 1)));
+    int64_t tile = std::max<int64_t>(4, kMatVecTileBytes / static_cast<int64_t>(std::max<size_t>(w.row_bytes, 1)));
+    if (tile >= kRowAlign) tile -= tile % kRowAlign;  // whole row groups of the repacked layouts
     for (int64_t ra = r0; ra < r1; ra += tile) {
       const int64_t rb = std::min<int64_t>(r1, ra + tile);
       for (int64_t t = 0; t < m; ++t) simd::MatVecRows(w, ra, rb, act + t * stride, y + t * w.rows + ra);

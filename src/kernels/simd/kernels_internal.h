@@ -24,6 +24,7 @@ SEPTET_SIMD_DECLARE_FAMILY(Q3P5Seed)
 SEPTET_SIMD_DECLARE_FAMILY(Float)  // F32, F16, BF16 weights (w.type says which)
 SEPTET_SIMD_DECLARE_FAMILY(Q3P5Slots)  // Q3P5 in WeightLayout::kQ3P5Slots (repack.h)
 SEPTET_SIMD_DECLARE_FAMILY(FloatPanels)  // F32, F16, BF16 in WeightLayout::kFloatPanels (repack.h)
+SEPTET_SIMD_DECLARE_FAMILY(Q4GRows8)  // Q4_G in WeightLayout::kQ4GRows8 (repack.h)
 SEPTET_SIMD_DECLARE_FAMILY(GgmlLegacy)   // Q4_0, Q4_1, Q5_0, Q5_1 (w.type says which)
 SEPTET_SIMD_DECLARE_FAMILY(GgmlKQuants)  // Q4_K, Q5_K, Q6_K (w.type says which)
 SEPTET_SIMD_DECLARE_FAMILY(Dequant)  // any other type with F32 activations: to_float, then an f32 dot
@@ -60,6 +61,8 @@ SEPTET_SIMD_DECLARE_FAMILY(Dequant)  // any other type with F32 activations: to_
 bool Q3P5SlotsIsFast();
 // Whether the dispatched target has the fast kFloatPanels kernel (AVX2 and up).
 bool FloatPanelsIsFast();
+// Whether the dispatched target has the fast kQ4GRows8 kernel (AVX2 and up).
+bool Q4GRows8IsFast();
 
 }  // namespace septet::simd::detail
 

@@ -170,6 +170,10 @@ bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
     RepackQ3P5NLPlanes(w, out, repacked);
     return true;
   }
+  if (w.type == DType::kQ4_G && detail::Q4GRows8IsFast()) {
+    RepackQ4GRows8(w, out, repacked);
+    return true;
+  }
   const bool is_float = w.type == DType::kF32 || w.type == DType::kF16 || w.type == DType::kBF16;
   if (is_float && detail::FloatPanelsIsFast()) {
     RepackFloatPanels(w, out, repacked);
@@ -194,6 +198,10 @@ void UnpackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
       out->resize(w.row_bytes * static_cast<size_t>(w.rows));
       for (int64_t r = 0; r < w.rows; ++r) FloatPanelRow(w, r, out->data() + static_cast<size_t>(r) * w.row_bytes);
       break;
+    case cpu::WeightLayout::kQ4GRows8:
+      out->resize(w.row_bytes * static_cast<size_t>(w.rows));
+      for (int64_t r = 0; r < w.rows; ++r) Q4GRows8Row(w, r, out->data() + static_cast<size_t>(r) * w.row_bytes);
+      break;
   }
   *file_view = w;
   file_view->data = out->data();
@@ -203,10 +211,14 @@ void UnpackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
 void RowToFloat(const cpu::WeightView& w, int64_t r, float* out) {
   const TypeTraits& t = GetTypeTraits(w.type);
   if (w.layout == cpu::WeightLayout::kFile) return t.to_float(w.row(r), out, w.cols);
-  if (w.layout == cpu::WeightLayout::kFloatPanels) {
+  if (w.layout == cpu::WeightLayout::kFloatPanels || w.layout == cpu::WeightLayout::kQ4GRows8) {
     thread_local std::vector<uint8_t> row;
     row.resize(w.row_bytes);
-    FloatPanelRow(w, r, row.data());
+    if (w.layout == cpu::WeightLayout::kFloatPanels) {
+      FloatPanelRow(w, r, row.data());
+    } else {
+      Q4GRows8Row(w, r, row.data());
+    }
     return t.to_float(row.data(), out, w.cols);
   }
   std::vector<uint8_t> bytes;

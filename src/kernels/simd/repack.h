@@ -42,6 +42,21 @@
 // level tables are 16 entries that ignore the bits not masked away: bit 3 of i0,
 // i1 and bit 2 of i3). A row's final SHORT block keeps the file layout.
 //
+// WeightLayout::kQ4GRows8 (Q4_G, quant/q4_g.h). Rows are interleaved in groups
+// of kQ4GGroupRows = 8; group g (rows 8 g .. 8 g + 7, 8 row_bytes bytes) holds,
+// block after block, 8 x 68 = 544 bytes per full 128-weight block (a row's final
+// short block of ns sub-blocks: 8 (4 + 16 ns) bytes):
+//   bytes  0..15  d of rows 0..7 (fp16)      bytes 16..31  m of rows 0..7
+//   byte   32 + 128 s + 32 c + 4 r + i  (sub-block s < ns, c, i = 0..3, row r):
+//          low nibble  = code of weight 4 c + i of sub-block s of row r,
+//          high nibble = code of weight 16 + 4 c + i.
+// So one 32-byte load holds the same 4 + 4 weights of the 8 rows (an int32 lane
+// per row): & 15 and (>> 4) & 15 give two vectors of codes, each dotted with one
+// broadcast quad of activations (vpdpbusd, or vpmaddubsw + vpmaddwd), and the
+// per-row sums of a sub-block land in 8 lanes with no horizontal reduction. The
+// last group is padded with zero rows, so the buffer holds ceil(rows / 8) * 8 *
+// row_bytes bytes. Kernels: kernels/simd/dot_q4g_rows8.cc.
+//
 // WeightLayout::kFloatPanels (F32, F16, BF16). Rows are grouped in panels of
 // kFloatPanelRows = 16; panel p holds rows 16 p .. 16 p + 15, k-major: the
 // element of row 16 p + j, column k sits at element (p * cols + k) * 16 + j of the
@@ -63,8 +78,8 @@ namespace septet::simd {
 // Repacks `w` (file layout) when the dispatched SIMD target has a faster kernel
 // for a repacked layout of w.type: fills *out (row-major, w.row_bytes per row)
 // and *repacked (pointing into *out), returns true. Returns false (nothing
-// written) otherwise: types without a repacked layout (all but Q3P5, Q3P5_NL and
-// the float types), targets without the fast kernel (anything below AVX2), or w
+// written) otherwise: types without a repacked layout (all but Q3P5, Q3P5_NL, Q4_G
+// and the float types), targets without the fast kernel (anything below AVX2), or w
 // already repacked.
 bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
 
@@ -83,6 +98,18 @@ void UnpackQ3P5NLPlanes(const cpu::WeightView& w, std::vector<uint8_t>* out);
 // the hardware threads, one per 16 MiB of `bytes`), and returns when all are
 // done. The repacks convert each row on its own, so the cut changes no byte.
 void ParallelRanges(int64_t n, size_t bytes, const std::function<void(int64_t, int64_t)>& f);
+
+inline constexpr int64_t kQ4GGroupRows = 8;
+// Byte of the kQ4GRows8 group block that holds weights 4 c + i (low nibble) and
+// 16 + 4 c + i (high) of sub-block s of lane (row) r.
+constexpr size_t Q4GRows8CodeByte(int s, int c, int r, int i) {
+  return static_cast<size_t>(32 + 128 * s + 32 * c + 4 * r + i);
+}
+// Unconditional Q4_G -> kQ4GRows8 repack (w in the file layout). Every target
+// has a kernel for the result; tests use it on every compiled target.
+void RepackQ4GRows8(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
+// Row r of a kQ4GRows8 view, in the file layout (w.row_bytes bytes to dst).
+void Q4GRows8Row(const cpu::WeightView& w, int64_t r, uint8_t* dst);
 
 inline constexpr int64_t kFloatPanelRows = 16;
 // Bytes of one panel of w (kFloatPanels layout): 16 rows of w.row_bytes.
