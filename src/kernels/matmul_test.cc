@@ -14,6 +14,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/simd/repack.h"
 #include "quant/registry.h"
 #include "util/test_util.h"
 
@@ -58,8 +59,8 @@ double Gamma(int64_t n) { return n * kU / (1.0 - n * kU); }
 const DType kTypes[] = {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0,
                         DType::kQ4_G, DType::kQ3P5, DType::kQ3P5_SEED};
 
-std::vector<float> RunMatMul(const Matrix& w, const std::vector<float>& x, int64_t m, int threads, PrefillPath path,
-                       bool one_row_at_a_time) {
+std::vector<float> RunMatMul(const cpu::WeightView& w, const std::vector<float>& x, int64_t m, int threads,
+                             PrefillPath path, bool one_row_at_a_time) {
   ThreadPool pool(threads);
   MatMulContext ctx;
   ctx.pool = &pool;
@@ -67,11 +68,15 @@ std::vector<float> RunMatMul(const Matrix& w, const std::vector<float>& x, int64
   ctx.min_macs_per_task = 1;  // split every job, however small
   std::vector<float> y(static_cast<size_t>(m * w.rows));
   if (one_row_at_a_time) {
-    for (int64_t i = 0; i < m; ++i) MatMul(w.view(), x.data() + i * w.cols, 1, y.data() + i * w.rows, &ctx);
+    for (int64_t i = 0; i < m; ++i) MatMul(w, x.data() + i * w.cols, 1, y.data() + i * w.rows, &ctx);
   } else {
-    MatMul(w.view(), x.data(), m, y.data(), &ctx);
+    MatMul(w, x.data(), m, y.data(), &ctx);
   }
   return y;
+}
+std::vector<float> RunMatMul(const Matrix& w, const std::vector<float>& x, int64_t m, int threads, PrefillPath path,
+                             bool one_row_at_a_time) {
+  return RunMatMul(w.view(), x, m, threads, path, one_row_at_a_time);
 }
 
 TEST(FastMatMulTest, OwnPathBitIdenticalAcrossThreadsAndBatching) {
@@ -86,6 +91,32 @@ TEST(FastMatMulTest, OwnPathBitIdenticalAcrossThreadsAndBatching) {
           const std::vector<float> got = RunMatMul(w, x, m, threads, PrefillPath::kOwnGemm, rowwise);
           EXPECT_EQ(std::memcmp(got.data(), ref.data(), ref.size() * sizeof(float)), 0)
               << DTypeName(type) << " cols=" << cols << " threads=" << threads << " rowwise=" << rowwise;
+        }
+      }
+    }
+  }
+}
+
+// The same on the load-time repacked layouts the CPU has (simd::RepackRows:
+// Q3P5 slots, Q4_G groups of 8 rows, float panels of 16 on AVX2 and up): row
+// counts and task ranges that cut the groups and panels, short final blocks.
+TEST(FastMatMulTest, RepackedOwnPathBitIdenticalAcrossThreadsAndBatching) {
+  for (DType type : kTypes) {
+    for (int64_t cols : {172, 1000}) {
+      const Matrix w = MakeMatrix(type, 77, cols, 1);
+      std::vector<uint8_t> buf;
+      cpu::WeightView v;
+      if (!simd::RepackRows(w.view(), &buf, &v)) continue;  // no repacked layout for it here
+      for (int64_t m : {1, 3, 8, 19}) {
+        const std::vector<float> x = RandomActs(m * cols, 2);
+        const std::vector<float> ref = RunMatMul(v, x, m, 1, PrefillPath::kOwnGemm, true);
+        for (int threads : {1, 2, 3, 7}) {
+          for (bool rowwise : {false, true}) {
+            const std::vector<float> got = RunMatMul(v, x, m, threads, PrefillPath::kOwnGemm, rowwise);
+            EXPECT_EQ(std::memcmp(got.data(), ref.data(), ref.size() * sizeof(float)), 0)
+                << DTypeName(type) << " cols=" << cols << " m=" << m << " threads=" << threads
+                << " rowwise=" << rowwise;
+          }
         }
       }
     }
