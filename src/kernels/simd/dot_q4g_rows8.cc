@@ -62,91 +62,151 @@ const uint8_t* GroupOf(const cpu::WeightView& w, int64_t g) {
   return w.data + static_cast<size_t>(g * kRows) * w.row_bytes;
 }
 
-// Lane r: the int32 dot of sub-block (128 bytes at q) of row r with the 32
-// activation codes x.
-HWY_INLINE __m256i SubDot8(const uint8_t* q, const int8_t* x, __m256i c15) {
+// A sub-block of the 8 rows (128 bytes at q) as codes: lo[c] holds weights
+// 4c..4c+3 of every row (a dword per row), hi[c] weights 16+4c..16+4c+3.
+struct SubCodes {
+  __m256i lo[4], hi[4];
+};
+HWY_INLINE void DecodeSub(const uint8_t* q, __m256i c15, SubCodes* sc) {
+  for (int c = 0; c < 4; ++c) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * c));
+    sc->lo[c] = _mm256_and_si256(v, c15);
+    sc->hi[c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), c15);
+  }
+}
+
+// Lane r: row r's exact int32 dot of the sub-block with the 32 activation codes x.
+HWY_INLINE __m256i SubDot(const SubCodes& sc, const int8_t* x) {
   const uint8_t* xb = reinterpret_cast<const uint8_t*>(x);
 #if HWY_TARGET == HWY_AVX3_DL
   __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
   for (int c = 0; c < 4; ++c) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * c));
-    lo = Dpbusd256(lo, _mm256_and_si256(v, c15), _mm256_set1_epi32(static_cast<int>(LoadU32(xb + 4 * c))));
-    hi = Dpbusd256(hi, _mm256_and_si256(_mm256_srli_epi16(v, 4), c15),
-                   _mm256_set1_epi32(static_cast<int>(LoadU32(xb + 16 + 4 * c))));
+    lo = Dpbusd256(lo, sc.lo[c], _mm256_set1_epi32(static_cast<int>(LoadU32(xb + 4 * c))));
+    hi = Dpbusd256(hi, sc.hi[c], _mm256_set1_epi32(static_cast<int>(LoadU32(xb + 16 + 4 * c))));
   }
   return _mm256_add_epi32(lo, hi);
 #else
   __m256i p = _mm256_setzero_si256();  // int16 pair sums, |.| <= 8 * 3810
   for (int c = 0; c < 4; ++c) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * c));
-    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(_mm256_and_si256(v, c15),
-                                                 _mm256_set1_epi32(static_cast<int>(LoadU32(xb + 4 * c)))));
-    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), c15),
+    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(sc.lo[c], _mm256_set1_epi32(static_cast<int>(LoadU32(xb + 4 * c)))));
+    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(sc.hi[c],
                                                  _mm256_set1_epi32(static_cast<int>(LoadU32(xb + 16 + 4 * c)))));
   }
   return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 #endif
 }
 
-// Per activation block: x_d and float(x_sum), the broadcast operands of the float step.
+// Per token and activation block: x_d and float(x_sum), the broadcast operands
+// of the float step ([token][block][2]).
 inline HWY_NOINLINE std::vector<float>& MetaOfThread() {  // noinline: see common-inl.h
   thread_local std::vector<float> meta;
   return meta;
 }
+const float* FillMeta(const uint8_t* act, size_t act_stride, int64_t m, int64_t nact) {
+  std::vector<float>& meta = MetaOfThread();
+  meta.resize(static_cast<size_t>(2 * nact * m));
+  for (int64_t t = 0; t < m; ++t) {
+    const uint8_t* a = act + static_cast<size_t>(t) * act_stride;
+    float* mt = meta.data() + 2 * nact * t;
+    for (int64_t i = 0; i < nact; ++i) {
+      mt[2 * i] = Q8AScale(Q8ABlock(a, i));
+      mt[2 * i + 1] = static_cast<float>(Q8ASum(Q8ABlock(a, i)));
+    }
+  }
+  return meta.data();
+}
 
-// The 8 rows of group block gb (ns sub-blocks) into the per-sub-block sums.
-HWY_INLINE void AddGroupBlock(const uint8_t* gb, int ns, const uint8_t* xblk, const float* meta, __m256i c15,
-                              __m256 (&sum)[kSubs]) {
+// The 8 rows of group block gb (ns sub-blocks) into the per-sub-block sums of
+// T tokens (activation blocks xblk[t], their meta mt[t]); each sub-block decoded once.
+template <int T>
+HWY_INLINE void AddGroupBlock(const uint8_t* gb, int ns, const uint8_t* const (&xblk)[T], const float* const (&mt)[T],
+                              __m256i c15, __m256 (&sum)[T][kSubs]) {
   const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(gb)));
   const __m256 m8 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(gb + 16)));
   for (int s = 0; s < kSubs; ++s) {
     if (s >= ns) break;  // a short block's missing sub-blocks add exactly 0 in the file kernel
-    const __m256i acc = SubDot8(gb + Q4GRows8CodeByte(s, 0, 0, 0), Q8ACodes(Q8ABlock(xblk, s)), c15);
-    const __m256 inner =
-        _mm256_fmadd_ps(d8, _mm256_cvtepi32_ps(acc), _mm256_mul_ps(m8, _mm256_broadcast_ss(meta + 2 * s + 1)));
-    sum[s] = _mm256_fmadd_ps(_mm256_broadcast_ss(meta + 2 * s), inner, sum[s]);
+    SubCodes sc;
+    DecodeSub(gb + Q4GRows8CodeByte(s, 0, 0, 0), c15, &sc);
+    for (int t = 0; t < T; ++t) {
+      const __m256i acc = SubDot(sc, Q8ACodes(Q8ABlock(xblk[t], s)));
+      const __m256 inner =
+          _mm256_fmadd_ps(d8, _mm256_cvtepi32_ps(acc), _mm256_mul_ps(m8, _mm256_broadcast_ss(mt[t] + 2 * s + 1)));
+      sum[t][s] = _mm256_fmadd_ps(_mm256_broadcast_ss(mt[t] + 2 * s), inner, sum[t][s]);
+    }
+  }
+}
+
+// Where a call's outputs go: token t, row r at y[t * y_stride + r - y_off]
+// (MatVec: y_off = r0, MatMul: 0), for r in [r0, r1) only.
+struct Out {
+  float* y;
+  int64_t y_stride, y_off, r0, r1;
+};
+
+// Tokens t0 .. t0 + T - 1 of group g (activations act_stride apart, meta
+// meta_stride floats apart); `sweep` (or null) steps once per block.
+template <int T>
+HWY_INLINE void GroupTokens(const cpu::WeightView& w, int64_t g, const uint8_t* act, size_t act_stride,
+                            const float* meta, int64_t meta_stride, int64_t t0, const Out& out, TileSweep* sweep) {
+  const int64_t nb = FullBlocks(w);
+  const int ns = ShortSubs(w);
+  const __m256i c15 = _mm256_set1_epi8(15);
+  const uint8_t* group = GroupOf(w, g);
+  __m256 sum[T][kSubs];
+  for (auto& st : sum) {
+    for (auto& v : st) v = _mm256_setzero_ps();
+  }
+  const uint8_t* xblk[T];
+  const float* mt[T];
+  for (int64_t b = 0; b <= nb; ++b) {
+    const int n = b < nb ? kSubs : ns;
+    if (n == 0) break;
+    if (sweep != nullptr) sweep->Step();
+    for (int t = 0; t < T; ++t) {
+      xblk[t] = Q8ABlock(act + static_cast<size_t>(t0 + t) * act_stride, b * kSubs);
+      mt[t] = meta + (t0 + t) * meta_stride + 2 * kSubs * b;
+    }
+    AddGroupBlock<T>(group + b * kGroupBlockBytes, n, xblk, mt, c15, sum);
+  }
+  const int64_t lo = std::max(out.r0, g * kRows), hi = std::min(out.r1, (g + 1) * kRows);
+  for (int t = 0; t < T; ++t) {
+    const __m256 y8 = _mm256_add_ps(_mm256_add_ps(sum[t][0], sum[t][1]), _mm256_add_ps(sum[t][2], sum[t][3]));
+    float* yt = out.y + (t0 + t) * out.y_stride - out.y_off;
+    if (lo == g * kRows && hi == lo + kRows) {
+      _mm256_storeu_ps(yt + lo, y8);
+    } else {
+      alignas(32) float lanes[kRows];
+      _mm256_store_ps(lanes, y8);
+      for (int64_t r = lo; r < hi; ++r) yt[r] = lanes[r - g * kRows];
+    }
+  }
+}
+
+// Rows [r0, r1) for m tokens, group after group: each group's tokens in tiles of
+// 4 (then 2, 1) while its bytes are in L1, the weight stream prefetched once.
+void RunGroups(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+               const Out& out) {
+  const int64_t nb = FullBlocks(w);
+  const int ns = ShortSubs(w);
+  const int64_t nact = nb * kSubs + ns;
+  const float* meta = FillMeta(act, act_stride, m, nact);
+  const int64_t g0 = r0 / kRows, g1 = (r1 + kRows - 1) / kRows;
+  const RowSpan span{GroupOf(w, g0), GroupOf(w, g1)};
+  for (int64_t g = g0; g < g1; ++g) {
+    TileSweep sweep =
+        SweepAhead(GroupOf(w, g), kRows * w.row_bytes, TilePrefetchBytes(kRows, w.row_bytes), span, nb + (ns > 0));
+    int64_t t = 0;
+    for (; t + 4 <= m; t += 4) GroupTokens<4>(w, g, act, act_stride, meta, 2 * nact, t, out, t == 0 ? &sweep : nullptr);
+    if (t + 2 <= m) {
+      GroupTokens<2>(w, g, act, act_stride, meta, 2 * nact, t, out, t == 0 ? &sweep : nullptr);
+      t += 2;
+    }
+    if (t < m) GroupTokens<1>(w, g, act, act_stride, meta, 2 * nact, t, out, t == 0 ? &sweep : nullptr);
   }
 }
 
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  const int64_t nb = FullBlocks(w);
-  const int ns = ShortSubs(w);
-  const int64_t nact = nb * kSubs + ns;
-  std::vector<float>& meta = MetaOfThread();
-  meta.resize(static_cast<size_t>(2 * nact));
-  for (int64_t i = 0; i < nact; ++i) {
-    meta[2 * i] = Q8AScale(Q8ABlock(act, i));
-    meta[2 * i + 1] = static_cast<float>(Q8ASum(Q8ABlock(act, i)));
-  }
-  const __m256i c15 = _mm256_set1_epi8(15);
-  const int64_t g0 = r0 / kRows, g1 = (r1 + kRows - 1) / kRows;
-  const size_t group_bytes = kRows * w.row_bytes;
-  const RowSpan span{GroupOf(w, g0), GroupOf(w, g1)};
-  for (int64_t g = g0; g < g1; ++g) {
-    const uint8_t* group = GroupOf(w, g);
-    TileSweep sweep = SweepAhead(group, group_bytes, TilePrefetchBytes(kRows, w.row_bytes), span, nb + (ns > 0));
-    __m256 sum[kSubs];
-    for (auto& s : sum) s = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; ++b) {
-      sweep.Step();
-      AddGroupBlock(group + b * kGroupBlockBytes, kSubs, Q8ABlock(act, b * kSubs), meta.data() + 2 * kSubs * b,
-                    c15, sum);
-    }
-    if (ns > 0) {
-      sweep.Step();
-      AddGroupBlock(group + nb * kGroupBlockBytes, ns, Q8ABlock(act, nb * kSubs), meta.data() + 2 * kSubs * nb, c15,
-                    sum);
-    }
-    const __m256 y8 = _mm256_add_ps(_mm256_add_ps(sum[0], sum[1]), _mm256_add_ps(sum[2], sum[3]));
-    const int64_t lo = std::max(r0, g * kRows), hi = std::min(r1, (g + 1) * kRows);
-    if (lo == g * kRows && hi == lo + kRows) {
-      _mm256_storeu_ps(y + (lo - r0), y8);
-    } else {
-      alignas(32) float lanes[kRows];
-      _mm256_store_ps(lanes, y8);
-      for (int64_t r = lo; r < hi; ++r) y[r - r0] = lanes[r - g * kRows];
-    }
-  }
+  RunGroups(w, r0, r1, act, 0, 1, Out{y, 0, r0, r0, r1});
 }
 
 // The Lanes GEMM's rows (natural-order codes, per sub-block (d, m), as
@@ -212,24 +272,19 @@ void DecodeRow(const cpu::WeightView& w, int64_t r, GroupCodes* gc, uint8_t* cod
   std::memcpy(dm, gc->dm.data() + lane * static_cast<size_t>(nsub) * 2, static_cast<size_t>(nsub) * 2 * sizeof(float));
 }
 
-// Below kCodesMinTokens (AVX2 and AVX3: 5) the matvec per token over tiles of
-// whole groups (about 64 KiB, cache-resident across the tokens); from there the
-// Lanes GEMM, as dot_q4g.cc does on the file layout.
-constexpr int64_t kTileBytes = 64 << 10;
+// Up to kGroupTokensMax tokens run through RunGroups (a group's codes decoded
+// once per token tile, the activations broadcast), more through the Lanes GEMM
+// (tokens in the lanes), as dot_q4g.cc does on the file layout. Both give the
+// MatVec bits. The bound from simd_kernels_bench BM_MatMul_Q4_G_repacked_simd
+// (docs/benchmarks.md §0, twentieth session).
+constexpr int64_t kGroupTokensMax = 32;
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                 int64_t m, float* y, int64_t y_stride) {
-  if (m >= kCodesMinTokens) {
-    GroupCodes& gc = GroupCodesOfThread();
-    gc.group = -1;
-    return CodesBitsMatMul<4, Affine>(w, r0, r1, act, act_stride, m, y, y_stride,
-                                      [&](int64_t r, uint8_t* codes, float* dm) { DecodeRow(w, r, &gc, codes, dm); });
-  }
-  const int64_t groups = std::max<int64_t>(1, kTileBytes / static_cast<int64_t>(kRows * w.row_bytes));
-  for (int64_t ra = r0; ra < r1;) {
-    const int64_t rb = std::min(r1, (ra / kRows + groups) * kRows);
-    for (int64_t t = 0; t < m; ++t) MatVecImpl(w, ra, rb, act + static_cast<size_t>(t) * act_stride, y + t * y_stride + ra);
-    ra = rb;
-  }
+  if (m <= kGroupTokensMax) return RunGroups(w, r0, r1, act, act_stride, m, Out{y, y_stride, 0, r0, r1});
+  GroupCodes& gc = GroupCodesOfThread();
+  gc.group = -1;
+  CodesBitsMatMul<4, Affine>(w, r0, r1, act, act_stride, m, y, y_stride,
+                             [&](int64_t r, uint8_t* codes, float* dm) { DecodeRow(w, r, &gc, codes, dm); });
 }
 
 bool IsFastImpl() { return true; }
