@@ -10,10 +10,13 @@
 // (dot_q4g.cc) gets by its horizontal sum, and the float step per lane is its
 // step (CombineAffine: inner = d acc + m x_sum, sum_s += x_d inner, one position
 // per sub-block, then (s0 + s1) + (s2 + s3)): MatVec gives the file layout's
-// bits, and MatMul (the Lanes GEMM of token_lanes-inl.h on rows decoded from this
-// layout) gives MatVec's, as on the file layout. The file kernel's per-row
+// bits. MatMul of up to 32 tokens runs the same kernel with each sub-block
+// decoded once per tile of 4 tokens; of more, the Lanes GEMM of
+// token_lanes-inl.h on rows decoded from this layout (8 at a time); per token
+// both give MatVec's bits, as on the file layout. The file kernel's per-row
 // horizontal sum (HSum4x8) per 128 weights is gone, and one activation broadcast
-// serves 8 rows: on AMD Zen 4 the file kernel was compute-bound at 16 GB/s a core.
+// serves 8 rows: on AMD Zen 4 the file kernel was compute-bound at 16 GB/s a
+// core, this one runs at 26-36 (docs/benchmarks.md §0).
 // Portable targets: each 8-row group back to the file layout, then the file kernels.
 #include "kernels/simd/hwy_config.h"
 
@@ -171,13 +174,13 @@ HWY_INLINE void GroupTokens(const cpu::WeightView& w, int64_t g, const uint8_t* 
   const int64_t lo = std::max(out.r0, g * kRows), hi = std::min(out.r1, (g + 1) * kRows);
   for (int t = 0; t < T; ++t) {
     const __m256 y8 = _mm256_add_ps(_mm256_add_ps(sum[t][0], sum[t][1]), _mm256_add_ps(sum[t][2], sum[t][3]));
-    float* yt = out.y + (t0 + t) * out.y_stride - out.y_off;
+    float* ylo = out.y + (t0 + t) * out.y_stride + (lo - out.y_off);  // row lo's output
     if (lo == g * kRows && hi == lo + kRows) {
-      _mm256_storeu_ps(yt + lo, y8);
+      _mm256_storeu_ps(ylo, y8);
     } else {
       alignas(32) float lanes[kRows];
       _mm256_store_ps(lanes, y8);
-      for (int64_t r = lo; r < hi; ++r) yt[r] = lanes[r - g * kRows];
+      for (int64_t r = lo; r < hi; ++r) ylo[r - lo] = lanes[r - g * kRows];
     }
   }
 }
