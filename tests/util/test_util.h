@@ -9,6 +9,11 @@
 
 namespace septet::testing {
 
+// Error models (Higham): u = 2^-24, the binary32 unit roundoff, and gamma_k =
+// k u / (1 - k u), the relative bound of a value computed with at most k roundings.
+inline constexpr double kU = 1.0 / 16777216.0;
+inline double Gamma(double k) { return k * kU / (1.0 - k * kU); }
+
 // A fresh seed per test process, printed so a failure can be reproduced:
 // rerun with SEPTET_TEST_SEED=<value>.
 uint64_t TestSeed();

@@ -30,8 +30,7 @@
 namespace septet::simd {
 namespace {
 
-constexpr double kU = 1.0 / 16777216.0;  // 2^-24
-double Gamma(double k) { return k * kU / (1.0 - k * kU); }
+using testing::Gamma;
 
 constexpr DType kFloatTypes[] = {DType::kF32, DType::kF16, DType::kBF16};
 

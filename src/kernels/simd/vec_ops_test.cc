@@ -31,8 +31,8 @@
 namespace septet::simd {
 namespace {
 
-constexpr double kU = 1.0 / 16777216.0;
-double Gamma(double k) { return k * kU / (1.0 - k * kU); }
+using testing::Gamma;
+using testing::kU;
 
 class SimdVecOpsTest : public hwy::TestWithParamTarget {};
 INSTANTIATE_TEST_SUITE_P(SimdVecOpsTestGroup, SimdVecOpsTest,
