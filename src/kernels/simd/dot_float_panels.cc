@@ -241,9 +241,7 @@ HWY_AFTER_NAMESPACE();
 namespace septet::simd::detail {
 
 SEPTET_SIMD_FAMILY_DISPATCH(FloatPanels)
-HWY_EXPORT(FloatPanelsIsFastT);
-
-bool FloatPanelsIsFast() { return HWY_DYNAMIC_DISPATCH(FloatPanelsIsFastT)(); }
+SEPTET_SIMD_FAMILY_IS_FAST_DISPATCH(FloatPanels)
 
 }  // namespace septet::simd::detail
 #endif  // HWY_ONCE

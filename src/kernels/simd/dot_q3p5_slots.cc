@@ -291,9 +291,7 @@ HWY_AFTER_NAMESPACE();
 namespace septet::simd::detail {
 
 SEPTET_SIMD_FAMILY_DISPATCH(Q3P5Slots)
-HWY_EXPORT(Q3P5SlotsIsFastT);
-
-bool Q3P5SlotsIsFast() { return HWY_DYNAMIC_DISPATCH(Q3P5SlotsIsFastT)(); }
+SEPTET_SIMD_FAMILY_IS_FAST_DISPATCH(Q3P5Slots)
 
 }  // namespace septet::simd::detail
 #endif  // HWY_ONCE

@@ -354,9 +354,7 @@ HWY_AFTER_NAMESPACE();
 namespace septet::simd::detail {
 
 SEPTET_SIMD_FAMILY_DISPATCH(Q4GRows8)
-HWY_EXPORT(Q4GRows8IsFastT);
-
-bool Q4GRows8IsFast() { return HWY_DYNAMIC_DISPATCH(Q4GRows8IsFastT)(); }
+SEPTET_SIMD_FAMILY_IS_FAST_DISPATCH(Q4GRows8)
 
 }  // namespace septet::simd::detail
 #endif  // HWY_ONCE

@@ -57,6 +57,13 @@ SEPTET_SIMD_DECLARE_FAMILY(Dequant)  // any other type with F32 activations: to_
     HWY_DYNAMIC_DISPATCH(Fmt##MatMulT)(w, r0, r1, act, act_stride, m, y, y_stride);                       \
   }
 
+// A repacked layout's family also says whether the dispatched target has its
+// fast kernel: each target's Fmt##IsFastT() (in HWY_NAMESPACE), exported and
+// dispatched by this, next to SEPTET_SIMD_FAMILY_DISPATCH.
+#define SEPTET_SIMD_FAMILY_IS_FAST_DISPATCH(Fmt) \
+  HWY_EXPORT(Fmt##IsFastT);                      \
+  bool Fmt##IsFast() { return HWY_DYNAMIC_DISPATCH(Fmt##IsFastT)(); }
+
 // Whether the dispatched target has the fast kQ3P5Slots kernel (AVX2).
 bool Q3P5SlotsIsFast();
 // Whether the dispatched target has the fast kFloatPanels kernel (AVX2 and up).
