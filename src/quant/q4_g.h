@@ -46,6 +46,10 @@ static_assert(kQ4GMaxAccLength == 1127288 && kQ4GSubBlockSize <= kQ4GMaxAccLengt
 constexpr size_t Q4GShortBlockBytes(int64_t r) {
   return 4 + 16 * static_cast<size_t>(CeilDiv(r, kQ4GSubBlockSize));
 }
+// Sub-blocks of a row's final short group (0 when n is a multiple of 128).
+constexpr int Q4GShortSubBlocks(int64_t n) {
+  return static_cast<int>(CeilDiv(n % kQ4GBlockSize, kQ4GSubBlockSize));
+}
 constexpr size_t Q4GRowBytes(int64_t n) {
   const int64_t r = n % kQ4GBlockSize;
   return static_cast<size_t>(n / kQ4GBlockSize) * sizeof(BlockQ4G) +
@@ -55,6 +59,7 @@ constexpr double Q4GRowBitsPerWeight(int64_t n) {
   return n <= 0 ? 0.0 : 8.0 * static_cast<double>(Q4GRowBytes(n)) / static_cast<double>(n);
 }
 static_assert(Q4GRowBytes(64) == 36 && Q4GRowBytes(172) == 104);
+static_assert(Q4GShortSubBlocks(128) == 0 && Q4GShortSubBlocks(172) == 2 && Q4GShortSubBlocks(576) == 2);
 
 // Encode `len` (<= 128) weights with given stored fp16 (d, m): nearest codes
 // u = clamp(round((w - m) / d), 0, 15); padding codes are 0.

@@ -109,7 +109,7 @@ HWY_INLINE void RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row,
   __m128 sum[R];
   for (int r = 0; r < R; ++r) sum[r] = _mm_setzero_ps();
   PreparedX px;
-  const int ns = static_cast<int>((w.cols - nb * kBlock + quant::kQ4GSubBlockSize - 1) / quant::kQ4GSubBlockSize);
+  const int ns = quant::Q4GShortSubBlocks(w.cols);
   TileSweep sweep = RowTileSweep(w, row, R, span, nb + (ns > 0));
   for (int64_t b = 0; b < nb; ++b) {
     PrepareX(t, Q8ABlock(act, b * kSubs), kSubs, &px);
@@ -143,7 +143,7 @@ HWY_INLINE void RowsTokensAvx2(const Tables& t, const cpu::WeightView& w, int64_
     for (int k = 0; k < T; ++k) sum[r][k] = _mm_setzero_ps();
   }
   PreparedX px[T];
-  const int ns = static_cast<int>((w.cols - nb * kBlock + quant::kQ4GSubBlockSize - 1) / quant::kQ4GSubBlockSize);
+  const int ns = quant::Q4GShortSubBlocks(w.cols);
   TileSweep sweep = RowTileSweep(w, row, R, span, nb + (ns > 0));
   for (int64_t b = 0; b < nb; ++b) {
     for (int k = 0; k < T; ++k) PrepareX(t, Q8ABlock(act[k], b * kSubs), kSubs, &px[k]);

@@ -58,9 +58,6 @@ static_assert(Q4GRows8CodeByte(1, 0, 0, 0) - Q4GRows8CodeByte(0, 0, 0, 0) == 128
 #if SEPTET_SIMD_X86
 
 int64_t FullBlocks(const cpu::WeightView& w) { return w.cols / quant::kQ4GBlockSize; }
-int ShortSubs(const cpu::WeightView& w) {
-  return static_cast<int>((w.cols % quant::kQ4GBlockSize + quant::kQ4GSubBlockSize - 1) / quant::kQ4GSubBlockSize);
-}
 const uint8_t* GroupOf(const cpu::WeightView& w, int64_t g) {
   return w.data + static_cast<size_t>(g * kRows) * w.row_bytes;
 }
@@ -126,8 +123,7 @@ HWY_INLINE void AddGroupBlock(const uint8_t* gb, int ns, const uint8_t* const (&
                               __m256i c15, __m256 (&sum)[T][kSubs]) {
   const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(gb)));
   const __m256 m8 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(gb + 16)));
-  for (int s = 0; s < kSubs; ++s) {
-    if (s >= ns) break;  // a short block's missing sub-blocks add exactly 0 in the file kernel
+  for (int s = 0; s < ns; ++s) {  // a short block's missing sub-blocks add exactly 0 in the file kernel
     SubCodes sc;
     DecodeSub(gb + Q4GRows8CodeByte(s, 0, 0, 0), c15, &sc);
     for (int t = 0; t < T; ++t) {
@@ -152,7 +148,7 @@ template <int T>
 HWY_INLINE void GroupTokens(const cpu::WeightView& w, int64_t g, const uint8_t* act, size_t act_stride,
                             const float* meta, int64_t meta_stride, int64_t t0, const Out& out, TileSweep* sweep) {
   const int64_t nb = FullBlocks(w);
-  const int ns = ShortSubs(w);
+  const int ns = quant::Q4GShortSubBlocks(w.cols);
   const __m256i c15 = _mm256_set1_epi8(15);
   const uint8_t* group = GroupOf(w, g);
   __m256 sum[T][kSubs];
@@ -190,7 +186,7 @@ HWY_INLINE void GroupTokens(const cpu::WeightView& w, int64_t g, const uint8_t* 
 void RunGroups(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
                const Out& out) {
   const int64_t nb = FullBlocks(w);
-  const int ns = ShortSubs(w);
+  const int ns = quant::Q4GShortSubBlocks(w.cols);
   const int64_t nact = nb * kSubs + ns;
   const float* meta = FillMeta(act, act_stride, m, nact);
   const int64_t g0 = r0 / kRows, g1 = (r1 + kRows - 1) / kRows;
