@@ -182,6 +182,20 @@ bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
   return false;
 }
 
+namespace {
+
+// For the layouts that interleave rows (float panels, Q4_G groups of 8), the
+// function that writes one row's file-layout bytes; null for the others, whose
+// rows stay whole (a one-row view of them unpacks like the matrix).
+using InterleavedRowFn = void (*)(const cpu::WeightView&, int64_t, uint8_t*);
+InterleavedRowFn InterleavedRowOf(cpu::WeightLayout layout) {
+  if (layout == cpu::WeightLayout::kFloatPanels) return FloatPanelRow;
+  if (layout == cpu::WeightLayout::kQ4GRows8) return Q4GRows8Row;
+  return nullptr;
+}
+
+}  // namespace
+
 void UnpackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* file_view) {
   switch (w.layout) {
     case cpu::WeightLayout::kFile:
@@ -195,13 +209,12 @@ void UnpackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
       UnpackQ3P5NLPlanes(w, out);
       break;
     case cpu::WeightLayout::kFloatPanels:
+    case cpu::WeightLayout::kQ4GRows8: {
+      const InterleavedRowFn row_of = InterleavedRowOf(w.layout);
       out->resize(w.row_bytes * static_cast<size_t>(w.rows));
-      for (int64_t r = 0; r < w.rows; ++r) FloatPanelRow(w, r, out->data() + static_cast<size_t>(r) * w.row_bytes);
+      for (int64_t r = 0; r < w.rows; ++r) row_of(w, r, out->data() + static_cast<size_t>(r) * w.row_bytes);
       break;
-    case cpu::WeightLayout::kQ4GRows8:
-      out->resize(w.row_bytes * static_cast<size_t>(w.rows));
-      for (int64_t r = 0; r < w.rows; ++r) Q4GRows8Row(w, r, out->data() + static_cast<size_t>(r) * w.row_bytes);
-      break;
+    }
   }
   *file_view = w;
   file_view->data = out->data();
@@ -211,14 +224,10 @@ void UnpackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
 void RowToFloat(const cpu::WeightView& w, int64_t r, float* out) {
   const TypeTraits& t = GetTypeTraits(w.type);
   if (w.layout == cpu::WeightLayout::kFile) return t.to_float(w.row(r), out, w.cols);
-  if (w.layout == cpu::WeightLayout::kFloatPanels || w.layout == cpu::WeightLayout::kQ4GRows8) {
+  if (const InterleavedRowFn row_of = InterleavedRowOf(w.layout)) {
     thread_local std::vector<uint8_t> row;
     row.resize(w.row_bytes);
-    if (w.layout == cpu::WeightLayout::kFloatPanels) {
-      FloatPanelRow(w, r, row.data());
-    } else {
-      Q4GRows8Row(w, r, row.data());
-    }
+    row_of(w, r, row.data());
     return t.to_float(row.data(), out, w.cols);
   }
   std::vector<uint8_t> bytes;
