@@ -466,3 +466,21 @@ BENCHMARK(BM_AttendHead)->Arg(256)->Arg(2048)->Apply(Common);
 }  // namespace
 
 BENCHMARK_MAIN();
+
+// Attention of one token's GQA group over n_pos cached positions, F32 cache
+// (simd::AttendGroup, what the CPU context runs per token and KV head): n_q
+// query heads of head_dim 64 (SmolLM2-135M: 3 heads a group; TinyLlama: 8).
+// GMAC/s counts 2 n_q n_pos head_dim multiply-adds (scores and values).
+void BM_AttendGroup(benchmark::State& state) {
+  const int64_t n_q = state.range(0), n_pos = state.range(1), hd = 64, stride = 3 * hd;
+  const auto q = Gaussian(n_q * hd, 1.0f, 1), k = Gaussian(n_pos * stride, 1.0f, 2), v = Gaussian(n_pos * stride, 1.0f, 3);
+  std::vector<float> scores(static_cast<size_t>(n_q * n_pos)), out(static_cast<size_t>(n_q * hd));
+  for (auto _ : state) {
+    septet::simd::AttendGroup(q.data(), hd, n_q, k.data(), v.data(), n_pos, hd, stride, 0.125f, scores.data(),
+                              out.data(), hd);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["GMAC/s"] = benchmark::Counter(static_cast<double>(state.iterations() * 2 * n_q * n_pos * hd) * 1e-9,
+                                                benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_AttendGroup)->Args({3, 32})->Args({3, 256})->Args({3, 512})->Args({8, 256})->Args({1, 256})->Apply(Common);

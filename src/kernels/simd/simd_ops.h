@@ -59,8 +59,11 @@ float Dot(const float* a, const float* b, int64_t n);     // attention scores
 void RotateInput(const cpu::InputRotation& rot, float* x);
 void Axpy(float a, const float* x, float* y, int64_t n);  // y += a * x
 // One query head over n_pos cached keys / values (cpu::AttendHead's contract):
-// exactly the floats of scores[t] = Dot(q, k_t) * scale, Softmax(scores),
-// out = 0 then Axpy(scores[t], v_t, out) for t = 0.. n_pos - 1, in one call.
+// scores[t] = q . k_t * scale, Softmax(scores), out = sum_t scores[t] v_t, in
+// one call. Its float arithmetic is its own (vec_ops.cc: on the hand-written
+// x86 targets each score's lanes fold in a fixed tree, the value sum runs in
+// two FMA chains), fixed per target whatever the call, so decode, prefill and
+// AttendGroup give a token the same bits.
 void AttendHead(const float* q, const float* k, const float* v, int64_t n_pos, int64_t head_dim, int64_t stride,
                 float scale, float* scores, float* out);
 // AttendHead for n_q query heads over the same keys / values (one GQA group):

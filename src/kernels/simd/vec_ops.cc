@@ -150,23 +150,45 @@ HWY_INLINE __m128 Reduce4(__m128 c0, __m128 c1, __m128 c2, __m128 c3) {
   const __m128 t23 = _mm_add_ps(_mm_unpacklo_ps(c2, c3), _mm_unpackhi_ps(c2, c3));
   return _mm_add_ps(_mm_movelh_ps(t01, t23), _mm_movehl_ps(t23, t01));
 }
-HWY_INLINE __m128 Reduce4(__m256 c0, __m256 c1, __m256 c2, __m256 c3) {
+// The first two levels of Reduce4 at full width: lane 4b + j of the result is
+// key j's sum over 128-bit block b (pairs of lanes, then the pairs).
+HWY_INLINE __m256 FoldPairs(__m256 c0, __m256 c1, __m256 c2, __m256 c3) {
   const __m256 t01 = _mm256_add_ps(_mm256_unpacklo_ps(c0, c1), _mm256_unpackhi_ps(c0, c1));
   const __m256 t23 = _mm256_add_ps(_mm256_unpacklo_ps(c2, c3), _mm256_unpackhi_ps(c2, c3));
-  const __m256 u = _mm256_add_ps(
-      _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(t01), _mm256_castps_pd(t23))),
-      _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(t01), _mm256_castps_pd(t23))));
+  return _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(t01), _mm256_castps_pd(t23))),
+                       _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(t01), _mm256_castps_pd(t23))));
+}
+HWY_INLINE __m128 Reduce4(__m256 c0, __m256 c1, __m256 c2, __m256 c3) {
+  const __m256 u = FoldPairs(c0, c1, c2, c3);
   return _mm_add_ps(_mm256_castps256_ps128(u), _mm256_extractf128_ps(u, 1));
 }
+// Reduce4 of two quads of keys in one vector: [quad 0's 4 sums | quad 1's],
+// the blocks folded as Reduce4 folds them (block 0 + block 1).
+HWY_INLINE __m256 FoldBlocks(__m256 u0, __m256 u1) {
+  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
 #if HWY_TARGET != HWY_AVX2
-HWY_INLINE __m128 Reduce4(__m512 c0, __m512 c1, __m512 c2, __m512 c3) {
+HWY_INLINE __m512 FoldPairs(__m512 c0, __m512 c1, __m512 c2, __m512 c3) {
   const __m512 t01 = _mm512_add_ps(_mm512_unpacklo_ps(c0, c1), _mm512_unpackhi_ps(c0, c1));
   const __m512 t23 = _mm512_add_ps(_mm512_unpacklo_ps(c2, c3), _mm512_unpackhi_ps(c2, c3));
-  const __m512 u = _mm512_add_ps(
-      _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t01), _mm512_castps_pd(t23))),
-      _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t01), _mm512_castps_pd(t23))));
+  return _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t01), _mm512_castps_pd(t23))),
+                       _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t01), _mm512_castps_pd(t23))));
+}
+HWY_INLINE __m128 Reduce4(__m512 c0, __m512 c1, __m512 c2, __m512 c3) {
+  const __m512 u = FoldPairs(c0, c1, c2, c3);
   const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(u), _mm512_extractf32x8_ps(u, 1));
   return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+// Reduce4 of four quads in one vector, the blocks folded in Reduce4's order:
+// (block 0 + block 2) + (block 1 + block 3).
+HWY_INLINE __m512 FoldBlocks(__m512 u0, __m512 u1, __m512 u2, __m512 u3) {
+  // [u0: 0+2, 1+3 | u1: 0+2, 1+3], the same for u2, u3
+  const __m512 a = _mm512_add_ps(_mm512_shuffle_f32x4(u0, u1, _MM_SHUFFLE(1, 0, 1, 0)),
+                                 _mm512_shuffle_f32x4(u0, u1, _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m512 b = _mm512_add_ps(_mm512_shuffle_f32x4(u2, u3, _MM_SHUFFLE(1, 0, 1, 0)),
+                                 _mm512_shuffle_f32x4(u2, u3, _MM_SHUFFLE(3, 2, 3, 2)));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(2, 0, 2, 0)),
+                       _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 #endif
 #endif  // SEPTET_SIMD_X86
@@ -213,7 +235,66 @@ HWY_INLINE void Scores(const float* q, const float* k, int64_t stride, int64_t n
   }
 }
 
-// kernels::AttendHead in one call: the scores (Scores, 4 keys at a time),
+#if SEPTET_SIMD_X86
+// Scores<4> of Lanes() keys [t, t + N) for a head of exactly R * 4 N floats (no
+// tail), unrolled: each quad of keys runs Scores<4>'s products and sums in its
+// order, then Reduce4's folds for all quads at once (FoldPairs per quad,
+// FoldBlocks across them: the same additions in the same order), the N sums
+// scaled as one vector (lane-wise multiplies: the same floats) and stored. The
+// generic loop, a quad at a time, ran the attention of 64-float heads at 12-24
+// GMAC/s on one AMD Zen 4 core (simd_kernels_bench BM_AttendGroup): loop state
+// spilled, each quad's sums re-read from the stack, and a ~20-cycle fold chain
+// per quad.
+template <int R>
+HWY_INLINE void ScoresRowFixed(const float* q, const float* k, int64_t stride, float scale, float* out) {
+  const hn::ScalableTag<float> df;
+  constexpr size_t N = hn::MaxLanes(df);
+  constexpr int kQuads = static_cast<int>(N / 4);
+  using V = decltype(hn::Zero(df));
+  decltype(V().raw) u[kQuads];
+  for (int qd = 0; qd < kQuads; ++qd) {
+    const float* kq = k + 4 * qd * stride;
+    V s[4][4];
+    for (auto& key : s) {
+      for (V& x : key) x = hn::Zero(df);
+    }
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < 4; ++c) {
+        const size_t i = (4 * static_cast<size_t>(r) + static_cast<size_t>(c)) * N;
+        const V qv = hn::LoadU(df, q + i);
+        for (int j = 0; j < 4; ++j) s[j][c] = hn::MulAdd(qv, hn::LoadU(df, kq + j * stride + i), s[j][c]);
+      }
+    }
+    V c4[4];
+    for (int j = 0; j < 4; ++j) c4[j] = hn::Add(hn::Add(s[j][0], s[j][1]), hn::Add(s[j][2], s[j][3]));
+    u[qd] = FoldPairs(c4[0].raw, c4[1].raw, c4[2].raw, c4[3].raw);
+  }
+#if HWY_TARGET == HWY_AVX2
+  const V sums{FoldBlocks(u[0], u[1])};
+#else
+  const V sums{FoldBlocks(u[0], u[1], u[2], u[3])};
+#endif
+  hn::StoreU(hn::Mul(sums, hn::Set(df, scale)), df, out);
+}
+#endif
+
+// Keys [t, t + kRowKeys) through ScoresRowFixed where the head is 4, 8 or 16
+// vectors long (false: the caller runs Scores<4>).
+constexpr int64_t kRowKeys = static_cast<int64_t>(hn::MaxLanes(hn::ScalableTag<float>()));
+HWY_INLINE bool ScoresRow(const float* q, const float* k, int64_t stride, int64_t hd, float scale, float* out) {
+#if SEPTET_SIMD_X86
+  const int64_t n4 = 4 * kRowKeys;
+  if (hd == n4) return ScoresRowFixed<1>(q, k, stride, scale, out), true;
+  if (hd == 2 * n4) return ScoresRowFixed<2>(q, k, stride, scale, out), true;
+  if (hd == 4 * n4) return ScoresRowFixed<4>(q, k, stride, scale, out), true;
+#else
+  (void)q, (void)k, (void)stride, (void)hd, (void)scale, (void)out;
+#endif
+  return false;
+}
+
+// kernels::AttendHead in one call: the scores (ScoresRow a vector's lanes of
+// keys at a time where the head allows, then Scores 4 keys at a time, then 1),
 // SoftmaxT, then out = sum_t p_t v_t in column blocks of 4 vectors, each column
 // as two FMA chains (even and odd t, added at the end) so the FMA latency does
 // not bound it; columns past the blocks as AxpyT's chain. Decode and prefill
@@ -222,6 +303,7 @@ void AttendHeadT(const float* q, const float* k, const float* v, int64_t n_pos, 
                  float scale, float* scores, float* out) {
   SEPTET_DCHECK(n_pos > 0);
   int64_t t = 0;
+  while (t + kRowKeys <= n_pos && ScoresRow(q, k + t * stride, stride, hd, scale, scores + t)) t += kRowKeys;
   for (; t + 4 <= n_pos; t += 4) Scores<4>(q, k + t * stride, stride, hd, scale, scores + t);
   for (; t < n_pos; ++t) Scores<1>(q, k + t * stride, stride, hd, scale, scores + t);
   SoftmaxT(scores, n_pos);
@@ -280,6 +362,13 @@ void AttendGroupT(const float* q, int64_t q_stride, int64_t n_q, const float* k,
     return;
   }
   int64_t t = 0;
+  for (; t + kRowKeys <= n_pos; t += kRowKeys) {
+    bool fixed = true;
+    for (int64_t g = 0; g < n_q && fixed; ++g) {
+      fixed = ScoresRow(q + g * q_stride, k + t * stride, stride, hd, scale, scores + g * n_pos + t);
+    }
+    if (!fixed) break;
+  }
   for (; t + 4 <= n_pos; t += 4) {
     for (int64_t g = 0; g < n_q; ++g) Scores<4>(q + g * q_stride, k + t * stride, stride, hd, scale, scores + g * n_pos + t);
   }

@@ -179,6 +179,67 @@ TEST_P(SimdVecOpsTest, AttendHeadMatchesLongDoubleReference) {
   }
 }
 
+// The score arithmetic AttendHead documents (vec_ops.cc Scores), replayed in
+// scalar code for a head of whole vectors of `lanes` floats: four lane
+// accumulators, each an FMA chain over its vectors (then the single vectors
+// past the blocks of four into the first), combined (a0 + a1) + (a2 + a3),
+// then on the hand-written x86 targets Reduce4's folds (lanes (0 + 2) + (1 + 3)
+// within each 128-bit block, then the blocks: 0 + 1, or (0 + 2) + (1 + 3)),
+// times scale.
+float ReplayScore(const float* q, const float* k, int64_t hd, int64_t lanes, float scale) {
+  std::vector<float> a(static_cast<size_t>(4 * lanes), 0.0f);
+  int64_t i = 0;
+  for (; i + 4 * lanes <= hd; i += 4 * lanes) {
+    for (int64_t j = 0; j < 4 * lanes; ++j) a[static_cast<size_t>(j)] = std::fma(q[i + j], k[i + j], a[static_cast<size_t>(j)]);
+  }
+  for (; i + lanes <= hd; i += lanes) {
+    for (int64_t l = 0; l < lanes; ++l) a[static_cast<size_t>(l)] = std::fma(q[i + l], k[i + l], a[static_cast<size_t>(l)]);
+  }
+  std::vector<float> c(static_cast<size_t>(lanes)), blk(static_cast<size_t>(lanes / 4));
+  for (int64_t l = 0; l < lanes; ++l) {
+    const auto at = [&](int64_t v) { return a[static_cast<size_t>(v * lanes + l)]; };
+    c[static_cast<size_t>(l)] = (at(0) + at(1)) + (at(2) + at(3));
+  }
+  for (int64_t b = 0; b < lanes / 4; ++b) {
+    const float* cb = c.data() + 4 * b;
+    blk[static_cast<size_t>(b)] = (cb[0] + cb[2]) + (cb[1] + cb[3]);
+  }
+  const float sum = lanes == 8 ? blk[0] + blk[1] : (blk[0] + blk[2]) + (blk[1] + blk[3]);
+  return sum * scale;
+}
+
+// AttendHead's probabilities, bit for bit, are Softmax of the scores of that
+// arithmetic on AVX2 (8 lanes) and AVX3 / AVX3_DL (16); elsewhere of Dot(q, k_t)
+// * scale (one SumOfLanes per key, as Dot). So the key loops (a vector's lanes
+// of keys at a time with the folds shared, four keys at a time, one at a time)
+// change no number. Head sizes on both sides of the unrolled lengths (4, 8, 16
+// vectors); key counts that are multiples of 4 (a lone key takes SumOfLanes on
+// every target) on both sides of the key blocks.
+TEST_P(SimdVecOpsTest, AttendHeadScoresFollowTheDocumentedArithmetic) {
+  const int64_t target = GetParam();
+  const int64_t lanes = target == HWY_AVX2 ? 8 : (target == HWY_AVX3 || target == HWY_AVX3_DL) ? 16 : 0;
+  auto rng = testing::MakeRng(79);
+  for (int64_t hd : {16, 32, 48, 64, 80, 128, 256}) {
+    for (int64_t n_pos : {4, 8, 12, 16, 20, 28, 32, 36, 64, 68}) {
+      const int64_t stride = hd + 7;
+      const auto q = testing::RandomWeights(rng, hd, 1.0f);
+      const auto k = testing::RandomWeights(rng, n_pos * stride, 1.0f);
+      const auto v = testing::RandomWeights(rng, n_pos * stride, 1.0f);
+      const float scale = 0.125f;
+      std::vector<float> probs(static_cast<size_t>(n_pos)), out(static_cast<size_t>(hd));
+      AttendHead(q.data(), k.data(), v.data(), n_pos, hd, stride, scale, probs.data(), out.data());
+      std::vector<float> p(static_cast<size_t>(n_pos));
+      for (int64_t t = 0; t < n_pos; ++t) {
+        const float* kt = k.data() + t * stride;
+        p[static_cast<size_t>(t)] = lanes > 0 ? ReplayScore(q.data(), kt, hd, lanes, scale) : Dot(q.data(), kt, hd) * scale;
+      }
+      Softmax(p.data(), n_pos);
+      ASSERT_EQ(0, std::memcmp(p.data(), probs.data(), static_cast<size_t>(n_pos) * sizeof(float)))
+          << "hd=" << hd << " n_pos=" << n_pos << " " << TargetName();
+    }
+  }
+}
+
 // AttendGroup is AttendHead for several heads over the same keys and values,
 // with the loops reordered: every head's output and probabilities must be
 // AttendHead's, bit for bit (position counts on both sides of the 64-position
