@@ -306,9 +306,59 @@ constexpr size_t LanePackBlock(int copies) {
 
 // Tokens [t0, t0 + nt) packed, each quad `kCopies` times (missing tokens: zero
 // codes, scales, offsets).
+#if HWY_TARGET == HWY_AVX3_DL
+// PackLanes<2> of a whole tile (8 tokens): per block, 8 quads of the 8 tokens at a
+// time, an 8 x 8 dword transpose (a quad's 8 tokens in one vector), each dword
+// widened to a qword and copied into its upper half. The byte-by-byte copy with
+// a memset first took 15-20 % of the GEMM's time in SmolLM2's prefill (perf), where
+// every task packs the whole chunk for its 72-384 rows.
+HWY_INLINE void PackFullTile2(const uint8_t* act, size_t act_stride, int64_t t0, int64_t nbs, uint8_t* out) {
+  constexpr size_t kQuadBytes = kLT * 4 * 2;
+  for (int64_t b = 0; b < nbs; ++b) {
+    uint8_t* ob = out + static_cast<size_t>(b) * LanePackBlock(2);
+    const uint8_t* xb[kLT];
+    for (int t = 0; t < kLT; ++t) xb[t] = act + static_cast<size_t>(t0 + t) * act_stride + b * kActBytes;
+    for (int g = 0; g < kQuads / 8; ++g) {
+      __m256i r[kLT];
+      for (int t = 0; t < kLT; ++t) r[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[t] + kActQs + 32 * g));
+      // 8 x 8 transpose of dwords: c[q] = [token 0's quad q, .., token 7's].
+      __m256i u[kLT], v[kLT];
+      for (int t = 0; t < kLT; t += 2) {
+        u[t] = _mm256_unpacklo_epi32(r[t], r[t + 1]);
+        u[t + 1] = _mm256_unpackhi_epi32(r[t], r[t + 1]);
+      }
+      for (int t = 0; t < kLT; t += 4) {
+        v[t] = _mm256_unpacklo_epi64(u[t], u[t + 2]);
+        v[t + 1] = _mm256_unpackhi_epi64(u[t], u[t + 2]);
+        v[t + 2] = _mm256_unpacklo_epi64(u[t + 1], u[t + 3]);
+        v[t + 3] = _mm256_unpackhi_epi64(u[t + 1], u[t + 3]);
+      }
+      for (int q = 0; q < 4; ++q) {  // v[q]: quads q (low half) and q + 4 (high) of tokens 0-3, v[q + 4] of 4-7
+        const __m256i lo = _mm256_permute2x128_si256(v[q], v[q + 4], 0x20);
+        const __m256i hi = _mm256_permute2x128_si256(v[q], v[q + 4], 0x31);
+        const __m512i wl = _mm512_cvtepu32_epi64(lo), wh = _mm512_cvtepu32_epi64(hi);
+        _mm512_store_si512(ob + kQuadBytes * (8 * g + q), _mm512_or_si512(wl, _mm512_slli_epi64(wl, 32)));
+        _mm512_store_si512(ob + kQuadBytes * (8 * g + q + 4), _mm512_or_si512(wh, _mm512_slli_epi64(wh, 32)));
+      }
+    }
+    float* f = reinterpret_cast<float*>(ob + kQuads * kQuadBytes);
+    for (int t = 0; t < kLT; ++t) {
+      const float d = ActScale(xb[t]), o = ActOffset(xb[t]);
+      f[2 * t] = f[2 * t + 1] = d;
+      f[2 * kLT + 2 * t] = f[2 * kLT + 2 * t + 1] = o;
+    }
+  }
+}
+#endif
+
 template <int kCopies>
 HWY_INLINE void PackLanes(const uint8_t* act, size_t act_stride, int64_t t0, int nt, int64_t nbs, uint8_t* out) {
   constexpr size_t kQuadBytes = kLT * 4 * kCopies;
+#if HWY_TARGET == HWY_AVX3_DL
+  if constexpr (kCopies == 2) {
+    if (nt == kLT) return PackFullTile2(act, act_stride, t0, nbs, out);
+  }
+#endif
   std::memset(out, 0, static_cast<size_t>(nbs) * LanePackBlock(kCopies));
   for (int t = 0; t < nt; ++t) {
     const uint8_t* xr = act + static_cast<size_t>(t0 + t) * act_stride;
@@ -598,6 +648,31 @@ HWY_INLINE void LanesBlock(const uint8_t* const* codes, const float* const* hm, 
 // y of rows 0 .. nr - 1 of the R pairs, tokens 0 .. nt - 1: (s_0 + s_1) + (s_2 + s_3).
 template <int R>
 HWY_INLINE void LanesStore(const __m512 (&s)[R][4], int nr, int nt, float* y, int64_t y_stride) {
+  if constexpr (R == 4) {
+    if (nr == 2 * R) {  // 8 rows: each token's 8 outputs are contiguous, one 256-bit store
+      __m512d o[R];
+      for (int p = 0; p < R; ++p) {
+        o[p] = _mm512_castps_pd(_mm512_add_ps(_mm512_add_ps(s[p][0], s[p][1]), _mm512_add_ps(s[p][2], s[p][3])));
+      }
+      // qword t of o[p] is token t's rows 2p, 2p + 1; block i of a (b) holds token 2i's (2i + 1's) for pairs 0,
+      // 1, of c (d) for pairs 2, 3.
+      const __m512d a = _mm512_unpacklo_pd(o[0], o[1]), b = _mm512_unpackhi_pd(o[0], o[1]);
+      const __m512d c = _mm512_unpacklo_pd(o[2], o[3]), d = _mm512_unpackhi_pd(o[2], o[3]);
+      const auto tokens = [&](__m512d x, __m512d z, int t) HWY_ATTR {  // tokens t, t + 2, t + 4, t + 6
+        const auto order = [](__m512d v) { return _mm512_shuffle_f64x2(v, v, _MM_SHUFFLE(3, 1, 2, 0)); };
+        const __m512d lo = order(_mm512_shuffle_f64x2(x, z, _MM_SHUFFLE(1, 0, 1, 0)));  // [x0 z0 | x1 z1]
+        const __m512d hi = order(_mm512_shuffle_f64x2(x, z, _MM_SHUFFLE(3, 2, 3, 2)));  // [x2 z2 | x3 z3]
+        const __m256d v[4] = {_mm512_castpd512_pd256(lo), _mm512_extractf64x4_pd(lo, 1),
+                              _mm512_castpd512_pd256(hi), _mm512_extractf64x4_pd(hi, 1)};
+        for (int i = 0; i < 4 && t + 2 * i < nt; ++i) {
+          _mm256_storeu_pd(reinterpret_cast<double*>(y + (t + 2 * i) * y_stride), v[i]);
+        }
+      };
+      tokens(a, c, 0);
+      tokens(b, d, 1);
+      return;
+    }
+  }
   for (int p = 0; p < R; ++p) {
     alignas(64) float o[16];
     _mm512_store_ps(o, _mm512_add_ps(_mm512_add_ps(s[p][0], s[p][1]), _mm512_add_ps(s[p][2], s[p][3])));
