@@ -191,6 +191,26 @@ HWY_INLINE __m256i MulAddU8I8(__m256i u, __m256i x, __m256i w16) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), w16);
 }
 
+// 8 x 8 transpose of dwords: on return r[q] holds dword q of the 8 inputs, in
+// input order (the GEMMs' activation packs: token t's quad q to lane t).
+HWY_INLINE void Transpose8x8Epi32(__m256i (&r)[8]) {
+  __m256i u[8], v[8];
+  for (int t = 0; t < 8; t += 2) {  // per 128-bit half: [a0 b0 a1 b1], [a2 b2 a3 b3]
+    u[t] = _mm256_unpacklo_epi32(r[t], r[t + 1]);
+    u[t + 1] = _mm256_unpackhi_epi32(r[t], r[t + 1]);
+  }
+  for (int t = 0; t < 8; t += 4) {  // v[t + j]: dwords j (low half) and j + 4 (high) of inputs t .. t + 3
+    v[t] = _mm256_unpacklo_epi64(u[t], u[t + 2]);
+    v[t + 1] = _mm256_unpackhi_epi64(u[t], u[t + 2]);
+    v[t + 2] = _mm256_unpacklo_epi64(u[t + 1], u[t + 3]);
+    v[t + 3] = _mm256_unpackhi_epi64(u[t + 1], u[t + 3]);
+  }
+  for (int j = 0; j < 4; ++j) {
+    r[j] = _mm256_permute2x128_si256(v[j], v[j + 4], 0x20);
+    r[j + 4] = _mm256_permute2x128_si256(v[j], v[j + 4], 0x31);
+  }
+}
+
 // The sums of the 16 signed bytes in each 128-bit half of v: vpsadbw adds 8
 // bytes of v + 128 per 64-bit lane, less 16 * 128 per half.
 HWY_INLINE void HalfSumsI8(__m256i v, int32_t* lo, int32_t* hi) {

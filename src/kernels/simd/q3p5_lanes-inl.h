@@ -306,46 +306,43 @@ constexpr size_t LanePackBlock(int copies) {
 
 // Tokens [t0, t0 + nt) packed, each quad `kCopies` times (missing tokens: zero
 // codes, scales, offsets).
-#if HWY_TARGET == HWY_AVX3_DL
-// PackLanes<2> of a whole tile (8 tokens): per block, 8 quads of the 8 tokens at a
-// time, an 8 x 8 dword transpose (a quad's 8 tokens in one vector), each dword
-// widened to a qword and copied into its upper half. The byte-by-byte copy with
-// a memset first took 15-20 % of the GEMM's time in SmolLM2's prefill (perf), where
-// every task packs the whole chunk for its 72-384 rows.
-HWY_INLINE void PackFullTile2(const uint8_t* act, size_t act_stride, int64_t t0, int64_t nbs, uint8_t* out) {
-  constexpr size_t kQuadBytes = kLT * 4 * 2;
+#if SEPTET_SIMD_X86
+// PackLanes of a whole tile (8 tokens): per block, 8 quads of the 8 tokens at a
+// time, an 8 x 8 dword transpose (a quad's 8 tokens in one vector), stored as
+// is (kCopies 1) or each dword widened to a qword and copied into its upper half
+// (kCopies 2, AVX3_DL). The byte-by-byte copy with a memset first took 15-20 %
+// of the AVX3_DL GEMM's time in SmolLM2's prefill (perf), where every task
+// packs the whole chunk for its 72-384 rows.
+template <int kCopies>
+HWY_INLINE void PackFullTile(const uint8_t* act, size_t act_stride, int64_t t0, int64_t nbs, uint8_t* out) {
+  static_assert(kCopies == 1 || (kCopies == 2 && HWY_TARGET == HWY_AVX3_DL));
+  constexpr size_t kQuadBytes = kLT * 4 * kCopies;
   for (int64_t b = 0; b < nbs; ++b) {
-    uint8_t* ob = out + static_cast<size_t>(b) * LanePackBlock(2);
+    uint8_t* ob = out + static_cast<size_t>(b) * LanePackBlock(kCopies);
     const uint8_t* xb[kLT];
     for (int t = 0; t < kLT; ++t) xb[t] = act + static_cast<size_t>(t0 + t) * act_stride + b * kActBytes;
     for (int g = 0; g < kQuads / 8; ++g) {
       __m256i r[kLT];
       for (int t = 0; t < kLT; ++t) r[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[t] + kActQs + 32 * g));
-      // 8 x 8 transpose of dwords: c[q] = [token 0's quad q, .., token 7's].
-      __m256i u[kLT], v[kLT];
-      for (int t = 0; t < kLT; t += 2) {
-        u[t] = _mm256_unpacklo_epi32(r[t], r[t + 1]);
-        u[t + 1] = _mm256_unpackhi_epi32(r[t], r[t + 1]);
-      }
-      for (int t = 0; t < kLT; t += 4) {
-        v[t] = _mm256_unpacklo_epi64(u[t], u[t + 2]);
-        v[t + 1] = _mm256_unpackhi_epi64(u[t], u[t + 2]);
-        v[t + 2] = _mm256_unpacklo_epi64(u[t + 1], u[t + 3]);
-        v[t + 3] = _mm256_unpackhi_epi64(u[t + 1], u[t + 3]);
-      }
-      for (int q = 0; q < 4; ++q) {  // v[q]: quads q (low half) and q + 4 (high) of tokens 0-3, v[q + 4] of 4-7
-        const __m256i lo = _mm256_permute2x128_si256(v[q], v[q + 4], 0x20);
-        const __m256i hi = _mm256_permute2x128_si256(v[q], v[q + 4], 0x31);
-        const __m512i wl = _mm512_cvtepu32_epi64(lo), wh = _mm512_cvtepu32_epi64(hi);
-        _mm512_store_si512(ob + kQuadBytes * (8 * g + q), _mm512_or_si512(wl, _mm512_slli_epi64(wl, 32)));
-        _mm512_store_si512(ob + kQuadBytes * (8 * g + q + 4), _mm512_or_si512(wh, _mm512_slli_epi64(wh, 32)));
+      Transpose8x8Epi32(r);  // r[q]: quad 8g + q of tokens 0 .. 7
+      for (int q = 0; q < 8; ++q) {
+        uint8_t* oq = ob + kQuadBytes * (8 * g + q);
+        if constexpr (kCopies == 1) {
+          _mm256_store_si256(reinterpret_cast<__m256i*>(oq), r[q]);
+        } else {
+#if HWY_TARGET == HWY_AVX3_DL
+          const __m512i w = _mm512_cvtepu32_epi64(r[q]);
+          _mm512_store_si512(oq, _mm512_or_si512(w, _mm512_slli_epi64(w, 32)));
+#endif
+        }
       }
     }
     float* f = reinterpret_cast<float*>(ob + kQuads * kQuadBytes);
     for (int t = 0; t < kLT; ++t) {
-      const float d = ActScale(xb[t]), o = ActOffset(xb[t]);
-      f[2 * t] = f[2 * t + 1] = d;
-      f[2 * kLT + 2 * t] = f[2 * kLT + 2 * t + 1] = o;
+      for (int c = 0; c < kCopies; ++c) {
+        f[kCopies * t + c] = ActScale(xb[t]);
+        f[kCopies * kLT + kCopies * t + c] = ActOffset(xb[t]);
+      }
     }
   }
 }
@@ -354,10 +351,8 @@ HWY_INLINE void PackFullTile2(const uint8_t* act, size_t act_stride, int64_t t0,
 template <int kCopies>
 HWY_INLINE void PackLanes(const uint8_t* act, size_t act_stride, int64_t t0, int nt, int64_t nbs, uint8_t* out) {
   constexpr size_t kQuadBytes = kLT * 4 * kCopies;
-#if HWY_TARGET == HWY_AVX3_DL
-  if constexpr (kCopies == 2) {
-    if (nt == kLT) return PackFullTile2(act, act_stride, t0, nbs, out);
-  }
+#if SEPTET_SIMD_X86
+  if (nt == kLT) return PackFullTile<kCopies>(act, act_stride, t0, nbs, out);
 #endif
   std::memset(out, 0, static_cast<size_t>(nbs) * LanePackBlock(kCopies));
   for (int t = 0; t < nt; ++t) {
