@@ -473,7 +473,8 @@ BENCHMARK_MAIN();
 // GMAC/s counts 2 n_q n_pos head_dim multiply-adds (scores and values).
 void BM_AttendGroup(benchmark::State& state) {
   const int64_t n_q = state.range(0), n_pos = state.range(1), hd = 64, stride = 3 * hd;
-  const auto q = Gaussian(n_q * hd, 1.0f, 1), k = Gaussian(n_pos * stride, 1.0f, 2), v = Gaussian(n_pos * stride, 1.0f, 3);
+  const auto q = Gaussian(n_q * hd, 1.0f, 1);
+  const auto k = Gaussian(n_pos * stride, 1.0f, 2), v = Gaussian(n_pos * stride, 1.0f, 3);
   std::vector<float> scores(static_cast<size_t>(n_q * n_pos)), out(static_cast<size_t>(n_q * hd));
   for (auto _ : state) {
     septet::simd::AttendGroup(q.data(), hd, n_q, k.data(), v.data(), n_pos, hd, stride, 0.125f, scores.data(),

@@ -304,8 +304,6 @@ constexpr size_t LanePackBlock(int copies) {
   return static_cast<size_t>(kQuads * kLT * 4 * copies + 2 * kLT * 4 * copies);
 }
 
-// Tokens [t0, t0 + nt) packed, each quad `kCopies` times (missing tokens: zero
-// codes, scales, offsets).
 #if SEPTET_SIMD_X86
 // PackLanes of a whole tile (8 tokens): per block, 8 quads of the 8 tokens at a
 // time, an 8 x 8 dword transpose (a quad's 8 tokens in one vector), stored as
@@ -323,7 +321,9 @@ HWY_INLINE void PackFullTile(const uint8_t* act, size_t act_stride, int64_t t0, 
     for (int t = 0; t < kLT; ++t) xb[t] = act + static_cast<size_t>(t0 + t) * act_stride + b * kActBytes;
     for (int g = 0; g < kQuads / 8; ++g) {
       __m256i r[kLT];
-      for (int t = 0; t < kLT; ++t) r[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[t] + kActQs + 32 * g));
+      for (int t = 0; t < kLT; ++t) {
+        r[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[t] + kActQs + 32 * g));
+      }
       Transpose8x8Epi32(r);  // r[q]: quad 8g + q of tokens 0 .. 7
       for (int q = 0; q < 8; ++q) {
         uint8_t* oq = ob + kQuadBytes * (8 * g + q);
@@ -348,6 +348,8 @@ HWY_INLINE void PackFullTile(const uint8_t* act, size_t act_stride, int64_t t0, 
 }
 #endif
 
+// Tokens [t0, t0 + nt) packed, each quad `kCopies` times (missing tokens: zero
+// codes, scales, offsets).
 template <int kCopies>
 HWY_INLINE void PackLanes(const uint8_t* act, size_t act_stride, int64_t t0, int nt, int64_t nbs, uint8_t* out) {
   constexpr size_t kQuadBytes = kLT * 4 * kCopies;

@@ -139,7 +139,9 @@ void PackQ8ATokens(const uint8_t* act, size_t act_stride, int64_t t0, int nt, in
           r[t] = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + kQ8AQsOffset)), mask);
         }
         Transpose8x8Epi32(r);  // r[q]: quad q of tokens 8h .. 8h + 7
-        for (int q = 0; q < kLaneQuads; ++q) _mm256_storeu_si256(reinterpret_cast<__m256i*>(ob + P::kQuadBytes * q + 32 * h), r[q]);
+        for (int q = 0; q < kLaneQuads; ++q) {
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(ob + P::kQuadBytes * q + 32 * h), r[q]);
+        }
       }
       for (int t = 0; t < nt; ++t) {
         const uint8_t* xb = Q8ABlock(act + static_cast<size_t>(t0 + t) * act_stride, b);

@@ -190,10 +190,14 @@ float ReplayScore(const float* q, const float* k, int64_t hd, int64_t lanes, flo
   std::vector<float> a(static_cast<size_t>(4 * lanes), 0.0f);
   int64_t i = 0;
   for (; i + 4 * lanes <= hd; i += 4 * lanes) {
-    for (int64_t j = 0; j < 4 * lanes; ++j) a[static_cast<size_t>(j)] = std::fma(q[i + j], k[i + j], a[static_cast<size_t>(j)]);
+    for (int64_t j = 0; j < 4 * lanes; ++j) {
+      a[static_cast<size_t>(j)] = std::fma(q[i + j], k[i + j], a[static_cast<size_t>(j)]);
+    }
   }
   for (; i + lanes <= hd; i += lanes) {
-    for (int64_t l = 0; l < lanes; ++l) a[static_cast<size_t>(l)] = std::fma(q[i + l], k[i + l], a[static_cast<size_t>(l)]);
+    for (int64_t l = 0; l < lanes; ++l) {
+      a[static_cast<size_t>(l)] = std::fma(q[i + l], k[i + l], a[static_cast<size_t>(l)]);
+    }
   }
   std::vector<float> c(static_cast<size_t>(lanes)), blk(static_cast<size_t>(lanes / 4));
   for (int64_t l = 0; l < lanes; ++l) {
@@ -231,7 +235,8 @@ TEST_P(SimdVecOpsTest, AttendHeadScoresFollowTheDocumentedArithmetic) {
       std::vector<float> p(static_cast<size_t>(n_pos));
       for (int64_t t = 0; t < n_pos; ++t) {
         const float* kt = k.data() + t * stride;
-        p[static_cast<size_t>(t)] = lanes > 0 ? ReplayScore(q.data(), kt, hd, lanes, scale) : Dot(q.data(), kt, hd) * scale;
+        p[static_cast<size_t>(t)] =
+            lanes > 0 ? ReplayScore(q.data(), kt, hd, lanes, scale) : Dot(q.data(), kt, hd) * scale;
       }
       Softmax(p.data(), n_pos);
       ASSERT_EQ(0, std::memcmp(p.data(), probs.data(), static_cast<size_t>(n_pos) * sizeof(float)))
