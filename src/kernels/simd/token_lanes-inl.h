@@ -302,13 +302,22 @@ HWY_INLINE void SubDots(const uint8_t* codes, size_t row_stride, const uint8_t* 
     }
   } else {
 #if HWY_TARGET == HWY_AVX3_DL
-    for (int r = 0; r < R; ++r) acc[r] = L::Zero();
+    // Two chains a row (even and odd quads; exact integers, added at the end), as
+    // LevelsSubSums: R chains of 8 dependent vpdpbusd left the unit idle.
+    typename L::VI a2[2][R];
+    for (auto& chain : a2) {
+      for (auto& a : chain) a = L::Zero();
+    }
+#pragma GCC unroll 8
     for (int q = 0; q < kLaneQuads; ++q) {
       const typename L::VI xq = L::Load(xb + P::kQuadBytes * q);
+#pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
-        acc[r] = L::Dot(acc[r], L::Set1(static_cast<int32_t>(LoadU32(codes + r * row_stride + 4 * q))), xq);
+        const typename L::VI u = L::Set1(static_cast<int32_t>(LoadU32(codes + r * row_stride + 4 * q)));
+        a2[q & 1][r] = L::Dot(a2[q & 1][r], u, xq);
       }
     }
+    for (int r = 0; r < R; ++r) acc[r] = L::AddI(a2[0][r], a2[1][r]);
 #else
     static_assert(kIsLanes8U<L>, "VNNI lanes only on AVX3_DL");
 #endif
