@@ -305,24 +305,23 @@ constexpr size_t LanePackBlock(int copies) {
 }
 
 #if SEPTET_SIMD_X86
-// PackLanes of a whole tile (8 tokens): per block, 8 quads of the 8 tokens at a
-// time, an 8 x 8 dword transpose (a quad's 8 tokens in one vector), stored as
-// is (kCopies 1) or each dword widened to a qword and copied into its upper half
-// (kCopies 2, AVX3_DL). The byte-by-byte copy with a memset first took 15-20 %
-// of the AVX3_DL GEMM's time in SmolLM2's prefill (perf), where every task
-// packs the whole chunk for its 72-384 rows.
+// The codes of a whole tile (8 tokens) for PackLanes: per block, 8 quads of the 8
+// tokens at a time, an 8 x 8 dword transpose (a quad's 8 tokens in one vector),
+// stored as is (kCopies 1) or each dword widened to a qword and copied into its
+// upper half (kCopies 2, AVX3_DL). The byte-by-byte copy with a memset first took
+// 15-20 % of the AVX3_DL GEMM's time in SmolLM2's prefill (perf), where every
+// task packs the whole chunk for its 72-384 rows.
 template <int kCopies>
-HWY_INLINE void PackFullTile(const uint8_t* act, size_t act_stride, int64_t t0, int64_t nbs, uint8_t* out) {
+HWY_INLINE void PackTileCodes(const uint8_t* act, size_t act_stride, int64_t t0, int64_t nbs, uint8_t* out) {
   static_assert(kCopies == 1 || (kCopies == 2 && HWY_TARGET == HWY_AVX3_DL));
   constexpr size_t kQuadBytes = kLT * 4 * kCopies;
   for (int64_t b = 0; b < nbs; ++b) {
     uint8_t* ob = out + static_cast<size_t>(b) * LanePackBlock(kCopies);
-    const uint8_t* xb[kLT];
-    for (int t = 0; t < kLT; ++t) xb[t] = act + static_cast<size_t>(t0 + t) * act_stride + b * kActBytes;
     for (int g = 0; g < kQuads / 8; ++g) {
       __m256i r[kLT];
       for (int t = 0; t < kLT; ++t) {
-        r[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[t] + kActQs + 32 * g));
+        const uint8_t* xb = act + static_cast<size_t>(t0 + t) * act_stride + b * kActBytes;
+        r[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + kActQs + 32 * g));
       }
       Transpose8x8Epi32(r);  // r[q]: quad 8g + q of tokens 0 .. 7
       for (int q = 0; q < 8; ++q) {
@@ -337,13 +336,6 @@ HWY_INLINE void PackFullTile(const uint8_t* act, size_t act_stride, int64_t t0, 
         }
       }
     }
-    float* f = reinterpret_cast<float*>(ob + kQuads * kQuadBytes);
-    for (int t = 0; t < kLT; ++t) {
-      for (int c = 0; c < kCopies; ++c) {
-        f[kCopies * t + c] = ActScale(xb[t]);
-        f[kCopies * kLT + kCopies * t + c] = ActOffset(xb[t]);
-      }
-    }
   }
 }
 #endif
@@ -353,16 +345,18 @@ HWY_INLINE void PackFullTile(const uint8_t* act, size_t act_stride, int64_t t0, 
 template <int kCopies>
 HWY_INLINE void PackLanes(const uint8_t* act, size_t act_stride, int64_t t0, int nt, int64_t nbs, uint8_t* out) {
   constexpr size_t kQuadBytes = kLT * 4 * kCopies;
+  bool whole = false;  // a whole tile's codes by PackTileCodes
 #if SEPTET_SIMD_X86
-  if (nt == kLT) return PackFullTile<kCopies>(act, act_stride, t0, nbs, out);
+  whole = nt == kLT;
+  if (whole) PackTileCodes<kCopies>(act, act_stride, t0, nbs, out);
 #endif
-  std::memset(out, 0, static_cast<size_t>(nbs) * LanePackBlock(kCopies));
+  if (!whole) std::memset(out, 0, static_cast<size_t>(nbs) * LanePackBlock(kCopies));
   for (int t = 0; t < nt; ++t) {
     const uint8_t* xr = act + static_cast<size_t>(t0 + t) * act_stride;
     for (int64_t b = 0; b < nbs; ++b) {
       const uint8_t* xb = xr + b * kActBytes;
       uint8_t* ob = out + static_cast<size_t>(b) * LanePackBlock(kCopies);
-      for (int q = 0; q < kQuads; ++q) {
+      for (int q = 0; q < kQuads && !whole; ++q) {
         for (int c = 0; c < kCopies; ++c) {
           std::memcpy(ob + kQuadBytes * q + 4 * (kCopies * t + c), xb + kActQs + 4 * q, 4);
         }

@@ -126,8 +126,10 @@ template <class L, bool kSums>
 void PackQ8ATokens(const uint8_t* act, size_t act_stride, int64_t t0, int nt, int64_t nblocks, uint32_t xor_mask,
                    uint8_t* out) {
   using P = LanePack<L, kSums>;
+  bool whole = false;  // a whole tile's codes: 8 tokens' quads at a time through an 8 x 8 dword transpose
 #if SEPTET_SIMD_X86
-  if (nt == L::kT) {  // a whole tile: 8 tokens' quads at a time through an 8 x 8 dword transpose
+  whole = nt == L::kT;
+  if (whole) {
     static_assert(kLaneQuads == 8 && L::kT % 8 == 0);
     const __m256i mask = _mm256_set1_epi32(static_cast<int>(xor_mask));
     for (int64_t b = 0; b < nblocks; ++b) {
@@ -143,26 +145,16 @@ void PackQ8ATokens(const uint8_t* act, size_t act_stride, int64_t t0, int nt, in
           _mm256_storeu_si256(reinterpret_cast<__m256i*>(ob + P::kQuadBytes * q + 32 * h), r[q]);
         }
       }
-      for (int t = 0; t < nt; ++t) {
-        const uint8_t* xb = Q8ABlock(act + static_cast<size_t>(t0 + t) * act_stride, b);
-        const float d = Q8AScale(xb);
-        std::memcpy(ob + P::kScaleAt + 4 * t, &d, 4);
-        if constexpr (kSums) {
-          const float sum = static_cast<float>(Q8ASum(xb));
-          std::memcpy(ob + P::kSumAt + 4 * t, &sum, 4);
-        }
-      }
     }
-    return;
   }
 #endif
-  std::memset(out, 0, static_cast<size_t>(nblocks) * P::kBlockBytes);
+  if (!whole) std::memset(out, 0, static_cast<size_t>(nblocks) * P::kBlockBytes);
   for (int t = 0; t < nt; ++t) {
     const uint8_t* xr = act + static_cast<size_t>(t0 + t) * act_stride;
     for (int64_t b = 0; b < nblocks; ++b) {
       const uint8_t* xb = Q8ABlock(xr, b);
       uint8_t* ob = out + static_cast<size_t>(b) * P::kBlockBytes;
-      for (int q = 0; q < kLaneQuads; ++q) {
+      for (int q = 0; q < kLaneQuads && !whole; ++q) {
         const uint32_t v = LoadU32(xb + kQ8AQsOffset + 4 * q) ^ xor_mask;
         std::memcpy(ob + P::kQuadBytes * q + 4 * t, &v, 4);
       }

@@ -278,19 +278,26 @@ HWY_INLINE void ScoresRowFixed(const float* q, const float* k, int64_t stride, f
 }
 #endif
 
-// Keys [t, t + kRowKeys) through ScoresRowFixed where the head is 4, 8 or 16
-// vectors long (false: the caller runs Scores<4>).
+// Whether ScoresRow takes a head of hd floats: 4, 8 or 16 vectors on the
+// hand-written x86 targets (otherwise the callers run Scores<4>).
 constexpr int64_t kRowKeys = static_cast<int64_t>(hn::MaxLanes(hn::ScalableTag<float>()));
-HWY_INLINE bool ScoresRow(const float* q, const float* k, int64_t stride, int64_t hd, float scale, float* out) {
+HWY_INLINE bool HasScoresRow(int64_t hd) {
 #if SEPTET_SIMD_X86
-  const int64_t n4 = 4 * kRowKeys;
-  if (hd == n4) return ScoresRowFixed<1>(q, k, stride, scale, out), true;
-  if (hd == 2 * n4) return ScoresRowFixed<2>(q, k, stride, scale, out), true;
-  if (hd == 4 * n4) return ScoresRowFixed<4>(q, k, stride, scale, out), true;
+  return hd == 4 * kRowKeys || hd == 8 * kRowKeys || hd == 16 * kRowKeys;
+#else
+  (void)hd;
+  return false;
+#endif
+}
+// Keys [t, t + kRowKeys) through ScoresRowFixed (HasScoresRow(hd)).
+HWY_INLINE void ScoresRow(const float* q, const float* k, int64_t stride, int64_t hd, float scale, float* out) {
+#if SEPTET_SIMD_X86
+  if (hd == 4 * kRowKeys) return ScoresRowFixed<1>(q, k, stride, scale, out);
+  if (hd == 8 * kRowKeys) return ScoresRowFixed<2>(q, k, stride, scale, out);
+  ScoresRowFixed<4>(q, k, stride, scale, out);
 #else
   (void)q, (void)k, (void)stride, (void)hd, (void)scale, (void)out;
 #endif
-  return false;
 }
 
 // kernels::AttendHead in one call: the scores (ScoresRow a vector's lanes of
@@ -303,7 +310,9 @@ void AttendHeadT(const float* q, const float* k, const float* v, int64_t n_pos, 
                  float scale, float* scores, float* out) {
   SEPTET_DCHECK(n_pos > 0);
   int64_t t = 0;
-  while (t + kRowKeys <= n_pos && ScoresRow(q, k + t * stride, stride, hd, scale, scores + t)) t += kRowKeys;
+  if (HasScoresRow(hd)) {
+    for (; t + kRowKeys <= n_pos; t += kRowKeys) ScoresRow(q, k + t * stride, stride, hd, scale, scores + t);
+  }
   for (; t + 4 <= n_pos; t += 4) Scores<4>(q, k + t * stride, stride, hd, scale, scores + t);
   for (; t < n_pos; ++t) Scores<1>(q, k + t * stride, stride, hd, scale, scores + t);
   SoftmaxT(scores, n_pos);
@@ -362,12 +371,12 @@ void AttendGroupT(const float* q, int64_t q_stride, int64_t n_q, const float* k,
     return;
   }
   int64_t t = 0;
-  for (; t + kRowKeys <= n_pos; t += kRowKeys) {
-    bool fixed = true;
-    for (int64_t g = 0; g < n_q && fixed; ++g) {
-      fixed = ScoresRow(q + g * q_stride, k + t * stride, stride, hd, scale, scores + g * n_pos + t);
+  if (HasScoresRow(hd)) {
+    for (; t + kRowKeys <= n_pos; t += kRowKeys) {
+      for (int64_t g = 0; g < n_q; ++g) {
+        ScoresRow(q + g * q_stride, k + t * stride, stride, hd, scale, scores + g * n_pos + t);
+      }
     }
-    if (!fixed) break;
   }
   for (; t + 4 <= n_pos; t += 4) {
     for (int64_t g = 0; g < n_q; ++g) Scores<4>(q + g * q_stride, k + t * stride, stride, hd, scale, scores + g * n_pos + t);
