@@ -12,8 +12,9 @@ namespace septet {
 enum class DType : uint32_t {
   kF32 = 0,
   kF16 = 1,
-  // ggml block formats septet reads from GGUF files but never writes
-  // ("input-only"; layouts in src/quant/ggml_*.h and docs/formats.md):
+  // ggml block formats septet reads from GGUF files; all but Q6_K (written for
+  // embeddings and output heads) are never written ("input-only"; layouts in
+  // src/quant/ggml_*.h and docs/formats.md):
   kQ4_0 = 2,
   kQ4_1 = 3,
   kQ5_0 = 6,

@@ -56,7 +56,7 @@ inline std::unique_ptr<ModelFile> MakeTinyLlama(const TinyLlamaSpec& s) {
     const TypeTraits& t = GetTypeTraits(type);
     std::vector<uint8_t>& buf = f->OwnBuffer(t.row_bytes(cols) * static_cast<size_t>(rows));
     std::vector<float> row(static_cast<size_t>(cols));
-    if (t.is_input_only) {
+    if (t.whole_blocks) {
       quant::testing::FillRandomGgmlRows(type, rows, cols, rng, buf.data(), -14.0f, -10.0f);
       quant::testing::ScaleGgmlRowsToRms(type, rows, cols, buf.data(), std::sqrt(mean * mean + stddev * stddev));
     } else {

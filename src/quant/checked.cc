@@ -31,7 +31,7 @@ Status CheckCommon(const char* op, DType type, int64_t n, const TypeTraits** tra
         op, Name(type).c_str(), static_cast<long long>(n),
         static_cast<long long>(MaxRowLength(type)));
   }
-  if ((*traits)->is_input_only && n % (*traits)->block_size != 0) {
+  if (!RowLengthFits(**traits, n)) {
     return InvalidArgument("%s(%s): row length n = %lld is not a multiple of the block size %d (ggml formats "
                            "store whole blocks)",
                            op, Name(type).c_str(), static_cast<long long>(n), (*traits)->block_size);

@@ -27,7 +27,7 @@ int64_t MaxRowLength(DType t);
 // accept any finite value.
 float MaxAbsInput(DType t);
 
-// Every entry point rejects, for an input-only ggml type (registry.h), a row
+// Every entry point rejects, for a whole-block ggml type (registry.h), a row
 // length n that is not a multiple of its block size.
 //
 // Quantizes n floats into dst (dst_bytes must be >= row_bytes(n)). Rejects: an

@@ -1,8 +1,14 @@
 #include "quant/ggml_kquants.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
 #include "core/half.h"
 #include "quant/ggml_util.h"
 #include "quant/q8_act.h"
+#include "quant/quant_util.h"
 
 namespace septet::quant {
 namespace {
@@ -128,7 +134,111 @@ float Q6_KDot(int64_t n, const void* w_row, const void* act_row) {
   return sum;
 }
 
+// ---- Q6_K quantization (septet writes Q6_K: formats.md §ggml types) ----
+
+constexpr int kQ6Lo = -32, kQ6Hi = 31;  // the code minus 32
+constexpr int kQ6Sub = 16;              // weights per int8 scale
+
+// The weighted squared error of the 16 weights x at scale s (codes q = x / s
+// rounded and clamped; s = 0 gives the zero codes).
+double Q6SubError(const float* x, const float* imp, float s, int* q) {
+  double err = 0;
+  for (int i = 0; i < kQ6Sub; ++i) {
+    q[i] = s != 0.0f ? RoundClamp(x[i] / s, kQ6Lo, kQ6Hi) : 0;
+    const double e = static_cast<double>(x[i]) - static_cast<double>(s) * q[i];
+    err += ImportanceAt(imp, i) * e * e;
+  }
+  return err;
+}
+
+// The signed float scale of one 16-weight sub-block: the weight of largest
+// magnitude x_m on the code -32 (s = -x_m / 32, the one end of the code range
+// that reaches 32), and divisors from 34 down to 28 each refitted by weighted
+// least squares with its codes fixed; the candidate with the least error.
+float Q6SubScale(const float* x, const float* imp) {
+  int m = 0;
+  for (int i = 1; i < kQ6Sub; ++i) {
+    if (std::fabs(x[i]) > std::fabs(x[m])) m = i;
+  }
+  if (!(std::fabs(x[m]) > 0.0f) || !std::isfinite(x[m])) return 0.0f;
+  int q[kQ6Sub];
+  float best = -x[m] / 32.0f;
+  double best_err = Q6SubError(x, imp, best, q);
+  for (int k = -4; k <= 8; ++k) {
+    const float s0 = -x[m] / (32.0f - 0.5f * static_cast<float>(k));
+    Q6SubError(x, imp, s0, q);
+    double num = 0, den = 0;
+    for (int i = 0; i < kQ6Sub; ++i) {
+      num += ImportanceAt(imp, i) * x[i] * q[i];
+      den += ImportanceAt(imp, i) * q[i] * q[i];
+    }
+    const float s = den > 0 ? static_cast<float>(num / den) : s0;
+    const double err = Q6SubError(x, imp, s, q);
+    if (err < best_err) {
+      best_err = err;
+      best = s;
+    }
+  }
+  return best;
+}
+
+// One super-block: the 16 float scales, d = max |scale| / 127 in fp16, each
+// int8 scale a local best (no neighbour with less error, codes re-chosen for
+// each) reached from round(scale / d), the codes stored as Q6_KCode reads them.
+BlockQ6_K QuantizeQ6_KBlock(const float* x, const float* imp) {
+  float s[kQK / kQ6Sub];
+  float smax = 0.0f;
+  for (int j = 0; j < kQK / kQ6Sub; ++j) {
+    s[j] = Q6SubScale(x + kQ6Sub * j, imp ? imp + kQ6Sub * j : nullptr);
+    smax = std::fmax(smax, std::fabs(s[j]));
+  }
+  BlockQ6_K b{};
+  b.d = FloatToFp16(smax / 127.0f);
+  const float d = Fp16ToFloat(b.d);
+  int code[kQK];
+  for (int j = 0; j < kQK / kQ6Sub; ++j) {
+    const float* xs = x + kQ6Sub * j;
+    const float* is = imp ? imp + kQ6Sub * j : nullptr;
+    int q[kQ6Sub], best_q[kQ6Sub] = {};
+    int best_sc = 0;
+    if (d > 0.0f && std::isfinite(d)) {
+      // From round(s_j / d), step to the neighbour with less error while there is one.
+      best_sc = RoundClamp(s[j] / d, -127, 127);
+      double best_err = Q6SubError(xs, is, d * static_cast<float>(best_sc), best_q);
+      for (int dir : {1, -1}) {
+        bool moved = false;
+        for (int sc = best_sc + dir; sc >= -127 && sc <= 127; sc += dir) {
+          const double err = Q6SubError(xs, is, d * static_cast<float>(sc), q);
+          if (!(err < best_err)) break;
+          best_err = err;
+          best_sc = sc;
+          std::copy(q, q + kQ6Sub, best_q);
+          moved = true;
+        }
+        if (moved) break;
+      }
+    }
+    b.scales[j] = static_cast<int8_t>(best_sc);
+    for (int i = 0; i < kQ6Sub; ++i) code[kQ6Sub * j + i] = best_q[i] + 32;
+  }
+  for (int e = 0; e < kQK; ++e) {  // the inverse of Q6_KCode
+    const int h = e / 128, r = e % 128;
+    b.ql[64 * h + r % 64] |= static_cast<uint8_t>((code[e] & 15) << (4 * (r / 64)));
+    b.qh[32 * h + r % 32] |= static_cast<uint8_t>((code[e] >> 4) << (2 * (r / 32)));
+  }
+  return b;
+}
+
 }  // namespace
+
+void Q6_KQuantizeRow(const float* src, void* dst, int64_t n, const float* importance) {
+  ggml::CheckWholeBlockRow(src, dst, n, kQK);
+  uint8_t* out = static_cast<uint8_t*>(dst);
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    const BlockQ6_K blk = QuantizeQ6_KBlock(src + b * kQK, importance ? importance + b * kQK : nullptr);
+    std::memcpy(out + b * sizeof(BlockQ6_K), &blk, sizeof(blk));
+  }
+}
 
 int Q6_KCode(const BlockQ6_K& b, int e) {
   SEPTET_DCHECK(0 <= e && e < kQK);

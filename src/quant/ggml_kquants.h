@@ -141,6 +141,10 @@ float Q5_KVecDot(int64_t n, const void* w_row, const void* act_row);  // act_row
 
 size_t Q6_KRowBytesFn(int64_t n);
 void Q6_KDequantizeRow(const void* src, float* dst, int64_t n);
+// Q6_K is also written (output heads, `septet quantize --type Q6_K`): each 16-weight
+// sub-block's signed scale searched and refitted by least squares under `importance`
+// (null: uniform), the 16 scales in int8 under one fp16 d (formats.md).
+void Q6_KQuantizeRow(const float* src, void* dst, int64_t n, const float* importance);
 float Q6_KVecDot(int64_t n, const void* w_row, const void* act_row);  // act_row: Q8_A
 
 }  // namespace septet::quant

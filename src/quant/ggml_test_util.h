@@ -104,7 +104,7 @@ inline void ScaleGgmlRowsToRms(DType t, int64_t rows, int64_t cols, uint8_t* dat
 // quant/ggml_kquants.h. Error bounds use M = sum_k |x~_k| (|a_k| + |b_k|).
 inline void GgmlQ8ADotParts(DType t, const uint8_t* row, int64_t n, std::vector<double>* a, std::vector<double>* b) {
   const TypeTraits& tr = GetTypeTraits(t);
-  SEPTET_CHECK(tr.vec_dot_type == DType::kQ8_A && tr.is_input_only && n % tr.block_size == 0);
+  SEPTET_CHECK(tr.vec_dot_type == DType::kQ8_A && tr.whole_blocks && n % tr.block_size == 0);
   a->assign(static_cast<size_t>(n), 0.0);
   b->assign(static_cast<size_t>(n), 0.0);
   const auto nib = [](const uint8_t* qs, int k) { return k < 16 ? qs[k] & 15 : qs[k - 16] >> 4; };

@@ -31,8 +31,20 @@ template <class Block>
 constexpr TypeTraits Ggml(DType type, const char* name, int32_t block_size, double bpw, size_t (*row_bytes)(int64_t),
                           void (*to_float)(const void*, float*, int64_t),
                           float (*vec_dot)(int64_t, const void*, const void*), DType vec_dot_type = DType::kF32) {
-  return {type, name, block_size, sizeof(Block), bpw, /*is_quantized=*/true, /*is_activation_only=*/false,
-          /*is_input_only=*/true, vec_dot_type, row_bytes, to_float, /*from_float=*/nullptr, vec_dot};
+  return {type,      name,     block_size, sizeof(Block), bpw,     /*is_quantized=*/true,
+          /*is_activation_only=*/false,   /*is_input_only=*/true,   vec_dot_type,
+          row_bytes, to_float, /*from_float=*/nullptr, vec_dot, /*whole_blocks=*/true};
+}
+// A ggml row septet also writes (Q6_K): whole blocks, with a from_float.
+template <class Block>
+constexpr TypeTraits GgmlWritable(DType type, const char* name, int32_t block_size, double bpw,
+                                  size_t (*row_bytes)(int64_t), void (*to_float)(const void*, float*, int64_t),
+                                  void (*from_float)(const float*, void*, int64_t, const float*),
+                                  float (*vec_dot)(int64_t, const void*, const void*), DType vec_dot_type) {
+  TypeTraits t = Ggml<Block>(type, name, block_size, bpw, row_bytes, to_float, vec_dot, vec_dot_type);
+  t.is_input_only = false;
+  t.from_float = from_float;
+  return t;
 }
 
 // One row per type. Keep in DType order of appearance in docs/formats.md.
@@ -70,7 +82,7 @@ const std::array<TypeTraits, 23> kTraits = {{
      &quant::Q8BQuantizeRow, nullptr},
     {DType::kQ8_R, "Q8_R", 0, 0, quant::kQ8RBitsPerWeight4096, true, true, false, DType::kQ8_R,
      &quant::Q8RRowBytesFn, &quant::Q8RDequantizeRow, &quant::Q8RQuantizeRow, nullptr},
-    // ggml block formats septet reads from GGUF but never writes (input-only).
+    // ggml block formats septet reads from GGUF: input-only, but for Q6_K, which it writes too.
     Ggml<quant::BlockQ4_0>(DType::kQ4_0, "Q4_0", quant::kGgmlLegacyBlockSize, quant::kQ4_0BitsPerWeight,
                            &quant::Q4_0RowBytesFn, &quant::Q4_0DequantizeRow, &quant::Q4_0VecDot, DType::kQ8_A),
     Ggml<quant::BlockQ4_1>(DType::kQ4_1, "Q4_1", quant::kGgmlLegacyBlockSize, quant::kQ4_1BitsPerWeight,
@@ -87,8 +99,9 @@ const std::array<TypeTraits, 23> kTraits = {{
                            &quant::Q4_KRowBytesFn, &quant::Q4_KDequantizeRow, &quant::Q4_KVecDot, DType::kQ8_A),
     Ggml<quant::BlockQ5_K>(DType::kQ5_K, "Q5_K", quant::kQK, quant::kQ5_KBitsPerWeight,
                            &quant::Q5_KRowBytesFn, &quant::Q5_KDequantizeRow, &quant::Q5_KVecDot, DType::kQ8_A),
-    Ggml<quant::BlockQ6_K>(DType::kQ6_K, "Q6_K", quant::kQK, quant::kQ6_KBitsPerWeight,
-                           &quant::Q6_KRowBytesFn, &quant::Q6_KDequantizeRow, &quant::Q6_KVecDot, DType::kQ8_A),
+    GgmlWritable<quant::BlockQ6_K>(DType::kQ6_K, "Q6_K", quant::kQK, quant::kQ6_KBitsPerWeight,
+                                   &quant::Q6_KRowBytesFn, &quant::Q6_KDequantizeRow, &quant::Q6_KQuantizeRow,
+                                   &quant::Q6_KVecDot, DType::kQ8_A),
     Ggml<quant::BlockIQ4_NL>(DType::kIQ4_NL, "IQ4_NL", quant::kIq4NlBlockSize, quant::kIQ4_NLBitsPerWeight,
                              &quant::IQ4_NLRowBytesFn, &quant::IQ4_NLDequantizeRow, &quant::IQ4_NLVecDot),
     Ggml<quant::BlockIQ4_XS>(DType::kIQ4_XS, "IQ4_XS", quant::kIq4XsBlockSize, quant::kIQ4_XSBitsPerWeight,
@@ -126,6 +139,10 @@ const char* WritableTypeNames() {
     return s;
   }();
   return names.c_str();
+}
+
+bool RowLengthFits(const TypeTraits& t, int64_t n) {
+  return n >= 0 && (!t.whole_blocks || n % t.block_size == 0);
 }
 
 double RowBitsPerWeight(DType t, int64_t n) {

@@ -13,14 +13,16 @@
 //     in the row's `vec_dot_type` (itself made by that type's from_float).
 //     For float types vec_dot_type is kF32 and act_row is const float*.
 //     Activation-only types (Q8_A, Q8_R) have vec_dot == nullptr.
-//   * Input-only types (the ggml block formats other than Q8_0: Q4_0 ... IQ4_XS)
-//     are read from GGUF files and never produced: from_float == nullptr, every
-//     caller that quantizes (quantizer, compute type, gen-weights) refuses them.
+//   * The ggml block formats other than Q8_0 (Q4_0 ... IQ4_XS) have rows of whole
+//     blocks (ggml's rule, ggml_util.h; whole_blocks): the raw functions CHECK
+//     n % block_size == 0 and row_bytes rounds a partial block up. All but Q6_K
+//     are input-only: read from GGUF files and never produced, from_float ==
+//     nullptr, and every caller that quantizes (quantizer, compute type,
+//     gen-weights) refuses them. Q6_K is written too (the output head beside the
+//     narrow types, as llama.cpp does; quant/ggml_kquants.h), on whole blocks only.
 //     Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K pair with Q8_A (an integer
 //     dot per block, formulas in their headers); the others (Q2_K, Q3_K, IQ4_NL,
 //     IQ4_XS) with F32 (decode, then dot).
-//     Their rows are whole blocks (ggml's rule, ggml_util.h): the raw functions
-//     CHECK n % block_size == 0 and row_bytes rounds a partial block up.
 //   * The raw functions CHECK-fail on n < 0, null pointers with n > 0, and rows
 //     longer than their int32 bound; quant/checked.h has validating wrappers
 //     that return InvalidArgument instead.
@@ -47,7 +49,12 @@ struct TypeTraits {
   void (*to_float)(const void* src, float* dst, int64_t n);
   void (*from_float)(const float* src, void* dst, int64_t n, const float* importance);
   float (*vec_dot)(int64_t n, const void* w_row, const void* act_row);
+  bool whole_blocks = false;  // rows are whole blocks (ggml's rule): n % block_size == 0
 };
+
+// True when a row of n values of type t can be stored: any n >= 0, or a multiple
+// of the block size for the whole_blocks types.
+bool RowLengthFits(const TypeTraits& t, int64_t n);
 
 // Never null for a DType enumerator; CHECK-fails for a raw value that is not one.
 const TypeTraits& GetTypeTraits(DType t);

@@ -42,6 +42,10 @@ TEST(Registry, EveryDTypeHasAConsistentRow) {
                   (tr->vec_dot_type == DType::kF32 || tr->vec_dot_type == DType::kQ8_A))
           << tr->name;
       EXPECT_LT(static_cast<uint32_t>(t), 200u) << tr->name << ": input-only types are ggml types";
+      EXPECT_TRUE(tr->whole_blocks) << tr->name;
+    }
+    if (tr->whole_blocks) {
+      EXPECT_LT(static_cast<uint32_t>(t), 200u) << tr->name << ": whole-block rows are ggml's rule";
     }
     // The activation type exists, and a quantized weight type's (other than the
     // input-only ones) is activation-only.

@@ -25,7 +25,7 @@ std::vector<const TypeTraits*> StorableTypes() {
   return out;
 }
 
-bool WholeBlocks(const TypeTraits& t, int64_t cols) { return !t.is_input_only || cols % t.block_size == 0; }
+bool WholeBlocks(const TypeTraits& t, int64_t cols) { return RowLengthFits(t, cols); }
 
 struct Quantized {
   std::vector<uint8_t> bytes;
@@ -36,7 +36,7 @@ Quantized Quantize(const TypeTraits& t, const std::vector<float>& w, int64_t row
   Quantized q;
   const size_t rb = t.row_bytes(cols);
   q.bytes.resize(rb * static_cast<size_t>(rows));
-  if (t.is_input_only) {
+  if (t.whole_blocks) {
     auto rng = testing::MakeRng(static_cast<uint64_t>(t.type) * 31 + static_cast<uint64_t>(cols));
     quant::testing::FillRandomGgmlRows(t.type, rows, cols, rng, q.bytes.data());
   } else {

@@ -81,7 +81,7 @@ Matrix MakeMatrix(DType type, int64_t rows, int64_t cols, std::mt19937_64& rng, 
   const size_t rb = t.row_bytes(cols);
   m.bytes.resize(rb * static_cast<size_t>(rows) + 1);  // +1: the view starts misaligned
   uint8_t* base = m.bytes.data() + 1;
-  if (t.is_input_only) {
+  if (t.whole_blocks) {  // ggml types (Q6_K, which septet writes, too): every code value
     quant::testing::FillRandomGgmlRows(type, rows, cols, rng, base);
   } else {
     const auto w = testing::RandomWeights(rng, rows * cols, 0.05f);
@@ -208,7 +208,7 @@ double Tolerance(const cpu::WeightView& w, int64_t r, const std::vector<float>& 
     return Gamma(static_cast<double>(cols) + 2) * mag;
   }
   const double ns = std::ceil(static_cast<double>(cols) / 32.0);
-  const double mag = t.is_input_only ? GgmlMagnitude(w, r, xq) : BlockMagnitude(w, r, xq);
+  const double mag = t.whole_blocks ? GgmlMagnitude(w, r, xq) : BlockMagnitude(w, r, xq);
   return 2 * Gamma(ns + 5) * mag;
 }
 
@@ -224,8 +224,8 @@ const DType kWeightTypes[] = {DType::kQ3P5,  DType::kQ3P5_NL, DType::kQ4_G,   DT
                               DType::kQ4_1,  DType::kQ5_0,    DType::kQ5_1,    DType::kQ2_K,  DType::kQ3_K,
                               DType::kQ4_K,  DType::kQ5_K,    DType::kQ6_K,    DType::kIQ4_NL, DType::kIQ4_XS};
 
-// Input-only (ggml) types take whole blocks only.
-bool RowLengthOk(const TypeTraits& t, int64_t cols) { return !t.is_input_only || cols % t.block_size == 0; }
+// ggml types take whole blocks only.
+bool RowLengthOk(const TypeTraits& t, int64_t cols) { return RowLengthFits(t, cols); }
 
 TEST_P(SimdMatVecTest, MatchesRegistryVecDot) {
   for (DType type : kWeightTypes) {
