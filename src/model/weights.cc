@@ -144,6 +144,18 @@ Result<LlamaWeights> BindLlamaWeights(const ModelFile& file, const LlamaHParams&
                            file.path().c_str(), hp.n_layers, file.NumBlocks(), hp.n_heads, hp.n_kv_heads,
                            hp.head_dim);
   }
+  if (options.compute_type.has_value()) {
+    const TypeTraits& ct = GetTypeTraits(*options.compute_type);
+    const std::pair<const char*, int64_t> row_lengths[] = {
+        {"dim", hp.dim}, {"ffn_dim", hp.ffn_dim}, {"n_heads x head_dim", q}};
+    for (const auto& [what, cols] : row_lengths) {
+      if (!RowLengthFits(ct, cols)) {
+        return InvalidArgument("compute type %s stores rows of whole %d-weight blocks; %s's %s = %" PRId64
+                               " is not a multiple (choose Q8_0 or a septet type)",
+                               ct.name, ct.block_size, file.path().c_str(), what, cols);
+      }
+    }
+  }
   LlamaWeights w;
   Binder b(file, options, &w);
   const int64_t dim = hp.dim, ffn = hp.ffn_dim, vocab = hp.vocab;

@@ -293,6 +293,13 @@ Result<SynthSummary> WriteSyntheticModel(const std::string& path, const SynthOpt
   GgufStreamWriter w;
   SEPTET_RETURN_IF_ERROR(SetModelMeta(w, s, n_layers, o));
   const std::vector<TensorPlan> plan = PlanTensors(s, n_layers, o.type);
+  for (const TensorPlan& t : plan) {
+    if (!t.is_norm && !RowLengthFits(tr, t.cols())) {
+      return InvalidArgument("--type %s stores rows of whole %d-weight blocks; shape '%s' has %s with %" PRId64
+                             " columns (choose Q8_0 or a septet type)",
+                             tr.name, tr.block_size, s.name, t.name.c_str(), t.cols());
+    }
+  }
   SynthSummary summary;
   for (const TensorPlan& t : plan) {
     SEPTET_RETURN_IF_ERROR(w.AddTensor(t.name, t.dtype, t.shape));
