@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "io/gguf_reader.h"
+#include "io/testing_files.h"
 #include "io/model_file.h"
 #include "model/llama_context.h"
 #include "model/llama_model.h"
@@ -282,6 +283,59 @@ TEST(ChooseMix, OverBudgetStartGivesUpTheCheapestBitsFirst) {
             (std::vector<int>{0, 1}));
   // Start at 0 everywhere equals the upgrade-only overload.
   EXPECT_EQ(ChooseMix(opts, {0, 0, 0}, 460), ChooseMix(opts, 460));
+}
+
+// ---- the head policy on rows of whole 256-blocks (a tiny HF model, dim 256) ----
+
+// Writes a one-layer HF Llama of dim 256 with small random weights (tied or not).
+std::string WriteWideHfModel(const std::string& name, bool tied) {
+  testing::HfOptions o;
+  o.dims.dim = 256;
+  o.dims.hidden = 320;
+  o.dims.layers = 1;
+  o.dims.heads = 4;
+  o.dims.kv_heads = 4;
+  o.dims.vocab = 24;
+  o.dims.seq_len = 32;
+  o.tied = tied;
+  std::vector<testing::StTensor> ts = testing::TinyHfTensors(o);
+  auto rng = testing::MakeRng(tied ? 7 : 8);
+  for (testing::StTensor& t : ts) {
+    if (t.dtype != "F32") continue;
+    std::vector<float> v = testing::RandomWeights(rng, static_cast<int64_t>(t.bytes.size() / 4));
+    if (t.shape.size() == 1) std::fill(v.begin(), v.end(), 1.0f);  // norms
+    std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
+  }
+  const std::string dir = testing::MakeTempSubdir(name);
+  testing::WriteFile(dir + "/config.json", testing::TinyHfConfig(o).dump(2));
+  testing::WriteFile(dir + "/model.safetensors", testing::EncodeSafetensors(ts));
+  return dir;
+}
+
+TEST(QuantizeHeadPolicy, WholeBlockRowsGetAQ6_KHeadBesideNarrowTypes) {
+  const std::string dir = testing::TempDir();
+  for (const bool tied : {false, true}) {
+    const std::string in = WriteWideHfModel(tied ? "wide_hf_tied" : "wide_hf", tied);
+    for (const auto& [type, head] : std::vector<std::pair<std::string, DType>>{
+             {"Q3P5", DType::kQ6_K}, {"Q4_G", DType::kQ6_K}, {"Q8_0", DType::kQ8_0}, {"F16", DType::kF16}}) {
+      QuantizeOptions o;
+      o.input = in;
+      o.output = dir + "/wide_" + type + (tied ? "_tied" : "") + ".gguf";
+      o.type = type;
+      o.force = true;
+      auto r = QuantizeModel(o);
+      ASSERT_TRUE(r.ok()) << type << ": " << r.status().ToString();
+      auto file = ModelFile::Open(o.output);
+      ASSERT_TRUE(file.ok()) << file.status().ToString();
+      EXPECT_EQ(file.value()->FindTensor("token_embd.weight")->dtype, head) << type;
+      if (!tied) {
+        EXPECT_EQ(file.value()->FindTensor("output.weight")->dtype, head) << type;
+      }
+      // The file binds as a model (the head in its stored type).
+      auto m = model::LlamaModel::Load(o.output, {});
+      ASSERT_TRUE(m.ok()) << m.status().ToString();
+    }
+  }
 }
 
 // ---- whole model (stories260K) ----

@@ -497,7 +497,12 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
     } else if (embd) {
       const bool high = !target.rtn && GetTypeTraits(target.dtype).bits_per_weight >= kQ8Bits &&
                         !GetTypeTraits(target.dtype).is_quantized;
-      p.type = high ? target : TypeChoice{DType::kQ8_0, false};
+      // Beside a narrower target, Q6_K as llama.cpp writes its heads (6.5625 bpw, read
+      // by both), where the rows are whole 256-weight blocks; else Q8_0.
+      const double target_bits = target.rtn ? 0.0 : GetTypeTraits(target.dtype).bits_per_weight;
+      const TypeTraits& q6 = GetTypeTraits(DType::kQ6_K);
+      const bool six = target_bits < q6.bits_per_weight && RowLengthFits(q6, t.cols());
+      p.type = high ? target : TypeChoice{six ? DType::kQ6_K : DType::kQ8_0, false};
       // The classifier's input statistics (token_embd is the classifier when tied).
       if (have_cal && (t.name == "output.weight" || tied)) p.stats = cal.Find(-1, model::MatMulInput::kOutput);
     } else {

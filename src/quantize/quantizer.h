@@ -4,8 +4,9 @@
 //
 // Policy (defaults; --keep PATTERN=TYPE overrides, first matching pattern wins):
 //   * 1-D tensors (norms): F32.
-//   * token_embd.weight and output.weight: Q8_0, or the target type itself when that has
-//     at least 8.5 bpw (F16, F32).
+//   * token_embd.weight and output.weight: Q6_K (as llama.cpp writes its heads) when the
+//     target has fewer bits and the rows are whole 256-weight blocks, else Q8_0, or the
+//     target type itself when that has at least 8.5 bpw (F16, F32).
 //   * the 2-D matmul weights blk.*.{attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down}.weight:
 //     the target type.
 //   * any other tensor: kept as F32.
