@@ -14,6 +14,7 @@
 #include "backends/cuda/gemm.h"
 #include "backends/cuda/kernels.h"
 #include "backends/cuda/launch_config.h"
+#include "backends/cuda/upload_type.h"
 #include "core/check.h"
 #include "kernels/simd/repack.h"
 #include "model/kv_cache.h"
@@ -23,21 +24,6 @@
 namespace septet::cuda {
 
 namespace {
-
-bool HasMatVecKernel(DType t) {
-  switch (t) {
-    case DType::kF32:
-    case DType::kF16:
-    case DType::kBF16:
-    case DType::kQ8_0:
-    case DType::kQ4_G:
-    case DType::kQ3P5:
-    case DType::kQ3P5_SEED:
-      return true;
-    default:
-      return false;
-  }
-}
 
 struct LayerDev {
   const float* attn_norm = nullptr;
@@ -82,21 +68,19 @@ struct CudaContext::State {
   }
 
   Result<DeviceMatrix> Upload(const cpu::WeightView& w_in, const std::string& name) {
-    // The CUDA kernels read the file layout: undo a CPU load-time repack.
-    std::vector<uint8_t> unpacked;
+    // The CUDA kernels read the file layout: undo a CPU load-time repack. The
+    // cache key is the model's bytes (tied weights upload once).
+    std::vector<uint8_t> unpacked, converted;
     cpu::WeightView w = w_in;
-    if (w_in.layout != cpu::WeightLayout::kFile) {
-      simd::UnpackRows(w_in, &unpacked, &w);
-      w.data = w_in.data;  // cache key: the model's bytes (the copy goes away)
-    }
-    const uint8_t* host = w_in.layout != cpu::WeightLayout::kFile ? unpacked.data() : w_in.data;
-    if (const auto it = uploaded.find(w.data); it != uploaded.end()) {
+    if (w_in.layout != cpu::WeightLayout::kFile) simd::UnpackRows(w_in, &unpacked, &w);
+    if (const auto it = uploaded.find(w_in.data); it != uploaded.end()) {
       const DeviceMatrix& d = it->second;
-      if (d.type == w.type && d.rows == w.rows && d.cols == w.cols) return d;
+      if (DeviceWeightType(w.type) == d.type && d.rows == w.rows && d.cols == w.cols) return d;
     }
-    if (!HasMatVecKernel(w.type)) {
-      return Unsupported("CUDA backend: tensor '%s' has type %s, which has no CUDA kernel", name.c_str(),
-                         GetTypeTraits(w.type).name);
+    if (!HasDeviceKernel(w.type)) {  // a type the kernels do not read: Q8_0 on the device (upload_type.h)
+      cpu::WeightView q8;
+      SEPTET_RETURN_IF_ERROR(ConvertForDevice(w, name, &converted, &q8));
+      w = q8;
     }
     if (w.rows <= 0 || w.cols <= 0 || w.data == nullptr || w.row_bytes != GetTypeTraits(w.type).row_bytes(w.cols)) {
       return Internal("CUDA backend: tensor '%s' has an inconsistent weight view", name.c_str());
@@ -113,13 +97,13 @@ struct CudaContext::State {
     d.row_bytes = w.row_bytes;
     d.pitch = RoundUp(w.row_bytes, kRowAlign);
     SEPTET_ASSIGN_OR_RETURN(DeviceBuffer buf, Alloc(d.pitch * static_cast<size_t>(w.rows), name.c_str()));
-    SEPTET_CUDA_TRY(cudaMemcpy2D(buf.get(), d.pitch, host, w.row_bytes, w.row_bytes, static_cast<size_t>(w.rows),
+    SEPTET_CUDA_TRY(cudaMemcpy2D(buf.get(), d.pitch, w.data, w.row_bytes, w.row_bytes, static_cast<size_t>(w.rows),
                                  cudaMemcpyHostToDevice),
                     ("cudaMemcpy2D (upload " + name + ")").c_str());
     d.data = buf.get<const uint8_t>();
     weight_bytes += buf.bytes();
     weight_bufs.push_back(std::move(buf));
-    uploaded[w.data] = d;
+    uploaded[w_in.data] = d;
     return d;
   }
 
@@ -245,14 +229,14 @@ Result<std::unique_ptr<CudaContext>> CudaContext::Create(const model::LlamaModel
     std::map<const uint8_t*, bool> seen;
     for (const cpu::WeightView* m : mats) {
       DeviceMatrix probe;
-      probe.type = m->type;
+      probe.type = DeviceWeightType(m->type).value_or(m->type);
       probe.rows = m->rows;
       probe.cols = m->cols;
-      if (!seen[m->data]) weights_needed += RoundUp(m->row_bytes, kRowAlign) * static_cast<uint64_t>(m->rows);
+      if (!seen[m->data]) weights_needed += RoundUp(DeviceRowBytes(m->type, m->cols), kRowAlign) * static_cast<uint64_t>(m->rows);
       seen[m->data] = true;
       if (m == &w.token_embd && (front || w.token_embd.data != w.output.data)) continue;  // a lookup table only
       tile_bytes = std::max<uint64_t>(tile_bytes, GemmTileBytes(probe));
-      const GemmKind kind = GemmKindOf(m->type);
+      const GemmKind kind = GemmKindOf(probe.type);
       any_f16_gemm |= kind == GemmKind::kF16Direct || kind == GemmKind::kF16Tiles;
     }
     weights_needed += static_cast<uint64_t>(2 * n_run + (front ? 0 : 1)) * static_cast<uint64_t>(hp.dim) * sizeof(float);

@@ -3,10 +3,13 @@
 //     registry's reference codecs, bit for bit, on every shape class that breaks
 //     kernels (n = 1, sub-block and block boundaries +-1, short tails, long rows);
 //   * the launch geometry and GEMM tiling helpers;
+//   * the upload conversion of types without a device kernel (upload_type.h);
 //   * without a device: the backend reports kUnsupported cleanly, through
 //     CreateCudaContext and through runtime::CreateContext.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -18,6 +21,7 @@
 #include "backends/cuda/kernels.h"
 #include "backends/cuda/launch_config.h"
 #include "backends/cuda/quant_decode.h"
+#include "backends/cuda/upload_type.h"
 #include "model/testing_model.h"
 #include "quant/q8_act.h"
 #include "quant/registry.h"
@@ -229,6 +233,74 @@ TEST(GemmTiling, TilesBoundScratchAndCoverRows) {
   EXPECT_EQ(GemmTileBytes(w), size_t{10} * 4096 * 4);
   w.cols = int64_t{1} << 26;  // one row larger than a tile: still one row per tile
   EXPECT_EQ(GemmTileRows(w), 1);
+}
+
+TEST(UploadType, KernelTypesStayAndOtherWeightTypesBecomeQ8_0) {
+  for (DType t : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_G, DType::kQ3P5,
+                  DType::kQ3P5_SEED}) {
+    EXPECT_EQ(DeviceWeightType(t), t);
+    EXPECT_EQ(DeviceRowBytes(t, 4096), GetTypeTraits(t).row_bytes(4096));
+  }
+  for (DType t : {DType::kQ4_0, DType::kQ4_1, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_XS, DType::kQ3P5_NL,
+                  DType::kQ4_NL}) {
+    EXPECT_EQ(DeviceWeightType(t), DType::kQ8_0) << GetTypeTraits(t).name;
+    EXPECT_EQ(DeviceRowBytes(t, 4096), GetTypeTraits(DType::kQ8_0).row_bytes(4096));
+  }
+  for (DType t : {DType::kQ8_A, DType::kQ8_B, DType::kQ8_R}) {
+    EXPECT_FALSE(DeviceWeightType(t).has_value()) << GetTypeTraits(t).name;
+    EXPECT_EQ(DeviceRowBytes(t, 64), 0u);
+  }
+}
+
+// Converted rows against the stored ones, block by block (32 weights, largest |x|
+// = amax). Q8_0's quantizer (quant/q8_0.cc) keeps, of its candidate scales, the one
+// with the least squared error; one candidate is the least-squares refit d of the
+// nearest codes q0 at d0 = amax / 127, whose error is at most that of (d0, q0),
+// i.e. <= d0 / 2 per weight, plus what storing d as fp16 adds: |q0| |d - fp16(d)| <=
+// 127 d 2^-11 < 0.07 d0 per weight. So the block's RMS error is <= 0.57 d0; the
+// test allows 0.6 d0.
+TEST(UploadType, ConvertedRowsStayWithinAQ8_0Step) {
+  auto rng = testing::MakeRng(41);
+  for (DType t : {DType::kQ6_K, DType::kQ3P5_NL}) {
+    const int64_t rows = 5, cols = 512;
+    const TypeTraits& tt = GetTypeTraits(t);
+    std::vector<uint8_t> stored(tt.row_bytes(cols) * rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      const std::vector<float> x = testing::RandomWeights(rng, cols, 0.02f + 0.5f * static_cast<float>(r));
+      tt.from_float(x.data(), stored.data() + r * tt.row_bytes(cols), cols, nullptr);
+    }
+    cpu::WeightView w{t, rows, cols, stored.data(), tt.row_bytes(cols), cpu::WeightLayout::kFile};
+    std::vector<uint8_t> converted;
+    cpu::WeightView q8;
+    ASSERT_TRUE(ConvertForDevice(w, "blk.0.ffn_up.weight", &converted, &q8).ok()) << tt.name;
+    EXPECT_EQ(q8.type, DType::kQ8_0);
+    EXPECT_EQ(q8.rows, rows);
+    EXPECT_EQ(q8.cols, cols);
+    EXPECT_EQ(q8.row_bytes, GetTypeTraits(DType::kQ8_0).row_bytes(cols));
+    EXPECT_EQ(converted.size(), q8.row_bytes * rows);
+    std::vector<float> x(cols), y(cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      tt.to_float(w.row(r), x.data(), cols);
+      GetTypeTraits(DType::kQ8_0).to_float(q8.row(r), y.data(), cols);
+      for (int64_t b = 0; b < cols; b += 32) {
+        float amax = 0.0f;
+        for (int64_t i = b; i < b + 32; ++i) amax = std::max(amax, std::fabs(x[i]));
+        double sq = 0.0;
+        for (int64_t i = b; i < b + 32; ++i) sq += (static_cast<double>(x[i]) - y[i]) * (x[i] - y[i]);
+        ASSERT_LE(std::sqrt(sq / 32.0), 0.6 * amax / 127.0) << tt.name << " row " << r << " block " << b / 32;
+      }
+    }
+  }
+  // A view the conversion cannot take names the tensor.
+  std::vector<uint8_t> act(64), out;
+  cpu::WeightView bad{DType::kQ8_A, 1, 32, act.data(), GetTypeTraits(DType::kQ8_A).row_bytes(32),
+                      cpu::WeightLayout::kFile};
+  cpu::WeightView q8;
+  const Status st = ConvertForDevice(bad, "output.weight", &out, &q8);
+  EXPECT_EQ(st.code(), StatusCode::kUnsupported);
+  EXPECT_NE(st.message().find("'output.weight'"), std::string::npos) << st.ToString();
+  bad.type = DType::kQ6_K;  // row_bytes of another type: an inconsistent view
+  EXPECT_EQ(ConvertForDevice(bad, "output.weight", &out, &q8).code(), StatusCode::kInternal);
 }
 
 TEST(CudaBackend, WithoutDeviceReportsUnsupportedCleanly) {

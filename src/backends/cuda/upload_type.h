@@ -1,0 +1,43 @@
+// Which type a weight matrix has on the device, and the host-side conversion for
+// the types the CUDA kernels do not read.
+//
+// The kernels (matvec.cu, gemm.cc, the embedding lookup) read F32, F16, BF16,
+// Q8_0, Q4_G, Q3P5 and Q3P5_SEED in their file layout. Every other registry type
+// that can be dequantized -- the ggml input types (Q4_0 ... Q6_K, IQ4_NL/XS) a
+// user's GGUF carries, and Q3P5_NL / Q4_NL -- is converted at upload, row by row:
+// to_float, then Q8_0's from_float (no importance). Q8_0 keeps 8 bits per weight
+// with one scale per 32, so the converted row differs from the stored one by at
+// most half a Q8_0 step (|max| / 254 of its 32-weight block) per weight; the
+// device then reads Q8_0 bytes (8.5 bpw) instead of the stored ones.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/status.h"
+#include "kernels/cpu/weight_view.h"
+
+namespace septet::cuda {
+
+// True for the types the device kernels read directly.
+bool HasDeviceKernel(DType t);
+
+// The type `t` is stored in on the device: t itself when HasDeviceKernel(t), Q8_0
+// when t is a weight type that can be dequantized, nullopt otherwise.
+std::optional<DType> DeviceWeightType(DType t);
+
+// Bytes one row of `cols` values of stored type `t` takes on the device (before
+// the pitch rounding), 0 when DeviceWeightType(t) is nullopt.
+size_t DeviceRowBytes(DType t, int64_t cols);
+
+// For a file-layout view `w` whose type has no device kernel: writes the Q8_0 rows
+// into *out and points *view at them (type Q8_0, same rows / cols). Errors name
+// the tensor: a type that cannot be dequantized, an inconsistent view.
+Status ConvertForDevice(const cpu::WeightView& w, const std::string& name, std::vector<uint8_t>* out,
+                        cpu::WeightView* view);
+
+}  // namespace septet::cuda
