@@ -31,9 +31,9 @@ template <class Block>
 constexpr TypeTraits Ggml(DType type, const char* name, int32_t block_size, double bpw, size_t (*row_bytes)(int64_t),
                           void (*to_float)(const void*, float*, int64_t),
                           float (*vec_dot)(int64_t, const void*, const void*), DType vec_dot_type = DType::kF32) {
-  return {type,      name,     block_size, sizeof(Block), bpw,     /*is_quantized=*/true,
-          /*is_activation_only=*/false,   /*is_input_only=*/true,   vec_dot_type,
-          row_bytes, to_float, /*from_float=*/nullptr, vec_dot, /*whole_blocks=*/true};
+  return {type, name, block_size, sizeof(Block), bpw, /*is_quantized=*/true, /*is_activation_only=*/false,
+          /*is_input_only=*/true, vec_dot_type, row_bytes, to_float, /*from_float=*/nullptr, vec_dot,
+          /*whole_blocks=*/true};
 }
 // A ggml row septet also writes (Q6_K): whole blocks, with a from_float.
 template <class Block>
