@@ -315,19 +315,21 @@ void FusedMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t
                  float* y, int64_t y_stride) {
   using P = LanePack<Lanes16, false>;
   const int64_t nblocks = (w.cols + quant::kQ8_0BlockSize - 1) / quant::kQ8_0BlockSize;
-  std::vector<uint8_t>& x = Scratch().x;
-  if (x.size() < static_cast<size_t>(nblocks) * P::kBlockBytes) x.resize(static_cast<size_t>(nblocks) * P::kBlockBytes);
-  PackQ8ATokens<Lanes16, false>(act, act_stride, 0, static_cast<int>(m), nblocks, 0x80808080u, x.data());
+  std::vector<uint8_t>& buf = Scratch().x;
+  const size_t bytes = static_cast<size_t>(nblocks) * P::kBlockBytes + 63;  // + 63: Align64
+  if (buf.size() < bytes) buf.resize(bytes);
+  uint8_t* const x = Align64(buf.data());
+  PackQ8ATokens<Lanes16, false>(act, act_stride, 0, static_cast<int>(m), nblocks, 0x80808080u, x);
   constexpr uint32_t kOnes = 0x01010101u;
   for (int64_t b = 0; b < nblocks; ++b) {
     for (int q = 0; q < kLaneQuads; ++q) {
-      std::memcpy(x.data() + static_cast<size_t>(b) * P::kBlockBytes + P::kQuadBytes * q + 4 * kOnesLane, &kOnes, 4);
+      std::memcpy(x + static_cast<size_t>(b) * P::kBlockBytes + P::kQuadBytes * q + 4 * kOnesLane, &kOnes, 4);
     }
   }
   const int nt = static_cast<int>(m);
   int64_t r = r0;
-  for (; r + kVR <= r1; r += kVR) FusedTile<kVR>(w, r, nblocks, x.data(), nt, y, y_stride);
-  for (; r < r1; ++r) FusedTile<1>(w, r, nblocks, x.data(), nt, y, y_stride);
+  for (; r + kVR <= r1; r += kVR) FusedTile<kVR>(w, r, nblocks, x, nt, y, y_stride);
+  for (; r < r1; ++r) FusedTile<1>(w, r, nblocks, x, nt, y, y_stride);
 }
 
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,

@@ -94,7 +94,7 @@ HWY_INLINE void FillActMeta(const uint8_t* act, int64_t nbs, ActMeta* am) {
   am->xo.assign(n, 0.0f);
   const size_t bytes = static_cast<size_t>(nbs) * kX2Block + 64;
   if (am->x2_buf.size() < bytes) am->x2_buf.resize(bytes);
-  uint8_t* x2 = am->x2_buf.data() + ((64 - reinterpret_cast<uintptr_t>(am->x2_buf.data()) % 64) % 64);
+  uint8_t* x2 = Align64(am->x2_buf.data());
   am->x2 = x2;
   for (int64_t b = 0; b < nbs; ++b) {
     const uint8_t* xb = act + b * kActBytes;
@@ -369,10 +369,6 @@ HWY_INLINE void PackLanes(const uint8_t* act, size_t act_stride, int64_t t0, int
       }
     }
   }
-}
-
-HWY_INLINE uint8_t* Align64(uint8_t* p) {
-  return p + ((64 - reinterpret_cast<uintptr_t>(p) % 64) % 64);
 }
 
 // The m tokens of act as ceil(m / kLT) packed tiles (PackLanes<kCopies>) in

@@ -179,16 +179,20 @@ void TokenLanesMatMul(const uint8_t* act, size_t act_stride, int64_t m, int64_t 
   constexpr int kT = L::kT;
   const size_t tile_bytes = static_cast<size_t>(nblocks) * LanePack<L, kSums>::kBlockBytes;
   const int64_t ntiles = (m + kT - 1) / kT;
-  if (pack->size() < static_cast<size_t>(ntiles) * tile_bytes) pack->resize(static_cast<size_t>(ntiles) * tile_bytes);
+  // The tiles start on a cache line (Align64): a 16-token tile's quad is one 64-byte load.
+  if (pack->size() < static_cast<size_t>(ntiles) * tile_bytes + 63) {
+    pack->resize(static_cast<size_t>(ntiles) * tile_bytes + 63);
+  }
+  uint8_t* const base = Align64(pack->data());
   for (int64_t tt = 0; tt < ntiles; ++tt) {
     PackQ8ATokens<L, kSums>(act, act_stride, tt * kT, static_cast<int>(std::min<int64_t>(kT, m - tt * kT)), nblocks,
-                            xor_mask, pack->data() + static_cast<size_t>(tt) * tile_bytes);
+                            xor_mask, base + static_cast<size_t>(tt) * tile_bytes);
   }
   for (int64_t c0 = r0; c0 < r1; c0 += chunk_rows) {
     const int64_t c1 = std::min(r1, c0 + chunk_rows);
     prepare(c0, c1);
     for (int64_t tt = 0; tt < ntiles; ++tt) {
-      const uint8_t* xp = pack->data() + static_cast<size_t>(tt) * tile_bytes;
+      const uint8_t* xp = base + static_cast<size_t>(tt) * tile_bytes;
       const int nt = static_cast<int>(std::min<int64_t>(kT, m - tt * kT));
       float* yt = y + tt * kT * y_stride;
       int64_t r = c0;
@@ -294,9 +298,13 @@ HWY_INLINE void SubDots(const uint8_t* codes, size_t row_stride, const uint8_t* 
     }
   } else {
 #if HWY_TARGET == HWY_AVX3_DL
-    // Two chains a row (even and odd quads; exact integers, added at the end), as
-    // LevelsSubSums: R chains of 8 dependent vpdpbusd left the unit idle.
-    typename L::VI a2[2][R];
+    // 8 / R chains a row, at least 2 (quad q in chain q mod kC; exact integers,
+    // added at the end), as LevelsSubSums: R chains of 8 dependent vpdpbusd left
+    // the unit idle, and so did 2 chains a row for the 2-row tiles (Q4_K, Q5_K:
+    // their GEMM ran at 0.5x Q4_0's on AMD Zen 4).
+    constexpr int kC = R >= 4 ? 2 : 4;
+    static_assert(kLaneQuads % kC == 0);
+    typename L::VI a2[kC][R];
     for (auto& chain : a2) {
       for (auto& a : chain) a = L::Zero();
     }
@@ -306,16 +314,22 @@ HWY_INLINE void SubDots(const uint8_t* codes, size_t row_stride, const uint8_t* 
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
         const typename L::VI u = L::Set1(static_cast<int32_t>(LoadU32(codes + r * row_stride + 4 * q)));
-        a2[q & 1][r] = L::Dot(a2[q & 1][r], u, xq);
+        a2[q % kC][r] = L::Dot(a2[q % kC][r], u, xq);
       }
     }
-    for (int r = 0; r < R; ++r) acc[r] = L::AddI(a2[0][r], a2[1][r]);
+    for (int r = 0; r < R; ++r) {
+      acc[r] = kC == 2 ? L::AddI(a2[0][r], a2[1][r]) : L::AddI(L::AddI(a2[0][r], a2[1][r]), L::AddI(a2[2 % kC][r], a2[3 % kC][r]));
+    }
 #else
     static_assert(kIsLanes8U<L>, "VNNI lanes only on AVX3_DL");
 #endif
   }
 }
 
+// R rows x one token tile. The sub-blocks go kPos at a time with the position a
+// constant (ForPositions), so the R x kPos float sums stay in registers (indexed
+// by sb % kPos they lived on the stack: a load and a store per term, and Q4_K's
+// GEMM, 8 positions, ran at 0.55x Q4_0's on AMD Zen 4).
 template <class L, int R, class F>
 HWY_INLINE void CodesTile(const uint8_t* codes, const float* dm, int64_t nsub, const uint8_t* xp, int nt, float* y,
                           int64_t y_stride, int64_t ra) {
@@ -325,15 +339,18 @@ HWY_INLINE void CodesTile(const uint8_t* codes, const float* dm, int64_t nsub, c
   for (int r = 0; r < R; ++r) {
     for (int j = 0; j < kPos; ++j) s[r][j] = L::ZeroF();
   }
-  for (int64_t sb = 0; sb < nsub; ++sb) {
-    const uint8_t* xb = xp + static_cast<size_t>(sb) * P::kBlockBytes;
-    typename L::VI acc[R];
-    SubDots<L, R>(codes + static_cast<size_t>(sb) * 32, static_cast<size_t>(nsub) * 32, xb, acc);
-    const typename L::VF xd = L::LoadF(xb + P::kScaleAt), xs = L::LoadF(xb + P::kSumAt);
-    const int j = static_cast<int>(sb % kPos);
-    for (int r = 0; r < R; ++r) {
-      s[r][j] = F::template Term<L>(L::ToF(acc[r]), xd, xs, dm + static_cast<size_t>(r * nsub + sb) * 2, s[r][j]);
-    }
+  for (int64_t sb0 = 0; sb0 < nsub; sb0 += kPos) {
+    ForPositions<kPos>(sb0, nsub, [&](auto jc) HWY_ATTR {
+      constexpr int j = decltype(jc)::value;
+      const size_t sb = static_cast<size_t>(sb0 + j);
+      const uint8_t* xb = xp + sb * P::kBlockBytes;
+      typename L::VI acc[R];
+      SubDots<L, R>(codes + sb * 32, static_cast<size_t>(nsub) * 32, xb, acc);
+      const typename L::VF xd = L::LoadF(xb + P::kScaleAt), xs = L::LoadF(xb + P::kSumAt);
+      for (int r = 0; r < R; ++r) {
+        s[r][j] = F::template Term<L>(L::ToF(acc[r]), xd, xs, dm + (static_cast<size_t>(r) * nsub + sb) * 2, s[r][j]);
+      }
+    });
   }
   for (int r = 0; r < R; ++r) StoreRow<L, kPos>(s[r], nt, y, y_stride, ra + r);
 }
