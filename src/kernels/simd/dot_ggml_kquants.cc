@@ -368,45 +368,36 @@ HWY_NOINLINE Q6Scratch& Q6ScratchOfThread() {  // noinline: see common-inl.h
   return s;
 }
 
-// The blocks go 8 at a time with the position a constant (ForPositions), so the
-// R x 8 float sums stay in registers.
+// R rows x one token tile (PositionTile: 8 positions, the matvec's lanes).
 template <class L, int R>
 HWY_INLINE void Q6Tile(const int8_t* codes, const Q6Params* prm, int64_t nblk, const uint8_t* xp, int nt, float* y,
                        int64_t y_stride, int64_t ra) {
   using P = LanePack<L, false>;
-  typename L::VF s[R][kSubs];
-  for (int r = 0; r < R; ++r) {
-    for (int j = 0; j < kSubs; ++j) s[r][j] = L::ZeroF();
-  }
-  for (int64_t b0 = 0; b0 < nblk; b0 += kSubs) {
-    ForPositions<kSubs>(b0, nblk, [&](auto jc) HWY_ATTR {
-      constexpr int j = decltype(jc)::value;
-      const int64_t b = b0 + j;
-      const uint8_t* xb = xp + static_cast<size_t>(b) * P::kBlockBytes;
-      typename L::VI acc[R][2];
+  PositionTile<L, R, kSubs>(nblk, nt, y, y_stride, ra, [&](size_t b, auto jc, auto& s) HWY_ATTR {
+    constexpr int j = decltype(jc)::value;
+    const uint8_t* xb = xp + b * P::kBlockBytes;
+    typename L::VI acc[R][2];
+    for (int r = 0; r < R; ++r) {
+      const Q6Params& p = prm[r * nblk + b];
+      acc[r][0] = L::Set1(p.corr[0]);
+      acc[r][1] = L::Set1(p.corr[1]);
+    }
+    for (int q = 0; q < kLaneQuads; ++q) {
+      const typename L::VI xq = L::Load(xb + P::kQuadBytes * q);
       for (int r = 0; r < R; ++r) {
-        const Q6Params& p = prm[r * nblk + b];
-        acc[r][0] = L::Set1(p.corr[0]);
-        acc[r][1] = L::Set1(p.corr[1]);
+        const int8_t* c = codes + (static_cast<size_t>(r * nblk) + b) * 32 + 4 * q;
+        int32_t wq;
+        std::memcpy(&wq, c, 4);
+        acc[r][q / 4] = L::Dot(acc[r][q / 4], xq, L::Set1(wq));
       }
-      for (int q = 0; q < kLaneQuads; ++q) {
-        const typename L::VI xq = L::Load(xb + P::kQuadBytes * q);
-        for (int r = 0; r < R; ++r) {
-          const int8_t* c = codes + static_cast<size_t>(r * nblk + b) * 32 + 4 * q;
-          int32_t wq;
-          std::memcpy(&wq, c, 4);
-          acc[r][q / 4] = L::Dot(acc[r][q / 4], xq, L::Set1(wq));
-        }
-      }
-      const typename L::VF xd = L::LoadF(xb + P::kScaleAt);
-      for (int r = 0; r < R; ++r) {
-        const Q6Params& p = prm[r * nblk + b];
-        const typename L::VI a = L::AddI(L::MulLo(acc[r][0], L::Set1(p.sc[0])), L::MulLo(acc[r][1], L::Set1(p.sc[1])));
-        s[r][j] = L::Fma(L::Mul(L::Set1F(p.d), xd), L::ToF(a), s[r][j]);
-      }
-    });
-  }
-  for (int r = 0; r < R; ++r) StoreRow<L, kSubs>(s[r], nt, y, y_stride, ra + r);
+    }
+    const typename L::VF xd = L::LoadF(xb + P::kScaleAt);
+    for (int r = 0; r < R; ++r) {
+      const Q6Params& p = prm[r * nblk + b];
+      const typename L::VI a = L::AddI(L::MulLo(acc[r][0], L::Set1(p.sc[0])), L::MulLo(acc[r][1], L::Set1(p.sc[1])));
+      s[r][j] = L::Fma(L::Mul(L::Set1F(p.d), xd), L::ToF(a), s[r][j]);
+    }
+  });
 }
 
 template <class L>

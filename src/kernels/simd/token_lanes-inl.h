@@ -232,6 +232,23 @@ HWY_INLINE void ForPositions(int64_t sb, int64_t nsub, const F& f) {
   }(std::make_integer_sequence<int, kPos>());
 }
 
+// R rows x one token tile: the per-position float sums s[r][j] (j = sub-block mod
+// kPos) zeroed, step(sb, jc, s) run for every sub-block sb in order with its
+// position a compile-time constant jc (ForPositions; indexed by sb % kPos at run
+// time the sums lived on the stack, a load and a store per term), then each row's
+// sums stored (StoreRow).
+template <class L, int R, int kPos, class Step>
+HWY_INLINE void PositionTile(int64_t nsub, int nt, float* y, int64_t y_stride, int64_t ra, const Step& step) {
+  typename L::VF s[R][kPos];
+  for (int r = 0; r < R; ++r) {
+    for (int j = 0; j < kPos; ++j) s[r][j] = L::ZeroF();
+  }
+  for (int64_t sb0 = 0; sb0 < nsub; sb0 += kPos) {
+    ForPositions<kPos>(sb0, nsub, [&](auto jc) HWY_ATTR { step(static_cast<size_t>(sb0 + jc()), jc, s); });
+  }
+  for (int r = 0; r < R; ++r) StoreRow<L, kPos>(s[r], nt, y, y_stride, ra + r);
+}
+
 // ---- formats decoded to u8 codes (Q4_G, the ggml legacy blocks, Q4_K, Q5_K) ----
 // A row chunk decoded once: [row][sub-block][32] unsigned codes (the unsigned
 // operand, against the signed packed activations with their code sums) and
@@ -326,33 +343,22 @@ HWY_INLINE void SubDots(const uint8_t* codes, size_t row_stride, const uint8_t* 
   }
 }
 
-// R rows x one token tile. The sub-blocks go kPos at a time with the position a
-// constant (ForPositions), so the R x kPos float sums stay in registers (indexed
-// by sb % kPos they lived on the stack: a load and a store per term, and Q4_K's
-// GEMM, 8 positions, ran at 0.55x Q4_0's on AMD Zen 4).
+// R rows x one token tile (PositionTile; Q4_K's GEMM, 8 positions, ran at 0.55x
+// Q4_0's on AMD Zen 4 while its sums lived on the stack).
 template <class L, int R, class F>
 HWY_INLINE void CodesTile(const uint8_t* codes, const float* dm, int64_t nsub, const uint8_t* xp, int nt, float* y,
                           int64_t y_stride, int64_t ra) {
   using P = LanePack<L, true>;
-  constexpr int kPos = F::kPos;
-  typename L::VF s[R][kPos];
-  for (int r = 0; r < R; ++r) {
-    for (int j = 0; j < kPos; ++j) s[r][j] = L::ZeroF();
-  }
-  for (int64_t sb0 = 0; sb0 < nsub; sb0 += kPos) {
-    ForPositions<kPos>(sb0, nsub, [&](auto jc) HWY_ATTR {
-      constexpr int j = decltype(jc)::value;
-      const size_t sb = static_cast<size_t>(sb0 + j);
-      const uint8_t* xb = xp + sb * P::kBlockBytes;
-      typename L::VI acc[R];
-      SubDots<L, R>(codes + sb * 32, static_cast<size_t>(nsub) * 32, xb, acc);
-      const typename L::VF xd = L::LoadF(xb + P::kScaleAt), xs = L::LoadF(xb + P::kSumAt);
-      for (int r = 0; r < R; ++r) {
-        s[r][j] = F::template Term<L>(L::ToF(acc[r]), xd, xs, dm + (static_cast<size_t>(r) * nsub + sb) * 2, s[r][j]);
-      }
-    });
-  }
-  for (int r = 0; r < R; ++r) StoreRow<L, kPos>(s[r], nt, y, y_stride, ra + r);
+  PositionTile<L, R, F::kPos>(nsub, nt, y, y_stride, ra, [&](size_t sb, auto jc, auto& s) HWY_ATTR {
+    constexpr int j = decltype(jc)::value;
+    const uint8_t* xb = xp + sb * P::kBlockBytes;
+    typename L::VI acc[R];
+    SubDots<L, R>(codes + sb * 32, static_cast<size_t>(nsub) * 32, xb, acc);
+    const typename L::VF xd = L::LoadF(xb + P::kScaleAt), xs = L::LoadF(xb + P::kSumAt);
+    for (int r = 0; r < R; ++r) {
+      s[r][j] = F::template Term<L>(L::ToF(acc[r]), xd, xs, dm + (static_cast<size_t>(r) * nsub + sb) * 2, s[r][j]);
+    }
+  });
 }
 
 // The whole GEMM of a codes format: decode(r, codes, dm) writes row r's nsub x 32
@@ -499,32 +505,22 @@ HWY_INLINE void LevelsSubSums(const int8_t* lv, size_t row_levels, const int32_t
   }
 }
 
-// R rows x one token tile. The sub-blocks go kPos at a time with the position
-// a constant (ForPositions), so the R x kPos float sums stay in registers.
+// R rows x one token tile (PositionTile).
 template <class L, int R, int kG, class F>
 HWY_INLINE void LevelsTile(const int8_t* levels, const int32_t* ints, const float* d, int64_t nsub,
                            const uint8_t* xp, int nt, float* y, int64_t y_stride, int64_t ra) {
   using P = LanePack<L, false>;
-  constexpr int kPos = F::kPos;
-  typename L::VF s[R][kPos];
-  for (int r = 0; r < R; ++r) {
-    for (int j = 0; j < kPos; ++j) s[r][j] = L::ZeroF();
-  }
-  for (int64_t sb0 = 0; sb0 < nsub; sb0 += kPos) {
-    ForPositions<kPos>(sb0, nsub, [&](auto jc) HWY_ATTR {
-      constexpr int j = decltype(jc)::value;
-      const size_t sb = static_cast<size_t>(sb0 + j);
-      const uint8_t* xb = xp + sb * P::kBlockBytes;
-      typename L::VI isum[R];
-      LevelsSubSums<L, R, kG>(levels + 32 * sb, static_cast<size_t>(nsub) * 32, ints + (kG + 1) * sb,
-                              static_cast<size_t>(nsub) * (kG + 1), xb, isum);
-      const typename L::VF xd = L::LoadF(xb + P::kScaleAt);
-      for (int r = 0; r < R; ++r) {
-        s[r][j] = F::template Term<L>(L::ToF(isum[r]), xd, d[static_cast<size_t>(r) * nsub + sb], s[r][j]);
-      }
-    });
-  }
-  for (int r = 0; r < R; ++r) StoreRow<L, kPos>(s[r], nt, y, y_stride, ra + r);
+  PositionTile<L, R, F::kPos>(nsub, nt, y, y_stride, ra, [&](size_t sb, auto jc, auto& s) HWY_ATTR {
+    constexpr int j = decltype(jc)::value;
+    const uint8_t* xb = xp + sb * P::kBlockBytes;
+    typename L::VI isum[R];
+    LevelsSubSums<L, R, kG>(levels + 32 * sb, static_cast<size_t>(nsub) * 32, ints + (kG + 1) * sb,
+                            static_cast<size_t>(nsub) * (kG + 1), xb, isum);
+    const typename L::VF xd = L::LoadF(xb + P::kScaleAt);
+    for (int r = 0; r < R; ++r) {
+      s[r][j] = F::template Term<L>(L::ToF(isum[r]), xd, d[static_cast<size_t>(r) * nsub + sb], s[r][j]);
+    }
+  });
 }
 
 // The whole GEMM of a levels format: decode(r, levels, ints, d) writes row r's
