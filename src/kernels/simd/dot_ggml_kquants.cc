@@ -104,7 +104,10 @@ Tables MakeTables() {
   for (int j = 0; j < kSubs; ++j) {
     t.sc_shuf[j] = _mm_unpacklo_epi64(_mm_set1_epi8(static_cast<char>(2 * j)), _mm_set1_epi8(static_cast<char>(2 * j + 1)));
   }
-  for (int k = 0; k < 4; ++k) t.sc_idx[k] = _mm256_set_epi32(2 * k + 1, 2 * k + 1, 2 * k + 1, 2 * k + 1, 2 * k, 2 * k, 2 * k, 2 * k);
+  for (int k = 0; k < 4; ++k) {
+    const int lo = 2 * k, hi = 2 * k + 1;
+    t.sc_idx[k] = _mm256_set_epi32(hi, hi, hi, hi, lo, lo, lo, lo);
+  }
   return t;
 }
 

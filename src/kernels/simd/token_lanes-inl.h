@@ -315,10 +315,10 @@ HWY_INLINE void SubDots(const uint8_t* codes, size_t row_stride, const uint8_t* 
     }
   } else {
 #if HWY_TARGET == HWY_AVX3_DL
-    // 8 / R chains a row, at least 2 (quad q in chain q mod kC; exact integers,
-    // added at the end), as LevelsSubSums: R chains of 8 dependent vpdpbusd left
-    // the unit idle, and so did 2 chains a row for the 2-row tiles (Q4_K, Q5_K:
-    // their GEMM ran at 0.5x Q4_0's on AMD Zen 4).
+    // kC chains a row, quad q in chain q mod kC (exact integers, added at the end),
+    // as LevelsSubSums: R chains of 8 dependent vpdpbusd left the unit idle, and so
+    // did 2 chains a row in the 2-row tiles (Q4_K, Q5_K). 2 chains a row for 4-row
+    // tiles, 4 for 1- and 2-row tiles.
     constexpr int kC = R >= 4 ? 2 : 4;
     static_assert(kLaneQuads % kC == 0);
     typename L::VI a2[kC][R];
@@ -335,7 +335,8 @@ HWY_INLINE void SubDots(const uint8_t* codes, size_t row_stride, const uint8_t* 
       }
     }
     for (int r = 0; r < R; ++r) {
-      acc[r] = kC == 2 ? L::AddI(a2[0][r], a2[1][r]) : L::AddI(L::AddI(a2[0][r], a2[1][r]), L::AddI(a2[2 % kC][r], a2[3 % kC][r]));
+      acc[r] = L::AddI(a2[0][r], a2[1][r]);
+      if constexpr (kC == 4) acc[r] = L::AddI(acc[r], L::AddI(a2[2][r], a2[3][r]));
     }
 #else
     static_assert(kIsLanes8U<L>, "VNNI lanes only on AVX3_DL");
