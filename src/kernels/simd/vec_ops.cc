@@ -4,7 +4,8 @@
 // kernels/cpu/; the error bounds against them are derived in vec_ops_test.cc.
 //   RmsNorm: sum of squares in double (as the reference), output in double.
 //   Softmax: exp in f32 (hwy contrib Exp, ~1 ulp), normalising sum in double.
-//   SiluMul: g / (1 + exp(-g)) * up in f32.
+//   SiluMul: g * sigmoid(g) * up in f32, sigmoid from t = exp(-|g|) (never overflows):
+//     1 / (1 + t) for g >= 0, t / (1 + t) for g < 0.
 //   Dot / Axpy: f32 FMA.
 #include "kernels/simd/hwy_config.h"
 
@@ -106,7 +107,10 @@ void SiluMulT(float* out, const float* gate, const float* up, int64_t n) {
   int64_t i = 0;
   for (; i + N <= n; i += N) {
     const auto g = hn::LoadU(df, gate + i);
-    const auto silu = hn::Div(g, hn::Add(one, hn::Exp(df, hn::Neg(g))));
+    // g / (1 + e^-g) would overflow e^-g for g < -ln(FLT_MAX) = -88.72 and return 0
+    // where silu(g) is still a normal float (down to g ~ -92); e^-|g| keeps it.
+    const auto t = hn::Exp(df, hn::Neg(hn::Abs(g)));
+    const auto silu = hn::Div(hn::Mul(g, hn::IfThenElse(hn::Lt(g, hn::Zero(df)), t, one)), hn::Add(one, t));
     hn::StoreU(hn::Mul(silu, hn::LoadU(df, up + i)), df, out + i);
   }
   for (; i < n; ++i) {
