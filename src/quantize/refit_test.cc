@@ -174,7 +174,7 @@ std::vector<float> RandomRows(std::mt19937_64& rng, int64_t rows) {
 }
 
 // After GPTQ (both column orders), the refit keeps the codes, never raises a row's output
-// error, reports it exactly, and lowers the total on correlated inputs.
+// error, reports it exactly, and lowers it in most rows on correlated inputs.
 TEST(Refit, KeepsCodesAndLowersOutputErrorAfterGptq) {
   auto rng = testing::MakeRng(22);
   const int64_t rows = 24;
@@ -193,6 +193,7 @@ TEST(Refit, KeepsCodesAndLowersOutputErrorAfterGptq) {
       std::vector<double> obj(static_cast<size_t>(rows));
       RefitRows(w.data(), rows, kN, h, t, bytes.data(), rb, obj.data());
       double f0 = 0, f1 = 0;
+      int improved = 0;
       for (int64_t r = 0; r < rows; ++r) {
         const double e0 = OutputError(t, w.data() + r * kN, before.data() + r * rb, kN, h);
         const double e1 = OutputError(t, w.data() + r * kN, bytes.data() + r * rb, kN, h);
@@ -201,10 +202,16 @@ TEST(Refit, KeepsCodesAndLowersOutputErrorAfterGptq) {
         EXPECT_EQ(CodesOnly(t, before.data() + r * rb, rb), CodesOnly(t, bytes.data() + r * rb, rb)) << "row " << r;
         f0 += e0;
         f1 += e1;
+        improved += e1 < e0 * (1 - 1e-6);
       }
-      std::printf("[refit] %-5s %-13s output error refit/gptq = %.3f\n", std::string(DTypeName(t)).c_str(), act ? "act-order" : "natural",
-                  f1 / f0);
-      EXPECT_LT(f1, 0.995 * f0);  // measured 0.93-0.99 over seeds
+      std::printf("[refit] %-5s %-13s output error refit/gptq = %.3f, lower in %d of %d rows\n",
+                  std::string(DTypeName(t)).c_str(), act ? "act-order" : "natural", f1 / f0, improved, static_cast<int>(rows));
+      // How much the refit gains depends on the draw (totals 0.84-0.996 of GPTQ's over 160
+      // seeds; Q4_NL's int8 scales leave the least room), so no ratio is asserted. What it
+      // must do: lower the error, not by a rounding, in most rows (measured 17-24 of 24 for
+      // Q4_NL, 20-24 for the others, over 40 seeds; a refit that keeps GPTQ's fields lowers none).
+      EXPECT_LT(f1, f0);
+      EXPECT_GE(2 * improved, rows);
     }
   }
 }
