@@ -162,6 +162,11 @@ BENCHMARK(BM_MatVec_Q8_0_head_simd)->Args({49152, 576})->Args({12288, 2304})->Ar
 // before), and the ffn_down of half the layers of a llama.cpp Q4_K_M file (2048 x 5632, in L3).
 void BM_MatVec_Q6_K_simd(benchmark::State& s) { MatVec(s, DType::kQ6_K, true); }
 BENCHMARK(BM_MatVec_Q6_K_simd)->Args({32000, 2048})->Args({2048, 5632})->Apply(Common);
+// Q4_K / Q5_K: the bulk of llama.cpp's Q4_K_M / Q5_K_M files (TinyLlama's ffn_gate shape).
+void BM_MatVec_Q4_K_simd(benchmark::State& s) { MatVec(s, DType::kQ4_K, true); }
+BENCHMARK(BM_MatVec_Q4_K_simd)->Args({5632, 2048})->Apply(Common);
+void BM_MatVec_Q5_K_simd(benchmark::State& s) { MatVec(s, DType::kQ5_K, true); }
+BENCHMARK(BM_MatVec_Q5_K_simd)->Args({5632, 2048})->Apply(Common);
 void BM_MatVec_F32_repacked_simd(benchmark::State& s) { MatVec(s, DType::kF32, true, true); }
 BENCHMARK(BM_MatVec_F32_repacked_simd)->Args({2048, 2048})->Args({576, 1536})->Apply(Common);
 void BM_MatVec_F32_simd(benchmark::State& s) { MatVec(s, DType::kF32, true); }
@@ -195,6 +200,7 @@ void BM_MatMul_Q4_G_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ4_G,
 void BM_MatMul_Q4_NL_simd(benchmark::State& s) { MatMul(s, DType::kQ4_NL, false); }
 void BM_MatMul_Q4_0_simd(benchmark::State& s) { MatMul(s, DType::kQ4_0, false); }
 void BM_MatMul_Q4_K_simd(benchmark::State& s) { MatMul(s, DType::kQ4_K, false); }
+void BM_MatMul_Q5_K_simd(benchmark::State& s) { MatMul(s, DType::kQ5_K, false); }
 void BM_MatMul_Q6_K_simd(benchmark::State& s) { MatMul(s, DType::kQ6_K, false); }
 BENCHMARK(BM_MatMul_Q3P5_simd)->Args({2048, 2048, 64})->Apply(Common);
 BENCHMARK(BM_MatMul_Q3P5_NL_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
@@ -205,6 +211,7 @@ BENCHMARK(BM_MatMul_Q4_G_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->A
 BENCHMARK(BM_MatMul_Q4_G_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 32})->Args({2048, 2048, 33})->Args({2048, 2048, 24})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Args({1536, 576, 64})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_0_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
+BENCHMARK(BM_MatMul_Q5_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
 BENCHMARK(BM_MatMul_Q6_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
 BENCHMARK(BM_MatMul_F32_simd)->Args({2048, 2048, 64})->Args({1536, 576, 512})->Args({576, 1536, 512})->Args({576, 576, 512})->Apply(Common);
 BENCHMARK(BM_MatMul_F32_repacked_simd)->Args({2048, 2048, 64})->Args({1536, 576, 512})->Args({576, 1536, 512})->Args({576, 576, 512})->Apply(Common);

@@ -6,8 +6,8 @@
 // weight order (low nibbles: sub-block 2c, high: 2c + 1): & 0x0F and
 // (>> 4) & 0x0F; Q5_K ORs in bit j of qh[l] as bit 4 (one shift + mask per
 // sub-block). DotU8I8 (codes <= 31) gives the exact int32 acc per sub-block.
-// The 6-bit scales and mins are unpacked with 32-bit masks (ggml's utmp
-// trick), dl = d * sc and ml = dmin * mn in 8 float lanes (the dequantizer's
+// The 6-bit scales and mins are unpacked by two byte shuffles and masks
+// (UnpackScaleMinV), dl = d * sc and ml = dmin * mn in 8 float lanes (the dequantizer's
 // values), then per super-block sum += x_d * (dl * acc - ml * x_sum) over the
 // 8 sub-blocks at once (FMA).
 //
@@ -18,9 +18,10 @@
 // activation block and shared by the rows), and vpmaddwd by the int8 scales
 // (widened to int16, 8 lanes of scale 2j then 8 of 2j + 1) gives the exact
 // scaled int32; sum += (d * x_d) * float(acc) over 8 lanes. AVX3_DL: one
-// vpdpbusd from -32 sum x gives sum (u - 32) x per 4 weights, and vpmulld by the
-// scales widened to int32 the same exact acc (3 instructions per activation block
-// instead of 5).
+// vpdpbusd from -32 sum x gives sum (u - 32) x per 4 weights; two levels of
+// vphaddd leave the 16 sums of 16 weights, and two vpmulld by the scales in that
+// order the same exact acc (one vpmulld per 8 activation blocks instead of one
+// per block and a scale permute).
 //
 // Groups of 4 rows share the activation loads. Portable fallback (SSE4,
 // EMU128): scalar unpack, DotCodesI32, the same per-block formulas.
@@ -88,10 +89,26 @@ HWY_INLINE void UnpackScaleMin(const uint8_t* scales, uint8_t out[16]) {
 
 #if SEPTET_SIMD_X86
 
+// UnpackScaleMin in a register: bytes 0..7 the scales, 8..15 the mins. scales[12]
+// is followed in its block by qs, so the 16-byte load stays inside the block. Out
+// byte j < 4: s[j] & 63; 4..7: (s[j + 4] & 15) | (s[j - 4] >> 6) << 4; 8..11: s[j - 4]
+// & 63; 12..15: (s[j - 4] >> 4) | (s[j - 8] >> 6) << 4 (KQuantScaleMin's rule). A
+// scalar unpack stored to memory and reloaded as a vector cost a store-forwarding
+// stall a super-block.
+HWY_INLINE __m128i UnpackScaleMinV(const uint8_t* scales) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales));
+  const __m128i low = _mm_shuffle_epi8(v, _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
+  const __m128i top = _mm_shuffle_epi8(v, _mm_setr_epi8(-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1, 4, 5, 6, 7));
+  const __m128i lo6 = _mm_and_si128(low, _mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0));
+  const __m128i hi4 = _mm_and_si128(_mm_srli_epi16(low, 4), _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15));
+  const __m128i top2 = _mm_and_si128(_mm_srli_epi16(top, 2), _mm_set1_epi8(0x30));
+  return _mm_or_si128(_mm_or_si128(lo6, hi4), top2);
+}
+
 struct Tables {
   __m256i c15, c16, c48, one8, c32;
   __m128i sc_shuf[kSubs];  // Q6_K: bytes [2j x 8, 2j + 1 x 8]
-  __m256i sc_idx[4];       // Q6_K on AVX3_DL: int32 lanes [2k x 4, 2k + 1 x 4]
+  __m128i sc_lohi;          // Q6_K on AVX3_DL: scale bytes 0 2 4 6 1 3 5 7 8 10 12 14 9 11 13 15
 };
 
 Tables MakeTables() {
@@ -104,10 +121,7 @@ Tables MakeTables() {
   for (int j = 0; j < kSubs; ++j) {
     t.sc_shuf[j] = _mm_unpacklo_epi64(_mm_set1_epi8(static_cast<char>(2 * j)), _mm_set1_epi8(static_cast<char>(2 * j + 1)));
   }
-  for (int k = 0; k < 4; ++k) {
-    const int lo = 2 * k, hi = 2 * k + 1;
-    t.sc_idx[k] = _mm256_set_epi32(hi, hi, hi, hi, lo, lo, lo, lo);
-  }
+  t.sc_lohi = _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
   return t;
 }
 
@@ -183,9 +197,7 @@ HWY_INLINE void AffineRowsAvx2(const Tables& t, const cpu::WeightView& w, int64_
     sweep.Step();
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w.row(row + r) + sb * L::kBytes;
-      alignas(16) uint8_t sm[16];
-      UnpackScaleMin(blk + L::kScales, sm);
-      const __m128i smv = _mm_load_si128(reinterpret_cast<const __m128i*>(sm));
+      const __m128i smv = UnpackScaleMinV(blk + L::kScales);
       const __m256 sc8 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(smv));
       const __m256 mn8 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(smv, 8)));
       const __m128 dm = Fp16Pair(LoadU16(blk), LoadU16(blk + 2));
@@ -250,9 +262,6 @@ HWY_INLINE void Q6RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t ro
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w.row(row + r) + sb * kQ6Bytes;
       const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kQ6Scales));
-#if HWY_TARGET == HWY_AVX3_DL
-      const __m256i sc32[2] = {_mm256_cvtepi8_epi32(sc), _mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8))};
-#endif
       __m256i p[kSubs];
       for (int h = 0; h < 2; ++h) {
         __m256i u[4];
@@ -261,16 +270,31 @@ HWY_INLINE void Q6RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t ro
         for (int k = 0; k < 4; ++k) {
 #if HWY_TARGET == HWY_AVX3_DL
           // vpdpbusd from -32 sum x: sum (u - 32) x per 4 weights (lanes 0-3 the
-          // sub-block 2j, 4-7 2j + 1), times their int8 scales as int32: the lanes
-          // of Q6Block's madd, summed in other pairs (exact integers either way).
-          p[j + k] = _mm256_mullo_epi32(Dpbusd256(x32[j + k], u[k], LoadX(xblk, j + k)),
-                                        _mm256_permutevar8x32_epi32(sc32[h], t.sc_idx[k]));
+          // sub-block 2j, 4-7 2j + 1), scaled after the reduction below.
+          p[j + k] = Dpbusd256(x32[j + k], u[k], LoadX(xblk, j + k));
 #else
           p[j + k] = Q6Block(t, u[k], LoadX(xblk, j + k), x32[j + k], sc, j + k);
 #endif
         }
       }
+#if HWY_TARGET == HWY_AVX3_DL
+      // Two levels of vphaddd leave the 16-weight sums, 128-bit half 0 the first
+      // halves of blocks 4h .. 4h + 3 and half 1 their second halves: v[h] = [A_0 A_1
+      // A_2 A_3 | B_0 B_1 B_2 B_3]. Times the int8 scales in that order (sc_lh: 0 2 4 6
+      // 1 3 5 7, 8 10 ...), the halves added: the acc of each block, in block order.
+      // The same exact integers as Q6Block's lanes, so the same floats follow.
+      const __m128i sc_lh = _mm_shuffle_epi8(sc, t.sc_lohi);
+      __m256i v[2];
+      for (int h = 0; h < 2; ++h) {
+        const __m256i* q = p + 4 * h;
+        const __m256i s16 = _mm256_hadd_epi32(_mm256_hadd_epi32(q[0], q[1]), _mm256_hadd_epi32(q[2], q[3]));
+        v[h] = _mm256_mullo_epi32(s16, _mm256_cvtepi8_epi32(h == 0 ? sc_lh : _mm_srli_si128(sc_lh, 8)));
+      }
+      const auto fold = [](__m256i x) { return _mm_add_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1)); };
+      const __m256 acc = _mm256_cvtepi32_ps(Combine(fold(v[0]), fold(v[1])));
+#else
       const __m256 acc = _mm256_cvtepi32_ps(Combine(HSum4x8(p[0], p[1], p[2], p[3]), HSum4x8(p[4], p[5], p[6], p[7])));
+#endif
       const __m256 dxd = _mm256_mul_ps(_mm256_set1_ps(Fp16ToFloat(LoadU16(blk + kQ6D))), xd8);
       sum[r] = _mm256_fmadd_ps(dxd, acc, sum[r]);
     }
