@@ -14,14 +14,13 @@
 // AVX2, Q6_K: each activation block's 32 six-bit codes are one 32-byte load of
 // ql (nibble select) OR'd with a 2-bit field of qh moved to bits 4..5. With u =
 // the code in [0, 63], vpmaddubsw(u, x) - vpmaddubsw(32, x) is sum (u - 32) x
-// per pair in int16 (|.| <= 8128; the 32 * x pair sums are made once per
-// activation block and shared by the rows), and vpmaddwd by the int8 scales
-// (widened to int16, 8 lanes of scale 2j then 8 of 2j + 1) gives the exact
-// scaled int32; sum += (d * x_d) * float(acc) over 8 lanes. AVX3_DL: one
-// vpdpbusd from -32 sum x gives sum (u - 32) x per 4 weights; two levels of
-// vphaddd leave the 16 sums of 16 weights, and two vpmulld by the scales in that
-// order the same exact acc (one vpmulld per 8 activation blocks instead of one
-// per block and a scale permute).
+// per pair in int16 (|.| <= 8128, the first term <= 16002; the 32 * x pair sums
+// are made once per activation block and shared by the rows), and vpmaddwd by 1
+// the sums of 4 weights in int32; AVX3_DL: one vpdpbusd from -32 sum x gives the
+// same. Two levels of vphaddd leave the 16 sums of 16 weights, and two vpmulld by
+// the int8 scales in that order the exact acc of each block (one vpmulld per 8
+// activation blocks, not a scale shuffle and multiply per block); sum += (d *
+// x_d) * float(acc) over 8 lanes.
 //
 // Groups of 4 rows share the activation loads. Portable fallback (SSE4,
 // EMU128): scalar unpack, DotCodesI32, the same per-block formulas.
@@ -106,9 +105,8 @@ HWY_INLINE __m128i UnpackScaleMinV(const uint8_t* scales) {
 }
 
 struct Tables {
-  __m256i c15, c16, c48, one8, c32;
-  __m128i sc_shuf[kSubs];  // Q6_K: bytes [2j x 8, 2j + 1 x 8]
-  __m128i sc_lohi;          // Q6_K on AVX3_DL: scale bytes 0 2 4 6 1 3 5 7 8 10 12 14 9 11 13 15
+  __m256i c15, c16, c48, c32, one16;
+  __m128i sc_lohi;  // Q6_K: scale bytes 0 2 4 6 1 3 5 7 8 10 12 14 9 11 13 15
 };
 
 Tables MakeTables() {
@@ -116,11 +114,8 @@ Tables MakeTables() {
   t.c15 = _mm256_set1_epi8(15);
   t.c16 = _mm256_set1_epi8(16);
   t.c48 = _mm256_set1_epi8(48);
-  t.one8 = _mm256_set1_epi8(1);
   t.c32 = _mm256_set1_epi8(32);
-  for (int j = 0; j < kSubs; ++j) {
-    t.sc_shuf[j] = _mm_unpacklo_epi64(_mm_set1_epi8(static_cast<char>(2 * j)), _mm_set1_epi8(static_cast<char>(2 * j + 1)));
-  }
+  t.one16 = _mm256_set1_epi16(1);
   t.sc_lohi = _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
   return t;
 }
@@ -220,13 +215,6 @@ HWY_INLINE void AffineRowsAvx2(const Tables& t, const cpu::WeightView& w, int64_
 
 // ---- Q6_K ----
 
-// The int32 lanes whose sum is scales[2j] * sum_{l<16} (u - 32) x + scales[2j+1] * sum_{l>=16} ...
-HWY_INLINE __m256i Q6Block(const Tables& t, __m256i u, __m256i x, __m256i x32, __m128i sc, int j) {
-  const __m256i centered = _mm256_sub_epi16(_mm256_maddubs_epi16(u, x), x32);
-  const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, t.sc_shuf[j]));
-  return _mm256_madd_epi16(centered, sc16);
-}
-
 // The codes u in [0, 63] of activation blocks 4h .. 4h + 3 of the super-block at blk.
 HWY_INLINE void Q6Codes(const Tables& t, const uint8_t* blk, int h, __m256i u[4]) {
   const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h));
@@ -268,21 +256,22 @@ HWY_INLINE void Q6RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t ro
         Q6Codes(t, blk, h, u);
         const int j = 4 * h;
         for (int k = 0; k < 4; ++k) {
+          // sum (u - 32) x per 4 weights (lanes 0-3 the sub-block 2j, 4-7 2j + 1),
+          // scaled after the reduction below. AVX3_DL: vpdpbusd from -32 sum x;
+          // else vpmaddubsw pair sums less 32 x (int16, |.| <= 24130), paired by vpmaddwd.
 #if HWY_TARGET == HWY_AVX3_DL
-          // vpdpbusd from -32 sum x: sum (u - 32) x per 4 weights (lanes 0-3 the
-          // sub-block 2j, 4-7 2j + 1), scaled after the reduction below.
           p[j + k] = Dpbusd256(x32[j + k], u[k], LoadX(xblk, j + k));
 #else
-          p[j + k] = Q6Block(t, u[k], LoadX(xblk, j + k), x32[j + k], sc, j + k);
+          p[j + k] = _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(u[k], LoadX(xblk, j + k)), x32[j + k]),
+                                       t.one16);
 #endif
         }
       }
-#if HWY_TARGET == HWY_AVX3_DL
       // Two levels of vphaddd leave the 16-weight sums, 128-bit half 0 the first
       // halves of blocks 4h .. 4h + 3 and half 1 their second halves: v[h] = [A_0 A_1
       // A_2 A_3 | B_0 B_1 B_2 B_3]. Times the int8 scales in that order (sc_lh: 0 2 4 6
-      // 1 3 5 7, 8 10 ...), the halves added: the acc of each block, in block order.
-      // The same exact integers as Q6Block's lanes, so the same floats follow.
+      // 1 3 5 7, 8 10 ...), the halves added: the exact acc of each block, in block order
+      // (one vpmulld per 8 blocks; scaling each block's lanes cost a scale shuffle each).
       const __m128i sc_lh = _mm_shuffle_epi8(sc, t.sc_lohi);
       __m256i v[2];
       for (int h = 0; h < 2; ++h) {
@@ -292,9 +281,6 @@ HWY_INLINE void Q6RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t ro
       }
       const auto fold = [](__m256i x) { return _mm_add_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1)); };
       const __m256 acc = _mm256_cvtepi32_ps(Combine(fold(v[0]), fold(v[1])));
-#else
-      const __m256 acc = _mm256_cvtepi32_ps(Combine(HSum4x8(p[0], p[1], p[2], p[3]), HSum4x8(p[4], p[5], p[6], p[7])));
-#endif
       const __m256 dxd = _mm256_mul_ps(_mm256_set1_ps(Fp16ToFloat(LoadU16(blk + kQ6D))), xd8);
       sum[r] = _mm256_fmadd_ps(dxd, acc, sum[r]);
     }
