@@ -367,14 +367,17 @@ void KGemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
 // A_h = -128 sum(u - 32) + sum (x + 128)(u - 32) = sum x (u - 32) exactly; then
 // acc = sc_2j A_lo + sc_2j+1 A_hi (|.| <= 2 * 128 * 16 * 127 * 32), the integer
 // the matvec forms, and s_j = fma(d * x_d, float(acc), s_j) over 8 positions.
-struct Q6Params {
+// Per row and super-block: d, then the int8 scales and the corrections
+// -128 sum(u - 32) of its 16 halves, both in the order of the matvec's vphaddd
+// tree (index 8g + 4h + k: block 4g + k, half h).
+struct Q6Super {
   float d;
-  int32_t sc[2], corr[2];  // int8 scales of the two halves, -128 sum(u - 32) of each
+  int32_t sc[16], corr[16];
 };
 struct Q6Scratch {
-  std::vector<uint8_t> x;       // packed token tiles
-  std::vector<int8_t> codes;    // [row of chunk][block][32]: u - 32
-  std::vector<Q6Params> params;  // [row of chunk][block]
+  std::vector<uint8_t> x;      // packed token tiles
+  std::vector<int8_t> codes;   // [row of chunk][block][32]: u - 32
+  std::vector<Q6Super> super;  // [row of chunk][super-block]
 };
 HWY_NOINLINE Q6Scratch& Q6ScratchOfThread() {  // noinline: see common-inl.h
   thread_local Q6Scratch s;
@@ -383,17 +386,19 @@ HWY_NOINLINE Q6Scratch& Q6ScratchOfThread() {  // noinline: see common-inl.h
 
 // R rows x one token tile (PositionTile: 8 positions, the matvec's lanes).
 template <class L, int R>
-HWY_INLINE void Q6Tile(const int8_t* codes, const Q6Params* prm, int64_t nblk, const uint8_t* xp, int nt, float* y,
+HWY_INLINE void Q6Tile(const int8_t* codes, const Q6Super* sup, int64_t nblk, const uint8_t* xp, int nt, float* y,
                        int64_t y_stride, int64_t ra) {
   using P = LanePack<L, false>;
+  const int64_t nsb = nblk / kSubs;
   PositionTile<L, R, kSubs>(nblk, nt, y, y_stride, ra, [&](size_t b, auto jc, auto& s) HWY_ATTR {
     constexpr int j = decltype(jc)::value;
+    constexpr int lo = 8 * (j / 4) + j % 4, hi = lo + 4;  // block j's halves in Q6Super order
     const uint8_t* xb = xp + b * P::kBlockBytes;
     typename L::VI acc[R][2];
     for (int r = 0; r < R; ++r) {
-      const Q6Params& p = prm[r * nblk + b];
-      acc[r][0] = L::Set1(p.corr[0]);
-      acc[r][1] = L::Set1(p.corr[1]);
+      const Q6Super& p = sup[r * nsb + static_cast<int64_t>(b / kSubs)];
+      acc[r][0] = L::Set1(p.corr[lo]);
+      acc[r][1] = L::Set1(p.corr[hi]);
     }
     for (int q = 0; q < kLaneQuads; ++q) {
       const typename L::VI xq = L::Load(xb + P::kQuadBytes * q);
@@ -406,13 +411,44 @@ HWY_INLINE void Q6Tile(const int8_t* codes, const Q6Params* prm, int64_t nblk, c
     }
     const typename L::VF xd = L::LoadF(xb + P::kScaleAt);
     for (int r = 0; r < R; ++r) {
-      const Q6Params& p = prm[r * nblk + b];
-      const typename L::VI a = L::AddI(L::MulLo(acc[r][0], L::Set1(p.sc[0])), L::MulLo(acc[r][1], L::Set1(p.sc[1])));
+      const Q6Super& p = sup[r * nsb + static_cast<int64_t>(b / kSubs)];
+      const typename L::VI a = L::AddI(L::MulLo(acc[r][0], L::Set1(p.sc[lo])), L::MulLo(acc[r][1], L::Set1(p.sc[hi])));
       s[r][j] = L::Fma(L::Mul(L::Set1F(p.d), xd), L::ToF(a), s[r][j]);
     }
   });
 }
 
+// The set-up of one row: the codes u - 32 of every block, and per super-block d,
+// the scales in Q6Half order (the matvec's shuffle) and the corrections from
+// vpsadbw sums (each 128-bit half of a block's sad is one half's two sums of 8).
+HWY_INLINE void Q6GemmRow(const Tables& t, const uint8_t* row, int64_t nsb, int8_t* codes, Q6Super* sup) {
+  const __m256i c32 = _mm256_set1_epi8(32), zero = _mm256_setzero_si256();
+  for (int64_t sb = 0; sb < nsb; ++sb) {
+    const uint8_t* blk = row + sb * kQ6Bytes;
+    Q6Super& p = sup[sb];
+    p.d = Fp16ToFloat(LoadU16(blk + kQ6D));  // as the matvec
+    const __m128i sc_lh = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kQ6Scales)), t.sc_lohi);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.sc), _mm256_cvtepi8_epi32(sc_lh));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.sc + 8), _mm256_cvtepi8_epi32(_mm_srli_si128(sc_lh, 8)));
+    for (int g = 0; g < 2; ++g) {
+      __m256i u[4], h[4];
+      Q6Codes(t, blk, g, u);
+      for (int k = 0; k < 4; ++k) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + (sb * kSubs + 4 * g + k) * 32), _mm256_sub_epi8(u[k], c32));
+        const __m256i sad = _mm256_sad_epu8(u[k], zero);  // qwords: sums of codes 0-7, 8-15 | 16-23, 24-31
+        h[k] = _mm256_add_epi64(sad, _mm256_bsrli_epi128(sad, 8));  // qword 0 of each 128-bit half: that half's sum
+      }
+      // dwords [k0 k1 x x | ...] then [k0 k1 k2 k3 | the same for half 1]: sum u of each 16.
+      const __m256i h01 = _mm256_or_si256(h[0], _mm256_slli_epi64(h[1], 32));
+      const __m256i h23 = _mm256_or_si256(h[2], _mm256_slli_epi64(h[3], 32));
+      const __m256i su = _mm256_unpacklo_epi64(h01, h23);
+      const __m256i corr = _mm256_mullo_epi32(_mm256_sub_epi32(su, _mm256_set1_epi32(16 * 32)), _mm256_set1_epi32(-128));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.corr + 8 * g), corr);
+    }
+  }
+}
+
+inline constexpr int64_t kQ6GemmMinTokens = 5;
 template <class L>
 void Q6Gemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
             float* y, int64_t y_stride) {
@@ -422,39 +458,18 @@ void Q6Gemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act
   const int64_t chunk = ChunkRows<kRows>(128 << 10, static_cast<size_t>(nblk) * 32);
   Q6Scratch& sc = Q6ScratchOfThread();
   sc.codes.resize(static_cast<size_t>(chunk * nblk) * 32);
-  sc.params.resize(static_cast<size_t>(chunk * nblk));
-  const __m256i c32 = _mm256_set1_epi8(32);
+  sc.super.resize(static_cast<size_t>(chunk * nsb));
   TokenLanesMatMul<L, false, kRows>(
       act, act_stride, m, nblk, r0, r1, chunk, 0x80808080u, &sc.x, y, y_stride,
       [&](int64_t c0, int64_t c1) HWY_ATTR {
         for (int64_t r = c0; r < c1; ++r) {
-          int8_t* codes = sc.codes.data() + static_cast<size_t>((r - c0) * nblk) * 32;
-          Q6Params* prm = sc.params.data() + static_cast<size_t>((r - c0) * nblk);
-          for (int64_t sb = 0; sb < nsb; ++sb) {
-            const uint8_t* blk = w.row(r) + sb * kQ6Bytes;
-            const float d = Fp16ToFloat(LoadU16(blk + kQ6D));  // as the matvec
-            for (int h = 0; h < 2; ++h) {
-              __m256i u[4];
-              Q6Codes(t, blk, h, u);
-              for (int k = 0; k < 4; ++k) {
-                const int64_t b = sb * kSubs + 4 * h + k;
-                _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + b * 32), _mm256_sub_epi8(u[k], c32));
-                Q6Params& p = prm[b];
-                p.d = d;
-                for (int half = 0; half < 2; ++half) {
-                  p.sc[half] = static_cast<int8_t>(blk[kQ6Scales + 2 * (4 * h + k) + half]);
-                  int32_t sum = 0;
-                  for (int l = 0; l < 16; ++l) sum += codes[b * 32 + 16 * half + l];
-                  p.corr[half] = -128 * sum;
-                }
-              }
-            }
-          }
+          Q6GemmRow(t, w.row(r), nsb, sc.codes.data() + static_cast<size_t>((r - c0) * nblk) * 32,
+                    sc.super.data() + static_cast<size_t>((r - c0) * nsb));
         }
       },
       [&](auto rows, int64_t r, int64_t c0, const uint8_t* xp, int nt, float* yt) HWY_ATTR {
         Q6Tile<L, decltype(rows)::value>(sc.codes.data() + static_cast<size_t>((r - c0) * nblk) * 32,
-                                         sc.params.data() + static_cast<size_t>((r - c0) * nblk), nblk, xp, nt, yt,
+                                         sc.super.data() + static_cast<size_t>((r - c0) * nsb), nblk, xp, nt, yt,
                                          y_stride, r);
       });
 }
@@ -548,8 +563,11 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
 #if HWY_TARGET == HWY_AVX3_DL
   if (w.type == DType::kQ4_K) return KGemm<Q4_KLayout>(w, r0, r1, act, act_stride, m, y, y_stride);
   if (w.type == DType::kQ5_K) return KGemm<Q5_KLayout>(w, r0, r1, act, act_stride, m, y, y_stride);
-  // Q6_K's scalar chunk set-up does not pay off at 8 tokens (1.9 ms either way at 2048 x 2048).
+  // Q6_K: 16 tokens a tile from 9 tokens, 8 from kQ6GemmMinTokens; below that the
+  // matvec per token (simd_kernels_bench MatMul_Q6_K 2048 x 2048, one Zen 4 core:
+  // the 8-token tile 0.66-0.74 ms however full, the matvec about 0.14 ms a token).
   if (w.type == DType::kQ6_K && m > Lanes8::kT) return Q6Gemm<Lanes16>(w, r0, r1, act, act_stride, m, y, y_stride);
+  if (w.type == DType::kQ6_K && m >= kQ6GemmMinTokens) return Q6Gemm<Lanes8>(w, r0, r1, act, act_stride, m, y, y_stride);
 #elif SEPTET_SIMD_X86
   if (w.type == DType::kQ4_K && m >= kCodesMinTokens) return KGemm<Q4_KLayout>(w, r0, r1, act, act_stride, m, y, y_stride);
   if (w.type == DType::kQ5_K && m >= kCodesMinTokens) return KGemm<Q5_KLayout>(w, r0, r1, act, act_stride, m, y, y_stride);
