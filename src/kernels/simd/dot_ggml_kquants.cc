@@ -341,14 +341,17 @@ void KGemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
                            [&](int64_t r, uint8_t* codes, float* dm) HWY_ATTR {
                              for (int64_t sb = 0; sb < nsb; ++sb) {
                                const uint8_t* blk = w.row(r) + sb * L::kBytes;
-                               alignas(16) uint8_t sm[16];
-                               UnpackScaleMin(blk + L::kScales, sm);
+                               // dl = d sc, ml = dmin mn of the 8 sub-blocks (as the matvec), interleaved.
+                               const __m128i smv = UnpackScaleMinV(blk + L::kScales);
                                const __m128 dmin = Fp16Pair(LoadU16(blk), LoadU16(blk + 2));
-                               const float d = _mm_cvtss_f32(dmin), mn = _mm_cvtss_f32(_mm_movehdup_ps(dmin));
-                               for (int j = 0; j < kSubs; ++j) {
-                                 dm[2 * (sb * kSubs + j)] = d * static_cast<float>(sm[j]);
-                                 dm[2 * (sb * kSubs + j) + 1] = mn * static_cast<float>(sm[8 + j]);
-                               }
+                               const __m256 dl8 = _mm256_mul_ps(_mm256_broadcastss_ps(dmin),
+                                                                _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(smv)));
+                               const __m256 ml8 = _mm256_mul_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dmin)),
+                                                                _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(smv, 8))));
+                               const __m256 lo = _mm256_unpacklo_ps(dl8, ml8), hi = _mm256_unpackhi_ps(dl8, ml8);
+                               float* out = dm + 2 * sb * kSubs;
+                               _mm256_storeu_ps(out, _mm256_permute2f128_ps(lo, hi, 0x20));
+                               _mm256_storeu_ps(out + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
                                __m256i qh = _mm256_setzero_si256();
                                if constexpr (L::kHigh) {
                                  qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + L::kQh));
