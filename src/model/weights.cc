@@ -5,6 +5,7 @@
 
 #include "io/model_file.h"
 #include "kernels/simd/repack.h"
+#include "quant/checked.h"
 #include "quant/registry.h"
 
 namespace septet::model {
@@ -63,7 +64,8 @@ class Binder {
 
   Result<cpu::WeightView> Matrix(const std::string& name, int64_t rows, int64_t cols) {
     SEPTET_ASSIGN_OR_RETURN(const TensorInfo* t, Find(name, {rows, cols}));
-    return Repacked(ForCompute(*t), *t);
+    SEPTET_ASSIGN_OR_RETURN(const cpu::WeightView v, ForCompute(*t));
+    return Repacked(v, *t);
   }
 
   // `v` (a matrix used only as a matmul weight, bound from `t`) in the SIMD
@@ -92,8 +94,10 @@ class Binder {
     return out;
   }
 
-  // `t` converted to the compute type when one is requested and differs.
-  cpu::WeightView ForCompute(const TensorInfo& t) {
+  // `t` converted to the compute type when one is requested and differs. Weights
+  // the compute type cannot hold (not finite, past its field range) are an error
+  // naming the tensor and the row.
+  Result<cpu::WeightView> ForCompute(const TensorInfo& t) {
     if (!opt_.compute_type.has_value() || *opt_.compute_type == t.dtype) {
       w_->mapped_bytes += t.nbytes;
       return Mapped(t);
@@ -103,10 +107,10 @@ class Binder {
     const int64_t rows = t.rows(), cols = t.cols();
     const size_t src_rb = src.row_bytes(cols), dst_rb = dst.row_bytes(cols);
     std::vector<uint8_t>& buf = Own(dst_rb * static_cast<size_t>(rows));
-    std::vector<float> row(static_cast<size_t>(cols));
-    for (int64_t r = 0; r < rows; ++r) {
-      src.to_float(t.data + static_cast<size_t>(r) * src_rb, row.data(), cols);
-      dst.from_float(row.data(), buf.data() + static_cast<size_t>(r) * dst_rb, cols, nullptr);
+    const Status st = quant::ConvertRows(t.dtype, t.data, src_rb, rows, cols, dst.type, buf.data(), dst_rb);
+    if (!st.ok()) {
+      return Status(st.code(), f_.path() + ": tensor '" + t.name + "' (" + src.name + ") cannot be converted to " +
+                                   dst.name + ", " + st.message());
     }
     return cpu::WeightView{dst.type, rows, cols, buf.data(), dst_rb};
   }
@@ -169,7 +173,8 @@ Result<LlamaWeights> BindLlamaWeights(const ModelFile& file, const LlamaHParams&
   } else {
     w.tied_output = true;
     if (options.compute_type.has_value() && *options.compute_type != embd->dtype) {
-      w.output = b.Repacked(b.ForCompute(*embd), *embd);  // an own copy: matmul only
+      SEPTET_ASSIGN_OR_RETURN(const cpu::WeightView head, b.ForCompute(*embd));
+      w.output = b.Repacked(head, *embd);  // an own copy: matmul only
     } else {
       // Same bytes: repacked (if at all) for the head's matmul, and the lookup
       // reads the repacked copy too (the mapping is then never touched again).

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -105,6 +107,39 @@ TEST(WeightsTest, MissingTensorIsNamed) {
   ASSERT_FALSE(w.ok());
   EXPECT_EQ(w.status().code(), StatusCode::kNotFound);
   EXPECT_NE(w.status().message().find("blk.0.attn_v.weight"), std::string::npos) << w.status().message();
+}
+
+// A weight the compute type cannot hold (here NaN) is an error naming the file, the
+// tensor, the types and the row, not a failed CHECK inside the quantizer.
+TEST(WeightsTest, UnconvertibleWeightNamesTensorAndRow) {
+  auto f = MakeTinyLlama({});
+  auto hp = ReadLlamaHParams(*f);
+  ASSERT_TRUE(hp.ok());
+  auto copy = std::make_unique<ModelFile>(f->path(), f->format());
+  copy->mutable_metadata() = f->metadata();
+  std::vector<uint8_t> bad;
+  for (TensorInfo t : f->tensors()) {
+    if (t.name == "blk.1.ffn_up.weight") {
+      ASSERT_EQ(t.dtype, DType::kF32);
+      bad.assign(t.data, t.data + t.nbytes);
+      const float nan = std::numeric_limits<float>::quiet_NaN();
+      std::memcpy(bad.data() + (3 * t.cols() + 5) * sizeof(float), &nan, sizeof(float));  // row 3
+      t.data = bad.data();
+    }
+    copy->AddTensor(t);
+  }
+  for (DType type : {DType::kQ8_0, DType::kQ3P5}) {
+    auto w = BindLlamaWeights(*copy, *hp, BindOptions{type, false});
+    ASSERT_FALSE(w.ok()) << DTypeName(type);
+    EXPECT_EQ(w.status().code(), StatusCode::kInvalidArgument);
+    const std::string& msg = w.status().message();
+    EXPECT_NE(msg.find("tensor 'blk.1.ffn_up.weight' (F32) cannot be converted to " + std::string(DTypeName(type)) +
+                       ", row 3: "),
+              std::string::npos)
+        << msg;
+    EXPECT_NE(msg.find("src[5] = nan"), std::string::npos) << msg;
+  }
+  EXPECT_TRUE(BindLlamaWeights(*f, *hp, BindOptions{DType::kQ8_0, false}).ok());  // the file as it was
 }
 
 TEST(WeightsTest, ActivationOnlyComputeTypeIsRejected) {

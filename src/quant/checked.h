@@ -40,6 +40,12 @@ Status QuantizeRow(DType type, const float* src, int64_t n, void* dst, size_t ds
 // Dequantizes n values from src (src_bytes must be >= row_bytes(n)).
 Status DequantizeRow(DType type, const void* src, size_t src_bytes, int64_t n, float* dst);
 
+// Converts `rows` rows of n values of src_type (src_row bytes apart) into dst_type
+// (dst_row bytes apart) through floats: DequantizeRow, then QuantizeRow, row by
+// row. An error carries the failing row's index and the row function's message.
+Status ConvertRows(DType src_type, const uint8_t* src, size_t src_row, int64_t rows, int64_t n, DType dst_type,
+                   uint8_t* dst, size_t dst_row);
+
 // sum_i w_i * x_i for a weight row of type w_type and an activation row already
 // in GetTypeTraits(w_type).vec_dot_type (for float weight types: n floats).
 Result<float> VecDotChecked(DType w_type, int64_t n, const void* w_row, size_t w_bytes,

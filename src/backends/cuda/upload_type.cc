@@ -1,7 +1,5 @@
 #include "backends/cuda/upload_type.h"
 
-#include <cinttypes>
-
 #include "quant/checked.h"
 #include "quant/registry.h"
 
@@ -48,14 +46,10 @@ Status ConvertForDevice(const cpu::WeightView& w, const std::string& name, std::
   }
   const size_t dst_rb = GetTypeTraits(*target).row_bytes(w.cols);
   out->assign(dst_rb * static_cast<size_t>(w.rows), 0);
-  std::vector<float> row(static_cast<size_t>(w.cols));
-  for (int64_t r = 0; r < w.rows; ++r) {
-    Status st = quant::DequantizeRow(w.type, w.row(r), w.row_bytes, w.cols, row.data());
-    if (st.ok()) st = quant::QuantizeRow(*target, row.data(), w.cols, out->data() + static_cast<size_t>(r) * dst_rb, dst_rb);
-    if (!st.ok()) {
-      return InvalidArgument("CUDA backend: converting tensor '%s' (%s) to %s for the device, row %" PRId64 ": %s",
-                             name.c_str(), src->name, GetTypeTraits(*target).name, r, st.message().c_str());
-    }
+  const Status st = quant::ConvertRows(w.type, w.data, w.row_bytes, w.rows, w.cols, *target, out->data(), dst_rb);
+  if (!st.ok()) {
+    return InvalidArgument("CUDA backend: converting tensor '%s' (%s) to %s for the device, %s", name.c_str(),
+                           src->name, GetTypeTraits(*target).name, st.message().c_str());
   }
   *view = w;
   view->type = *target;
