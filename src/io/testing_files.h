@@ -285,11 +285,11 @@ inline std::string MakeTempSubdir(const std::string& name) {
   return dir;
 }
 
-// Writes config.json + weights for a tiny HF Llama into TempDir()/name; returns the directory.
-inline std::string WriteTinyHfModel(const std::string& name, const HfOptions& o) {
+// Writes config.json for `o` and the tensors `ts` (o.shards files and an index
+// when o.shards > 1) into TempDir()/name; returns the directory.
+inline std::string WriteHfModel(const std::string& name, const HfOptions& o, const std::vector<StTensor>& ts) {
   const std::string dir = MakeTempSubdir(name);
   WriteFile(dir + "/config.json", TinyHfConfig(o).dump(2));
-  const std::vector<StTensor> ts = TinyHfTensors(o);
   if (o.shards <= 1) {
     WriteFile(dir + "/model.safetensors", EncodeSafetensors(ts));
     return dir;
@@ -307,6 +307,11 @@ inline std::string WriteTinyHfModel(const std::string& name, const HfOptions& o)
   }
   WriteFile(dir + "/model.safetensors.index.json", index.dump(2));
   return dir;
+}
+
+// Writes config.json + weights for a tiny HF Llama into TempDir()/name; returns the directory.
+inline std::string WriteTinyHfModel(const std::string& name, const HfOptions& o) {
+  return WriteHfModel(name, o, TinyHfTensors(o));
 }
 
 }  // namespace septet::testing

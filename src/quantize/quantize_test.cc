@@ -306,10 +306,7 @@ std::string WriteWideHfModel(const std::string& name, bool tied) {
     if (t.shape.size() == 1) std::fill(v.begin(), v.end(), 1.0f);  // norms
     std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
   }
-  const std::string dir = testing::MakeTempSubdir(name);
-  testing::WriteFile(dir + "/config.json", testing::TinyHfConfig(o).dump(2));
-  testing::WriteFile(dir + "/model.safetensors", testing::EncodeSafetensors(ts));
-  return dir;
+  return testing::WriteHfModel(name, o, ts);
 }
 
 TEST(QuantizeHeadPolicy, WholeBlockRowsGetAQ6_KHeadBesideNarrowTypes) {
