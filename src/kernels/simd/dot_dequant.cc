@@ -8,8 +8,13 @@
 // against the reference vec_dot (double accumulation) the only difference is
 // the f32 summation, bounded in simd_matvec_test.cc.
 //
-// The decode is scalar code: this path is there so every GGUF file septet can
-// read also runs, not to be fast (a dedicated kernel per format would be).
+// The decode is the scalar to_float except for Q3_K on x86 (the type of llama.cpp's
+// Q3_K_S / Q3_K_M files), whose rows are decoded in vectors to the same floats
+// (DecodeQ3_KRow: the 16 scales unpacked in a register, per 32 weights one shift and
+// mask of the 2-bit plane and of hmask, then d_s * float(q) with d_s = d *
+// float(scale_s) as to_float rounds it): the scalar decode ran TinyLlama's Q3_K_S at 0.32 t/s, 1/40 of
+// llama.cpp. The others are there so every GGUF file septet can read also runs,
+// not to be fast (a dedicated kernel per format would be).
 #include "kernels/simd/hwy_config.h"
 
 #include <cstddef>
@@ -21,9 +26,11 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
 #include "core/check.h"
+#include "core/half.h"
 #include "hwy/highway.h"
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/kernels_internal.h"
+#include "quant/ggml_kquants.h"
 #include "quant/registry.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -41,6 +48,66 @@ const TypeTraits& CheckedTraits(const cpu::WeightView& w) {
   return t;
 }
 
+#if SEPTET_SIMD_X86
+// d * float(scale_s) (quant/ggml_kquants.cc Q3_KScale) for the 16 sub-blocks s of the Q3_K block at blk
+// (exact small integers, one float multiply each, as to_float). Scale s: low 4 bits
+// from byte s % 8 (low nibble for s < 8, high above), high 2 bits from byte 8 + s % 4
+// at bit 2 (s / 4); less 32. The 12 bytes are loaded as 8 + 4 (d follows them, and
+// the row may end there).
+HWY_INLINE void Q3_KSubScales(const uint8_t* blk, float dl[16]) {
+  const uint8_t* sc = blk + offsetof(quant::BlockQ3_K, scales);
+  const __m128i v = _mm_insert_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc)),
+                                     static_cast<int>(LoadU32(sc + 8)), 2);
+  const __m128i nib = _mm_set1_epi8(15);
+  const __m128i low = _mm_unpacklo_epi64(_mm_and_si128(v, nib), _mm_and_si128(_mm_srli_epi16(v, 4), nib));
+  const __m128i hsrc = _mm_shuffle_epi8(v, _mm_setr_epi8(8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11));
+  const __m128i high = _mm_and_si128(_mm_srlv_epi32(hsrc, _mm_setr_epi32(0, 2, 4, 6)), _mm_set1_epi8(3));
+  const __m128i s8 = _mm_sub_epi8(_mm_or_si128(low, _mm_slli_epi16(high, 4)), _mm_set1_epi8(32));
+  const __m256 d = _mm256_set1_ps(Fp16ToFloat(LoadU16(blk + offsetof(quant::BlockQ3_K, d))));
+  _mm256_store_ps(dl, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(s8))));
+  _mm256_store_ps(dl + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(s8, 8)))));
+}
+
+// A row of whole Q3_K super-blocks to floats, bit for bit quant::Q3_KDequantizeRow.
+void DecodeQ3_KRow(const uint8_t* row, int64_t n, float* out) {
+  const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4);
+  for (int64_t sb = 0; sb < n / quant::kQK; ++sb) {
+    const uint8_t* blk = row + sb * static_cast<int64_t>(sizeof(quant::BlockQ3_K));
+    float* o = out + sb * quant::kQK;
+    alignas(32) float dl[16];
+    Q3_KSubScales(blk, dl);
+    const __m256i hm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + offsetof(quant::BlockQ3_K, hmask)));
+    for (int h = 0; h < 2; ++h) {
+      const __m256i qs =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + offsetof(quant::BlockQ3_K, qs) + 32 * h));
+      for (int j = 0; j < 4; ++j) {
+        // Weights 128h + 32j + l, l = 0..31: bits 2j of qs[32h + l], bit 4h + j of hmask[l];
+        // q = the 2 bits - 4, + 4 when the high bit is set (int8 in [-4, 3]).
+        const __m256i q2 = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * j), three);
+        const __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + j), one);
+        const __m256i q = _mm256_sub_epi8(_mm256_or_si256(q2, _mm256_slli_epi16(hb, 2)), four);
+        const __m128i halves[2] = {_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1)};
+        for (int k = 0; k < 2; ++k) {  // 16 weights of sub-block 8h + 2j + k
+          const __m256 scale = _mm256_set1_ps(dl[8 * h + 2 * j + k]);
+          const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(halves[k]));
+          const __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(halves[k], 8)));
+          float* dst = o + 128 * h + 32 * j + 16 * k;
+          _mm256_storeu_ps(dst, _mm256_mul_ps(scale, lo));
+          _mm256_storeu_ps(dst + 8, _mm256_mul_ps(scale, hi));
+        }
+      }
+    }
+  }
+}
+#endif  // SEPTET_SIMD_X86
+
+void DecodeRow(const TypeTraits& t, const uint8_t* row, int64_t n, float* out) {
+#if SEPTET_SIMD_X86
+  if (t.type == DType::kQ3_K) return DecodeQ3_KRow(row, n, out);
+#endif
+  t.to_float(row, out, n);
+}
+
 float DotDecoded(const float* w, const float* x, int64_t n) {
   return FloatDotRow(x, n, [w](auto df, int64_t i) { return hn::LoadU(df, w + i); },
                      [w](int64_t i) { return w[i]; });
@@ -52,7 +119,7 @@ void Rows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, 
   const TypeTraits& t = CheckedTraits(w);
   std::vector<float> row(static_cast<size_t>(w.cols));
   for (int64_t r = r0; r < r1; ++r) {
-    t.to_float(w.row(r), row.data(), w.cols);
+    DecodeRow(t, w.row(r), w.cols, row.data());
     for (int64_t k = 0; k < m; ++k) {
       const float* x = reinterpret_cast<const float*>(act + static_cast<size_t>(k) * act_stride);
       y[k * y_stride + r - y_r0] = DotDecoded(row.data(), x, w.cols);
