@@ -8,8 +8,9 @@
 // against the reference vec_dot (double accumulation) the only difference is
 // the f32 summation, bounded in simd_matvec_test.cc.
 //
-// The decode is the scalar to_float except for Q3_K on x86 (the type of llama.cpp's
-// Q3_K_S / Q3_K_M files), whose rows are decoded in vectors to the same floats
+// The decode is the scalar to_float except on x86 for Q3_K (the type of llama.cpp's
+// Q3_K_S / Q3_K_M files) and IQ4_NL / IQ4_XS (DecodeIq4Row: pshufb of the level
+// table), whose rows are decoded in vectors to the same floats
 // (DecodeQ3_KRow: the 16 scales unpacked in a register, per 32 weights one shift and
 // mask of the 2-bit plane and of hmask, then d_s * float(q) with d_s = d *
 // float(scale_s) as to_float rounds it): the scalar decode ran TinyLlama's Q3_K_S at 0.32 t/s, 1/40 of
@@ -30,6 +31,7 @@
 #include "hwy/highway.h"
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/kernels_internal.h"
+#include "quant/ggml_iq4.h"
 #include "quant/ggml_kquants.h"
 #include "quant/registry.h"
 
@@ -99,11 +101,52 @@ void DecodeQ3_KRow(const uint8_t* row, int64_t n, float* out) {
     }
   }
 }
+
+// 32 weights of IQ4_NL's nibble order (codes j and j + 16 in byte j of qs) to
+// scale * float(kIq4Levels[code]), as the scalar DecodeNibbles rounds them.
+HWY_INLINE void DecodeIq4Nibbles(const uint8_t* qs, float scale, __m128i levels, float* out) {
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)), nib = _mm_set1_epi8(15);
+  const __m128i l[2] = {_mm_shuffle_epi8(levels, _mm_and_si128(q, nib)),
+                        _mm_shuffle_epi8(levels, _mm_and_si128(_mm_srli_epi16(q, 4), nib))};
+  const __m256 s = _mm256_set1_ps(scale);
+  for (int h = 0; h < 2; ++h) {
+    _mm256_storeu_ps(out + 16 * h, _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(l[h]))));
+    _mm256_storeu_ps(out + 16 * h + 8,
+                     _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(l[h], 8)))));
+  }
+}
+
+// Rows of IQ4_NL / IQ4_XS to floats, bit for bit their to_float: the block or
+// sub-block scale (IQ4_XS: d * float(ls - 32), rounded first) in scalar code, the
+// codes 32 at a time.
+void DecodeIq4Row(DType type, const uint8_t* row, int64_t n, float* out) {
+  const __m128i levels = _mm_loadu_si128(reinterpret_cast<const __m128i*>(quant::kIq4Levels));
+  if (type == DType::kIQ4_NL) {
+    for (int64_t b = 0; b < n / quant::kIq4NlBlockSize; ++b) {
+      const uint8_t* blk = row + b * static_cast<int64_t>(sizeof(quant::BlockIQ4_NL));
+      DecodeIq4Nibbles(blk + offsetof(quant::BlockIQ4_NL, qs), Fp16ToFloat(LoadU16(blk)), levels,
+                       out + b * quant::kIq4NlBlockSize);
+    }
+    return;
+  }
+  for (int64_t b = 0; b < n / quant::kIq4XsBlockSize; ++b) {
+    const uint8_t* blk = row + b * static_cast<int64_t>(sizeof(quant::BlockIQ4_XS));
+    const float d = Fp16ToFloat(LoadU16(blk));
+    const unsigned sh = LoadU16(blk + offsetof(quant::BlockIQ4_XS, scales_h));
+    const uint8_t* sl = blk + offsetof(quant::BlockIQ4_XS, scales_l);
+    for (int ib = 0; ib < quant::kIq4XsBlockSize / 32; ++ib) {
+      const int ls = ((sl[ib / 2] >> (4 * (ib % 2))) & 15) | ((sh >> (2 * ib)) & 3) << 4;
+      DecodeIq4Nibbles(blk + offsetof(quant::BlockIQ4_XS, qs) + 16 * ib, d * static_cast<float>(ls - 32), levels,
+                       out + b * quant::kIq4XsBlockSize + 32 * ib);
+    }
+  }
+}
 #endif  // SEPTET_SIMD_X86
 
 void DecodeRow(const TypeTraits& t, const uint8_t* row, int64_t n, float* out) {
 #if SEPTET_SIMD_X86
   if (t.type == DType::kQ3_K) return DecodeQ3_KRow(row, n, out);
+  if (t.type == DType::kIQ4_NL || t.type == DType::kIQ4_XS) return DecodeIq4Row(t.type, row, n, out);
 #endif
   t.to_float(row, out, n);
 }
