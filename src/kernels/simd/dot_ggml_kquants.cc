@@ -258,7 +258,7 @@ HWY_INLINE void Q6RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t ro
         for (int k = 0; k < 4; ++k) {
           // sum (u - 32) x per 4 weights (lanes 0-3 the sub-block 2j, 4-7 2j + 1),
           // scaled after the reduction below. AVX3_DL: vpdpbusd from -32 sum x;
-          // else vpmaddubsw pair sums less 32 x (int16, |.| <= 24130), paired by vpmaddwd.
+          // else vpmaddubsw pair sums (<= 16002) less 32 x (int16, exact), paired by vpmaddwd.
 #if HWY_TARGET == HWY_AVX3_DL
           p[j + k] = Dpbusd256(x32[j + k], u[k], LoadX(xblk, j + k));
 #else
@@ -422,7 +422,7 @@ HWY_INLINE void Q6Tile(const int8_t* codes, const Q6Super* sup, int64_t nblk, co
 }
 
 // The set-up of one row: the codes u - 32 of every block, and per super-block d,
-// the scales in Q6Half order (the matvec's shuffle) and the corrections from
+// the scales in Q6Super order (the matvec's shuffle) and the corrections from
 // vpsadbw sums (each 128-bit half of a block's sad is one half's two sums of 8).
 HWY_INLINE void Q6GemmRow(const Tables& t, const uint8_t* row, int64_t nsb, int8_t* codes, Q6Super* sup) {
   const __m256i c32 = _mm256_set1_epi8(32), zero = _mm256_setzero_si256();
