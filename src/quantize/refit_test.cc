@@ -205,7 +205,8 @@ TEST(Refit, KeepsCodesAndLowersOutputErrorAfterGptq) {
         improved += e1 < e0 * (1 - 1e-6);
       }
       std::printf("[refit] %-5s %-13s output error refit/gptq = %.3f, lower in %d of %d rows\n",
-                  std::string(DTypeName(t)).c_str(), act ? "act-order" : "natural", f1 / f0, improved, static_cast<int>(rows));
+                  std::string(DTypeName(t)).c_str(), act ? "act-order" : "natural", f1 / f0, improved,
+                  static_cast<int>(rows));
       // How much the refit gains depends on the draw (totals 0.84-0.996 of GPTQ's over 160
       // seeds; Q4_NL's int8 scales leave the least room), so no ratio is asserted. What it
       // must do: lower the error, not by a rounding, in most rows (measured 17-24 of 24 for

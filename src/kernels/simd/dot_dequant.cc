@@ -13,9 +13,9 @@
 // table), whose rows are decoded in vectors to the same floats
 // (DecodeQ3_KRow: the 16 scales unpacked in a register, per 32 weights one shift and
 // mask of the 2-bit plane and of hmask, then d_s * float(q) with d_s = d *
-// float(scale_s) as to_float rounds it): the scalar decode ran TinyLlama's Q3_K_S at 0.32 t/s, 1/40 of
-// llama.cpp. The others are there so every GGUF file septet can read also runs,
-// not to be fast (a dedicated kernel per format would be).
+// float(scale_s) as to_float rounds it). With the scalar decode TinyLlama's Q3_K_S
+// ran at 0.85 t/s on 2 threads, 1/30 of llama.cpp; now about 0.3x. Q2_K keeps the
+// scalar decode: it runs, it is not fast (an integer kernel per format would be).
 #include "kernels/simd/hwy_config.h"
 
 #include <cstddef>
@@ -51,10 +51,11 @@ const TypeTraits& CheckedTraits(const cpu::WeightView& w) {
 }
 
 #if SEPTET_SIMD_X86
-// d * float(scale_s) (quant/ggml_kquants.cc Q3_KScale) for the 16 sub-blocks s of the Q3_K block at blk
+// d * float(scale_s) (Q3_KScale in quant/ggml_kquants.cc) for the 16 sub-blocks s of
+// the Q3_K block at blk
 // (exact small integers, one float multiply each, as to_float). Scale s: low 4 bits
 // from byte s % 8 (low nibble for s < 8, high above), high 2 bits from byte 8 + s % 4
-// at bit 2 (s / 4); less 32. The 12 bytes are loaded as 8 + 4 (d follows them, and
+// at bits 2 (s / 4) and up; less 32. The 12 bytes are loaded as 8 + 4 (d follows them, and
 // the row may end there).
 HWY_INLINE void Q3_KSubScales(const uint8_t* blk, float dl[16]) {
   const uint8_t* sc = blk + offsetof(quant::BlockQ3_K, scales);

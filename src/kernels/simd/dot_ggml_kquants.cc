@@ -99,7 +99,8 @@ HWY_INLINE __m128i UnpackScaleMinV(const uint8_t* scales) {
   const __m128i low = _mm_shuffle_epi8(v, _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
   const __m128i top = _mm_shuffle_epi8(v, _mm_setr_epi8(-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1, 4, 5, 6, 7));
   const __m128i lo6 = _mm_and_si128(low, _mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0));
-  const __m128i hi4 = _mm_and_si128(_mm_srli_epi16(low, 4), _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15));
+  const __m128i hi4 =
+      _mm_and_si128(_mm_srli_epi16(low, 4), _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15));
   const __m128i top2 = _mm_and_si128(_mm_srli_epi16(top, 2), _mm_set1_epi8(0x30));
   return _mm_or_si128(_mm_or_si128(lo6, hi4), top2);
 }
@@ -279,7 +280,9 @@ HWY_INLINE void Q6RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t ro
         const __m256i s16 = _mm256_hadd_epi32(_mm256_hadd_epi32(q[0], q[1]), _mm256_hadd_epi32(q[2], q[3]));
         v[h] = _mm256_mullo_epi32(s16, _mm256_cvtepi8_epi32(h == 0 ? sc_lh : _mm_srli_si128(sc_lh, 8)));
       }
-      const auto fold = [](__m256i x) { return _mm_add_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1)); };
+      const auto fold = [](__m256i x) {
+        return _mm_add_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
+      };
       const __m256 acc = _mm256_cvtepi32_ps(Combine(fold(v[0]), fold(v[1])));
       const __m256 dxd = _mm256_mul_ps(_mm256_set1_ps(Fp16ToFloat(LoadU16(blk + kQ6D))), xd8);
       sum[r] = _mm256_fmadd_ps(dxd, acc, sum[r]);
@@ -346,8 +349,8 @@ void KGemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
                                const __m128 dmin = Fp16Pair(LoadU16(blk), LoadU16(blk + 2));
                                const __m256 dl8 = _mm256_mul_ps(_mm256_broadcastss_ps(dmin),
                                                                 _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(smv)));
-                               const __m256 ml8 = _mm256_mul_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dmin)),
-                                                                _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(smv, 8))));
+                               const __m256 mn8 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(smv, 8)));
+                               const __m256 ml8 = _mm256_mul_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dmin)), mn8);
                                const __m256 lo = _mm256_unpacklo_ps(dl8, ml8), hi = _mm256_unpackhi_ps(dl8, ml8);
                                float* out = dm + 2 * sb * kSubs;
                                _mm256_storeu_ps(out, _mm256_permute2f128_ps(lo, hi, 0x20));
@@ -430,14 +433,16 @@ HWY_INLINE void Q6GemmRow(const Tables& t, const uint8_t* row, int64_t nsb, int8
     const uint8_t* blk = row + sb * kQ6Bytes;
     Q6Super& p = sup[sb];
     p.d = Fp16ToFloat(LoadU16(blk + kQ6D));  // as the matvec
-    const __m128i sc_lh = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kQ6Scales)), t.sc_lohi);
+    const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kQ6Scales));
+    const __m128i sc_lh = _mm_shuffle_epi8(sc, t.sc_lohi);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.sc), _mm256_cvtepi8_epi32(sc_lh));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.sc + 8), _mm256_cvtepi8_epi32(_mm_srli_si128(sc_lh, 8)));
     for (int g = 0; g < 2; ++g) {
       __m256i u[4], h[4];
       Q6Codes(t, blk, g, u);
       for (int k = 0; k < 4; ++k) {
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + (sb * kSubs + 4 * g + k) * 32), _mm256_sub_epi8(u[k], c32));
+        int8_t* c = codes + (sb * kSubs + 4 * g + k) * 32;
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(c), _mm256_sub_epi8(u[k], c32));
         const __m256i sad = _mm256_sad_epu8(u[k], zero);  // qwords: sums of codes 0-7, 8-15 | 16-23, 24-31
         h[k] = _mm256_add_epi64(sad, _mm256_bsrli_epi128(sad, 8));  // qword 0 of each 128-bit half: that half's sum
       }
@@ -445,7 +450,8 @@ HWY_INLINE void Q6GemmRow(const Tables& t, const uint8_t* row, int64_t nsb, int8
       const __m256i h01 = _mm256_or_si256(h[0], _mm256_slli_epi64(h[1], 32));
       const __m256i h23 = _mm256_or_si256(h[2], _mm256_slli_epi64(h[3], 32));
       const __m256i su = _mm256_unpacklo_epi64(h01, h23);
-      const __m256i corr = _mm256_mullo_epi32(_mm256_sub_epi32(su, _mm256_set1_epi32(16 * 32)), _mm256_set1_epi32(-128));
+      const __m256i corr =
+          _mm256_mullo_epi32(_mm256_sub_epi32(su, _mm256_set1_epi32(16 * 32)), _mm256_set1_epi32(-128));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.corr + 8 * g), corr);
     }
   }
@@ -570,7 +576,9 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   // matvec per token (simd_kernels_bench MatMul_Q6_K 2048 x 2048, one Zen 4 core:
   // the 8-token tile 0.66-0.74 ms however full, the matvec about 0.14 ms a token).
   if (w.type == DType::kQ6_K && m > Lanes8::kT) return Q6Gemm<Lanes16>(w, r0, r1, act, act_stride, m, y, y_stride);
-  if (w.type == DType::kQ6_K && m >= kQ6GemmMinTokens) return Q6Gemm<Lanes8>(w, r0, r1, act, act_stride, m, y, y_stride);
+  if (w.type == DType::kQ6_K && m >= kQ6GemmMinTokens) {
+    return Q6Gemm<Lanes8>(w, r0, r1, act, act_stride, m, y, y_stride);
+  }
 #elif SEPTET_SIMD_X86
   if (w.type == DType::kQ4_K && m >= kCodesMinTokens) return KGemm<Q4_KLayout>(w, r0, r1, act, act_stride, m, y, y_stride);
   if (w.type == DType::kQ5_K && m >= kCodesMinTokens) return KGemm<Q5_KLayout>(w, r0, r1, act, act_stride, m, y, y_stride);
