@@ -1,21 +1,21 @@
 // Generic kernel for weight types dotted with float activations (vec_dot_type
 // F32) that have no kernel of their own: the input-only ggml block formats
-// Q2_K, Q3_K, IQ4_NL and IQ4_XS (quant/ggml_*.h; the other ggml types pair
-// with Q8_A and have kernels of their own, dot_ggml_*.cc). Each weight row is decoded once by the
-// registry's scalar to_float into a float buffer owned by the call, then dotted
-// with each activation row in f32 lanes exactly as the F32 kernel does
-// (FloatDotRow, common-inl.h). The decoded values are the scalar reference's, so
-// against the reference vec_dot (double accumulation) the only difference is
-// the f32 summation, bounded in simd_matvec_test.cc.
+// Q2_K, Q3_K, IQ4_NL and IQ4_XS (quant/ggml_*.h; the other ggml types pair with
+// Q8_A and have kernels of their own, dot_ggml_*.cc). Each weight row is decoded
+// once into a float buffer owned by the call, then dotted with each activation
+// row in f32 lanes exactly as the F32 kernel does (FloatDotRow, common-inl.h).
+// The decoded values are the scalar reference's (to_float's), so against the
+// reference vec_dot (double accumulation) the only difference is the f32
+// summation, bounded in simd_matvec_test.cc.
 //
-// The decode is the scalar to_float except on x86 for Q3_K (the type of llama.cpp's
-// Q3_K_S / Q3_K_M files) and IQ4_NL / IQ4_XS (DecodeIq4Row: pshufb of the level
-// table), whose rows are decoded in vectors to the same floats
-// (DecodeQ3_KRow: the 16 scales unpacked in a register, per 32 weights one shift and
-// mask of the 2-bit plane and of hmask, then d_s * float(q) with d_s = d *
-// float(scale_s) as to_float rounds it). With the scalar decode TinyLlama's Q3_K_S
-// ran at 0.85 t/s on 2 threads, 1/30 of llama.cpp; now about 0.3x. Q2_K keeps the
-// scalar decode: it runs, it is not fast (an integer kernel per format would be).
+// On x86 the rows are decoded in vectors, to the same floats: Q2_K and Q3_K (the
+// types of llama.cpp's Q2_K and Q3_K_S / Q3_K_M files) with their 16 scales
+// unpacked in a register and 32 weights at a time from one shift and mask of the
+// 2-bit plane (Q3_K: and of hmask), then d_s * float(q) (Q2_K: less m_s) as
+// to_float rounds it; IQ4_NL / IQ4_XS by pshufb of the level table. Elsewhere
+// to_float. With the scalar decode TinyLlama's Q3_K_S ran at 0.85 t/s on 2
+// threads, 1/30 of llama.cpp; now about 0.3x (an integer kernel pairing these
+// types with Q8_A would close the rest).
 #include "kernels/simd/hwy_config.h"
 
 #include <cstddef>
@@ -103,6 +103,49 @@ void DecodeQ3_KRow(const uint8_t* row, int64_t n, float* out) {
   }
 }
 
+// A row of whole Q2_K super-blocks to floats, bit for bit quant::Q2_KDequantizeRow:
+// dl * float(q) - ml per weight with dl = d * float(scale & 15), ml = dmin *
+// float(scale >> 4) per 16 weights. dl and dl * q are exact (an fp16 d times a 4-bit
+// scale times a 2-bit code: at most 17 significant bits), so the one rounding is the
+// subtraction's whether or not the compiler fuses it with the multiply.
+void DecodeQ2_KRow(const uint8_t* row, int64_t n, float* out) {
+  const __m256i three = _mm256_set1_epi8(3);
+  for (int64_t sb = 0; sb < n / quant::kQK; ++sb) {
+    const uint8_t* blk = row + sb * static_cast<int64_t>(sizeof(quant::BlockQ2_K));
+    float* o = out + sb * quant::kQK;
+    const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + offsetof(quant::BlockQ2_K, scales)));
+    const __m128i nib = _mm_set1_epi8(15);
+    const __m128i lo = _mm_and_si128(sc, nib), hi = _mm_and_si128(_mm_srli_epi16(sc, 4), nib);
+    const __m256 d = _mm256_set1_ps(Fp16ToFloat(LoadU16(blk + offsetof(quant::BlockQ2_K, d))));
+    const __m256 dmin = _mm256_set1_ps(Fp16ToFloat(LoadU16(blk + offsetof(quant::BlockQ2_K, dmin))));
+    alignas(32) float dl[16], ml[16];
+    for (int h = 0; h < 2; ++h) {
+      const __m256i l = _mm256_cvtepu8_epi32(h == 0 ? lo : _mm_srli_si128(lo, 8));
+      const __m256i m = _mm256_cvtepu8_epi32(h == 0 ? hi : _mm_srli_si128(hi, 8));
+      _mm256_store_ps(dl + 8 * h, _mm256_mul_ps(d, _mm256_cvtepi32_ps(l)));
+      _mm256_store_ps(ml + 8 * h, _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(m)));
+    }
+    for (int h = 0; h < 2; ++h) {
+      const __m256i qs =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + offsetof(quant::BlockQ2_K, qs) + 32 * h));
+      for (int j = 0; j < 4; ++j) {  // weights 128h + 32j + l: bits 2j of qs[32h + l]
+        const __m256i q = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * j), three);
+        const __m128i halves[2] = {_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1)};
+        for (int k = 0; k < 2; ++k) {  // sub-block 8h + 2j + k
+          const int s = 8 * h + 2 * j + k;
+          const __m256 scale = _mm256_set1_ps(dl[s]), min = _mm256_set1_ps(ml[s]);
+          float* dst = o + 16 * s;
+          for (int e = 0; e < 2; ++e) {
+            const __m128i c = e == 0 ? halves[k] : _mm_srli_si128(halves[k], 8);
+            const __m256 p = _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(c)));
+            _mm256_storeu_ps(dst + 8 * e, _mm256_sub_ps(p, min));
+          }
+        }
+      }
+    }
+  }
+}
+
 // 32 weights of IQ4_NL's nibble order (codes j and j + 16 in byte j of qs) to
 // scale * float(kIq4Levels[code]), as the scalar DecodeNibbles rounds them.
 HWY_INLINE void DecodeIq4Nibbles(const uint8_t* qs, float scale, __m128i levels, float* out) {
@@ -146,6 +189,7 @@ void DecodeIq4Row(DType type, const uint8_t* row, int64_t n, float* out) {
 
 void DecodeRow(const TypeTraits& t, const uint8_t* row, int64_t n, float* out) {
 #if SEPTET_SIMD_X86
+  if (t.type == DType::kQ2_K) return DecodeQ2_KRow(row, n, out);
   if (t.type == DType::kQ3_K) return DecodeQ3_KRow(row, n, out);
   if (t.type == DType::kIQ4_NL || t.type == DType::kIQ4_XS) return DecodeIq4Row(t.type, row, n, out);
 #endif

@@ -227,6 +227,35 @@ const DType kWeightTypes[] = {DType::kQ3P5,  DType::kQ3P5_NL, DType::kQ4_G,   DT
 // ggml types take whole blocks only.
 bool RowLengthOk(const TypeTraits& t, int64_t cols) { return RowLengthFits(t, cols); }
 
+// The float-paired ggml types' kernel decodes each row (in vectors on x86) and dots
+// it in f32: against a one-hot activation e_k the dot is the decoded weight k
+// itself (every other product is an exact 0), which must be to_float's value bit
+// for bit (zeros up to sign).
+TEST_P(SimdMatVecTest, FloatPairedTypesDecodeLikeToFloat) {
+  for (DType type : {DType::kQ2_K, DType::kQ3_K, DType::kIQ4_NL, DType::kIQ4_XS}) {
+    const TypeTraits& t = GetTypeTraits(type);
+    ASSERT_EQ(t.vec_dot_type, DType::kF32) << t.name;
+    const int64_t rows = 5, cols = 512;
+    auto rng = testing::MakeRng(static_cast<uint64_t>(type) * 7919 + 5);
+    Matrix w = MakeMatrix(type, rows, cols, rng, false);
+    std::vector<float> ref(static_cast<size_t>(rows * cols));
+    for (int64_t r = 0; r < rows; ++r) t.to_float(w.view.row(r), ref.data() + r * cols, cols);
+    for (int64_t k : {0, 1, 15, 16, 31, 32, 100, 127, 128, 200, 255, 256, 300, 383, 447, 511}) {
+      std::vector<float> x(static_cast<size_t>(cols), 0.0f);
+      x[static_cast<size_t>(k)] = 1.0f;
+      std::vector<float> y(static_cast<size_t>(rows));
+      MatVecRows(w.view, 0, rows, reinterpret_cast<const uint8_t*>(x.data()), y.data());
+      for (int64_t r = 0; r < rows; ++r) {  // a -0 weight sums to +0 (0 + -0): zeros compare as values
+        const float want = ref[static_cast<size_t>(r * cols + k)];
+        ASSERT_TRUE(want == 0.0f ? y[static_cast<size_t>(r)] == 0.0f
+                                 : std::memcmp(&y[static_cast<size_t>(r)], &want, 4) == 0)
+            << t.name << " row " << r << " weight " << k << ": " << y[static_cast<size_t>(r)] << " vs "
+            << ref[static_cast<size_t>(r * cols + k)] << " " << TargetName();
+      }
+    }
+  }
+}
+
 TEST_P(SimdMatVecTest, MatchesRegistryVecDot) {
   for (DType type : kWeightTypes) {
     const TypeTraits& t = GetTypeTraits(type);
