@@ -3,7 +3,7 @@
 // Q2_K, Q3_K, IQ4_NL and IQ4_XS (quant/ggml_*.h; the other ggml types pair with
 // Q8_A and have kernels of their own, dot_ggml_*.cc). Each weight row is decoded
 // once into a float buffer owned by the call, then dotted with each activation
-// row in f32 lanes exactly as the F32 kernel does (FloatDotRow, common-inl.h).
+// row in f32 lanes exactly as the F32 kernel does (FloatTile, common-inl.h).
 // The decoded values are the scalar reference's (to_float's), so against the
 // reference vec_dot (double accumulation) the only difference is the f32
 // summation, bounded in simd_matvec_test.cc.
@@ -18,6 +18,7 @@
 // types with Q8_A would close the rest).
 #include "kernels/simd/hwy_config.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -196,21 +197,35 @@ void DecodeRow(const TypeTraits& t, const uint8_t* row, int64_t n, float* out) {
   t.to_float(row, out, n);
 }
 
-float DotDecoded(const float* w, const float* x, int64_t n) {
-  return FloatDotRow(x, n, [w](auto df, int64_t i) { return hn::LoadU(df, w + i); },
-                     [w](int64_t i) { return w[i]; });
+// y[t * y_stride + r - y_r0] for t < m, r0 <= r < r1: kTileRows rows decoded at a
+// time, then dotted with each token as one FloatTile of those rows, so their FMA
+// chains run side by side (one row's single chain was latency-bound: 40 % of a
+// Q3_K token); each output is still FloatTile's one chain in index order, the bits
+// of FloatDotRow (common-inl.h).
+constexpr int kTileRows = 4;
+template <int R>
+void DotTile(const float* rows, int64_t n, const float* x, float* y) {
+  const float* xs[1] = {x};
+  FloatTile<R, 1>([rows, n](auto df, int r, int64_t i) HWY_ATTR { return hn::LoadU(df, rows + r * n + i); },
+                  [rows, n](int r, int64_t i) { return rows[r * n + i]; }, xs, n, y, 1);
 }
 
-// y[t * y_stride + r - y_r0] for t < m, r0 <= r < r1: row r decoded once for all m tokens.
 void Rows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
           float* y, int64_t y_stride, int64_t y_r0) {
   const TypeTraits& t = CheckedTraits(w);
-  std::vector<float> row(static_cast<size_t>(w.cols));
-  for (int64_t r = r0; r < r1; ++r) {
-    DecodeRow(t, w.row(r), w.cols, row.data());
+  const int64_t n = w.cols;
+  std::vector<float> rows(static_cast<size_t>(kTileRows * n));
+  for (int64_t ra = r0; ra < r1; ra += kTileRows) {
+    const int64_t nr = std::min<int64_t>(kTileRows, r1 - ra);
+    for (int64_t i = 0; i < nr; ++i) DecodeRow(t, w.row(ra + i), n, rows.data() + i * n);
     for (int64_t k = 0; k < m; ++k) {
       const float* x = reinterpret_cast<const float*>(act + static_cast<size_t>(k) * act_stride);
-      y[k * y_stride + r - y_r0] = DotDecoded(row.data(), x, w.cols);
+      float* yk = y + k * y_stride + ra - y_r0;
+      if (nr == kTileRows) {
+        DotTile<kTileRows>(rows.data(), n, x, yk);
+      } else {
+        for (int64_t i = 0; i < nr; ++i) DotTile<1>(rows.data() + i * n, n, x, yk + i);
+      }
     }
   }
 }
