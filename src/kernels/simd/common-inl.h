@@ -125,16 +125,6 @@ HWY_INLINE void FloatTile(const LoadW& load, const ScalarW& scalar, const float*
   }
 }
 
-// One row against one activation: the 1 x 1 tile (the same bits as any tile).
-template <class LoadW, class ScalarW>
-HWY_INLINE float FloatDotRow(const float* x, int64_t n, const LoadW& load, const ScalarW& scalar) {
-  float y = 0;
-  const float* xs[1] = {x};
-  FloatTile<1, 1>([&load](auto df, int, int64_t i) HWY_ATTR { return load(df, i); },
-                  [&scalar](int, int64_t i) { return scalar(i); }, xs, n, &y, 1);
-  return y;
-}
-
 // The generic row loops every kernel family shares:
 //   MatVecByRows:     y[r - r0] = row_dot(row r, cols, act) for r in [r0, r1);
 //   MatMulByRowTiles: the matvec over m activation rows (act_stride bytes apart,

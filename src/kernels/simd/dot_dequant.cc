@@ -72,6 +72,12 @@ HWY_INLINE void Q3_KSubScales(const uint8_t* blk, float dl[16]) {
   _mm256_store_ps(dl + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(s8, 8)))));
 }
 
+// dst[0..15] = scale * float(q[0..15]) for 16 signed int8 codes.
+HWY_INLINE void ScaleStore16(__m128i q, __m256 scale, float* dst) {
+  _mm256_storeu_ps(dst, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
+  _mm256_storeu_ps(dst + 8, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8)))));
+}
+
 // A row of whole Q3_K super-blocks to floats, bit for bit quant::Q3_KDequantizeRow.
 void DecodeQ3_KRow(const uint8_t* row, int64_t n, float* out) {
   const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4);
@@ -92,12 +98,7 @@ void DecodeQ3_KRow(const uint8_t* row, int64_t n, float* out) {
         const __m256i q = _mm256_sub_epi8(_mm256_or_si256(q2, _mm256_slli_epi16(hb, 2)), four);
         const __m128i halves[2] = {_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1)};
         for (int k = 0; k < 2; ++k) {  // 16 weights of sub-block 8h + 2j + k
-          const __m256 scale = _mm256_set1_ps(dl[8 * h + 2 * j + k]);
-          const __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(halves[k]));
-          const __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(halves[k], 8)));
-          float* dst = o + 128 * h + 32 * j + 16 * k;
-          _mm256_storeu_ps(dst, _mm256_mul_ps(scale, lo));
-          _mm256_storeu_ps(dst + 8, _mm256_mul_ps(scale, hi));
+          ScaleStore16(halves[k], _mm256_set1_ps(dl[8 * h + 2 * j + k]), o + 128 * h + 32 * j + 16 * k);
         }
       }
     }
@@ -154,11 +155,7 @@ HWY_INLINE void DecodeIq4Nibbles(const uint8_t* qs, float scale, __m128i levels,
   const __m128i l[2] = {_mm_shuffle_epi8(levels, _mm_and_si128(q, nib)),
                         _mm_shuffle_epi8(levels, _mm_and_si128(_mm_srli_epi16(q, 4), nib))};
   const __m256 s = _mm256_set1_ps(scale);
-  for (int h = 0; h < 2; ++h) {
-    _mm256_storeu_ps(out + 16 * h, _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(l[h]))));
-    _mm256_storeu_ps(out + 16 * h + 8,
-                     _mm256_mul_ps(s, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(l[h], 8)))));
-  }
+  for (int h = 0; h < 2; ++h) ScaleStore16(l[h], s, out + 16 * h);
 }
 
 // Rows of IQ4_NL / IQ4_XS to floats, bit for bit their to_float: the block or
@@ -200,8 +197,8 @@ void DecodeRow(const TypeTraits& t, const uint8_t* row, int64_t n, float* out) {
 // y[t * y_stride + r - y_r0] for t < m, r0 <= r < r1: kTileRows rows decoded at a
 // time, then dotted with each token as one FloatTile of those rows, so their FMA
 // chains run side by side (one row's single chain was latency-bound: 40 % of a
-// Q3_K token); each output is still FloatTile's one chain in index order, the bits
-// of FloatDotRow (common-inl.h).
+// Q3_K token); each output is still FloatTile's one chain in index order, the same
+// bits for any tile shape (common-inl.h).
 constexpr int kTileRows = 4;
 template <int R>
 void DotTile(const float* rows, int64_t n, const float* x, float* y) {

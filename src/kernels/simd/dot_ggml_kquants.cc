@@ -105,6 +105,17 @@ HWY_INLINE __m128i UnpackScaleMinV(const uint8_t* scales) {
   return _mm_or_si128(_mm_or_si128(lo6, hi4), top2);
 }
 
+// dl = d * sc and ml = dmin * mn of the 8 sub-blocks of the Q4_K / Q5_K block at
+// blk (d, dmin first), in 8 float lanes: the matvec's values and the GEMM's.
+template <class L>
+HWY_INLINE void ScalesMins8(const uint8_t* blk, __m256* dl8, __m256* ml8) {
+  const __m128i smv = UnpackScaleMinV(blk + L::kScales);
+  const __m128 dm = Fp16Pair(LoadU16(blk), LoadU16(blk + 2));
+  *dl8 = _mm256_mul_ps(_mm256_broadcastss_ps(dm), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(smv)));
+  *ml8 = _mm256_mul_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dm)),
+                       _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(smv, 8))));
+}
+
 struct Tables {
   __m256i c15, c16, c48, c32, one16;
   __m128i sc_lohi;  // Q6_K: scale bytes 0 2 4 6 1 3 5 7 8 10 12 14 9 11 13 15
@@ -193,12 +204,8 @@ HWY_INLINE void AffineRowsAvx2(const Tables& t, const cpu::WeightView& w, int64_
     sweep.Step();
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w.row(row + r) + sb * L::kBytes;
-      const __m128i smv = UnpackScaleMinV(blk + L::kScales);
-      const __m256 sc8 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(smv));
-      const __m256 mn8 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(smv, 8)));
-      const __m128 dm = Fp16Pair(LoadU16(blk), LoadU16(blk + 2));
-      const __m256 dl8 = _mm256_mul_ps(_mm256_broadcastss_ps(dm), sc8);
-      const __m256 ml8 = _mm256_mul_ps(_mm256_broadcastss_ps(_mm_shuffle_ps(dm, dm, 0x55)), mn8);
+      __m256 dl8, ml8;
+      ScalesMins8<L>(blk, &dl8, &ml8);
       __m256i qh = _mm256_setzero_si256();
       if constexpr (L::kHigh) qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + L::kQh));
       __m256i p[kSubs];
@@ -344,13 +351,9 @@ void KGemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
                            [&](int64_t r, uint8_t* codes, float* dm) HWY_ATTR {
                              for (int64_t sb = 0; sb < nsb; ++sb) {
                                const uint8_t* blk = w.row(r) + sb * L::kBytes;
-                               // dl = d sc, ml = dmin mn of the 8 sub-blocks (as the matvec), interleaved.
-                               const __m128i smv = UnpackScaleMinV(blk + L::kScales);
-                               const __m128 dmin = Fp16Pair(LoadU16(blk), LoadU16(blk + 2));
-                               const __m256 dl8 = _mm256_mul_ps(_mm256_broadcastss_ps(dmin),
-                                                                _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(smv)));
-                               const __m256 mn8 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(smv, 8)));
-                               const __m256 ml8 = _mm256_mul_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dmin)), mn8);
+                               // dl, ml of the 8 sub-blocks (as the matvec), interleaved.
+                               __m256 dl8, ml8;
+                               ScalesMins8<L>(blk, &dl8, &ml8);
                                const __m256 lo = _mm256_unpacklo_ps(dl8, ml8), hi = _mm256_unpackhi_ps(dl8, ml8);
                                float* out = dm + 2 * sb * kSubs;
                                _mm256_storeu_ps(out, _mm256_permute2f128_ps(lo, hi, 0x20));
