@@ -115,19 +115,28 @@ float KQuantAffineDot(int64_t n, const void* w_row, const void* act_row) {
   return sum;
 }
 
-float Q6_KDot(int64_t n, const void* w_row, const void* act_row) {
+// Q3_K and Q6_K: a signed code per weight and one integer scale per 16 weights.
+int SignedCodeQ3_K(const BlockQ3_K& b, int e) {
+  return TwoBits(b.qs, e) - (((b.hmask[e % 32] >> (e / 32)) & 1) ? 0 : 4);
+}
+int ScaleQ3_K(const BlockQ3_K& b, int s) { return Q3_KScale(b.scales, s); }
+int SignedCodeQ6_K(const BlockQ6_K& b, int e) { return Q6_KCode(b, e) - 32; }
+int ScaleQ6_K(const BlockQ6_K& b, int s) { return b.scales[s]; }
+
+template <class Block, int (*Code)(const Block&, int), int (*Scale)(const Block&, int)>
+float Sub16Dot(int64_t n, const void* w_row, const void* act_row) {
   ggml::CheckWholeBlockRow(w_row, act_row, n, kQK);
   const uint8_t* w = static_cast<const uint8_t*>(w_row);
   const uint8_t* x = static_cast<const uint8_t*>(act_row);
   float sum = 0.0f;
   for (int64_t b = 0; b < n / kQK; ++b) {
-    const auto blk = LoadBlock<BlockQ6_K>(w + b * sizeof(BlockQ6_K));
+    const auto blk = LoadBlock<Block>(w + b * sizeof(Block));
     const float d = Fp16ToFloat(blk.d);
     for (int j = 0; j < kSubs; ++j) {
       const auto xb = LoadBlock<BlockQ8A>(x + (b * kSubs + j) * sizeof(BlockQ8A));
       int32_t half[2] = {0, 0};  // the two 16-weight sub-blocks 2j, 2j + 1
-      for (int l = 0; l < 32; ++l) half[l / 16] += (Q6_KCode(blk, 32 * j + l) - 32) * int32_t{xb.qs[l]};
-      const int32_t acc = blk.scales[2 * j] * half[0] + blk.scales[2 * j + 1] * half[1];
+      for (int l = 0; l < 32; ++l) half[l / 16] += Code(blk, 32 * j + l) * int32_t{xb.qs[l]};
+      const int32_t acc = Scale(blk, 2 * j) * half[0] + Scale(blk, 2 * j + 1) * half[1];
       sum += (d * xb.d) * static_cast<float>(acc);
     }
   }
@@ -269,7 +278,9 @@ size_t Q3_KRowBytesFn(int64_t n) { return ggml::RowBytes<BlockQ3_K>(n, kQK); }
 void Q3_KDequantizeRow(const void* src, float* dst, int64_t n) {
   ggml::DequantizeRow<BlockQ3_K, kQK, DecodeQ3_K>(src, dst, n);
 }
-float Q3_KVecDot(int64_t n, const void* w, const void* x) { return ggml::VecDot<BlockQ3_K, kQK, DecodeQ3_K>(n, w, x); }
+float Q3_KVecDot(int64_t n, const void* w, const void* x) {
+  return Sub16Dot<BlockQ3_K, SignedCodeQ3_K, ScaleQ3_K>(n, w, x);
+}
 
 size_t Q4_KRowBytesFn(int64_t n) { return ggml::RowBytes<BlockQ4_K>(n, kQK); }
 void Q4_KDequantizeRow(const void* src, float* dst, int64_t n) {
@@ -287,6 +298,8 @@ size_t Q6_KRowBytesFn(int64_t n) { return ggml::RowBytes<BlockQ6_K>(n, kQK); }
 void Q6_KDequantizeRow(const void* src, float* dst, int64_t n) {
   ggml::DequantizeRow<BlockQ6_K, kQK, DecodeQ6_K>(src, dst, n);
 }
-float Q6_KVecDot(int64_t n, const void* w, const void* x) { return Q6_KDot(n, w, x); }
+float Q6_KVecDot(int64_t n, const void* w, const void* x) {
+  return Sub16Dot<BlockQ6_K, SignedCodeQ6_K, ScaleQ6_K>(n, w, x);
+}
 
 }  // namespace septet::quant

@@ -1,8 +1,8 @@
 // ggml's k-quants Q2_K (DType 10), Q3_K (11), Q4_K (12), Q5_K (13), Q6_K (14):
 // super-blocks of 256 weights cut into sub-blocks of 16 or 32, each with a
 // small integer scale (and min) multiplied by the fp16 super-block scale d (and
-// dmin). Input-only: read from GGUF, never written (ggml_util.h: rows are
-// whole super-blocks); vec_dot_type is F32.
+// dmin). Input-only: read from GGUF, never written, but for Q6_K (ggml_util.h:
+// rows are whole super-blocks); vec_dot_type is Q8_A but for Q2_K (F32).
 //
 // Weight e (0 <= e < 256) of a super-block, with l = e % 32:
 //
@@ -35,7 +35,7 @@
 //
 // vec_dot with Q8_A (q8_act.h): activation block a = 8 * (super-block) + e / 32
 // (fields x_d, x_sum, x_q) covers the 32 weights e of one 32-weight sub-block
-// (Q4_K, Q5_K) or of two 16-weight sub-blocks (Q6_K). Per activation block, an
+// (Q4_K, Q5_K) or of two 16-weight sub-blocks (Q3_K, Q6_K). Per activation block, an
 // exact int32, then float operations each rounded once, in this order:
 //   Q4_K, Q5_K (sub-block j): acc = sum_l q * x_q (|acc| <= 32*127*31 = 125984),
 //     dl = d * float(sc), ml = dmin * float(mn)   (the dequantizer's own values),
@@ -44,10 +44,12 @@
 //     acc = scales[s] * sum_{l<16} (q - 32) x_q + scales[s+1] * sum_{l>=16} (q - 32) x_q,
 //     |acc| <= 2 * 16 * 127 * 32 * 128 = 16646144 < 2^24 (kQ6_KMaxBlockAcc), so
 //     float(acc) is exact; term = (d * x_d) * float(acc).
+//   Q3_K: as Q6_K with q in [-4, 3] and the scales scale - 32 in [-32, 31]:
+//     |acc| <= 2 * 16 * 127 * 4 * 32 = 520192 (kQ3_KMaxBlockAcc).
 // result = the float sum of the terms in activation-block order. In exact
 // arithmetic each equals sum_e w_e * x_d * x_q with w_e the exact
-// d*sc*q - dmin*mn (Q4_K/Q5_K with dl, ml as rounded above) or d*sc*(q - 32).
-// Q2_K / Q3_K dot n floats: ggml_util.h's decode-then-double dot.
+// d*sc*q - dmin*mn (Q4_K/Q5_K with dl, ml as rounded above) or d*sc*q (Q3_K,
+// Q6_K). Q2_K dots n floats: ggml_util.h's decode-then-double dot.
 #pragma once
 
 #include <cstddef>
@@ -64,6 +66,9 @@ inline constexpr int kQK = 256;  // weights per k-quant super-block
 // float conversion is exact.
 inline constexpr int64_t kQ6_KMaxBlockAcc = 2 * 16 * int64_t{kActMaxAbs} * 32 * 128;
 static_assert(kQ6_KMaxBlockAcc == 16646144 && kQ6_KMaxBlockAcc < (int64_t{1} << 24));
+// Q3_K's: codes |q| <= 4, scales |scale - 32| <= 32.
+inline constexpr int64_t kQ3_KMaxBlockAcc = 2 * 16 * int64_t{kActMaxAbs} * 4 * 32;
+static_assert(kQ3_KMaxBlockAcc == 520192);
 
 struct BlockQ2_K {
   uint8_t scales[16];
@@ -121,7 +126,7 @@ void KQuantScaleMin(const uint8_t* scales, int j, int* sc, int* mn);
 int Q6_KCode(const BlockQ6_K& b, int e);
 
 // Per type: row bytes (ceil(n / 256) super-blocks), dequantization, and the
-// dot with the activation row (Q4_K, Q5_K, Q6_K: Q8_A of n values; Q2_K, Q3_K:
+// dot with the activation row (Q3_K, Q4_K, Q5_K, Q6_K: Q8_A of n values; Q2_K:
 // n floats). n must be a multiple of 256 (CHECKed).
 size_t Q2_KRowBytesFn(int64_t n);
 void Q2_KDequantizeRow(const void* src, float* dst, int64_t n);
@@ -129,7 +134,7 @@ float Q2_KVecDot(int64_t n, const void* w_row, const void* act_row);
 
 size_t Q3_KRowBytesFn(int64_t n);
 void Q3_KDequantizeRow(const void* src, float* dst, int64_t n);
-float Q3_KVecDot(int64_t n, const void* w_row, const void* act_row);
+float Q3_KVecDot(int64_t n, const void* w_row, const void* act_row);  // act_row: Q8_A
 
 size_t Q4_KRowBytesFn(int64_t n);
 void Q4_KDequantizeRow(const void* src, float* dst, int64_t n);

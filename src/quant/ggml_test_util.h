@@ -95,10 +95,10 @@ inline void ScaleGgmlRowsToRms(DType t, int64_t rows, int64_t cols, uint8_t* dat
   }
 }
 
-// For a ggml type paired with Q8_A (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K):
+// For a ggml type paired with Q8_A (Q4_0, Q4_1, Q5_0, Q5_1, Q3_K, Q4_K, Q5_K, Q6_K):
 // the exact weights its vec_dot formula dots with, split as w_k = a_k + b_k, in
 // double. a_k multiplies the integer code sum (step * code: d * (q - 8),
-// d * q, fl(d * sc) * q, d * sc * (q - 32)), b_k the activation code sum (the
+// d * q, fl(d * sc) * q, d * sc * (q - 32), d * (scale - 32) * q), b_k the activation code sum (the
 // min: m, -fl(dmin * mn); 0 for the symmetric types). The formulas (and which
 // products are rounded to float first) are in quant/ggml_legacy.h and
 // quant/ggml_kquants.h. Error bounds use M = sum_k |x~_k| (|a_k| + |b_k|).
@@ -167,6 +167,18 @@ inline void GgmlQ8ADotParts(DType t, const uint8_t* row, int64_t n, std::vector<
         const auto k = LoadBlock<BlockQ6_K>(p);
         for (int e = 0; e < kQK; ++e) {
           pa[e] = double{Fp16ToFloat(k.d)} * k.scales[e / 16] * (Q6_KCode(k, e) - 32);
+        }
+        break;
+      }
+      case DType::kQ3_K: {  // d * (scale - 32) * q, q in [-4, 3] (ggml_kquants.h)
+        const auto k = LoadBlock<BlockQ3_K>(p);
+        for (int e = 0; e < kQK; ++e) {
+          const int s = e / 16;
+          const int low = s < 8 ? k.scales[s] & 15 : k.scales[s - 8] >> 4;
+          const int scale = (low | ((k.scales[8 + s % 4] >> (2 * (s / 4))) & 3) << 4) - 32;
+          const int q = ((k.qs[32 * (e / 128) + e % 32] >> (2 * (e / 32 % 4))) & 3) -
+                        (((k.hmask[e % 32] >> (e / 32)) & 1) ? 0 : 4);
+          pa[e] = double{Fp16ToFloat(k.d)} * scale * q;
         }
         break;
       }

@@ -25,7 +25,7 @@ size_t ElementRowBytes(int64_t n) {
 }
 
 // An input-only ggml row: quantized, stored, no from_float. vec_dot_type is Q8_A
-// for the types with an integer dot (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K),
+// for the types with an integer dot (Q4_0, Q4_1, Q5_0, Q5_1, Q3_K, Q4_K, Q5_K, Q6_K),
 // F32 for the others (decode-then-dot).
 template <class Block>
 constexpr TypeTraits Ggml(DType type, const char* name, int32_t block_size, double bpw, size_t (*row_bytes)(int64_t),
@@ -94,7 +94,7 @@ const std::array<TypeTraits, 23> kTraits = {{
     Ggml<quant::BlockQ2_K>(DType::kQ2_K, "Q2_K", quant::kQK, quant::kQ2_KBitsPerWeight,
                            &quant::Q2_KRowBytesFn, &quant::Q2_KDequantizeRow, &quant::Q2_KVecDot),
     Ggml<quant::BlockQ3_K>(DType::kQ3_K, "Q3_K", quant::kQK, quant::kQ3_KBitsPerWeight,
-                           &quant::Q3_KRowBytesFn, &quant::Q3_KDequantizeRow, &quant::Q3_KVecDot),
+                           &quant::Q3_KRowBytesFn, &quant::Q3_KDequantizeRow, &quant::Q3_KVecDot, DType::kQ8_A),
     Ggml<quant::BlockQ4_K>(DType::kQ4_K, "Q4_K", quant::kQK, quant::kQ4_KBitsPerWeight,
                            &quant::Q4_KRowBytesFn, &quant::Q4_KDequantizeRow, &quant::Q4_KVecDot, DType::kQ8_A),
     Ggml<quant::BlockQ5_K>(DType::kQ5_K, "Q5_K", quant::kQK, quant::kQ5_KBitsPerWeight,

@@ -1,21 +1,20 @@
 // Generic kernel for weight types dotted with float activations (vec_dot_type
 // F32) that have no kernel of their own: the input-only ggml block formats
-// Q2_K, Q3_K, IQ4_NL and IQ4_XS (quant/ggml_*.h; the other ggml types pair with
-// Q8_A and have kernels of their own, dot_ggml_*.cc). Each weight row is decoded
+// Q2_K, IQ4_NL and IQ4_XS (quant/ggml_*.h; the other ggml types pair with Q8_A
+// and have kernels of their own, dot_ggml_*.cc). Each weight row is decoded
 // once into a float buffer owned by the call, then dotted with each activation
 // row in f32 lanes exactly as the F32 kernel does (FloatTile, common-inl.h).
 // The decoded values are the scalar reference's (to_float's), so against the
 // reference vec_dot (double accumulation) the only difference is the f32
 // summation, bounded in simd_matvec_test.cc.
 //
-// On x86 the rows are decoded in vectors, to the same floats: Q2_K and Q3_K (the
-// types of llama.cpp's Q2_K and Q3_K_S / Q3_K_M files) with their 16 scales
-// unpacked in a register and 32 weights at a time from one shift and mask of the
-// 2-bit plane (Q3_K: and of hmask), then d_s * float(q) (Q2_K: less m_s) as
-// to_float rounds it; IQ4_NL / IQ4_XS by pshufb of the level table. Elsewhere
-// to_float. With the scalar decode TinyLlama's Q3_K_S ran at 0.85 t/s on 2
-// threads, 1/30 of llama.cpp; now about 0.3x (an integer kernel pairing these
-// types with Q8_A would close the rest).
+// On x86 the rows are decoded in vectors, to the same floats: Q2_K with its 16
+// scales and mins unpacked in vectors and 32 weights at a time from one shift
+// and mask of the 2-bit plane, then d_s * float(q) - m_s as to_float rounds it;
+// IQ4_NL / IQ4_XS by pshufb of the level table. Elsewhere to_float. With the
+// scalar decode TinyLlama's Q3_K_S (then on this path) ran at 0.85 t/s on 2
+// threads, 1/30 of llama.cpp; decoded in vectors about 0.3x; an integer kernel
+// pairing the type with Q8_A (dot_ggml_kquants.cc) closes the rest.
 #include "kernels/simd/hwy_config.h"
 
 #include <algorithm>
@@ -52,57 +51,10 @@ const TypeTraits& CheckedTraits(const cpu::WeightView& w) {
 }
 
 #if SEPTET_SIMD_X86
-// d * float(scale_s) (Q3_KScale in quant/ggml_kquants.cc) for the 16 sub-blocks s of
-// the Q3_K block at blk
-// (exact small integers, one float multiply each, as to_float). Scale s: low 4 bits
-// from byte s % 8 (low nibble for s < 8, high above), high 2 bits from byte 8 + s % 4
-// at bits 2 (s / 4) and up; less 32. The 12 bytes are loaded as 8 + 4 (d follows them, and
-// the row may end there).
-HWY_INLINE void Q3_KSubScales(const uint8_t* blk, float dl[16]) {
-  const uint8_t* sc = blk + offsetof(quant::BlockQ3_K, scales);
-  const __m128i v = _mm_insert_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc)),
-                                     static_cast<int>(LoadU32(sc + 8)), 2);
-  const __m128i nib = _mm_set1_epi8(15);
-  const __m128i low = _mm_unpacklo_epi64(_mm_and_si128(v, nib), _mm_and_si128(_mm_srli_epi16(v, 4), nib));
-  const __m128i hsrc = _mm_shuffle_epi8(v, _mm_setr_epi8(8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11));
-  const __m128i high = _mm_and_si128(_mm_srlv_epi32(hsrc, _mm_setr_epi32(0, 2, 4, 6)), _mm_set1_epi8(3));
-  const __m128i s8 = _mm_sub_epi8(_mm_or_si128(low, _mm_slli_epi16(high, 4)), _mm_set1_epi8(32));
-  const __m256 d = _mm256_set1_ps(Fp16ToFloat(LoadU16(blk + offsetof(quant::BlockQ3_K, d))));
-  _mm256_store_ps(dl, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(s8))));
-  _mm256_store_ps(dl + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(s8, 8)))));
-}
-
 // dst[0..15] = scale * float(q[0..15]) for 16 signed int8 codes.
 HWY_INLINE void ScaleStore16(__m128i q, __m256 scale, float* dst) {
   _mm256_storeu_ps(dst, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
   _mm256_storeu_ps(dst + 8, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8)))));
-}
-
-// A row of whole Q3_K super-blocks to floats, bit for bit quant::Q3_KDequantizeRow.
-void DecodeQ3_KRow(const uint8_t* row, int64_t n, float* out) {
-  const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4);
-  for (int64_t sb = 0; sb < n / quant::kQK; ++sb) {
-    const uint8_t* blk = row + sb * static_cast<int64_t>(sizeof(quant::BlockQ3_K));
-    float* o = out + sb * quant::kQK;
-    alignas(32) float dl[16];
-    Q3_KSubScales(blk, dl);
-    const __m256i hm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + offsetof(quant::BlockQ3_K, hmask)));
-    for (int h = 0; h < 2; ++h) {
-      const __m256i qs =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + offsetof(quant::BlockQ3_K, qs) + 32 * h));
-      for (int j = 0; j < 4; ++j) {
-        // Weights 128h + 32j + l, l = 0..31: bits 2j of qs[32h + l], bit 4h + j of hmask[l];
-        // q = the 2 bits - 4, + 4 when the high bit is set (int8 in [-4, 3]).
-        const __m256i q2 = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * j), three);
-        const __m256i hb = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + j), one);
-        const __m256i q = _mm256_sub_epi8(_mm256_or_si256(q2, _mm256_slli_epi16(hb, 2)), four);
-        const __m128i halves[2] = {_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1)};
-        for (int k = 0; k < 2; ++k) {  // 16 weights of sub-block 8h + 2j + k
-          ScaleStore16(halves[k], _mm256_set1_ps(dl[8 * h + 2 * j + k]), o + 128 * h + 32 * j + 16 * k);
-        }
-      }
-    }
-  }
 }
 
 // A row of whole Q2_K super-blocks to floats, bit for bit quant::Q2_KDequantizeRow:
@@ -188,7 +140,6 @@ void DecodeIq4Row(DType type, const uint8_t* row, int64_t n, float* out) {
 void DecodeRow(const TypeTraits& t, const uint8_t* row, int64_t n, float* out) {
 #if SEPTET_SIMD_X86
   if (t.type == DType::kQ2_K) return DecodeQ2_KRow(row, n, out);
-  if (t.type == DType::kQ3_K) return DecodeQ3_KRow(row, n, out);
   if (t.type == DType::kIQ4_NL || t.type == DType::kIQ4_XS) return DecodeIq4Row(t.type, row, n, out);
 #endif
   t.to_float(row, out, n);

@@ -1,4 +1,4 @@
-// ggml k-quants (Q4_K, Q5_K, Q6_K) x Q8_A kernels (formats and the scalar
+// ggml k-quants (Q3_K, Q4_K, Q5_K, Q6_K) x Q8_A kernels (formats and the scalar
 // formula: quant/ggml_kquants.h). A 256-weight super-block meets 8 activation
 // blocks; every 32 consecutive weights are one activation block's.
 //
@@ -20,7 +20,10 @@
 // same. Two levels of vphaddd leave the 16 sums of 16 weights, and two vpmulld by
 // the int8 scales in that order the exact acc of each block (one vpmulld per 8
 // activation blocks, not a scale shuffle and multiply per block); sum += (d *
-// x_d) * float(acc) over 8 lanes.
+// x_d) * float(acc) over 8 lanes. Q3_K takes the same path (Sub16RowsAvx2) with
+// u = 2-bit field | hmask bit << 2 in [0, 7] (q = u - 4: vpdpbusd from -4 sum x)
+// and its 6-bit scales less 32, unpacked in a register; it decoded rows to floats
+// before (the dequant path), 1/3 of llama.cpp's speed on a Q3_K_S file.
 //
 // Groups of 4 rows share the activation loads. Portable fallback (SSE4,
 // EMU128): scalar unpack, DotCodesI32, the same per-block formulas.
@@ -117,12 +120,14 @@ HWY_INLINE void ScalesMins8(const uint8_t* blk, __m256* dl8, __m256* ml8) {
 }
 
 struct Tables {
-  __m256i c15, c16, c48, c32, one16;
+  __m256i c3, c4, c15, c16, c48, c32, one16;
   __m128i sc_lohi;  // Q6_K: scale bytes 0 2 4 6 1 3 5 7 8 10 12 14 9 11 13 15
 };
 
 Tables MakeTables() {
   Tables t;
+  t.c3 = _mm256_set1_epi8(3);
+  t.c4 = _mm256_set1_epi8(4);
   t.c15 = _mm256_set1_epi8(15);
   t.c16 = _mm256_set1_epi8(16);
   t.c48 = _mm256_set1_epi8(48);
@@ -221,22 +226,108 @@ HWY_INLINE void AffineRowsAvx2(const Tables& t, const cpu::WeightView& w, int64_
   for (int r = 0; r < R; ++r) y[r] = HSum8f(sum[r]);
 }
 
-// ---- Q6_K ----
+// ---- Q3_K and Q6_K: signed codes, one int8 scale per 16 weights ----
 
-// The codes u in [0, 63] of activation blocks 4h .. 4h + 3 of the super-block at blk.
-HWY_INLINE void Q6Codes(const Tables& t, const uint8_t* blk, int h, __m256i u[4]) {
-  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h));
-  const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * h + 32));
-  const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQ6Qh + 32 * h));
-  u[0] = _mm256_or_si256(_mm256_and_si256(a, t.c15), _mm256_and_si256(_mm256_slli_epi16(hb, 4), t.c48));
-  u[1] = _mm256_or_si256(_mm256_and_si256(b, t.c15), _mm256_and_si256(_mm256_slli_epi16(hb, 2), t.c48));
-  u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), t.c15), _mm256_and_si256(hb, t.c48));
-  u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), t.c15), _mm256_and_si256(_mm256_srli_epi16(hb, 2), t.c48));
+// The codes u in [0, 63] of activation blocks 4H .. 4H + 3 of the super-block at blk.
+struct Q6Sub16 {
+  static constexpr size_t kBytes = kQ6Bytes, kD = kQ6D;
+  static constexpr int kOffset = 32;  // q = u - 32
+  template <int H>
+  static HWY_INLINE void Codes(const Tables& t, const uint8_t* blk, __m256i u[4]) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * H));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * H + 32));
+    const __m256i hb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQ6Qh + 32 * H));
+    u[0] = _mm256_or_si256(_mm256_and_si256(a, t.c15), _mm256_and_si256(_mm256_slli_epi16(hb, 4), t.c48));
+    u[1] = _mm256_or_si256(_mm256_and_si256(b, t.c15), _mm256_and_si256(_mm256_slli_epi16(hb, 2), t.c48));
+    u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(a, 4), t.c15), _mm256_and_si256(hb, t.c48));
+    u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b, 4), t.c15),
+                           _mm256_and_si256(_mm256_srli_epi16(hb, 2), t.c48));
+  }
+  // The 16 int8 scales in weight order.
+  static HWY_INLINE __m128i Scales(const uint8_t* blk) {
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kQ6Scales));
+  }
+};
+
+// Q3_K (hmask[32], qs[64], scales[12], d): the code of weight l of activation
+// block j = 4H + k is u = ((qs[32 H + l] >> 2k) & 3) | bit j of hmask[l] as bit 2,
+// in [0, 7], q = u - 4.
+struct Q3Sub16 {
+  static constexpr size_t kBytes = sizeof(quant::BlockQ3_K), kD = offsetof(quant::BlockQ3_K, d);
+  static constexpr int kOffset = 4;
+  static constexpr size_t kQs = offsetof(quant::BlockQ3_K, qs), kHmask = offsetof(quant::BlockQ3_K, hmask),
+                          kScales = offsetof(quant::BlockQ3_K, scales);
+  // Bit J of each hmask byte moved to bit 2 (16-bit shifts: bit 2 of a byte comes
+  // from bit J of the same byte).
+  template <int J>
+  static HWY_INLINE __m256i High(__m256i hm, __m256i c4) {
+    if constexpr (J < 2) {
+      return _mm256_and_si256(_mm256_slli_epi16(hm, 2 - J), c4);
+    } else if constexpr (J == 2) {
+      return _mm256_and_si256(hm, c4);
+    } else {
+      return _mm256_and_si256(_mm256_srli_epi16(hm, J - 2), c4);
+    }
+  }
+  template <int H>
+  static HWY_INLINE void Codes(const Tables& t, const uint8_t* blk, __m256i u[4]) {
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQs + 32 * H));
+    const __m256i hm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kHmask));
+    u[0] = _mm256_or_si256(_mm256_and_si256(q, t.c3), High<4 * H>(hm, t.c4));
+    u[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 2), t.c3), High<4 * H + 1>(hm, t.c4));
+    u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), t.c3), High<4 * H + 2>(hm, t.c4));
+    u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 6), t.c3), High<4 * H + 3>(hm, t.c4));
+  }
+  // The 16 scales less 32 in weight order (quant::Q3_KVecDot's): scale s has its
+  // low 4 bits in byte s % 8 (low nibble for s < 8, high above) and its top 2 in
+  // byte 8 + s % 4 at bit 2 (s / 4). The 12 bytes are loaded as 8 + 4 (d follows
+  // them, and the row may end there).
+  static HWY_INLINE __m128i Scales(const uint8_t* blk) {
+    const uint8_t* sc = blk + kScales;
+    const __m128i v = _mm_insert_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc)),
+                                       static_cast<int>(LoadU32(sc + 8)), 2);
+    const __m128i nib = _mm_set1_epi8(15);
+    const __m128i low = _mm_unpacklo_epi64(_mm_and_si128(v, nib), _mm_and_si128(_mm_srli_epi16(v, 4), nib));
+    const __m128i hsrc = _mm_shuffle_epi8(v, _mm_setr_epi8(8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11));
+    const __m128i high = _mm_and_si128(_mm_srlv_epi32(hsrc, _mm_setr_epi32(0, 2, 4, 6)), _mm_set1_epi8(3));
+    return _mm_sub_epi8(_mm_or_si128(low, _mm_slli_epi16(high, 4)), _mm_set1_epi8(32));
+  }
+};
+
+// The offset column kOffset * (sum of each 4 activation codes) for block j: AVX3_DL
+// -kOffset * sum per int32 lane (vpdpbusd starts from it), else kOffset * (x_2i +
+// x_2i+1) per int16 lane.
+template <class S>
+HWY_INLINE __m256i OffsetSums(const Tables& t, const uint8_t* xblk, int j) {
+  const __m256i off = S::kOffset == 32 ? t.c32 : t.c4;
+#if HWY_TARGET == HWY_AVX3_DL
+  return _mm256_sub_epi32(_mm256_setzero_si256(), Dpbusd256(_mm256_setzero_si256(), off, LoadX(xblk, j)));
+#else
+  return _mm256_maddubs_epi16(off, LoadX(xblk, j));
+#endif
 }
 
-template <int R>
-HWY_INLINE void Q6RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y,
-                           RowSpan span) {
+template <class S, int H>
+HWY_INLINE void Sub16Half(const Tables& t, const uint8_t* blk, const uint8_t* xblk, const __m256i* xoff,
+                          __m256i* p) {
+  __m256i u[4];
+  S::template Codes<H>(t, blk, u);
+  for (int k = 0; k < 4; ++k) {
+    const int j = 4 * H + k;
+    // sum (u - off) x per 4 weights (lanes 0-3 the sub-block 2j, 4-7 2j + 1),
+    // scaled after the reduction below. AVX3_DL: vpdpbusd from -off sum x; else
+    // vpmaddubsw pair sums (<= 16002) less off x (int16, exact), paired by vpmaddwd.
+#if HWY_TARGET == HWY_AVX3_DL
+    p[j] = Dpbusd256(xoff[j], u[k], LoadX(xblk, j));
+#else
+    p[j] = _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(u[k], LoadX(xblk, j)), xoff[j]), t.one16);
+#endif
+  }
+}
+
+template <class S, int R>
+HWY_INLINE void Sub16RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act,
+                              float* y, RowSpan span) {
   const int64_t nsb = w.cols / quant::kQK;
   __m256 sum[R];
   for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_ps();
@@ -245,42 +336,20 @@ HWY_INLINE void Q6RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t ro
     const uint8_t* xblk = Q8ABlock(act, sb * kSubs);
     __m256 xd8, xs8;
     LoadQ8AMeta8(xblk, &xd8, &xs8);
-#if HWY_TARGET == HWY_AVX3_DL
-    __m256i x32[kSubs];  // -32 * (x_4i + ... + x_4i+3) per int32 lane
-    for (int j = 0; j < kSubs; ++j) {
-      x32[j] = _mm256_sub_epi32(_mm256_setzero_si256(), Dpbusd256(_mm256_setzero_si256(), t.c32, LoadX(xblk, j)));
-    }
-#else
-    __m256i x32[kSubs];  // 32 * (x_2i + x_2i+1) per int16 lane
-    for (int j = 0; j < kSubs; ++j) x32[j] = _mm256_maddubs_epi16(t.c32, LoadX(xblk, j));
-#endif
+    __m256i xoff[kSubs];
+    for (int j = 0; j < kSubs; ++j) xoff[j] = OffsetSums<S>(t, xblk, j);
     sweep.Step();
     for (int r = 0; r < R; ++r) {
-      const uint8_t* blk = w.row(row + r) + sb * kQ6Bytes;
-      const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kQ6Scales));
+      const uint8_t* blk = w.row(row + r) + sb * S::kBytes;
       __m256i p[kSubs];
-      for (int h = 0; h < 2; ++h) {
-        __m256i u[4];
-        Q6Codes(t, blk, h, u);
-        const int j = 4 * h;
-        for (int k = 0; k < 4; ++k) {
-          // sum (u - 32) x per 4 weights (lanes 0-3 the sub-block 2j, 4-7 2j + 1),
-          // scaled after the reduction below. AVX3_DL: vpdpbusd from -32 sum x;
-          // else vpmaddubsw pair sums (<= 16002) less 32 x (int16, exact), paired by vpmaddwd.
-#if HWY_TARGET == HWY_AVX3_DL
-          p[j + k] = Dpbusd256(x32[j + k], u[k], LoadX(xblk, j + k));
-#else
-          p[j + k] = _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(u[k], LoadX(xblk, j + k)), x32[j + k]),
-                                       t.one16);
-#endif
-        }
-      }
+      Sub16Half<S, 0>(t, blk, xblk, xoff, p);
+      Sub16Half<S, 1>(t, blk, xblk, xoff, p);
       // Two levels of vphaddd leave the 16-weight sums, 128-bit half 0 the first
       // halves of blocks 4h .. 4h + 3 and half 1 their second halves: v[h] = [A_0 A_1
       // A_2 A_3 | B_0 B_1 B_2 B_3]. Times the int8 scales in that order (sc_lh: 0 2 4 6
       // 1 3 5 7, 8 10 ...), the halves added: the exact acc of each block, in block order
       // (one vpmulld per 8 blocks; scaling each block's lanes cost a scale shuffle each).
-      const __m128i sc_lh = _mm_shuffle_epi8(sc, t.sc_lohi);
+      const __m128i sc_lh = _mm_shuffle_epi8(S::Scales(blk), t.sc_lohi);
       __m256i v[2];
       for (int h = 0; h < 2; ++h) {
         const __m256i* q = p + 4 * h;
@@ -291,7 +360,7 @@ HWY_INLINE void Q6RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t ro
         return _mm_add_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
       };
       const __m256 acc = _mm256_cvtepi32_ps(Combine(fold(v[0]), fold(v[1])));
-      const __m256 dxd = _mm256_mul_ps(_mm256_set1_ps(Fp16ToFloat(LoadU16(blk + kQ6D))), xd8);
+      const __m256 dxd = _mm256_mul_ps(_mm256_set1_ps(Fp16ToFloat(LoadU16(blk + S::kD))), xd8);
       sum[r] = _mm256_fmadd_ps(dxd, acc, sum[r]);
     }
   }
@@ -313,13 +382,16 @@ struct Q5_KRows {
     AffineRowsAvx2<Q5_KLayout, R>(t, w, row, act, y, span);
   }
 };
-struct Q6_KRows {
+template <class S>
+struct Sub16Rows {
   template <int R>
   static void Run(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y,
                   RowSpan span) {
-    Q6RowsAvx2<R>(t, w, row, act, y, span);
+    Sub16RowsAvx2<S, R>(t, w, row, act, y, span);
   }
 };
+using Q3_KRows = Sub16Rows<Q3Sub16>;
+using Q6_KRows = Sub16Rows<Q6Sub16>;
 
 template <class K>
 void MatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
@@ -371,41 +443,40 @@ void KGemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
                            });
 }
 #if HWY_TARGET == HWY_AVX3_DL
-// Q6_K: the activations packed as codes + 128 (unsigned) against the row's
-// signed codes u - 32, so each 16-weight half h of an activation block gives
-// A_h = -128 sum(u - 32) + sum (x + 128)(u - 32) = sum x (u - 32) exactly; then
-// acc = sc_2j A_lo + sc_2j+1 A_hi (|.| <= 2 * 128 * 16 * 127 * 32), the integer
-// the matvec forms, and s_j = fma(d * x_d, float(acc), s_j) over 8 positions.
-// Per row and super-block: d, then the int8 scales and the corrections
-// -128 sum(u - 32) of its 16 halves, both in the order of the matvec's vphaddd
-// tree (index 8g + 4h + k: block 4g + k, half h).
-struct Q6Super {
+// Q3_K / Q6_K: the activations packed as codes + 128 (unsigned) against the row's
+// signed codes q = u - off, so each 16-weight half h of an activation block gives
+// A_h = -128 sum q + sum (x + 128) q = sum x q exactly; then acc = sc_2j A_lo +
+// sc_2j+1 A_hi (|.| <= kQ6_KMaxBlockAcc), the integer the matvec forms, and s_j =
+// fma(d * x_d, float(acc), s_j) over 8 positions. Per row and super-block: d, then
+// the int8 scales and the corrections -128 sum q of its 16 halves, both in the
+// order of the matvec's vphaddd tree (index 8g + 4h + k: block 4g + k, half h).
+struct Sub16Super {
   float d;
   int32_t sc[16], corr[16];
 };
-struct Q6Scratch {
-  std::vector<uint8_t> x;      // packed token tiles
-  std::vector<int8_t> codes;   // [row of chunk][block][32]: u - 32
-  std::vector<Q6Super> super;  // [row of chunk][super-block]
+struct Sub16Scratch {
+  std::vector<uint8_t> x;         // packed token tiles
+  std::vector<int8_t> codes;      // [row of chunk][block][32]: u - off
+  std::vector<Sub16Super> super;  // [row of chunk][super-block]
 };
-HWY_NOINLINE Q6Scratch& Q6ScratchOfThread() {  // noinline: see common-inl.h
-  thread_local Q6Scratch s;
+HWY_NOINLINE Sub16Scratch& Sub16ScratchOfThread() {  // noinline: see common-inl.h
+  thread_local Sub16Scratch s;
   return s;
 }
 
 // R rows x one token tile (PositionTile: 8 positions, the matvec's lanes).
 template <class L, int R>
-HWY_INLINE void Q6Tile(const int8_t* codes, const Q6Super* sup, int64_t nblk, const uint8_t* xp, int nt, float* y,
-                       int64_t y_stride, int64_t ra) {
+HWY_INLINE void Sub16Tile(const int8_t* codes, const Sub16Super* sup, int64_t nblk, const uint8_t* xp, int nt,
+                          float* y, int64_t y_stride, int64_t ra) {
   using P = LanePack<L, false>;
   const int64_t nsb = nblk / kSubs;
   PositionTile<L, R, kSubs>(nblk, nt, y, y_stride, ra, [&](size_t b, auto jc, auto& s) HWY_ATTR {
     constexpr int j = decltype(jc)::value;
-    constexpr int lo = 8 * (j / 4) + j % 4, hi = lo + 4;  // block j's halves in Q6Super order
+    constexpr int lo = 8 * (j / 4) + j % 4, hi = lo + 4;  // block j's halves in Sub16Super order
     const uint8_t* xb = xp + b * P::kBlockBytes;
     typename L::VI acc[R][2];
     for (int r = 0; r < R; ++r) {
-      const Q6Super& p = sup[r * nsb + static_cast<int64_t>(b / kSubs)];
+      const Sub16Super& p = sup[r * nsb + static_cast<int64_t>(b / kSubs)];
       acc[r][0] = L::Set1(p.corr[lo]);
       acc[r][1] = L::Set1(p.corr[hi]);
     }
@@ -420,70 +491,90 @@ HWY_INLINE void Q6Tile(const int8_t* codes, const Q6Super* sup, int64_t nblk, co
     }
     const typename L::VF xd = L::LoadF(xb + P::kScaleAt);
     for (int r = 0; r < R; ++r) {
-      const Q6Super& p = sup[r * nsb + static_cast<int64_t>(b / kSubs)];
+      const Sub16Super& p = sup[r * nsb + static_cast<int64_t>(b / kSubs)];
       const typename L::VI a = L::AddI(L::MulLo(acc[r][0], L::Set1(p.sc[lo])), L::MulLo(acc[r][1], L::Set1(p.sc[hi])));
       s[r][j] = L::Fma(L::Mul(L::Set1F(p.d), xd), L::ToF(a), s[r][j]);
     }
   });
 }
 
-// The set-up of one row: the codes u - 32 of every block, and per super-block d,
-// the scales in Q6Super order (the matvec's shuffle) and the corrections from
+// The set-up of one row: the codes u - off of every block, and per super-block d,
+// the scales in Sub16Super order (the matvec's shuffle) and the corrections from
 // vpsadbw sums (each 128-bit half of a block's sad is one half's two sums of 8).
-HWY_INLINE void Q6GemmRow(const Tables& t, const uint8_t* row, int64_t nsb, int8_t* codes, Q6Super* sup) {
-  const __m256i c32 = _mm256_set1_epi8(32), zero = _mm256_setzero_si256();
+template <class S, int G>
+HWY_INLINE void Sub16GemmGroup(const Tables& t, const uint8_t* blk, int8_t* codes, Sub16Super& p) {
+  const __m256i off = _mm256_set1_epi8(S::kOffset), zero = _mm256_setzero_si256();
+  __m256i u[4], h[4];
+  S::template Codes<G>(t, blk, u);
+  for (int k = 0; k < 4; ++k) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + (4 * G + k) * 32), _mm256_sub_epi8(u[k], off));
+    const __m256i sad = _mm256_sad_epu8(u[k], zero);  // qwords: sums of codes 0-7, 8-15 | 16-23, 24-31
+    h[k] = _mm256_add_epi64(sad, _mm256_bsrli_epi128(sad, 8));  // qword 0 of each 128-bit half: that half's sum
+  }
+  // dwords [k0 k1 x x | ...] then [k0 k1 k2 k3 | the same for half 1]: sum u of each 16.
+  const __m256i h01 = _mm256_or_si256(h[0], _mm256_slli_epi64(h[1], 32));
+  const __m256i h23 = _mm256_or_si256(h[2], _mm256_slli_epi64(h[3], 32));
+  const __m256i su = _mm256_unpacklo_epi64(h01, h23);
+  const __m256i corr =
+      _mm256_mullo_epi32(_mm256_sub_epi32(su, _mm256_set1_epi32(16 * S::kOffset)), _mm256_set1_epi32(-128));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.corr + 8 * G), corr);
+}
+
+template <class S>
+HWY_INLINE void Sub16GemmRow(const Tables& t, const uint8_t* row, int64_t nsb, int8_t* codes, Sub16Super* sup) {
   for (int64_t sb = 0; sb < nsb; ++sb) {
-    const uint8_t* blk = row + sb * kQ6Bytes;
-    Q6Super& p = sup[sb];
-    p.d = Fp16ToFloat(LoadU16(blk + kQ6D));  // as the matvec
-    const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kQ6Scales));
-    const __m128i sc_lh = _mm_shuffle_epi8(sc, t.sc_lohi);
+    const uint8_t* blk = row + sb * S::kBytes;
+    Sub16Super& p = sup[sb];
+    p.d = Fp16ToFloat(LoadU16(blk + S::kD));  // as the matvec
+    const __m128i sc_lh = _mm_shuffle_epi8(S::Scales(blk), t.sc_lohi);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.sc), _mm256_cvtepi8_epi32(sc_lh));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.sc + 8), _mm256_cvtepi8_epi32(_mm_srli_si128(sc_lh, 8)));
-    for (int g = 0; g < 2; ++g) {
-      __m256i u[4], h[4];
-      Q6Codes(t, blk, g, u);
-      for (int k = 0; k < 4; ++k) {
-        int8_t* c = codes + (sb * kSubs + 4 * g + k) * 32;
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(c), _mm256_sub_epi8(u[k], c32));
-        const __m256i sad = _mm256_sad_epu8(u[k], zero);  // qwords: sums of codes 0-7, 8-15 | 16-23, 24-31
-        h[k] = _mm256_add_epi64(sad, _mm256_bsrli_epi128(sad, 8));  // qword 0 of each 128-bit half: that half's sum
-      }
-      // dwords [k0 k1 x x | ...] then [k0 k1 k2 k3 | the same for half 1]: sum u of each 16.
-      const __m256i h01 = _mm256_or_si256(h[0], _mm256_slli_epi64(h[1], 32));
-      const __m256i h23 = _mm256_or_si256(h[2], _mm256_slli_epi64(h[3], 32));
-      const __m256i su = _mm256_unpacklo_epi64(h01, h23);
-      const __m256i corr =
-          _mm256_mullo_epi32(_mm256_sub_epi32(su, _mm256_set1_epi32(16 * 32)), _mm256_set1_epi32(-128));
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.corr + 8 * g), corr);
-    }
+    int8_t* c = codes + sb * kSubs * 32;
+    Sub16GemmGroup<S, 0>(t, blk, c, p);
+    Sub16GemmGroup<S, 1>(t, blk, c, p);
   }
 }
 
-inline constexpr int64_t kQ6GemmMinTokens = 5;
-template <class L>
-void Q6Gemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
-            float* y, int64_t y_stride) {
+inline constexpr int64_t kSub16GemmMinTokens = 5;
+template <class S, class L>
+void Sub16Gemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+               float* y, int64_t y_stride) {
   constexpr int kRows = 2;
   const Tables t = MakeTables();
   const int64_t nsb = w.cols / quant::kQK, nblk = nsb * kSubs;
   const int64_t chunk = ChunkRows<kRows>(128 << 10, static_cast<size_t>(nblk) * 32);
-  Q6Scratch& sc = Q6ScratchOfThread();
+  Sub16Scratch& sc = Sub16ScratchOfThread();
   sc.codes.resize(static_cast<size_t>(chunk * nblk) * 32);
   sc.super.resize(static_cast<size_t>(chunk * nsb));
   TokenLanesMatMul<L, false, kRows>(
       act, act_stride, m, nblk, r0, r1, chunk, 0x80808080u, &sc.x, y, y_stride,
       [&](int64_t c0, int64_t c1) HWY_ATTR {
         for (int64_t r = c0; r < c1; ++r) {
-          Q6GemmRow(t, w.row(r), nsb, sc.codes.data() + static_cast<size_t>((r - c0) * nblk) * 32,
-                    sc.super.data() + static_cast<size_t>((r - c0) * nsb));
+          Sub16GemmRow<S>(t, w.row(r), nsb, sc.codes.data() + static_cast<size_t>((r - c0) * nblk) * 32,
+                          sc.super.data() + static_cast<size_t>((r - c0) * nsb));
         }
       },
       [&](auto rows, int64_t r, int64_t c0, const uint8_t* xp, int nt, float* yt) HWY_ATTR {
-        Q6Tile<L, decltype(rows)::value>(sc.codes.data() + static_cast<size_t>((r - c0) * nblk) * 32,
-                                         sc.super.data() + static_cast<size_t>((r - c0) * nsb), nblk, xp, nt, yt,
-                                         y_stride, r);
+        Sub16Tile<L, decltype(rows)::value>(sc.codes.data() + static_cast<size_t>((r - c0) * nblk) * 32,
+                                            sc.super.data() + static_cast<size_t>((r - c0) * nsb), nblk, xp, nt, yt,
+                                            y_stride, r);
       });
+}
+
+// Q3_K / Q6_K: 16 tokens a tile from 9 tokens, 8 from kSub16GemmMinTokens; below
+// that the matvec per token (simd_kernels_bench MatMul_Q6_K 2048 x 2048, one Zen 4
+// core: the 8-token tile 0.66-0.74 ms however full, the matvec about 0.14 ms a token).
+template <class S>
+bool Sub16MatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
+                 int64_t m, float* y, int64_t y_stride) {
+  if (m > Lanes8::kT) {
+    Sub16Gemm<S, Lanes16>(w, r0, r1, act, act_stride, m, y, y_stride);
+  } else if (m >= kSub16GemmMinTokens) {
+    Sub16Gemm<S, Lanes8>(w, r0, r1, act, act_stride, m, y, y_stride);
+  } else {
+    return false;
+  }
+  return true;
 }
 #endif  // HWY_TARGET == HWY_AVX3_DL
 
@@ -517,22 +608,46 @@ float AffineRowGeneric(const uint8_t* wrow, int64_t n, const uint8_t* act) {
   return SumLanes(sum);
 }
 
-float Q6RowGeneric(const uint8_t* wrow, int64_t n, const uint8_t* act) {
+// Q3_K / Q6_K: the signed codes of activation block j into q[32] and the scale
+// of 16-weight sub-block s, as quant::Q3_KVecDot / Q6_KVecDot read them.
+struct Q3Generic {
+  static constexpr size_t kBytes = sizeof(quant::BlockQ3_K), kD = offsetof(quant::BlockQ3_K, d);
+  static void Codes(const uint8_t* blk, int j, int8_t* q) {
+    const uint8_t* qs = blk + offsetof(quant::BlockQ3_K, qs) + 32 * (j / 4);
+    const uint8_t* hm = blk + offsetof(quant::BlockQ3_K, hmask);
+    for (int l = 0; l < 32; ++l) q[l] = static_cast<int8_t>(((qs[l] >> (2 * (j % 4))) & 3) + ((hm[l] >> j) & 1) * 4 - 4);
+  }
+  static int Scale(const uint8_t* blk, int s) {
+    const uint8_t* sc = blk + offsetof(quant::BlockQ3_K, scales);
+    const int low = s < 8 ? sc[s] & 15 : sc[s - 8] >> 4;
+    return (low | ((sc[8 + s % 4] >> (2 * (s / 4))) & 3) << 4) - 32;
+  }
+};
+struct Q6Generic {
+  static constexpr size_t kBytes = kQ6Bytes, kD = kQ6D;
+  static void Codes(const uint8_t* blk, int j, int8_t* q) {
+    const int h = j / 4, k = j % 4;
+    for (int l = 0; l < 32; ++l) {
+      const int low = (blk[64 * h + 32 * (k % 2) + l] >> (4 * (k / 2))) & 15;
+      const int high = (blk[kQ6Qh + 32 * h + l] >> (2 * k)) & 3;
+      q[l] = static_cast<int8_t>((low | high << 4) - 32);
+    }
+  }
+  static int Scale(const uint8_t* blk, int s) { return static_cast<int8_t>(blk[kQ6Scales + s]); }
+};
+
+template <class S>
+float Sub16RowGeneric(const uint8_t* wrow, int64_t n, const uint8_t* act) {
   float sum[kSubs] = {};
   alignas(64) int8_t codes[32];
   for (int64_t sb = 0; sb < n / quant::kQK; ++sb) {
-    const uint8_t* blk = wrow + sb * kQ6Bytes;
-    const float d = Fp16ToFloat(LoadU16(blk + kQ6D));
+    const uint8_t* blk = wrow + sb * S::kBytes;
+    const float d = Fp16ToFloat(LoadU16(blk + S::kD));
     for (int j = 0; j < kSubs; ++j) {
-      const int h = j / 4, k = j % 4;
-      for (int l = 0; l < 32; ++l) {
-        const int low = (blk[64 * h + 32 * (k % 2) + l] >> (4 * (k / 2))) & 15;
-        const int high = (blk[kQ6Qh + 32 * h + l] >> (2 * k)) & 3;
-        codes[l] = static_cast<int8_t>((low | high << 4) - 32);
-      }
+      S::Codes(blk, j, codes);
       const uint8_t* xb = Q8ABlock(act, sb * kSubs + j);
-      const int32_t acc = static_cast<int8_t>(blk[kQ6Scales + 2 * j]) * DotCodesI32(codes, Q8ACodes(xb), 16) +
-                          static_cast<int8_t>(blk[kQ6Scales + 2 * j + 1]) * DotCodesI32(codes + 16, Q8ACodes(xb) + 16, 16);
+      const int32_t acc = S::Scale(blk, 2 * j) * DotCodesI32(codes, Q8ACodes(xb), 16) +
+                          S::Scale(blk, 2 * j + 1) * DotCodesI32(codes + 16, Q8ACodes(xb) + 16, 16);
       sum[j] += (d * Q8AScale(xb)) * static_cast<float>(acc);
     }
   }
@@ -545,8 +660,11 @@ struct Q4_KRows {
 struct Q5_KRows {
   static float Row(const uint8_t* wrow, int64_t n, const uint8_t* act) { return AffineRowGeneric<Q5_KLayout>(wrow, n, act); }
 };
+struct Q3_KRows {
+  static float Row(const uint8_t* wrow, int64_t n, const uint8_t* act) { return Sub16RowGeneric<Q3Generic>(wrow, n, act); }
+};
 struct Q6_KRows {
-  static float Row(const uint8_t* wrow, int64_t n, const uint8_t* act) { return Q6RowGeneric(wrow, n, act); }
+  static float Row(const uint8_t* wrow, int64_t n, const uint8_t* act) { return Sub16RowGeneric<Q6Generic>(wrow, n, act); }
 };
 
 template <class K>
@@ -554,20 +672,20 @@ void MatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* ac
   MatVecByRows(K::Row, w, r0, r1, act, y);
 }
 
-
 #endif  // SEPTET_SIMD_X86
 
 // One switch per call on the block type.
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
   switch (w.type) {
+    case DType::kQ3_K: return MatVecT<Q3_KRows>(w, r0, r1, act, y);
     case DType::kQ4_K: return MatVecT<Q4_KRows>(w, r0, r1, act, y);
     case DType::kQ5_K: return MatVecT<Q5_KRows>(w, r0, r1, act, y);
     case DType::kQ6_K: return MatVecT<Q6_KRows>(w, r0, r1, act, y);
-    default: SEPTET_CHECK_MSG(false, "simd GgmlKQuants MatVec: not a Q4_K/Q5_K/Q6_K weight");
+    default: SEPTET_CHECK_MSG(false, "simd GgmlKQuants MatVec: not a Q3_K/Q4_K/Q5_K/Q6_K weight");
   }
 }
 
-// Prefill: Q4_K / Q5_K / Q6_K on AVX3_DL take the VNNI GEMM, Q4_K / Q5_K on AVX2 /
+// Prefill: Q3_K / Q4_K / Q5_K / Q6_K on AVX3_DL take the VNNI GEMM, Q4_K / Q5_K on AVX2 /
 // AVX3 the Lanes8U GEMM from kCodesMinTokens tokens; otherwise the matvec is re-run
 // per token over 4-row tiles (MatVec == MatMul per token, bit for bit, on every path).
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
@@ -575,13 +693,8 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
 #if HWY_TARGET == HWY_AVX3_DL
   if (w.type == DType::kQ4_K) return KGemm<Q4_KLayout>(w, r0, r1, act, act_stride, m, y, y_stride);
   if (w.type == DType::kQ5_K) return KGemm<Q5_KLayout>(w, r0, r1, act, act_stride, m, y, y_stride);
-  // Q6_K: 16 tokens a tile from 9 tokens, 8 from kQ6GemmMinTokens; below that the
-  // matvec per token (simd_kernels_bench MatMul_Q6_K 2048 x 2048, one Zen 4 core:
-  // the 8-token tile 0.66-0.74 ms however full, the matvec about 0.14 ms a token).
-  if (w.type == DType::kQ6_K && m > Lanes8::kT) return Q6Gemm<Lanes16>(w, r0, r1, act, act_stride, m, y, y_stride);
-  if (w.type == DType::kQ6_K && m >= kQ6GemmMinTokens) {
-    return Q6Gemm<Lanes8>(w, r0, r1, act, act_stride, m, y, y_stride);
-  }
+  if (w.type == DType::kQ3_K && Sub16MatMul<Q3Sub16>(w, r0, r1, act, act_stride, m, y, y_stride)) return;
+  if (w.type == DType::kQ6_K && Sub16MatMul<Q6Sub16>(w, r0, r1, act, act_stride, m, y, y_stride)) return;
 #elif SEPTET_SIMD_X86
   if (w.type == DType::kQ4_K && m >= kCodesMinTokens) return KGemm<Q4_KLayout>(w, r0, r1, act, act_stride, m, y, y_stride);
   if (w.type == DType::kQ5_K && m >= kCodesMinTokens) return KGemm<Q5_KLayout>(w, r0, r1, act, act_stride, m, y, y_stride);

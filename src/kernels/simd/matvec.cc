@@ -1,6 +1,6 @@
 // MatVecRows / MatMulRows: one switch on the weight type to the per-family
 // kernels (each dispatches once to the best Highway target). Types without a
-// kernel of their own (the input-only ggml formats Q2_K, Q3_K, IQ4_NL, IQ4_XS)
+// kernel of their own (the input-only ggml formats Q2_K, IQ4_NL, IQ4_XS)
 // take the generic dequantize-then-dot path, which CHECKs that they are dotted
 // with F32.
 #include <cstddef>
@@ -39,6 +39,7 @@ void MatVecRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
     case DType::kQ4_1:
     case DType::kQ5_0:
     case DType::kQ5_1: return detail::GgmlLegacyMatVec(w, r0, r1, act, y);
+    case DType::kQ3_K:
     case DType::kQ4_K:
     case DType::kQ5_K:
     case DType::kQ6_K: return detail::GgmlKQuantsMatVec(w, r0, r1, act, y);
@@ -78,6 +79,7 @@ void MatMulRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
     case DType::kQ4_1:
     case DType::kQ5_0:
     case DType::kQ5_1: return detail::GgmlLegacyMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
+    case DType::kQ3_K:
     case DType::kQ4_K:
     case DType::kQ5_K:
     case DType::kQ6_K: return detail::GgmlKQuantsMatMul(w, r0, r1, act, act_stride, m, y, y_stride);

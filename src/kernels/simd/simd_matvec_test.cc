@@ -2,9 +2,9 @@
 // every compiled Highway target.
 //
 // Error model for the block formats paired with Q8_A (Q3P5, Q4_G, Q8_0 and the
-// ggml blocks Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K). Every activation
+// ggml blocks Q4_0, Q4_1, Q5_0, Q5_1, Q3_K, Q4_K, Q5_K, Q6_K). Every activation
 // block s contributes one term t_s = x_d * (step * acc_s + min * x_sum_s)
-// (Q8_0, Q4_0, Q5_0, Q6_K: (d_w * x_d) * acc_s, with the offset code or the
+// (Q8_0, Q4_0, Q5_0, Q3_K, Q6_K: (d_w * x_d) * acc_s, with the offset code or the
 // int8 sub-scales folded into the integer) whose integer acc_s is exact in both
 // tiers, as are the block's step and min (the same float operations on the
 // stored fields, e.g. K-quants' dl = d * sc). The scalar reference rounds each
@@ -37,7 +37,7 @@
 // rows at the extremes.
 // Float weights: the reference accumulates in double (error ~ u |y|); the SIMD
 // kernel sums n products in f32 lanes: |simd - scalar| <= gamma_{n+2} sum|w x|.
-// The ggml formats paired with F32 (Q2_K, Q3_K, IQ4_NL, IQ4_XS: the generic
+// The ggml formats paired with F32 (Q2_K, IQ4_NL, IQ4_XS: the generic
 // dequantize-then-dot kernel) decode with the scalar reference's own to_float,
 // so the same float bound holds with w the decoded values.
 // MatMulRows must equal MatVecRows per token bit for bit (same target).
@@ -232,7 +232,7 @@ bool RowLengthOk(const TypeTraits& t, int64_t cols) { return RowLengthFits(t, co
 // itself (every other product is an exact 0), which must be to_float's value bit
 // for bit (zeros up to sign).
 TEST_P(SimdMatVecTest, FloatPairedTypesDecodeLikeToFloat) {
-  for (DType type : {DType::kQ2_K, DType::kQ3_K, DType::kIQ4_NL, DType::kIQ4_XS}) {
+  for (DType type : {DType::kQ2_K, DType::kIQ4_NL, DType::kIQ4_XS}) {
     const TypeTraits& t = GetTypeTraits(type);
     ASSERT_EQ(t.vec_dot_type, DType::kF32) << t.name;
     const int64_t rows = 5, cols = 512;
@@ -336,15 +336,16 @@ TEST_P(SimdMatVecTest, MatMulRowsEqualsMatVecRowsPerToken) {
 }
 
 // Whole rows of one byte pattern (every code at an extreme or a fixed mix: all
-// nibbles 0 or 15, 6-bit fields 0 or 63, Q6_K sub-scales -128 / -1 / 127), fp16
+// nibbles 0 or 15, 6-bit fields 0 or 63, Q6_K sub-scales -128 / -1 / 127, Q3_K
+// codes -4 or 3 and scales -32 or 31), fp16
 // scales +-1 (one sign per row and field, so blocks never cancel), against
 // activations of constant |x_q| = 127 (x = +-1: d = 1/127), all positive,
 // alternating, or in runs of 16: the integer sums reach their
 // bounds (e.g. Q6_K's 16646144), where a saturating int16 step or a wrong bound
 // would show. SIMD against the scalar vec_dot with the same tolerance.
 TEST_P(SimdMatVecTest, GgmlExtremeBlocksMatchRegistryVecDot) {
-  for (DType type : {DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ4_K, DType::kQ5_K,
-                     DType::kQ6_K}) {
+  for (DType type : {DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ3_K, DType::kQ4_K,
+                     DType::kQ5_K, DType::kQ6_K}) {
     const TypeTraits& t = GetTypeTraits(type);
     ASSERT_EQ(t.vec_dot_type, DType::kQ8_A) << t.name;
     const int64_t cols = 512, rows = 5;
