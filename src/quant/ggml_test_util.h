@@ -95,10 +95,10 @@ inline void ScaleGgmlRowsToRms(DType t, int64_t rows, int64_t cols, uint8_t* dat
   }
 }
 
-// For a ggml type paired with Q8_A (Q4_0, Q4_1, Q5_0, Q5_1, Q3_K, Q4_K, Q5_K, Q6_K):
+// For a ggml type paired with Q8_A (all but Q2_K):
 // the exact weights its vec_dot formula dots with, split as w_k = a_k + b_k, in
 // double. a_k multiplies the integer code sum (step * code: d * (q - 8),
-// d * q, fl(d * sc) * q, d * sc * (q - 32), d * (scale - 32) * q), b_k the activation code sum (the
+// d * q, fl(d * sc) * q, d * sc * (q - 32), d * (scale - 32) * q, d * (ls - 32) * L), b_k the activation code sum (the
 // min: m, -fl(dmin * mn); 0 for the symmetric types). The formulas (and which
 // products are rounded to float first) are in quant/ggml_legacy.h and
 // quant/ggml_kquants.h. Error bounds use M = sum_k |x~_k| (|a_k| + |b_k|).
@@ -179,6 +179,20 @@ inline void GgmlQ8ADotParts(DType t, const uint8_t* row, int64_t n, std::vector<
           const int q = ((k.qs[32 * (e / 128) + e % 32] >> (2 * (e / 32 % 4))) & 3) -
                         (((k.hmask[e % 32] >> (e / 32)) & 1) ? 0 : 4);
           pa[e] = double{Fp16ToFloat(k.d)} * scale * q;
+        }
+        break;
+      }
+      case DType::kIQ4_NL: {  // d * L[code] (ggml_iq4.h)
+        const auto k = LoadBlock<BlockIQ4_NL>(p);
+        for (int i = 0; i < 32; ++i) pa[i] = double{Fp16ToFloat(k.d)} * kIq4Levels[nib(k.qs, i)];
+        break;
+      }
+      case DType::kIQ4_XS: {  // d * (ls - 32) * L[code]
+        const auto k = LoadBlock<BlockIQ4_XS>(p);
+        for (int e = 0; e < kIq4XsBlockSize; ++e) {
+          const int ib = e / 32;
+          const int ls = ((k.scales_l[ib / 2] >> (4 * (ib % 2))) & 15) | ((k.scales_h >> (2 * ib)) & 3) << 4;
+          pa[e] = double{Fp16ToFloat(k.d)} * (ls - 32) * kIq4Levels[nib(k.qs + 16 * ib, e % 32)];
         }
         break;
       }

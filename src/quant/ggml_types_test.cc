@@ -72,7 +72,7 @@ const Expected kTypes[] = {
     {DType::kQ4_0, 4.5, kA},     {DType::kQ4_1, 5.0, kA},    {DType::kQ5_0, 5.5, kA},
     {DType::kQ5_1, 6.0, kA},     {DType::kQ8_0, 8.5, kA},    {DType::kQ2_K, 2.625, kF},
     {DType::kQ3_K, 3.4375, kA},  {DType::kQ4_K, 4.5, kA},    {DType::kQ5_K, 5.5, kA},
-    {DType::kQ6_K, 6.5625, kA},  {DType::kIQ4_NL, 4.5, kF},  {DType::kIQ4_XS, 4.25, kF},
+    {DType::kQ6_K, 6.5625, kA},  {DType::kIQ4_NL, 4.5, kA},  {DType::kIQ4_XS, 4.25, kA},
 };
 
 // The whole-block ggml types (Q8_0 has septet's padding convention): every input-only

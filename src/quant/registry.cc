@@ -25,8 +25,7 @@ size_t ElementRowBytes(int64_t n) {
 }
 
 // An input-only ggml row: quantized, stored, no from_float. vec_dot_type is Q8_A
-// for the types with an integer dot (Q4_0, Q4_1, Q5_0, Q5_1, Q3_K, Q4_K, Q5_K, Q6_K),
-// F32 for the others (decode-then-dot).
+// for the types with an integer dot (all but Q2_K), F32 for Q2_K (decode-then-dot).
 template <class Block>
 constexpr TypeTraits Ggml(DType type, const char* name, int32_t block_size, double bpw, size_t (*row_bytes)(int64_t),
                           void (*to_float)(const void*, float*, int64_t),
@@ -103,9 +102,11 @@ const std::array<TypeTraits, 23> kTraits = {{
                                    &quant::Q6_KRowBytesFn, &quant::Q6_KDequantizeRow, &quant::Q6_KQuantizeRow,
                                    &quant::Q6_KVecDot, DType::kQ8_A),
     Ggml<quant::BlockIQ4_NL>(DType::kIQ4_NL, "IQ4_NL", quant::kIq4NlBlockSize, quant::kIQ4_NLBitsPerWeight,
-                             &quant::IQ4_NLRowBytesFn, &quant::IQ4_NLDequantizeRow, &quant::IQ4_NLVecDot),
+                             &quant::IQ4_NLRowBytesFn, &quant::IQ4_NLDequantizeRow, &quant::IQ4_NLVecDot,
+                             DType::kQ8_A),
     Ggml<quant::BlockIQ4_XS>(DType::kIQ4_XS, "IQ4_XS", quant::kIq4XsBlockSize, quant::kIQ4_XSBitsPerWeight,
-                             &quant::IQ4_XSRowBytesFn, &quant::IQ4_XSDequantizeRow, &quant::IQ4_XSVecDot),
+                             &quant::IQ4_XSRowBytesFn, &quant::IQ4_XSDequantizeRow, &quant::IQ4_XSVecDot,
+                             DType::kQ8_A),
 }};
 
 }  // namespace

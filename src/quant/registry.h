@@ -20,9 +20,8 @@
 //     nullptr, and every caller that quantizes (quantizer, compute type,
 //     gen-weights) refuses them. Q6_K is written too (the output head beside the
 //     narrow types, as llama.cpp does; quant/ggml_kquants.h), on whole blocks only.
-//     Q4_0, Q4_1, Q5_0, Q5_1, Q3_K, Q4_K, Q5_K and Q6_K pair with Q8_A (an
-//     integer dot per block, formulas in their headers); the others (Q2_K,
-//     IQ4_NL, IQ4_XS) with F32 (decode, then dot).
+//     All but Q2_K pair with Q8_A (an integer dot per block, formulas in their
+//     headers); Q2_K with F32 (decode, then dot).
 //   * The raw functions CHECK-fail on n < 0, null pointers with n > 0, and rows
 //     longer than their int32 bound; quant/checked.h has validating wrappers
 //     that return InvalidArgument instead.

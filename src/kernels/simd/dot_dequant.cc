@@ -1,7 +1,7 @@
 // Generic kernel for weight types dotted with float activations (vec_dot_type
-// F32) that have no kernel of their own: the input-only ggml block formats
-// Q2_K, IQ4_NL and IQ4_XS (quant/ggml_*.h; the other ggml types pair with Q8_A
-// and have kernels of their own, dot_ggml_*.cc). Each weight row is decoded
+// F32) that have no kernel of their own: the input-only ggml block format Q2_K
+// (quant/ggml_kquants.h; the other ggml types pair with Q8_A and have kernels
+// of their own, dot_ggml_*.cc). Each weight row is decoded
 // once into a float buffer owned by the call, then dotted with each activation
 // row in f32 lanes exactly as the F32 kernel does (FloatTile, common-inl.h).
 // The decoded values are the scalar reference's (to_float's), so against the
@@ -10,11 +10,11 @@
 //
 // On x86 the rows are decoded in vectors, to the same floats: Q2_K with its 16
 // scales and mins unpacked in vectors and 32 weights at a time from one shift
-// and mask of the 2-bit plane, then d_s * float(q) - m_s as to_float rounds it;
-// IQ4_NL / IQ4_XS by pshufb of the level table. Elsewhere to_float. With the
-// scalar decode TinyLlama's Q3_K_S (then on this path) ran at 0.85 t/s on 2
-// threads, 1/30 of llama.cpp; decoded in vectors about 0.3x; an integer kernel
-// pairing the type with Q8_A (dot_ggml_kquants.cc) closes the rest.
+// and mask of the 2-bit plane, then d_s * float(q) - m_s as to_float rounds it.
+// Elsewhere to_float. With the scalar decode TinyLlama's Q3_K_S (then on this
+// path) ran at 0.85 t/s on 2 threads, 1/30 of llama.cpp; decoded in vectors about
+// 0.3x; the integer kernels pairing Q3_K and IQ4 with Q8_A (dot_ggml_kquants.cc,
+// dot_ggml_iq4.cc) close the rest for those types.
 #include "kernels/simd/hwy_config.h"
 
 #include <algorithm>
@@ -51,11 +51,6 @@ const TypeTraits& CheckedTraits(const cpu::WeightView& w) {
 }
 
 #if SEPTET_SIMD_X86
-// dst[0..15] = scale * float(q[0..15]) for 16 signed int8 codes.
-HWY_INLINE void ScaleStore16(__m128i q, __m256 scale, float* dst) {
-  _mm256_storeu_ps(dst, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
-  _mm256_storeu_ps(dst + 8, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8)))));
-}
 
 // A row of whole Q2_K super-blocks to floats, bit for bit quant::Q2_KDequantizeRow:
 // dl * float(q) - ml per weight with dl = d * float(scale & 15), ml = dmin *
@@ -100,47 +95,11 @@ void DecodeQ2_KRow(const uint8_t* row, int64_t n, float* out) {
   }
 }
 
-// 32 weights of IQ4_NL's nibble order (codes j and j + 16 in byte j of qs) to
-// scale * float(kIq4Levels[code]), as the scalar DecodeNibbles rounds them.
-HWY_INLINE void DecodeIq4Nibbles(const uint8_t* qs, float scale, __m128i levels, float* out) {
-  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)), nib = _mm_set1_epi8(15);
-  const __m128i l[2] = {_mm_shuffle_epi8(levels, _mm_and_si128(q, nib)),
-                        _mm_shuffle_epi8(levels, _mm_and_si128(_mm_srli_epi16(q, 4), nib))};
-  const __m256 s = _mm256_set1_ps(scale);
-  for (int h = 0; h < 2; ++h) ScaleStore16(l[h], s, out + 16 * h);
-}
-
-// Rows of IQ4_NL / IQ4_XS to floats, bit for bit their to_float: the block or
-// sub-block scale (IQ4_XS: d * float(ls - 32), rounded first) in scalar code, the
-// codes 32 at a time.
-void DecodeIq4Row(DType type, const uint8_t* row, int64_t n, float* out) {
-  const __m128i levels = _mm_loadu_si128(reinterpret_cast<const __m128i*>(quant::kIq4Levels));
-  if (type == DType::kIQ4_NL) {
-    for (int64_t b = 0; b < n / quant::kIq4NlBlockSize; ++b) {
-      const uint8_t* blk = row + b * static_cast<int64_t>(sizeof(quant::BlockIQ4_NL));
-      DecodeIq4Nibbles(blk + offsetof(quant::BlockIQ4_NL, qs), Fp16ToFloat(LoadU16(blk)), levels,
-                       out + b * quant::kIq4NlBlockSize);
-    }
-    return;
-  }
-  for (int64_t b = 0; b < n / quant::kIq4XsBlockSize; ++b) {
-    const uint8_t* blk = row + b * static_cast<int64_t>(sizeof(quant::BlockIQ4_XS));
-    const float d = Fp16ToFloat(LoadU16(blk));
-    const unsigned sh = LoadU16(blk + offsetof(quant::BlockIQ4_XS, scales_h));
-    const uint8_t* sl = blk + offsetof(quant::BlockIQ4_XS, scales_l);
-    for (int ib = 0; ib < quant::kIq4XsBlockSize / 32; ++ib) {
-      const int ls = ((sl[ib / 2] >> (4 * (ib % 2))) & 15) | ((sh >> (2 * ib)) & 3) << 4;
-      DecodeIq4Nibbles(blk + offsetof(quant::BlockIQ4_XS, qs) + 16 * ib, d * static_cast<float>(ls - 32), levels,
-                       out + b * quant::kIq4XsBlockSize + 32 * ib);
-    }
-  }
-}
 #endif  // SEPTET_SIMD_X86
 
 void DecodeRow(const TypeTraits& t, const uint8_t* row, int64_t n, float* out) {
 #if SEPTET_SIMD_X86
   if (t.type == DType::kQ2_K) return DecodeQ2_KRow(row, n, out);
-  if (t.type == DType::kIQ4_NL || t.type == DType::kIQ4_XS) return DecodeIq4Row(t.type, row, n, out);
 #endif
   t.to_float(row, out, n);
 }

@@ -1,6 +1,6 @@
 // MatVecRows / MatMulRows: one switch on the weight type to the per-family
 // kernels (each dispatches once to the best Highway target). Types without a
-// kernel of their own (the input-only ggml formats Q2_K, IQ4_NL, IQ4_XS)
+// kernel of their own (the input-only ggml format Q2_K)
 // take the generic dequantize-then-dot path, which CHECKs that they are dotted
 // with F32.
 #include <cstddef>
@@ -43,6 +43,8 @@ void MatVecRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
     case DType::kQ4_K:
     case DType::kQ5_K:
     case DType::kQ6_K: return detail::GgmlKQuantsMatVec(w, r0, r1, act, y);
+    case DType::kIQ4_NL:
+    case DType::kIQ4_XS: return detail::GgmlIq4MatVec(w, r0, r1, act, y);
     case DType::kF32:
     case DType::kF16:
     case DType::kBF16: return detail::FloatMatVec(w, r0, r1, act, y);
@@ -83,6 +85,8 @@ void MatMulRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
     case DType::kQ4_K:
     case DType::kQ5_K:
     case DType::kQ6_K: return detail::GgmlKQuantsMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
+    case DType::kIQ4_NL:
+    case DType::kIQ4_XS: return detail::GgmlIq4MatMul(w, r0, r1, act, act_stride, m, y, y_stride);
     case DType::kF32:
     case DType::kF16:
     case DType::kBF16: return detail::FloatMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
