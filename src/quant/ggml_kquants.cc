@@ -272,7 +272,27 @@ size_t Q2_KRowBytesFn(int64_t n) { return ggml::RowBytes<BlockQ2_K>(n, kQK); }
 void Q2_KDequantizeRow(const void* src, float* dst, int64_t n) {
   ggml::DequantizeRow<BlockQ2_K, kQK, DecodeQ2_K>(src, dst, n);
 }
-float Q2_KVecDot(int64_t n, const void* w, const void* x) { return ggml::VecDot<BlockQ2_K, kQK, DecodeQ2_K>(n, w, x); }
+float Q2_KVecDot(int64_t n, const void* w_row, const void* act_row) {
+  ggml::CheckWholeBlockRow(w_row, act_row, n, kQK);
+  const uint8_t* w = static_cast<const uint8_t*>(w_row);
+  const uint8_t* x = static_cast<const uint8_t*>(act_row);
+  float sum = 0.0f;
+  for (int64_t b = 0; b < n / kQK; ++b) {
+    const auto blk = LoadBlock<BlockQ2_K>(w + b * sizeof(BlockQ2_K));
+    const float d = Fp16ToFloat(blk.d), dmin = Fp16ToFloat(blk.dmin);
+    for (int j = 0; j < kSubs; ++j) {
+      const auto xb = LoadBlock<BlockQ8A>(x + (b * kSubs + j) * sizeof(BlockQ8A));
+      int32_t acc = 0, mins = 0;
+      for (int l = 0; l < 32; ++l) {
+        const int s = 2 * j + l / 16;
+        acc += (blk.scales[s] & 15) * TwoBits(blk.qs, 32 * j + l) * int32_t{xb.qs[l]};
+        mins += (blk.scales[s] >> 4) * int32_t{xb.qs[l]};
+      }
+      sum += xb.d * (d * static_cast<float>(acc) - dmin * static_cast<float>(mins));
+    }
+  }
+  return sum;
+}
 
 size_t Q3_KRowBytesFn(int64_t n) { return ggml::RowBytes<BlockQ3_K>(n, kQK); }
 void Q3_KDequantizeRow(const void* src, float* dst, int64_t n) {

@@ -2,7 +2,7 @@
 // super-blocks of 256 weights cut into sub-blocks of 16 or 32, each with a
 // small integer scale (and min) multiplied by the fp16 super-block scale d (and
 // dmin). Input-only: read from GGUF, never written, but for Q6_K (ggml_util.h:
-// rows are whole super-blocks); vec_dot_type is Q8_A but for Q2_K (F32).
+// rows are whole super-blocks); vec_dot_type is Q8_A.
 //
 // Weight e (0 <= e < 256) of a super-block, with l = e % 32:
 //
@@ -46,10 +46,13 @@
 //     float(acc) is exact; term = (d * x_d) * float(acc).
 //   Q3_K: as Q6_K with q in [-4, 3] and the scales scale - 32 in [-32, 31]:
 //     |acc| <= 2 * 16 * 127 * 4 * 32 = 520192 (kQ3_KMaxBlockAcc).
+//   Q2_K (sub-blocks s = 2a', 2a' + 1): acc = sum_s sc_s sum_{l in s} q x_q,
+//     mins = sum_s mn_s sum_{l in s} x_q (|acc| <= 2 * 15 * 16 * 3 * 127, |mins| <=
+//     2 * 15 * 16 * 127), term = x_d * (d * float(acc) - dmin * float(mins)).
 // result = the float sum of the terms in activation-block order. In exact
 // arithmetic each equals sum_e w_e * x_d * x_q with w_e the exact
-// d*sc*q - dmin*mn (Q4_K/Q5_K with dl, ml as rounded above) or d*sc*q (Q3_K,
-// Q6_K). Q2_K dots n floats: ggml_util.h's decode-then-double dot.
+// d*sc*q - dmin*mn (Q2_K; Q4_K/Q5_K with dl, ml as rounded above) or d*sc*q
+// (Q3_K, Q6_K).
 #pragma once
 
 #include <cstddef>
@@ -126,11 +129,10 @@ void KQuantScaleMin(const uint8_t* scales, int j, int* sc, int* mn);
 int Q6_KCode(const BlockQ6_K& b, int e);
 
 // Per type: row bytes (ceil(n / 256) super-blocks), dequantization, and the
-// dot with the activation row (Q3_K, Q4_K, Q5_K, Q6_K: Q8_A of n values; Q2_K:
-// n floats). n must be a multiple of 256 (CHECKed).
+// dot with the activation row (Q8_A of n values). n must be a multiple of 256 (CHECKed).
 size_t Q2_KRowBytesFn(int64_t n);
 void Q2_KDequantizeRow(const void* src, float* dst, int64_t n);
-float Q2_KVecDot(int64_t n, const void* w_row, const void* act_row);
+float Q2_KVecDot(int64_t n, const void* w_row, const void* act_row);  // act_row: Q8_A
 
 size_t Q3_KRowBytesFn(int64_t n);
 void Q3_KDequantizeRow(const void* src, float* dst, int64_t n);

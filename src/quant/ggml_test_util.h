@@ -95,7 +95,7 @@ inline void ScaleGgmlRowsToRms(DType t, int64_t rows, int64_t cols, uint8_t* dat
   }
 }
 
-// For a ggml type paired with Q8_A (all but Q2_K):
+// For a ggml type paired with Q8_A (all of them):
 // the exact weights its vec_dot formula dots with, split as w_k = a_k + b_k, in
 // double. a_k multiplies the integer code sum (step * code: d * (q - 8),
 // d * q, fl(d * sc) * q, d * sc * (q - 32), d * (scale - 32) * q, d * (ls - 32) * L), b_k the activation code sum (the
@@ -167,6 +167,15 @@ inline void GgmlQ8ADotParts(DType t, const uint8_t* row, int64_t n, std::vector<
         const auto k = LoadBlock<BlockQ6_K>(p);
         for (int e = 0; e < kQK; ++e) {
           pa[e] = double{Fp16ToFloat(k.d)} * k.scales[e / 16] * (Q6_KCode(k, e) - 32);
+        }
+        break;
+      }
+      case DType::kQ2_K: {  // d * sc * q - dmin * mn (ggml_kquants.h)
+        const auto k = LoadBlock<BlockQ2_K>(p);
+        for (int e = 0; e < kQK; ++e) {
+          const int sc = k.scales[e / 16] & 15, mn = k.scales[e / 16] >> 4;
+          pa[e] = double{Fp16ToFloat(k.d)} * sc * ((k.qs[32 * (e / 128) + e % 32] >> (2 * (e / 32 % 4))) & 3);
+          pb[e] = -double{Fp16ToFloat(k.dmin)} * mn;
         }
         break;
       }

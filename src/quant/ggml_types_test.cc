@@ -65,12 +65,12 @@ std::vector<uint8_t> ReadBytes(const std::string& path) {
 struct Expected {
   DType type;
   double bpw;  // the all-in figure ggml documents for the block
-  DType act;   // vec_dot_type: Q8_A where septet has an integer dot, F32 (decode, then dot) otherwise
+  DType act;   // vec_dot_type: Q8_A (septet has an integer dot for each)
 };
-constexpr DType kA = DType::kQ8_A, kF = DType::kF32;
+constexpr DType kA = DType::kQ8_A;
 const Expected kTypes[] = {
     {DType::kQ4_0, 4.5, kA},     {DType::kQ4_1, 5.0, kA},    {DType::kQ5_0, 5.5, kA},
-    {DType::kQ5_1, 6.0, kA},     {DType::kQ8_0, 8.5, kA},    {DType::kQ2_K, 2.625, kF},
+    {DType::kQ5_1, 6.0, kA},     {DType::kQ8_0, 8.5, kA},    {DType::kQ2_K, 2.625, kA},
     {DType::kQ3_K, 3.4375, kA},  {DType::kQ4_K, 4.5, kA},    {DType::kQ5_K, 5.5, kA},
     {DType::kQ6_K, 6.5625, kA},  {DType::kIQ4_NL, 4.5, kA},  {DType::kIQ4_XS, 4.25, kA},
 };
@@ -141,16 +141,11 @@ TEST(GgmlTypes, VecDotMatchesFloat64DotOfDequantizedRow) {
       // The activation row as vec_dot takes it, misaligned; xt: the values it stands for.
       std::vector<uint8_t> act(1 + GetTypeTraits(tr.vec_dot_type).row_bytes(n));
       std::vector<double> xt(static_cast<size_t>(n));
-      if (tr.vec_dot_type == DType::kF32) {
-        std::memcpy(act.data() + 1, x.data(), x.size() * sizeof(float));
-        for (int64_t i = 0; i < n; ++i) xt[i] = x[i];
-      } else {
-        ASSERT_EQ(tr.vec_dot_type, DType::kQ8_A);
-        GetTypeTraits(DType::kQ8_A).from_float(x.data(), act.data() + 1, n, nullptr);
-        for (int64_t i = 0; i < n; ++i) {
-          const auto xb = LoadBlock<BlockQ8A>(act.data() + 1 + (i / kQ8ABlockSize) * sizeof(BlockQ8A));
-          xt[i] = double{xb.d} * xb.qs[i % kQ8ABlockSize];  // exact
-        }
+      ASSERT_EQ(tr.vec_dot_type, DType::kQ8_A);
+      GetTypeTraits(DType::kQ8_A).from_float(x.data(), act.data() + 1, n, nullptr);
+      for (int64_t i = 0; i < n; ++i) {
+        const auto xb = LoadBlock<BlockQ8A>(act.data() + 1 + (i / kQ8ABlockSize) * sizeof(BlockQ8A));
+        xt[i] = double{xb.d} * xb.qs[i % kQ8ABlockSize];  // exact
       }
       double ref = 0, mag = 0;
       for (int64_t i = 0; i < n; ++i) {
@@ -159,18 +154,13 @@ TEST(GgmlTypes, VecDotMatchesFloat64DotOfDequantizedRow) {
       }
       const float got = tr.vec_dot(n, f.blocks.data(), act.data() + 1);
       const double g = n * kU53 / (1 - n * kU53);
-      double tol = 0;
-      if (tr.vec_dot_type == DType::kF32) {
-        tol = 0x1p-24 * std::fabs(ref) + 2 * g * mag * (1 + 0x1p-24);
-      } else {
-        std::vector<double> a, b;
-        testing::GgmlQ8ADotParts(t, f.blocks.data(), n, &a, &b);
-        double m = 0;
-        for (int64_t i = 0; i < n; ++i) m += std::fabs(xt[i]) * (std::fabs(a[i]) + std::fabs(b[i]));
-        const double terms = static_cast<double>(n / kQ8ABlockSize) + 4;
-        const double gamma = terms * 0x1p-24 / (1 - terms * 0x1p-24);
-        tol = (gamma + 3 * 0x1p-24) * m + 2 * g * mag;
-      }
+      std::vector<double> a, b;
+      testing::GgmlQ8ADotParts(t, f.blocks.data(), n, &a, &b);
+      double m = 0;
+      for (int64_t i = 0; i < n; ++i) m += std::fabs(xt[i]) * (std::fabs(a[i]) + std::fabs(b[i]));
+      const double terms = static_cast<double>(n / kQ8ABlockSize) + 4;
+      const double gamma = terms * 0x1p-24 / (1 - terms * 0x1p-24);
+      const double tol = (gamma + 3 * 0x1p-24) * m + 2 * g * mag;
       EXPECT_LE(std::fabs(double{got} - ref), tol) << "n = " << n << ": vec_dot " << got << ", float64 " << ref;
     }
   }

@@ -25,7 +25,7 @@ size_t ElementRowBytes(int64_t n) {
 }
 
 // An input-only ggml row: quantized, stored, no from_float. vec_dot_type is Q8_A
-// for the types with an integer dot (all but Q2_K), F32 for Q2_K (decode-then-dot).
+// (every ggml type septet reads has an integer dot); F32 would mean decode-then-dot.
 template <class Block>
 constexpr TypeTraits Ggml(DType type, const char* name, int32_t block_size, double bpw, size_t (*row_bytes)(int64_t),
                           void (*to_float)(const void*, float*, int64_t),
@@ -91,7 +91,7 @@ const std::array<TypeTraits, 23> kTraits = {{
     Ggml<quant::BlockQ5_1>(DType::kQ5_1, "Q5_1", quant::kGgmlLegacyBlockSize, quant::kQ5_1BitsPerWeight,
                            &quant::Q5_1RowBytesFn, &quant::Q5_1DequantizeRow, &quant::Q5_1VecDot, DType::kQ8_A),
     Ggml<quant::BlockQ2_K>(DType::kQ2_K, "Q2_K", quant::kQK, quant::kQ2_KBitsPerWeight,
-                           &quant::Q2_KRowBytesFn, &quant::Q2_KDequantizeRow, &quant::Q2_KVecDot),
+                           &quant::Q2_KRowBytesFn, &quant::Q2_KDequantizeRow, &quant::Q2_KVecDot, DType::kQ8_A),
     Ggml<quant::BlockQ3_K>(DType::kQ3_K, "Q3_K", quant::kQK, quant::kQ3_KBitsPerWeight,
                            &quant::Q3_KRowBytesFn, &quant::Q3_KDequantizeRow, &quant::Q3_KVecDot, DType::kQ8_A),
     Ggml<quant::BlockQ4_K>(DType::kQ4_K, "Q4_K", quant::kQK, quant::kQ4_KBitsPerWeight,

@@ -20,8 +20,7 @@
 //     nullptr, and every caller that quantizes (quantizer, compute type,
 //     gen-weights) refuses them. Q6_K is written too (the output head beside the
 //     narrow types, as llama.cpp does; quant/ggml_kquants.h), on whole blocks only.
-//     All but Q2_K pair with Q8_A (an integer dot per block, formulas in their
-//     headers); Q2_K with F32 (decode, then dot).
+//     All pair with Q8_A (an integer dot per block, formulas in their headers).
 //   * The raw functions CHECK-fail on n < 0, null pointers with n > 0, and rows
 //     longer than their int32 bound; quant/checked.h has validating wrappers
 //     that return InvalidArgument instead.

@@ -84,7 +84,7 @@ HWY_INLINE int32_t DotCodesI32(const TU* u, const int8_t* x, int n) {
   return hn::GetLane(hn::SumOfLanes(d32, acc));
 }
 
-// Float dot products in f32 lanes (dot_float.cc, dot_dequant.cc), as register
+// Float dot products in f32 lanes (dot_float.cc), as register
 // tiles of R rows x T tokens. Every (row, token) output is one FMA chain over the
 // vectors of the row in index order (acc += w[i, i + N) * x[i, i + N), i = 0, N,
 // 2N, ...), then SumOfLanes(acc), then the scalar tail in index order. The tile

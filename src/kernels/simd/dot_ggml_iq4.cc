@@ -21,8 +21,8 @@
 // one vpdpbusd against the activations packed as codes + 128, c = sc 128 sum L
 // taken off) from kLevelsMinTokens tokens, bit for bit MatVec per token; below
 // that, and on the other targets, the matvec per token over 4-row tiles. These
-// types were decoded to floats and dotted in f32 before (dot_dequant.cc), about
-// a third of llama.cpp's speed on an IQ4_XS file.
+// types were decoded to floats and dotted in f32 before (a generic dequantizing
+// kernel, removed since), about a third of llama.cpp's speed on an IQ4_XS file.
 //
 // Portable fallback (SSE4, EMU128): scalar unpack of the levels, DotCodesI32,
 // the same per-block formula.

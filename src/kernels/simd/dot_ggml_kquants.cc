@@ -1,4 +1,4 @@
-// ggml k-quants (Q3_K, Q4_K, Q5_K, Q6_K) x Q8_A kernels (formats and the scalar
+// ggml k-quants (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) x Q8_A kernels (formats and the scalar
 // formula: quant/ggml_kquants.h). A 256-weight super-block meets 8 activation
 // blocks; every 32 consecutive weights are one activation block's.
 //
@@ -120,12 +120,13 @@ HWY_INLINE void ScalesMins8(const uint8_t* blk, __m256* dl8, __m256* ml8) {
 }
 
 struct Tables {
-  __m256i c3, c4, c15, c16, c48, c32, one16;
+  __m256i one8, c3, c4, c15, c16, c48, c32, one16;
   __m128i sc_lohi;  // Q6_K: scale bytes 0 2 4 6 1 3 5 7 8 10 12 14 9 11 13 15
 };
 
 Tables MakeTables() {
   Tables t;
+  t.one8 = _mm256_set1_epi8(1);
   t.c3 = _mm256_set1_epi8(3);
   t.c4 = _mm256_set1_epi8(4);
   t.c15 = _mm256_set1_epi8(15);
@@ -307,6 +308,27 @@ HWY_INLINE __m256i OffsetSums(const Tables& t, const uint8_t* xblk, int j) {
 #endif
 }
 
+// The 8 sums of 4 products of each of 8 activation blocks (p[j]: lanes 0-3 the
+// first 16 weights, 4-7 the second) to the 8 block sums sc_2j A_2j + sc_2j+1
+// A_2j+1, exact. Two levels of vphaddd leave the 16-weight sums, 128-bit half 0 the
+// first halves of blocks 4h .. 4h + 3 and half 1 their second halves: v[h] = [A_0
+// A_1 A_2 A_3 | B_0 B_1 B_2 B_3]. Times the int8 scales in that order (sc_lh: 0 2 4
+// 6 1 3 5 7, 8 10 ...: SixteenSums), the halves added: each block's sum, in block
+// order (one vpmulld per 8 blocks; scaling each block's lanes cost a scale shuffle
+// each).
+HWY_INLINE __m256i SixteenSums(const __m256i* q) {
+  return _mm256_hadd_epi32(_mm256_hadd_epi32(q[0], q[1]), _mm256_hadd_epi32(q[2], q[3]));
+}
+HWY_INLINE __m128i Fold(__m256i x) { return _mm_add_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1)); }
+HWY_INLINE __m256i ScaledSums(__m256i s16_0, __m256i s16_1, __m128i sc_lh) {
+  const __m256i v0 = _mm256_mullo_epi32(s16_0, _mm256_cvtepi8_epi32(sc_lh));
+  const __m256i v1 = _mm256_mullo_epi32(s16_1, _mm256_cvtepi8_epi32(_mm_srli_si128(sc_lh, 8)));
+  return Combine(Fold(v0), Fold(v1));
+}
+HWY_INLINE __m256i ScaledBlockSums(const __m256i* p, __m128i sc_lh) {
+  return ScaledSums(SixteenSums(p), SixteenSums(p + 4), sc_lh);
+}
+
 template <class S, int H>
 HWY_INLINE void Sub16Half(const Tables& t, const uint8_t* blk, const uint8_t* xblk, const __m256i* xoff,
                           __m256i* p) {
@@ -344,24 +366,62 @@ HWY_INLINE void Sub16RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t
       __m256i p[kSubs];
       Sub16Half<S, 0>(t, blk, xblk, xoff, p);
       Sub16Half<S, 1>(t, blk, xblk, xoff, p);
-      // Two levels of vphaddd leave the 16-weight sums, 128-bit half 0 the first
-      // halves of blocks 4h .. 4h + 3 and half 1 their second halves: v[h] = [A_0 A_1
-      // A_2 A_3 | B_0 B_1 B_2 B_3]. Times the int8 scales in that order (sc_lh: 0 2 4 6
-      // 1 3 5 7, 8 10 ...), the halves added: the exact acc of each block, in block order
-      // (one vpmulld per 8 blocks; scaling each block's lanes cost a scale shuffle each).
-      const __m128i sc_lh = _mm_shuffle_epi8(S::Scales(blk), t.sc_lohi);
-      __m256i v[2];
-      for (int h = 0; h < 2; ++h) {
-        const __m256i* q = p + 4 * h;
-        const __m256i s16 = _mm256_hadd_epi32(_mm256_hadd_epi32(q[0], q[1]), _mm256_hadd_epi32(q[2], q[3]));
-        v[h] = _mm256_mullo_epi32(s16, _mm256_cvtepi8_epi32(h == 0 ? sc_lh : _mm_srli_si128(sc_lh, 8)));
-      }
-      const auto fold = [](__m256i x) {
-        return _mm_add_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
-      };
-      const __m256 acc = _mm256_cvtepi32_ps(Combine(fold(v[0]), fold(v[1])));
+      const __m256 acc = _mm256_cvtepi32_ps(ScaledBlockSums(p, _mm_shuffle_epi8(S::Scales(blk), t.sc_lohi)));
       const __m256 dxd = _mm256_mul_ps(_mm256_set1_ps(Fp16ToFloat(LoadU16(blk + S::kD))), xd8);
       sum[r] = _mm256_fmadd_ps(dxd, acc, sum[r]);
+    }
+  }
+  for (int r = 0; r < R; ++r) y[r] = HSum8f(sum[r]);
+}
+
+// ---- Q2_K: codes q in [0, 3], a 4-bit scale and min per 16 weights ----
+// Per activation block the exact acc = sum_h sc_h sum q x and mins = sum_h mn_h sum
+// x over its two 16-weight halves h: the q x sums by the Q6_K tree above, the x
+// sums of each 16 made once per super-block for the rows (DotU8I8 by ones, the same
+// tree), both times their 4-bit fields in vpmulld; then sum += x_d * (d acc - dmin
+// mins) over 8 lanes (fmsub, FMA).
+constexpr size_t kQ2Bytes = sizeof(quant::BlockQ2_K), kQ2Scales = offsetof(quant::BlockQ2_K, scales),
+                 kQ2Qs = offsetof(quant::BlockQ2_K, qs), kQ2D = offsetof(quant::BlockQ2_K, d),
+                 kQ2Dmin = offsetof(quant::BlockQ2_K, dmin);
+
+template <int R>
+HWY_INLINE void Q2RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y,
+                           RowSpan span) {
+  const int64_t nsb = w.cols / quant::kQK;
+  __m256 sum[R];
+  for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_ps();
+  TileSweep sweep = RowTileSweep(w, row, R, span, nsb);
+  const __m128i nib = _mm_set1_epi8(15);
+  for (int64_t sb = 0; sb < nsb; ++sb) {
+    const uint8_t* xblk = Q8ABlock(act, sb * kSubs);
+    __m256 xd8, xs8;
+    LoadQ8AMeta8(xblk, &xd8, &xs8);
+    __m256i xq[kSubs], xsum[kSubs];
+    for (int j = 0; j < kSubs; ++j) {
+      xq[j] = LoadX(xblk, j);
+      xsum[j] = DotU8I8(t.one8, xq[j]);
+    }
+    const __m256i xs16_0 = SixteenSums(xsum), xs16_1 = SixteenSums(xsum + 4);
+    sweep.Step();
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* blk = w.row(row + r) + sb * kQ2Bytes;
+      __m256i p[kSubs];
+      for (int h = 0; h < 2; ++h) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQ2Qs + 32 * h));
+        p[4 * h] = DotU8I8(_mm256_and_si256(q, t.c3), xq[4 * h]);
+        p[4 * h + 1] = DotU8I8(_mm256_and_si256(_mm256_srli_epi16(q, 2), t.c3), xq[4 * h + 1]);
+        p[4 * h + 2] = DotU8I8(_mm256_and_si256(_mm256_srli_epi16(q, 4), t.c3), xq[4 * h + 2]);
+        p[4 * h + 3] = DotU8I8(_mm256_and_si256(_mm256_srli_epi16(q, 6), t.c3), xq[4 * h + 3]);
+      }
+      const __m128i sm = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kQ2Scales));
+      const __m128i sc_lh = _mm_shuffle_epi8(_mm_and_si128(sm, nib), t.sc_lohi);
+      const __m128i mn_lh = _mm_shuffle_epi8(_mm_and_si128(_mm_srli_epi16(sm, 4), nib), t.sc_lohi);
+      const __m256 acc = _mm256_cvtepi32_ps(ScaledBlockSums(p, sc_lh));
+      const __m256 mins = _mm256_cvtepi32_ps(ScaledSums(xs16_0, xs16_1, mn_lh));
+      const __m128 dm = Fp16Pair(LoadU16(blk + kQ2D), LoadU16(blk + kQ2Dmin));
+      const __m256 inner = _mm256_fmsub_ps(_mm256_broadcastss_ps(dm), acc,
+                                           _mm256_mul_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dm)), mins));
+      sum[r] = _mm256_fmadd_ps(xd8, inner, sum[r]);
     }
   }
   for (int r = 0; r < R; ++r) y[r] = HSum8f(sum[r]);
@@ -388,6 +448,13 @@ struct Sub16Rows {
   static void Run(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y,
                   RowSpan span) {
     Sub16RowsAvx2<S, R>(t, w, row, act, y, span);
+  }
+};
+struct Q2_KRows {
+  template <int R>
+  static void Run(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y,
+                  RowSpan span) {
+    Q2RowsAvx2<R>(t, w, row, act, y, span);
   }
 };
 using Q3_KRows = Sub16Rows<Q3Sub16>;
@@ -663,6 +730,33 @@ struct Q5_KRows {
 struct Q3_KRows {
   static float Row(const uint8_t* wrow, int64_t n, const uint8_t* act) { return Sub16RowGeneric<Q3Generic>(wrow, n, act); }
 };
+struct Q2_KRows {
+  static float Row(const uint8_t* wrow, int64_t n, const uint8_t* act) {
+    constexpr size_t kBytes = sizeof(quant::BlockQ2_K);
+    float sum[kSubs] = {};
+    alignas(64) uint8_t codes[32];
+    const int8_t ones[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    for (int64_t sb = 0; sb < n / quant::kQK; ++sb) {
+      const uint8_t* blk = wrow + sb * kBytes;
+      const uint8_t* sc = blk + offsetof(quant::BlockQ2_K, scales);
+      const float d = Fp16ToFloat(LoadU16(blk + offsetof(quant::BlockQ2_K, d)));
+      const float dmin = Fp16ToFloat(LoadU16(blk + offsetof(quant::BlockQ2_K, dmin)));
+      for (int j = 0; j < kSubs; ++j) {
+        const uint8_t* qs = blk + offsetof(quant::BlockQ2_K, qs) + 32 * (j / 4);
+        for (int l = 0; l < 32; ++l) codes[l] = static_cast<uint8_t>((qs[l] >> (2 * (j % 4))) & 3);
+        const uint8_t* xb = Q8ABlock(act, sb * kSubs + j);
+        int32_t acc = 0, mins = 0;
+        for (int h = 0; h < 2; ++h) {
+          const int s = 2 * j + h;
+          acc += (sc[s] & 15) * DotCodesI32(codes + 16 * h, Q8ACodes(xb) + 16 * h, 16);
+          mins += (sc[s] >> 4) * DotCodesI32(ones, Q8ACodes(xb) + 16 * h, 16);
+        }
+        sum[j] += Q8AScale(xb) * (d * static_cast<float>(acc) - dmin * static_cast<float>(mins));
+      }
+    }
+    return SumLanes(sum);
+  }
+};
 struct Q6_KRows {
   static float Row(const uint8_t* wrow, int64_t n, const uint8_t* act) { return Sub16RowGeneric<Q6Generic>(wrow, n, act); }
 };
@@ -677,11 +771,12 @@ void MatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* ac
 // One switch per call on the block type.
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
   switch (w.type) {
+    case DType::kQ2_K: return MatVecT<Q2_KRows>(w, r0, r1, act, y);
     case DType::kQ3_K: return MatVecT<Q3_KRows>(w, r0, r1, act, y);
     case DType::kQ4_K: return MatVecT<Q4_KRows>(w, r0, r1, act, y);
     case DType::kQ5_K: return MatVecT<Q5_KRows>(w, r0, r1, act, y);
     case DType::kQ6_K: return MatVecT<Q6_KRows>(w, r0, r1, act, y);
-    default: SEPTET_CHECK_MSG(false, "simd GgmlKQuants MatVec: not a Q3_K/Q4_K/Q5_K/Q6_K weight");
+    default: SEPTET_CHECK_MSG(false, "simd GgmlKQuants MatVec: not a Q2_K/Q3_K/Q4_K/Q5_K/Q6_K weight");
   }
 }
 

@@ -39,6 +39,7 @@ void MatVecRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
     case DType::kQ4_1:
     case DType::kQ5_0:
     case DType::kQ5_1: return detail::GgmlLegacyMatVec(w, r0, r1, act, y);
+    case DType::kQ2_K:
     case DType::kQ3_K:
     case DType::kQ4_K:
     case DType::kQ5_K:
@@ -48,7 +49,7 @@ void MatVecRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
     case DType::kF32:
     case DType::kF16:
     case DType::kBF16: return detail::FloatMatVec(w, r0, r1, act, y);
-    default: return detail::DequantMatVec(w, r0, r1, act, y);
+    default: SEPTET_CHECK_MSG(false, "simd::MatVecRows: no kernel for this weight type");
   }
 }
 
@@ -81,6 +82,7 @@ void MatMulRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
     case DType::kQ4_1:
     case DType::kQ5_0:
     case DType::kQ5_1: return detail::GgmlLegacyMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
+    case DType::kQ2_K:
     case DType::kQ3_K:
     case DType::kQ4_K:
     case DType::kQ5_K:
@@ -90,7 +92,7 @@ void MatMulRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
     case DType::kF32:
     case DType::kF16:
     case DType::kBF16: return detail::FloatMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
-    default: return detail::DequantMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
+    default: SEPTET_CHECK_MSG(false, "simd::MatMulRows: no kernel for this weight type");
   }
 }
 

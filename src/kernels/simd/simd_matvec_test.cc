@@ -2,7 +2,7 @@
 // every compiled Highway target.
 //
 // Error model for the block formats paired with Q8_A (Q3P5, Q4_G, Q8_0 and the
-// ggml blocks Q4_0, Q4_1, Q5_0, Q5_1, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS).
+// ggml blocks Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS).
 // Every activation block s contributes one term t_s = x_d * (step * acc_s + min *
 // x_sum_s) (Q8_0, Q4_0, Q5_0, Q3_K, Q6_K, IQ4: (d_w * x_d) * acc_s, with the
 // offset code, the levels or the
@@ -38,9 +38,6 @@
 // rows at the extremes.
 // Float weights: the reference accumulates in double (error ~ u |y|); the SIMD
 // kernel sums n products in f32 lanes: |simd - scalar| <= gamma_{n+2} sum|w x|.
-// The ggml format paired with F32 (Q2_K: the generic dequantize-then-dot
-// kernel) decodes with the scalar reference's own to_float, so the same float
-// bound holds with w the decoded values.
 // MatMulRows must equal MatVecRows per token bit for bit (same target).
 #include "kernels/simd/hwy_config.h"
 
@@ -228,35 +225,6 @@ const DType kWeightTypes[] = {DType::kQ3P5,  DType::kQ3P5_NL, DType::kQ4_G,   DT
 // ggml types take whole blocks only.
 bool RowLengthOk(const TypeTraits& t, int64_t cols) { return RowLengthFits(t, cols); }
 
-// The float-paired ggml type's kernel decodes each row (in vectors on x86) and dots
-// it in f32: against a one-hot activation e_k the dot is the decoded weight k
-// itself (every other product is an exact 0), which must be to_float's value bit
-// for bit (zeros up to sign).
-TEST_P(SimdMatVecTest, FloatPairedTypesDecodeLikeToFloat) {
-  for (DType type : {DType::kQ2_K}) {
-    const TypeTraits& t = GetTypeTraits(type);
-    ASSERT_EQ(t.vec_dot_type, DType::kF32) << t.name;
-    const int64_t rows = 5, cols = 512;
-    auto rng = testing::MakeRng(static_cast<uint64_t>(type) * 7919 + 5);
-    Matrix w = MakeMatrix(type, rows, cols, rng, false);
-    std::vector<float> ref(static_cast<size_t>(rows * cols));
-    for (int64_t r = 0; r < rows; ++r) t.to_float(w.view.row(r), ref.data() + r * cols, cols);
-    for (int64_t k : {0, 1, 15, 16, 31, 32, 100, 127, 128, 200, 255, 256, 300, 383, 447, 511}) {
-      std::vector<float> x(static_cast<size_t>(cols), 0.0f);
-      x[static_cast<size_t>(k)] = 1.0f;
-      std::vector<float> y(static_cast<size_t>(rows));
-      MatVecRows(w.view, 0, rows, reinterpret_cast<const uint8_t*>(x.data()), y.data());
-      for (int64_t r = 0; r < rows; ++r) {  // a -0 weight sums to +0 (0 + -0): zeros compare as values
-        const float want = ref[static_cast<size_t>(r * cols + k)];
-        ASSERT_TRUE(want == 0.0f ? y[static_cast<size_t>(r)] == 0.0f
-                                 : std::memcmp(&y[static_cast<size_t>(r)], &want, 4) == 0)
-            << t.name << " row " << r << " weight " << k << ": " << y[static_cast<size_t>(r)] << " vs "
-            << ref[static_cast<size_t>(r * cols + k)] << " " << TargetName();
-      }
-    }
-  }
-}
-
 TEST_P(SimdMatVecTest, MatchesRegistryVecDot) {
   for (DType type : kWeightTypes) {
     const TypeTraits& t = GetTypeTraits(type);
@@ -345,8 +313,8 @@ TEST_P(SimdMatVecTest, MatMulRowsEqualsMatVecRowsPerToken) {
 // bounds (e.g. Q6_K's 16646144), where a saturating int16 step or a wrong bound
 // would show. SIMD against the scalar vec_dot with the same tolerance.
 TEST_P(SimdMatVecTest, GgmlExtremeBlocksMatchRegistryVecDot) {
-  for (DType type : {DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ3_K, DType::kQ4_K,
-                     DType::kQ5_K, DType::kQ6_K, DType::kIQ4_NL, DType::kIQ4_XS}) {
+  for (DType type : {DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ2_K, DType::kQ3_K,
+                     DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_NL, DType::kIQ4_XS}) {
     const TypeTraits& t = GetTypeTraits(type);
     ASSERT_EQ(t.vec_dot_type, DType::kQ8_A) << t.name;
     const int64_t cols = 512, rows = 5;
