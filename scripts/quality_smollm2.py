@@ -125,6 +125,11 @@ SEPTET_ROWS = [  # rows without a --damp of their own were made when the default
      ["--type", "Q4_NL", "--calib", "{calib}", "--act-order", "--rotate"]),
     ("septet Q4_NL --mix-bpw 4.1 + GPTQ --act-order --rotate (down to Q3P5_NL)", "q4nl-mix41-ao-rot",
      ["--type", "Q4_NL", "--calib", "{calib}", "--mix-bpw", "4.1", "--act-order", "--rotate"]),
+    # Rows 39-40: the same with the least-squares refit of the scales after GPTQ.
+    ("septet Q4_NL + GPTQ --act-order --rotate --refit 1", "q4nl-ao-rot-refit1",
+     ["--type", "Q4_NL", "--calib", "{calib}", "--act-order", "--rotate", "--refit", "1"]),
+    ("septet Q4_NL --mix-bpw 4.1 + GPTQ --act-order --rotate --refit 1 (down to Q3P5_NL)", "q4nl-mix41-ao-rot-refit1",
+     ["--type", "Q4_NL", "--calib", "{calib}", "--mix-bpw", "4.1", "--act-order", "--rotate", "--refit", "1"]),
 ]
 
 _MATMUL = re.compile(r"^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$")

@@ -324,6 +324,11 @@ HWY_INLINE __m128i HSumBroadcast8(__m256i a) {
   return _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));  // + swap adjacent lanes
 }
 
+// The 32 codes of Q8_A block j counted from the block at xblk.
+HWY_INLINE __m256i LoadQ8ACodes(const uint8_t* xblk, int j) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(Q8ACodes(xblk + j * kQ8ABytes)));
+}
+
 // Scales and code sums of the 4 consecutive Q8_A blocks at blk.
 HWY_INLINE void LoadQ8AMeta4(const uint8_t* blk, __m128* xd4, __m128* xs4) {
   *xd4 = _mm_setr_ps(Q8AScale(blk), Q8AScale(blk + kQ8ABytes), Q8AScale(blk + 2 * kQ8ABytes),

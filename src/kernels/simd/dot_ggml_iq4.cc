@@ -92,10 +92,6 @@ HWY_INLINE __m256i LevelDot(const Tables& t, const uint8_t* qs, __m256i x, __m25
   return DotU8I8(ax, _mm256_sign_epi8(Levels(t, qs), x));
 }
 
-HWY_INLINE __m256i LoadX(const uint8_t* xblk, int j) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(Q8ACodes(xblk + j * kQ8ABytes)));
-}
-
 // ---- IQ4_NL ----
 
 // Blocks [b0, b0 + cnt) (cnt <= 4) of rows row .. row + R - 1 into sum[r] (lane j:
@@ -108,7 +104,7 @@ HWY_INLINE void NlGroup(const Tables& t, const cpu::WeightView& w, int64_t row, 
   __m256i x[4], ax[4];
   alignas(16) float xd[4] = {0.0f, 0.0f, 0.0f, 0.0f};
   for (int j = 0; j < 4; ++j) {
-    x[j] = j < cnt ? LoadX(xblk, j) : _mm256_setzero_si256();
+    x[j] = j < cnt ? LoadQ8ACodes(xblk, j) : _mm256_setzero_si256();
     ax[j] = _mm256_abs_epi8(x[j]);
     if (j < cnt) xd[j] = Q8AScale(xblk + j * kQ8ABytes);
   }
@@ -164,7 +160,7 @@ HWY_INLINE void XsRows(const Tables& t, const cpu::WeightView& w, int64_t row, c
     const uint8_t* xblk = Q8ABlock(act, sb * kXsSubs);
     __m256i x[kXsSubs], ax[kXsSubs];
     for (int j = 0; j < kXsSubs; ++j) {
-      x[j] = LoadX(xblk, j);
+      x[j] = LoadQ8ACodes(xblk, j);
       ax[j] = _mm256_abs_epi8(x[j]);
     }
     __m128 xd_lo, xd_hi, unused;

@@ -8,8 +8,9 @@
 // sub-block). DotU8I8 (codes <= 31) gives the exact int32 acc per sub-block.
 // The 6-bit scales and mins are unpacked by two byte shuffles and masks
 // (UnpackScaleMinV), dl = d * sc and ml = dmin * mn in 8 float lanes (the dequantizer's
-// values), then per super-block sum += x_d * (dl * acc - ml * x_sum) over the
-// 8 sub-blocks at once (FMA).
+// values), then per super-block the terms x_d * (dl * acc - ml * x_sum) of the
+// 8 sub-blocks at once (fmsub), added into 4 lanes (sub-block mod 4: two FMAs, the
+// GEMM's positions, so that its tiles keep 4 rows x 4 sums in registers).
 //
 // AVX2, Q6_K: each activation block's 32 six-bit codes are one 32-byte load of
 // ql (nibble select) OR'd with a 2-bit field of qh moved to bits 4..5. With u =
@@ -138,10 +139,6 @@ Tables MakeTables() {
   return t;
 }
 
-HWY_INLINE __m256i LoadX(const uint8_t* xblk, int j) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(Q8ACodes(xblk + j * kQ8ABytes)));
-}
-
 // x_d and float(x_sum) of the 8 activation blocks at xblk.
 HWY_INLINE void LoadQ8AMeta8(const uint8_t* xblk, __m256* xd8, __m256* xs8) {
   __m128 d0, s0, d1, s1;
@@ -192,16 +189,16 @@ template <class L, int C>
 HWY_INLINE void SubPair(const Tables& t, const uint8_t* blk, __m256i qh, const uint8_t* xblk, __m256i* p) {
   __m256i lo, hi;
   PairCodes<L, C>(t, blk, qh, &lo, &hi);
-  p[2 * C] = DotU8I8(lo, LoadX(xblk, 2 * C));
-  p[2 * C + 1] = DotU8I8(hi, LoadX(xblk, 2 * C + 1));
+  p[2 * C] = DotU8I8(lo, LoadQ8ACodes(xblk, 2 * C));
+  p[2 * C + 1] = DotU8I8(hi, LoadQ8ACodes(xblk, 2 * C + 1));
 }
 
 template <class L, int R>
 HWY_INLINE void AffineRowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act,
                                float* y, RowSpan span) {
   const int64_t nsb = w.cols / quant::kQK;
-  __m256 sum[R];
-  for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_ps();
+  __m128 sum[R];
+  for (int r = 0; r < R; ++r) sum[r] = _mm_setzero_ps();
   TileSweep sweep = RowTileSweep(w, row, R, span, nsb);
   for (int64_t sb = 0; sb < nsb; ++sb) {
     const uint8_t* xblk = Q8ABlock(act, sb * kSubs);
@@ -221,10 +218,12 @@ HWY_INLINE void AffineRowsAvx2(const Tables& t, const cpu::WeightView& w, int64_
       SubPair<L, 3>(t, blk, qh, xblk, p);
       const __m256 acc = _mm256_cvtepi32_ps(Combine(HSum4x8(p[0], p[1], p[2], p[3]), HSum4x8(p[4], p[5], p[6], p[7])));
       const __m256 inner = _mm256_fmsub_ps(dl8, acc, _mm256_mul_ps(ml8, xs8));
-      sum[r] = _mm256_fmadd_ps(xd8, inner, sum[r]);
+      // Lane j of sum: sub-blocks j mod 4 (the GEMM's 4 positions, KAffine).
+      sum[r] = _mm_fmadd_ps(_mm256_castps256_ps128(xd8), _mm256_castps256_ps128(inner), sum[r]);
+      sum[r] = _mm_fmadd_ps(_mm256_extractf128_ps(xd8, 1), _mm256_extractf128_ps(inner, 1), sum[r]);
     }
   }
-  for (int r = 0; r < R; ++r) y[r] = HSum8f(sum[r]);
+  for (int r = 0; r < R; ++r) y[r] = HSum4f(sum[r]);
 }
 
 // ---- Q3_K and Q6_K: signed codes, one int8 scale per 16 weights ----
@@ -302,9 +301,9 @@ template <class S>
 HWY_INLINE __m256i OffsetSums(const Tables& t, const uint8_t* xblk, int j) {
   const __m256i off = S::kOffset == 32 ? t.c32 : t.c4;
 #if HWY_TARGET == HWY_AVX3_DL
-  return _mm256_sub_epi32(_mm256_setzero_si256(), Dpbusd256(_mm256_setzero_si256(), off, LoadX(xblk, j)));
+  return _mm256_sub_epi32(_mm256_setzero_si256(), Dpbusd256(_mm256_setzero_si256(), off, LoadQ8ACodes(xblk, j)));
 #else
-  return _mm256_maddubs_epi16(off, LoadX(xblk, j));
+  return _mm256_maddubs_epi16(off, LoadQ8ACodes(xblk, j));
 #endif
 }
 
@@ -340,9 +339,9 @@ HWY_INLINE void Sub16Half(const Tables& t, const uint8_t* blk, const uint8_t* xb
     // scaled after the reduction below. AVX3_DL: vpdpbusd from -off sum x; else
     // vpmaddubsw pair sums (<= 16002) less off x (int16, exact), paired by vpmaddwd.
 #if HWY_TARGET == HWY_AVX3_DL
-    p[j] = Dpbusd256(xoff[j], u[k], LoadX(xblk, j));
+    p[j] = Dpbusd256(xoff[j], u[k], LoadQ8ACodes(xblk, j));
 #else
-    p[j] = _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(u[k], LoadX(xblk, j)), xoff[j]), t.one16);
+    p[j] = _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(u[k], LoadQ8ACodes(xblk, j)), xoff[j]), t.one16);
 #endif
   }
 }
@@ -398,7 +397,7 @@ HWY_INLINE void Q2RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t ro
     LoadQ8AMeta8(xblk, &xd8, &xs8);
     __m256i xq[kSubs], xsum[kSubs];
     for (int j = 0; j < kSubs; ++j) {
-      xq[j] = LoadX(xblk, j);
+      xq[j] = LoadQ8ACodes(xblk, j);
       xsum[j] = DotU8I8(t.one8, xq[j]);
     }
     const __m256i xs16_0 = SixteenSums(xsum), xs16_1 = SixteenSums(xsum + 4);
@@ -652,7 +651,7 @@ HWY_INLINE float SumLanes(const float* s) { return ((s[0] + s[1]) + (s[2] + s[3]
 
 template <class L>
 float AffineRowGeneric(const uint8_t* wrow, int64_t n, const uint8_t* act) {
-  float sum[kSubs] = {};
+  float sum[4] = {};
   alignas(64) uint8_t codes[32];
   for (int64_t sb = 0; sb < n / quant::kQK; ++sb) {
     const uint8_t* blk = wrow + sb * L::kBytes;
@@ -669,10 +668,10 @@ float AffineRowGeneric(const uint8_t* wrow, int64_t n, const uint8_t* act) {
       const uint8_t* xb = Q8ABlock(act, sb * kSubs + j);
       const int32_t acc = DotCodesI32(codes, Q8ACodes(xb), 32);
       const float dl = d * static_cast<float>(sm[j]), ml = dmin * static_cast<float>(sm[8 + j]);
-      sum[j] += Q8AScale(xb) * (dl * static_cast<float>(acc) - ml * static_cast<float>(Q8ASum(xb)));
+      sum[j % 4] += Q8AScale(xb) * (dl * static_cast<float>(acc) - ml * static_cast<float>(Q8ASum(xb)));
     }
   }
-  return SumLanes(sum);
+  return (sum[0] + sum[1]) + (sum[2] + sum[3]);
 }
 
 // Q3_K / Q6_K: the signed codes of activation block j into q[32] and the scale

@@ -115,14 +115,13 @@ HWY_INLINE void Group(const Tables& t, const cpu::WeightView& w, int64_t row, co
   __m128 xd4, xs4;
   if (cnt == 4) {
     for (int j = 0; j < 4; ++j) {
-      x[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(Q8ACodes(xblk + j * kQ8ABytes)));
+      x[j] = LoadQ8ACodes(xblk, j);
     }
     LoadQ8AMeta4(xblk, &xd4, &xs4);
   } else {
     alignas(16) float xd[4] = {0.0f, 0.0f, 0.0f, 0.0f}, xs[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     for (int j = 0; j < 4; ++j) {
-      x[j] = j < cnt ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(Q8ACodes(xblk + j * kQ8ABytes)))
-                     : _mm256_setzero_si256();
+      x[j] = j < cnt ? LoadQ8ACodes(xblk, j) : _mm256_setzero_si256();
       if (j < cnt) {
         xd[j] = Q8AScale(xblk + j * kQ8ABytes);
         xs[j] = static_cast<float>(Q8ASum(xblk + j * kQ8ABytes));

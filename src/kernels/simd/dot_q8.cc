@@ -50,8 +50,7 @@ HWY_INLINE __m256i BlockDot(const uint8_t* wblk, __m256i x) {
 // nb (a row's last group may be short; never read past its last block).
 HWY_INLINE void LoadGroupX(const uint8_t* xblk, int nb, __m256i x[4], __m128* xd4) {
   for (int j = 0; j < 4; ++j) {
-    x[j] = j < nb ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(Q8ACodes(xblk + j * kQ8ABytes)))
-                  : _mm256_setzero_si256();
+    x[j] = j < nb ? LoadQ8ACodes(xblk, j) : _mm256_setzero_si256();
   }
   __m128 xs4;
   if (nb == 4) return LoadQ8AMeta4(xblk, xd4, &xs4);

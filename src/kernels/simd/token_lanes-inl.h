@@ -256,7 +256,7 @@ HWY_INLINE void PositionTile(int64_t nsub, int nt, float* y, int64_t y_stride, i
 // j = sb mod kPos) the MatVec float term, lane by lane (the formula policies):
 //   Affine:       s_j = fma(x_d, fma(step, float(acc), min * x_sum), s_j)  (CombineAffine; p = step, min)
 //   Symmetric<c>: s_j = fma(step * x_d, float(acc) - x_sum * c, s_j)        (p0 = step)
-//   KAffine:      s_j = fma(x_d, fmsub(dl, float(acc), ml * x_sum), s_j)   (8 positions; p = d sc, dmin mn)
+//   KAffine:      s_j = fma(x_d, fmsub(dl, float(acc), ml * x_sum), s_j)   (p = d sc, dmin mn)
 // then the positions summed as StoreRow. A short final group runs only its
 // sub-blocks (MatVec adds exact zeros for the others).
 struct Affine {
@@ -277,7 +277,7 @@ struct Symmetric {
   }
 };
 struct KAffine {
-  static constexpr int kPos = 8;
+  static constexpr int kPos = 4;
   template <class L>
   static HWY_INLINE typename L::VF Term(typename L::VF acc, typename L::VF xd, typename L::VF xs, const float* p,
                                         typename L::VF s) {
