@@ -21,10 +21,11 @@
 // same. Two levels of vphaddd leave the 16 sums of 16 weights, and two vpmulld by
 // the int8 scales in that order the exact acc of each block (one vpmulld per 8
 // activation blocks, not a scale shuffle and multiply per block); sum += (d *
-// x_d) * float(acc) over 8 lanes. Q3_K takes the same path (Sub16RowsAvx2) with
-// u = 2-bit field | hmask bit << 2 in [0, 7] (q = u - 4: vpdpbusd from -4 sum x)
-// and its 6-bit scales less 32, unpacked in a register; it decoded rows to floats
-// before (the dequant path), 1/3 of llama.cpp's speed on a Q3_K_S file.
+// x_d) * float(acc) into 4 lanes (block mod 4). Q3_K takes the same path
+// (Sub16RowsAvx2) with u = 2-bit field | hmask bit << 2 in [0, 7] (q = u - 4:
+// vpdpbusd from -4 sum x) and its 6-bit scales less 32, unpacked in a register;
+// it decoded rows to floats before (a generic dequantizing kernel), 1/3 of
+// llama.cpp's speed on a Q3_K_S file.
 //
 // Groups of 4 rows share the activation loads. Portable fallback (SSE4,
 // EMU128): scalar unpack, DotCodesI32, the same per-block formulas.
@@ -350,8 +351,8 @@ template <class S, int R>
 HWY_INLINE void Sub16RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act,
                               float* y, RowSpan span) {
   const int64_t nsb = w.cols / quant::kQK;
-  __m256 sum[R];
-  for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_ps();
+  __m128 sum[R];
+  for (int r = 0; r < R; ++r) sum[r] = _mm_setzero_ps();
   TileSweep sweep = RowTileSweep(w, row, R, span, nsb);
   for (int64_t sb = 0; sb < nsb; ++sb) {
     const uint8_t* xblk = Q8ABlock(act, sb * kSubs);
@@ -367,10 +368,12 @@ HWY_INLINE void Sub16RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t
       Sub16Half<S, 1>(t, blk, xblk, xoff, p);
       const __m256 acc = _mm256_cvtepi32_ps(ScaledBlockSums(p, _mm_shuffle_epi8(S::Scales(blk), t.sc_lohi)));
       const __m256 dxd = _mm256_mul_ps(_mm256_set1_ps(Fp16ToFloat(LoadU16(blk + S::kD))), xd8);
-      sum[r] = _mm256_fmadd_ps(dxd, acc, sum[r]);
+      // Lane j of sum: blocks j mod 4 (the GEMM's 4 positions).
+      sum[r] = _mm_fmadd_ps(_mm256_castps256_ps128(dxd), _mm256_castps256_ps128(acc), sum[r]);
+      sum[r] = _mm_fmadd_ps(_mm256_extractf128_ps(dxd, 1), _mm256_extractf128_ps(acc, 1), sum[r]);
     }
   }
-  for (int r = 0; r < R; ++r) y[r] = HSum8f(sum[r]);
+  for (int r = 0; r < R; ++r) y[r] = HSum4f(sum[r]);
 }
 
 // ---- Q2_K: codes q in [0, 3], a 4-bit scale and min per 16 weights ----
@@ -513,8 +516,8 @@ void KGemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
 // signed codes q = u - off, so each 16-weight half h of an activation block gives
 // A_h = -128 sum q + sum (x + 128) q = sum x q exactly; then acc = sc_2j A_lo +
 // sc_2j+1 A_hi (|.| <= kQ6_KMaxBlockAcc), the integer the matvec forms, and s_j =
-// fma(d * x_d, float(acc), s_j) over 8 positions. Per row and super-block: d, then
-// the int8 scales and the corrections -128 sum q of its 16 halves, both in the
+// fma(d * x_d, float(acc), s_j) over 4 positions (block mod 4). Per row and
+// super-block: d, then the int8 scales and the corrections -128 sum q of its 16 halves, both in the
 // order of the matvec's vphaddd tree (index 8g + 4h + k: block 4g + k, half h).
 struct Sub16Super {
   float d;
@@ -530,15 +533,15 @@ HWY_NOINLINE Sub16Scratch& Sub16ScratchOfThread() {  // noinline: see common-inl
   return s;
 }
 
-// R rows x one token tile (PositionTile: 8 positions, the matvec's lanes).
+// R rows x one token tile (PositionTile: 4 positions, block mod 4, the matvec's lanes).
 template <class L, int R>
 HWY_INLINE void Sub16Tile(const int8_t* codes, const Sub16Super* sup, int64_t nblk, const uint8_t* xp, int nt,
                           float* y, int64_t y_stride, int64_t ra) {
   using P = LanePack<L, false>;
   const int64_t nsb = nblk / kSubs;
-  PositionTile<L, R, kSubs>(nblk, nt, y, y_stride, ra, [&](size_t b, auto jc, auto& s) HWY_ATTR {
+  PositionTile<L, R, 4>(nblk, nt, y, y_stride, ra, [&](size_t b, auto jc, auto& s) HWY_ATTR {
     constexpr int j = decltype(jc)::value;
-    constexpr int lo = 8 * (j / 4) + j % 4, hi = lo + 4;  // block j's halves in Sub16Super order
+    const int lo = 8 * static_cast<int>((b / 4) % 2) + j, hi = lo + 4;  // block b's halves in Sub16Super order
     const uint8_t* xb = xp + b * P::kBlockBytes;
     typename L::VI acc[R][2];
     for (int r = 0; r < R; ++r) {
@@ -605,7 +608,7 @@ inline constexpr int64_t kSub16GemmMinTokens = 5;
 template <class S, class L>
 void Sub16Gemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
                float* y, int64_t y_stride) {
-  constexpr int kRows = 2;
+  constexpr int kRows = 4;  // 4 rows x (2 int sums + 4 float positions) stay in registers
   const Tables t = MakeTables();
   const int64_t nsb = w.cols / quant::kQK, nblk = nsb * kSubs;
   const int64_t chunk = ChunkRows<kRows>(128 << 10, static_cast<size_t>(nblk) * 32);
@@ -704,7 +707,7 @@ struct Q6Generic {
 
 template <class S>
 float Sub16RowGeneric(const uint8_t* wrow, int64_t n, const uint8_t* act) {
-  float sum[kSubs] = {};
+  float sum[4] = {};
   alignas(64) int8_t codes[32];
   for (int64_t sb = 0; sb < n / quant::kQK; ++sb) {
     const uint8_t* blk = wrow + sb * S::kBytes;
@@ -714,10 +717,10 @@ float Sub16RowGeneric(const uint8_t* wrow, int64_t n, const uint8_t* act) {
       const uint8_t* xb = Q8ABlock(act, sb * kSubs + j);
       const int32_t acc = S::Scale(blk, 2 * j) * DotCodesI32(codes, Q8ACodes(xb), 16) +
                           S::Scale(blk, 2 * j + 1) * DotCodesI32(codes + 16, Q8ACodes(xb) + 16, 16);
-      sum[j] += (d * Q8AScale(xb)) * static_cast<float>(acc);
+      sum[j % 4] += (d * Q8AScale(xb)) * static_cast<float>(acc);
     }
   }
-  return SumLanes(sum);
+  return (sum[0] + sum[1]) + (sum[2] + sum[3]);
 }
 
 struct Q4_KRows {
