@@ -231,8 +231,9 @@ HWY_INLINE void AffineRowsAvx2(const Tables& t, const cpu::WeightView& w, int64_
 
 // The codes u in [0, 63] of activation blocks 4H .. 4H + 3 of the super-block at blk.
 struct Q6Sub16 {
-  static constexpr size_t kBytes = kQ6Bytes, kD = kQ6D;
+  static constexpr size_t kBytes = kQ6Bytes, kD = kQ6D, kDmin = 0;
   static constexpr int kOffset = 32;  // q = u - 32
+  static constexpr bool kMins = false;
   template <int H>
   static HWY_INLINE void Codes(const Tables& t, const uint8_t* blk, __m256i u[4]) {
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * H));
@@ -254,8 +255,9 @@ struct Q6Sub16 {
 // block j = 4H + k is u = ((qs[32 H + l] >> 2k) & 3) | bit j of hmask[l] as bit 2,
 // in [0, 7], q = u - 4.
 struct Q3Sub16 {
-  static constexpr size_t kBytes = sizeof(quant::BlockQ3_K), kD = offsetof(quant::BlockQ3_K, d);
+  static constexpr size_t kBytes = sizeof(quant::BlockQ3_K), kD = offsetof(quant::BlockQ3_K, d), kDmin = 0;
   static constexpr int kOffset = 4;
+  static constexpr bool kMins = false;
   static constexpr size_t kQs = offsetof(quant::BlockQ3_K, qs), kHmask = offsetof(quant::BlockQ3_K, hmask),
                           kScales = offsetof(quant::BlockQ3_K, scales);
   // Bit J of each hmask byte moved to bit 2 (16-bit shifts: bit 2 of a byte comes
@@ -380,20 +382,40 @@ HWY_INLINE void Sub16RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t
 // Per activation block the exact acc = sum_h sc_h sum q x and mins = sum_h mn_h sum
 // x over its two 16-weight halves h: the q x sums by the Q6_K tree above, the x
 // sums of each 16 made once per super-block for the rows (DotU8I8 by ones, the same
-// tree), both times their 4-bit fields in vpmulld; then sum += x_d * (d acc - dmin
-// mins) over 8 lanes (fmsub, FMA).
-constexpr size_t kQ2Bytes = sizeof(quant::BlockQ2_K), kQ2Scales = offsetof(quant::BlockQ2_K, scales),
-                 kQ2Qs = offsetof(quant::BlockQ2_K, qs), kQ2D = offsetof(quant::BlockQ2_K, d),
-                 kQ2Dmin = offsetof(quant::BlockQ2_K, dmin);
+// tree), both times their 4-bit fields in vpmulld; then x_d * (d acc - dmin mins)
+// (fmsub) added into 4 lanes (block mod 4, two FMAs: the GEMM's positions).
+struct Q2Sub16 {
+  static constexpr size_t kBytes = sizeof(quant::BlockQ2_K), kD = offsetof(quant::BlockQ2_K, d),
+                          kDmin = offsetof(quant::BlockQ2_K, dmin);
+  static constexpr size_t kScales = offsetof(quant::BlockQ2_K, scales), kQs = offsetof(quant::BlockQ2_K, qs);
+  static constexpr int kOffset = 0;  // q = u
+  static constexpr bool kMins = true;
+  template <int H>
+  static HWY_INLINE void Codes(const Tables& t, const uint8_t* blk, __m256i u[4]) {
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQs + 32 * H));
+    u[0] = _mm256_and_si256(q, t.c3);
+    u[1] = _mm256_and_si256(_mm256_srli_epi16(q, 2), t.c3);
+    u[2] = _mm256_and_si256(_mm256_srli_epi16(q, 4), t.c3);
+    u[3] = _mm256_and_si256(_mm256_srli_epi16(q, 6), t.c3);
+  }
+  // The 16 scales (low nibbles) and mins (high nibbles) in weight order.
+  static HWY_INLINE __m128i Scales(const uint8_t* blk) {
+    return _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kScales)), _mm_set1_epi8(15));
+  }
+  static HWY_INLINE __m128i Mins(const uint8_t* blk) {
+    return _mm_and_si128(_mm_srli_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kScales)), 4),
+                         _mm_set1_epi8(15));
+  }
+};
 
 template <int R>
 HWY_INLINE void Q2RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y,
                            RowSpan span) {
+  using S = Q2Sub16;
   const int64_t nsb = w.cols / quant::kQK;
-  __m256 sum[R];
-  for (int r = 0; r < R; ++r) sum[r] = _mm256_setzero_ps();
+  __m128 sum[R];
+  for (int r = 0; r < R; ++r) sum[r] = _mm_setzero_ps();
   TileSweep sweep = RowTileSweep(w, row, R, span, nsb);
-  const __m128i nib = _mm_set1_epi8(15);
   for (int64_t sb = 0; sb < nsb; ++sb) {
     const uint8_t* xblk = Q8ABlock(act, sb * kSubs);
     __m256 xd8, xs8;
@@ -406,27 +428,27 @@ HWY_INLINE void Q2RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t ro
     const __m256i xs16_0 = SixteenSums(xsum), xs16_1 = SixteenSums(xsum + 4);
     sweep.Step();
     for (int r = 0; r < R; ++r) {
-      const uint8_t* blk = w.row(row + r) + sb * kQ2Bytes;
+      const uint8_t* blk = w.row(row + r) + sb * S::kBytes;
       __m256i p[kSubs];
       for (int h = 0; h < 2; ++h) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kQ2Qs + 32 * h));
-        p[4 * h] = DotU8I8(_mm256_and_si256(q, t.c3), xq[4 * h]);
-        p[4 * h + 1] = DotU8I8(_mm256_and_si256(_mm256_srli_epi16(q, 2), t.c3), xq[4 * h + 1]);
-        p[4 * h + 2] = DotU8I8(_mm256_and_si256(_mm256_srli_epi16(q, 4), t.c3), xq[4 * h + 2]);
-        p[4 * h + 3] = DotU8I8(_mm256_and_si256(_mm256_srli_epi16(q, 6), t.c3), xq[4 * h + 3]);
+        __m256i u[4];
+        if (h == 0) {
+          S::Codes<0>(t, blk, u);
+        } else {
+          S::Codes<1>(t, blk, u);
+        }
+        for (int k = 0; k < 4; ++k) p[4 * h + k] = DotU8I8(u[k], xq[4 * h + k]);
       }
-      const __m128i sm = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kQ2Scales));
-      const __m128i sc_lh = _mm_shuffle_epi8(_mm_and_si128(sm, nib), t.sc_lohi);
-      const __m128i mn_lh = _mm_shuffle_epi8(_mm_and_si128(_mm_srli_epi16(sm, 4), nib), t.sc_lohi);
-      const __m256 acc = _mm256_cvtepi32_ps(ScaledBlockSums(p, sc_lh));
-      const __m256 mins = _mm256_cvtepi32_ps(ScaledSums(xs16_0, xs16_1, mn_lh));
-      const __m128 dm = Fp16Pair(LoadU16(blk + kQ2D), LoadU16(blk + kQ2Dmin));
+      const __m256 acc = _mm256_cvtepi32_ps(ScaledBlockSums(p, _mm_shuffle_epi8(S::Scales(blk), t.sc_lohi)));
+      const __m256 mins = _mm256_cvtepi32_ps(ScaledSums(xs16_0, xs16_1, _mm_shuffle_epi8(S::Mins(blk), t.sc_lohi)));
+      const __m128 dm = Fp16Pair(LoadU16(blk + S::kD), LoadU16(blk + S::kDmin));
       const __m256 inner = _mm256_fmsub_ps(_mm256_broadcastss_ps(dm), acc,
                                            _mm256_mul_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dm)), mins));
-      sum[r] = _mm256_fmadd_ps(xd8, inner, sum[r]);
+      sum[r] = _mm_fmadd_ps(_mm256_castps256_ps128(xd8), _mm256_castps256_ps128(inner), sum[r]);
+      sum[r] = _mm_fmadd_ps(_mm256_extractf128_ps(xd8, 1), _mm256_extractf128_ps(inner, 1), sum[r]);
     }
   }
-  for (int r = 0; r < R; ++r) y[r] = HSum8f(sum[r]);
+  for (int r = 0; r < R; ++r) y[r] = HSum4f(sum[r]);
 }
 
 // Rows(t, w, row, act, y) for R = 4 and R = 1.
@@ -520,8 +542,8 @@ void KGemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
 // super-block: d, then the int8 scales and the corrections -128 sum q of its 16 halves, both in the
 // order of the matvec's vphaddd tree (index 8g + 4h + k: block 4g + k, half h).
 struct Sub16Super {
-  float d;
-  int32_t sc[16], corr[16];
+  float d, dmin;                    // dmin, mn: Q2_K only
+  int32_t sc[16], corr[16], mn[16];
 };
 struct Sub16Scratch {
   std::vector<uint8_t> x;         // packed token tiles
@@ -534,7 +556,9 @@ HWY_NOINLINE Sub16Scratch& Sub16ScratchOfThread() {  // noinline: see common-inl
 }
 
 // R rows x one token tile (PositionTile: 4 positions, block mod 4, the matvec's lanes).
-template <class L, int R>
+// Q2_K (S::kMins) also needs the activation sum of each 16 weights per token: from
+// the packed x + 128 by vpdpbusd with ones, once for the R rows, less 16 * 128.
+template <class S, class L, int R>
 HWY_INLINE void Sub16Tile(const int8_t* codes, const Sub16Super* sup, int64_t nblk, const uint8_t* xp, int nt,
                           float* y, int64_t y_stride, int64_t ra) {
   using P = LanePack<L, false>;
@@ -543,6 +567,15 @@ HWY_INLINE void Sub16Tile(const int8_t* codes, const Sub16Super* sup, int64_t nb
     constexpr int j = decltype(jc)::value;
     const int lo = 8 * static_cast<int>((b / 4) % 2) + j, hi = lo + 4;  // block b's halves in Sub16Super order
     const uint8_t* xb = xp + b * P::kBlockBytes;
+    typename L::VI xsum[2];
+    if constexpr (S::kMins) {
+      for (int h = 0; h < 2; ++h) {
+        xsum[h] = L::Set1(-16 * 128);
+        for (int q = 4 * h; q < 4 * h + 4; ++q) {
+          xsum[h] = L::Dot(xsum[h], L::Load(xb + P::kQuadBytes * q), L::Set1(0x01010101));
+        }
+      }
+    }
     typename L::VI acc[R][2];
     for (int r = 0; r < R; ++r) {
       const Sub16Super& p = sup[r * nsb + static_cast<int64_t>(b / kSubs)];
@@ -562,7 +595,13 @@ HWY_INLINE void Sub16Tile(const int8_t* codes, const Sub16Super* sup, int64_t nb
     for (int r = 0; r < R; ++r) {
       const Sub16Super& p = sup[r * nsb + static_cast<int64_t>(b / kSubs)];
       const typename L::VI a = L::AddI(L::MulLo(acc[r][0], L::Set1(p.sc[lo])), L::MulLo(acc[r][1], L::Set1(p.sc[hi])));
-      s[r][j] = L::Fma(L::Mul(L::Set1F(p.d), xd), L::ToF(a), s[r][j]);
+      if constexpr (S::kMins) {  // x_d * (d acc - dmin mins), as Q2RowsAvx2
+        const typename L::VI mins =
+            L::AddI(L::MulLo(xsum[0], L::Set1(p.mn[lo])), L::MulLo(xsum[1], L::Set1(p.mn[hi])));
+        s[r][j] = L::Fma(xd, L::Fmsub(L::Set1F(p.d), L::ToF(a), L::Mul(L::Set1F(p.dmin), L::ToF(mins))), s[r][j]);
+      } else {
+        s[r][j] = L::Fma(L::Mul(L::Set1F(p.d), xd), L::ToF(a), s[r][j]);
+      }
     }
   });
 }
@@ -598,6 +637,12 @@ HWY_INLINE void Sub16GemmRow(const Tables& t, const uint8_t* row, int64_t nsb, i
     const __m128i sc_lh = _mm_shuffle_epi8(S::Scales(blk), t.sc_lohi);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.sc), _mm256_cvtepi8_epi32(sc_lh));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.sc + 8), _mm256_cvtepi8_epi32(_mm_srli_si128(sc_lh, 8)));
+    if constexpr (S::kMins) {
+      p.dmin = Fp16ToFloat(LoadU16(blk + S::kDmin));
+      const __m128i mn_lh = _mm_shuffle_epi8(S::Mins(blk), t.sc_lohi);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.mn), _mm256_cvtepi8_epi32(mn_lh));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.mn + 8), _mm256_cvtepi8_epi32(_mm_srli_si128(mn_lh, 8)));
+    }
     int8_t* c = codes + sb * kSubs * 32;
     Sub16GemmGroup<S, 0>(t, blk, c, p);
     Sub16GemmGroup<S, 1>(t, blk, c, p);
@@ -624,7 +669,7 @@ void Sub16Gemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* 
         }
       },
       [&](auto rows, int64_t r, int64_t c0, const uint8_t* xp, int nt, float* yt) HWY_ATTR {
-        Sub16Tile<L, decltype(rows)::value>(sc.codes.data() + static_cast<size_t>((r - c0) * nblk) * 32,
+        Sub16Tile<S, L, decltype(rows)::value>(sc.codes.data() + static_cast<size_t>((r - c0) * nblk) * 32,
                                             sc.super.data() + static_cast<size_t>((r - c0) * nsb), nblk, xp, nt, yt,
                                             y_stride, r);
       });
@@ -790,6 +835,7 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
 #if HWY_TARGET == HWY_AVX3_DL
   if (w.type == DType::kQ4_K) return KGemm<Q4_KLayout>(w, r0, r1, act, act_stride, m, y, y_stride);
   if (w.type == DType::kQ5_K) return KGemm<Q5_KLayout>(w, r0, r1, act, act_stride, m, y, y_stride);
+  if (w.type == DType::kQ2_K && Sub16MatMul<Q2Sub16>(w, r0, r1, act, act_stride, m, y, y_stride)) return;
   if (w.type == DType::kQ3_K && Sub16MatMul<Q3Sub16>(w, r0, r1, act, act_stride, m, y, y_stride)) return;
   if (w.type == DType::kQ6_K && Sub16MatMul<Q6Sub16>(w, r0, r1, act, act_stride, m, y, y_stride)) return;
 #elif SEPTET_SIMD_X86
