@@ -302,6 +302,7 @@ struct Q3Sub16 {
 // x_2i+1) per int16 lane.
 template <class S>
 HWY_INLINE __m256i OffsetSums(const Tables& t, const uint8_t* xblk, int j) {
+  static_assert(S::kOffset == 32 || S::kOffset == 4);
   const __m256i off = S::kOffset == 32 ? t.c32 : t.c4;
 #if HWY_TARGET == HWY_AVX3_DL
   return _mm256_sub_epi32(_mm256_setzero_si256(), Dpbusd256(_mm256_setzero_si256(), off, LoadQ8ACodes(xblk, j)));
@@ -429,16 +430,10 @@ HWY_INLINE void Q2RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t ro
     sweep.Step();
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w.row(row + r) + sb * S::kBytes;
-      __m256i p[kSubs];
-      for (int h = 0; h < 2; ++h) {
-        __m256i u[4];
-        if (h == 0) {
-          S::Codes<0>(t, blk, u);
-        } else {
-          S::Codes<1>(t, blk, u);
-        }
-        for (int k = 0; k < 4; ++k) p[4 * h + k] = DotU8I8(u[k], xq[4 * h + k]);
-      }
+      __m256i u[kSubs], p[kSubs];
+      S::Codes<0>(t, blk, u);
+      S::Codes<1>(t, blk, u + 4);
+      for (int j = 0; j < kSubs; ++j) p[j] = DotU8I8(u[j], xq[j]);
       const __m256 acc = _mm256_cvtepi32_ps(ScaledBlockSums(p, _mm_shuffle_epi8(S::Scales(blk), t.sc_lohi)));
       const __m256 mins = _mm256_cvtepi32_ps(ScaledSums(xs16_0, xs16_1, _mm_shuffle_epi8(S::Mins(blk), t.sc_lohi)));
       const __m128 dm = Fp16Pair(LoadU16(blk + S::kD), LoadU16(blk + S::kDmin));
@@ -534,13 +529,14 @@ void KGemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
                            });
 }
 #if HWY_TARGET == HWY_AVX3_DL
-// Q3_K / Q6_K: the activations packed as codes + 128 (unsigned) against the row's
-// signed codes q = u - off, so each 16-weight half h of an activation block gives
-// A_h = -128 sum q + sum (x + 128) q = sum x q exactly; then acc = sc_2j A_lo +
-// sc_2j+1 A_hi (|.| <= kQ6_KMaxBlockAcc), the integer the matvec forms, and s_j =
-// fma(d * x_d, float(acc), s_j) over 4 positions (block mod 4). Per row and
-// super-block: d, then the int8 scales and the corrections -128 sum q of its 16 halves, both in the
-// order of the matvec's vphaddd tree (index 8g + 4h + k: block 4g + k, half h).
+// Q2_K / Q3_K / Q6_K: the activations packed as codes + 128 (unsigned) against the
+// row's signed codes q = u - off, so each 16-weight half h of an activation block
+// gives A_h = -128 sum q + sum (x + 128) q = sum x q exactly; then acc = sc_2j A_lo
+// + sc_2j+1 A_hi (|.| <= kQ6_KMaxBlockAcc), the integer the matvec forms, and s_j =
+// fma(d * x_d, float(acc), s_j) over 4 positions (block mod 4; Q2_K: the mins term
+// too, Sub16Tile). Per row and super-block: d, then the int8 scales and the
+// corrections -128 sum q of its 16 halves, both in the order of the matvec's
+// vphaddd tree (index 8g + 4h + k: block 4g + k, half h).
 struct Sub16Super {
   float d, dmin;                    // dmin, mn: Q2_K only
   int32_t sc[16], corr[16], mn[16];
@@ -675,9 +671,10 @@ void Sub16Gemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* 
       });
 }
 
-// Q3_K / Q6_K: 16 tokens a tile from 9 tokens, 8 from kSub16GemmMinTokens; below
-// that the matvec per token (simd_kernels_bench MatMul_Q6_K 2048 x 2048, one Zen 4
-// core: the 8-token tile 0.66-0.74 ms however full, the matvec about 0.14 ms a token).
+// Q2_K / Q3_K / Q6_K: 16 tokens a tile from 9 tokens, 8 from kSub16GemmMinTokens;
+// below that the matvec per token (simd_kernels_bench MatMul_Q6_K 2048 x 2048, one
+// Zen 4 core, 2-row tiles: the 8-token tile 0.66-0.74 ms however full, the matvec
+// about 0.14 ms a token).
 template <class S>
 bool Sub16MatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                  int64_t m, float* y, int64_t y_stride) {
@@ -729,7 +726,9 @@ struct Q3Generic {
   static void Codes(const uint8_t* blk, int j, int8_t* q) {
     const uint8_t* qs = blk + offsetof(quant::BlockQ3_K, qs) + 32 * (j / 4);
     const uint8_t* hm = blk + offsetof(quant::BlockQ3_K, hmask);
-    for (int l = 0; l < 32; ++l) q[l] = static_cast<int8_t>(((qs[l] >> (2 * (j % 4))) & 3) + ((hm[l] >> j) & 1) * 4 - 4);
+    for (int l = 0; l < 32; ++l) {
+      q[l] = static_cast<int8_t>(((qs[l] >> (2 * (j % 4))) & 3) + ((hm[l] >> j) & 1) * 4 - 4);
+    }
   }
   static int Scale(const uint8_t* blk, int s) {
     const uint8_t* sc = blk + offsetof(quant::BlockQ3_K, scales);
@@ -827,7 +826,7 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   }
 }
 
-// Prefill: Q3_K / Q4_K / Q5_K / Q6_K on AVX3_DL take the VNNI GEMM, Q4_K / Q5_K on AVX2 /
+// Prefill: Q2_K / Q3_K / Q4_K / Q5_K / Q6_K on AVX3_DL take the VNNI GEMM, Q4_K / Q5_K on AVX2 /
 // AVX3 the Lanes8U GEMM from kCodesMinTokens tokens; otherwise the matvec is re-run
 // per token over 4-row tiles (MatVec == MatMul per token, bit for bit, on every path).
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
