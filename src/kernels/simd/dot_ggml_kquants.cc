@@ -151,11 +151,11 @@ HWY_INLINE void LoadQ8AMeta8(const uint8_t* xblk, __m256* xd8, __m256* xs8) {
 
 HWY_INLINE __m256i Combine(__m128i lo, __m128i hi) { return _mm256_set_m128i(hi, lo); }
 
-// Fixed-order horizontal sum of 8 lanes: ((0+1)+(2+3)) + ((4+5)+(6+7)).
-HWY_INLINE float HSum8f(__m256 s) {
-  alignas(32) float v[8];
-  _mm256_store_ps(v, s);
-  return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+// sum + a * b of the 8 blocks of a super-block into 4 lanes: block j and then
+// block j + 4 into lane j (block mod 4, the GEMM tiles' positions), two FMAs.
+HWY_INLINE __m128 AddBlockTerms(__m256 a, __m256 b, __m128 sum) {
+  sum = _mm_fmadd_ps(_mm256_castps256_ps128(a), _mm256_castps256_ps128(b), sum);
+  return _mm_fmadd_ps(_mm256_extractf128_ps(a, 1), _mm256_extractf128_ps(b, 1), sum);
 }
 
 // ---- Q4_K / Q5_K ----
@@ -219,9 +219,7 @@ HWY_INLINE void AffineRowsAvx2(const Tables& t, const cpu::WeightView& w, int64_
       SubPair<L, 3>(t, blk, qh, xblk, p);
       const __m256 acc = _mm256_cvtepi32_ps(Combine(HSum4x8(p[0], p[1], p[2], p[3]), HSum4x8(p[4], p[5], p[6], p[7])));
       const __m256 inner = _mm256_fmsub_ps(dl8, acc, _mm256_mul_ps(ml8, xs8));
-      // Lane j of sum: sub-blocks j mod 4 (the GEMM's 4 positions, KAffine).
-      sum[r] = _mm_fmadd_ps(_mm256_castps256_ps128(xd8), _mm256_castps256_ps128(inner), sum[r]);
-      sum[r] = _mm_fmadd_ps(_mm256_extractf128_ps(xd8, 1), _mm256_extractf128_ps(inner, 1), sum[r]);
+      sum[r] = AddBlockTerms(xd8, inner, sum[r]);
     }
   }
   for (int r = 0; r < R; ++r) y[r] = HSum4f(sum[r]);
@@ -371,9 +369,7 @@ HWY_INLINE void Sub16RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t
       Sub16Half<S, 1>(t, blk, xblk, xoff, p);
       const __m256 acc = _mm256_cvtepi32_ps(ScaledBlockSums(p, _mm_shuffle_epi8(S::Scales(blk), t.sc_lohi)));
       const __m256 dxd = _mm256_mul_ps(_mm256_set1_ps(Fp16ToFloat(LoadU16(blk + S::kD))), xd8);
-      // Lane j of sum: blocks j mod 4 (the GEMM's 4 positions).
-      sum[r] = _mm_fmadd_ps(_mm256_castps256_ps128(dxd), _mm256_castps256_ps128(acc), sum[r]);
-      sum[r] = _mm_fmadd_ps(_mm256_extractf128_ps(dxd, 1), _mm256_extractf128_ps(acc, 1), sum[r]);
+      sum[r] = AddBlockTerms(dxd, acc, sum[r]);
     }
   }
   for (int r = 0; r < R; ++r) y[r] = HSum4f(sum[r]);
@@ -439,8 +435,7 @@ HWY_INLINE void Q2RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t ro
       const __m128 dm = Fp16Pair(LoadU16(blk + S::kD), LoadU16(blk + S::kDmin));
       const __m256 inner = _mm256_fmsub_ps(_mm256_broadcastss_ps(dm), acc,
                                            _mm256_mul_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dm)), mins));
-      sum[r] = _mm_fmadd_ps(_mm256_castps256_ps128(xd8), _mm256_castps256_ps128(inner), sum[r]);
-      sum[r] = _mm_fmadd_ps(_mm256_extractf128_ps(xd8, 1), _mm256_extractf128_ps(inner, 1), sum[r]);
+      sum[r] = AddBlockTerms(xd8, inner, sum[r]);
     }
   }
   for (int r = 0; r < R; ++r) y[r] = HSum4f(sum[r]);
