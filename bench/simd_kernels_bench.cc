@@ -167,6 +167,15 @@ void BM_MatVec_Q4_K_simd(benchmark::State& s) { MatVec(s, DType::kQ4_K, true); }
 BENCHMARK(BM_MatVec_Q4_K_simd)->Args({5632, 2048})->Apply(Common);
 void BM_MatVec_Q5_K_simd(benchmark::State& s) { MatVec(s, DType::kQ5_K, true); }
 BENCHMARK(BM_MatVec_Q5_K_simd)->Args({5632, 2048})->Apply(Common);
+// Q2_K, Q3_K, IQ4_NL / IQ4_XS: the bulk of llama.cpp's Q2_K, Q3_K_S / Q3_K_M and IQ4 files.
+void BM_MatVec_Q2_K_simd(benchmark::State& s) { MatVec(s, DType::kQ2_K, true); }
+BENCHMARK(BM_MatVec_Q2_K_simd)->Args({5632, 2048})->Apply(Common);
+void BM_MatVec_Q3_K_simd(benchmark::State& s) { MatVec(s, DType::kQ3_K, true); }
+BENCHMARK(BM_MatVec_Q3_K_simd)->Args({5632, 2048})->Apply(Common);
+void BM_MatVec_IQ4_NL_simd(benchmark::State& s) { MatVec(s, DType::kIQ4_NL, true); }
+BENCHMARK(BM_MatVec_IQ4_NL_simd)->Args({5632, 2048})->Apply(Common);
+void BM_MatVec_IQ4_XS_simd(benchmark::State& s) { MatVec(s, DType::kIQ4_XS, true); }
+BENCHMARK(BM_MatVec_IQ4_XS_simd)->Args({5632, 2048})->Apply(Common);
 void BM_MatVec_F32_repacked_simd(benchmark::State& s) { MatVec(s, DType::kF32, true, true); }
 BENCHMARK(BM_MatVec_F32_repacked_simd)->Args({2048, 2048})->Args({576, 1536})->Apply(Common);
 void BM_MatVec_F32_simd(benchmark::State& s) { MatVec(s, DType::kF32, true); }
@@ -202,6 +211,9 @@ void BM_MatMul_Q4_0_simd(benchmark::State& s) { MatMul(s, DType::kQ4_0, false); 
 void BM_MatMul_Q4_K_simd(benchmark::State& s) { MatMul(s, DType::kQ4_K, false); }
 void BM_MatMul_Q5_K_simd(benchmark::State& s) { MatMul(s, DType::kQ5_K, false); }
 void BM_MatMul_Q6_K_simd(benchmark::State& s) { MatMul(s, DType::kQ6_K, false); }
+void BM_MatMul_Q2_K_simd(benchmark::State& s) { MatMul(s, DType::kQ2_K, false); }
+void BM_MatMul_Q3_K_simd(benchmark::State& s) { MatMul(s, DType::kQ3_K, false); }
+void BM_MatMul_IQ4_XS_simd(benchmark::State& s) { MatMul(s, DType::kIQ4_XS, false); }
 BENCHMARK(BM_MatMul_Q3P5_simd)->Args({2048, 2048, 64})->Apply(Common);
 BENCHMARK(BM_MatMul_Q3P5_NL_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_NL_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Args({1536, 576, 64})->Apply(Common);
@@ -213,6 +225,9 @@ BENCHMARK(BM_MatMul_Q4_0_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->A
 BENCHMARK(BM_MatMul_Q4_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
 BENCHMARK(BM_MatMul_Q5_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
 BENCHMARK(BM_MatMul_Q6_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 5})->Args({32000, 2048, 8})->Apply(Common);
+BENCHMARK(BM_MatMul_Q2_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
+BENCHMARK(BM_MatMul_Q3_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
+BENCHMARK(BM_MatMul_IQ4_XS_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
 BENCHMARK(BM_MatMul_F32_simd)->Args({2048, 2048, 64})->Args({1536, 576, 512})->Args({576, 1536, 512})->Args({576, 576, 512})->Apply(Common);
 BENCHMARK(BM_MatMul_F32_repacked_simd)->Args({2048, 2048, 64})->Args({1536, 576, 512})->Args({576, 1536, 512})->Args({576, 576, 512})->Apply(Common);
 

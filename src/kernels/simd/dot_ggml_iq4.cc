@@ -112,13 +112,14 @@ HWY_INLINE void NlGroup(const Tables& t, const cpu::WeightView& w, int64_t row, 
   for (int r = 0; r < R; ++r) {
     const uint8_t* wb = w.row(row + r) + b0 * kNlBytes;
     __m256i p[4];
-    alignas(16) uint16_t d16[8] = {};
+    int16_t d16[4] = {0, 0, 0, 0};  // fp16 bits; built in a register below (a store and a
+                                    // vector reload of them stalled on store forwarding)
     for (int j = 0; j < 4; ++j) {
       p[j] = j < cnt ? LevelDot(t, wb + j * kNlBytes + kNlQs, x[j], ax[j]) : _mm256_setzero_si256();
-      if (j < cnt) d16[j] = LoadU16(wb + j * kNlBytes);
+      if (j < cnt) d16[j] = static_cast<int16_t>(LoadU16(wb + j * kNlBytes));
     }
     const __m128 acc = _mm_cvtepi32_ps(HSum4x8(p[0], p[1], p[2], p[3]));
-    const __m128 d4 = _mm_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(d16)));
+    const __m128 d4 = _mm_cvtph_ps(_mm_setr_epi16(d16[0], d16[1], d16[2], d16[3], 0, 0, 0, 0));
     sum[r] = _mm_fmadd_ps(_mm_mul_ps(d4, xd4), acc, sum[r]);
   }
 }
