@@ -344,8 +344,9 @@ HWY_INLINE void SubDots(const uint8_t* codes, size_t row_stride, const uint8_t* 
   }
 }
 
-// R rows x one token tile (PositionTile; Q4_K's GEMM, 8 positions, ran at 0.55x
-// Q4_0's on AMD Zen 4 while its sums lived on the stack).
+// R rows x one token tile (PositionTile; Q4_K's GEMM ran at 0.55x Q4_0's on AMD
+// Zen 4 while its sums lived on the stack, and its 8 positions in 2-row tiles
+// spilled 16 float sums: 72 GMAC/s a core, 108 with 4 positions in 4-row tiles).
 template <class L, int R, class F>
 HWY_INLINE void CodesTile(const uint8_t* codes, const float* dm, int64_t nsub, const uint8_t* xp, int nt, float* y,
                           int64_t y_stride, int64_t ra) {
