@@ -1,5 +1,8 @@
 #include "quant/ggml_iq4.h"
 
+#include <cstddef>
+#include <cstring>
+
 #include "core/half.h"
 #include "quant/ggml_util.h"
 #include "quant/q8_act.h"
@@ -17,9 +20,7 @@ void DecodeNibbles(float d, const uint8_t* qs, float* out) {
 
 void DecodeIQ4_NL(const BlockIQ4_NL& b, float* out) { DecodeNibbles(Fp16ToFloat(b.d), b.qs, out); }
 
-int XsScale(const BlockIQ4_XS& b, int ib) {
-  return ((b.scales_l[ib / 2] >> (4 * (ib % 2))) & 15) | ((b.scales_h >> (2 * ib)) & 3) << 4;
-}
+int XsScale(const BlockIQ4_XS& b, int ib) { return IQ4_XSScale(reinterpret_cast<const uint8_t*>(&b), ib); }
 
 void DecodeIQ4_XS(const BlockIQ4_XS& b, float* out) {
   const float d = Fp16ToFloat(b.d);
@@ -40,6 +41,12 @@ int32_t LevelDot(const uint8_t* qs, const BlockQ8A& xb) {
 }
 
 }  // namespace
+
+int IQ4_XSScale(const uint8_t* block, int ib) {
+  uint16_t high;
+  std::memcpy(&high, block + offsetof(BlockIQ4_XS, scales_h), 2);
+  return ((block[offsetof(BlockIQ4_XS, scales_l) + ib / 2] >> (4 * (ib % 2))) & 15) | ((high >> (2 * ib)) & 3) << 4;
+}
 
 size_t IQ4_NLRowBytesFn(int64_t n) { return ggml::RowBytes<BlockIQ4_NL>(n, kIq4NlBlockSize); }
 void IQ4_NLDequantizeRow(const void* src, float* dst, int64_t n) {

@@ -64,5 +64,7 @@ float IQ4_NLVecDot(int64_t n, const void* w_row, const void* act_row);
 size_t IQ4_XSRowBytesFn(int64_t n);
 void IQ4_XSDequantizeRow(const void* src, float* dst, int64_t n);
 float IQ4_XSVecDot(int64_t n, const void* w_row, const void* act_row);
+// The 6-bit scale (0..63, before - 32) of sub-block ib (0..7) of the IQ4_XS block at `block` (any alignment).
+int IQ4_XSScale(const uint8_t* block, int ib);
 
 }  // namespace septet::quant

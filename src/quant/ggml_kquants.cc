@@ -30,12 +30,6 @@ void DecodeQ2_K(const BlockQ2_K& b, float* out) {
   }
 }
 
-int Q3_KScale(const uint8_t* scales, int s) {
-  const int low = s < 8 ? scales[s] & 15 : scales[s - 8] >> 4;
-  const int high = (scales[8 + s % 4] >> (2 * (s / 4))) & 3;
-  return (low | high << 4) - 32;
-}
-
 void DecodeQ3_K(const BlockQ3_K& b, float* out) {
   const float d = Fp16ToFloat(b.d);
   for (int s = 0; s < kQK / 16; ++s) {
@@ -255,6 +249,12 @@ int Q6_KCode(const BlockQ6_K& b, int e) {
   const int low = (b.ql[64 * h + r % 64] >> (4 * (r / 64))) & 15;
   const int high = (b.qh[32 * h + r % 32] >> (2 * (r / 32))) & 3;
   return low | high << 4;
+}
+
+int Q3_KScale(const uint8_t* scales, int s) {
+  const int low = s < 8 ? scales[s] & 15 : scales[s - 8] >> 4;
+  const int high = (scales[8 + s % 4] >> (2 * (s / 4))) & 3;
+  return (low | high << 4) - 32;
 }
 
 void KQuantScaleMin(const uint8_t* scales, int j, int* sc, int* mn) {

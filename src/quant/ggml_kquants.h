@@ -124,6 +124,8 @@ static_assert(kQ4_KBitsPerWeight == 4.5 && kQ5_KBitsPerWeight == 5.5 && kQ6_KBit
 
 // Q4_K / Q5_K: the 6-bit scale and min of sub-block j (0..7) from scales[12].
 void KQuantScaleMin(const uint8_t* scales, int j, int* sc, int* mn);
+// Q3_K: the 6-bit scale of 16-weight group s (0..15) from scales[12], less 32.
+int Q3_KScale(const uint8_t* scales, int s);
 
 // Q6_K: the 6-bit code (0..63, the stored value before - 32) of weight e.
 int Q6_KCode(const BlockQ6_K& b, int e);

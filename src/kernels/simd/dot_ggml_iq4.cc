@@ -62,10 +62,7 @@ static_assert(offsetof(quant::BlockIQ4_NL, d) == 0 && offsetof(quant::BlockIQ4_X
 static_assert(quant::kIq4NlBlockSize == quant::kQ8ABlockSize && kXsSubs == 8);
 
 // The 6-bit scale of IQ4_XS sub-block ib, less 32 (quant::IQ4_XSVecDot's).
-HWY_INLINE int XsScale(const uint8_t* blk, int ib) {
-  const int low = (blk[kXsScalesL + ib / 2] >> (4 * (ib % 2))) & 15;
-  return (low | ((LoadU16(blk + kXsScalesH) >> (2 * ib)) & 3) << 4) - 32;
-}
+HWY_INLINE int XsScale(const uint8_t* blk, int ib) { return quant::IQ4_XSScale(blk, ib) - 32; }
 
 #if SEPTET_SIMD_X86
 

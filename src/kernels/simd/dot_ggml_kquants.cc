@@ -340,14 +340,24 @@ HWY_INLINE void Sub16Half(const Tables& t, const uint8_t* blk, const uint8_t* xb
     // sum (u - off) x per 4 weights (lanes 0-3 the sub-block 2j, 4-7 2j + 1),
     // scaled after the reduction below. AVX3_DL: vpdpbusd from -off sum x; else
     // vpmaddubsw pair sums (<= 16002) less off x (int16, exact), paired by vpmaddwd.
+    // With no offset (Q2_K), DotU8I8 alone.
+    if constexpr (S::kOffset == 0) {
+      p[j] = DotU8I8(u[k], LoadQ8ACodes(xblk, j));
+    } else {
 #if HWY_TARGET == HWY_AVX3_DL
-    p[j] = Dpbusd256(xoff[j], u[k], LoadQ8ACodes(xblk, j));
+      p[j] = Dpbusd256(xoff[j], u[k], LoadQ8ACodes(xblk, j));
 #else
-    p[j] = _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(u[k], LoadQ8ACodes(xblk, j)), xoff[j]), t.one16);
+      p[j] = _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(u[k], LoadQ8ACodes(xblk, j)), xoff[j]), t.one16);
 #endif
+    }
   }
 }
 
+// Q3_K / Q6_K: x_d d (sum of the scaled 16-weight sums) per activation block;
+// Q2_K (S::kMins): x_d (d acc - dmin mins), the activation sums of each 16
+// weights made once per super-block for the rows (DotU8I8 by ones, the same tree)
+// and scaled by the 4-bit mins in vpmulld as acc by the scales. Either term is
+// added into 4 lanes (block mod 4, two FMAs: the GEMM's positions).
 template <class S, int R>
 HWY_INLINE void Sub16RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act,
                               float* y, RowSpan span) {
@@ -359,8 +369,15 @@ HWY_INLINE void Sub16RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t
     const uint8_t* xblk = Q8ABlock(act, sb * kSubs);
     __m256 xd8, xs8;
     LoadQ8AMeta8(xblk, &xd8, &xs8);
-    __m256i xoff[kSubs];
-    for (int j = 0; j < kSubs; ++j) xoff[j] = OffsetSums<S>(t, xblk, j);
+    __m256i xoff[kSubs], xs16[2];
+    if constexpr (S::kMins) {
+      __m256i xsum[kSubs];
+      for (int j = 0; j < kSubs; ++j) xsum[j] = DotU8I8(t.one8, LoadQ8ACodes(xblk, j));
+      xs16[0] = SixteenSums(xsum);
+      xs16[1] = SixteenSums(xsum + 4);
+    } else {
+      for (int j = 0; j < kSubs; ++j) xoff[j] = OffsetSums<S>(t, xblk, j);
+    }
     sweep.Step();
     for (int r = 0; r < R; ++r) {
       const uint8_t* blk = w.row(row + r) + sb * S::kBytes;
@@ -368,8 +385,17 @@ HWY_INLINE void Sub16RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t
       Sub16Half<S, 0>(t, blk, xblk, xoff, p);
       Sub16Half<S, 1>(t, blk, xblk, xoff, p);
       const __m256 acc = _mm256_cvtepi32_ps(ScaledBlockSums(p, _mm_shuffle_epi8(S::Scales(blk), t.sc_lohi)));
-      const __m256 dxd = _mm256_mul_ps(_mm256_set1_ps(Fp16ToFloat(LoadU16(blk + S::kD))), xd8);
-      sum[r] = AddBlockTerms(dxd, acc, sum[r]);
+      if constexpr (S::kMins) {
+        const __m256 mins =
+            _mm256_cvtepi32_ps(ScaledSums(xs16[0], xs16[1], _mm_shuffle_epi8(S::Mins(blk), t.sc_lohi)));
+        const __m128 dm = Fp16Pair(LoadU16(blk + S::kD), LoadU16(blk + S::kDmin));
+        const __m256 inner = _mm256_fmsub_ps(_mm256_broadcastss_ps(dm), acc,
+                                             _mm256_mul_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dm)), mins));
+        sum[r] = AddBlockTerms(xd8, inner, sum[r]);
+      } else {
+        const __m256 dxd = _mm256_mul_ps(_mm256_set1_ps(Fp16ToFloat(LoadU16(blk + S::kD))), xd8);
+        sum[r] = AddBlockTerms(dxd, acc, sum[r]);
+      }
     }
   }
   for (int r = 0; r < R; ++r) y[r] = HSum4f(sum[r]);
@@ -377,10 +403,7 @@ HWY_INLINE void Sub16RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t
 
 // ---- Q2_K: codes q in [0, 3], a 4-bit scale and min per 16 weights ----
 // Per activation block the exact acc = sum_h sc_h sum q x and mins = sum_h mn_h sum
-// x over its two 16-weight halves h: the q x sums by the Q6_K tree above, the x
-// sums of each 16 made once per super-block for the rows (DotU8I8 by ones, the same
-// tree), both times their 4-bit fields in vpmulld; then x_d * (d acc - dmin mins)
-// (fmsub) added into 4 lanes (block mod 4, two FMAs: the GEMM's positions).
+// x over its two 16-weight halves h (Sub16RowsAvx2 with S::kMins).
 struct Q2Sub16 {
   static constexpr size_t kBytes = sizeof(quant::BlockQ2_K), kD = offsetof(quant::BlockQ2_K, d),
                           kDmin = offsetof(quant::BlockQ2_K, dmin);
@@ -405,42 +428,6 @@ struct Q2Sub16 {
   }
 };
 
-template <int R>
-HWY_INLINE void Q2RowsAvx2(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y,
-                           RowSpan span) {
-  using S = Q2Sub16;
-  const int64_t nsb = w.cols / quant::kQK;
-  __m128 sum[R];
-  for (int r = 0; r < R; ++r) sum[r] = _mm_setzero_ps();
-  TileSweep sweep = RowTileSweep(w, row, R, span, nsb);
-  for (int64_t sb = 0; sb < nsb; ++sb) {
-    const uint8_t* xblk = Q8ABlock(act, sb * kSubs);
-    __m256 xd8, xs8;
-    LoadQ8AMeta8(xblk, &xd8, &xs8);
-    __m256i xq[kSubs], xsum[kSubs];
-    for (int j = 0; j < kSubs; ++j) {
-      xq[j] = LoadQ8ACodes(xblk, j);
-      xsum[j] = DotU8I8(t.one8, xq[j]);
-    }
-    const __m256i xs16_0 = SixteenSums(xsum), xs16_1 = SixteenSums(xsum + 4);
-    sweep.Step();
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* blk = w.row(row + r) + sb * S::kBytes;
-      __m256i u[kSubs], p[kSubs];
-      S::Codes<0>(t, blk, u);
-      S::Codes<1>(t, blk, u + 4);
-      for (int j = 0; j < kSubs; ++j) p[j] = DotU8I8(u[j], xq[j]);
-      const __m256 acc = _mm256_cvtepi32_ps(ScaledBlockSums(p, _mm_shuffle_epi8(S::Scales(blk), t.sc_lohi)));
-      const __m256 mins = _mm256_cvtepi32_ps(ScaledSums(xs16_0, xs16_1, _mm_shuffle_epi8(S::Mins(blk), t.sc_lohi)));
-      const __m128 dm = Fp16Pair(LoadU16(blk + S::kD), LoadU16(blk + S::kDmin));
-      const __m256 inner = _mm256_fmsub_ps(_mm256_broadcastss_ps(dm), acc,
-                                           _mm256_mul_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dm)), mins));
-      sum[r] = AddBlockTerms(xd8, inner, sum[r]);
-    }
-  }
-  for (int r = 0; r < R; ++r) y[r] = HSum4f(sum[r]);
-}
-
 // Rows(t, w, row, act, y) for R = 4 and R = 1.
 struct Q4_KRows {
   template <int R>
@@ -464,13 +451,7 @@ struct Sub16Rows {
     Sub16RowsAvx2<S, R>(t, w, row, act, y, span);
   }
 };
-struct Q2_KRows {
-  template <int R>
-  static void Run(const Tables& t, const cpu::WeightView& w, int64_t row, const uint8_t* act, float* y,
-                  RowSpan span) {
-    Q2RowsAvx2<R>(t, w, row, act, y, span);
-  }
-};
+using Q2_KRows = Sub16Rows<Q2Sub16>;
 using Q3_KRows = Sub16Rows<Q3Sub16>;
 using Q6_KRows = Sub16Rows<Q6Sub16>;
 
@@ -586,7 +567,7 @@ HWY_INLINE void Sub16Tile(const int8_t* codes, const Sub16Super* sup, int64_t nb
     for (int r = 0; r < R; ++r) {
       const Sub16Super& p = sup[r * nsb + static_cast<int64_t>(b / kSubs)];
       const typename L::VI a = L::AddI(L::MulLo(acc[r][0], L::Set1(p.sc[lo])), L::MulLo(acc[r][1], L::Set1(p.sc[hi])));
-      if constexpr (S::kMins) {  // x_d * (d acc - dmin mins), as Q2RowsAvx2
+      if constexpr (S::kMins) {  // x_d * (d acc - dmin mins), as Sub16RowsAvx2
         const typename L::VI mins =
             L::AddI(L::MulLo(xsum[0], L::Set1(p.mn[lo])), L::MulLo(xsum[1], L::Set1(p.mn[hi])));
         s[r][j] = L::Fma(xd, L::Fmsub(L::Set1F(p.d), L::ToF(a), L::Mul(L::Set1F(p.dmin), L::ToF(mins))), s[r][j]);
@@ -725,11 +706,7 @@ struct Q3Generic {
       q[l] = static_cast<int8_t>(((qs[l] >> (2 * (j % 4))) & 3) + ((hm[l] >> j) & 1) * 4 - 4);
     }
   }
-  static int Scale(const uint8_t* blk, int s) {
-    const uint8_t* sc = blk + offsetof(quant::BlockQ3_K, scales);
-    const int low = s < 8 ? sc[s] & 15 : sc[s - 8] >> 4;
-    return (low | ((sc[8 + s % 4] >> (2 * (s / 4))) & 3) << 4) - 32;
-  }
+  static int Scale(const uint8_t* blk, int s) { return quant::Q3_KScale(blk + offsetof(quant::BlockQ3_K, scales), s); }
 };
 struct Q6Generic {
   static constexpr size_t kBytes = kQ6Bytes, kD = kQ6D;
