@@ -57,6 +57,17 @@
 // last group is padded with zero rows, so the buffer holds ceil(rows / 8) * 8 *
 // row_bytes bytes. Kernels: kernels/simd/dot_q4g_rows8.cc.
 //
+// WeightLayout::kLegacy4Rows8 (Q4_0, Q4_1: ggml's blocks of 32, quant/ggml_legacy.h).
+// Rows interleaved in groups of 8 as kQ4GRows8, one 32-weight block at a time:
+// group g holds, block after block, 8 blocks' bytes (144 for Q4_0, 160 for Q4_1):
+//   bytes  0..15  d of rows 0..7 (fp16)      Q4_1: bytes 16..31  m of rows 0..7
+//   byte   H + 32 c + 4 r + i  (H = 16 for Q4_0, 32 for Q4_1; c, i = 0..3, row r):
+//          byte 4 c + i of row r's qs, i.e. low nibble = code of weight 4 c + i,
+//          high nibble = code of weight 16 + 4 c + i.
+// So a Q4_1 group block is a one-sub-block kQ4GRows8 block, and the kernels are
+// the same (kernels/simd/dot_legacy_rows8.cc, shared helpers in
+// nibble_rows8-inl.h). The last group is padded with zero rows.
+//
 // WeightLayout::kFloatPanels (F32, F16, BF16). Rows are grouped in panels of
 // kFloatPanelRows = 16; panel p holds rows 16 p .. 16 p + 15, k-major: the
 // element of row 16 p + j, column k sits at element (p * cols + k) * 16 + j of the
@@ -78,8 +89,8 @@ namespace septet::simd {
 // Repacks `w` (file layout) when the dispatched SIMD target has a faster kernel
 // for a repacked layout of w.type: fills *out (row-major, w.row_bytes per row)
 // and *repacked (pointing into *out), returns true. Returns false (nothing
-// written) otherwise: types without a repacked layout (all but Q3P5, Q3P5_NL, Q4_G
-// and the float types), targets without the fast kernel (anything below AVX2), or w
+// written) otherwise: types without a repacked layout (all but Q3P5, Q3P5_NL, Q4_G,
+// Q4_0, Q4_1 and the float types), targets without the fast kernel (anything below AVX2), or w
 // already repacked.
 bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
 
@@ -110,6 +121,17 @@ constexpr size_t Q4GRows8CodeByte(int s, int c, int r, int i) {
 void RepackQ4GRows8(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
 // Row r of a kQ4GRows8 view, in the file layout (w.row_bytes bytes to dst).
 void Q4GRows8Row(const cpu::WeightView& w, int64_t r, uint8_t* dst);
+
+// Byte of the kLegacy4Rows8 group block of type `type` (Q4_0 or Q4_1) that holds
+// byte 4 c + i of row (lane) r's qs.
+constexpr size_t Legacy4Rows8CodeByte(DType type, int c, int r, int i) {
+  return static_cast<size_t>((type == DType::kQ4_1 ? 32 : 16) + 32 * c + 4 * r + i);
+}
+// Unconditional Q4_0 / Q4_1 -> kLegacy4Rows8 repack (w in the file layout). Every
+// target has a kernel for the result; tests use it on every compiled target.
+void RepackLegacy4Rows8(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
+// Row r of a kLegacy4Rows8 view, in the file layout (w.row_bytes bytes to dst).
+void Legacy4Rows8Row(const cpu::WeightView& w, int64_t r, uint8_t* dst);
 
 inline constexpr int64_t kFloatPanelRows = 16;
 // Bytes of one panel of w (kFloatPanels layout): 16 rows of w.row_bytes.

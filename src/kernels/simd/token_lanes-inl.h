@@ -363,8 +363,20 @@ HWY_INLINE void CodesTile(const uint8_t* codes, const float* dm, int64_t nsub, c
   });
 }
 
+// A decoder of row ranges for the codes GEMM: rows(c0, c1, codes, dm) writes rows
+// c0 .. c1 - 1 as decode(r, codes + (r - c0) nsub 32, dm + (r - c0) nsub 2)
+// would (layouts that interleave rows decode a group of them at once).
+template <class Rows>
+struct RowRangeDecode {
+  Rows rows;
+};
+template <class D>
+struct IsRowRangeDecode : std::false_type {};
+template <class Rows>
+struct IsRowRangeDecode<RowRangeDecode<Rows>> : std::true_type {};
+
 // The whole GEMM of a codes format: decode(r, codes, dm) writes row r's nsub x 32
-// codes and nsub (p0, p1) pairs.
+// codes and nsub (p0, p1) pairs (or a RowRangeDecode a chunk of rows).
 template <class L, class F, class Decode>
 void CodesMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
                  float* y, int64_t y_stride, const Decode& decode) {
@@ -378,9 +390,13 @@ void CodesMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t
   TokenLanesMatMul<L, true, kRows>(
       act, act_stride, m, nsub, r0, r1, chunk, 0u, &sc.x, y, y_stride,
       [&](int64_t c0, int64_t c1) {
-        for (int64_t r = c0; r < c1; ++r) {
-          decode(r, sc.codes.data() + static_cast<size_t>((r - c0) * nsub) * 32,
-                 sc.dm.data() + static_cast<size_t>((r - c0) * nsub) * 2);
+        if constexpr (IsRowRangeDecode<Decode>::value) {
+          decode.rows(c0, c1, sc.codes.data(), sc.dm.data());
+        } else {
+          for (int64_t r = c0; r < c1; ++r) {
+            decode(r, sc.codes.data() + static_cast<size_t>((r - c0) * nsub) * 32,
+                   sc.dm.data() + static_cast<size_t>((r - c0) * nsub) * 2);
+          }
         }
       },
       [&](auto rows, int64_t r, int64_t c0, const uint8_t* xp, int nt, float* yt) HWY_ATTR {

@@ -1,0 +1,190 @@
+// Per-target helpers of the kernels on 4-bit codes in rows interleaved by 8
+// (WeightLayout::kQ4GRows8: dot_q4g_rows8.cc; kLegacy4Rows8: dot_legacy_rows8.cc;
+// layouts in repack.h). Both store a 32-weight sub-block of the 8 rows as 128
+// bytes: byte 32 c + 4 r + i holds weight 4 c + i of row r (low nibble) and
+// weight 16 + 4 c + i (high nibble), so one 32-byte load is the same 4 + 4
+// weights of the 8 rows (an int32 lane per row) and one broadcast quad of
+// activation codes serves all 8. Included once per Highway target.
+
+#if defined(SEPTET_KERNELS_SIMD_NIBBLE_ROWS8_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef SEPTET_KERNELS_SIMD_NIBBLE_ROWS8_INL_H_
+#undef SEPTET_KERNELS_SIMD_NIBBLE_ROWS8_INL_H_
+#else
+#define SEPTET_KERNELS_SIMD_NIBBLE_ROWS8_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "hwy/highway.h"
+#include "kernels/cpu/weight_view.h"
+#include "kernels/simd/common-inl.h"
+#include "quant/q8_act.h"
+
+HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC target("avx512vnni")  // see hwy_config.h
+#endif
+namespace septet::simd {
+namespace HWY_NAMESPACE {
+
+inline constexpr int kNibbleRows = 8;
+
+// The first byte of group g (rows 8 g .. 8 g + 7) of a rows-of-8 view.
+HWY_INLINE const uint8_t* NibbleGroup(const cpu::WeightView& w, int64_t g) {
+  return w.data + static_cast<size_t>(g * kNibbleRows) * w.row_bytes;
+}
+
+#if SEPTET_SIMD_X86
+
+// A sub-block of the 8 rows (128 bytes at q) as codes: lo[c] holds weights
+// 4c..4c+3 of every row (a dword per row), hi[c] weights 16+4c..16+4c+3.
+struct NibbleSub {
+  __m256i lo[4], hi[4];
+};
+HWY_INLINE void DecodeNibbleSub(const uint8_t* q, __m256i c15, NibbleSub* sc) {
+  for (int c = 0; c < 4; ++c) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * c));
+    sc->lo[c] = _mm256_and_si256(v, c15);
+    sc->hi[c] = _mm256_and_si256(_mm256_srli_epi16(v, 4), c15);
+  }
+}
+
+// Lane r: row r's exact int32 dot of the sub-block with the 32 activation codes
+// x. On AVX3_DL two vpdpbusd chains; elsewhere vpmaddubsw into int16 (8 pair
+// sums of |u x| <= 2 * 15 * 127 each: |sum| <= 30480 < 2^15) and one vpmaddwd.
+HWY_INLINE __m256i NibbleSubDot(const NibbleSub& sc, const int8_t* x) {
+  const uint8_t* xb = reinterpret_cast<const uint8_t*>(x);
+#if HWY_TARGET == HWY_AVX3_DL
+  __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+  for (int c = 0; c < 4; ++c) {
+    lo = Dpbusd256(lo, sc.lo[c], _mm256_set1_epi32(static_cast<int>(LoadU32(xb + 4 * c))));
+    hi = Dpbusd256(hi, sc.hi[c], _mm256_set1_epi32(static_cast<int>(LoadU32(xb + 16 + 4 * c))));
+  }
+  return _mm256_add_epi32(lo, hi);
+#else
+  __m256i p = _mm256_setzero_si256();  // int16 pair sums, |.| <= 8 * 3810
+  for (int c = 0; c < 4; ++c) {
+    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(sc.lo[c], _mm256_set1_epi32(static_cast<int>(LoadU32(xb + 4 * c)))));
+    p = _mm256_add_epi16(p, _mm256_maddubs_epi16(sc.hi[c],
+                                                 _mm256_set1_epi32(static_cast<int>(LoadU32(xb + 16 + 4 * c)))));
+  }
+  return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+#endif
+}
+
+// Per token and activation block: x_d and float(x_sum), the broadcast operands
+// of the float steps ([token][block][2], nact blocks a token).
+inline HWY_NOINLINE std::vector<float>& NibbleMetaOfThread() {  // noinline: see common-inl.h
+  thread_local std::vector<float> meta;
+  return meta;
+}
+HWY_INLINE const float* FillNibbleMeta(const uint8_t* act, size_t act_stride, int64_t m, int64_t nact) {
+  std::vector<float>& meta = NibbleMetaOfThread();
+  meta.resize(static_cast<size_t>(2 * nact * m));
+  for (int64_t t = 0; t < m; ++t) {
+    const uint8_t* a = act + static_cast<size_t>(t) * act_stride;
+    float* mt = meta.data() + 2 * nact * t;
+    for (int64_t i = 0; i < nact; ++i) {
+      mt[2 * i] = Q8AScale(Q8ABlock(a, i));
+      mt[2 * i + 1] = static_cast<float>(Q8ASum(Q8ABlock(a, i)));
+    }
+  }
+  return meta.data();
+}
+
+// Where a call's outputs go: token t, row r at y[t * y_stride + r - y_off]
+// (MatVec: y_off = r0, MatMul: 0), for r in [r0, r1) only.
+struct NibbleOut {
+  float* y;
+  int64_t y_stride, y_off, r0, r1;
+};
+
+// Token t's 8 lanes of group g, (s0 + s1) + (s2 + s3) of its 4 positions, to `out`.
+HWY_INLINE void StoreNibbleGroup(const NibbleOut& out, int64_t g, int64_t t, const __m256 (&s)[4]) {
+  const int64_t lo = std::max(out.r0, g * kNibbleRows), hi = std::min(out.r1, (g + 1) * kNibbleRows);
+  const __m256 y8 = _mm256_add_ps(_mm256_add_ps(s[0], s[1]), _mm256_add_ps(s[2], s[3]));
+  float* ylo = out.y + t * out.y_stride + (lo - out.y_off);  // row lo's output
+  if (lo == g * kNibbleRows && hi == lo + kNibbleRows) {
+    _mm256_storeu_ps(ylo, y8);
+  } else {
+    alignas(32) float lanes[kNibbleRows];
+    _mm256_store_ps(lanes, y8);
+    for (int64_t r = lo; r < hi; ++r) ylo[r - lo] = lanes[r - g * kNibbleRows];
+  }
+}
+
+// A sub-block's 4 code vectors (dword i of each, 4 bytes: c = 0..3) -> 16 bytes
+// for each lane row i (lane0 + i * lane_stride): the row's codes in weight order.
+HWY_INLINE void StoreNibbleTransposed(const __m256i (&v)[4], uint8_t* lane0, size_t lane_stride) {
+  const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
+  const __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
+  const __m256i a[4] = {_mm256_unpacklo_epi64(t0, t2), _mm256_unpackhi_epi64(t0, t2), _mm256_unpacklo_epi64(t1, t3),
+                        _mm256_unpackhi_epi64(t1, t3)};  // lanes (0 | 4), (1 | 5), (2 | 6), (3 | 7)
+  for (int i = 0; i < 4; ++i) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(lane0 + i * lane_stride), _mm256_castsi256_si128(a[i]));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(lane0 + (i + 4) * lane_stride), _mm256_extracti128_si256(a[i], 1));
+  }
+}
+
+// The codes GEMM's rows (natural-order codes, per sub-block (d, m): a
+// RowRangeDecode of token_lanes-inl.h) decoded a group of 8 at a time: one row
+// alone would read each of its 4-byte quads from another 32-byte chunk.
+// group_to(g, codes, dm) writes lane i of group g at codes + i nsub 32 and
+// dm + i nsub 2; whole groups of [c0, c1) go straight to their rows, the lanes of
+// a cut group through a scratch copy.
+inline HWY_NOINLINE std::vector<uint8_t>& NibbleGroupScratchOfThread() {  // noinline: see common-inl.h
+  thread_local std::vector<uint8_t> scratch;
+  return scratch;
+}
+template <class GroupTo>
+HWY_INLINE void DecodeNibbleRows(int64_t c0, int64_t c1, int64_t nsub, uint8_t* codes, float* dm,
+                                 const GroupTo& group_to) {
+  const size_t lane_codes = static_cast<size_t>(nsub) * 32, lane_dm = static_cast<size_t>(nsub) * 2;
+  for (int64_t g = c0 / kNibbleRows; g * kNibbleRows < c1; ++g) {
+    const int64_t first = g * kNibbleRows, lo = std::max(c0, first), hi = std::min(c1, first + kNibbleRows);
+    if (lo == first && hi == first + kNibbleRows) {
+      group_to(g, codes + static_cast<size_t>(lo - c0) * lane_codes, dm + static_cast<size_t>(lo - c0) * lane_dm);
+      continue;
+    }
+    std::vector<uint8_t>& scratch = NibbleGroupScratchOfThread();
+    scratch.resize(kNibbleRows * (lane_codes + lane_dm * sizeof(float)));
+    float* sdm = reinterpret_cast<float*>(scratch.data() + kNibbleRows * lane_codes);  // lane_codes: a multiple of 32
+    group_to(g, scratch.data(), sdm);
+    for (int64_t r = lo; r < hi; ++r) {
+      std::memcpy(codes + static_cast<size_t>(r - c0) * lane_codes, scratch.data() + (r - first) * lane_codes, lane_codes);
+      std::memcpy(dm + static_cast<size_t>(r - c0) * lane_dm, sdm + (r - first) * lane_dm, lane_dm * sizeof(float));
+    }
+  }
+}
+
+#else  // portable targets: each group back to the file layout, then the file kernels
+
+inline HWY_NOINLINE std::vector<uint8_t>& NibbleGroupBufferOfThread() {  // noinline: see common-inl.h
+  thread_local std::vector<uint8_t> buf;
+  return buf;
+}
+
+// f(file view of the group's rows, first row of it) for each group that [r0, r1)
+// touches; row_of(w, r, dst) writes row r's file-layout bytes.
+template <class RowOf, class F>
+void ForNibbleGroupsInFileLayout(const cpu::WeightView& w, int64_t r0, int64_t r1, const RowOf& row_of, const F& f) {
+  std::vector<uint8_t>& buf = NibbleGroupBufferOfThread();
+  buf.resize(kNibbleRows * w.row_bytes);
+  for (int64_t g = r0 / kNibbleRows; g * kNibbleRows < r1; ++g) {
+    const int64_t first = g * kNibbleRows, rows = std::min<int64_t>(kNibbleRows, w.rows - first);
+    for (int64_t r = 0; r < rows; ++r) row_of(w, first + r, buf.data() + static_cast<size_t>(r) * w.row_bytes);
+    f(cpu::WeightView{w.type, rows, w.cols, buf.data(), w.row_bytes}, first);
+  }
+}
+
+#endif  // SEPTET_SIMD_X86
+
+}  // namespace HWY_NAMESPACE
+}  // namespace septet::simd
+HWY_AFTER_NAMESPACE();
+
+#endif  // SEPTET_KERNELS_SIMD_NIBBLE_ROWS8_INL_H_
