@@ -265,7 +265,7 @@ void BM_Memcpy(benchmark::State& state) {
 BENCHMARK(BM_Memcpy)->Apply(Common);
 
 // ---- load-time repack (what loading a model spends per matrix) ----
-// Q3P5 file blocks -> slots, Q4_G rows -> groups of 8 and F32 rows -> panels for a rows x cols matrix; one
+// Q3P5 file blocks -> slots, Q4_G and Q4_0 rows -> groups of 8 and F32 rows -> panels for a rows x cols matrix; one
 // call = the whole matrix, on every hardware thread (simd::ParallelRanges).
 void Repack(benchmark::State& state, DType type) {
   const int64_t rows = state.range(0), cols = state.range(1);
@@ -277,6 +277,8 @@ void Repack(benchmark::State& state, DType type) {
       septet::simd::RepackQ3P5Slots(m.view, &out, &v);
     } else if (type == DType::kQ4_G) {
       septet::simd::RepackQ4GRows8(m.view, &out, &v);
+    } else if (type == DType::kQ4_0) {
+      septet::simd::RepackLegacy4Rows8(m.view, &out, &v);
     } else {
       septet::simd::RepackFloatPanels(m.view, &out, &v);
     }
@@ -292,8 +294,10 @@ void Repack(benchmark::State& state, DType type) {
 void BM_Repack_Q3P5(benchmark::State& s) { Repack(s, DType::kQ3P5); }
 void BM_Repack_F32(benchmark::State& s) { Repack(s, DType::kF32); }
 void BM_Repack_Q4_G(benchmark::State& s) { Repack(s, DType::kQ4_G); }
+void BM_Repack_Q4_0(benchmark::State& s) { Repack(s, DType::kQ4_0); }
 BENCHMARK(BM_Repack_Q3P5)->Args({4096, 4096})->Args({14336, 4096})->Apply(Common);
 BENCHMARK(BM_Repack_Q4_G)->Args({4096, 4096})->Apply(Common);
+BENCHMARK(BM_Repack_Q4_0)->Args({4096, 4096})->Apply(Common);
 BENCHMARK(BM_Repack_F32)->Args({4096, 4096})->Apply(Common);
 
 // ---- arithmetic peak reference (single thread) ----
