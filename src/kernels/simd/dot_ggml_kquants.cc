@@ -504,7 +504,6 @@ void KGemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
                              }
                            });
 }
-#if HWY_TARGET == HWY_AVX3_DL
 // Q2_K / Q3_K / Q6_K: the activations packed as codes + 128 (unsigned) against the
 // row's signed codes q = u - off, so each 16-weight half h of an activation block
 // gives A_h = -128 sum q + sum (x + 128) q = sum x q exactly; then acc = sc_2j A_lo
@@ -513,6 +512,11 @@ void KGemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
 // too, Sub16Tile). Per row and super-block: d, then the int8 scales and the
 // corrections -128 sum q of its 16 halves, both in the order of the matvec's
 // vphaddd tree (index 8g + 4h + k: block 4g + k, half h).
+// AVX3_DL sums each quad by vpdpbusd; AVX2 / AVX3 (Lanes8) by vpmaddubsw into
+// int16 pair sums (|.| <= 2 * 255 * |q|max), kSub16Widen(S) quads of them added
+// in int16 before one vpmaddwd by ones widens them: the same exact A_h.
+template <class S>
+inline constexpr int kSub16Widen = S::kOffset == 32 ? 2 : 4;  // Q6_K |q| <= 32: 2 * 2 * 255 * 32 = 32640
 struct Sub16Super {
   float d, dmin;                    // dmin, mn: Q2_K only
   int32_t sc[16], corr[16], mn[16];
@@ -543,9 +547,17 @@ HWY_INLINE void Sub16Tile(const int8_t* codes, const Sub16Super* sup, int64_t nb
     if constexpr (S::kMins) {
       for (int h = 0; h < 2; ++h) {
         xsum[h] = L::Set1(-16 * 128);
+#if HWY_TARGET == HWY_AVX3_DL
         for (int q = 4 * h; q < 4 * h + 4; ++q) {
           xsum[h] = L::Dot(xsum[h], L::Load(xb + P::kQuadBytes * q), L::Set1(0x01010101));
         }
+#else
+        __m256i p16 = _mm256_setzero_si256();  // pair sums of x + 128 <= 510, 4 quads
+        for (int q = 4 * h; q < 4 * h + 4; ++q) {
+          p16 = _mm256_add_epi16(p16, _mm256_maddubs_epi16(L::Load(xb + P::kQuadBytes * q), _mm256_set1_epi8(1)));
+        }
+        xsum[h] = _mm256_add_epi32(xsum[h], _mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
+#endif
       }
     }
     typename L::VI acc[R][2];
@@ -554,15 +566,31 @@ HWY_INLINE void Sub16Tile(const int8_t* codes, const Sub16Super* sup, int64_t nb
       acc[r][0] = L::Set1(p.corr[lo]);
       acc[r][1] = L::Set1(p.corr[hi]);
     }
+    const auto code_quad = [&](int r, int q) HWY_ATTR {
+      int32_t wq;
+      std::memcpy(&wq, codes + (static_cast<size_t>(r * nblk) + b) * 32 + 4 * q, 4);
+      return L::Set1(wq);
+    };
+#if HWY_TARGET == HWY_AVX3_DL
     for (int q = 0; q < kLaneQuads; ++q) {
       const typename L::VI xq = L::Load(xb + P::kQuadBytes * q);
+      for (int r = 0; r < R; ++r) acc[r][q / 4] = L::Dot(acc[r][q / 4], xq, code_quad(r, q));
+    }
+#else
+    constexpr int kWiden = kSub16Widen<S>;
+    static_assert(kWiden * 2 * 255 * (S::kOffset > 3 ? S::kOffset : 3) <= 32767 && 4 % kWiden == 0);
+    for (int q0 = 0; q0 < kLaneQuads; q0 += kWiden) {
+      __m256i p16[R];
+      for (int r = 0; r < R; ++r) p16[r] = _mm256_setzero_si256();
+      for (int q = q0; q < q0 + kWiden; ++q) {
+        const __m256i xq = L::Load(xb + P::kQuadBytes * q);
+        for (int r = 0; r < R; ++r) p16[r] = _mm256_add_epi16(p16[r], _mm256_maddubs_epi16(xq, code_quad(r, q)));
+      }
       for (int r = 0; r < R; ++r) {
-        const int8_t* c = codes + (static_cast<size_t>(r * nblk) + b) * 32 + 4 * q;
-        int32_t wq;
-        std::memcpy(&wq, c, 4);
-        acc[r][q / 4] = L::Dot(acc[r][q / 4], xq, L::Set1(wq));
+        acc[r][q0 / 4] = _mm256_add_epi32(acc[r][q0 / 4], _mm256_madd_epi16(p16[r], _mm256_set1_epi16(1)));
       }
     }
+#endif
     const typename L::VF xd = L::LoadF(xb + P::kScaleAt);
     for (int r = 0; r < R; ++r) {
       const Sub16Super& p = sup[r * nsb + static_cast<int64_t>(b / kSubs)];
@@ -647,23 +675,24 @@ void Sub16Gemm(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* 
       });
 }
 
-// Q2_K / Q3_K / Q6_K: 16 tokens a tile from 9 tokens, 8 from kSub16GemmMinTokens;
-// below that the matvec per token (simd_kernels_bench MatMul_Q6_K 2048 x 2048, one
-// Zen 4 core, 2-row tiles: the 8-token tile 0.66-0.74 ms however full, the matvec
-// about 0.14 ms a token).
+// Q2_K / Q3_K / Q6_K: on AVX3_DL 16 tokens a tile from 9 tokens, 8 from
+// kSub16GemmMinTokens; AVX2 / AVX3 tiles of 8 from kSub16GemmMinTokens; below that
+// the matvec per token (simd_kernels_bench MatMul_Q6_K 2048 x 2048, one Zen 4 core,
+// 2-row tiles: the 8-token tile 0.66-0.74 ms however full, the matvec about 0.14 ms
+// a token).
 template <class S>
 bool Sub16MatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                  int64_t m, float* y, int64_t y_stride) {
+  if (m < kSub16GemmMinTokens) return false;
+#if HWY_TARGET == HWY_AVX3_DL
   if (m > Lanes8::kT) {
     Sub16Gemm<S, Lanes16>(w, r0, r1, act, act_stride, m, y, y_stride);
-  } else if (m >= kSub16GemmMinTokens) {
-    Sub16Gemm<S, Lanes8>(w, r0, r1, act, act_stride, m, y, y_stride);
-  } else {
-    return false;
+    return true;
   }
+#endif
+  Sub16Gemm<S, Lanes8>(w, r0, r1, act, act_stride, m, y, y_stride);
   return true;
 }
-#endif  // HWY_TARGET == HWY_AVX3_DL
 
 #else  // portable fallback
 
@@ -812,6 +841,9 @@ void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
 #elif SEPTET_SIMD_X86
   if (w.type == DType::kQ4_K && m >= kCodesMinTokens) return KGemm<Q4_KLayout>(w, r0, r1, act, act_stride, m, y, y_stride);
   if (w.type == DType::kQ5_K && m >= kCodesMinTokens) return KGemm<Q5_KLayout>(w, r0, r1, act, act_stride, m, y, y_stride);
+  if (w.type == DType::kQ2_K && Sub16MatMul<Q2Sub16>(w, r0, r1, act, act_stride, m, y, y_stride)) return;
+  if (w.type == DType::kQ3_K && Sub16MatMul<Q3Sub16>(w, r0, r1, act, act_stride, m, y, y_stride)) return;
+  if (w.type == DType::kQ6_K && Sub16MatMul<Q6Sub16>(w, r0, r1, act, act_stride, m, y, y_stride)) return;
 #endif
   MatMulByRowTiles(MatVecImpl, w, r0, r1, act, act_stride, m, y, y_stride);
 }

@@ -348,6 +348,22 @@ TEST_P(SimdMatVecTest, GgmlExtremeBlocksMatchRegistryVecDot) {
               << t.name << " pattern 0x" << std::hex << int{pattern} << std::dec << " signs " << sign_mode << " row "
               << r << ": simd " << y[r] << " scalar " << ref << " target " << TargetName();
         }
+        // The GEMMs at the same extremes (8 and 16 tokens of this activation; the int16
+        // pair sums of the AVX2 tiles at their bound): MatVec's bits.
+        for (int64_t m : {8, 16}) {
+          std::vector<uint8_t> acts(act.size() * static_cast<size_t>(m));
+          for (int64_t tk = 0; tk < m; ++tk) std::memcpy(acts.data() + tk * act.size(), act.data(), act.size());
+          std::vector<float> ym(static_cast<size_t>(rows * m));
+          MatMulRows(view, 0, rows, acts.data(), act.size(), m, ym.data(), rows);
+          for (int64_t tk = 0; tk < m; ++tk) {
+            for (int64_t r = 0; r < rows; ++r) {
+              ASSERT_EQ(std::memcmp(&ym[tk * rows + r], &y[r], 4), 0)
+                  << t.name << " pattern 0x" << std::hex << int{pattern} << std::dec << " signs " << sign_mode
+                  << " m=" << m << " token " << tk << " row " << r << ": matmul " << ym[tk * rows + r] << " matvec "
+                  << y[r] << " target " << TargetName();
+            }
+          }
+        }
       }
     }
   }
