@@ -175,18 +175,12 @@ bool IsFastImpl() { return true; }
 #else  // portable: each group back to the file layout, then the file kernels
 
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  ForNibbleGroupsInFileLayout(w, r0, r1, Legacy4Rows8Row, [&](const cpu::WeightView& file, int64_t first) {
-    const int64_t lo = std::max(r0, first), hi = std::min(r1, first + file.rows);
-    detail::GgmlLegacyMatVec(file, lo - first, hi - first, act, y + (lo - r0));
-  });
+  NibbleMatVecInFileLayout(w, r0, r1, act, y, Legacy4Rows8Row, detail::GgmlLegacyMatVec);
 }
 
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                 int64_t m, float* y, int64_t y_stride) {
-  ForNibbleGroupsInFileLayout(w, r0, r1, Legacy4Rows8Row, [&](const cpu::WeightView& file, int64_t first) {
-    const int64_t lo = std::max(r0, first), hi = std::min(r1, first + file.rows);
-    detail::GgmlLegacyMatMul(file, lo - first, hi - first, act, act_stride, m, y + first, y_stride);
-  });
+  NibbleMatMulInFileLayout(w, r0, r1, act, act_stride, m, y, y_stride, Legacy4Rows8Row, detail::GgmlLegacyMatMul);
 }
 
 bool IsFastImpl() { return false; }

@@ -178,18 +178,12 @@ bool IsFastImpl() { return true; }
 #else  // portable: each group back to the file layout, then the file kernels
 
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  ForNibbleGroupsInFileLayout(w, r0, r1, Q4GRows8Row, [&](const cpu::WeightView& file, int64_t first) {
-    const int64_t lo = std::max(r0, first), hi = std::min(r1, first + file.rows);
-    detail::Q4GMatVec(file, lo - first, hi - first, act, y + (lo - r0));
-  });
+  NibbleMatVecInFileLayout(w, r0, r1, act, y, Q4GRows8Row, detail::Q4GMatVec);
 }
 
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                 int64_t m, float* y, int64_t y_stride) {
-  ForNibbleGroupsInFileLayout(w, r0, r1, Q4GRows8Row, [&](const cpu::WeightView& file, int64_t first) {
-    const int64_t lo = std::max(r0, first), hi = std::min(r1, first + file.rows);
-    detail::Q4GMatMul(file, lo - first, hi - first, act, act_stride, m, y + first, y_stride);
-  });
+  NibbleMatMulInFileLayout(w, r0, r1, act, act_stride, m, y, y_stride, Q4GRows8Row, detail::Q4GMatMul);
 }
 
 bool IsFastImpl() { return false; }

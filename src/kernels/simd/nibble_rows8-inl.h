@@ -181,6 +181,26 @@ void ForNibbleGroupsInFileLayout(const cpu::WeightView& w, int64_t r0, int64_t r
   }
 }
 
+// MatVec / MatMul of rows [r0, r1) through the file layout's kernels (matvec,
+// matmul: the type's detail:: entry points), a group at a time.
+template <class RowOf, class MatVec>
+void NibbleMatVecInFileLayout(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y,
+                              const RowOf& row_of, const MatVec& matvec) {
+  ForNibbleGroupsInFileLayout(w, r0, r1, row_of, [&](const cpu::WeightView& file, int64_t first) {
+    const int64_t lo = std::max(r0, first), hi = std::min(r1, first + file.rows);
+    matvec(file, lo - first, hi - first, act, y + (lo - r0));
+  });
+}
+template <class RowOf, class MatMul>
+void NibbleMatMulInFileLayout(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
+                              size_t act_stride, int64_t m, float* y, int64_t y_stride, const RowOf& row_of,
+                              const MatMul& matmul) {
+  ForNibbleGroupsInFileLayout(w, r0, r1, row_of, [&](const cpu::WeightView& file, int64_t first) {
+    const int64_t lo = std::max(r0, first), hi = std::min(r1, first + file.rows);
+    matmul(file, lo - first, hi - first, act, act_stride, m, y + first, y_stride);
+  });
+}
+
 #endif  // SEPTET_SIMD_X86
 
 }  // namespace HWY_NAMESPACE
