@@ -161,12 +161,12 @@ BENCHMARK(BM_MatVec_Q8_0_head_simd)->Args({49152, 576})->Args({12288, 2304})->Ar
 // (where the rows are a multiple of 256, as llama.cpp does; Q8_0 above is how it wrote it
 // before), and the ffn_down of half the layers of a llama.cpp Q4_K_M file (2048 x 5632, in L3).
 void BM_MatVec_Q6_K_simd(benchmark::State& s) { MatVec(s, DType::kQ6_K, true); }
-BENCHMARK(BM_MatVec_Q6_K_simd)->Args({32000, 2048})->Args({2048, 5632})->Apply(Common);
+BENCHMARK(BM_MatVec_Q6_K_simd)->Args({32000, 2048})->Args({2048, 5632})->Args({4096, 14336})->Apply(Common);
 // Q4_K / Q5_K: the bulk of llama.cpp's Q4_K_M / Q5_K_M files (TinyLlama's ffn_gate shape).
 void BM_MatVec_Q4_K_simd(benchmark::State& s) { MatVec(s, DType::kQ4_K, true); }
-BENCHMARK(BM_MatVec_Q4_K_simd)->Args({5632, 2048})->Apply(Common);
+BENCHMARK(BM_MatVec_Q4_K_simd)->Args({5632, 2048})->Args({14336, 4096})->Args({4096, 14336})->Apply(Common);
 void BM_MatVec_Q5_K_simd(benchmark::State& s) { MatVec(s, DType::kQ5_K, true); }
-BENCHMARK(BM_MatVec_Q5_K_simd)->Args({5632, 2048})->Apply(Common);
+BENCHMARK(BM_MatVec_Q5_K_simd)->Args({5632, 2048})->Args({14336, 4096})->Apply(Common);
 // Q4_0: llama.cpp's Q4_0 files (18-byte blocks of 32, symmetric), in the file layout and
 // repacked at load (kLegacy4Rows8: rows interleaved by 8).
 void BM_MatVec_Q4_0_simd(benchmark::State& s) { MatVec(s, DType::kQ4_0, true); }
@@ -175,13 +175,13 @@ void BM_MatVec_Q4_0_repacked_simd(benchmark::State& s) { MatVec(s, DType::kQ4_0,
 BENCHMARK(BM_MatVec_Q4_0_repacked_simd)->Args({5632, 2048})->Args({14336, 4096})->Apply(Common);
 // Q2_K, Q3_K, IQ4_NL / IQ4_XS: the bulk of llama.cpp's Q2_K, Q3_K_S / Q3_K_M and IQ4 files.
 void BM_MatVec_Q2_K_simd(benchmark::State& s) { MatVec(s, DType::kQ2_K, true); }
-BENCHMARK(BM_MatVec_Q2_K_simd)->Args({5632, 2048})->Apply(Common);
+BENCHMARK(BM_MatVec_Q2_K_simd)->Args({5632, 2048})->Args({14336, 4096})->Apply(Common);
 void BM_MatVec_Q3_K_simd(benchmark::State& s) { MatVec(s, DType::kQ3_K, true); }
-BENCHMARK(BM_MatVec_Q3_K_simd)->Args({5632, 2048})->Apply(Common);
+BENCHMARK(BM_MatVec_Q3_K_simd)->Args({5632, 2048})->Args({14336, 4096})->Apply(Common);
 void BM_MatVec_IQ4_NL_simd(benchmark::State& s) { MatVec(s, DType::kIQ4_NL, true); }
 BENCHMARK(BM_MatVec_IQ4_NL_simd)->Args({5632, 2048})->Apply(Common);
 void BM_MatVec_IQ4_XS_simd(benchmark::State& s) { MatVec(s, DType::kIQ4_XS, true); }
-BENCHMARK(BM_MatVec_IQ4_XS_simd)->Args({5632, 2048})->Apply(Common);
+BENCHMARK(BM_MatVec_IQ4_XS_simd)->Args({5632, 2048})->Args({14336, 4096})->Apply(Common);
 void BM_MatVec_F32_repacked_simd(benchmark::State& s) { MatVec(s, DType::kF32, true, true); }
 BENCHMARK(BM_MatVec_F32_repacked_simd)->Args({2048, 2048})->Args({576, 1536})->Apply(Common);
 void BM_MatVec_F32_simd(benchmark::State& s) { MatVec(s, DType::kF32, true); }

@@ -47,8 +47,19 @@ class BasicTileSweep {
   Touch touch_;
 };
 
+// Into every cache level (prefetcht0), or with `far` into L2 and beyond only
+// (prefetcht1): a sweep a whole tile of long rows ahead (e.g. 4 rows of a
+// 14336-column Q6_K matrix: 47 KiB) would otherwise evict its own lines, and
+// the lines being read, from L1 before they are used (RowTileSweep).
 struct PrefetchLine {
-  void operator()(const uint8_t* p) const { __builtin_prefetch(p, 0, 3); }
+  bool far = false;
+  void operator()(const uint8_t* p) const {
+    if (far) {
+      __builtin_prefetch(p, 0, 2);
+    } else {
+      __builtin_prefetch(p, 0, 3);
+    }
+  }
 };
 using TileSweep = BasicTileSweep<PrefetchLine>;
 
