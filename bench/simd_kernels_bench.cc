@@ -165,6 +165,8 @@ BENCHMARK(BM_MatVec_Q6_K_simd)->Args({32000, 2048})->Args({2048, 5632})->Args({4
 // Q4_K / Q5_K: the bulk of llama.cpp's Q4_K_M / Q5_K_M files (TinyLlama's ffn_gate shape).
 void BM_MatVec_Q4_K_simd(benchmark::State& s) { MatVec(s, DType::kQ4_K, true); }
 BENCHMARK(BM_MatVec_Q4_K_simd)->Args({5632, 2048})->Args({14336, 4096})->Args({4096, 14336})->Apply(Common);
+void BM_MatVec_Q4_K_repacked_simd(benchmark::State& s) { MatVec(s, DType::kQ4_K, true, true); }
+BENCHMARK(BM_MatVec_Q4_K_repacked_simd)->Args({5632, 2048})->Args({14336, 4096})->Args({4096, 14336})->Apply(Common);
 void BM_MatVec_Q5_K_simd(benchmark::State& s) { MatVec(s, DType::kQ5_K, true); }
 BENCHMARK(BM_MatVec_Q5_K_simd)->Args({5632, 2048})->Args({14336, 4096})->Apply(Common);
 // Q4_0: llama.cpp's Q4_0 files (18-byte blocks of 32, symmetric), in the file layout and
@@ -216,6 +218,7 @@ void BM_MatMul_Q4_NL_simd(benchmark::State& s) { MatMul(s, DType::kQ4_NL, false)
 void BM_MatMul_Q4_0_simd(benchmark::State& s) { MatMul(s, DType::kQ4_0, false); }
 void BM_MatMul_Q4_0_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ4_0, true); }
 void BM_MatMul_Q4_K_simd(benchmark::State& s) { MatMul(s, DType::kQ4_K, false); }
+void BM_MatMul_Q4_K_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ4_K, true); }
 void BM_MatMul_Q5_K_simd(benchmark::State& s) { MatMul(s, DType::kQ5_K, false); }
 void BM_MatMul_Q6_K_simd(benchmark::State& s) { MatMul(s, DType::kQ6_K, false); }
 void BM_MatMul_Q2_K_simd(benchmark::State& s) { MatMul(s, DType::kQ2_K, false); }
@@ -230,7 +233,8 @@ BENCHMARK(BM_MatMul_Q4_G_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->A
 BENCHMARK(BM_MatMul_Q4_G_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 32})->Args({2048, 2048, 33})->Args({2048, 2048, 24})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Args({1536, 576, 64})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_0_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_0_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
-BENCHMARK(BM_MatMul_Q4_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
+BENCHMARK(BM_MatMul_Q4_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
+BENCHMARK(BM_MatMul_Q4_K_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q5_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
 BENCHMARK(BM_MatMul_Q6_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 5})->Args({32000, 2048, 8})->Apply(Common);
 BENCHMARK(BM_MatMul_Q2_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);

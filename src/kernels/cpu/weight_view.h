@@ -22,6 +22,7 @@ enum class WeightLayout : uint8_t {
   kQ3P5NLPlanes = 3,  // Q3P5_NL full blocks' codes rearranged for AVX2 (kernels/simd/repack.h)
   kQ4GRows8 = 4,  // Q4_G rows interleaved in groups of 8 (kernels/simd/repack.h)
   kLegacy4Rows8 = 5,  // Q4_0 / Q4_1 rows interleaved in groups of 8 (kernels/simd/repack.h)
+  kQ4KRows8 = 6,  // Q4_K rows interleaved in groups of 8 (kernels/simd/repack.h)
 };
 
 struct WeightView {

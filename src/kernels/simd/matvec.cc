@@ -24,6 +24,7 @@ void MatVecRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   if (w.layout == cpu::WeightLayout::kFloatPanels) return detail::FloatPanelsMatVec(w, r0, r1, act, y);
   if (w.layout == cpu::WeightLayout::kQ4GRows8) return detail::Q4GRows8MatVec(w, r0, r1, act, y);
   if (w.layout == cpu::WeightLayout::kLegacy4Rows8) return detail::Legacy4Rows8MatVec(w, r0, r1, act, y);
+  if (w.layout == cpu::WeightLayout::kQ4KRows8) return detail::Q4KRows8MatVec(w, r0, r1, act, y);
   if (w.layout == cpu::WeightLayout::kQ3P5NLPlanes) {
     SEPTET_CHECK_MSG(w.type == DType::kQ3P5_NL, "simd::MatVecRows: the planes layout is Q3P5_NL's");
     return detail::Q3P5NLMatVec(w, r0, r1, act, y);
@@ -69,6 +70,9 @@ void MatMulRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   }
   if (w.layout == cpu::WeightLayout::kLegacy4Rows8) {
     return detail::Legacy4Rows8MatMul(w, r0, r1, act, act_stride, m, y, y_stride);
+  }
+  if (w.layout == cpu::WeightLayout::kQ4KRows8) {
+    return detail::Q4KRows8MatMul(w, r0, r1, act, act_stride, m, y, y_stride);
   }
   if (w.layout == cpu::WeightLayout::kQ3P5NLPlanes) {
     SEPTET_CHECK_MSG(w.type == DType::kQ3P5_NL, "simd::MatMulRows: the planes layout is Q3P5_NL's");

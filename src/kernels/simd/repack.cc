@@ -174,6 +174,10 @@ bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
     RepackQ4GRows8(w, out, repacked);
     return true;
   }
+  if (w.type == DType::kQ4_K && detail::Q4KRows8IsFast()) {
+    RepackQ4KRows8(w, out, repacked);
+    return true;
+  }
   if ((w.type == DType::kQ4_0 || w.type == DType::kQ4_1) && detail::Legacy4Rows8IsFast()) {
     RepackLegacy4Rows8(w, out, repacked);
     return true;
@@ -188,7 +192,7 @@ bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
 
 namespace {
 
-// For the layouts that interleave rows (float panels, Q4_G / Q4_0 / Q4_1 groups of 8), the
+// For the layouts that interleave rows (float panels, Q4_G / Q4_0 / Q4_1 / Q4_K groups of 8), the
 // function that writes one row's file-layout bytes; null for the others, whose
 // rows stay whole (a one-row view of them unpacks like the matrix).
 using InterleavedRowFn = void (*)(const cpu::WeightView&, int64_t, uint8_t*);
@@ -196,6 +200,7 @@ InterleavedRowFn InterleavedRowOf(cpu::WeightLayout layout) {
   if (layout == cpu::WeightLayout::kFloatPanels) return FloatPanelRow;
   if (layout == cpu::WeightLayout::kQ4GRows8) return Q4GRows8Row;
   if (layout == cpu::WeightLayout::kLegacy4Rows8) return Legacy4Rows8Row;
+  if (layout == cpu::WeightLayout::kQ4KRows8) return Q4KRows8Row;
   return nullptr;
 }
 
@@ -215,7 +220,8 @@ void UnpackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
       break;
     case cpu::WeightLayout::kFloatPanels:
     case cpu::WeightLayout::kQ4GRows8:
-    case cpu::WeightLayout::kLegacy4Rows8: {
+    case cpu::WeightLayout::kLegacy4Rows8:
+    case cpu::WeightLayout::kQ4KRows8: {
       const InterleavedRowFn row_of = InterleavedRowOf(w.layout);
       out->resize(w.row_bytes * static_cast<size_t>(w.rows));
       for (int64_t r = 0; r < w.rows; ++r) row_of(w, r, out->data() + static_cast<size_t>(r) * w.row_bytes);

@@ -68,6 +68,18 @@
 // the same (kernels/simd/dot_legacy_rows8.cc, shared helpers in
 // nibble_rows8-inl.h). The last group is padded with zero rows.
 //
+// WeightLayout::kQ4KRows8 (Q4_K, quant/ggml_kquants.h). Rows interleaved in
+// groups of 8, a 256-weight super-block at a time: 8 x 144 = 1152 bytes, the
+// same 4-bit codes as above with each field of the 8 rows side by side:
+//   bytes   0..15  d of rows 0..7 (fp16)      bytes 16..31  dmin of rows 0..7
+//   byte    32 + 8 k + r       byte k (0..11) of row r's packed scales[12]
+//   byte   128 + 256 p + 32 c + 4 r + i  (p = 0..3, c = 0..7, i = 0..3):
+//          qs[32 p + 4 c + i] of row r: low nibble = code of weight 4 c + i of
+//          sub-block 2 p, high nibble = of sub-block 2 p + 1.
+// An 8-byte load of scale byte k zero-extends to 8 int32 lanes (one per row), so
+// the 6-bit scales and mins unpack lane-wise; a 32-byte code load is 4 weights of
+// two sub-blocks of the 8 rows. Kernels: kernels/simd/dot_q4k_rows8.cc.
+//
 // WeightLayout::kFloatPanels (F32, F16, BF16). Rows are grouped in panels of
 // kFloatPanelRows = 16; panel p holds rows 16 p .. 16 p + 15, k-major: the
 // element of row 16 p + j, column k sits at element (p * cols + k) * 16 + j of the
@@ -90,7 +102,7 @@ namespace septet::simd {
 // for a repacked layout of w.type: fills *out (row-major, w.row_bytes per row)
 // and *repacked (pointing into *out), returns true. Returns false (nothing
 // written) otherwise: types without a repacked layout (all but Q3P5, Q3P5_NL, Q4_G,
-// Q4_0, Q4_1 and the float types), targets without the fast kernel (anything below AVX2), or w
+// Q4_0, Q4_1, Q4_K and the float types), targets without the fast kernel (anything below AVX2), or w
 // already repacked.
 bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
 
@@ -132,6 +144,12 @@ constexpr size_t Legacy4Rows8CodeByte(DType type, int c, int r, int i) {
 void RepackLegacy4Rows8(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
 // Row r of a kLegacy4Rows8 view, in the file layout (w.row_bytes bytes to dst).
 void Legacy4Rows8Row(const cpu::WeightView& w, int64_t r, uint8_t* dst);
+
+// Unconditional Q4_K -> kQ4KRows8 repack (w in the file layout). Every target
+// has a kernel for the result; tests use it on every compiled target.
+void RepackQ4KRows8(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
+// Row r of a kQ4KRows8 view, in the file layout (w.row_bytes bytes to dst).
+void Q4KRows8Row(const cpu::WeightView& w, int64_t r, uint8_t* dst);
 
 inline constexpr int64_t kFloatPanelRows = 16;
 // Bytes of one panel of w (kFloatPanels layout): 16 rows of w.row_bytes.

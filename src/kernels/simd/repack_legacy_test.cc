@@ -1,13 +1,13 @@
-// WeightLayout::kLegacy4Rows8 (kernels/simd/repack.h): exact round trip of the
-// bytes of Q4_0 and Q4_1, the repack policy, and the kernels on it
-// (dot_legacy_rows8.cc) on every compiled Highway target: bit for bit the file
-// layout's kernels (dot_ggml_legacy.cc) on the same target, and within the error
-// model of simd_matvec_test.cc of the scalar reference (registry vec_dot on the
-// file layout):
+// WeightLayout::kLegacy4Rows8 and kQ4KRows8 (kernels/simd/repack.h): exact round
+// trip of the bytes of Q4_0, Q4_1 and Q4_K, the repack policy, and the kernels on
+// them (dot_legacy_rows8.cc, dot_q4k_rows8.cc) on every compiled Highway target:
+// bit for bit the file layout's kernels (dot_ggml_legacy.cc, dot_ggml_kquants.cc)
+// on the same target, and within the error model of simd_matvec_test.cc of the
+// scalar reference (registry vec_dot on the file layout):
 //   |simd - scalar| <= 2 gamma_{N_s + 5} M,  M = sum_k |x~_k| (|a_k| + |b_k|)
 // (a_k, b_k: quant/ggml_test_util.h GgmlQ8ADotParts; N_s the activation blocks
-// of a row: the kernel adds each lane's block terms into 4 positions, then 2
-// additions, as the file kernel does). Rows are random well-formed blocks (every
+// of a row: the kernels add each lane's block terms into 4 positions, then 2
+// additions, as the file kernels do). Rows are random well-formed blocks (every
 // code, scales over 8 octaves); counts that are not a multiple of 8 cover the
 // padded last group, and row ranges cut groups.
 #include "kernels/simd/hwy_config.h"
@@ -32,7 +32,23 @@ namespace {
 
 using testing::Gamma;
 
-constexpr DType kTypes[] = {DType::kQ4_0, DType::kQ4_1};
+constexpr DType kTypes[] = {DType::kQ4_0, DType::kQ4_1, DType::kQ4_K};
+constexpr DType kLegacyTypes[] = {DType::kQ4_0, DType::kQ4_1};
+
+// Row lengths for a type: multiples of its block (32 or 256 weights).
+std::vector<int64_t> Cols(DType type, std::vector<int64_t> legacy) {
+  if (type != DType::kQ4_K) return legacy;
+  for (int64_t& c : legacy) c = (c + 255) / 256 * 256 + (c > 256 ? 256 : 0);
+  return legacy;
+}
+
+cpu::WeightLayout LayoutOf(DType type) {
+  return type == DType::kQ4_K ? cpu::WeightLayout::kQ4KRows8 : cpu::WeightLayout::kLegacy4Rows8;
+}
+void RowOf(const cpu::WeightView& w, int64_t r, uint8_t* dst) {
+  if (w.type == DType::kQ4_K) return Q4KRows8Row(w, r, dst);
+  Legacy4Rows8Row(w, r, dst);
+}
 
 struct Matrix {
   std::vector<uint8_t> bytes;
@@ -51,7 +67,11 @@ Matrix MakeRows(DType type, int64_t rows, int64_t cols, std::mt19937_64& rng) {
 
 Matrix Rows8(const cpu::WeightView& w) {
   Matrix p;
-  RepackLegacy4Rows8(w, &p.bytes, &p.view);
+  if (w.type == DType::kQ4_K) {
+    RepackQ4KRows8(w, &p.bytes, &p.view);
+  } else {
+    RepackLegacy4Rows8(w, &p.bytes, &p.view);
+  }
   return p;
 }
 
@@ -94,18 +114,18 @@ TEST(RepackLegacy4Rows8Test, RoundTripIsExactForAnyBytes) {
   std::uniform_int_distribution<int> byte(0, 255);
   for (DType type : kTypes) {
     const TypeTraits& t = GetTypeTraits(type);
-    for (int64_t cols : {32, 96, 576}) {
+    for (int64_t cols : Cols(type, {32, 96, 576})) {
       for (int64_t rows : {1, 7, 8, 9, 23}) {
         const size_t rb = t.row_bytes(cols);
         std::vector<uint8_t> file(rb * static_cast<size_t>(rows));
         for (auto& b : file) b = static_cast<uint8_t>(byte(rng));  // any bytes: fp16 NaNs, every code
         Matrix p = Rows8(cpu::WeightView{type, rows, cols, file.data(), rb});
-        EXPECT_EQ(p.view.layout, cpu::WeightLayout::kLegacy4Rows8);
+        EXPECT_EQ(p.view.layout, LayoutOf(type));
         const int64_t padded = (rows + 7) / 8 * 8;
         ASSERT_EQ(p.bytes.size(), rb * static_cast<size_t>(padded));
         std::vector<uint8_t> row(rb);
         for (int64_t r = 0; r < rows; ++r) {
-          Legacy4Rows8Row(p.view, r, row.data());
+          RowOf(p.view, r, row.data());
           ASSERT_EQ(std::memcmp(row.data(), file.data() + static_cast<size_t>(r) * rb, rb), 0)
               << t.name << " rows=" << rows << " cols=" << cols << " row " << r;
           std::vector<float> a(static_cast<size_t>(cols)), b(static_cast<size_t>(cols));
@@ -113,9 +133,9 @@ TEST(RepackLegacy4Rows8Test, RoundTripIsExactForAnyBytes) {
           t.to_float(file.data() + static_cast<size_t>(r) * rb, b.data(), cols);
           ASSERT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0) << "RowToFloat row " << r;
         }
-        const cpu::WeightView pad{type, padded, cols, p.bytes.data(), rb, cpu::WeightLayout::kLegacy4Rows8};
+        const cpu::WeightView pad{type, padded, cols, p.bytes.data(), rb, LayoutOf(type)};
         for (int64_t r = rows; r < padded; ++r) {
-          Legacy4Rows8Row(pad, r, row.data());
+          RowOf(pad, r, row.data());
           for (size_t i = 0; i < rb; ++i) ASSERT_EQ(row[i], 0) << "padding row " << r << " byte " << i;
         }
         std::vector<uint8_t> back;
@@ -130,7 +150,7 @@ TEST(RepackLegacy4Rows8Test, RoundTripIsExactForAnyBytes) {
 
 TEST(RepackLegacy4Rows8Test, GroupBlockHoldsTheDocumentedBytes) {
   // Row 5 of 6, two blocks; its block b has d = 0x11b1, m = 0x22b2 (Q4_1) and qs byte k = 16 b + k.
-  for (DType type : kTypes) {
+  for (DType type : kLegacyTypes) {
     const TypeTraits& t = GetTypeTraits(type);
     const int64_t cols = 64, rows = 6;
     const size_t rb = t.row_bytes(cols), qs = type == DType::kQ4_1 ? 4 : 2;
@@ -159,6 +179,30 @@ TEST(RepackLegacy4Rows8Test, GroupBlockHoldsTheDocumentedBytes) {
   }
 }
 
+TEST(RepackQ4KRows8Test, GroupBlockHoldsTheDocumentedBytes) {
+  // Row 5 of 6, one super-block: d = 0x11b1, dmin = 0x22b2, scales[k] = 0x40 + k, qs[k] = k.
+  const int64_t cols = 256, rows = 6;
+  const size_t rb = GetTypeTraits(DType::kQ4_K).row_bytes(cols);
+  std::vector<uint8_t> file(rb * rows, 0);
+  uint8_t* blk = file.data() + 5 * rb;
+  blk[0] = 0xb1, blk[1] = 0x11, blk[2] = 0xb2, blk[3] = 0x22;
+  for (int k = 0; k < 12; ++k) blk[4 + k] = static_cast<uint8_t>(0x40 + k);
+  for (int k = 0; k < 128; ++k) blk[16 + k] = static_cast<uint8_t>(k);
+  Matrix p = Rows8(cpu::WeightView{DType::kQ4_K, rows, cols, file.data(), rb});
+  EXPECT_EQ(p.bytes[10], 0xb1);
+  EXPECT_EQ(p.bytes[11], 0x11);
+  EXPECT_EQ(p.bytes[26], 0xb2);
+  EXPECT_EQ(p.bytes[27], 0x22);
+  for (int k = 0; k < 12; ++k) EXPECT_EQ(p.bytes[32 + 8 * k + 5], 0x40 + k) << "scale byte " << k;
+  for (int q = 0; q < 4; ++q) {
+    for (int c = 0; c < 8; ++c) {
+      for (int i = 0; i < 4; ++i) {
+        ASSERT_EQ(p.bytes[128 + 256 * q + 32 * c + 4 * 5 + i], 32 * q + 4 * c + i) << q << " " << c << " " << i;
+      }
+    }
+  }
+}
+
 TEST_P(RepackLegacyTest, PolicyRepacksWhereTheKernelIsFast) {
   const std::string target = TargetName();
   const bool fast = target == "AVX2" || target == "AVX3" || target == "AVX3_DL";
@@ -169,7 +213,7 @@ TEST_P(RepackLegacyTest, PolicyRepacksWhereTheKernelIsFast) {
     cpu::WeightView v;
     ASSERT_EQ(RepackRows(w.view, &out, &v), fast) << target;
     if (fast) {
-      EXPECT_EQ(v.layout, cpu::WeightLayout::kLegacy4Rows8);
+      EXPECT_EQ(v.layout, LayoutOf(type));
       EXPECT_EQ(ActivationType(v), DType::kQ8_A);
       std::vector<uint8_t> again;
       cpu::WeightView v2;
@@ -181,7 +225,7 @@ TEST_P(RepackLegacyTest, PolicyRepacksWhereTheKernelIsFast) {
 TEST_P(RepackLegacyTest, MatVecGivesTheFileLayoutBitsWithinTheScalarBound) {
   for (DType type : kTypes) {
     const TypeTraits& t = GetTypeTraits(type);
-    for (int64_t cols : {32, 64, 96, 160, 576}) {
+    for (int64_t cols : Cols(type, {32, 64, 96, 160, 576})) {
       for (int64_t rows : {1, 8, 13, 37}) {
         auto rng = testing::MakeRng(static_cast<uint64_t>(cols * 64 + rows) * 2 + (type == DType::kQ4_1));
         Matrix w = MakeRows(type, rows, cols, rng);
@@ -210,7 +254,7 @@ TEST_P(RepackLegacyTest, MatVecGivesTheFileLayoutBitsWithinTheScalarBound) {
 
 TEST_P(RepackLegacyTest, EveryTokenCountAndRangeGivesTheMatVecBits) {
   for (DType type : kTypes) {
-    for (int64_t cols : {96, 576}) {
+    for (int64_t cols : Cols(type, {96, 576})) {
       const int64_t rows = 53;  // 6 whole groups and a padded one
       auto rng = testing::MakeRng(static_cast<uint64_t>(cols) + 19 + (type == DType::kQ4_1));
       Matrix w = MakeRows(type, rows, cols, rng);
