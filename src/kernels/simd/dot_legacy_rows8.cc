@@ -98,30 +98,15 @@ HWY_INLINE void GroupTokens(const cpu::WeightView& w, int64_t g, const uint8_t* 
   for (int t = 0; t < T; ++t) StoreNibbleGroup(out, g, t0 + t, sum[t]);
 }
 
-// Rows [r0, r1) for m tokens, group after group: each group's tokens in tiles of
-// 4 (then 2, 1) while its bytes are in L1, the weight stream prefetched once,
-// kWeightPrefetchBytes ahead: a group's bytes are contiguous and follow the
-// previous group's, so any distance sweeps every line once (a whole group ahead,
-// 9-25 KiB, as row-major tiles need, left one core at 10-11 GB/s from DRAM:
-// MatVec_Q4_0_repacked 14336 x 4096 2836-3057 -> 1900-2046 us, Q4_G 2489-3085 ->
-// 1766-2175, alternated).
+// Rows [r0, r1) for m tokens (ForNibbleGroupTiles).
 template <class L>
 void RunGroups(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
                const NibbleOut& out) {
   const int64_t nb = w.cols / quant::kGgmlLegacyBlockSize;
   const float* meta = FillNibbleMeta(act, act_stride, m, nb);
-  const int64_t g0 = r0 / kRows, g1 = (r1 + kRows - 1) / kRows;
-  const RowSpan span{NibbleGroup(w, g0), NibbleGroup(w, g1)};
-  for (int64_t g = g0; g < g1; ++g) {
-    TileSweep sweep = SweepAhead(NibbleGroup(w, g), kRows * w.row_bytes, static_cast<size_t>(kWeightPrefetchBytes), span, nb);
-    int64_t t = 0;
-    for (; t + 4 <= m; t += 4) GroupTokens<L, 4>(w, g, act, act_stride, meta, t, out, t == 0 ? &sweep : nullptr);
-    if (t + 2 <= m) {
-      GroupTokens<L, 2>(w, g, act, act_stride, meta, t, out, t == 0 ? &sweep : nullptr);
-      t += 2;
-    }
-    if (t < m) GroupTokens<L, 1>(w, g, act, act_stride, meta, t, out, t == 0 ? &sweep : nullptr);
-  }
+  ForNibbleGroupTiles(w, r0, r1, m, nb, [&](int64_t g, auto tokens, int64_t t, TileSweep* sweep) HWY_ATTR {
+    GroupTokens<L, decltype(tokens)::value>(w, g, act, act_stride, meta, t, out, sweep);
+  });
 }
 
 // Group g decoded for the GEMM: lane i's codes (weight order) at codes + i nb 32,

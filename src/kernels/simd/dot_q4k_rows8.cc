@@ -133,26 +133,14 @@ HWY_INLINE void GroupTokens(const cpu::WeightView& w, int64_t g, const uint8_t* 
   for (int t = 0; t < T; ++t) StoreNibbleGroup(out, g, t0 + t, sum[t]);
 }
 
-// Rows [r0, r1) for m tokens, group after group: each group's tokens in tiles of
-// 4 (then 2, 1) while its bytes are in L1, the weight stream (contiguous groups)
-// prefetched once, kWeightPrefetchBytes ahead.
+// Rows [r0, r1) for m tokens (ForNibbleGroupTiles).
 void RunGroups(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
                const NibbleOut& out) {
   const int64_t nsb = w.cols / quant::kQK;
   const float* meta = FillNibbleMeta(act, act_stride, m, nsb * kSubs);
-  const int64_t g0 = r0 / kRows, g1 = (r1 + kRows - 1) / kRows;
-  const RowSpan span{NibbleGroup(w, g0), NibbleGroup(w, g1)};
-  for (int64_t g = g0; g < g1; ++g) {
-    TileSweep sweep =
-        SweepAhead(NibbleGroup(w, g), kRows * w.row_bytes, static_cast<size_t>(kWeightPrefetchBytes), span, nsb);
-    int64_t t = 0;
-    for (; t + 4 <= m; t += 4) GroupTokens<4>(w, g, act, act_stride, meta, t, out, t == 0 ? &sweep : nullptr);
-    if (t + 2 <= m) {
-      GroupTokens<2>(w, g, act, act_stride, meta, t, out, t == 0 ? &sweep : nullptr);
-      t += 2;
-    }
-    if (t < m) GroupTokens<1>(w, g, act, act_stride, meta, t, out, t == 0 ? &sweep : nullptr);
-  }
+  ForNibbleGroupTiles(w, r0, r1, m, nsb, [&](int64_t g, auto tokens, int64_t t, TileSweep* sweep) HWY_ATTR {
+    GroupTokens<decltype(tokens)::value>(w, g, act, act_stride, meta, t, out, sweep);
+  });
 }
 
 // Group g decoded for the GEMM: lane i's codes (weight order) at codes + i nsub 32,
