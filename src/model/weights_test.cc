@@ -169,18 +169,27 @@ TEST(WeightsTest, Q3P5AndQ3P5NLMatmulWeightsAreRepackedOnX86Simd) {
     ASSERT_TRUE(w.ok() && plain.ok());
     const std::string target = simd::TargetName();
     const bool x86 = target == "AVX2" || target == "AVX3" || target == "AVX3_DL";
-    const auto packed = type == DType::kQ3P5 ? cpu::WeightLayout::kQ3P5Slots : cpu::WeightLayout::kQ3P5NLPlanes;
+    const auto q3p5 = target == "AVX3_DL" ? cpu::WeightLayout::kQ3P5Rows16 : cpu::WeightLayout::kQ3P5Slots;
+    const auto packed = type == DType::kQ3P5 ? q3p5 : cpu::WeightLayout::kQ3P5NLPlanes;
     const auto want = x86 ? packed : cpu::WeightLayout::kFile;
+    // Rows of 16 pad each matrix's last group with zero rows.
+    size_t padding = 0;
+    const auto pad = [&](const cpu::WeightView& v) {
+      if (v.layout == cpu::WeightLayout::kQ3P5Rows16) padding += static_cast<size_t>((-v.rows) & 15) * v.row_bytes;
+    };
     for (const LayerWeights& L : w->layers) {
       for (const cpu::WeightView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) {
         EXPECT_EQ(v->layout, want);
+        pad(*v);
       }
     }
     EXPECT_EQ(w->output.layout, want);  // tied: an own converted copy, matmul only
+    pad(w->output);
     EXPECT_EQ(w->token_embd.layout, cpu::WeightLayout::kFile);
     EXPECT_EQ(plain->layers[0].wq.layout, cpu::WeightLayout::kFile);
-    // The repacked copy replaces the conversion buffer: same owned bytes.
-    EXPECT_EQ(w->owned_bytes, plain->owned_bytes);
+    // The repacked copy replaces the conversion buffer: the same owned bytes, and
+    // the padding rows.
+    EXPECT_EQ(w->owned_bytes, plain->owned_bytes + padding);
     EXPECT_EQ(w->owned.size(), plain->owned.size());
   }
 }
@@ -229,7 +238,8 @@ TEST(WeightsTest, TiedRepackableHeadSharesOneRepackedCopyWithTheLookup) {
     EXPECT_EQ(w->token_embd.layout, w->output.layout);
     const std::string target = simd::TargetName();
     if (target == "AVX2" || target == "AVX3" || target == "AVX3_DL") {
-      EXPECT_EQ(w->output.layout, type == DType::kQ3P5      ? cpu::WeightLayout::kQ3P5Slots
+      const auto q3p5 = target == "AVX3_DL" ? cpu::WeightLayout::kQ3P5Rows16 : cpu::WeightLayout::kQ3P5Slots;
+      EXPECT_EQ(w->output.layout, type == DType::kQ3P5      ? q3p5
                                   : type == DType::kQ3P5_NL ? cpu::WeightLayout::kQ3P5NLPlanes
                                                             : cpu::WeightLayout::kFloatPanels);
     }

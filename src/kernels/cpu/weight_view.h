@@ -23,6 +23,7 @@ enum class WeightLayout : uint8_t {
   kQ4GRows8 = 4,  // Q4_G rows interleaved in groups of 8 (kernels/simd/repack.h)
   kLegacy4Rows8 = 5,  // Q4_0 / Q4_1 rows interleaved in groups of 8 (kernels/simd/repack.h)
   kQ4KRows8 = 6,  // Q4_K rows interleaved in groups of 8 (kernels/simd/repack.h)
+  kQ3P5Rows16 = 7,  // Q3P5 rows interleaved in groups of 16, AVX3_DL (kernels/simd/repack.h)
 };
 
 struct WeightView {

@@ -14,13 +14,15 @@
 namespace septet::simd {
 
 DType ActivationType(const cpu::WeightView& w) {
-  return w.layout == cpu::WeightLayout::kQ3P5Slots ? DType::kQ8_B : GetTypeTraits(w.type).vec_dot_type;
+  const bool q8b = w.layout == cpu::WeightLayout::kQ3P5Slots || w.layout == cpu::WeightLayout::kQ3P5Rows16;
+  return q8b ? DType::kQ8_B : GetTypeTraits(w.type).vec_dot_type;
 }
 
 void MatVecRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
   SEPTET_DCHECK(0 <= r0 && r0 <= r1 && r1 <= w.rows);
   if (r0 >= r1) return;
   if (w.layout == cpu::WeightLayout::kQ3P5Slots) return detail::Q3P5SlotsMatVec(w, r0, r1, act, y);
+  if (w.layout == cpu::WeightLayout::kQ3P5Rows16) return detail::Q3P5Rows16MatVec(w, r0, r1, act, y);
   if (w.layout == cpu::WeightLayout::kFloatPanels) return detail::FloatPanelsMatVec(w, r0, r1, act, y);
   if (w.layout == cpu::WeightLayout::kQ4GRows8) return detail::Q4GRows8MatVec(w, r0, r1, act, y);
   if (w.layout == cpu::WeightLayout::kLegacy4Rows8) return detail::Legacy4Rows8MatVec(w, r0, r1, act, y);
@@ -61,6 +63,9 @@ void MatMulRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   if (r0 >= r1 || m == 0) return;
   if (w.layout == cpu::WeightLayout::kQ3P5Slots) {
     return detail::Q3P5SlotsMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
+  }
+  if (w.layout == cpu::WeightLayout::kQ3P5Rows16) {
+    return detail::Q3P5Rows16MatMul(w, r0, r1, act, act_stride, m, y, y_stride);
   }
   if (w.layout == cpu::WeightLayout::kFloatPanels) {
     return detail::FloatPanelsMatMul(w, r0, r1, act, act_stride, m, y, y_stride);

@@ -730,8 +730,12 @@ HWY_INLINE void LanesFused(const Consts& k, const PairConsts& k2, const uint8_t*
 
 // Up to this many tokens AVX3_DL's MatMul runs RowsLanes (the tile below from 5).
 constexpr int64_t kLanesMaxTokens = 4;
-inline void MatMulLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
-                        int64_t m, float* y, int64_t y_stride) {
+// A chunk decoder: decode(ra, npairs, codes, hm) writes the pairs of rows ra + 2 p,
+// ra + 2 p + 1 (p < npairs; rows past the matrix read as zero) as DecodePair
+// does, pair p at codes + p nbs kQuads 8 and hm + p nbs kLaneHm.
+template <class DecodeChunk>
+void MatMulLanesWith(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
+                     int64_t m, float* y, int64_t y_stride, const DecodeChunk& decode) {
   constexpr int kR = 4;  // pairs per tile
   const Consts k = MakeConsts();
   const PairConsts k2 = MakePairConsts(k);
@@ -766,11 +770,7 @@ inline void MatMulLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const 
     const int64_t nrc = std::min(2 * chunk_pairs, r1 - rc);
     const int64_t npairs = (nrc + 1) / 2;
     const int64_t padded = std::min<int64_t>((npairs + kR - 1) / kR * kR, chunk_pairs);
-    for (int64_t p = 0; p < padded; ++p) {
-      const int64_t ra = rc + 2 * p;
-      DecodePair(k, k2, ra < r1 ? w.row(ra) : nullptr, ra + 1 < r1 ? w.row(ra + 1) : nullptr, nb, ns, w.row_bytes,
-                 cbase + p * pair_stride, sc.hm.data() + p * hm_stride);
-    }
+    decode(rc, padded, cbase, sc.hm.data());
     for (int64_t t = 0; t < tiles; ++t) {
       const uint8_t* xp = xbase + static_cast<size_t>(t) * tile_bytes;
       const int nt = static_cast<int>(std::min<int64_t>(kLT, m - t * kLT));
@@ -786,6 +786,24 @@ inline void MatMulLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const 
       }
     }
   }
+}
+
+
+inline void MatMulLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
+                        int64_t m, float* y, int64_t y_stride) {
+  const Consts k = MakeConsts();
+  const PairConsts k2 = MakePairConsts(k);
+  const int64_t nb = w.cols / kBlock;
+  const int ns = TailSubs(w.cols);
+  const int64_t nbs = nb + (ns > 0 ? 1 : 0);
+  const size_t pair_stride = static_cast<size_t>(nbs) * kQuads * 8, hm_stride = static_cast<size_t>(nbs) * kLaneHm;
+  const auto decode = [&](int64_t ra, int64_t npairs, uint8_t* codes, float* hm) HWY_ATTR {
+    for (int64_t p = 0; p < npairs; ++p, ra += 2) {
+      DecodePair(k, k2, ra < r1 ? w.row(ra) : nullptr, ra + 1 < r1 ? w.row(ra + 1) : nullptr, nb, ns, w.row_bytes,
+                 codes + p * pair_stride, hm + p * hm_stride);
+    }
+  };
+  MatMulLanesWith(w, r0, r1, act, act_stride, m, y, y_stride, decode);
 }
 
 #endif  // HWY_TARGET == HWY_AVX3_DL

@@ -162,6 +162,10 @@ void RepackQ3P5Slots(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::W
 
 bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked) {
   if (w.layout != cpu::WeightLayout::kFile) return false;
+  if (w.type == DType::kQ3P5 && detail::Q3P5Rows16IsFast()) {
+    RepackQ3P5Rows16(w, out, repacked);
+    return true;
+  }
   if (w.type == DType::kQ3P5 && detail::Q3P5SlotsIsFast()) {
     RepackQ3P5Slots(w, out, repacked);
     return true;
@@ -192,7 +196,7 @@ bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
 
 namespace {
 
-// For the layouts that interleave rows (float panels, Q4_G / Q4_0 / Q4_1 / Q4_K groups of 8), the
+// For the layouts that interleave rows (float panels, Q4_G / Q4_0 / Q4_1 / Q4_K groups of 8, Q3P5's of 16), the
 // function that writes one row's file-layout bytes; null for the others, whose
 // rows stay whole (a one-row view of them unpacks like the matrix).
 using InterleavedRowFn = void (*)(const cpu::WeightView&, int64_t, uint8_t*);
@@ -201,6 +205,7 @@ InterleavedRowFn InterleavedRowOf(cpu::WeightLayout layout) {
   if (layout == cpu::WeightLayout::kQ4GRows8) return Q4GRows8Row;
   if (layout == cpu::WeightLayout::kLegacy4Rows8) return Legacy4Rows8Row;
   if (layout == cpu::WeightLayout::kQ4KRows8) return Q4KRows8Row;
+  if (layout == cpu::WeightLayout::kQ3P5Rows16) return Q3P5Rows16Row;
   return nullptr;
 }
 
@@ -221,7 +226,8 @@ void UnpackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
     case cpu::WeightLayout::kFloatPanels:
     case cpu::WeightLayout::kQ4GRows8:
     case cpu::WeightLayout::kLegacy4Rows8:
-    case cpu::WeightLayout::kQ4KRows8: {
+    case cpu::WeightLayout::kQ4KRows8:
+    case cpu::WeightLayout::kQ3P5Rows16: {
       const InterleavedRowFn row_of = InterleavedRowOf(w.layout);
       out->resize(w.row_bytes * static_cast<size_t>(w.rows));
       for (int64_t r = 0; r < w.rows; ++r) row_of(w, r, out->data() + static_cast<size_t>(r) * w.row_bytes);

@@ -28,6 +28,28 @@
 // 64-bit lane (& 3), one 4-byte broadcast of H with a vpsrlvd by (0..7) (& 1,
 // << 2): u of weight j lands on byte j. Padding codes stay 0.
 //
+// WeightLayout::kQ3P5Rows16 (Q3P5, AVX3_DL only). Rows interleaved in groups
+// of kQ3P5GroupRows = 16; group g (rows 16 g .. 16 g + 15, 16 row_bytes bytes)
+// holds, block after block, 16 x 56 = 896 bytes per full 128-weight block (a
+// row's final short block of ns sub-blocks: 16 (4 + 12 ns) bytes, no ext plane):
+//   bytes   0..31   the low half of row r's header word at 2 r: d (bits 0..14,
+//                   an fp16 with bit 15 read as 0) and sel bit 0 in bit 15
+//   bytes  32..63   the high half at 32 + 2 r: m (bits 1..15, an fp16 with bit 0
+//                   read as 0) and sel bit 1 in bit 0
+//   byte   64 + 192 s + 64 p + 4 r + j  (sub-block s < ns, plane p = 0..2, row r,
+//          j = 0..3): with u_q the 3-bit code of weight 4 q + j of sub-block s
+//          (in sub-block sel the upper 3 bits of v = 2 u + e):
+//            P0 = u_0 | u_1 << 3 | (u_6 & 3) << 6
+//            P1 = u_2 | u_3 << 3 | (u_7 & 3) << 6
+//            P2 = u_4 | (u_6 >> 2) << 3 | (u_7 >> 2) << 4 | u_5 << 5
+//   bytes 832 + 4 r + j (full blocks)   bit q = e of weight 4 q + j of row r's
+//                   sub-block sel.
+// So one 64-byte load of a plane holds the same weights of 16 rows (an int32 lane
+// per row) and every code of a quad decodes with shifts and masks to 2 u (+ e in
+// the lanes whose sel is the sub-block: a mask from the two sel bits), in natural
+// sub-block order, against one broadcast activation quad. The last group is padded
+// with zero rows. Kernels: kernels/simd/dot_q3p5_rows16.cc.
+//
 // WeightLayout::kQ3P5NLPlanes (Q3P5_NL, quant/q3p5_nl.h). Each FULL block keeps
 // its 56 bytes and its fields (D and the scales, bytes 48..55); the 48 code bytes
 // are rearranged. With u_s[j] the code of weight j (0..31) of sub-block s:
@@ -121,6 +143,19 @@ void UnpackQ3P5NLPlanes(const cpu::WeightView& w, std::vector<uint8_t>* out);
 // the hardware threads, one per 16 MiB of `bytes`), and returns when all are
 // done. The repacks convert each row on its own, so the cut changes no byte.
 void ParallelRanges(int64_t n, size_t bytes, const std::function<void(int64_t, int64_t)>& f);
+
+inline constexpr int64_t kQ3P5GroupRows = 16;
+// Byte of a kQ3P5Rows16 group block: plane p of sub-block s, row (lane) r, byte j
+// of the quad; and the ext byte j of lane r.
+constexpr size_t Q3P5Rows16PlaneByte(int s, int p, int r, int j) {
+  return static_cast<size_t>(64 + 192 * s + 64 * p + 4 * r + j);
+}
+constexpr size_t Q3P5Rows16ExtByte(int r, int j) { return static_cast<size_t>(832 + 4 * r + j); }
+// Unconditional Q3P5 -> kQ3P5Rows16 repack (w in the file layout). Every target
+// has a kernel for the result; tests use it on every compiled target.
+void RepackQ3P5Rows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
+// Row r of a kQ3P5Rows16 view, in the file layout (w.row_bytes bytes to dst).
+void Q3P5Rows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst);
 
 inline constexpr int64_t kQ4GGroupRows = 8;
 // Byte of the kQ4GRows8 group block that holds weights 4 c + i (low nibble) and

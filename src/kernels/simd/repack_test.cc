@@ -293,5 +293,130 @@ TEST_P(RepackTest, MatMulOnRepackedEqualsMatVecPerToken) {
   }
 }
 
+// ---- WeightLayout::kQ3P5Rows16 (groups of 16 rows, AVX3_DL's kernels) ----
+
+// Every byte of every block random (header, codes, ext, the short block's sel bits).
+Matrix MakeRandomBytes(int64_t rows, int64_t cols, std::mt19937_64& rng) {
+  Matrix m;
+  const size_t rb = quant::Q3P5RowBytes(cols);
+  m.bytes.resize(rb * static_cast<size_t>(rows) + 1);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (size_t i = 1; i < m.bytes.size(); ++i) m.bytes[i] = static_cast<uint8_t>(byte(rng));
+  m.view = cpu::WeightView{DType::kQ3P5, rows, cols, m.bytes.data() + 1, rb};
+  return m;
+}
+
+TEST(RepackRows16Test, RoundTripIsExactForAnyBytes) {
+  for (int64_t cols : {1, 33, 64, 100, 128, 172, 300, 576, 1000}) {
+    for (int64_t rows : {1, 15, 16, 17, 40}) {
+      auto rng = testing::MakeRng(static_cast<uint64_t>(cols * 100 + rows));
+      Matrix w = MakeRandomBytes(rows, cols, rng);
+      std::vector<uint8_t> packed, back;
+      cpu::WeightView pv, bv;
+      RepackQ3P5Rows16(w.view, &packed, &pv);
+      EXPECT_EQ(pv.layout, cpu::WeightLayout::kQ3P5Rows16);
+      EXPECT_EQ(pv.row_bytes, w.view.row_bytes);
+      EXPECT_EQ(packed.size(), static_cast<size_t>((rows + 15) / 16 * 16) * w.view.row_bytes);
+      UnpackRows(pv, &back, &bv);
+      ASSERT_EQ(back.size(), w.view.row_bytes * static_cast<size_t>(rows));
+      ASSERT_EQ(std::memcmp(back.data(), w.view.data, back.size()), 0) << "cols=" << cols << " rows=" << rows;
+    }
+  }
+}
+
+// The planes of repack.h, read back weight by weight: code bit i of quad q at
+// the documented plane and bit, e at bit q of the ext byte.
+TEST(RepackRows16Test, PlanesHoldTheDocumentedBits) {
+  auto rng = testing::MakeRng(16);
+  Matrix w = MakeQ3P5(16, 128, rng, true);
+  std::vector<uint8_t> packed;
+  cpu::WeightView pv;
+  RepackQ3P5Rows16(w.view, &packed, &pv);
+  const int plane_of[8][3] = {{0, 0, 0}, {0, 0, 0}, {1, 1, 1}, {1, 1, 1}, {2, 2, 2}, {2, 2, 2}, {0, 0, 2}, {1, 1, 2}};
+  const int bit_of[8][3] = {{0, 1, 2}, {3, 4, 5}, {0, 1, 2}, {3, 4, 5}, {0, 1, 2}, {5, 6, 7}, {6, 7, 3}, {6, 7, 4}};
+  for (int r = 0; r < 16; ++r) {
+    quant::BlockQ3P5 blk;
+    std::memcpy(&blk, w.view.row(r), sizeof(blk));
+    const int sel = static_cast<int>((blk.hdr >> 15) & 3u);
+    uint8_t codes[128];
+    quant::Q3P5UnpackCodes(blk, 4, codes);
+    uint16_t lo, hi;
+    std::memcpy(&lo, packed.data() + 2 * r, 2);
+    std::memcpy(&hi, packed.data() + 32 + 2 * r, 2);
+    ASSERT_EQ(lo, blk.hdr & 0xFFFFu);
+    ASSERT_EQ(hi, blk.hdr >> 16);
+    for (int s = 0; s < 4; ++s) {
+      for (int k = 0; k < 32; ++k) {
+        const int q = k / 4, j = k % 4, c = codes[32 * s + k], u = s == sel ? c >> 1 : c;
+        for (int i = 0; i < 3; ++i) {
+          const uint8_t byte = packed[Q3P5Rows16PlaneByte(s, plane_of[q][i], r, j)];
+          ASSERT_EQ((byte >> bit_of[q][i]) & 1, (u >> i) & 1) << "row " << r << " s " << s << " k " << k;
+        }
+        if (s == sel) {
+          ASSERT_EQ((packed[Q3P5Rows16ExtByte(r, j)] >> q) & 1, c & 1);
+        }
+      }
+    }
+  }
+}
+
+// On every target: MatVec and MatMul (any token count, ranges that cut groups)
+// on the rows of 16 give the slot layout's bits on the same target, and are
+// within the error model of the scalar reference (the slots' test above).
+TEST_P(RepackTest, Rows16KernelsGiveTheSlotBits) {
+  const TypeTraits& at = GetTypeTraits(DType::kQ8_B);
+  for (int64_t cols : {64, 128, 172, 300, 576, 1536, 4096 + 96}) {
+    auto rng = testing::MakeRng(static_cast<uint64_t>(cols) + 1616);
+    const int64_t rows = cols == 576 ? 48 : 37;
+    Matrix w = MakeQ3P5(rows, cols, rng, true);
+    std::vector<uint8_t> b16, bsl;
+    cpu::WeightView v16, vsl;
+    RepackQ3P5Rows16(w.view, &b16, &v16);
+    RepackQ3P5Slots(w.view, &bsl, &vsl);
+    ASSERT_EQ(ActivationType(v16), DType::kQ8_B);
+    const int64_t max_m = 19;
+    const size_t act_stride = at.row_bytes(cols) + 3;
+    std::vector<uint8_t> act(act_stride * max_m + 1);
+    for (int64_t tk = 0; tk < max_m; ++tk) {
+      const auto x = testing::RandomWeights(rng, cols, 1.0f);
+      QuantizeActivation(DType::kQ8_B, x.data(), cols, act.data() + 1 + tk * act_stride);
+    }
+    const uint8_t* a = act.data() + 1;
+    std::vector<float> xq(static_cast<size_t>(cols));
+    at.to_float(a, xq.data(), cols);
+    const double nbs = std::ceil(static_cast<double>(cols) / 128.0);
+    for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {3, 20}, {16, 32}, {17, 18}, {9, 9}}) {
+      std::vector<float> y16(static_cast<size_t>(rows), -1.0f), ysl(static_cast<size_t>(rows), -1.0f);
+      MatVecRows(v16, r0, r1, a, y16.data());
+      MatVecRows(vsl, r0, r1, a, ysl.data());
+      ASSERT_EQ(std::memcmp(y16.data(), ysl.data(), y16.size() * 4), 0)
+          << "cols=" << cols << " rows [" << r0 << ", " << r1 << ") target " << TargetName();
+      for (int64_t r = r0; r < r1; ++r) {
+        const float ref = quant::Q3P5VecDotQ8B(cols, w.view.row(r), a);
+        ASSERT_LE(std::fabs(double{y16[r - r0]} - ref),
+                  (Gamma(nbs + 3) + Gamma(nbs + 5)) * Magnitude(w.view, r, xq));
+      }
+      for (int64_t m : {2, 3, 5, 8, 9, 16, 19}) {
+        const int64_t y_stride = rows + 2;
+        std::vector<float> y(static_cast<size_t>(y_stride * m), -7.0f);
+        MatMulRows(v16, r0, r1, a, act_stride, m, y.data(), y_stride);
+        for (int64_t tk = 0; tk < m; ++tk) {
+          std::vector<float> yv(static_cast<size_t>(rows));
+          MatVecRows(vsl, r0, r1, a + tk * act_stride, yv.data());
+          for (int64_t r = 0; r < y_stride; ++r) {
+            const float got = y[tk * y_stride + r];
+            if (r >= r0 && r < r1) {
+              ASSERT_EQ(std::memcmp(&got, &yv[r - r0], 4), 0)
+                  << "cols=" << cols << " m=" << m << " token " << tk << " row " << r << " target " << TargetName();
+            } else {
+              ASSERT_EQ(got, -7.0f) << "MatMulRows wrote outside [r0, r1)";
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace septet::simd

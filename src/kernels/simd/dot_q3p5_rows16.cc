@@ -1,0 +1,453 @@
+// Q3P5 x Q8_B kernels on the repacked layout WeightLayout::kQ3P5Rows16
+// (kernels/simd/repack.h): 16 rows interleaved, an int32 lane per row of one
+// 512-bit vector (AVX3_DL).
+//
+// Per block of the 16 rows: the header halves give h = d / 2 and m of every
+// lane (two vcvtph2ps) and the lanes whose sel is sub-block s (two mask bits);
+// per sub-block three 64-byte plane loads, and per quad of 4 weights one vector
+// of doubled codes 2 u (a shift and a mask, three or four operations for the
+// quads split over two planes) with the ext bit e or'ed in where sel == s (one
+// shift of the ext vector, one masked vpternlogd). Every token then adds that
+// vector's products to its lane sums with one vpdpbusd against its activation
+// quad broadcast from memory: 8 per 64 weights x 16 rows for 8 tokens, each
+// decoded quad serving every token of the tile and every row served by one
+// broadcast. Lane r ends the block holding row r's exact I_b (the integer the
+// slot kernels form: v in sub-block sel, 2 u elsewhere), with no reduction, and
+// the float steps per lane are q3p5_lanes-inl.h's:
+//   s_j = fma(float(I_b), h_b x_d,b, s_j);  s_j = fma(m_b, X_b, s_j)   (j = b mod 4)
+//   y   = (s_0 + s_1) + (s_2 + s_3)
+// so every kernel here gives the slot layout's AVX3_DL bits, for any number of
+// tokens (tested on every target). MatMul runs tiles of up to 8 tokens over each
+// group of 16 rows (the group's bytes stay in L1/L2 across its tiles).
+// Other targets (the policy gives them kQ3P5Slots): each 16-row group back to
+// the file layout, then to slots, then the slot kernels.
+#include "kernels/simd/hwy_config.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/simd/dot_q3p5_rows16.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "core/check.h"
+#include "hwy/highway.h"
+#include "kernels/simd/common-inl.h"
+#include "kernels/simd/kernels_internal.h"
+#include "kernels/simd/q3p5_lanes-inl.h"
+#include "kernels/simd/q3p5_slots-inl.h"
+#include "kernels/simd/repack.h"
+#include "kernels/simd/tile_sweep.h"
+#include "quant/q3p5.h"
+
+HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC target("avx512vnni")  // see hwy_config.h
+#endif
+namespace septet::simd {
+namespace HWY_NAMESPACE {
+namespace {
+
+constexpr int64_t kRows = kQ3P5GroupRows;
+constexpr size_t kGroupBlockBytes = kRows * kBlockBytes;  // one full block of 16 rows
+static_assert(kRows == 16 && kGroupBlockBytes == 896);
+static_assert(Q3P5Rows16PlaneByte(1, 0, 0, 0) - Q3P5Rows16PlaneByte(0, 0, 0, 0) == 192 &&
+              Q3P5Rows16PlaneByte(0, 1, 0, 0) - Q3P5Rows16PlaneByte(0, 0, 0, 0) == 64 &&
+              Q3P5Rows16PlaneByte(0, 0, 1, 0) - Q3P5Rows16PlaneByte(0, 0, 0, 0) == 4 &&
+              Q3P5Rows16ExtByte(0, 0) == Q3P5Rows16PlaneByte(4, 0, 0, 0) && Q3P5Rows16ExtByte(16, 0) == 896);
+
+// Writes the group's 16 lanes of v (rows g0 .. g0 + 15) for the rows in [r0, r1)
+// to y_row(r) for row r.
+template <class YRow>
+HWY_INLINE void StoreLanes(const float* v16, int64_t g0, int64_t r0, int64_t r1, const YRow& y_row) {
+  for (int64_t r = std::max(r0, g0); r < std::min(r1, g0 + kRows); ++r) *y_row(r) = v16[r - g0];
+}
+
+#if HWY_TARGET == HWY_AVX3_DL
+
+struct Rows16Consts {
+  __m512i c0e, c06, c01;
+  __m256i d_bits, m_bits, one16;
+};
+HWY_INLINE Rows16Consts MakeRows16Consts() {
+  Rows16Consts k;
+  k.c0e = _mm512_set1_epi8(0x0E);
+  k.c06 = _mm512_set1_epi8(0x06);
+  k.c01 = _mm512_set1_epi8(0x01);
+  k.d_bits = _mm256_set1_epi16(0x7FFF);
+  k.m_bits = _mm256_set1_epi16(static_cast<int16_t>(0xFFFE));
+  k.one16 = _mm256_set1_epi16(1);
+  return k;
+}
+
+// vpternlogd immediates: A | (B & C), and C ? A : B.
+constexpr int kOrAnd = 0xF8, kSelect = 0xE4;
+
+// Quad q of a sub-block's planes p0, p1, p2: the doubled codes 2 u of the 16 rows.
+template <int Q>
+HWY_INLINE __m512i Codes(const Rows16Consts& k, __m512i p0, __m512i p1, __m512i p2) {
+  if constexpr (Q == 0) return _mm512_and_si512(_mm512_add_epi8(p0, p0), k.c0e);
+  if constexpr (Q == 1) return _mm512_and_si512(_mm512_srli_epi16(p0, 2), k.c0e);
+  if constexpr (Q == 2) return _mm512_and_si512(_mm512_add_epi8(p1, p1), k.c0e);
+  if constexpr (Q == 3) return _mm512_and_si512(_mm512_srli_epi16(p1, 2), k.c0e);
+  if constexpr (Q == 4) return _mm512_and_si512(_mm512_add_epi8(p2, p2), k.c0e);
+  if constexpr (Q == 5) return _mm512_and_si512(_mm512_srli_epi16(p2, 4), k.c0e);
+  if constexpr (Q == 6) {  // bits 1, 2 from P0's bits 6, 7; bit 3 is P2's bit 3
+    return _mm512_and_si512(_mm512_ternarylogic_epi32(_mm512_srli_epi16(p0, 5), p2, k.c06, kSelect), k.c0e);
+  }
+  if constexpr (Q == 7) {  // bits 1, 2 from P1's bits 6, 7; bit 3 from P2's bit 4
+    return _mm512_and_si512(
+        _mm512_ternarylogic_epi32(_mm512_srli_epi16(p1, 5), _mm512_srli_epi16(p2, 1), k.c06, kSelect), k.c0e);
+  }
+}
+
+// Quad Q's codes with the ext bit or'ed in the lanes of ks (those whose sel is
+// this sub-block): v = 2 u + e there, 2 u elsewhere.
+template <int Q>
+HWY_INLINE __m512i ExtCodes(const Rows16Consts& k, __m512i p0, __m512i p1, __m512i p2, __m512i ext, __mmask16 ks) {
+  return _mm512_mask_ternarylogic_epi32(Codes<Q>(k, p0, p1, p2), ks, _mm512_srli_epi32(ext, Q), k.c01, kOrAnd);
+}
+template <int Q>
+HWY_INLINE void QuadCodes(const Rows16Consts& k, __m512i p0, __m512i p1, __m512i p2, __m512i ext, __mmask16 ks,
+                          __m512i (&v)[8]) {
+  v[Q] = ExtCodes<Q>(k, p0, p1, p2, ext, ks);
+}
+
+// Independent vpdpbusd chains per token: a matvec's single chain waited on the
+// instruction's latency every quad.
+template <int T>
+inline constexpr int kChains = T <= 2 ? 4 : (T <= 4 ? 2 : 1);
+
+// Quad Q of sub-block s: its codes (ext or'ed in the lanes of ks) dotted with
+// T tokens' activation quads into chain Q mod kChains of acc.
+template <int Q, int T>
+HWY_INLINE void QuadSums(const Rows16Consts& k, __m512i p0, __m512i p1, __m512i p2, __m512i ext, __mmask16 ks, int s,
+                         const uint8_t* const (&xb)[T], __m512i (&acc)[kChains<T>][T]) {
+  const __m512i v = ExtCodes<Q>(k, p0, p1, p2, ext, ks);
+  for (int t = 0; t < T; ++t) {
+    const __m512i x = _mm512_set1_epi32(static_cast<int>(LoadU32(xb[t] + kActQs + 32 * s + 4 * Q)));
+    acc[Q % kChains<T>][t] = _mm512_dpbusd_epi32(acc[Q % kChains<T>][t], v, x);
+  }
+}
+
+// Block gb of the group (sub-blocks 0 .. ns - 1; with `full`, the ext plane)
+// against T tokens' activation blocks xb[t]: the exact sums I_b, lane per row.
+template <int T>
+HWY_INLINE void BlockSums(const Rows16Consts& k, const uint8_t* gb, int ns, bool full, __mmask16 b0, __mmask16 b1,
+                          const uint8_t* const (&xb)[T], __m512i (&sum)[T]) {
+  __m512i acc[kChains<T>][T];
+  for (auto& chain : acc) {
+    for (auto& v : chain) v = _mm512_setzero_si512();
+  }
+  const __m512i ext = full ? _mm512_loadu_si512(gb + Q3P5Rows16ExtByte(0, 0)) : _mm512_setzero_si512();
+  const __mmask16 sel[4] = {static_cast<__mmask16>(~b0 & ~b1), static_cast<__mmask16>(b0 & ~b1),
+                            static_cast<__mmask16>(~b0 & b1), static_cast<__mmask16>(b0 & b1)};
+  for (int s = 0; s < ns; ++s) {
+    const uint8_t* planes = gb + Q3P5Rows16PlaneByte(s, 0, 0, 0);
+    const __m512i p0 = _mm512_loadu_si512(planes);
+    const __m512i p1 = _mm512_loadu_si512(planes + 64);
+    const __m512i p2 = _mm512_loadu_si512(planes + 128);
+    const __mmask16 ks = full ? sel[s] : 0;
+    QuadSums<0, T>(k, p0, p1, p2, ext, ks, s, xb, acc);
+    QuadSums<1, T>(k, p0, p1, p2, ext, ks, s, xb, acc);
+    QuadSums<2, T>(k, p0, p1, p2, ext, ks, s, xb, acc);
+    QuadSums<3, T>(k, p0, p1, p2, ext, ks, s, xb, acc);
+    QuadSums<4, T>(k, p0, p1, p2, ext, ks, s, xb, acc);
+    QuadSums<5, T>(k, p0, p1, p2, ext, ks, s, xb, acc);
+    QuadSums<6, T>(k, p0, p1, p2, ext, ks, s, xb, acc);
+    QuadSums<7, T>(k, p0, p1, p2, ext, ks, s, xb, acc);
+  }
+  for (int t = 0; t < T; ++t) {
+    sum[t] = acc[0][t];
+    for (int c = 1; c < kChains<T>; ++c) sum[t] = _mm512_add_epi32(sum[t], acc[c][t]);
+  }
+}
+
+// Block b (position J = b mod 4) of the group at `group` against T tokens into s.
+template <int T, int J>
+HWY_INLINE void GroupBlock(const Rows16Consts& k, const uint8_t* group, int64_t b, int64_t nb, int ns,
+                           const uint8_t* const (&act)[T], __m512 (&s)[T][4]) {
+  const uint8_t* gb = group + static_cast<size_t>(b) * kGroupBlockBytes;
+  const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb));
+  const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb + 32));
+  const __m512 h = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_and_si256(lo, k.d_bits)), _mm512_set1_ps(0.5f));
+  const __m512 m = _mm512_cvtph_ps(_mm256_and_si256(hi, k.m_bits));
+  const __mmask16 b0 = _mm256_movepi16_mask(lo), b1 = _mm256_test_epi16_mask(hi, k.one16);
+  const uint8_t* xb[T];
+  for (int t = 0; t < T; ++t) xb[t] = act[t] + static_cast<size_t>(b) * kActBytes;
+  __m512i acc[T];
+  if (b < nb) {
+    BlockSums<T>(k, gb, kSubs, true, b0, b1, xb, acc);
+  } else {
+    BlockSums<T>(k, gb, ns, false, b0, b1, xb, acc);
+  }
+  for (int t = 0; t < T; ++t) {
+    const __m512 hx = _mm512_mul_ps(h, _mm512_set1_ps(ActScale(xb[t])));
+    s[t][J] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), hx, s[t][J]);
+    s[t][J] = _mm512_fmadd_ps(m, _mm512_set1_ps(ActOffset(xb[t])), s[t][J]);
+  }
+}
+
+// Group g against tokens act[0 .. T - 1] (each a Q8_B row): y16[t] = the 16 rows'
+// outputs of token t. `sweep` (or null) steps once per block.
+template <int T>
+HWY_INLINE void GroupTokens(const Rows16Consts& k, const cpu::WeightView& w, int64_t g, const uint8_t* const (&act)[T],
+                            TileSweep* sweep, __m512 (&y16)[T]) {
+  const int64_t nb = w.cols / kBlock;
+  const int ns = TailSubs(w.cols);
+  const int64_t nbs = nb + (ns > 0 ? 1 : 0);
+  const uint8_t* group = w.data + static_cast<size_t>(g * kRows) * w.row_bytes;
+  __m512 s[T][4];
+  for (auto& st : s) {
+    for (auto& v : st) v = _mm512_setzero_ps();
+  }
+  for (int64_t b = 0; b < nbs; b += 4) {
+    if (sweep != nullptr) sweep->Step();
+    GroupBlock<T, 0>(k, group, b, nb, ns, act, s);
+    if (b + 1 >= nbs) break;
+    if (sweep != nullptr) sweep->Step();
+    GroupBlock<T, 1>(k, group, b + 1, nb, ns, act, s);
+    if (b + 2 >= nbs) break;
+    if (sweep != nullptr) sweep->Step();
+    GroupBlock<T, 2>(k, group, b + 2, nb, ns, act, s);
+    if (b + 3 >= nbs) break;
+    if (sweep != nullptr) sweep->Step();
+    GroupBlock<T, 3>(k, group, b + 3, nb, ns, act, s);
+  }
+  for (int t = 0; t < T; ++t) y16[t] = _mm512_add_ps(_mm512_add_ps(s[t][0], s[t][1]), _mm512_add_ps(s[t][2], s[t][3]));
+}
+
+// Rows [r0, r1) against m tokens (token t's activation at act + t act_stride),
+// token t's row r to y_of(t, r); tiles of 8 tokens, then one of the rest.
+template <class YOf>
+void RunGroups(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+               const YOf& y_of) {
+  const Rows16Consts k = MakeRows16Consts();
+  const int64_t nbs = (w.cols + kBlock - 1) / kBlock;
+  const int64_t g0 = r0 / kRows, g1 = (r1 + kRows - 1) / kRows;
+  const size_t group_bytes = static_cast<size_t>(kRows) * w.row_bytes;
+  const RowSpan span{w.data + static_cast<size_t>(g0) * group_bytes, w.data + static_cast<size_t>(g1) * group_bytes};
+  for (int64_t g = g0; g < g1; ++g) {
+    TileSweep sweep = SweepAhead(w.data + static_cast<size_t>(g) * group_bytes, group_bytes,
+                                 static_cast<size_t>(kWeightPrefetchBytes), span, nbs);
+    const auto tile = [&](auto tokens, int64_t t0) HWY_ATTR {
+      constexpr int T = decltype(tokens)::value;
+      const uint8_t* a[T];
+      for (int t = 0; t < T; ++t) a[t] = act + static_cast<size_t>(t0 + t) * act_stride;
+      __m512 y16[T];
+      GroupTokens<T>(k, w, g, a, t0 == 0 ? &sweep : nullptr, y16);
+      for (int t = 0; t < T; ++t) {
+        alignas(64) float v[kRows];
+        _mm512_store_ps(v, y16[t]);
+        StoreLanes(v, g * kRows, r0, r1, [&](int64_t r) { return y_of(t0 + t, r); });
+      }
+    };
+    int64_t t = 0;
+    for (; t + 8 <= m; t += 8) tile(std::integral_constant<int, 8>(), t);
+    switch (m - t) {
+      case 1: tile(std::integral_constant<int, 1>(), t); break;
+      case 2: tile(std::integral_constant<int, 2>(), t); break;
+      case 3: tile(std::integral_constant<int, 3>(), t); break;
+      case 4: tile(std::integral_constant<int, 4>(), t); break;
+      case 5: tile(std::integral_constant<int, 5>(), t); break;
+      case 6: tile(std::integral_constant<int, 6>(), t); break;
+      case 7: tile(std::integral_constant<int, 7>(), t); break;
+      default: break;
+    }
+  }
+}
+
+void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  RunGroups(w, r0, r1, act, 0, 1, [&](int64_t, int64_t r) { return y + (r - r0); });
+}
+
+// Qword i of v[0 .. 7] into out[i] (an 8 x 8 transpose of qwords, 24 vpermt2q).
+HWY_INLINE void TransposeQwords(const __m512i (&v)[8], __m512i (&out)[8]) {
+  const __m512i i1lo = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), i1hi = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
+  const __m512i i2lo = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), i2hi = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+  const __m512i i3lo = _mm512_setr_epi64(0, 1, 2, 3, 8, 9, 10, 11), i3hi = _mm512_setr_epi64(4, 5, 6, 7, 12, 13, 14, 15);
+  __m512i a[8], b[8];
+  for (int i = 0; i < 8; i += 2) {  // a[i]: q0..q3 of v[i], v[i + 1] interleaved; a[i + 1]: q4..q7
+    a[i] = _mm512_permutex2var_epi64(v[i], i1lo, v[i + 1]);
+    a[i + 1] = _mm512_permutex2var_epi64(v[i], i1hi, v[i + 1]);
+  }
+  for (int h = 0; h < 2; ++h) {  // b[4 h + 2 c + e]: qwords 4 c + 2 e, + 1 of v[4 h .. 4 h + 3]
+    for (int c = 0; c < 2; ++c) {
+      b[4 * h + 2 * c] = _mm512_permutex2var_epi64(a[4 * h + c], i2lo, a[4 * h + 2 + c]);
+      b[4 * h + 2 * c + 1] = _mm512_permutex2var_epi64(a[4 * h + c], i2hi, a[4 * h + 2 + c]);
+    }
+  }
+  for (int j = 0; j < 4; ++j) {  // qwords 2 j and 2 j + 1 of all 8
+    out[2 * j] = _mm512_permutex2var_epi64(b[j], i3lo, b[4 + j]);
+    out[2 * j + 1] = _mm512_permutex2var_epi64(b[j], i3hi, b[4 + j]);
+  }
+}
+
+// The codes GEMM's decode (q3p5_lanes-inl.h MatMulLanesWith) from the rows of 16:
+// the pairs of rows ra + 2 p, ra + 2 p + 1 (ra even) as DecodePair writes them
+// from the slot layout. A pair is a qword of each decoded quad vector (lanes 2 i,
+// 2 i + 1), so 8 quad vectors transpose into 8 pairs' 64 code bytes.
+void DecodePairs16(const Rows16Consts& k, const cpu::WeightView& w, int64_t ra, int64_t npairs, uint8_t* codes,
+                   float* hm) {
+  const int64_t nb = w.cols / kBlock;
+  const int ns = TailSubs(w.cols);
+  const int64_t nbs = nb + (ns > 0 ? 1 : 0);
+  const size_t pair_stride = static_cast<size_t>(nbs) * kQuads * 8, hm_stride = static_cast<size_t>(nbs) * kLaneHm;
+  const int64_t groups = (w.rows + kRows - 1) / kRows, end = ra + 2 * npairs;
+  for (int64_t g = ra / kRows; g * kRows < end; ++g) {
+    const int i0 = static_cast<int>(std::max<int64_t>(0, (ra - g * kRows) / 2));
+    const int i1 = static_cast<int>(std::min<int64_t>(kRows / 2, (end - g * kRows) / 2));
+    const int64_t p0 = (g * kRows - ra) / 2;  // pair of qword 0 (may be negative)
+    if (g >= groups) {  // past the matrix: zero codes, h = m = 0
+      for (int i = i0; i < i1; ++i) {
+        std::memset(codes + (p0 + i) * pair_stride, 0, pair_stride);
+        std::memset(hm + (p0 + i) * hm_stride, 0, hm_stride * sizeof(float));
+      }
+      continue;
+    }
+    const uint8_t* group = w.data + static_cast<size_t>(g * kRows) * w.row_bytes;
+    for (int64_t b = 0; b < nbs; ++b) {
+      const uint8_t* gb = group + static_cast<size_t>(b) * kGroupBlockBytes;
+      const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb));
+      const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb + 32));
+      const __m512 h = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_and_si256(lo, k.d_bits)), _mm512_set1_ps(0.5f));
+      const __m512 m = _mm512_cvtph_ps(_mm256_and_si256(hi, k.m_bits));
+      const __mmask16 b0 = _mm256_movepi16_mask(lo), b1 = _mm256_test_epi16_mask(hi, k.one16);
+      const bool full = b < nb;
+      const int nsb = full ? kSubs : ns;
+      const __m512i ext = full ? _mm512_loadu_si512(gb + Q3P5Rows16ExtByte(0, 0)) : _mm512_setzero_si512();
+      const __mmask16 sel[4] = {static_cast<__mmask16>(~b0 & ~b1), static_cast<__mmask16>(b0 & ~b1),
+                                static_cast<__mmask16>(~b0 & b1), static_cast<__mmask16>(b0 & b1)};
+      for (int s = 0; s < kSubs; ++s) {
+        __m512i v[8];
+        if (s < nsb) {
+          const uint8_t* planes = gb + Q3P5Rows16PlaneByte(s, 0, 0, 0);
+          const __m512i p0v = _mm512_loadu_si512(planes), p1v = _mm512_loadu_si512(planes + 64);
+          const __m512i p2v = _mm512_loadu_si512(planes + 128);
+          const __mmask16 ks = full ? sel[s] : 0;
+          QuadCodes<0>(k, p0v, p1v, p2v, ext, ks, v);
+          QuadCodes<1>(k, p0v, p1v, p2v, ext, ks, v);
+          QuadCodes<2>(k, p0v, p1v, p2v, ext, ks, v);
+          QuadCodes<3>(k, p0v, p1v, p2v, ext, ks, v);
+          QuadCodes<4>(k, p0v, p1v, p2v, ext, ks, v);
+          QuadCodes<5>(k, p0v, p1v, p2v, ext, ks, v);
+          QuadCodes<6>(k, p0v, p1v, p2v, ext, ks, v);
+          QuadCodes<7>(k, p0v, p1v, p2v, ext, ks, v);
+        } else {
+          for (auto& x : v) x = _mm512_setzero_si512();
+        }
+        __m512i out[8];
+        TransposeQwords(v, out);
+        for (int i = i0; i < i1; ++i) {
+          _mm512_storeu_si512(codes + (p0 + i) * pair_stride + static_cast<size_t>(b) * kQuads * 8 + 64 * s, out[i]);
+        }
+      }
+      // [h_A, h_B, m_A, m_B] of pair i: qword i of h and of m.
+      const __m512d hd = _mm512_castps_pd(h), md = _mm512_castps_pd(m);
+      alignas(64) double even[8], odd[8];  // pairs 0, 2, 4, 6 and 1, 3, 5, 7 as (h, m) qword pairs
+      _mm512_store_pd(even, _mm512_unpacklo_pd(hd, md));
+      _mm512_store_pd(odd, _mm512_unpackhi_pd(hd, md));
+      for (int i = i0; i < i1; ++i) {
+        const double* src = (i % 2 == 0 ? even : odd) + 2 * (i / 2);
+        std::memcpy(hm + (p0 + i) * hm_stride + kLaneHm * b, src, 16);
+      }
+    }
+  }
+}
+
+// Up to 8 tokens: RunGroups (each quad decoded once per tile). More: the codes
+// GEMM of q3p5_lanes-inl.h (tokens in the lanes) on pairs decoded from this layout
+// once per chunk; its 8-token tile beat a RunGroups tile per token by 1.1-1.2x
+// (2048 x 2048 x 64, simd_kernels_bench). Both give the slot kernels' bits.
+void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+                float* y, int64_t y_stride) {
+  const auto y_of = [&](int64_t t, int64_t r) { return y + t * y_stride + r; };
+  if (m <= kLT) return RunGroups(w, r0, r1, act, act_stride, m, y_of);
+  if (r0 % 2 != 0) {  // the pairs start on even rows: an odd first row alone
+    RunGroups(w, r0, r0 + 1, act, act_stride, m, y_of);
+    if (++r0 == r1) return;
+  }
+  const Rows16Consts k = MakeRows16Consts();
+  const auto decode = [&](int64_t ra, int64_t npairs, uint8_t* codes, float* hm) HWY_ATTR {
+    DecodePairs16(k, w, ra, npairs, codes, hm);
+  };
+  MatMulLanesWith(w, r0, r1, act, act_stride, m, y, y_stride, decode);  // m > kLT: only its chunk path runs
+}
+
+bool IsFastImpl() { return true; }
+
+#else  // other targets: each group back to the file layout, then to slots, then the slot kernels
+
+// The rows of group g in [r0, r1) as a kQ3P5Slots view (lanes lo .. hi of the group).
+struct GroupSlots {
+  std::vector<uint8_t> file, slots;
+  cpu::WeightView view;
+};
+HWY_NOINLINE GroupSlots& GroupSlotsOfThread() {  // noinline: see common-inl.h
+  thread_local GroupSlots gs;
+  return gs;
+}
+void ToSlots(const cpu::WeightView& w, int64_t lo, int64_t hi, GroupSlots* gs) {
+  gs->file.resize(static_cast<size_t>(hi - lo) * w.row_bytes);
+  for (int64_t r = lo; r < hi; ++r) Q3P5Rows16Row(w, r, gs->file.data() + static_cast<size_t>(r - lo) * w.row_bytes);
+  const cpu::WeightView file{DType::kQ3P5, hi - lo, w.cols, gs->file.data(), w.row_bytes};
+  RepackQ3P5Slots(file, &gs->slots, &gs->view);
+}
+
+void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  GroupSlots& gs = GroupSlotsOfThread();
+  for (int64_t lo = r0; lo < r1;) {
+    const int64_t hi = std::min(r1, (lo / kRows + 1) * kRows);
+    ToSlots(w, lo, hi, &gs);
+    detail::Q3P5SlotsMatVec(gs.view, 0, hi - lo, act, y + (lo - r0));
+    lo = hi;
+  }
+}
+
+void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+                float* y, int64_t y_stride) {
+  GroupSlots& gs = GroupSlotsOfThread();
+  for (int64_t lo = r0; lo < r1;) {
+    const int64_t hi = std::min(r1, (lo / kRows + 1) * kRows);
+    ToSlots(w, lo, hi, &gs);
+    detail::Q3P5SlotsMatMul(gs.view, 0, hi - lo, act, act_stride, m, y + lo, y_stride);
+    lo = hi;
+  }
+}
+
+bool IsFastImpl() { return false; }
+
+#endif  // HWY_TARGET == HWY_AVX3_DL
+
+// The kernels read the rows-of-16 layout: a view in any other layout is a caller bug.
+void CheckedMatVec(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  SEPTET_CHECK(w.type == DType::kQ3P5 && w.layout == cpu::WeightLayout::kQ3P5Rows16);
+  MatVecImpl(w, r0, r1, act, y);
+}
+void CheckedMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
+                   int64_t m, float* y, int64_t y_stride) {
+  SEPTET_CHECK(w.type == DType::kQ3P5 && w.layout == cpu::WeightLayout::kQ3P5Rows16);
+  MatMulImpl(w, r0, r1, act, act_stride, m, y, y_stride);
+}
+
+}  // namespace
+
+SEPTET_SIMD_FAMILY_TARGET(Q3P5Rows16, CheckedMatVec, CheckedMatMul)
+bool Q3P5Rows16IsFastT() { return IsFastImpl(); }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace septet::simd
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace septet::simd::detail {
+
+SEPTET_SIMD_FAMILY_DISPATCH(Q3P5Rows16)
+SEPTET_SIMD_FAMILY_IS_FAST_DISPATCH(Q3P5Rows16)
+
+}  // namespace septet::simd::detail
+#endif  // HWY_ONCE

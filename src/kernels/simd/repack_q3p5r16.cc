@@ -1,0 +1,150 @@
+// WeightLayout::kQ3P5Rows16 (repack.h): Q3P5 rows interleaved in groups of 16,
+// so that one 512-bit vector of the AVX3_DL kernels (dot_q3p5_rows16.cc) holds
+// the same 4 weights of 16 rows and each of its int32 lanes is one row's dot.
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+
+#include "core/check.h"
+#include "kernels/simd/repack.h"
+#include "quant/q3p5.h"
+
+namespace septet::simd {
+namespace {
+
+constexpr int64_t kRows = kQ3P5GroupRows;
+constexpr int kBlock = quant::kQ3P5BlockSize;
+constexpr int kSub = quant::kQ3P5SubBlockSize;
+constexpr int kSubs = quant::kQ3P5SubBlocks;
+constexpr size_t kFileBlock = sizeof(quant::BlockQ3P5);
+
+void CheckView(const cpu::WeightView& w, cpu::WeightLayout layout) {
+  SEPTET_CHECK(w.type == DType::kQ3P5 && w.layout == layout);
+  SEPTET_CHECK(w.row_bytes == quant::Q3P5RowBytes(w.cols));
+}
+
+// The 3-bit field u of weight k (0..31) of a file sub-block (12 bytes: lo[8], hi[4]).
+int GetU(const uint8_t* sub, int k) {
+  return ((sub[k / 4] >> (2 * (k % 4))) & 3) | (((sub[8 + k / 8] >> (k % 8)) & 1) << 2);
+}
+void SetU(uint8_t* sub, int k, int u) {
+  sub[k / 4] = static_cast<uint8_t>(sub[k / 4] | ((u & 3) << (2 * (k % 4))));
+  sub[8 + k / 8] = static_cast<uint8_t>(sub[8 + k / 8] | (((u >> 2) & 1) << (k % 8)));
+}
+
+// Where the 3 bits of quad q's code sit in the planes of repack.h: the plane and
+// bit of code bit i (0..2).
+struct BitAt {
+  int plane, bit;
+};
+BitAt CodeBit(int q, int i) {
+  switch (q) {
+    case 0: return {0, i};
+    case 1: return {0, 3 + i};
+    case 2: return {1, i};
+    case 3: return {1, 3 + i};
+    case 4: return {2, i};
+    case 5: return {2, 5 + i};
+    case 6: return i < 2 ? BitAt{0, 6 + i} : BitAt{2, 3};
+    default: return i < 2 ? BitAt{1, 6 + i} : BitAt{2, 4};
+  }
+}
+
+// Lane `lane` of a group block <-> one file block (ns sub-blocks; ns == 4 with
+// `full`: the 56-byte block with its ext plane).
+void PutLane(const uint8_t* fb, int ns, bool full, int lane, uint8_t* gb) {
+  uint32_t hdr;
+  std::memcpy(&hdr, fb, 4);
+  const uint16_t lo = static_cast<uint16_t>(hdr & 0xFFFFu), hi = static_cast<uint16_t>(hdr >> 16);
+  std::memcpy(gb + 2 * lane, &lo, 2);
+  std::memcpy(gb + 32 + 2 * lane, &hi, 2);
+  for (int s = 0; s < ns; ++s) {
+    const uint8_t* sub = fb + 4 + 12 * s;
+    for (int k = 0; k < kSub; ++k) {
+      const int u = GetU(sub, k), q = k / 4, j = k % 4;
+      for (int i = 0; i < 3; ++i) {
+        const BitAt at = CodeBit(q, i);
+        uint8_t& byte = gb[Q3P5Rows16PlaneByte(s, at.plane, lane, j)];
+        byte = static_cast<uint8_t>(byte | (((u >> i) & 1) << at.bit));
+      }
+    }
+  }
+  if (full) {
+    const uint8_t* ext = fb + 52;
+    for (int k = 0; k < kSub; ++k) {
+      uint8_t& byte = gb[Q3P5Rows16ExtByte(lane, k % 4)];
+      byte = static_cast<uint8_t>(byte | (((ext[k / 8] >> (k % 8)) & 1) << (k / 4)));
+    }
+  }
+}
+void GetLane(const uint8_t* gb, int ns, bool full, int lane, uint8_t* fb) {
+  uint16_t lo, hi;
+  std::memcpy(&lo, gb + 2 * lane, 2);
+  std::memcpy(&hi, gb + 32 + 2 * lane, 2);
+  const uint32_t hdr = static_cast<uint32_t>(lo) | (static_cast<uint32_t>(hi) << 16);
+  std::memcpy(fb, &hdr, 4);
+  std::memset(fb + 4, 0, (full ? kFileBlock : quant::Q3P5ShortBlockBytes(ns * kSub)) - 4);
+  for (int s = 0; s < ns; ++s) {
+    uint8_t* sub = fb + 4 + 12 * s;
+    for (int k = 0; k < kSub; ++k) {
+      const int q = k / 4, j = k % 4;
+      int u = 0;
+      for (int i = 0; i < 3; ++i) {
+        const BitAt at = CodeBit(q, i);
+        u |= ((gb[Q3P5Rows16PlaneByte(s, at.plane, lane, j)] >> at.bit) & 1) << i;
+      }
+      SetU(sub, k, u);
+    }
+  }
+  if (full) {
+    uint8_t* ext = fb + 52;
+    for (int k = 0; k < kSub; ++k) {
+      const int e = (gb[Q3P5Rows16ExtByte(lane, k % 4)] >> (k / 4)) & 1;
+      ext[k / 8] = static_cast<uint8_t>(ext[k / 8] | (e << (k % 8)));
+    }
+  }
+}
+
+// Byte offsets of block b in a row (file layout) and in a group (every full
+// block before the short one in both).
+size_t FileBlockAt(int64_t b) { return static_cast<size_t>(b) * kFileBlock; }
+size_t GroupBlockAt(int64_t b) { return static_cast<size_t>(b) * kRows * kFileBlock; }
+
+}  // namespace
+
+void RepackQ3P5Rows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked) {
+  CheckView(w, cpu::WeightLayout::kFile);
+  const int64_t groups = (w.rows + kRows - 1) / kRows;
+  const int64_t nb = w.cols / kBlock;
+  const int ns = static_cast<int>((w.cols % kBlock + kSub - 1) / kSub);
+  out->assign(static_cast<size_t>(groups * kRows) * w.row_bytes, 0);  // padding rows: all zero (d = m = 0)
+  ParallelRanges(groups, out->size(), [&](int64_t g0, int64_t g1) {
+    for (int64_t g = g0; g < g1; ++g) {
+      uint8_t* group = out->data() + static_cast<size_t>(g * kRows) * w.row_bytes;
+      const int lanes = static_cast<int>(std::min(kRows, w.rows - g * kRows));
+      for (int64_t b = 0; b <= nb; ++b) {
+        if (b == nb && ns == 0) break;
+        for (int lane = 0; lane < lanes; ++lane) {
+          PutLane(w.row(g * kRows + lane) + FileBlockAt(b), b < nb ? kSubs : ns, b < nb, lane,
+                  group + GroupBlockAt(b));
+        }
+      }
+    }
+  });
+  *repacked = w;
+  repacked->data = out->data();
+  repacked->layout = cpu::WeightLayout::kQ3P5Rows16;
+}
+
+void Q3P5Rows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst) {
+  CheckView(w, cpu::WeightLayout::kQ3P5Rows16);
+  SEPTET_CHECK(0 <= r && r < w.rows);
+  const uint8_t* group = w.data + static_cast<size_t>(r / kRows * kRows) * w.row_bytes;
+  const int lane = static_cast<int>(r % kRows);
+  const int64_t nb = w.cols / kBlock;
+  const int ns = static_cast<int>((w.cols % kBlock + kSub - 1) / kSub);
+  for (int64_t b = 0; b < nb; ++b) GetLane(group + GroupBlockAt(b), kSubs, true, lane, dst + FileBlockAt(b));
+  if (ns > 0) GetLane(group + GroupBlockAt(nb), ns, false, lane, dst + FileBlockAt(nb));
+}
+
+}  // namespace septet::simd
