@@ -48,6 +48,7 @@ HWY_BEFORE_NAMESPACE();
 #if HWY_TARGET == HWY_AVX3_DL
 #pragma GCC target("avx512vnni")  // see hwy_config.h
 #endif
+
 namespace septet::simd {
 namespace HWY_NAMESPACE {
 namespace {
@@ -170,7 +171,7 @@ HWY_INLINE void BlockSums(const Rows16Consts& k, const uint8_t* gb, int ns, bool
 // Block b (position J = b mod 4) of the group at `group` against T tokens into s.
 template <int T, int J>
 HWY_INLINE void GroupBlock(const Rows16Consts& k, const uint8_t* group, int64_t b, int64_t nb, int ns,
-                           const uint8_t* const (&act)[T], __m512 (&s)[T][4]) {
+                           const uint8_t* const (&act)[T], const float* const (&meta)[T], __m512 (&s)[T][4]) {
   const uint8_t* gb = group + static_cast<size_t>(b) * kGroupBlockBytes;
   const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb));
   const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb + 32));
@@ -186,9 +187,9 @@ HWY_INLINE void GroupBlock(const Rows16Consts& k, const uint8_t* group, int64_t 
     BlockSums<T>(k, gb, ns, false, b0, b1, xb, acc);
   }
   for (int t = 0; t < T; ++t) {
-    const __m512 hx = _mm512_mul_ps(h, _mm512_set1_ps(ActScale(xb[t])));
+    const __m512 hx = _mm512_mul_ps(h, _mm512_set1_ps(meta[t][2 * b]));
     s[t][J] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), hx, s[t][J]);
-    s[t][J] = _mm512_fmadd_ps(m, _mm512_set1_ps(ActOffset(xb[t])), s[t][J]);
+    s[t][J] = _mm512_fmadd_ps(m, _mm512_set1_ps(meta[t][2 * b + 1]), s[t][J]);
   }
 }
 
@@ -196,6 +197,7 @@ HWY_INLINE void GroupBlock(const Rows16Consts& k, const uint8_t* group, int64_t 
 // outputs of token t. `sweep` (or null) steps once per block.
 template <int T>
 HWY_INLINE void GroupTokens(const Rows16Consts& k, const cpu::WeightView& w, int64_t g, const uint8_t* const (&act)[T],
+                            const float* const (&meta)[T],
                             TileSweep* sweep, __m512 (&y16)[T]) {
   const int64_t nb = w.cols / kBlock;
   const int ns = TailSubs(w.cols);
@@ -207,18 +209,23 @@ HWY_INLINE void GroupTokens(const Rows16Consts& k, const cpu::WeightView& w, int
   }
   for (int64_t b = 0; b < nbs; b += 4) {
     if (sweep != nullptr) sweep->Step();
-    GroupBlock<T, 0>(k, group, b, nb, ns, act, s);
+    GroupBlock<T, 0>(k, group, b, nb, ns, act, meta, s);
     if (b + 1 >= nbs) break;
     if (sweep != nullptr) sweep->Step();
-    GroupBlock<T, 1>(k, group, b + 1, nb, ns, act, s);
+    GroupBlock<T, 1>(k, group, b + 1, nb, ns, act, meta, s);
     if (b + 2 >= nbs) break;
     if (sweep != nullptr) sweep->Step();
-    GroupBlock<T, 2>(k, group, b + 2, nb, ns, act, s);
+    GroupBlock<T, 2>(k, group, b + 2, nb, ns, act, meta, s);
     if (b + 3 >= nbs) break;
     if (sweep != nullptr) sweep->Step();
-    GroupBlock<T, 3>(k, group, b + 3, nb, ns, act, s);
+    GroupBlock<T, 3>(k, group, b + 3, nb, ns, act, meta, s);
   }
   for (int t = 0; t < T; ++t) y16[t] = _mm512_add_ps(_mm512_add_ps(s[t][0], s[t][1]), _mm512_add_ps(s[t][2], s[t][3]));
+}
+
+HWY_NOINLINE std::vector<float>& MetaOfThread() {  // noinline: see common-inl.h
+  thread_local std::vector<float> meta;
+  return meta;
 }
 
 // Rows [r0, r1) against m tokens (token t's activation at act + t act_stride),
@@ -231,15 +238,30 @@ void RunGroups(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* 
   const int64_t g0 = r0 / kRows, g1 = (r1 + kRows - 1) / kRows;
   const size_t group_bytes = static_cast<size_t>(kRows) * w.row_bytes;
   const RowSpan span{w.data + static_cast<size_t>(g0) * group_bytes, w.data + static_cast<size_t>(g1) * group_bytes};
+  // Each token's (x_d, X_b) per block, once per call: broadcast from memory in the loop.
+  std::vector<float>& meta_buf = MetaOfThread();
+  meta_buf.resize(static_cast<size_t>(m * 2 * nbs));
+  float* meta = meta_buf.data();
+  for (int64_t t = 0; t < m; ++t) {
+    for (int64_t b = 0; b < nbs; ++b) {
+      const uint8_t* xb = act + static_cast<size_t>(t) * act_stride + static_cast<size_t>(b) * kActBytes;
+      meta[(t * nbs + b) * 2] = ActScale(xb);
+      meta[(t * nbs + b) * 2 + 1] = ActOffset(xb);
+    }
+  }
   for (int64_t g = g0; g < g1; ++g) {
     TileSweep sweep = SweepAhead(w.data + static_cast<size_t>(g) * group_bytes, group_bytes,
                                  static_cast<size_t>(kWeightPrefetchBytes), span, nbs);
     const auto tile = [&](auto tokens, int64_t t0) HWY_ATTR {
       constexpr int T = decltype(tokens)::value;
       const uint8_t* a[T];
-      for (int t = 0; t < T; ++t) a[t] = act + static_cast<size_t>(t0 + t) * act_stride;
+      const float* mt[T];
+      for (int t = 0; t < T; ++t) {
+        a[t] = act + static_cast<size_t>(t0 + t) * act_stride;
+        mt[t] = meta + (t0 + t) * 2 * nbs;
+      }
       __m512 y16[T];
-      GroupTokens<T>(k, w, g, a, t0 == 0 ? &sweep : nullptr, y16);
+      GroupTokens<T>(k, w, g, a, mt, t0 == 0 ? &sweep : nullptr, y16);
       for (int t = 0; t < T; ++t) {
         alignas(64) float v[kRows];
         _mm512_store_ps(v, y16[t]);
@@ -359,14 +381,16 @@ void DecodePairs16(const Rows16Consts& k, const cpu::WeightView& w, int64_t ra, 
   }
 }
 
-// Up to 8 tokens: RunGroups (each quad decoded once per tile). More: the codes
-// GEMM of q3p5_lanes-inl.h (tokens in the lanes) on pairs decoded from this layout
-// once per chunk; its 8-token tile beat a RunGroups tile per token by 1.1-1.2x
-// (2048 x 2048 x 64, simd_kernels_bench). Both give the slot kernels' bits.
+// Up to kGroupTokensMax tokens: RunGroups (each quad decoded once per tile of 8).
+// More: the codes GEMM of q3p5_lanes-inl.h (tokens in the lanes) on pairs decoded
+// from this layout once per chunk; its 8-token tile beat a RunGroups tile per
+// token by 1.1-1.2x (2048 x 2048 x 64, simd_kernels_bench), and at 16 tokens
+// RunGroups was the faster. Both give the slot kernels' bits.
+constexpr int64_t kGroupTokensMax = 16;
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
                 float* y, int64_t y_stride) {
   const auto y_of = [&](int64_t t, int64_t r) { return y + t * y_stride + r; };
-  if (m <= kLT) return RunGroups(w, r0, r1, act, act_stride, m, y_of);
+  if (m <= kGroupTokensMax) return RunGroups(w, r0, r1, act, act_stride, m, y_of);
   if (r0 % 2 != 0) {  // the pairs start on even rows: an odd first row alone
     RunGroups(w, r0, r0 + 1, act, act_stride, m, y_of);
     if (++r0 == r1) return;
