@@ -106,16 +106,45 @@ HWY_INLINE __m512i Codes(const Rows16Consts& k, __m512i p0, __m512i p1, __m512i 
   }
 }
 
-// Quad Q's codes with the ext bit or'ed in the lanes of ks (those whose sel is
-// this sub-block): v = 2 u + e there, 2 u elsewhere.
+// A group block's header and ext plane, decoded once: h = d / 2 and m of every
+// lane, the ext plane, and per sub-block the lanes whose sel it is (none in a
+// short block, which has no ext plane).
+struct BlockHead {
+  __m512 h, m;
+  __m512i ext;
+  __mmask16 sel[kSubs];
+};
+HWY_INLINE void DecodeHead(const Rows16Consts& k, const uint8_t* gb, bool full, BlockHead* hd) {
+  const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb));
+  const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb + 32));
+  hd->h = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_and_si256(lo, k.d_bits)), _mm512_set1_ps(0.5f));
+  hd->m = _mm512_cvtph_ps(_mm256_and_si256(hi, k.m_bits));
+  const __mmask16 b0 = full ? _mm256_movepi16_mask(lo) : 0, b1 = full ? _mm256_test_epi16_mask(hi, k.one16) : 0;
+  hd->sel[0] = full ? static_cast<__mmask16>(~b0 & ~b1) : 0;
+  hd->sel[1] = static_cast<__mmask16>(b0 & ~b1);
+  hd->sel[2] = static_cast<__mmask16>(~b0 & b1);
+  hd->sel[3] = static_cast<__mmask16>(b0 & b1);
+  hd->ext = full ? _mm512_loadu_si512(gb + Q3P5Rows16ExtByte(0, 0)) : _mm512_setzero_si512();
+}
+
+// The three code planes of sub-block s.
+struct Planes {
+  __m512i p0, p1, p2;
+};
+HWY_INLINE Planes LoadPlanes(const uint8_t* gb, int s) {
+  const uint8_t* planes = gb + Q3P5Rows16PlaneByte(s, 0, 0, 0);
+  return Planes{_mm512_loadu_si512(planes), _mm512_loadu_si512(planes + 64), _mm512_loadu_si512(planes + 128)};
+}
+
+// Quad Q of sub-block s: v = 2 u + e in the lanes whose sel is s, 2 u elsewhere.
 template <int Q>
-HWY_INLINE __m512i ExtCodes(const Rows16Consts& k, __m512i p0, __m512i p1, __m512i p2, __m512i ext, __mmask16 ks) {
-  return _mm512_mask_ternarylogic_epi32(Codes<Q>(k, p0, p1, p2), ks, _mm512_srli_epi32(ext, Q), k.c01, kOrAnd);
+HWY_INLINE __m512i ExtCodes(const Rows16Consts& k, const Planes& p, const BlockHead& hd, int s) {
+  return _mm512_mask_ternarylogic_epi32(Codes<Q>(k, p.p0, p.p1, p.p2), hd.sel[s], _mm512_srli_epi32(hd.ext, Q), k.c01,
+                                        kOrAnd);
 }
 template <int Q>
-HWY_INLINE void QuadCodes(const Rows16Consts& k, __m512i p0, __m512i p1, __m512i p2, __m512i ext, __mmask16 ks,
-                          __m512i (&v)[8]) {
-  v[Q] = ExtCodes<Q>(k, p0, p1, p2, ext, ks);
+HWY_INLINE void QuadCodes(const Rows16Consts& k, const Planes& p, const BlockHead& hd, int s, __m512i (&v)[8]) {
+  v[Q] = ExtCodes<Q>(k, p, hd, s);
 }
 
 // Independent vpdpbusd chains per token: a matvec's single chain waited on the
@@ -123,44 +152,37 @@ HWY_INLINE void QuadCodes(const Rows16Consts& k, __m512i p0, __m512i p1, __m512i
 template <int T>
 inline constexpr int kChains = T <= 2 ? 4 : (T <= 4 ? 2 : 1);
 
-// Quad Q of sub-block s: its codes (ext or'ed in the lanes of ks) dotted with
-// T tokens' activation quads into chain Q mod kChains of acc.
+// Quad Q of sub-block s dotted with T tokens' activation quads into chain
+// Q mod kChains of acc.
 template <int Q, int T>
-HWY_INLINE void QuadSums(const Rows16Consts& k, __m512i p0, __m512i p1, __m512i p2, __m512i ext, __mmask16 ks, int s,
+HWY_INLINE void QuadSums(const Rows16Consts& k, const Planes& p, const BlockHead& hd, int s,
                          const uint8_t* const (&xb)[T], __m512i (&acc)[kChains<T>][T]) {
-  const __m512i v = ExtCodes<Q>(k, p0, p1, p2, ext, ks);
+  const __m512i v = ExtCodes<Q>(k, p, hd, s);
   for (int t = 0; t < T; ++t) {
     const __m512i x = _mm512_set1_epi32(static_cast<int>(LoadU32(xb[t] + kActQs + 32 * s + 4 * Q)));
     acc[Q % kChains<T>][t] = _mm512_dpbusd_epi32(acc[Q % kChains<T>][t], v, x);
   }
 }
 
-// Block gb of the group (sub-blocks 0 .. ns - 1; with `full`, the ext plane)
-// against T tokens' activation blocks xb[t]: the exact sums I_b, lane per row.
+// Block gb of the group (its first ns sub-blocks, header hd) against T tokens'
+// activation blocks xb[t]: the exact sums I_b, a lane per row.
 template <int T>
-HWY_INLINE void BlockSums(const Rows16Consts& k, const uint8_t* gb, int ns, bool full, __mmask16 b0, __mmask16 b1,
+HWY_INLINE void BlockSums(const Rows16Consts& k, const uint8_t* gb, int ns, const BlockHead& hd,
                           const uint8_t* const (&xb)[T], __m512i (&sum)[T]) {
   __m512i acc[kChains<T>][T];
   for (auto& chain : acc) {
     for (auto& v : chain) v = _mm512_setzero_si512();
   }
-  const __m512i ext = full ? _mm512_loadu_si512(gb + Q3P5Rows16ExtByte(0, 0)) : _mm512_setzero_si512();
-  const __mmask16 sel[4] = {static_cast<__mmask16>(~b0 & ~b1), static_cast<__mmask16>(b0 & ~b1),
-                            static_cast<__mmask16>(~b0 & b1), static_cast<__mmask16>(b0 & b1)};
   for (int s = 0; s < ns; ++s) {
-    const uint8_t* planes = gb + Q3P5Rows16PlaneByte(s, 0, 0, 0);
-    const __m512i p0 = _mm512_loadu_si512(planes);
-    const __m512i p1 = _mm512_loadu_si512(planes + 64);
-    const __m512i p2 = _mm512_loadu_si512(planes + 128);
-    const __mmask16 ks = full ? sel[s] : 0;
-    QuadSums<0, T>(k, p0, p1, p2, ext, ks, s, xb, acc);
-    QuadSums<1, T>(k, p0, p1, p2, ext, ks, s, xb, acc);
-    QuadSums<2, T>(k, p0, p1, p2, ext, ks, s, xb, acc);
-    QuadSums<3, T>(k, p0, p1, p2, ext, ks, s, xb, acc);
-    QuadSums<4, T>(k, p0, p1, p2, ext, ks, s, xb, acc);
-    QuadSums<5, T>(k, p0, p1, p2, ext, ks, s, xb, acc);
-    QuadSums<6, T>(k, p0, p1, p2, ext, ks, s, xb, acc);
-    QuadSums<7, T>(k, p0, p1, p2, ext, ks, s, xb, acc);
+    const Planes p = LoadPlanes(gb, s);
+    QuadSums<0, T>(k, p, hd, s, xb, acc);
+    QuadSums<1, T>(k, p, hd, s, xb, acc);
+    QuadSums<2, T>(k, p, hd, s, xb, acc);
+    QuadSums<3, T>(k, p, hd, s, xb, acc);
+    QuadSums<4, T>(k, p, hd, s, xb, acc);
+    QuadSums<5, T>(k, p, hd, s, xb, acc);
+    QuadSums<6, T>(k, p, hd, s, xb, acc);
+    QuadSums<7, T>(k, p, hd, s, xb, acc);
   }
   for (int t = 0; t < T; ++t) {
     sum[t] = acc[0][t];
@@ -173,23 +195,21 @@ template <int T, int J>
 HWY_INLINE void GroupBlock(const Rows16Consts& k, const uint8_t* group, int64_t b, int64_t nb, int ns,
                            const uint8_t* const (&act)[T], const float* const (&meta)[T], __m512 (&s)[T][4]) {
   const uint8_t* gb = group + static_cast<size_t>(b) * kGroupBlockBytes;
-  const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb));
-  const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb + 32));
-  const __m512 h = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_and_si256(lo, k.d_bits)), _mm512_set1_ps(0.5f));
-  const __m512 m = _mm512_cvtph_ps(_mm256_and_si256(hi, k.m_bits));
-  const __mmask16 b0 = _mm256_movepi16_mask(lo), b1 = _mm256_test_epi16_mask(hi, k.one16);
   const uint8_t* xb[T];
   for (int t = 0; t < T; ++t) xb[t] = act[t] + static_cast<size_t>(b) * kActBytes;
+  BlockHead hd;
   __m512i acc[T];
   if (b < nb) {
-    BlockSums<T>(k, gb, kSubs, true, b0, b1, xb, acc);
+    DecodeHead(k, gb, true, &hd);
+    BlockSums<T>(k, gb, kSubs, hd, xb, acc);
   } else {
-    BlockSums<T>(k, gb, ns, false, b0, b1, xb, acc);
+    DecodeHead(k, gb, false, &hd);
+    BlockSums<T>(k, gb, ns, hd, xb, acc);
   }
   for (int t = 0; t < T; ++t) {
-    const __m512 hx = _mm512_mul_ps(h, _mm512_set1_ps(meta[t][2 * b]));
+    const __m512 hx = _mm512_mul_ps(hd.h, _mm512_set1_ps(meta[t][2 * b]));
     s[t][J] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), hx, s[t][J]);
-    s[t][J] = _mm512_fmadd_ps(m, _mm512_set1_ps(meta[t][2 * b + 1]), s[t][J]);
+    s[t][J] = _mm512_fmadd_ps(hd.m, _mm512_set1_ps(meta[t][2 * b + 1]), s[t][J]);
   }
 }
 
@@ -344,31 +364,21 @@ void DecodePairs16(const Rows16Consts& k, const cpu::WeightView& w, int64_t ra, 
     const uint8_t* group = w.data + static_cast<size_t>(g * kRows) * w.row_bytes;
     for (int64_t b = 0; b < nbs; ++b) {
       const uint8_t* gb = group + static_cast<size_t>(b) * kGroupBlockBytes;
-      const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb));
-      const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb + 32));
-      const __m512 h = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_and_si256(lo, k.d_bits)), _mm512_set1_ps(0.5f));
-      const __m512 m = _mm512_cvtph_ps(_mm256_and_si256(hi, k.m_bits));
-      const __mmask16 b0 = _mm256_movepi16_mask(lo), b1 = _mm256_test_epi16_mask(hi, k.one16);
       const bool full = b < nb;
-      const int nsb = full ? kSubs : ns;
-      const __m512i ext = full ? _mm512_loadu_si512(gb + Q3P5Rows16ExtByte(0, 0)) : _mm512_setzero_si512();
-      const __mmask16 sel[4] = {static_cast<__mmask16>(~b0 & ~b1), static_cast<__mmask16>(b0 & ~b1),
-                                static_cast<__mmask16>(~b0 & b1), static_cast<__mmask16>(b0 & b1)};
+      BlockHead hd;
+      DecodeHead(k, gb, full, &hd);
       for (int s = 0; s < kSubs; ++s) {
         __m512i v[8];
-        if (s < nsb) {
-          const uint8_t* planes = gb + Q3P5Rows16PlaneByte(s, 0, 0, 0);
-          const __m512i p0v = _mm512_loadu_si512(planes), p1v = _mm512_loadu_si512(planes + 64);
-          const __m512i p2v = _mm512_loadu_si512(planes + 128);
-          const __mmask16 ks = full ? sel[s] : 0;
-          QuadCodes<0>(k, p0v, p1v, p2v, ext, ks, v);
-          QuadCodes<1>(k, p0v, p1v, p2v, ext, ks, v);
-          QuadCodes<2>(k, p0v, p1v, p2v, ext, ks, v);
-          QuadCodes<3>(k, p0v, p1v, p2v, ext, ks, v);
-          QuadCodes<4>(k, p0v, p1v, p2v, ext, ks, v);
-          QuadCodes<5>(k, p0v, p1v, p2v, ext, ks, v);
-          QuadCodes<6>(k, p0v, p1v, p2v, ext, ks, v);
-          QuadCodes<7>(k, p0v, p1v, p2v, ext, ks, v);
+        if (s < (full ? kSubs : ns)) {
+          const Planes p = LoadPlanes(gb, s);
+          QuadCodes<0>(k, p, hd, s, v);
+          QuadCodes<1>(k, p, hd, s, v);
+          QuadCodes<2>(k, p, hd, s, v);
+          QuadCodes<3>(k, p, hd, s, v);
+          QuadCodes<4>(k, p, hd, s, v);
+          QuadCodes<5>(k, p, hd, s, v);
+          QuadCodes<6>(k, p, hd, s, v);
+          QuadCodes<7>(k, p, hd, s, v);
         } else {
           for (auto& x : v) x = _mm512_setzero_si512();
         }
@@ -379,10 +389,10 @@ void DecodePairs16(const Rows16Consts& k, const cpu::WeightView& w, int64_t ra, 
         }
       }
       // [h_A, h_B, m_A, m_B] of pair i: qword i of h and of m.
-      const __m512d hd = _mm512_castps_pd(h), md = _mm512_castps_pd(m);
+      const __m512d hv = _mm512_castps_pd(hd.h), mv = _mm512_castps_pd(hd.m);
       alignas(64) double even[8], odd[8];  // pairs 0, 2, 4, 6 and 1, 3, 5, 7 as (h, m) qword pairs
-      _mm512_store_pd(even, _mm512_unpacklo_pd(hd, md));
-      _mm512_store_pd(odd, _mm512_unpackhi_pd(hd, md));
+      _mm512_store_pd(even, _mm512_unpacklo_pd(hv, mv));
+      _mm512_store_pd(odd, _mm512_unpackhi_pd(hv, mv));
       for (int i = i0; i < i1; ++i) {
         const double* src = (i % 2 == 0 ? even : odd) + 2 * (i / 2);
         std::memcpy(hm + (p0 + i) * hm_stride + kLaneHm * b, src, 16);

@@ -90,6 +90,27 @@ double Magnitude(const cpu::WeightView& w, int64_t r, const std::vector<float>& 
   return m;
 }
 
+// MatMulRows of `mm` over m tokens (y_stride apart) gives, bit for bit, MatVecRows
+// of `mv` per token in rows [r0, r1) and writes nothing else.
+void ExpectMatMulGivesMatVecBits(const cpu::WeightView& mm, const cpu::WeightView& mv, int64_t r0, int64_t r1,
+                                 const uint8_t* act, size_t act_stride, int64_t m, int64_t y_stride) {
+  std::vector<float> y(static_cast<size_t>(y_stride * m), -7.0f);
+  MatMulRows(mm, r0, r1, act, act_stride, m, y.data(), y_stride);
+  for (int64_t tk = 0; tk < m; ++tk) {
+    std::vector<float> yv(static_cast<size_t>(std::max<int64_t>(r1 - r0, 1)));
+    MatVecRows(mv, r0, r1, act + tk * act_stride, yv.data());
+    for (int64_t r = 0; r < y_stride; ++r) {
+      const float got = y[tk * y_stride + r];
+      if (r >= r0 && r < r1) {
+        ASSERT_EQ(std::memcmp(&got, &yv[r - r0], 4), 0)
+            << "cols=" << mm.cols << " m=" << m << " token " << tk << " row " << r << " target " << TargetName();
+      } else {
+        ASSERT_EQ(got, -7.0f) << "MatMulRows wrote outside [r0, r1)";
+      }
+    }
+  }
+}
+
 class RepackTest : public hwy::TestWithParamTarget {};
 INSTANTIATE_TEST_SUITE_P(RepackTestGroup, RepackTest, ::testing::ValuesIn(::hwy::SupportedAndGeneratedTargets()),
                          ::hwy::TestParamTargetName);
@@ -272,22 +293,8 @@ TEST_P(RepackTest, MatMulOnRepackedEqualsMatVecPerToken) {
     }
     for (int64_t m : {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 37}) {
       for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {1, 6}, {8, 9}}) {
-        const int64_t y_stride = rows + 3;
-        std::vector<float> y(static_cast<size_t>(y_stride * m), -7.0f);
-        MatMulRows(pv, r0, r1, act.data(), act_stride, m, y.data(), y_stride);
-        for (int64_t tk = 0; tk < m; ++tk) {
-          std::vector<float> yv(static_cast<size_t>(r1 - r0));
-          MatVecRows(pv, r0, r1, act.data() + tk * act_stride, yv.data());
-          for (int64_t r = 0; r < y_stride; ++r) {
-            const float got = y[tk * y_stride + r];
-            if (r >= r0 && r < r1) {
-              ASSERT_EQ(std::memcmp(&got, &yv[r - r0], 4), 0)
-                  << "cols=" << cols << " m=" << m << " token " << tk << " row " << r << " target " << TargetName();
-            } else {
-              ASSERT_EQ(got, -7.0f) << "MatMulRows wrote outside [r0, r1)";
-            }
-          }
-        }
+        ExpectMatMulGivesMatVecBits(pv, pv, r0, r1, act.data(), act_stride, m, rows + 3);
+        if (HasFailure()) return;
       }
     }
   }
@@ -397,22 +404,8 @@ TEST_P(RepackTest, Rows16KernelsGiveTheSlotBits) {
                   (Gamma(nbs + 3) + Gamma(nbs + 5)) * Magnitude(w.view, r, xq));
       }
       for (int64_t m : {2, 3, 5, 8, 9, 16, 19}) {
-        const int64_t y_stride = rows + 2;
-        std::vector<float> y(static_cast<size_t>(y_stride * m), -7.0f);
-        MatMulRows(v16, r0, r1, a, act_stride, m, y.data(), y_stride);
-        for (int64_t tk = 0; tk < m; ++tk) {
-          std::vector<float> yv(static_cast<size_t>(rows));
-          MatVecRows(vsl, r0, r1, a + tk * act_stride, yv.data());
-          for (int64_t r = 0; r < y_stride; ++r) {
-            const float got = y[tk * y_stride + r];
-            if (r >= r0 && r < r1) {
-              ASSERT_EQ(std::memcmp(&got, &yv[r - r0], 4), 0)
-                  << "cols=" << cols << " m=" << m << " token " << tk << " row " << r << " target " << TargetName();
-            } else {
-              ASSERT_EQ(got, -7.0f) << "MatMulRows wrote outside [r0, r1)";
-            }
-          }
-        }
+        ExpectMatMulGivesMatVecBits(v16, vsl, r0, r1, a, act_stride, m, rows + 2);
+        if (HasFailure()) return;
       }
     }
   }
