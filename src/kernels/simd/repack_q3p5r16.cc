@@ -2,6 +2,7 @@
 // so that one 512-bit vector of the AVX3_DL kernels (dot_q3p5_rows16.cc) holds
 // the same 4 weights of 16 rows and each of its int32 lanes is one row's dot.
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstring>
 
@@ -23,10 +24,7 @@ void CheckView(const cpu::WeightView& w, cpu::WeightLayout layout) {
   SEPTET_CHECK(w.row_bytes == quant::Q3P5RowBytes(w.cols));
 }
 
-// The 3-bit field u of weight k (0..31) of a file sub-block (12 bytes: lo[8], hi[4]).
-int GetU(const uint8_t* sub, int k) {
-  return ((sub[k / 4] >> (2 * (k % 4))) & 3) | (((sub[8 + k / 8] >> (k % 8)) & 1) << 2);
-}
+// The 3-bit field u of weight k (0..31) into a file sub-block (12 bytes: lo[8], hi[4]; zero before).
 void SetU(uint8_t* sub, int k, int u) {
   sub[k / 4] = static_cast<uint8_t>(sub[k / 4] | ((u & 3) << (2 * (k % 4))));
   sub[8 + k / 8] = static_cast<uint8_t>(sub[8 + k / 8] | (((u >> 2) & 1) << (k % 8)));
@@ -50,33 +48,54 @@ BitAt CodeBit(int q, int i) {
   }
 }
 
-// Lane `lane` of a group block <-> one file block (ns sub-blocks; ns == 4 with
-// `full`: the 56-byte block with its ext plane).
+// Byte i of kBitSpread[n] = bit i of the nibble n: a quad's 4 one-bit fields
+// to its 4 bytes. kLoSpread[b]: byte i = bits 2 i, 2 i + 1 of b (a file lo byte
+// holds a quad's low 2 bits of u).
+constexpr auto kBitSpread = [] {
+  std::array<uint32_t, 16> t{};
+  for (uint32_t n = 0; n < 16; ++n) {
+    for (int i = 0; i < 4; ++i) t[n] |= ((n >> i) & 1u) << (8 * i);
+  }
+  return t;
+}();
+constexpr auto kLoSpread = [] {
+  std::array<uint32_t, 256> t{};
+  for (uint32_t b = 0; b < 256; ++b) {
+    for (int i = 0; i < 4; ++i) t[b] |= ((b >> (2 * i)) & 3u) << (8 * i);
+  }
+  return t;
+}();
+
+void Store32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
+
+// Lane `lane` of a group block (zero before) <- one file block (ns sub-blocks;
+// ns == 4 with `full`: the 56-byte block with its ext plane). Per sub-block, the
+// codes of quad q as one word D_q (byte i = u of weight 4 q + i), the planes of
+// repack.h as byte-wise ors of them (no field crosses a byte).
 void PutLane(const uint8_t* fb, int ns, bool full, int lane, uint8_t* gb) {
   uint32_t hdr;
   std::memcpy(&hdr, fb, 4);
   const uint16_t lo = static_cast<uint16_t>(hdr & 0xFFFFu), hi = static_cast<uint16_t>(hdr >> 16);
   std::memcpy(gb + 2 * lane, &lo, 2);
   std::memcpy(gb + 32 + 2 * lane, &hi, 2);
+  constexpr uint32_t k1 = 0x01010101u, k3 = 0x03030303u;
   for (int s = 0; s < ns; ++s) {
     const uint8_t* sub = fb + 4 + 12 * s;
-    for (int k = 0; k < kSub; ++k) {
-      const int u = GetU(sub, k), q = k / 4, j = k % 4;
-      for (int i = 0; i < 3; ++i) {
-        const BitAt at = CodeBit(q, i);
-        uint8_t& byte = gb[Q3P5Rows16PlaneByte(s, at.plane, lane, j)];
-        byte = static_cast<uint8_t>(byte | (((u >> i) & 1) << at.bit));
-      }
-    }
+    uint32_t d[8];
+    for (int q = 0; q < 8; ++q) d[q] = kLoSpread[sub[q]] | kBitSpread[(sub[8 + q / 2] >> (4 * (q % 2))) & 15u] << 2;
+    Store32(gb + Q3P5Rows16PlaneByte(s, 0, lane, 0), d[0] | d[1] << 3 | (d[6] & k3) << 6);
+    Store32(gb + Q3P5Rows16PlaneByte(s, 1, lane, 0), d[2] | d[3] << 3 | (d[7] & k3) << 6);
+    Store32(gb + Q3P5Rows16PlaneByte(s, 2, lane, 0),
+            d[4] | ((d[6] >> 2) & k1) << 3 | ((d[7] >> 2) & k1) << 4 | d[5] << 5);
   }
   if (full) {
-    const uint8_t* ext = fb + 52;
-    for (int k = 0; k < kSub; ++k) {
-      uint8_t& byte = gb[Q3P5Rows16ExtByte(lane, k % 4)];
-      byte = static_cast<uint8_t>(byte | (((ext[k / 8] >> (k % 8)) & 1) << (k / 4)));
-    }
+    uint32_t ext, e = 0;
+    std::memcpy(&ext, fb + 52, 4);  // bit k: weight k of sub-block sel
+    for (int q = 0; q < 8; ++q) e |= kBitSpread[(ext >> (4 * q)) & 15u] << q;
+    Store32(gb + Q3P5Rows16ExtByte(lane, 0), e);
   }
 }
+// The inverse, bit by bit from the layout's definition (CodeBit).
 void GetLane(const uint8_t* gb, int ns, bool full, int lane, uint8_t* fb) {
   uint16_t lo, hi;
   std::memcpy(&lo, gb + 2 * lane, 2);
