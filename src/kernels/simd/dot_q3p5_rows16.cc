@@ -17,8 +17,11 @@
 //   s_j = fma(float(I_b), h_b x_d,b, s_j);  s_j = fma(m_b, X_b, s_j)   (j = b mod 4)
 //   y   = (s_0 + s_1) + (s_2 + s_3)
 // so every kernel here gives the slot layout's AVX3_DL bits, for any number of
-// tokens (tested on every target). MatMul runs tiles of up to 8 tokens over each
-// group of 16 rows (the group's bytes stay in L1/L2 across its tiles).
+// tokens (tested on every target). MatMul of up to 16 tokens runs tiles of up to
+// 8 over each group of 16 rows (the group's bytes stay in L1/L2 across its
+// tiles); more, the slot layout's codes GEMM on row pairs transposed out of the
+// decoded quads (DecodePairs16). A task's groups are one stream, swept 16 KiB
+// ahead into L2.
 // Other targets (the policy gives them kQ3P5Slots): each 16-row group back to
 // the file layout, then to slots, then the slot kernels.
 #include "kernels/simd/hwy_config.h"

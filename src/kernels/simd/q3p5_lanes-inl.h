@@ -730,9 +730,11 @@ HWY_INLINE void LanesFused(const Consts& k, const PairConsts& k2, const uint8_t*
 
 // Up to this many tokens AVX3_DL's MatMul runs RowsLanes (the tile below from 5).
 constexpr int64_t kLanesMaxTokens = 4;
-// A chunk decoder: decode(ra, npairs, codes, hm) writes the pairs of rows ra + 2 p,
-// ra + 2 p + 1 (p < npairs; rows past the matrix read as zero) as DecodePair
-// does, pair p at codes + p nbs kQuads 8 and hm + p nbs kLaneHm.
+// With a chunk decoder: decode(ra, npairs, codes, hm) writes the pairs of rows
+// ra + 2 p, ra + 2 p + 1 (p < npairs; rows past the matrix read as zero) as
+// DecodePair does, pair p at codes + p nbs kQuads 8 and hm + p nbs kLaneHm. Only
+// the path of several token tiles (m > kLT) uses it; fewer tokens read the rows
+// in the slot layout themselves.
 template <class DecodeChunk>
 void MatMulLanesWith(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                      int64_t m, float* y, int64_t y_stride, const DecodeChunk& decode) {
@@ -787,7 +789,6 @@ void MatMulLanesWith(const cpu::WeightView& w, int64_t r0, int64_t r1, const uin
     }
   }
 }
-
 
 inline void MatMulLanes(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
                         int64_t m, float* y, int64_t y_stride) {
