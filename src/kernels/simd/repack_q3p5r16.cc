@@ -24,30 +24,6 @@ void CheckView(const cpu::WeightView& w, cpu::WeightLayout layout) {
   SEPTET_CHECK(w.row_bytes == quant::Q3P5RowBytes(w.cols));
 }
 
-// The 3-bit field u of weight k (0..31) into a file sub-block (12 bytes: lo[8], hi[4]; zero before).
-void SetU(uint8_t* sub, int k, int u) {
-  sub[k / 4] = static_cast<uint8_t>(sub[k / 4] | ((u & 3) << (2 * (k % 4))));
-  sub[8 + k / 8] = static_cast<uint8_t>(sub[8 + k / 8] | (((u >> 2) & 1) << (k % 8)));
-}
-
-// Where the 3 bits of quad q's code sit in the planes of repack.h: the plane and
-// bit of code bit i (0..2).
-struct BitAt {
-  int plane, bit;
-};
-BitAt CodeBit(int q, int i) {
-  switch (q) {
-    case 0: return {0, i};
-    case 1: return {0, 3 + i};
-    case 2: return {1, i};
-    case 3: return {1, 3 + i};
-    case 4: return {2, i};
-    case 5: return {2, 5 + i};
-    case 6: return i < 2 ? BitAt{0, 6 + i} : BitAt{2, 3};
-    default: return i < 2 ? BitAt{1, 6 + i} : BitAt{2, 4};
-  }
-}
-
 // Byte i of kBitSpread[n] = bit i of the nibble n: a quad's 4 one-bit fields
 // to its 4 bytes. kLoSpread[b]: byte i = bits 2 i, 2 i + 1 of b (a file lo byte
 // holds a quad's low 2 bits of u).
@@ -95,7 +71,16 @@ void PutLane(const uint8_t* fb, int ns, bool full, int lane, uint8_t* gb) {
     Store32(gb + Q3P5Rows16ExtByte(lane, 0), e);
   }
 }
-// The inverse, bit by bit from the layout's definition (CodeBit).
+uint32_t Load32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+// Bit 0 of each byte of x (the others 0) gathered into a nibble, byte i to bit i.
+uint32_t GatherBits(uint32_t x) { return (x | x >> 7 | x >> 14 | x >> 21) & 15u; }
+
+// The inverse: one file block (zero-filled first) from lane `lane` of a group
+// block, each quad's word D_q unpicked from the planes.
 void GetLane(const uint8_t* gb, int ns, bool full, int lane, uint8_t* fb) {
   uint16_t lo, hi;
   std::memcpy(&lo, gb + 2 * lane, 2);
@@ -103,24 +88,31 @@ void GetLane(const uint8_t* gb, int ns, bool full, int lane, uint8_t* fb) {
   const uint32_t hdr = static_cast<uint32_t>(lo) | (static_cast<uint32_t>(hi) << 16);
   std::memcpy(fb, &hdr, 4);
   std::memset(fb + 4, 0, (full ? kFileBlock : quant::Q3P5ShortBlockBytes(ns * kSub)) - 4);
+  constexpr uint32_t k1 = 0x01010101u, k3 = 0x03030303u, k7 = 0x07070707u;
   for (int s = 0; s < ns; ++s) {
     uint8_t* sub = fb + 4 + 12 * s;
-    for (int k = 0; k < kSub; ++k) {
-      const int q = k / 4, j = k % 4;
-      int u = 0;
-      for (int i = 0; i < 3; ++i) {
-        const BitAt at = CodeBit(q, i);
-        u |= ((gb[Q3P5Rows16PlaneByte(s, at.plane, lane, j)] >> at.bit) & 1) << i;
-      }
-      SetU(sub, k, u);
+    const uint32_t p0 = Load32(gb + Q3P5Rows16PlaneByte(s, 0, lane, 0));
+    const uint32_t p1 = Load32(gb + Q3P5Rows16PlaneByte(s, 1, lane, 0));
+    const uint32_t p2 = Load32(gb + Q3P5Rows16PlaneByte(s, 2, lane, 0));
+    const uint32_t d[8] = {p0 & k7,
+                           (p0 >> 3) & k7,
+                           p1 & k7,
+                           (p1 >> 3) & k7,
+                           p2 & k7,
+                           (p2 >> 5) & k7,
+                           ((p0 >> 6) & k3) | ((p2 >> 3) & k1) << 2,
+                           ((p1 >> 6) & k3) | ((p2 >> 4) & k1) << 2};
+    for (int q = 0; q < 8; ++q) {
+      const uint32_t x = d[q] & k3, y = x | x >> 6;  // byte i's 2 bits to bits 2 i (i < 2) and 16 + 2 (i - 2)
+      sub[q] = static_cast<uint8_t>((y & 0x0Fu) | ((y >> 12) & 0xF0u));
+      sub[8 + q / 2] = static_cast<uint8_t>(sub[8 + q / 2] | GatherBits((d[q] >> 2) & k1) << (4 * (q % 2)));
     }
   }
   if (full) {
-    uint8_t* ext = fb + 52;
-    for (int k = 0; k < kSub; ++k) {
-      const int e = (gb[Q3P5Rows16ExtByte(lane, k % 4)] >> (k / 4)) & 1;
-      ext[k / 8] = static_cast<uint8_t>(ext[k / 8] | (e << (k % 8)));
-    }
+    const uint32_t e = Load32(gb + Q3P5Rows16ExtByte(lane, 0));
+    uint32_t ext = 0;
+    for (int q = 0; q < 8; ++q) ext |= GatherBits((e >> q) & k1) << (4 * q);
+    std::memcpy(fb + 52, &ext, 4);
   }
 }
 
