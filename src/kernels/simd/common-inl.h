@@ -9,6 +9,7 @@
 #define SEPTET_KERNELS_SIMD_COMMON_INL_H_
 #endif
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -285,6 +286,21 @@ HWY_INLINE RowSpan SpanOf(const cpu::WeightView& w, int64_t r0, int64_t r1) { re
 // Q4_K 4096 x 14336: 3392, 5037 -> 2548, 3317 and 2752, 2724 -> 2067, 2474), tiles
 // 7-9 KiB ahead 5-20 % slower (Q4_K 14336 x 4096, Q3_K), the Q3P5 pair 3-5 %.
 inline constexpr size_t kFarPrefetchBytes = 16 << 10;
+// The row-interleaved layouts (rows of 8: nibble_rows8-inl.h; Q3P5 rows of 16:
+// dot_q3p5_rows16.cc) read their groups as one contiguous stream, swept this far
+// ahead into L2 (prefetcht1). Measured alternated on an AMD Zen 4 VM: TinyLlama
+// Q3P5 rows of 16, -t 2 tg64 against the slot layout (54.1, 53.4, 54.6 t/s): the
+// vendor distance (4 KiB) at prefetcht0 54.5, 51.8, 40.1; 8 KiB 47.0, 47.2, 44.2;
+// 16 KiB into L2 59.5, 57.8, 54.3; 32 KiB 57.8, 60.8, 55.4. Rows of 8, one core
+// from DRAM, 4 KiB at prefetcht0 -> 16 KiB into L2: MatVec_Q4_K_repacked 5632 x
+// 2048 401, 438 -> 317, 316 us; MatVec_Q4_0_repacked 14336 x 4096 1733, 2191 ->
+// 1166, 1001 us; TinyLlama llama.cpp Q4_0 file -t 1 tg32 25.6, 23.3, 23.8 -> 28.7,
+// 26.8, 28.2 t/s (at -t 2 level within the VM's swings).
+// (A function: kWeightPrefetchBytes is chosen at start-up on AVX-512.)
+HWY_INLINE size_t GroupStreamPrefetchBytes() {
+  return std::max(kFarPrefetchBytes, static_cast<size_t>(kWeightPrefetchBytes));
+}
+
 HWY_INLINE TileSweep RowTileSweep(const cpu::WeightView& w, int64_t row, int rows, RowSpan span, int64_t steps) {
   const size_t ahead = TilePrefetchBytes(rows, w.row_bytes);
   const bool far = ahead >= kFarPrefetchBytes && ahead >= 2 * static_cast<size_t>(kWeightPrefetchBytes);

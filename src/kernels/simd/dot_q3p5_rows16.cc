@@ -246,16 +246,6 @@ HWY_INLINE void GroupTokens(const Rows16Consts& k, const cpu::WeightView& w, int
   for (int t = 0; t < T; ++t) y16[t] = _mm512_add_ps(_mm512_add_ps(s[t][0], s[t][1]), _mm512_add_ps(s[t][2], s[t][3]));
 }
 
-// The groups are one contiguous stream, swept this far ahead into L2
-// (prefetcht1). TinyLlama Q3P5 -t 2 tg64, alternated three times against the slot
-// layout (54.1, 53.4, 54.6 t/s): vendor distance (4 KiB on AMD) at prefetcht0
-// 54.5, 51.8, 40.1; 8 KiB 47.0, 47.2, 44.2; 16 KiB into L2 59.5, 57.8, 54.3;
-// 32 KiB 57.8, 60.8, 55.4.
-// (A function: kWeightPrefetchBytes is chosen at start-up on AVX-512.)
-HWY_INLINE size_t GroupPrefetchBytes() {
-  return std::max(kFarPrefetchBytes, static_cast<size_t>(kWeightPrefetchBytes));
-}
-
 HWY_NOINLINE std::vector<float>& MetaOfThread() {  // noinline: see common-inl.h
   thread_local std::vector<float> meta;
   return meta;
@@ -283,7 +273,7 @@ void RunGroups(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* 
     }
   }
   for (int64_t g = g0; g < g1; ++g) {
-    TileSweep sweep = SweepAhead(w.data + static_cast<size_t>(g) * group_bytes, group_bytes, GroupPrefetchBytes(), span,
+    TileSweep sweep = SweepAhead(w.data + static_cast<size_t>(g) * group_bytes, group_bytes, GroupStreamPrefetchBytes(), span,
                                  nbs, PrefetchLine{true});
     const auto tile = [&](auto tokens, int64_t t0) HWY_ATTR {
       constexpr int T = decltype(tokens)::value;

@@ -121,11 +121,12 @@ HWY_INLINE void StoreNibbleGroup(const NibbleOut& out, int64_t g, int64_t t, con
 // Rows [r0, r1) for m tokens, group after group, each group's tokens in tiles of
 // 4 (then 2, 1) while its bytes are in L1: tile(g, T (a std::integral_constant),
 // first token, sweep), the sweep (null after a group's first tile) stepped
-// `steps` times a group. The weight stream is prefetched once, kWeightPrefetchBytes
-// ahead: a group's bytes are contiguous and follow the previous group's, so any
-// distance sweeps every line once (a whole group ahead, 9-25 KiB, as row-major
-// tiles need, left one core at 10-11 GB/s from DRAM: MatVec_Q4_0_repacked 14336 x
-// 4096 2836-3057 -> 1900-2046 us, Q4_G 2489-3085 -> 1766-2175, alternated).
+// `steps` times a group. The weight stream is prefetched once, into L2,
+// GroupStreamPrefetchBytes() ahead: a group's bytes are contiguous and follow the
+// previous group's, so any distance sweeps every line once (a whole group ahead,
+// 9-25 KiB into L1, as row-major tiles need, left one core at 10-11 GB/s from
+// DRAM: MatVec_Q4_0_repacked 14336 x 4096 2836-3057 -> 1900-2046 us at 4 KiB, Q4_G
+// 2489-3085 -> 1766-2175, alternated).
 template <class Tile>
 HWY_INLINE void ForNibbleGroupTiles(const cpu::WeightView& w, int64_t r0, int64_t r1, int64_t m, int64_t steps,
                                     const Tile& tile) {
@@ -133,7 +134,7 @@ HWY_INLINE void ForNibbleGroupTiles(const cpu::WeightView& w, int64_t r0, int64_
   const RowSpan span{NibbleGroup(w, g0), NibbleGroup(w, g1)};
   for (int64_t g = g0; g < g1; ++g) {
     TileSweep sweep = SweepAhead(NibbleGroup(w, g), kNibbleRows * w.row_bytes,
-                                 static_cast<size_t>(kWeightPrefetchBytes), span, steps);
+                                 GroupStreamPrefetchBytes(), span, steps, PrefetchLine{true});
     int64_t t = 0;
     for (; t + 4 <= m; t += 4) tile(g, std::integral_constant<int, 4>(), t, t == 0 ? &sweep : nullptr);
     if (t + 2 <= m) {
