@@ -230,8 +230,7 @@ bool IsFastImpl() { return kVectorPanels && HWY_MAX_BYTES >= 32 && HWY_TARGET !=
 
 }  // namespace
 
-SEPTET_SIMD_FAMILY_TARGET(FloatPanels, MatVecImpl, MatMulImpl)
-bool FloatPanelsIsFastT() { return IsFastImpl(); }
+SEPTET_SIMD_LAYOUT_FAMILY_TARGET(FloatPanels, w.layout == cpu::WeightLayout::kFloatPanels)
 
 }  // namespace HWY_NAMESPACE
 }  // namespace septet::simd
@@ -240,8 +239,7 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace septet::simd::detail {
 
-SEPTET_SIMD_FAMILY_DISPATCH(FloatPanels)
-SEPTET_SIMD_FAMILY_IS_FAST_DISPATCH(FloatPanels)
+SEPTET_SIMD_LAYOUT_FAMILY_DISPATCH(FloatPanels)
 
 }  // namespace septet::simd::detail
 #endif  // HWY_ONCE

@@ -177,25 +177,10 @@ bool IsFastImpl() { return false; }
 
 #endif  // SEPTET_SIMD_X86
 
-// The kernels read the rows-of-8 layout of Q4_0 / Q4_1: anything else is a caller bug.
-void CheckView(const cpu::WeightView& w) {
-  SEPTET_CHECK((w.type == DType::kQ4_0 || w.type == DType::kQ4_1) &&
-               w.layout == cpu::WeightLayout::kLegacy4Rows8);
-}
-void CheckedMatVec(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  CheckView(w);
-  MatVecImpl(w, r0, r1, act, y);
-}
-void CheckedMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
-                   int64_t m, float* y, int64_t y_stride) {
-  CheckView(w);
-  MatMulImpl(w, r0, r1, act, act_stride, m, y, y_stride);
-}
-
 }  // namespace
 
-SEPTET_SIMD_FAMILY_TARGET(Legacy4Rows8, CheckedMatVec, CheckedMatMul)
-bool Legacy4Rows8IsFastT() { return IsFastImpl(); }
+SEPTET_SIMD_LAYOUT_FAMILY_TARGET(Legacy4Rows8, (w.type == DType::kQ4_0 || w.type == DType::kQ4_1) &&
+                                                    w.layout == cpu::WeightLayout::kLegacy4Rows8)
 
 }  // namespace HWY_NAMESPACE
 }  // namespace septet::simd
@@ -204,8 +189,7 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace septet::simd::detail {
 
-SEPTET_SIMD_FAMILY_DISPATCH(Legacy4Rows8)
-SEPTET_SIMD_FAMILY_IS_FAST_DISPATCH(Legacy4Rows8)
+SEPTET_SIMD_LAYOUT_FAMILY_DISPATCH(Legacy4Rows8)
 
 }  // namespace septet::simd::detail
 #endif  // HWY_ONCE

@@ -460,21 +460,9 @@ bool IsFastImpl() { return false; }
 
 #endif  // HWY_TARGET == HWY_AVX3_DL
 
-// The kernels read the rows-of-16 layout: a view in any other layout is a caller bug.
-void CheckedMatVec(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  SEPTET_CHECK(w.type == DType::kQ3P5 && w.layout == cpu::WeightLayout::kQ3P5Rows16);
-  MatVecImpl(w, r0, r1, act, y);
-}
-void CheckedMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
-                   int64_t m, float* y, int64_t y_stride) {
-  SEPTET_CHECK(w.type == DType::kQ3P5 && w.layout == cpu::WeightLayout::kQ3P5Rows16);
-  MatMulImpl(w, r0, r1, act, act_stride, m, y, y_stride);
-}
-
 }  // namespace
 
-SEPTET_SIMD_FAMILY_TARGET(Q3P5Rows16, CheckedMatVec, CheckedMatMul)
-bool Q3P5Rows16IsFastT() { return IsFastImpl(); }
+SEPTET_SIMD_LAYOUT_FAMILY_TARGET(Q3P5Rows16, w.type == DType::kQ3P5 && w.layout == cpu::WeightLayout::kQ3P5Rows16)
 
 }  // namespace HWY_NAMESPACE
 }  // namespace septet::simd
@@ -483,8 +471,7 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace septet::simd::detail {
 
-SEPTET_SIMD_FAMILY_DISPATCH(Q3P5Rows16)
-SEPTET_SIMD_FAMILY_IS_FAST_DISPATCH(Q3P5Rows16)
+SEPTET_SIMD_LAYOUT_FAMILY_DISPATCH(Q3P5Rows16)
 
 }  // namespace septet::simd::detail
 #endif  // HWY_ONCE

@@ -200,21 +200,9 @@ bool IsFastImpl() { return false; }
 
 #endif  // SEPTET_SIMD_X86
 
-// The kernels read the rows-of-8 layout of Q4_K: anything else is a caller bug.
-void CheckedMatVec(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  SEPTET_CHECK(w.type == DType::kQ4_K && w.layout == cpu::WeightLayout::kQ4KRows8);
-  MatVecImpl(w, r0, r1, act, y);
-}
-void CheckedMatMul(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
-                   int64_t m, float* y, int64_t y_stride) {
-  SEPTET_CHECK(w.type == DType::kQ4_K && w.layout == cpu::WeightLayout::kQ4KRows8);
-  MatMulImpl(w, r0, r1, act, act_stride, m, y, y_stride);
-}
-
 }  // namespace
 
-SEPTET_SIMD_FAMILY_TARGET(Q4KRows8, CheckedMatVec, CheckedMatMul)
-bool Q4KRows8IsFastT() { return IsFastImpl(); }
+SEPTET_SIMD_LAYOUT_FAMILY_TARGET(Q4KRows8, w.type == DType::kQ4_K && w.layout == cpu::WeightLayout::kQ4KRows8)
 
 }  // namespace HWY_NAMESPACE
 }  // namespace septet::simd
@@ -223,8 +211,7 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace septet::simd::detail {
 
-SEPTET_SIMD_FAMILY_DISPATCH(Q4KRows8)
-SEPTET_SIMD_FAMILY_IS_FAST_DISPATCH(Q4KRows8)
+SEPTET_SIMD_LAYOUT_FAMILY_DISPATCH(Q4KRows8)
 
 }  // namespace septet::simd::detail
 #endif  // HWY_ONCE

@@ -67,6 +67,26 @@ SEPTET_SIMD_DECLARE_FAMILY(GgmlIq4)      // IQ4_NL, IQ4_XS (w.type says which)
   HWY_EXPORT(Fmt##IsFastT);                      \
   bool Fmt##IsFast() { return HWY_DYNAMIC_DISPATCH(Fmt##IsFastT)(); }
 
+// A repacked layout's family, whose file defines (in HWY_NAMESPACE) MatVecImpl,
+// MatMulImpl and IsFastImpl: Fmt##MatVecT / Fmt##MatMulT check first that the view
+// is the family's (`view_ok`, an expression of the WeightView `w`: a view of
+// another type or layout is a caller bug), and Fmt##IsFastT says IsFastImpl().
+// SEPTET_SIMD_LAYOUT_FAMILY_DISPATCH(Fmt) then dispatches all three.
+#define SEPTET_SIMD_LAYOUT_FAMILY_TARGET(Fmt, view_ok)                                                 \
+  void Fmt##MatVecT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {   \
+    SEPTET_CHECK(view_ok);                                                                               \
+    MatVecImpl(w, r0, r1, act, y);                                                                       \
+  }                                                                                                      \
+  void Fmt##MatMulT(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, \
+                    int64_t m, float* y, int64_t y_stride) {                                             \
+    SEPTET_CHECK(view_ok);                                                                               \
+    MatMulImpl(w, r0, r1, act, act_stride, m, y, y_stride);                                              \
+  }                                                                                                      \
+  bool Fmt##IsFastT() { return IsFastImpl(); }
+#define SEPTET_SIMD_LAYOUT_FAMILY_DISPATCH(Fmt) \
+  SEPTET_SIMD_FAMILY_DISPATCH(Fmt)              \
+  SEPTET_SIMD_FAMILY_IS_FAST_DISPATCH(Fmt)
+
 // Whether the dispatched target has the fast kQ3P5Slots kernel (AVX2).
 bool Q3P5SlotsIsFast();
 // Whether the dispatched target has the fast kFloatPanels kernel (AVX2 and up).
