@@ -164,16 +164,7 @@ bool IsFastImpl() { return true; }
 
 #else  // portable: each group back to the file layout, then the file kernels
 
-void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  NibbleMatVecInFileLayout(w, r0, r1, act, y, Legacy4Rows8Row, detail::GgmlLegacyMatVec);
-}
-
-void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
-                int64_t m, float* y, int64_t y_stride) {
-  NibbleMatMulInFileLayout(w, r0, r1, act, act_stride, m, y, y_stride, Legacy4Rows8Row, detail::GgmlLegacyMatMul);
-}
-
-bool IsFastImpl() { return false; }
+SEPTET_NIBBLE_ROWS8_IN_FILE_LAYOUT(Legacy4Rows8Row, detail::GgmlLegacyMatVec, detail::GgmlLegacyMatMul)
 
 #endif  // SEPTET_SIMD_X86
 

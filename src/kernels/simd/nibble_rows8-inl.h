@@ -229,6 +229,19 @@ void NibbleMatMulInFileLayout(const cpu::WeightView& w, int64_t r0, int64_t r1, 
   });
 }
 
+// A rows-of-8 family's kernels on the portable targets (MatVecImpl, MatMulImpl,
+// IsFastImpl = false): each group back to the file layout by row_of, then the file
+// kernels file_matvec / file_matmul.
+#define SEPTET_NIBBLE_ROWS8_IN_FILE_LAYOUT(row_of, file_matvec, file_matmul)                               \
+  void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {          \
+    NibbleMatVecInFileLayout(w, r0, r1, act, y, row_of, file_matvec);                                        \
+  }                                                                                                          \
+  void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,   \
+                  int64_t m, float* y, int64_t y_stride) {                                                   \
+    NibbleMatMulInFileLayout(w, r0, r1, act, act_stride, m, y, y_stride, row_of, file_matmul);               \
+  }                                                                                                          \
+  bool IsFastImpl() { return false; }
+
 #endif  // SEPTET_SIMD_X86
 
 }  // namespace HWY_NAMESPACE
