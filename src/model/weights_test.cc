@@ -169,13 +169,17 @@ TEST(WeightsTest, Q3P5AndQ3P5NLMatmulWeightsAreRepackedOnX86Simd) {
     ASSERT_TRUE(w.ok() && plain.ok());
     const std::string target = simd::TargetName();
     const bool x86 = target == "AVX2" || target == "AVX3" || target == "AVX3_DL";
-    const auto q3p5 = target == "AVX3_DL" ? cpu::WeightLayout::kQ3P5Rows16 : cpu::WeightLayout::kQ3P5Slots;
-    const auto packed = type == DType::kQ3P5 ? q3p5 : cpu::WeightLayout::kQ3P5NLPlanes;
+    const bool dl = target == "AVX3_DL";
+    const auto q3p5 = dl ? cpu::WeightLayout::kQ3P5Rows16 : cpu::WeightLayout::kQ3P5Slots;
+    const auto q3p5nl = dl ? cpu::WeightLayout::kQ3P5NLRows16 : cpu::WeightLayout::kQ3P5NLPlanes;
+    const auto packed = type == DType::kQ3P5 ? q3p5 : q3p5nl;
     const auto want = x86 ? packed : cpu::WeightLayout::kFile;
     // Rows of 16 pad each matrix's last group with zero rows.
     size_t padding = 0;
     const auto pad = [&](const cpu::WeightView& v) {
-      if (v.layout == cpu::WeightLayout::kQ3P5Rows16) padding += static_cast<size_t>((-v.rows) & 15) * v.row_bytes;
+      if (v.layout == cpu::WeightLayout::kQ3P5Rows16 || v.layout == cpu::WeightLayout::kQ3P5NLRows16) {
+        padding += static_cast<size_t>((-v.rows) & 15) * v.row_bytes;
+      }
     };
     for (const LayerWeights& L : w->layers) {
       for (const cpu::WeightView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) {
@@ -238,9 +242,11 @@ TEST(WeightsTest, TiedRepackableHeadSharesOneRepackedCopyWithTheLookup) {
     EXPECT_EQ(w->token_embd.layout, w->output.layout);
     const std::string target = simd::TargetName();
     if (target == "AVX2" || target == "AVX3" || target == "AVX3_DL") {
-      const auto q3p5 = target == "AVX3_DL" ? cpu::WeightLayout::kQ3P5Rows16 : cpu::WeightLayout::kQ3P5Slots;
+      const bool dl = target == "AVX3_DL";
+      const auto q3p5 = dl ? cpu::WeightLayout::kQ3P5Rows16 : cpu::WeightLayout::kQ3P5Slots;
+      const auto q3p5nl = dl ? cpu::WeightLayout::kQ3P5NLRows16 : cpu::WeightLayout::kQ3P5NLPlanes;
       EXPECT_EQ(w->output.layout, type == DType::kQ3P5      ? q3p5
-                                  : type == DType::kQ3P5_NL ? cpu::WeightLayout::kQ3P5NLPlanes
+                                  : type == DType::kQ3P5_NL ? q3p5nl
                                                             : cpu::WeightLayout::kFloatPanels);
     }
     const TensorInfo* embd = f->FindTensor("token_embd.weight");

@@ -39,6 +39,7 @@
 
 #include "core/check.h"
 #include "hwy/highway.h"
+#include "kernels/simd/code_planes16-inl.h"
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/kernels_internal.h"
 #include "kernels/simd/q3p5_lanes-inl.h"
@@ -59,54 +60,22 @@ namespace {
 constexpr int64_t kRows = kQ3P5GroupRows;
 constexpr size_t kGroupBlockBytes = kRows * kBlockBytes;  // one full block of 16 rows
 static_assert(kRows == 16 && kGroupBlockBytes == 896);
-static_assert(Q3P5Rows16PlaneByte(1, 0, 0, 0) - Q3P5Rows16PlaneByte(0, 0, 0, 0) == 192 &&
-              Q3P5Rows16PlaneByte(0, 1, 0, 0) - Q3P5Rows16PlaneByte(0, 0, 0, 0) == 64 &&
-              Q3P5Rows16PlaneByte(0, 0, 1, 0) - Q3P5Rows16PlaneByte(0, 0, 0, 0) == 4 &&
-              Q3P5Rows16ExtByte(0, 0) == Q3P5Rows16PlaneByte(4, 0, 0, 0) && Q3P5Rows16ExtByte(16, 0) == 896);
-
-// Writes the group's 16 lanes of v (rows g0 .. g0 + 15) for the rows in [r0, r1)
-// to y_row(r) for row r.
-template <class YRow>
-HWY_INLINE void StoreLanes(const float* v16, int64_t g0, int64_t r0, int64_t r1, const YRow& y_row) {
-  for (int64_t r = std::max(r0, g0); r < std::min(r1, g0 + kRows); ++r) *y_row(r) = v16[r - g0];
-}
+static_assert(Q3P5Rows16ExtByte(0, 0) == Q3P5Rows16PlaneByte(4, 0, 0, 0) && Q3P5Rows16ExtByte(16, 0) == 896);
 
 #if HWY_TARGET == HWY_AVX3_DL
 
-struct Rows16Consts {
-  __m512i c0e, c06, c01;
+struct Rows16Consts : PlaneConsts {
+  __m512i c01;
   __m256i d_bits, m_bits, one16;
 };
 HWY_INLINE Rows16Consts MakeRows16Consts() {
   Rows16Consts k;
-  k.c0e = _mm512_set1_epi8(0x0E);
-  k.c06 = _mm512_set1_epi8(0x06);
+  static_cast<PlaneConsts&>(k) = MakePlaneConsts();
   k.c01 = _mm512_set1_epi8(0x01);
   k.d_bits = _mm256_set1_epi16(0x7FFF);
   k.m_bits = _mm256_set1_epi16(static_cast<int16_t>(0xFFFE));
   k.one16 = _mm256_set1_epi16(1);
   return k;
-}
-
-// vpternlogd immediates: A | (B & C), and C ? A : B.
-constexpr int kOrAnd = 0xF8, kSelect = 0xE4;
-
-// Quad q of a sub-block's planes p0, p1, p2: the doubled codes 2 u of the 16 rows.
-template <int Q>
-HWY_INLINE __m512i Codes(const Rows16Consts& k, __m512i p0, __m512i p1, __m512i p2) {
-  if constexpr (Q == 0) return _mm512_and_si512(_mm512_add_epi8(p0, p0), k.c0e);
-  if constexpr (Q == 1) return _mm512_and_si512(_mm512_srli_epi16(p0, 2), k.c0e);
-  if constexpr (Q == 2) return _mm512_and_si512(_mm512_add_epi8(p1, p1), k.c0e);
-  if constexpr (Q == 3) return _mm512_and_si512(_mm512_srli_epi16(p1, 2), k.c0e);
-  if constexpr (Q == 4) return _mm512_and_si512(_mm512_add_epi8(p2, p2), k.c0e);
-  if constexpr (Q == 5) return _mm512_and_si512(_mm512_srli_epi16(p2, 4), k.c0e);
-  if constexpr (Q == 6) {  // bits 1, 2 from P0's bits 6, 7; bit 3 is P2's bit 3
-    return _mm512_and_si512(_mm512_ternarylogic_epi32(_mm512_srli_epi16(p0, 5), p2, k.c06, kSelect), k.c0e);
-  }
-  if constexpr (Q == 7) {  // bits 1, 2 from P1's bits 6, 7; bit 3 from P2's bit 4
-    return _mm512_and_si512(
-        _mm512_ternarylogic_epi32(_mm512_srli_epi16(p1, 5), _mm512_srli_epi16(p2, 1), k.c06, kSelect), k.c0e);
-  }
 }
 
 // A group block's header and ext plane, decoded once: h = d / 2 and m of every
@@ -128,15 +97,6 @@ HWY_INLINE void DecodeHead(const Rows16Consts& k, const uint8_t* gb, bool full, 
   hd->sel[2] = static_cast<__mmask16>(~b0 & b1);
   hd->sel[3] = static_cast<__mmask16>(b0 & b1);
   hd->ext = full ? _mm512_loadu_si512(gb + Q3P5Rows16ExtByte(0, 0)) : _mm512_setzero_si512();
-}
-
-// The three code planes of sub-block s.
-struct Planes {
-  __m512i p0, p1, p2;
-};
-HWY_INLINE Planes LoadPlanes(const uint8_t* gb, int s) {
-  const uint8_t* planes = gb + Q3P5Rows16PlaneByte(s, 0, 0, 0);
-  return Planes{_mm512_loadu_si512(planes), _mm512_loadu_si512(planes + 64), _mm512_loadu_si512(planes + 128)};
 }
 
 // Quad Q of sub-block s: v = 2 u + e in the lanes whose sel is s, 2 u elsewhere.

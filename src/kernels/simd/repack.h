@@ -157,6 +157,31 @@ void RepackQ3P5Rows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::
 // Row r of a kQ3P5Rows16 view, in the file layout (w.row_bytes bytes to dst).
 void Q3P5Rows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst);
 
+// WeightLayout::kQ3P5NLRows16 (Q3P5_NL, AVX3_DL only). Rows interleaved in
+// groups of 16 as kQ3P5Rows16: 16 x 56 = 896 bytes per full block (a row's
+// final short block of ns sub-blocks: 16 Q3P5NLShortBlockBytes(32 ns) bytes):
+//   bytes   0..31   row r's D (fp16) at 2 r
+//   bytes  32..63   bytes 0, 1 of row r's scale field (bits 0..15) at 32 + 2 r
+//   byte   64 + 192 s + 64 p + 4 r + j   the code planes of kQ3P5Rows16 (the
+//                   file's code bytes are Q3P5's sub-blocks)
+//   bytes  Q3P5NLRows16ScaleByte(ns, r, i)  the rest of the scale field, byte
+//                   2 + i (i < Q3P5NLRows16ScaleExtra(ns): 4 in a full block,
+//                   where they are bits 16..47 of row r's int32 lane at 832 + 4 r).
+// So D and the scales of 16 rows are two or three loads, each scale a shift pair
+// per lane (sign-extended 6-bit fields), and the codes decode as Q3P5's, to
+// level indices 2 u; the last group is padded with zero rows.
+constexpr int Q3P5NLRows16ScaleExtra(int ns) { return (12 * ns + 7) / 8 - 2; }
+constexpr size_t Q3P5NLRows16ScaleByte(int ns, int r, int i) {
+  return static_cast<size_t>(64 + 192 * ns + Q3P5NLRows16ScaleExtra(ns) * r + i);
+}
+static_assert(Q3P5NLRows16ScaleByte(4, 0, 0) == 832 && Q3P5NLRows16ScaleByte(4, 16, 0) == 896 &&
+              Q3P5NLRows16ScaleByte(2, 16, 0) == 16 * (12 * 2 + 2 + 3) && Q3P5NLRows16ScaleExtra(1) == 0);
+// Unconditional Q3P5_NL -> kQ3P5NLRows16 repack (w in the file layout); every
+// target has a kernel for the result (tests use it on every compiled target).
+void RepackQ3P5NLRows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
+// Row r of a kQ3P5NLRows16 view, in the file layout (w.row_bytes bytes to dst).
+void Q3P5NLRows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst);
+
 inline constexpr int64_t kQ4GGroupRows = 8;
 // Byte of the kQ4GRows8 group block that holds weights 4 c + i (low nibble) and
 // 16 + 4 c + i (high) of sub-block s of lane (row) r.

@@ -1,12 +1,15 @@
 // Pieces the block repacks (repack.cc: Q3P5 slots; repack_q3p5nl.cc: Q3P5_NL
-// planes) share: the walk over a matrix's blocks and the bit-plane helpers that
+// planes; repack_q3p5r16.cc, repack_q3p5nlr16.cc: both in rows of 16) share: the
+// walks over a matrix's blocks and row groups, and the bit-plane helpers that
 // turn 2-bit and 1-bit code planes into one code bit per byte.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
+#include "core/check.h"
 #include "kernels/cpu/weight_view.h"
 #include "kernels/simd/repack.h"
 #include "quant/q3p5.h"
@@ -65,5 +68,56 @@ inline constexpr SpreadTable kSpread;
 
 // Bits 8 g .. 8 g + 7 of a 32-weight bit plane, one per byte (weights 8 g .. 8 g + 7).
 inline uint64_t Spread(uint32_t plane, int g) { return kSpread.v[(plane >> (8 * g)) & 0xFFu]; }
+
+// ---- Rows interleaved by 16 (kQ3P5Rows16, kQ3P5NLRows16; repack.h) ----
+
+// The code planes of ns sub-blocks of a file block (12 bytes each at subs, as
+// quant::Q3P5SubBlock) into lane `lane` of the group block at gb, and back (the
+// 12 ns bytes at subs written whole).
+void PutRows16Planes(const uint8_t* subs, int ns, int lane, uint8_t* gb);
+void GetRows16Planes(const uint8_t* gb, int ns, int lane, uint8_t* subs);
+
+// Block b of a row (file layout) and of a group of 16 rows: every full block
+// before the short one in both.
+inline size_t FileBlockAt(int64_t b) { return static_cast<size_t>(b) * kBlockBytes; }
+inline size_t GroupBlockAt(int64_t b) { return static_cast<size_t>(b) * kQ3P5GroupRows * kBlockBytes; }
+
+// w (file layout, 56-byte blocks) into *out in groups of 16 rows, the last padded
+// with zero rows: put(file_block, ns, full, lane, group_block) for each block of
+// each row (ns sub-blocks; full: a whole block).
+template <class Put>
+void RepackRows16(const cpu::WeightView& w, std::vector<uint8_t>* out, const Put& put) {
+  constexpr int64_t kRows = kQ3P5GroupRows;
+  const int64_t groups = (w.rows + kRows - 1) / kRows;
+  const int64_t nb = w.cols / kBlock;
+  const int ns = static_cast<int>((w.cols % kBlock + kSub - 1) / kSub);
+  out->assign(static_cast<size_t>(groups * kRows) * w.row_bytes, 0);
+  ParallelRanges(groups, out->size(), [&](int64_t g0, int64_t g1) {
+    for (int64_t g = g0; g < g1; ++g) {
+      uint8_t* group = out->data() + static_cast<size_t>(g * kRows) * w.row_bytes;
+      const int lanes = static_cast<int>(std::min(kRows, w.rows - g * kRows));
+      for (int64_t b = 0; b <= nb; ++b) {
+        if (b == nb && ns == 0) break;
+        for (int lane = 0; lane < lanes; ++lane) {
+          put(w.row(g * kRows + lane) + FileBlockAt(b), b < nb ? 4 : ns, b < nb, lane, group + GroupBlockAt(b));
+        }
+      }
+    }
+  });
+}
+
+// Row r of a rows-of-16 view in the file layout (w.row_bytes bytes to dst):
+// get(group_block, ns, full, lane, file_block) for each of its blocks.
+template <class Get>
+void Rows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst, const Get& get) {
+  SEPTET_CHECK(0 <= r && r < w.rows);
+  constexpr int64_t kRows = kQ3P5GroupRows;
+  const uint8_t* group = w.data + static_cast<size_t>(r / kRows * kRows) * w.row_bytes;
+  const int lane = static_cast<int>(r % kRows);
+  const int64_t nb = w.cols / kBlock;
+  const int ns = static_cast<int>((w.cols % kBlock + kSub - 1) / kSub);
+  for (int64_t b = 0; b < nb; ++b) get(group + GroupBlockAt(b), 4, true, lane, dst + FileBlockAt(b));
+  if (ns > 0) get(group + GroupBlockAt(nb), ns, false, lane, dst + FileBlockAt(nb));
+}
 
 }  // namespace septet::simd::repack_internal

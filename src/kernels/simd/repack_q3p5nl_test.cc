@@ -1,5 +1,5 @@
-// Load-time Q3P5_NL repack (kQ3P5NLPlanes, kernels/simd/repack.h): the layout as
-// defined weight by weight, exact round trips of blocks and matrices, the repack
+// Load-time Q3P5_NL repacks (kQ3P5NLPlanes, kQ3P5NLRows16: kernels/simd/repack.h):
+// the layouts as defined weight by weight, exact round trips of blocks and matrices, the repack
 // policy, and the kernels on the repacked layout on every compiled Highway
 // target: MatVec and MatMul give exactly the file layout's results (the int32
 // sums are exact in both and the float steps are the same, so no tolerance is
@@ -120,7 +120,8 @@ TEST_P(RepackQ3P5NLTest, RowsRoundTripAndViews) {
       ASSERT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0) << "cols=" << cols << " row " << r;
     }
   }
-  // Policy: repacked at load only where the fast kernel exists (the Q3P5 slots' targets).
+  // Policy: repacked at load only where a fast kernel exists (the Q3P5 slots' targets),
+  // in rows of 16 on AVX3_DL (repack_test.cc tests that layout).
   auto rng = testing::MakeRng(3);
   const std::vector<uint8_t> file = RandomRows(rng, 2, 256);
   const cpu::WeightView w{DType::kQ3P5_NL, 2, 256, file.data(), quant::Q3P5NLRowBytes(256)};
@@ -130,55 +131,124 @@ TEST_P(RepackQ3P5NLTest, RowsRoundTripAndViews) {
   const bool fast = target == "AVX2" || target == "AVX3" || target == "AVX3_DL";
   EXPECT_EQ(RepackRows(w, &out, &v), fast) << target;
   if (fast) {
-    EXPECT_EQ(v.layout, cpu::WeightLayout::kQ3P5NLPlanes);
+    EXPECT_EQ(v.layout, target == "AVX3_DL" ? cpu::WeightLayout::kQ3P5NLRows16 : cpu::WeightLayout::kQ3P5NLPlanes);
     const cpu::WeightView packed = v;
     EXPECT_FALSE(RepackRows(packed, &out, &v)) << "an already repacked view is left alone";
   }
 }
 
-// Random rows (every code and scale), row ranges and token counts: MatVec and
-// MatMul on the planes layout equal MatVec on the file layout, bit for bit.
+// Random rows (every code and scale), row ranges (cutting the groups of 16) and
+// token counts: MatVec and MatMul on each repacked layout (planes; rows of 16)
+// equal MatVec on the file layout, bit for bit.
 TEST_P(RepackQ3P5NLTest, KernelsOnRepackedEqualTheFileLayout) {
+  using Repack = void (*)(const cpu::WeightView&, std::vector<uint8_t>*, cpu::WeightView*);
   const TypeTraits& at = GetTypeTraits(DType::kQ8_A);
-  for (int64_t cols : {1, 31, 33, 64, 96, 128, 172, 256, 300, 576, 1000, 1536, 4096 + 96}) {
-    auto rng = testing::MakeRng(static_cast<uint64_t>(cols) * 3 + 1);
-    const int64_t rows = 11, max_m = 37;
-    const std::vector<uint8_t> file = RandomRows(rng, rows, cols);
-    const cpu::WeightView w{DType::kQ3P5_NL, rows, cols, file.data(), quant::Q3P5NLRowBytes(cols)};
+  for (Repack repack : {Repack{RepackQ3P5NLPlanes}, Repack{RepackQ3P5NLRows16}}) {
+    for (int64_t cols : {1, 31, 33, 64, 96, 128, 172, 256, 300, 576, 1000, 1536, 4096 + 96}) {
+      auto rng = testing::MakeRng(static_cast<uint64_t>(cols) * 3 + 1);
+      const int64_t rows = 37, max_m = 37;
+      const std::vector<uint8_t> file = RandomRows(rng, rows, cols);
+      const cpu::WeightView w{DType::kQ3P5_NL, rows, cols, file.data(), quant::Q3P5NLRowBytes(cols)};
+      std::vector<uint8_t> packed;
+      cpu::WeightView pv;
+      repack(w, &packed, &pv);
+      const int layout = static_cast<int>(pv.layout);
+      const size_t act_stride = at.row_bytes(cols) + 3;
+      std::vector<uint8_t> act(act_stride * max_m);
+      for (int64_t tk = 0; tk < max_m; ++tk) {
+        const auto x = testing::RandomWeights(rng, cols, 1.0f);
+        QuantizeActivation(DType::kQ8_A, x.data(), cols, act.data() + tk * act_stride);
+      }
+      std::vector<float> want(static_cast<size_t>(rows * max_m));
+      for (int64_t tk = 0; tk < max_m; ++tk) {
+        MatVecRows(w, 0, rows, act.data() + tk * act_stride, want.data() + tk * rows);
+      }
+      for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {3, 20}, {16, 32}, {17, 18}, {5, 5}}) {
+        std::vector<float> y(static_cast<size_t>(rows), -1.0f);
+        MatVecRows(pv, r0, r1, act.data(), y.data());
+        for (int64_t r = r0; r < r1; ++r) {
+          ASSERT_EQ(std::memcmp(&y[r - r0], &want[r], 4), 0)
+              << "layout " << layout << " matvec cols=" << cols << " row " << r << ": " << y[r - r0]
+              << " file layout " << want[r] << " target " << TargetName();
+        }
+        for (int64_t i = r1 - r0; i < rows; ++i) ASSERT_EQ(y[i], -1.0f) << "wrote past r1 - r0";
+        for (int64_t m : {1, 2, 3, 4, 5, 8, 9, 16, 17, 33, 37}) {
+          const int64_t y_stride = rows + 2;
+          std::vector<float> ym(static_cast<size_t>(y_stride * m), -7.0f);
+          MatMulRows(pv, r0, r1, act.data(), act_stride, m, ym.data(), y_stride);
+          for (int64_t tk = 0; tk < m; ++tk) {
+            for (int64_t r = 0; r < y_stride; ++r) {
+              const float got = ym[tk * y_stride + r];
+              if (r >= r0 && r < r1) {
+                ASSERT_EQ(std::memcmp(&got, &want[tk * rows + r], 4), 0)
+                    << "layout " << layout << " matmul cols=" << cols << " m=" << m << " token " << tk << " row "
+                    << r << " target " << TargetName();
+              } else {
+                ASSERT_EQ(got, -7.0f) << "MatMulRows wrote outside [r0, r1)";
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---- WeightLayout::kQ3P5NLRows16 (groups of 16 rows, AVX3_DL's kernels) ----
+
+TEST(RepackQ3P5NLRows16Test, RoundTripIsExactForAnyBytes) {
+  for (int64_t cols : {1, 33, 64, 100, 128, 172, 300, 576, 1000}) {
+    for (int64_t rows : {1, 15, 16, 17, 40}) {
+      auto rng = testing::MakeRng(static_cast<uint64_t>(cols * 100 + rows));
+      const size_t rb = quant::Q3P5NLRowBytes(cols);
+      std::vector<uint8_t> file(rb * static_cast<size_t>(rows));
+      std::uniform_int_distribution<int> byte(0, 255);
+      for (uint8_t& b : file) b = static_cast<uint8_t>(byte(rng));  // every bit, D included
+      const cpu::WeightView w{DType::kQ3P5_NL, rows, cols, file.data(), rb};
+      std::vector<uint8_t> packed, back;
+      cpu::WeightView pv, bv;
+      RepackQ3P5NLRows16(w, &packed, &pv);
+      EXPECT_EQ(pv.layout, cpu::WeightLayout::kQ3P5NLRows16);
+      EXPECT_EQ(pv.row_bytes, rb);
+      EXPECT_EQ(ActivationType(pv), DType::kQ8_A);
+      EXPECT_EQ(packed.size(), static_cast<size_t>((rows + 15) / 16 * 16) * rb);
+      UnpackRows(pv, &back, &bv);
+      ASSERT_EQ(back, file) << "cols=" << cols << " rows=" << rows;
+    }
+  }
+}
+
+// The group block of repack.h read back field by field: D and the scale bytes of
+// every row where the layout puts them, and each code bit in the documented plane
+// and bit (those of kQ3P5Rows16), for a full block and a short one.
+TEST(RepackQ3P5NLRows16Test, GroupBlockHoldsTheDocumentedFields) {
+  const int plane_of[8][3] = {{0, 0, 0}, {0, 0, 0}, {1, 1, 1}, {1, 1, 1}, {2, 2, 2}, {2, 2, 2}, {0, 0, 2}, {1, 1, 2}};
+  const int bit_of[8][3] = {{0, 1, 2}, {3, 4, 5}, {0, 1, 2}, {3, 4, 5}, {0, 1, 2}, {5, 6, 7}, {6, 7, 3}, {6, 7, 4}};
+  for (int64_t cols : {128, 64, 96, 32}) {  // ns = 4 (full), 2, 3, 1
+    auto rng = testing::MakeRng(static_cast<uint64_t>(cols) + 16);
+    const std::vector<uint8_t> file = RandomRows(rng, 16, cols);
+    const size_t rb = quant::Q3P5NLRowBytes(cols);
+    const cpu::WeightView w{DType::kQ3P5_NL, 16, cols, file.data(), rb};
     std::vector<uint8_t> packed;
     cpu::WeightView pv;
-    RepackQ3P5NLPlanes(w, &packed, &pv);
-    const size_t act_stride = at.row_bytes(cols) + 3;
-    std::vector<uint8_t> act(act_stride * max_m);
-    for (int64_t tk = 0; tk < max_m; ++tk) {
-      const auto x = testing::RandomWeights(rng, cols, 1.0f);
-      QuantizeActivation(DType::kQ8_A, x.data(), cols, act.data() + tk * act_stride);
-    }
-    std::vector<float> want(static_cast<size_t>(rows * max_m));
-    for (int64_t tk = 0; tk < max_m; ++tk) MatVecRows(w, 0, rows, act.data() + tk * act_stride, want.data() + tk * rows);
-    for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {3, 10}, {5, 6}}) {
-      std::vector<float> y(static_cast<size_t>(rows), -1.0f);
-      MatVecRows(pv, r0, r1, act.data(), y.data());
-      for (int64_t r = r0; r < r1; ++r) {
-        ASSERT_EQ(std::memcmp(&y[r - r0], &want[r], 4), 0)
-            << "matvec cols=" << cols << " row " << r << ": " << y[r - r0] << " file layout " << want[r] << " target "
-            << TargetName();
+    RepackQ3P5NLRows16(w, &packed, &pv);
+    const int ns = static_cast<int>((cols + 31) / 32), extra = Q3P5NLRows16ScaleExtra(ns);
+    for (int r = 0; r < 16; ++r) {
+      const uint8_t* fb = file.data() + static_cast<size_t>(r) * rb;
+      ASSERT_EQ(std::memcmp(packed.data() + 2 * r, fb + 12 * ns, 2), 0) << "D, row " << r;
+      ASSERT_EQ(std::memcmp(packed.data() + 32 + 2 * r, fb + 12 * ns + 2, 2), 0) << "scale bytes 0-1, row " << r;
+      for (int i = 0; i < extra; ++i) {
+        ASSERT_EQ(packed[Q3P5NLRows16ScaleByte(ns, r, i)], fb[12 * ns + 4 + i]) << "scale byte " << 2 + i;
       }
-      for (int64_t i = r1 - r0; i < rows; ++i) ASSERT_EQ(y[i], -1.0f) << "wrote past r1 - r0";
-      for (int64_t m : {1, 2, 3, 4, 5, 8, 17, 33, 37}) {
-        const int64_t y_stride = rows + 2;
-        std::vector<float> ym(static_cast<size_t>(y_stride * m), -7.0f);
-        MatMulRows(pv, r0, r1, act.data(), act_stride, m, ym.data(), y_stride);
-        for (int64_t tk = 0; tk < m; ++tk) {
-          for (int64_t r = 0; r < y_stride; ++r) {
-            const float got = ym[tk * y_stride + r];
-            if (r >= r0 && r < r1) {
-              ASSERT_EQ(std::memcmp(&got, &want[tk * rows + r], 4), 0)
-                  << "matmul cols=" << cols << " m=" << m << " token " << tk << " row " << r << " target "
-                  << TargetName();
-            } else {
-              ASSERT_EQ(got, -7.0f) << "MatMulRows wrote outside [r0, r1)";
-            }
+      uint8_t u[128];
+      quant::Q3P5NLReadCodes(fb, static_cast<int>(cols), u);
+      for (int s = 0; s < ns; ++s) {
+        for (int k = 0; k < 32; ++k) {
+          const int q = k / 4, j = k % 4;
+          for (int i = 0; i < 3; ++i) {
+            const uint8_t byte = packed[Q3P5Rows16PlaneByte(s, plane_of[q][i], r, j)];
+            ASSERT_EQ((byte >> bit_of[q][i]) & 1, (u[32 * s + k] >> i) & 1)
+                << "cols " << cols << " row " << r << " s " << s << " k " << k;
           }
         }
       }

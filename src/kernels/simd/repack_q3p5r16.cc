@@ -1,6 +1,8 @@
 // WeightLayout::kQ3P5Rows16 (repack.h): Q3P5 rows interleaved in groups of 16,
 // so that one 512-bit vector of the AVX3_DL kernels (dot_q3p5_rows16.cc) holds
 // the same 4 weights of 16 rows and each of its int32 lanes is one row's dot.
+// The code planes (PutRows16Planes / GetRows16Planes) serve Q3P5_NL's rows of 16
+// as well (repack_q3p5nlr16.cc).
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -8,16 +10,11 @@
 
 #include "core/check.h"
 #include "kernels/simd/repack.h"
+#include "kernels/simd/repack_internal.h"
 #include "quant/q3p5.h"
 
 namespace septet::simd {
 namespace {
-
-constexpr int64_t kRows = kQ3P5GroupRows;
-constexpr int kBlock = quant::kQ3P5BlockSize;
-constexpr int kSub = quant::kQ3P5SubBlockSize;
-constexpr int kSubs = quant::kQ3P5SubBlocks;
-constexpr size_t kFileBlock = sizeof(quant::BlockQ3P5);
 
 void CheckView(const cpu::WeightView& w, cpu::WeightLayout layout) {
   SEPTET_CHECK(w.type == DType::kQ3P5 && w.layout == layout);
@@ -44,6 +41,27 @@ constexpr auto kLoSpread = [] {
 
 void Store32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
 
+}  // namespace
+
+namespace repack_internal {
+
+void PutRows16Planes(const uint8_t* subs, int ns, int lane, uint8_t* gb) {
+  constexpr uint32_t k1 = 0x01010101u, k3 = 0x03030303u;
+  for (int s = 0; s < ns; ++s) {
+    const uint8_t* sub = subs + 12 * s;
+    uint32_t d[8];
+    for (int q = 0; q < 8; ++q) d[q] = kLoSpread[sub[q]] | kBitSpread[(sub[8 + q / 2] >> (4 * (q % 2))) & 15u] << 2;
+    Store32(gb + Q3P5Rows16PlaneByte(s, 0, lane, 0), d[0] | d[1] << 3 | (d[6] & k3) << 6);
+    Store32(gb + Q3P5Rows16PlaneByte(s, 1, lane, 0), d[2] | d[3] << 3 | (d[7] & k3) << 6);
+    Store32(gb + Q3P5Rows16PlaneByte(s, 2, lane, 0),
+            d[4] | ((d[6] >> 2) & k1) << 3 | ((d[7] >> 2) & k1) << 4 | d[5] << 5);
+  }
+}
+
+}  // namespace repack_internal
+
+namespace {
+
 // Lane `lane` of a group block (zero before) <- one file block (ns sub-blocks;
 // ns == 4 with `full`: the 56-byte block with its ext plane). Per sub-block, the
 // codes of quad q as one word D_q (byte i = u of weight 4 q + i), the planes of
@@ -54,16 +72,7 @@ void PutLane(const uint8_t* fb, int ns, bool full, int lane, uint8_t* gb) {
   const uint16_t lo = static_cast<uint16_t>(hdr & 0xFFFFu), hi = static_cast<uint16_t>(hdr >> 16);
   std::memcpy(gb + 2 * lane, &lo, 2);
   std::memcpy(gb + 32 + 2 * lane, &hi, 2);
-  constexpr uint32_t k1 = 0x01010101u, k3 = 0x03030303u;
-  for (int s = 0; s < ns; ++s) {
-    const uint8_t* sub = fb + 4 + 12 * s;
-    uint32_t d[8];
-    for (int q = 0; q < 8; ++q) d[q] = kLoSpread[sub[q]] | kBitSpread[(sub[8 + q / 2] >> (4 * (q % 2))) & 15u] << 2;
-    Store32(gb + Q3P5Rows16PlaneByte(s, 0, lane, 0), d[0] | d[1] << 3 | (d[6] & k3) << 6);
-    Store32(gb + Q3P5Rows16PlaneByte(s, 1, lane, 0), d[2] | d[3] << 3 | (d[7] & k3) << 6);
-    Store32(gb + Q3P5Rows16PlaneByte(s, 2, lane, 0),
-            d[4] | ((d[6] >> 2) & k1) << 3 | ((d[7] >> 2) & k1) << 4 | d[5] << 5);
-  }
+  repack_internal::PutRows16Planes(fb + 4, ns, lane, gb);
   if (full) {
     uint32_t ext, e = 0;
     std::memcpy(&ext, fb + 52, 4);  // bit k: weight k of sub-block sel
@@ -79,18 +88,15 @@ uint32_t Load32(const uint8_t* p) {
 // Bit 0 of each byte of x (the others 0) gathered into a nibble, byte i to bit i.
 uint32_t GatherBits(uint32_t x) { return (x | x >> 7 | x >> 14 | x >> 21) & 15u; }
 
-// The inverse: one file block (zero-filled first) from lane `lane` of a group
-// block, each quad's word D_q unpicked from the planes.
-void GetLane(const uint8_t* gb, int ns, bool full, int lane, uint8_t* fb) {
-  uint16_t lo, hi;
-  std::memcpy(&lo, gb + 2 * lane, 2);
-  std::memcpy(&hi, gb + 32 + 2 * lane, 2);
-  const uint32_t hdr = static_cast<uint32_t>(lo) | (static_cast<uint32_t>(hi) << 16);
-  std::memcpy(fb, &hdr, 4);
-  std::memset(fb + 4, 0, (full ? kFileBlock : quant::Q3P5ShortBlockBytes(ns * kSub)) - 4);
+}  // namespace
+
+namespace repack_internal {
+
+void GetRows16Planes(const uint8_t* gb, int ns, int lane, uint8_t* subs) {
+  std::memset(subs, 0, static_cast<size_t>(12 * ns));
   constexpr uint32_t k1 = 0x01010101u, k3 = 0x03030303u, k7 = 0x07070707u;
   for (int s = 0; s < ns; ++s) {
-    uint8_t* sub = fb + 4 + 12 * s;
+    uint8_t* sub = subs + 12 * s;
     const uint32_t p0 = Load32(gb + Q3P5Rows16PlaneByte(s, 0, lane, 0));
     const uint32_t p1 = Load32(gb + Q3P5Rows16PlaneByte(s, 1, lane, 0));
     const uint32_t p2 = Load32(gb + Q3P5Rows16PlaneByte(s, 2, lane, 0));
@@ -108,40 +114,34 @@ void GetLane(const uint8_t* gb, int ns, bool full, int lane, uint8_t* fb) {
       sub[8 + q / 2] = static_cast<uint8_t>(sub[8 + q / 2] | GatherBits((d[q] >> 2) & k1) << (4 * (q % 2)));
     }
   }
+}
+
+}  // namespace repack_internal
+
+namespace {
+
+// The inverse: one file block from lane `lane` of a group block, each quad's word
+// D_q unpicked from the planes.
+void GetLane(const uint8_t* gb, int ns, bool full, int lane, uint8_t* fb) {
+  uint16_t lo, hi;
+  std::memcpy(&lo, gb + 2 * lane, 2);
+  std::memcpy(&hi, gb + 32 + 2 * lane, 2);
+  const uint32_t hdr = static_cast<uint32_t>(lo) | (static_cast<uint32_t>(hi) << 16);
+  std::memcpy(fb, &hdr, 4);
+  repack_internal::GetRows16Planes(gb, ns, lane, fb + 4);
   if (full) {
     const uint32_t e = Load32(gb + Q3P5Rows16ExtByte(lane, 0));
     uint32_t ext = 0;
-    for (int q = 0; q < 8; ++q) ext |= GatherBits((e >> q) & k1) << (4 * q);
+    for (int q = 0; q < 8; ++q) ext |= GatherBits((e >> q) & 0x01010101u) << (4 * q);
     std::memcpy(fb + 52, &ext, 4);
   }
 }
-
-// Byte offsets of block b in a row (file layout) and in a group (every full
-// block before the short one in both).
-size_t FileBlockAt(int64_t b) { return static_cast<size_t>(b) * kFileBlock; }
-size_t GroupBlockAt(int64_t b) { return static_cast<size_t>(b) * kRows * kFileBlock; }
 
 }  // namespace
 
 void RepackQ3P5Rows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked) {
   CheckView(w, cpu::WeightLayout::kFile);
-  const int64_t groups = (w.rows + kRows - 1) / kRows;
-  const int64_t nb = w.cols / kBlock;
-  const int ns = static_cast<int>((w.cols % kBlock + kSub - 1) / kSub);
-  out->assign(static_cast<size_t>(groups * kRows) * w.row_bytes, 0);  // padding rows: all zero (d = m = 0)
-  ParallelRanges(groups, out->size(), [&](int64_t g0, int64_t g1) {
-    for (int64_t g = g0; g < g1; ++g) {
-      uint8_t* group = out->data() + static_cast<size_t>(g * kRows) * w.row_bytes;
-      const int lanes = static_cast<int>(std::min(kRows, w.rows - g * kRows));
-      for (int64_t b = 0; b <= nb; ++b) {
-        if (b == nb && ns == 0) break;
-        for (int lane = 0; lane < lanes; ++lane) {
-          PutLane(w.row(g * kRows + lane) + FileBlockAt(b), b < nb ? kSubs : ns, b < nb, lane,
-                  group + GroupBlockAt(b));
-        }
-      }
-    }
-  });
+  repack_internal::RepackRows16(w, out, PutLane);  // padding rows: all zero (d = m = 0)
   *repacked = w;
   repacked->data = out->data();
   repacked->layout = cpu::WeightLayout::kQ3P5Rows16;
@@ -149,13 +149,7 @@ void RepackQ3P5Rows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::
 
 void Q3P5Rows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst) {
   CheckView(w, cpu::WeightLayout::kQ3P5Rows16);
-  SEPTET_CHECK(0 <= r && r < w.rows);
-  const uint8_t* group = w.data + static_cast<size_t>(r / kRows * kRows) * w.row_bytes;
-  const int lane = static_cast<int>(r % kRows);
-  const int64_t nb = w.cols / kBlock;
-  const int ns = static_cast<int>((w.cols % kBlock + kSub - 1) / kSub);
-  for (int64_t b = 0; b < nb; ++b) GetLane(group + GroupBlockAt(b), kSubs, true, lane, dst + FileBlockAt(b));
-  if (ns > 0) GetLane(group + GroupBlockAt(nb), ns, false, lane, dst + FileBlockAt(nb));
+  repack_internal::Rows16Row(w, r, dst, GetLane);
 }
 
 }  // namespace septet::simd

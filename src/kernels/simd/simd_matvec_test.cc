@@ -376,8 +376,8 @@ TEST_P(SimdMatVecTest, GgmlExtremeBlocksMatchRegistryVecDot) {
 // run-of-16 signs. Codes 0, scales -32 and x_q = 127 reach |isum_s| = 16516096,
 // the header's int32 bound. SIMD against the scalar vec_dot (same tolerance),
 // and MatMul (3, 7 and 35 tokens: see the Q4_NL test) against MatVec per token,
-// bit for bit; both again on the load-time kQ3P5NLPlanes layout, bit for bit
-// equal to the file layout's results.
+// bit for bit; both again on the load-time kQ3P5NLPlanes and kQ3P5NLRows16
+// layouts, bit for bit equal to the file layout's results.
 TEST_P(SimdMatVecTest, Q3P5NLExtremeBlocksMatchRegistryVecDot) {
   const TypeTraits& t = GetTypeTraits(DType::kQ3P5_NL);
   const TypeTraits& at = GetTypeTraits(DType::kQ8_A);
@@ -413,9 +413,10 @@ TEST_P(SimdMatVecTest, Q3P5NLExtremeBlocksMatchRegistryVecDot) {
           }
         }
         const cpu::WeightView view{DType::kQ3P5_NL, rows, cols, base, rb};
-        std::vector<uint8_t> packed;
-        cpu::WeightView planes;
+        std::vector<uint8_t> packed, packed16;
+        cpu::WeightView planes, rows16;
         RepackQ3P5NLPlanes(view, &packed, &planes);
+        RepackQ3P5NLRows16(view, &packed16, &rows16);
         for (int sign_mode = 0; sign_mode < 3; ++sign_mode) {
           std::vector<float> x(static_cast<size_t>(cols));
           for (int64_t k = 0; k < cols; ++k) {
@@ -445,21 +446,24 @@ TEST_P(SimdMatVecTest, Q3P5NLExtremeBlocksMatchRegistryVecDot) {
               }
             }
           }
-          // The kQ3P5NLPlanes layout (repack.h): the same integers, the same bits.
-          std::vector<float> yp(static_cast<size_t>(rows)), ypm(static_cast<size_t>(kM * rows));
-          MatVecRows(planes, 0, rows, act.data(), yp.data());
-          for (int64_t r = 0; r < rows; ++r) {
-            ASSERT_EQ(std::memcmp(&y[r], &yp[r], 4), 0)
-                << "Q3P5_NL planes cols=" << cols << " row " << r << ": " << yp[r] << " file layout " << y[r]
-                << " target " << TargetName();
-          }
-          for (int64_t m : {int64_t{3}, int64_t{7}, kM}) {
-            MatMulRows(planes, 0, rows, act.data(), 0, m, ypm.data(), rows);
+          // The kQ3P5NLPlanes and kQ3P5NLRows16 layouts (repack.h): the same
+          // integers, the same bits.
+          for (const cpu::WeightView& packed_view : {planes, rows16}) {
+            std::vector<float> yp(static_cast<size_t>(rows)), ypm(static_cast<size_t>(kM * rows));
+            MatVecRows(packed_view, 0, rows, act.data(), yp.data());
             for (int64_t r = 0; r < rows; ++r) {
-              for (int64_t tk = 0; tk < m; ++tk) {
-                ASSERT_EQ(std::memcmp(&y[r], &ypm[tk * rows + r], 4), 0)
-                    << "Q3P5_NL planes matmul cols=" << cols << " m=" << m << " row " << r << " token " << tk
-                    << " target " << TargetName();
+              ASSERT_EQ(std::memcmp(&y[r], &yp[r], 4), 0)
+                  << "Q3P5_NL layout " << static_cast<int>(packed_view.layout) << " cols=" << cols << " row " << r << ": " << yp[r]
+                  << " file layout " << y[r] << " target " << TargetName();
+            }
+            for (int64_t m : {int64_t{3}, int64_t{7}, int64_t{16}, kM}) {
+              MatMulRows(packed_view, 0, rows, act.data(), 0, m, ypm.data(), rows);
+              for (int64_t r = 0; r < rows; ++r) {
+                for (int64_t tk = 0; tk < m; ++tk) {
+                  ASSERT_EQ(std::memcmp(&y[r], &ypm[tk * rows + r], 4), 0)
+                      << "Q3P5_NL layout " << static_cast<int>(packed_view.layout) << " matmul cols=" << cols << " m=" << m
+                      << " row " << r << " token " << tk << " target " << TargetName();
+                }
               }
             }
           }

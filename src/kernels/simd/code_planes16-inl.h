@@ -1,0 +1,87 @@
+// Per-target helpers of the kernels on 3-bit codes in rows interleaved by 16
+// (WeightLayout::kQ3P5Rows16: dot_q3p5_rows16.cc; kQ3P5NLRows16:
+// dot_q3p5nl_rows16.cc; layouts in repack.h). Both formats store a 32-weight
+// sub-block of the 16 rows as the same three 64-byte code planes (byte 4 r + j of
+// a plane: weight 4 q + j of row r, q by plane and bit position), so one plane
+// load is the same weights of 16 rows, an int32 lane per row, and every quad of
+// 4 weights decodes with shifts and masks. Included once per Highway target.
+
+#if defined(SEPTET_KERNELS_SIMD_CODE_PLANES16_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef SEPTET_KERNELS_SIMD_CODE_PLANES16_INL_H_
+#undef SEPTET_KERNELS_SIMD_CODE_PLANES16_INL_H_
+#else
+#define SEPTET_KERNELS_SIMD_CODE_PLANES16_INL_H_
+#endif
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "hwy/highway.h"
+#include "kernels/simd/repack.h"
+
+HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC target("avx512vnni")  // see hwy_config.h
+#endif
+namespace septet::simd {
+namespace HWY_NAMESPACE {
+
+inline constexpr int64_t kPlaneRows = 16;
+static_assert(kPlaneRows == kQ3P5GroupRows);
+static_assert(Q3P5Rows16PlaneByte(1, 0, 0, 0) - Q3P5Rows16PlaneByte(0, 0, 0, 0) == 192 &&
+              Q3P5Rows16PlaneByte(0, 1, 0, 0) - Q3P5Rows16PlaneByte(0, 0, 0, 0) == 64 &&
+              Q3P5Rows16PlaneByte(0, 0, 1, 0) - Q3P5Rows16PlaneByte(0, 0, 0, 0) == 4);
+
+// Writes the group's 16 lanes of v (rows g0 .. g0 + 15) for the rows in [r0, r1)
+// to y_row(r) for row r.
+template <class YRow>
+HWY_INLINE void StoreLanes(const float* v16, int64_t g0, int64_t r0, int64_t r1, const YRow& y_row) {
+  for (int64_t r = std::max(r0, g0); r < std::min(r1, g0 + kPlaneRows); ++r) *y_row(r) = v16[r - g0];
+}
+
+#if HWY_TARGET == HWY_AVX3_DL
+
+struct PlaneConsts {
+  __m512i c0e, c06;
+};
+HWY_INLINE PlaneConsts MakePlaneConsts() { return PlaneConsts{_mm512_set1_epi8(0x0E), _mm512_set1_epi8(0x06)}; }
+
+// vpternlogd immediates: A | (B & C), and C ? A : B.
+inline constexpr int kOrAnd = 0xF8, kSelect = 0xE4;
+
+// Quad q of a sub-block's planes p0, p1, p2: the doubled codes 2 u of the 16 rows
+// (bits 1-3 of each byte, the others 0).
+template <int Q>
+HWY_INLINE __m512i Codes(const PlaneConsts& k, __m512i p0, __m512i p1, __m512i p2) {
+  if constexpr (Q == 0) return _mm512_and_si512(_mm512_add_epi8(p0, p0), k.c0e);
+  if constexpr (Q == 1) return _mm512_and_si512(_mm512_srli_epi16(p0, 2), k.c0e);
+  if constexpr (Q == 2) return _mm512_and_si512(_mm512_add_epi8(p1, p1), k.c0e);
+  if constexpr (Q == 3) return _mm512_and_si512(_mm512_srli_epi16(p1, 2), k.c0e);
+  if constexpr (Q == 4) return _mm512_and_si512(_mm512_add_epi8(p2, p2), k.c0e);
+  if constexpr (Q == 5) return _mm512_and_si512(_mm512_srli_epi16(p2, 4), k.c0e);
+  if constexpr (Q == 6) {  // bits 1, 2 from P0's bits 6, 7; bit 3 is P2's bit 3
+    return _mm512_and_si512(_mm512_ternarylogic_epi32(_mm512_srli_epi16(p0, 5), p2, k.c06, kSelect), k.c0e);
+  }
+  if constexpr (Q == 7) {  // bits 1, 2 from P1's bits 6, 7; bit 3 from P2's bit 4
+    return _mm512_and_si512(
+        _mm512_ternarylogic_epi32(_mm512_srli_epi16(p1, 5), _mm512_srli_epi16(p2, 1), k.c06, kSelect), k.c0e);
+  }
+}
+
+// The three code planes of sub-block s of the group block at gb.
+struct Planes {
+  __m512i p0, p1, p2;
+};
+HWY_INLINE Planes LoadPlanes(const uint8_t* gb, int s) {
+  const uint8_t* planes = gb + Q3P5Rows16PlaneByte(s, 0, 0, 0);
+  return Planes{_mm512_loadu_si512(planes), _mm512_loadu_si512(planes + 64), _mm512_loadu_si512(planes + 128)};
+}
+
+#endif  // HWY_TARGET == HWY_AVX3_DL
+
+}  // namespace HWY_NAMESPACE
+}  // namespace septet::simd
+HWY_AFTER_NAMESPACE();
+
+#endif  // SEPTET_KERNELS_SIMD_CODE_PLANES16_INL_H_

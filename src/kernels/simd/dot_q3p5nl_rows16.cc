@@ -1,0 +1,313 @@
+// Q3P5_NL x Q8_A kernels on the repacked layout WeightLayout::kQ3P5NLRows16
+// (kernels/simd/repack.h): 16 rows interleaved, an int32 lane per row of one
+// 512-bit vector (AVX3_DL).
+//
+// Per block of the 16 rows: D of every lane (one vcvtph2ps, times 2^-12) and the
+// 8 signed 6-bit group scales, each a shift pair per lane from the two header
+// loads; per sub-block three 64-byte plane loads and, per quad of 4 weights, the
+// level indices 2 u (code_planes16-inl.h: shifts and masks) looked up by one
+// vpshufb in a table of L[u] + 127 (unsigned: L >= -127). Every token then adds
+// the quad to its group sum with one vpdpbusd against its activation quad
+// broadcast from memory; the group sums start at -127 sum(x) of the group (per
+// token, once per call), so each lane ends a group holding A_g = sum x L exactly,
+// and isum_s = sc_2s A_2s + sc_2s+1 A_2s+1 (two vpmulld) is the integer of the
+// file kernels. The float step per lane is theirs (dot_q3p5nl.cc):
+//   s_j = fma(d_eff x_d,s, float(isum_s), s_j)  (j = sub-block s of the block)
+//   y   = (s_0 + s_1) + (s_2 + s_3)
+// so every kernel here gives the file layout's AVX3_DL bits. MatMul of up to 16
+// tokens runs tiles of up to 8 over each group of 16 rows; more, and every other
+// target, the rows back to the file layout (per call) and the file kernels.
+// A task's groups are one stream, swept GroupStreamPrefetchBytes() ahead into L2.
+#include "kernels/simd/hwy_config.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/simd/dot_q3p5nl_rows16.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "core/check.h"
+#include "hwy/highway.h"
+#include "kernels/simd/code_planes16-inl.h"
+#include "kernels/simd/common-inl.h"
+#include "kernels/simd/kernels_internal.h"
+#include "kernels/simd/repack.h"
+#include "kernels/simd/tile_sweep.h"
+#include "quant/q3p5_nl.h"
+#include "quant/q8_act.h"
+
+HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC target("avx512vnni")  // see hwy_config.h
+#endif
+
+namespace septet::simd {
+namespace HWY_NAMESPACE {
+namespace {
+
+constexpr int64_t kRows = kPlaneRows;
+constexpr int kBlock = quant::kQ3P5NLBlockSize;
+constexpr int kSub = quant::kQ3P5NLSubBlockSize;
+constexpr int kSubs = quant::kQ3P5NLSubBlocks;
+constexpr size_t kGroupBlockBytes = kRows * sizeof(quant::BlockQ3P5NL);
+constexpr int kLevelOffset = 127;  // L[u] + 127 in [0, 224]: vpdpbusd's unsigned operand
+static_assert(kSubs == 4 && kSub == quant::kQ8ABlockSize && kGroupBlockBytes == 896);
+static_assert(quant::kQ3P5NLLevels[0] == -kLevelOffset && quant::kQ3P5NLLevels[7] + kLevelOffset <= 255);
+
+// Rows of one task back in the file layout (other targets; more than 16 tokens).
+HWY_NOINLINE std::vector<uint8_t>& FileRowsOfThread() {  // noinline: see common-inl.h
+  thread_local std::vector<uint8_t> rows;
+  return rows;
+}
+cpu::WeightView FileRows(const cpu::WeightView& w, int64_t r0, int64_t r1) {
+  std::vector<uint8_t>& bytes = FileRowsOfThread();
+  bytes.resize(static_cast<size_t>(r1 - r0) * w.row_bytes);
+  for (int64_t r = r0; r < r1; ++r) Q3P5NLRows16Row(w, r, bytes.data() + static_cast<size_t>(r - r0) * w.row_bytes);
+  return cpu::WeightView{DType::kQ3P5_NL, r1 - r0, w.cols, bytes.data(), w.row_bytes, cpu::WeightLayout::kFile};
+}
+void MatVecInFileLayout(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  detail::Q3P5NLMatVec(FileRows(w, r0, r1), 0, r1 - r0, act, y);
+}
+void MatMulInFileLayout(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
+                        int64_t m, float* y, int64_t y_stride) {
+  detail::Q3P5NLMatMul(FileRows(w, r0, r1), 0, r1 - r0, act, act_stride, m, y + r0, y_stride);
+}
+
+#if HWY_TARGET == HWY_AVX3_DL
+
+struct NlConsts : PlaneConsts {
+  __m512i levels;  // vpshufb table: entry 2 u = L[u] + 127 (odd entries unused)
+};
+HWY_INLINE NlConsts MakeNlConsts() {
+  NlConsts k;
+  static_cast<PlaneConsts&>(k) = MakePlaneConsts();
+  alignas(64) uint8_t table[64];
+  for (int p = 0; p < 64; ++p) {
+    const int i = p % 16;
+    table[p] = static_cast<uint8_t>(i % 2 == 0 ? quant::kQ3P5NLLevels[i / 2] + kLevelOffset : 0);
+  }
+  k.levels = _mm512_load_si512(table);
+  return k;
+}
+
+// Per token and activation block j (sub-block): x_d and the two groups' starting
+// sums -127 sum(x) (the level offset taken back out).
+struct ActMeta {
+  float xd;
+  int32_t lo, hi;
+};
+
+// A group block's header decoded once: d_eff and the 8 group scales of every lane
+// (those of groups a short block lacks are not read).
+struct NlHead {
+  __m512 d;
+  __m512i sc[2 * kSubs];
+};
+HWY_INLINE __m512i Field6(__m512i v, int shift_left) {  // sign-extended 6 bits ending at bit 31 - shift_left
+  return _mm512_srai_epi32(_mm512_slli_epi32(v, shift_left), 26);
+}
+HWY_INLINE void DecodeHead(const uint8_t* gb, int ns, NlHead* hd) {
+  hd->d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb))),
+                        _mm512_set1_ps(quant::kQ3P5NLDUnit));  // exact: a power of 2
+  const __m512i a = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb + 32)));  // bits 0..15
+  __m512i b;  // bits 16..47 of the scale field
+  const int extra = Q3P5NLRows16ScaleExtra(ns);
+  if (ns == kSubs) {
+    b = _mm512_loadu_si512(gb + Q3P5NLRows16ScaleByte(kSubs, 0, 0));
+  } else {
+    alignas(64) uint32_t lanes[kRows] = {};
+    for (int r = 0; r < kRows; ++r) std::memcpy(&lanes[r], gb + Q3P5NLRows16ScaleByte(ns, r, 0), static_cast<size_t>(extra));
+    b = _mm512_load_si512(lanes);
+  }
+  hd->sc[0] = Field6(a, 26);
+  hd->sc[1] = Field6(a, 20);
+  hd->sc[2] = Field6(_mm512_or_si512(_mm512_srli_epi32(a, 12), _mm512_slli_epi32(b, 4)), 26);
+  hd->sc[3] = Field6(b, 24);
+  hd->sc[4] = Field6(b, 18);
+  hd->sc[5] = Field6(b, 12);
+  hd->sc[6] = Field6(b, 6);
+  hd->sc[7] = _mm512_srai_epi32(b, 26);
+}
+
+template <int Q>
+HWY_INLINE void QuadLevels(const NlConsts& k, const Planes& p, __m512i (&lv)[8]) {
+  lv[Q] = _mm512_shuffle_epi8(k.levels, Codes<Q>(k, p.p0, p.p1, p.p2));
+}
+
+// Sub-block S (activation block j) of the group block gb against T tokens into s[t][S].
+template <int T, int S>
+HWY_INLINE void SubBlock(const NlConsts& k, const uint8_t* gb, const NlHead& hd, int64_t j,
+                         const uint8_t* const (&act)[T], const ActMeta* const (&meta)[T], __m512 (&s)[T][kSubs]) {
+  const Planes p = LoadPlanes(gb, S);
+  __m512i lv[8];
+  QuadLevels<0>(k, p, lv);
+  QuadLevels<1>(k, p, lv);
+  QuadLevels<2>(k, p, lv);
+  QuadLevels<3>(k, p, lv);
+  QuadLevels<4>(k, p, lv);
+  QuadLevels<5>(k, p, lv);
+  QuadLevels<6>(k, p, lv);
+  QuadLevels<7>(k, p, lv);
+  for (int t = 0; t < T; ++t) {
+    const ActMeta& am = meta[t][j];
+    const uint8_t* xq = reinterpret_cast<const uint8_t*>(Q8ACodes(Q8ABlock(act[t], j)));
+    __m512i lo = _mm512_set1_epi32(am.lo), hi = _mm512_set1_epi32(am.hi);
+    for (int q = 0; q < 4; ++q) {
+      lo = _mm512_dpbusd_epi32(lo, lv[q], _mm512_set1_epi32(static_cast<int>(LoadU32(xq + 4 * q))));
+      hi = _mm512_dpbusd_epi32(hi, lv[4 + q], _mm512_set1_epi32(static_cast<int>(LoadU32(xq + 16 + 4 * q))));
+    }
+    const __m512i isum =
+        _mm512_add_epi32(_mm512_mullo_epi32(hd.sc[2 * S], lo), _mm512_mullo_epi32(hd.sc[2 * S + 1], hi));
+    s[t][S] = _mm512_fmadd_ps(_mm512_mul_ps(hd.d, _mm512_set1_ps(am.xd)), _mm512_cvtepi32_ps(isum), s[t][S]);
+  }
+}
+
+// Group g against tokens act[0 .. T - 1]: y16[t] = the 16 rows' outputs of token t.
+// `sweep` (or null) steps once per block.
+template <int T>
+HWY_INLINE void GroupTokens(const NlConsts& k, const cpu::WeightView& w, int64_t g, const uint8_t* const (&act)[T],
+                            const ActMeta* const (&meta)[T], TileSweep* sweep, __m512 (&y16)[T]) {
+  const int64_t nb = w.cols / kBlock;
+  const int ns = static_cast<int>((w.cols % kBlock + kSub - 1) / kSub);
+  const uint8_t* group = w.data + static_cast<size_t>(g * kRows) * w.row_bytes;
+  __m512 s[T][kSubs];
+  for (auto& st : s) {
+    for (auto& v : st) v = _mm512_setzero_ps();
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    if (sweep != nullptr) sweep->Step();
+    const uint8_t* gb = group + static_cast<size_t>(b) * kGroupBlockBytes;
+    NlHead hd;
+    DecodeHead(gb, kSubs, &hd);
+    SubBlock<T, 0>(k, gb, hd, kSubs * b, act, meta, s);
+    SubBlock<T, 1>(k, gb, hd, kSubs * b + 1, act, meta, s);
+    SubBlock<T, 2>(k, gb, hd, kSubs * b + 2, act, meta, s);
+    SubBlock<T, 3>(k, gb, hd, kSubs * b + 3, act, meta, s);
+  }
+  if (ns > 0) {  // a row's short final block: ns sub-blocks, the last maybe partial
+    if (sweep != nullptr) sweep->Step();
+    const uint8_t* gb = group + static_cast<size_t>(nb) * kGroupBlockBytes;
+    NlHead hd;
+    DecodeHead(gb, ns, &hd);
+    SubBlock<T, 0>(k, gb, hd, kSubs * nb, act, meta, s);
+    if (ns > 1) SubBlock<T, 1>(k, gb, hd, kSubs * nb + 1, act, meta, s);
+    if (ns > 2) SubBlock<T, 2>(k, gb, hd, kSubs * nb + 2, act, meta, s);
+    if (ns > 3) SubBlock<T, 3>(k, gb, hd, kSubs * nb + 3, act, meta, s);  // its last sub-block partial
+  }
+  for (int t = 0; t < T; ++t) y16[t] = _mm512_add_ps(_mm512_add_ps(s[t][0], s[t][1]), _mm512_add_ps(s[t][2], s[t][3]));
+}
+
+HWY_NOINLINE std::vector<ActMeta>& MetaOfThread() {  // noinline: see common-inl.h
+  thread_local std::vector<ActMeta> meta;
+  return meta;
+}
+
+// Rows [r0, r1) against m tokens (token t's Q8_A row at act + t act_stride), token
+// t's row r to y_of(t, r); tiles of 8 tokens, then one of the rest.
+template <class YOf>
+void RunGroups(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+               const YOf& y_of) {
+  const NlConsts k = MakeNlConsts();
+  const int64_t nsub = (w.cols + kSub - 1) / kSub;
+  const int64_t nbs = (w.cols + kBlock - 1) / kBlock;
+  const int64_t g0 = r0 / kRows, g1 = (r1 + kRows - 1) / kRows;
+  const size_t group_bytes = static_cast<size_t>(kRows) * w.row_bytes;
+  const RowSpan span{w.data + static_cast<size_t>(g0) * group_bytes, w.data + static_cast<size_t>(g1) * group_bytes};
+  std::vector<ActMeta>& meta_buf = MetaOfThread();
+  meta_buf.resize(static_cast<size_t>(m * nsub));
+  for (int64_t t = 0; t < m; ++t) {
+    for (int64_t j = 0; j < nsub; ++j) {
+      const uint8_t* xb = Q8ABlock(act + static_cast<size_t>(t) * act_stride, j);
+      const int8_t* x = Q8ACodes(xb);
+      int32_t lo = 0, hi = 0;
+      for (int i = 0; i < kSub / 2; ++i) {
+        lo += x[i];
+        hi += x[kSub / 2 + i];
+      }
+      meta_buf[static_cast<size_t>(t * nsub + j)] = ActMeta{Q8AScale(xb), -kLevelOffset * lo, -kLevelOffset * hi};
+    }
+  }
+  for (int64_t g = g0; g < g1; ++g) {
+    TileSweep sweep = SweepAhead(w.data + static_cast<size_t>(g) * group_bytes, group_bytes, GroupStreamPrefetchBytes(),
+                                 span, nbs, PrefetchLine{true});
+    const auto tile = [&](auto tokens, int64_t t0) HWY_ATTR {
+      constexpr int T = decltype(tokens)::value;
+      const uint8_t* a[T];
+      const ActMeta* mt[T];
+      for (int t = 0; t < T; ++t) {
+        a[t] = act + static_cast<size_t>(t0 + t) * act_stride;
+        mt[t] = meta_buf.data() + (t0 + t) * nsub;
+      }
+      __m512 y16[T];
+      GroupTokens<T>(k, w, g, a, mt, t0 == 0 ? &sweep : nullptr, y16);
+      for (int t = 0; t < T; ++t) {
+        alignas(64) float v[kRows];
+        _mm512_store_ps(v, y16[t]);
+        StoreLanes(v, g * kRows, r0, r1, [&](int64_t r) { return y_of(t0 + t, r); });
+      }
+    };
+    int64_t t = 0;
+    for (; t + 8 <= m; t += 8) tile(std::integral_constant<int, 8>(), t);
+    switch (m - t) {
+      case 1: tile(std::integral_constant<int, 1>(), t); break;
+      case 2: tile(std::integral_constant<int, 2>(), t); break;
+      case 3: tile(std::integral_constant<int, 3>(), t); break;
+      case 4: tile(std::integral_constant<int, 4>(), t); break;
+      case 5: tile(std::integral_constant<int, 5>(), t); break;
+      case 6: tile(std::integral_constant<int, 6>(), t); break;
+      case 7: tile(std::integral_constant<int, 7>(), t); break;
+      default: break;
+    }
+  }
+}
+
+void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  RunGroups(w, r0, r1, act, 0, 1, [&](int64_t, int64_t r) { return y + (r - r0); });
+}
+
+// Up to kGroupTokensMax tokens: RunGroups (each quad decoded once per tile of 8);
+// more: the file layout's GEMM (each row's levels decoded once per chunk, tokens
+// in the lanes) on the task's rows converted back, once per call.
+constexpr int64_t kGroupTokensMax = 16;
+void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+                float* y, int64_t y_stride) {
+  if (m > kGroupTokensMax) return MatMulInFileLayout(w, r0, r1, act, act_stride, m, y, y_stride);
+  RunGroups(w, r0, r1, act, act_stride, m, [&](int64_t t, int64_t r) { return y + t * y_stride + r; });
+}
+
+bool IsFastImpl() { return true; }
+
+#else  // other targets (the policy gives them kQ3P5NLPlanes): the file layout's kernels
+
+void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  MatVecInFileLayout(w, r0, r1, act, y);
+}
+void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+                float* y, int64_t y_stride) {
+  MatMulInFileLayout(w, r0, r1, act, act_stride, m, y, y_stride);
+}
+bool IsFastImpl() { return false; }
+
+#endif  // HWY_TARGET == HWY_AVX3_DL
+
+}  // namespace
+
+SEPTET_SIMD_LAYOUT_FAMILY_TARGET(Q3P5NLRows16,
+                                 w.type == DType::kQ3P5_NL && w.layout == cpu::WeightLayout::kQ3P5NLRows16)
+
+}  // namespace HWY_NAMESPACE
+}  // namespace septet::simd
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace septet::simd::detail {
+
+SEPTET_SIMD_LAYOUT_FAMILY_DISPATCH(Q3P5NLRows16)
+
+}  // namespace septet::simd::detail
+#endif  // HWY_ONCE
