@@ -25,6 +25,7 @@ enum class WeightLayout : uint8_t {
   kQ4KRows8 = 6,  // Q4_K rows interleaved in groups of 8 (kernels/simd/repack.h)
   kQ3P5Rows16 = 7,  // Q3P5 rows interleaved in groups of 16, AVX3_DL (kernels/simd/repack.h)
   kQ3P5NLRows16 = 8,  // Q3P5_NL rows interleaved in groups of 16, AVX3_DL (kernels/simd/repack.h)
+  kQ4NLRows16 = 9,  // Q4_NL rows interleaved in groups of 16, AVX3_DL (kernels/simd/repack.h)
 };
 
 struct WeightView {

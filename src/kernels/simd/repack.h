@@ -182,6 +182,28 @@ void RepackQ3P5NLRows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu
 // Row r of a kQ3P5NLRows16 view, in the file layout (w.row_bytes bytes to dst).
 void Q3P5NLRows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst);
 
+// WeightLayout::kQ4NLRows16 (Q4_NL, quant/q4_nl.h; AVX3_DL only). Rows
+// interleaved in groups of 16 (the last padded with zero rows): 16 x 68 = 1088
+// bytes per full block, 16 Q4NLShortBlockBytes(32 ns) for a row's final short
+// block of ns sub-blocks; with nsc = ceil(ns / 2) scale bytes a row:
+//   bytes  0..31                 row r's D (fp16) at 2 r
+//   bytes  32 + nsc r + i        byte i of row r's scale field (4 bits a sub-block)
+//   byte   Q4NLRows16CodeByte(ns, s, c, r, j)   (sub-block s < ns, c = 0..3,
+//          j = 0..3): low nibble = code of weight 32 s + 4 c + j of row r, high
+//          nibble = code of weight 32 s + 16 + 4 c + j.
+// So one 64-byte load holds quads c and c + 4 of a sub-block of the 16 rows (an
+// int32 lane per row): & 15 and (>> 4) & 15, then one vpshufb into the levels.
+constexpr size_t Q4NLRows16CodeByte(int ns, int s, int c, int r, int j) {
+  return static_cast<size_t>(32 + 16 * ((ns + 1) / 2) + 256 * s + 64 * c + 4 * r + j);
+}
+static_assert(Q4NLRows16CodeByte(4, 4, 0, 0, 0) == 1088 && Q4NLRows16CodeByte(1, 1, 0, 0, 0) == 16 * 19 &&
+              Q4NLRows16CodeByte(3, 3, 0, 0, 0) == 16 * 52);
+// Unconditional Q4_NL -> kQ4NLRows16 repack (w in the file layout); every target
+// has a kernel for the result (tests use it on every compiled target).
+void RepackQ4NLRows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
+// Row r of a kQ4NLRows16 view, in the file layout (w.row_bytes bytes to dst).
+void Q4NLRows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst);
+
 inline constexpr int64_t kQ4GGroupRows = 8;
 // Byte of the kQ4GRows8 group block that holds weights 4 c + i (low nibble) and
 // 16 + 4 c + i (high) of sub-block s of lane (row) r.

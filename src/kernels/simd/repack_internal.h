@@ -77,16 +77,13 @@ inline uint64_t Spread(uint32_t plane, int g) { return kSpread.v[(plane >> (8 * 
 void PutRows16Planes(const uint8_t* subs, int ns, int lane, uint8_t* gb);
 void GetRows16Planes(const uint8_t* gb, int ns, int lane, uint8_t* subs);
 
-// Block b of a row (file layout) and of a group of 16 rows: every full block
-// before the short one in both.
-inline size_t FileBlockAt(int64_t b) { return static_cast<size_t>(b) * kBlockBytes; }
-inline size_t GroupBlockAt(int64_t b) { return static_cast<size_t>(b) * kQ3P5GroupRows * kBlockBytes; }
-
-// w (file layout, 56-byte blocks) into *out in groups of 16 rows, the last padded
-// with zero rows: put(file_block, ns, full, lane, group_block) for each block of
-// each row (ns sub-blocks; full: a whole block).
+// w (file layout, blocks of 128 weights in block_bytes bytes) into *out in groups
+// of 16 rows, the last padded with zero rows: put(file_block, ns, full, lane,
+// group_block) for each block of each row (ns sub-blocks of 32; full: a whole
+// block). Block b starts at b block_bytes in a row and at 16 b block_bytes in a
+// group (every full block before the short one in both).
 template <class Put>
-void RepackRows16(const cpu::WeightView& w, std::vector<uint8_t>* out, const Put& put) {
+void RepackRows16(const cpu::WeightView& w, size_t block_bytes, std::vector<uint8_t>* out, const Put& put) {
   constexpr int64_t kRows = kQ3P5GroupRows;
   const int64_t groups = (w.rows + kRows - 1) / kRows;
   const int64_t nb = w.cols / kBlock;
@@ -99,7 +96,8 @@ void RepackRows16(const cpu::WeightView& w, std::vector<uint8_t>* out, const Put
       for (int64_t b = 0; b <= nb; ++b) {
         if (b == nb && ns == 0) break;
         for (int lane = 0; lane < lanes; ++lane) {
-          put(w.row(g * kRows + lane) + FileBlockAt(b), b < nb ? 4 : ns, b < nb, lane, group + GroupBlockAt(b));
+          const size_t at = static_cast<size_t>(b) * block_bytes;
+          put(w.row(g * kRows + lane) + at, b < nb ? 4 : ns, b < nb, lane, group + kRows * at);
         }
       }
     }
@@ -109,15 +107,18 @@ void RepackRows16(const cpu::WeightView& w, std::vector<uint8_t>* out, const Put
 // Row r of a rows-of-16 view in the file layout (w.row_bytes bytes to dst):
 // get(group_block, ns, full, lane, file_block) for each of its blocks.
 template <class Get>
-void Rows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst, const Get& get) {
+void Rows16Row(const cpu::WeightView& w, size_t block_bytes, int64_t r, uint8_t* dst, const Get& get) {
   SEPTET_CHECK(0 <= r && r < w.rows);
   constexpr int64_t kRows = kQ3P5GroupRows;
   const uint8_t* group = w.data + static_cast<size_t>(r / kRows * kRows) * w.row_bytes;
   const int lane = static_cast<int>(r % kRows);
   const int64_t nb = w.cols / kBlock;
   const int ns = static_cast<int>((w.cols % kBlock + kSub - 1) / kSub);
-  for (int64_t b = 0; b < nb; ++b) get(group + GroupBlockAt(b), 4, true, lane, dst + FileBlockAt(b));
-  if (ns > 0) get(group + GroupBlockAt(nb), ns, false, lane, dst + FileBlockAt(nb));
+  for (int64_t b = 0; b <= nb; ++b) {
+    if (b == nb && ns == 0) break;
+    const size_t at = static_cast<size_t>(b) * block_bytes;
+    get(group + kRows * at, b < nb ? 4 : ns, b < nb, lane, dst + at);
+  }
 }
 
 }  // namespace septet::simd::repack_internal

@@ -41,7 +41,7 @@ void GetLane(const uint8_t* gb, int ns, bool /*full*/, int lane, uint8_t* fb) {
 
 void RepackQ3P5NLRows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked) {
   CheckView(w, cpu::WeightLayout::kFile);
-  repack_internal::RepackRows16(w, out, PutLane);  // padding rows: all zero (D = 0)
+  repack_internal::RepackRows16(w, repack_internal::kBlockBytes, out, PutLane);  // padding rows: all zero (D = 0)
   *repacked = w;
   repacked->data = out->data();
   repacked->layout = cpu::WeightLayout::kQ3P5NLRows16;
@@ -49,7 +49,7 @@ void RepackQ3P5NLRows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu
 
 void Q3P5NLRows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst) {
   CheckView(w, cpu::WeightLayout::kQ3P5NLRows16);
-  repack_internal::Rows16Row(w, r, dst, GetLane);
+  repack_internal::Rows16Row(w, repack_internal::kBlockBytes, r, dst, GetLane);
 }
 
 }  // namespace septet::simd

@@ -480,8 +480,9 @@ TEST_P(SimdMatVecTest, Q3P5NLExtremeBlocksMatchRegistryVecDot) {
 // all-positive, alternating or run-of-16 signs. Codes 0, scales -8 and
 // x_q = 127 reach |isum_s| = 4129024, the header's int32 bound. MatVec and
 // MatMul (3 tokens: a row tile's per-token steps; 7: AVX3_DL's VNNI lanes, 8 of
-// them; 35: lanes of 16, two full tiles and one of 3) bit for bit
-// equal to the scalar Q4NLVecDot.
+// them; 35: lanes of 16, two full tiles and one of 3; 16: the rows of 16's
+// largest own tile) bit for bit equal to the scalar Q4NLVecDot, on the file
+// layout and on the load-time kQ4NLRows16 layout.
 TEST_P(SimdMatVecTest, Q4NLExtremeBlocksBitIdenticalToScalar) {
   const TypeTraits& t = GetTypeTraits(DType::kQ4_NL);
   const TypeTraits& at = GetTypeTraits(DType::kQ8_A);
@@ -517,7 +518,10 @@ TEST_P(SimdMatVecTest, Q4NLExtremeBlocksBitIdenticalToScalar) {
             quant::Q4NLWriteBlock(FloatToFp16(d), sc, codes, len, base + r * rb + quant::Q4NLRowBytes(i0));
           }
         }
-        const cpu::WeightView view{DType::kQ4_NL, rows, cols, base, rb};
+        const cpu::WeightView file{DType::kQ4_NL, rows, cols, base, rb};
+        std::vector<uint8_t> packed16;
+        cpu::WeightView rows16;
+        RepackQ4NLRows16(file, &packed16, &rows16);
         for (int sign_mode = 0; sign_mode < 3; ++sign_mode) {
           std::vector<float> x(static_cast<size_t>(cols));
           for (int64_t k = 0; k < cols; ++k) {
@@ -526,21 +530,26 @@ TEST_P(SimdMatVecTest, Q4NLExtremeBlocksBitIdenticalToScalar) {
           }
           std::vector<uint8_t> act(at.row_bytes(cols));
           QuantizeActivation(DType::kQ8_A, x.data(), cols, act.data());
-          std::vector<float> y(static_cast<size_t>(rows));
-          MatVecRows(view, 0, rows, act.data(), y.data());
-          for (int64_t m : {3, 7, 35}) {
-            std::vector<float> ym(static_cast<size_t>(m * rows));
-            MatMulRows(view, 0, rows, act.data(), 0, m, ym.data(), rows);
-            for (int64_t r = 0; r < rows; ++r) {
-              const float ref = t.vec_dot(cols, view.row(r), act.data());
-              ASSERT_EQ(std::memcmp(&y[r], &ref, 4), 0)
-                  << "Q4_NL cols=" << cols << " codes " << code_mode << " scales " << scale_mode << " signs "
-                  << sign_mode << " row " << r << ": simd " << y[r] << " scalar " << ref << " target "
-                  << TargetName();
-              for (int64_t tk = 0; tk < m; ++tk) {
-                ASSERT_EQ(std::memcmp(&ref, &ym[tk * rows + r], 4), 0)
-                    << "Q4_NL matmul cols=" << cols << " m=" << m << " row " << r << " token " << tk << ": "
-                    << ym[tk * rows + r] << " scalar " << ref << " target " << TargetName();
+          // The file layout and the load-time kQ4NLRows16 layout (repack.h).
+          for (const cpu::WeightView& view : {file, rows16}) {
+            const int layout = static_cast<int>(view.layout);
+            std::vector<float> y(static_cast<size_t>(rows));
+            MatVecRows(view, 0, rows, act.data(), y.data());
+            for (int64_t m : {3, 7, 16, 35}) {
+              std::vector<float> ym(static_cast<size_t>(m * rows));
+              MatMulRows(view, 0, rows, act.data(), 0, m, ym.data(), rows);
+              for (int64_t r = 0; r < rows; ++r) {
+                const float ref = t.vec_dot(cols, file.row(r), act.data());
+                ASSERT_EQ(std::memcmp(&y[r], &ref, 4), 0)
+                    << "Q4_NL layout " << layout << " cols=" << cols << " codes " << code_mode << " scales "
+                    << scale_mode << " signs " << sign_mode << " row " << r << ": simd " << y[r] << " scalar " << ref
+                    << " target " << TargetName();
+                for (int64_t tk = 0; tk < m; ++tk) {
+                  ASSERT_EQ(std::memcmp(&ref, &ym[tk * rows + r], 4), 0)
+                      << "Q4_NL layout " << layout << " matmul cols=" << cols << " m=" << m << " row " << r
+                      << " token " << tk << ": " << ym[tk * rows + r] << " scalar " << ref << " target "
+                      << TargetName();
+                }
               }
             }
           }

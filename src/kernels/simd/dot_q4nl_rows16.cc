@@ -1,0 +1,245 @@
+// Q4_NL x Q8_A kernels on the repacked layout WeightLayout::kQ4NLRows16
+// (kernels/simd/repack.h): 16 rows interleaved, an int32 lane per row of one
+// 512-bit vector (AVX3_DL).
+//
+// Per block of the 16 rows: D of every lane (one vcvtph2ps, times 2^-10) and the
+// 4 signed 4-bit sub-block scales (a shift pair per lane); per sub-block four
+// 64-byte code loads, each two quads (& 15, (>> 4) & 15) looked up by vpshufb in
+// a table of L[u] + 127 (unsigned: L >= -127). Every token adds each quad to its
+// sub-block sum with one vpdpbusd against its activation quad broadcast from
+// memory, the sum started at -127 sum(x) (the activation block's stored sum), so
+// each lane ends the sub-block with acc_s = sum x L exactly and isum_s = sc_s
+// acc_s (one vpmulld), the integer of the file kernels. The float step per lane
+// is theirs (dot_q4nl.cc), one accumulator in block then sub-block order:
+//   s = s + (d_eff x_d,s) float(isum_s)   (a product and an add, never fused)
+// so every kernel here gives the file layout's bits. MatMul of up to 16 tokens
+// runs tiles of up to 8 over each group of 16 rows; more, and every other target,
+// the rows back to the file layout (per call) and the file kernels. A task's
+// groups are one stream, swept GroupStreamPrefetchBytes() ahead into L2.
+#include "kernels/simd/hwy_config.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/simd/dot_q4nl_rows16.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "core/check.h"
+#include "hwy/highway.h"
+#include "kernels/simd/code_planes16-inl.h"  // kPlaneRows, StoreLanes
+#include "kernels/simd/common-inl.h"
+#include "kernels/simd/kernels_internal.h"
+#include "kernels/simd/repack.h"
+#include "kernels/simd/tile_sweep.h"
+#include "quant/q4_nl.h"
+#include "quant/q8_act.h"
+
+HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC target("avx512vnni")  // see hwy_config.h
+#endif
+
+namespace septet::simd {
+namespace HWY_NAMESPACE {
+namespace {
+
+constexpr int64_t kRows = kPlaneRows;
+constexpr int kBlock = quant::kQ4NLBlockSize;
+constexpr int kSub = quant::kQ4NLSubBlockSize;
+constexpr int kSubs = quant::kQ4NLSubBlocks;
+constexpr size_t kBlockBytes = sizeof(quant::BlockQ4NL);
+constexpr int kLevelOffset = 127;  // L[u] + 127 in [0, 228]: vpdpbusd's unsigned operand
+static_assert(kSubs == 4 && kSub == quant::kQ8ABlockSize && kBlockBytes == 68);
+static_assert(quant::kQ4NLLevels[0] == -kLevelOffset && quant::kQ4NLLevels[15] + kLevelOffset <= 255);
+
+// Rows of one task back in the file layout (other targets; more than 16 tokens).
+HWY_NOINLINE std::vector<uint8_t>& FileRowsOfThread() {  // noinline: see common-inl.h
+  thread_local std::vector<uint8_t> rows;
+  return rows;
+}
+cpu::WeightView FileRows(const cpu::WeightView& w, int64_t r0, int64_t r1) {
+  std::vector<uint8_t>& bytes = FileRowsOfThread();
+  bytes.resize(static_cast<size_t>(r1 - r0) * w.row_bytes);
+  for (int64_t r = r0; r < r1; ++r) Q4NLRows16Row(w, r, bytes.data() + static_cast<size_t>(r - r0) * w.row_bytes);
+  return cpu::WeightView{DType::kQ4_NL, r1 - r0, w.cols, bytes.data(), w.row_bytes, cpu::WeightLayout::kFile};
+}
+void MatVecInFileLayout(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  detail::Q4NLMatVec(FileRows(w, r0, r1), 0, r1 - r0, act, y);
+}
+void MatMulInFileLayout(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
+                        int64_t m, float* y, int64_t y_stride) {
+  detail::Q4NLMatMul(FileRows(w, r0, r1), 0, r1 - r0, act, act_stride, m, y + r0, y_stride);
+}
+
+#if HWY_TARGET == HWY_AVX3_DL
+
+struct NlConsts {
+  __m512i levels;  // vpshufb table: entry u = L[u] + 127
+  __m512i c0f;
+};
+HWY_INLINE NlConsts MakeNlConsts() {
+  alignas(64) uint8_t table[64];
+  for (int p = 0; p < 64; ++p) table[p] = static_cast<uint8_t>(quant::kQ4NLLevels[p % 16] + kLevelOffset);
+  return NlConsts{_mm512_load_si512(table), _mm512_set1_epi8(0x0F)};
+}
+
+// A group block's header decoded once: d_eff and the sub-block scales of every lane.
+struct NlHead {
+  __m512 d;
+  __m512i sc[kSubs];
+  const uint8_t* codes;  // the code planes: Q4NLRows16CodeByte(ns, 0, 0, 0, 0) on
+};
+HWY_INLINE void DecodeHead(const uint8_t* gb, int ns, NlHead* hd) {
+  hd->d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb))),
+                        _mm512_set1_ps(quant::kQ4NLDUnit));  // exact: a power of 2
+  const __m512i f = ns > 2 ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb + 32)))
+                           : _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(gb + 32)));
+  hd->sc[0] = _mm512_srai_epi32(_mm512_slli_epi32(f, 28), 28);
+  hd->sc[1] = _mm512_srai_epi32(_mm512_slli_epi32(f, 24), 28);
+  hd->sc[2] = _mm512_srai_epi32(_mm512_slli_epi32(f, 20), 28);
+  hd->sc[3] = _mm512_srai_epi32(_mm512_slli_epi32(f, 16), 28);
+  hd->codes = gb + Q4NLRows16CodeByte(ns, 0, 0, 0, 0);
+}
+
+// Sub-block S (activation block j) of a group block against T tokens into s[t].
+template <int T, int S>
+HWY_INLINE void SubBlock(const NlConsts& k, const NlHead& hd, int64_t j, const uint8_t* const (&act)[T],
+                         __m512 (&s)[T]) {
+  __m512i lv[8];  // quads 0..7: weights 4 q .. 4 q + 3 of the sub-block
+  for (int c = 0; c < 4; ++c) {
+    const __m512i v = _mm512_loadu_si512(hd.codes + 256 * S + 64 * c);
+    lv[c] = _mm512_shuffle_epi8(k.levels, _mm512_and_si512(v, k.c0f));
+    lv[4 + c] = _mm512_shuffle_epi8(k.levels, _mm512_and_si512(_mm512_srli_epi16(v, 4), k.c0f));
+  }
+  for (int t = 0; t < T; ++t) {
+    const uint8_t* xb = Q8ABlock(act[t], j);
+    const uint8_t* xq = reinterpret_cast<const uint8_t*>(Q8ACodes(xb));
+    __m512i acc = _mm512_set1_epi32(-kLevelOffset * Q8ASum(xb)), acc2 = _mm512_setzero_si512();
+    for (int q = 0; q < 8; q += 2) {
+      acc = _mm512_dpbusd_epi32(acc, lv[q], _mm512_set1_epi32(static_cast<int>(LoadU32(xq + 4 * q))));
+      acc2 = _mm512_dpbusd_epi32(acc2, lv[q + 1], _mm512_set1_epi32(static_cast<int>(LoadU32(xq + 4 * q + 4))));
+    }
+    const __m512i isum = _mm512_mullo_epi32(hd.sc[S], _mm512_add_epi32(acc, acc2));
+    const __m512 term = _mm512_mul_ps(_mm512_mul_ps(hd.d, _mm512_set1_ps(Q8AScale(xb))), _mm512_cvtepi32_ps(isum));
+    s[t] = _mm512_add_ps(s[t], NoContract(term));
+  }
+}
+
+// Group g against tokens act[0 .. T - 1]: y16[t] = the 16 rows' outputs of token t.
+// `sweep` (or null) steps once per block.
+template <int T>
+HWY_INLINE void GroupTokens(const NlConsts& k, const cpu::WeightView& w, int64_t g, const uint8_t* const (&act)[T],
+                            TileSweep* sweep, __m512 (&y16)[T]) {
+  const int64_t nb = w.cols / kBlock;
+  const int ns = static_cast<int>((w.cols % kBlock + kSub - 1) / kSub);
+  const uint8_t* group = w.data + static_cast<size_t>(g * kRows) * w.row_bytes;
+  for (auto& v : y16) v = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    if (sweep != nullptr) sweep->Step();
+    NlHead hd;
+    DecodeHead(group + static_cast<size_t>(b * kRows) * kBlockBytes, kSubs, &hd);
+    SubBlock<T, 0>(k, hd, kSubs * b, act, y16);
+    SubBlock<T, 1>(k, hd, kSubs * b + 1, act, y16);
+    SubBlock<T, 2>(k, hd, kSubs * b + 2, act, y16);
+    SubBlock<T, 3>(k, hd, kSubs * b + 3, act, y16);
+  }
+  if (ns > 0) {  // a row's short final block: ns sub-blocks, the last maybe partial
+    if (sweep != nullptr) sweep->Step();
+    NlHead hd;
+    DecodeHead(group + static_cast<size_t>(nb * kRows) * kBlockBytes, ns, &hd);
+    SubBlock<T, 0>(k, hd, kSubs * nb, act, y16);
+    if (ns > 1) SubBlock<T, 1>(k, hd, kSubs * nb + 1, act, y16);
+    if (ns > 2) SubBlock<T, 2>(k, hd, kSubs * nb + 2, act, y16);
+    if (ns > 3) SubBlock<T, 3>(k, hd, kSubs * nb + 3, act, y16);
+  }
+}
+
+// Rows [r0, r1) against m tokens (token t's Q8_A row at act + t act_stride), token
+// t's row r to y_of(t, r); tiles of 8 tokens, then one of the rest.
+template <class YOf>
+void RunGroups(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+               const YOf& y_of) {
+  const NlConsts k = MakeNlConsts();
+  const int64_t nbs = (w.cols + kBlock - 1) / kBlock;
+  const int64_t g0 = r0 / kRows, g1 = (r1 + kRows - 1) / kRows;
+  const size_t group_bytes = static_cast<size_t>(kRows) * w.row_bytes;
+  const RowSpan span{w.data + static_cast<size_t>(g0) * group_bytes, w.data + static_cast<size_t>(g1) * group_bytes};
+  for (int64_t g = g0; g < g1; ++g) {
+    TileSweep sweep = SweepAhead(w.data + static_cast<size_t>(g) * group_bytes, group_bytes, GroupStreamPrefetchBytes(),
+                                 span, nbs, PrefetchLine{true});
+    const auto tile = [&](auto tokens, int64_t t0) HWY_ATTR {
+      constexpr int T = decltype(tokens)::value;
+      const uint8_t* a[T];
+      for (int t = 0; t < T; ++t) a[t] = act + static_cast<size_t>(t0 + t) * act_stride;
+      __m512 y16[T];
+      GroupTokens<T>(k, w, g, a, t0 == 0 ? &sweep : nullptr, y16);
+      for (int t = 0; t < T; ++t) {
+        alignas(64) float v[kRows];
+        _mm512_store_ps(v, y16[t]);
+        StoreLanes(v, g * kRows, r0, r1, [&](int64_t r) { return y_of(t0 + t, r); });
+      }
+    };
+    int64_t t = 0;
+    for (; t + 8 <= m; t += 8) tile(std::integral_constant<int, 8>(), t);
+    switch (m - t) {
+      case 1: tile(std::integral_constant<int, 1>(), t); break;
+      case 2: tile(std::integral_constant<int, 2>(), t); break;
+      case 3: tile(std::integral_constant<int, 3>(), t); break;
+      case 4: tile(std::integral_constant<int, 4>(), t); break;
+      case 5: tile(std::integral_constant<int, 5>(), t); break;
+      case 6: tile(std::integral_constant<int, 6>(), t); break;
+      case 7: tile(std::integral_constant<int, 7>(), t); break;
+      default: break;
+    }
+  }
+}
+
+void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  RunGroups(w, r0, r1, act, 0, 1, [&](int64_t, int64_t r) { return y + (r - r0); });
+}
+
+// Up to kGroupTokensMax tokens: RunGroups (each quad decoded once per tile of 8);
+// more: the file layout's GEMM (each row's levels decoded once per chunk, tokens
+// in the lanes) on the task's rows converted back, once per call.
+constexpr int64_t kGroupTokensMax = 16;
+void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+                float* y, int64_t y_stride) {
+  if (m > kGroupTokensMax) return MatMulInFileLayout(w, r0, r1, act, act_stride, m, y, y_stride);
+  RunGroups(w, r0, r1, act, act_stride, m, [&](int64_t t, int64_t r) { return y + t * y_stride + r; });
+}
+
+bool IsFastImpl() { return true; }
+
+#else  // other targets (the policy keeps the file layout): the file layout's kernels
+
+void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
+  MatVecInFileLayout(w, r0, r1, act, y);
+}
+void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
+                float* y, int64_t y_stride) {
+  MatMulInFileLayout(w, r0, r1, act, act_stride, m, y, y_stride);
+}
+bool IsFastImpl() { return false; }
+
+#endif  // HWY_TARGET == HWY_AVX3_DL
+
+}  // namespace
+
+SEPTET_SIMD_LAYOUT_FAMILY_TARGET(Q4NLRows16, w.type == DType::kQ4_NL && w.layout == cpu::WeightLayout::kQ4NLRows16)
+
+}  // namespace HWY_NAMESPACE
+}  // namespace septet::simd
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace septet::simd::detail {
+
+SEPTET_SIMD_LAYOUT_FAMILY_DISPATCH(Q4NLRows16)
+
+}  // namespace septet::simd::detail
+#endif  // HWY_ONCE

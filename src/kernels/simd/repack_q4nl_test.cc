@@ -1,0 +1,172 @@
+// Load-time Q4_NL repack (kQ4NLRows16, kernels/simd/repack.h): exact round trips
+// of any bytes, the group block as documented, the repack policy, and the kernels
+// on the layout on every compiled Highway target: MatVec and MatMul give exactly
+// the file layout's results (which simd_matvec_test.cc checks bit for bit against
+// the scalar reference, extremes included, on this layout too).
+#include "kernels/simd/hwy_config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/half.h"
+#include "hwy/tests/hwy_gtest.h"
+#include "kernels/simd/repack.h"
+#include "kernels/simd/simd_ops.h"
+#include "quant/q4_nl.h"
+#include "quant/registry.h"
+#include "util/test_util.h"
+
+namespace septet::simd {
+namespace {
+
+// Random bytes, D kept finite (a random fp16 in (-0.05, 0.05) per block).
+std::vector<uint8_t> RandomRows(std::mt19937_64& rng, int64_t rows, int64_t cols, bool finite_d = true) {
+  const size_t rb = quant::Q4NLRowBytes(cols);
+  std::vector<uint8_t> bytes(rb * static_cast<size_t>(rows));
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_real_distribution<float> d(-0.05f, 0.05f);
+  for (uint8_t& b : bytes) b = static_cast<uint8_t>(byte(rng));
+  if (!finite_d) return bytes;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t i0 = 0; i0 < cols; i0 += 128) {
+      const int64_t ns = (std::min<int64_t>(128, cols - i0) + 31) / 32;
+      const uint16_t d16 = FloatToFp16(d(rng));
+      std::memcpy(bytes.data() + static_cast<size_t>(r) * rb + quant::Q4NLRowBytes(i0) + 16 * ns, &d16, 2);
+    }
+  }
+  return bytes;
+}
+
+TEST(RepackQ4NLRows16Test, RoundTripIsExactForAnyBytes) {
+  for (int64_t cols : {1, 33, 64, 100, 128, 172, 300, 576, 1000}) {
+    for (int64_t rows : {1, 15, 16, 17, 40}) {
+      auto rng = testing::MakeRng(static_cast<uint64_t>(cols * 100 + rows));
+      const std::vector<uint8_t> file = RandomRows(rng, rows, cols, /*finite_d=*/false);  // every bit
+      const size_t rb = quant::Q4NLRowBytes(cols);
+      const cpu::WeightView w{DType::kQ4_NL, rows, cols, file.data(), rb};
+      std::vector<uint8_t> packed, back;
+      cpu::WeightView pv, bv;
+      RepackQ4NLRows16(w, &packed, &pv);
+      EXPECT_EQ(pv.layout, cpu::WeightLayout::kQ4NLRows16);
+      EXPECT_EQ(pv.row_bytes, rb);
+      EXPECT_EQ(ActivationType(pv), DType::kQ8_A);
+      EXPECT_EQ(packed.size(), static_cast<size_t>((rows + 15) / 16 * 16) * rb);
+      UnpackRows(pv, &back, &bv);
+      EXPECT_EQ(bv.layout, cpu::WeightLayout::kFile);
+      ASSERT_EQ(back, file) << "cols=" << cols << " rows=" << rows;
+      std::vector<float> a(static_cast<size_t>(cols)), b(static_cast<size_t>(cols));
+      for (int64_t r = 0; r < rows; r += 7) {
+        GetTypeTraits(DType::kQ4_NL).to_float(w.row(r), a.data(), cols);
+        RowToFloat(pv, r, b.data());
+        ASSERT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0) << "cols=" << cols << " row " << r;
+      }
+    }
+  }
+}
+
+// The group block of repack.h read back field by field against the format's own
+// readers (quant/q4_nl.h): D, the scale bytes and every code, for a full block
+// and short ones (ns = 1, 2, 3; the last sub-block partial too).
+TEST(RepackQ4NLRows16Test, GroupBlockHoldsTheDocumentedFields) {
+  for (int64_t cols : {128, 32, 64, 96, 100}) {
+    auto rng = testing::MakeRng(static_cast<uint64_t>(cols) + 4);
+    const std::vector<uint8_t> file = RandomRows(rng, 16, cols);
+    const size_t rb = quant::Q4NLRowBytes(cols);
+    const cpu::WeightView w{DType::kQ4_NL, 16, cols, file.data(), rb};
+    std::vector<uint8_t> packed;
+    cpu::WeightView pv;
+    RepackQ4NLRows16(w, &packed, &pv);
+    const int ns = static_cast<int>((cols + 31) / 32), nsc = (ns + 1) / 2;
+    for (int r = 0; r < 16; ++r) {
+      const uint8_t* fb = file.data() + static_cast<size_t>(r) * rb;
+      ASSERT_EQ(std::memcmp(packed.data() + 2 * r, fb + 16 * ns, 2), 0) << "D, row " << r;
+      ASSERT_EQ(std::memcmp(packed.data() + 32 + nsc * r, fb + 16 * ns + 2, static_cast<size_t>(nsc)), 0)
+          << "scales, row " << r;
+      uint8_t u[128];
+      quant::Q4NLReadCodes(fb, static_cast<int>(cols), u);
+      for (int k = 0; k < static_cast<int>(cols); ++k) {
+        const int s = k / 32, h = (k % 32) / 16, c = (k % 16) / 4, j = k % 4;
+        const uint8_t byte = packed[Q4NLRows16CodeByte(ns, s, c, r, j)];
+        ASSERT_EQ((byte >> (4 * h)) & 15, u[k]) << "cols " << cols << " row " << r << " weight " << k;
+      }
+    }
+  }
+}
+
+class RepackQ4NLTest : public hwy::TestWithParamTarget {};
+INSTANTIATE_TEST_SUITE_P(RepackQ4NLTestGroup, RepackQ4NLTest,
+                         ::testing::ValuesIn(::hwy::SupportedAndGeneratedTargets()), ::hwy::TestParamTargetName);
+
+TEST_P(RepackQ4NLTest, PolicyRepacksIntoRowsOf16OnAvx3Dl) {
+  auto rng = testing::MakeRng(3);
+  const std::vector<uint8_t> file = RandomRows(rng, 2, 256);
+  const cpu::WeightView w{DType::kQ4_NL, 2, 256, file.data(), quant::Q4NLRowBytes(256)};
+  std::vector<uint8_t> out;
+  cpu::WeightView v;
+  const bool fast = std::string(TargetName()) == "AVX3_DL";
+  EXPECT_EQ(RepackRows(w, &out, &v), fast) << TargetName();
+  if (fast) {
+    EXPECT_EQ(v.layout, cpu::WeightLayout::kQ4NLRows16);
+    const cpu::WeightView packed = v;
+    EXPECT_FALSE(RepackRows(packed, &out, &v)) << "an already repacked view is left alone";
+  }
+}
+
+// Random rows (every code and scale), row ranges cutting the groups of 16, and
+// token counts: MatVec and MatMul on kQ4NLRows16 equal MatVec on the file
+// layout, bit for bit, and write nothing outside [r0, r1).
+TEST_P(RepackQ4NLTest, KernelsOnRowsOf16EqualTheFileLayout) {
+  const TypeTraits& at = GetTypeTraits(DType::kQ8_A);
+  for (int64_t cols : {1, 31, 33, 64, 96, 100, 128, 172, 256, 300, 576, 1000, 1536, 4096 + 96}) {
+    auto rng = testing::MakeRng(static_cast<uint64_t>(cols) * 5 + 2);
+    const int64_t rows = 37, max_m = 37;
+    const std::vector<uint8_t> file = RandomRows(rng, rows, cols);
+    const cpu::WeightView w{DType::kQ4_NL, rows, cols, file.data(), quant::Q4NLRowBytes(cols)};
+    std::vector<uint8_t> packed;
+    cpu::WeightView pv;
+    RepackQ4NLRows16(w, &packed, &pv);
+    const size_t act_stride = at.row_bytes(cols) + 3;
+    std::vector<uint8_t> act(act_stride * max_m);
+    for (int64_t tk = 0; tk < max_m; ++tk) {
+      const auto x = testing::RandomWeights(rng, cols, 1.0f);
+      QuantizeActivation(DType::kQ8_A, x.data(), cols, act.data() + tk * act_stride);
+    }
+    std::vector<float> want(static_cast<size_t>(rows * max_m));
+    for (int64_t tk = 0; tk < max_m; ++tk) MatVecRows(w, 0, rows, act.data() + tk * act_stride, want.data() + tk * rows);
+    for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {3, 20}, {16, 32}, {17, 18}, {5, 5}}) {
+      std::vector<float> y(static_cast<size_t>(rows), -1.0f);
+      MatVecRows(pv, r0, r1, act.data(), y.data());
+      for (int64_t r = r0; r < r1; ++r) {
+        ASSERT_EQ(std::memcmp(&y[r - r0], &want[r], 4), 0)
+            << "matvec cols=" << cols << " row " << r << ": " << y[r - r0] << " file layout " << want[r] << " target "
+            << TargetName();
+      }
+      for (int64_t i = r1 - r0; i < rows; ++i) ASSERT_EQ(y[i], -1.0f) << "wrote past r1 - r0";
+      for (int64_t m : {1, 2, 3, 5, 8, 9, 16, 17, 37}) {
+        const int64_t y_stride = rows + 2;
+        std::vector<float> ym(static_cast<size_t>(y_stride * m), -7.0f);
+        MatMulRows(pv, r0, r1, act.data(), act_stride, m, ym.data(), y_stride);
+        for (int64_t tk = 0; tk < m; ++tk) {
+          for (int64_t r = 0; r < y_stride; ++r) {
+            const float got = ym[tk * y_stride + r];
+            if (r >= r0 && r < r1) {
+              ASSERT_EQ(std::memcmp(&got, &want[tk * rows + r], 4), 0)
+                  << "matmul cols=" << cols << " m=" << m << " token " << tk << " row " << r << " target "
+                  << TargetName();
+            } else {
+              ASSERT_EQ(got, -7.0f) << "MatMulRows wrote outside [r0, r1)";
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace septet::simd
