@@ -143,14 +143,20 @@ void Common(benchmark::internal::Benchmark* b) {
 SEPTET_MATVEC_BENCH(Q3P5, DType::kQ3P5)
 void BM_MatVec_Q3P5_repacked_simd(benchmark::State& s) { MatVec(s, DType::kQ3P5, true, true); }
 BENCHMARK(BM_MatVec_Q3P5_repacked_simd)->Apply(Shapes)->Apply(Common);
-// Q3P5_NL: the same 56-byte blocks as Q3P5 (file layout), non-uniform levels and a scale per 16.
+// Q3P5_NL: the same 56-byte blocks as Q3P5 (file layout), non-uniform levels and a scale per 16;
+// _repacked: the load-time layout the model runs (rows of 16 on AVX3_DL, planes on AVX2 / AVX3).
 SEPTET_MATVEC_BENCH(Q3P5_NL, DType::kQ3P5_NL)
+void BM_MatVec_Q3P5_NL_repacked_simd(benchmark::State& s) { MatVec(s, DType::kQ3P5_NL, true, true); }
+BENCHMARK(BM_MatVec_Q3P5_NL_repacked_simd)->Apply(Shapes)->Apply(Common);
 SEPTET_MATVEC_BENCH(Q3P5_SEED, DType::kQ3P5_SEED)
 SEPTET_MATVEC_BENCH(Q4_G, DType::kQ4_G)
 void BM_MatVec_Q4_G_repacked_simd(benchmark::State& s) { MatVec(s, DType::kQ4_G, true, true); }
 BENCHMARK(BM_MatVec_Q4_G_repacked_simd)->Apply(Shapes)->Apply(Common);
-// Q4_NL: Q4_G's 68-byte blocks, 16 non-uniform levels and a signed 4-bit scale per 32.
+// Q4_NL: Q4_G's 68-byte blocks, 16 non-uniform levels and a signed 4-bit scale per 32;
+// _repacked: rows of 16 on AVX3_DL (the file layout elsewhere).
 SEPTET_MATVEC_BENCH(Q4_NL, DType::kQ4_NL)
+void BM_MatVec_Q4_NL_repacked_simd(benchmark::State& s) { MatVec(s, DType::kQ4_NL, true, true); }
+BENCHMARK(BM_MatVec_Q4_NL_repacked_simd)->Apply(Shapes)->Apply(Common);
 SEPTET_MATVEC_BENCH(Q8_0, DType::kQ8_0)
 SEPTET_MATVEC_BENCH(F16, DType::kF16)
 // SmolLM2-135M's tied output head (Q8_0 in every septet file of it): 49152 short rows, 29 MiB;
@@ -215,6 +221,8 @@ void BM_MatMul_F32_repacked_simd(benchmark::State& s) { MatMul(s, DType::kF32, t
 void BM_MatMul_Q4_G_simd(benchmark::State& s) { MatMul(s, DType::kQ4_G, false); }
 void BM_MatMul_Q4_G_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ4_G, true); }
 void BM_MatMul_Q4_NL_simd(benchmark::State& s) { MatMul(s, DType::kQ4_NL, false); }
+void BM_MatMul_Q3P5_NL_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ3P5_NL, true); }
+void BM_MatMul_Q4_NL_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ4_NL, true); }
 void BM_MatMul_Q4_0_simd(benchmark::State& s) { MatMul(s, DType::kQ4_0, false); }
 void BM_MatMul_Q4_0_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ4_0, true); }
 void BM_MatMul_Q4_K_simd(benchmark::State& s) { MatMul(s, DType::kQ4_K, false); }
@@ -227,6 +235,8 @@ void BM_MatMul_IQ4_XS_simd(benchmark::State& s) { MatMul(s, DType::kIQ4_XS, fals
 BENCHMARK(BM_MatMul_Q3P5_simd)->Args({2048, 2048, 64})->Apply(Common);
 BENCHMARK(BM_MatMul_Q3P5_NL_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_NL_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Args({1536, 576, 64})->Apply(Common);
+BENCHMARK(BM_MatMul_Q3P5_NL_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 2})->Apply(Common);
+BENCHMARK(BM_MatMul_Q4_NL_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q3P5_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 32})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 6})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q8_0_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_G_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({1536, 576, 64})->Apply(Common);

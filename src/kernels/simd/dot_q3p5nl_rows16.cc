@@ -14,9 +14,9 @@
 // file kernels. The float step per lane is theirs (dot_q3p5nl.cc):
 //   s_j = fma(d_eff x_d,s, float(isum_s), s_j)  (j = sub-block s of the block)
 //   y   = (s_0 + s_1) + (s_2 + s_3)
-// so every kernel here gives the file layout's AVX3_DL bits. MatMul of up to 16
-// tokens runs tiles of up to 8 over each group of 16 rows; more, and every other
-// target, the rows back to the file layout (per call) and the file kernels.
+// so every kernel here gives the file layout's AVX3_DL bits. MatMul runs tiles
+// of up to 8 tokens over each group of 16 rows; other targets convert the rows
+// back to the file layout (per call) and run the file kernels.
 // A task's groups are one stream, swept GroupStreamPrefetchBytes() ahead into L2.
 #include "kernels/simd/hwy_config.h"
 
@@ -58,25 +58,6 @@ constexpr size_t kGroupBlockBytes = kRows * sizeof(quant::BlockQ3P5NL);
 constexpr int kLevelOffset = 127;  // L[u] + 127 in [0, 224]: vpdpbusd's unsigned operand
 static_assert(kSubs == 4 && kSub == quant::kQ8ABlockSize && kGroupBlockBytes == 896);
 static_assert(quant::kQ3P5NLLevels[0] == -kLevelOffset && quant::kQ3P5NLLevels[7] + kLevelOffset <= 255);
-
-// Rows of one task back in the file layout (other targets; more than 16 tokens).
-HWY_NOINLINE std::vector<uint8_t>& FileRowsOfThread() {  // noinline: see common-inl.h
-  thread_local std::vector<uint8_t> rows;
-  return rows;
-}
-cpu::WeightView FileRows(const cpu::WeightView& w, int64_t r0, int64_t r1) {
-  std::vector<uint8_t>& bytes = FileRowsOfThread();
-  bytes.resize(static_cast<size_t>(r1 - r0) * w.row_bytes);
-  for (int64_t r = r0; r < r1; ++r) Q3P5NLRows16Row(w, r, bytes.data() + static_cast<size_t>(r - r0) * w.row_bytes);
-  return cpu::WeightView{DType::kQ3P5_NL, r1 - r0, w.cols, bytes.data(), w.row_bytes, cpu::WeightLayout::kFile};
-}
-void MatVecInFileLayout(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  detail::Q3P5NLMatVec(FileRows(w, r0, r1), 0, r1 - r0, act, y);
-}
-void MatMulInFileLayout(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
-                        int64_t m, float* y, int64_t y_stride) {
-  detail::Q3P5NLMatMul(FileRows(w, r0, r1), 0, r1 - r0, act, act_stride, m, y + r0, y_stride);
-}
 
 #if HWY_TARGET == HWY_AVX3_DL
 
@@ -270,13 +251,15 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   RunGroups(w, r0, r1, act, 0, 1, [&](int64_t, int64_t r) { return y + (r - r0); });
 }
 
-// Up to kGroupTokensMax tokens: RunGroups (each quad decoded once per tile of 8);
-// more: the file layout's GEMM (each row's levels decoded once per chunk, tokens
-// in the lanes) on the task's rows converted back, once per call.
-constexpr int64_t kGroupTokensMax = 16;
+// Any number of tokens: RunGroups, each quad decoded once per tile of 8 while the
+// group's bytes stay in L1/L2. The file layout's GEMM (each row's levels decoded
+// once per chunk, 16 tokens in the lanes) on the rows converted back per call was
+// the slower: simd_kernels_bench MatMul_Q3P5_NL_repacked 2048 x 2048 x 64, one
+// Zen 4 core, 2372 us in tiles against 5214 (the conversion, about 60 ns a block
+// and row, costs more than the GEMM) and 3096 on the file layout itself; pp512 of
+// SmolLM2 is 0-20 % behind the planes layout's GEMM (docs/benchmarks.md §0).
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
                 float* y, int64_t y_stride) {
-  if (m > kGroupTokensMax) return MatMulInFileLayout(w, r0, r1, act, act_stride, m, y, y_stride);
   RunGroups(w, r0, r1, act, act_stride, m, [&](int64_t t, int64_t r) { return y + t * y_stride + r; });
 }
 
@@ -284,13 +267,26 @@ bool IsFastImpl() { return true; }
 
 #else  // other targets (the policy gives them kQ3P5NLPlanes): the file layout's kernels
 
+// Rows of one task back in the file layout.
+HWY_NOINLINE std::vector<uint8_t>& FileRowsOfThread() {  // noinline: see common-inl.h
+  thread_local std::vector<uint8_t> rows;
+  return rows;
+}
+cpu::WeightView FileRows(const cpu::WeightView& w, int64_t r0, int64_t r1) {
+  std::vector<uint8_t>& bytes = FileRowsOfThread();
+  bytes.resize(static_cast<size_t>(r1 - r0) * w.row_bytes);
+  for (int64_t r = r0; r < r1; ++r) Q3P5NLRows16Row(w, r, bytes.data() + static_cast<size_t>(r - r0) * w.row_bytes);
+  return cpu::WeightView{DType::kQ3P5_NL, r1 - r0, w.cols, bytes.data(), w.row_bytes, cpu::WeightLayout::kFile};
+}
+
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  MatVecInFileLayout(w, r0, r1, act, y);
+  detail::Q3P5NLMatVec(FileRows(w, r0, r1), 0, r1 - r0, act, y);
 }
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
                 float* y, int64_t y_stride) {
-  MatMulInFileLayout(w, r0, r1, act, act_stride, m, y, y_stride);
+  detail::Q3P5NLMatMul(FileRows(w, r0, r1), 0, r1 - r0, act, act_stride, m, y + r0, y_stride);
 }
+
 bool IsFastImpl() { return false; }
 
 #endif  // HWY_TARGET == HWY_AVX3_DL

@@ -12,9 +12,10 @@
 // acc_s (one vpmulld), the integer of the file kernels. The float step per lane
 // is theirs (dot_q4nl.cc), one accumulator in block then sub-block order:
 //   s = s + (d_eff x_d,s) float(isum_s)   (a product and an add, never fused)
-// so every kernel here gives the file layout's bits. MatMul of up to 16 tokens
-// runs tiles of up to 8 over each group of 16 rows; more, and every other target,
-// the rows back to the file layout (per call) and the file kernels. A task's
+// so every kernel here gives the file layout's bits. MatMul of up to 64 tokens
+// runs tiles of up to 8 over each group of 16 rows; longer calls, and every other
+// target, convert the rows back to the file layout (per call) and run the file
+// kernels. A task's
 // groups are one stream, swept GroupStreamPrefetchBytes() ahead into L2.
 #include "kernels/simd/hwy_config.h"
 
@@ -57,7 +58,8 @@ constexpr int kLevelOffset = 127;  // L[u] + 127 in [0, 228]: vpdpbusd's unsigne
 static_assert(kSubs == 4 && kSub == quant::kQ8ABlockSize && kBlockBytes == 68);
 static_assert(quant::kQ4NLLevels[0] == -kLevelOffset && quant::kQ4NLLevels[15] + kLevelOffset <= 255);
 
-// Rows of one task back in the file layout (other targets; more than 16 tokens).
+// Rows of one task back in the file layout (long prefill calls; the targets without
+// the rows-of-16 kernel).
 HWY_NOINLINE std::vector<uint8_t>& FileRowsOfThread() {  // noinline: see common-inl.h
   thread_local std::vector<uint8_t> rows;
   return rows;
@@ -68,14 +70,6 @@ cpu::WeightView FileRows(const cpu::WeightView& w, int64_t r0, int64_t r1) {
   for (int64_t r = r0; r < r1; ++r) Q4NLRows16Row(w, r, bytes.data() + static_cast<size_t>(r - r0) * w.row_bytes);
   return cpu::WeightView{DType::kQ4_NL, r1 - r0, w.cols, bytes.data(), w.row_bytes, cpu::WeightLayout::kFile};
 }
-void MatVecInFileLayout(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  detail::Q4NLMatVec(FileRows(w, r0, r1), 0, r1 - r0, act, y);
-}
-void MatMulInFileLayout(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,
-                        int64_t m, float* y, int64_t y_stride) {
-  detail::Q4NLMatMul(FileRows(w, r0, r1), 0, r1 - r0, act, act_stride, m, y + r0, y_stride);
-}
-
 #if HWY_TARGET == HWY_AVX3_DL
 
 struct NlConsts {
@@ -203,13 +197,17 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   RunGroups(w, r0, r1, act, 0, 1, [&](int64_t, int64_t r) { return y + (r - r0); });
 }
 
-// Up to kGroupTokensMax tokens: RunGroups (each quad decoded once per tile of 8);
-// more: the file layout's GEMM (each row's levels decoded once per chunk, tokens
-// in the lanes) on the task's rows converted back, once per call.
-constexpr int64_t kGroupTokensMax = 16;
+// Up to kGroupTokensMax tokens: RunGroups, each quad decoded once per tile of 8
+// while the group's bytes stay in L1/L2 (simd_kernels_bench MatMul_Q4_NL_repacked
+// 2048 x 2048 x 64, one Zen 4 core: 2277 us in tiles, 2723 on the rows converted back, 3034 on the file layout). More (prefill): the file layout's GEMM
+// (each row's levels decoded once per chunk, 16 tokens in the lanes) on the rows
+// converted back per call, whose cost the long call amortizes.
+constexpr int64_t kGroupTokensMax = 64;
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
                 float* y, int64_t y_stride) {
-  if (m > kGroupTokensMax) return MatMulInFileLayout(w, r0, r1, act, act_stride, m, y, y_stride);
+  if (m > kGroupTokensMax) {
+    return detail::Q4NLMatMul(FileRows(w, r0, r1), 0, r1 - r0, act, act_stride, m, y + r0, y_stride);
+  }
   RunGroups(w, r0, r1, act, act_stride, m, [&](int64_t t, int64_t r) { return y + t * y_stride + r; });
 }
 
@@ -218,12 +216,13 @@ bool IsFastImpl() { return true; }
 #else  // other targets (the policy keeps the file layout): the file layout's kernels
 
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  MatVecInFileLayout(w, r0, r1, act, y);
+  detail::Q4NLMatVec(FileRows(w, r0, r1), 0, r1 - r0, act, y);
 }
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
                 float* y, int64_t y_stride) {
-  MatMulInFileLayout(w, r0, r1, act, act_stride, m, y, y_stride);
+  detail::Q4NLMatMul(FileRows(w, r0, r1), 0, r1 - r0, act, act_stride, m, y + r0, y_stride);
 }
+
 bool IsFastImpl() { return false; }
 
 #endif  // HWY_TARGET == HWY_AVX3_DL
