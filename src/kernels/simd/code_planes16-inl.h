@@ -16,9 +16,13 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "hwy/highway.h"
+#include "kernels/cpu/weight_view.h"
+#include "kernels/simd/common-inl.h"
 #include "kernels/simd/repack.h"
+#include "kernels/simd/tile_sweep.h"
 
 HWY_BEFORE_NAMESPACE();
 #if HWY_TARGET == HWY_AVX3_DL
@@ -76,6 +80,47 @@ struct Planes {
 HWY_INLINE Planes LoadPlanes(const uint8_t* gb, int s) {
   const uint8_t* planes = gb + Q3P5Rows16PlaneByte(s, 0, 0, 0);
   return Planes{_mm512_loadu_si512(planes), _mm512_loadu_si512(planes + 64), _mm512_loadu_si512(planes + 128)};
+}
+
+// Rows [r0, r1) of a rows-of-16 view against m tokens, group after group, each
+// group's tokens in tiles of 8 (then one of the rest) while its bytes stay in
+// L1/L2: group_tile(g, T (a std::integral_constant), first token, sweep, y16)
+// fills y16[t] with the 16 rows' outputs of token t0 + t, stepping the sweep
+// (null after a group's first tile) `steps` times; token t's row r goes to
+// y_of(t, r). A task's groups are one contiguous stream, swept
+// GroupStreamPrefetchBytes() ahead into L2.
+template <class GroupTile, class YOf>
+HWY_INLINE void RunGroupTiles16(const cpu::WeightView& w, int64_t r0, int64_t r1, int64_t m, int64_t steps,
+                                const YOf& y_of, const GroupTile& group_tile) {
+  const int64_t g0 = r0 / kPlaneRows, g1 = (r1 + kPlaneRows - 1) / kPlaneRows;
+  const size_t group_bytes = static_cast<size_t>(kPlaneRows) * w.row_bytes;
+  const RowSpan span{w.data + static_cast<size_t>(g0) * group_bytes, w.data + static_cast<size_t>(g1) * group_bytes};
+  for (int64_t g = g0; g < g1; ++g) {
+    TileSweep sweep = SweepAhead(w.data + static_cast<size_t>(g) * group_bytes, group_bytes, GroupStreamPrefetchBytes(),
+                                 span, steps, PrefetchLine{true});
+    const auto tile = [&](auto tokens, int64_t t0) HWY_ATTR {
+      constexpr int T = decltype(tokens)::value;
+      __m512 y16[T];
+      group_tile(g, tokens, t0, t0 == 0 ? &sweep : nullptr, y16);
+      for (int t = 0; t < T; ++t) {
+        alignas(64) float v[kPlaneRows];
+        _mm512_store_ps(v, y16[t]);
+        StoreLanes(v, g * kPlaneRows, r0, r1, [&](int64_t r) { return y_of(t0 + t, r); });
+      }
+    };
+    int64_t t = 0;
+    for (; t + 8 <= m; t += 8) tile(std::integral_constant<int, 8>(), t);
+    switch (m - t) {
+      case 1: tile(std::integral_constant<int, 1>(), t); break;
+      case 2: tile(std::integral_constant<int, 2>(), t); break;
+      case 3: tile(std::integral_constant<int, 3>(), t); break;
+      case 4: tile(std::integral_constant<int, 4>(), t); break;
+      case 5: tile(std::integral_constant<int, 5>(), t); break;
+      case 6: tile(std::integral_constant<int, 6>(), t); break;
+      case 7: tile(std::integral_constant<int, 7>(), t); break;
+      default: break;
+    }
+  }
 }
 
 #endif  // HWY_TARGET == HWY_AVX3_DL

@@ -218,9 +218,6 @@ void RunGroups(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* 
                const YOf& y_of) {
   const Rows16Consts k = MakeRows16Consts();
   const int64_t nbs = (w.cols + kBlock - 1) / kBlock;
-  const int64_t g0 = r0 / kRows, g1 = (r1 + kRows - 1) / kRows;
-  const size_t group_bytes = static_cast<size_t>(kRows) * w.row_bytes;
-  const RowSpan span{w.data + static_cast<size_t>(g0) * group_bytes, w.data + static_cast<size_t>(g1) * group_bytes};
   // Each token's (x_d, X_b) per block, once per call: broadcast from memory in the loop.
   std::vector<float>& meta_buf = MetaOfThread();
   meta_buf.resize(static_cast<size_t>(m * 2 * nbs));
@@ -232,38 +229,17 @@ void RunGroups(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* 
       meta[(t * nbs + b) * 2 + 1] = ActOffset(xb);
     }
   }
-  for (int64_t g = g0; g < g1; ++g) {
-    TileSweep sweep = SweepAhead(w.data + static_cast<size_t>(g) * group_bytes, group_bytes, GroupStreamPrefetchBytes(), span,
-                                 nbs, PrefetchLine{true});
-    const auto tile = [&](auto tokens, int64_t t0) HWY_ATTR {
-      constexpr int T = decltype(tokens)::value;
-      const uint8_t* a[T];
-      const float* mt[T];
-      for (int t = 0; t < T; ++t) {
-        a[t] = act + static_cast<size_t>(t0 + t) * act_stride;
-        mt[t] = meta + (t0 + t) * 2 * nbs;
-      }
-      __m512 y16[T];
-      GroupTokens<T>(k, w, g, a, mt, t0 == 0 ? &sweep : nullptr, y16);
-      for (int t = 0; t < T; ++t) {
-        alignas(64) float v[kRows];
-        _mm512_store_ps(v, y16[t]);
-        StoreLanes(v, g * kRows, r0, r1, [&](int64_t r) { return y_of(t0 + t, r); });
-      }
-    };
-    int64_t t = 0;
-    for (; t + 8 <= m; t += 8) tile(std::integral_constant<int, 8>(), t);
-    switch (m - t) {
-      case 1: tile(std::integral_constant<int, 1>(), t); break;
-      case 2: tile(std::integral_constant<int, 2>(), t); break;
-      case 3: tile(std::integral_constant<int, 3>(), t); break;
-      case 4: tile(std::integral_constant<int, 4>(), t); break;
-      case 5: tile(std::integral_constant<int, 5>(), t); break;
-      case 6: tile(std::integral_constant<int, 6>(), t); break;
-      case 7: tile(std::integral_constant<int, 7>(), t); break;
-      default: break;
-    }
-  }
+  RunGroupTiles16(w, r0, r1, m, nbs, y_of,
+                  [&](int64_t g, auto tokens, int64_t t0, TileSweep* sweep, auto& y16) HWY_ATTR {
+                    constexpr int T = decltype(tokens)::value;
+                    const uint8_t* a[T];
+                    const float* mt[T];
+                    for (int t = 0; t < T; ++t) {
+                      a[t] = act + static_cast<size_t>(t0 + t) * act_stride;
+                      mt[t] = meta + (t0 + t) * 2 * nbs;
+                    }
+                    GroupTokens<T>(k, w, g, a, mt, sweep, y16);
+                  });
 }
 
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {

@@ -18,6 +18,7 @@
 #include "core/half.h"
 #include "hwy/tests/hwy_gtest.h"
 #include "kernels/simd/repack.h"
+#include "kernels/simd/repack_test_util.h"
 #include "kernels/simd/simd_ops.h"
 #include "quant/q3p5_nl.h"
 #include "quant/registry.h"
@@ -152,44 +153,16 @@ TEST_P(RepackQ3P5NLTest, KernelsOnRepackedEqualTheFileLayout) {
       std::vector<uint8_t> packed;
       cpu::WeightView pv;
       repack(w, &packed, &pv);
-      const int layout = static_cast<int>(pv.layout);
       const size_t act_stride = at.row_bytes(cols) + 3;
       std::vector<uint8_t> act(act_stride * max_m);
       for (int64_t tk = 0; tk < max_m; ++tk) {
         const auto x = testing::RandomWeights(rng, cols, 1.0f);
         QuantizeActivation(DType::kQ8_A, x.data(), cols, act.data() + tk * act_stride);
       }
-      std::vector<float> want(static_cast<size_t>(rows * max_m));
-      for (int64_t tk = 0; tk < max_m; ++tk) {
-        MatVecRows(w, 0, rows, act.data() + tk * act_stride, want.data() + tk * rows);
-      }
-      for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {3, 20}, {16, 32}, {17, 18}, {5, 5}}) {
-        std::vector<float> y(static_cast<size_t>(rows), -1.0f);
-        MatVecRows(pv, r0, r1, act.data(), y.data());
-        for (int64_t r = r0; r < r1; ++r) {
-          ASSERT_EQ(std::memcmp(&y[r - r0], &want[r], 4), 0)
-              << "layout " << layout << " matvec cols=" << cols << " row " << r << ": " << y[r - r0]
-              << " file layout " << want[r] << " target " << TargetName();
-        }
-        for (int64_t i = r1 - r0; i < rows; ++i) ASSERT_EQ(y[i], -1.0f) << "wrote past r1 - r0";
-        for (int64_t m : {1, 2, 3, 4, 5, 8, 9, 16, 17, 33, 37}) {
-          const int64_t y_stride = rows + 2;
-          std::vector<float> ym(static_cast<size_t>(y_stride * m), -7.0f);
-          MatMulRows(pv, r0, r1, act.data(), act_stride, m, ym.data(), y_stride);
-          for (int64_t tk = 0; tk < m; ++tk) {
-            for (int64_t r = 0; r < y_stride; ++r) {
-              const float got = ym[tk * y_stride + r];
-              if (r >= r0 && r < r1) {
-                ASSERT_EQ(std::memcmp(&got, &want[tk * rows + r], 4), 0)
-                    << "layout " << layout << " matmul cols=" << cols << " m=" << m << " token " << tk << " row "
-                    << r << " target " << TargetName();
-              } else {
-                ASSERT_EQ(got, -7.0f) << "MatMulRows wrote outside [r0, r1)";
-              }
-            }
-          }
-        }
-      }
+      testing_repack::ExpectRepackedGivesFileBits(w, pv, act.data(), act_stride,
+                                                  {{0, rows}, {3, 20}, {16, 32}, {17, 18}, {5, 5}},
+                                                  {1, 2, 3, 4, 5, 8, 9, 16, 17, 33, 37});
+      if (HasFailure()) return;
     }
   }
 }

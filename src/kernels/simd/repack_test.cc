@@ -27,6 +27,7 @@
 
 #include "hwy/tests/hwy_gtest.h"
 #include "kernels/simd/repack.h"
+#include "kernels/simd/repack_test_util.h"
 #include "kernels/simd/simd_ops.h"
 #include "quant/q3p5.h"
 #include "quant/q8_act.h"
@@ -90,26 +91,7 @@ double Magnitude(const cpu::WeightView& w, int64_t r, const std::vector<float>& 
   return m;
 }
 
-// MatMulRows of `mm` over m tokens (y_stride apart) gives, bit for bit, MatVecRows
-// of `mv` per token in rows [r0, r1) and writes nothing else.
-void ExpectMatMulGivesMatVecBits(const cpu::WeightView& mm, const cpu::WeightView& mv, int64_t r0, int64_t r1,
-                                 const uint8_t* act, size_t act_stride, int64_t m, int64_t y_stride) {
-  std::vector<float> y(static_cast<size_t>(y_stride * m), -7.0f);
-  MatMulRows(mm, r0, r1, act, act_stride, m, y.data(), y_stride);
-  for (int64_t tk = 0; tk < m; ++tk) {
-    std::vector<float> yv(static_cast<size_t>(std::max<int64_t>(r1 - r0, 1)));
-    MatVecRows(mv, r0, r1, act + tk * act_stride, yv.data());
-    for (int64_t r = 0; r < y_stride; ++r) {
-      const float got = y[tk * y_stride + r];
-      if (r >= r0 && r < r1) {
-        ASSERT_EQ(std::memcmp(&got, &yv[r - r0], 4), 0)
-            << "cols=" << mm.cols << " m=" << m << " token " << tk << " row " << r << " target " << TargetName();
-      } else {
-        ASSERT_EQ(got, -7.0f) << "MatMulRows wrote outside [r0, r1)";
-      }
-    }
-  }
-}
+using testing_repack::ExpectMatMulGivesMatVecBits;
 
 class RepackTest : public hwy::TestWithParamTarget {};
 INSTANTIATE_TEST_SUITE_P(RepackTestGroup, RepackTest, ::testing::ValuesIn(::hwy::SupportedAndGeneratedTargets()),

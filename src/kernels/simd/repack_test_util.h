@@ -1,0 +1,64 @@
+// Test helpers shared by the repack tests (kernels/simd/repack*_test.cc): the
+// kernels on a repacked view against another view of the same rows, bit for bit.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "kernels/cpu/weight_view.h"
+#include "kernels/simd/simd_ops.h"
+
+namespace septet::simd::testing_repack {
+
+// MatMulRows of `mm` over m tokens (activations act_stride apart, outputs y_stride
+// apart) gives, bit for bit, MatVecRows of `mv` per token in rows [r0, r1) and
+// writes nothing else.
+inline void ExpectMatMulGivesMatVecBits(const cpu::WeightView& mm, const cpu::WeightView& mv, int64_t r0, int64_t r1,
+                                        const uint8_t* act, size_t act_stride, int64_t m, int64_t y_stride) {
+  std::vector<float> y(static_cast<size_t>(y_stride * m), -7.0f);
+  MatMulRows(mm, r0, r1, act, act_stride, m, y.data(), y_stride);
+  for (int64_t tk = 0; tk < m; ++tk) {
+    std::vector<float> yv(static_cast<size_t>(std::max<int64_t>(r1 - r0, 1)));
+    MatVecRows(mv, r0, r1, act + tk * act_stride, yv.data());
+    for (int64_t r = 0; r < y_stride; ++r) {
+      const float got = y[tk * y_stride + r];
+      if (r >= r0 && r < r1) {
+        ASSERT_EQ(std::memcmp(&got, &yv[r - r0], 4), 0)
+            << "layout " << static_cast<int>(mm.layout) << " cols=" << mm.cols << " m=" << m << " token " << tk
+            << " row " << r << " target " << TargetName();
+      } else {
+        ASSERT_EQ(got, -7.0f) << "MatMulRows wrote outside [r0, r1)";
+      }
+    }
+  }
+}
+
+// MatVecRows and MatMulRows of `packed` over each row range and token count equal
+// MatVecRows of `file` (the same rows in the file layout) bit for bit, and write
+// nothing outside their rows. act: at least the largest m activation rows.
+inline void ExpectRepackedGivesFileBits(const cpu::WeightView& file, const cpu::WeightView& packed, const uint8_t* act,
+                                        size_t act_stride, const std::vector<std::pair<int64_t, int64_t>>& ranges,
+                                        const std::vector<int64_t>& token_counts) {
+  for (auto [r0, r1] : ranges) {
+    std::vector<float> want(static_cast<size_t>(file.rows), -1.0f), y(static_cast<size_t>(file.rows), -1.0f);
+    MatVecRows(file, r0, r1, act, want.data());
+    MatVecRows(packed, r0, r1, act, y.data());
+    for (int64_t r = r0; r < r1; ++r) {
+      ASSERT_EQ(std::memcmp(&y[r - r0], &want[r - r0], 4), 0)
+          << "layout " << static_cast<int>(packed.layout) << " matvec cols=" << file.cols << " row " << r << ": "
+          << y[r - r0] << " file layout " << want[r - r0] << " target " << TargetName();
+    }
+    for (int64_t i = r1 - r0; i < file.rows; ++i) ASSERT_EQ(y[i], -1.0f) << "wrote past r1 - r0";
+    for (int64_t m : token_counts) {
+      ExpectMatMulGivesMatVecBits(packed, file, r0, r1, act, act_stride, m, file.rows + 2);
+      if (::testing::Test::HasFailure()) return;
+    }
+  }
+}
+
+}  // namespace septet::simd::testing_repack
