@@ -14,9 +14,10 @@
 // file kernels. The float step per lane is theirs (dot_q3p5nl.cc):
 //   s_j = fma(d_eff x_d,s, float(isum_s), s_j)  (j = sub-block s of the block)
 //   y   = (s_0 + s_1) + (s_2 + s_3)
-// so every kernel here gives the file layout's AVX3_DL bits. MatMul runs tiles
-// of up to 8 tokens over each group of 16 rows; other targets convert the rows
-// back to the file layout (per call) and run the file kernels.
+// so every kernel here gives the file layout's AVX3_DL bits. MatMul of up to 64
+// tokens runs tiles of up to 8 over each group of 16 rows; longer calls the file
+// layout's GEMM on rows decoded straight from the groups; other targets convert
+// the rows back to the file layout (per call) and run the file kernels.
 // A task's groups are one stream, swept GroupStreamPrefetchBytes() ahead into L2.
 #include "kernels/simd/hwy_config.h"
 
@@ -32,12 +33,14 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
 #include "core/check.h"
+#include "core/half.h"
 #include "hwy/highway.h"
 #include "kernels/simd/code_planes16-inl.h"
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/kernels_internal.h"
 #include "kernels/simd/repack.h"
 #include "kernels/simd/tile_sweep.h"
+#include "kernels/simd/token_lanes-inl.h"
 #include "quant/q3p5_nl.h"
 #include "quant/q8_act.h"
 
@@ -227,15 +230,68 @@ void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   RunGroups(w, r0, r1, act, 0, 1, [&](int64_t, int64_t r) { return y + (r - r0); });
 }
 
-// Any number of tokens: RunGroups, each quad decoded once per tile of 8 while the
-// group's bytes stay in L1/L2. The file layout's GEMM (each row's levels decoded
-// once per chunk, 16 tokens in the lanes) on the rows converted back per call was
-// the slower: simd_kernels_bench MatMul_Q3P5_NL_repacked 2048 x 2048 x 64, one
-// Zen 4 core, 2372 us in tiles against 5214 (the conversion, about 60 ns a block
-// and row, costs more than the GEMM) and 3096 on the file layout itself; pp512 of
-// SmolLM2 is 0-20 % behind the planes layout's GEMM (docs/benchmarks.md §0).
+// Row `row` for the file GEMM (token_lanes-inl.h LevelsMatMul), as dot_q3p5nl.cc
+// writes it from the file layout: per sub-block its 32 levels in weight order, the
+// ints (sc_2s, sc_2s+1, sum_g sc_g 128 sum L_g) and d_eff. The row's 4 bytes of each
+// plane decode with Codes' shifts and masks on 32-bit words (every field stays in
+// its byte), then one vpshufb of the 32 level indices.
+void DecodeRowLevels16(const cpu::WeightView& w, int64_t row, int8_t* levels, int32_t* ints, float* d) {
+  alignas(32) int8_t table[32];
+  for (int p = 0; p < 32; ++p) table[p] = (p % 2 == 0) ? quant::kQ3P5NLLevels[(p % 16) / 2] : 0;
+  const __m256i tab = _mm256_load_si256(reinterpret_cast<const __m256i*>(table));
+  const int64_t nb = w.cols / kBlock;
+  const int ns = static_cast<int>((w.cols % kBlock + kSub - 1) / kSub);
+  const uint8_t* group = w.data + static_cast<size_t>(row / kRows * kRows) * w.row_bytes;
+  const int lane = static_cast<int>(row % kRows);
+  constexpr uint32_t k0e = 0x0E0E0E0Eu, k06 = 0x06060606u, k08 = 0x08080808u;
+  for (int64_t b = 0; b < nb + (ns > 0 ? 1 : 0); ++b) {
+    const int nsb = b < nb ? kSubs : ns;
+    const uint8_t* gb = group + static_cast<size_t>(b) * kGroupBlockBytes;
+    const float d_eff = Fp16ToFloat(LoadU16(gb + 2 * lane)) * quant::kQ3P5NLDUnit;
+    uint64_t field = LoadU16(gb + 32 + 2 * lane);
+    uint8_t extra[4] = {};
+    std::memcpy(extra, gb + Q3P5NLRows16ScaleByte(nsb, lane, 0), static_cast<size_t>(Q3P5NLRows16ScaleExtra(nsb)));
+    for (int i = 0; i < 4; ++i) field |= static_cast<uint64_t>(extra[i]) << (16 + 8 * i);
+    for (int s = 0; s < nsb; ++s) {
+      const uint32_t p0 = LoadU32(gb + Q3P5Rows16PlaneByte(s, 0, lane, 0));
+      const uint32_t p1 = LoadU32(gb + Q3P5Rows16PlaneByte(s, 1, lane, 0));
+      const uint32_t p2 = LoadU32(gb + Q3P5Rows16PlaneByte(s, 2, lane, 0));
+      const __m256i idx = _mm256_setr_epi32(
+          static_cast<int>((p0 << 1) & k0e), static_cast<int>((p0 >> 2) & k0e), static_cast<int>((p1 << 1) & k0e),
+          static_cast<int>((p1 >> 2) & k0e), static_cast<int>((p2 << 1) & k0e), static_cast<int>((p2 >> 4) & k0e),
+          static_cast<int>(((p0 >> 5) & k06) | (p2 & k08)), static_cast<int>(((p1 >> 5) & k06) | ((p2 >> 1) & k08)));
+      const __m256i l = _mm256_shuffle_epi8(tab, idx);
+      const int64_t sb = b * kSubs + s;
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(levels + 32 * sb), l);
+      int32_t sum[2];
+      HalfSumsI8(l, &sum[0], &sum[1]);
+      int32_t sc[2];
+      for (int h = 0; h < 2; ++h) {
+        const int g = 2 * s + h;
+        sc[h] = static_cast<int32_t>(static_cast<int64_t>(field << (58 - 6 * g)) >> 58);  // sign-extended 6 bits
+      }
+      ints[3 * sb] = sc[0];
+      ints[3 * sb + 1] = sc[1];
+      ints[3 * sb + 2] = sc[0] * 128 * sum[0] + sc[1] * 128 * sum[1];
+      d[sb] = d_eff;
+    }
+  }
+}
+
+// Up to kGroupTokensMax tokens: RunGroups, each quad decoded once per tile of 8
+// while the group's bytes stay in L1/L2 (simd_kernels_bench MatMul_Q3P5_NL_repacked
+// 2048 x 2048 x 64, one Zen 4 core: 2372 us in tiles, 3096 on the file layout's
+// GEMM). More (prefill): that GEMM (each row's levels decoded once per chunk, 16
+// tokens in the lanes), its rows decoded straight from the rows of 16.
+constexpr int64_t kGroupTokensMax = 64;
 void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
                 float* y, int64_t y_stride) {
+  if (m > kGroupTokensMax) {
+    return LevelsMatMulAnyM<2, FmaTerm>(w, r0, r1, act, act_stride, m, y, y_stride,
+                                        [&](int64_t row, int8_t* levels, int32_t* ints, float* d) HWY_ATTR {
+                                          DecodeRowLevels16(w, row, levels, ints, d);
+                                        });
+  }
   RunGroups(w, r0, r1, act, act_stride, m, [&](int64_t t, int64_t r) { return y + t * y_stride + r; });
 }
 

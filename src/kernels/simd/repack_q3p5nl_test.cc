@@ -139,15 +139,15 @@ TEST_P(RepackQ3P5NLTest, RowsRoundTripAndViews) {
 }
 
 // Random rows (every code and scale), row ranges (cutting the groups of 16) and
-// token counts: MatVec and MatMul on each repacked layout (planes; rows of 16)
-// equal MatVec on the file layout, bit for bit.
+// token counts (the rows of 16 switch GEMMs above 64): MatVec and MatMul on each
+// repacked layout (planes; rows of 16) equal MatVec on the file layout, bit for bit.
 TEST_P(RepackQ3P5NLTest, KernelsOnRepackedEqualTheFileLayout) {
   using Repack = void (*)(const cpu::WeightView&, std::vector<uint8_t>*, cpu::WeightView*);
   const TypeTraits& at = GetTypeTraits(DType::kQ8_A);
   for (Repack repack : {Repack{RepackQ3P5NLPlanes}, Repack{RepackQ3P5NLRows16}}) {
     for (int64_t cols : {1, 31, 33, 64, 96, 128, 172, 256, 300, 576, 1000, 1536, 4096 + 96}) {
       auto rng = testing::MakeRng(static_cast<uint64_t>(cols) * 3 + 1);
-      const int64_t rows = 37, max_m = 37;
+      const int64_t rows = 37, max_m = 70;
       const std::vector<uint8_t> file = RandomRows(rng, rows, cols);
       const cpu::WeightView w{DType::kQ3P5_NL, rows, cols, file.data(), quant::Q3P5NLRowBytes(cols)};
       std::vector<uint8_t> packed;
@@ -161,7 +161,7 @@ TEST_P(RepackQ3P5NLTest, KernelsOnRepackedEqualTheFileLayout) {
       }
       testing_repack::ExpectRepackedGivesFileBits(w, pv, act.data(), act_stride,
                                                   {{0, rows}, {3, 20}, {16, 32}, {17, 18}, {5, 5}},
-                                                  {1, 2, 3, 4, 5, 8, 9, 16, 17, 33, 37});
+                                                  {1, 2, 3, 4, 5, 8, 9, 16, 17, 33, 37, 64, 65, 70});
       if (HasFailure()) return;
     }
   }

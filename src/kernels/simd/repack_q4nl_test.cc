@@ -119,13 +119,14 @@ TEST_P(RepackQ4NLTest, PolicyRepacksIntoRowsOf16OnAvx3Dl) {
 }
 
 // Random rows (every code and scale), row ranges cutting the groups of 16, and
-// token counts: MatVec and MatMul on kQ4NLRows16 equal MatVec on the file
-// layout, bit for bit, and write nothing outside [r0, r1).
+// token counts (above 64 the rows go back to the file layout for its GEMM): MatVec
+// and MatMul on kQ4NLRows16 equal MatVec on the file layout, bit for bit, and write
+// nothing outside [r0, r1).
 TEST_P(RepackQ4NLTest, KernelsOnRowsOf16EqualTheFileLayout) {
   const TypeTraits& at = GetTypeTraits(DType::kQ8_A);
   for (int64_t cols : {1, 31, 33, 64, 96, 100, 128, 172, 256, 300, 576, 1000, 1536, 4096 + 96}) {
     auto rng = testing::MakeRng(static_cast<uint64_t>(cols) * 5 + 2);
-    const int64_t rows = 37, max_m = 37;
+    const int64_t rows = 37, max_m = 70;
     const std::vector<uint8_t> file = RandomRows(rng, rows, cols);
     const cpu::WeightView w{DType::kQ4_NL, rows, cols, file.data(), quant::Q4NLRowBytes(cols)};
     std::vector<uint8_t> packed;
@@ -139,7 +140,7 @@ TEST_P(RepackQ4NLTest, KernelsOnRowsOf16EqualTheFileLayout) {
     }
     testing_repack::ExpectRepackedGivesFileBits(w, pv, act.data(), act_stride,
                                                 {{0, rows}, {3, 20}, {16, 32}, {17, 18}, {5, 5}},
-                                                {1, 2, 3, 5, 8, 9, 16, 17, 37});
+                                                {1, 2, 3, 5, 8, 9, 16, 17, 37, 64, 65, 70});
     if (HasFailure()) return;
   }
 }

@@ -456,7 +456,8 @@ TEST_P(SimdMatVecTest, Q3P5NLExtremeBlocksMatchRegistryVecDot) {
                   << "Q3P5_NL layout " << static_cast<int>(packed_view.layout) << " cols=" << cols << " row " << r << ": " << yp[r]
                   << " file layout " << y[r] << " target " << TargetName();
             }
-            for (int64_t m : {int64_t{3}, int64_t{7}, int64_t{16}, kM}) {
+            for (int64_t m : {int64_t{3}, int64_t{7}, int64_t{16}, kM, int64_t{70}}) {
+              ypm.resize(static_cast<size_t>(m * rows));
               MatMulRows(packed_view, 0, rows, act.data(), 0, m, ypm.data(), rows);
               for (int64_t r = 0; r < rows; ++r) {
                 for (int64_t tk = 0; tk < m; ++tk) {
@@ -535,7 +536,7 @@ TEST_P(SimdMatVecTest, Q4NLExtremeBlocksBitIdenticalToScalar) {
             const int layout = static_cast<int>(view.layout);
             std::vector<float> y(static_cast<size_t>(rows));
             MatVecRows(view, 0, rows, act.data(), y.data());
-            for (int64_t m : {3, 7, 16, 35}) {
+            for (int64_t m : {3, 7, 16, 35, 70}) {
               std::vector<float> ym(static_cast<size_t>(m * rows));
               MatMulRows(view, 0, rows, act.data(), 0, m, ym.data(), rows);
               for (int64_t r = 0; r < rows; ++r) {
