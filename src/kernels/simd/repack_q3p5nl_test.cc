@@ -143,7 +143,6 @@ TEST_P(RepackQ3P5NLTest, RowsRoundTripAndViews) {
 // repacked layout (planes; rows of 16) equal MatVec on the file layout, bit for bit.
 TEST_P(RepackQ3P5NLTest, KernelsOnRepackedEqualTheFileLayout) {
   using Repack = void (*)(const cpu::WeightView&, std::vector<uint8_t>*, cpu::WeightView*);
-  const TypeTraits& at = GetTypeTraits(DType::kQ8_A);
   for (Repack repack : {Repack{RepackQ3P5NLPlanes}, Repack{RepackQ3P5NLRows16}}) {
     for (int64_t cols : {1, 31, 33, 64, 96, 128, 172, 256, 300, 576, 1000, 1536, 4096 + 96}) {
       auto rng = testing::MakeRng(static_cast<uint64_t>(cols) * 3 + 1);
@@ -153,13 +152,8 @@ TEST_P(RepackQ3P5NLTest, KernelsOnRepackedEqualTheFileLayout) {
       std::vector<uint8_t> packed;
       cpu::WeightView pv;
       repack(w, &packed, &pv);
-      const size_t act_stride = at.row_bytes(cols) + 3;
-      std::vector<uint8_t> act(act_stride * max_m);
-      for (int64_t tk = 0; tk < max_m; ++tk) {
-        const auto x = testing::RandomWeights(rng, cols, 1.0f);
-        QuantizeActivation(DType::kQ8_A, x.data(), cols, act.data() + tk * act_stride);
-      }
-      testing_repack::ExpectRepackedGivesFileBits(w, pv, act.data(), act_stride,
+      const auto act = testing_repack::RandomActivations(rng, DType::kQ8_A, cols, max_m);
+      testing_repack::ExpectRepackedGivesFileBits(w, pv, act.bytes.data(), act.stride,
                                                   {{0, rows}, {3, 20}, {16, 32}, {17, 18}, {5, 5}},
                                                   {1, 2, 3, 4, 5, 8, 9, 16, 17, 33, 37, 64, 65, 70});
       if (HasFailure()) return;

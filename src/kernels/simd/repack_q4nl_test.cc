@@ -123,7 +123,6 @@ TEST_P(RepackQ4NLTest, PolicyRepacksIntoRowsOf16OnAvx3Dl) {
 // and MatMul on kQ4NLRows16 equal MatVec on the file layout, bit for bit, and write
 // nothing outside [r0, r1).
 TEST_P(RepackQ4NLTest, KernelsOnRowsOf16EqualTheFileLayout) {
-  const TypeTraits& at = GetTypeTraits(DType::kQ8_A);
   for (int64_t cols : {1, 31, 33, 64, 96, 100, 128, 172, 256, 300, 576, 1000, 1536, 4096 + 96}) {
     auto rng = testing::MakeRng(static_cast<uint64_t>(cols) * 5 + 2);
     const int64_t rows = 37, max_m = 70;
@@ -132,13 +131,8 @@ TEST_P(RepackQ4NLTest, KernelsOnRowsOf16EqualTheFileLayout) {
     std::vector<uint8_t> packed;
     cpu::WeightView pv;
     RepackQ4NLRows16(w, &packed, &pv);
-    const size_t act_stride = at.row_bytes(cols) + 3;
-    std::vector<uint8_t> act(act_stride * max_m);
-    for (int64_t tk = 0; tk < max_m; ++tk) {
-      const auto x = testing::RandomWeights(rng, cols, 1.0f);
-      QuantizeActivation(DType::kQ8_A, x.data(), cols, act.data() + tk * act_stride);
-    }
-    testing_repack::ExpectRepackedGivesFileBits(w, pv, act.data(), act_stride,
+    const auto act = testing_repack::RandomActivations(rng, DType::kQ8_A, cols, max_m);
+    testing_repack::ExpectRepackedGivesFileBits(w, pv, act.bytes.data(), act.stride,
                                                 {{0, rows}, {3, 20}, {16, 32}, {17, 18}, {5, 5}},
                                                 {1, 2, 3, 5, 8, 9, 16, 17, 37, 64, 65, 70});
     if (HasFailure()) return;

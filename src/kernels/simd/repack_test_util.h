@@ -7,13 +7,33 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <random>
 #include <utility>
 #include <vector>
 
 #include "kernels/cpu/weight_view.h"
 #include "kernels/simd/simd_ops.h"
+#include "quant/registry.h"
+#include "util/test_util.h"
 
 namespace septet::simd::testing_repack {
+
+// m rows of random unit-variance activations of n values quantized to act_type,
+// act_stride = the type's row bytes + 3 apart (misaligned on purpose).
+struct Activations {
+  std::vector<uint8_t> bytes;
+  size_t stride;
+};
+inline Activations RandomActivations(std::mt19937_64& rng, DType act_type, int64_t n, int64_t m) {
+  Activations a;
+  a.stride = GetTypeTraits(act_type).row_bytes(n) + 3;
+  a.bytes.resize(a.stride * static_cast<size_t>(m));
+  for (int64_t t = 0; t < m; ++t) {
+    const auto x = testing::RandomWeights(rng, n, 1.0f);
+    QuantizeActivation(act_type, x.data(), n, a.bytes.data() + static_cast<size_t>(t) * a.stride);
+  }
+  return a;
+}
 
 // MatMulRows of `mm` over m tokens (activations act_stride apart, outputs y_stride
 // apart) gives, bit for bit, MatVecRows of `mv` per token in rows [r0, r1) and
