@@ -168,6 +168,9 @@ BENCHMARK(BM_MatVec_Q8_0_head_simd)->Args({49152, 576})->Args({12288, 2304})->Ar
 // before), and the ffn_down of half the layers of a llama.cpp Q4_K_M file (2048 x 5632, in L3).
 void BM_MatVec_Q6_K_simd(benchmark::State& s) { MatVec(s, DType::kQ6_K, true); }
 BENCHMARK(BM_MatVec_Q6_K_simd)->Args({32000, 2048})->Args({2048, 5632})->Args({4096, 14336})->Apply(Common);
+// _repacked: rows of 16 on AVX3_DL (the file layout elsewhere), the layout the model runs.
+void BM_MatVec_Q6_K_repacked_simd(benchmark::State& s) { MatVec(s, DType::kQ6_K, true, true); }
+BENCHMARK(BM_MatVec_Q6_K_repacked_simd)->Args({32000, 2048})->Args({2048, 5632})->Args({4096, 14336})->Apply(Common);
 // Q4_K / Q5_K: the bulk of llama.cpp's Q4_K_M / Q5_K_M files (TinyLlama's ffn_gate shape).
 void BM_MatVec_Q4_K_simd(benchmark::State& s) { MatVec(s, DType::kQ4_K, true); }
 BENCHMARK(BM_MatVec_Q4_K_simd)->Args({5632, 2048})->Args({14336, 4096})->Args({4096, 14336})->Apply(Common);
@@ -229,6 +232,7 @@ void BM_MatMul_Q4_K_simd(benchmark::State& s) { MatMul(s, DType::kQ4_K, false); 
 void BM_MatMul_Q4_K_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ4_K, true); }
 void BM_MatMul_Q5_K_simd(benchmark::State& s) { MatMul(s, DType::kQ5_K, false); }
 void BM_MatMul_Q6_K_simd(benchmark::State& s) { MatMul(s, DType::kQ6_K, false); }
+void BM_MatMul_Q6_K_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ6_K, true); }
 void BM_MatMul_Q2_K_simd(benchmark::State& s) { MatMul(s, DType::kQ2_K, false); }
 void BM_MatMul_Q3_K_simd(benchmark::State& s) { MatMul(s, DType::kQ3_K, false); }
 void BM_MatMul_IQ4_XS_simd(benchmark::State& s) { MatMul(s, DType::kIQ4_XS, false); }
@@ -246,7 +250,8 @@ BENCHMARK(BM_MatMul_Q4_0_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 204
 BENCHMARK(BM_MatMul_Q4_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_K_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q5_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
-BENCHMARK(BM_MatMul_Q6_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 5})->Args({32000, 2048, 8})->Apply(Common);
+BENCHMARK(BM_MatMul_Q6_K_simd)->Args({2048, 5632, 256})->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 5})->Args({32000, 2048, 8})->Apply(Common);
+BENCHMARK(BM_MatMul_Q6_K_repacked_simd)->Args({2048, 5632, 256})->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Args({32000, 2048, 8})->Apply(Common);
 BENCHMARK(BM_MatMul_Q2_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
 BENCHMARK(BM_MatMul_Q3_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
 BENCHMARK(BM_MatMul_IQ4_XS_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);

@@ -182,6 +182,10 @@ bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
     RepackQ4NLRows16(w, out, repacked);
     return true;
   }
+  if (w.type == DType::kQ6_K && detail::Q6KRows16IsFast()) {
+    RepackQ6KRows16(w, out, repacked);
+    return true;
+  }
   if (w.type == DType::kQ4_G && detail::Q4GRows8IsFast()) {
     RepackQ4GRows8(w, out, repacked);
     return true;
@@ -205,7 +209,7 @@ bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
 namespace {
 
 // For the layouts that interleave rows (float panels, Q4_G / Q4_0 / Q4_1 / Q4_K groups of 8, Q3P5's and
-// Q3P5_NL's and Q4_NL's of 16), the
+// Q3P5_NL's, Q4_NL's and Q6_K's of 16), the
 // function that writes one row's file-layout bytes; null for the others, whose
 // rows stay whole (a one-row view of them unpacks like the matrix).
 using InterleavedRowFn = void (*)(const cpu::WeightView&, int64_t, uint8_t*);
@@ -217,6 +221,7 @@ InterleavedRowFn InterleavedRowOf(cpu::WeightLayout layout) {
   if (layout == cpu::WeightLayout::kQ3P5Rows16) return Q3P5Rows16Row;
   if (layout == cpu::WeightLayout::kQ3P5NLRows16) return Q3P5NLRows16Row;
   if (layout == cpu::WeightLayout::kQ4NLRows16) return Q4NLRows16Row;
+  if (layout == cpu::WeightLayout::kQ6KRows16) return Q6KRows16Row;
   return nullptr;
 }
 
@@ -240,7 +245,8 @@ void UnpackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
     case cpu::WeightLayout::kQ4KRows8:
     case cpu::WeightLayout::kQ3P5Rows16:
     case cpu::WeightLayout::kQ3P5NLRows16:
-    case cpu::WeightLayout::kQ4NLRows16: {
+    case cpu::WeightLayout::kQ4NLRows16:
+    case cpu::WeightLayout::kQ6KRows16: {
       const InterleavedRowFn row_of = InterleavedRowOf(w.layout);
       out->resize(w.row_bytes * static_cast<size_t>(w.rows));
       for (int64_t r = 0; r < w.rows; ++r) row_of(w, r, out->data() + static_cast<size_t>(r) * w.row_bytes);

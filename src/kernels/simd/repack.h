@@ -204,6 +204,32 @@ void RepackQ4NLRows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::
 // Row r of a kQ4NLRows16 view, in the file layout (w.row_bytes bytes to dst).
 void Q4NLRows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst);
 
+// WeightLayout::kQ6KRows16 (Q6_K, quant/ggml_kquants.h; AVX3_DL only). Rows
+// interleaved in groups of 16 (the last padded with zero rows), 16 x 210 = 3360
+// bytes per 256-weight super-block (Q6_K rows hold whole super-blocks only):
+//   bytes  0..31                  row r's d (fp16) at 2 r
+//   bytes  32 + 16 i + r          row r's int8 scale of 16-weight sub-block i
+//   byte   Q6KRows16LowByte(j, c, r, i)   (activation block j = 0..7 of 32
+//          weights, c = 0..3, i = 0..3): low nibble = bits 0..3 of the code u
+//          (q = u - 32) of weight 32 j + 4 c + i of row r, high nibble = of
+//          weight 32 j + 16 + 4 c + i
+//   byte   Q6KRows16HighByte(j, h, r, i)  (h = 0..1): bits 2 k, 2 k + 1 = bits
+//          4, 5 of u of weight 32 j + 16 h + 4 k + i (k = 0..3)
+// So one 64-byte load holds quads c and c + 4 of a block's low nibbles for the
+// 16 rows (an int32 lane per row), another the high bits of four quads.
+constexpr size_t Q6KRows16LowByte(int j, int c, int r, int i) {
+  return static_cast<size_t>(288 + 384 * j + 64 * c + 4 * r + i);
+}
+constexpr size_t Q6KRows16HighByte(int j, int h, int r, int i) {
+  return static_cast<size_t>(288 + 384 * j + 256 + 64 * h + 4 * r + i);
+}
+static_assert(Q6KRows16LowByte(8, 0, 0, 0) == 16 * 210 && Q6KRows16HighByte(0, 2, 0, 0) == Q6KRows16LowByte(1, 0, 0, 0));
+// Unconditional Q6_K -> kQ6KRows16 repack (w in the file layout); every target
+// has a kernel for the result (tests use it on every compiled target).
+void RepackQ6KRows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
+// Row r of a kQ6KRows16 view, in the file layout (w.row_bytes bytes to dst).
+void Q6KRows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst);
+
 inline constexpr int64_t kQ4GGroupRows = 8;
 // Byte of the kQ4GRows8 group block that holds weights 4 c + i (low nibble) and
 // 16 + 4 c + i (high) of sub-block s of lane (row) r.

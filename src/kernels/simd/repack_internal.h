@@ -1,8 +1,8 @@
 // Pieces the block repacks (repack.cc: Q3P5 slots; repack_q3p5nl.cc: Q3P5_NL
 // planes; repack_q3p5r16.cc, repack_q3p5nlr16.cc: both in rows of 16) share: the
-// walks over a matrix's blocks and row groups (the latter also Q4_NL's,
-// repack_q4nlr16.cc), and the bit-plane helpers that turn 2-bit and 1-bit code
-// planes into one code bit per byte.
+// walks over a matrix's blocks and row groups (the latter also Q4_NL's and Q6_K's,
+// repack_q4nlr16.cc, repack_q6kr16.cc), and the bit-plane helpers that turn 2-bit
+// and 1-bit code planes into one code bit per byte.
 #pragma once
 
 #include <algorithm>
@@ -70,7 +70,7 @@ inline constexpr SpreadTable kSpread;
 // Bits 8 g .. 8 g + 7 of a 32-weight bit plane, one per byte (weights 8 g .. 8 g + 7).
 inline uint64_t Spread(uint32_t plane, int g) { return kSpread.v[(plane >> (8 * g)) & 0xFFu]; }
 
-// ---- Rows interleaved by 16 (kQ3P5Rows16, kQ3P5NLRows16, kQ4NLRows16; repack.h) ----
+// ---- Rows interleaved by 16 (kQ3P5Rows16, kQ3P5NLRows16, kQ4NLRows16, kQ6KRows16; repack.h) ----
 
 // The code planes of ns sub-blocks of a file block (12 bytes each at subs, as
 // quant::Q3P5SubBlock) into lane `lane` of the group block at gb, and back (the
@@ -78,17 +78,19 @@ inline uint64_t Spread(uint32_t plane, int g) { return kSpread.v[(plane >> (8 * 
 void PutRows16Planes(const uint8_t* subs, int ns, int lane, uint8_t* gb);
 void GetRows16Planes(const uint8_t* gb, int ns, int lane, uint8_t* subs);
 
-// w (file layout, blocks of 128 weights in block_bytes bytes) into *out in groups
-// of 16 rows, the last padded with zero rows: put(file_block, ns, full, lane,
-// group_block) for each block of each row (ns sub-blocks of 32; full: a whole
-// block). Block b starts at b block_bytes in a row and at 16 b block_bytes in a
-// group (every full block before the short one in both).
+// w (file layout, blocks of `block` weights, 128 unless said, in block_bytes
+// bytes) into *out in groups of 16 rows, the last padded with zero rows:
+// put(file_block, ns, full, lane, group_block) for each block of each row (ns
+// sub-blocks of 32; full: a whole block, ns = 4 then). Block b starts at b
+// block_bytes in a row and at 16 b block_bytes in a group (every full block
+// before the short one in both).
 template <class Put>
-void RepackRows16(const cpu::WeightView& w, size_t block_bytes, std::vector<uint8_t>* out, const Put& put) {
+void RepackRows16(const cpu::WeightView& w, size_t block_bytes, std::vector<uint8_t>* out, const Put& put,
+                  int64_t block = kBlock) {
   constexpr int64_t kRows = kQ3P5GroupRows;
   const int64_t groups = (w.rows + kRows - 1) / kRows;
-  const int64_t nb = w.cols / kBlock;
-  const int ns = static_cast<int>((w.cols % kBlock + kSub - 1) / kSub);
+  const int64_t nb = w.cols / block;
+  const int ns = static_cast<int>((w.cols % block + kSub - 1) / kSub);
   out->assign(static_cast<size_t>(groups * kRows) * w.row_bytes, 0);
   ParallelRanges(groups, out->size(), [&](int64_t g0, int64_t g1) {
     for (int64_t g = g0; g < g1; ++g) {
@@ -108,13 +110,14 @@ void RepackRows16(const cpu::WeightView& w, size_t block_bytes, std::vector<uint
 // Row r of a rows-of-16 view in the file layout (w.row_bytes bytes to dst):
 // get(group_block, ns, full, lane, file_block) for each of its blocks.
 template <class Get>
-void Rows16Row(const cpu::WeightView& w, size_t block_bytes, int64_t r, uint8_t* dst, const Get& get) {
+void Rows16Row(const cpu::WeightView& w, size_t block_bytes, int64_t r, uint8_t* dst, const Get& get,
+               int64_t block = kBlock) {
   SEPTET_CHECK(0 <= r && r < w.rows);
   constexpr int64_t kRows = kQ3P5GroupRows;
   const uint8_t* group = w.data + static_cast<size_t>(r / kRows * kRows) * w.row_bytes;
   const int lane = static_cast<int>(r % kRows);
-  const int64_t nb = w.cols / kBlock;
-  const int ns = static_cast<int>((w.cols % kBlock + kSub - 1) / kSub);
+  const int64_t nb = w.cols / block;
+  const int ns = static_cast<int>((w.cols % block + kSub - 1) / kSub);
   for (int64_t b = 0; b <= nb; ++b) {
     if (b == nb && ns == 0) break;
     const size_t at = static_cast<size_t>(b) * block_bytes;

@@ -52,6 +52,7 @@
 #include "core/half.h"
 #include "hwy/tests/hwy_gtest.h"
 #include "kernels/simd/repack.h"
+#include "kernels/simd/repack_test_util.h"
 #include "kernels/simd/simd_ops.h"
 #include "quant/ggml_test_util.h"
 #include "quant/q3p5.h"
@@ -311,7 +312,8 @@ TEST_P(SimdMatVecTest, MatMulRowsEqualsMatVecRowsPerToken) {
 // activations of constant |x_q| = 127 (x = +-1: d = 1/127), all positive,
 // alternating, or in runs of 16: the integer sums reach their
 // bounds (e.g. Q6_K's 16646144), where a saturating int16 step or a wrong bound
-// would show. SIMD against the scalar vec_dot with the same tolerance.
+// would show. SIMD against the scalar vec_dot with the same tolerance; Q6_K
+// again on its load-time rows of 16, bit for bit equal to the file layout.
 TEST_P(SimdMatVecTest, GgmlExtremeBlocksMatchRegistryVecDot) {
   for (DType type : {DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ2_K, DType::kQ3_K,
                      DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_NL, DType::kIQ4_XS}) {
@@ -362,6 +364,14 @@ TEST_P(SimdMatVecTest, GgmlExtremeBlocksMatchRegistryVecDot) {
                   << " m=" << m << " token " << tk << " row " << r << ": matmul " << ym[tk * rows + r] << " matvec "
                   << y[r] << " target " << TargetName();
             }
+          }
+          if (type == DType::kQ6_K && m == 16) {  // the load-time kQ6KRows16 layout (repack.h): the same bits
+            std::vector<uint8_t> packed;
+            cpu::WeightView rows16;
+            RepackQ6KRows16(view, &packed, &rows16);
+            testing_repack::ExpectRepackedGivesFileBits(view, rows16, acts.data(), act.size(), {{0, rows}, {1, 4}},
+                                                        {1, 8, 16});
+            if (HasFailure()) return;
           }
         }
       }
