@@ -142,12 +142,17 @@ void RowsOf(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act
 }
 
 // Tasks per pool thread: the pool hands tasks out dynamically, so a few per
-// thread let a fast worker take over from a slow or descheduled one.
-constexpr int64_t kTasksPerThread = 4;
+// thread let a fast worker take over from a slow or descheduled one. A call of
+// one token streams its rows from memory (longer tasks, longer streams); one of
+// several tokens is compute-bound, and twice the tasks halve the tail a thread
+// waits for the last one (TinyLlama shape -b 8: pool waits 3.5-4.9 % -> 3.0-3.2 %
+// of a step; SmolLM2 at one token loses with 8).
+constexpr int64_t kTasksPerThread = 4, kTasksPerThreadBatch = 8;
 
-int Tasks(int64_t macs, const MatMulContext& ctx) {
+int Tasks(int64_t macs, int64_t m, const MatMulContext& ctx) {
   const int64_t min_macs = std::max<int64_t>(1, ctx.min_macs_per_task);
-  const int64_t max_tasks = ctx.pool->size() == 1 ? 1 : kTasksPerThread * ctx.pool->size();
+  const int64_t per_thread = m > 1 ? kTasksPerThreadBatch : kTasksPerThread;
+  const int64_t max_tasks = ctx.pool->size() == 1 ? 1 : per_thread * ctx.pool->size();
   int64_t n = std::clamp<int64_t>(macs / min_macs, 1, max_tasks);
   // A whole number of tasks per thread: 3 tasks on 2 threads leave one idle for a third.
   if (n >= ctx.pool->size()) n -= n % ctx.pool->size();
@@ -156,7 +161,7 @@ int Tasks(int64_t macs, const MatMulContext& ctx) {
 
 void BlasMatMul(const cpu::WeightView& w, const float* x, int64_t m, float* y, MatMulContext* ctx) {
   openblas_set_num_threads(1);  // the pool's threads each run one single-threaded sgemm
-  const int n = Tasks(w.rows * w.cols * m, *ctx);
+  const int n = Tasks(w.rows * w.cols * m, m, *ctx);
   ctx->pool->Run(n, [&](int64_t task, int) {
     int64_t r0 = 0, r1 = 0;
     RowRange(w.rows, n, static_cast<int>(task), &r0, &r1, kBlasTileRows);  // whole units: see kBlasTileRows
@@ -190,7 +195,7 @@ void MatMulGroup(std::span<const MatMulJob> jobs, const float* x, int64_t m, Mat
   const uint8_t* act = ctx->act.data();
   int64_t total_rows = 0;
   for (const MatMulJob& j : jobs) total_rows += j.w->rows;
-  const int n = Tasks(total_rows * w0.cols * m, *ctx);
+  const int n = Tasks(total_rows * w0.cols * m, m, *ctx);
   // Task ranges over the rows of all matrices one after the other.
   ctx->pool->Run(n, [&](int64_t task, int) {
     int64_t g0 = 0, g1 = 0;
