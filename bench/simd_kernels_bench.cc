@@ -163,6 +163,9 @@ SEPTET_MATVEC_BENCH(F16, DType::kF16)
 // and the same bytes in rows four times as long (12288 x 2304), to see what short rows cost.
 void BM_MatVec_Q8_0_head_simd(benchmark::State& s) { MatVec(s, DType::kQ8_0, true); }
 BENCHMARK(BM_MatVec_Q8_0_head_simd)->Args({49152, 576})->Args({12288, 2304})->Args({32000, 2048})->Apply(Common);
+// _repacked: rows of 16 on AVX3_DL (the file layout elsewhere), the layout the model runs.
+void BM_MatVec_Q8_0_head_repacked_simd(benchmark::State& s) { MatVec(s, DType::kQ8_0, true, true); }
+BENCHMARK(BM_MatVec_Q8_0_head_repacked_simd)->Args({49152, 576})->Args({12288, 2304})->Args({32000, 2048})->Apply(Common);
 // Q6_K: TinyLlama's untied output head (32000 x 2048) as septet writes it beside a Q3P5 model
 // (where the rows are a multiple of 256, as llama.cpp does; Q8_0 above is how it wrote it
 // before), and the ffn_down of half the layers of a llama.cpp Q4_K_M file (2048 x 5632, in L3).
@@ -219,6 +222,7 @@ void BM_MatMul_Q3P5_simd(benchmark::State& s) { MatMul(s, DType::kQ3P5, false); 
 void BM_MatMul_Q3P5_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ3P5, true); }
 void BM_MatMul_Q3P5_NL_simd(benchmark::State& s) { MatMul(s, DType::kQ3P5_NL, false); }
 void BM_MatMul_Q8_0_simd(benchmark::State& s) { MatMul(s, DType::kQ8_0, false); }
+void BM_MatMul_Q8_0_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ8_0, true); }
 void BM_MatMul_F32_simd(benchmark::State& s) { MatMul(s, DType::kF32, false); }
 void BM_MatMul_F32_repacked_simd(benchmark::State& s) { MatMul(s, DType::kF32, true); }
 void BM_MatMul_Q4_G_simd(benchmark::State& s) { MatMul(s, DType::kQ4_G, false); }
@@ -242,7 +246,8 @@ BENCHMARK(BM_MatMul_Q4_NL_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->
 BENCHMARK(BM_MatMul_Q3P5_NL_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_NL_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q3P5_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 32})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 6})->Args({2048, 2048, 2})->Apply(Common);
-BENCHMARK(BM_MatMul_Q8_0_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
+BENCHMARK(BM_MatMul_Q8_0_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Args({49152, 576, 8})->Args({1536, 576, 256})->Apply(Common);
+BENCHMARK(BM_MatMul_Q8_0_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Args({49152, 576, 8})->Args({1536, 576, 256})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_G_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({1536, 576, 64})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_G_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 32})->Args({2048, 2048, 33})->Args({2048, 2048, 24})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Args({1536, 576, 64})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_0_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);

@@ -27,6 +27,7 @@ enum class WeightLayout : uint8_t {
   kQ3P5NLRows16 = 8,  // Q3P5_NL rows interleaved in groups of 16, AVX3_DL (kernels/simd/repack.h)
   kQ4NLRows16 = 9,  // Q4_NL rows interleaved in groups of 16, AVX3_DL (kernels/simd/repack.h)
   kQ6KRows16 = 10,  // Q6_K rows interleaved in groups of 16, AVX3_DL (kernels/simd/repack.h)
+  kQ8_0Rows16 = 11,  // Q8_0 rows interleaved in groups of 16, AVX3_DL (kernels/simd/repack.h)
 };
 
 struct WeightView {

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 #include "hwy/highway.h"
 #include "kernels/cpu/weight_view.h"
@@ -36,6 +37,18 @@ static_assert(kPlaneRows == kQ3P5GroupRows);
 static_assert(Q3P5Rows16PlaneByte(1, 0, 0, 0) - Q3P5Rows16PlaneByte(0, 0, 0, 0) == 192 &&
               Q3P5Rows16PlaneByte(0, 1, 0, 0) - Q3P5Rows16PlaneByte(0, 0, 0, 0) == 64 &&
               Q3P5Rows16PlaneByte(0, 0, 1, 0) - Q3P5Rows16PlaneByte(0, 0, 0, 0) == 4);
+
+// Rows [r0, r1) of a rows-of-16 view back in the file layout, in a per-thread
+// buffer (the calls too long for the tiles; the targets without the kernels).
+HWY_NOINLINE inline std::vector<uint8_t>& FileRowsOfThread() {  // noinline: see common-inl.h
+  thread_local std::vector<uint8_t> rows;
+  return rows;
+}
+inline cpu::WeightView FileRows(const cpu::WeightView& w, int64_t r0, int64_t r1) {
+  cpu::WeightView v;
+  UnpackRowRange(w, r0, r1, &FileRowsOfThread(), &v);
+  return v;
+}
 
 // Writes the group's 16 lanes of v (rows g0 .. g0 + 15) for the rows in [r0, r1)
 // to y_row(r) for row r.

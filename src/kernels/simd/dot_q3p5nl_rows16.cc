@@ -299,18 +299,6 @@ bool IsFastImpl() { return true; }
 
 #else  // other targets (the policy gives them kQ3P5NLPlanes): the file layout's kernels
 
-// Rows of one task back in the file layout.
-HWY_NOINLINE std::vector<uint8_t>& FileRowsOfThread() {  // noinline: see common-inl.h
-  thread_local std::vector<uint8_t> rows;
-  return rows;
-}
-cpu::WeightView FileRows(const cpu::WeightView& w, int64_t r0, int64_t r1) {
-  std::vector<uint8_t>& bytes = FileRowsOfThread();
-  bytes.resize(static_cast<size_t>(r1 - r0) * w.row_bytes);
-  for (int64_t r = r0; r < r1; ++r) Q3P5NLRows16Row(w, r, bytes.data() + static_cast<size_t>(r - r0) * w.row_bytes);
-  return cpu::WeightView{DType::kQ3P5_NL, r1 - r0, w.cols, bytes.data(), w.row_bytes, cpu::WeightLayout::kFile};
-}
-
 void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
   detail::Q3P5NLMatVec(FileRows(w, r0, r1), 0, r1 - r0, act, y);
 }

@@ -58,18 +58,6 @@ constexpr int kLevelOffset = 127;  // L[u] + 127 in [0, 228]: vpdpbusd's unsigne
 static_assert(kSubs == 4 && kSub == quant::kQ8ABlockSize && kBlockBytes == 68);
 static_assert(quant::kQ4NLLevels[0] == -kLevelOffset && quant::kQ4NLLevels[15] + kLevelOffset <= 255);
 
-// Rows of one task back in the file layout (long prefill calls; the targets without
-// the rows-of-16 kernel).
-HWY_NOINLINE std::vector<uint8_t>& FileRowsOfThread() {  // noinline: see common-inl.h
-  thread_local std::vector<uint8_t> rows;
-  return rows;
-}
-cpu::WeightView FileRows(const cpu::WeightView& w, int64_t r0, int64_t r1) {
-  std::vector<uint8_t>& bytes = FileRowsOfThread();
-  bytes.resize(static_cast<size_t>(r1 - r0) * w.row_bytes);
-  for (int64_t r = r0; r < r1; ++r) Q4NLRows16Row(w, r, bytes.data() + static_cast<size_t>(r - r0) * w.row_bytes);
-  return cpu::WeightView{DType::kQ4_NL, r1 - r0, w.cols, bytes.data(), w.row_bytes, cpu::WeightLayout::kFile};
-}
 #if HWY_TARGET == HWY_AVX3_DL
 
 struct NlConsts {

@@ -58,18 +58,6 @@ constexpr size_t kGroupBlockBytes = kRows * sizeof(quant::BlockQ6_K);
 constexpr int kOffset = 32;  // q = u - 32
 static_assert(kBlocks == 8 && kGroupBlockBytes == 3360);
 
-// Rows of one task back in the file layout (long prefill calls; the targets without
-// the rows-of-16 kernel).
-HWY_NOINLINE std::vector<uint8_t>& FileRowsOfThread() {  // noinline: see common-inl.h
-  thread_local std::vector<uint8_t> rows;
-  return rows;
-}
-cpu::WeightView FileRows(const cpu::WeightView& w, int64_t r0, int64_t r1) {
-  std::vector<uint8_t>& bytes = FileRowsOfThread();
-  bytes.resize(static_cast<size_t>(r1 - r0) * w.row_bytes);
-  for (int64_t r = r0; r < r1; ++r) Q6KRows16Row(w, r, bytes.data() + static_cast<size_t>(r - r0) * w.row_bytes);
-  return cpu::WeightView{DType::kQ6_K, r1 - r0, w.cols, bytes.data(), w.row_bytes, cpu::WeightLayout::kFile};
-}
 #if HWY_TARGET == HWY_AVX3_DL
 
 // Per token and activation block: x_d and the two halves' starting sums -32 sum(x).

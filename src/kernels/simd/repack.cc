@@ -182,6 +182,10 @@ bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
     RepackQ4NLRows16(w, out, repacked);
     return true;
   }
+  if (w.type == DType::kQ8_0 && detail::Q8_0Rows16IsFast()) {
+    RepackQ8_0Rows16(w, out, repacked);
+    return true;
+  }
   if (w.type == DType::kQ6_K && detail::Q6KRows16IsFast()) {
     RepackQ6KRows16(w, out, repacked);
     return true;
@@ -209,7 +213,7 @@ bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
 namespace {
 
 // For the layouts that interleave rows (float panels, Q4_G / Q4_0 / Q4_1 / Q4_K groups of 8, Q3P5's and
-// Q3P5_NL's, Q4_NL's and Q6_K's of 16), the
+// Q3P5_NL's, Q4_NL's, Q6_K's and Q8_0's of 16), the
 // function that writes one row's file-layout bytes; null for the others, whose
 // rows stay whole (a one-row view of them unpacks like the matrix).
 using InterleavedRowFn = void (*)(const cpu::WeightView&, int64_t, uint8_t*);
@@ -222,10 +226,20 @@ InterleavedRowFn InterleavedRowOf(cpu::WeightLayout layout) {
   if (layout == cpu::WeightLayout::kQ3P5NLRows16) return Q3P5NLRows16Row;
   if (layout == cpu::WeightLayout::kQ4NLRows16) return Q4NLRows16Row;
   if (layout == cpu::WeightLayout::kQ6KRows16) return Q6KRows16Row;
+  if (layout == cpu::WeightLayout::kQ8_0Rows16) return Q8_0Rows16Row;
   return nullptr;
 }
 
 }  // namespace
+
+void UnpackRowRange(const cpu::WeightView& w, int64_t r0, int64_t r1, std::vector<uint8_t>* out,
+                    cpu::WeightView* file_view) {
+  const InterleavedRowFn row_of = InterleavedRowOf(w.layout);
+  SEPTET_CHECK(row_of != nullptr && 0 <= r0 && r0 <= r1 && r1 <= w.rows);
+  out->resize(static_cast<size_t>(r1 - r0) * w.row_bytes);
+  for (int64_t r = r0; r < r1; ++r) row_of(w, r, out->data() + static_cast<size_t>(r - r0) * w.row_bytes);
+  *file_view = cpu::WeightView{w.type, r1 - r0, w.cols, out->data(), w.row_bytes, cpu::WeightLayout::kFile};
+}
 
 void UnpackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* file_view) {
   switch (w.layout) {
@@ -246,7 +260,8 @@ void UnpackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
     case cpu::WeightLayout::kQ3P5Rows16:
     case cpu::WeightLayout::kQ3P5NLRows16:
     case cpu::WeightLayout::kQ4NLRows16:
-    case cpu::WeightLayout::kQ6KRows16: {
+    case cpu::WeightLayout::kQ6KRows16:
+    case cpu::WeightLayout::kQ8_0Rows16: {
       const InterleavedRowFn row_of = InterleavedRowOf(w.layout);
       out->resize(w.row_bytes * static_cast<size_t>(w.rows));
       for (int64_t r = 0; r < w.rows; ++r) row_of(w, r, out->data() + static_cast<size_t>(r) * w.row_bytes);

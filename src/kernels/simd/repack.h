@@ -230,6 +230,23 @@ void RepackQ6KRows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::W
 // Row r of a kQ6KRows16 view, in the file layout (w.row_bytes bytes to dst).
 void Q6KRows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst);
 
+// WeightLayout::kQ8_0Rows16 (Q8_0, quant/q8_0.h; AVX3_DL only). Rows
+// interleaved in groups of 16 (the last padded with zero rows), 16 x 34 = 544
+// bytes per 32-weight block (a row's final partial block is zero-padded in the
+// file, so every block is whole):
+//   bytes  0..31                 row r's d (fp16) at 2 r
+//   byte   Q8_0Rows16CodeByte(q, r, i)   (q = 0..7, i = 0..3): weight 4 q + i of
+//          row r plus 128 (its int8 bits with the sign bit flipped)
+// So one 64-byte load is a quad of the 16 rows (an int32 lane per row), the
+// unsigned operand of vpdpbusd as it is.
+constexpr size_t Q8_0Rows16CodeByte(int q, int r, int i) { return static_cast<size_t>(32 + 64 * q + 4 * r + i); }
+static_assert(Q8_0Rows16CodeByte(8, 0, 0) == 16 * 34);
+// Unconditional Q8_0 -> kQ8_0Rows16 repack (w in the file layout); every target
+// has a kernel for the result (tests use it on every compiled target).
+void RepackQ8_0Rows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
+// Row r of a kQ8_0Rows16 view, in the file layout (w.row_bytes bytes to dst).
+void Q8_0Rows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst);
+
 inline constexpr int64_t kQ4GGroupRows = 8;
 // Byte of the kQ4GRows8 group block that holds weights 4 c + i (low nibble) and
 // 16 + 4 c + i (high) of sub-block s of lane (row) r.
@@ -272,6 +289,10 @@ void FloatPanelRow(const cpu::WeightView& w, int64_t r, uint8_t* dst);
 // Inverse of any repack: the file-layout bytes (identical to the original) in
 // *out and a kFile view of them in *file_view. A kFile view is copied as is.
 void UnpackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* file_view);
+// Rows [r0, r1) of a view whose layout interleaves rows (the rows of 8 and 16,
+// float panels), in the file layout: *out and a kFile view of its r1 - r0 rows.
+void UnpackRowRange(const cpu::WeightView& w, int64_t r0, int64_t r1, std::vector<uint8_t>* out,
+                    cpu::WeightView* file_view);
 
 // Row r of w dequantized to floats (registry to_float semantics), any layout.
 void RowToFloat(const cpu::WeightView& w, int64_t r, float* out);

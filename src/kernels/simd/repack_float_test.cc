@@ -159,13 +159,13 @@ TEST_P(RepackFloatTest, PolicyRepacksFloatTypesWhereTheKernelIsFast) {
       EXPECT_FALSE(RepackRows(v, &again, &v2)) << "an already repacked view is left alone";
     }
   }
-  const auto xs = testing::RandomWeights(rng, 64, 1.0f);  // a block type keeps the file layout here
-  const TypeTraits& q8 = GetTypeTraits(DType::kQ8_0);
-  std::vector<uint8_t> q8row(q8.row_bytes(64));
-  q8.from_float(xs.data(), q8row.data(), 64, nullptr);
+  const auto xs = testing::RandomWeights(rng, 64, 1.0f);  // a block type that keeps the file layout everywhere
+  const TypeTraits& seed = GetTypeTraits(DType::kQ3P5_SEED);
+  std::vector<uint8_t> row(seed.row_bytes(64));
+  seed.from_float(xs.data(), row.data(), 64, nullptr);
   std::vector<uint8_t> out;
   cpu::WeightView v;
-  EXPECT_FALSE(RepackRows(cpu::WeightView{DType::kQ8_0, 1, 64, q8row.data(), q8.row_bytes(64)}, &out, &v));
+  EXPECT_FALSE(RepackRows(cpu::WeightView{DType::kQ3P5_SEED, 1, 64, row.data(), seed.row_bytes(64)}, &out, &v));
 }
 
 TEST_P(RepackFloatTest, MatVecOnPanelsMatchesScalarReference) {
