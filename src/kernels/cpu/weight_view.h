@@ -28,6 +28,7 @@ enum class WeightLayout : uint8_t {
   kQ4NLRows16 = 9,  // Q4_NL rows interleaved in groups of 16, AVX3_DL (kernels/simd/repack.h)
   kQ6KRows16 = 10,  // Q6_K rows interleaved in groups of 16, AVX3_DL (kernels/simd/repack.h)
   kQ8_0Rows16 = 11,  // Q8_0 rows interleaved in groups of 16, AVX3_DL (kernels/simd/repack.h)
+  kLegacy4Rows16 = 12,  // Q4_0 / Q4_1 rows interleaved in groups of 16, AVX3_DL (kernels/simd/repack.h)
 };
 
 struct WeightView {

@@ -198,6 +198,10 @@ bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
     RepackQ4KRows8(w, out, repacked);
     return true;
   }
+  if ((w.type == DType::kQ4_0 || w.type == DType::kQ4_1) && detail::Legacy4Rows16IsFast()) {
+    RepackLegacy4Rows16(w, out, repacked);
+    return true;
+  }
   if ((w.type == DType::kQ4_0 || w.type == DType::kQ4_1) && detail::Legacy4Rows8IsFast()) {
     RepackLegacy4Rows8(w, out, repacked);
     return true;
@@ -213,7 +217,7 @@ bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
 namespace {
 
 // For the layouts that interleave rows (float panels, Q4_G / Q4_0 / Q4_1 / Q4_K groups of 8, Q3P5's and
-// Q3P5_NL's, Q4_NL's, Q6_K's and Q8_0's of 16), the
+// Q3P5_NL's, Q4_NL's, Q6_K's, Q8_0's, Q4_0's and Q4_1's of 16), the
 // function that writes one row's file-layout bytes; null for the others, whose
 // rows stay whole (a one-row view of them unpacks like the matrix).
 using InterleavedRowFn = void (*)(const cpu::WeightView&, int64_t, uint8_t*);
@@ -227,6 +231,7 @@ InterleavedRowFn InterleavedRowOf(cpu::WeightLayout layout) {
   if (layout == cpu::WeightLayout::kQ4NLRows16) return Q4NLRows16Row;
   if (layout == cpu::WeightLayout::kQ6KRows16) return Q6KRows16Row;
   if (layout == cpu::WeightLayout::kQ8_0Rows16) return Q8_0Rows16Row;
+  if (layout == cpu::WeightLayout::kLegacy4Rows16) return Legacy4Rows16Row;
   return nullptr;
 }
 
@@ -261,7 +266,8 @@ void UnpackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
     case cpu::WeightLayout::kQ3P5NLRows16:
     case cpu::WeightLayout::kQ4NLRows16:
     case cpu::WeightLayout::kQ6KRows16:
-    case cpu::WeightLayout::kQ8_0Rows16: {
+    case cpu::WeightLayout::kQ8_0Rows16:
+    case cpu::WeightLayout::kLegacy4Rows16: {
       const InterleavedRowFn row_of = InterleavedRowOf(w.layout);
       out->resize(w.row_bytes * static_cast<size_t>(w.rows));
       for (int64_t r = 0; r < w.rows; ++r) row_of(w, r, out->data() + static_cast<size_t>(r) * w.row_bytes);

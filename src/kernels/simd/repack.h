@@ -124,8 +124,9 @@ namespace septet::simd {
 // for a repacked layout of w.type: fills *out (row-major, w.row_bytes per row)
 // and *repacked (pointing into *out), returns true. Returns false (nothing
 // written) otherwise: types without a repacked layout (all but Q3P5, Q3P5_NL, Q4_G,
-// Q4_0, Q4_1, Q4_K and the float types), targets without the fast kernel (anything below AVX2), or w
-// already repacked.
+// Q4_NL, Q4_0, Q4_1, Q4_K, Q6_K, Q8_0 and the float types), targets without the fast
+// kernel (anything below AVX2; Q4_NL, Q6_K and Q8_0 below AVX3_DL), or w already
+// repacked.
 bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
 
 // Unconditional Q3P5 -> kQ3P5Slots repack (w: Q3P5, file layout). Every target
@@ -246,6 +247,24 @@ static_assert(Q8_0Rows16CodeByte(8, 0, 0) == 16 * 34);
 void RepackQ8_0Rows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
 // Row r of a kQ8_0Rows16 view, in the file layout (w.row_bytes bytes to dst).
 void Q8_0Rows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst);
+
+// WeightLayout::kLegacy4Rows16 (Q4_0, Q4_1, quant/ggml_legacy.h; AVX3_DL only).
+// kLegacy4Rows8 with 16 rows a group (the last padded with zero rows): per
+// 32-weight block 16 x 18 (Q4_0) or 16 x 20 (Q4_1) bytes:
+//   bytes  0..31  d of row r at 2 r (fp16)     Q4_1: bytes 32..63  m of row r at 32 + 2 r
+//   byte   Legacy4Rows16CodeByte(type, c, r, i)  (c, i = 0..3): byte 4 c + i of
+//          row r's qs (low nibble: code of weight 4 c + i, high: of 16 + 4 c + i)
+// So one 64-byte load holds quads c and c + 4 of the 16 rows, an int32 lane per row.
+constexpr size_t Legacy4Rows16CodeByte(DType type, int c, int r, int i) {
+  return static_cast<size_t>((type == DType::kQ4_1 ? 64 : 32) + 64 * c + 4 * r + i);
+}
+static_assert(Legacy4Rows16CodeByte(DType::kQ4_0, 4, 0, 0) == 16 * 18 &&
+              Legacy4Rows16CodeByte(DType::kQ4_1, 4, 0, 0) == 16 * 20);
+// Unconditional Q4_0 / Q4_1 -> kLegacy4Rows16 repack (w in the file layout); every
+// target has a kernel for the result (tests use it on every compiled target).
+void RepackLegacy4Rows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
+// Row r of a kLegacy4Rows16 view, in the file layout (w.row_bytes bytes to dst).
+void Legacy4Rows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst);
 
 inline constexpr int64_t kQ4GGroupRows = 8;
 // Byte of the kQ4GRows8 group block that holds weights 4 c + i (low nibble) and

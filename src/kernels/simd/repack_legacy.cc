@@ -1,12 +1,14 @@
-// WeightLayout::kLegacy4Rows8 (repack.h): Q4_0 / Q4_1 rows interleaved in groups
-// of 8, so that one vector of the kernels (dot_legacy_rows8.cc) holds the same
-// 4 + 4 weights of 8 rows and each of its int32 lanes is one row's dot.
+// WeightLayout::kLegacy4Rows8 and kLegacy4Rows16 (repack.h): Q4_0 / Q4_1 rows
+// interleaved in groups of 8 (16), so that one vector of the kernels
+// (dot_legacy_rows8.cc, dot_legacy_rows16.cc) holds the same 4 + 4 weights of 8
+// (16) rows and each of its int32 lanes is one row's dot.
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
 
 #include "core/check.h"
 #include "kernels/simd/repack.h"
+#include "kernels/simd/repack_internal.h"
 #include "quant/ggml_legacy.h"
 
 namespace septet::simd {
@@ -48,6 +50,21 @@ void GetLane(const uint8_t* group_block, int lane, uint8_t* file_block) {
   for (size_t f = 0; f < G::kFields; ++f) std::memcpy(file_block + 2 * f, group_block + 16 * f + 2 * lane, 2);
   for (int c = 0; c < 4; ++c) {
     std::memcpy(file_block + G::kQs + 4 * c, group_block + Legacy4Rows8CodeByte(G::kType, c, lane, 0), 4);
+  }
+}
+// The same for a group of 16 rows: 32 bytes a header field.
+template <class G>
+void PutLane16(const uint8_t* file_block, int /*ns*/, bool /*full*/, int lane, uint8_t* group_block) {
+  for (size_t f = 0; f < G::kFields; ++f) std::memcpy(group_block + 32 * f + 2 * lane, file_block + 2 * f, 2);
+  for (int c = 0; c < 4; ++c) {
+    std::memcpy(group_block + Legacy4Rows16CodeByte(G::kType, c, lane, 0), file_block + G::kQs + 4 * c, 4);
+  }
+}
+template <class G>
+void GetLane16(const uint8_t* group_block, int /*ns*/, bool /*full*/, int lane, uint8_t* file_block) {
+  for (size_t f = 0; f < G::kFields; ++f) std::memcpy(file_block + 2 * f, group_block + 32 * f + 2 * lane, 2);
+  for (int c = 0; c < 4; ++c) {
+    std::memcpy(file_block + G::kQs + 4 * c, group_block + Legacy4Rows16CodeByte(G::kType, c, lane, 0), 4);
   }
 }
 
@@ -96,6 +113,27 @@ void Legacy4Rows8Row(const cpu::WeightView& w, int64_t r, uint8_t* dst) {
       GetLane<Geometry<false>>(gb, lane, dst + b * bb);
     }
   }
+}
+
+void RepackLegacy4Rows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked) {
+  CheckView(w, cpu::WeightLayout::kFile);
+  // Padding rows: all zero (d = m = 0).
+  if (w.type == DType::kQ4_1) {
+    repack_internal::RepackRows16(w, Geometry<true>::kBlock, out, PutLane16<Geometry<true>>, kBlock);
+  } else {
+    repack_internal::RepackRows16(w, Geometry<false>::kBlock, out, PutLane16<Geometry<false>>, kBlock);
+  }
+  *repacked = w;
+  repacked->data = out->data();
+  repacked->layout = cpu::WeightLayout::kLegacy4Rows16;
+}
+
+void Legacy4Rows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst) {
+  CheckView(w, cpu::WeightLayout::kLegacy4Rows16);
+  if (w.type == DType::kQ4_1) {
+    return repack_internal::Rows16Row(w, Geometry<true>::kBlock, r, dst, GetLane16<Geometry<true>>, kBlock);
+  }
+  repack_internal::Rows16Row(w, Geometry<false>::kBlock, r, dst, GetLane16<Geometry<false>>, kBlock);
 }
 
 }  // namespace septet::simd

@@ -22,6 +22,7 @@
 
 #include "hwy/tests/hwy_gtest.h"
 #include "kernels/simd/repack.h"
+#include "kernels/simd/repack_test_util.h"
 #include "kernels/simd/simd_ops.h"
 #include "quant/ggml_test_util.h"
 #include "quant/registry.h"
@@ -212,8 +213,9 @@ TEST_P(RepackLegacyTest, PolicyRepacksWhereTheKernelIsFast) {
     std::vector<uint8_t> out;
     cpu::WeightView v;
     ASSERT_EQ(RepackRows(w.view, &out, &v), fast) << target;
-    if (fast) {
-      EXPECT_EQ(v.layout, LayoutOf(type));
+    if (fast) {  // AVX3_DL takes Q4_0 / Q4_1 in rows of 16
+      EXPECT_EQ(v.layout, target == "AVX3_DL" && type != DType::kQ4_K ? cpu::WeightLayout::kLegacy4Rows16
+                                                                       : LayoutOf(type));
       EXPECT_EQ(ActivationType(v), DType::kQ8_A);
       std::vector<uint8_t> again;
       cpu::WeightView v2;
@@ -284,6 +286,63 @@ TEST_P(RepackLegacyTest, EveryTokenCountAndRangeGivesTheMatVecBits) {
           }
         }
       }
+    }
+  }
+}
+
+// kLegacy4Rows16 (AVX3_DL's layout; its kernels on every target): exact round
+// trips of any bytes, the documented bytes, and MatVec / MatMul equal to the file
+// layout's MatVec bit for bit over row ranges cutting the groups and 1-70 tokens.
+TEST(RepackLegacy4Rows16Test, RoundTripIsExactAndTheGroupBlockAsDocumented) {
+  for (DType type : kLegacyTypes) {
+    for (int64_t cols : {32, 64, 160, 576}) {
+      for (int64_t rows : {1, 15, 16, 17, 40}) {
+        auto rng = testing::MakeRng(static_cast<uint64_t>(cols * 100 + rows));
+        const size_t rb = GetTypeTraits(type).row_bytes(cols);
+        std::vector<uint8_t> file(rb * static_cast<size_t>(rows));
+        std::uniform_int_distribution<int> byte(0, 255);
+        for (uint8_t& b : file) b = static_cast<uint8_t>(byte(rng));
+        const cpu::WeightView w{type, rows, cols, file.data(), rb};
+        std::vector<uint8_t> packed, back;
+        cpu::WeightView pv, bv;
+        RepackLegacy4Rows16(w, &packed, &pv);
+        EXPECT_EQ(pv.layout, cpu::WeightLayout::kLegacy4Rows16);
+        EXPECT_EQ(packed.size(), static_cast<size_t>((rows + 15) / 16 * 16) * rb);
+        UnpackRows(pv, &back, &bv);
+        ASSERT_EQ(back, file) << GetTypeTraits(type).name << " cols=" << cols << " rows=" << rows;
+        if (rows < 16) continue;
+        const size_t bb = GetTypeTraits(type).block_bytes, qs = type == DType::kQ4_1 ? 4 : 2;
+        const size_t blk = cols > 32 ? 1 : 0;
+        for (int r = 0; r < 16; ++r) {  // block 1 (or 0) of each row of group 0
+          const uint8_t* fb = file.data() + static_cast<size_t>(r) * rb + blk * bb;
+          const uint8_t* gb = packed.data() + 16 * blk * bb;
+          ASSERT_EQ(std::memcmp(gb + 2 * r, fb, 2), 0) << "d, row " << r;
+          if (type == DType::kQ4_1) {
+            ASSERT_EQ(std::memcmp(gb + 32 + 2 * r, fb + 2, 2), 0) << "m, row " << r;
+          }
+          for (int c = 0; c < 4; ++c) {
+            ASSERT_EQ(std::memcmp(gb + Legacy4Rows16CodeByte(type, c, r, 0), fb + qs + 4 * c, 4), 0) << "row " << r;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_P(RepackLegacyTest, KernelsOnRowsOf16EqualTheFileLayout) {
+  for (DType type : kLegacyTypes) {
+    for (int64_t cols : {32, 64, 96, 160, 576, 2048}) {
+      auto rng = testing::MakeRng(static_cast<uint64_t>(cols) * 5 + 2 + (type == DType::kQ4_1));
+      const int64_t rows = 37, max_m = 70;
+      Matrix w = MakeRows(type, rows, cols, rng);
+      std::vector<uint8_t> packed;
+      cpu::WeightView pv;
+      RepackLegacy4Rows16(w.view, &packed, &pv);
+      const auto act = testing_repack::RandomActivations(rng, DType::kQ8_A, cols, max_m);
+      testing_repack::ExpectRepackedGivesFileBits(w.view, pv, act.bytes.data(), act.stride,
+                                                  {{0, rows}, {3, 20}, {16, 32}, {17, 18}, {5, 5}},
+                                                  {1, 2, 3, 5, 8, 9, 16, 17, 37, 64, 65, 70});
+      if (HasFailure()) return;
     }
   }
 }
