@@ -50,6 +50,19 @@ inline cpu::WeightView FileRows(const cpu::WeightView& w, int64_t r0, int64_t r1
   return v;
 }
 
+// A rows-of-16 family's kernels on the targets without them (MatVecImpl,
+// MatMulImpl, IsFastImpl = false): the task's rows back to the file layout
+// (FileRows), then the file kernels file_matvec / file_matmul.
+#define SEPTET_ROWS16_IN_FILE_LAYOUT(file_matvec, file_matmul)                                                  \
+  void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {          \
+    file_matvec(FileRows(w, r0, r1), 0, r1 - r0, act, y);                                                    \
+  }                                                                                                          \
+  void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride,   \
+                  int64_t m, float* y, int64_t y_stride) {                                                   \
+    file_matmul(FileRows(w, r0, r1), 0, r1 - r0, act, act_stride, m, y + r0, y_stride);                     \
+  }                                                                                                          \
+  bool IsFastImpl() { return false; }
+
 // Writes the group's 16 lanes of v (rows g0 .. g0 + 15) for the rows in [r0, r1)
 // to y_row(r) for row r.
 template <class YRow>

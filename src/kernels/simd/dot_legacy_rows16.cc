@@ -153,15 +153,7 @@ bool IsFastImpl() { return true; }
 
 #else  // other targets (the policy gives AVX2 / AVX3 the rows of 8): the file layout's kernels
 
-void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  detail::GgmlLegacyMatVec(FileRows(w, r0, r1), 0, r1 - r0, act, y);
-}
-void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
-                float* y, int64_t y_stride) {
-  detail::GgmlLegacyMatMul(FileRows(w, r0, r1), 0, r1 - r0, act, act_stride, m, y + r0, y_stride);
-}
-
-bool IsFastImpl() { return false; }
+SEPTET_ROWS16_IN_FILE_LAYOUT(detail::GgmlLegacyMatVec, detail::GgmlLegacyMatMul)
 
 #endif  // HWY_TARGET == HWY_AVX3_DL
 

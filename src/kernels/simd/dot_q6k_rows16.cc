@@ -200,15 +200,7 @@ bool IsFastImpl() { return true; }
 
 #else  // other targets (the policy keeps the file layout): the file layout's kernels
 
-void MatVecImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y) {
-  detail::GgmlKQuantsMatVec(FileRows(w, r0, r1), 0, r1 - r0, act, y);
-}
-void MatMulImpl(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
-                float* y, int64_t y_stride) {
-  detail::GgmlKQuantsMatMul(FileRows(w, r0, r1), 0, r1 - r0, act, act_stride, m, y + r0, y_stride);
-}
-
-bool IsFastImpl() { return false; }
+SEPTET_ROWS16_IN_FILE_LAYOUT(detail::GgmlKQuantsMatVec, detail::GgmlKQuantsMatMul)
 
 #endif  // HWY_TARGET == HWY_AVX3_DL
 

@@ -50,16 +50,11 @@ TEST(RepackQ4NLRows16Test, RoundTripIsExactForAnyBytes) {
       const std::vector<uint8_t> file = RandomRows(rng, rows, cols, /*finite_d=*/false);  // every bit
       const size_t rb = quant::Q4NLRowBytes(cols);
       const cpu::WeightView w{DType::kQ4_NL, rows, cols, file.data(), rb};
-      std::vector<uint8_t> packed, back;
-      cpu::WeightView pv, bv;
+      testing_repack::ExpectRows16RoundTrip(w, RepackQ4NLRows16, cpu::WeightLayout::kQ4NLRows16);
+      if (HasFatalFailure()) return;
+      std::vector<uint8_t> packed;
+      cpu::WeightView pv;
       RepackQ4NLRows16(w, &packed, &pv);
-      EXPECT_EQ(pv.layout, cpu::WeightLayout::kQ4NLRows16);
-      EXPECT_EQ(pv.row_bytes, rb);
-      EXPECT_EQ(ActivationType(pv), DType::kQ8_A);
-      EXPECT_EQ(packed.size(), static_cast<size_t>((rows + 15) / 16 * 16) * rb);
-      UnpackRows(pv, &back, &bv);
-      EXPECT_EQ(bv.layout, cpu::WeightLayout::kFile);
-      ASSERT_EQ(back, file) << "cols=" << cols << " rows=" << rows;
       std::vector<float> a(static_cast<size_t>(cols)), b(static_cast<size_t>(cols));
       for (int64_t r = 0; r < rows; r += 7) {
         GetTypeTraits(DType::kQ4_NL).to_float(w.row(r), a.data(), cols);
@@ -106,16 +101,8 @@ INSTANTIATE_TEST_SUITE_P(RepackQ4NLTestGroup, RepackQ4NLTest,
 TEST_P(RepackQ4NLTest, PolicyRepacksIntoRowsOf16OnAvx3Dl) {
   auto rng = testing::MakeRng(3);
   const std::vector<uint8_t> file = RandomRows(rng, 2, 256);
-  const cpu::WeightView w{DType::kQ4_NL, 2, 256, file.data(), quant::Q4NLRowBytes(256)};
-  std::vector<uint8_t> out;
-  cpu::WeightView v;
-  const bool fast = std::string(TargetName()) == "AVX3_DL";
-  EXPECT_EQ(RepackRows(w, &out, &v), fast) << TargetName();
-  if (fast) {
-    EXPECT_EQ(v.layout, cpu::WeightLayout::kQ4NLRows16);
-    const cpu::WeightView packed = v;
-    EXPECT_FALSE(RepackRows(packed, &out, &v)) << "an already repacked view is left alone";
-  }
+  testing_repack::ExpectRows16PolicyOnAvx3Dl(
+      cpu::WeightView{DType::kQ4_NL, 2, 256, file.data(), quant::Q4NLRowBytes(256)}, cpu::WeightLayout::kQ4NLRows16);
 }
 
 // Random rows (every code and scale), row ranges cutting the groups of 16, and

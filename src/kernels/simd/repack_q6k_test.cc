@@ -41,18 +41,9 @@ TEST(RepackQ6KRows16Test, RoundTripIsExactForAnyBytes) {
       std::vector<uint8_t> file(RowBytes(cols) * static_cast<size_t>(rows));
       std::uniform_int_distribution<int> byte(0, 255);
       for (uint8_t& b : file) b = static_cast<uint8_t>(byte(rng));  // every bit, d included
-      const size_t rb = RowBytes(cols);
-      const cpu::WeightView w{DType::kQ6_K, rows, cols, file.data(), rb};
-      std::vector<uint8_t> packed, back;
-      cpu::WeightView pv, bv;
-      RepackQ6KRows16(w, &packed, &pv);
-      EXPECT_EQ(pv.layout, cpu::WeightLayout::kQ6KRows16);
-      EXPECT_EQ(pv.row_bytes, rb);
-      EXPECT_EQ(ActivationType(pv), DType::kQ8_A);
-      EXPECT_EQ(packed.size(), static_cast<size_t>((rows + 15) / 16 * 16) * rb);
-      UnpackRows(pv, &back, &bv);
-      EXPECT_EQ(bv.layout, cpu::WeightLayout::kFile);
-      ASSERT_EQ(back, file) << "cols=" << cols << " rows=" << rows;
+      const cpu::WeightView w{DType::kQ6_K, rows, cols, file.data(), RowBytes(cols)};
+      testing_repack::ExpectRows16RoundTrip(w, RepackQ6KRows16, cpu::WeightLayout::kQ6KRows16);
+      if (HasFatalFailure()) return;
     }
   }
   // RowToFloat on the layout (a tied head's lookup) equals the file rows' values.
@@ -109,16 +100,8 @@ INSTANTIATE_TEST_SUITE_P(RepackQ6KTestGroup, RepackQ6KTest,
 TEST_P(RepackQ6KTest, PolicyRepacksIntoRowsOf16OnAvx3Dl) {
   auto rng = testing::MakeRng(3);
   const std::vector<uint8_t> file = RandomRows(rng, 2, 256);
-  const cpu::WeightView w{DType::kQ6_K, 2, 256, file.data(), RowBytes(256)};
-  std::vector<uint8_t> out;
-  cpu::WeightView v;
-  const bool fast = std::string(TargetName()) == "AVX3_DL";
-  EXPECT_EQ(RepackRows(w, &out, &v), fast) << TargetName();
-  if (fast) {
-    EXPECT_EQ(v.layout, cpu::WeightLayout::kQ6KRows16);
-    const cpu::WeightView packed = v;
-    EXPECT_FALSE(RepackRows(packed, &out, &v)) << "an already repacked view is left alone";
-  }
+  testing_repack::ExpectRows16PolicyOnAvx3Dl(cpu::WeightView{DType::kQ6_K, 2, 256, file.data(), RowBytes(256)},
+                                             cpu::WeightLayout::kQ6KRows16);
 }
 
 // Random rows (every code and scale), row ranges cutting the groups of 16, and

@@ -53,16 +53,11 @@ TEST(RepackQ8_0Rows16Test, RoundTripIsExactForAnyBytes) {
       const std::vector<uint8_t> file = RandomRows(rng, rows, cols, /*finite_d=*/false);
       const size_t rb = quant::Q8_0RowBytes(cols);
       const cpu::WeightView w{DType::kQ8_0, rows, cols, file.data(), rb};
+      testing_repack::ExpectRows16RoundTrip(w, RepackQ8_0Rows16, cpu::WeightLayout::kQ8_0Rows16);
+      if (HasFatalFailure()) return;
       std::vector<uint8_t> packed, back;
       cpu::WeightView pv, bv;
       RepackQ8_0Rows16(w, &packed, &pv);
-      EXPECT_EQ(pv.layout, cpu::WeightLayout::kQ8_0Rows16);
-      EXPECT_EQ(pv.row_bytes, rb);
-      EXPECT_EQ(ActivationType(pv), DType::kQ8_A);
-      EXPECT_EQ(packed.size(), static_cast<size_t>((rows + 15) / 16 * 16) * rb);
-      UnpackRows(pv, &back, &bv);
-      EXPECT_EQ(bv.layout, cpu::WeightLayout::kFile);
-      ASSERT_EQ(back, file) << "cols=" << cols << " rows=" << rows;
       UnpackRowRange(pv, rows / 3, rows, &back, &bv);  // a range of rows
       ASSERT_EQ(bv.rows, rows - rows / 3);
       ASSERT_EQ(std::memcmp(back.data(), file.data() + static_cast<size_t>(rows / 3) * rb, back.size()), 0);
@@ -115,20 +110,8 @@ INSTANTIATE_TEST_SUITE_P(RepackQ8_0TestGroup, RepackQ8_0Test,
 TEST_P(RepackQ8_0Test, PolicyRepacksIntoRowsOf16OnAvx3Dl) {
   auto rng = testing::MakeRng(3);
   const std::vector<uint8_t> file = RandomRows(rng, 2, 256);
-  const cpu::WeightView w{DType::kQ8_0, 2, 256, file.data(), quant::Q8_0RowBytes(256)};
-  std::vector<uint8_t> out;
-  cpu::WeightView v;
-  const std::string target = TargetName();
-  const bool dl = target == "AVX3_DL";
-  const bool any = RepackRows(w, &out, &v);
-  if (dl) {
-    EXPECT_TRUE(any);
-    EXPECT_EQ(v.layout, cpu::WeightLayout::kQ8_0Rows16);
-    const cpu::WeightView packed = v;
-    EXPECT_FALSE(RepackRows(packed, &out, &v)) << "an already repacked view is left alone";
-  } else {
-    EXPECT_FALSE(any) << target;
-  }
+  testing_repack::ExpectRows16PolicyOnAvx3Dl(
+      cpu::WeightView{DType::kQ8_0, 2, 256, file.data(), quant::Q8_0RowBytes(256)}, cpu::WeightLayout::kQ8_0Rows16);
 }
 
 // Random rows (every code byte) and rows at the extremes (codes -128 / 127, d =

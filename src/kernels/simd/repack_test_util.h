@@ -8,10 +8,12 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "kernels/cpu/weight_view.h"
+#include "kernels/simd/repack.h"
 #include "kernels/simd/simd_ops.h"
 #include "quant/registry.h"
 #include "util/test_util.h"
@@ -78,6 +80,38 @@ inline void ExpectRepackedGivesFileBits(const cpu::WeightView& file, const cpu::
       ExpectMatMulGivesMatVecBits(packed, file, r0, r1, act, act_stride, m, file.rows + 2);
       if (::testing::Test::HasFailure()) return;
     }
+  }
+}
+
+// A rows-of-16 repack (repack(file, &bytes, &view)) of a file-layout view of any
+// bytes: the view's layout, row bytes and activation type, the padded size, and
+// UnpackRows giving the file bytes back exactly.
+template <class Repack>
+inline void ExpectRows16RoundTrip(const cpu::WeightView& file, const Repack& repack, cpu::WeightLayout layout) {
+  std::vector<uint8_t> packed, back;
+  cpu::WeightView pv, bv;
+  repack(file, &packed, &pv);
+  EXPECT_EQ(pv.layout, layout);
+  EXPECT_EQ(pv.row_bytes, file.row_bytes);
+  EXPECT_EQ(ActivationType(pv), DType::kQ8_A);
+  EXPECT_EQ(packed.size(), static_cast<size_t>((file.rows + 15) / 16 * 16) * file.row_bytes);
+  UnpackRows(pv, &back, &bv);
+  EXPECT_EQ(bv.layout, cpu::WeightLayout::kFile);
+  ASSERT_EQ(std::memcmp(back.data(), file.data, file.row_bytes * static_cast<size_t>(file.rows)), 0)
+      << "cols=" << file.cols << " rows=" << file.rows;
+}
+
+// The repack policy (RepackRows) puts w into `layout` on AVX3_DL, and leaves an
+// already repacked view alone; other targets keep the file layout.
+inline void ExpectRows16PolicyOnAvx3Dl(const cpu::WeightView& w, cpu::WeightLayout layout) {
+  std::vector<uint8_t> out;
+  cpu::WeightView v;
+  const bool fast = std::string(TargetName()) == "AVX3_DL";
+  EXPECT_EQ(RepackRows(w, &out, &v), fast) << TargetName();
+  if (fast) {
+    EXPECT_EQ(v.layout, layout);
+    const cpu::WeightView packed = v;
+    EXPECT_FALSE(RepackRows(packed, &out, &v)) << "an already repacked view is left alone";
   }
 }
 
