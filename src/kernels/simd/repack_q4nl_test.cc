@@ -55,12 +55,7 @@ TEST(RepackQ4NLRows16Test, RoundTripIsExactForAnyBytes) {
       std::vector<uint8_t> packed;
       cpu::WeightView pv;
       RepackQ4NLRows16(w, &packed, &pv);
-      std::vector<float> a(static_cast<size_t>(cols)), b(static_cast<size_t>(cols));
-      for (int64_t r = 0; r < rows; r += 7) {
-        GetTypeTraits(DType::kQ4_NL).to_float(w.row(r), a.data(), cols);
-        RowToFloat(pv, r, b.data());
-        ASSERT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0) << "cols=" << cols << " row " << r;
-      }
+      testing_repack::ExpectRowToFloatMatchesFile(w, pv, 7);
     }
   }
 }

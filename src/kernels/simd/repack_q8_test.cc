@@ -70,12 +70,7 @@ TEST(RepackQ8_0Rows16Test, RoundTripIsExactForAnyBytes) {
   std::vector<uint8_t> packed;
   cpu::WeightView pv;
   RepackQ8_0Rows16(w, &packed, &pv);
-  std::vector<float> a(100), b(100);
-  for (int64_t r = 0; r < 21; ++r) {
-    GetTypeTraits(DType::kQ8_0).to_float(w.row(r), a.data(), 100);
-    RowToFloat(pv, r, b.data());
-    ASSERT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0) << "row " << r;
-  }
+  testing_repack::ExpectRowToFloatMatchesFile(w, pv);
 }
 
 // The group block of repack.h read back field by field against the file block

@@ -101,6 +101,17 @@ inline void ExpectRows16RoundTrip(const cpu::WeightView& file, const Repack& rep
       << "cols=" << file.cols << " rows=" << file.rows;
 }
 
+// RowToFloat on a repacked view (a tied head's lookup) equals the registry's
+// to_float of the same file rows, bit for bit (every `step`-th row).
+inline void ExpectRowToFloatMatchesFile(const cpu::WeightView& file, const cpu::WeightView& packed, int64_t step = 1) {
+  std::vector<float> a(static_cast<size_t>(file.cols)), b(a.size());
+  for (int64_t r = 0; r < file.rows; r += step) {
+    GetTypeTraits(file.type).to_float(file.row(r), a.data(), file.cols);
+    RowToFloat(packed, r, b.data());
+    ASSERT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0) << "cols=" << file.cols << " row " << r;
+  }
+}
+
 // The repack policy (RepackRows) puts w into `layout` on AVX3_DL, and leaves an
 // already repacked view alone; other targets keep the file layout.
 inline void ExpectRows16PolicyOnAvx3Dl(const cpu::WeightView& w, cpu::WeightLayout layout) {
