@@ -24,6 +24,7 @@
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/repack.h"
 #include "kernels/simd/tile_sweep.h"
+#include "quant/q8_act.h"
 
 HWY_BEFORE_NAMESPACE();
 #if HWY_TARGET == HWY_AVX3_DL
@@ -71,6 +72,37 @@ HWY_INLINE void StoreLanes(const float* v16, int64_t g0, int64_t r0, int64_t r1,
 }
 
 #if HWY_TARGET == HWY_AVX3_DL
+
+// Per token and 32-weight activation block: x_d and the starting sums
+// -offset sum(x) of its two 16-weight halves (a kernel's offset on its unsigned
+// codes taken back out), made once per call for the tiles (Q3P5_NL, Q6_K).
+struct HalfSums {
+  float xd;
+  int32_t lo, hi;
+};
+HWY_NOINLINE inline std::vector<HalfSums>& HalfSumsOfThread() {  // noinline: see common-inl.h
+  thread_local std::vector<HalfSums> sums;
+  return sums;
+}
+// m tokens' Q8_A rows (act_stride apart) of nblk blocks each: token t's block j at [t nblk + j].
+inline const HalfSums* FillHalfSums(const uint8_t* act, size_t act_stride, int64_t m, int64_t nblk, int32_t offset) {
+  static_assert(quant::kQ8ABlockSize == 32, "two halves of 16");
+  std::vector<HalfSums>& sums = HalfSumsOfThread();
+  sums.resize(static_cast<size_t>(m * nblk));
+  for (int64_t t = 0; t < m; ++t) {
+    for (int64_t j = 0; j < nblk; ++j) {
+      const uint8_t* xb = Q8ABlock(act + static_cast<size_t>(t) * act_stride, j);
+      const int8_t* x = Q8ACodes(xb);
+      int32_t lo = 0, hi = 0;
+      for (int i = 0; i < 16; ++i) {
+        lo += x[i];
+        hi += x[16 + i];
+      }
+      sums[static_cast<size_t>(t * nblk + j)] = HalfSums{Q8AScale(xb), -offset * lo, -offset * hi};
+    }
+  }
+  return sums.data();
+}
 
 struct PlaneConsts {
   __m512i c0e, c06;

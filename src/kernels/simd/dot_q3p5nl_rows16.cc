@@ -79,13 +79,6 @@ HWY_INLINE NlConsts MakeNlConsts() {
   return k;
 }
 
-// Per token and activation block j (sub-block): x_d and the two groups' starting
-// sums -127 sum(x) (the level offset taken back out).
-struct ActMeta {
-  float xd;
-  int32_t lo, hi;
-};
-
 // A group block's header decoded once: d_eff and the 8 group scales of every lane
 // (those of groups a short block lacks are not read).
 struct NlHead {
@@ -126,7 +119,7 @@ HWY_INLINE void QuadLevels(const NlConsts& k, const Planes& p, __m512i (&lv)[8])
 // Sub-block S (activation block j) of the group block gb against T tokens into s[t][S].
 template <int T, int S>
 HWY_INLINE void SubBlock(const NlConsts& k, const uint8_t* gb, const NlHead& hd, int64_t j,
-                         const uint8_t* const (&act)[T], const ActMeta* const (&meta)[T], __m512 (&s)[T][kSubs]) {
+                         const uint8_t* const (&act)[T], const HalfSums* const (&meta)[T], __m512 (&s)[T][kSubs]) {
   const Planes p = LoadPlanes(gb, S);
   __m512i lv[8];
   QuadLevels<0>(k, p, lv);
@@ -138,7 +131,7 @@ HWY_INLINE void SubBlock(const NlConsts& k, const uint8_t* gb, const NlHead& hd,
   QuadLevels<6>(k, p, lv);
   QuadLevels<7>(k, p, lv);
   for (int t = 0; t < T; ++t) {
-    const ActMeta& am = meta[t][j];
+    const HalfSums& am = meta[t][j];
     const uint8_t* xq = reinterpret_cast<const uint8_t*>(Q8ACodes(Q8ABlock(act[t], j)));
     __m512i lo = _mm512_set1_epi32(am.lo), hi = _mm512_set1_epi32(am.hi);
     for (int q = 0; q < 4; ++q) {
@@ -155,7 +148,7 @@ HWY_INLINE void SubBlock(const NlConsts& k, const uint8_t* gb, const NlHead& hd,
 // `sweep` (or null) steps once per block.
 template <int T>
 HWY_INLINE void GroupTokens(const NlConsts& k, const cpu::WeightView& w, int64_t g, const uint8_t* const (&act)[T],
-                            const ActMeta* const (&meta)[T], TileSweep* sweep, __m512 (&y16)[T]) {
+                            const HalfSums* const (&meta)[T], TileSweep* sweep, __m512 (&y16)[T]) {
   const int64_t nb = w.cols / kBlock;
   const int ns = static_cast<int>((w.cols % kBlock + kSub - 1) / kSub);
   const uint8_t* group = w.data + static_cast<size_t>(g * kRows) * w.row_bytes;
@@ -186,11 +179,6 @@ HWY_INLINE void GroupTokens(const NlConsts& k, const cpu::WeightView& w, int64_t
   for (int t = 0; t < T; ++t) y16[t] = _mm512_add_ps(_mm512_add_ps(s[t][0], s[t][1]), _mm512_add_ps(s[t][2], s[t][3]));
 }
 
-HWY_NOINLINE std::vector<ActMeta>& MetaOfThread() {  // noinline: see common-inl.h
-  thread_local std::vector<ActMeta> meta;
-  return meta;
-}
-
 // Rows [r0, r1) against m tokens (token t's Q8_A row at act + t act_stride), token
 // t's row r to y_of(t, r); tiles of 8 tokens, then one of the rest.
 template <class YOf>
@@ -199,28 +187,15 @@ void RunGroups(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* 
   const NlConsts k = MakeNlConsts();
   const int64_t nsub = (w.cols + kSub - 1) / kSub;
   const int64_t nbs = (w.cols + kBlock - 1) / kBlock;
-  std::vector<ActMeta>& meta_buf = MetaOfThread();
-  meta_buf.resize(static_cast<size_t>(m * nsub));
-  for (int64_t t = 0; t < m; ++t) {
-    for (int64_t j = 0; j < nsub; ++j) {
-      const uint8_t* xb = Q8ABlock(act + static_cast<size_t>(t) * act_stride, j);
-      const int8_t* x = Q8ACodes(xb);
-      int32_t lo = 0, hi = 0;
-      for (int i = 0; i < kSub / 2; ++i) {
-        lo += x[i];
-        hi += x[kSub / 2 + i];
-      }
-      meta_buf[static_cast<size_t>(t * nsub + j)] = ActMeta{Q8AScale(xb), -kLevelOffset * lo, -kLevelOffset * hi};
-    }
-  }
+  const HalfSums* meta = FillHalfSums(act, act_stride, m, nsub, kLevelOffset);  // the groups' starting sums
   RunGroupTiles16(w, r0, r1, m, nbs, y_of,
                   [&](int64_t g, auto tokens, int64_t t0, TileSweep* sweep, auto& y16) HWY_ATTR {
                     constexpr int T = decltype(tokens)::value;
                     const uint8_t* a[T];
-                    const ActMeta* mt[T];
+                    const HalfSums* mt[T];
                     for (int t = 0; t < T; ++t) {
                       a[t] = act + static_cast<size_t>(t0 + t) * act_stride;
-                      mt[t] = meta_buf.data() + (t0 + t) * nsub;
+                      mt[t] = meta + (t0 + t) * nsub;
                     }
                     GroupTokens<T>(k, w, g, a, mt, sweep, y16);
                   });

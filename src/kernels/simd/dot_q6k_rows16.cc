@@ -60,12 +60,6 @@ static_assert(kBlocks == 8 && kGroupBlockBytes == 3360);
 
 #if HWY_TARGET == HWY_AVX3_DL
 
-// Per token and activation block: x_d and the two halves' starting sums -32 sum(x).
-struct ActMeta {
-  float xd;
-  int32_t lo, hi;
-};
-
 struct Q6Consts {
   __m512i c0f, c30;
 };
@@ -85,7 +79,7 @@ HWY_INLINE __m512i HighAt4(__m512i h) {
 // Activation block J of the group block gb (global block j) against T tokens into s[t][J % 4].
 template <int T, int J>
 HWY_INLINE void Block(const Q6Consts& k, const uint8_t* gb, __m512 d, int64_t j, const uint8_t* const (&act)[T],
-                      const ActMeta* const (&meta)[T], __m512 (&s)[T][4]) {
+                      const HalfSums* const (&meta)[T], __m512 (&s)[T][4]) {
   const __m512i sc_lo = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(gb + 32 + 32 * J)));
   const __m512i sc_hi = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(gb + 48 + 32 * J)));
   const __m512i h0 = _mm512_loadu_si512(gb + Q6KRows16HighByte(J, 0, 0, 0));
@@ -103,7 +97,7 @@ HWY_INLINE void Block(const Q6Consts& k, const uint8_t* gb, __m512 d, int64_t j,
   quads(std::integral_constant<int, 2>());
   quads(std::integral_constant<int, 3>());
   for (int t = 0; t < T; ++t) {
-    const ActMeta& am = meta[t][j];
+    const HalfSums& am = meta[t][j];
     const uint8_t* xq = reinterpret_cast<const uint8_t*>(Q8ACodes(Q8ABlock(act[t], j)));
     __m512i lo = _mm512_set1_epi32(am.lo), hi = _mm512_set1_epi32(am.hi);
     for (int q = 0; q < 4; ++q) {
@@ -119,7 +113,7 @@ HWY_INLINE void Block(const Q6Consts& k, const uint8_t* gb, __m512 d, int64_t j,
 // `sweep` (or null) steps once per super-block.
 template <int T>
 HWY_INLINE void GroupTokens(const Q6Consts& k, const cpu::WeightView& w, int64_t g, const uint8_t* const (&act)[T],
-                            const ActMeta* const (&meta)[T], TileSweep* sweep, __m512 (&y16)[T]) {
+                            const HalfSums* const (&meta)[T], TileSweep* sweep, __m512 (&y16)[T]) {
   const int64_t nsb = w.cols / quant::kQK;
   const uint8_t* group = w.data + static_cast<size_t>(g * kRows) * w.row_bytes;
   __m512 s[T][4];
@@ -143,11 +137,6 @@ HWY_INLINE void GroupTokens(const Q6Consts& k, const cpu::WeightView& w, int64_t
   for (int t = 0; t < T; ++t) y16[t] = _mm512_add_ps(_mm512_add_ps(s[t][0], s[t][1]), _mm512_add_ps(s[t][2], s[t][3]));
 }
 
-HWY_NOINLINE std::vector<ActMeta>& MetaOfThread() {  // noinline: see common-inl.h
-  thread_local std::vector<ActMeta> meta;
-  return meta;
-}
-
 // Rows [r0, r1) against m tokens (token t's Q8_A row at act + t act_stride), token
 // t's row r to y_of(t, r); tiles of 8 tokens, then one of the rest.
 template <class YOf>
@@ -155,25 +144,15 @@ void RunGroups(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* 
                const YOf& y_of) {
   const Q6Consts k{_mm512_set1_epi8(0x0F), _mm512_set1_epi8(0x30)};
   const int64_t nblk = w.cols / quant::kQ8ABlockSize;
-  std::vector<ActMeta>& meta_buf = MetaOfThread();
-  meta_buf.resize(static_cast<size_t>(m * nblk));
-  for (int64_t t = 0; t < m; ++t) {
-    for (int64_t j = 0; j < nblk; ++j) {
-      const uint8_t* xb = Q8ABlock(act + static_cast<size_t>(t) * act_stride, j);
-      const int8_t* x = Q8ACodes(xb);
-      int32_t lo = 0;
-      for (int i = 0; i < quant::kQ8ABlockSize / 2; ++i) lo += x[i];
-      meta_buf[static_cast<size_t>(t * nblk + j)] = ActMeta{Q8AScale(xb), -kOffset * lo, -kOffset * (Q8ASum(xb) - lo)};
-    }
-  }
+  const HalfSums* meta = FillHalfSums(act, act_stride, m, nblk, kOffset);  // -32 sum(x) of each half
   RunGroupTiles16(w, r0, r1, m, w.cols / quant::kQK, y_of,
                   [&](int64_t g, auto tokens, int64_t t0, TileSweep* sweep, auto& y16) HWY_ATTR {
                     constexpr int T = decltype(tokens)::value;
                     const uint8_t* a[T];
-                    const ActMeta* mt[T];
+                    const HalfSums* mt[T];
                     for (int t = 0; t < T; ++t) {
                       a[t] = act + static_cast<size_t>(t0 + t) * act_stride;
-                      mt[t] = meta_buf.data() + (t0 + t) * nblk;
+                      mt[t] = meta + (t0 + t) * nblk;
                     }
                     GroupTokens<T>(k, w, g, a, mt, sweep, y16);
                   });

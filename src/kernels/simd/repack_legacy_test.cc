@@ -339,9 +339,8 @@ TEST_P(RepackLegacyTest, KernelsOnRowsOf16EqualTheFileLayout) {
       cpu::WeightView pv;
       RepackLegacy4Rows16(w.view, &packed, &pv);
       const auto act = testing_repack::RandomActivations(rng, DType::kQ8_A, cols, max_m);
-      testing_repack::ExpectRepackedGivesFileBits(w.view, pv, act.bytes.data(), act.stride,
-                                                  {{0, rows}, {3, 20}, {16, 32}, {17, 18}, {5, 5}},
-                                                  {1, 2, 3, 5, 8, 9, 16, 17, 37, 64, 65, 70});
+      testing_repack::ExpectRepackedGivesFileBits(w.view, pv, act.bytes.data(), act.stride, testing_repack::kRows16Ranges37,
+                                                  testing_repack::kRows16TokenCounts);
       if (HasFailure()) return;
     }
   }

@@ -114,9 +114,8 @@ TEST_P(RepackQ4NLTest, KernelsOnRowsOf16EqualTheFileLayout) {
     cpu::WeightView pv;
     RepackQ4NLRows16(w, &packed, &pv);
     const auto act = testing_repack::RandomActivations(rng, DType::kQ8_A, cols, max_m);
-    testing_repack::ExpectRepackedGivesFileBits(w, pv, act.bytes.data(), act.stride,
-                                                {{0, rows}, {3, 20}, {16, 32}, {17, 18}, {5, 5}},
-                                                {1, 2, 3, 5, 8, 9, 16, 17, 37, 64, 65, 70});
+    testing_repack::ExpectRepackedGivesFileBits(w, pv, act.bytes.data(), act.stride, testing_repack::kRows16Ranges37,
+                                                  testing_repack::kRows16TokenCounts);
     if (HasFailure()) return;
   }
 }

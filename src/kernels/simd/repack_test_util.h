@@ -83,6 +83,12 @@ inline void ExpectRepackedGivesFileBits(const cpu::WeightView& file, const cpu::
   }
 }
 
+// The rows-of-16 kernel tests' checks on a matrix of 37 rows: row ranges that
+// cut the groups of 16 (or are empty), and token counts on both sides of the
+// 8-token tiles and of the 64 above which some kernels convert rows back.
+inline const std::vector<std::pair<int64_t, int64_t>> kRows16Ranges37 = {{0, 37}, {3, 20}, {16, 32}, {17, 18}, {5, 5}};
+inline const std::vector<int64_t> kRows16TokenCounts = {1, 2, 3, 5, 8, 9, 16, 17, 37, 64, 65, 70};
+
 // A rows-of-16 repack (repack(file, &bytes, &view)) of a file-layout view of any
 // bytes: the view's layout, row bytes and activation type, the padded size, and
 // UnpackRows giving the file bytes back exactly.
