@@ -12,7 +12,7 @@ struct NameRow {
   DType type;
   std::string_view name;
 };
-constexpr std::array<NameRow, 23> kNames = {{
+constexpr std::array<NameRow, 24> kNames = {{
     {DType::kF32, "F32"},
     {DType::kF16, "F16"},
     {DType::kBF16, "BF16"},
@@ -31,6 +31,7 @@ constexpr std::array<NameRow, 23> kNames = {{
     {DType::kQ3P5, "Q3P5"},
     {DType::kQ3P5_NL, "Q3P5_NL"},
     {DType::kQ4_NL, "Q4_NL"},
+    {DType::kQ4_T, "Q4_T"},
     {DType::kQ3P5_SEED, "Q3P5_SEED"},
     {DType::kQ4_G, "Q4_G"},
     {DType::kQ8_A, "Q8_A"},

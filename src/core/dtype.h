@@ -37,6 +37,7 @@ enum class DType : uint32_t {
   kQ8_B = 205,       // activation format: 128 int8 + fp32 scale + int16 sum (not stored)
   kQ3P5_NL = 206,    // 3.5 bpw: 3-bit non-uniform levels, a 6-bit signed scale per 16, fp16 per 128
   kQ4_NL = 207,      // 4.25 bpw: 4-bit non-uniform levels, a 4-bit signed scale per 32, fp16 per 128
+  kQ4_T = 208,       // 4.25 bpw: Q4_NL's container, codes trellis-coded over the row (32 levels, 32 states)
 };
 
 std::string_view DTypeName(DType t);

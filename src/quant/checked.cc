@@ -71,6 +71,7 @@ float MaxAbsInput(DType t) {
     case DType::kQ3P5:  // m = min must be a finite 15-bit fp16
     case DType::kQ3P5_NL:  // D ~ max |w| is an fp16
     case DType::kQ4_NL:    // the same
+    case DType::kQ4_T:     // the same
     case DType::kF16: return kFp16Max;
     default: return std::numeric_limits<float>::max();
   }

@@ -35,6 +35,7 @@ double MaxRelError(DType t) {
     case DType::kQ3P5: return 1.0 / 2;
     case DType::kQ3P5_NL: return 0.6;  // the search's smallest scale reaches 0.6 amax (q3p5_nl.h)
     case DType::kQ4_NL: return 0.6;    // the same search (q4_nl.h)
+    case DType::kQ4_T: return 0.62;    // its smallest scale reaches 127 |sc| d_eff = 2.2 rms >= 0.39 amax (q4_t.h; amax <= sqrt(32) rms)
     case DType::kQ3P5_SEED: return 1.5;
     default: return 1e-2;  // float types: at worst bf16's 2^-8 relative
   }
@@ -104,7 +105,8 @@ TEST_P(WeightFormatTest, NamedTailsHaveExactSizes) {
       case DType::kQ4_G: expect = Q4GRowBytes(n); break;
       case DType::kQ3P5: expect = Q3P5RowBytes(n); break;
       case DType::kQ3P5_NL: expect = Q3P5NLRowBytes(n); break;
-      case DType::kQ4_NL: expect = Q4NLRowBytes(n); break;
+      case DType::kQ4_NL:
+      case DType::kQ4_T: expect = Q4NLRowBytes(n); break;
       case DType::kQ3P5_SEED: expect = Q3P5SeedRowBytes(n); break;
       default: expect = static_cast<size_t>(n) * Traits(t).block_bytes; break;
     }
@@ -158,14 +160,14 @@ TEST_P(QuantizedWeightFormatTest, ImportanceLowersWeightedError) {
 
 INSTANTIATE_TEST_SUITE_P(Formats, WeightFormatTest,
                          ::testing::Values(DType::kQ8_0, DType::kQ4_G, DType::kQ3P5, DType::kQ3P5_NL,
-                                           DType::kQ4_NL, DType::kQ3P5_SEED, DType::kF32, DType::kF16,
+                                           DType::kQ4_NL, DType::kQ4_T, DType::kQ3P5_SEED, DType::kF32, DType::kF16,
                                            DType::kBF16),
                          [](const ::testing::TestParamInfo<DType>& info) {
                            return std::string(GetTypeTraits(info.param).name);
                          });
 INSTANTIATE_TEST_SUITE_P(Formats, QuantizedWeightFormatTest,
                          ::testing::Values(DType::kQ8_0, DType::kQ4_G, DType::kQ3P5, DType::kQ3P5_NL,
-                                           DType::kQ4_NL, DType::kQ3P5_SEED),
+                                           DType::kQ4_NL, DType::kQ4_T, DType::kQ3P5_SEED),
                          [](const ::testing::TestParamInfo<DType>& info) {
                            return std::string(GetTypeTraits(info.param).name);
                          });

@@ -21,6 +21,7 @@
 #include "quant/q3p5_seed.h"
 #include "quant/q4_g.h"
 #include "quant/q4_nl.h"
+#include "quant/q4_t.h"
 #include "quant/q8_0.h"
 #include "quant/q8_act.h"
 #include "quant/registry.h"
@@ -73,7 +74,7 @@ inline std::vector<float> Dequantize(DType t, const Row& r, int64_t n) {
 //               N blocks: k = N + 2. M = sum_b |d_w d_x| sum_k |q_w q_x|.
 //   Q4_G, Q3P5: term_s = x_d * (h * acc_s + m * x_sum_s) (3 roundings), N sub-blocks:
 //               k = N + 3; M = sum_s |x_d| (|h| sum|x_q v| + |m| sum|x_q|).
-//   Q3P5_NL, Q4_NL: term_s = (d x_d) * float(isum_s) (2 roundings; |isum_s| < 2^24 converts
+//   Q3P5_NL, Q4_NL, Q4_T: term_s = (d x_d) * float(isum_s) (2 roundings; |isum_s| < 2^24 converts
 //               exactly), N sub-blocks: k = N + 2; M = sum_s |d x_d| sum_k |x_q sc L[u]|.
 //   Q3P5_SEED:  (x_d * scale) * (float(acc) + offset * float(x_sum)): 6 roundings.
 //   Each reference value deq(w)_i deq(x)_i itself carries the decoders' roundings
@@ -159,7 +160,16 @@ inline DotBound ComputeDotBound(DType t, int64_t n, const uint8_t* w, const uint
       }
     }
     b.k += 4;
-  } else if (t == DType::kQ4_NL) {
+  } else if (t == DType::kQ4_NL || t == DType::kQ4_T) {
+    // Q4_T: the same terms with the levels of the row's decoded level numbers.
+    std::vector<uint8_t> j(static_cast<size_t>(n));
+    if (t == DType::kQ4_T) {
+      Q4TReadRowCodes(w, n, j.data());
+      Q4TLevelNumbers(j.data(), n, j.data());
+    }
+    const auto level = [&](int64_t i, const uint8_t* codes) {
+      return t == DType::kQ4_T ? kQ4TLevels[j[static_cast<size_t>(i)]] : kQ4NLLevels[codes[i % kQ4NLBlockSize]];
+    };
     size_t off = 0;
     for (int64_t i0 = 0; i0 < n; i0 += kQ4NLBlockSize) {
       const int r = static_cast<int>(std::min<int64_t>(kQ4NLBlockSize, n - i0));
@@ -170,7 +180,7 @@ inline DotBound ComputeDotBound(DType t, int64_t n, const uint8_t* w, const uint
       for (int s = 0; s * 32 < r; ++s) {
         const auto xb = LoadBlock<BlockQ8A>(x + (i0 / 32 + s) * sizeof(BlockQ8A));
         double sv = 0;
-        for (int k = 0; k < 32 && s * 32 + k < r; ++k) sv += std::abs(xb.qs[k] * p.sc[s] * kQ4NLLevels[codes[s * 32 + k]]);
+        for (int k = 0; k < 32 && s * 32 + k < r; ++k) sv += std::abs(xb.qs[k] * p.sc[s] * level(i0 + s * 32 + k, codes));
         b.magnitude += std::fabs(static_cast<double>(xb.d) * p.d) * sv;
         b.k += 1;
       }

@@ -13,6 +13,7 @@
 #include "quant/q3p5_seed.h"
 #include "quant/q4_g.h"
 #include "quant/q4_nl.h"
+#include "quant/q4_t.h"
 #include "quant/q8_0.h"
 #include "quant/q8_act.h"
 
@@ -48,7 +49,7 @@ constexpr TypeTraits GgmlWritable(DType type, const char* name, int32_t block_si
 
 // One row per type. Keep in DType order of appearance in docs/formats.md.
 // Activation-only rows have no vec_dot (nullptr) and name themselves as vec_dot_type.
-const std::array<TypeTraits, 23> kTraits = {{
+const std::array<TypeTraits, 24> kTraits = {{
     {DType::kF32, "F32", 1, 4, 32.0, false, false, false, DType::kF32, &ElementRowBytes<4>,
      &quant::F32ToFloat, &quant::F32FromFloat, &quant::F32VecDot},
     {DType::kF16, "F16", 1, 2, 16.0, false, false, false, DType::kF32, &ElementRowBytes<2>,
@@ -70,6 +71,8 @@ const std::array<TypeTraits, 23> kTraits = {{
     {DType::kQ4_NL, "Q4_NL", quant::kQ4NLBlockSize, sizeof(quant::BlockQ4NL), quant::kQ4NLBitsPerWeight, true,
      false, false, DType::kQ8_A, &quant::Q4NLRowBytesFn, &quant::Q4NLDequantizeRow, &quant::Q4NLQuantizeRow,
      &quant::Q4NLVecDot},
+    {DType::kQ4_T, "Q4_T", quant::kQ4NLBlockSize, sizeof(quant::BlockQ4NL), quant::kQ4TBitsPerWeight, true, false,
+     false, DType::kQ8_A, &quant::Q4TRowBytesFn, &quant::Q4TDequantizeRow, &quant::Q4TQuantizeRow, &quant::Q4TVecDot},
     {DType::kQ3P5_SEED, "Q3P5_SEED", 0, 0, quant::kQ3P5SeedBitsPerWeight4096, true, false,
      false, DType::kQ8_R, &quant::Q3P5SeedRowBytesFn, &quant::Q3P5SeedDequantizeRow,
      &quant::Q3P5SeedQuantizeRow, &quant::Q3P5SeedVecDot},

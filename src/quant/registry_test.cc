@@ -10,6 +10,7 @@
 #include "quant/q3p5_seed.h"
 #include "quant/q4_g.h"
 #include "quant/q4_nl.h"
+#include "quant/q4_t.h"
 #include "quant/q8_0.h"
 #include "quant/q8_act.h"
 
@@ -18,7 +19,7 @@ namespace {
 
 constexpr DType kAll[] = {
     DType::kF32,  DType::kF16,  DType::kBF16, DType::kQ8_0, DType::kQ3P5,  DType::kQ3P5_SEED, DType::kQ4_G,
-    DType::kQ3P5_NL, DType::kQ4_NL,
+    DType::kQ3P5_NL, DType::kQ4_NL, DType::kQ4_T,
     DType::kQ8_A, DType::kQ8_B, DType::kQ8_R, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0,  DType::kQ5_1,      DType::kQ2_K,
     DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_NL, DType::kIQ4_XS};
 
@@ -65,7 +66,7 @@ TEST(Registry, EveryDTypeHasAConsistentRow) {
     }
     EXPECT_DOUBLE_EQ(RowBitsPerWeight(t, 4096), tr->bits_per_weight) << tr->name;
   }
-  for (uint32_t raw : {4u, 5u, 9u, 15u, 16u, 21u, 22u, 24u, 29u, 208u}) {  // ggml types septet lacks, unknown ids
+  for (uint32_t raw : {4u, 5u, 9u, 15u, 16u, 21u, 22u, 24u, 29u, 209u}) {  // ggml types septet lacks, unknown ids
     EXPECT_EQ(FindTypeTraits(raw), nullptr) << raw;
   }
 }
@@ -77,6 +78,7 @@ TEST(Registry, HeaderBitsPerWeightMatch) {
   EXPECT_EQ(GetTypeTraits(DType::kQ3P5).bits_per_weight, quant::kQ3P5BitsPerWeight);
   EXPECT_EQ(GetTypeTraits(DType::kQ3P5_NL).bits_per_weight, quant::kQ3P5NLBitsPerWeight);
   EXPECT_EQ(GetTypeTraits(DType::kQ4_NL).bits_per_weight, quant::kQ4NLBitsPerWeight);
+  EXPECT_EQ(GetTypeTraits(DType::kQ4_T).bits_per_weight, quant::kQ4TBitsPerWeight);
   EXPECT_EQ(GetTypeTraits(DType::kQ3P5_SEED).bits_per_weight, quant::kQ3P5SeedBitsPerWeight4096);
   EXPECT_EQ(GetTypeTraits(DType::kQ8_A).bits_per_weight, quant::kQ8ABitsPerWeight);
   EXPECT_EQ(GetTypeTraits(DType::kQ8_R).bits_per_weight, quant::kQ8RBitsPerWeight4096);

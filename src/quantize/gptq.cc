@@ -123,6 +123,10 @@ void GptqQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, DType t
                       uint8_t* dst, size_t dst_row, const uint8_t* preset) {
   const int64_t n = f.cols;
   if (rows <= 0 || n <= 0) return;
+  if (type == DType::kQ4_T) {
+    SEPTET_CHECK_MSG(preset == nullptr, "GPTQ on Q4_T: no preset grids (no --refit)");
+    return GptqTrellisQuantizeRows(w, rows, f, q, dst, dst_row);
+  }
   constexpr int64_t kChunk = 16;  // rows that share one pass over U's block rows
   std::vector<std::unique_ptr<RowGrid>> grids;
   for (int64_t i = 0; i < std::min(kChunk, rows); ++i) grids.push_back(MakeRowGrid(type, rtn_int3));

@@ -59,6 +59,12 @@ void GptqQuantizeRow(const float* w, const GptqFactor& f, RowGrid* grid, double*
 void GptqQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, DType type, bool rtn_int3, float* q,
                       uint8_t* dst, size_t dst_row, const uint8_t* preset = nullptr);
 
+// GPTQ for Q4_T (gptq_trellis.cc): the trellis search of quant/q4_t.h with each
+// survivor path's own error feedback, columns in order (f without act-order). Same
+// outputs as GptqQuantizeRows (which calls it for Q4_T, without a preset).
+void GptqTrellisQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, float* q, uint8_t* dst,
+                             size_t dst_row);
+
 // Plain (no error feedback) quantization through the same grid: fit per group with
 // `imp`, snap, encode. Used for tests (equals the format's own quantizer for block
 // formats whose Encode reproduces it).

@@ -392,6 +392,15 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
                            target.Name().c_str());
   }
   if (o.refit < 0) return InvalidArgument("--refit %d: expected >= 0", o.refit);
+  if (o.gptq_act_order) {
+    bool trellis = target.dtype == DType::kQ4_T && !target.rtn;
+    for (const Keep& k : keeps) trellis = trellis || (k.type.dtype == DType::kQ4_T && !k.type.rtn);
+    if (trellis) {
+      return InvalidArgument(
+          "--act-order does not apply to Q4_T: its trellis codes each row's weights in column order; drop "
+          "--act-order (Q4_T gains more from --rotate)");
+    }
+  }
   if (!o.calib_path.empty() && o.gptq && !(o.gptq_damp > 0.0 && o.gptq_damp <= 1.0)) {
     return InvalidArgument("--damp %g: expected 0 < damp <= 1", o.gptq_damp);
   }

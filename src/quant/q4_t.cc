@@ -1,0 +1,229 @@
+#include "quant/q4_t.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "core/half.h"
+#include "quant/q8_act.h"
+
+namespace septet::quant {
+namespace {
+
+constexpr int kBlock = kQ4NLBlockSize, kSub = kQ4NLSubBlockSize, kSubs = kQ4NLSubBlocks;
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// The weighted errors of weight w (value of one level unit v, importance a) in
+// each subset's nearest level, and those levels' indices.
+inline void SubsetErrors(float w, float v, float a, double e[4], int idx[4]) {
+  const float x = v != 0.0f ? w / v : 0.0f;
+  for (int z = 0; z < 4; ++z) {
+    const int i = Q4TNearestIndex(x, z);
+    const double d = static_cast<double>(w) - static_cast<double>(v) * kQ4TLevels[4 * i + z];
+    idx[z] = i;
+    e[z] = static_cast<double>(a) * d * d;
+  }
+}
+
+// One trellis step: out[ns] = the cheaper of its two predecessors' paths
+// extended by the weight (back[ns] = which predecessor (bit 3) and the index).
+inline void Step(const double* cost, const double e[4], const int idx[4], double* out, uint8_t* back) {
+  for (int ns = 0; ns < kQ4TStates; ++ns) {
+    const int b = ns & 1, s0 = ns >> 1, s1 = s0 | (kQ4TStates >> 1);
+    const int z0 = Q4TSubset(s0, b), z1 = Q4TSubset(s1, b);
+    const double c0 = cost[s0] + e[z0], c1 = cost[s1] + e[z1];
+    if (c1 < c0) {
+      out[ns] = c1;
+      if (back != nullptr) back[ns] = static_cast<uint8_t>(8 | idx[z1]);
+    } else {
+      out[ns] = c0;
+      if (back != nullptr) back[ns] = static_cast<uint8_t>(idx[z0]);
+    }
+  }
+}
+
+// The lowest cost of coding w[0 .. len) with one level unit v from any state.
+double FreeStartCost(const float* w, const float* imp, int len, float v) {
+  double cost[kQ4TStates] = {}, next[kQ4TStates];
+  for (int k = 0; k < len; ++k) {
+    double e[4];
+    int idx[4];
+    SubsetErrors(w[k], v, imp ? imp[k] : 1.0f, e, idx);
+    Step(cost, e, idx, next, nullptr);
+    std::copy(next, next + kQ4TStates, cost);
+  }
+  return *std::min_element(cost, cost + kQ4TStates);
+}
+
+int NumSubBlocks(int r) { return static_cast<int>(CeilDiv(r, kSub)); }
+
+// Calls fn(i0, r, params, level numbers) for each block of a row of n weights,
+// the trellis state carried from block to block.
+template <class Fn>
+void ForEachBlock(int64_t n, const uint8_t* w, Fn fn) {
+  int state = 0;
+  for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
+    const int r = static_cast<int>(std::min<int64_t>(kBlock, n - i0));
+    uint8_t codes[kBlock], j[kBlock];
+    Q4NLReadCodes(w, r, codes);
+    for (int k = 0; k < r; ++k) {
+      j[k] = static_cast<uint8_t>(Q4TLevelNumber(state, codes[k]));
+      state = Q4TNextState(state, codes[k] >> 3);
+    }
+    fn(i0, r, Q4NLReadParams(w, r), static_cast<const uint8_t*>(j));
+    w += Q4NLShortBlockBytes(r);
+  }
+}
+
+}  // namespace
+
+void Q4TLevelNumbers(const uint8_t* codes, int64_t n, uint8_t* j) {
+  int state = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    j[k] = static_cast<uint8_t>(Q4TLevelNumber(state, codes[k]));
+    state = Q4TNextState(state, codes[k] >> 3);
+  }
+}
+
+double Q4TViterbi(const float* w, const float* v, const float* imp, int64_t n, uint8_t* codes) {
+  if (n <= 0) return 0.0;
+  std::vector<uint8_t> back(static_cast<size_t>(n) * kQ4TStates);
+  double cost[kQ4TStates], next[kQ4TStates];
+  std::fill(cost, cost + kQ4TStates, kInf);
+  cost[0] = 0.0;
+  for (int64_t k = 0; k < n; ++k) {
+    double e[4];
+    int idx[4];
+    SubsetErrors(w[k], v[k], imp ? imp[k] : 1.0f, e, idx);
+    Step(cost, e, idx, next, back.data() + static_cast<size_t>(k) * kQ4TStates);
+    std::copy(next, next + kQ4TStates, cost);
+  }
+  int s = static_cast<int>(std::min_element(cost, cost + kQ4TStates) - cost);
+  const double best = cost[s];
+  for (int64_t k = n - 1; k >= 0; --k) {
+    const uint8_t bk = back[static_cast<size_t>(k) * kQ4TStates + static_cast<size_t>(s)];
+    codes[k] = static_cast<uint8_t>(((s & 1) << 3) | (bk & 7));
+    s = (s >> 1) | ((bk >> 3) << (kQ4TStateBits - 1));
+  }
+  return best;
+}
+
+void Q4TFitBlock(const float* w, const float* imp, int r, uint16_t* d16, int8_t* sc) {
+  SEPTET_CHECK_MSG(r >= 1 && r <= kBlock, "Q4_T block length must be 1..128");
+  constexpr int kGrid = 11;
+  const int ns = NumSubBlocks(r);
+  float t[kSubs] = {};
+  for (int s = 0; s < ns; ++s) {
+    const int k0 = s * kSub, len = std::min(r - k0, kSub);
+    double ss = 0;
+    for (int k = 0; k < len; ++k) ss += static_cast<double>(w[k0 + k]) * w[k0 + k];
+    const float rms = static_cast<float>(std::sqrt(ss / len));
+    if (!(rms > 0.0f)) continue;
+    double best = kInf;
+    for (int g = 0; g < kGrid; ++g) {
+      const float cand = rms * (0.7f + 0.07f * static_cast<float>(g)) / 40.5f;
+      const double c = FreeStartCost(w + k0, imp ? imp + k0 : nullptr, len, -cand);
+      if (c < best) {
+        best = c;
+        t[s] = cand;
+      }
+    }
+  }
+  const float tmax = *std::max_element(t, t + kSubs);
+  *d16 = FloatToFp16(std::min(tmax / 8.0f / kQ4NLDUnit, 65504.0f));
+  const float d = Fp16ToFloat(*d16) * kQ4NLDUnit;
+  std::fill(sc, sc + kSubs, int8_t{0});
+  for (int s = 0; s < ns; ++s) {
+    if (!(t[s] > 0.0f) || !(d > 0.0f)) continue;  // all-zero sub-block (or an underflowing D): values 0
+    const int k0 = s * kSub, len = std::min(r - k0, kSub);
+    const int c0 = std::clamp(static_cast<int>(std::lround(t[s] / d)), 1, -kQ4NLScaleMin);
+    double best = kInf;
+    for (int c = std::max(1, c0 - 1); c <= std::min(-kQ4NLScaleMin, c0 + 1); ++c) {
+      const double cost = FreeStartCost(w + k0, imp ? imp + k0 : nullptr, len, -d * static_cast<float>(c));
+      if (cost < best) {
+        best = cost;
+        sc[s] = static_cast<int8_t>(-c);
+      }
+    }
+  }
+}
+
+void Q4TQuantizeRow(const float* src, void* dst, int64_t n, const float* importance) {
+  CheckRowArgs(src, dst, n);
+  if (n == 0) return;
+  const int64_t nb = CeilDiv(n, kBlock);
+  std::vector<uint16_t> d16(static_cast<size_t>(nb));
+  std::vector<int8_t> sc(static_cast<size_t>(nb * kSubs));
+  std::vector<float> v(static_cast<size_t>(n));
+  // Per weight: its importance, or 1 in a block whose importance is all zero (any
+  // choice is optimal there; use the unweighted one).
+  std::vector<float> imp;
+  if (importance != nullptr) imp.assign(importance, importance + n);
+  for (int64_t b = 0; b < nb; ++b) {
+    const int64_t i0 = b * kBlock;
+    const int r = static_cast<int>(std::min<int64_t>(kBlock, n - i0));
+    float* ib = imp.empty() ? nullptr : imp.data() + i0;
+    if (ib != nullptr && std::none_of(ib, ib + r, [](float a) { return a > 0.0f; })) std::fill(ib, ib + r, 1.0f);
+    int8_t* scb = sc.data() + b * kSubs;
+    Q4TFitBlock(src + i0, ib, r, &d16[static_cast<size_t>(b)], scb);
+    const float d = Fp16ToFloat(d16[static_cast<size_t>(b)]) * kQ4NLDUnit;
+    for (int k = 0; k < r; ++k) v[static_cast<size_t>(i0 + k)] = d * static_cast<float>(scb[k / kSub]);
+  }
+  std::vector<uint8_t> codes(static_cast<size_t>(n));
+  Q4TViterbi(src, v.data(), imp.empty() ? nullptr : imp.data(), n, codes.data());
+  Q4TWriteRow(codes.data(), d16.data(), sc.data(), n, dst);
+}
+
+void Q4TWriteRow(const uint8_t* codes, const uint16_t* d16, const int8_t* sc, int64_t n, void* dst) {
+  uint8_t* out = static_cast<uint8_t*>(dst);
+  for (int64_t i0 = 0, b = 0; i0 < n; i0 += kBlock, ++b) {
+    const int r = static_cast<int>(std::min<int64_t>(kBlock, n - i0));
+    Q4NLWriteBlock(d16[b], sc + b * kSubs, codes + i0, r, out);
+    out += Q4NLShortBlockBytes(r);
+  }
+}
+
+void Q4TReadRowCodes(const void* src, int64_t n, uint8_t* codes) {
+  const uint8_t* p = static_cast<const uint8_t*>(src);
+  for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
+    const int r = static_cast<int>(std::min<int64_t>(kBlock, n - i0));
+    uint8_t blk[kBlock];
+    Q4NLReadCodes(p, r, blk);
+    std::copy(blk, blk + r, codes + i0);
+    p += Q4NLShortBlockBytes(r);
+  }
+}
+
+void Q4TDequantizeRow(const void* src, float* dst, int64_t n) {
+  CheckRowArgs(src, dst, n);
+  ForEachBlock(n, static_cast<const uint8_t*>(src), [&](int64_t i0, int r, const Q4NLParams& p, const uint8_t* j) {
+    for (int k = 0; k < r; ++k) dst[i0 + k] = p.d * static_cast<float>(p.sc[k / kSub] * kQ4TLevels[j[k]]);
+  });
+}
+
+float Q4TVecDot(int64_t n, const void* w_row, const void* act_row) {
+  CheckRowArgs(w_row, act_row, n);
+  const uint8_t* x = static_cast<const uint8_t*>(act_row);
+  float sum = 0.0f;
+  ForEachBlock(n, static_cast<const uint8_t*>(w_row), [&](int64_t i0, int r, const Q4NLParams& p, const uint8_t* j) {
+    for (int s = 0; s * kSub < r; ++s) {  // one Q8_A block per sub-block
+      const auto xb = LoadBlock<BlockQ8A>(x + (i0 / kQ8ABlockSize + s) * sizeof(BlockQ8A));
+      const int k_end = std::min(r - s * kSub, kSub);
+      int32_t acc = 0;
+      for (int k = 0; k < k_end; ++k) acc += int32_t{xb.qs[k]} * kQ4TLevels[j[s * kSub + k]];
+      const int32_t isum = p.sc[s] * acc;
+      sum += (p.d * xb.d) * static_cast<float>(isum);
+    }
+  });
+  return sum;
+}
+
+size_t Q4TRowBytesFn(int64_t n) {
+  SEPTET_CHECK_MSG(n >= 0, "row length n must be >= 0");
+  return Q4NLRowBytes(n);
+}
+
+}  // namespace septet::quant

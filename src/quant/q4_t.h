@@ -1,0 +1,120 @@
+// Q4_T (DType 208): 4.25 bits per weight all-in for full blocks, Q4_NL's container
+// (quant/q4_nl.h: 68 bytes per 128 weights, the same byte for byte), with the
+// 4-bit codes read as trellis-coded quantization (TCQ; Marcellin and Fischer,
+// "Trellis coded quantization of memoryless and Gauss-Markov sources", 1990) over
+// each whole row (docs/formats.md §Q4_T).
+//
+// Code c of weight k (the row's k-th weight, blocks in order; c at Q4_NL's place
+// of code u): branch bit b_k = c >> 3 and index i_k = c & 7. The 32 levels L (one
+// table, ascending) fall into 4 subsets by level number mod 4; weight k's subset is
+//   z_k = y0 + 2 y1,   y1 = b_k ^ b_(k-2) ^ b_(k-5),   y0 = b_(k-3)
+// (b_j = 0 for j < 0: every row starts in state 0), the feed-forward form of the
+// 32-state rate-1/2 code with parity polynomials h0 = 45, h1 = 10 (octal)
+// (Ungerboeck 1987, one-dimensional set partitioning), and its level is
+//   j_k = 4 i_k + z_k,   w_k = d_eff * float(sc_s * L[j_k])
+// with d_eff = float(D) * 2^-10 and sc_s the signed 4-bit scale of k's sub-block,
+// as in Q4_NL. Each weight chooses among 16 of the 32 levels (its 8 indices in
+// either of the two subsets its state allows), and which 16 depends on the bits
+// of the weights before it: the encoder (the Viterbi algorithm over the 32
+// states b_(k-1) .. b_(k-5)) picks the row's codes jointly. On Gaussian groups
+// of 32 with a free scale per group the squared error is 0.85x that of Q4_NL's
+// 16 Lloyd-Max levels at the same bits (scripts/q4t_codebook.py, which derives L).
+//
+// Consequences: a row decodes only in order from its start (the kernels keep the
+// last 5 branch bits between blocks); the padding codes of a short final block
+// come last and no value depends on them.
+//
+// vec_dot_type Q8_A, with Q4_NL's integers and float steps:
+//   acc_s = sum_{k in s} x_q[k] * L[j_k]   (|acc_s| <= 32 * 127 * 127)
+//   isum_s = sc_s * acc_s                   (|isum_s| < 2^24, int32)
+//   result += (d_eff * x_d) * float(isum_s), in block then sub-block order.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "quant/q4_nl.h"
+
+namespace septet::quant {
+
+inline constexpr int kQ4TStateBits = 5;
+inline constexpr int kQ4TStates = 1 << kQ4TStateBits;  // b_(k-1) .. b_(k-5) in bits 0 .. 4
+inline constexpr int kQ4TLevelCount = 32;
+inline constexpr int kQ4TIndexCount = 8;  // levels per subset
+// scripts/q4t_codebook.py (default run), scaled to |L| <= 127.
+inline constexpr int8_t kQ4TLevels[kQ4TLevelCount] = {-127, -107, -92, -82, -72, -64, -57, -50, -44, -38, -32,
+                                                      -26,  -20,  -14, -9,  -3,  3,   8,   14,  20,  26,  32,
+                                                      38,   44,   50,  57,  64,  72,  81,  92,  106, 126};
+inline constexpr int kQ4TMaxAbsLevel = 127;
+static_assert(kQ4TMaxAbsLevel == kQ4NLMaxAbsLevel, "Q4_NL's integer bounds hold for Q4_T");
+inline constexpr double kQ4TBitsPerWeight = kQ4NLBitsPerWeight;
+
+// The subset z of a weight whose state is `state` (bit d - 1 = b_(k-d)) and
+// whose branch bit is b; the state of the next weight.
+constexpr int Q4TSubset(int state, int b) {
+  return ((state >> 2) & 1) + 2 * (b ^ ((state >> 1) & 1) ^ ((state >> 4) & 1));
+}
+constexpr int Q4TNextState(int state, int b) { return ((state << 1) | b) & (kQ4TStates - 1); }
+// Level number j of code c (b = c >> 3, i = c & 7) in `state`.
+constexpr int Q4TLevelNumber(int state, int c) { return 4 * (c & 7) + Q4TSubset(state, c >> 3); }
+static_assert(Q4TSubset(0, 0) == 0 && Q4TSubset(0, 1) == 2 && Q4TSubset(0b00100, 0) == 1 &&
+              Q4TSubset(0b10000, 0) == 2 && Q4TSubset(0b00010, 1) == 0);
+
+// Midpoints between the consecutive levels of each subset (L[4 i + z], ascending).
+struct Q4TSubsetMidpoints {
+  float mid[4][kQ4TIndexCount - 1];
+};
+constexpr Q4TSubsetMidpoints MakeQ4TSubsetMidpoints() {
+  Q4TSubsetMidpoints t{};
+  for (int z = 0; z < 4; ++z) {
+    for (int i = 0; i + 1 < kQ4TIndexCount; ++i) {
+      t.mid[z][i] = 0.5f * static_cast<float>(kQ4TLevels[4 * i + z] + kQ4TLevels[4 * i + 4 + z]);
+    }
+  }
+  return t;
+}
+inline constexpr Q4TSubsetMidpoints kQ4TMidpoints = MakeQ4TSubsetMidpoints();
+
+// The nearest level of subset z to x (in units of the levels): its index i, the
+// number of midpoints below x (ties: the lower level), by binary search.
+inline int Q4TNearestIndex(float x, int z) {
+  const float* m = kQ4TMidpoints.mid[z];
+  int i = x > m[3] ? 4 : 0;
+  i += x > m[i + 1] ? 2 : 0;
+  i += x > m[i] ? 1 : 0;
+  return i;
+}
+
+// The level numbers j of a row of n weights' codes (codes: one per weight, in
+// order), decoded from state 0.
+void Q4TLevelNumbers(const uint8_t* codes, int64_t n, uint8_t* j);
+
+// Block parameters for r <= 128 weights w (importance imp or null): the fp16 D and
+// the sub-block scales, chosen by the error of the Viterbi search of each sub-block
+// alone from any state:
+//   1. per sub-block the float scale t = rms(w) f / 40.5 (40.5 = 127 / the float
+//      codebook's largest level, so f is relative to a unit-variance group) over
+//      the grid f = 0.70, 0.77, .., 1.40 with the lowest weighted squared error;
+//   2. D = the nearest fp16 to 1024 max t / 8, and every sc = -round(t / d_eff)
+//      clamped to [-8, -1] (negative: |sc| = 8 is then available; the levels are
+//      symmetric to within one unit), then sc +- 1 tried, the lowest error kept.
+void Q4TFitBlock(const float* w, const float* imp, int r, uint16_t* d16, int8_t* sc);
+
+// Quantizer (deterministic): Q4TFitBlock per block, then one Viterbi search over
+// the whole row (importance-weighted squared error, state 0 at the start).
+void Q4TQuantizeRow(const float* src, void* dst, int64_t n, const float* importance);
+void Q4TDequantizeRow(const void* src, float* dst, int64_t n);
+float Q4TVecDot(int64_t n, const void* w_row, const void* act_row);  // act_row: Q8_A
+size_t Q4TRowBytesFn(int64_t n);
+// A row's codes (one per weight) from its encoded bytes, and the inverse with the
+// block parameters given (d16 / sc per block of 128: ceil(n / 128) and 4 each).
+void Q4TReadRowCodes(const void* src, int64_t n, uint8_t* codes);
+void Q4TWriteRow(const uint8_t* codes, const uint16_t* d16, const int8_t* sc, int64_t n, void* dst);
+
+// The Viterbi search: the codes of a row of n weights minimising
+// sum_k imp_k (w_k - v_k L[j_k])^2 (imp null: 1) from state 0, v_k the weight's
+// value of one level unit (d_eff sc of its sub-block). Ties: the lower state and
+// the lower index. Returns the cost.
+double Q4TViterbi(const float* w, const float* v, const float* imp, int64_t n, uint8_t* codes);
+
+}  // namespace septet::quant
