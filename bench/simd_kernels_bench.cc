@@ -157,6 +157,8 @@ BENCHMARK(BM_MatVec_Q4_G_repacked_simd)->Apply(Shapes)->Apply(Common);
 SEPTET_MATVEC_BENCH(Q4_NL, DType::kQ4_NL)
 void BM_MatVec_Q4_NL_repacked_simd(benchmark::State& s) { MatVec(s, DType::kQ4_NL, true, true); }
 BENCHMARK(BM_MatVec_Q4_NL_repacked_simd)->Apply(Shapes)->Apply(Common);
+// Q4_T: Q4_NL's container, the codes trellis-coded over each row (file layout only).
+SEPTET_MATVEC_BENCH(Q4_T, DType::kQ4_T)
 SEPTET_MATVEC_BENCH(Q8_0, DType::kQ8_0)
 SEPTET_MATVEC_BENCH(F16, DType::kF16)
 // SmolLM2-135M's tied output head (Q8_0 in every septet file of it): 49152 short rows, 29 MiB;
@@ -228,6 +230,7 @@ void BM_MatMul_F32_repacked_simd(benchmark::State& s) { MatMul(s, DType::kF32, t
 void BM_MatMul_Q4_G_simd(benchmark::State& s) { MatMul(s, DType::kQ4_G, false); }
 void BM_MatMul_Q4_G_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ4_G, true); }
 void BM_MatMul_Q4_NL_simd(benchmark::State& s) { MatMul(s, DType::kQ4_NL, false); }
+void BM_MatMul_Q4_T_simd(benchmark::State& s) { MatMul(s, DType::kQ4_T, false); }
 void BM_MatMul_Q3P5_NL_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ3P5_NL, true); }
 void BM_MatMul_Q4_NL_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ4_NL, true); }
 void BM_MatMul_Q4_0_simd(benchmark::State& s) { MatMul(s, DType::kQ4_0, false); }
@@ -243,6 +246,7 @@ void BM_MatMul_IQ4_XS_simd(benchmark::State& s) { MatMul(s, DType::kIQ4_XS, fals
 BENCHMARK(BM_MatMul_Q3P5_simd)->Args({2048, 2048, 64})->Apply(Common);
 BENCHMARK(BM_MatMul_Q3P5_NL_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_NL_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Args({1536, 576, 64})->Apply(Common);
+BENCHMARK(BM_MatMul_Q4_T_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 2})->Args({1536, 576, 64})->Apply(Common);
 BENCHMARK(BM_MatMul_Q3P5_NL_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_NL_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q3P5_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 32})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 6})->Args({2048, 2048, 2})->Apply(Common);

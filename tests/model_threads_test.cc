@@ -56,7 +56,7 @@ TEST_P(ThreadCountTest, LogitsBitIdenticalForAnyThreadCount) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, ThreadCountTest,
-                         ::testing::Combine(::testing::Values("F32", "F16", "BF16", "Q8_0", "Q4_G", "Q3P5", "Q3P5_SEED"),
+                         ::testing::Combine(::testing::Values("F32", "F16", "BF16", "Q8_0", "Q4_G", "Q3P5", "Q3P5_SEED", "Q4_T"),
                                             ::testing::Values("F32", "F16", "Q8_0")));
 
 TEST(ThreadCountTest, RejectsBadThreadCount) {

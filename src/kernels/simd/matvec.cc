@@ -42,6 +42,7 @@ void MatVecRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
     case DType::kQ3P5_NL: return detail::Q3P5NLMatVec(w, r0, r1, act, y);
     case DType::kQ4_G: return detail::Q4GMatVec(w, r0, r1, act, y);
     case DType::kQ4_NL: return detail::Q4NLMatVec(w, r0, r1, act, y);
+    case DType::kQ4_T: return detail::Q4TMatVec(w, r0, r1, act, y);
     case DType::kQ8_0: return detail::Q8_0MatVec(w, r0, r1, act, y);
     case DType::kQ3P5_SEED: return detail::Q3P5SeedMatVec(w, r0, r1, act, y);
     case DType::kQ4_0:
@@ -109,6 +110,7 @@ void MatMulRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
     case DType::kQ3P5_NL: return detail::Q3P5NLMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
     case DType::kQ4_G: return detail::Q4GMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
     case DType::kQ4_NL: return detail::Q4NLMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
+    case DType::kQ4_T: return detail::Q4TMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
     case DType::kQ8_0: return detail::Q8_0MatMul(w, r0, r1, act, act_stride, m, y, y_stride);
     case DType::kQ3P5_SEED: return detail::Q3P5SeedMatMul(w, r0, r1, act, act_stride, m, y, y_stride);
     case DType::kQ4_0:

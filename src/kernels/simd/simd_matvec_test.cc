@@ -31,7 +31,7 @@
 // |x_q| = 127: the int32 bound 16516096 of isum_s is reached).
 // Q3P5_SEED: the int32 accumulator is exact and the final float formula is the
 // scalar one, compiled without FMA: bit-identical (tolerance 0).
-// Q4_NL: the int32 isum_s is exact and every target does the scalar's float
+// Q4_NL, Q4_T: the int32 isum_s is exact and every target does the scalar's float
 // steps, sum += (d_eff * x_d) * float(isum_s) one sub-block at a time, without
 // FMA: bit-identical (tolerance 0), scrambled rows included (every code and
 // scale byte, the padding codes of partial sub-blocks too); a second test runs
@@ -103,7 +103,7 @@ Matrix MakeMatrix(DType type, int64_t rows, int64_t cols, std::mt19937_64& rng, 
             if (i < 12 * ns || i >= 12 * ns + 2) blk[i] = static_cast<uint8_t>(byte(rng));
           }
         }
-      } else if (type == DType::kQ4_NL) {  // every byte but d, short block included
+      } else if (type == DType::kQ4_NL || type == DType::kQ4_T) {  // every byte but d, short block included
         for (int64_t i0 = 0; i0 < cols; i0 += 128) {
           const int64_t len = std::min<int64_t>(128, cols - i0);
           const size_t ns = static_cast<size_t>((len + 31) / 32), bytes = quant::Q4NLShortBlockBytes(len);
@@ -198,7 +198,7 @@ double GgmlMagnitude(const cpu::WeightView& w, int64_t r, const std::vector<floa
 double Tolerance(const cpu::WeightView& w, int64_t r, const std::vector<float>& x, const std::vector<float>& xq) {
   const TypeTraits& t = GetTypeTraits(w.type);
   const int64_t cols = w.cols;
-  if (w.type == DType::kQ3P5_SEED || w.type == DType::kQ4_NL) return 0;
+  if (w.type == DType::kQ3P5_SEED || w.type == DType::kQ4_NL || w.type == DType::kQ4_T) return 0;
   if (t.vec_dot_type == DType::kF32) {
     std::vector<float> wd(static_cast<size_t>(cols));
     t.to_float(w.row(r), wd.data(), cols);
@@ -218,7 +218,7 @@ INSTANTIATE_TEST_SUITE_P(SimdMatVecTestGroup, SimdMatVecTest,
                          ::testing::ValuesIn(::hwy::SupportedAndGeneratedTargets()),
                          ::hwy::TestParamTargetName);
 
-const DType kWeightTypes[] = {DType::kQ3P5,  DType::kQ3P5_NL, DType::kQ4_G,   DType::kQ4_NL, DType::kQ8_0,
+const DType kWeightTypes[] = {DType::kQ3P5,  DType::kQ3P5_NL, DType::kQ4_G,   DType::kQ4_NL, DType::kQ4_T, DType::kQ8_0,
                               DType::kQ3P5_SEED, DType::kF32, DType::kF16,     DType::kBF16,  DType::kQ4_0,
                               DType::kQ4_1,  DType::kQ5_0,    DType::kQ5_1,    DType::kQ2_K,  DType::kQ3_K,
                               DType::kQ4_K,  DType::kQ5_K,    DType::kQ6_K,    DType::kIQ4_NL, DType::kIQ4_XS};
@@ -493,73 +493,78 @@ TEST_P(SimdMatVecTest, Q3P5NLExtremeBlocksMatchRegistryVecDot) {
 // MatMul (3 tokens: a row tile's per-token steps; 7: AVX3_DL's VNNI lanes, 8 of
 // them; 35: lanes of 16, two full tiles and one of 3; 16: the rows of 16's
 // largest own tile) bit for bit equal to the scalar Q4NLVecDot, on the file
-// layout and on the load-time kQ4NLRows16 layout.
+// layout and on the load-time kQ4NLRows16 layout. The same rows read as Q4_T
+// (Q4_NL's container; its levels through the trellis: codes 0 keep every branch
+// bit 0, so every level is L[0] = -127 and the bound is reached as well), on the
+// file layout.
 TEST_P(SimdMatVecTest, Q4NLExtremeBlocksBitIdenticalToScalar) {
-  const TypeTraits& t = GetTypeTraits(DType::kQ4_NL);
-  const TypeTraits& at = GetTypeTraits(DType::kQ8_A);
-  ASSERT_EQ(t.vec_dot_type, DType::kQ8_A);
-  auto rng = testing::MakeRng(207);
-  for (int64_t cols : {64, 100, 576, 1536, 4096 + 96}) {
-    const int64_t rows = 5;
-    const size_t rb = t.row_bytes(cols);
-    ASSERT_EQ(rb, quant::Q4NLRowBytes(cols));
-    std::vector<uint8_t> bytes(rb * rows + 1);
-    uint8_t* base = bytes.data() + 1;  // misaligned on purpose
-    for (int code_mode = 0; code_mode < 4; ++code_mode) {
-      for (int scale_mode = 0; scale_mode < 4; ++scale_mode) {
-        for (int64_t r = 0; r < rows; ++r) {
-          for (int64_t i0 = 0; i0 < cols; i0 += 128) {
-            const int len = static_cast<int>(std::min<int64_t>(128, cols - i0));
-            const float d = scale_mode == 3 ? std::uniform_real_distribution<float>(-2.0f, 2.0f)(rng)
-                                            : (r % 2 == 0 ? 1.0f : -1.0f);
-            int8_t sc[4];
-            uint8_t codes[128];
-            for (int s = 0; s < 4; ++s) {
-              sc[s] = static_cast<int8_t>(scale_mode == 0   ? -8
-                                          : scale_mode == 1 ? 7
-                                          : scale_mode == 2 ? (s % 2 == 0 ? -8 : 7)
-                                                            : std::uniform_int_distribution<int>(-8, 7)(rng));
+  for (const DType type : {DType::kQ4_NL, DType::kQ4_T}) {
+    const TypeTraits& t = GetTypeTraits(type);
+    const TypeTraits& at = GetTypeTraits(DType::kQ8_A);
+    ASSERT_EQ(t.vec_dot_type, DType::kQ8_A);
+    auto rng = testing::MakeRng(207);
+    for (int64_t cols : {64, 100, 576, 1536, 4096 + 96}) {
+      const int64_t rows = 5;
+      const size_t rb = t.row_bytes(cols);
+      ASSERT_EQ(rb, quant::Q4NLRowBytes(cols));
+      std::vector<uint8_t> bytes(rb * rows + 1);
+      uint8_t* base = bytes.data() + 1;  // misaligned on purpose
+      for (int code_mode = 0; code_mode < 4; ++code_mode) {
+        for (int scale_mode = 0; scale_mode < 4; ++scale_mode) {
+          for (int64_t r = 0; r < rows; ++r) {
+            for (int64_t i0 = 0; i0 < cols; i0 += 128) {
+              const int len = static_cast<int>(std::min<int64_t>(128, cols - i0));
+              const float d = scale_mode == 3 ? std::uniform_real_distribution<float>(-2.0f, 2.0f)(rng)
+                                              : (r % 2 == 0 ? 1.0f : -1.0f);
+              int8_t sc[4];
+              uint8_t codes[128];
+              for (int s = 0; s < 4; ++s) {
+                sc[s] = static_cast<int8_t>(scale_mode == 0   ? -8
+                                            : scale_mode == 1 ? 7
+                                            : scale_mode == 2 ? (s % 2 == 0 ? -8 : 7)
+                                                              : std::uniform_int_distribution<int>(-8, 7)(rng));
+              }
+              for (int k = 0; k < 128; ++k) {
+                codes[k] = static_cast<uint8_t>(code_mode == 0   ? 0
+                                                : code_mode == 1 ? 15
+                                                : code_mode == 2 ? (k + r) % 16
+                                                                 : std::uniform_int_distribution<int>(0, 15)(rng));
+              }
+              quant::Q4NLWriteBlock(FloatToFp16(d), sc, codes, len, base + r * rb + quant::Q4NLRowBytes(i0));
             }
-            for (int k = 0; k < 128; ++k) {
-              codes[k] = static_cast<uint8_t>(code_mode == 0   ? 0
-                                              : code_mode == 1 ? 15
-                                              : code_mode == 2 ? (k + r) % 16
-                                                               : std::uniform_int_distribution<int>(0, 15)(rng));
+          }
+          const cpu::WeightView file{type, rows, cols, base, rb};
+          std::vector<uint8_t> packed16;
+          cpu::WeightView rows16 = file;  // Q4_T: the file layout only
+          if (type == DType::kQ4_NL) RepackQ4NLRows16(file, &packed16, &rows16);
+          for (int sign_mode = 0; sign_mode < 3; ++sign_mode) {
+            std::vector<float> x(static_cast<size_t>(cols));
+            for (int64_t k = 0; k < cols; ++k) {
+              const bool neg = sign_mode == 1 ? k % 2 == 1 : sign_mode == 2 ? (k / 16) % 2 == 1 : false;
+              x[k] = neg ? -1.0f : 1.0f;
             }
-            quant::Q4NLWriteBlock(FloatToFp16(d), sc, codes, len, base + r * rb + quant::Q4NLRowBytes(i0));
-          }
-        }
-        const cpu::WeightView file{DType::kQ4_NL, rows, cols, base, rb};
-        std::vector<uint8_t> packed16;
-        cpu::WeightView rows16;
-        RepackQ4NLRows16(file, &packed16, &rows16);
-        for (int sign_mode = 0; sign_mode < 3; ++sign_mode) {
-          std::vector<float> x(static_cast<size_t>(cols));
-          for (int64_t k = 0; k < cols; ++k) {
-            const bool neg = sign_mode == 1 ? k % 2 == 1 : sign_mode == 2 ? (k / 16) % 2 == 1 : false;
-            x[k] = neg ? -1.0f : 1.0f;
-          }
-          std::vector<uint8_t> act(at.row_bytes(cols));
-          QuantizeActivation(DType::kQ8_A, x.data(), cols, act.data());
-          // The file layout and the load-time kQ4NLRows16 layout (repack.h).
-          for (const cpu::WeightView& view : {file, rows16}) {
-            const int layout = static_cast<int>(view.layout);
-            std::vector<float> y(static_cast<size_t>(rows));
-            MatVecRows(view, 0, rows, act.data(), y.data());
-            for (int64_t m : {3, 7, 16, 35, 70}) {
-              std::vector<float> ym(static_cast<size_t>(m * rows));
-              MatMulRows(view, 0, rows, act.data(), 0, m, ym.data(), rows);
-              for (int64_t r = 0; r < rows; ++r) {
-                const float ref = t.vec_dot(cols, file.row(r), act.data());
-                ASSERT_EQ(std::memcmp(&y[r], &ref, 4), 0)
-                    << "Q4_NL layout " << layout << " cols=" << cols << " codes " << code_mode << " scales "
-                    << scale_mode << " signs " << sign_mode << " row " << r << ": simd " << y[r] << " scalar " << ref
-                    << " target " << TargetName();
-                for (int64_t tk = 0; tk < m; ++tk) {
-                  ASSERT_EQ(std::memcmp(&ref, &ym[tk * rows + r], 4), 0)
-                      << "Q4_NL layout " << layout << " matmul cols=" << cols << " m=" << m << " row " << r
-                      << " token " << tk << ": " << ym[tk * rows + r] << " scalar " << ref << " target "
-                      << TargetName();
+            std::vector<uint8_t> act(at.row_bytes(cols));
+            QuantizeActivation(DType::kQ8_A, x.data(), cols, act.data());
+            // The file layout and the load-time kQ4NLRows16 layout (repack.h).
+            for (const cpu::WeightView& view : {file, rows16}) {
+              const int layout = static_cast<int>(view.layout);
+              std::vector<float> y(static_cast<size_t>(rows));
+              MatVecRows(view, 0, rows, act.data(), y.data());
+              for (int64_t m : {3, 7, 16, 35, 70}) {
+                std::vector<float> ym(static_cast<size_t>(m * rows));
+                MatMulRows(view, 0, rows, act.data(), 0, m, ym.data(), rows);
+                for (int64_t r = 0; r < rows; ++r) {
+                  const float ref = t.vec_dot(cols, file.row(r), act.data());
+                  ASSERT_EQ(std::memcmp(&y[r], &ref, 4), 0)
+                      << t.name << " layout " << layout << " cols=" << cols << " codes " << code_mode << " scales "
+                      << scale_mode << " signs " << sign_mode << " row " << r << ": simd " << y[r] << " scalar " << ref
+                      << " target " << TargetName();
+                  for (int64_t tk = 0; tk < m; ++tk) {
+                    ASSERT_EQ(std::memcmp(&ref, &ym[tk * rows + r], 4), 0)
+                        << t.name << " layout " << layout << " matmul cols=" << cols << " m=" << m << " row " << r
+                        << " token " << tk << ": " << ym[tk * rows + r] << " scalar " << ref << " target "
+                        << TargetName();
+                  }
                 }
               }
             }

@@ -33,12 +33,12 @@ DType ActivationType(const cpu::WeightView& w);
 
 // y[i] = dot(W.row(r0 + i), x) for r0 <= r0 + i < r1, where
 // act = QuantizeActivation(ActivationType(W), x). Kernels per format for
-// F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_NL, Q4_NL, Q3P5_SEED and the ggml blocks Q4_0, Q4_1,
+// F32, F16, BF16, Q8_0, Q4_G, Q3P5, Q3P5_NL, Q4_NL, Q4_T, Q3P5_SEED and the ggml blocks Q4_0, Q4_1,
 // Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS (Q8_A activations);
 // CHECK-fails for a type without a kernel.
 // Results agree with the registry vec_dot within the error bound documented in
 // simd_matvec_test.cc (integer parts exact; the per-block float terms are
-// accumulated in a different order, and with FMA); Q4_NL's are bit-identical.
+// accumulated in a different order, and with FMA); Q4_NL's and Q4_T's are bit-identical.
 void MatVecRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, float* y);
 
 // Prefill: m activation rows, row t at act + t * act_stride (bytes);
