@@ -130,6 +130,14 @@ SEPTET_ROWS = [  # rows without a --damp of their own were made when the default
      ["--type", "Q4_NL", "--calib", "{calib}", "--act-order", "--rotate", "--refit", "1"]),
     ("septet Q4_NL --mix-bpw 4.1 + GPTQ --act-order --rotate --refit 1 (down to Q3P5_NL)", "q4nl-mix41-ao-rot-refit1",
      ["--type", "Q4_NL", "--calib", "{calib}", "--mix-bpw", "4.1", "--act-order", "--rotate", "--refit", "1"]),
+    # Rows 41-43: Q4_T (Q4_NL's container, the codes trellis-coded over each row; quant/q4_t.h). No --act-order:
+    # the trellis runs in column order.
+    ("septet Q4_T + GPTQ --rotate", "q4t-rot",
+     ["--type", "Q4_T", "--calib", "{calib}", "--rotate"]),
+    ("septet Q4_T --mix-bpw 4.1 + GPTQ --rotate (down to Q3P5_NL)", "q4t-mix41-rot",
+     ["--type", "Q4_T", "--calib", "{calib}", "--mix-bpw", "4.1", "--rotate"]),
+    ("septet Q4_T --mix-bpw 4.1 + GPTQ --rotate --refit 1 (down to Q3P5_NL)", "q4t-mix41-rot-refit1",
+     ["--type", "Q4_T", "--calib", "{calib}", "--mix-bpw", "4.1", "--rotate", "--refit", "1"]),
 ]
 
 _MATMUL = re.compile(r"^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$")
@@ -219,14 +227,14 @@ def _ceil(a, b):
 
 
 def row_bytes(tid, cols):
-    """Stored bytes of one row of `cols` weights (docs/formats.md for septet's types 200-207)."""
+    """Stored bytes of one row of `cols` weights (docs/formats.md for septet's types 200-208)."""
     if tid == 200:  # Q3P5: 56 B per 128; a tail of r: 4 B header + 12 B per 32 (no 4-bit sub-block)
         r = cols % 128
         return cols // 128 * 56 + (4 + 12 * _ceil(r, 32) if r else 0)
     if tid == 206:  # Q3P5_NL: 56 B per 128; a tail of r: 12 B per 32, 2 B D, the 6-bit scales of 2 per 32
         ns = _ceil(cols % 128, 32)
         return cols // 128 * 56 + (12 * ns + 2 + _ceil(12 * ns, 8) if ns else 0)
-    if tid == 207:  # Q4_NL: 68 B per 128; a tail of r: 16 B per 32, 2 B D, a 4-bit scale per 32
+    if tid in (207, 208):  # Q4_NL, Q4_T: 68 B per 128; a tail of r: 16 B per 32, 2 B D, a 4-bit scale per 32
         ns = _ceil(cols % 128, 32)
         return cols // 128 * 68 + (16 * ns + 2 + _ceil(ns, 2) if ns else 0)
     if tid == 202:  # Q4_G: 68 B per 128; a tail of r: 4 B + 16 B per 32
@@ -266,7 +274,7 @@ def tensor_sizes(path):
 
 TYPE_NAMES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0", 10: "Q2_K", 11: "Q3_K", 12: "Q4_K",
               13: "Q5_K", 14: "Q6_K", 20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS",
-              30: "BF16", 200: "Q3P5", 202: "Q4_G", 206: "Q3P5_NL", 207: "Q4_NL"}
+              30: "BF16", 200: "Q3P5", 202: "Q4_G", 206: "Q3P5_NL", 207: "Q4_NL", 208: "Q4_T"}
 
 
 def bpw_summary(path):
