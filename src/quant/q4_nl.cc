@@ -101,44 +101,12 @@ void Q4NLQuantizeRow(const float* src, void* dst, int64_t n, const float* import
   }
 }
 
-namespace {
-
-// Calls fn(i0, r, params, codes) for each block of a row of n weights.
-template <class Fn>
-void ForEachBlock(int64_t n, const uint8_t* w, Fn fn) {
-  for (int64_t i0 = 0; i0 < n; i0 += kQ4NLBlockSize) {
-    const int r = static_cast<int>(std::min<int64_t>(kQ4NLBlockSize, n - i0));
-    uint8_t codes[kQ4NLBlockSize];
-    Q4NLReadCodes(w, r, codes);
-    fn(i0, r, Q4NLReadParams(w, r), static_cast<const uint8_t*>(codes));
-    w += BlockBytesAt(n, i0);
-  }
-}
-
-}  // namespace
-
 void Q4NLDequantizeRow(const void* src, float* dst, int64_t n) {
-  CheckRowArgs(src, dst, n);
-  ForEachBlock(n, static_cast<const uint8_t*>(src), [&](int64_t i0, int r, const Q4NLParams& p, const uint8_t* u) {
-    for (int k = 0; k < r; ++k) dst[i0 + k] = Q4NLValue(p.d, p.sc[k / kQ4NLSubBlockSize], u[k]);
-  });
+  Q4NLContainerDequantize(src, dst, n, [](int u) { return int{kQ4NLLevels[u]}; });
 }
 
 float Q4NLVecDot(int64_t n, const void* w_row, const void* act_row) {
-  CheckRowArgs(w_row, act_row, n);
-  const uint8_t* x = static_cast<const uint8_t*>(act_row);
-  float sum = 0.0f;
-  ForEachBlock(n, static_cast<const uint8_t*>(w_row), [&](int64_t i0, int r, const Q4NLParams& p, const uint8_t* u) {
-    for (int s = 0; s * kQ4NLSubBlockSize < r; ++s) {  // one Q8_A block per sub-block
-      const auto xb = LoadBlock<BlockQ8A>(x + (i0 / kQ8ABlockSize + s) * sizeof(BlockQ8A));
-      const int k_end = std::min(r - s * kQ4NLSubBlockSize, kQ4NLSubBlockSize);
-      int32_t acc = 0;
-      for (int k = 0; k < k_end; ++k) acc += int32_t{xb.qs[k]} * kQ4NLLevels[u[s * kQ4NLSubBlockSize + k]];
-      const int32_t isum = p.sc[s] * acc;
-      sum += (p.d * xb.d) * static_cast<float>(isum);
-    }
-  });
-  return sum;
+  return Q4NLContainerVecDot(n, w_row, act_row, [](int u) { return int{kQ4NLLevels[u]}; });
 }
 
 size_t Q4NLRowBytesFn(int64_t n) {

@@ -37,6 +37,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "quant/q8_act.h"
 #include "quant/quant_util.h"
 
 namespace septet::quant {
@@ -112,6 +113,48 @@ inline float Q4NLValue(float d, int s, int u) { return d * static_cast<float>(s 
 void Q4NLQuantizeRow(const float* src, void* dst, int64_t n, const float* importance);
 void Q4NLDequantizeRow(const void* src, float* dst, int64_t n);
 float Q4NLVecDot(int64_t n, const void* w_row, const void* act_row);  // act_row: Q8_A
+
+// The container's reference decode and vec_dot with Q8_A for a format that reads
+// its codes as int8 levels its own way: level_of(u) gives the level of the next
+// weight of the row from its code u, called once per weight in row order
+// (Q4_NL: L[u]; Q4_T, quant/q4_t.h: through its trellis). Q4_NL's integer and
+// float steps (see the header comment).
+template <class LevelOf>
+void Q4NLContainerDequantize(const void* src, float* dst, int64_t n, LevelOf level_of) {
+  CheckRowArgs(src, dst, n);
+  const uint8_t* w = static_cast<const uint8_t*>(src);
+  for (int64_t i0 = 0; i0 < n; i0 += kQ4NLBlockSize) {
+    const int r = static_cast<int>(n - i0 < kQ4NLBlockSize ? n - i0 : kQ4NLBlockSize);
+    uint8_t u[kQ4NLBlockSize];
+    Q4NLReadCodes(w, r, u);
+    const Q4NLParams p = Q4NLReadParams(w, r);
+    for (int k = 0; k < r; ++k) dst[i0 + k] = p.d * static_cast<float>(p.sc[k / kQ4NLSubBlockSize] * level_of(u[k]));
+    w += Q4NLShortBlockBytes(r);
+  }
+}
+template <class LevelOf>
+float Q4NLContainerVecDot(int64_t n, const void* w_row, const void* act_row, LevelOf level_of) {
+  CheckRowArgs(w_row, act_row, n);
+  const uint8_t* w = static_cast<const uint8_t*>(w_row);
+  const uint8_t* x = static_cast<const uint8_t*>(act_row);
+  float sum = 0.0f;
+  for (int64_t i0 = 0; i0 < n; i0 += kQ4NLBlockSize) {
+    const int r = static_cast<int>(n - i0 < kQ4NLBlockSize ? n - i0 : kQ4NLBlockSize);
+    uint8_t u[kQ4NLBlockSize];
+    Q4NLReadCodes(w, r, u);
+    const Q4NLParams p = Q4NLReadParams(w, r);
+    for (int s = 0; s * kQ4NLSubBlockSize < r; ++s) {  // one Q8_A block per sub-block
+      const auto xb = LoadBlock<BlockQ8A>(x + (i0 / kQ8ABlockSize + s) * sizeof(BlockQ8A));
+      const int k_end = r - s * kQ4NLSubBlockSize < kQ4NLSubBlockSize ? r - s * kQ4NLSubBlockSize : kQ4NLSubBlockSize;
+      int32_t acc = 0;
+      for (int k = 0; k < k_end; ++k) acc += int32_t{xb.qs[k]} * level_of(u[s * kQ4NLSubBlockSize + k]);
+      const int32_t isum = p.sc[s] * acc;
+      sum += (p.d * xb.d) * static_cast<float>(isum);
+    }
+    w += Q4NLShortBlockBytes(r);
+  }
+  return sum;
+}
 size_t Q4NLRowBytesFn(int64_t n);
 
 }  // namespace septet::quant

@@ -60,24 +60,6 @@ double FreeStartCost(const float* w, const float* imp, int len, float v) {
 
 int NumSubBlocks(int r) { return static_cast<int>(CeilDiv(r, kSub)); }
 
-// Calls fn(i0, r, params, level numbers) for each block of a row of n weights,
-// the trellis state carried from block to block.
-template <class Fn>
-void ForEachBlock(int64_t n, const uint8_t* w, Fn fn) {
-  int state = 0;
-  for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
-    const int r = static_cast<int>(std::min<int64_t>(kBlock, n - i0));
-    uint8_t codes[kBlock], j[kBlock];
-    Q4NLReadCodes(w, r, codes);
-    for (int k = 0; k < r; ++k) {
-      j[k] = static_cast<uint8_t>(Q4TLevelNumber(state, codes[k]));
-      state = Q4TNextState(state, codes[k] >> 3);
-    }
-    fn(i0, r, Q4NLReadParams(w, r), static_cast<const uint8_t*>(j));
-    w += Q4NLShortBlockBytes(r);
-  }
-}
-
 }  // namespace
 
 void Q4TLevelNumbers(const uint8_t* codes, int64_t n, uint8_t* j) {
@@ -197,28 +179,24 @@ void Q4TReadRowCodes(const void* src, int64_t n, uint8_t* codes) {
   }
 }
 
-void Q4TDequantizeRow(const void* src, float* dst, int64_t n) {
-  CheckRowArgs(src, dst, n);
-  ForEachBlock(n, static_cast<const uint8_t*>(src), [&](int64_t i0, int r, const Q4NLParams& p, const uint8_t* j) {
-    for (int k = 0; k < r; ++k) dst[i0 + k] = p.d * static_cast<float>(p.sc[k / kSub] * kQ4TLevels[j[k]]);
-  });
-}
+namespace {
+
+// Level of each next code of a row, through the trellis from state 0.
+struct TrellisLevels {
+  int state = 0;
+  int operator()(int c) {
+    const int j = Q4TLevelNumber(state, c);
+    state = Q4TNextState(state, c >> 3);
+    return kQ4TLevels[j];
+  }
+};
+
+}  // namespace
+
+void Q4TDequantizeRow(const void* src, float* dst, int64_t n) { Q4NLContainerDequantize(src, dst, n, TrellisLevels{}); }
 
 float Q4TVecDot(int64_t n, const void* w_row, const void* act_row) {
-  CheckRowArgs(w_row, act_row, n);
-  const uint8_t* x = static_cast<const uint8_t*>(act_row);
-  float sum = 0.0f;
-  ForEachBlock(n, static_cast<const uint8_t*>(w_row), [&](int64_t i0, int r, const Q4NLParams& p, const uint8_t* j) {
-    for (int s = 0; s * kSub < r; ++s) {  // one Q8_A block per sub-block
-      const auto xb = LoadBlock<BlockQ8A>(x + (i0 / kQ8ABlockSize + s) * sizeof(BlockQ8A));
-      const int k_end = std::min(r - s * kSub, kSub);
-      int32_t acc = 0;
-      for (int k = 0; k < k_end; ++k) acc += int32_t{xb.qs[k]} * kQ4TLevels[j[s * kSub + k]];
-      const int32_t isum = p.sc[s] * acc;
-      sum += (p.d * xb.d) * static_cast<float>(isum);
-    }
-  });
-  return sum;
+  return Q4NLContainerVecDot(n, w_row, act_row, TrellisLevels{});
 }
 
 size_t Q4TRowBytesFn(int64_t n) {
