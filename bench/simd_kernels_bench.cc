@@ -46,17 +46,23 @@ std::vector<float> Gaussian(int64_t n, float stddev, uint64_t seed) {
 // A rows x cols matrix: 16 distinct quantized rows tiled (quantizing the full
 // matrix with the reference quantizers would take minutes; the kernels' speed
 // does not depend on the values, only on the bytes streamed).
+// An unconditional repack (repack.h), to run a layout the policy gives another target.
+using RepackFn = void (*)(const septet::cpu::WeightView&, std::vector<uint8_t>*, septet::cpu::WeightView*);
+
 struct Matrix {
   DType type;
   int64_t rows = 0, cols = 0;
   bool repacked = false;
+  RepackFn forced = nullptr;
   std::vector<uint8_t> bytes;
   septet::cpu::WeightView view;
 };
 
-const Matrix& GetMatrix(DType type, int64_t rows, int64_t cols, bool repack = false) {
+// repack: as the model (simd::RepackRows), or by `force` where given.
+const Matrix& GetMatrix(DType type, int64_t rows, int64_t cols, bool repack = false, RepackFn force = nullptr) {
   static std::unique_ptr<Matrix> cached;  // one slot: the benchmarks run shape by shape
-  if (cached && cached->type == type && cached->rows == rows && cached->cols == cols && cached->repacked == repack) {
+  if (cached && cached->type == type && cached->rows == rows && cached->cols == cols && cached->repacked == repack &&
+      cached->forced == force) {
     return *cached;
   }
   cached.reset();
@@ -82,10 +88,16 @@ const Matrix& GetMatrix(DType type, int64_t rows, int64_t cols, bool repack = fa
   }
   m->view = septet::cpu::WeightView{type, rows, cols, m->bytes.data(), rb};
   m->repacked = repack;
+  m->forced = force;
   if (repack) {
     std::vector<uint8_t> packed;
     septet::cpu::WeightView v;
-    if (septet::simd::RepackRows(m->view, &packed, &v)) {
+    if (force != nullptr) {
+      force(m->view, &packed, &v);
+    } else if (!septet::simd::RepackRows(m->view, &packed, &v)) {
+      v = m->view;  // no repacked layout here: the file layout
+    }
+    if (v.layout != septet::cpu::WeightLayout::kFile) {
       m->bytes = std::move(packed);
       m->view = v;
       m->view.data = m->bytes.data();
@@ -104,9 +116,9 @@ std::vector<uint8_t> Activation(const septet::cpu::WeightView& w) {
   return act;
 }
 
-void MatVec(benchmark::State& state, DType type, bool simd, bool repack = false) {
+void MatVec(benchmark::State& state, DType type, bool simd, bool repack = false, RepackFn force = nullptr) {
   const int64_t rows = state.range(0), cols = state.range(1);
-  const Matrix& m = GetMatrix(type, rows, cols, repack);
+  const Matrix& m = GetMatrix(type, rows, cols, repack, force);
   const auto act = Activation(m.view);
   std::vector<float> y(static_cast<size_t>(rows));
   const auto& t = septet::GetTypeTraits(type);
@@ -176,13 +188,19 @@ BENCHMARK(BM_MatVec_Q6_K_simd)->Args({32000, 2048})->Args({2048, 5632})->Args({4
 // _repacked: rows of 16 on AVX3_DL (the file layout elsewhere), the layout the model runs.
 void BM_MatVec_Q6_K_repacked_simd(benchmark::State& s) { MatVec(s, DType::kQ6_K, true, true); }
 BENCHMARK(BM_MatVec_Q6_K_repacked_simd)->Args({32000, 2048})->Args({2048, 5632})->Args({4096, 14336})->Apply(Common);
-// Q4_K / Q5_K: the bulk of llama.cpp's Q4_K_M / Q5_K_M files (TinyLlama's ffn_gate shape).
+// Q4_K / Q5_K: the bulk of llama.cpp's Q4_K_M / Q5_K_M files (TinyLlama's ffn_gate shape;
+// 2048 x 2048 and 2048 x 5632 in L2 / L3). _repacked: rows of 16 on AVX3_DL, rows of 8 (Q4_K) on
+// AVX2 / AVX3; _rows8: Q4_K's rows of 8 on any target (AVX3_DL's layout before the rows of 16).
 void BM_MatVec_Q4_K_simd(benchmark::State& s) { MatVec(s, DType::kQ4_K, true); }
 BENCHMARK(BM_MatVec_Q4_K_simd)->Args({5632, 2048})->Args({14336, 4096})->Args({4096, 14336})->Apply(Common);
 void BM_MatVec_Q4_K_repacked_simd(benchmark::State& s) { MatVec(s, DType::kQ4_K, true, true); }
-BENCHMARK(BM_MatVec_Q4_K_repacked_simd)->Args({5632, 2048})->Args({14336, 4096})->Args({4096, 14336})->Apply(Common);
+BENCHMARK(BM_MatVec_Q4_K_repacked_simd)->Args({2048, 2048})->Args({2048, 5632})->Args({5632, 2048})->Args({14336, 4096})->Args({4096, 14336})->Apply(Common);
+void BM_MatVec_Q4_K_rows8_simd(benchmark::State& s) { MatVec(s, DType::kQ4_K, true, true, septet::simd::RepackQ4KRows8); }
+BENCHMARK(BM_MatVec_Q4_K_rows8_simd)->Args({2048, 2048})->Args({2048, 5632})->Args({5632, 2048})->Args({14336, 4096})->Args({4096, 14336})->Apply(Common);
 void BM_MatVec_Q5_K_simd(benchmark::State& s) { MatVec(s, DType::kQ5_K, true); }
-BENCHMARK(BM_MatVec_Q5_K_simd)->Args({5632, 2048})->Args({14336, 4096})->Apply(Common);
+BENCHMARK(BM_MatVec_Q5_K_simd)->Args({2048, 2048})->Args({2048, 5632})->Args({5632, 2048})->Args({14336, 4096})->Apply(Common);
+void BM_MatVec_Q5_K_repacked_simd(benchmark::State& s) { MatVec(s, DType::kQ5_K, true, true); }
+BENCHMARK(BM_MatVec_Q5_K_repacked_simd)->Args({2048, 2048})->Args({2048, 5632})->Args({5632, 2048})->Args({14336, 4096})->Apply(Common);
 // Q4_0: llama.cpp's Q4_0 files (18-byte blocks of 32, symmetric), in the file layout and
 // repacked at load (kLegacy4Rows8: rows interleaved by 8).
 void BM_MatVec_Q4_0_simd(benchmark::State& s) { MatVec(s, DType::kQ4_0, true); }
@@ -205,9 +223,9 @@ BENCHMARK(BM_MatVec_F32_simd)->Args({2048, 2048})->Args({576, 1536})->Apply(Comm
 
 // Prefill: m tokens through one rows x cols matrix (2048 x 2048: TinyLlama's
 // attention; 1536 x 576: SmolLM2's ffn gate).
-void MatMul(benchmark::State& state, DType type, bool repack) {
+void MatMul(benchmark::State& state, DType type, bool repack, RepackFn force = nullptr) {
   const int64_t rows = state.range(0), cols = state.range(1), m = state.range(2);
-  const Matrix& w = GetMatrix(type, rows, cols, repack);
+  const Matrix& w = GetMatrix(type, rows, cols, repack, force);
   const auto one = Activation(w.view);
   std::vector<uint8_t> act(one.size() * static_cast<size_t>(m));
   for (int64_t t = 0; t < m; ++t) std::memcpy(act.data() + t * one.size(), one.data(), one.size());
@@ -237,7 +255,9 @@ void BM_MatMul_Q4_0_simd(benchmark::State& s) { MatMul(s, DType::kQ4_0, false); 
 void BM_MatMul_Q4_0_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ4_0, true); }
 void BM_MatMul_Q4_K_simd(benchmark::State& s) { MatMul(s, DType::kQ4_K, false); }
 void BM_MatMul_Q4_K_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ4_K, true); }
+void BM_MatMul_Q4_K_rows8_simd(benchmark::State& s) { MatMul(s, DType::kQ4_K, true, septet::simd::RepackQ4KRows8); }
 void BM_MatMul_Q5_K_simd(benchmark::State& s) { MatMul(s, DType::kQ5_K, false); }
+void BM_MatMul_Q5_K_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ5_K, true); }
 void BM_MatMul_Q6_K_simd(benchmark::State& s) { MatMul(s, DType::kQ6_K, false); }
 void BM_MatMul_Q6_K_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ6_K, true); }
 void BM_MatMul_Q2_K_simd(benchmark::State& s) { MatMul(s, DType::kQ2_K, false); }
@@ -256,9 +276,11 @@ BENCHMARK(BM_MatMul_Q4_G_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->A
 BENCHMARK(BM_MatMul_Q4_G_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 32})->Args({2048, 2048, 33})->Args({2048, 2048, 24})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Args({1536, 576, 64})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_0_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_0_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
-BENCHMARK(BM_MatMul_Q4_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
-BENCHMARK(BM_MatMul_Q4_K_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
-BENCHMARK(BM_MatMul_Q5_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);
+BENCHMARK(BM_MatMul_Q4_K_simd)->Args({5632, 2048, 256})->Args({2048, 5632, 256})->Args({2048, 5632, 8})->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
+BENCHMARK(BM_MatMul_Q4_K_repacked_simd)->Args({5632, 2048, 256})->Args({2048, 5632, 256})->Args({2048, 5632, 8})->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
+BENCHMARK(BM_MatMul_Q4_K_rows8_simd)->Args({5632, 2048, 256})->Args({2048, 5632, 256})->Args({2048, 5632, 8})->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
+BENCHMARK(BM_MatMul_Q5_K_simd)->Args({2048, 5632, 256})->Args({2048, 5632, 8})->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
+BENCHMARK(BM_MatMul_Q5_K_repacked_simd)->Args({2048, 5632, 256})->Args({2048, 5632, 8})->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q6_K_simd)->Args({2048, 5632, 256})->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 5})->Args({32000, 2048, 8})->Apply(Common);
 BENCHMARK(BM_MatMul_Q6_K_repacked_simd)->Args({2048, 5632, 256})->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Args({32000, 2048, 8})->Apply(Common);
 BENCHMARK(BM_MatMul_Q2_K_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Apply(Common);

@@ -95,16 +95,17 @@ void BlasRows(const cpu::WeightView& w, const float* x, int64_t m, int64_t r0, i
 // layout's (a row tile decoded once per block for up to 32 tokens), so from 4.
 // Q4_G's groups of 8 rows run a few tokens per decoded sub-block (dot_q4g_rows8.cc),
 // so from 2; so do Q4_0's, Q4_1's and Q4_K's (dot_legacy_rows8.cc, dot_q4k_rows8.cc), and Q3P5's
-// groups of 16 on AVX3_DL (dot_q3p5_rows16.cc), and Q3P5_NL's, Q4_NL's, Q6_K's, Q8_0's and Q4_0's /
-// Q4_1's (dot_q3p5nl_rows16.cc, dot_q4nl_rows16.cc, dot_q6k_rows16.cc, dot_q8_rows16.cc,
-// dot_legacy_rows16.cc).
+// groups of 16 on AVX3_DL (dot_q3p5_rows16.cc), and Q3P5_NL's, Q4_NL's, Q6_K's, Q8_0's, Q4_0's /
+// Q4_1's and Q4_K's / Q5_K's (dot_q3p5nl_rows16.cc, dot_q4nl_rows16.cc, dot_q6k_rows16.cc,
+// dot_q8_rows16.cc, dot_legacy_rows16.cc, dot_q4k_rows16.cc).
 int64_t MinGemmTokens(const cpu::WeightView& w) {
   return w.layout == cpu::WeightLayout::kQ3P5Slots || w.layout == cpu::WeightLayout::kFloatPanels ||
                  w.layout == cpu::WeightLayout::kQ4GRows8 || w.layout == cpu::WeightLayout::kLegacy4Rows8 ||
                  w.layout == cpu::WeightLayout::kQ4KRows8 || w.layout == cpu::WeightLayout::kQ3P5Rows16 ||
                  w.layout == cpu::WeightLayout::kQ3P5NLRows16 || w.layout == cpu::WeightLayout::kQ4NLRows16 ||
                  w.layout == cpu::WeightLayout::kQ6KRows16 || w.layout == cpu::WeightLayout::kQ8_0Rows16 ||
-                 w.layout == cpu::WeightLayout::kLegacy4Rows16
+                 w.layout == cpu::WeightLayout::kLegacy4Rows16 || w.layout == cpu::WeightLayout::kQ4KRows16 ||
+                 w.layout == cpu::WeightLayout::kQ5KRows16
              ? 2
              : 4;
 }

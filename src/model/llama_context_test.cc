@@ -321,17 +321,19 @@ TEST(LlamaContextTest, GgmlStoredTypesMatchTheirF32Conversion) {
     ASSERT_TRUE(stored.ok()) << stored.status().ToString();
     ASSERT_TRUE(converted.ok()) << converted.status().ToString();
     // Served from the mapping, except Q4_0 / Q4_1 / Q4_K, which x86 SIMD targets repack into rows of 8
-    // (AVX3_DL: Q4_0 / Q4_1 into rows of 16), and Q6_K, which AVX3_DL repacks into rows of 16.
+    // (AVX3_DL: into rows of 16), and Q5_K and Q6_K, which AVX3_DL repacks into rows of 16.
     const std::string target = simd::TargetName();
     const bool dl = target == "AVX3_DL";
     const bool legacy = t == DType::kQ4_0 || t == DType::kQ4_1;
-    const bool repacks = (t == DType::kQ6_K && dl) || ((legacy || t == DType::kQ4_K) &&
-                                                       (target == "AVX2" || target == "AVX3" || dl));
+    const bool repacks = ((t == DType::kQ5_K || t == DType::kQ6_K) && dl) ||
+                         ((legacy || t == DType::kQ4_K) && (target == "AVX2" || target == "AVX3" || dl));
     EXPECT_EQ(stored.value()->weights().owned_bytes > 0, repacks);
-    const cpu::WeightLayout packed = t == DType::kQ6_K    ? cpu::WeightLayout::kQ6KRows16
-                                     : t == DType::kQ4_K  ? cpu::WeightLayout::kQ4KRows8
-                                     : dl                 ? cpu::WeightLayout::kLegacy4Rows16
-                                                          : cpu::WeightLayout::kLegacy4Rows8;
+    const cpu::WeightLayout packed = t == DType::kQ6_K        ? cpu::WeightLayout::kQ6KRows16
+                                     : t == DType::kQ5_K      ? cpu::WeightLayout::kQ5KRows16
+                                     : t == DType::kQ4_K && dl ? cpu::WeightLayout::kQ4KRows16
+                                     : t == DType::kQ4_K      ? cpu::WeightLayout::kQ4KRows8
+                                     : dl                     ? cpu::WeightLayout::kLegacy4Rows16
+                                                              : cpu::WeightLayout::kLegacy4Rows8;
     EXPECT_EQ(stored.value()->weights().layers[0].w_down.layout, repacks ? packed : cpu::WeightLayout::kFile);
     auto a = LlamaContext::Create(*stored.value(), 16);
     auto b = LlamaContext::Create(*converted.value(), 16);

@@ -14,7 +14,9 @@
 //   * repack (default on): every matmul weight is repacked into the SIMD
 //     kernels' layout when they have one for its type and the CPU
 //     (simd::RepackRows; today Q3P5, Q3P5_NL, Q4_G, Q4_0, Q4_1, Q4_K and the float
-//     types on AVX2 and up, Q4_NL, Q6_K and Q8_0 on AVX3_DL). A tied output head that shares token_embd's bytes is repacked too,
+//     types on AVX2 and up, Q4_NL, Q5_K, Q6_K and Q8_0 on AVX3_DL; AVX3_DL takes Q3P5,
+//     Q3P5_NL, Q4_0, Q4_1 and Q4_K in rows of 16, AVX2 / AVX3 in their own layouts).
+//     A tied output head that shares token_embd's bytes is repacked too,
 //     and token_embd then views the same repacked copy (the lookup reads it through simd::RowToFloat), so the
 //     head is read in the fast layout at no extra memory. The owned copy replaces the
 //     mapped / converted bytes (owned_bytes / mapped_bytes say so); views then

@@ -29,6 +29,8 @@ enum class WeightLayout : uint8_t {
   kQ6KRows16 = 10,  // Q6_K rows interleaved in groups of 16, AVX3_DL (kernels/simd/repack.h)
   kQ8_0Rows16 = 11,  // Q8_0 rows interleaved in groups of 16, AVX3_DL (kernels/simd/repack.h)
   kLegacy4Rows16 = 12,  // Q4_0 / Q4_1 rows interleaved in groups of 16, AVX3_DL (kernels/simd/repack.h)
+  kQ4KRows16 = 13,  // Q4_K rows interleaved in groups of 16, AVX3_DL (kernels/simd/repack.h)
+  kQ5KRows16 = 14,  // Q5_K rows interleaved in groups of 16, AVX3_DL (kernels/simd/repack.h)
 };
 
 struct WeightView {

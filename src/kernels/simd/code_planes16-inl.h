@@ -181,6 +181,50 @@ HWY_INLINE void RunGroupTiles16(const cpu::WeightView& w, int64_t r0, int64_t r1
   }
 }
 
+// RunGroupTiles16 with each tile's activation rows: group_tokens(g, a, sweep, y16)
+// with a[t] the Q8_A row of token t0 + t (act + (t0 + t) act_stride).
+template <class GroupTokens, class YOf>
+HWY_INLINE void RunTokenTiles16(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act,
+                                size_t act_stride, int64_t m, int64_t steps, const YOf& y_of,
+                                const GroupTokens& group_tokens) {
+  RunGroupTiles16(w, r0, r1, m, steps, y_of,
+                  [&](int64_t g, auto tokens, int64_t t0, TileSweep* sweep, auto& y16) HWY_ATTR {
+                    constexpr int T = decltype(tokens)::value;
+                    const uint8_t* a[T];
+                    for (int t = 0; t < T; ++t) a[t] = act + static_cast<size_t>(t0 + t) * act_stride;
+                    group_tokens(g, a, sweep, y16);
+                  });
+}
+
+// Four code quads of the 16 rows (v[c] dword i: bytes 4 c .. 4 c + 3 of row i)
+// -> 16 bytes for each row i at lane0 + i lane_stride, in weight order (the
+// codes GEMM's rows, token_lanes-inl.h).
+HWY_INLINE void StoreTransposed16(const __m512i (&v)[4], uint8_t* lane0, size_t lane_stride) {
+  const __m512i t0 = _mm512_unpacklo_epi32(v[0], v[1]), t1 = _mm512_unpackhi_epi32(v[0], v[1]);
+  const __m512i t2 = _mm512_unpacklo_epi32(v[2], v[3]), t3 = _mm512_unpackhi_epi32(v[2], v[3]);
+  const __m512i a[4] = {_mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2), _mm512_unpacklo_epi64(t1, t3),
+                        _mm512_unpackhi_epi64(t1, t3)};  // 128-bit lane k of a[i]: row 4 k + i
+  for (int i = 0; i < 4; ++i) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(lane0 + i * lane_stride), _mm512_castsi512_si128(a[i]));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(lane0 + (4 + i) * lane_stride), _mm512_extracti32x4_epi32(a[i], 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(lane0 + (8 + i) * lane_stride), _mm512_extracti32x4_epi32(a[i], 2));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(lane0 + (12 + i) * lane_stride), _mm512_extracti32x4_epi32(a[i], 3));
+  }
+}
+
+// start + the 16 lanes' dots of the 8 code quads u (unsigned, a quad of weights
+// 4 c .. 4 c + 3 per int32 lane) with the 32 activation codes x: one vpdpbusd a
+// quad against the quad broadcast from memory, in two chains (exact int32).
+HWY_INLINE __m512i DotQuads16(__m512i start, const __m512i (&u)[8], const int8_t* x) {
+  const uint8_t* xq = reinterpret_cast<const uint8_t*>(x);
+  __m512i acc = start, acc2 = _mm512_setzero_si512();
+  for (int q = 0; q < 8; q += 2) {
+    acc = _mm512_dpbusd_epi32(acc, u[q], _mm512_set1_epi32(static_cast<int>(LoadU32(xq + 4 * q))));
+    acc2 = _mm512_dpbusd_epi32(acc2, u[q + 1], _mm512_set1_epi32(static_cast<int>(LoadU32(xq + 4 * q + 4))));
+  }
+  return _mm512_add_epi32(acc, acc2);
+}
+
 #endif  // HWY_TARGET == HWY_AVX3_DL
 
 }  // namespace HWY_NAMESPACE

@@ -19,7 +19,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <type_traits>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/simd/dot_legacy_rows16.cc"
@@ -27,7 +26,7 @@
 
 #include "core/check.h"
 #include "hwy/highway.h"
-#include "kernels/simd/code_planes16-inl.h"  // kPlaneRows, FileRows, RunGroupTiles16
+#include "kernels/simd/code_planes16-inl.h"  // kPlaneRows, FileRows, RunTokenTiles16, DotQuads16
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/kernels_internal.h"
 #include "kernels/simd/repack.h"
@@ -70,13 +69,7 @@ HWY_INLINE void Block(const uint8_t* gb, int64_t b, const uint8_t* const (&act)[
   }
   for (int t = 0; t < T; ++t) {
     const uint8_t* xb = Q8ABlock(act[t], b);
-    const uint8_t* xq = reinterpret_cast<const uint8_t*>(Q8ACodes(xb));
-    __m512i acc = _mm512_set1_epi32(L::kMin ? 0 : -8 * Q8ASum(xb)), acc2 = _mm512_setzero_si512();
-    for (int q = 0; q < 8; q += 2) {
-      acc = _mm512_dpbusd_epi32(acc, u[q], _mm512_set1_epi32(static_cast<int>(LoadU32(xq + 4 * q))));
-      acc2 = _mm512_dpbusd_epi32(acc2, u[q + 1], _mm512_set1_epi32(static_cast<int>(LoadU32(xq + 4 * q + 4))));
-    }
-    const __m512 a = _mm512_cvtepi32_ps(_mm512_add_epi32(acc, acc2));
+    const __m512 a = _mm512_cvtepi32_ps(DotQuads16(_mm512_set1_epi32(L::kMin ? 0 : -8 * Q8ASum(xb)), u, Q8ACodes(xb)));
     const __m512 xd = _mm512_set1_ps(Q8AScale(xb));
     if constexpr (L::kMin) {
       const __m512 m = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb + 32)));
@@ -124,12 +117,9 @@ template <class L, class YOf>
 void RunGroups(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t* act, size_t act_stride, int64_t m,
                const YOf& y_of) {
   const int64_t nb = w.cols / quant::kGgmlLegacyBlockSize;
-  RunGroupTiles16(w, r0, r1, m, (nb + 3) / 4, y_of,
-                  [&](int64_t g, auto tokens, int64_t t0, TileSweep* sweep, auto& y16) HWY_ATTR {
-                    constexpr int T = decltype(tokens)::value;
-                    const uint8_t* a[T];
-                    for (int t = 0; t < T; ++t) a[t] = act + static_cast<size_t>(t0 + t) * act_stride;
-                    GroupTokens<L, T>(w, g, a, sweep, y16);
+  RunTokenTiles16(w, r0, r1, act, act_stride, m, (nb + 3) / 4, y_of,
+                  [&](int64_t g, const auto& a, TileSweep* sweep, auto& y16) HWY_ATTR {
+                    GroupTokens<L>(w, g, a, sweep, y16);
                   });
 }
 

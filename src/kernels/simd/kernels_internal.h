@@ -34,6 +34,8 @@ SEPTET_SIMD_DECLARE_FAMILY(Q4NLRows16)  // Q4_NL in WeightLayout::kQ4NLRows16 (r
 SEPTET_SIMD_DECLARE_FAMILY(Q6KRows16)  // Q6_K in WeightLayout::kQ6KRows16 (repack.h)
 SEPTET_SIMD_DECLARE_FAMILY(Q8_0Rows16)  // Q8_0 in WeightLayout::kQ8_0Rows16 (repack.h)
 SEPTET_SIMD_DECLARE_FAMILY(Legacy4Rows16)  // Q4_0, Q4_1 in WeightLayout::kLegacy4Rows16 (repack.h)
+SEPTET_SIMD_DECLARE_FAMILY(Q4KRows16)  // Q4_K in WeightLayout::kQ4KRows16 (repack.h)
+SEPTET_SIMD_DECLARE_FAMILY(Q5KRows16)  // Q5_K in WeightLayout::kQ5KRows16 (repack.h)
 SEPTET_SIMD_DECLARE_FAMILY(GgmlLegacy)   // Q4_0, Q4_1, Q5_0, Q5_1 (w.type says which)
 SEPTET_SIMD_DECLARE_FAMILY(GgmlKQuants)  // Q2_K, Q3_K, Q4_K, Q5_K, Q6_K (w.type says which)
 SEPTET_SIMD_DECLARE_FAMILY(GgmlIq4)      // IQ4_NL, IQ4_XS (w.type says which)
@@ -115,6 +117,9 @@ bool Q6KRows16IsFast();
 bool Q8_0Rows16IsFast();
 // Whether the dispatched target has the fast kLegacy4Rows16 kernel (AVX3_DL).
 bool Legacy4Rows16IsFast();
+// Whether the dispatched target has the fast kQ4KRows16 / kQ5KRows16 kernels (AVX3_DL).
+bool Q4KRows16IsFast();
+bool Q5KRows16IsFast();
 
 }  // namespace septet::simd::detail
 

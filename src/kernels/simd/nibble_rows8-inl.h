@@ -159,28 +159,28 @@ HWY_INLINE void StoreNibbleTransposed(const __m256i (&v)[4], uint8_t* lane0, siz
 }
 
 // The codes GEMM's rows (natural-order codes, per sub-block (d, m): a
-// RowRangeDecode of token_lanes-inl.h) decoded a group of 8 at a time: one row
-// alone would read each of its 4-byte quads from another 32-byte chunk.
-// group_to(g, codes, dm) writes lane i of group g at codes + i nsub 32 and
-// dm + i nsub 2; whole groups of [c0, c1) go straight to their rows, the lanes of
-// a cut group through a scratch copy.
+// RowRangeDecode of token_lanes-inl.h) decoded a group of kGroup (8, or 16 for
+// the rows of 16) at a time: one row alone would read each of its 4-byte quads
+// from another chunk. group_to(g, codes, dm) writes lane i of group g at codes +
+// i nsub 32 and dm + i nsub 2; whole groups of [c0, c1) go straight to their
+// rows, the lanes of a cut group through a scratch copy.
 inline HWY_NOINLINE std::vector<uint8_t>& NibbleGroupScratchOfThread() {  // noinline: see common-inl.h
   thread_local std::vector<uint8_t> scratch;
   return scratch;
 }
-template <class GroupTo>
+template <int64_t kGroup = kNibbleRows, class GroupTo>
 HWY_INLINE void DecodeNibbleRows(int64_t c0, int64_t c1, int64_t nsub, uint8_t* codes, float* dm,
                                  const GroupTo& group_to) {
   const size_t lane_codes = static_cast<size_t>(nsub) * 32, lane_dm = static_cast<size_t>(nsub) * 2;
-  for (int64_t g = c0 / kNibbleRows; g * kNibbleRows < c1; ++g) {
-    const int64_t first = g * kNibbleRows, lo = std::max(c0, first), hi = std::min(c1, first + kNibbleRows);
-    if (lo == first && hi == first + kNibbleRows) {
+  for (int64_t g = c0 / kGroup; g * kGroup < c1; ++g) {
+    const int64_t first = g * kGroup, lo = std::max(c0, first), hi = std::min(c1, first + kGroup);
+    if (lo == first && hi == first + kGroup) {
       group_to(g, codes + static_cast<size_t>(lo - c0) * lane_codes, dm + static_cast<size_t>(lo - c0) * lane_dm);
       continue;
     }
     std::vector<uint8_t>& scratch = NibbleGroupScratchOfThread();
-    scratch.resize(kNibbleRows * (lane_codes + lane_dm * sizeof(float)));
-    float* sdm = reinterpret_cast<float*>(scratch.data() + kNibbleRows * lane_codes);  // lane_codes: a multiple of 32
+    scratch.resize(kGroup * (lane_codes + lane_dm * sizeof(float)));
+    float* sdm = reinterpret_cast<float*>(scratch.data() + kGroup * lane_codes);  // lane_codes: a multiple of 32
     group_to(g, scratch.data(), sdm);
     for (int64_t r = lo; r < hi; ++r) {
       std::memcpy(codes + static_cast<size_t>(r - c0) * lane_codes, scratch.data() + (r - first) * lane_codes, lane_codes);

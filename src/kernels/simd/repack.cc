@@ -194,6 +194,14 @@ bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
     RepackQ4GRows8(w, out, repacked);
     return true;
   }
+  if (w.type == DType::kQ4_K && detail::Q4KRows16IsFast()) {
+    RepackQ4KRows16(w, out, repacked);
+    return true;
+  }
+  if (w.type == DType::kQ5_K && detail::Q5KRows16IsFast()) {
+    RepackQ5KRows16(w, out, repacked);
+    return true;
+  }
   if (w.type == DType::kQ4_K && detail::Q4KRows8IsFast()) {
     RepackQ4KRows8(w, out, repacked);
     return true;
@@ -217,7 +225,7 @@ bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
 namespace {
 
 // For the layouts that interleave rows (float panels, Q4_G / Q4_0 / Q4_1 / Q4_K groups of 8, Q3P5's and
-// Q3P5_NL's, Q4_NL's, Q6_K's, Q8_0's, Q4_0's and Q4_1's of 16), the
+// Q3P5_NL's, Q4_NL's, Q6_K's, Q8_0's, Q4_0's, Q4_1's, Q4_K's and Q5_K's of 16), the
 // function that writes one row's file-layout bytes; null for the others, whose
 // rows stay whole (a one-row view of them unpacks like the matrix).
 using InterleavedRowFn = void (*)(const cpu::WeightView&, int64_t, uint8_t*);
@@ -232,6 +240,8 @@ InterleavedRowFn InterleavedRowOf(cpu::WeightLayout layout) {
   if (layout == cpu::WeightLayout::kQ6KRows16) return Q6KRows16Row;
   if (layout == cpu::WeightLayout::kQ8_0Rows16) return Q8_0Rows16Row;
   if (layout == cpu::WeightLayout::kLegacy4Rows16) return Legacy4Rows16Row;
+  if (layout == cpu::WeightLayout::kQ4KRows16) return Q4KRows16Row;
+  if (layout == cpu::WeightLayout::kQ5KRows16) return Q5KRows16Row;
   return nullptr;
 }
 
@@ -267,7 +277,9 @@ void UnpackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
     case cpu::WeightLayout::kQ4NLRows16:
     case cpu::WeightLayout::kQ6KRows16:
     case cpu::WeightLayout::kQ8_0Rows16:
-    case cpu::WeightLayout::kLegacy4Rows16: {
+    case cpu::WeightLayout::kLegacy4Rows16:
+    case cpu::WeightLayout::kQ4KRows16:
+    case cpu::WeightLayout::kQ5KRows16: {
       const InterleavedRowFn row_of = InterleavedRowOf(w.layout);
       out->resize(w.row_bytes * static_cast<size_t>(w.rows));
       for (int64_t r = 0; r < w.rows; ++r) row_of(w, r, out->data() + static_cast<size_t>(r) * w.row_bytes);

@@ -124,9 +124,10 @@ namespace septet::simd {
 // for a repacked layout of w.type: fills *out (row-major, w.row_bytes per row)
 // and *repacked (pointing into *out), returns true. Returns false (nothing
 // written) otherwise: types without a repacked layout (all but Q3P5, Q3P5_NL, Q4_G,
-// Q4_NL, Q4_0, Q4_1, Q4_K, Q6_K, Q8_0 and the float types), targets without the fast
-// kernel (anything below AVX2; Q4_NL, Q6_K and Q8_0 below AVX3_DL), or w already
-// repacked.
+// Q4_NL, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K, Q8_0 and the float types), targets without the
+// fast kernel (anything below AVX2; Q4_NL, Q5_K, Q6_K and Q8_0 below AVX3_DL), or w
+// already repacked. Where a type has two layouts the target picks one: AVX3_DL the
+// rows of 16 (Q3P5, Q3P5_NL, Q4_0, Q4_1, Q4_K), AVX2 / AVX3 the other.
 bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
 
 // Unconditional Q3P5 -> kQ3P5Slots repack (w: Q3P5, file layout). Every target
@@ -265,6 +266,41 @@ static_assert(Legacy4Rows16CodeByte(DType::kQ4_0, 4, 0, 0) == 16 * 18 &&
 void RepackLegacy4Rows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
 // Row r of a kLegacy4Rows16 view, in the file layout (w.row_bytes bytes to dst).
 void Legacy4Rows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst);
+
+// WeightLayout::kQ4KRows16 and kQ5KRows16 (Q4_K, Q5_K, quant/ggml_kquants.h;
+// AVX3_DL only). Rows interleaved in groups of 16 (the last padded with zero
+// rows), a 256-weight super-block at a time (rows hold whole super-blocks only):
+// 16 x 144 = 2304 (Q4_K) or 16 x 176 = 2816 (Q5_K) bytes, each field of the file
+// block as its 4-byte words side by side:
+//   bytes  0..31                 row r's d (fp16) at 2 r
+//   bytes  32..63                row r's dmin (fp16) at 32 + 2 r
+//   byte   Q4KRows16ScaleByte(k, r, i)   (k = 0..2, i = 0..3): scales[4 k + i]
+//          of row r (the packed 6-bit scales and mins)
+//   byte   Q5KRows16HighByte(c, r, i)    (Q5_K; c = 0..7): qh[4 c + i] of row r:
+//          bit j = bit 4 of the code of weight 4 c + i of sub-block j
+//   byte   Q4KRows16CodeByte(type, p, c, r, i)   (p = 0..3, c = 0..7):
+//          qs[32 p + 4 c + i] of row r: low nibble = (low 4 bits of the) code of
+//          weight 4 c + i of sub-block 2 p, high nibble = of sub-block 2 p + 1
+// So one 64-byte load is one word of the 16 rows, an int32 lane per row: a scale
+// word (the 6-bit scales and mins unpack lane-wise by shifts and masks), the high
+// bits of quad c of every sub-block, or quad c of two sub-blocks' codes.
+constexpr size_t Q4KRows16ScaleByte(int k, int r, int i) { return static_cast<size_t>(64 + 64 * k + 4 * r + i); }
+constexpr size_t Q5KRows16HighByte(int c, int r, int i) { return static_cast<size_t>(256 + 64 * c + 4 * r + i); }
+constexpr size_t Q4KRows16CodeByte(DType type, int p, int c, int r, int i) {
+  return static_cast<size_t>((type == DType::kQ5_K ? 768 : 256) + 512 * p + 64 * c + 4 * r + i);
+}
+static_assert(Q4KRows16ScaleByte(3, 0, 0) == Q5KRows16HighByte(0, 0, 0) &&
+              Q5KRows16HighByte(8, 0, 0) == Q4KRows16CodeByte(DType::kQ5_K, 0, 0, 0, 0) &&
+              Q4KRows16CodeByte(DType::kQ4_K, 4, 0, 0, 0) == 16 * 144 &&
+              Q4KRows16CodeByte(DType::kQ5_K, 4, 0, 0, 0) == 16 * 176);
+// Unconditional Q4_K -> kQ4KRows16 and Q5_K -> kQ5KRows16 repacks (w in the file
+// layout); every target has a kernel for the result (tests use it on every
+// compiled target).
+void RepackQ4KRows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
+void RepackQ5KRows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
+// Row r of a kQ4KRows16 / kQ5KRows16 view, in the file layout (w.row_bytes bytes to dst).
+void Q4KRows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst);
+void Q5KRows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst);
 
 inline constexpr int64_t kQ4GGroupRows = 8;
 // Byte of the kQ4GRows8 group block that holds weights 4 c + i (low nibble) and

@@ -1,9 +1,9 @@
 // Pieces the block repacks (repack.cc: Q3P5 slots; repack_q3p5nl.cc: Q3P5_NL
 // planes; repack_q3p5r16.cc, repack_q3p5nlr16.cc: both in rows of 16) share: the
 // walks over a matrix's blocks and row groups (the latter also Q4_NL's, Q6_K's,
-// Q8_0's and Q4_0's / Q4_1's: repack_q4nlr16.cc, repack_q6kr16.cc, repack_q8r16.cc,
-// repack_legacy.cc), and the bit-plane helpers that turn 2-bit and 1-bit code
-// planes into one code bit per byte.
+// Q8_0's, Q4_0's / Q4_1's and Q4_K's / Q5_K's: repack_q4nlr16.cc, repack_q6kr16.cc,
+// repack_q8r16.cc, repack_legacy.cc, repack_q4kr16.cc), and the bit-plane helpers
+// that turn 2-bit and 1-bit code planes into one code bit per byte.
 #pragma once
 
 #include <algorithm>
@@ -72,7 +72,7 @@ inline constexpr SpreadTable kSpread;
 inline uint64_t Spread(uint32_t plane, int g) { return kSpread.v[(plane >> (8 * g)) & 0xFFu]; }
 
 // ---- Rows interleaved by 16 (kQ3P5Rows16, kQ3P5NLRows16, kQ4NLRows16, kQ6KRows16, kQ8_0Rows16,
-// kLegacy4Rows16; repack.h) ----
+// kLegacy4Rows16, kQ4KRows16, kQ5KRows16; repack.h) ----
 
 // The code planes of ns sub-blocks of a file block (12 bytes each at subs, as
 // quant::Q3P5SubBlock) into lane `lane` of the group block at gb, and back (the

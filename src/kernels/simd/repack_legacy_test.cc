@@ -213,9 +213,10 @@ TEST_P(RepackLegacyTest, PolicyRepacksWhereTheKernelIsFast) {
     std::vector<uint8_t> out;
     cpu::WeightView v;
     ASSERT_EQ(RepackRows(w.view, &out, &v), fast) << target;
-    if (fast) {  // AVX3_DL takes Q4_0 / Q4_1 in rows of 16
-      EXPECT_EQ(v.layout, target == "AVX3_DL" && type != DType::kQ4_K ? cpu::WeightLayout::kLegacy4Rows16
-                                                                       : LayoutOf(type));
+    if (fast) {  // AVX3_DL takes Q4_0 / Q4_1 / Q4_K in rows of 16
+      const cpu::WeightLayout rows16 =
+          type == DType::kQ4_K ? cpu::WeightLayout::kQ4KRows16 : cpu::WeightLayout::kLegacy4Rows16;
+      EXPECT_EQ(v.layout, target == "AVX3_DL" ? rows16 : LayoutOf(type));
       EXPECT_EQ(ActivationType(v), DType::kQ8_A);
       std::vector<uint8_t> again;
       cpu::WeightView v2;

@@ -305,6 +305,14 @@ TEST_P(SimdMatVecTest, MatMulRowsEqualsMatVecRowsPerToken) {
   }
 }
 
+// The load-time rows of 16 of a ggml type on AVX3_DL (repack.h), or null.
+using RepackFn = void (*)(const cpu::WeightView&, std::vector<uint8_t>*, cpu::WeightView*);
+RepackFn Rows16Repack(DType type) {
+  if (type == DType::kQ4_K) return RepackQ4KRows16;
+  if (type == DType::kQ5_K) return RepackQ5KRows16;
+  return type == DType::kQ6_K ? RepackQ6KRows16 : nullptr;
+}
+
 // Whole rows of one byte pattern (every code at an extreme or a fixed mix: all
 // nibbles 0 or 15, 6-bit fields 0 or 63, Q6_K sub-scales -128 / -1 / 127, Q3_K
 // codes -4 or 3 and scales -32 or 31), fp16
@@ -312,8 +320,9 @@ TEST_P(SimdMatVecTest, MatMulRowsEqualsMatVecRowsPerToken) {
 // activations of constant |x_q| = 127 (x = +-1: d = 1/127), all positive,
 // alternating, or in runs of 16: the integer sums reach their
 // bounds (e.g. Q6_K's 16646144), where a saturating int16 step or a wrong bound
-// would show. SIMD against the scalar vec_dot with the same tolerance; Q6_K
-// again on its load-time rows of 16, bit for bit equal to the file layout.
+// would show. SIMD against the scalar vec_dot with the same tolerance; Q4_K,
+// Q5_K and Q6_K again on their load-time rows of 16, bit for bit equal to the
+// file layout.
 TEST_P(SimdMatVecTest, GgmlExtremeBlocksMatchRegistryVecDot) {
   for (DType type : {DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ2_K, DType::kQ3_K,
                      DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kIQ4_NL, DType::kIQ4_XS}) {
@@ -365,10 +374,10 @@ TEST_P(SimdMatVecTest, GgmlExtremeBlocksMatchRegistryVecDot) {
                   << y[r] << " target " << TargetName();
             }
           }
-          if (type == DType::kQ6_K && m == 16) {  // the load-time kQ6KRows16 layout (repack.h): the same bits
+          if (const auto repack = Rows16Repack(type); repack != nullptr && m == 16) {  // the same bits
             std::vector<uint8_t> packed;
             cpu::WeightView rows16;
-            RepackQ6KRows16(view, &packed, &rows16);
+            repack(view, &packed, &rows16);
             testing_repack::ExpectRepackedGivesFileBits(view, rows16, acts.data(), act.size(), {{0, rows}, {1, 4}},
                                                         {1, 8, 16});
             if (HasFailure()) return;
