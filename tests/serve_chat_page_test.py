@@ -65,6 +65,21 @@ class Browser:
     (--remote-debugging-pipe: JSON messages ending in NUL, fd 3 in, fd 4 out)."""
 
     def __init__(self):
+        # A cold Chromium on a loaded 2-core machine (ctest -j2 beside the heavier tests)
+        # has been seen not to answer its first command within 30 s: a fresh launch, up
+        # to two, each given 60 s for that first answer (ctest's limit for the test is 180 s).
+        for attempt in range(2):
+            self.launch()
+            try:
+                target = self.call("Target.createTarget", timeout=60, url="about:blank")["targetId"]
+                break
+            except RuntimeError:
+                self.close()
+                if attempt == 1:
+                    raise
+        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+
+    def launch(self):
         to_browser_r, self.w = os.pipe()
         self.r, from_browser_w = os.pipe()
 
@@ -83,8 +98,6 @@ class Browser:
         os.close(from_browser_w)
         self.buf = b""
         self.last_id = 0
-        target = self.call("Target.createTarget", url="about:blank")["targetId"]
-        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
 
     def call(self, method, session=None, timeout=30, **params):
         self.last_id += 1
@@ -125,6 +138,8 @@ class Browser:
     def close(self):
         self.proc.kill()
         self.proc.wait()
+        os.close(self.w)
+        os.close(self.r)
         shutil.rmtree(self.profile, ignore_errors=True)  # the profile directory, not left in /tmp
 
 
