@@ -45,17 +45,52 @@ inline void Step(const double* cost, const double e[4], const int idx[4], double
   }
 }
 
-// The lowest cost of coding w[0 .. len) with one level unit v from any state.
-double FreeStartCost(const float* w, const float* imp, int len, float v) {
-  double cost[kQ4TStates] = {}, next[kQ4TStates];
-  for (int k = 0; k < len; ++k) {
-    double e[4];
-    int idx[4];
-    SubsetErrors(w[k], v, imp ? imp[k] : 1.0f, e, idx);
-    Step(cost, e, idx, next, nullptr);
-    std::copy(next, next + kQ4TStates, cost);
+constexpr int kLanes = 16;  // searches run side by side, one per float lane
+
+// Up to kLanes free-start searches of at most one sub-block each, lane by lane in
+// the same float operations (independent of the other lanes, so of the batching).
+void FreeStartBatch(const Q4TSearchLane* lanes, int n, float* out) {
+  alignas(64) float w[kSub][kLanes] = {}, a[kSub][kLanes] = {};
+  alignas(64) float v[kLanes], vs[kLanes];
+  int maxlen = 0;
+  for (int i = 0; i < kLanes; ++i) {
+    const Q4TSearchLane* l = i < n ? &lanes[i] : nullptr;
+    v[i] = l != nullptr ? l->v : 0.0f;
+    vs[i] = v[i] != 0.0f ? v[i] : 1.0f;  // w / vs: any finite index where v = 0 (the error is w^2 there)
+    if (l == nullptr) continue;
+    maxlen = std::max(maxlen, l->len);
+    for (int k = 0; k < l->len; ++k) {
+      w[k][i] = l->w[k];
+      a[k][i] = l->imp != nullptr ? l->imp[k] : 1.0f;
+    }
   }
-  return *std::min_element(cost, cost + kQ4TStates);
+  alignas(64) float cost[kQ4TStates][kLanes] = {}, next[kQ4TStates][kLanes];
+  for (int k = 0; k < maxlen; ++k) {
+    alignas(64) float e[4][kLanes];
+    for (int z = 0; z < 4; ++z) {
+      for (int i = 0; i < kLanes; ++i) {
+        const float x = w[k][i] / vs[i];
+        float lv = static_cast<float>(kQ4TLevels[z]);
+        for (int m = 0; m + 1 < kQ4TIndexCount; ++m) lv += x > kQ4TMidpoints.mid[z][m] ? kQ4TSteps.step[z][m] : 0.0f;
+        const float d = w[k][i] - v[i] * lv;
+        e[z][i] = a[k][i] * d * d;
+      }
+    }
+    for (int ns = 0; ns < kQ4TStates; ++ns) {
+      const int b = ns & 1, s0 = ns >> 1, s1 = s0 | (kQ4TStates >> 1);
+      const float *c0 = cost[s0], *c1 = cost[s1], *e0 = e[Q4TSubset(s0, b)], *e1 = e[Q4TSubset(s1, b)];
+      for (int i = 0; i < kLanes; ++i) {
+        const float x0 = c0[i] + e0[i], x1 = c1[i] + e1[i];
+        next[ns][i] = x1 < x0 ? x1 : x0;
+      }
+    }
+    std::memcpy(cost, next, sizeof(cost));
+  }
+  for (int i = 0; i < n; ++i) {
+    float best = cost[0][i];
+    for (int s = 1; s < kQ4TStates; ++s) best = cost[s][i] < best ? cost[s][i] : best;
+    out[i] = best;
+  }
 }
 
 int NumSubBlocks(int r) { return static_cast<int>(CeilDiv(r, kSub)); }
@@ -93,42 +128,117 @@ double Q4TViterbi(const float* w, const float* v, const float* imp, int64_t n, u
   return best;
 }
 
-void Q4TFitBlock(const float* w, const float* imp, int r, uint16_t* d16, int8_t* sc) {
+void Q4TFreeStartCosts(const Q4TSearchLane* lanes, int n, float* cost) {
+  for (int i0 = 0; i0 < n; i0 += kLanes) {
+    for (int i = i0; i < std::min(n, i0 + kLanes); ++i) {
+      SEPTET_CHECK_MSG(lanes[i].len >= 0 && lanes[i].len <= kSub, "Q4_T search lane length must be 0..32");
+    }
+    FreeStartBatch(lanes + i0, std::min(kLanes, n - i0), cost + i0);
+  }
+}
+
+void Q4TFitBlock(const float* w, const float* imp, int r, uint16_t* d16, int8_t* sc, Q4TCostsFn costs_fn) {
   SEPTET_CHECK_MSG(r >= 1 && r <= kBlock, "Q4_T block length must be 1..128");
   constexpr int kGrid = 11;
   const int ns = NumSubBlocks(r);
-  float t[kSubs] = {};
+  // 1. Every (sub-block, grid point) search in one batch.
+  Q4TSearchLane lanes[kSubs * kGrid];
+  float costs[kSubs * kGrid];
+  int owner[kSubs * kGrid];
+  int nl = 0;
   for (int s = 0; s < ns; ++s) {
     const int k0 = s * kSub, len = std::min(r - k0, kSub);
     double ss = 0;
     for (int k = 0; k < len; ++k) ss += static_cast<double>(w[k0 + k]) * w[k0 + k];
     const float rms = static_cast<float>(std::sqrt(ss / len));
     if (!(rms > 0.0f)) continue;
-    double best = kInf;
     for (int g = 0; g < kGrid; ++g) {
-      const float cand = rms * (0.7f + 0.07f * static_cast<float>(g)) / 40.5f;
-      const double c = FreeStartCost(w + k0, imp ? imp + k0 : nullptr, len, -cand);
-      if (c < best) {
-        best = c;
-        t[s] = cand;
-      }
+      lanes[nl] = {w + k0, imp ? imp + k0 : nullptr, len, -(rms * (0.7f + 0.07f * static_cast<float>(g)) / 40.5f)};
+      owner[nl++] = s;
+    }
+  }
+  costs_fn(lanes, nl, costs);
+  float t[kSubs] = {}, best[kSubs];
+  std::fill(best, best + kSubs, std::numeric_limits<float>::infinity());
+  for (int i = 0; i < nl; ++i) {  // grid order within a sub-block: ties keep the smaller scale
+    if (costs[i] < best[owner[i]]) {
+      best[owner[i]] = costs[i];
+      t[owner[i]] = -lanes[i].v;
     }
   }
   const float tmax = *std::max_element(t, t + kSubs);
   *d16 = FloatToFp16(std::min(tmax / 8.0f / kQ4NLDUnit, 65504.0f));
   const float d = Fp16ToFloat(*d16) * kQ4NLDUnit;
   std::fill(sc, sc + kSubs, int8_t{0});
+  // 2. Per sub-block the scales round(t / d) and +- 1, again in one batch.
+  nl = 0;
   for (int s = 0; s < ns; ++s) {
     if (!(t[s] > 0.0f) || !(d > 0.0f)) continue;  // all-zero sub-block (or an underflowing D): values 0
     const int k0 = s * kSub, len = std::min(r - k0, kSub);
     const int c0 = std::clamp(static_cast<int>(std::lround(t[s] / d)), 1, -kQ4NLScaleMin);
-    double best = kInf;
     for (int c = std::max(1, c0 - 1); c <= std::min(-kQ4NLScaleMin, c0 + 1); ++c) {
-      const double cost = FreeStartCost(w + k0, imp ? imp + k0 : nullptr, len, -d * static_cast<float>(c));
-      if (cost < best) {
-        best = cost;
-        sc[s] = static_cast<int8_t>(-c);
+      lanes[nl] = {w + k0, imp ? imp + k0 : nullptr, len, -d * static_cast<float>(c)};
+      owner[nl++] = s * 16 + c;
+    }
+  }
+  costs_fn(lanes, nl, costs);
+  std::fill(best, best + kSubs, std::numeric_limits<float>::infinity());
+  for (int i = 0; i < nl; ++i) {
+    const int s = owner[i] / 16;
+    if (costs[i] < best[s]) {
+      best[s] = costs[i];
+      sc[s] = static_cast<int8_t>(-(owner[i] % 16));
+    }
+  }
+}
+
+void Q4TSurvivorStep(Q4TSurvivors* sv, const float* band, float target, float v, float ujj, int slot) {
+  constexpr int kHalf = kQ4TStates / 2;
+  float t[kQ4TStates];
+  for (int s = 0; s < kQ4TStates; ++s) t[s] = target;
+  for (int p = 0; p < kQ4TWindow; ++p) {
+    for (int s = 0; s < kQ4TStates; ++s) t[s] -= sv->e[p][s] * band[p];
+  }
+  const float vs = v != 0.0f ? v : 1.0f;
+  float eb[2][kQ4TStates], cb[2][kQ4TStates], ib[2][kQ4TStates];
+  for (int b = 0; b < 2; ++b) {
+    for (int s = 0; s < kQ4TStates; ++s) {
+      const float x = t[s] / vs;
+      float lv = kQ4TBranch.base[b][s], i = static_cast<float>(8 * b);
+      for (int m = 0; m + 1 < kQ4TIndexCount; ++m) {
+        const bool above = x > kQ4TBranch.mid[b][m][s];
+        lv += above ? kQ4TBranch.step[b][m][s] : 0.0f;
+        i += above ? 1.0f : 0.0f;
       }
+      const float e = (t[s] - v * lv) / ujj;
+      eb[b][s] = e;
+      cb[b][s] = sv->cost[s] + e * e;
+      ib[b][s] = i;
+    }
+  }
+  // State 2m + b is reached from m or m + 16 (the bit shifted out).
+  bool hi[2][kHalf];
+  for (int b = 0; b < 2; ++b) {
+    for (int m = 0; m < kHalf; ++m) hi[b][m] = cb[b][m + kHalf] < cb[b][m];
+  }
+  const auto permute = [&](const float* src, float* dst) {
+    for (int m = 0; m < kHalf; ++m) {
+      for (int b = 0; b < 2; ++b) dst[2 * m + b] = hi[b][m] ? src[m + kHalf] : src[m];
+    }
+  };
+  float tmp[kQ4TStates];
+  for (int p = 0; p < kQ4TWindow; ++p) {
+    permute(sv->e[p], tmp);
+    std::copy(tmp, tmp + kQ4TStates, sv->e[p]);
+    permute(sv->code[p], tmp);
+    std::copy(tmp, tmp + kQ4TStates, sv->code[p]);
+  }
+  for (int m = 0; m < kHalf; ++m) {
+    for (int b = 0; b < 2; ++b) {
+      const int from = hi[b][m] ? m + kHalf : m;
+      sv->cost[2 * m + b] = cb[b][from];
+      sv->e[slot][2 * m + b] = eb[b][from];
+      sv->code[slot][2 * m + b] = ib[b][from];
     }
   }
 }

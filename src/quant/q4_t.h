@@ -85,6 +85,46 @@ inline int Q4TNearestIndex(float x, int z) {
   return i;
 }
 
+// The step between consecutive levels of subset z: L[4 m + 4 + z] - L[4 m + z].
+struct Q4TSubsetSteps {
+  float step[4][kQ4TIndexCount - 1];
+};
+constexpr Q4TSubsetSteps MakeQ4TSubsetSteps() {
+  Q4TSubsetSteps t{};
+  for (int z = 0; z < 4; ++z) {
+    for (int m = 0; m + 1 < kQ4TIndexCount; ++m) {
+      t.step[z][m] = static_cast<float>(kQ4TLevels[4 * m + 4 + z] - kQ4TLevels[4 * m + z]);
+    }
+  }
+  return t;
+}
+inline constexpr Q4TSubsetSteps kQ4TSteps = MakeQ4TSubsetSteps();
+
+// The same per source state s (a lane) and branch bit b: the lowest level, the
+// midpoints and the steps of subset Q4TSubset(s, b), so that the nearest level in
+// every lane comes from one compare-and-add sequence (the level = the lowest +
+// the steps of the midpoints below x; its index = their count).
+struct Q4TBranchTables {  // rows of 32 floats, 64-byte aligned for vector loads
+  alignas(64) float base[2][kQ4TStates];
+  alignas(64) float mid[2][kQ4TIndexCount - 1][kQ4TStates];
+  alignas(64) float step[2][kQ4TIndexCount - 1][kQ4TStates];
+};
+constexpr Q4TBranchTables MakeQ4TBranchTables() {
+  Q4TBranchTables t{};
+  for (int b = 0; b < 2; ++b) {
+    for (int s = 0; s < kQ4TStates; ++s) {
+      const int z = Q4TSubset(s, b);
+      t.base[b][s] = static_cast<float>(kQ4TLevels[z]);
+      for (int m = 0; m + 1 < kQ4TIndexCount; ++m) {
+        t.mid[b][m][s] = kQ4TMidpoints.mid[z][m];
+        t.step[b][m][s] = kQ4TSteps.step[z][m];
+      }
+    }
+  }
+  return t;
+}
+inline constexpr Q4TBranchTables kQ4TBranch = MakeQ4TBranchTables();
+
 // The level numbers j of a row of n weights' codes (codes: one per weight, in
 // order), decoded from state 0.
 void Q4TLevelNumbers(const uint8_t* codes, int64_t n, uint8_t* j);
@@ -98,7 +138,45 @@ void Q4TLevelNumbers(const uint8_t* codes, int64_t n, uint8_t* j);
 //   2. D = the nearest fp16 to 1024 max t / 8, and every sc = -round(t / d_eff)
 //      clamped to [-8, -1] (negative: |sc| = 8 is then available; the levels are
 //      symmetric to within one unit), then sc +- 1 tried, the lowest error kept.
-void Q4TFitBlock(const float* w, const float* imp, int r, uint16_t* d16, int8_t* sc);
+// The searches run in float arithmetic through `costs` (Q4TFreeStartCosts or
+// its SIMD twin simd::Q4TFreeStartCosts, which gives the same bits).
+struct Q4TSearchLane;
+using Q4TCostsFn = void (*)(const Q4TSearchLane* lanes, int n, float* cost);
+void Q4TFreeStartCosts(const Q4TSearchLane* lanes, int n, float* cost);
+void Q4TFitBlock(const float* w, const float* imp, int r, uint16_t* d16, int8_t* sc,
+                 Q4TCostsFn costs = Q4TFreeStartCosts);
+
+// The free-start searches of Q4TFitBlock, many at once: per lane the lowest
+// sum_k imp_k (w_k - v L[j_k])^2 (imp null: 1) over the codes of w[0 .. len)
+// (len <= 32) from any start state, in float. Each lane's result depends on its
+// own inputs only (the reference runs them side by side in the same float
+// operations as simd::Q4TFreeStartCosts), not on the others or on n.
+struct Q4TSearchLane {
+  const float* w;
+  const float* imp;
+  int len;
+  float v;
+};
+
+// The survivors of the GPTQ search through the trellis (quantize/gptq_trellis.cc):
+// per state (a lane of each array) its cost and its window of undecided columns,
+// their GPTQ errors and codes (0 .. 15, as floats: the same lanes as the errors)
+// in ring slots; the caller keeps which column each slot holds.
+inline constexpr int kQ4TWindow = 24;  // ~5 constraint lengths of the code
+struct Q4TSurvivors {
+  alignas(64) float cost[kQ4TStates];
+  alignas(64) float e[kQ4TWindow][kQ4TStates];
+  alignas(64) float code[kQ4TWindow][kQ4TStates];
+};
+
+// One column of that search (scalar reference; simd::Q4TSurvivorStep gives the
+// same bits): per state s the target t_s = target - sum_p e[p][s] band[p] (p in
+// slot order; band[p] = U[column of slot p][j], 0 for a free slot); per state and
+// branch bit b the nearest level L of subset Q4TSubset(s, b) to t_s / v (any level
+// when v = 0), e = (t_s - v L) / ujj and cost_s + e^2; state 2m + b keeps the
+// cheaper of its branches from m and m + 16 (ties: m) with that survivor's window,
+// the new column's error and code in slot `slot`.
+void Q4TSurvivorStep(Q4TSurvivors* sv, const float* band, float target, float v, float ujj, int slot);
 
 // Quantizer (deterministic): Q4TFitBlock per block, then one Viterbi search over
 // the whole row (importance-weighted squared error, state 0 at the start).

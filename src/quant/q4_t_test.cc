@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -92,6 +93,71 @@ TEST(Q4T, ViterbiFindsTheMinimumOfAllCodeSequences) {
       e += imp[k] * d * d;
     }
     EXPECT_NEAR(e, cost, 1e-9 * std::max(1.0, cost));
+  }
+}
+
+// The batched free-start searches of the block fit: each lane's cost is the
+// minimum over every start state and code sequence, i.e. the exact (double) Viterbi
+// search of the row preceded by five weights of importance 0 (their branch bits
+// reach any state for free), up to the rounding of the lane's float arithmetic:
+// per weight d = w - v L and a d^2 carry at most 3 roundings of 2^-24 relative to
+// a (|w| + 127 |v|)^2, and a sum of n terms n - 1 more relative to the total, so
+// (n + 3) 2^-24 (cost + sum a (|w| + 127 |v|)^2) bounds the difference.
+TEST(Q4T, FreeStartCostsAreTheMinimumOverStartStatesAndCodes) {
+  auto rng = septet::testing::MakeRng(47);
+  std::normal_distribution<float> g(0.0f, 40.0f);
+  std::uniform_real_distribution<float> u(0.2f, 2.0f);
+  const int kTrials = 64;
+  std::vector<std::vector<float>> w(kTrials), imp(kTrials);
+  std::vector<Q4TSearchLane> lanes(kTrials);
+  for (int trial = 0; trial < kTrials; ++trial) {
+    const int n = 1 + trial % 32;
+    for (int k = 0; k < n; ++k) {
+      w[trial].push_back(g(rng));
+      imp[trial].push_back(u(rng));
+    }
+    const float v = trial % 5 == 0 ? -1.0f : (trial % 7 == 0 ? 0.0f : u(rng) * (trial % 2 ? 1.0f : -1.0f));
+    lanes[trial] = {w[trial].data(), trial % 4 == 0 ? nullptr : imp[trial].data(), n, v};
+  }
+  std::vector<float> cost(kTrials);
+  Q4TFreeStartCosts(lanes.data(), kTrials, cost.data());
+  for (int trial = 0; trial < kTrials; ++trial) {
+    const Q4TSearchLane& l = lanes[trial];
+    const int n = l.len;
+    std::vector<float> pw(5, 0.0f), pv(5 + n, l.v), pa(5, 0.0f);
+    double scale = 0;
+    for (int k = 0; k < n; ++k) {
+      const double a = l.imp ? l.imp[k] : 1.0, m = std::fabs(l.w[k]) + 127.0 * std::fabs(l.v);
+      pw.push_back(l.w[k]);
+      pa.push_back(static_cast<float>(a));
+      scale += a * m * m;
+    }
+    std::vector<uint8_t> codes(5 + n);
+    const double best = Q4TViterbi(pw.data(), pv.data(), pa.data(), 5 + n, codes.data());
+    EXPECT_NEAR(cost[trial], best, (n + 3) * std::ldexp(1.0, -24) * (best + scale)) << "trial " << trial << " n=" << n;
+  }
+}
+
+// A lane's result does not depend on the lanes beside it: each of a batch of 37
+// (lengths 0 .. 32) equals the same search run alone, bit for bit.
+TEST(Q4T, FreeStartCostsIndependentOfTheBatch) {
+  auto rng = septet::testing::MakeRng(48);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::uniform_real_distribution<float> u(0.1f, 3.0f);
+  const int kLanes = 37;
+  std::vector<float> w(kLanes * 32), imp(kLanes * 32);
+  for (float& x : w) x = g(rng);
+  for (float& x : imp) x = u(rng);
+  std::vector<Q4TSearchLane> lanes(kLanes);
+  for (int i = 0; i < kLanes; ++i) {
+    lanes[i] = {w.data() + 32 * i, i % 3 ? imp.data() + 32 * i : nullptr, (i * 7) % 33, -u(rng) / 40.0f};
+  }
+  std::vector<float> batch(kLanes);
+  Q4TFreeStartCosts(lanes.data(), kLanes, batch.data());
+  for (int i = 0; i < kLanes; ++i) {
+    float alone = -1.0f;
+    Q4TFreeStartCosts(&lanes[i], 1, &alone);
+    EXPECT_EQ(std::memcmp(&alone, &batch[i], sizeof(float)), 0) << "lane " << i << ": " << alone << " vs " << batch[i];
   }
 }
 

@@ -19,8 +19,14 @@
 //     decoding), and those whose code there differs are dropped (their later
 //     subsets assumed other branch bits than the row will hold);
 //   * at the row end the cheapest survivor's window is decided.
-// Deterministic (a fixed order of every operation, ties to the lower state), so
-// independent of the thread count.
+// The search runs in float, the 32 states side by side in every step
+// (simd::Q4TSurvivorStep, bit-identical to quant::Q4TSurvivorStep). Rows go in chunks of kChunkRows,
+// column block by column block: a decided column's error reaches the rest of its
+// block at once and the columns after the block when the whole chunk has passed
+// it, so each row of U is read once per chunk; every column still receives the
+// updates in the order the columns were decided, so the result is the same as row
+// by row. Deterministic (a fixed order of every operation, ties to the lower
+// state), so independent of the thread count.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -28,114 +34,79 @@
 
 #include "core/check.h"
 #include "core/half.h"
+#include "kernels/simd/simd_ops.h"
 #include "quant/q4_t.h"
 #include "quantize/gptq.h"
 
 namespace septet::quantize {
 namespace {
 
-constexpr int kWindow = 24;  // undecided columns per survivor (~5 constraint lengths of the code)
+constexpr int kWindow = quant::kQ4TWindow;
 constexpr int kStates = quant::kQ4TStates;
 constexpr int kBlock = quant::kQ4NLBlockSize, kSub = quant::kQ4NLSubBlockSize, kSubs = quant::kQ4NLSubBlocks;
+constexpr int kChunkRows = 8;  // rows searched together, so that U's rows are read once per chunk
+constexpr float kInf = std::numeric_limits<float>::infinity();
 
-// Survivors: per state its cost and its window (errors and codes of columns
-// j0 .. j0 + len - 1, the same columns for every state).
-struct Survivors {
-  double cost[kStates];
-  double e[kStates][kWindow];
-  uint8_t code[kStates][kWindow];
+// One row's search: the survivors, whose window holds the undecided columns
+// j0 .. j0 + len - 1 in the ring slots head, head + 1, .. (mod kWindow).
+struct RowSearch {
+  quant::Q4TSurvivors sv;
+  int head = 0, len = 0;
+  int64_t j0 = 0;   // first undecided column
+  float v = 0.0f;   // the current sub-block's value of one level unit
+  float* work = nullptr;  // the row's current values (cols)
+  uint8_t* codes = nullptr;
+  uint16_t* d16 = nullptr;
+  int8_t* sc = nullptr;
+  float pend[kBlock];  // errors of the columns decided in this column block, in order
+  int npend = 0;
 };
 
-// band[j * kWindow + d - 1] = U[j - d][j] for d = 1 .. kWindow (0 before column 0).
-std::vector<double> Band(const GptqFactor& f) {
-  const int64_t n = f.cols;
-  std::vector<double> band(static_cast<size_t>(n * kWindow), 0.0);
-  for (int64_t j = 0; j < n; ++j) {
-    for (int d = 1; d <= kWindow && d <= j; ++d) {
-      band[static_cast<size_t>(j * kWindow + d - 1)] = f.u[static_cast<size_t>((j - d) * n + j)];
-    }
-  }
-  return band;
+void Start(RowSearch* r) {
+  std::fill(r->sv.cost, r->sv.cost + kStates, kInf);
+  r->sv.cost[0] = 0.0f;
+  std::memset(r->sv.e, 0, sizeof(r->sv.e));
+  std::memset(r->sv.code, 0, sizeof(r->sv.code));
+  r->head = r->len = r->npend = 0;
+  r->j0 = 0;
 }
 
-void QuantizeRow(const float* w, const GptqFactor& f, const std::vector<double>& band, double* work, uint8_t* codes,
-                 uint16_t* d16, int8_t* sc) {
-  const int64_t n = f.cols;
-  for (int64_t k = 0; k < n; ++k) work[k] = w[k];
-  Survivors cur, nxt;
-  std::fill(cur.cost, cur.cost + kStates, std::numeric_limits<double>::infinity());
-  cur.cost[0] = 0.0;
-  int64_t j0 = 0;  // first undecided column
-  int len = 0;     // undecided columns (the window)
-  float v = 0.0f;  // the current sub-block's value of one level unit
-  float fit[kBlock];
-  const auto commit_oldest = [&](int s) {
-    const double e0 = cur.e[s][0];
-    codes[j0] = cur.code[s][0];
-    // Survivors that coded the column otherwise would decode through other
-    // states (or other values) than the row will hold: dropped.
-    for (int o = 0; o < kStates; ++o) {
-      if (cur.code[o][0] != codes[j0]) cur.cost[o] = std::numeric_limits<double>::infinity();
-    }
-    const double* urow = f.u.data() + j0 * n;
-    for (int64_t k = j0 + len; k < n; ++k) work[k] -= e0 * urow[k];
-    ++j0;
-  };
-  for (int64_t j = 0; j < n; ++j) {
-    if (j % kBlock == 0) {
-      const int r = static_cast<int>(std::min<int64_t>(kBlock, n - j));
-      for (int k = 0; k < r; ++k) fit[k] = static_cast<float>(work[j + k]);
-      quant::Q4TFitBlock(fit, f.diag_h.data() + j, r, &d16[j / kBlock], sc + (j / kBlock) * kSubs);
-    }
-    if (j % kSub == 0) {
-      v = Fp16ToFloat(d16[j / kBlock]) * quant::kQ4NLDUnit * static_cast<float>(sc[(j / kBlock) * kSubs + (j % kBlock) / kSub]);
-    }
-    int drop = 0;
-    if (len == kWindow) {  // decide the oldest column from the cheapest survivor
-      commit_oldest(static_cast<int>(std::min_element(cur.cost, cur.cost + kStates) - cur.cost));
-      drop = 1;
-    }
-    // Each survivor's target for column j: its own window's feedback.
-    double t[kStates];
-    const double* bj = band.data() + j * kWindow;
-    for (int s = 0; s < kStates; ++s) {
-      double acc = work[j];
-      for (int l = drop; l < len; ++l) acc -= cur.e[s][l] * bj[j - (j0 - drop + l) - 1];
-      t[s] = acc;
-    }
-    const double ujj = f.u[static_cast<size_t>(j * n + j)];
-    for (int ns = 0; ns < kStates; ++ns) {
-      const int b = ns & 1;
-      int best_s = -1, best_i = 0;
-      double best_c = std::numeric_limits<double>::infinity(), best_e = 0;
-      for (int hi = 0; hi < 2; ++hi) {
-        const int s = (ns >> 1) | (hi << (quant::kQ4TStateBits - 1));
-        if (!(cur.cost[s] < std::numeric_limits<double>::infinity())) continue;
-        const int z = quant::Q4TSubset(s, b);
-        const float x = v != 0.0f ? static_cast<float>(t[s]) / v : 0.0f;
-        const int i = quant::Q4TNearestIndex(x, z);
-        const double e = (t[s] - static_cast<double>(v) * quant::kQ4TLevels[4 * i + z]) / ujj;
-        const double c = cur.cost[s] + e * e;
-        if (c < best_c) {
-          best_c = c;
-          best_s = s;
-          best_i = i;
-          best_e = e;
-        }
-      }
-      nxt.cost[ns] = best_c;
-      if (best_s < 0) continue;  // unreachable yet (the row's first columns)
-      const int keep = len - drop;
-      std::memcpy(nxt.e[ns], cur.e[best_s] + drop, sizeof(double) * static_cast<size_t>(keep));
-      std::memcpy(nxt.code[ns], cur.code[best_s] + drop, static_cast<size_t>(keep));
-      nxt.e[ns][keep] = best_e;
-      nxt.code[ns][keep] = static_cast<uint8_t>((b << 3) | best_i);
-    }
-    len = len - drop + 1;
-    std::swap(cur, nxt);
+int Cheapest(const RowSearch& r) {
+  int best = 0;
+  for (int s = 1; s < kStates; ++s) best = r.sv.cost[s] < r.sv.cost[best] ? s : best;
+  return best;
+}
+
+// Column j of row r (u: U in float, n x n; the column block ends at b1).
+void Column(RowSearch* r, int64_t j, const float* u, int64_t n, int64_t b1) {
+  if (r->len == kWindow) {
+    // Decide the oldest column from the cheapest survivor; survivors that coded it
+    // otherwise would decode through other states (or values) than the row will hold.
+    const int p = r->head;
+    const float c = r->sv.code[p][Cheapest(*r)], e0 = r->sv.e[p][Cheapest(*r)];
+    r->codes[r->j0] = static_cast<uint8_t>(c);
+    for (int s = 0; s < kStates; ++s) r->sv.cost[s] = r->sv.code[p][s] == c ? r->sv.cost[s] : kInf;
+    // Its error reaches the later columns: this block's now, the rest at the flush.
+    const float* urow = u + r->j0 * n;
+    for (int64_t k = j; k < b1; ++k) r->work[k] -= e0 * urow[k];
+    r->pend[r->npend++] = e0;
+    ++r->j0;
+    r->head = (r->head + 1) % kWindow;
+    --r->len;
   }
-  const int s = static_cast<int>(std::min_element(cur.cost, cur.cost + kStates) - cur.cost);
-  for (int l = 0; l < len; ++l) codes[j0 + l] = cur.code[s][l];
+  // Each survivor's target for column j: its own window's feedback (a free slot: 0).
+  alignas(64) float band[kWindow] = {};
+  for (int l = 0; l < r->len; ++l) band[(r->head + l) % kWindow] = u[(r->j0 + l) * n + j];
+  simd::Q4TSurvivorStep(&r->sv, band, r->work[j], r->v, u[j * n + j], (r->head + r->len) % kWindow);
+  ++r->len;
+}
+
+// The row's end: the cheapest survivor's window is decided.
+void Finish(RowSearch* r) {
+  const int best = Cheapest(*r);
+  for (int l = 0; l < r->len; ++l) {
+    r->codes[r->j0 + l] = static_cast<uint8_t>(r->sv.code[(r->head + l) % kWindow][best]);
+  }
 }
 
 }  // namespace
@@ -145,17 +116,64 @@ void GptqTrellisQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, 
   SEPTET_CHECK_MSG(f.perm.empty(), "GPTQ on Q4_T runs in column order (no act-order)");
   const int64_t n = f.cols;
   if (rows <= 0 || n <= 0) return;
-  const std::vector<double> band = Band(f);
+  std::vector<float> u(static_cast<size_t>(n * n));
+  for (size_t i = 0; i < u.size(); ++i) u[i] = static_cast<float>(f.u[i]);
   const int64_t nb = quant::CeilDiv(n, kBlock);
-  std::vector<double> work(static_cast<size_t>(n));
-  std::vector<uint8_t> codes(static_cast<size_t>(n));
-  std::vector<uint16_t> d16(static_cast<size_t>(nb));
-  std::vector<int8_t> sc(static_cast<size_t>(nb * kSubs));
-  for (int64_t r = 0; r < rows; ++r) {
-    QuantizeRow(w + r * n, f, band, work.data(), codes.data(), d16.data(), sc.data());
-    uint8_t* out = dst + static_cast<size_t>(r) * dst_row;
-    quant::Q4TWriteRow(codes.data(), d16.data(), sc.data(), n, out);
-    quant::Q4TDequantizeRow(out, q + r * n, n);
+  std::vector<RowSearch> search(kChunkRows);
+  std::vector<float> work(static_cast<size_t>(kChunkRows * n));
+  std::vector<uint8_t> codes(static_cast<size_t>(kChunkRows * n));
+  std::vector<uint16_t> d16(static_cast<size_t>(kChunkRows * nb));
+  std::vector<int8_t> sc(static_cast<size_t>(kChunkRows * nb * kSubs));
+  for (int64_t r0 = 0; r0 < rows; r0 += kChunkRows) {
+    const int nr = static_cast<int>(std::min<int64_t>(kChunkRows, rows - r0));
+    for (int i = 0; i < nr; ++i) {
+      RowSearch& rs = search[static_cast<size_t>(i)];
+      Start(&rs);
+      rs.work = work.data() + i * n;
+      rs.codes = codes.data() + i * n;
+      rs.d16 = d16.data() + i * nb;
+      rs.sc = sc.data() + i * nb * kSubs;
+      std::copy(w + (r0 + i) * n, w + (r0 + i + 1) * n, rs.work);
+    }
+    for (int64_t b0 = 0; b0 < n; b0 += kBlock) {
+      const int64_t b1 = std::min(n, b0 + kBlock);
+      int64_t first_pending = -1;
+      for (int i = 0; i < nr; ++i) {
+        RowSearch& rs = search[static_cast<size_t>(i)];
+        rs.npend = 0;
+        if (i == 0) first_pending = rs.j0;
+        SEPTET_DCHECK(rs.j0 == first_pending);
+        // The block's D and scales, fitted on the current values (the updates of every
+        // decided column applied; importance diag H).
+        quant::Q4TFitBlock(rs.work + b0, f.diag_h.data() + b0, static_cast<int>(b1 - b0), &rs.d16[b0 / kBlock],
+                           rs.sc + (b0 / kBlock) * kSubs, simd::Q4TFreeStartCosts);
+        for (int64_t j = b0; j < b1; ++j) {
+          if (j % kSub == 0) {
+            rs.v = Fp16ToFloat(rs.d16[j / kBlock]) * quant::kQ4NLDUnit *
+                   static_cast<float>(rs.sc[(j / kBlock) * kSubs + (j % kBlock) / kSub]);
+          }
+          Column(&rs, j, u.data(), n, b1);
+        }
+      }
+      // The columns decided in this block reach the columns after it, in the order
+      // they were decided (the same order as column by column).
+      const int npend = search[0].npend;
+      for (int c = 0; c < npend; ++c) {
+        const float* urow = u.data() + (first_pending + c) * n;
+        for (int i = 0; i < nr; ++i) {
+          RowSearch& rs = search[static_cast<size_t>(i)];
+          const float e0 = rs.pend[c];
+          for (int64_t k = b1; k < n; ++k) rs.work[k] -= e0 * urow[k];
+        }
+      }
+    }
+    for (int i = 0; i < nr; ++i) {
+      RowSearch& rs = search[static_cast<size_t>(i)];
+      Finish(&rs);
+      uint8_t* out = dst + static_cast<size_t>(r0 + i) * dst_row;
+      quant::Q4TWriteRow(rs.codes, rs.d16, rs.sc, n, out);
+      quant::Q4TDequantizeRow(out, q + (r0 + i) * n, n);
+    }
   }
 }
 

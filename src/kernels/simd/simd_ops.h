@@ -3,6 +3,7 @@
 //   QuantizeActivation  <-> registry from_float of the activation type
 //   MatVecRows/MatMulRows <-> registry vec_dot (kernels/cpu/matmul.h)
 //   RmsNorm/Softmax/SiluMul <-> kernels/cpu/{rmsnorm,softmax,swiglu}.h
+//   Q4TFreeStartCosts/Q4TSurvivorStep <-> quant/q4_t.h (bit for bit)
 //
 // Threading: every function is reentrant and keeps no mutable global state
 // (scratch lives on the stack or in buffers local to the call), so callers may
@@ -18,6 +19,11 @@
 #include "core/dtype.h"
 #include "kernels/cpu/hadamard.h"
 #include "kernels/cpu/weight_view.h"
+
+namespace septet::quant {
+struct Q4TSearchLane;
+struct Q4TSurvivors;
+}  // namespace septet::quant
 
 namespace septet::simd {
 
@@ -56,6 +62,11 @@ float Dot(const float* a, const float* b, int64_t n);     // attention scores
 // x ← T(x) of a rotated model: bit-identical to rot.Apply(x) (same operations, same order).
 void RotateInput(const cpu::InputRotation& rot, float* x);
 void Axpy(float a, const float* x, float* y, int64_t n);  // y += a * x
+
+// Q4_T's quantizer searches (trellis_search.cc): the same bits as the scalar
+// quant::Q4TFreeStartCosts and quant::Q4TSurvivorStep (quant/q4_t.h).
+void Q4TFreeStartCosts(const quant::Q4TSearchLane* lanes, int n, float* cost);
+void Q4TSurvivorStep(quant::Q4TSurvivors* sv, const float* band, float target, float v, float ujj, int slot);
 // One query head over n_pos cached keys / values (cpu::AttendHead's contract):
 // scores[t] = q . k_t * scale, Softmax(scores), out = sum_t scores[t] v_t, in
 // one call. Its float arithmetic is its own (vec_ops.cc: on the hand-written

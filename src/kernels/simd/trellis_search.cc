@@ -1,0 +1,180 @@
+// Q4_T's quantizer searches (quant/q4_t.h) in SIMD, bit-identical to the scalar
+// references quant::Q4TFreeStartCosts and quant::Q4TSurvivorStep on every target:
+// the lanes are independent searches (the free-start cost of one scale candidate)
+// or the 32 trellis states, and each lane performs the reference's float
+// operations in its order (separate multiplies and adds, no FMA; IEEE division;
+// compares and selects), so every result is the same float.
+#include "kernels/simd/hwy_config.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/simd/trellis_search.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "core/check.h"
+#include "hwy/highway.h"
+#include "kernels/simd/simd_ops.h"
+#include "quant/q4_t.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace septet::simd {
+namespace HWY_NAMESPACE {
+namespace {
+
+namespace hn = hwy::HWY_NAMESPACE;
+constexpr int kStates = quant::kQ4TStates, kHalf = kStates / 2, kMids = quant::kQ4TIndexCount - 1;
+constexpr int kSub = quant::kQ4NLSubBlockSize, kWindow = quant::kQ4TWindow;
+// At most 16 lanes: a power of two that divides the 16 states of a half.
+using D = hn::CappedTag<float, 16>;
+
+// Up to Lanes(d) free-start searches side by side (lane i: lanes[i]).
+void FreeStartGroup(const quant::Q4TSearchLane* lanes, int n, float* out) {
+  const D d;
+  const int nl = static_cast<int>(hn::Lanes(d));
+  HWY_ALIGN float w[kSub][16] = {}, a[kSub][16] = {}, v[16] = {}, vs[16];
+  int maxlen = 0;
+  for (int i = 0; i < nl; ++i) {
+    vs[i] = 1.0f;
+    if (i >= n) continue;
+    const quant::Q4TSearchLane& l = lanes[i];
+    v[i] = l.v;
+    vs[i] = l.v != 0.0f ? l.v : 1.0f;
+    maxlen = std::max(maxlen, l.len);
+    for (int k = 0; k < l.len; ++k) {
+      w[k][i] = l.w[k];
+      a[k][i] = l.imp != nullptr ? l.imp[k] : 1.0f;
+    }
+  }
+  using V = hn::Vec<D>;
+  const V vv = hn::Load(d, v), vvs = hn::Load(d, vs);
+  HWY_ALIGN float cost[kStates][16] = {}, next[kStates][16];
+  for (int k = 0; k < maxlen; ++k) {
+    const V wk = hn::Load(d, w[k]), ak = hn::Load(d, a[k]);
+    const V x = hn::Div(wk, vvs);
+    V e[4];
+    for (int z = 0; z < 4; ++z) {
+      V lv = hn::Set(d, static_cast<float>(quant::kQ4TLevels[z]));
+      for (int m = 0; m < kMids; ++m) {
+        const auto above = hn::Gt(x, hn::Set(d, quant::kQ4TMidpoints.mid[z][m]));
+        lv = hn::Add(lv, hn::IfThenElseZero(above, hn::Set(d, quant::kQ4TSteps.step[z][m])));
+      }
+      const V dd = hn::Sub(wk, hn::Mul(vv, lv));
+      e[z] = hn::Mul(hn::Mul(ak, dd), dd);
+    }
+    for (int ns = 0; ns < kStates; ++ns) {
+      const int b = ns & 1, s0 = ns >> 1, s1 = s0 | kHalf;
+      const V x0 = hn::Add(hn::Load(d, cost[s0]), e[quant::Q4TSubset(s0, b)]);
+      const V x1 = hn::Add(hn::Load(d, cost[s1]), e[quant::Q4TSubset(s1, b)]);
+      hn::Store(hn::IfThenElse(hn::Lt(x1, x0), x1, x0), d, next[ns]);
+    }
+    std::memcpy(cost, next, sizeof(cost));
+  }
+  V best = hn::Load(d, cost[0]);
+  for (int s = 1; s < kStates; ++s) {
+    const V c = hn::Load(d, cost[s]);
+    best = hn::IfThenElse(hn::Lt(c, best), c, best);
+  }
+  HWY_ALIGN float res[16];
+  hn::Store(best, d, res);
+  std::copy(res, res + n, out);
+}
+
+void Q4TFreeStartCostsT(const quant::Q4TSearchLane* lanes, int n, float* cost) {
+  const int nl = static_cast<int>(hn::Lanes(D()));
+  for (int i0 = 0; i0 < n; i0 += nl) {
+    for (int i = i0; i < std::min(n, i0 + nl); ++i) {
+      SEPTET_CHECK_MSG(lanes[i].len >= 0 && lanes[i].len <= kSub, "Q4_T search lane length must be 0..32");
+    }
+    FreeStartGroup(lanes + i0, std::min(nl, n - i0), cost + i0);
+  }
+}
+
+void Q4TSurvivorStepT(quant::Q4TSurvivors* sv, const float* band, float target, float v, float ujj, int slot) {
+  const D d;
+  using V = hn::Vec<D>;
+  const int nl = static_cast<int>(hn::Lanes(d));
+  const quant::Q4TBranchTables& bt = quant::kQ4TBranch;
+  HWY_ALIGN float eb[2][kStates], cb[2][kStates], ib[2][kStates];
+  const V vv = hn::Set(d, v), vvs = hn::Set(d, v != 0.0f ? v : 1.0f), vujj = hn::Set(d, ujj);
+  const V one = hn::Set(d, 1.0f);
+  for (int s0 = 0; s0 < kStates; s0 += nl) {
+    V t = hn::Set(d, target);
+    for (int p = 0; p < kWindow; ++p) t = hn::Sub(t, hn::Mul(hn::Load(d, sv->e[p] + s0), hn::Set(d, band[p])));
+    const V x = hn::Div(t, vvs), cost = hn::Load(d, sv->cost + s0);
+    for (int b = 0; b < 2; ++b) {
+      V lv = hn::Load(d, bt.base[b] + s0), i = hn::Set(d, static_cast<float>(8 * b));
+      for (int m = 0; m < kMids; ++m) {
+        const auto above = hn::Gt(x, hn::Load(d, bt.mid[b][m] + s0));
+        lv = hn::Add(lv, hn::IfThenElseZero(above, hn::Load(d, bt.step[b][m] + s0)));
+        i = hn::Add(i, hn::IfThenElseZero(above, one));
+      }
+      const V e = hn::Div(hn::Sub(t, hn::Mul(vv, lv)), vujj);
+      hn::Store(e, d, eb[b] + s0);
+      hn::Store(hn::Add(cost, hn::Mul(e, e)), d, cb[b] + s0);
+      hn::Store(i, d, ib[b] + s0);
+    }
+  }
+  // State 2m + b is reached from m or m + 16; the choice per (b, m) as a float mask.
+  HWY_ALIGN float hi[2][kHalf];
+  for (int b = 0; b < 2; ++b) {
+    for (int m0 = 0; m0 < kHalf; m0 += nl) {
+      const auto h = hn::Lt(hn::Load(d, cb[b] + kHalf + m0), hn::Load(d, cb[b] + m0));
+      hn::Store(hn::VecFromMask(d, h), d, hi[b] + m0);
+    }
+  }
+  // dst[2m + b] = src[m + 16] where (b, m) chose it, else src[m].
+  const auto permute = [&](const float* src, float* dst) {
+    for (int m0 = 0; m0 < kHalf; m0 += nl) {
+      const V lo = hn::Load(d, src + m0), up = hn::Load(d, src + kHalf + m0);
+      const V x0 = hn::IfThenElse(hn::MaskFromVec(hn::Load(d, hi[0] + m0)), up, lo);
+      const V x1 = hn::IfThenElse(hn::MaskFromVec(hn::Load(d, hi[1] + m0)), up, lo);
+      hn::StoreInterleaved2(x0, x1, d, dst + 2 * m0);
+    }
+  };
+  HWY_ALIGN float tmp[kStates];
+  for (int p = 0; p < kWindow; ++p) {
+    permute(sv->e[p], tmp);
+    std::memcpy(sv->e[p], tmp, sizeof(tmp));
+    permute(sv->code[p], tmp);
+    std::memcpy(sv->code[p], tmp, sizeof(tmp));
+  }
+  // The branch taken into each state: its cost, and its error and code in `slot`.
+  const auto chosen = [&](const float (*src)[kStates], float* dst) {
+    for (int m0 = 0; m0 < kHalf; m0 += nl) {
+      const V x0 = hn::IfThenElse(hn::MaskFromVec(hn::Load(d, hi[0] + m0)), hn::Load(d, src[0] + kHalf + m0),
+                                  hn::Load(d, src[0] + m0));
+      const V x1 = hn::IfThenElse(hn::MaskFromVec(hn::Load(d, hi[1] + m0)), hn::Load(d, src[1] + kHalf + m0),
+                                  hn::Load(d, src[1] + m0));
+      hn::StoreInterleaved2(x0, x1, d, dst + 2 * m0);
+    }
+  };
+  chosen(cb, sv->cost);
+  chosen(eb, sv->e[slot]);
+  chosen(ib, sv->code[slot]);
+}
+
+}  // namespace
+}  // namespace HWY_NAMESPACE
+}  // namespace septet::simd
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace septet::simd {
+
+HWY_EXPORT(Q4TFreeStartCostsT);
+HWY_EXPORT(Q4TSurvivorStepT);
+
+void Q4TFreeStartCosts(const quant::Q4TSearchLane* lanes, int n, float* cost) {
+  HWY_DYNAMIC_DISPATCH(Q4TFreeStartCostsT)(lanes, n, cost);
+}
+
+void Q4TSurvivorStep(quant::Q4TSurvivors* sv, const float* band, float target, float v, float ujj, int slot) {
+  HWY_DYNAMIC_DISPATCH(Q4TSurvivorStepT)(sv, band, target, v, ujj, slot);
+}
+
+}  // namespace septet::simd
+#endif  // HWY_ONCE

@@ -1,0 +1,117 @@
+// Q4_T's quantizer searches in SIMD (trellis_search.cc) against the scalar
+// references in quant/q4_t.cc, on every compiled target. Each lane performs the
+// reference's float operations in the same order, so the results must be the
+// same bits (no tolerance): a lane's free-start cost, and after every step of a
+// chained search the survivors' costs, errors and codes.
+#include "kernels/simd/hwy_config.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "hwy/tests/hwy_gtest.h"
+#include "kernels/simd/simd_ops.h"
+#include "quant/q4_t.h"
+#include "util/test_util.h"
+
+namespace septet::simd {
+namespace {
+
+using quant::kQ4TStates;
+using quant::kQ4TWindow;
+
+class SimdTrellisTest : public hwy::TestWithParamTarget {};
+INSTANTIATE_TEST_SUITE_P(SimdTrellisTestGroup, SimdTrellisTest,
+                         ::testing::ValuesIn(::hwy::SupportedAndGeneratedTargets()),
+                         ::hwy::TestParamTargetName);
+
+// Lengths 0 .. 32, scales of both signs and 0, with and without importance, in
+// batches that do and do not fill the lanes.
+TEST_P(SimdTrellisTest, FreeStartCostsMatchTheReference) {
+  auto rng = testing::MakeRng(61);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::uniform_real_distribution<float> u(0.05f, 3.0f);
+  for (int n : {1, 3, 16, 17, 44, 45}) {
+    std::vector<float> w(static_cast<size_t>(n) * 32), imp(w.size());
+    for (float& x : w) x = g(rng);
+    for (float& x : imp) x = u(rng);
+    std::vector<quant::Q4TSearchLane> lanes(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      const float v = i % 9 == 4 ? 0.0f : (i % 2 ? -1.0f : 1.0f) * u(rng) / 40.0f;
+      lanes[static_cast<size_t>(i)] = {w.data() + 32 * i, i % 3 ? imp.data() + 32 * i : nullptr, (i * 11 + n) % 33, v};
+    }
+    std::vector<float> ref(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+    quant::Q4TFreeStartCosts(lanes.data(), n, ref.data());
+    simd::Q4TFreeStartCosts(lanes.data(), n, got.data());
+    for (int i = 0; i < n; ++i) {
+      ASSERT_EQ(0, std::memcmp(&ref[i], &got[i], sizeof(float)))
+          << "n=" << n << " lane " << i << " len " << lanes[static_cast<size_t>(i)].len << ": simd " << got[i]
+          << " ref " << ref[i] << " " << hwy::TargetName(GetParam());
+    }
+  }
+}
+
+std::string Diff(const quant::Q4TSurvivors& a, const quant::Q4TSurvivors& b) {
+  char buf[160];
+  for (int s = 0; s < kQ4TStates; ++s) {
+    if (std::memcmp(&a.cost[s], &b.cost[s], sizeof(float)) != 0) {
+      std::snprintf(buf, sizeof(buf), "cost[%d] simd %.9g ref %.9g", s, a.cost[s], b.cost[s]);
+      return buf;
+    }
+  }
+  for (int p = 0; p < kQ4TWindow; ++p) {
+    for (int s = 0; s < kQ4TStates; ++s) {
+      if (std::memcmp(&a.e[p][s], &b.e[p][s], sizeof(float)) != 0 ||
+          std::memcmp(&a.code[p][s], &b.code[p][s], sizeof(float)) != 0) {
+        std::snprintf(buf, sizeof(buf), "slot %d state %d: e %.9g / %.9g, code %g / %g", p, s, a.e[p][s], b.e[p][s],
+                      a.code[p][s], b.code[p][s]);
+        return buf;
+      }
+    }
+  }
+  return "";
+}
+
+// A chained search of 200 columns from random survivors: unreachable states
+// (infinite cost), states m and m + 16 identical (exact ties), free slots (band
+// 0), sub-blocks with v = 0 and of both signs.
+TEST_P(SimdTrellisTest, SurvivorStepMatchesTheReference) {
+  auto rng = testing::MakeRng(62);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::uniform_real_distribution<float> u(0.05f, 2.0f);
+  std::uniform_int_distribution<int> code(0, 15);
+  quant::Q4TSurvivors ref{};
+  for (int s = 0; s < kQ4TStates; ++s) ref.cost[s] = s % 7 == 3 ? std::numeric_limits<float>::infinity() : u(rng);
+  for (int p = 0; p < kQ4TWindow; ++p) {
+    for (int s = 0; s < kQ4TStates; ++s) {
+      ref.e[p][s] = g(rng) * 0.01f;
+      ref.code[p][s] = static_cast<float>(code(rng));
+    }
+  }
+  for (int m = 0; m < 4; ++m) {  // exact ties between m and m + 16
+    ref.cost[m + 16] = ref.cost[m];
+    for (int p = 0; p < kQ4TWindow; ++p) ref.e[p][m + 16] = ref.e[p][m];
+  }
+  quant::Q4TSurvivors got = ref;
+  for (int j = 0; j < 200; ++j) {
+    float band[kQ4TWindow];
+    for (int p = 0; p < kQ4TWindow; ++p) band[p] = (p + j) % 5 == 0 ? 0.0f : g(rng) * 0.3f;
+    const float target = g(rng) * 0.05f;
+    const float v = j % 32 < 4 ? 0.0f : (j / 32 % 2 ? -1.0f : 1.0f) * u(rng) * 0.002f;
+    const float ujj = u(rng);
+    const int slot = j % kQ4TWindow;
+    quant::Q4TSurvivorStep(&ref, band, target, v, ujj, slot);
+    simd::Q4TSurvivorStep(&got, band, target, v, ujj, slot);
+    const std::string d = Diff(got, ref);
+    ASSERT_EQ(d, "") << "column " << j << " " << hwy::TargetName(GetParam());
+  }
+  std::printf("[trellis] %s: 200 columns bit-identical\n", hwy::TargetName(GetParam()));
+}
+
+}  // namespace
+}  // namespace septet::simd
