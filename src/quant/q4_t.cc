@@ -37,10 +37,10 @@ inline void Step(const double* cost, const double e[4], const int idx[4], double
     const double c0 = cost[s0] + e[z0], c1 = cost[s1] + e[z1];
     if (c1 < c0) {
       out[ns] = c1;
-      if (back != nullptr) back[ns] = static_cast<uint8_t>(8 | idx[z1]);
+      back[ns] = static_cast<uint8_t>(8 | idx[z1]);
     } else {
       out[ns] = c0;
-      if (back != nullptr) back[ns] = static_cast<uint8_t>(idx[z0]);
+      back[ns] = static_cast<uint8_t>(idx[z0]);
     }
   }
 }

@@ -83,7 +83,8 @@ void Column(RowSearch* r, int64_t j, const float* u, int64_t n, int64_t b1) {
     // Decide the oldest column from the cheapest survivor; survivors that coded it
     // otherwise would decode through other states (or values) than the row will hold.
     const int p = r->head;
-    const float c = r->sv.code[p][Cheapest(*r)], e0 = r->sv.e[p][Cheapest(*r)];
+    const int best = Cheapest(*r);
+    const float c = r->sv.code[p][best], e0 = r->sv.e[p][best];
     r->codes[r->j0] = static_cast<uint8_t>(c);
     for (int s = 0; s < kStates; ++s) r->sv.cost[s] = r->sv.code[p][s] == c ? r->sv.cost[s] : kInf;
     // Its error reaches the later columns: this block's now, the rest at the flush.
@@ -137,11 +138,10 @@ void GptqTrellisQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, 
     }
     for (int64_t b0 = 0; b0 < n; b0 += kBlock) {
       const int64_t b1 = std::min(n, b0 + kBlock);
-      int64_t first_pending = -1;
+      const int64_t first_pending = search[0].j0;  // every row decides the same columns
       for (int i = 0; i < nr; ++i) {
         RowSearch& rs = search[static_cast<size_t>(i)];
         rs.npend = 0;
-        if (i == 0) first_pending = rs.j0;
         SEPTET_DCHECK(rs.j0 == first_pending);
         // The block's D and scales, fitted on the current values (the updates of every
         // decided column applied; importance diag H).
