@@ -169,8 +169,11 @@ BENCHMARK(BM_MatVec_Q4_G_repacked_simd)->Apply(Shapes)->Apply(Common);
 SEPTET_MATVEC_BENCH(Q4_NL, DType::kQ4_NL)
 void BM_MatVec_Q4_NL_repacked_simd(benchmark::State& s) { MatVec(s, DType::kQ4_NL, true, true); }
 BENCHMARK(BM_MatVec_Q4_NL_repacked_simd)->Apply(Shapes)->Apply(Common);
-// Q4_T: Q4_NL's container, the codes trellis-coded over each row (file layout only).
+// Q4_T: Q4_NL's container, the codes trellis-coded over each row; _repacked: rows of 16
+// on AVX3_DL (kQ4NLRows16's bytes; the file layout elsewhere).
 SEPTET_MATVEC_BENCH(Q4_T, DType::kQ4_T)
+void BM_MatVec_Q4_T_repacked_simd(benchmark::State& s) { MatVec(s, DType::kQ4_T, true, true); }
+BENCHMARK(BM_MatVec_Q4_T_repacked_simd)->Apply(Shapes)->Apply(Common);
 SEPTET_MATVEC_BENCH(Q8_0, DType::kQ8_0)
 SEPTET_MATVEC_BENCH(F16, DType::kF16)
 // SmolLM2-135M's tied output head (Q8_0 in every septet file of it): 49152 short rows, 29 MiB;
@@ -251,6 +254,7 @@ void BM_MatMul_Q4_NL_simd(benchmark::State& s) { MatMul(s, DType::kQ4_NL, false)
 void BM_MatMul_Q4_T_simd(benchmark::State& s) { MatMul(s, DType::kQ4_T, false); }
 void BM_MatMul_Q3P5_NL_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ3P5_NL, true); }
 void BM_MatMul_Q4_NL_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ4_NL, true); }
+void BM_MatMul_Q4_T_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ4_T, true); }
 void BM_MatMul_Q4_0_simd(benchmark::State& s) { MatMul(s, DType::kQ4_0, false); }
 void BM_MatMul_Q4_0_repacked_simd(benchmark::State& s) { MatMul(s, DType::kQ4_0, true); }
 void BM_MatMul_Q4_K_simd(benchmark::State& s) { MatMul(s, DType::kQ4_K, false); }
@@ -269,6 +273,7 @@ BENCHMARK(BM_MatMul_Q4_NL_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->
 BENCHMARK(BM_MatMul_Q4_T_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 2})->Args({1536, 576, 64})->Apply(Common);
 BENCHMARK(BM_MatMul_Q3P5_NL_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q4_NL_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 2})->Apply(Common);
+BENCHMARK(BM_MatMul_Q4_T_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q3P5_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 32})->Args({2048, 2048, 16})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 6})->Args({2048, 2048, 2})->Apply(Common);
 BENCHMARK(BM_MatMul_Q8_0_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Args({49152, 576, 8})->Args({1536, 576, 256})->Apply(Common);
 BENCHMARK(BM_MatMul_Q8_0_repacked_simd)->Args({2048, 2048, 64})->Args({2048, 2048, 8})->Args({2048, 2048, 4})->Args({2048, 2048, 2})->Args({49152, 576, 8})->Args({1536, 576, 256})->Apply(Common);

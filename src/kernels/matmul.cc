@@ -97,7 +97,7 @@ void BlasRows(const cpu::WeightView& w, const float* x, int64_t m, int64_t r0, i
 // so from 2; so do Q4_0's, Q4_1's and Q4_K's (dot_legacy_rows8.cc, dot_q4k_rows8.cc), and Q3P5's
 // groups of 16 on AVX3_DL (dot_q3p5_rows16.cc), and Q3P5_NL's, Q4_NL's, Q6_K's, Q8_0's, Q4_0's /
 // Q4_1's and Q4_K's / Q5_K's (dot_q3p5nl_rows16.cc, dot_q4nl_rows16.cc, dot_q6k_rows16.cc,
-// dot_q8_rows16.cc, dot_legacy_rows16.cc, dot_q4k_rows16.cc).
+// dot_q8_rows16.cc, dot_legacy_rows16.cc, dot_q4k_rows16.cc), and Q4_T's (dot_q4t_rows16.cc).
 int64_t MinGemmTokens(const cpu::WeightView& w) {
   return w.layout == cpu::WeightLayout::kQ3P5Slots || w.layout == cpu::WeightLayout::kFloatPanels ||
                  w.layout == cpu::WeightLayout::kQ4GRows8 || w.layout == cpu::WeightLayout::kLegacy4Rows8 ||
@@ -105,7 +105,7 @@ int64_t MinGemmTokens(const cpu::WeightView& w) {
                  w.layout == cpu::WeightLayout::kQ3P5NLRows16 || w.layout == cpu::WeightLayout::kQ4NLRows16 ||
                  w.layout == cpu::WeightLayout::kQ6KRows16 || w.layout == cpu::WeightLayout::kQ8_0Rows16 ||
                  w.layout == cpu::WeightLayout::kLegacy4Rows16 || w.layout == cpu::WeightLayout::kQ4KRows16 ||
-                 w.layout == cpu::WeightLayout::kQ5KRows16
+                 w.layout == cpu::WeightLayout::kQ5KRows16 || w.layout == cpu::WeightLayout::kQ4TRows16
              ? 2
              : 4;
 }

@@ -31,6 +31,7 @@ enum class WeightLayout : uint8_t {
   kLegacy4Rows16 = 12,  // Q4_0 / Q4_1 rows interleaved in groups of 16, AVX3_DL (kernels/simd/repack.h)
   kQ4KRows16 = 13,  // Q4_K rows interleaved in groups of 16, AVX3_DL (kernels/simd/repack.h)
   kQ5KRows16 = 14,  // Q5_K rows interleaved in groups of 16, AVX3_DL (kernels/simd/repack.h)
+  kQ4TRows16 = 15,  // Q4_T rows interleaved in groups of 16, AVX3_DL (kernels/simd/repack.h)
 };
 
 struct WeightView {

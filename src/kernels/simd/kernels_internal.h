@@ -36,6 +36,7 @@ SEPTET_SIMD_DECLARE_FAMILY(Q8_0Rows16)  // Q8_0 in WeightLayout::kQ8_0Rows16 (re
 SEPTET_SIMD_DECLARE_FAMILY(Legacy4Rows16)  // Q4_0, Q4_1 in WeightLayout::kLegacy4Rows16 (repack.h)
 SEPTET_SIMD_DECLARE_FAMILY(Q4KRows16)  // Q4_K in WeightLayout::kQ4KRows16 (repack.h)
 SEPTET_SIMD_DECLARE_FAMILY(Q5KRows16)  // Q5_K in WeightLayout::kQ5KRows16 (repack.h)
+SEPTET_SIMD_DECLARE_FAMILY(Q4TRows16)  // Q4_T in WeightLayout::kQ4TRows16 (repack.h)
 SEPTET_SIMD_DECLARE_FAMILY(GgmlLegacy)   // Q4_0, Q4_1, Q5_0, Q5_1 (w.type says which)
 SEPTET_SIMD_DECLARE_FAMILY(GgmlKQuants)  // Q2_K, Q3_K, Q4_K, Q5_K, Q6_K (w.type says which)
 SEPTET_SIMD_DECLARE_FAMILY(GgmlIq4)      // IQ4_NL, IQ4_XS (w.type says which)
@@ -120,6 +121,8 @@ bool Legacy4Rows16IsFast();
 // Whether the dispatched target has the fast kQ4KRows16 / kQ5KRows16 kernels (AVX3_DL).
 bool Q4KRows16IsFast();
 bool Q5KRows16IsFast();
+// Whether the dispatched target has the fast kQ4TRows16 kernel (AVX3_DL).
+bool Q4TRows16IsFast();
 
 }  // namespace septet::simd::detail
 

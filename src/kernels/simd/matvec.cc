@@ -30,6 +30,7 @@ void MatVecRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   if (w.layout == cpu::WeightLayout::kLegacy4Rows16) return detail::Legacy4Rows16MatVec(w, r0, r1, act, y);
   if (w.layout == cpu::WeightLayout::kQ4KRows16) return detail::Q4KRows16MatVec(w, r0, r1, act, y);
   if (w.layout == cpu::WeightLayout::kQ5KRows16) return detail::Q5KRows16MatVec(w, r0, r1, act, y);
+  if (w.layout == cpu::WeightLayout::kQ4TRows16) return detail::Q4TRows16MatVec(w, r0, r1, act, y);
   if (w.layout == cpu::WeightLayout::kFloatPanels) return detail::FloatPanelsMatVec(w, r0, r1, act, y);
   if (w.layout == cpu::WeightLayout::kQ4GRows8) return detail::Q4GRows8MatVec(w, r0, r1, act, y);
   if (w.layout == cpu::WeightLayout::kLegacy4Rows8) return detail::Legacy4Rows8MatVec(w, r0, r1, act, y);
@@ -95,6 +96,9 @@ void MatMulRows(const cpu::WeightView& w, int64_t r0, int64_t r1, const uint8_t*
   }
   if (w.layout == cpu::WeightLayout::kQ5KRows16) {
     return detail::Q5KRows16MatMul(w, r0, r1, act, act_stride, m, y, y_stride);
+  }
+  if (w.layout == cpu::WeightLayout::kQ4TRows16) {
+    return detail::Q4TRows16MatMul(w, r0, r1, act, act_stride, m, y, y_stride);
   }
   if (w.layout == cpu::WeightLayout::kFloatPanels) {
     return detail::FloatPanelsMatMul(w, r0, r1, act, act_stride, m, y, y_stride);

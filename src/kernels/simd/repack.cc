@@ -182,6 +182,10 @@ bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
     RepackQ4NLRows16(w, out, repacked);
     return true;
   }
+  if (w.type == DType::kQ4_T && detail::Q4TRows16IsFast()) {
+    RepackQ4TRows16(w, out, repacked);
+    return true;
+  }
   if (w.type == DType::kQ8_0 && detail::Q8_0Rows16IsFast()) {
     RepackQ8_0Rows16(w, out, repacked);
     return true;
@@ -225,7 +229,7 @@ bool RepackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
 namespace {
 
 // For the layouts that interleave rows (float panels, Q4_G / Q4_0 / Q4_1 / Q4_K groups of 8, Q3P5's and
-// Q3P5_NL's, Q4_NL's, Q6_K's, Q8_0's, Q4_0's, Q4_1's, Q4_K's and Q5_K's of 16), the
+// Q3P5_NL's, Q4_NL's, Q4_T's, Q6_K's, Q8_0's, Q4_0's, Q4_1's, Q4_K's and Q5_K's of 16), the
 // function that writes one row's file-layout bytes; null for the others, whose
 // rows stay whole (a one-row view of them unpacks like the matrix).
 using InterleavedRowFn = void (*)(const cpu::WeightView&, int64_t, uint8_t*);
@@ -237,6 +241,7 @@ InterleavedRowFn InterleavedRowOf(cpu::WeightLayout layout) {
   if (layout == cpu::WeightLayout::kQ3P5Rows16) return Q3P5Rows16Row;
   if (layout == cpu::WeightLayout::kQ3P5NLRows16) return Q3P5NLRows16Row;
   if (layout == cpu::WeightLayout::kQ4NLRows16) return Q4NLRows16Row;
+  if (layout == cpu::WeightLayout::kQ4TRows16) return Q4TRows16Row;
   if (layout == cpu::WeightLayout::kQ6KRows16) return Q6KRows16Row;
   if (layout == cpu::WeightLayout::kQ8_0Rows16) return Q8_0Rows16Row;
   if (layout == cpu::WeightLayout::kLegacy4Rows16) return Legacy4Rows16Row;
@@ -275,6 +280,7 @@ void UnpackRows(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::Weight
     case cpu::WeightLayout::kQ3P5Rows16:
     case cpu::WeightLayout::kQ3P5NLRows16:
     case cpu::WeightLayout::kQ4NLRows16:
+    case cpu::WeightLayout::kQ4TRows16:
     case cpu::WeightLayout::kQ6KRows16:
     case cpu::WeightLayout::kQ8_0Rows16:
     case cpu::WeightLayout::kLegacy4Rows16:

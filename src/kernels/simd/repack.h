@@ -206,6 +206,14 @@ void RepackQ4NLRows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::
 // Row r of a kQ4NLRows16 view, in the file layout (w.row_bytes bytes to dst).
 void Q4NLRows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst);
 
+// WeightLayout::kQ4TRows16 (Q4_T, quant/q4_t.h; AVX3_DL only): Q4_T has Q4_NL's
+// container, and its rows of 16 are kQ4NLRows16's bytes exactly (the codes at
+// Q4NLRows16CodeByte); only the kernels differ (dot_q4t_rows16.cc: a lane is a
+// row, so the trellis neighbours of a weight are earlier bytes of its own lane).
+void RepackQ4TRows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked);
+// Row r of a kQ4TRows16 view, in the file layout (w.row_bytes bytes to dst).
+void Q4TRows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst);
+
 // WeightLayout::kQ6KRows16 (Q6_K, quant/ggml_kquants.h; AVX3_DL only). Rows
 // interleaved in groups of 16 (the last padded with zero rows), 16 x 210 = 3360
 // bytes per 256-weight super-block (Q6_K rows hold whole super-blocks only):

@@ -72,7 +72,7 @@ inline constexpr SpreadTable kSpread;
 inline uint64_t Spread(uint32_t plane, int g) { return kSpread.v[(plane >> (8 * g)) & 0xFFu]; }
 
 // ---- Rows interleaved by 16 (kQ3P5Rows16, kQ3P5NLRows16, kQ4NLRows16, kQ6KRows16, kQ8_0Rows16,
-// kLegacy4Rows16, kQ4KRows16, kQ5KRows16; repack.h) ----
+// kLegacy4Rows16, kQ4KRows16, kQ5KRows16, kQ4TRows16; repack.h) ----
 
 // The code planes of ns sub-blocks of a file block (12 bytes each at subs, as
 // quant::Q3P5SubBlock) into lane `lane` of the group block at gb, and back (the

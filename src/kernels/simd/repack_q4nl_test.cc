@@ -1,8 +1,9 @@
-// Load-time Q4_NL repack (kQ4NLRows16, kernels/simd/repack.h): exact round trips
-// of any bytes, the group block as documented, the repack policy, and the kernels
-// on the layout on every compiled Highway target: MatVec and MatMul give exactly
-// the file layout's results (which simd_matvec_test.cc checks bit for bit against
-// the scalar reference, extremes included, on this layout too).
+// Load-time Q4_NL and Q4_T repacks (kQ4NLRows16, kQ4TRows16: the same bytes,
+// kernels/simd/repack.h): exact round trips of any bytes, the group block as
+// documented, the repack policy, and the kernels on the layouts on every compiled
+// Highway target: MatVec and MatMul give exactly the file layout's results (which
+// simd_matvec_test.cc checks bit for bit against the scalar reference, extremes
+// included, on these layouts too).
 #include "kernels/simd/hwy_config.h"
 
 #include <gtest/gtest.h>
@@ -25,6 +26,15 @@
 namespace septet::simd {
 namespace {
 
+using RepackFn = void (*)(const cpu::WeightView&, std::vector<uint8_t>*, cpu::WeightView*);
+struct Rows16Type {
+  DType type;
+  RepackFn repack;
+  cpu::WeightLayout layout;
+};
+const Rows16Type kTypes[] = {{DType::kQ4_NL, RepackQ4NLRows16, cpu::WeightLayout::kQ4NLRows16},
+                             {DType::kQ4_T, RepackQ4TRows16, cpu::WeightLayout::kQ4TRows16}};
+
 // Random bytes, D kept finite (a random fp16 in (-0.05, 0.05) per block).
 std::vector<uint8_t> RandomRows(std::mt19937_64& rng, int64_t rows, int64_t cols, bool finite_d = true) {
   const size_t rb = quant::Q4NLRowBytes(cols);
@@ -44,18 +54,20 @@ std::vector<uint8_t> RandomRows(std::mt19937_64& rng, int64_t rows, int64_t cols
 }
 
 TEST(RepackQ4NLRows16Test, RoundTripIsExactForAnyBytes) {
-  for (int64_t cols : {1, 33, 64, 100, 128, 172, 300, 576, 1000}) {
-    for (int64_t rows : {1, 15, 16, 17, 40}) {
-      auto rng = testing::MakeRng(static_cast<uint64_t>(cols * 100 + rows));
-      const std::vector<uint8_t> file = RandomRows(rng, rows, cols, /*finite_d=*/false);  // every bit
-      const size_t rb = quant::Q4NLRowBytes(cols);
-      const cpu::WeightView w{DType::kQ4_NL, rows, cols, file.data(), rb};
-      testing_repack::ExpectRows16RoundTrip(w, RepackQ4NLRows16, cpu::WeightLayout::kQ4NLRows16);
-      if (HasFatalFailure()) return;
-      std::vector<uint8_t> packed;
-      cpu::WeightView pv;
-      RepackQ4NLRows16(w, &packed, &pv);
-      testing_repack::ExpectRowToFloatMatchesFile(w, pv, 7);
+  for (const Rows16Type& t : kTypes) {
+    for (int64_t cols : {1, 33, 64, 100, 128, 172, 300, 576, 1000}) {
+      for (int64_t rows : {1, 15, 16, 17, 40}) {
+        auto rng = testing::MakeRng(static_cast<uint64_t>(cols * 100 + rows));
+        const std::vector<uint8_t> file = RandomRows(rng, rows, cols, /*finite_d=*/false);  // every bit
+        const size_t rb = quant::Q4NLRowBytes(cols);
+        const cpu::WeightView w{t.type, rows, cols, file.data(), rb};
+        testing_repack::ExpectRows16RoundTrip(w, t.repack, t.layout);
+        if (HasFatalFailure()) return;
+        std::vector<uint8_t> packed;
+        cpu::WeightView pv;
+        t.repack(w, &packed, &pv);
+        testing_repack::ExpectRowToFloatMatchesFile(w, pv, 7);
+      }
     }
   }
 }
@@ -96,27 +108,32 @@ INSTANTIATE_TEST_SUITE_P(RepackQ4NLTestGroup, RepackQ4NLTest,
 TEST_P(RepackQ4NLTest, PolicyRepacksIntoRowsOf16OnAvx3Dl) {
   auto rng = testing::MakeRng(3);
   const std::vector<uint8_t> file = RandomRows(rng, 2, 256);
-  testing_repack::ExpectRows16PolicyOnAvx3Dl(
-      cpu::WeightView{DType::kQ4_NL, 2, 256, file.data(), quant::Q4NLRowBytes(256)}, cpu::WeightLayout::kQ4NLRows16);
+  for (const Rows16Type& t : kTypes) {
+    testing_repack::ExpectRows16PolicyOnAvx3Dl(cpu::WeightView{t.type, 2, 256, file.data(), quant::Q4NLRowBytes(256)},
+                                               t.layout);
+  }
 }
 
-// Random rows (every code and scale), row ranges cutting the groups of 16, and
-// token counts (above 64 the rows go back to the file layout for its GEMM): MatVec
-// and MatMul on kQ4NLRows16 equal MatVec on the file layout, bit for bit, and write
-// nothing outside [r0, r1).
+// Q4_NL and Q4_T, random rows (every code and scale; for Q4_T every trellis
+// path), row ranges cutting the groups of 16, and token counts (above 64 the rows
+// go back to the file layout for its GEMM): MatVec and MatMul on kQ4NLRows16 /
+// kQ4TRows16 equal MatVec on the file layout, bit for bit, and write nothing
+// outside [r0, r1).
 TEST_P(RepackQ4NLTest, KernelsOnRowsOf16EqualTheFileLayout) {
-  for (int64_t cols : {1, 31, 33, 64, 96, 100, 128, 172, 256, 300, 576, 1000, 1536, 4096 + 96}) {
-    auto rng = testing::MakeRng(static_cast<uint64_t>(cols) * 5 + 2);
-    const int64_t rows = 37, max_m = 70;
-    const std::vector<uint8_t> file = RandomRows(rng, rows, cols);
-    const cpu::WeightView w{DType::kQ4_NL, rows, cols, file.data(), quant::Q4NLRowBytes(cols)};
-    std::vector<uint8_t> packed;
-    cpu::WeightView pv;
-    RepackQ4NLRows16(w, &packed, &pv);
-    const auto act = testing_repack::RandomActivations(rng, DType::kQ8_A, cols, max_m);
-    testing_repack::ExpectRepackedGivesFileBits(w, pv, act.bytes.data(), act.stride, testing_repack::kRows16Ranges37,
-                                                  testing_repack::kRows16TokenCounts);
-    if (HasFailure()) return;
+  for (const Rows16Type& t : kTypes) {
+    for (int64_t cols : {1, 31, 33, 64, 96, 100, 128, 172, 256, 300, 576, 1000, 1536, 4096 + 96}) {
+      auto rng = testing::MakeRng(static_cast<uint64_t>(cols) * 5 + 2);
+      const int64_t rows = 37, max_m = 70;
+      const std::vector<uint8_t> file = RandomRows(rng, rows, cols);
+      const cpu::WeightView w{t.type, rows, cols, file.data(), quant::Q4NLRowBytes(cols)};
+      std::vector<uint8_t> packed;
+      cpu::WeightView pv;
+      t.repack(w, &packed, &pv);
+      const auto act = testing_repack::RandomActivations(rng, DType::kQ8_A, cols, max_m);
+      testing_repack::ExpectRepackedGivesFileBits(w, pv, act.bytes.data(), act.stride, testing_repack::kRows16Ranges37,
+                                                    testing_repack::kRows16TokenCounts);
+      if (HasFailure()) return;
+    }
   }
 }
 

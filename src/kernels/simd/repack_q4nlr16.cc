@@ -1,6 +1,7 @@
-// WeightLayout::kQ4NLRows16 (repack.h): Q4_NL rows interleaved in groups of 16
-// for the AVX3_DL kernels (dot_q4nl_rows16.cc): each sub-block's codes as four
-// 64-byte planes of 16 rows (two quads a byte), each row's D and scales in lanes.
+// WeightLayout::kQ4NLRows16 and kQ4TRows16 (repack.h): Q4_NL (and Q4_T, its
+// container) rows interleaved in groups of 16 for the AVX3_DL kernels
+// (dot_q4nl_rows16.cc, dot_q4t_rows16.cc): each sub-block's codes as four 64-byte
+// planes of 16 rows (two quads a byte), each row's D and scales in lanes.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -16,8 +17,8 @@ namespace {
 constexpr size_t kFileBlock = sizeof(quant::BlockQ4NL);
 static_assert(kFileBlock == 68 && offsetof(quant::BlockQ4NL, d) == 64);
 
-void CheckView(const cpu::WeightView& w, cpu::WeightLayout layout) {
-  SEPTET_CHECK(w.type == DType::kQ4_NL && w.layout == layout);
+void CheckView(const cpu::WeightView& w, DType type, cpu::WeightLayout layout) {
+  SEPTET_CHECK(w.type == type && w.layout == layout);
   SEPTET_CHECK(w.row_bytes == quant::Q4NLRowBytes(w.cols));
 }
 
@@ -93,18 +94,30 @@ void GetLane(const uint8_t* gb, int ns, bool full, int lane, uint8_t* fb) {
   }
 }
 
-}  // namespace
-
-void RepackQ4NLRows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked) {
-  CheckView(w, cpu::WeightLayout::kFile);
+void Repack(const cpu::WeightView& w, DType type, cpu::WeightLayout layout, std::vector<uint8_t>* out,
+            cpu::WeightView* repacked) {
+  CheckView(w, type, cpu::WeightLayout::kFile);
   repack_internal::RepackRows16(w, kFileBlock, out, PutLane);  // padding rows: all zero (D = 0)
   *repacked = w;
   repacked->data = out->data();
-  repacked->layout = cpu::WeightLayout::kQ4NLRows16;
+  repacked->layout = layout;
+}
+
+}  // namespace
+
+void RepackQ4NLRows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked) {
+  Repack(w, DType::kQ4_NL, cpu::WeightLayout::kQ4NLRows16, out, repacked);
+}
+void RepackQ4TRows16(const cpu::WeightView& w, std::vector<uint8_t>* out, cpu::WeightView* repacked) {
+  Repack(w, DType::kQ4_T, cpu::WeightLayout::kQ4TRows16, out, repacked);
 }
 
 void Q4NLRows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst) {
-  CheckView(w, cpu::WeightLayout::kQ4NLRows16);
+  CheckView(w, DType::kQ4_NL, cpu::WeightLayout::kQ4NLRows16);
+  repack_internal::Rows16Row(w, kFileBlock, r, dst, GetLane);
+}
+void Q4TRows16Row(const cpu::WeightView& w, int64_t r, uint8_t* dst) {
+  CheckView(w, DType::kQ4_T, cpu::WeightLayout::kQ4TRows16);
   repack_internal::Rows16Row(w, kFileBlock, r, dst, GetLane);
 }
 

@@ -505,7 +505,7 @@ TEST_P(SimdMatVecTest, Q3P5NLExtremeBlocksMatchRegistryVecDot) {
 // layout and on the load-time kQ4NLRows16 layout. The same rows read as Q4_T
 // (Q4_NL's container; its levels through the trellis: codes 0 keep every branch
 // bit 0, so every level is L[0] = -127 and the bound is reached as well), on the
-// file layout.
+// file layout and on kQ4TRows16.
 TEST_P(SimdMatVecTest, Q4NLExtremeBlocksBitIdenticalToScalar) {
   for (const DType type : {DType::kQ4_NL, DType::kQ4_T}) {
     const TypeTraits& t = GetTypeTraits(type);
@@ -544,8 +544,8 @@ TEST_P(SimdMatVecTest, Q4NLExtremeBlocksBitIdenticalToScalar) {
           }
           const cpu::WeightView file{type, rows, cols, base, rb};
           std::vector<uint8_t> packed16;
-          cpu::WeightView rows16 = file;  // Q4_T: the file layout only
-          if (type == DType::kQ4_NL) RepackQ4NLRows16(file, &packed16, &rows16);
+          cpu::WeightView rows16;
+          (type == DType::kQ4_NL ? RepackQ4NLRows16 : RepackQ4TRows16)(file, &packed16, &rows16);
           for (int sign_mode = 0; sign_mode < 3; ++sign_mode) {
             std::vector<float> x(static_cast<size_t>(cols));
             for (int64_t k = 0; k < cols; ++k) {
@@ -554,7 +554,7 @@ TEST_P(SimdMatVecTest, Q4NLExtremeBlocksBitIdenticalToScalar) {
             }
             std::vector<uint8_t> act(at.row_bytes(cols));
             QuantizeActivation(DType::kQ8_A, x.data(), cols, act.data());
-            // The file layout and the load-time kQ4NLRows16 layout (repack.h).
+            // The file layout and the load-time kQ4NLRows16 / kQ4TRows16 layout (repack.h).
             for (const cpu::WeightView& view : {file, rows16}) {
               const int layout = static_cast<int>(view.layout);
               std::vector<float> y(static_cast<size_t>(rows));
