@@ -55,6 +55,35 @@ TEST(GenerateCliTest, SameSeedSameText) {
   EXPECT_EQ(a.out, b.out);
 }
 
+// OpenBLAS announces its core as it loads (OPENBLAS_VERBOSE=2: "Core: NAME"): the
+// last announcement, the one of the image that runs the command, is of the CPU's
+// class whenever the CPU has AVX2 (a pre-AVX2 fallback makes the CLI run again
+// with OPENBLAS_CORETYPE, kernels/blas_core.h); a user's OPENBLAS_CORETYPE stays.
+TEST(CliBlasCoreTest, OpenBlasRunsKernelsOfTheCpusClass) {
+  const CliRun r = RunSeptet("--version", "", 60);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto last_core = [](const std::string& err) {
+    const size_t at = err.rfind("Core: ");
+    return at == std::string::npos ? std::string() : err.substr(at + 6, err.find('\n', at) - at - 6);
+  };
+  setenv("OPENBLAS_VERBOSE", "2", 1);
+  const CliRun v = RunSeptet("--version", "", 60);
+  setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+  const CliRun h = RunSeptet("--version", "", 60);
+  unsetenv("OPENBLAS_CORETYPE");
+  unsetenv("OPENBLAS_VERBOSE");
+  ASSERT_EQ(v.exit_code, 0) << v.err;
+  EXPECT_EQ(v.out, r.out) << "the version, printed once";
+  const std::string core = last_core(v.err);
+  if (core.empty()) GTEST_SKIP() << "this OpenBLAS does not announce its core: " << v.err;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    for (const char* generic : {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Sandybridge", "Atom"}) {
+      EXPECT_NE(core, generic) << v.err;
+    }
+  }
+  EXPECT_EQ(last_core(h.err), "Haswell") << "OPENBLAS_CORETYPE set by the user is kept\n" << h.err;
+}
+
 TEST(GenerateCliTest, BadModelPathIsAnErrorNamingThePath) {
   const CliRun r = RunSeptet("generate -m /nonexistent/dir/model.gguf -p hi -n 4");
   EXPECT_NE(r.exit_code, 0);

@@ -203,4 +203,13 @@ std::string Version();
 // targets this CPU runs, for any other name.
 bool CapSimdTarget(const std::string& target, Error* error);
 
+// OpenBLAS (prefill, perplexity and calibration GEMMs) picks its kernels once,
+// when it loads, from its own table of CPUs; one older than the CPU falls back to
+// SSE3 kernels several times slower (Debian 12's OpenBLAS on an Intel Emerald
+// Rapids). Returns the OPENBLAS_CORETYPE value ("SkylakeX", "Haswell") that
+// selects the kernels this CPU runs when that happened and the variable is unset;
+// empty otherwise. The variable only acts at load: a program sets it and
+// re-executes itself (the septet CLI does) or passes it to the processes it starts.
+std::string BlasCoreTypeAdvice();
+
 }  // namespace septet

@@ -1,5 +1,6 @@
 #include <random>
 
+#include "kernels/blas_core.h"
 #include "kernels/simd/simd_ops.h"
 #include "quant/registry.h"
 #include "runtime/api_impl.h"
@@ -21,6 +22,8 @@ bool CapSimdTarget(const std::string& target, Error* error) {
   }
   return false;
 }
+
+std::string BlasCoreTypeAdvice() { return kernels::BlasCoreAdvice(); }
 
 namespace api {
 

@@ -1,5 +1,7 @@
 // septet: command-line front end (generate, chat, inspect). Uses only the
 // public API in include/septet/septet.h.
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -8,6 +10,14 @@
 
 int main(int argc, char** argv) {
   using namespace septet::cli;
+  // OpenBLAS fell back to generic kernels on a CPU newer than its table: the same
+  // command again with OPENBLAS_CORETYPE naming the CPU's class (read only when
+  // OpenBLAS loads; set now, so the new image neither asks nor loops). When exec
+  // fails, the command runs on OpenBLAS's own choice.
+  if (const std::string core = septet::BlasCoreTypeAdvice();
+      !core.empty() && setenv("OPENBLAS_CORETYPE", core.c_str(), 1) == 0) {
+    execv("/proc/self/exe", argv);
+  }
   CLI::App app{"septet: LLaMA inference with 3.5-bit weights"};
   app.require_subcommand(1);
   app.set_version_flag("--version", septet::Version());
