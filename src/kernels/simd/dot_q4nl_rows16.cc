@@ -35,6 +35,7 @@
 #include "kernels/simd/code_planes16-inl.h"  // kPlaneRows, StoreLanes
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/kernels_internal.h"
+#include "kernels/simd/q4_blocks-inl.h"  // Q4Rows16Head
 #include "kernels/simd/repack.h"
 #include "kernels/simd/tile_sweep.h"
 #include "quant/q4_nl.h"
@@ -70,27 +71,9 @@ HWY_INLINE NlConsts MakeNlConsts() {
   return NlConsts{_mm512_load_si512(table), _mm512_set1_epi8(0x0F)};
 }
 
-// A group block's header decoded once: d_eff and the sub-block scales of every lane.
-struct NlHead {
-  __m512 d;
-  __m512i sc[kSubs];
-  const uint8_t* codes;  // the code planes: Q4NLRows16CodeByte(ns, 0, 0, 0, 0) on
-};
-HWY_INLINE void DecodeHead(const uint8_t* gb, int ns, NlHead* hd) {
-  hd->d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb))),
-                        _mm512_set1_ps(quant::kQ4NLDUnit));  // exact: a power of 2
-  const __m512i f = ns > 2 ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb + 32)))
-                           : _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(gb + 32)));
-  hd->sc[0] = _mm512_srai_epi32(_mm512_slli_epi32(f, 28), 28);
-  hd->sc[1] = _mm512_srai_epi32(_mm512_slli_epi32(f, 24), 28);
-  hd->sc[2] = _mm512_srai_epi32(_mm512_slli_epi32(f, 20), 28);
-  hd->sc[3] = _mm512_srai_epi32(_mm512_slli_epi32(f, 16), 28);
-  hd->codes = gb + Q4NLRows16CodeByte(ns, 0, 0, 0, 0);
-}
-
 // Sub-block S (activation block j) of a group block against T tokens into s[t].
 template <int T, int S>
-HWY_INLINE void SubBlock(const NlConsts& k, const NlHead& hd, int64_t j, const uint8_t* const (&act)[T],
+HWY_INLINE void SubBlock(const NlConsts& k, const Q4Rows16Head& hd, int64_t j, const uint8_t* const (&act)[T],
                          __m512 (&s)[T]) {
   __m512i lv[8];  // quads 0..7: weights 4 q .. 4 q + 3 of the sub-block
   for (int c = 0; c < 4; ++c) {
@@ -123,8 +106,8 @@ HWY_INLINE void GroupTokens(const NlConsts& k, const cpu::WeightView& w, int64_t
   for (auto& v : y16) v = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     if (sweep != nullptr) sweep->Step();
-    NlHead hd;
-    DecodeHead(group + static_cast<size_t>(b * kRows) * kBlockBytes, kSubs, &hd);
+    Q4Rows16Head hd;
+    DecodeQ4Rows16Head(group + static_cast<size_t>(b * kRows) * kBlockBytes, kSubs, &hd);
     SubBlock<T, 0>(k, hd, kSubs * b, act, y16);
     SubBlock<T, 1>(k, hd, kSubs * b + 1, act, y16);
     SubBlock<T, 2>(k, hd, kSubs * b + 2, act, y16);
@@ -132,8 +115,8 @@ HWY_INLINE void GroupTokens(const NlConsts& k, const cpu::WeightView& w, int64_t
   }
   if (ns > 0) {  // a row's short final block: ns sub-blocks, the last maybe partial
     if (sweep != nullptr) sweep->Step();
-    NlHead hd;
-    DecodeHead(group + static_cast<size_t>(nb * kRows) * kBlockBytes, ns, &hd);
+    Q4Rows16Head hd;
+    DecodeQ4Rows16Head(group + static_cast<size_t>(nb * kRows) * kBlockBytes, ns, &hd);
     SubBlock<T, 0>(k, hd, kSubs * nb, act, y16);
     if (ns > 1) SubBlock<T, 1>(k, hd, kSubs * nb + 1, act, y16);
     if (ns > 2) SubBlock<T, 2>(k, hd, kSubs * nb + 2, act, y16);

@@ -41,6 +41,7 @@
 #include "kernels/simd/code_planes16-inl.h"  // kPlaneRows, FileRows
 #include "kernels/simd/common-inl.h"
 #include "kernels/simd/kernels_internal.h"
+#include "kernels/simd/q4_blocks-inl.h"  // Q4Rows16Head
 #include "kernels/simd/repack.h"
 #include "kernels/simd/tile_sweep.h"
 #include "quant/q4_t.h"
@@ -80,25 +81,6 @@ HWY_INLINE TConsts MakeTConsts() {
   return TConsts{_mm512_load_si512(table), _mm512_set1_epi8(0x0F), _mm512_set1_epi8(static_cast<char>(0x80))};
 }
 
-// A group block's header decoded once: d_eff and the sub-block scales of every
-// lane (Q4_NL's header, dot_q4nl_rows16.cc).
-struct THead {
-  __m512 d;
-  __m512i sc[kSubs];
-  const uint8_t* codes;  // Q4NLRows16CodeByte(ns, 0, 0, 0, 0) on
-};
-HWY_INLINE void DecodeHead(const uint8_t* gb, int ns, THead* hd) {
-  hd->d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb))),
-                        _mm512_set1_ps(quant::kQ4NLDUnit));  // exact: a power of 2
-  const __m512i f = ns > 2 ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb + 32)))
-                           : _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(gb + 32)));
-  hd->sc[0] = _mm512_srai_epi32(_mm512_slli_epi32(f, 28), 28);
-  hd->sc[1] = _mm512_srai_epi32(_mm512_slli_epi32(f, 24), 28);
-  hd->sc[2] = _mm512_srai_epi32(_mm512_slli_epi32(f, 20), 28);
-  hd->sc[3] = _mm512_srai_epi32(_mm512_slli_epi32(f, 16), 28);
-  hd->codes = gb + Q4NLRows16CodeByte(ns, 0, 0, 0, 0);
-}
-
 // The branch bits (at bit 7 of each byte) of the previous sub-block's quads 6 and
 // 7 of the 16 rows: the trellis state carried from sub-block to sub-block.
 struct History {
@@ -108,7 +90,7 @@ struct History {
 // Sub-block S (activation block j) of a group block against T tokens into s[t];
 // *h the state before it, then after it.
 template <int T, int S>
-HWY_INLINE void SubBlock(const TConsts& k, const THead& hd, int64_t j, History* h, const uint8_t* const (&act)[T],
+HWY_INLINE void SubBlock(const TConsts& k, const Q4Rows16Head& hd, int64_t j, History* h, const uint8_t* const (&act)[T],
                          __m512 (&s)[T]) {
   __m512i n[8], g[8];  // quad q: its codes (0..15) and its branch bits alone at bit 7
   for (int c = 0; c < 4; ++c) {
@@ -157,8 +139,8 @@ HWY_INLINE void GroupTokens(const TConsts& k, const cpu::WeightView& w, int64_t 
   History h{_mm512_setzero_si512(), _mm512_setzero_si512()};  // every row starts in state 0
   for (int64_t b = 0; b < nb; ++b) {
     if (sweep != nullptr) sweep->Step();
-    THead hd;
-    DecodeHead(group + static_cast<size_t>(b * kRows) * kBlockBytes, kSubs, &hd);
+    Q4Rows16Head hd;
+    DecodeQ4Rows16Head(group + static_cast<size_t>(b * kRows) * kBlockBytes, kSubs, &hd);
     SubBlock<T, 0>(k, hd, kSubs * b, &h, act, y16);
     SubBlock<T, 1>(k, hd, kSubs * b + 1, &h, act, y16);
     SubBlock<T, 2>(k, hd, kSubs * b + 2, &h, act, y16);
@@ -166,8 +148,8 @@ HWY_INLINE void GroupTokens(const TConsts& k, const cpu::WeightView& w, int64_t 
   }
   if (ns > 0) {  // a row's short final block: ns sub-blocks, the last maybe partial (its padding comes last)
     if (sweep != nullptr) sweep->Step();
-    THead hd;
-    DecodeHead(group + static_cast<size_t>(nb * kRows) * kBlockBytes, ns, &hd);
+    Q4Rows16Head hd;
+    DecodeQ4Rows16Head(group + static_cast<size_t>(nb * kRows) * kBlockBytes, ns, &hd);
     SubBlock<T, 0>(k, hd, kSubs * nb, &h, act, y16);
     if (ns > 1) SubBlock<T, 1>(k, hd, kSubs * nb + 1, &h, act, y16);
     if (ns > 2) SubBlock<T, 2>(k, hd, kSubs * nb + 2, &h, act, y16);

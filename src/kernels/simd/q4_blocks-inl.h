@@ -5,8 +5,9 @@
 // codes become its levels: the codes of a sub-block in weight order, a tile of
 // up to 4 rows' D and scales in float and int32 lanes, the activation blocks
 // prepared once per tile, and AddTile, the exact integer steps and the scalar
-// reference's float steps per sub-block (see dot_q4nl.cc's header).
-// Included once per Highway target.
+// reference's float steps per sub-block (see dot_q4nl.cc's header). On AVX3_DL
+// also the header of a group block in rows of 16 (kQ4NLRows16 / kQ4TRows16:
+// dot_q4nl_rows16.cc, dot_q4t_rows16.cc). Included once per Highway target.
 
 #if defined(SEPTET_KERNELS_SIMD_Q4_BLOCKS_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef SEPTET_KERNELS_SIMD_Q4_BLOCKS_INL_H_
@@ -22,6 +23,7 @@
 #include "hwy/highway.h"
 #include "kernels/cpu/weight_view.h"
 #include "kernels/simd/common-inl.h"
+#include "kernels/simd/repack.h"
 #include "quant/q4_nl.h"
 #include "quant/q8_act.h"
 
@@ -194,6 +196,29 @@ HWY_INLINE void StoreRows(__m128 v, float* y) {
 }
 
 #endif  // SEPTET_SIMD_X86
+
+#if HWY_TARGET == HWY_AVX3_DL
+// A group block's header in rows of 16 (repack.h), decoded once: d_eff and the 4
+// signed sub-block scales of every lane (a shift pair each), and where the code
+// planes start.
+struct Q4Rows16Head {
+  __m512 d;
+  __m512i sc[quant::kQ4NLSubBlocks];
+  const uint8_t* codes;  // Q4NLRows16CodeByte(ns, 0, 0, 0, 0) on
+};
+HWY_INLINE void DecodeQ4Rows16Head(const uint8_t* gb, int ns, Q4Rows16Head* hd) {
+  static_assert(quant::kQ4NLSubBlocks == 4);
+  hd->d = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb))),
+                        _mm512_set1_ps(quant::kQ4NLDUnit));  // exact: a power of 2
+  const __m512i f = ns > 2 ? _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb + 32)))
+                           : _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(gb + 32)));
+  hd->sc[0] = _mm512_srai_epi32(_mm512_slli_epi32(f, 28), 28);
+  hd->sc[1] = _mm512_srai_epi32(_mm512_slli_epi32(f, 24), 28);
+  hd->sc[2] = _mm512_srai_epi32(_mm512_slli_epi32(f, 20), 28);
+  hd->sc[3] = _mm512_srai_epi32(_mm512_slli_epi32(f, 16), 28);
+  hd->codes = gb + Q4NLRows16CodeByte(ns, 0, 0, 0, 0);
+}
+#endif  // HWY_TARGET == HWY_AVX3_DL
 
 }  // namespace HWY_NAMESPACE
 }  // namespace septet::simd
