@@ -90,8 +90,8 @@ struct History {
 // Sub-block S (activation block j) of a group block against T tokens into s[t];
 // *h the state before it, then after it.
 template <int T, int S>
-HWY_INLINE void SubBlock(const TConsts& k, const Q4Rows16Head& hd, int64_t j, History* h, const uint8_t* const (&act)[T],
-                         __m512 (&s)[T]) {
+HWY_INLINE void SubBlock(const TConsts& k, const Q4Rows16Head& hd, int64_t j, History* h,
+                         const uint8_t* const (&act)[T], __m512 (&s)[T]) {
   __m512i n[8], g[8];  // quad q: its codes (0..15) and its branch bits alone at bit 7
   for (int c = 0; c < 4; ++c) {
     const __m512i v = _mm512_loadu_si512(hd.codes + 256 * S + 64 * c);
