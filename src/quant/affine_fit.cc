@@ -8,11 +8,6 @@
 
 namespace septet::quant {
 
-int NearestAffineCode(float w, float d, float m, int max_code) {
-  if (!(d > 0.0f)) return 0;
-  return RoundClamp((w - m) / d, 0, max_code);
-}
-
 bool FitAffineLeastSquares(const float* w, const float* imp, const float* c, int n,
                            AffineParams* out) {
   double s0 = 0, s1 = 0, s2 = 0, t0 = 0, t1 = 0;

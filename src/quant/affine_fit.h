@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "quant/quant_util.h"
+
 namespace septet::quant {
 
 struct AffineParams {
@@ -22,8 +24,11 @@ struct AffineGrid {
 };
 
 // Nearest code for w given *stored* (d, m): clamp(round((w - m) / d), 0, max_code).
-// d == 0 (a constant group) gives code 0.
-int NearestAffineCode(float w, float d, float m, int max_code);
+// d == 0 (a constant group) gives code 0. Inline: the searches call it per weight.
+inline int NearestAffineCode(float w, float d, float m, int max_code) {
+  if (!(d > 0.0f)) return 0;
+  return RoundClamp((w - m) / d, 0, max_code);
+}
 
 // Weighted least squares for (d, m) with the codes c fixed (the 2x2 normal
 // equations, solved in double). Returns false (out untouched) when the system is
