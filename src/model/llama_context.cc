@@ -327,6 +327,7 @@ void LlamaContext::Logits(const float* hidden, int64_t m, float* out) {
     }
   });
   if (observer_) observer_(-1, MatMulInput::kOutput, norm_.data(), m, hp.dim);
+  if (skip_classifier_) return;
   MatMul(Op::kMatLogits, model_.weights().output, norm_.data(), m, out);
 }
 

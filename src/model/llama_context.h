@@ -108,6 +108,10 @@ class LlamaContext final : public InferenceContext {
   // Calibration hook (null = none). Not for the hot path of normal inference.
   void SetMatMulObserver(MatMulObserver observer) { observer_ = std::move(observer); }
   void SetResidualObserver(ResidualObserver observer) { residual_observer_ = std::move(observer); }
+  // Calibration: the final norm runs and the observer sees the classifier's input,
+  // but the classifier is skipped (a fifth of a small model's forward flops: the
+  // logits are not wanted); the logits are left as they were (zeros when new).
+  void SetSkipClassifier(bool skip) { skip_classifier_ = skip; }
 
  private:
   LlamaContext(const LlamaModel& model, KvCache cache, const CpuOptions& options);
@@ -165,6 +169,7 @@ class LlamaContext final : public InferenceContext {
   kernels::MatMulContext mm_;
   MatMulObserver observer_;
   ResidualObserver residual_observer_;
+  bool skip_classifier_ = false;
   OpProfile* profile_ = nullptr;
   std::unique_ptr<LayerStreamer> streamer_;
   std::shared_ptr<LayerFront> front_;

@@ -48,6 +48,9 @@ class Calibration {
   const InputStats* Find(int64_t layer, model::MatMulInput input) const;
   // The block's share of the residual stream (above); -1 when the block was not seen.
   double UpdateShare(int64_t layer, model::ResidualBlock block) const;
+  // Frees s's XᵀX (a quantizer done with every tensor that reads s); its Hessian() is
+  // empty from then on. For a 7B model the XᵀX of all layers is ~17 GB.
+  void ReleaseHessian(const InputStats* s);
   int64_t tokens() const { return tokens_; }
   int64_t windows() const { return windows_; }
 

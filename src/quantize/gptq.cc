@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "core/check.h"
+#include "kernels/simd/simd_ops.h"
 
 namespace septet::quantize {
 namespace {
@@ -174,19 +175,15 @@ void GptqQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, DType t
           const double* urow = f.u.data() + j * n;
           const double e = (wk[j] - static_cast<double>(qr[col])) / urow[j];
           err[static_cast<size_t>(i * bw + (j - b0))] = e;
-          for (int64_t k = j + 1; k < b1; ++k) wk[k] -= e * urow[k];
+          simd::SubScaledRows(wk + j + 1, b1 - j - 1, &e, 1, urow + j + 1, n);
         }
       }
       // The block's updates of the later columns, in the same order per element as the
       // column-by-column loop (j ascending), so the result is bit-identical to it.
       if (b1 < n) {
         for (int64_t i = 0; i < nr; ++i) {
-          double* wk = work.data() + i * n;
-          for (int64_t j = b0; j < b1; ++j) {
-            const double e = err[static_cast<size_t>(i * bw + (j - b0))];
-            const double* urow = f.u.data() + j * n;
-            for (int64_t k = b1; k < n; ++k) wk[k] -= e * urow[k];
-          }
+          simd::SubScaledRows(work.data() + i * n + b1, n - b1, err.data() + i * bw, b1 - b0, f.u.data() + b0 * n + b1,
+                              n);
         }
       }
     }

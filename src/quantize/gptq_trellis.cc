@@ -23,9 +23,9 @@
 // (simd::Q4TSurvivorStep, bit-identical to quant::Q4TSurvivorStep). Rows go in chunks of kChunkRows,
 // column block by column block: a decided column's error reaches the rest of its
 // block at once and the columns after the block when the whole chunk has passed
-// it, so each row of U is read once per chunk; every column still receives the
-// updates in the order the columns were decided, so the result is the same as row
-// by row. Deterministic (a fixed order of every operation, ties to the lower
+// it (simd::SubScaledRows: the block's rows of U, cached, stream past each row's
+// values held in registers); every column still receives the updates in the order
+// the columns were decided, so the result is the same as row by row. Deterministic (a fixed order of every operation, ties to the lower
 // state), so independent of the thread count.
 #include <algorithm>
 #include <cstring>
@@ -44,7 +44,7 @@ namespace {
 constexpr int kWindow = quant::kQ4TWindow;
 constexpr int kStates = quant::kQ4TStates;
 constexpr int kBlock = quant::kQ4NLBlockSize, kSub = quant::kQ4NLSubBlockSize, kSubs = quant::kQ4NLSubBlocks;
-constexpr int kChunkRows = 8;  // rows searched together, so that U's rows are read once per chunk
+constexpr int kChunkRows = 8;  // rows searched together, so that U's block rows stay in cache
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
 // One row's search: the survivors, whose window holds the undecided columns
@@ -71,9 +71,17 @@ void Start(RowSearch* r) {
   r->j0 = 0;
 }
 
+// The state of least cost, ties to the lower state: the minimum in four independent
+// chains (no compare waits for the one before), then the first state that holds it.
 int Cheapest(const RowSearch& r) {
+  const float* c = r.sv.cost;
+  float m[4] = {c[0], c[1], c[2], c[3]};
+  for (int s = 4; s < kStates; s += 4) {
+    for (int i = 0; i < 4; ++i) m[i] = c[s + i] < m[i] ? c[s + i] : m[i];
+  }
+  const float lo = std::min(std::min(m[0], m[1]), std::min(m[2], m[3]));
   int best = 0;
-  for (int s = 1; s < kStates; ++s) best = r.sv.cost[s] < r.sv.cost[best] ? s : best;
+  while (best + 1 < kStates && !(c[best] == lo)) ++best;
   return best;
 }
 
@@ -88,8 +96,7 @@ void Column(RowSearch* r, int64_t j, const float* u, int64_t n, int64_t b1) {
     r->codes[r->j0] = static_cast<uint8_t>(c);
     for (int s = 0; s < kStates; ++s) r->sv.cost[s] = r->sv.code[p][s] == c ? r->sv.cost[s] : kInf;
     // Its error reaches the later columns: this block's now, the rest at the flush.
-    const float* urow = u + r->j0 * n;
-    for (int64_t k = j; k < b1; ++k) r->work[k] -= e0 * urow[k];
+    simd::SubScaledRows(r->work + j, b1 - j, &e0, 1, u + r->j0 * n + j, n);
     r->pend[r->npend++] = e0;
     ++r->j0;
     r->head = (r->head + 1) % kWindow;
@@ -97,7 +104,7 @@ void Column(RowSearch* r, int64_t j, const float* u, int64_t n, int64_t b1) {
   }
   // Each survivor's target for column j: its own window's feedback (a free slot: 0).
   alignas(64) float band[kWindow] = {};
-  for (int l = 0; l < r->len; ++l) band[(r->head + l) % kWindow] = u[(r->j0 + l) * n + j];
+  for (int l = 0, p = r->head; l < r->len; ++l, p = p + 1 == kWindow ? 0 : p + 1) band[p] = u[(r->j0 + l) * n + j];
   simd::Q4TSurvivorStep(&r->sv, band, r->work[j], r->v, u[j * n + j], (r->head + r->len) % kWindow);
   ++r->len;
 }
@@ -157,14 +164,9 @@ void GptqTrellisQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, 
       }
       // The columns decided in this block reach the columns after it, in the order
       // they were decided (the same order as column by column).
-      const int npend = search[0].npend;
-      for (int c = 0; c < npend; ++c) {
-        const float* urow = u.data() + (first_pending + c) * n;
-        for (int i = 0; i < nr; ++i) {
-          RowSearch& rs = search[static_cast<size_t>(i)];
-          const float e0 = rs.pend[c];
-          for (int64_t k = b1; k < n; ++k) rs.work[k] -= e0 * urow[k];
-        }
+      for (int i = 0; i < nr; ++i) {
+        RowSearch& rs = search[static_cast<size_t>(i)];
+        simd::SubScaledRows(rs.work + b1, n - b1, rs.pend, rs.npend, u.data() + first_pending * n + b1, n);
       }
     }
     for (int i = 0; i < nr; ++i) {

@@ -4,6 +4,7 @@
 //   MatVecRows/MatMulRows <-> registry vec_dot (kernels/cpu/matmul.h)
 //   RmsNorm/Softmax/SiluMul <-> kernels/cpu/{rmsnorm,softmax,swiglu}.h
 //   Q4TFreeStartCosts/Q4TSurvivorStep <-> quant/q4_t.h (bit for bit)
+//   SubScaledRows <-> its scalar loop (bit for bit)
 //
 // Threading: every function is reentrant and keeps no mutable global state
 // (scratch lives on the stack or in buffers local to the call), so callers may
@@ -67,6 +68,11 @@ void Axpy(float a, const float* x, float* y, int64_t n);  // y += a * x
 // quant::Q4TFreeStartCosts and quant::Q4TSurvivorStep (quant/q4_t.h).
 void Q4TFreeStartCosts(const quant::Q4TSearchLane* lanes, int n, float* cost);
 void Q4TSurvivorStep(quant::Q4TSurvivors* sv, const float* band, float target, float v, float ujj, int slot);
+// GPTQ's error feedback (gptq_update.cc): w[k] -= e[j] * u[j * ld + k] for
+// k < n and j = 0 .. nj - 1 in that order, a multiply and then a subtract per term
+// (no FMA): the bits of that scalar loop (built without contraction) on every target.
+void SubScaledRows(float* w, int64_t n, const float* e, int64_t nj, const float* u, int64_t ld);
+void SubScaledRows(double* w, int64_t n, const double* e, int64_t nj, const double* u, int64_t ld);
 // One query head over n_pos cached keys / values (cpu::AttendHead's contract):
 // scores[t] = q . k_t * scale, Softmax(scores), out = sum_t scores[t] v_t, in
 // one call. Its float arithmetic is its own (vec_ops.cc: on the hand-written

@@ -1,0 +1,86 @@
+// GPTQ's error feedback (quantize/gptq.cc, quantize/gptq_trellis.cc) in SIMD:
+// w[k] -= e[j] * u[j ld + k] for j = 0 .. nj - 1 in order, each term a separate
+// multiply and subtract (no FMA, no reassociation), so every element gets the
+// bits of the scalar loop on every target. Each vector of w stays in a register
+// while the nj rows of u stream past it (four vectors at a time), instead of
+// being loaded and stored once per row of u.
+#include "kernels/simd/hwy_config.h"
+
+#include <cstddef>
+#include <cstdint>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/simd/gptq_update.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "hwy/highway.h"
+#include "kernels/simd/simd_ops.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace septet::simd {
+namespace HWY_NAMESPACE {
+namespace {
+
+namespace hn = hwy::HWY_NAMESPACE;
+
+template <typename T>
+void SubScaledRowsImpl(T* w, int64_t n, const T* e, int64_t nj, const T* u, int64_t ld) {
+  const hn::ScalableTag<T> d;
+  using V = hn::Vec<decltype(d)>;
+  const int64_t nl = static_cast<int64_t>(hn::Lanes(d));
+  int64_t k = 0;
+  for (; k + 4 * nl <= n; k += 4 * nl) {
+    V a0 = hn::LoadU(d, w + k), a1 = hn::LoadU(d, w + k + nl);
+    V a2 = hn::LoadU(d, w + k + 2 * nl), a3 = hn::LoadU(d, w + k + 3 * nl);
+    for (int64_t j = 0; j < nj; ++j) {
+      const V ej = hn::Set(d, e[j]);
+      const T* ur = u + j * ld + k;
+      a0 = hn::Sub(a0, hn::Mul(ej, hn::LoadU(d, ur)));
+      a1 = hn::Sub(a1, hn::Mul(ej, hn::LoadU(d, ur + nl)));
+      a2 = hn::Sub(a2, hn::Mul(ej, hn::LoadU(d, ur + 2 * nl)));
+      a3 = hn::Sub(a3, hn::Mul(ej, hn::LoadU(d, ur + 3 * nl)));
+    }
+    hn::StoreU(a0, d, w + k);
+    hn::StoreU(a1, d, w + k + nl);
+    hn::StoreU(a2, d, w + k + 2 * nl);
+    hn::StoreU(a3, d, w + k + 3 * nl);
+  }
+  for (; k + nl <= n; k += nl) {
+    V a = hn::LoadU(d, w + k);
+    for (int64_t j = 0; j < nj; ++j) a = hn::Sub(a, hn::Mul(hn::Set(d, e[j]), hn::LoadU(d, u + j * ld + k)));
+    hn::StoreU(a, d, w + k);
+  }
+  for (; k < n; ++k) {  // this file is built with -ffp-contract=off: a multiply, then a subtract
+    T a = w[k];
+    for (int64_t j = 0; j < nj; ++j) a -= e[j] * u[j * ld + k];
+    w[k] = a;
+  }
+}
+
+void SubScaledRowsF32T(float* w, int64_t n, const float* e, int64_t nj, const float* u, int64_t ld) {
+  SubScaledRowsImpl(w, n, e, nj, u, ld);
+}
+void SubScaledRowsF64T(double* w, int64_t n, const double* e, int64_t nj, const double* u, int64_t ld) {
+  SubScaledRowsImpl(w, n, e, nj, u, ld);
+}
+
+}  // namespace
+}  // namespace HWY_NAMESPACE
+}  // namespace septet::simd
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace septet::simd {
+
+HWY_EXPORT(SubScaledRowsF32T);
+HWY_EXPORT(SubScaledRowsF64T);
+
+void SubScaledRows(float* w, int64_t n, const float* e, int64_t nj, const float* u, int64_t ld) {
+  if (n > 0 && nj > 0) HWY_DYNAMIC_DISPATCH(SubScaledRowsF32T)(w, n, e, nj, u, ld);
+}
+void SubScaledRows(double* w, int64_t n, const double* e, int64_t nj, const double* u, int64_t ld) {
+  if (n > 0 && nj > 0) HWY_DYNAMIC_DISPATCH(SubScaledRowsF64T)(w, n, e, nj, u, ld);
+}
+
+}  // namespace septet::simd
+#endif  // HWY_ONCE

@@ -1,0 +1,73 @@
+// GPTQ's error feedback in SIMD (gptq_update.cc) against its scalar loop, on every
+// compiled target. Each element receives the same multiplies and subtracts in the
+// same order (no FMA), so the results must be the same bits: lengths that do and do
+// not fill the vectors and their unrolled groups, one and many rows of u, a leading
+// dimension wider than the row, in float and double.
+#include "kernels/simd/hwy_config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "hwy/tests/hwy_gtest.h"
+#include "kernels/simd/simd_ops.h"
+#include "util/test_util.h"
+
+namespace septet::simd {
+namespace {
+
+class SimdGptqUpdateTest : public hwy::TestWithParamTarget {};
+INSTANTIATE_TEST_SUITE_P(SimdGptqUpdateTestGroup, SimdGptqUpdateTest,
+                         ::testing::ValuesIn(::hwy::SupportedAndGeneratedTargets()), ::hwy::TestParamTargetName);
+
+// The scalar loop the kernel promises to match; volatile keeps the product a
+// separate rounding (no contraction into an FMA, whatever the flags of this file).
+template <typename T>
+void Reference(T* w, int64_t n, const T* e, int64_t nj, const T* u, int64_t ld) {
+  for (int64_t j = 0; j < nj; ++j) {
+    for (int64_t k = 0; k < n; ++k) {
+      volatile T p = e[j] * u[j * ld + k];
+      w[k] -= p;
+    }
+  }
+}
+
+template <typename T>
+void CheckAll(uint64_t salt, const char* target) {
+  auto rng = testing::MakeRng(salt);
+  std::normal_distribution<double> g(0.0, 1.0);
+  for (int64_t n : {1, 3, 7, 8, 15, 16, 17, 31, 63, 64, 65, 127, 200, 1536}) {
+    for (int64_t nj : {1, 2, 5, 128}) {
+      const int64_t ld = n + (nj % 3) * 7;
+      std::vector<T> u(static_cast<size_t>(nj * ld)), e(static_cast<size_t>(nj)), w(static_cast<size_t>(n));
+      for (T& x : u) x = static_cast<T>(g(rng));
+      for (T& x : e) x = static_cast<T>(g(rng) * 0.1);
+      for (T& x : w) x = static_cast<T>(g(rng));
+      std::vector<T> ref = w, got = w;
+      Reference(ref.data(), n, e.data(), nj, u.data(), ld);
+      SubScaledRows(got.data(), n, e.data(), nj, u.data(), ld);
+      for (int64_t k = 0; k < n; ++k) {
+        ASSERT_EQ(0, std::memcmp(&ref[static_cast<size_t>(k)], &got[static_cast<size_t>(k)], sizeof(T)))
+            << "n=" << n << " nj=" << nj << " k=" << k << ": simd " << got[static_cast<size_t>(k)] << " ref "
+            << ref[static_cast<size_t>(k)] << " " << target;
+      }
+    }
+  }
+}
+
+TEST_P(SimdGptqUpdateTest, FloatMatchesTheScalarLoop) { CheckAll<float>(71, hwy::TargetName(GetParam())); }
+TEST_P(SimdGptqUpdateTest, DoubleMatchesTheScalarLoop) { CheckAll<double>(72, hwy::TargetName(GetParam())); }
+
+// n = 0 or nj = 0 leaves w as it is (and reads nothing).
+TEST(SimdGptqUpdate, EmptyIsANoOp) {
+  float w[2] = {1.5f, -2.0f};
+  SubScaledRows(w, 0, nullptr, 3, nullptr, 0);
+  SubScaledRows(w, 2, nullptr, 0, nullptr, 0);
+  EXPECT_EQ(w[0], 1.5f);
+  EXPECT_EQ(w[1], -2.0f);
+}
+
+}  // namespace
+}  // namespace septet::simd
