@@ -29,6 +29,7 @@
 #include "kernels/simd/repack.h"
 #include "kernels/simd/simd_ops.h"
 #include "quant/ggml_test_util.h"
+#include "quant/q4_t.h"
 #include "quant/registry.h"
 
 namespace {
@@ -556,6 +557,45 @@ void BM_AttendHead(benchmark::State& state) {
   state.counters["keys/s"] = benchmark::Counter(static_cast<double>(state.iterations() * n_pos), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_AttendHead)->Arg(256)->Arg(2048)->Apply(Common);
+
+// Q4_T's quantizer searches (trellis_search.cc): one column of the GPTQ trellis
+// search over the 32 survivors (steps/s = weights/s of `septet quantize --type
+// Q4_T` with GPTQ), and the block fit's free-start searches in batches of 44
+// scale candidates of 32 weights (one block's first batch).
+void BM_Q4TSurvivorStep(benchmark::State& state) {
+  septet::quant::Q4TSurvivors sv{};
+  const auto e = Gaussian(septet::quant::kQ4TWindow * septet::quant::kQ4TStates, 0.01f, 1);
+  const auto band = Gaussian(septet::quant::kQ4TWindow, 0.3f, 2);
+  std::memcpy(sv.e, e.data(), sizeof(sv.e));
+  const auto targets = Gaussian(1024, 0.05f, 3);
+  int j = 0;
+  for (auto _ : state) {
+    septet::simd::Q4TSurvivorStep(&sv, band.data(), targets[static_cast<size_t>(j & 1023)], 0.002f, 1.3f,
+                                  j % septet::quant::kQ4TWindow);
+    for (float& c : sv.cost) c *= 0.5f;  // keep the costs finite
+    ++j;
+    benchmark::DoNotOptimize(sv.cost);
+  }
+  state.counters["steps/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Q4TSurvivorStep)->Apply(Common);
+
+void BM_Q4TFreeStartCosts(benchmark::State& state) {
+  constexpr int kLanes = 44;
+  const auto w = Gaussian(32, 1.0f, 4), imp = Gaussian(32, 1.0f, 5);
+  std::vector<float> a(imp.size());
+  for (size_t i = 0; i < a.size(); ++i) a[i] = imp[i] * imp[i] + 0.1f;
+  std::vector<septet::quant::Q4TSearchLane> lanes(kLanes);
+  for (int i = 0; i < kLanes; ++i) lanes[static_cast<size_t>(i)] = {w.data(), a.data(), 32, -(0.7f + 0.01f * i) / 40.5f};
+  std::vector<float> cost(kLanes);
+  for (auto _ : state) {
+    septet::simd::Q4TFreeStartCosts(lanes.data(), kLanes, cost.data());
+    benchmark::DoNotOptimize(cost.data());
+  }
+  state.counters["lane-weights/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * kLanes * 32), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Q4TFreeStartCosts)->Apply(Common);
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <cstdint>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -153,27 +154,37 @@ void ParallelRows(int64_t rows, int threads, const Fn& fn) {
 }
 
 // tr(E H Eᵀ) / tr(W H Wᵀ) with E = W - Q: the layer-output error relative to the output
-// (H = (1/N) XᵀX). In float with BLAS, over row tiles; a diagnostic and the sensitivity
-// measure of --mix-bpw, not part of the output bytes.
-double RelativeOutputError(const float* w, const float* q, int64_t rows, int64_t cols, const std::vector<double>& h) {
-  std::vector<float> hf(h.begin(), h.end());
+// (H = (1/N) XᵀX). In float with BLAS, over row tiles (on `threads` workers, each tile's
+// sums kept and added in tile order: the same bits for any thread count); a diagnostic
+// and the sensitivity measure of --mix-bpw, not part of the output bytes.
+double RelativeOutputError(const float* w, const float* q, int64_t rows, int64_t cols, const std::vector<double>& h,
+                           int threads) {
+  const std::vector<float> hf(h.begin(), h.end());
   constexpr int64_t kTile = 512;
-  std::vector<float> e(static_cast<size_t>(std::min(rows, kTile) * cols));
-  std::vector<float> prod(e.size());
-  double eh = 0, wh = 0;
-  for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
-    const int64_t n = std::min(kTile, rows - r0);
-    const float* wt = w + r0 * cols;
-    for (int64_t i = 0; i < n * cols; ++i) e[static_cast<size_t>(i)] = wt[i] - q[r0 * cols + i];
-    for (int pass = 0; pass < 2; ++pass) {
-      const float* a = pass == 0 ? e.data() : wt;
-      cblas_ssymm(CblasRowMajor, CblasRight, CblasLower, static_cast<blasint>(n), static_cast<blasint>(cols), 1.0f,
-                  hf.data(), static_cast<blasint>(cols), a, static_cast<blasint>(cols), 0.0f, prod.data(),
-                  static_cast<blasint>(cols));
-      double s = 0;
-      for (int64_t i = 0; i < n * cols; ++i) s += static_cast<double>(a[i]) * prod[static_cast<size_t>(i)];
-      (pass == 0 ? eh : wh) += s;
+  const int64_t tiles = (rows + kTile - 1) / kTile;
+  std::vector<double> tile_eh(static_cast<size_t>(tiles)), tile_wh(static_cast<size_t>(tiles));
+  ParallelRows(tiles, threads, [&](int64_t t0, int64_t t1) {
+    std::vector<float> e(static_cast<size_t>(std::min(rows, kTile) * cols));
+    std::vector<float> prod(e.size());
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t r0 = t * kTile, n = std::min(kTile, rows - r0);
+      const float* wt = w + r0 * cols;
+      for (int64_t i = 0; i < n * cols; ++i) e[static_cast<size_t>(i)] = wt[i] - q[r0 * cols + i];
+      for (int pass = 0; pass < 2; ++pass) {
+        const float* a = pass == 0 ? e.data() : wt;
+        cblas_ssymm(CblasRowMajor, CblasRight, CblasLower, static_cast<blasint>(n), static_cast<blasint>(cols), 1.0f,
+                    hf.data(), static_cast<blasint>(cols), a, static_cast<blasint>(cols), 0.0f, prod.data(),
+                    static_cast<blasint>(cols));
+        double s = 0;
+        for (int64_t i = 0; i < n * cols; ++i) s += static_cast<double>(a[i]) * prod[static_cast<size_t>(i)];
+        (pass == 0 ? tile_eh : tile_wh)[static_cast<size_t>(t)] = s;
+      }
     }
+  });
+  double eh = 0, wh = 0;
+  for (int64_t t = 0; t < tiles; ++t) {
+    eh += tile_eh[static_cast<size_t>(t)];
+    wh += tile_wh[static_cast<size_t>(t)];
   }
   return wh > 0 ? eh / wh : 0.0;
 }
@@ -579,7 +590,8 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
   };
   std::vector<DType> stored(plan.size(), DType::kF32);
   // One tensor (its values w) converted to one type; errors measured on the decoded values.
-  auto convert = [&](const Plan& p, const TypeChoice& type, const std::vector<float>& w) -> Result<Converted> {
+  // w: the tensor's rows x cols values (rotated when p.rotate).
+  auto convert = [&](const Plan& p, const TypeChoice& type, const float* w) -> Result<Converted> {
     const TensorInfo& t = *p.t;
     const int64_t rows = t.rows(), cols = t.cols();
     const DType store = type.rtn ? DType::kF32 : type.dtype;
@@ -633,12 +645,12 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
     }
     ParallelRows(rows, o.threads, [&](int64_t r0, int64_t r1) {
       if (use_gptq) {
-        std::vector<float> q(static_cast<size_t>((r1 - r0) * cols));
+        // GPTQ's values go where the decoded ones will (decoding overwrites them).
+        float* q = deq.data() + r0 * cols;
         uint8_t* rows_dst = out.data() + static_cast<size_t>(r0) * dst_row;
-        GptqQuantizeRows(w.data() + r0 * cols, r1 - r0, *factor, store, type.rtn, q.data(), rows_dst, dst_row);
+        GptqQuantizeRows(w + r0 * cols, r1 - r0, *factor, store, type.rtn, q, rows_dst, dst_row);
         if (!refit_h.empty()) {
-          RefitRounds(w.data() + r0 * cols, r1 - r0, cols, refit_h, *factor, store, o.refit, q.data(), rows_dst,
-                      dst_row);
+          RefitRounds(w + r0 * cols, r1 - r0, cols, refit_h, *factor, store, o.refit, q, rows_dst, dst_row);
         }
         for (int64_t r = r0; r < r1; ++r) {
           dst_tr.to_float(out.data() + static_cast<size_t>(r) * dst_row, deq.data() + r * cols, cols);
@@ -648,7 +660,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
       std::unique_ptr<RowGrid> grid = quantized ? MakeRowGrid(store, type.rtn) : nullptr;
       std::vector<float> q(static_cast<size_t>(cols));
       for (int64_t r = r0; r < r1; ++r) {
-        const float* wr = w.data() + r * cols;
+        const float* wr = w + r * cols;
         uint8_t* dst = out.data() + static_cast<size_t>(r) * dst_row;
         if (type.rtn) {
           GridQuantizeRow(wr, cols, nullptr, grid.get(), q.data(), dst);
@@ -668,13 +680,13 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
     tr.target = p.target;
     tr.method = method;
     double e2 = 0, w2 = 0;
-    for (size_t i = 0; i < w.size(); ++i) {
+    for (size_t i = 0; i < deq.size(); ++i) {
       const double e = static_cast<double>(w[i]) - deq[i];
       e2 += e * e;
       w2 += static_cast<double>(w[i]) * w[i];
     }
     tr.rel_err = w2 > 0 ? std::sqrt(e2 / w2) : 0.0;
-    if (hess != nullptr && quantized) tr.rel_out_err = RelativeOutputError(w.data(), deq.data(), rows, cols, *hess);
+    if (hess != nullptr && quantized) tr.rel_out_err = RelativeOutputError(w, deq.data(), rows, cols, *hess, o.threads);
     return c;
   };
   auto log_tensor = [&](const TensorReport& tr, const char* prefix) {
@@ -728,10 +740,17 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
     // Source as float.
     const TypeTraits& src_tr = GetTypeTraits(t.dtype);
     const size_t src_row = src_tr.row_bytes(cols);
-    std::vector<float> w(static_cast<size_t>(rows * cols));
-    for (int64_t r = 0; r < rows; ++r) src_tr.to_float(t.data + r * src_row, w.data() + r * cols, cols);
-    for (float v : w) {
-      if (!std::isfinite(v))
+    // F32 rows kept as they are read straight from the file (the head of a 135M
+    // model is 113 MB: a copy is 28k fresh pages); others are decoded into a buffer.
+    std::vector<float> w_buf;
+    const float* w = reinterpret_cast<const float*>(t.data);
+    if (t.dtype != DType::kF32 || p.rotate || reinterpret_cast<uintptr_t>(t.data) % alignof(float) != 0) {
+      w_buf.resize(static_cast<size_t>(rows * cols));
+      for (int64_t r = 0; r < rows; ++r) src_tr.to_float(t.data + r * src_row, w_buf.data() + r * cols, cols);
+      w = w_buf.data();
+    }
+    for (int64_t i = 0; i < rows * cols; ++i) {
+      if (!std::isfinite(w[i]))
         return Corrupt("%s: tensor '%s' holds a non-finite value", o.input.c_str(), t.name.c_str());
     }
     if (p.rotate) {  // each row w' = T(w), in double, rounded once
@@ -739,7 +758,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
       ParallelRows(rows, o.threads, [&](int64_t r0, int64_t r1) {
         std::vector<double> row(static_cast<size_t>(cols));
         for (int64_t r = r0; r < r1; ++r) {
-          float* wr = w.data() + r * cols;
+          float* wr = w_buf.data() + r * cols;
           for (int64_t j = 0; j < cols; ++j) row[static_cast<size_t>(j)] = wr[j];
           rot.Apply(row.data());
           for (int64_t j = 0; j < cols; ++j) wr[j] = static_cast<float>(row[static_cast<size_t>(j)]);

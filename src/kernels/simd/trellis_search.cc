@@ -51,7 +51,9 @@ void FreeStartGroup(const quant::Q4TSearchLane* lanes, int n, float* out) {
   }
   using V = hn::Vec<D>;
   const V vv = hn::Load(d, v), vvs = hn::Load(d, vs);
-  HWY_ALIGN float cost[kStates][16] = {}, next[kStates][16];
+  HWY_ALIGN float buf[2][kStates][16] = {};
+  float(*cost)[16] = buf[0];  // the two halves of buf in turn: no copy per step
+  float(*next)[16] = buf[1];
   for (int k = 0; k < maxlen; ++k) {
     const V wk = hn::Load(d, w[k]), ak = hn::Load(d, a[k]);
     const V x = hn::Div(wk, vvs);
@@ -65,13 +67,14 @@ void FreeStartGroup(const quant::Q4TSearchLane* lanes, int n, float* out) {
       const V dd = hn::Sub(wk, hn::Mul(vv, lv));
       e[z] = hn::Mul(hn::Mul(ak, dd), dd);
     }
+#pragma GCC unroll 32  // constant subsets: the four e[] stay in registers
     for (int ns = 0; ns < kStates; ++ns) {
       const int b = ns & 1, s0 = ns >> 1, s1 = s0 | kHalf;
       const V x0 = hn::Add(hn::Load(d, cost[s0]), e[quant::Q4TSubset(s0, b)]);
       const V x1 = hn::Add(hn::Load(d, cost[s1]), e[quant::Q4TSubset(s1, b)]);
       hn::Store(hn::IfThenElse(hn::Lt(x1, x0), x1, x0), d, next[ns]);
     }
-    std::memcpy(cost, next, sizeof(cost));
+    std::swap(cost, next);
   }
   V best = hn::Load(d, cost[0]);
   for (int s = 1; s < kStates; ++s) {
@@ -101,9 +104,19 @@ void Q4TSurvivorStepT(quant::Q4TSurvivors* sv, const float* band, float target, 
   HWY_ALIGN float eb[2][kStates], cb[2][kStates], ib[2][kStates];
   const V vv = hn::Set(d, v), vvs = hn::Set(d, v != 0.0f ? v : 1.0f), vujj = hn::Set(d, ujj);
   const V one = hn::Set(d, 1.0f);
+  // Every state's target, the vectors side by side: independent chains of subtracts
+  // (each lane's own order is the reference's, slot 0 first).
+  constexpr int kVecs = kStates / static_cast<int>(hn::MaxLanes(D()));
+  static_assert(kVecs * hn::MaxLanes(D()) == kStates, "the states fill whole vectors");
+  SEPTET_DCHECK(nl == kStates / kVecs);
+  V tv[kVecs];
+  for (int k = 0; k < kVecs; ++k) tv[k] = hn::Set(d, target);
+  for (int p = 0; p < kWindow; ++p) {
+    const V bp = hn::Set(d, band[p]);
+    for (int k = 0; k < kVecs; ++k) tv[k] = hn::Sub(tv[k], hn::Mul(hn::Load(d, sv->e[p] + k * nl), bp));
+  }
   for (int s0 = 0; s0 < kStates; s0 += nl) {
-    V t = hn::Set(d, target);
-    for (int p = 0; p < kWindow; ++p) t = hn::Sub(t, hn::Mul(hn::Load(d, sv->e[p] + s0), hn::Set(d, band[p])));
+    const V t = tv[s0 / nl];
     const V x = hn::Div(t, vvs), cost = hn::Load(d, sv->cost + s0);
     for (int b = 0; b < 2; ++b) {
       V lv = hn::Load(d, bt.base[b] + s0), i = hn::Set(d, static_cast<float>(8 * b));
@@ -135,12 +148,36 @@ void Q4TSurvivorStepT(quant::Q4TSurvivors* sv, const float* band, float target, 
       hn::StoreInterleaved2(x0, x1, d, dst + 2 * m0);
     }
   };
-  HWY_ALIGN float tmp[kStates];
-  for (int p = 0; p < kWindow; ++p) {
-    permute(sv->e[p], tmp);
-    std::memcpy(sv->e[p], tmp, sizeof(tmp));
-    permute(sv->code[p], tmp);
-    std::memcpy(sv->code[p], tmp, sizeof(tmp));
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
+  if constexpr (hn::MaxLanes(D()) == 16) {
+    // AVX-512: the same moves as one two-source permute per output vector, its
+    // indices (m + 16 where (b, m) chose the upper source) built once per step.
+    const hn::RebindToSigned<D> di;
+    const auto sixteen = hn::Set(di, 16), iota = hn::Iota(di, 0);
+    const auto i0 = hn::Add(iota, hn::And(hn::BitCast(di, hn::Load(d, hi[0])), sixteen));
+    const auto i1 = hn::Add(iota, hn::And(hn::BitCast(di, hn::Load(d, hi[1])), sixteen));
+    HWY_ALIGN int32_t idx[kStates];
+    hn::StoreInterleaved2(i0, i1, di, idx);
+    const __m512i x0 = _mm512_load_si512(idx), x1 = _mm512_load_si512(idx + 16);
+    const auto move = [&](float* row) {
+      const __m512 lo = _mm512_load_ps(row), up = _mm512_load_ps(row + 16);
+      _mm512_store_ps(row, _mm512_permutex2var_ps(lo, x0, up));
+      _mm512_store_ps(row + 16, _mm512_permutex2var_ps(lo, x1, up));
+    };
+    for (int p = 0; p < kWindow; ++p) {
+      move(sv->e[p]);
+      move(sv->code[p]);
+    }
+  } else
+#endif
+  {
+    HWY_ALIGN float tmp[kStates];
+    for (int p = 0; p < kWindow; ++p) {
+      permute(sv->e[p], tmp);
+      std::memcpy(sv->e[p], tmp, sizeof(tmp));
+      permute(sv->code[p], tmp);
+      std::memcpy(sv->code[p], tmp, sizeof(tmp));
+    }
   }
   // The branch taken into each state: its cost, and its error and code in `slot`.
   const auto chosen = [&](const float (*src)[kStates], float* dst) {
