@@ -64,7 +64,12 @@ int NlNearestCode(const NlCodebook& cb, float w, float d, int s) {
   return best;
 }
 
-float NlSearchScale(const NlCodebook& cb, const float* w, const float* imp, int len) {
+void NlScaleErrors(const NlCodebook& cb, const float* w, const float* imp, int len, const float* t, int n, double* err,
+                   float* lsq) {
+  for (int i = 0; i < n; ++i) err[i] = FloatScaleError(cb, w, imp, len, t[i], &lsq[i]);
+}
+
+float NlSearchScale(const NlCodebook& cb, const float* w, const float* imp, int len, NlScaleErrorsFn errors) {
   float amax = 0;
   for (int k = 0; k < len; ++k) {
     if (ImportanceAt(imp, k) > 0) amax = std::max(amax, std::fabs(w[k]));
@@ -73,17 +78,28 @@ float NlSearchScale(const NlCodebook& cb, const float* w, const float* imp, int 
   float best_t = 0;
   double best = 0;
   for (int k = 0; k < len; ++k) best += static_cast<double>(ImportanceAt(imp, k)) * w[k] * w[k];  // t = 0
+  // The 34 candidates, then the least-squares refit of each (where it is a usable
+  // scale), each batch evaluated at once; then chosen in the order candidate, its refit.
+  constexpr int kSteps = 17, kCands = 2 * kSteps;
+  float t0[kCands], t1[kCands], t1_used[kCands], unused[kCands];
+  double e0[kCands], e1[kCands];
+  int c = 0;
   for (const float sign : {1.0f, -1.0f}) {
-    for (int i = 0; i <= 16; ++i) {
-      const float t0 = sign * amax / static_cast<float>(cb.max_abs) * (0.6f + 0.05f * static_cast<float>(i));
-      float t1 = t0;
-      const double e0 = FloatScaleError(cb, w, imp, len, t0, &t1);
-      if (e0 < best) best = e0, best_t = t0;
-      if (t1 != 0 && std::isfinite(t1)) {
-        float unused = 0;
-        const double e1 = FloatScaleError(cb, w, imp, len, t1, &unused);
-        if (e1 < best) best = e1, best_t = t1;
-      }
+    for (int i = 0; i < kSteps; ++i) {
+      t0[c++] = sign * amax / static_cast<float>(cb.max_abs) * (0.6f + 0.05f * static_cast<float>(i));
+    }
+  }
+  errors(cb, w, imp, len, t0, kCands, e0, t1);
+  int n1 = 0;
+  for (int i = 0; i < kCands; ++i) {
+    if (t1[i] != 0 && std::isfinite(t1[i])) t1_used[n1++] = t1[i];
+  }
+  errors(cb, w, imp, len, t1_used, n1, e1, unused);
+  for (int i = 0, j = 0; i < kCands; ++i) {
+    if (e0[i] < best) best = e0[i], best_t = t0[i];
+    if (t1[i] != 0 && std::isfinite(t1[i])) {
+      if (e1[j] < best) best = e1[j], best_t = t1[i];
+      ++j;
     }
   }
   return best_t;

@@ -23,10 +23,21 @@ inline float NlValue(const NlCodebook& cb, float d, int s, int u) {
 // The code u minimising |w - NlValue(d, s, u)| (ties: the lower u); s == 0 or d == 0:
 // cb.pad_code.
 int NlNearestCode(const NlCodebook& cb, float w, float d, int s);
+// For each of n float scales t[i] of a group w[0..len): err[i], the importance-weighted
+// squared error (in double) of the values t[i] L[u], u the code of w / t[i] against the
+// midpoints, and lsq[i], the weighted least-squares scale for those codes (t[i] when the
+// codes are all-zero-weighted). NlScaleErrors is the scalar reference; simd::NlScaleErrors
+// (kernels/simd/nl_search.cc) computes the same bits with the candidates in lanes.
+using NlScaleErrorsFn = void (*)(const NlCodebook& cb, const float* w, const float* imp, int len, const float* t,
+                                 int n, double* err, float* lsq);
+void NlScaleErrors(const NlCodebook& cb, const float* w, const float* imp, int len, const float* t, int n, double* err,
+                   float* lsq);
 // Step 1: the signed float scale t of a group w[0..len) with the lowest importance-weighted
 // squared error over the candidates +-(max |w| / max_abs) f, f = 0.60, 0.65, ..., 1.40, each
 // also refit by weighted least squares with its codes fixed (0 when every weight is 0).
-float NlSearchScale(const NlCodebook& cb, const float* w, const float* imp, int len);
+// `errors` evaluates the candidates (either implementation: the same result).
+float NlSearchScale(const NlCodebook& cb, const float* w, const float* imp, int len,
+                    NlScaleErrorsFn errors = &NlScaleErrors);
 // Step 3: the integer scale among round(t / d) (clamped to [smin, smax]) and its two
 // neighbours with the lowest weighted error of the stored values; codes[0..len) receive its
 // codes. d == 0: scale 0.

@@ -5,6 +5,7 @@
 
 #include "core/check.h"
 #include "core/half.h"
+#include "kernels/simd/simd_ops.h"
 #include "quant/affine_fit.h"
 #include "quant/int3_rtn.h"
 #include "quant/q3p5.h"
@@ -89,7 +90,7 @@ class NlGrid final : public RowGrid {
   int64_t group_size() const override { return F::kBlock; }
   void Fit(const float* w, int64_t g0, int64_t len, int64_t, const float* imp) override {
     uint8_t buf[F::kBlockBytes];
-    F::QuantizeRow(w, buf, len, imp);  // one (possibly short) block
+    F::QuantizeRowWith(w, buf, len, imp, &simd::NlScaleErrors);  // one (possibly short) block
     groups_.push_back(G{g0, buf, static_cast<int>(len)});
   }
   bool Load(const void* row, int64_t n) override {
@@ -133,7 +134,7 @@ struct Q3P5NLFormat {
   static constexpr size_t kBlockBytes = sizeof(BlockQ3P5NL);
   static constexpr float kDUnit = kQ3P5NLDUnit;
   using Params = Q3P5NLParams;
-  static constexpr auto QuantizeRow = &Q3P5NLQuantizeRow;
+  static constexpr auto QuantizeRowWith = &Q3P5NLQuantizeRowWith;
   static constexpr auto ReadParams = &Q3P5NLReadParams;
   static constexpr auto NearestCode = &Q3P5NLNearestCode;
   static constexpr auto Value = &Q3P5NLValue;
@@ -145,7 +146,7 @@ struct Q4NLFormat {
   static constexpr size_t kBlockBytes = sizeof(BlockQ4NL);
   static constexpr float kDUnit = kQ4NLDUnit;
   using Params = Q4NLParams;
-  static constexpr auto QuantizeRow = &Q4NLQuantizeRow;
+  static constexpr auto QuantizeRowWith = &Q4NLQuantizeRowWith;
   static constexpr auto ReadParams = &Q4NLReadParams;
   static constexpr auto NearestCode = &Q4NLNearestCode;
   static constexpr auto Value = &Q4NLValue;

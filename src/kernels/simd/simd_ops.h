@@ -5,6 +5,7 @@
 //   RmsNorm/Softmax/SiluMul <-> kernels/cpu/{rmsnorm,softmax,swiglu}.h
 //   Q4TFreeStartCosts/Q4TSurvivorStep <-> quant/q4_t.h (bit for bit)
 //   SubScaledRows <-> its scalar loop (bit for bit)
+//   NlScaleErrors <-> quant/nl_codebook.h (bit for bit)
 //
 // Threading: every function is reentrant and keeps no mutable global state
 // (scratch lives on the stack or in buffers local to the call), so callers may
@@ -22,6 +23,7 @@
 #include "kernels/cpu/weight_view.h"
 
 namespace septet::quant {
+struct NlCodebook;
 struct Q4TSearchLane;
 struct Q4TSurvivors;
 }  // namespace septet::quant
@@ -73,6 +75,10 @@ void Q4TSurvivorStep(quant::Q4TSurvivors* sv, const float* band, float target, f
 // (no FMA): the bits of that scalar loop (built without contraction) on every target.
 void SubScaledRows(float* w, int64_t n, const float* e, int64_t nj, const float* u, int64_t ld);
 void SubScaledRows(double* w, int64_t n, const double* e, int64_t nj, const double* u, int64_t ld);
+// The NL scale search's candidates (nl_search.cc), one per lane: the same bits as
+// quant::NlScaleErrors (quant/nl_codebook.h; codebooks of 2 .. 16 levels).
+void NlScaleErrors(const quant::NlCodebook& cb, const float* w, const float* imp, int len, const float* t, int n,
+                   double* err, float* lsq);
 // One query head over n_pos cached keys / values (cpu::AttendHead's contract):
 // scores[t] = q . k_t * scale, Softmax(scores), out = sum_t scores[t] v_t, in
 // one call. Its float arithmetic is its own (vec_ops.cc: on the hand-written

@@ -1,0 +1,93 @@
+// The NL scale search's candidate evaluation (quant/nl_codebook.h) in SIMD: one
+// candidate scale per lane, bit-identical to the scalar quant::NlScaleErrors on
+// every target. Per lane: y = w * (1 / t) in float; the level of y as the lowest
+// level plus the steps of the midpoints below it (small integers: exact in float,
+// the level the reference's binary search picks); then the reference's double
+// sums in its order (separate multiplies and adds, no FMA).
+#include "kernels/simd/hwy_config.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/simd/nl_search.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "core/check.h"
+#include "hwy/highway.h"
+#include "kernels/simd/simd_ops.h"
+#include "quant/nl_codebook.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace septet::simd {
+namespace HWY_NAMESPACE {
+namespace {
+
+namespace hn = hwy::HWY_NAMESPACE;
+constexpr int kMaxLevels = 16;
+
+void NlScaleErrorsT(const quant::NlCodebook& cb, const float* w, const float* imp, int len, const float* t, int n,
+                    double* err, float* lsq) {
+  SEPTET_CHECK_MSG(cb.n >= 2 && cb.n <= kMaxLevels, "NL codebook: 2 .. 16 levels");
+  const hn::ScalableTag<double> dd;
+  const hn::Rebind<float, decltype(dd)> df;  // as many float lanes as double ones
+  using VD = hn::Vec<decltype(dd)>;
+  constexpr size_t kMaxLanes = hn::MaxLanes(hn::ScalableTag<double>());
+  const int nl = static_cast<int>(hn::Lanes(dd));
+  float step[kMaxLevels - 1];
+  for (int m = 0; m + 1 < cb.n; ++m) step[m] = static_cast<float>(cb.levels[m + 1] - cb.levels[m]);
+  const auto base = hn::Set(df, static_cast<float>(cb.levels[0]));
+  for (int i0 = 0; i0 < n; i0 += nl) {
+    const int cnt = std::min(nl, n - i0);
+    HWY_ALIGN float tt[kMaxLanes], inv[kMaxLanes];
+    for (int i = 0; i < nl; ++i) {
+      tt[i] = i < cnt ? t[i0 + i] : 1.0f;
+      inv[i] = 1.0f / tt[i];  // the reference's inverse, per candidate
+    }
+    const auto vinv = hn::Load(df, inv);
+    const VD vt = hn::PromoteTo(dd, hn::Load(df, tt));
+    VD verr = hn::Zero(dd), vnum = hn::Zero(dd), vden = hn::Zero(dd);
+    for (int k = 0; k < len; ++k) {
+      const float wk = w[k];
+      const auto y = hn::Mul(hn::Set(df, wk), vinv);
+      auto l = base;
+      for (int m = 0; m + 1 < cb.n; ++m) {
+        l = hn::Add(l, hn::IfThenElseZero(hn::Lt(hn::Set(df, cb.mids[m]), y), hn::Set(df, step[m])));
+      }
+      const VD ld = hn::PromoteTo(dd, l);
+      const VD a = hn::Set(dd, static_cast<double>(imp != nullptr ? imp[k] : 1.0f));
+      const VD wd = hn::Set(dd, static_cast<double>(wk));
+      const VD e = hn::Sub(wd, hn::Mul(vt, ld));
+      verr = hn::Add(verr, hn::Mul(hn::Mul(a, e), e));
+      vnum = hn::Add(vnum, hn::Mul(hn::Mul(a, wd), ld));
+      vden = hn::Add(vden, hn::Mul(hn::Mul(a, ld), ld));
+    }
+    HWY_ALIGN double se[kMaxLanes], sn[kMaxLanes], sd[kMaxLanes];
+    hn::Store(verr, dd, se);
+    hn::Store(vnum, dd, sn);
+    hn::Store(vden, dd, sd);
+    for (int i = 0; i < cnt; ++i) {
+      err[i0 + i] = se[i];
+      lsq[i0 + i] = sd[i] > 0 ? static_cast<float>(sn[i] / sd[i]) : tt[i];
+    }
+  }
+}
+
+}  // namespace
+}  // namespace HWY_NAMESPACE
+}  // namespace septet::simd
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace septet::simd {
+
+HWY_EXPORT(NlScaleErrorsT);
+
+void NlScaleErrors(const quant::NlCodebook& cb, const float* w, const float* imp, int len, const float* t, int n,
+                   double* err, float* lsq) {
+  if (n > 0) HWY_DYNAMIC_DISPATCH(NlScaleErrorsT)(cb, w, imp, len, t, n, err, lsq);
+}
+
+}  // namespace septet::simd
+#endif  // HWY_ONCE

@@ -1,0 +1,104 @@
+// The NL scale search's candidate evaluation in SIMD (nl_search.cc) against the
+// scalar reference quant::NlScaleErrors, on every compiled target. Each lane does
+// the reference's float and double operations in its order, so errors and
+// least-squares scales must be the same bits: both shipped codebooks (8 and 16
+// levels) and a 2-level one, groups of 1 .. 32 weights with and without
+// importance (zeros included), scales of both signs, weights on the midpoints,
+// batches that do and do not fill the lanes. Then NlSearchScale with either.
+#include "kernels/simd/hwy_config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "hwy/tests/hwy_gtest.h"
+#include "kernels/simd/simd_ops.h"
+#include "quant/nl_codebook.h"
+#include "quant/q3p5_nl.h"
+#include "quant/q4_nl.h"
+#include "util/test_util.h"
+
+namespace septet::simd {
+namespace {
+
+class SimdNlSearchTest : public hwy::TestWithParamTarget {};
+INSTANTIATE_TEST_SUITE_P(SimdNlSearchTestGroup, SimdNlSearchTest,
+                         ::testing::ValuesIn(::hwy::SupportedAndGeneratedTargets()), ::hwy::TestParamTargetName);
+
+// The midpoints of consecutive levels, as the formats define them.
+std::vector<float> Mids(const int8_t* levels, int n) {
+  std::vector<float> m;
+  for (int i = 0; i + 1 < n; ++i) m.push_back(0.5f * static_cast<float>(levels[i] + levels[i + 1]));
+  return m;
+}
+
+TEST_P(SimdNlSearchTest, CandidatesMatchTheReference) {
+  const char* target = hwy::TargetName(GetParam());
+  static constexpr int8_t kTwo[2] = {-5, 7};
+  struct Book {
+    const int8_t* levels;
+    int n;
+  };
+  const Book books[] = {{quant::kQ3P5NLLevels, 8}, {quant::kQ4NLLevels, 16}, {kTwo, 2}};
+  auto rng = testing::MakeRng(81);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::uniform_real_distribution<float> u(0.0f, 2.0f);
+  for (const Book& b : books) {
+    const std::vector<float> mids = Mids(b.levels, b.n);
+    int max_abs = 0;
+    for (int i = 0; i < b.n; ++i) max_abs = std::max(max_abs, std::abs(static_cast<int>(b.levels[i])));
+    const quant::NlCodebook cb{b.levels, mids.data(), b.n, 0, max_abs};
+    for (int len : {1, 5, 16, 31, 32}) {
+      for (int with_imp = 0; with_imp < 2; ++with_imp) {
+        std::vector<float> w(static_cast<size_t>(len)), imp(static_cast<size_t>(len));
+        for (float& x : w) x = g(rng);
+        for (int k = 0; k < len; ++k) imp[static_cast<size_t>(k)] = k % 7 == 3 ? 0.0f : u(rng);
+        const float t_mid = 0.01f;
+        if (len > 2) w[1] = mids[static_cast<size_t>(b.n / 2 - 1)] * t_mid;  // exactly on a midpoint at t_mid
+        for (int n : {1, 3, 8, 9, 34}) {
+          std::vector<float> t(static_cast<size_t>(n));
+          for (int i = 0; i < n; ++i) t[static_cast<size_t>(i)] = (i % 2 ? -1.0f : 1.0f) * (0.002f + 0.03f * u(rng));
+          t[0] = t_mid;
+          std::vector<double> e_ref(static_cast<size_t>(n)), e_got(static_cast<size_t>(n));
+          std::vector<float> l_ref(static_cast<size_t>(n)), l_got(static_cast<size_t>(n));
+          const float* ip = with_imp ? imp.data() : nullptr;
+          quant::NlScaleErrors(cb, w.data(), ip, len, t.data(), n, e_ref.data(), l_ref.data());
+          simd::NlScaleErrors(cb, w.data(), ip, len, t.data(), n, e_got.data(), l_got.data());
+          for (int i = 0; i < n; ++i) {
+            const size_t s = static_cast<size_t>(i);
+            ASSERT_EQ(0, std::memcmp(&e_ref[s], &e_got[s], sizeof(double)))
+                << "levels " << b.n << " len " << len << " cand " << i << ": err simd " << e_got[s] << " ref "
+                << e_ref[s] << " " << target;
+            ASSERT_EQ(0, std::memcmp(&l_ref[s], &l_got[s], sizeof(float)))
+                << "levels " << b.n << " len " << len << " cand " << i << ": lsq simd " << l_got[s] << " ref "
+                << l_ref[s] << " " << target;
+          }
+        }
+      }
+    }
+  }
+}
+
+// The formats' quantizers give the same bytes with either evaluation.
+TEST_P(SimdNlSearchTest, QuantizeRowsAreTheSameBytes) {
+  auto rng = testing::MakeRng(82);
+  std::normal_distribution<float> g(0.0f, 0.02f);
+  std::uniform_real_distribution<float> u(0.0f, 3.0f);
+  const int64_t n = 300;  // two whole blocks and a short one
+  std::vector<float> w(static_cast<size_t>(n)), imp(static_cast<size_t>(n));
+  for (float& x : w) x = g(rng);
+  for (float& x : imp) x = u(rng);
+  std::vector<uint8_t> a(quant::Q4NLRowBytes(n)), b(a.size());
+  quant::Q4NLQuantizeRow(w.data(), a.data(), n, imp.data());
+  quant::Q4NLQuantizeRowWith(w.data(), b.data(), n, imp.data(), &simd::NlScaleErrors);
+  EXPECT_EQ(a, b) << hwy::TargetName(GetParam());
+  std::vector<uint8_t> c(quant::Q3P5NLRowBytes(n)), d(c.size());
+  quant::Q3P5NLQuantizeRow(w.data(), c.data(), n, nullptr);
+  quant::Q3P5NLQuantizeRowWith(w.data(), d.data(), n, nullptr, &simd::NlScaleErrors);
+  EXPECT_EQ(c, d) << hwy::TargetName(GetParam());
+}
+
+}  // namespace
+}  // namespace septet::simd
