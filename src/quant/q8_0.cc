@@ -20,27 +20,22 @@ double BlockError(const float* w, const float* imp, int len, const BlockQ8_0& bl
   return err;
 }
 
-BlockQ8_0 QuantizeBlock(const float* w, const float* imp, int len) {
+BlockQ8_0 QuantizeBlock(const float* w, const float* imp, int len, Q8_0CandidatesFn errors) {
   float amax = 0.0f;
   for (int k = 0; k < len; ++k) amax = std::fmax(amax, std::fabs(w[k]));
   BlockQ8_0 best = Q8_0EncodeBlock(w, len, FloatToFp16(amax / kQ8_0MaxCode));
   if (!(amax > 0.0f)) return best;
+  constexpr int kCands = 17;
+  float d0[kCands];
+  for (int j = 0; j < kCands; ++j) d0[j] = amax / (kQ8_0MaxCode + (-2.0f + 0.5f * static_cast<float>(j)));
+  uint16_t d16[kCands];
+  double err[kCands];
+  errors(w, imp, len, d0, kCands, d16, err);
   double best_err = std::numeric_limits<double>::infinity();
-  for (int j = 0; j <= 16; ++j) {
-    const float t = -2.0f + 0.5f * static_cast<float>(j);
-    const float d0 = amax / (kQ8_0MaxCode + t);
-    double num = 0, den = 0;
-    for (int k = 0; k < len; ++k) {
-      const int q = RoundClamp(w[k] / d0, -kQ8_0MaxCode, kQ8_0MaxCode);
-      num += ImportanceAt(imp, k) * w[k] * q;
-      den += ImportanceAt(imp, k) * q * q;
-    }
-    const float d = den > 0 ? static_cast<float>(num / den) : d0;
-    const BlockQ8_0 cand = Q8_0EncodeBlock(w, len, FloatToFp16(d > 0 ? d : d0));
-    const double err = BlockError(w, imp, len, cand);
-    if (err < best_err) {
-      best_err = err;
-      best = cand;
+  for (int j = 0; j < kCands; ++j) {
+    if (err[j] < best_err) {
+      best_err = err[j];
+      best = Q8_0EncodeBlock(w, len, d16[j]);
     }
   }
   return best;
@@ -58,14 +53,33 @@ BlockQ8_0 Q8_0EncodeBlock(const float* w, int len, uint16_t d_fp16) {
   return blk;
 }
 
+void Q8_0CandidateErrors(const float* w, const float* imp, int len, const float* d0, int n, uint16_t* d16,
+                         double* err) {
+  for (int j = 0; j < n; ++j) {
+    double num = 0, den = 0;
+    for (int k = 0; k < len; ++k) {
+      const int q = RoundClamp(w[k] / d0[j], -kQ8_0MaxCode, kQ8_0MaxCode);
+      num += ImportanceAt(imp, k) * w[k] * q;
+      den += ImportanceAt(imp, k) * q * q;
+    }
+    const float d = den > 0 ? static_cast<float>(num / den) : d0[j];
+    d16[j] = FloatToFp16(d > 0 ? d : d0[j]);
+    err[j] = BlockError(w, imp, len, Q8_0EncodeBlock(w, len, d16[j]));
+  }
+}
+
 void Q8_0QuantizeRow(const float* src, void* dst, int64_t n, const float* importance) {
+  Q8_0QuantizeRowWith(src, dst, n, importance, &Q8_0CandidateErrors);
+}
+
+void Q8_0QuantizeRowWith(const float* src, void* dst, int64_t n, const float* importance, Q8_0CandidatesFn errors) {
   CheckRowArgs(src, dst, n);
   uint8_t* out = static_cast<uint8_t*>(dst);
   for (int64_t b = 0; b * kQ8_0BlockSize < n; ++b) {
     const int64_t i0 = b * kQ8_0BlockSize;
     const int len = static_cast<int>(std::min<int64_t>(kQ8_0BlockSize, n - i0));
     StoreBlock(out + b * sizeof(BlockQ8_0),
-               QuantizeBlock(src + i0, importance ? importance + i0 : nullptr, len));
+               QuantizeBlock(src + i0, importance ? importance + i0 : nullptr, len, errors));
   }
 }
 

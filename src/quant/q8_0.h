@@ -48,6 +48,16 @@ BlockQ8_0 Q8_0EncodeBlock(const float* w, int len, uint16_t d_fp16);
 // each refit by weighted least squares (d = sum imp w q / sum imp q^2) with its
 // codes fixed, rounded to fp16, re-encoded; the lowest weighted error wins.
 void Q8_0QuantizeRow(const float* src, void* dst, int64_t n, const float* importance);
+// For n candidate scales d0[i] of one block w[0..len) (len <= 32, d0[i] > 0): the
+// least-squares refit of d0[i]'s codes, as fp16 (d16[i]), and the weighted error of the
+// block encoded with it (err[i], double). Q8_0CandidateErrors is the scalar reference;
+// simd::Q8_0CandidateErrors (kernels/simd/q8_search.cc) gives the same bits.
+using Q8_0CandidatesFn = void (*)(const float* w, const float* imp, int len, const float* d0, int n, uint16_t* d16,
+                                  double* err);
+void Q8_0CandidateErrors(const float* w, const float* imp, int len, const float* d0, int n, uint16_t* d16,
+                         double* err);
+// Q8_0QuantizeRow with the candidates evaluated by `errors` (the same bytes).
+void Q8_0QuantizeRowWith(const float* src, void* dst, int64_t n, const float* importance, Q8_0CandidatesFn errors);
 void Q8_0DequantizeRow(const void* src, float* dst, int64_t n);
 // act_row: Q8_A of the same n.
 float Q8_0VecDot(int64_t n, const void* w_row, const void* act_row);

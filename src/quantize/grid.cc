@@ -210,7 +210,7 @@ class Q8_0Grid final : public RowGrid {
   int64_t group_size() const override { return kQ8_0BlockSize; }
   void Fit(const float* w, int64_t g0, int64_t len, int64_t, const float* imp) override {
     uint8_t buf[sizeof(BlockQ8_0)];
-    Q8_0QuantizeRow(w, buf, len, imp);
+    Q8_0QuantizeRowWith(w, buf, len, imp, &simd::Q8_0CandidateErrors);
     G g;
     std::memcpy(&g.d16, buf, 2);
     g.d = Fp16ToFloat(g.d16);

@@ -6,6 +6,7 @@
 //   Q4TFreeStartCosts/Q4TSurvivorStep <-> quant/q4_t.h (bit for bit)
 //   SubScaledRows <-> its scalar loop (bit for bit)
 //   NlScaleErrors <-> quant/nl_codebook.h (bit for bit)
+//   Q8_0CandidateErrors <-> quant/q8_0.h (bit for bit)
 //
 // Threading: every function is reentrant and keeps no mutable global state
 // (scratch lives on the stack or in buffers local to the call), so callers may
@@ -79,6 +80,10 @@ void SubScaledRows(double* w, int64_t n, const double* e, int64_t nj, const doub
 // quant::NlScaleErrors (quant/nl_codebook.h; codebooks of 2 .. 16 levels).
 void NlScaleErrors(const quant::NlCodebook& cb, const float* w, const float* imp, int len, const float* t, int n,
                    double* err, float* lsq);
+// Q8_0's scale candidates (q8_search.cc), one per lane: the same bits as
+// quant::Q8_0CandidateErrors (quant/q8_0.h).
+void Q8_0CandidateErrors(const float* w, const float* imp, int len, const float* d0, int n, uint16_t* d16,
+                         double* err);
 // One query head over n_pos cached keys / values (cpu::AttendHead's contract):
 // scores[t] = q . k_t * scale, Softmax(scores), out = sum_t scores[t] v_t, in
 // one call. Its float arithmetic is its own (vec_ops.cc: on the hand-written
