@@ -39,6 +39,13 @@ inline float RoundNearestEven(float v) {
   const float t = std::copysign(kTwo23, v);
   return std::copysign((v + t) - t, v);
 }
+// The same for doubles (2^52): std::nearbyint(double) bit for bit, no libm call.
+inline double RoundNearestEven(double v) {
+  constexpr double kTwo52 = 4503599627370496.0;
+  if (!(std::fabs(v) < kTwo52)) return v;  // integers, infinities, NaN
+  const double t = std::copysign(kTwo52, v);
+  return std::copysign((v + t) - t, v);
+}
 
 // Nearest integer (ties to even, the default FP rounding mode), clamped to [lo, hi].
 // NaN maps to lo, so a float->int conversion is never undefined behaviour.

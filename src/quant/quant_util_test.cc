@@ -64,6 +64,54 @@ TEST(RoundNearestEvenTest, EqualsNearbyintBitForBit) {
   }
 }
 
+uint64_t Bits64(double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, 8);
+  return b;
+}
+double FromBits64(uint64_t b) {
+  double v;
+  std::memcpy(&v, &b, 8);
+  return v;
+}
+
+void ExpectSame64(double v) {
+  const double want = std::nearbyint(v), got = RoundNearestEven(v);
+  if (std::isnan(want)) {
+    EXPECT_TRUE(std::isnan(got)) << "bits " << Bits64(v);
+  } else {
+    ASSERT_EQ(Bits64(got), Bits64(want)) << "v = " << v << " (bits " << Bits64(v) << "): " << got << " vs " << want;
+  }
+}
+
+TEST(RoundNearestEvenTest, DoubleEqualsNearbyintBitForBit) {
+  ASSERT_EQ(std::fegetround(), FE_TONEAREST);
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  for (double v : {0.0, -0.0, 0.3, -0.3, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999999999999994, 4503599627370495.5,
+                   -4503599627370495.5, 4503599627370496.0, 4503599627370497.0, 1e300, -1e300, kInf, -kInf,
+                   std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::denorm_min(),
+                   -std::numeric_limits<double>::min()}) {
+    ExpectSame64(v);
+  }
+  // The 2^14 doubles on each side of every power of two from 2^-2 to 2^53, and 2^21
+  // random bit patterns.
+  for (int e = -2; e <= 53; ++e) {
+    const uint64_t p = Bits64(std::ldexp(1.0, e));
+    for (uint64_t d = 0; d < (1u << 14); ++d) {
+      ExpectSame64(FromBits64(p + d));
+      ExpectSame64(FromBits64(p - d));
+      ExpectSame64(-FromBits64(p + d));
+      if (HasFatalFailure()) return;
+    }
+  }
+  auto rng = testing::MakeRng(12);
+  std::uniform_int_distribution<uint64_t> bits;
+  for (int i = 0; i < (1 << 21); ++i) {
+    ExpectSame64(FromBits64(bits(rng)));
+    if (HasFatalFailure()) return;
+  }
+}
+
 TEST(RoundClampTest, ClampsAndMapsNanToLo) {
   EXPECT_EQ(RoundClamp(2.5f, 0, 7), 2);
   EXPECT_EQ(RoundClamp(3.5f, 0, 7), 4);

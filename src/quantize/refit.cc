@@ -258,7 +258,7 @@ double ProjectNL(const NlFormat& nl, uint8_t* row, int64_t cols, const std::vect
         int s[kMaxGroups];
         double x[kMaxGroups];
         const auto put = [&](int64_t i, double want) {
-          const double k = std::nearbyint(want / deff);
+          const double k = quant::RoundNearestEven(want / deff);
           s[i] = static_cast<int>(std::clamp<double>(k, nl.sc_min, nl.sc_max));
           x[i] = deff * s[i];
         };
