@@ -101,14 +101,33 @@ struct Plan {
   double mix_weight = 1.0;
 };
 
+// Runs fn(r0, r1) over [0, rows) split into `threads` contiguous ranges, one thread each.
+template <typename Fn>
+void ParallelRows(int64_t rows, int threads, const Fn& fn) {
+  const int64_t nt = std::max<int64_t>(1, std::min<int64_t>(threads, rows));
+  if (nt == 1) {
+    fn(0, rows);
+    return;
+  }
+  std::vector<std::thread> pool;
+  for (int64_t t = 0; t < nt; ++t) {
+    const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
+    pool.emplace_back([&fn, r0, r1] { fn(r0, r1); });
+  }
+  for (auto& th : pool) th.join();
+}
+
 // H in the rotated basis, in place: H' = E[T(x) T(x)ᵀ] = T H Tᵀ. Transforming every row
 // of a matrix X gives X Tᵀ, so with H symmetric: rows of H → H Tᵀ, transposed → T H,
 // rows again → T H Tᵀ (row passes and a blocked transpose instead of strided columns:
-// for an 11008-wide input H is 0.97 GB).
-void RotateHessian(std::vector<double>* h, int64_t cols) {
+// for an 11008-wide input H is 0.97 GB); the row passes on `threads` workers.
+void RotateHessian(std::vector<double>* h, int64_t cols, int threads) {
   const cpu::InputRotation t(cols);
   double* a = h->data();
-  for (int64_t i = 0; i < cols; ++i) t.Apply(a + i * cols);
+  const auto rows = [&](int64_t r0, int64_t r1) {
+    for (int64_t i = r0; i < r1; ++i) t.Apply(a + i * cols);
+  };
+  ParallelRows(cols, threads, rows);
   constexpr int64_t kTile = 64;
   for (int64_t i0 = 0; i0 < cols; i0 += kTile) {
     for (int64_t j0 = i0; j0 < cols; j0 += kTile) {
@@ -119,7 +138,7 @@ void RotateHessian(std::vector<double>* h, int64_t cols) {
       }
     }
   }
-  for (int64_t i = 0; i < cols; ++i) t.Apply(a + i * cols);
+  ParallelRows(cols, threads, rows);
 }
 
 Result<std::string> ReadTextFile(const std::string& path, const char* flag) {
@@ -137,21 +156,6 @@ Result<std::string> ReadTextFile(const std::string& path, const char* flag) {
   return s;
 }
 
-// Runs fn(r0, r1, worker) over [0, rows) split into `threads` contiguous ranges.
-template <typename Fn>
-void ParallelRows(int64_t rows, int threads, const Fn& fn) {
-  const int64_t nt = std::max<int64_t>(1, std::min<int64_t>(threads, rows));
-  if (nt == 1) {
-    fn(0, rows);
-    return;
-  }
-  std::vector<std::thread> pool;
-  for (int64_t t = 0; t < nt; ++t) {
-    const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
-    pool.emplace_back([&fn, r0, r1] { fn(r0, r1); });
-  }
-  for (auto& th : pool) th.join();
-}
 
 // tr(E H Eᵀ) / tr(W H Wᵀ) with E = W - Q: the layer-output error relative to the output
 // (H = (1/N) XᵀX). In float with BLAS, over row tiles (on `threads` workers, each tile's
@@ -610,7 +614,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
       auto it = hessians.find(p.stats);
       if (it == hessians.end()) {
         std::vector<double> h = p.stats->Hessian();
-        if (p.rotate && !h.empty()) RotateHessian(&h, cols);
+        if (p.rotate && !h.empty()) RotateHessian(&h, cols, o.threads);
         it = hessians.emplace(p.stats, std::move(h)).first;
       }
       if (!it->second.empty()) hess = &it->second;
