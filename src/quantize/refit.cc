@@ -8,6 +8,7 @@
 
 #include "core/check.h"
 #include "core/half.h"
+#include "kernels/simd/simd_ops.h"
 #include "quant/q3p5.h"
 #include "quant/q3p5_nl.h"
 #include "quant/q4_g.h"
@@ -336,7 +337,7 @@ void RefitRows(const float* w, int64_t rows, int64_t cols, const std::vector<dou
   std::vector<double> wt(static_cast<size_t>(tile * cols)), v(static_cast<size_t>(tile * cols), 0.0);
   std::vector<double> hw(wt.size()), y(wt.size());
   std::vector<double> g(static_cast<size_t>(tile * np * np)), rhs(static_cast<size_t>(tile * np));
-  std::vector<double> theta0(static_cast<size_t>(tile * np));
+  std::vector<double> theta0(static_cast<size_t>(tile * np)), dots(static_cast<size_t>(nseg));
   const blasint bc = static_cast<blasint>(cols);
   for (int64_t r0 = 0; r0 < rows; r0 += tile) {
     const int64_t nt = std::min(tile, rows - r0);
@@ -357,7 +358,14 @@ void RefitRows(const float* w, int64_t rows, int64_t cols, const std::vector<dou
         const double* yr = y.data() + i * cols;
         const double* vr = v.data() + i * cols;
         double* gi = g.data() + i * np * np;
-        for (int64_t b2 = 0; b2 < nseg; ++b2) {
+        int64_t b2_first = 0;
+        if (!lin.offset) {  // c_b2ᵀ H c_b of the whole segments, one per lane (the same sums)
+          const int64_t whole = cols / seg;
+          simd::SegmentDots(vr, yr, seg, whole, dots.data());
+          for (int64_t b2 = 0; b2 < whole; ++b2) gi[(pp * b2) * np + pp * b] = dots[static_cast<size_t>(b2)];
+          b2_first = whole;
+        }
+        for (int64_t b2 = b2_first; b2 < nseg; ++b2) {
           double cc = 0, ac = 0, ca = 0, aa = 0;
           for (int64_t k = b2 * seg; k < b2 * seg + len(b2); ++k) {
             cc += vr[k] * yr[k];

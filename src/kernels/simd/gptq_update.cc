@@ -4,6 +4,8 @@
 // bits of the scalar loop on every target. Each vector of w stays in a register
 // while the nj rows of u stream past it (four vectors at a time), instead of
 // being loaded and stored once per row of u.
+// And the refit's per-segment dot products (quantize/refit.cc): one segment per
+// lane, each summed in its own order, k ascending, so again the scalar loop's bits.
 #include "kernels/simd/hwy_config.h"
 
 #include <cstddef>
@@ -57,6 +59,28 @@ void SubScaledRowsImpl(T* w, int64_t n, const T* e, int64_t nj, const T* u, int6
   }
 }
 
+void SegmentDotsT(const double* a, const double* b, int64_t seg, int64_t nseg, double* out) {
+  const hn::ScalableTag<double> d;
+  const hn::RebindToSigned<decltype(d)> di;
+  const int64_t nl = static_cast<int64_t>(hn::Lanes(d));
+  const auto stride = hn::Mul(hn::Iota(di, 0), hn::Set(di, seg));  // lane l: segment s0 + l
+  int64_t s0 = 0;
+  for (; s0 + nl <= nseg; s0 += nl) {
+    const double* pa = a + s0 * seg;
+    const double* pb = b + s0 * seg;
+    auto acc = hn::Zero(d);
+    for (int64_t k = 0; k < seg; ++k) {
+      acc = hn::Add(acc, hn::Mul(hn::GatherIndex(d, pa + k, stride), hn::GatherIndex(d, pb + k, stride)));
+    }
+    hn::StoreU(acc, d, out + s0);
+  }
+  for (; s0 < nseg; ++s0) {  // this file is built with -ffp-contract=off
+    double acc = 0;
+    for (int64_t k = 0; k < seg; ++k) acc += a[s0 * seg + k] * b[s0 * seg + k];
+    out[s0] = acc;
+  }
+}
+
 void SubScaledRowsF32T(float* w, int64_t n, const float* e, int64_t nj, const float* u, int64_t ld) {
   SubScaledRowsImpl(w, n, e, nj, u, ld);
 }
@@ -72,9 +96,13 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace septet::simd {
 
+HWY_EXPORT(SegmentDotsT);
 HWY_EXPORT(SubScaledRowsF32T);
 HWY_EXPORT(SubScaledRowsF64T);
 
+void SegmentDots(const double* a, const double* b, int64_t seg, int64_t nseg, double* out) {
+  if (seg > 0 && nseg > 0) HWY_DYNAMIC_DISPATCH(SegmentDotsT)(a, b, seg, nseg, out);
+}
 void SubScaledRows(float* w, int64_t n, const float* e, int64_t nj, const float* u, int64_t ld) {
   if (n > 0 && nj > 0) HWY_DYNAMIC_DISPATCH(SubScaledRowsF32T)(w, n, e, nj, u, ld);
 }

@@ -1,8 +1,9 @@
-// GPTQ's error feedback in SIMD (gptq_update.cc) against its scalar loop, on every
-// compiled target. Each element receives the same multiplies and subtracts in the
-// same order (no FMA), so the results must be the same bits: lengths that do and do
-// not fill the vectors and their unrolled groups, one and many rows of u, a leading
-// dimension wider than the row, in float and double.
+// GPTQ's error feedback and the refit's segment dots in SIMD (gptq_update.cc)
+// against their scalar loops, on every compiled target. Each element receives the
+// same multiplies and subtracts in the same order (no FMA), so the results must be
+// the same bits: lengths that do and do not fill the vectors and their unrolled
+// groups, one and many rows of u, a leading dimension wider than the row, in float
+// and double; segment counts that do and do not fill the lanes.
 #include "kernels/simd/hwy_config.h"
 
 #include <gtest/gtest.h>
@@ -59,6 +60,30 @@ void CheckAll(uint64_t salt, const char* target) {
 
 TEST_P(SimdGptqUpdateTest, FloatMatchesTheScalarLoop) { CheckAll<float>(71, hwy::TargetName(GetParam())); }
 TEST_P(SimdGptqUpdateTest, DoubleMatchesTheScalarLoop) { CheckAll<double>(72, hwy::TargetName(GetParam())); }
+
+// The refit's segment dots: each segment's sum in k order, a multiply then an add.
+TEST_P(SimdGptqUpdateTest, SegmentDotsMatchTheScalarLoop) {
+  auto rng = testing::MakeRng(73);
+  std::normal_distribution<double> g(0.0, 1.0);
+  for (int64_t seg : {1, 16, 32}) {
+    for (int64_t nseg : {1, 3, 8, 9, 36, 96}) {
+      std::vector<double> a(static_cast<size_t>(seg * nseg)), b(a.size()), out(static_cast<size_t>(nseg));
+      for (double& x : a) x = g(rng);
+      for (double& x : b) x = g(rng) * 1e3;
+      SegmentDots(a.data(), b.data(), seg, nseg, out.data());
+      for (int64_t s = 0; s < nseg; ++s) {
+        double ref = 0;
+        for (int64_t k = 0; k < seg; ++k) {
+          volatile double p = a[static_cast<size_t>(s * seg + k)] * b[static_cast<size_t>(s * seg + k)];
+          ref += p;
+        }
+        ASSERT_EQ(0, std::memcmp(&ref, &out[static_cast<size_t>(s)], sizeof(double)))
+            << "seg " << seg << " nseg " << nseg << " s " << s << ": simd " << out[static_cast<size_t>(s)]
+            << " ref " << ref << " " << hwy::TargetName(GetParam());
+      }
+    }
+  }
+}
 
 // n = 0 or nj = 0 leaves w as it is (and reads nothing).
 TEST(SimdGptqUpdate, EmptyIsANoOp) {

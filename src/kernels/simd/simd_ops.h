@@ -4,7 +4,7 @@
 //   MatVecRows/MatMulRows <-> registry vec_dot (kernels/cpu/matmul.h)
 //   RmsNorm/Softmax/SiluMul <-> kernels/cpu/{rmsnorm,softmax,swiglu}.h
 //   Q4TFreeStartCosts/Q4TSurvivorStep <-> quant/q4_t.h (bit for bit)
-//   SubScaledRows <-> its scalar loop (bit for bit)
+//   SubScaledRows, SegmentDots <-> their scalar loops (bit for bit)
 //   NlScaleErrors <-> quant/nl_codebook.h (bit for bit)
 //   Q8_0CandidateErrors <-> quant/q8_0.h (bit for bit)
 //
@@ -76,6 +76,9 @@ void Q4TSurvivorStep(quant::Q4TSurvivors* sv, const float* band, float target, f
 // (no FMA): the bits of that scalar loop (built without contraction) on every target.
 void SubScaledRows(float* w, int64_t n, const float* e, int64_t nj, const float* u, int64_t ld);
 void SubScaledRows(double* w, int64_t n, const double* e, int64_t nj, const double* u, int64_t ld);
+// out[s] = sum over k < seg of a[s seg + k] * b[s seg + k], k ascending, a multiply
+// then an add per term (gptq_update.cc): the scalar loop's bits, for s < nseg.
+void SegmentDots(const double* a, const double* b, int64_t seg, int64_t nseg, double* out);
 // The NL scale search's candidates (nl_search.cc), one per lane: the same bits as
 // quant::NlScaleErrors (quant/nl_codebook.h; codebooks of 2 .. 16 levels).
 void NlScaleErrors(const quant::NlCodebook& cb, const float* w, const float* imp, int len, const float* t, int n,
