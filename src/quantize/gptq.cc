@@ -181,10 +181,13 @@ void GptqQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, DType t
       // The block's updates of the later columns, in the same order per element as the
       // column-by-column loop (j ascending), so the result is bit-identical to it.
       if (b1 < n) {
+        double* rows_w[kChunk];
+        const double* rows_e[kChunk];
         for (int64_t i = 0; i < nr; ++i) {
-          simd::SubScaledRows(work.data() + i * n + b1, n - b1, err.data() + i * bw, b1 - b0, f.u.data() + b0 * n + b1,
-                              n);
+          rows_w[i] = work.data() + i * n + b1;
+          rows_e[i] = err.data() + i * bw;
         }
+        simd::SubScaledRowsBatch(rows_w, rows_e, static_cast<int>(nr), n - b1, b1 - b0, f.u.data() + b0 * n + b1, n);
       }
     }
     for (int64_t i = 0; i < nr; ++i) {

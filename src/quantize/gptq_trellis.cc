@@ -164,10 +164,13 @@ void GptqTrellisQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, 
       }
       // The columns decided in this block reach the columns after it, in the order
       // they were decided (the same order as column by column).
+      float* rows_w[kChunkRows];
+      const float* rows_e[kChunkRows];
       for (int i = 0; i < nr; ++i) {
-        RowSearch& rs = search[static_cast<size_t>(i)];
-        simd::SubScaledRows(rs.work + b1, n - b1, rs.pend, rs.npend, u.data() + first_pending * n + b1, n);
+        rows_w[i] = search[static_cast<size_t>(i)].work + b1;
+        rows_e[i] = search[static_cast<size_t>(i)].pend;
       }
+      simd::SubScaledRowsBatch(rows_w, rows_e, nr, n - b1, search[0].npend, u.data() + first_pending * n + b1, n);
     }
     for (int i = 0; i < nr; ++i) {
       RowSearch& rs = search[static_cast<size_t>(i)];

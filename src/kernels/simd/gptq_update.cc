@@ -59,6 +59,57 @@ void SubScaledRowsImpl(T* w, int64_t n, const T* e, int64_t nj, const T* u, int6
   }
 }
 
+// R rows sharing u (each u vector loaded once for all R): per element the same
+// operations in the same order as SubScaledRowsImpl on each row.
+template <int R, typename T>
+void SubScaledRowsGroup(T* const* w, const T* const* e, int64_t n, int64_t nj, const T* u, int64_t ld) {
+  const hn::ScalableTag<T> d;
+  using V = hn::Vec<decltype(d)>;
+  const int64_t nl = static_cast<int64_t>(hn::Lanes(d));
+  int64_t k = 0;
+  for (; k + 2 * nl <= n; k += 2 * nl) {
+    V a0[R], a1[R];
+    for (int r = 0; r < R; ++r) {
+      a0[r] = hn::LoadU(d, w[r] + k);
+      a1[r] = hn::LoadU(d, w[r] + k + nl);
+    }
+    for (int64_t j = 0; j < nj; ++j) {
+      const V u0 = hn::LoadU(d, u + j * ld + k), u1 = hn::LoadU(d, u + j * ld + k + nl);
+      for (int r = 0; r < R; ++r) {
+        const V ej = hn::Set(d, e[r][j]);
+        a0[r] = hn::Sub(a0[r], hn::Mul(ej, u0));
+        a1[r] = hn::Sub(a1[r], hn::Mul(ej, u1));
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      hn::StoreU(a0[r], d, w[r] + k);
+      hn::StoreU(a1[r], d, w[r] + k + nl);
+    }
+  }
+  for (int r = 0; r < R; ++r) SubScaledRowsImpl(w[r] + k, n - k, e[r], nj, u + k, ld);  // the rest
+}
+
+template <typename T>
+void SubScaledRowsBatchImpl(T* const* w, const T* const* e, int nr, int64_t n, int64_t nj, const T* u, int64_t ld) {
+  int i = 0;
+  for (; i + 4 <= nr; i += 4) SubScaledRowsGroup<4>(w + i, e + i, n, nj, u, ld);
+  switch (nr - i) {
+    case 3: SubScaledRowsGroup<3>(w + i, e + i, n, nj, u, ld); break;
+    case 2: SubScaledRowsGroup<2>(w + i, e + i, n, nj, u, ld); break;
+    case 1: SubScaledRowsImpl(w[i], n, e[i], nj, u, ld); break;
+    default: break;
+  }
+}
+
+void SubScaledRowsBatchF32T(float* const* w, const float* const* e, int nr, int64_t n, int64_t nj, const float* u,
+                            int64_t ld) {
+  SubScaledRowsBatchImpl(w, e, nr, n, nj, u, ld);
+}
+void SubScaledRowsBatchF64T(double* const* w, const double* const* e, int nr, int64_t n, int64_t nj, const double* u,
+                            int64_t ld) {
+  SubScaledRowsBatchImpl(w, e, nr, n, nj, u, ld);
+}
+
 void SegmentDotsT(const double* a, const double* b, int64_t seg, int64_t nseg, double* out) {
   const hn::ScalableTag<double> d;
   const hn::RebindToSigned<decltype(d)> di;
@@ -97,9 +148,19 @@ HWY_AFTER_NAMESPACE();
 namespace septet::simd {
 
 HWY_EXPORT(SegmentDotsT);
+HWY_EXPORT(SubScaledRowsBatchF32T);
+HWY_EXPORT(SubScaledRowsBatchF64T);
 HWY_EXPORT(SubScaledRowsF32T);
 HWY_EXPORT(SubScaledRowsF64T);
 
+void SubScaledRowsBatch(float* const* w, const float* const* e, int nr, int64_t n, int64_t nj, const float* u,
+                        int64_t ld) {
+  if (nr > 0 && n > 0 && nj > 0) HWY_DYNAMIC_DISPATCH(SubScaledRowsBatchF32T)(w, e, nr, n, nj, u, ld);
+}
+void SubScaledRowsBatch(double* const* w, const double* const* e, int nr, int64_t n, int64_t nj, const double* u,
+                        int64_t ld) {
+  if (nr > 0 && n > 0 && nj > 0) HWY_DYNAMIC_DISPATCH(SubScaledRowsBatchF64T)(w, e, nr, n, nj, u, ld);
+}
 void SegmentDots(const double* a, const double* b, int64_t seg, int64_t nseg, double* out) {
   if (seg > 0 && nseg > 0) HWY_DYNAMIC_DISPATCH(SegmentDotsT)(a, b, seg, nseg, out);
 }

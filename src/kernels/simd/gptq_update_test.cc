@@ -61,6 +61,38 @@ void CheckAll(uint64_t salt, const char* target) {
 TEST_P(SimdGptqUpdateTest, FloatMatchesTheScalarLoop) { CheckAll<float>(71, hwy::TargetName(GetParam())); }
 TEST_P(SimdGptqUpdateTest, DoubleMatchesTheScalarLoop) { CheckAll<double>(72, hwy::TargetName(GetParam())); }
 
+// The batch form: each row the bits of its own single-row call, for 1 .. 9 rows.
+template <typename T>
+void CheckBatch(uint64_t salt, const char* target) {
+  auto rng = testing::MakeRng(salt);
+  std::normal_distribution<double> g(0.0, 1.0);
+  for (int nr : {1, 2, 3, 4, 5, 8, 9}) {
+    for (int64_t n : {5, 16, 33, 64, 200}) {
+      const int64_t nj = 7, ld = n + 3;
+      std::vector<T> u(static_cast<size_t>(nj * ld)), e(static_cast<size_t>(nr * nj)), w(static_cast<size_t>(nr * n));
+      for (T& x : u) x = static_cast<T>(g(rng));
+      for (T& x : e) x = static_cast<T>(g(rng) * 0.1);
+      for (T& x : w) x = static_cast<T>(g(rng));
+      std::vector<T> ref = w, got = w;
+      std::vector<T*> rows(static_cast<size_t>(nr));
+      std::vector<const T*> errs(static_cast<size_t>(nr));
+      for (int i = 0; i < nr; ++i) {
+        SubScaledRows(ref.data() + i * n, n, e.data() + i * nj, nj, u.data(), ld);
+        rows[static_cast<size_t>(i)] = got.data() + i * n;
+        errs[static_cast<size_t>(i)] = e.data() + i * nj;
+      }
+      SubScaledRowsBatch(rows.data(), errs.data(), nr, n, nj, u.data(), ld);
+      ASSERT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(T)))
+          << "nr=" << nr << " n=" << n << " " << target;
+    }
+  }
+}
+
+TEST_P(SimdGptqUpdateTest, BatchMatchesSingleRows) {
+  CheckBatch<float>(74, hwy::TargetName(GetParam()));
+  CheckBatch<double>(75, hwy::TargetName(GetParam()));
+}
+
 // The refit's segment dots: each segment's sum in k order, a multiply then an add.
 TEST_P(SimdGptqUpdateTest, SegmentDotsMatchTheScalarLoop) {
   auto rng = testing::MakeRng(73);
