@@ -3,10 +3,8 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <thread>
+
+#include "core/thread_pool.h"
 
 namespace septet::quantize {
 
@@ -50,55 +48,51 @@ double Calibration::UpdateShare(int64_t layer, model::ResidualBlock block) const
 
 namespace {
 
-// Accumulates InputStats on a worker thread: Add copies the rows (at most kMaxQueued
-// copies wait; Add blocks beyond) and returns; Finish waits until every one is done.
-class StatsWorker {
+// Accumulates InputStats in batches: Add copies the rows of one observed input;
+// Flush (at the end of each window, or when the copies pass kMaxBytes) runs every
+// batched input's statistics on the thread pool, one task per input (the largest
+// first), so the forward pass and the statistics each have every core in turn
+// instead of competing for them. Each input's sums still come one window after
+// the other, in the same operations, so they are the same as inline.
+class StatsBatch {
  public:
-  explicit StatsWorker(bool want_h) : want_h_(want_h), thread_([this] { Loop(); }) {}
-  ~StatsWorker() { Finish(); }
+  StatsBatch(bool want_h, int threads) : want_h_(want_h), pool_(threads), scratch_(static_cast<size_t>(threads)) {}
 
   void Add(InputStats* s, const float* x, int64_t m, int64_t cols) {
-    Job job{s, std::vector<float>(x, x + m * cols), m, cols};
-    std::unique_lock<std::mutex> lock(mu_);
-    space_.wait(lock, [&] { return queue_.size() < kMaxQueued; });
-    queue_.push_back(std::move(job));
-    ready_.notify_one();
+    for (size_t i = 0; i < n_; ++i) {
+      if (jobs_[i].s == s) Flush();  // one batch holds at most one window of an input
+    }
+    if (n_ == jobs_.size()) jobs_.emplace_back();
+    Job& job = jobs_[n_++];
+    job.s = s;
+    job.x.assign(x, x + m * cols);  // the same size every window: the buffer is reused
+    job.m = m;
+    job.cols = cols;
+    bytes_ += job.x.size() * sizeof(float);
+    if (bytes_ > kMaxBytes) Flush();
   }
 
-  void Finish() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (done_) return;
-      done_ = true;
-      ready_.notify_one();
-    }
-    thread_.join();
+  void Flush() {
+    std::vector<size_t> order(n_);
+    for (size_t i = 0; i < n_; ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return jobs_[a].cols > jobs_[b].cols; });
+    pool_.Run(static_cast<int64_t>(n_), [&](int64_t t, int worker) {
+      const Job& job = jobs_[order[static_cast<size_t>(t)]];
+      Accumulate(job.s, job.x.data(), job.m, job.cols, &scratch_[static_cast<size_t>(worker)]);
+    });
+    n_ = 0;
+    bytes_ = 0;
   }
 
  private:
-  static constexpr size_t kMaxQueued = 8;
+  static constexpr size_t kMaxBytes = size_t{256} << 20;
   struct Job {
-    InputStats* s;
+    InputStats* s = nullptr;
     std::vector<float> x;
-    int64_t m, cols;
+    int64_t m = 0, cols = 0;
   };
 
-  void Loop() {
-    for (;;) {
-      Job job;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        ready_.wait(lock, [&] { return done_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // done and drained
-        job = std::move(queue_.front());
-        queue_.pop_front();
-        space_.notify_one();
-      }
-      Accumulate(job.s, job.x.data(), job.m, job.cols);
-    }
-  }
-
-  void Accumulate(InputStats* sp, const float* x, int64_t m, int64_t cols) {
+  void Accumulate(InputStats* sp, const float* x, int64_t m, int64_t cols, std::vector<float>* scratch) const {
     InputStats& s = *sp;
     if (s.cols == 0) {
       s.cols = cols;
@@ -112,12 +106,12 @@ class StatsWorker {
     if (want_h_ && m > 0) {
       // XᵀX of this call's rows (at most one window) with BLAS in float, then added in
       // double: float sums over <= n_ctx rows, double across windows.
-      scratch_.resize(static_cast<size_t>(cols * cols));
+      scratch->resize(static_cast<size_t>(cols * cols));
       cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, static_cast<blasint>(cols), static_cast<blasint>(m), 1.0f,
-                  x, static_cast<blasint>(cols), 0.0f, scratch_.data(), static_cast<blasint>(cols));
+                  x, static_cast<blasint>(cols), 0.0f, scratch->data(), static_cast<blasint>(cols));
       for (int64_t i = 0; i < cols; ++i) {
         double* hrow = s.xtx.data() + i * cols;
-        const float* srow = scratch_.data() + i * cols;
+        const float* srow = scratch->data() + i * cols;
         for (int64_t j = 0; j <= i; ++j) hrow[j] += srow[j];
       }
     }
@@ -125,12 +119,10 @@ class StatsWorker {
   }
 
   const bool want_h_;
-  std::vector<float> scratch_;
-  std::mutex mu_;
-  std::condition_variable ready_, space_;
-  std::deque<Job> queue_;
-  bool done_ = false;
-  std::thread thread_;  // last: started once the members it reads exist
+  ThreadPool pool_;
+  std::vector<std::vector<float>> scratch_;  // per worker
+  std::vector<Job> jobs_;
+  size_t n_ = 0, bytes_ = 0;
 };
 
 }  // namespace
@@ -146,10 +138,9 @@ Result<Calibration> Calibration::Collect(const model::LlamaModel& model, const s
   cpu.n_threads = std::max<int32_t>(1, options.threads);
   SEPTET_ASSIGN_OR_RETURN(std::unique_ptr<model::LlamaContext> ctx, model::LlamaContext::Create(model, options.n_ctx, cpu));
   Calibration cal;
-  // The statistics of each observed input run on a thread of their own, in the order
-  // the inputs were seen (so every sum is the same as inline), while the forward pass
-  // goes on: inline they were a third of the calibration's wall time, on one core.
-  StatsWorker stats(options.hessian);
+  // The statistics of the observed inputs, batched per window and run on every core
+  // (inline, on one core, they were a third of the calibration's wall time).
+  StatsBatch stats(options.hessian, cpu.n_threads);
   ctx->SetMatMulObserver([&cal, &stats](int64_t layer, model::MatMulInput input, const float* x, int64_t m,
                                         int64_t cols) {
     InputStats& s = cal.stats_[{layer, static_cast<int>(input)}];
@@ -183,11 +174,11 @@ Result<Calibration> Calibration::Collect(const model::LlamaModel& model, const s
     // kAll: the classifier's input is observed at every position, not only the last
     // (and the classifier itself is skipped).
     SEPTET_RETURN_IF_ERROR(ctx->Forward(window, model::LogitsMode::kAll, &logits));
+    stats.Flush();
     cal.windows_ += 1;
     cal.tokens_ += len;
     if (options.progress) options.progress(start + len, use);
   }
-  stats.Finish();
   return cal;
 }
 
