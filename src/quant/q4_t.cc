@@ -241,6 +241,8 @@ void Q4TSurvivorStep(Q4TSurvivors* sv, const float* band, float target, float v,
       sv->code[slot][2 * m + b] = ib[b][from];
     }
   }
+  sv->best = 0;
+  for (int s = 1; s < kQ4TStates; ++s) sv->best = sv->cost[s] < sv->cost[sv->best] ? s : sv->best;
 }
 
 void Q4TQuantizeRow(const float* src, void* dst, int64_t n, const float* importance) {

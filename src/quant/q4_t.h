@@ -167,6 +167,7 @@ struct Q4TSurvivors {
   alignas(64) float cost[kQ4TStates];
   alignas(64) float e[kQ4TWindow][kQ4TStates];
   alignas(64) float code[kQ4TWindow][kQ4TStates];
+  int best = 0;  // after a step: the state of least cost (ties: the lower state)
 };
 
 // One column of that search (scalar reference; simd::Q4TSurvivorStep gives the
@@ -175,7 +176,7 @@ struct Q4TSurvivors {
 // branch bit b the nearest level L of subset Q4TSubset(s, b) to t_s / v (any level
 // when v = 0), e = (t_s - v L) / ujj and cost_s + e^2; state 2m + b keeps the
 // cheaper of its branches from m and m + 16 (ties: m) with that survivor's window,
-// the new column's error and code in slot `slot`.
+// the new column's error and code in slot `slot`; sv->best the cheapest new state.
 void Q4TSurvivorStep(Q4TSurvivors* sv, const float* band, float target, float v, float ujj, int slot);
 
 // Quantizer (deterministic): Q4TFitBlock per block, then one Viterbi search over

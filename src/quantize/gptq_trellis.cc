@@ -68,22 +68,13 @@ void Start(RowSearch* r) {
   std::memset(r->sv.e, 0, sizeof(r->sv.e));
   std::memset(r->sv.code, 0, sizeof(r->sv.code));
   r->head = r->len = r->npend = 0;
+  r->sv.best = 0;
   r->j0 = 0;
 }
 
-// The state of least cost, ties to the lower state: the minimum in four independent
-// chains (no compare waits for the one before), then the first state that holds it.
-int Cheapest(const RowSearch& r) {
-  const float* c = r.sv.cost;
-  float m[4] = {c[0], c[1], c[2], c[3]};
-  for (int s = 4; s < kStates; s += 4) {
-    for (int i = 0; i < 4; ++i) m[i] = c[s + i] < m[i] ? c[s + i] : m[i];
-  }
-  const float lo = std::min(std::min(m[0], m[1]), std::min(m[2], m[3]));
-  int best = 0;
-  while (best + 1 < kStates && !(c[best] == lo)) ++best;
-  return best;
-}
+// The state of least cost (ties: the lower state), as the last step found it; a new
+// row's only live state is 0.
+int Cheapest(const RowSearch& r) { return r.len == 0 ? 0 : r.sv.best; }
 
 // Column j of row r (u: U in float, n x n; the column block ends at b1).
 void Column(RowSearch* r, int64_t j, const float* u, int64_t n, int64_t b1) {

@@ -192,6 +192,19 @@ void Q4TSurvivorStepT(quant::Q4TSurvivors* sv, const float* band, float target, 
   chosen(cb, sv->cost);
   chosen(eb, sv->e[slot]);
   chosen(ib, sv->code[slot]);
+  // The cheapest state: the least cost in every lane, then the first state holding it
+  // (the costs are never NaN: the reference's strict compare finds the same state).
+  V lo = hn::Load(d, sv->cost);
+  for (int s0 = nl; s0 < kStates; s0 += nl) lo = hn::Min(lo, hn::Load(d, sv->cost + s0));
+  lo = hn::MinOfLanes(d, lo);
+  for (int s0 = 0; s0 < kStates; s0 += nl) {
+    const intptr_t i = hn::FindFirstTrue(d, hn::Eq(hn::Load(d, sv->cost + s0), lo));
+    if (i >= 0) {
+      sv->best = s0 + static_cast<int>(i);
+      return;
+    }
+  }
+  sv->best = 0;
 }
 
 }  // namespace

@@ -58,6 +58,10 @@ TEST_P(SimdTrellisTest, FreeStartCostsMatchTheReference) {
 
 std::string Diff(const quant::Q4TSurvivors& a, const quant::Q4TSurvivors& b) {
   char buf[160];
+  if (a.best != b.best) {
+    std::snprintf(buf, sizeof(buf), "best simd %d ref %d", a.best, b.best);
+    return buf;
+  }
   for (int s = 0; s < kQ4TStates; ++s) {
     if (std::memcmp(&a.cost[s], &b.cost[s], sizeof(float)) != 0) {
       std::snprintf(buf, sizeof(buf), "cost[%d] simd %.9g ref %.9g", s, a.cost[s], b.cost[s]);
