@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cinttypes>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -155,7 +155,6 @@ Result<std::string> ReadTextFile(const std::string& path, const char* flag) {
   if (s.empty()) return InvalidArgument("%s %s: the file is empty; give a non-empty text file", flag, path.c_str());
   return s;
 }
-
 
 // tr(E H Eᵀ) / tr(W H Wᵀ) with E = W - Q: the layer-output error relative to the output
 // (H = (1/N) XᵀX). In float with BLAS, over row tiles (on `threads` workers, each tile's
