@@ -23,10 +23,11 @@
 // (simd::Q4TSurvivorStep, bit-identical to quant::Q4TSurvivorStep). Rows go in chunks of kChunkRows,
 // column block by column block: a decided column's error reaches the rest of its
 // block at once and the columns after the block when the whole chunk has passed
-// it (simd::SubScaledRows: the block's rows of U, cached, stream past each row's
-// values held in registers); every column still receives the updates in the order
-// the columns were decided, so the result is the same as row by row. Deterministic (a fixed order of every operation, ties to the lower
-// state), so independent of the thread count.
+// it (simd::SubScaledRowsBatch: the block's rows of U, cached, stream past the
+// chunk's values held in registers); every column still receives the updates in the
+// order the columns were decided, so the result is the same as row by row.
+// Deterministic (a fixed order of every operation, ties to the lower state), so
+// independent of the thread count.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -72,9 +73,9 @@ void Start(RowSearch* r) {
   r->j0 = 0;
 }
 
-// The state of least cost (ties: the lower state), as the last step found it; a new
-// row's only live state is 0.
-int Cheapest(const RowSearch& r) { return r.len == 0 ? 0 : r.sv.best; }
+// The state of least cost (ties: the lower state), as the last step found it (Start:
+// state 0, a new row's only live state).
+int Cheapest(const RowSearch& r) { return r.sv.best; }
 
 // Column j of row r (u: U in float, n x n; the column block ends at b1).
 void Column(RowSearch* r, int64_t j, const float* u, int64_t n, int64_t b1) {
