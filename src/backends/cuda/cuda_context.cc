@@ -123,7 +123,7 @@ struct CudaContext::State {
     a.d = act_d.get<float>();
     a.sum = act_sum.get<int32_t>();
     a.q_stride = ActStride(n);
-    a.blocks = act_type == DType::kQ8_R ? 1 : ActBlocks(n);
+    a.blocks = act_type == DType::kQ8_R ? 1 : act_type == DType::kQ8_B ? ActBlocksQ8B(n) : ActBlocks(n);
     return a;
   }
 
@@ -137,10 +137,12 @@ struct CudaContext::State {
       gs.x16_elems = x16.bytes() / sizeof(uint16_t);
       return GemmMatMul(cublas, stream, w, xin, m, y, w.rows, gs);
     }
-    const DType act_type = GetTypeTraits(w.type).vec_dot_type;
+    const DType act_type = DeviceActType(w.type);
     const DeviceAct act = Act(act_type, w.cols);
     if (act_type == DType::kQ8_A) {
       SEPTET_CUDA_TRY(LaunchQuantizeQ8A(xin, m, w.cols, w.cols, act, stream), "launch QuantizeQ8A");
+    } else if (act_type == DType::kQ8_B) {
+      SEPTET_CUDA_TRY(LaunchQuantizeQ8B(xin, m, w.cols, w.cols, act, stream), "launch QuantizeQ8B");
     } else if (act_type == DType::kQ8_R) {
       SEPTET_CUDA_TRY(LaunchQuantizeQ8R(xin, m, w.cols, w.cols, act, stream), "launch QuantizeQ8R");
     }

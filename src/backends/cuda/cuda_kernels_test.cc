@@ -2,9 +2,10 @@
 // tolerances derived from an error model (u = 2^-24, gamma_k = k u / (1 - k u)).
 // Each test skips without a GPU ("no CUDA device; GPU validation owed").
 //
-//   Activation quantization (Q8_A, Q8_R): exact. Same IEEE division and
+//   Activation quantization (Q8_A, Q8_B, Q8_R): exact. Same IEEE division and
 //     round-to-nearest-even as the reference; max is order-independent.
-//   Quantized matvec: every unit term t_u is bit-identical to the reference's
+//   Quantized matvec: every unit term t_u (per block for Q3P5 with Q8_B, its
+//     reference quant::Q3P5VecDotQ8B) is bit-identical to the reference's
 //     (cuda_host_test checks the helpers), only the summation order differs: the
 //     reference sums U terms left to right (<= gamma_{U-1} sum|t_u|), a lane sums
 //     ceil(U/32) terms and a 5-level butterfly adds the lanes (<= gamma_{ceil(U/32)+4}
@@ -36,8 +37,10 @@
 #include "backends/cuda/gemm.h"
 #include "backends/cuda/quant_decode.h"
 #include "backends/cuda/testing_cuda.h"
+#include "backends/cuda/upload_type.h"
 #include "core/half.h"
 #include "kernels/cpu/ops.h"
+#include "quant/q3p5.h"
 #include "quant/q8_act.h"
 #include "util/test_util.h"
 
@@ -71,7 +74,7 @@ struct ActBuffers {
 ActBuffers MakeAct(DType act_type, int64_t m, int64_t n) {
   ActBuffers a;
   a.view.q_stride = ActStride(n);
-  a.view.blocks = act_type == DType::kQ8_R ? 1 : ActBlocks(n);
+  a.view.blocks = act_type == DType::kQ8_R ? 1 : act_type == DType::kQ8_B ? ActBlocksQ8B(n) : ActBlocks(n);
   a.q = ToDevice(std::vector<int8_t>(static_cast<size_t>(m * a.view.q_stride), 99));  // garbage: must be overwritten
   a.d = ToDevice(std::vector<float>(static_cast<size_t>(m * a.view.blocks), -1.0f));
   a.sum = ToDevice(std::vector<int32_t>(static_cast<size_t>(m * a.view.blocks), -1));
@@ -84,7 +87,7 @@ ActBuffers MakeAct(DType act_type, int64_t m, int64_t n) {
 // ---- activation quantization: exact ----
 TEST_F(CudaKernelsTest, QuantizeActivationsMatchRegistryExactly) {
   auto rng = septet::testing::MakeRng(1);
-  for (const DType act_type : {DType::kQ8_A, DType::kQ8_R}) {
+  for (const DType act_type : {DType::kQ8_A, DType::kQ8_B, DType::kQ8_R}) {
     for (const int64_t n : kCols) {
       SCOPED_TRACE(Name(act_type) + " n=" + std::to_string(n));
       const int64_t m = 3, stride = n + 5;  // a row stride wider than n
@@ -92,46 +95,53 @@ TEST_F(CudaKernelsTest, QuantizeActivationsMatchRegistryExactly) {
       std::fill(x.begin(), x.begin() + std::min<int64_t>(n, 32), 0.0f);  // an all-zero block (d = 0)
       DeviceBuffer dx = ToDevice(x);
       ActBuffers a = MakeAct(act_type, m, n);
-      const cudaError_t err = act_type == DType::kQ8_A
-                                  ? LaunchQuantizeQ8A(dx.get<float>(), m, n, stride, a.view, nullptr)
-                                  : LaunchQuantizeQ8R(dx.get<float>(), m, n, stride, a.view, nullptr);
+      const float* px = dx.get<float>();
+      const cudaError_t err = act_type == DType::kQ8_A   ? LaunchQuantizeQ8A(px, m, n, stride, a.view, nullptr)
+                              : act_type == DType::kQ8_B ? LaunchQuantizeQ8B(px, m, n, stride, a.view, nullptr)
+                                                         : LaunchQuantizeQ8R(px, m, n, stride, a.view, nullptr);
       SEPTET_ASSERT_CUDA(err);
       const auto q = ToHost<int8_t>(a.q, static_cast<size_t>(m * a.view.q_stride));
       const auto d = ToHost<float>(a.d, static_cast<size_t>(m * a.view.blocks));
       const auto sum = ToHost<int32_t>(a.sum, static_cast<size_t>(m * a.view.blocks));
       const TypeTraits& at = GetTypeTraits(act_type);
+      // Values per block, and where block b's {d, sum} and codes sit in the registry row.
+      const int64_t block = act_type == DType::kQ8_A ? 32 : act_type == DType::kQ8_B ? 128 : n;
       for (int64_t t = 0; t < m; ++t) {
         std::vector<uint8_t> ref(at.row_bytes(n));
         at.from_float(x.data() + t * stride, ref.data(), n, nullptr);
         for (int64_t b = 0; b < a.view.blocks; ++b) {
           float rd;
           int32_t rsum;
-          std::vector<int8_t> rq(act_type == DType::kQ8_A ? 32 : static_cast<size_t>(n));
+          const int8_t* rq;
           if (act_type == DType::kQ8_A) {
             quant::BlockQ8A blk;
             std::memcpy(&blk, ref.data() + b * sizeof(blk), sizeof(blk));
             rd = blk.d;
             rsum = blk.sum;
-            std::memcpy(rq.data(), blk.qs, 32);
+            rq = reinterpret_cast<const int8_t*>(ref.data() + b * sizeof(blk) + offsetof(quant::BlockQ8A, qs));
+          } else if (act_type == DType::kQ8_B) {
+            quant::BlockQ8B blk;
+            std::memcpy(&blk, ref.data() + b * sizeof(blk), sizeof(blk));
+            rd = blk.d;
+            rsum = blk.sum;
+            rq = reinterpret_cast<const int8_t*>(ref.data() + b * sizeof(blk) + offsetof(quant::BlockQ8B, qs));
           } else {
             quant::Q8RHeader hdr;
             std::memcpy(&hdr, ref.data(), sizeof(hdr));
             rd = hdr.d;
             rsum = hdr.sum;
-            std::memcpy(rq.data(), ref.data() + sizeof(hdr), static_cast<size_t>(n));
+            rq = reinterpret_cast<const int8_t*>(ref.data() + sizeof(hdr));
           }
           const size_t bi = static_cast<size_t>(t * a.view.blocks + b);
-          ASSERT_EQ(std::memcmp(&d[bi], &rd, 4), 0) << "token " << t << " block " << b << ": d " << d[bi] << " vs " << rd;
+          ASSERT_EQ(std::memcmp(&d[bi], &rd, 4), 0)
+              << "token " << t << " block " << b << ": d " << d[bi] << " vs " << rd;
           ASSERT_EQ(sum[bi], rsum) << "token " << t << " block " << b;
-          const int64_t k0 = act_type == DType::kQ8_A ? 32 * b : 0;
-          for (size_t k = 0; k < rq.size(); ++k) {
-            ASSERT_EQ(q[static_cast<size_t>(t * a.view.q_stride + k0) + k], rq[k]) << "token " << t << " value " << k0 + k;
+          for (int64_t k = block * b; k < std::min(n, block * (b + 1)); ++k) {
+            ASSERT_EQ(q[static_cast<size_t>(t * a.view.q_stride + k)], rq[k - block * b])
+                << "token " << t << " value " << k;
           }
         }
-        for (int64_t k = (act_type == DType::kQ8_A ? 32 * a.view.blocks : n); k < a.view.q_stride; ++k) {
-          ASSERT_EQ(q[static_cast<size_t>(t * a.view.q_stride + k)], 0) << "padding code " << k;
-        }
-        for (int64_t k = n; k < 32 * ActBlocks(n); ++k) {
+        for (int64_t k = n; k < a.view.q_stride; ++k) {
           ASSERT_EQ(q[static_cast<size_t>(t * a.view.q_stride + k)], 0) << "padding code " << k;
         }
       }
@@ -152,47 +162,62 @@ TEST_F(CudaKernelsTest, MatVecMatchesReferenceWithinDerivedBound) {
         std::vector<float> x = septet::testing::RandomWeights(rng, m * cols, 1.0f);
         DeviceBuffer dx = ToDevice(x);
         DeviceBuffer dy = ToDevice(std::vector<float>(static_cast<size_t>(m * rows), NAN));
-        ActBuffers a = MakeAct(tt.vec_dot_type, m, cols);
-        if (tt.vec_dot_type == DType::kQ8_A) {
+        const DType act_type = DeviceActType(type);
+        ActBuffers a = MakeAct(act_type, m, cols);
+        if (act_type == DType::kQ8_A) {
           SEPTET_ASSERT_CUDA(LaunchQuantizeQ8A(dx.get<float>(), m, cols, cols, a.view, nullptr));
-        } else if (tt.vec_dot_type == DType::kQ8_R) {
+        } else if (act_type == DType::kQ8_B) {
+          SEPTET_ASSERT_CUDA(LaunchQuantizeQ8B(dx.get<float>(), m, cols, cols, a.view, nullptr));
+        } else if (act_type == DType::kQ8_R) {
           SEPTET_ASSERT_CUDA(LaunchQuantizeQ8R(dx.get<float>(), m, cols, cols, a.view, nullptr));
         }
         SEPTET_ASSERT_CUDA(LaunchMatVec(w.view, dx.get<float>(), cols, a.view, m, dy.get<float>(), rows, nullptr));
         const auto y = ToHost<float>(dy, static_cast<size_t>(m * rows));
+        const auto hq = ToHost<int8_t>(a.q, static_cast<size_t>(m * a.view.q_stride));
+        const auto hd = ToHost<float>(a.d, static_cast<size_t>(m * a.view.blocks));
+        const auto hs = ToHost<int32_t>(a.sum, static_cast<size_t>(m * a.view.blocks));
         for (int64_t t = 0; t < m; ++t) {
           const float* xt = x.data() + t * cols;
           std::vector<uint8_t> act;
           if (tt.is_quantized) {
-            const TypeTraits& at = GetTypeTraits(tt.vec_dot_type);
+            const TypeTraits& at = GetTypeTraits(act_type);
             act.resize(at.row_bytes(cols));
             at.from_float(xt, act.data(), cols, nullptr);
           }
+          // The device's activations (checked bit for bit against the registry above).
+          const int8_t* q = hq.data() + t * a.view.q_stride;
+          const float* xd = hd.data() + t * a.view.blocks;
+          const int32_t* xs = hs.data() + t * a.view.blocks;
           for (int64_t r = 0; r < rows; ++r) {
             const float got = y[static_cast<size_t>(t * rows + r)];
-            const float ref = tt.vec_dot(cols, w.row(r), tt.is_quantized ? static_cast<const void*>(act.data()) : xt);
+            const void* xin = tt.is_quantized ? static_cast<const void*>(act.data()) : xt;
+            const float ref = type == DType::kQ3P5 ? quant::Q3P5VecDotQ8B(cols, w.row(r), act.data())
+                                                   : tt.vec_dot(cols, w.row(r), xin);
             double tol = 0;
             if (type == DType::kQ3P5_SEED) {
               tol = 0;  // exact
             } else if (tt.is_quantized) {
-              // sum |t_u| from the bit-identical per-unit terms (host helpers).
-              quant::BlockQ8A blk;
+              // sum |t| over the bit-identical terms (host helpers): per unit, per block for Q3P5.
               double abs_terms = 0;
               const int64_t units = (cols + 31) / 32;
-              std::vector<int8_t> q(static_cast<size_t>(ActStride(cols)), 0);
-              for (int64_t u = 0; u < units; ++u) {
-                std::memcpy(&blk, act.data() + u * sizeof(blk), sizeof(blk));
-                std::memcpy(q.data() + 32 * u, blk.qs, 32);
+              int64_t n_terms = units;
+              if (type == DType::kQ3P5) {
+                n_terms = (units + 3) / 4;
+                for (int64_t b = 0; b < n_terms; ++b) {
+                  int32_t acc = 0;
+                  for (int64_t u = 4 * b; u < std::min(units, 4 * b + 4); ++u) {
+                    acc += decode::Q3P5UnitAcc(w.row(r), cols, u, q);
+                  }
+                  abs_terms += std::fabs(decode::Q3P5BlockTerm(w.row(r), b, acc, xd[b], xs[b]));
+                }
+              } else {
+                for (int64_t u = 0; u < units; ++u) {
+                  const float term = type == DType::kQ8_0 ? decode::Q8_0UnitDot(w.row(r), u, q, xd[u])
+                                                          : decode::Q4GUnitDot(w.row(r), u, q, xd[u], xs[u]);
+                  abs_terms += std::fabs(term);
+                }
               }
-              for (int64_t u = 0; u < units; ++u) {
-                std::memcpy(&blk, act.data() + u * sizeof(blk), sizeof(blk));
-                float term = 0;
-                if (type == DType::kQ8_0) term = decode::Q8_0UnitDot(w.row(r), u, q.data(), blk.d);
-                if (type == DType::kQ4_G) term = decode::Q4GUnitDot(w.row(r), u, q.data(), blk.d, blk.sum);
-                if (type == DType::kQ3P5) term = decode::Q3P5UnitDot(w.row(r), cols, u, q.data(), blk.d, blk.sum);
-                abs_terms += std::fabs(term);
-              }
-              tol = (Gamma(static_cast<double>(units - 1)) + Gamma(static_cast<double>((units + 31) / 32 + 4))) *
+              tol = (Gamma(static_cast<double>(n_terms - 1)) + Gamma(static_cast<double>((units + 31) / 32 + 4))) *
                     abs_terms;
             } else {
               std::vector<float> wf(static_cast<size_t>(cols));

@@ -32,6 +32,7 @@ struct DeviceMatrix {
 // numbers are exactly the registry's (same d, sum and codes, bit for bit):
 //   Q8_A: per token t and 32-value block b: d[t * blocks + b], sum[t * blocks + b],
 //         codes q[t * q_stride + 32 b .. + 31] (zero past n);
+//   Q8_B: the same per 128-value block (blocks = ActBlocksQ8B(n)), for Q3P5;
 //   Q8_R: one block per row (blocks = 1): d[t], sum[t], codes q[t * q_stride + i].
 // q_stride = RoundUp(n, 32) bytes: every row is zero-padded to whole 32-value blocks,
 // so kernels may read codes up to the padded end and padding contributes 0.
@@ -45,5 +46,6 @@ struct DeviceAct {
 
 inline constexpr int64_t ActStride(int64_t n) { return static_cast<int64_t>(RoundUp(static_cast<size_t>(n), 32)); }
 inline constexpr int64_t ActBlocks(int64_t n) { return (n + 31) / 32; }
+inline constexpr int64_t ActBlocksQ8B(int64_t n) { return (n + 127) / 128; }
 
 }  // namespace septet::cuda

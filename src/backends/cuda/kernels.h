@@ -20,15 +20,19 @@ namespace septet::cuda {
 // ---- matvec.cu ----
 
 // INT8 activations of x [m][x_stride] (first n values of each row), bit-identical to
-// the registry's Q8_A (blocks of 32) and Q8_R (one scale per row) quantizers.
+// the registry's Q8_A (blocks of 32), Q8_B (blocks of 128) and Q8_R (one scale per
+// row) quantizers.
 cudaError_t LaunchQuantizeQ8A(const float* x, int64_t m, int64_t n, int64_t x_stride, const DeviceAct& act,
+                              cudaStream_t stream);
+cudaError_t LaunchQuantizeQ8B(const float* x, int64_t m, int64_t n, int64_t x_stride, const DeviceAct& act,
                               cudaStream_t stream);
 cudaError_t LaunchQuantizeQ8R(const float* x, int64_t m, int64_t n, int64_t x_stride, const DeviceAct& act,
                               cudaStream_t stream);
 
 // y[t * y_stride + r] = sum_k W[r][k] x_t[k] for r < w.rows, t < m (m <= kMaxGridY):
 //   F32 / F16 / BF16 weights read x [m][x_stride] (fp32 multiply-accumulate);
-//   Q8_0 / Q4_G / Q3P5 read `act` as Q8_A, Q3P5_SEED as Q8_R (quantized from x first).
+//   Q8_0 / Q4_G read `act` as Q8_A, Q3P5 as Q8_B, Q3P5_SEED as Q8_R (DeviceActType;
+//   quantized from x first).
 cudaError_t LaunchMatVec(const DeviceMatrix& w, const float* x, int64_t x_stride, const DeviceAct& act, int64_t m,
                          float* y, int64_t y_stride, cudaStream_t stream);
 

@@ -23,7 +23,8 @@ inline constexpr int kRowThreads = 256;
 // Attention: one block of kAttnWarps warps per (query head, token).
 inline constexpr int kAttnWarps = 4;
 inline constexpr int kAttnMaxHeadDim = 256;  // each lane holds head_dim / 32 <= 8 outputs
-// Q8_A quantization: one warp per 32-value block, kQ8AWarps blocks per CUDA block.
+// Q8_A / Q8_B quantization: one warp per 32- / 128-value block, kQ8AWarps blocks per
+// CUDA block.
 inline constexpr int kQ8AWarps = 8;
 // grid.y carries the token index; the context's chunk never exceeds this.
 inline constexpr int64_t kMaxGridY = 65535;
@@ -38,6 +39,11 @@ inline LaunchDims MatVecDims(int64_t rows, int64_t m) {
 // n values per row, m rows.
 inline LaunchDims QuantizeQ8ADims(int64_t n, int64_t m) {
   return {static_cast<uint32_t>(CeilDiv64(CeilDiv64(n, 32), kQ8AWarps)), static_cast<uint32_t>(m),
+          static_cast<uint32_t>(kQ8AWarps * kWarp)};
+}
+// The same for Q8_B: one warp per 128-value block.
+inline LaunchDims QuantizeQ8BDims(int64_t n, int64_t m) {
+  return {static_cast<uint32_t>(CeilDiv64(CeilDiv64(n, 128), kQ8AWarps)), static_cast<uint32_t>(m),
           static_cast<uint32_t>(kQ8AWarps * kWarp)};
 }
 inline LaunchDims RowDims(int64_t m) { return {1, static_cast<uint32_t>(m), static_cast<uint32_t>(kRowThreads)}; }

@@ -6,7 +6,8 @@
 // row that is 128 sub-blocks, 4 per lane, each 12 contiguous bytes (+ the 4-byte
 // header, + ext for one sub-block in four), so a warp streams the row front to back.
 // Integer dot products use dp4a on the activation's INT8 codes; every per-unit float
-// term equals the reference's, and the lane sums meet in a butterfly reduction.
+// term (per block for Q3P5, whose 4 sub-block lanes first add their integer dots)
+// equals the reference's, and the lane sums meet in a butterfly reduction.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -53,6 +54,35 @@ __global__ void QuantizeQ8AKernel(const float* x, int64_t n, int64_t x_stride, D
   const int q = (d > 0.0f && k < n) ? RoundClamp127(v / d) : 0;
   const int32_t sum = WarpSumInt(q);
   act.q[t * act.q_stride + k] = static_cast<int8_t>(q);
+  if (lane == 0) {
+    act.d[t * act.blocks + b] = d;
+    act.sum[t * act.blocks + b] = sum;
+  }
+}
+
+// ---- Q8_B: one warp per 128-value block, lane l holds values l, l + 32, l + 64, l + 96 ----
+__global__ void QuantizeQ8BKernel(const float* x, int64_t n, int64_t x_stride, DeviceAct act) {
+  const int lane = static_cast<int>(threadIdx.x) % kWarp;
+  const int64_t b = static_cast<int64_t>(blockIdx.x) * kQ8AWarps + threadIdx.x / kWarp;
+  const int64_t t = blockIdx.y;
+  if (b >= act.blocks) return;  // whole warp leaves together
+  float v[4];
+  float amax = 0.0f;
+  for (int j = 0; j < 4; ++j) {
+    const int64_t k = b * 128 + lane + 32 * j;
+    v[j] = k < n ? x[t * x_stride + k] : 0.0f;
+    amax = fmaxf(amax, fabsf(v[j]));
+  }
+  amax = WarpMax(amax);
+  const float d = amax / 127.0f;  // IEEE division, as the reference
+  int32_t sum = 0;
+  for (int j = 0; j < 4; ++j) {
+    const int64_t k = b * 128 + lane + 32 * j;
+    const int q = (d > 0.0f && k < n) ? RoundClamp127(v[j] / d) : 0;
+    sum += q;
+    if (k < act.q_stride) act.q[t * act.q_stride + k] = static_cast<int8_t>(q);
+  }
+  sum = WarpSumInt(sum);
   if (lane == 0) {
     act.d[t * act.blocks + b] = d;
     act.sum[t * act.blocks + b] = sum;
@@ -117,17 +147,30 @@ __global__ void MatVecKernel(DeviceMatrix w, const float* x, int64_t x_stride, D
     const int8_t* xq = act.q + t * act.q_stride;
     const float* xd = act.d + t * act.blocks;
     const int32_t* xs = act.sum + t * act.blocks;
-    for (int64_t u = lane; u < (n + 31) / 32; u += kWarp) {
-      float term;
-      if constexpr (kType == DType::kQ8_0) {
-        term = decode::Q8_0UnitDot(row, u, xq, xd[u]);
-      } else if constexpr (kType == DType::kQ4_G) {
-        term = decode::Q4GUnitDot(row, u, xq, xd[u], xs[u]);
-      } else {
-        static_assert(kType == DType::kQ3P5);
-        term = decode::Q3P5UnitDot(row, n, u, xq, xd[u], xs[u]);
+    const int64_t units = (n + 31) / 32;
+    if constexpr (kType == DType::kQ3P5) {
+      // Q8_B: the 4 lanes holding a block's sub-blocks (u0 is a multiple of 32) add
+      // their integer dots, and the first of them adds the block's float term.
+      for (int64_t u0 = 0; u0 < units; u0 += kWarp) {
+        const int64_t u = u0 + lane;
+        int32_t acc = u < units ? decode::Q3P5UnitAcc(row, n, u, xq) : 0;
+        acc += __shfl_xor_sync(kFullMask, acc, 1);
+        acc += __shfl_xor_sync(kFullMask, acc, 2);
+        if (u < units && (u & 3) == 0) {
+          sum = decode::AddRn(sum, decode::Q3P5BlockTerm(row, u >> 2, acc, xd[u >> 2], xs[u >> 2]));
+        }
       }
-      sum = decode::AddRn(sum, term);
+    } else {
+      for (int64_t u = lane; u < units; u += kWarp) {
+        float term;
+        if constexpr (kType == DType::kQ8_0) {
+          term = decode::Q8_0UnitDot(row, u, xq, xd[u]);
+        } else {
+          static_assert(kType == DType::kQ4_G);
+          term = decode::Q4GUnitDot(row, u, xq, xd[u], xs[u]);
+        }
+        sum = decode::AddRn(sum, term);
+      }
     }
   }
   sum = WarpSum(sum);
@@ -172,6 +215,15 @@ cudaError_t LaunchQuantizeQ8A(const float* x, int64_t m, int64_t n, int64_t x_st
   if (m > kMaxGridY || act.blocks != ActBlocks(n) || act.q_stride < ActStride(n)) return cudaErrorInvalidValue;
   const LaunchDims d = QuantizeQ8ADims(n, m);
   QuantizeQ8AKernel<<<dim3(d.grid_x, d.grid_y), d.block, 0, stream>>>(x, n, x_stride, act);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchQuantizeQ8B(const float* x, int64_t m, int64_t n, int64_t x_stride, const DeviceAct& act,
+                              cudaStream_t stream) {
+  if (m <= 0 || n <= 0) return cudaSuccess;
+  if (m > kMaxGridY || act.blocks != ActBlocksQ8B(n) || act.q_stride < ActStride(n)) return cudaErrorInvalidValue;
+  const LaunchDims d = QuantizeQ8BDims(n, m);
+  QuantizeQ8BKernel<<<dim3(d.grid_x, d.grid_y), d.block, 0, stream>>>(x, n, x_stride, act);
   return cudaGetLastError();
 }
 

@@ -3,12 +3,18 @@
 // these functions bit for bit against the registry's reference codecs).
 //
 // Units (what one lane of a matvec warp handles at a time):
-//   Q8_0, Q4_G, Q3P5: unit u = weights [32u, 32u + 32) = one Q8_A activation block:
-//       Q8_0 block u; Q4_G / Q3P5 block u / 4, sub-block u % 4.
-//       UnitDot returns the float term the reference vec_dot adds for that unit, with
-//       the same operations in the same order (MulRn / AddRn: no FMA contraction on
-//       the device), so each term is bit-identical to the reference's; only the order
-//       in which the terms are summed differs.
+//   Q8_0, Q4_G, Q3P5: unit u = weights [32u, 32u + 32): Q8_0 block u; Q4_G / Q3P5
+//       block u / 4, sub-block u % 4.
+//       Q8_0 / Q4_G: one Q8_A activation block per unit; UnitDot returns the float term
+//       the reference vec_dot adds for that unit, with the same operations in the same
+//       order (MulRn / AddRn: no FMA contraction on the device), so each term is
+//       bit-identical to the reference's; only the order in which the terms are summed
+//       differs.
+//       Q3P5: one Q8_B activation block (128 values) per Q3P5 block, the pairing of the
+//       CPU's repacked Q3P5 kernels (simd::ActivationType), whose reference is
+//       quant::Q3P5VecDotQ8B: Q3P5UnitAcc is a unit's exact integer dot, the units of
+//       a block add theirs (int32: exact), and Q3P5BlockTerm is the reference's float
+//       term for the block, bit for bit.
 //   Q3P5_SEED: chunk c = weights [16c, 16c + 16) = pairs [8c, 8c + 8) = stream bytes
 //       [7c, 7c + 7). SeedChunkDot returns the int32 partial of the row's integer dot;
 //       int32 addition is exact here (|acc| <= 127 * 8 * n < 2^31 for n <= K_max), so
@@ -176,7 +182,8 @@ SEPTET_HD uint32_t Q3P5CodeWord(uint32_t lo0, uint32_t lo1, uint32_t hi, uint32_
   return up ? (u << 1) | NibbleToBytes(ext >> (4 * j)) : (u << 1);                 // no carries: < 16
 }
 
-SEPTET_HD float Q3P5UnitDot(const uint8_t* row, int64_t n, int64_t u, const int8_t* xq, float xd, int32_t xsum) {
+// The integer dot of unit u (sub-block u % 4 of block u / 4) with the Q8_B codes.
+SEPTET_HD int32_t Q3P5UnitAcc(const uint8_t* row, int64_t n, int64_t u, const int8_t* xq) {
   const int64_t b = u >> 2;
   const int s = static_cast<int>(u & 3);
   const uint8_t* blk = row + b * 56;  // every earlier block is full
@@ -190,8 +197,15 @@ SEPTET_HD float Q3P5UnitDot(const uint8_t* row, int64_t n, int64_t u, const int8
   const uint8_t* x = reinterpret_cast<const uint8_t*>(xq) + u * 32;
   int32_t acc = 0;
   for (int j = 0; j < 8; ++j) acc = Dp4a(Q3P5CodeWord(lo0, lo1, hi, ext, up, j), Load<uint32_t>(x + 4 * j), acc);
+  return acc;
+}
+
+// Block b's float term from its integer dot acc (the sum of its units' Q3P5UnitAcc)
+// and its Q8_B block's d and code sum. Reference (quant::Q3P5VecDotQ8B):
+// sum += xb.d * (p.d * 0.5f * acc + p.m * xb.sum).
+SEPTET_HD float Q3P5BlockTerm(const uint8_t* row, int64_t b, int32_t acc, float xd, int32_t xsum) {
+  const Q3P5Header p = Q3P5Unpack(Load<uint32_t>(row + b * 56));
   const float h = MulRn(p.d, 0.5f);
-  // Reference: sum += xb.d * (h * acc + p.m * xb.sum).
   return MulRn(xd, AddRn(MulRn(h, static_cast<float>(acc)), MulRn(p.m, static_cast<float>(xsum))));
 }
 

@@ -1,6 +1,12 @@
 #include "backends/cuda/upload_type.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/half.h"
 #include "quant/checked.h"
+#include "quant/q8_0.h"
 #include "quant/registry.h"
 
 namespace septet::cuda {
@@ -19,6 +25,8 @@ bool HasDeviceKernel(DType t) {
       return false;
   }
 }
+
+DType DeviceActType(DType t) { return t == DType::kQ3P5 ? DType::kQ8_B : GetTypeTraits(t).vec_dot_type; }
 
 std::optional<DType> DeviceWeightType(DType t) {
   if (HasDeviceKernel(t)) return t;
@@ -44,12 +52,29 @@ Status ConvertForDevice(const cpu::WeightView& w, const std::string& name, std::
       w.row_bytes != src->row_bytes(w.cols)) {
     return Internal("CUDA backend: tensor '%s' has an inconsistent weight view for conversion", name.c_str());
   }
+  // Q8_0 with the absmax scale d = fp16(amax / 127) and nearest codes: one pass, no
+  // scale search (the registry's Q8_0 quantizer tries 17 scales per block at ~1 us per
+  // weight, minutes for a 135M model at every context creation; measured on the GPU
+  // machine, docs/benchmarks.md section 5).
   const size_t dst_rb = GetTypeTraits(*target).row_bytes(w.cols);
   out->assign(dst_rb * static_cast<size_t>(w.rows), 0);
-  const Status st = quant::ConvertRows(w.type, w.data, w.row_bytes, w.rows, w.cols, *target, out->data(), dst_rb);
-  if (!st.ok()) {
-    return InvalidArgument("CUDA backend: converting tensor '%s' (%s) to %s for the device, %s", name.c_str(),
-                           src->name, GetTypeTraits(*target).name, st.message().c_str());
+  std::vector<float> row(static_cast<size_t>(w.cols));
+  for (int64_t r = 0; r < w.rows; ++r) {
+    const Status st = quant::DequantizeRow(w.type, w.row(r), w.row_bytes, w.cols, row.data());
+    if (!st.ok()) {
+      return InvalidArgument("CUDA backend: converting tensor '%s' (%s) to %s for the device, row %lld: %s",
+                             name.c_str(), src->name, GetTypeTraits(*target).name, static_cast<long long>(r),
+                             st.message().c_str());
+    }
+    uint8_t* dst = out->data() + static_cast<size_t>(r) * dst_rb;
+    for (int64_t k0 = 0; k0 < w.cols; k0 += quant::kQ8_0BlockSize) {
+      const int len = static_cast<int>(std::min<int64_t>(quant::kQ8_0BlockSize, w.cols - k0));
+      float amax = 0.0f;
+      for (int k = 0; k < len; ++k) amax = std::fmax(amax, std::fabs(row[static_cast<size_t>(k0 + k)]));
+      const quant::BlockQ8_0 blk =
+          quant::Q8_0EncodeBlock(row.data() + k0, len, FloatToFp16(amax / static_cast<float>(quant::kQ8_0MaxCode)));
+      std::memcpy(dst + static_cast<size_t>(k0 / quant::kQ8_0BlockSize) * sizeof(blk), &blk, sizeof(blk));
+    }
   }
   *view = w;
   view->type = *target;

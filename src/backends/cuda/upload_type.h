@@ -5,11 +5,11 @@
 // Q8_0, Q4_G, Q3P5 and Q3P5_SEED in their file layout. Every other registry type
 // that can be dequantized -- the ggml input types (Q4_0 ... Q6_K, IQ4_NL/XS) a
 // user's GGUF carries, and Q3P5_NL / Q4_NL -- is converted at upload, row by row:
-// to_float, then Q8_0's from_float (no importance). Q8_0 keeps 8 bits per weight
-// with one scale per 32, chosen by least squares, so a converted 32-weight block
-// differs from the stored one by an RMS error below 0.6 |max| / 127 (the bound
-// cuda_host_test.cc derives and checks); the device then reads Q8_0 bytes
-// (8.5 bpw) instead of the stored ones.
+// to_float, then Q8_0 with the absmax scale fp16(|max| / 127) and nearest codes (one
+// pass; the registry's Q8_0 quantizer searches 17 scales per block and took minutes
+// for a 135M model). A converted 32-weight block differs from the stored one by at
+// most 0.57 |max| / 127 per weight (the bound cuda_host_test.cc derives and checks);
+// the device then reads Q8_0 bytes (8.5 bpw) instead of the stored ones.
 #pragma once
 
 #include <cstddef>
@@ -26,6 +26,13 @@ namespace septet::cuda {
 
 // True for the types the device kernels read directly.
 bool HasDeviceKernel(DType t);
+
+// The activation type the device's matvec pairs with device weight type `t`: Q8_B
+// (blocks of 128) for Q3P5, the pairing of the CPU's repacked Q3P5 kernels
+// (simd::ActivationType; reference quant::Q3P5VecDotQ8B), so that both backends
+// compute the same function; the registry's vec_dot_type otherwise (Q8_A for Q8_0 and
+// Q4_G, Q8_R for Q3P5_SEED, F32 for the float types).
+DType DeviceActType(DType t);
 
 // The type `t` is stored in on the device: t itself when HasDeviceKernel(t), Q8_0
 // when t is a weight type that can be dequantized, nullopt otherwise.
