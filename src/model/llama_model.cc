@@ -14,6 +14,7 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::FromFile(std::unique_ptr<ModelFi
   BindOptions bind;
   bind.compute_type = options.compute_type;
   bind.repack = options.repack;
+  bind.threads = options.threads;
   SEPTET_ASSIGN_OR_RETURN(m->w_, BindLlamaWeights(*file, m->hp_, bind));
   m->inv_freq_ = cpu::RopeInvFreq(m->hp_.n_rot, m->hp_.rope_base, m->hp_.rope_scaling);
   // llama.cpp's Llama-3 GGUF files carry the scaling as per-frequency divisors.

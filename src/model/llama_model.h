@@ -19,6 +19,7 @@ namespace septet::model {
 struct ModelOptions {
   std::optional<DType> compute_type;  // see weights.h for the policy
   bool repack = true;                 // load-time SIMD repack of matmul weights (weights.h)
+  int32_t threads = 0;                // workers of the load-time conversion to compute_type (0: all cores)
 };
 
 class LlamaModel {

@@ -67,6 +67,7 @@ struct LlamaWeights {
 struct BindOptions {
   std::optional<DType> compute_type;  // nullopt: stored types
   bool repack = true;                 // SIMD layouts for matmul weights (see above)
+  int32_t threads = 0;                // workers converting to compute_type (0: all cores); same bytes
 };
 
 Result<LlamaWeights> BindLlamaWeights(const ModelFile& file, const LlamaHParams& hp, const BindOptions& options);

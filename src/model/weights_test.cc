@@ -110,36 +110,72 @@ TEST(WeightsTest, MissingTensorIsNamed) {
 }
 
 // A weight the compute type cannot hold (here NaN) is an error naming the file, the
-// tensor, the types and the row, not a failed CHECK inside the quantizer.
+// tensor, the types and the row, not a failed CHECK inside the quantizer; also when
+// the rows are converted in ranges on several workers (row 40 is in the third of 3).
 TEST(WeightsTest, UnconvertibleWeightNamesTensorAndRow) {
   auto f = MakeTinyLlama({});
   auto hp = ReadLlamaHParams(*f);
   ASSERT_TRUE(hp.ok());
-  auto copy = std::make_unique<ModelFile>(f->path(), f->format());
-  copy->mutable_metadata() = f->metadata();
-  std::vector<uint8_t> bad;
-  for (TensorInfo t : f->tensors()) {
-    if (t.name == "blk.1.ffn_up.weight") {
-      ASSERT_EQ(t.dtype, DType::kF32);
-      bad.assign(t.data, t.data + t.nbytes);
-      const float nan = std::numeric_limits<float>::quiet_NaN();
-      std::memcpy(bad.data() + (3 * t.cols() + 5) * sizeof(float), &nan, sizeof(float));  // row 3
-      t.data = bad.data();
+  for (const int64_t row : {int64_t{3}, int64_t{40}}) {
+    auto copy = std::make_unique<ModelFile>(f->path(), f->format());
+    copy->mutable_metadata() = f->metadata();
+    std::vector<uint8_t> bad;
+    for (TensorInfo t : f->tensors()) {
+      if (t.name == "blk.1.ffn_up.weight") {
+        ASSERT_EQ(t.dtype, DType::kF32);
+        bad.assign(t.data, t.data + t.nbytes);
+        const float nan = std::numeric_limits<float>::quiet_NaN();
+        std::memcpy(bad.data() + (row * t.cols() + 5) * sizeof(float), &nan, sizeof(float));
+        t.data = bad.data();
+      }
+      copy->AddTensor(t);
     }
-    copy->AddTensor(t);
-  }
-  for (DType type : {DType::kQ8_0, DType::kQ3P5}) {
-    auto w = BindLlamaWeights(*copy, *hp, BindOptions{type, false});
-    ASSERT_FALSE(w.ok()) << DTypeName(type);
-    EXPECT_EQ(w.status().code(), StatusCode::kInvalidArgument);
-    const std::string& msg = w.status().message();
-    EXPECT_NE(msg.find("tensor 'blk.1.ffn_up.weight' (F32) cannot be converted to " + std::string(DTypeName(type)) +
-                       ", row 3: "),
-              std::string::npos)
-        << msg;
-    EXPECT_NE(msg.find("src[5] = nan"), std::string::npos) << msg;
+    for (DType type : {DType::kQ8_0, DType::kQ3P5}) {
+      for (const int32_t threads : {1, 3}) {
+        SCOPED_TRACE(std::string(DTypeName(type)) + " row " + std::to_string(row) + " threads " +
+                     std::to_string(threads));
+        BindOptions o{type, false};
+        o.threads = threads;
+        auto w = BindLlamaWeights(*copy, *hp, o);
+        ASSERT_FALSE(w.ok());
+        EXPECT_EQ(w.status().code(), StatusCode::kInvalidArgument);
+        const std::string& msg = w.status().message();
+        EXPECT_NE(msg.find("tensor 'blk.1.ffn_up.weight' (F32) cannot be converted to " +
+                           std::string(DTypeName(type)) + ", row " + std::to_string(row) + ": "),
+                  std::string::npos)
+            << msg;
+        EXPECT_NE(msg.find("src[5] = nan"), std::string::npos) << msg;
+      }
+    }
   }
   EXPECT_TRUE(BindLlamaWeights(*f, *hp, BindOptions{DType::kQ8_0, false}).ok());  // the file as it was
+}
+
+// The conversion's bytes do not depend on how many workers convert the rows.
+TEST(WeightsTest, ComputeTypeBytesDoNotDependOnThreads) {
+  auto f = MakeTinyLlama({});
+  auto hp = ReadLlamaHParams(*f);
+  ASSERT_TRUE(hp.ok());
+  for (DType type : {DType::kQ3P5, DType::kQ4_G, DType::kQ8_0}) {
+    std::vector<std::vector<uint8_t>> first;
+    for (const int32_t threads : {1, 3, 7, 64}) {
+      BindOptions o{type, false};
+      o.threads = threads;
+      auto w = BindLlamaWeights(*f, *hp, o);
+      ASSERT_TRUE(w.ok()) << w.status().ToString();
+      std::vector<std::vector<uint8_t>> bytes;
+      for (const LayerWeights& L : w->layers) {
+        for (const cpu::WeightView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) {
+          bytes.emplace_back(v->data, v->data + v->row_bytes * static_cast<size_t>(v->rows));
+        }
+      }
+      if (first.empty()) {
+        first = bytes;
+      } else {
+        EXPECT_EQ(bytes, first) << DTypeName(type) << " with " << threads << " workers";
+      }
+    }
+  }
 }
 
 TEST(WeightsTest, ActivationOnlyComputeTypeIsRejected) {

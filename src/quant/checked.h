@@ -42,9 +42,11 @@ Status DequantizeRow(DType type, const void* src, size_t src_bytes, int64_t n, f
 
 // Converts `rows` rows of n values of src_type (src_row bytes apart) into dst_type
 // (dst_row bytes apart) through floats: DequantizeRow, then QuantizeRow, row by
-// row. An error carries the failing row's index and the row function's message.
+// row. An error carries the failing row's index (first_row + its index here: a
+// caller converting a matrix in ranges names the matrix's row) and the row
+// function's message.
 Status ConvertRows(DType src_type, const uint8_t* src, size_t src_row, int64_t rows, int64_t n, DType dst_type,
-                   uint8_t* dst, size_t dst_row);
+                   uint8_t* dst, size_t dst_row, int64_t first_row = 0);
 
 // sum_i w_i * x_i for a weight row of type w_type and an activation row already
 // in GetTypeTraits(w_type).vec_dot_type (for float weight types: n floats).
