@@ -36,20 +36,20 @@ struct OracleCase {
   std::vector<double> margins;  // oracle top-1 margin at each greedy step
 };
 
-inline std::vector<int32_t> ParseIds(const std::string& s) {
-  std::vector<int32_t> v;
+// A comma-separated list, each item read by `conv` (std::stoi, std::stod).
+template <typename T, typename Conv>
+std::vector<T> ParseList(const std::string& s, Conv conv) {
+  std::vector<T> v;
   std::stringstream ss(s);
   std::string x;
-  while (std::getline(ss, x, ',')) v.push_back(std::stoi(x));
+  while (std::getline(ss, x, ',')) v.push_back(static_cast<T>(conv(x)));
   return v;
 }
-
+inline std::vector<int32_t> ParseIds(const std::string& s) {
+  return ParseList<int32_t>(s, [](const std::string& x) { return std::stoi(x); });
+}
 inline std::vector<double> ParseDoubles(const std::string& s) {
-  std::vector<double> v;
-  std::stringstream ss(s);
-  std::string x;
-  while (std::getline(ss, x, ',')) v.push_back(std::stod(x));
-  return v;
+  return ParseList<double>(s, [](const std::string& x) { return std::stod(x); });
 }
 
 // oracle/greedy.tsv: prompt ids, 32 greedy ids, min margin, per-step margins (header line first).

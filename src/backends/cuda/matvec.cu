@@ -207,33 +207,31 @@ void LaunchMatVecT(const DeviceMatrix& w, const float* x, int64_t x_stride, cons
   MatVecKernel<kType><<<dim3(d.grid_x, d.grid_y), d.block, 0, stream>>>(w, x, x_stride, act, y, y_stride);
 }
 
+// An activation quantizer over m rows of n values into `act` of `blocks` blocks per row.
+using QuantizeKernel = void (*)(const float*, int64_t, int64_t, DeviceAct);
+cudaError_t LaunchQuantizer(QuantizeKernel kernel, int64_t blocks, const LaunchDims& d, const float* x, int64_t m,
+                            int64_t n, int64_t x_stride, const DeviceAct& act, cudaStream_t stream) {
+  if (m <= 0 || n <= 0) return cudaSuccess;
+  if (m > kMaxGridY || act.blocks != blocks || act.q_stride < ActStride(n)) return cudaErrorInvalidValue;
+  kernel<<<dim3(d.grid_x, d.grid_y), d.block, 0, stream>>>(x, n, x_stride, act);
+  return cudaGetLastError();
+}
+
 }  // namespace
 
 cudaError_t LaunchQuantizeQ8A(const float* x, int64_t m, int64_t n, int64_t x_stride, const DeviceAct& act,
                               cudaStream_t stream) {
-  if (m <= 0 || n <= 0) return cudaSuccess;
-  if (m > kMaxGridY || act.blocks != ActBlocks(n) || act.q_stride < ActStride(n)) return cudaErrorInvalidValue;
-  const LaunchDims d = QuantizeQ8ADims(n, m);
-  QuantizeQ8AKernel<<<dim3(d.grid_x, d.grid_y), d.block, 0, stream>>>(x, n, x_stride, act);
-  return cudaGetLastError();
+  return LaunchQuantizer(QuantizeQ8AKernel, ActBlocks(n), QuantizeQ8ADims(n, m), x, m, n, x_stride, act, stream);
 }
 
 cudaError_t LaunchQuantizeQ8B(const float* x, int64_t m, int64_t n, int64_t x_stride, const DeviceAct& act,
                               cudaStream_t stream) {
-  if (m <= 0 || n <= 0) return cudaSuccess;
-  if (m > kMaxGridY || act.blocks != ActBlocksQ8B(n) || act.q_stride < ActStride(n)) return cudaErrorInvalidValue;
-  const LaunchDims d = QuantizeQ8BDims(n, m);
-  QuantizeQ8BKernel<<<dim3(d.grid_x, d.grid_y), d.block, 0, stream>>>(x, n, x_stride, act);
-  return cudaGetLastError();
+  return LaunchQuantizer(QuantizeQ8BKernel, ActBlocksQ8B(n), QuantizeQ8BDims(n, m), x, m, n, x_stride, act, stream);
 }
 
 cudaError_t LaunchQuantizeQ8R(const float* x, int64_t m, int64_t n, int64_t x_stride, const DeviceAct& act,
                               cudaStream_t stream) {
-  if (m <= 0 || n <= 0) return cudaSuccess;
-  if (m > kMaxGridY || act.blocks != 1 || act.q_stride < ActStride(n)) return cudaErrorInvalidValue;
-  const LaunchDims d = RowDims(m);
-  QuantizeQ8RKernel<<<dim3(d.grid_x, d.grid_y), d.block, 0, stream>>>(x, n, x_stride, act);
-  return cudaGetLastError();
+  return LaunchQuantizer(QuantizeQ8RKernel, 1, RowDims(m), x, m, n, x_stride, act, stream);
 }
 
 cudaError_t LaunchMatVec(const DeviceMatrix& w, const float* x, int64_t x_stride, const DeviceAct& act, int64_t m,
