@@ -332,6 +332,19 @@ TEST(UploadType, ConvertedRowsStayWithinAQ8_0Step) {
   EXPECT_NE(st.message().find("'output.weight'"), std::string::npos) << st.ToString();
   bad.type = DType::kQ6_K;  // row_bytes of another type: an inconsistent view
   EXPECT_EQ(ConvertForDevice(bad, "output.weight", &out, &q8).code(), StatusCode::kInternal);
+  // A non-finite weight (a Q4_0 block whose fp16 scale is NaN) is an error naming the
+  // tensor and the row, not Q8_0 bytes of garbage.
+  const TypeTraits& q4 = GetTypeTraits(DType::kQ4_0);
+  std::vector<uint8_t> rows4(q4.row_bytes(64) * 2, 0x9A);  // Q4_0 is input-only: blocks {fp16 d, 16 bytes}
+  const uint16_t one16 = 0x3C00, nan16 = 0x7E00;
+  for (size_t b = 0; b < 4; ++b) std::memcpy(rows4.data() + 18 * b, &one16, 2);
+  std::memcpy(rows4.data() + q4.row_bytes(64) + 18, &nan16, 2);  // row 1, block 1's scale
+  const cpu::WeightView nanv{DType::kQ4_0, 2, 64, rows4.data(), q4.row_bytes(64), cpu::WeightLayout::kFile};
+  const Status sn = ConvertForDevice(nanv, "blk.0.ffn_up.weight", &out, &q8);
+  EXPECT_EQ(sn.code(), StatusCode::kInvalidArgument) << sn.ToString();
+  EXPECT_NE(sn.message().find("'blk.0.ffn_up.weight' (Q4_0) to Q8_0 for the device, row 1: weight 32 is nan"),
+            std::string::npos)
+      << sn.ToString();
 }
 
 TEST(CudaBackend, WithoutDeviceReportsUnsupportedCleanly) {

@@ -66,6 +66,14 @@ Status ConvertForDevice(const cpu::WeightView& w, const std::string& name, std::
                              name.c_str(), src->name, GetTypeTraits(*target).name, static_cast<long long>(r),
                              st.message().c_str());
     }
+    for (int64_t k = 0; k < w.cols; ++k) {
+      if (!std::isfinite(row[static_cast<size_t>(k)])) {
+        return InvalidArgument("CUDA backend: converting tensor '%s' (%s) to %s for the device, row %lld: weight %lld "
+                               "is %g (the file holds a non-finite weight)",
+                               name.c_str(), src->name, GetTypeTraits(*target).name, static_cast<long long>(r),
+                               static_cast<long long>(k), static_cast<double>(row[static_cast<size_t>(k)]));
+      }
+    }
     uint8_t* dst = out->data() + static_cast<size_t>(r) * dst_rb;
     for (int64_t k0 = 0; k0 < w.cols; k0 += quant::kQ8_0BlockSize) {
       const int len = static_cast<int>(std::min<int64_t>(quant::kQ8_0BlockSize, w.cols - k0));
