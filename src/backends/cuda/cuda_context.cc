@@ -123,7 +123,7 @@ struct CudaContext::State {
     a.d = act_d.get<float>();
     a.sum = act_sum.get<int32_t>();
     a.q_stride = ActStride(n);
-    a.blocks = act_type == DType::kQ8_R ? 1 : act_type == DType::kQ8_B ? ActBlocksQ8B(n) : ActBlocks(n);
+    a.blocks = ActBlocksFor(act_type, n);
     return a;
   }
 
@@ -139,13 +139,8 @@ struct CudaContext::State {
     }
     const DType act_type = DeviceActType(w.type);
     const DeviceAct act = Act(act_type, w.cols);
-    if (act_type == DType::kQ8_A) {
-      SEPTET_CUDA_TRY(LaunchQuantizeQ8A(xin, m, w.cols, w.cols, act, stream), "launch QuantizeQ8A");
-    } else if (act_type == DType::kQ8_B) {
-      SEPTET_CUDA_TRY(LaunchQuantizeQ8B(xin, m, w.cols, w.cols, act, stream), "launch QuantizeQ8B");
-    } else if (act_type == DType::kQ8_R) {
-      SEPTET_CUDA_TRY(LaunchQuantizeQ8R(xin, m, w.cols, w.cols, act, stream), "launch QuantizeQ8R");
-    }
+    SEPTET_CUDA_TRY(LaunchQuantizeActivation(act_type, xin, m, w.cols, w.cols, act, stream),
+                    ("launch QuantizeActivation " + std::string(GetTypeTraits(act_type).name)).c_str());
     SEPTET_CUDA_TRY(LaunchMatVec(w, xin, w.cols, act, m, y, w.rows, stream), "launch MatVec");
     return Status::Ok();
   }

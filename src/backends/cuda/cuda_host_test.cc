@@ -23,6 +23,7 @@
 #include "backends/cuda/kernels.h"
 #include "backends/cuda/launch_config.h"
 #include "backends/cuda/quant_decode.h"
+#include "backends/cuda/testing_cuda.h"
 #include "backends/cuda/upload_type.h"
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
@@ -30,7 +31,6 @@
 #include "kernels/simd/simd_ops.h"
 #include "model/llama_model.h"
 #include "model/testing_model.h"
-#include "quant/q3p5.h"
 #include "quant/q8_act.h"
 #include "quant/registry.h"
 #include "runtime/backend.h"
@@ -109,23 +109,17 @@ float SequentialUnitDot(DType t, const uint8_t* row, int64_t n, const HostAct& a
   return sum;
 }
 
-// The reference dot of the device's pairing (DeviceActType): Q3P5 with Q8_B is
-// quant::Q3P5VecDotQ8B, every other type the registry's vec_dot.
-float ReferenceDot(DType t, int64_t n, const uint8_t* row, const uint8_t* act) {
-  return t == DType::kQ3P5 ? quant::Q3P5VecDotQ8B(n, row, act) : GetTypeTraits(t).vec_dot(n, row, act);
-}
-
 class DecodeTest : public ::testing::TestWithParam<DType> {};
 
 TEST_P(DecodeTest, UnitDotsAndDequantMatchRegistryBitForBit) {
   const DType t = GetParam();
   const TypeTraits& tt = GetTypeTraits(t);
-  auto rng = testing::MakeRng(static_cast<uint64_t>(t));
+  auto rng = septet::testing::MakeRng(static_cast<uint64_t>(t));
   for (const int64_t n : kShapes) {
     for (int rep = 0; rep < 3; ++rep) {
       SCOPED_TRACE(std::string(tt.name) + " n=" + std::to_string(n) + " rep=" + std::to_string(rep));
-      std::vector<float> w = testing::RandomWeights(rng, n, 0.05f);
-      std::vector<float> x = testing::RandomWeights(rng, n, 1.0f);
+      std::vector<float> w = septet::testing::RandomWeights(rng, n, 0.05f);
+      std::vector<float> x = septet::testing::RandomWeights(rng, n, 1.0f);
       if (rep == 2) std::fill(x.begin(), x.begin() + std::min<int64_t>(n, 40), 0.0f);  // all-zero blocks
       std::vector<uint8_t> row(tt.row_bytes(n));
       tt.from_float(w.data(), row.data(), n, nullptr);
@@ -142,7 +136,7 @@ TEST_P(DecodeTest, UnitDotsAndDequantMatchRegistryBitForBit) {
       const TypeTraits& at = GetTypeTraits(act_type);
       std::vector<uint8_t> act(at.row_bytes(n));
       at.from_float(x.data(), act.data(), n, nullptr);
-      const float want = ReferenceDot(t, n, row.data(), act.data());
+      const float want = testing::ReferenceDot(t, n, row.data(), act.data());
       const float got = SequentialUnitDot(t, row.data(), n, ToDeviceLayout(act_type, act, n));
       EXPECT_EQ(std::memcmp(&got, &want, 4), 0) << "unit dot " << got << " vs registry vec_dot " << want;
     }
@@ -239,6 +233,14 @@ TEST(LaunchConfig, LaunchersRejectBadShapesBeforeTouchingTheDevice) {
   act.blocks = 1;  // wrong for n = 64 (needs 2)
   act.q_stride = 64;
   EXPECT_EQ(LaunchQuantizeQ8A(nullptr, 1, 64, 64, act, nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(LaunchQuantizeActivation(DType::kQ8_A, nullptr, 1, 64, 64, act, nullptr), cudaErrorInvalidValue);
+  act.q_stride = 256;  // Q8_B: n = 256 needs 2 blocks
+  EXPECT_EQ(LaunchQuantizeActivation(DType::kQ8_B, nullptr, 1, 256, 256, act, nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(LaunchQuantizeActivation(DType::kQ4_G, nullptr, 1, 256, 256, act, nullptr), cudaErrorInvalidValue);
+  EXPECT_EQ(LaunchQuantizeActivation(DType::kF32, nullptr, 1, 256, 256, act, nullptr), cudaSuccess);  // nothing
+  EXPECT_EQ(ActBlocksFor(DType::kQ8_A, 257), 9);
+  EXPECT_EQ(ActBlocksFor(DType::kQ8_B, 257), 3);
+  EXPECT_EQ(ActBlocksFor(DType::kQ8_R, 257), 1);
   EXPECT_EQ(LaunchMatVec(w, nullptr, 4, act, 0, nullptr, 4, nullptr), cudaSuccess);  // m = 0: nothing to do
 }
 
@@ -290,13 +292,13 @@ TEST(UploadType, KernelTypesStayAndOtherWeightTypesBecomeQ8_0) {
 // |x| - 127 d <= 127 |d0 - d| <= 0.062 d0. So every weight is within
 // d / 2 + 0.062 d0 <= 0.563 d0; the test allows 0.6 d0 per weight.
 TEST(UploadType, ConvertedRowsStayWithinAQ8_0Step) {
-  auto rng = testing::MakeRng(41);
+  auto rng = septet::testing::MakeRng(41);
   for (DType t : {DType::kQ6_K, DType::kQ3P5_NL}) {
     const int64_t rows = 5, cols = 512;
     const TypeTraits& tt = GetTypeTraits(t);
     std::vector<uint8_t> stored(tt.row_bytes(cols) * rows);
     for (int64_t r = 0; r < rows; ++r) {
-      const std::vector<float> x = testing::RandomWeights(rng, cols, 0.02f + 0.5f * static_cast<float>(r));
+      const std::vector<float> x = septet::testing::RandomWeights(rng, cols, 0.02f + 0.5f * static_cast<float>(r));
       tt.from_float(x.data(), stored.data() + r * tt.row_bytes(cols), cols, nullptr);
     }
     cpu::WeightView w{t, rows, cols, stored.data(), tt.row_bytes(cols), cpu::WeightLayout::kFile};
@@ -349,7 +351,7 @@ TEST(UploadType, ConvertedRowsStayWithinAQ8_0Step) {
 
 TEST(CudaBackend, WithoutDeviceReportsUnsupportedCleanly) {
   if (DeviceAvailable()) GTEST_SKIP() << "a CUDA device is present; the GPU tests cover context creation";
-  auto file = testing::MakeTinyLlama({});
+  auto file = septet::testing::MakeTinyLlama({});
   auto model = model::LlamaModel::FromFile(std::move(file), {});
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   auto ctx = CreateCudaContext(*model.value(), 16);
@@ -392,7 +394,7 @@ TEST(CudaBackend, ErrorStatusesNameTheCallAndTheRuntimeReason) {
 // upload), paired with the device's activation type (DeviceActType), must compute
 // what the CPU computes: for stories260K at each compute type, every matrix's CPU
 // matmul (its load-time layout, the SIMD kernels) equals the reference dot of the
-// device's pairing over the unpacked file rows (ReferenceDot), within the float
+// device's pairing over the unpacked file rows (testing::ReferenceDot), within the float
 // reordering of the kernels: gamma_k sum |w x| with k = ceil(cols / 32) + 5 (Higham).
 // A wrong unpack, or a device pairing other than the CPU's, fails: the CPU's repacked
 // Q3P5 kernels take Q8_B activations, and the device once gave Q3P5 Q8_A ones (the
@@ -435,13 +437,13 @@ TEST(UploadLayout, UnpackedRowsComputeWhatTheCpuComputes) {
       std::vector<uint8_t> act(at.row_bytes(w->cols));
       at.from_float(x.data(), act.data(), w->cols, nullptr);
       for (int64_t r = 0; r < w->rows; ++r) {
-        const float ref = ReferenceDot(file.type, w->cols, file.row(r), act.data());
+        const float ref = testing::ReferenceDot(file.type, w->cols, file.row(r), act.data());
         std::vector<float> wf(static_cast<size_t>(w->cols));
         tt.to_float(file.row(r), wf.data(), w->cols);
         double s = 0;
         for (int64_t k = 0; k < w->cols; ++k) s += std::fabs(double{wf[k]} * x[k]);
-        const double k = static_cast<double>((w->cols + 31) / 32 + 5) * 0x1p-24;  // gamma_k (Higham)
-        ASSERT_NEAR(y[r], ref, k / (1 - k) * s + 1e-30) << "row " << r;
+        const double tol = testing::Gamma(static_cast<double>((w->cols + 31) / 32 + 5)) * s;
+        ASSERT_NEAR(y[r], ref, tol + 1e-30) << "row " << r;
       }
     }
   }

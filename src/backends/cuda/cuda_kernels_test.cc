@@ -40,7 +40,6 @@
 #include "backends/cuda/upload_type.h"
 #include "core/half.h"
 #include "kernels/cpu/ops.h"
-#include "quant/q3p5.h"
 #include "quant/q8_act.h"
 #include "util/test_util.h"
 
@@ -74,7 +73,7 @@ struct ActBuffers {
 ActBuffers MakeAct(DType act_type, int64_t m, int64_t n) {
   ActBuffers a;
   a.view.q_stride = ActStride(n);
-  a.view.blocks = act_type == DType::kQ8_R ? 1 : act_type == DType::kQ8_B ? ActBlocksQ8B(n) : ActBlocks(n);
+  a.view.blocks = ActBlocksFor(act_type, n);
   a.q = ToDevice(std::vector<int8_t>(static_cast<size_t>(m * a.view.q_stride), 99));  // garbage: must be overwritten
   a.d = ToDevice(std::vector<float>(static_cast<size_t>(m * a.view.blocks), -1.0f));
   a.sum = ToDevice(std::vector<int32_t>(static_cast<size_t>(m * a.view.blocks), -1));
@@ -95,11 +94,7 @@ TEST_F(CudaKernelsTest, QuantizeActivationsMatchRegistryExactly) {
       std::fill(x.begin(), x.begin() + std::min<int64_t>(n, 32), 0.0f);  // an all-zero block (d = 0)
       DeviceBuffer dx = ToDevice(x);
       ActBuffers a = MakeAct(act_type, m, n);
-      const float* px = dx.get<float>();
-      const cudaError_t err = act_type == DType::kQ8_A   ? LaunchQuantizeQ8A(px, m, n, stride, a.view, nullptr)
-                              : act_type == DType::kQ8_B ? LaunchQuantizeQ8B(px, m, n, stride, a.view, nullptr)
-                                                         : LaunchQuantizeQ8R(px, m, n, stride, a.view, nullptr);
-      SEPTET_ASSERT_CUDA(err);
+      SEPTET_ASSERT_CUDA(LaunchQuantizeActivation(act_type, dx.get<float>(), m, n, stride, a.view, nullptr));
       const auto q = ToHost<int8_t>(a.q, static_cast<size_t>(m * a.view.q_stride));
       const auto d = ToHost<float>(a.d, static_cast<size_t>(m * a.view.blocks));
       const auto sum = ToHost<int32_t>(a.sum, static_cast<size_t>(m * a.view.blocks));
@@ -164,13 +159,7 @@ TEST_F(CudaKernelsTest, MatVecMatchesReferenceWithinDerivedBound) {
         DeviceBuffer dy = ToDevice(std::vector<float>(static_cast<size_t>(m * rows), NAN));
         const DType act_type = DeviceActType(type);
         ActBuffers a = MakeAct(act_type, m, cols);
-        if (act_type == DType::kQ8_A) {
-          SEPTET_ASSERT_CUDA(LaunchQuantizeQ8A(dx.get<float>(), m, cols, cols, a.view, nullptr));
-        } else if (act_type == DType::kQ8_B) {
-          SEPTET_ASSERT_CUDA(LaunchQuantizeQ8B(dx.get<float>(), m, cols, cols, a.view, nullptr));
-        } else if (act_type == DType::kQ8_R) {
-          SEPTET_ASSERT_CUDA(LaunchQuantizeQ8R(dx.get<float>(), m, cols, cols, a.view, nullptr));
-        }
+        SEPTET_ASSERT_CUDA(LaunchQuantizeActivation(act_type, dx.get<float>(), m, cols, cols, a.view, nullptr));
         SEPTET_ASSERT_CUDA(LaunchMatVec(w.view, dx.get<float>(), cols, a.view, m, dy.get<float>(), rows, nullptr));
         const auto y = ToHost<float>(dy, static_cast<size_t>(m * rows));
         const auto hq = ToHost<int8_t>(a.q, static_cast<size_t>(m * a.view.q_stride));
@@ -191,8 +180,7 @@ TEST_F(CudaKernelsTest, MatVecMatchesReferenceWithinDerivedBound) {
           for (int64_t r = 0; r < rows; ++r) {
             const float got = y[static_cast<size_t>(t * rows + r)];
             const void* xin = tt.is_quantized ? static_cast<const void*>(act.data()) : xt;
-            const float ref = type == DType::kQ3P5 ? quant::Q3P5VecDotQ8B(cols, w.row(r), act.data())
-                                                   : tt.vec_dot(cols, w.row(r), xin);
+            const float ref = testing::ReferenceDot(type, cols, w.row(r), xin);
             double tol = 0;
             if (type == DType::kQ3P5_SEED) {
               tol = 0;  // exact

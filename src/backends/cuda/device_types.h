@@ -47,5 +47,9 @@ struct DeviceAct {
 inline constexpr int64_t ActStride(int64_t n) { return static_cast<int64_t>(RoundUp(static_cast<size_t>(n), 32)); }
 inline constexpr int64_t ActBlocks(int64_t n) { return (n + 31) / 32; }
 inline constexpr int64_t ActBlocksQ8B(int64_t n) { return (n + 127) / 128; }
+// DeviceAct::blocks for a row of n values in `act_type` (Q8_A, Q8_B or Q8_R).
+inline constexpr int64_t ActBlocksFor(DType act_type, int64_t n) {
+  return act_type == DType::kQ8_R ? 1 : act_type == DType::kQ8_B ? ActBlocksQ8B(n) : ActBlocks(n);
+}
 
 }  // namespace septet::cuda

@@ -28,6 +28,10 @@ cudaError_t LaunchQuantizeQ8B(const float* x, int64_t m, int64_t n, int64_t x_st
                               cudaStream_t stream);
 cudaError_t LaunchQuantizeQ8R(const float* x, int64_t m, int64_t n, int64_t x_stride, const DeviceAct& act,
                               cudaStream_t stream);
+// The quantizer of `act_type` (DeviceActType of the weights); a no-op for F32 (the
+// float matvec reads x itself).
+cudaError_t LaunchQuantizeActivation(DType act_type, const float* x, int64_t m, int64_t n, int64_t x_stride,
+                                     const DeviceAct& act, cudaStream_t stream);
 
 // y[t * y_stride + r] = sum_k W[r][k] x_t[k] for r < w.rows, t < m (m <= kMaxGridY):
 //   F32 / F16 / BF16 weights read x [m][x_stride] (fp32 multiply-accumulate);

@@ -234,6 +234,17 @@ cudaError_t LaunchQuantizeQ8R(const float* x, int64_t m, int64_t n, int64_t x_st
   return LaunchQuantizer(QuantizeQ8RKernel, 1, RowDims(m), x, m, n, x_stride, act, stream);
 }
 
+cudaError_t LaunchQuantizeActivation(DType act_type, const float* x, int64_t m, int64_t n, int64_t x_stride,
+                                     const DeviceAct& act, cudaStream_t stream) {
+  switch (act_type) {
+    case DType::kQ8_A: return LaunchQuantizeQ8A(x, m, n, x_stride, act, stream);
+    case DType::kQ8_B: return LaunchQuantizeQ8B(x, m, n, x_stride, act, stream);
+    case DType::kQ8_R: return LaunchQuantizeQ8R(x, m, n, x_stride, act, stream);
+    case DType::kF32: return cudaSuccess;
+    default: return cudaErrorInvalidValue;
+  }
+}
+
 cudaError_t LaunchMatVec(const DeviceMatrix& w, const float* x, int64_t x_stride, const DeviceAct& act, int64_t m,
                          float* y, int64_t y_stride, cudaStream_t stream) {
   if (m <= 0 || w.rows <= 0) return cudaSuccess;

@@ -10,6 +10,7 @@
 
 #include "backends/cuda/cuda_util.h"
 #include "backends/cuda/device_types.h"
+#include "quant/q3p5.h"
 #include "quant/registry.h"
 
 #define SEPTET_REQUIRE_GPU()                                                    \
@@ -31,6 +32,13 @@ namespace septet::cuda::testing {
 // gamma_k = k u / (1 - k u): the classic bound on k rounding errors (Higham), with
 // u the unit roundoff of the arithmetic.
 inline double Gamma(double k, double u = 0x1p-24) { return k * u / (1.0 - k * u); }
+
+// The reference dot of the device's pairing (DeviceActType): Q3P5 with Q8_B is
+// quant::Q3P5VecDotQ8B, every other type the registry's vec_dot (`act`: the
+// activation row in DeviceActType's registry layout; the floats for float weights).
+inline float ReferenceDot(DType t, int64_t n, const uint8_t* row, const void* act) {
+  return t == DType::kQ3P5 ? quant::Q3P5VecDotQ8B(n, row, act) : GetTypeTraits(t).vec_dot(n, row, act);
+}
 
 template <typename T>
 DeviceBuffer ToDevice(const std::vector<T>& host) {
