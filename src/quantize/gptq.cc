@@ -87,6 +87,8 @@ Result<GptqFactor> GptqPrepare(const std::vector<double>& h_in, int64_t cols, do
       static_cast<long long>(cols), static_cast<long long>(cols));
 }
 
+void AddFloatFactor(GptqFactor* f) { f->u_float.assign(f->u.begin(), f->u.end()); }
+
 void GptqQuantizeRow(const float* w, const GptqFactor& f, RowGrid* grid, double* work, float* q, void* dst) {
   const int64_t n = f.cols;
   const int64_t gs = grid->group_size() > 0 ? grid->group_size() : n;

@@ -40,7 +40,13 @@ struct GptqFactor {
   // Act-order: perm[p] = the original column processed at step p; u is then the factor
   // of the permuted H (row/column p = column perm[p]). Empty: natural order.
   std::vector<int32_t> perm;
+  // U rounded to float, which Q4_T's search reads (GptqTrellisQuantizeRows); empty: each
+  // call rounds its own copy. Filled by AddFloatFactor once per input when the rows go
+  // in many calls (quantize/input_prep.h).
+  std::vector<float> u_float;
 };
+
+void AddFloatFactor(GptqFactor* f);
 
 // Dampens, factors and inverts H. Retries with 10x the dampening (up to 1.0) when
 // the Cholesky factorisation fails; kInvalidArgument if it never succeeds.

@@ -116,8 +116,9 @@ void GptqTrellisQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, 
   SEPTET_CHECK_MSG(f.perm.empty(), "GPTQ on Q4_T runs in column order (no act-order)");
   const int64_t n = f.cols;
   if (rows <= 0 || n <= 0) return;
-  std::vector<float> u(static_cast<size_t>(n * n));
-  for (size_t i = 0; i < u.size(); ++i) u[i] = static_cast<float>(f.u[i]);
+  std::vector<float> own;
+  if (f.u_float.size() != f.u.size()) own.assign(f.u.begin(), f.u.end());
+  const float* u = own.empty() ? f.u_float.data() : own.data();
   const int64_t nb = quant::CeilDiv(n, kBlock);
   std::vector<RowSearch> search(kChunkRows);
   std::vector<float> work(static_cast<size_t>(kChunkRows * n));
@@ -151,7 +152,7 @@ void GptqTrellisQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, 
             rs.v = Fp16ToFloat(rs.d16[j / kBlock]) * quant::kQ4NLDUnit *
                    static_cast<float>(rs.sc[(j / kBlock) * kSubs + (j % kBlock) / kSub]);
           }
-          Column(&rs, j, u.data(), n, b1);
+          Column(&rs, j, u, n, b1);
         }
       }
       // The columns decided in this block reach the columns after it, in the order
@@ -162,7 +163,7 @@ void GptqTrellisQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, 
         rows_w[i] = search[static_cast<size_t>(i)].work + b1;
         rows_e[i] = search[static_cast<size_t>(i)].pend;
       }
-      simd::SubScaledRowsBatch(rows_w, rows_e, nr, n - b1, search[0].npend, u.data() + first_pending * n + b1, n);
+      simd::SubScaledRowsBatch(rows_w, rows_e, nr, n - b1, search[0].npend, u + first_pending * n + b1, n);
     }
     for (int i = 0; i < nr; ++i) {
       RowSearch& rs = search[static_cast<size_t>(i)];

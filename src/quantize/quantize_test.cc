@@ -824,6 +824,12 @@ TEST_F(QuantizeModelTest, RotateKeepsTheFunctionAndIsRecorded) {
   ASSERT_TRUE(QuantizeModel(q1).ok());
   ASSERT_TRUE(QuantizeModel(q3).ok());
   EXPECT_EQ(Slurp(q1.output), Slurp(q3.output));
+  // Q4_T the same way: its factors prepared ahead on helper threads (with their float
+  // U) and its rows handed out in chunks give the bytes of one thread.
+  q1.type = q3.type = "Q4_T";
+  ASSERT_TRUE(QuantizeModel(q1).ok());
+  ASSERT_TRUE(QuantizeModel(q3).ok());
+  EXPECT_EQ(Slurp(q1.output), Slurp(q3.output));
 
   // Requantizing a rotated file keeps its rotation; rotating it again is refused.
   QuantizeOptions again = Opts("rot_again.gguf", "Q8_0");

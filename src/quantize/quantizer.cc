@@ -23,6 +23,8 @@
 #include "quantize/calibration.h"
 #include "io/gguf_file_type.h"
 #include "quantize/gptq.h"
+#include "quantize/input_prep.h"
+#include "quantize/parallel_rows.h"
 #include "quantize/grid.h"
 #include "quantize/refit.h"
 #include "quantize/tokenizer_meta.h"
@@ -100,46 +102,6 @@ struct Plan {
   // residual stream (Calibration::UpdateShare; 1 when unknown).
   double mix_weight = 1.0;
 };
-
-// Runs fn(r0, r1) over [0, rows) split into `threads` contiguous ranges, one thread each.
-template <typename Fn>
-void ParallelRows(int64_t rows, int threads, const Fn& fn) {
-  const int64_t nt = std::max<int64_t>(1, std::min<int64_t>(threads, rows));
-  if (nt == 1) {
-    fn(0, rows);
-    return;
-  }
-  std::vector<std::thread> pool;
-  for (int64_t t = 0; t < nt; ++t) {
-    const int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
-    pool.emplace_back([&fn, r0, r1] { fn(r0, r1); });
-  }
-  for (auto& th : pool) th.join();
-}
-
-// H in the rotated basis, in place: H' = E[T(x) T(x)ᵀ] = T H Tᵀ. Transforming every row
-// of a matrix X gives X Tᵀ, so with H symmetric: rows of H → H Tᵀ, transposed → T H,
-// rows again → T H Tᵀ (row passes and a blocked transpose instead of strided columns:
-// for an 11008-wide input H is 0.97 GB); the row passes on `threads` workers.
-void RotateHessian(std::vector<double>* h, int64_t cols, int threads) {
-  const cpu::InputRotation t(cols);
-  double* a = h->data();
-  const auto rows = [&](int64_t r0, int64_t r1) {
-    for (int64_t i = r0; i < r1; ++i) t.Apply(a + i * cols);
-  };
-  ParallelRows(cols, threads, rows);
-  constexpr int64_t kTile = 64;
-  for (int64_t i0 = 0; i0 < cols; i0 += kTile) {
-    for (int64_t j0 = i0; j0 < cols; j0 += kTile) {
-      for (int64_t i = i0; i < std::min(i0 + kTile, cols); ++i) {
-        for (int64_t j = std::max(j0, i + 1); j < std::min(j0 + kTile, cols); ++j) {
-          std::swap(a[i * cols + j], a[j * cols + i]);
-        }
-      }
-    }
-  }
-  ParallelRows(cols, threads, rows);
-}
 
 Result<std::string> ReadTextFile(const std::string& path, const char* flag) {
   std::error_code ec;
@@ -584,14 +546,23 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
                : !have_cal       ? (target.rtn ? "round" : "search")
                                  : (o.gptq ? "gptq" : "importance");
   std::vector<std::vector<uint8_t>> storage(plan.size());
-  std::map<const InputStats*, GptqFactor> factors;  // q/k/v (gate/up) share one input
-  std::map<const InputStats*, std::vector<double>> hessians;
   struct Converted {
     DType store = DType::kF32;
     std::vector<uint8_t> bytes;
     TensorReport report;
   };
   std::vector<DType> stored(plan.size(), DType::kF32);
+  // Each input's H and GPTQ factor, prepared ahead on a helper thread while the
+  // tensors before it quantize (quantize/input_prep.h).
+  std::vector<InputPrepRequest> requests;
+  for (const Plan& p : plan) {
+    if (p.stats == nullptr || p.stats->cols != p.t->cols()) continue;
+    const bool quantized = p.type.rtn || GetTypeTraits(p.type.dtype).is_quantized || p.mixable;
+    const bool q4t = !p.type.rtn && p.type.dtype == DType::kQ4_T;
+    requests.push_back(InputPrepRequest{p.stats, p.rotate, o.gptq && quantized, o.gptq && q4t});
+  }
+  auto inputs = std::make_unique<InputPrep>(std::move(requests), o.gptq_damp, o.gptq_act_order, o.threads,
+                                            /*lookahead=*/2);
   // One tensor (its values w) converted to one type; errors measured on the decoded values.
   // w: the tensor's rows x cols values (rotated when p.rotate).
   auto convert = [&](const Plan& p, const TypeChoice& type, const float* w) -> Result<Converted> {
@@ -610,13 +581,8 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
     std::vector<float> imp;
     const std::vector<double>* hess = nullptr;
     if (p.stats != nullptr && p.stats->cols == cols) {
-      auto it = hessians.find(p.stats);
-      if (it == hessians.end()) {
-        std::vector<double> h = p.stats->Hessian();
-        if (p.rotate && !h.empty()) RotateHessian(&h, cols, o.threads);
-        it = hessians.emplace(p.stats, std::move(h)).first;
-      }
-      if (!it->second.empty()) hess = &it->second;
+      const std::vector<double>* h = inputs->Hessian(p.stats);  // q/k/v (gate/up) share one input
+      if (h != nullptr && !h->empty()) hess = h;
       if (!p.rotate) {
         imp = p.stats->Importance();
       } else if (hess != nullptr) {  // mean T(x)² = diag of the rotated H
@@ -629,12 +595,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
     if (type.rtn && !use_gptq) method = "round";
     const GptqFactor* factor = nullptr;
     if (use_gptq) {
-      auto it = factors.find(p.stats);
-      if (it == factors.end()) {
-        SEPTET_ASSIGN_OR_RETURN(GptqFactor f, GptqPrepare(*hess, cols, o.gptq_damp, o.gptq_act_order));
-        it = factors.emplace(p.stats, std::move(f)).first;
-      }
-      factor = &it->second;
+      SEPTET_ASSIGN_OR_RETURN(factor, inputs->Factor(p.stats));
     }
 
     // The refit's objective is the one GPTQ minimised: H dampened as in GptqPrepare.
@@ -646,8 +607,10 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
       mean_diag = mean_diag > 0 ? mean_diag / static_cast<double>(cols) : 1.0;
       for (int64_t j = 0; j < cols; ++j) refit_h[static_cast<size_t>(j * cols + j)] += factor->damp_used * mean_diag;
     }
-    ParallelRows(rows, o.threads, [&](int64_t r0, int64_t r1) {
-      if (use_gptq) {
+    if (use_gptq) {
+      // Rows in chunks of 32 (whole kChunkRows groups of the searches), taken by
+      // whichever worker is free; every row's result depends on that row only.
+      ParallelChunks(rows, o.threads, 32, [&](int64_t r0, int64_t r1) {
         // GPTQ's values go where the decoded ones will (decoding overwrites them).
         float* q = deq.data() + r0 * cols;
         uint8_t* rows_dst = out.data() + static_cast<size_t>(r0) * dst_row;
@@ -658,21 +621,23 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
         for (int64_t r = r0; r < r1; ++r) {
           dst_tr.to_float(out.data() + static_cast<size_t>(r) * dst_row, deq.data() + r * cols, cols);
         }
-        return;
-      }
-      std::unique_ptr<RowGrid> grid = quantized ? MakeRowGrid(store, type.rtn) : nullptr;
-      std::vector<float> q(static_cast<size_t>(cols));
-      for (int64_t r = r0; r < r1; ++r) {
-        const float* wr = w + r * cols;
-        uint8_t* dst = out.data() + static_cast<size_t>(r) * dst_row;
-        if (type.rtn) {
-          GridQuantizeRow(wr, cols, nullptr, grid.get(), q.data(), dst);
-        } else {
-          dst_tr.from_float(wr, dst, cols, imp.empty() ? nullptr : imp.data());
+      });
+    } else {
+      ParallelRows(rows, o.threads, [&](int64_t r0, int64_t r1) {
+        std::unique_ptr<RowGrid> grid = quantized ? MakeRowGrid(store, type.rtn) : nullptr;
+        std::vector<float> q(static_cast<size_t>(cols));
+        for (int64_t r = r0; r < r1; ++r) {
+          const float* wr = w + r * cols;
+          uint8_t* dst = out.data() + static_cast<size_t>(r) * dst_row;
+          if (type.rtn) {
+            GridQuantizeRow(wr, cols, nullptr, grid.get(), q.data(), dst);
+          } else {
+            dst_tr.from_float(wr, dst, cols, imp.empty() ? nullptr : imp.data());
+          }
+          dst_tr.to_float(dst, deq.data() + r * cols, cols);
         }
-        dst_tr.to_float(dst, deq.data() + r * cols, cols);
-      }
-    });
+      });
+    }
 
     TensorReport& tr = c.report;
     tr.name = t.name;
@@ -788,8 +753,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
       reports[ti] = std::move(c.report);
     }
     if (p.stats != nullptr && last_use[p.stats] == ti) {
-      hessians.erase(p.stats);
-      factors.erase(p.stats);
+      inputs->Release(p.stats);
       cal.ReleaseHessian(p.stats);
     }
     done_weights += t.numel();
