@@ -217,7 +217,7 @@ TEST_P(RepackFloatTest, EveryTileAndRangeGivesTheMatVecBits) {
       }
       std::vector<float> full(static_cast<size_t>(rows * max_m));  // MatVec over all rows, per token
       for (int64_t tk = 0; tk < max_m; ++tk) MatVecRows(p.view, 0, rows, act.data() + tk * act_stride, &full[tk * rows]);
-      for (int64_t m : {1, 2, 3, 5, 11, 12, 13, 25, 37}) {
+      for (int64_t m : {1, 2, 3, 5, 7, 8, 9, 11, 12, 13, 15, 16, 17, 25, 37}) {
         for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {5, 40}, {16, 32}, {31, 33}, {48, 53}}) {
           const int64_t y_stride = rows + 3;
           std::vector<float> y(static_cast<size_t>(y_stride * m), -7.0f);
