@@ -580,6 +580,32 @@ void BM_Q4TSurvivorStep(benchmark::State& state) {
 }
 BENCHMARK(BM_Q4TSurvivorStep)->Apply(Common);
 
+// Two rows' steps interleaved (steps/s counts both rows' columns).
+void BM_Q4TSurvivorSteps2(benchmark::State& state) {
+  septet::quant::Q4TSurvivors sv[2] = {};
+  const auto e = Gaussian(septet::quant::kQ4TWindow * septet::quant::kQ4TStates, 0.01f, 1);
+  const auto band = Gaussian(septet::quant::kQ4TWindow, 0.3f, 2);
+  for (auto& s : sv) std::memcpy(s.e, e.data(), sizeof(s.e));
+  const auto targets = Gaussian(1024, 0.05f, 3);
+  int j = 0;
+  for (auto _ : state) {
+    const int slot = j % septet::quant::kQ4TWindow;
+    const septet::simd::Q4TStepRow rows[2] = {
+        {&sv[0], band.data(), targets[static_cast<size_t>(j & 1023)], 0.002f, 1.3f, slot},
+        {&sv[1], band.data(), targets[static_cast<size_t>((j + 7) & 1023)], 0.002f, 1.3f, slot}};
+    septet::simd::Q4TSurvivorSteps(rows, 2);
+    for (auto& s : sv) {
+      for (float& c : s.cost) c *= 0.5f;  // keep the costs finite
+    }
+    ++j;
+    benchmark::DoNotOptimize(sv[0].cost);
+    benchmark::DoNotOptimize(sv[1].cost);
+  }
+  state.counters["steps/s"] = benchmark::Counter(static_cast<double>(2 * state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Q4TSurvivorSteps2)->Apply(Common);
+
+
 void BM_Q4TFreeStartCosts(benchmark::State& state) {
   constexpr int kLanes = 44;
   const auto w = Gaussian(32, 1.0f, 4), imp = Gaussian(32, 1.0f, 5);

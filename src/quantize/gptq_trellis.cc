@@ -19,8 +19,9 @@
 //     decoding), and those whose code there differs are dropped (their later
 //     subsets assumed other branch bits than the row will hold);
 //   * at the row end the cheapest survivor's window is decided.
-// The search runs in float, the 32 states side by side in every step
-// (simd::Q4TSurvivorStep, bit-identical to quant::Q4TSurvivorStep). Rows go in chunks of kChunkRows,
+// The search runs in float, the 32 states side by side in every step, two rows'
+// steps interleaved (simd::Q4TSurvivorSteps, bit-identical to quant::Q4TSurvivorStep
+// per row). Rows go in chunks of kChunkRows,
 // column block by column block: a decided column's error reaches the rest of its
 // block at once and the columns after the block when the whole chunk has passed
 // it (simd::SubScaledRowsBatch: the block's rows of U, cached, stream past the
@@ -77,8 +78,9 @@ void Start(RowSearch* r) {
 // state 0, a new row's only live state).
 int Cheapest(const RowSearch& r) { return r.sv.best; }
 
-// Column j of row r (u: U in float, n x n; the column block ends at b1).
-void Column(RowSearch* r, int64_t j, const float* u, int64_t n, int64_t b1) {
+// Before column j of row r (u: U in float, n x n; the column block ends at b1): a
+// full window decides its oldest column.
+void Decide(RowSearch* r, int64_t j, const float* u, int64_t n, int64_t b1) {
   if (r->len == kWindow) {
     // Decide the oldest column from the cheapest survivor; survivors that coded it
     // otherwise would decode through other states (or values) than the row will hold.
@@ -94,11 +96,20 @@ void Column(RowSearch* r, int64_t j, const float* u, int64_t n, int64_t b1) {
     r->head = (r->head + 1) % kWindow;
     --r->len;
   }
-  // Each survivor's target for column j: its own window's feedback (a free slot: 0).
-  alignas(64) float band[kWindow] = {};
-  for (int l = 0, p = r->head; l < r->len; ++l, p = p + 1 == kWindow ? 0 : p + 1) band[p] = u[(r->j0 + l) * n + j];
-  simd::Q4TSurvivorStep(&r->sv, band, r->work[j], r->v, u[j * n + j], (r->head + r->len) % kWindow);
-  ++r->len;
+}
+
+// Column j of rows[0 .. nr) (nr <= 2, their steps interleaved): each survivor's target
+// is its own window's feedback (a free slot: 0).
+void Columns(RowSearch* const* rows, int nr, int64_t j, const float* u, int64_t n) {
+  alignas(64) float band[2][kWindow] = {};
+  simd::Q4TStepRow step[2];
+  for (int i = 0; i < nr; ++i) {
+    RowSearch* r = rows[i];
+    for (int l = 0, p = r->head; l < r->len; ++l, p = p + 1 == kWindow ? 0 : p + 1) band[i][p] = u[(r->j0 + l) * n + j];
+    step[i] = simd::Q4TStepRow{&r->sv, band[i], r->work[j], r->v, u[j * n + j], (r->head + r->len) % kWindow};
+  }
+  simd::Q4TSurvivorSteps(step, nr);
+  for (int i = 0; i < nr; ++i) ++rows[i]->len;
 }
 
 // The row's end: the cheapest survivor's window is decided.
@@ -139,20 +150,29 @@ void GptqTrellisQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, 
     for (int64_t b0 = 0; b0 < n; b0 += kBlock) {
       const int64_t b1 = std::min(n, b0 + kBlock);
       const int64_t first_pending = search[0].j0;  // every row decides the same columns
-      for (int i = 0; i < nr; ++i) {
-        RowSearch& rs = search[static_cast<size_t>(i)];
-        rs.npend = 0;
-        SEPTET_DCHECK(rs.j0 == first_pending);
-        // The block's D and scales, fitted on the current values (the updates of every
-        // decided column applied; importance diag H).
-        quant::Q4TFitBlock(rs.work + b0, f.diag_h.data() + b0, static_cast<int>(b1 - b0), &rs.d16[b0 / kBlock],
-                           rs.sc + (b0 / kBlock) * kSubs, simd::Q4TFreeStartCosts);
+      for (int i0 = 0; i0 < nr; i0 += 2) {  // rows in pairs, their searches interleaved
+        RowSearch* pair[2];
+        const int np = std::min(2, nr - i0);
+        for (int i = 0; i < np; ++i) {
+          RowSearch& rs = search[static_cast<size_t>(i0 + i)];
+          pair[i] = &rs;
+          rs.npend = 0;
+          SEPTET_DCHECK(rs.j0 == first_pending);
+          // The block's D and scales, fitted on the current values (the updates of every
+          // decided column applied; importance diag H).
+          quant::Q4TFitBlock(rs.work + b0, f.diag_h.data() + b0, static_cast<int>(b1 - b0), &rs.d16[b0 / kBlock],
+                             rs.sc + (b0 / kBlock) * kSubs, simd::Q4TFreeStartCosts);
+        }
         for (int64_t j = b0; j < b1; ++j) {
-          if (j % kSub == 0) {
-            rs.v = Fp16ToFloat(rs.d16[j / kBlock]) * quant::kQ4NLDUnit *
-                   static_cast<float>(rs.sc[(j / kBlock) * kSubs + (j % kBlock) / kSub]);
+          for (int i = 0; i < np; ++i) {
+            RowSearch& rs = *pair[i];
+            if (j % kSub == 0) {
+              rs.v = Fp16ToFloat(rs.d16[j / kBlock]) * quant::kQ4NLDUnit *
+                     static_cast<float>(rs.sc[(j / kBlock) * kSubs + (j % kBlock) / kSub]);
+            }
+            Decide(&rs, j, u, n, b1);
           }
-          Column(&rs, j, u, n, b1);
+          Columns(pair, np, j, u, n);
         }
       }
       // The columns decided in this block reach the columns after it, in the order

@@ -71,6 +71,15 @@ void Axpy(float a, const float* x, float* y, int64_t n);  // y += a * x
 // quant::Q4TFreeStartCosts and quant::Q4TSurvivorStep (quant/q4_t.h).
 void Q4TFreeStartCosts(const quant::Q4TSearchLane* lanes, int n, float* cost);
 void Q4TSurvivorStep(quant::Q4TSurvivors* sv, const float* band, float target, float v, float ujj, int slot);
+// Q4TSurvivorStep for n independent rows (two at a time, interleaved): row i gets
+// Q4TSurvivorStep(rows[i].sv, rows[i].band, ...)'s bits.
+struct Q4TStepRow {
+  quant::Q4TSurvivors* sv;
+  const float* band;
+  float target, v, ujj;
+  int slot;
+};
+void Q4TSurvivorSteps(const Q4TStepRow* rows, int n);
 // GPTQ's error feedback (gptq_update.cc): w[k] -= e[j] * u[j * ld + k] for
 // k < n and j = 0 .. nj - 1 in that order, a multiply and then a subtract per term
 // (no FMA): the bits of that scalar loop (built without contraction) on every target.

@@ -96,115 +96,163 @@ void Q4TFreeStartCostsT(const quant::Q4TSearchLane* lanes, int n, float* cost) {
   }
 }
 
-void Q4TSurvivorStepT(quant::Q4TSurvivors* sv, const float* band, float target, float v, float ujj, int slot) {
+// N rows' steps side by side (rows[r]: its survivors and column; each row's
+// operations are Q4TSurvivorStep's, in its order): one row's step is a chain of
+// dependent operations (the targets' 24 subtractions, the divisions, the level
+// search, the moves that wait for the choices), and two independent chains
+// interleaved keep the vector units busy where one waits.
+template <int N>
+HWY_INLINE void StepRows(const Q4TStepRow* rows) {
   const D d;
   using V = hn::Vec<D>;
   const int nl = static_cast<int>(hn::Lanes(d));
   const quant::Q4TBranchTables& bt = quant::kQ4TBranch;
-  HWY_ALIGN float eb[2][kStates], cb[2][kStates], ib[2][kStates];
-  const V vv = hn::Set(d, v), vvs = hn::Set(d, v != 0.0f ? v : 1.0f), vujj = hn::Set(d, ujj);
+  HWY_ALIGN float eb[N][2][kStates], cb[N][2][kStates], ib[N][2][kStates];
+  V vv[N], vvs[N], vujj[N];
+  for (int r = 0; r < N; ++r) {
+    vv[r] = hn::Set(d, rows[r].v);
+    vvs[r] = hn::Set(d, rows[r].v != 0.0f ? rows[r].v : 1.0f);
+    vujj[r] = hn::Set(d, rows[r].ujj);
+  }
   const V one = hn::Set(d, 1.0f);
   // Every state's target, the vectors side by side: independent chains of subtracts
   // (each lane's own order is the reference's, slot 0 first).
   constexpr int kVecs = kStates / static_cast<int>(hn::MaxLanes(D()));
   static_assert(kVecs * hn::MaxLanes(D()) == kStates, "the states fill whole vectors");
   SEPTET_DCHECK(nl == kStates / kVecs);
-  V tv[kVecs];
-  for (int k = 0; k < kVecs; ++k) tv[k] = hn::Set(d, target);
+  V tv[N][kVecs];
+  for (int r = 0; r < N; ++r) {
+    for (int k = 0; k < kVecs; ++k) tv[r][k] = hn::Set(d, rows[r].target);
+  }
   for (int p = 0; p < kWindow; ++p) {
-    const V bp = hn::Set(d, band[p]);
-    for (int k = 0; k < kVecs; ++k) tv[k] = hn::Sub(tv[k], hn::Mul(hn::Load(d, sv->e[p] + k * nl), bp));
+    for (int r = 0; r < N; ++r) {
+      const V bp = hn::Set(d, rows[r].band[p]);
+      for (int k = 0; k < kVecs; ++k) tv[r][k] = hn::Sub(tv[r][k], hn::Mul(hn::Load(d, rows[r].sv->e[p] + k * nl), bp));
+    }
   }
   for (int s0 = 0; s0 < kStates; s0 += nl) {
-    const V t = tv[s0 / nl];
-    const V x = hn::Div(t, vvs), cost = hn::Load(d, sv->cost + s0);
-    for (int b = 0; b < 2; ++b) {
-      V lv = hn::Load(d, bt.base[b] + s0), i = hn::Set(d, static_cast<float>(8 * b));
-      for (int m = 0; m < kMids; ++m) {
-        const auto above = hn::Gt(x, hn::Load(d, bt.mid[b][m] + s0));
-        lv = hn::Add(lv, hn::IfThenElseZero(above, hn::Load(d, bt.step[b][m] + s0)));
-        i = hn::Add(i, hn::IfThenElseZero(above, one));
+    V x[N], cost[N], lv[N][2], ix[N][2];
+    for (int r = 0; r < N; ++r) {
+      x[r] = hn::Div(tv[r][s0 / nl], vvs[r]);
+      cost[r] = hn::Load(d, rows[r].sv->cost + s0);
+      for (int b = 0; b < 2; ++b) {
+        lv[r][b] = hn::Load(d, bt.base[b] + s0);
+        ix[r][b] = hn::Set(d, static_cast<float>(8 * b));
       }
-      const V e = hn::Div(hn::Sub(t, hn::Mul(vv, lv)), vujj);
-      hn::Store(e, d, eb[b] + s0);
-      hn::Store(hn::Add(cost, hn::Mul(e, e)), d, cb[b] + s0);
-      hn::Store(i, d, ib[b] + s0);
+    }
+    for (int m = 0; m < kMids; ++m) {
+      for (int b = 0; b < 2; ++b) {
+        const V mid = hn::Load(d, bt.mid[b][m] + s0), step = hn::Load(d, bt.step[b][m] + s0);
+        for (int r = 0; r < N; ++r) {
+          const auto above = hn::Gt(x[r], mid);
+          lv[r][b] = hn::Add(lv[r][b], hn::IfThenElseZero(above, step));
+          ix[r][b] = hn::Add(ix[r][b], hn::IfThenElseZero(above, one));
+        }
+      }
+    }
+    for (int r = 0; r < N; ++r) {
+      const V t = tv[r][s0 / nl];
+      for (int b = 0; b < 2; ++b) {
+        const V e = hn::Div(hn::Sub(t, hn::Mul(vv[r], lv[r][b])), vujj[r]);
+        hn::Store(e, d, eb[r][b] + s0);
+        hn::Store(hn::Add(cost[r], hn::Mul(e, e)), d, cb[r][b] + s0);
+        hn::Store(ix[r][b], d, ib[r][b] + s0);
+      }
     }
   }
   // State 2m + b is reached from m or m + 16; the choice per (b, m) as a float mask.
-  HWY_ALIGN float hi[2][kHalf];
-  for (int b = 0; b < 2; ++b) {
-    for (int m0 = 0; m0 < kHalf; m0 += nl) {
-      const auto h = hn::Lt(hn::Load(d, cb[b] + kHalf + m0), hn::Load(d, cb[b] + m0));
-      hn::Store(hn::VecFromMask(d, h), d, hi[b] + m0);
+  HWY_ALIGN float hi[N][2][kHalf];
+  for (int r = 0; r < N; ++r) {
+    for (int b = 0; b < 2; ++b) {
+      for (int m0 = 0; m0 < kHalf; m0 += nl) {
+        const auto h = hn::Lt(hn::Load(d, cb[r][b] + kHalf + m0), hn::Load(d, cb[r][b] + m0));
+        hn::Store(hn::VecFromMask(d, h), d, hi[r][b] + m0);
+      }
     }
   }
-  // dst[2m + b] = src[m + 16] where (b, m) chose it, else src[m].
-  const auto permute = [&](const float* src, float* dst) {
-    for (int m0 = 0; m0 < kHalf; m0 += nl) {
-      const V lo = hn::Load(d, src + m0), up = hn::Load(d, src + kHalf + m0);
-      const V x0 = hn::IfThenElse(hn::MaskFromVec(hn::Load(d, hi[0] + m0)), up, lo);
-      const V x1 = hn::IfThenElse(hn::MaskFromVec(hn::Load(d, hi[1] + m0)), up, lo);
-      hn::StoreInterleaved2(x0, x1, d, dst + 2 * m0);
-    }
-  };
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
   if constexpr (hn::MaxLanes(D()) == 16) {
-    // AVX-512: the same moves as one two-source permute per output vector, its
-    // indices (m + 16 where (b, m) chose the upper source) built once per step.
+    // AVX-512: dst[2m + b] = src[m + 16] where (b, m) chose it, else src[m], as one
+    // two-source permute per output vector, its indices (m + 16 where (b, m) chose
+    // the upper source) built once per step.
     const hn::RebindToSigned<D> di;
     const auto sixteen = hn::Set(di, 16), iota = hn::Iota(di, 0);
-    const auto i0 = hn::Add(iota, hn::And(hn::BitCast(di, hn::Load(d, hi[0])), sixteen));
-    const auto i1 = hn::Add(iota, hn::And(hn::BitCast(di, hn::Load(d, hi[1])), sixteen));
-    HWY_ALIGN int32_t idx[kStates];
-    hn::StoreInterleaved2(i0, i1, di, idx);
-    const __m512i x0 = _mm512_load_si512(idx), x1 = _mm512_load_si512(idx + 16);
-    const auto move = [&](float* row) {
+    __m512i x0[N], x1[N];
+    for (int r = 0; r < N; ++r) {
+      const auto i0 = hn::Add(iota, hn::And(hn::BitCast(di, hn::Load(d, hi[r][0])), sixteen));
+      const auto i1 = hn::Add(iota, hn::And(hn::BitCast(di, hn::Load(d, hi[r][1])), sixteen));
+      HWY_ALIGN int32_t idx[kStates];
+      hn::StoreInterleaved2(i0, i1, di, idx);
+      x0[r] = _mm512_load_si512(idx);
+      x1[r] = _mm512_load_si512(idx + 16);
+    }
+    const auto move = [&](float* row, int r) {
       const __m512 lo = _mm512_load_ps(row), up = _mm512_load_ps(row + 16);
-      _mm512_store_ps(row, _mm512_permutex2var_ps(lo, x0, up));
-      _mm512_store_ps(row + 16, _mm512_permutex2var_ps(lo, x1, up));
+      _mm512_store_ps(row, _mm512_permutex2var_ps(lo, x0[r], up));
+      _mm512_store_ps(row + 16, _mm512_permutex2var_ps(lo, x1[r], up));
     };
     for (int p = 0; p < kWindow; ++p) {
-      move(sv->e[p]);
-      move(sv->code[p]);
+      for (int r = 0; r < N; ++r) {
+        move(rows[r].sv->e[p], r);
+        move(rows[r].sv->code[p], r);
+      }
     }
   } else
 #endif
   {
+    const auto permute = [&](const float* src, float* dst, int r) {
+      for (int m0 = 0; m0 < kHalf; m0 += nl) {
+        const V lo = hn::Load(d, src + m0), up = hn::Load(d, src + kHalf + m0);
+        const V x0 = hn::IfThenElse(hn::MaskFromVec(hn::Load(d, hi[r][0] + m0)), up, lo);
+        const V x1 = hn::IfThenElse(hn::MaskFromVec(hn::Load(d, hi[r][1] + m0)), up, lo);
+        hn::StoreInterleaved2(x0, x1, d, dst + 2 * m0);
+      }
+    };
     HWY_ALIGN float tmp[kStates];
-    for (int p = 0; p < kWindow; ++p) {
-      permute(sv->e[p], tmp);
-      std::memcpy(sv->e[p], tmp, sizeof(tmp));
-      permute(sv->code[p], tmp);
-      std::memcpy(sv->code[p], tmp, sizeof(tmp));
+    for (int r = 0; r < N; ++r) {
+      for (int p = 0; p < kWindow; ++p) {
+        permute(rows[r].sv->e[p], tmp, r);
+        std::memcpy(rows[r].sv->e[p], tmp, sizeof(tmp));
+        permute(rows[r].sv->code[p], tmp, r);
+        std::memcpy(rows[r].sv->code[p], tmp, sizeof(tmp));
+      }
     }
   }
-  // The branch taken into each state: its cost, and its error and code in `slot`.
-  const auto chosen = [&](const float (*src)[kStates], float* dst) {
-    for (int m0 = 0; m0 < kHalf; m0 += nl) {
-      const V x0 = hn::IfThenElse(hn::MaskFromVec(hn::Load(d, hi[0] + m0)), hn::Load(d, src[0] + kHalf + m0),
-                                  hn::Load(d, src[0] + m0));
-      const V x1 = hn::IfThenElse(hn::MaskFromVec(hn::Load(d, hi[1] + m0)), hn::Load(d, src[1] + kHalf + m0),
-                                  hn::Load(d, src[1] + m0));
-      hn::StoreInterleaved2(x0, x1, d, dst + 2 * m0);
-    }
-  };
-  chosen(cb, sv->cost);
-  chosen(eb, sv->e[slot]);
-  chosen(ib, sv->code[slot]);
-  // The cheapest state: the least cost in every lane, then the first state holding it
-  // (the costs are never NaN: the reference's strict compare finds the same state).
-  V lo = hn::Load(d, sv->cost);
-  for (int s0 = nl; s0 < kStates; s0 += nl) lo = hn::Min(lo, hn::Load(d, sv->cost + s0));
-  lo = hn::MinOfLanes(d, lo);
-  for (int s0 = 0; s0 < kStates; s0 += nl) {
-    const intptr_t i = hn::FindFirstTrue(d, hn::Eq(hn::Load(d, sv->cost + s0), lo));
-    if (i >= 0) {
-      sv->best = s0 + static_cast<int>(i);
-      return;
+  for (int r = 0; r < N; ++r) {
+    quant::Q4TSurvivors* sv = rows[r].sv;
+    // The branch taken into each state: its cost, and its error and code in `slot`.
+    const auto chosen = [&](const float (*src)[kStates], float* dst) {
+      for (int m0 = 0; m0 < kHalf; m0 += nl) {
+        const V x0 = hn::IfThenElse(hn::MaskFromVec(hn::Load(d, hi[r][0] + m0)), hn::Load(d, src[0] + kHalf + m0),
+                                    hn::Load(d, src[0] + m0));
+        const V x1 = hn::IfThenElse(hn::MaskFromVec(hn::Load(d, hi[r][1] + m0)), hn::Load(d, src[1] + kHalf + m0),
+                                    hn::Load(d, src[1] + m0));
+        hn::StoreInterleaved2(x0, x1, d, dst + 2 * m0);
+      }
+    };
+    chosen(cb[r], sv->cost);
+    chosen(eb[r], sv->e[rows[r].slot]);
+    chosen(ib[r], sv->code[rows[r].slot]);
+    // The cheapest state: the least cost in every lane, then the first state holding it
+    // (the costs are never NaN: the reference's strict compare finds the same state).
+    V lo = hn::Load(d, sv->cost);
+    for (int s0 = nl; s0 < kStates; s0 += nl) lo = hn::Min(lo, hn::Load(d, sv->cost + s0));
+    lo = hn::MinOfLanes(d, lo);
+    sv->best = 0;
+    for (int s0 = 0; s0 < kStates; s0 += nl) {
+      const intptr_t i = hn::FindFirstTrue(d, hn::Eq(hn::Load(d, sv->cost + s0), lo));
+      if (i >= 0) {
+        sv->best = s0 + static_cast<int>(i);
+        break;
+      }
     }
   }
-  sv->best = 0;
+}
+
+void Q4TSurvivorStepsT(const Q4TStepRow* rows, int n) {
+  int r = 0;  // (four rows at once measured no faster than two)
+  for (; r + 2 <= n; r += 2) StepRows<2>(rows + r);
+  if (r < n) StepRows<1>(rows + r);
 }
 
 }  // namespace
@@ -216,15 +264,18 @@ HWY_AFTER_NAMESPACE();
 namespace septet::simd {
 
 HWY_EXPORT(Q4TFreeStartCostsT);
-HWY_EXPORT(Q4TSurvivorStepT);
+HWY_EXPORT(Q4TSurvivorStepsT);
 
 void Q4TFreeStartCosts(const quant::Q4TSearchLane* lanes, int n, float* cost) {
   HWY_DYNAMIC_DISPATCH(Q4TFreeStartCostsT)(lanes, n, cost);
 }
 
 void Q4TSurvivorStep(quant::Q4TSurvivors* sv, const float* band, float target, float v, float ujj, int slot) {
-  HWY_DYNAMIC_DISPATCH(Q4TSurvivorStepT)(sv, band, target, v, ujj, slot);
+  const Q4TStepRow row{sv, band, target, v, ujj, slot};
+  HWY_DYNAMIC_DISPATCH(Q4TSurvivorStepsT)(&row, 1);
 }
+
+void Q4TSurvivorSteps(const Q4TStepRow* rows, int n) { HWY_DYNAMIC_DISPATCH(Q4TSurvivorStepsT)(rows, n); }
 
 }  // namespace septet::simd
 #endif  // HWY_ONCE

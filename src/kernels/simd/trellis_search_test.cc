@@ -117,5 +117,45 @@ TEST_P(SimdTrellisTest, SurvivorStepMatchesTheReference) {
   std::printf("[trellis] %s: 200 columns bit-identical\n", hwy::TargetName(GetParam()));
 }
 
+// Three rows at once (a pair interleaved, then one alone), each from its own random
+// survivors and columns: every row's survivors after every column are the reference's.
+TEST_P(SimdTrellisTest, SurvivorStepsOnSeveralRowsMatchTheReference) {
+  auto rng = testing::MakeRng(63);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::uniform_real_distribution<float> u(0.05f, 2.0f);
+  std::uniform_int_distribution<int> code(0, 15);
+  constexpr int kRows = 3;
+  quant::Q4TSurvivors ref[kRows], got[kRows];
+  for (int r = 0; r < kRows; ++r) {
+    for (int s = 0; s < kQ4TStates; ++s) ref[r].cost[s] = (s + r) % 7 == 3 ? std::numeric_limits<float>::infinity() : u(rng);
+    for (int p = 0; p < kQ4TWindow; ++p) {
+      for (int s = 0; s < kQ4TStates; ++s) {
+        ref[r].e[p][s] = g(rng) * 0.01f;
+        ref[r].code[p][s] = static_cast<float>(code(rng));
+      }
+    }
+    ref[r].cost[r + 16] = ref[r].cost[r];  // an exact tie
+    got[r] = ref[r];
+  }
+  for (int j = 0; j < 200; ++j) {
+    float band[kRows][kQ4TWindow];
+    Q4TStepRow rows[kRows];
+    for (int r = 0; r < kRows; ++r) {
+      for (int p = 0; p < kQ4TWindow; ++p) band[r][p] = (p + j + r) % 5 == 0 ? 0.0f : g(rng) * 0.3f;
+      const float target = g(rng) * 0.05f;
+      const float v = (j + 8 * r) % 32 < 4 ? 0.0f : ((j / 32 + r) % 2 ? -1.0f : 1.0f) * u(rng) * 0.002f;
+      const float ujj = u(rng);
+      const int slot = (j + r) % kQ4TWindow;
+      quant::Q4TSurvivorStep(&ref[r], band[r], target, v, ujj, slot);
+      rows[r] = Q4TStepRow{&got[r], band[r], target, v, ujj, slot};
+    }
+    simd::Q4TSurvivorSteps(rows, kRows);
+    for (int r = 0; r < kRows; ++r) {
+      const std::string d = Diff(got[r], ref[r]);
+      ASSERT_EQ(d, "") << "row " << r << " column " << j << " " << hwy::TargetName(GetParam());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace septet::simd
