@@ -199,10 +199,13 @@ void MatMulGroup(std::span<const MatMulJob> jobs, const float* x, int64_t m, Mat
   int64_t total_rows = 0;
   for (const MatMulJob& j : jobs) total_rows += j.w->rows;
   const int n = Tasks(total_rows * w0.cols * m, m, *ctx);
+  // Float panels in a GEMM: task ranges of whole 3-panel tiles (the AVX-512 tile; any
+  // split gives these kernels the same bits), else of whole row groups.
+  const int64_t align = w0.layout == cpu::WeightLayout::kFloatPanels && m >= MinGemmTokens(w0) ? 3 * kRowAlign : kRowAlign;
   // Task ranges over the rows of all matrices one after the other.
   ctx->pool->Run(n, [&](int64_t task, int) {
     int64_t g0 = 0, g1 = 0;
-    RowRange(total_rows, n, static_cast<int>(task), &g0, &g1);
+    RowRange(total_rows, n, static_cast<int>(task), &g0, &g1, align);
     int64_t base = 0;
     for (const MatMulJob& j : jobs) {
       const int64_t r0 = std::clamp<int64_t>(g0 - base, 0, j.w->rows), r1 = std::clamp<int64_t>(g1 - base, 0, j.w->rows);

@@ -172,6 +172,13 @@ HWY_INLINE void PanelRun(const Job& job, int64_t pa, int64_t pb, const uint8_t* 
     PanelTile<kType, RP, T>(base + p * job.panel_bytes, job.panel_bytes, job.w->cols, x, out);
     keep(p, RP);
   }
+  if constexpr (RP > 2) {  // two panels left: one tile of 2 rather than two of 1
+    if (p + 2 <= pb) {
+      PanelTile<kType, 2, T>(base + p * job.panel_bytes, job.panel_bytes, job.w->cols, x, out);
+      keep(p, 2);
+      p += 2;
+    }
+  }
   for (; p < pb; ++p) {
     PanelTile<kType, 1, T>(base + p * job.panel_bytes, job.panel_bytes, job.w->cols, x, out);
     keep(p, 1);
