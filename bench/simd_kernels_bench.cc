@@ -12,6 +12,7 @@
 // repacked kernel).
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -29,6 +30,8 @@
 #include "kernels/simd/repack.h"
 #include "kernels/simd/simd_ops.h"
 #include "quant/ggml_test_util.h"
+#include "quant/nl_codebook.h"
+#include "quant/q3p5_nl.h"
 #include "quant/q4_t.h"
 #include "quant/registry.h"
 
@@ -605,6 +608,28 @@ void BM_Q4TSurvivorSteps2(benchmark::State& state) {
 }
 BENCHMARK(BM_Q4TSurvivorSteps2)->Apply(Common);
 
+
+// The NL scale search's first batch (quant::NlSearchScale): 34 candidate scales of a
+// group of 32 weights, Q3P5_NL's 8 levels (candidates/s).
+void BM_NlScaleErrors(benchmark::State& state) {
+  constexpr int kCands = 34;
+  const auto w = Gaussian(32, 1.0f, 6), imp = Gaussian(32, 1.0f, 7);
+  std::vector<float> mids(7), imp_pos(32), t(kCands), lsq(kCands);
+  for (int m = 0; m < 7; ++m) {
+    mids[static_cast<size_t>(m)] = 0.5f * static_cast<float>(septet::quant::kQ3P5NLLevels[m] + septet::quant::kQ3P5NLLevels[m + 1]);
+  }
+  for (int k = 0; k < 32; ++k) imp_pos[static_cast<size_t>(k)] = std::fabs(imp[static_cast<size_t>(k)]);
+  for (int i = 0; i < kCands; ++i) t[static_cast<size_t>(i)] = (i % 2 ? -1.0f : 1.0f) * (0.02f + 0.001f * static_cast<float>(i));
+  const septet::quant::NlCodebook cb{septet::quant::kQ3P5NLLevels, mids.data(), 8, 0, 127};
+  std::vector<double> err(kCands);
+  for (auto _ : state) {
+    septet::simd::NlScaleErrors(cb, w.data(), imp_pos.data(), 32, t.data(), kCands, err.data(), lsq.data());
+    benchmark::DoNotOptimize(err.data());
+  }
+  state.counters["candidates/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * kCands), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_NlScaleErrors)->Apply(Common);
 
 void BM_Q4TFreeStartCosts(benchmark::State& state) {
   constexpr int kLanes = 44;

@@ -38,7 +38,59 @@ void NlScaleErrorsT(const quant::NlCodebook& cb, const float* w, const float* im
   float step[kMaxLevels - 1];
   for (int m = 0; m + 1 < cb.n; ++m) step[m] = static_cast<float>(cb.levels[m + 1] - cb.levels[m]);
   const auto base = hn::Set(df, static_cast<float>(cb.levels[0]));
-  for (int i0 = 0; i0 < n; i0 += nl) {
+  int i0 = 0;
+  // Two groups of candidates per pass where a full float vector holds both: the float
+  // part (the level search, most of the work) runs once for twice the candidates, each
+  // half then promoted to its own double vector. Every lane's operations are the same.
+#if HWY_TARGET != HWY_SCALAR  // (one lane there: no halves)
+  using DF2 = hn::Repartition<float, decltype(dd)>;
+  static_assert(hn::MaxLanes(DF2()) == 2 * kMaxLanes, "a float vector holds two double vectors' lanes");
+  {
+    const DF2 df2;
+    const hn::Half<DF2> dh;
+    const auto base2 = hn::Set(df2, static_cast<float>(cb.levels[0]));
+    for (; i0 + 2 * nl <= n; i0 += 2 * nl) {
+      HWY_ALIGN float tt[2 * kMaxLanes], inv[2 * kMaxLanes];
+      for (int i = 0; i < 2 * nl; ++i) {
+        tt[i] = t[i0 + i];
+        inv[i] = 1.0f / tt[i];  // the reference's inverse, per candidate
+      }
+      const auto vinv = hn::Load(df2, inv);
+      const VD vt[2] = {hn::PromoteTo(dd, hn::Load(df, tt)), hn::PromoteTo(dd, hn::Load(df, tt + nl))};
+      VD verr[2] = {hn::Zero(dd), hn::Zero(dd)}, vnum[2] = {hn::Zero(dd), hn::Zero(dd)};
+      VD vden[2] = {hn::Zero(dd), hn::Zero(dd)};
+      for (int k = 0; k < len; ++k) {
+        const float wk = w[k];
+        const auto y = hn::Mul(hn::Set(df2, wk), vinv);
+        auto l = base2;
+        for (int m = 0; m + 1 < cb.n; ++m) {
+          l = hn::Add(l, hn::IfThenElseZero(hn::Lt(hn::Set(df2, cb.mids[m]), y), hn::Set(df2, step[m])));
+        }
+        const VD ld[2] = {hn::PromoteTo(dd, hn::LowerHalf(dh, l)), hn::PromoteTo(dd, hn::UpperHalf(dh, l))};
+        const VD a = hn::Set(dd, static_cast<double>(imp != nullptr ? imp[k] : 1.0f));
+        const VD wd = hn::Set(dd, static_cast<double>(wk));
+        for (int h = 0; h < 2; ++h) {
+          const VD e = hn::Sub(wd, hn::Mul(vt[h], ld[h]));
+          verr[h] = hn::Add(verr[h], hn::Mul(hn::Mul(a, e), e));
+          vnum[h] = hn::Add(vnum[h], hn::Mul(hn::Mul(a, wd), ld[h]));
+          vden[h] = hn::Add(vden[h], hn::Mul(hn::Mul(a, ld[h]), ld[h]));
+        }
+      }
+      for (int h = 0; h < 2; ++h) {
+        HWY_ALIGN double se[kMaxLanes], sn[kMaxLanes], sd[kMaxLanes];
+        hn::Store(verr[h], dd, se);
+        hn::Store(vnum[h], dd, sn);
+        hn::Store(vden[h], dd, sd);
+        for (int i = 0; i < nl; ++i) {
+          const int c = i0 + h * nl + i;
+          err[c] = se[i];
+          lsq[c] = sd[i] > 0 ? static_cast<float>(sn[i] / sd[i]) : tt[h * nl + i];
+        }
+      }
+    }
+  }
+#endif
+  for (; i0 < n; i0 += nl) {
     const int cnt = std::min(nl, n - i0);
     HWY_ALIGN float tt[kMaxLanes], inv[kMaxLanes];
     for (int i = 0; i < nl; ++i) {

@@ -57,7 +57,7 @@ TEST_P(SimdNlSearchTest, CandidatesMatchTheReference) {
         for (int k = 0; k < len; ++k) imp[static_cast<size_t>(k)] = k % 7 == 3 ? 0.0f : u(rng);
         const float t_mid = 0.01f;
         if (len > 2) w[1] = mids[static_cast<size_t>(b.n / 2 - 1)] * t_mid;  // exactly on a midpoint at t_mid
-        for (int n : {1, 3, 8, 9, 34}) {
+        for (int n : {1, 3, 8, 9, 16, 17, 34}) {
           std::vector<float> t(static_cast<size_t>(n));
           for (int i = 0; i < n; ++i) t[static_cast<size_t>(i)] = (i % 2 ? -1.0f : 1.0f) * (0.002f + 0.03f * u(rng));
           t[0] = t_mid;
