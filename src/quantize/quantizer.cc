@@ -11,7 +11,6 @@
 #include <map>
 #include <memory>
 #include <sstream>
-#include <thread>
 
 #include "core/ascii.h"
 #include "io/gguf_writer.h"

@@ -59,7 +59,7 @@ constexpr int kVecs = kP / kLanes;  // vectors per panel row of 16 weights
 // Accumulator vectors a tile keeps in registers: 24 of AVX-512's 32, 12 of 16 elsewhere.
 constexpr int kAccVecs = HWY_MAX_BYTES >= 64 ? 24 : 12;
 // MatMul tiles: 3 panels x 8 tokens on AVX-512 (3 weight loads and 8 broadcasts per
-// 24 FMAs: 10-20 % faster than 2 x 12 on SmolLM2's shapes, Emerald Rapids,
+// 24 FMAs: 7-21 % faster than 2 x 12 on SmolLM2's shapes, Emerald Rapids,
 // BM_MatMul_F32_repacked_simd), elsewhere 2 vectors of rows (1 panel on AVX2) x tokens.
 constexpr int kMatMulPanels = HWY_MAX_BYTES >= 64 ? 3 : std::max(1, 2 / kVecs);
 constexpr int kMatMulTokens = HWY_MAX_BYTES >= 64 ? 8 : std::max(1, kAccVecs / (kMatMulPanels * kVecs));

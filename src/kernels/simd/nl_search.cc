@@ -27,6 +27,40 @@ namespace {
 namespace hn = hwy::HWY_NAMESPACE;
 constexpr int kMaxLevels = 16;
 
+// The level of y in every lane: the lowest level plus the steps of the midpoints below y.
+template <class DF, class VF>
+HWY_INLINE VF LevelOf(DF df, VF y, const quant::NlCodebook& cb, const float* step) {
+  VF l = hn::Set(df, static_cast<float>(cb.levels[0]));
+  for (int m = 0; m + 1 < cb.n; ++m) {
+    l = hn::Add(l, hn::IfThenElseZero(hn::Lt(hn::Set(df, cb.mids[m]), y), hn::Set(df, step[m])));
+  }
+  return l;
+}
+
+// One weight's terms of the three sums, in the reference's order (a: its importance,
+// wd: the weight, vt: the candidates, ld: their levels).
+template <class VD>
+HWY_INLINE void AddTerms(VD a, VD wd, VD vt, VD ld, VD* verr, VD* vnum, VD* vden) {
+  const VD e = hn::Sub(wd, hn::Mul(vt, ld));
+  *verr = hn::Add(*verr, hn::Mul(hn::Mul(a, e), e));
+  *vnum = hn::Add(*vnum, hn::Mul(hn::Mul(a, wd), ld));
+  *vden = hn::Add(*vden, hn::Mul(hn::Mul(a, ld), ld));
+}
+
+// The first cnt lanes' error and least-squares scale (tt: the candidates).
+template <class DD, class VD>
+HWY_INLINE void StoreGroup(DD dd, VD verr, VD vnum, VD vden, const float* tt, int cnt, double* err, float* lsq) {
+  constexpr size_t kMaxLanes = hn::MaxLanes(DD());
+  HWY_ALIGN double se[kMaxLanes], sn[kMaxLanes], sd[kMaxLanes];
+  hn::Store(verr, dd, se);
+  hn::Store(vnum, dd, sn);
+  hn::Store(vden, dd, sd);
+  for (int i = 0; i < cnt; ++i) {
+    err[i] = se[i];
+    lsq[i] = sd[i] > 0 ? static_cast<float>(sn[i] / sd[i]) : tt[i];
+  }
+}
+
 void NlScaleErrorsT(const quant::NlCodebook& cb, const float* w, const float* imp, int len, const float* t, int n,
                     double* err, float* lsq) {
   SEPTET_CHECK_MSG(cb.n >= 2 && cb.n <= kMaxLevels, "NL codebook: 2 .. 16 levels");
@@ -37,7 +71,6 @@ void NlScaleErrorsT(const quant::NlCodebook& cb, const float* w, const float* im
   const int nl = static_cast<int>(hn::Lanes(dd));
   float step[kMaxLevels - 1];
   for (int m = 0; m + 1 < cb.n; ++m) step[m] = static_cast<float>(cb.levels[m + 1] - cb.levels[m]);
-  const auto base = hn::Set(df, static_cast<float>(cb.levels[0]));
   int i0 = 0;
   // Two groups of candidates per pass where a full float vector holds both: the float
   // part (the level search, most of the work) runs once for twice the candidates, each
@@ -48,7 +81,6 @@ void NlScaleErrorsT(const quant::NlCodebook& cb, const float* w, const float* im
   {
     const DF2 df2;
     const hn::Half<DF2> dh;
-    const auto base2 = hn::Set(df2, static_cast<float>(cb.levels[0]));
     for (; i0 + 2 * nl <= n; i0 += 2 * nl) {
       HWY_ALIGN float tt[2 * kMaxLanes], inv[2 * kMaxLanes];
       for (int i = 0; i < 2 * nl; ++i) {
@@ -60,32 +92,14 @@ void NlScaleErrorsT(const quant::NlCodebook& cb, const float* w, const float* im
       VD verr[2] = {hn::Zero(dd), hn::Zero(dd)}, vnum[2] = {hn::Zero(dd), hn::Zero(dd)};
       VD vden[2] = {hn::Zero(dd), hn::Zero(dd)};
       for (int k = 0; k < len; ++k) {
-        const float wk = w[k];
-        const auto y = hn::Mul(hn::Set(df2, wk), vinv);
-        auto l = base2;
-        for (int m = 0; m + 1 < cb.n; ++m) {
-          l = hn::Add(l, hn::IfThenElseZero(hn::Lt(hn::Set(df2, cb.mids[m]), y), hn::Set(df2, step[m])));
-        }
+        const auto l = LevelOf(df2, hn::Mul(hn::Set(df2, w[k]), vinv), cb, step);
         const VD ld[2] = {hn::PromoteTo(dd, hn::LowerHalf(dh, l)), hn::PromoteTo(dd, hn::UpperHalf(dh, l))};
         const VD a = hn::Set(dd, static_cast<double>(imp != nullptr ? imp[k] : 1.0f));
-        const VD wd = hn::Set(dd, static_cast<double>(wk));
-        for (int h = 0; h < 2; ++h) {
-          const VD e = hn::Sub(wd, hn::Mul(vt[h], ld[h]));
-          verr[h] = hn::Add(verr[h], hn::Mul(hn::Mul(a, e), e));
-          vnum[h] = hn::Add(vnum[h], hn::Mul(hn::Mul(a, wd), ld[h]));
-          vden[h] = hn::Add(vden[h], hn::Mul(hn::Mul(a, ld[h]), ld[h]));
-        }
+        const VD wd = hn::Set(dd, static_cast<double>(w[k]));
+        for (int h = 0; h < 2; ++h) AddTerms(a, wd, vt[h], ld[h], &verr[h], &vnum[h], &vden[h]);
       }
       for (int h = 0; h < 2; ++h) {
-        HWY_ALIGN double se[kMaxLanes], sn[kMaxLanes], sd[kMaxLanes];
-        hn::Store(verr[h], dd, se);
-        hn::Store(vnum[h], dd, sn);
-        hn::Store(vden[h], dd, sd);
-        for (int i = 0; i < nl; ++i) {
-          const int c = i0 + h * nl + i;
-          err[c] = se[i];
-          lsq[c] = sd[i] > 0 ? static_cast<float>(sn[i] / sd[i]) : tt[h * nl + i];
-        }
+        StoreGroup(dd, verr[h], vnum[h], vden[h], tt + h * nl, nl, err + i0 + h * nl, lsq + i0 + h * nl);
       }
     }
   }
@@ -101,28 +115,11 @@ void NlScaleErrorsT(const quant::NlCodebook& cb, const float* w, const float* im
     const VD vt = hn::PromoteTo(dd, hn::Load(df, tt));
     VD verr = hn::Zero(dd), vnum = hn::Zero(dd), vden = hn::Zero(dd);
     for (int k = 0; k < len; ++k) {
-      const float wk = w[k];
-      const auto y = hn::Mul(hn::Set(df, wk), vinv);
-      auto l = base;
-      for (int m = 0; m + 1 < cb.n; ++m) {
-        l = hn::Add(l, hn::IfThenElseZero(hn::Lt(hn::Set(df, cb.mids[m]), y), hn::Set(df, step[m])));
-      }
-      const VD ld = hn::PromoteTo(dd, l);
+      const VD ld = hn::PromoteTo(dd, LevelOf(df, hn::Mul(hn::Set(df, w[k]), vinv), cb, step));
       const VD a = hn::Set(dd, static_cast<double>(imp != nullptr ? imp[k] : 1.0f));
-      const VD wd = hn::Set(dd, static_cast<double>(wk));
-      const VD e = hn::Sub(wd, hn::Mul(vt, ld));
-      verr = hn::Add(verr, hn::Mul(hn::Mul(a, e), e));
-      vnum = hn::Add(vnum, hn::Mul(hn::Mul(a, wd), ld));
-      vden = hn::Add(vden, hn::Mul(hn::Mul(a, ld), ld));
+      AddTerms(a, hn::Set(dd, static_cast<double>(w[k])), vt, ld, &verr, &vnum, &vden);
     }
-    HWY_ALIGN double se[kMaxLanes], sn[kMaxLanes], sd[kMaxLanes];
-    hn::Store(verr, dd, se);
-    hn::Store(vnum, dd, sn);
-    hn::Store(vden, dd, sd);
-    for (int i = 0; i < cnt; ++i) {
-      err[i0 + i] = se[i];
-      lsq[i0 + i] = sd[i] > 0 ? static_cast<float>(sn[i] / sd[i]) : tt[i];
-    }
+    StoreGroup(dd, verr, vnum, vden, tt, cnt, err + i0, lsq + i0);
   }
 }
 
