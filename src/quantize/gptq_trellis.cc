@@ -32,6 +32,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "core/check.h"
@@ -98,15 +99,39 @@ void Decide(RowSearch* r, int64_t j, const float* u, int64_t n, int64_t b1) {
   }
 }
 
+// Each column's band: U's entries of the window's columns (band[p] = U[column of slot
+// p][j], a free slot 0), and the slot column j takes. The window moves the same way on
+// every row of a chunk (Decide decides the same columns at the same steps), so the
+// bands of a column block are gathered once for the chunk from its first row's window.
+struct BlockBands {
+  alignas(64) float band[kBlock][kWindow];
+  int slot[kBlock];
+};
+void GatherBands(const RowSearch& r, int64_t b0, int64_t b1, const float* u, int64_t n, BlockBands* out) {
+  int head = r.head, len = r.len;
+  int64_t j0 = r.j0;
+  for (int64_t j = b0; j < b1; ++j) {
+    if (len == kWindow) {  // as Decide
+      head = (head + 1) % kWindow;
+      ++j0;
+      --len;
+    }
+    float* band = out->band[j - b0];
+    std::fill(band, band + kWindow, 0.0f);
+    for (int l = 0, p = head; l < len; ++l, p = p + 1 == kWindow ? 0 : p + 1) band[p] = u[(j0 + l) * n + j];
+    out->slot[j - b0] = (head + len) % kWindow;
+    ++len;
+  }
+}
+
 // Column j of rows[0 .. nr) (nr <= 2, their steps interleaved): each survivor's target
-// is its own window's feedback (a free slot: 0).
-void Columns(RowSearch* const* rows, int nr, int64_t j, const float* u, int64_t n) {
-  alignas(64) float band[2][kWindow] = {};
+// is its own window's feedback through the column's band.
+void Columns(RowSearch* const* rows, int nr, int64_t j, const float* band, int slot, float ujj) {
   simd::Q4TStepRow step[2];
   for (int i = 0; i < nr; ++i) {
     RowSearch* r = rows[i];
-    for (int l = 0, p = r->head; l < r->len; ++l, p = p + 1 == kWindow ? 0 : p + 1) band[i][p] = u[(r->j0 + l) * n + j];
-    step[i] = simd::Q4TStepRow{&r->sv, band[i], r->work[j], r->v, u[j * n + j], (r->head + r->len) % kWindow};
+    SEPTET_DCHECK((r->head + r->len) % kWindow == slot);
+    step[i] = simd::Q4TStepRow{&r->sv, band, r->work[j], r->v, ujj, slot};
   }
   simd::Q4TSurvivorSteps(step, nr);
   for (int i = 0; i < nr; ++i) ++rows[i]->len;
@@ -136,6 +161,7 @@ void GptqTrellisQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, 
   std::vector<uint8_t> codes(static_cast<size_t>(kChunkRows * n));
   std::vector<uint16_t> d16(static_cast<size_t>(kChunkRows * nb));
   std::vector<int8_t> sc(static_cast<size_t>(kChunkRows * nb * kSubs));
+  auto bands = std::make_unique<BlockBands>();
   for (int64_t r0 = 0; r0 < rows; r0 += kChunkRows) {
     const int nr = static_cast<int>(std::min<int64_t>(kChunkRows, rows - r0));
     for (int i = 0; i < nr; ++i) {
@@ -150,6 +176,7 @@ void GptqTrellisQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, 
     for (int64_t b0 = 0; b0 < n; b0 += kBlock) {
       const int64_t b1 = std::min(n, b0 + kBlock);
       const int64_t first_pending = search[0].j0;  // every row decides the same columns
+      GatherBands(search[0], b0, b1, u, n, bands.get());
       for (int i0 = 0; i0 < nr; i0 += 2) {  // rows in pairs, their searches interleaved
         RowSearch* pair[2];
         const int np = std::min(2, nr - i0);
@@ -172,7 +199,7 @@ void GptqTrellisQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, 
             }
             Decide(&rs, j, u, n, b1);
           }
-          Columns(pair, np, j, u, n);
+          Columns(pair, np, j, bands->band[j - b0], bands->slot[j - b0], u[j * n + j]);
         }
       }
       // The columns decided in this block reach the columns after it, in the order
