@@ -50,12 +50,24 @@ constexpr int kBlock = quant::kQ4NLBlockSize, kSub = quant::kQ4NLSubBlockSize, k
 constexpr int kChunkRows = 8;  // rows searched together, so that U's block rows stay in cache
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-// One row's search: the survivors, whose window holds the undecided columns
-// j0 .. j0 + len - 1 in the ring slots head, head + 1, .. (mod kWindow).
+// The window of undecided columns j0 .. j0 + len - 1 in the ring slots head, head + 1,
+// .. (mod kWindow). It moves the same way on every row of a chunk (the same columns are
+// decided at the same steps).
+struct Window {
+  int head = 0, len = 0;
+  int64_t j0 = 0;  // first undecided column
+  int Slot(int l) const { return (head + l) % kWindow; }  // the slot of column j0 + l
+  void DropOldest() {  // the oldest column is decided
+    head = (head + 1) % kWindow;
+    ++j0;
+    --len;
+  }
+};
+
+// One row's search: the survivors and their window.
 struct RowSearch {
   quant::Q4TSurvivors sv;
-  int head = 0, len = 0;
-  int64_t j0 = 0;   // first undecided column
+  Window win;
   float v = 0.0f;   // the current sub-block's value of one level unit
   float* work = nullptr;  // the row's current values (cols)
   uint8_t* codes = nullptr;
@@ -70,9 +82,9 @@ void Start(RowSearch* r) {
   r->sv.cost[0] = 0.0f;
   std::memset(r->sv.e, 0, sizeof(r->sv.e));
   std::memset(r->sv.code, 0, sizeof(r->sv.code));
-  r->head = r->len = r->npend = 0;
+  r->win = Window{};
+  r->npend = 0;
   r->sv.best = 0;
-  r->j0 = 0;
 }
 
 // The state of least cost (ties: the lower state), as the last step found it (Start:
@@ -82,45 +94,38 @@ int Cheapest(const RowSearch& r) { return r.sv.best; }
 // Before column j of row r (u: U in float, n x n; the column block ends at b1): a
 // full window decides its oldest column.
 void Decide(RowSearch* r, int64_t j, const float* u, int64_t n, int64_t b1) {
-  if (r->len == kWindow) {
+  if (r->win.len == kWindow) {
     // Decide the oldest column from the cheapest survivor; survivors that coded it
     // otherwise would decode through other states (or values) than the row will hold.
-    const int p = r->head;
+    const int p = r->win.head;
     const int best = Cheapest(*r);
     const float c = r->sv.code[p][best], e0 = r->sv.e[p][best];
-    r->codes[r->j0] = static_cast<uint8_t>(c);
+    r->codes[r->win.j0] = static_cast<uint8_t>(c);
     for (int s = 0; s < kStates; ++s) r->sv.cost[s] = r->sv.code[p][s] == c ? r->sv.cost[s] : kInf;
     // Its error reaches the later columns: this block's now, the rest at the flush.
-    simd::SubScaledRows(r->work + j, b1 - j, &e0, 1, u + r->j0 * n + j, n);
+    simd::SubScaledRows(r->work + j, b1 - j, &e0, 1, u + r->win.j0 * n + j, n);
     r->pend[r->npend++] = e0;
-    ++r->j0;
-    r->head = (r->head + 1) % kWindow;
-    --r->len;
+    r->win.DropOldest();
   }
 }
 
 // Each column's band: U's entries of the window's columns (band[p] = U[column of slot
 // p][j], a free slot 0), and the slot column j takes. The window moves the same way on
-// every row of a chunk (Decide decides the same columns at the same steps), so the
-// bands of a column block are gathered once for the chunk from its first row's window.
+// every row of a chunk, so the bands of a column block are gathered once for the chunk,
+// following its first row's window as Decide and Columns will move it.
 struct BlockBands {
   alignas(64) float band[kBlock][kWindow];
   int slot[kBlock];
 };
 void GatherBands(const RowSearch& r, int64_t b0, int64_t b1, const float* u, int64_t n, BlockBands* out) {
-  int head = r.head, len = r.len;
-  int64_t j0 = r.j0;
+  Window win = r.win;
   for (int64_t j = b0; j < b1; ++j) {
-    if (len == kWindow) {  // as Decide
-      head = (head + 1) % kWindow;
-      ++j0;
-      --len;
-    }
+    if (win.len == kWindow) win.DropOldest();  // as Decide
     float* band = out->band[j - b0];
     std::fill(band, band + kWindow, 0.0f);
-    for (int l = 0, p = head; l < len; ++l, p = p + 1 == kWindow ? 0 : p + 1) band[p] = u[(j0 + l) * n + j];
-    out->slot[j - b0] = (head + len) % kWindow;
-    ++len;
+    for (int l = 0; l < win.len; ++l) band[win.Slot(l)] = u[(win.j0 + l) * n + j];
+    out->slot[j - b0] = win.Slot(win.len);
+    ++win.len;  // as Columns
   }
 }
 
@@ -130,18 +135,18 @@ void Columns(RowSearch* const* rows, int nr, int64_t j, const float* band, int s
   simd::Q4TStepRow step[2];
   for (int i = 0; i < nr; ++i) {
     RowSearch* r = rows[i];
-    SEPTET_DCHECK((r->head + r->len) % kWindow == slot);
+    SEPTET_DCHECK(r->win.Slot(r->win.len) == slot);
     step[i] = simd::Q4TStepRow{&r->sv, band, r->work[j], r->v, ujj, slot};
   }
   simd::Q4TSurvivorSteps(step, nr);
-  for (int i = 0; i < nr; ++i) ++rows[i]->len;
+  for (int i = 0; i < nr; ++i) ++rows[i]->win.len;
 }
 
 // The row's end: the cheapest survivor's window is decided.
 void Finish(RowSearch* r) {
   const int best = Cheapest(*r);
-  for (int l = 0; l < r->len; ++l) {
-    r->codes[r->j0 + l] = static_cast<uint8_t>(r->sv.code[(r->head + l) % kWindow][best]);
+  for (int l = 0; l < r->win.len; ++l) {
+    r->codes[r->win.j0 + l] = static_cast<uint8_t>(r->sv.code[r->win.Slot(l)][best]);
   }
 }
 
@@ -175,7 +180,7 @@ void GptqTrellisQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, 
     }
     for (int64_t b0 = 0; b0 < n; b0 += kBlock) {
       const int64_t b1 = std::min(n, b0 + kBlock);
-      const int64_t first_pending = search[0].j0;  // every row decides the same columns
+      const int64_t first_pending = search[0].win.j0;  // every row decides the same columns
       GatherBands(search[0], b0, b1, u, n, bands.get());
       for (int i0 = 0; i0 < nr; i0 += 2) {  // rows in pairs, their searches interleaved
         RowSearch* pair[2];
@@ -184,7 +189,7 @@ void GptqTrellisQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, 
           RowSearch& rs = search[static_cast<size_t>(i0 + i)];
           pair[i] = &rs;
           rs.npend = 0;
-          SEPTET_DCHECK(rs.j0 == first_pending);
+          SEPTET_DCHECK(rs.win.j0 == first_pending);
           // The block's D and scales, fitted on the current values (the updates of every
           // decided column applied; importance diag H).
           quant::Q4TFitBlock(rs.work + b0, f.diag_h.data() + b0, static_cast<int>(b1 - b0), &rs.d16[b0 / kBlock],

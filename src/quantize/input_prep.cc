@@ -52,12 +52,14 @@ InputPrep::~InputPrep() {
 
 void InputPrep::Prepare(Entry* e, int threads) const {
   const InputStats& s = *e->req.stats;
-  e->out.h = s.Hessian();
-  if (e->req.rotate && !e->out.h.empty()) RotateHessian(&e->out.h, s.cols, threads);
-  if (e->req.factor && !e->out.h.empty()) {
-    e->out.factor = GptqPrepare(e->out.h, s.cols, damp_, act_order_);
-    if (e->req.float_u && e->out.factor->ok()) AddFloatFactor(&e->out.factor->value());
-  }
+  e->h = s.Hessian();
+  if (e->req.rotate && !e->h.empty()) RotateHessian(&e->h, s.cols, threads);
+  if (e->req.factor && !e->h.empty()) MakeFactor(e);
+}
+
+void InputPrep::MakeFactor(Entry* e) const {
+  e->factor = GptqPrepare(e->h, e->req.stats->cols, damp_, act_order_);
+  if (e->req.float_u && e->factor->ok()) AddFloatFactor(&e->factor->value());
 }
 
 void InputPrep::Start(size_t i) {
@@ -84,18 +86,15 @@ InputPrep::Entry* InputPrep::Ready(const InputStats* stats) {
 
 const std::vector<double>* InputPrep::Hessian(const InputStats* stats) {
   Entry* e = Ready(stats);
-  return e == nullptr ? nullptr : &e->out.h;
+  return e == nullptr ? nullptr : &e->h;
 }
 
 Result<const GptqFactor*> InputPrep::Factor(const InputStats* stats) {
   Entry* e = Ready(stats);
-  if (e == nullptr || e->out.h.empty()) return Internal("GPTQ factor asked for an input without statistics");
-  if (!e->out.factor.has_value()) {
-    e->out.factor = GptqPrepare(e->out.h, stats->cols, damp_, act_order_);
-    if (e->req.float_u && e->out.factor->ok()) AddFloatFactor(&e->out.factor->value());
-  }
-  if (!e->out.factor->ok()) return e->out.factor->status();
-  return &e->out.factor->value();
+  if (e == nullptr || e->h.empty()) return Internal("GPTQ factor asked for an input without statistics");
+  if (!e->factor.has_value()) MakeFactor(e);
+  if (!e->factor->ok()) return e->factor->status();
+  return &e->factor->value();
 }
 
 void InputPrep::Release(const InputStats* stats) {
@@ -103,8 +102,8 @@ void InputPrep::Release(const InputStats* stats) {
   if (it == index_.end()) return;
   Entry* e = entries_[it->second].get();
   if (e->done.valid()) e->done.get();
-  std::vector<double>().swap(e->out.h);
-  e->out.factor.reset();
+  std::vector<double>().swap(e->h);
+  e->factor.reset();
 }
 
 }  // namespace septet::quantize

@@ -33,11 +33,6 @@ struct InputPrepRequest {
   bool float_u = false; // and its U in float (Q4_T)
 };
 
-struct PreparedInput {
-  std::vector<double> h;                      // empty: the input has no XᵀX
-  std::optional<Result<GptqFactor>> factor;   // unset until computed
-};
-
 class InputPrep {
  public:
   // `requests`: each input once, in the order the tensors will ask for them.
@@ -59,11 +54,13 @@ class InputPrep {
  private:
   struct Entry {
     InputPrepRequest req;
-    PreparedInput out;
+    std::vector<double> h;                     // empty: the input has no XᵀX
+    std::optional<Result<GptqFactor>> factor;  // unset until computed
     std::future<void> done;  // valid while a helper runs or until waited for
     bool started = false;
   };
   void Prepare(Entry* e, int threads) const;
+  void MakeFactor(Entry* e) const;  // GptqPrepare (+ the float U when asked)
   void Start(size_t i);
   Entry* Ready(const InputStats* stats);
 
