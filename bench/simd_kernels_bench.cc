@@ -631,6 +631,40 @@ void BM_NlScaleErrors(benchmark::State& state) {
 }
 BENCHMARK(BM_NlScaleErrors)->Apply(Common);
 
+// The refit's block scales (quant/nl_codebook.h NlBlockScales): 12 candidate steps of a
+// Q3P5_NL block of 8 groups (one ProjectNL block); Arg 0: the scalar reference, 1: SIMD.
+void BM_NlBlockScales(benchmark::State& state) {
+  constexpr int kGroups = 8, kCands = 12;
+  const auto a = Gaussian(kGroups * kGroups, 1.0f, 8), r = Gaussian(2 * kGroups, 1.0f, 9);
+  std::vector<double> g(kGroups * kGroups), e(kGroups), start(kGroups), deff(kCands), q(kCands);
+  std::vector<double> sc(kCands * septet::quant::kNlMaxBlockGroups);
+  for (int i = 0; i < kGroups; ++i)
+    for (int j = 0; j < kGroups; ++j) {
+      double v = i == j ? 0.5 : 0.0;
+      for (int k = 0; k < kGroups; ++k) v += static_cast<double>(a[i * kGroups + k]) * a[j * kGroups + k];
+      g[static_cast<size_t>(i * kGroups + j)] = v;
+    }
+  for (int i = 0; i < kGroups; ++i) {
+    start[static_cast<size_t>(i)] = 0.2 * r[static_cast<size_t>(i)];
+    e[static_cast<size_t>(i)] = 0.0;
+    for (int j = 0; j < kGroups; ++j) e[static_cast<size_t>(i)] += g[static_cast<size_t>(i * kGroups + j)] * 0.15 * r[static_cast<size_t>(kGroups + j)];
+  }
+  for (int c = 0; c < kCands; ++c) deff[static_cast<size_t>(c)] = 0.01 * (0.8 + 0.04 * c);
+  const septet::quant::NlBlockQuadratic p{g.data(), e.data(), start.data(), kGroups, -32, 31};
+  const bool simd = state.range(0) != 0;
+  for (auto _ : state) {
+    if (simd) {
+      septet::simd::NlBlockScales(p, deff.data(), kCands, q.data(), sc.data());
+    } else {
+      septet::quant::NlBlockScales(p, deff.data(), kCands, q.data(), sc.data());
+    }
+    benchmark::DoNotOptimize(q.data());
+  }
+  state.counters["candidates/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * kCands), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_NlBlockScales)->Arg(0)->Arg(1)->Apply(Common);
+
 void BM_Q4TFreeStartCosts(benchmark::State& state) {
   constexpr int kLanes = 44;
   const auto w = Gaussian(32, 1.0f, 4), imp = Gaussian(32, 1.0f, 5);

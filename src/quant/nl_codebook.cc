@@ -124,4 +124,39 @@ int NlChooseScale(const NlCodebook& cb, const float* w, const float* imp, int le
   return best_s;
 }
 
+void NlBlockScales(const NlBlockQuadratic& p, const double* deff, int n, double* q, double* scales) {
+  SEPTET_CHECK_MSG(p.ng >= 1 && p.ng <= kNlMaxBlockGroups, "NlBlockScales: 1 .. 8 groups per block");
+  const int ng = p.ng;
+  const auto G = [&](int i, int j) { return p.g[i * ng + j]; };
+  for (int c = 0; c < n; ++c) {
+    const double d = deff[c];
+    double* s = scales + c * kNlMaxBlockGroups;
+    double x[kNlMaxBlockGroups];
+    // + 0.0: a scale of -0 is stored as 0, and its value deff s is then +0.
+    const auto put = [&](int i, double want) {
+      s[i] = std::clamp<double>(RoundNearestEven(want / d), p.sc_min, p.sc_max) + 0.0;
+      x[i] = d * s[i];
+    };
+    for (int i = 0; i < ng; ++i) put(i, p.start[i]);
+    for (int sweep = 0; sweep < 3; ++sweep) {
+      for (int i = 0; i < ng; ++i) {
+        const double gii = G(i, i);
+        if (!(gii > 0)) continue;
+        double num = p.e[i];
+        for (int j = 0; j < ng; ++j) {
+          if (j != i) num -= G(i, j) * x[j];
+        }
+        put(i, num / gii);
+      }
+    }
+    double qc = 0;
+    for (int i = 0; i < ng; ++i) {
+      double gx = 0;
+      for (int j = 0; j < ng; ++j) gx += G(i, j) * x[j];
+      qc += x[i] * (gx - 2.0 * p.e[i]);
+    }
+    q[c] = qc;
+  }
+}
+
 }  // namespace septet::quant

@@ -44,4 +44,24 @@ float NlSearchScale(const NlCodebook& cb, const float* w, const float* imp, int 
 int NlChooseScale(const NlCodebook& cb, const float* w, const float* imp, int len, float d, float t, int smin, int smax,
                   uint8_t* codes);
 
+// The refit's block step (quantize/refit.cc ProjectNL): with the other blocks of a row
+// fixed, the block's values x = deff s (s its integer scales) have the error
+// q(x) = xᵀ G x - 2 xᵀ e. For each candidate deff[c] (> 0 and finite), c < n:
+//   s_i = clamp(round(start_i / deff)) (ties to even, into [sc_min, sc_max]), then three
+//   sweeps of exact coordinate descent, i = 0 .. ng - 1 in turn where G_ii > 0:
+//   s_i = clamp(round((e_i - sum_{j != i} G_ij x_j) / G_ii / deff)) (j ascending);
+// q[c] = sum_i x_i (sum_j G_ij x_j - 2 e_i), and scales[c kNlMaxBlockGroups + i] = s_i
+// (integers, as doubles). A sweep that moves no scale leaves every later one still, so
+// three sweeps give the result of stopping at the first still one. In double, a
+// multiply then an add per term (no FMA); simd::NlBlockScales gives the same bits.
+inline constexpr int kNlMaxBlockGroups = 8;
+struct NlBlockQuadratic {
+  const double* g;      // ng x ng, row-major
+  const double* e;      // ng
+  const double* start;  // ng
+  int ng;               // 1 .. kNlMaxBlockGroups
+  int sc_min, sc_max;
+};
+void NlBlockScales(const NlBlockQuadratic& p, const double* deff, int n, double* q, double* scales);
+
 }  // namespace septet::quant

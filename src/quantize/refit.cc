@@ -12,6 +12,7 @@
 #include "quant/q3p5.h"
 #include "quant/q3p5_nl.h"
 #include "quant/q4_g.h"
+#include "quant/nl_codebook.h"
 #include "quant/q4_nl.h"
 #include "quant/quant_util.h"
 
@@ -68,7 +69,7 @@ const NlFormat* NlOf(DType type) {
   if (type == DType::kQ4_NL) return &kQ4NL;
   return nullptr;
 }
-static_assert(kQ3P5NLGroups <= kMaxGroups && kQ4NLSubBlocks <= kMaxGroups);
+static_assert(kQ3P5NLGroups <= kMaxGroups && kQ4NLSubBlocks <= kMaxGroups && kMaxGroups == kNlMaxBlockGroups);
 
 Linear LinearOf(DType type) {
   if (const NlFormat* nl = NlOf(type)) return Linear{nl->group, false};  // θ = d_eff sc_g, v = L[u]
@@ -251,51 +252,31 @@ double ProjectNL(const NlFormat& nl, uint8_t* row, int64_t cols, const std::vect
       for (int k = kmax; k >= nl.k_low && nc < 12; --k) {
         cands[nc++] = FloatToFp16(static_cast<float>(std::fabs(t1[g0 + top]) / k / nl.d_unit));
       }
-      double best_q = 0;
-      bool have = false;
+      // Every usable candidate's scales and error at once (simd::NlBlockScales), then the
+      // lowest error, the first of equals.
+      double gb[kMaxGroups * kMaxGroups], deff[12], qs[12], ss[12 * quant::kNlMaxBlockGroups];
+      for (int64_t i = 0; i < ng; ++i)
+        for (int64_t j = 0; j < ng; ++j) gb[i * ng + j] = G(g0 + i, g0 + j);
+      int used[12], nu = 0;
       for (int c = 0; c < nc; ++c) {
-        const double deff = static_cast<double>(Fp16ToFloat(cands[c]) * nl.d_unit);
-        if (!(deff > 0) || !std::isfinite(deff)) continue;
-        int s[kMaxGroups];
-        double x[kMaxGroups];
-        const auto put = [&](int64_t i, double want) {
-          const double k = quant::RoundNearestEven(want / deff);
-          s[i] = static_cast<int>(std::clamp<double>(k, nl.sc_min, nl.sc_max));
-          x[i] = deff * s[i];
-        };
-        for (int64_t i = 0; i < ng; ++i) put(i, tb[i]);
-        for (int sweep = 0; sweep < 3; ++sweep) {
-          bool moved = false;
-          for (int64_t i = 0; i < ng; ++i) {
-            const double gii = G(g0 + i, g0 + i);
-            if (!(gii > 0)) continue;
-            double num = e[i];
-            for (int64_t j = 0; j < ng; ++j) {
-              if (j != i) num -= G(g0 + i, g0 + j) * x[j];
-            }
-            const int old = s[i];
-            put(i, num / gii);
-            moved |= s[i] != old;
-          }
-          if (!moved) break;
-        }
-        double q = 0;
-        for (int64_t i = 0; i < ng; ++i) {
-          double gx = 0;
-          for (int64_t j = 0; j < ng; ++j) gx += G(g0 + i, g0 + j) * x[j];
-          q += x[i] * (gx - 2.0 * e[i]);
-        }
-        if (!have || q < best_q) {
-          have = true;
-          best_q = q;
-          d16[static_cast<size_t>(b)] = cands[c];
-          for (int64_t i = 0; i < ng; ++i) {
-            sc[static_cast<size_t>(g0 + i)] = static_cast<int8_t>(s[i]);
-            t[static_cast<size_t>(g0 + i)] = x[i];
-          }
-        }
+        const double de = static_cast<double>(Fp16ToFloat(cands[c]) * nl.d_unit);
+        if (!(de > 0) || !std::isfinite(de)) continue;
+        deff[nu] = de;
+        used[nu++] = c;
       }
-      if (!have) return f0;  // no finite D stores this block
+      if (nu == 0) return f0;  // no finite D stores this block
+      simd::NlBlockScales(quant::NlBlockQuadratic{gb, e, tb, static_cast<int>(ng), nl.sc_min, nl.sc_max}, deff, nu,
+                          qs, ss);
+      int best = 0;
+      for (int u = 1; u < nu; ++u) {
+        if (qs[u] < qs[best]) best = u;
+      }
+      d16[static_cast<size_t>(b)] = cands[used[best]];
+      for (int64_t i = 0; i < ng; ++i) {
+        const double sv = ss[best * quant::kNlMaxBlockGroups + i];
+        sc[static_cast<size_t>(g0 + i)] = static_cast<int8_t>(sv);
+        t[static_cast<size_t>(g0 + i)] = deff[best] * sv;
+      }
     }
   }
   const double f1 = Objective(g, rhs, whw, t.data(), np);

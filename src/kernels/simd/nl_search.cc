@@ -123,6 +123,83 @@ void NlScaleErrorsT(const quant::NlCodebook& cb, const float* w, const float* im
   }
 }
 
+// quant::NlBlockScales with one candidate step per lane: every lane performs the
+// reference's double operations in its order (the rounding by the same 2^52 sum), so
+// each candidate's scales and error are the same bits. Two vectors of candidates go
+// side by side (each step is a chain of dependent divisions and sums; two chains fill
+// the units one leaves idle), and the sweeps stop when one moves no scale in any lane
+// (a lane that did not move stays still in every later sweep: the reference's result).
+template <int NV>
+HWY_INLINE void BlockScalesVectors(const quant::NlBlockQuadratic& p, const double* deff, int c0, int n, double* q,
+                                   double* scales) {
+  const hn::ScalableTag<double> dd;
+  using VD = hn::Vec<decltype(dd)>;
+  constexpr size_t kMaxLanes = hn::MaxLanes(hn::ScalableTag<double>());
+  constexpr int kG = quant::kNlMaxBlockGroups;
+  const int nl = static_cast<int>(hn::Lanes(dd)), ng = p.ng;
+  const VD lo = hn::Set(dd, static_cast<double>(p.sc_min)), hi = hn::Set(dd, static_cast<double>(p.sc_max));
+  const VD two52 = hn::Set(dd, 4503599627370496.0), zero = hn::Zero(dd);
+  const auto G = [&](int i, int j) { return hn::Set(dd, p.g[i * ng + j]); };
+  HWY_ALIGN double buf[kMaxLanes];
+  VD d[NV], s[NV][kG], x[NV][kG];
+  for (int v = 0; v < NV; ++v) {
+    for (int i = 0; i < nl; ++i) buf[i] = c0 + v * nl + i < n ? deff[c0 + v * nl + i] : 1.0;
+    d[v] = hn::Load(dd, buf);
+  }
+  const auto put = [&](int v, int i, VD want) {
+    const VD r0 = hn::Div(want, d[v]);
+    // quant::RoundNearestEven: (r0 + t) - t with t = +-2^52, where |r0| < 2^52.
+    const VD t = hn::CopySign(two52, r0);
+    const VD r = hn::IfThenElse(hn::Lt(hn::Abs(r0), two52), hn::CopySign(hn::Sub(hn::Add(r0, t), t), r0), r0);
+    const VD c = hn::IfThenElse(hn::Lt(r, lo), lo, hn::IfThenElse(hn::Lt(hi, r), hi, r));  // std::clamp
+    s[v][i] = hn::Add(c, zero);
+    x[v][i] = hn::Mul(d[v], s[v][i]);
+  };
+  for (int i = 0; i < ng; ++i) {
+    for (int v = 0; v < NV; ++v) put(v, i, hn::Set(dd, p.start[i]));
+  }
+  for (int sweep = 0; sweep < 3; ++sweep) {
+    auto moved = hn::Ne(zero, zero);
+    for (int i = 0; i < ng; ++i) {
+      const double gii = p.g[i * ng + i];
+      if (!(gii > 0)) continue;
+      for (int v = 0; v < NV; ++v) {
+        VD num = hn::Set(dd, p.e[i]);
+        for (int j = 0; j < ng; ++j) {
+          if (j != i) num = hn::Sub(num, hn::Mul(G(i, j), x[v][j]));
+        }
+        const VD old = s[v][i];
+        put(v, i, hn::Div(num, hn::Set(dd, gii)));
+        moved = hn::Or(moved, hn::Ne(old, s[v][i]));
+      }
+    }
+    if (hn::AllFalse(dd, moved)) break;
+  }
+  for (int v = 0; v < NV; ++v) {
+    const int cnt = std::min(nl, n - c0 - v * nl);
+    VD qc = zero;
+    for (int i = 0; i < ng; ++i) {
+      VD gx = zero;
+      for (int j = 0; j < ng; ++j) gx = hn::Add(gx, hn::Mul(G(i, j), x[v][j]));
+      qc = hn::Add(qc, hn::Mul(x[v][i], hn::Sub(gx, hn::Set(dd, 2.0 * p.e[i]))));
+    }
+    hn::Store(qc, dd, buf);
+    std::copy(buf, buf + cnt, q + c0 + v * nl);
+    for (int k = 0; k < ng; ++k) {
+      hn::Store(s[v][k], dd, buf);
+      for (int i = 0; i < cnt; ++i) scales[(c0 + v * nl + i) * kG + k] = buf[i];
+    }
+  }
+}
+
+void NlBlockScalesT(const quant::NlBlockQuadratic& p, const double* deff, int n, double* q, double* scales) {
+  SEPTET_CHECK_MSG(p.ng >= 1 && p.ng <= quant::kNlMaxBlockGroups, "NlBlockScales: 1 .. 8 groups per block");
+  const int nl = static_cast<int>(hn::Lanes(hn::ScalableTag<double>()));
+  int c0 = 0;
+  for (; c0 + nl < n; c0 += 2 * nl) BlockScalesVectors<2>(p, deff, c0, n, q, scales);
+  if (c0 < n) BlockScalesVectors<1>(p, deff, c0, n, q, scales);
+}
+
 }  // namespace
 }  // namespace HWY_NAMESPACE
 }  // namespace septet::simd
@@ -132,10 +209,15 @@ HWY_AFTER_NAMESPACE();
 namespace septet::simd {
 
 HWY_EXPORT(NlScaleErrorsT);
+HWY_EXPORT(NlBlockScalesT);
 
 void NlScaleErrors(const quant::NlCodebook& cb, const float* w, const float* imp, int len, const float* t, int n,
                    double* err, float* lsq) {
   if (n > 0) HWY_DYNAMIC_DISPATCH(NlScaleErrorsT)(cb, w, imp, len, t, n, err, lsq);
+}
+
+void NlBlockScales(const quant::NlBlockQuadratic& p, const double* deff, int n, double* q, double* scales) {
+  if (n > 0) HWY_DYNAMIC_DISPATCH(NlBlockScalesT)(p, deff, n, q, scales);
 }
 
 }  // namespace septet::simd

@@ -9,7 +9,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <utility>
 #include <random>
 #include <vector>
 
@@ -98,6 +101,73 @@ TEST_P(SimdNlSearchTest, QuantizeRowsAreTheSameBytes) {
   quant::Q3P5NLQuantizeRow(w.data(), c.data(), n, nullptr);
   quant::Q3P5NLQuantizeRowWith(w.data(), d.data(), n, nullptr, &simd::NlScaleErrors);
   EXPECT_EQ(c, d) << hwy::TargetName(GetParam());
+}
+
+// The refit's block scales (quant::NlBlockScales), one candidate per lane: the same
+// errors and scales bit for bit. Blocks of 1 .. 8 groups with a positive definite G, one
+// with a group of zero weight (G_ii = 0: skipped by the sweeps); starting values that
+// round far outside the scale range, exactly halfway between two scales (ties to even)
+// and beyond 2^52 steps; batches that do and do not fill the lanes.
+TEST_P(SimdNlSearchTest, BlockScalesMatchTheReference) {
+  const char* target = hwy::TargetName(GetParam());
+  constexpr int kG = quant::kNlMaxBlockGroups;
+  auto rng = testing::MakeRng(83);
+  std::normal_distribution<double> g(0.0, 1.0);
+  std::uniform_real_distribution<double> u(0.5, 2.0);
+  int moved = 0, cases = 0;
+  for (const auto& range : {std::pair<int, int>{-32, 31}, std::pair<int, int>{-8, 7}}) {
+    for (int ng : {1, 2, 5, 8}) {
+      for (int zero_row = 0; zero_row < 2; ++zero_row) {
+        std::vector<double> a(static_cast<size_t>(ng * ng)), gm(a.size()), e(static_cast<size_t>(ng));
+        std::vector<double> start(static_cast<size_t>(ng));
+        for (double& x : a) x = g(rng);
+        for (int i = 0; i < ng; ++i)
+          for (int j = 0; j < ng; ++j) {
+            double v = i == j ? 0.5 : 0.0;
+            for (int k = 0; k < ng; ++k) v += a[static_cast<size_t>(i * ng + k)] * a[static_cast<size_t>(j * ng + k)];
+            gm[static_cast<size_t>(i * ng + j)] = v;
+          }
+        if (zero_row && ng > 1) {
+          for (int j = 0; j < ng; ++j) gm[static_cast<size_t>(1 * ng + j)] = gm[static_cast<size_t>(j * ng + 1)] = 0.0;
+        }
+        const double step = 0.01;
+        for (int i = 0; i < ng; ++i) {
+          start[static_cast<size_t>(i)] = step * 20.0 * g(rng);
+          e[static_cast<size_t>(i)] = 0.0;
+          for (int j = 0; j < ng; ++j) e[static_cast<size_t>(i)] += gm[static_cast<size_t>(i * ng + j)] * (step * 15.0 * g(rng));
+        }
+        start[0] = step * 40.0;                 // beyond the range: clamped
+        if (ng > 2) start[2] = step * 2.5;      // halfway: ties to even
+        for (int n : {1, 3, 8, 9, 12}) {
+          std::vector<double> deff(static_cast<size_t>(n));
+          for (int c = 0; c < n; ++c) deff[static_cast<size_t>(c)] = step * u(rng);
+          deff[0] = step;
+          if (n > 3) deff[3] = 1e-300;  // every quotient beyond 2^52
+          std::vector<double> q_ref(static_cast<size_t>(n)), q_got(q_ref.size());
+          std::vector<double> s_ref(static_cast<size_t>(n * kG), -99.0), s_got(s_ref.size(), -99.0);
+          const quant::NlBlockQuadratic p{gm.data(), e.data(), start.data(), ng, range.first, range.second};
+          quant::NlBlockScales(p, deff.data(), n, q_ref.data(), s_ref.data());
+          simd::NlBlockScales(p, deff.data(), n, q_got.data(), s_got.data());
+          for (int c = 0; c < n; ++c) {
+            ASSERT_EQ(0, std::memcmp(&q_ref[static_cast<size_t>(c)], &q_got[static_cast<size_t>(c)], sizeof(double)))
+                << "groups " << ng << " n " << n << " cand " << c << ": q simd " << q_got[static_cast<size_t>(c)]
+                << " ref " << q_ref[static_cast<size_t>(c)] << " " << target;
+            for (int i = 0; i < ng; ++i) {
+              const size_t k = static_cast<size_t>(c * kG + i);
+              ASSERT_EQ(0, std::memcmp(&s_ref[k], &s_got[k], sizeof(double)))
+                  << "groups " << ng << " n " << n << " cand " << c << " scale " << i << ": simd " << s_got[k]
+                  << " ref " << s_ref[k] << " " << target;
+              const double first = std::clamp(std::nearbyint(start[static_cast<size_t>(i)] / deff[static_cast<size_t>(c)]),
+                                              static_cast<double>(range.first), static_cast<double>(range.second));
+              moved += s_ref[k] != first;
+              ++cases;
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(moved, cases / 10) << "the descent should move many scales from their first rounding";
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 //   RmsNorm/Softmax/SiluMul <-> kernels/cpu/{rmsnorm,softmax,swiglu}.h
 //   Q4TFreeStartCosts/Q4TSurvivorStep <-> quant/q4_t.h (bit for bit)
 //   SubScaledRows, SegmentDots <-> their scalar loops (bit for bit)
-//   NlScaleErrors <-> quant/nl_codebook.h (bit for bit)
+//   NlScaleErrors, NlBlockScales <-> quant/nl_codebook.h (bit for bit)
 //   Q8_0CandidateErrors <-> quant/q8_0.h (bit for bit)
 //
 // Threading: every function is reentrant and keeps no mutable global state
@@ -24,6 +24,7 @@
 #include "kernels/cpu/weight_view.h"
 
 namespace septet::quant {
+struct NlBlockQuadratic;
 struct NlCodebook;
 struct Q4TSearchLane;
 struct Q4TSurvivors;
@@ -98,6 +99,9 @@ void SegmentDots(const double* a, const double* b, int64_t seg, int64_t nseg, do
 // quant::NlScaleErrors (quant/nl_codebook.h; codebooks of 2 .. 16 levels).
 void NlScaleErrors(const quant::NlCodebook& cb, const float* w, const float* imp, int len, const float* t, int n,
                    double* err, float* lsq);
+// The refit's block scales (nl_search.cc), one candidate step per lane: the same bits as
+// quant::NlBlockScales (quant/nl_codebook.h).
+void NlBlockScales(const quant::NlBlockQuadratic& p, const double* deff, int n, double* q, double* scales);
 // Q8_0's scale candidates (q8_search.cc), one per lane: the same bits as
 // quant::Q8_0CandidateErrors (quant/q8_0.h).
 void Q8_0CandidateErrors(const float* w, const float* imp, int len, const float* d0, int n, uint16_t* d16,
