@@ -40,17 +40,6 @@ double FloatScaleError(const NlCodebook& cb, const float* w, const float* imp, i
   return err;
 }
 
-double StoredError(const NlCodebook& cb, const float* w, const float* imp, int len, float d, int s, uint8_t* codes) {
-  double err = 0;
-  for (int k = 0; k < len; ++k) {
-    const int u = NlNearestCode(cb, w[k], d, s);
-    codes[k] = static_cast<uint8_t>(u);
-    const double e = static_cast<double>(w[k]) - NlValue(cb, d, s, u);
-    err += ImportanceAt(imp, k) * e * e;
-  }
-  return err;
-}
-
 }  // namespace
 
 int NlNearestCode(const NlCodebook& cb, float w, float d, int s) {
@@ -105,23 +94,37 @@ float NlSearchScale(const NlCodebook& cb, const float* w, const float* imp, int 
   return best_t;
 }
 
+void NlStoredErrors(const NlCodebook& cb, const float* w, const float* imp, int len, float d, const int* s, int n,
+                    double* err, uint8_t* codes) {
+  for (int c = 0; c < n; ++c) {
+    double e2 = 0;
+    for (int k = 0; k < len; ++k) {
+      const int u = NlNearestCode(cb, w[k], d, s[c]);
+      codes[c * len + k] = static_cast<uint8_t>(u);
+      const double e = static_cast<double>(w[k]) - NlValue(cb, d, s[c], u);
+      e2 += ImportanceAt(imp, k) * e * e;
+    }
+    if (err != nullptr) err[c] = e2;
+  }
+}
+
 int NlChooseScale(const NlCodebook& cb, const float* w, const float* imp, int len, float d, float t, int smin, int smax,
-                  uint8_t* codes) {
+                  uint8_t* codes, NlStoredErrorsFn stored) {
   SEPTET_CHECK_MSG(len >= 0 && len <= 128, "NlChooseScale: a group holds at most 128 weights");
   const int s0 = d > 0 ? RoundClamp(t / d, smin, smax) : 0;
-  double best = StoredError(cb, w, imp, len, d, s0, codes);
-  int best_s = s0;
-  uint8_t trial[128];
+  int cand[3] = {s0, 0, 0}, n = 1;
   for (const int s : {s0 - 1, s0 + 1}) {
-    if (s < smin || s > smax || d == 0) continue;
-    const double e = StoredError(cb, w, imp, len, d, s, trial);
-    if (e < best) {
-      best = e;
-      best_s = s;
-      std::memcpy(codes, trial, static_cast<size_t>(len));
-    }
+    if (s >= smin && s <= smax && d != 0) cand[n++] = s;
   }
-  return best_s;
+  double err[3];
+  uint8_t trial[3 * 128];
+  stored(cb, w, imp, len, d, cand, n, err, trial);
+  int best = 0;
+  for (int c = 1; c < n; ++c) {
+    if (err[c] < err[best]) best = c;
+  }
+  std::memcpy(codes, trial + best * len, static_cast<size_t>(len));
+  return cand[best];
 }
 
 void NlBlockScales(const NlBlockQuadratic& p, const double* deff, int n, double* q, double* scales) {

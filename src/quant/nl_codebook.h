@@ -38,11 +38,26 @@ void NlScaleErrors(const NlCodebook& cb, const float* w, const float* imp, int l
 // `errors` evaluates the candidates (either implementation: the same result).
 float NlSearchScale(const NlCodebook& cb, const float* w, const float* imp, int len,
                     NlScaleErrorsFn errors = &NlScaleErrors);
+// Step 3's evaluation: for each of n integer scales s[c], the codes of w[0..len)
+// (NlNearestCode with d and s[c]) into codes[c len + k], and err[c], the
+// importance-weighted squared error (in double, k ascending) of the values they decode
+// to (err null: the codes only). NlStoredErrors is the scalar reference;
+// simd::NlStoredErrors (kernels/simd/nl_search.cc) gives the same bits, weights in lanes.
+using NlStoredErrorsFn = void (*)(const NlCodebook& cb, const float* w, const float* imp, int len, float d,
+                                  const int* s, int n, double* err, uint8_t* codes);
+void NlStoredErrors(const NlCodebook& cb, const float* w, const float* imp, int len, float d, const int* s, int n,
+                    double* err, uint8_t* codes);
+// The evaluations a format's quantizer runs its searches with (the scalar references by
+// default; the quantizer passes the SIMD twins: the same bytes either way).
+struct NlSearchFns {
+  NlScaleErrorsFn scale_errors = &NlScaleErrors;
+  NlStoredErrorsFn stored_errors = &NlStoredErrors;
+};
 // Step 3: the integer scale among round(t / d) (clamped to [smin, smax]) and its two
-// neighbours with the lowest weighted error of the stored values; codes[0..len) receive its
-// codes. d == 0: scale 0.
+// neighbours with the lowest weighted error of the stored values (the first of equals,
+// in that order); codes[0..len) receive its codes. d == 0: scale 0.
 int NlChooseScale(const NlCodebook& cb, const float* w, const float* imp, int len, float d, float t, int smin, int smax,
-                  uint8_t* codes);
+                  uint8_t* codes, NlStoredErrorsFn stored = &NlStoredErrors);
 
 // The refit's block step (quantize/refit.cc ProjectNL): with the other blocks of a row
 // fixed, the block's values x = deff s (s its integer scales) have the error

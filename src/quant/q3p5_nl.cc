@@ -21,13 +21,13 @@ size_t BlockBytesAt(int64_t n, int64_t i0) {
 constexpr float kMid[7] = {-104.5f, -65.5f, -35.0f, -8.5f, 16.5f, 43.0f, 77.0f};
 const NlCodebook kCodebook{kQ3P5NLLevels, kMid, 8, kQ3P5NLPadCode, kQ3P5NLMaxAbsLevel};
 
-void QuantizeBlock(const float* w, const float* imp, int r, uint8_t* dst, NlScaleErrorsFn errors) {
+void QuantizeBlock(const float* w, const float* imp, int r, uint8_t* dst, const NlSearchFns& fns) {
   const int ng = static_cast<int>(CeilDiv(r, kQ3P5NLGroupSize));
   float t[kQ3P5NLGroups] = {};
   float pos = 0, neg = 0;
   for (int g = 0; g < ng; ++g) {
     const int k0 = g * kQ3P5NLGroupSize, len = std::min(r - k0, kQ3P5NLGroupSize);
-    t[g] = NlSearchScale(kCodebook, w + k0, imp ? imp + k0 : nullptr, len, errors);
+    t[g] = NlSearchScale(kCodebook, w + k0, imp ? imp + k0 : nullptr, len, fns.scale_errors);
     pos = std::max(pos, t[g]);
     neg = std::max(neg, -t[g]);
   }
@@ -43,7 +43,7 @@ void QuantizeBlock(const float* w, const float* imp, int r, uint8_t* dst, NlScal
   for (int g = 0; g < ng; ++g) {
     const int k0 = g * kQ3P5NLGroupSize, len = std::min(r - k0, kQ3P5NLGroupSize);
     sc[g] = static_cast<int8_t>(NlChooseScale(kCodebook, w + k0, imp ? imp + k0 : nullptr, len, d, t[g],
-                                              kQ3P5NLScaleMin, kQ3P5NLScaleMax, codes + k0));
+                                              kQ3P5NLScaleMin, kQ3P5NLScaleMax, codes + k0, fns.stored_errors));
   }
   Q3P5NLWriteBlock(d16, sc, codes, r, dst);
 }
@@ -108,10 +108,10 @@ void Q3P5NLWriteBlock(uint16_t d16, const int8_t* sc, const uint8_t* codes, int 
 int Q3P5NLNearestCode(float w, float d, int s) { return NlNearestCode(kCodebook, w, d, s); }
 
 void Q3P5NLQuantizeRow(const float* src, void* dst, int64_t n, const float* importance) {
-  Q3P5NLQuantizeRowWith(src, dst, n, importance, &NlScaleErrors);
+  Q3P5NLQuantizeRowWith(src, dst, n, importance, NlSearchFns{});
 }
 
-void Q3P5NLQuantizeRowWith(const float* src, void* dst, int64_t n, const float* importance, NlScaleErrorsFn errors) {
+void Q3P5NLQuantizeRowWith(const float* src, void* dst, int64_t n, const float* importance, const NlSearchFns& fns) {
   CheckRowArgs(src, dst, n);
   uint8_t* out = static_cast<uint8_t*>(dst);
   for (int64_t i0 = 0; i0 < n; i0 += kQ3P5NLBlockSize) {
@@ -120,7 +120,7 @@ void Q3P5NLQuantizeRowWith(const float* src, void* dst, int64_t n, const float* 
     if (imp != nullptr && std::none_of(imp, imp + r, [](float a) { return a > 0.0f; })) {
       imp = nullptr;  // all-zero importance: any choice is optimal; use the unweighted one
     }
-    QuantizeBlock(src + i0, imp, r, out, errors);
+    QuantizeBlock(src + i0, imp, r, out, fns);
     out += BlockBytesAt(n, i0);
   }
 }

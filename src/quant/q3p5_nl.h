@@ -113,9 +113,9 @@ inline float Q3P5NLValue(float d, int s, int u) { return d * static_cast<float>(
 //   3. per group, sc = round(t / d_eff) and its two neighbours, codes recomputed
 //      with the stored values (Q3P5NLNearestCode); the lowest weighted error wins.
 void Q3P5NLQuantizeRow(const float* src, void* dst, int64_t n, const float* importance);
-// The same with the scale candidates evaluated by `errors` (quant/nl_codebook.h; the
-// same bytes whichever implementation): the quantizer passes the SIMD one.
-void Q3P5NLQuantizeRowWith(const float* src, void* dst, int64_t n, const float* importance, NlScaleErrorsFn errors);
+// The same with the searches evaluated by `fns` (quant/nl_codebook.h; the
+// same bytes whichever implementation): the quantizer passes the SIMD ones.
+void Q3P5NLQuantizeRowWith(const float* src, void* dst, int64_t n, const float* importance, const NlSearchFns& fns);
 void Q3P5NLDequantizeRow(const void* src, float* dst, int64_t n);
 float Q3P5NLVecDot(int64_t n, const void* w_row, const void* act_row);  // act_row: Q8_A
 size_t Q3P5NLRowBytesFn(int64_t n);

@@ -20,13 +20,13 @@ constexpr float kMid[15] = {-115.0f, -93.5f, -76.0f, -61.0f, -47.5f, -35.0f, -22
                             2.0f,    14.0f,  26.0f,  39.0f,  53.0f,  68.5f,  89.0f};
 const NlCodebook kCodebook{kQ4NLLevels, kMid, 16, kQ4NLPadCode, kQ4NLMaxAbsLevel};
 
-void QuantizeBlock(const float* w, const float* imp, int r, uint8_t* dst, NlScaleErrorsFn errors) {
+void QuantizeBlock(const float* w, const float* imp, int r, uint8_t* dst, const NlSearchFns& fns) {
   const int ns = NumSubBlocks(r);
   float t[kQ4NLSubBlocks] = {};
   float pos = 0, neg = 0;
   for (int s = 0; s < ns; ++s) {
     const int k0 = s * kQ4NLSubBlockSize, len = std::min(r - k0, kQ4NLSubBlockSize);
-    t[s] = NlSearchScale(kCodebook, w + k0, imp ? imp + k0 : nullptr, len, errors);
+    t[s] = NlSearchScale(kCodebook, w + k0, imp ? imp + k0 : nullptr, len, fns.scale_errors);
     pos = std::max(pos, t[s]);
     neg = std::max(neg, -t[s]);
   }
@@ -42,7 +42,7 @@ void QuantizeBlock(const float* w, const float* imp, int r, uint8_t* dst, NlScal
   for (int s = 0; s < ns; ++s) {
     const int k0 = s * kQ4NLSubBlockSize, len = std::min(r - k0, kQ4NLSubBlockSize);
     sc[s] = static_cast<int8_t>(NlChooseScale(kCodebook, w + k0, imp ? imp + k0 : nullptr, len, d, t[s],
-                                              kQ4NLScaleMin, kQ4NLScaleMax, codes + k0));
+                                              kQ4NLScaleMin, kQ4NLScaleMax, codes + k0, fns.stored_errors));
   }
   Q4NLWriteBlock(d16, sc, codes, r, dst);
 }
@@ -88,10 +88,10 @@ void Q4NLWriteBlock(uint16_t d16, const int8_t* sc, const uint8_t* codes, int r,
 int Q4NLNearestCode(float w, float d, int s) { return NlNearestCode(kCodebook, w, d, s); }
 
 void Q4NLQuantizeRow(const float* src, void* dst, int64_t n, const float* importance) {
-  Q4NLQuantizeRowWith(src, dst, n, importance, &NlScaleErrors);
+  Q4NLQuantizeRowWith(src, dst, n, importance, NlSearchFns{});
 }
 
-void Q4NLQuantizeRowWith(const float* src, void* dst, int64_t n, const float* importance, NlScaleErrorsFn errors) {
+void Q4NLQuantizeRowWith(const float* src, void* dst, int64_t n, const float* importance, const NlSearchFns& fns) {
   CheckRowArgs(src, dst, n);
   uint8_t* out = static_cast<uint8_t*>(dst);
   for (int64_t i0 = 0; i0 < n; i0 += kQ4NLBlockSize) {
@@ -100,7 +100,7 @@ void Q4NLQuantizeRowWith(const float* src, void* dst, int64_t n, const float* im
     if (imp != nullptr && std::none_of(imp, imp + r, [](float a) { return a > 0.0f; })) {
       imp = nullptr;  // all-zero importance: any choice is optimal; use the unweighted one
     }
-    QuantizeBlock(src + i0, imp, r, out, errors);
+    QuantizeBlock(src + i0, imp, r, out, fns);
     out += BlockBytesAt(n, i0);
   }
 }

@@ -112,9 +112,9 @@ inline float Q4NLValue(float d, int s, int u) { return d * static_cast<float>(s 
 //      recomputed with the stored values (Q4NLNearestCode); the lowest weighted
 //      error wins.
 void Q4NLQuantizeRow(const float* src, void* dst, int64_t n, const float* importance);
-// The same with the scale candidates evaluated by `errors` (quant/nl_codebook.h; the
-// same bytes whichever implementation): the quantizer passes the SIMD one.
-void Q4NLQuantizeRowWith(const float* src, void* dst, int64_t n, const float* importance, NlScaleErrorsFn errors);
+// The same with the searches evaluated by `fns` (quant/nl_codebook.h; the
+// same bytes whichever implementation): the quantizer passes the SIMD ones.
+void Q4NLQuantizeRowWith(const float* src, void* dst, int64_t n, const float* importance, const NlSearchFns& fns);
 void Q4NLDequantizeRow(const void* src, float* dst, int64_t n);
 float Q4NLVecDot(int64_t n, const void* w_row, const void* act_row);  // act_row: Q8_A
 

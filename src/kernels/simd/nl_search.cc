@@ -26,6 +26,8 @@ namespace {
 
 namespace hn = hwy::HWY_NAMESPACE;
 constexpr int kMaxLevels = 16;
+constexpr int kMaxStoredLen = 128;  // NlStoredErrors' longest group
+constexpr int kChains = 4;          // NlStoredErrors' candidates summed side by side
 
 // The level of y in every lane: the lowest level plus the steps of the midpoints below y.
 template <class DF, class VF>
@@ -123,6 +125,66 @@ void NlScaleErrorsT(const quant::NlCodebook& cb, const float* w, const float* im
   }
 }
 
+// quant::NlStoredErrors with the weights in lanes: per lane the reference's nearest-code
+// scan (the same float values d * float(s L[u]), |w - value| compared strictly in code
+// order: the lowest code of equals), then the error terms in double, summed in weight
+// order as the reference sums them (the candidates' sums side by side).
+void NlStoredErrorsT(const quant::NlCodebook& cb, const float* w, const float* imp, int len, float d, const int* s,
+                     int n, double* err, uint8_t* codes) {
+  SEPTET_CHECK_MSG(cb.n >= 2 && cb.n <= kMaxLevels, "NL codebook: 2 .. 16 levels");
+  SEPTET_CHECK_MSG(len >= 0 && len <= kMaxStoredLen, "NlStoredErrors: a group holds at most 128 weights");
+  const hn::ScalableTag<float> df;
+  const hn::ScalableTag<double> dd;
+  const hn::Rebind<float, decltype(dd)> dfh;  // as many float lanes as double ones
+  using VF = hn::Vec<decltype(df)>;
+  constexpr size_t kLanes = hn::MaxLanes(hn::ScalableTag<float>());
+  const int nf = static_cast<int>(hn::Lanes(df)), nd = static_cast<int>(hn::Lanes(dd));
+  HWY_ALIGN float wb[kMaxStoredLen + kLanes] = {}, ab[kMaxStoredLen + kLanes] = {};
+  HWY_ALIGN float val[kMaxStoredLen + kLanes], ub[kMaxStoredLen + kLanes];
+  HWY_ALIGN double terms[kChains][kMaxStoredLen + kLanes];
+  std::copy(w, w + len, wb);
+  for (int k = 0; k < len; ++k) ab[k] = imp != nullptr ? imp[k] : 1.0f;
+  for (int c0 = 0; c0 < n; c0 += kChains) {
+    const int nc = std::min(kChains, n - c0);
+    for (int c = 0; c < nc; ++c) {
+      const int sc = s[c0 + c];
+      uint8_t* cc = codes + (c0 + c) * len;
+      if (sc == 0 || !(d != 0)) {  // NlNearestCode's padding code
+        std::fill(cc, cc + len, static_cast<uint8_t>(cb.pad_code));
+        std::fill(val, val + len, quant::NlValue(cb, d, sc, cb.pad_code));
+      } else {
+        float vu[kMaxLevels];
+        for (int u = 0; u < cb.n; ++u) vu[u] = quant::NlValue(cb, d, sc, u);
+        for (int k0 = 0; k0 < len; k0 += nf) {
+          const VF x = hn::Load(df, wb + k0);
+          VF bv = hn::Set(df, vu[0]), best = hn::Abs(hn::Sub(x, bv)), bu = hn::Zero(df);
+          for (int u = 1; u < cb.n; ++u) {
+            const VF v = hn::Set(df, vu[u]), e = hn::Abs(hn::Sub(x, v));
+            const auto lt = hn::Lt(e, best);
+            best = hn::IfThenElse(lt, e, best);
+            bv = hn::IfThenElse(lt, v, bv);
+            bu = hn::IfThenElse(lt, hn::Set(df, static_cast<float>(u)), bu);
+          }
+          hn::Store(bv, df, val + k0);
+          hn::Store(bu, df, ub + k0);
+        }
+        for (int k = 0; k < len; ++k) cc[k] = static_cast<uint8_t>(ub[k]);
+      }
+      if (err == nullptr) continue;
+      for (int k0 = 0; k0 < len; k0 += nd) {
+        const auto e = hn::Sub(hn::PromoteTo(dd, hn::Load(dfh, wb + k0)), hn::PromoteTo(dd, hn::Load(dfh, val + k0)));
+        hn::Store(hn::Mul(hn::Mul(hn::PromoteTo(dd, hn::Load(dfh, ab + k0)), e), e), dd, terms[c] + k0);
+      }
+    }
+    if (err == nullptr) continue;
+    double e2[kChains] = {};
+    for (int k = 0; k < len; ++k) {
+      for (int c = 0; c < nc; ++c) e2[c] += terms[c][k];
+    }
+    std::copy(e2, e2 + nc, err + c0);
+  }
+}
+
 // quant::NlBlockScales with one candidate step per lane: every lane performs the
 // reference's double operations in its order (the rounding by the same 2^52 sum), so
 // each candidate's scales and error are the same bits. Two vectors of candidates go
@@ -210,10 +272,16 @@ namespace septet::simd {
 
 HWY_EXPORT(NlScaleErrorsT);
 HWY_EXPORT(NlBlockScalesT);
+HWY_EXPORT(NlStoredErrorsT);
 
 void NlScaleErrors(const quant::NlCodebook& cb, const float* w, const float* imp, int len, const float* t, int n,
                    double* err, float* lsq) {
   if (n > 0) HWY_DYNAMIC_DISPATCH(NlScaleErrorsT)(cb, w, imp, len, t, n, err, lsq);
+}
+
+void NlStoredErrors(const quant::NlCodebook& cb, const float* w, const float* imp, int len, float d, const int* s,
+                    int n, double* err, uint8_t* codes) {
+  if (n > 0) HWY_DYNAMIC_DISPATCH(NlStoredErrorsT)(cb, w, imp, len, d, s, n, err, codes);
 }
 
 void NlBlockScales(const quant::NlBlockQuadratic& p, const double* deff, int n, double* q, double* scales) {

@@ -84,8 +84,67 @@ TEST_P(SimdNlSearchTest, CandidatesMatchTheReference) {
   }
 }
 
+// The scale choice's candidates (quant::NlStoredErrors), weights in lanes: the same codes
+// and errors bit for bit. The shipped codebooks and a 2-level one; groups of 1 .. 128
+// weights (short vector tails) with and without importance; scales of both signs, 0 and
+// the range ends, d = 0 (padding codes); weights exactly halfway between two values (the
+// lower code wins) and far outside every value; more candidates than one pass sums.
+TEST_P(SimdNlSearchTest, StoredErrorsMatchTheReference) {
+  const char* target = hwy::TargetName(GetParam());
+  static constexpr int8_t kTwo[2] = {-5, 7};
+  struct Book {
+    const int8_t* levels;
+    int n;
+  };
+  const Book books[] = {{quant::kQ3P5NLLevels, 8}, {quant::kQ4NLLevels, 16}, {kTwo, 2}};
+  auto rng = testing::MakeRng(84);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::uniform_real_distribution<float> u(0.0f, 2.0f);
+  int ties = 0;
+  for (const Book& b : books) {
+    const std::vector<float> mids = Mids(b.levels, b.n);
+    const quant::NlCodebook cb{b.levels, mids.data(), b.n, 0, 127};
+    for (int len : {1, 5, 16, 17, 32, 128}) {
+      for (int with_imp = 0; with_imp < 2; ++with_imp) {
+        for (float d : {0.0f, 0.0007f}) {
+          std::vector<float> w(static_cast<size_t>(len)), imp(static_cast<size_t>(len));
+          for (float& x : w) x = 0.05f * g(rng);
+          for (int k = 0; k < len; ++k) imp[static_cast<size_t>(k)] = k % 7 == 3 ? 0.0f : u(rng);
+          const std::vector<int> s = {3, -7, 0, 31, -32, 1, -1};
+          // Exact ties for scale s[0]: halfway between consecutive values (exact in float).
+          for (int k = 1; k < len; k += 3) {
+            const int lv = k % (b.n - 1);
+            const float v0 = quant::NlValue(cb, d, s[0], lv), v1 = quant::NlValue(cb, d, s[0], lv + 1);
+            w[static_cast<size_t>(k)] = 0.5f * (v0 + v1);
+            ties += d != 0.0f && w[static_cast<size_t>(k)] - v0 == v1 - w[static_cast<size_t>(k)];
+          }
+          if (len > 2) w[2] = 1e6f;
+          for (int n : {1, 3, 7}) {
+            std::vector<double> e_ref(static_cast<size_t>(n)), e_got(static_cast<size_t>(n));
+            std::vector<uint8_t> c_ref(static_cast<size_t>(n * len), 99), c_got(c_ref.size(), 77), c_only(c_ref.size(), 55);
+            const float* ip = with_imp ? imp.data() : nullptr;
+            quant::NlStoredErrors(cb, w.data(), ip, len, d, s.data(), n, e_ref.data(), c_ref.data());
+            simd::NlStoredErrors(cb, w.data(), ip, len, d, s.data(), n, e_got.data(), c_got.data());
+            simd::NlStoredErrors(cb, w.data(), ip, len, d, s.data(), n, nullptr, c_only.data());
+            ASSERT_EQ(c_ref, c_got) << "levels " << b.n << " len " << len << " d " << d << " " << target;
+            ASSERT_EQ(c_ref, c_only) << "levels " << b.n << " len " << len << " d " << d << " " << target;
+            for (int c = 0; c < n; ++c) {
+              const size_t i = static_cast<size_t>(c);
+              ASSERT_EQ(0, std::memcmp(&e_ref[i], &e_got[i], sizeof(double)))
+                  << "levels " << b.n << " len " << len << " scale " << s[i] << ": err simd " << e_got[i] << " ref "
+                  << e_ref[i] << " " << target;
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(ties, 100) << "the test should hold exact ties";
+}
+
 // The formats' quantizers give the same bytes with either evaluation.
 TEST_P(SimdNlSearchTest, QuantizeRowsAreTheSameBytes) {
+  const quant::NlSearchFns kSimd{&simd::NlScaleErrors, &simd::NlStoredErrors};
   auto rng = testing::MakeRng(82);
   std::normal_distribution<float> g(0.0f, 0.02f);
   std::uniform_real_distribution<float> u(0.0f, 3.0f);
@@ -95,11 +154,11 @@ TEST_P(SimdNlSearchTest, QuantizeRowsAreTheSameBytes) {
   for (float& x : imp) x = u(rng);
   std::vector<uint8_t> a(quant::Q4NLRowBytes(n)), b(a.size());
   quant::Q4NLQuantizeRow(w.data(), a.data(), n, imp.data());
-  quant::Q4NLQuantizeRowWith(w.data(), b.data(), n, imp.data(), &simd::NlScaleErrors);
+  quant::Q4NLQuantizeRowWith(w.data(), b.data(), n, imp.data(), kSimd);
   EXPECT_EQ(a, b) << hwy::TargetName(GetParam());
   std::vector<uint8_t> c(quant::Q3P5NLRowBytes(n)), d(c.size());
   quant::Q3P5NLQuantizeRow(w.data(), c.data(), n, nullptr);
-  quant::Q3P5NLQuantizeRowWith(w.data(), d.data(), n, nullptr, &simd::NlScaleErrors);
+  quant::Q3P5NLQuantizeRowWith(w.data(), d.data(), n, nullptr, kSimd);
   EXPECT_EQ(c, d) << hwy::TargetName(GetParam());
 }
 

@@ -5,7 +5,7 @@
 //   RmsNorm/Softmax/SiluMul <-> kernels/cpu/{rmsnorm,softmax,swiglu}.h
 //   Q4TFreeStartCosts/Q4TSurvivorStep <-> quant/q4_t.h (bit for bit)
 //   SubScaledRows, SegmentDots <-> their scalar loops (bit for bit)
-//   NlScaleErrors, NlBlockScales <-> quant/nl_codebook.h (bit for bit)
+//   NlScaleErrors, NlStoredErrors, NlBlockScales <-> quant/nl_codebook.h (bit for bit)
 //   Q8_0CandidateErrors <-> quant/q8_0.h (bit for bit)
 //
 // Threading: every function is reentrant and keeps no mutable global state
@@ -99,6 +99,10 @@ void SegmentDots(const double* a, const double* b, int64_t seg, int64_t nseg, do
 // quant::NlScaleErrors (quant/nl_codebook.h; codebooks of 2 .. 16 levels).
 void NlScaleErrors(const quant::NlCodebook& cb, const float* w, const float* imp, int len, const float* t, int n,
                    double* err, float* lsq);
+// The NL scale choice's candidates (nl_search.cc), weights in lanes: the same bits as
+// quant::NlStoredErrors (quant/nl_codebook.h; groups of at most 128 weights).
+void NlStoredErrors(const quant::NlCodebook& cb, const float* w, const float* imp, int len, float d, const int* s,
+                    int n, double* err, uint8_t* codes);
 // The refit's block scales (nl_search.cc), one candidate step per lane: the same bits as
 // quant::NlBlockScales (quant/nl_codebook.h).
 void NlBlockScales(const quant::NlBlockQuadratic& p, const double* deff, int n, double* q, double* scales);
