@@ -31,6 +31,17 @@ constexpr int kSub = quant::kQ4NLSubBlockSize, kWindow = quant::kQ4TWindow;
 // At most 16 lanes: a power of two that divides the 16 states of a half.
 using D = hn::CappedTag<float, 16>;
 
+// x1 where x1 < x0, else x0 (ties and NaN: x0), per lane: x86's MINPS with x1 first
+// gives exactly that in one instruction; elsewhere a compare and a select.
+template <class V>
+HWY_INLINE V Cheaper(V x1, V x0) {
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR
+  return hn::Min(x1, x0);
+#else
+  return hn::IfThenElse(hn::Lt(x1, x0), x1, x0);
+#endif
+}
+
 // Up to Lanes(d) free-start searches side by side (lane i: lanes[i]).
 void FreeStartGroup(const quant::Q4TSearchLane* lanes, int n, float* out) {
   const D d;
@@ -40,16 +51,24 @@ void FreeStartGroup(const quant::Q4TSearchLane* lanes, int n, float* out) {
   for (int i = 0; i < nl; ++i) {
     vs[i] = 1.0f;
     if (i >= n) continue;
-    const quant::Q4TSearchLane& l = lanes[i];
-    v[i] = l.v;
-    vs[i] = l.v != 0.0f ? l.v : 1.0f;
-    maxlen = std::max(maxlen, l.len);
-    for (int k = 0; k < l.len; ++k) {
-      w[k][i] = l.w[k];
-      a[k][i] = l.imp != nullptr ? l.imp[k] : 1.0f;
-    }
+    v[i] = lanes[i].v;
+    vs[i] = lanes[i].v != 0.0f ? lanes[i].v : 1.0f;
+    maxlen = std::max(maxlen, lanes[i].len);
   }
   using V = hn::Vec<D>;
+  // Each weight's row of lanes: a run of lanes that search the same weights (a block's
+  // scale candidates) gets them in one masked store per weight.
+  for (int i0 = 0; i0 < n;) {
+    const quant::Q4TSearchLane& l = lanes[i0];
+    int i1 = i0 + 1;
+    while (i1 < n && lanes[i1].w == l.w && lanes[i1].imp == l.imp && lanes[i1].len == l.len) ++i1;
+    const auto run = hn::AndNot(hn::FirstN(d, static_cast<size_t>(i0)), hn::FirstN(d, static_cast<size_t>(i1)));
+    for (int k = 0; k < l.len; ++k) {
+      hn::BlendedStore(hn::Set(d, l.w[k]), run, d, w[k]);
+      hn::BlendedStore(hn::Set(d, l.imp != nullptr ? l.imp[k] : 1.0f), run, d, a[k]);
+    }
+    i0 = i1;
+  }
   const V vv = hn::Load(d, v), vvs = hn::Load(d, vs);
   HWY_ALIGN float buf[2][kStates][16] = {};
   float(*cost)[16] = buf[0];  // the two halves of buf in turn: no copy per step
@@ -67,12 +86,16 @@ void FreeStartGroup(const quant::Q4TSearchLane* lanes, int n, float* out) {
       const V dd = hn::Sub(wk, hn::Mul(vv, lv));
       e[z] = hn::Mul(hn::Mul(ak, dd), dd);
     }
-#pragma GCC unroll 32  // constant subsets: the four e[] stay in registers
-    for (int ns = 0; ns < kStates; ++ns) {
-      const int b = ns & 1, s0 = ns >> 1, s1 = s0 | kHalf;
-      const V x0 = hn::Add(hn::Load(d, cost[s0]), e[quant::Q4TSubset(s0, b)]);
-      const V x1 = hn::Add(hn::Load(d, cost[s1]), e[quant::Q4TSubset(s1, b)]);
-      hn::Store(hn::IfThenElse(hn::Lt(x1, x0), x1, x0), d, next[ns]);
+    // States 2m and 2m + 1 both come from m or m + 16: their costs loaded once.
+#pragma GCC unroll 16  // constant subsets: the four e[] stay in registers
+    for (int s0 = 0; s0 < kHalf; ++s0) {
+      const int s1 = s0 | kHalf;
+      const V c0 = hn::Load(d, cost[s0]), c1 = hn::Load(d, cost[s1]);
+      for (int b = 0; b < 2; ++b) {
+        const V x0 = hn::Add(c0, e[quant::Q4TSubset(s0, b)]);
+        const V x1 = hn::Add(c1, e[quant::Q4TSubset(s1, b)]);
+        hn::Store(Cheaper(x1, x0), d, next[2 * s0 + b]);
+      }
     }
     std::swap(cost, next);
   }

@@ -31,11 +31,14 @@ INSTANTIATE_TEST_SUITE_P(SimdTrellisTestGroup, SimdTrellisTest,
                          ::hwy::TestParamTargetName);
 
 // Lengths 0 .. 32, scales of both signs and 0, with and without importance, in
-// batches that do and do not fill the lanes.
+// batches that do and do not fill the lanes; each lane its own weights, or runs of
+// lanes on the same weights (as a block fit's scale candidates), broken where the
+// length or the importance differs.
 TEST_P(SimdTrellisTest, FreeStartCostsMatchTheReference) {
   auto rng = testing::MakeRng(61);
   std::normal_distribution<float> g(0.0f, 1.0f);
   std::uniform_real_distribution<float> u(0.05f, 3.0f);
+  for (int shared = 0; shared < 2; ++shared)
   for (int n : {1, 3, 16, 17, 44, 45}) {
     std::vector<float> w(static_cast<size_t>(n) * 32), imp(w.size());
     for (float& x : w) x = g(rng);
@@ -43,14 +46,17 @@ TEST_P(SimdTrellisTest, FreeStartCostsMatchTheReference) {
     std::vector<quant::Q4TSearchLane> lanes(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) {
       const float v = i % 9 == 4 ? 0.0f : (i % 2 ? -1.0f : 1.0f) * u(rng) / 40.0f;
-      lanes[static_cast<size_t>(i)] = {w.data() + 32 * i, i % 3 ? imp.data() + 32 * i : nullptr, (i * 11 + n) % 33, v};
+      const int src = shared ? i / 6 : i;  // shared: runs of six lanes
+      const int len = shared ? (i % 6 == 5 ? 17 : 32 - src % 3) : (i * 11 + n) % 33;
+      const bool with_imp = shared ? (src % 2 == 0 || i % 6 != 4) : i % 3 != 0;
+      lanes[static_cast<size_t>(i)] = {w.data() + 32 * src, with_imp ? imp.data() + 32 * src : nullptr, len, v};
     }
     std::vector<float> ref(static_cast<size_t>(n)), got(static_cast<size_t>(n));
     quant::Q4TFreeStartCosts(lanes.data(), n, ref.data());
     simd::Q4TFreeStartCosts(lanes.data(), n, got.data());
     for (int i = 0; i < n; ++i) {
       ASSERT_EQ(0, std::memcmp(&ref[i], &got[i], sizeof(float)))
-          << "n=" << n << " lane " << i << " len " << lanes[static_cast<size_t>(i)].len << ": simd " << got[i]
+          << "shared " << shared << " n=" << n << " lane " << i << " len " << lanes[static_cast<size_t>(i)].len << ": simd " << got[i]
           << " ref " << ref[i] << " " << hwy::TargetName(GetParam());
     }
   }
