@@ -631,6 +631,22 @@ void BM_NlScaleErrors(benchmark::State& state) {
 }
 BENCHMARK(BM_NlScaleErrors)->Apply(Common);
 
+// The refit's segment dots (simd::SegmentDots): a 1536-weight row of Q3P5_NL groups of
+// 16 against one column of its Gram products, 96 sums in weight order (MAC/s).
+void BM_SegmentDots(benchmark::State& state) {
+  constexpr int64_t kSeg = 16, kNseg = 96;
+  const auto fa = Gaussian(kSeg * kNseg, 1.0f, 10), fb = Gaussian(kSeg * kNseg, 1.0f, 11);
+  const std::vector<double> a(fa.begin(), fa.end()), b(fb.begin(), fb.end());
+  std::vector<double> out(kNseg);
+  for (auto _ : state) {
+    septet::simd::SegmentDots(a.data(), b.data(), kSeg, kNseg, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["MAC/s"] = benchmark::Counter(static_cast<double>(state.iterations() * kSeg * kNseg),
+                                               benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_SegmentDots)->Apply(Common);
+
 // The refit's block scales (quant/nl_codebook.h NlBlockScales): 12 candidate steps of a
 // Q3P5_NL block of 8 groups (one ProjectNL block); Arg 0: the scalar reference, 1: SIMD.
 void BM_NlBlockScales(benchmark::State& state) {
