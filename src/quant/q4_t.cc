@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "core/half.h"
@@ -221,24 +222,22 @@ void Q4TSurvivorStep(Q4TSurvivors* sv, const float* band, float target, float v,
   for (int b = 0; b < 2; ++b) {
     for (int m = 0; m < kHalf; ++m) hi[b][m] = cb[b][m + kHalf] < cb[b][m];
   }
-  const auto permute = [&](const float* src, float* dst) {
+  // Each state's window follows it (errors and packed codes alike).
+  const auto permute = [&](auto* row) {
+    std::remove_reference_t<decltype(row[0])> tmp[kQ4TStates];
     for (int m = 0; m < kHalf; ++m) {
-      for (int b = 0; b < 2; ++b) dst[2 * m + b] = hi[b][m] ? src[m + kHalf] : src[m];
+      for (int b = 0; b < 2; ++b) tmp[2 * m + b] = hi[b][m] ? row[m + kHalf] : row[m];
     }
+    std::copy(tmp, tmp + kQ4TStates, row);
   };
-  float tmp[kQ4TStates];
-  for (int p = 0; p < kQ4TWindow; ++p) {
-    permute(sv->e[p], tmp);
-    std::copy(tmp, tmp + kQ4TStates, sv->e[p]);
-    permute(sv->code[p], tmp);
-    std::copy(tmp, tmp + kQ4TStates, sv->code[p]);
-  }
+  for (auto& row : sv->e) permute(row);
+  for (auto& row : sv->code) permute(row);
   for (int m = 0; m < kHalf; ++m) {
     for (int b = 0; b < 2; ++b) {
       const int from = hi[b][m] ? m + kHalf : m;
       sv->cost[2 * m + b] = cb[b][from];
       sv->e[slot][2 * m + b] = eb[b][from];
-      sv->code[slot][2 * m + b] = ib[b][from];
+      SetQ4TSurvivorCode(sv, slot, 2 * m + b, static_cast<int>(ib[b][from]));
     }
   }
   sv->best = 0;

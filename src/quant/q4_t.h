@@ -160,15 +160,29 @@ struct Q4TSearchLane {
 
 // The survivors of the GPTQ search through the trellis (quantize/gptq_trellis.cc):
 // per state (a lane of each array) its cost and its window of undecided columns,
-// their GPTQ errors and codes (0 .. 15, as floats: the same lanes as the errors)
-// in ring slots; the caller keeps which column each slot holds.
+// their GPTQ errors and codes in ring slots; the caller keeps which column each slot
+// holds. The codes (0 .. 15) are packed eight to a 32-bit word, slot p in bits
+// 4 (p % 8) .. 4 (p % 8) + 3 of word p / 8: a step moves the survivors' windows, and
+// three words move for 24 codes.
 inline constexpr int kQ4TWindow = 24;  // ~5 constraint lengths of the code
+inline constexpr int kQ4TCodesPerWord = 8;
+inline constexpr int kQ4TCodeWords = kQ4TWindow / kQ4TCodesPerWord;
+static_assert(kQ4TCodeWords * kQ4TCodesPerWord == kQ4TWindow, "whole words of codes");
 struct Q4TSurvivors {
   alignas(64) float cost[kQ4TStates];
   alignas(64) float e[kQ4TWindow][kQ4TStates];
-  alignas(64) float code[kQ4TWindow][kQ4TStates];
+  alignas(64) uint32_t code[kQ4TCodeWords][kQ4TStates];
   int best = 0;  // after a step: the state of least cost (ties: the lower state)
 };
+// The code of `state`'s survivor in slot p, and its replacement.
+inline int Q4TSurvivorCode(const Q4TSurvivors& sv, int p, int state) {
+  return static_cast<int>((sv.code[p / kQ4TCodesPerWord][state] >> (4 * (p % kQ4TCodesPerWord))) & 15u);
+}
+inline void SetQ4TSurvivorCode(Q4TSurvivors* sv, int p, int state, int c) {
+  uint32_t& w = sv->code[p / kQ4TCodesPerWord][state];
+  const int sh = 4 * (p % kQ4TCodesPerWord);
+  w = (w & ~(15u << sh)) | (static_cast<uint32_t>(c) << sh);
+}
 
 // One column of that search (scalar reference; simd::Q4TSurvivorStep gives the
 // same bits): per state s the target t_s = target - sum_p e[p][s] band[p] (p in

@@ -99,9 +99,10 @@ void Decide(RowSearch* r, int64_t j, const float* u, int64_t n, int64_t b1) {
     // otherwise would decode through other states (or values) than the row will hold.
     const int p = r->win.head;
     const int best = Cheapest(*r);
-    const float c = r->sv.code[p][best], e0 = r->sv.e[p][best];
+    const int c = quant::Q4TSurvivorCode(r->sv, p, best);
+    const float e0 = r->sv.e[p][best];
     r->codes[r->win.j0] = static_cast<uint8_t>(c);
-    for (int s = 0; s < kStates; ++s) r->sv.cost[s] = r->sv.code[p][s] == c ? r->sv.cost[s] : kInf;
+    for (int s = 0; s < kStates; ++s) r->sv.cost[s] = quant::Q4TSurvivorCode(r->sv, p, s) == c ? r->sv.cost[s] : kInf;
     // Its error reaches the later columns: this block's now, the rest at the flush.
     simd::SubScaledRows(r->work + j, b1 - j, &e0, 1, u + r->win.j0 * n + j, n);
     r->pend[r->npend++] = e0;
@@ -146,7 +147,7 @@ void Columns(RowSearch* const* rows, int nr, int64_t j, const float* band, int s
 void Finish(RowSearch* r) {
   const int best = Cheapest(*r);
   for (int l = 0; l < r->win.len; ++l) {
-    r->codes[r->win.j0 + l] = static_cast<uint8_t>(r->sv.code[r->win.Slot(l)][best]);
+    r->codes[r->win.j0 + l] = static_cast<uint8_t>(quant::Q4TSurvivorCode(r->sv, r->win.Slot(l), best));
   }
 }
 

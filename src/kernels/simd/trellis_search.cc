@@ -27,7 +27,7 @@ namespace {
 
 namespace hn = hwy::HWY_NAMESPACE;
 constexpr int kStates = quant::kQ4TStates, kHalf = kStates / 2, kMids = quant::kQ4TIndexCount - 1;
-constexpr int kSub = quant::kQ4NLSubBlockSize, kWindow = quant::kQ4TWindow;
+constexpr int kSub = quant::kQ4NLSubBlockSize, kWindow = quant::kQ4TWindow, kCodeWords = quant::kQ4TCodeWords;
 // At most 16 lanes: a power of two that divides the 16 states of a half.
 using D = hn::CappedTag<float, 16>;
 
@@ -209,36 +209,37 @@ HWY_INLINE void StepRows(const Q4TStepRow* rows) {
       x0[r] = _mm512_load_si512(idx);
       x1[r] = _mm512_load_si512(idx + 16);
     }
-    const auto move = [&](float* row, int r) {
-      const __m512 lo = _mm512_load_ps(row), up = _mm512_load_ps(row + 16);
-      _mm512_store_ps(row, _mm512_permutex2var_ps(lo, x0[r], up));
-      _mm512_store_ps(row + 16, _mm512_permutex2var_ps(lo, x1[r], up));
+    const auto move = [&](void* row, int r) {
+      int32_t* p = static_cast<int32_t*>(row);
+      const __m512i lo = _mm512_load_si512(p), up = _mm512_load_si512(p + 16);
+      _mm512_store_si512(p, _mm512_permutex2var_epi32(lo, x0[r], up));
+      _mm512_store_si512(p + 16, _mm512_permutex2var_epi32(lo, x1[r], up));
     };
+    for (int r = 0; r < N; ++r) {
+      for (int w = 0; w < kCodeWords; ++w) move(rows[r].sv->code[w], r);
+    }
     for (int p = 0; p < kWindow; ++p) {
-      for (int r = 0; r < N; ++r) {
-        move(rows[r].sv->e[p], r);
-        move(rows[r].sv->code[p], r);
-      }
+      for (int r = 0; r < N; ++r) move(rows[r].sv->e[p], r);
     }
   } else
 #endif
   {
-    const auto permute = [&](const float* src, float* dst, int r) {
+    // The 32-bit lanes moved as bits (errors and packed codes alike).
+    const hn::RebindToUnsigned<D> du;
+    const auto permute = [&](void* row, int r) {
+      uint32_t* src = static_cast<uint32_t*>(row);
+      HWY_ALIGN uint32_t tmp[kStates];
       for (int m0 = 0; m0 < kHalf; m0 += nl) {
-        const V lo = hn::Load(d, src + m0), up = hn::Load(d, src + kHalf + m0);
-        const V x0 = hn::IfThenElse(hn::MaskFromVec(hn::Load(d, hi[r][0] + m0)), up, lo);
-        const V x1 = hn::IfThenElse(hn::MaskFromVec(hn::Load(d, hi[r][1] + m0)), up, lo);
-        hn::StoreInterleaved2(x0, x1, d, dst + 2 * m0);
+        const auto lo = hn::Load(du, src + m0), up = hn::Load(du, src + kHalf + m0);
+        const auto x0 = hn::IfThenElse(hn::RebindMask(du, hn::MaskFromVec(hn::Load(d, hi[r][0] + m0))), up, lo);
+        const auto x1 = hn::IfThenElse(hn::RebindMask(du, hn::MaskFromVec(hn::Load(d, hi[r][1] + m0))), up, lo);
+        hn::StoreInterleaved2(x0, x1, du, tmp + 2 * m0);
       }
+      std::memcpy(src, tmp, sizeof(tmp));
     };
-    HWY_ALIGN float tmp[kStates];
     for (int r = 0; r < N; ++r) {
-      for (int p = 0; p < kWindow; ++p) {
-        permute(rows[r].sv->e[p], tmp, r);
-        std::memcpy(rows[r].sv->e[p], tmp, sizeof(tmp));
-        permute(rows[r].sv->code[p], tmp, r);
-        std::memcpy(rows[r].sv->code[p], tmp, sizeof(tmp));
-      }
+      for (int p = 0; p < kWindow; ++p) permute(rows[r].sv->e[p], r);
+      for (int w = 0; w < kCodeWords; ++w) permute(rows[r].sv->code[w], r);
     }
   }
   for (int r = 0; r < N; ++r) {
@@ -255,7 +256,20 @@ HWY_INLINE void StepRows(const Q4TStepRow* rows) {
     };
     chosen(cb[r], sv->cost);
     chosen(eb[r], sv->e[rows[r].slot]);
-    chosen(ib[r], sv->code[rows[r].slot]);
+    // The new codes (small integers in float lanes) into their 4 bits of the slot's word.
+    HWY_ALIGN float codes[kStates];
+    chosen(ib[r], codes);
+    {
+      const hn::RebindToUnsigned<D> du;
+      const hn::RebindToSigned<D> di;
+      const int sh = 4 * (rows[r].slot % quant::kQ4TCodesPerWord);
+      uint32_t* word = sv->code[rows[r].slot / quant::kQ4TCodesPerWord];
+      const auto keep = hn::Set(du, ~(15u << sh));
+      for (int s0 = 0; s0 < kStates; s0 += nl) {
+        const auto c = hn::ShiftLeftSame(hn::BitCast(du, hn::ConvertTo(di, hn::Load(d, codes + s0))), sh);
+        hn::Store(hn::Or(hn::And(hn::Load(du, word + s0), keep), c), du, word + s0);
+      }
+    }
     // The cheapest state: the least cost in every lane, then the first state holding it
     // (the costs are never NaN: the reference's strict compare finds the same state).
     V lo = hn::Load(d, sv->cost);

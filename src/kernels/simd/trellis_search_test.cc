@@ -77,9 +77,9 @@ std::string Diff(const quant::Q4TSurvivors& a, const quant::Q4TSurvivors& b) {
   for (int p = 0; p < kQ4TWindow; ++p) {
     for (int s = 0; s < kQ4TStates; ++s) {
       if (std::memcmp(&a.e[p][s], &b.e[p][s], sizeof(float)) != 0 ||
-          std::memcmp(&a.code[p][s], &b.code[p][s], sizeof(float)) != 0) {
-        std::snprintf(buf, sizeof(buf), "slot %d state %d: e %.9g / %.9g, code %g / %g", p, s, a.e[p][s], b.e[p][s],
-                      a.code[p][s], b.code[p][s]);
+          quant::Q4TSurvivorCode(a, p, s) != quant::Q4TSurvivorCode(b, p, s)) {
+        std::snprintf(buf, sizeof(buf), "slot %d state %d: e %.9g / %.9g, code %d / %d", p, s, a.e[p][s], b.e[p][s],
+                      quant::Q4TSurvivorCode(a, p, s), quant::Q4TSurvivorCode(b, p, s));
         return buf;
       }
     }
@@ -100,7 +100,7 @@ TEST_P(SimdTrellisTest, SurvivorStepMatchesTheReference) {
   for (int p = 0; p < kQ4TWindow; ++p) {
     for (int s = 0; s < kQ4TStates; ++s) {
       ref.e[p][s] = g(rng) * 0.01f;
-      ref.code[p][s] = static_cast<float>(code(rng));
+      quant::SetQ4TSurvivorCode(&ref, p, s, code(rng));
     }
   }
   for (int m = 0; m < 4; ++m) {  // exact ties between m and m + 16
@@ -137,7 +137,7 @@ TEST_P(SimdTrellisTest, SurvivorStepsOnSeveralRowsMatchTheReference) {
     for (int p = 0; p < kQ4TWindow; ++p) {
       for (int s = 0; s < kQ4TStates; ++s) {
         ref[r].e[p][s] = g(rng) * 0.01f;
-        ref[r].code[p][s] = static_cast<float>(code(rng));
+        quant::SetQ4TSurvivorCode(&ref[r], p, s, code(rng));
       }
     }
     ref[r].cost[r + 16] = ref[r].cost[r];  // an exact tie
