@@ -631,6 +631,27 @@ void BM_NlScaleErrors(benchmark::State& state) {
 }
 BENCHMARK(BM_NlScaleErrors)->Apply(Common);
 
+// The NL scale search of one Q3P5_NL group of 16 weights (quant::NlSearchScale with
+// simd::NlScaleErrors: 34 candidates, then their least-squares refits; groups/s).
+void BM_NlSearchScale(benchmark::State& state) {
+  constexpr int kGroups = 64;
+  const auto w = Gaussian(16 * kGroups, 1.0f, 12), imp = Gaussian(16 * kGroups, 1.0f, 13);
+  std::vector<float> a(imp.size()), mids(7);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = imp[i] * imp[i] + 0.1f;
+  for (int m = 0; m < 7; ++m) {
+    mids[static_cast<size_t>(m)] = 0.5f * static_cast<float>(septet::quant::kQ3P5NLLevels[m] + septet::quant::kQ3P5NLLevels[m + 1]);
+  }
+  const septet::quant::NlCodebook cb{septet::quant::kQ3P5NLLevels, mids.data(), 8, 0, 127};
+  int g = 0;
+  for (auto _ : state) {
+    const size_t k0 = static_cast<size_t>(16 * (g++ % kGroups));
+    benchmark::DoNotOptimize(
+        septet::quant::NlSearchScale(cb, w.data() + k0, a.data() + k0, 16, &septet::simd::NlScaleErrors));
+  }
+  state.counters["groups/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_NlSearchScale)->Apply(Common);
+
 // The refit's segment dots (simd::SegmentDots): a 1536-weight row of Q3P5_NL groups of
 // 16 against one column of its Gram products, 96 sums in weight order (MAC/s).
 void BM_SegmentDots(benchmark::State& state) {
