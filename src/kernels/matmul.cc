@@ -194,8 +194,10 @@ void MatMulGroup(std::span<const MatMulJob> jobs, const float* x, int64_t m, Mat
     for (const MatMulJob& j : jobs) MatMulGroup(std::span<const MatMulJob>(&j, 1), x, m, ctx);
     return;
   }
-  const size_t stride = QuantizeInput(w0, x, m, ctx);
-  const uint8_t* act = ctx->act.data();
+  // F32 activations (float weights) are the input rows themselves: no copy.
+  const bool as_is = simd::ActivationType(w0) == DType::kF32;
+  const size_t stride = as_is ? static_cast<size_t>(w0.cols) * sizeof(float) : QuantizeInput(w0, x, m, ctx);
+  const uint8_t* act = as_is ? reinterpret_cast<const uint8_t*>(x) : ctx->act.data();
   int64_t total_rows = 0;
   for (const MatMulJob& j : jobs) total_rows += j.w->rows;
   const int n = Tasks(total_rows * w0.cols * m, m, *ctx);
