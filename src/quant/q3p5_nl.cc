@@ -106,6 +106,7 @@ void Q3P5NLWriteBlock(uint16_t d16, const int8_t* sc, const uint8_t* codes, int 
 }
 
 int Q3P5NLNearestCode(float w, float d, int s) { return NlNearestCode(kCodebook, w, d, s); }
+const NlCodebook& Q3P5NLCodebook() { return kCodebook; }
 
 void Q3P5NLQuantizeRow(const float* src, void* dst, int64_t n, const float* importance) {
   Q3P5NLQuantizeRowWith(src, dst, n, importance, NlSearchFns{});

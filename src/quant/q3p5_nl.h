@@ -102,6 +102,8 @@ void Q3P5NLWriteBlock(uint16_t d16, const int8_t* sc, const uint8_t* codes, int 
 // The code u minimising |w - d * float(s * L[u])| (the decoder's value; ties:
 // the lower u). s == 0 or d == 0: every value is 0, code kQ3P5NLPadCode.
 int Q3P5NLNearestCode(float w, float d, int s);
+// The format's codebook (its levels and midpoints) for the NL searches (quant/nl_codebook.h).
+const NlCodebook& Q3P5NLCodebook();
 inline float Q3P5NLValue(float d, int s, int u) { return d * static_cast<float>(s * kQ3P5NLLevels[u]); }
 
 // Quantizer (deterministic), per block:

@@ -86,6 +86,7 @@ void Q4NLWriteBlock(uint16_t d16, const int8_t* sc, const uint8_t* codes, int r,
 }
 
 int Q4NLNearestCode(float w, float d, int s) { return NlNearestCode(kCodebook, w, d, s); }
+const NlCodebook& Q4NLCodebook() { return kCodebook; }
 
 void Q4NLQuantizeRow(const float* src, void* dst, int64_t n, const float* importance) {
   Q4NLQuantizeRowWith(src, dst, n, importance, NlSearchFns{});

@@ -100,6 +100,8 @@ void Q4NLWriteBlock(uint16_t d16, const int8_t* sc, const uint8_t* codes, int r,
 // The code u minimising |w - d * float(s * L[u])| (the decoder's value; ties:
 // the lower u). s == 0 or d == 0: every value is 0, code kQ4NLPadCode.
 int Q4NLNearestCode(float w, float d, int s);
+// The format's codebook (its levels and midpoints) for the NL searches (quant/nl_codebook.h).
+const NlCodebook& Q4NLCodebook();
 inline float Q4NLValue(float d, int s, int u) { return d * static_cast<float>(s * kQ4NLLevels[u]); }
 
 // Quantizer (deterministic), per block:

@@ -111,7 +111,11 @@ class NlGrid final : public RowGrid {
     for (const G& g : groups_) {
       const int r = static_cast<int>(std::min<int64_t>(F::kBlock, n - g.g0));
       uint8_t codes[F::kBlock];
-      for (int k = 0; k < r; ++k) codes[k] = static_cast<uint8_t>(F::NearestCode(q[g.g0 + k], g.p.d, g.p.sc[k / F::kGroup]));
+      for (int k0 = 0; k0 < r; k0 += F::kGroup) {  // F::NearestCode per weight, a group at a time in SIMD
+        const int s = g.p.sc[k0 / F::kGroup];
+        simd::NlStoredErrors(F::Codebook(), q + g.g0 + k0, nullptr, std::min(F::kGroup, r - k0), g.p.d, &s, 1, nullptr,
+                             codes + k0);
+      }
       F::WriteBlock(g.d16(), g.p.sc, codes, r, out);
       out += F::ShortBlockBytes(r);
     }
@@ -137,6 +141,7 @@ struct Q3P5NLFormat {
   static constexpr auto QuantizeRowWith = &Q3P5NLQuantizeRowWith;
   static constexpr auto ReadParams = &Q3P5NLReadParams;
   static constexpr auto NearestCode = &Q3P5NLNearestCode;
+  static constexpr auto Codebook = &Q3P5NLCodebook;
   static constexpr auto Value = &Q3P5NLValue;
   static constexpr auto WriteBlock = &Q3P5NLWriteBlock;
   static constexpr auto ShortBlockBytes = &Q3P5NLShortBlockBytes;
@@ -149,6 +154,7 @@ struct Q4NLFormat {
   static constexpr auto QuantizeRowWith = &Q4NLQuantizeRowWith;
   static constexpr auto ReadParams = &Q4NLReadParams;
   static constexpr auto NearestCode = &Q4NLNearestCode;
+  static constexpr auto Codebook = &Q4NLCodebook;
   static constexpr auto Value = &Q4NLValue;
   static constexpr auto WriteBlock = &Q4NLWriteBlock;
   static constexpr auto ShortBlockBytes = &Q4NLShortBlockBytes;
