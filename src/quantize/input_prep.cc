@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "kernels/cpu/hadamard.h"
+#include "kernels/simd/simd_ops.h"
 #include "quantize/parallel_rows.h"
 
 namespace septet::quantize {
@@ -15,7 +16,7 @@ void RotateHessian(std::vector<double>* h, int64_t cols, int threads) {
   const cpu::InputRotation t(cols);
   double* a = h->data();
   const auto rows = [&](int64_t r0, int64_t r1) {
-    for (int64_t i = r0; i < r1; ++i) t.Apply(a + i * cols);
+    for (int64_t i = r0; i < r1; ++i) simd::RotateInput(t, a + i * cols);  // t.Apply's bits
   };
   ParallelRows(cols, threads, rows);
   constexpr int64_t kTile = 64;

@@ -16,6 +16,7 @@
 #include "io/gguf_writer.h"
 #include "io/model_file.h"
 #include "kernels/cpu/hadamard.h"
+#include "kernels/simd/simd_ops.h"
 #include "model/llama_model.h"
 #include "quant/int3_rtn.h"
 #include "quant/registry.h"
@@ -727,7 +728,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
         for (int64_t r = r0; r < r1; ++r) {
           float* wr = w_buf.data() + r * cols;
           for (int64_t j = 0; j < cols; ++j) row[static_cast<size_t>(j)] = wr[j];
-          rot.Apply(row.data());
+          simd::RotateInput(rot, row.data());  // rot.Apply's bits
           for (int64_t j = 0; j < cols; ++j) wr[j] = static_cast<float>(row[static_cast<size_t>(j)]);
         }
       });

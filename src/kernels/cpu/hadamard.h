@@ -32,6 +32,7 @@ class InputRotation {
   int64_t block() const { return b_; }
   const float* signs() const { return signs_.data(); }
   float scale() const { return static_cast<float>(inv_sqrt_b_); }
+  double scale_double() const { return inv_sqrt_b_; }  // Apply(double*)'s scale
   // x ← T(x) in place: the signs, the butterflies in float, then one multiply by
   // float(1/√b) (the forward pass's).
   void Apply(float* x) const;

@@ -66,6 +66,7 @@ void SiluMul(float* out, const float* gate, const float* up, int64_t n);
 float Dot(const float* a, const float* b, int64_t n);     // attention scores
 // x ← T(x) of a rotated model: bit-identical to rot.Apply(x) (same operations, same order).
 void RotateInput(const cpu::InputRotation& rot, float* x);
+void RotateInput(const cpu::InputRotation& rot, double* x);  // rot.Apply(double*)'s bits
 void Axpy(float a, const float* x, float* y, int64_t n);  // y += a * x
 
 // Q4_T's quantizer searches (trellis_search.cc): the same bits as the scalar

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/simd/vec_ops.cc"
@@ -449,7 +450,7 @@ void AttendGroupT(const float* q, int64_t q_stride, int64_t n_q, const float* k,
 #if HWY_TARGET != HWY_SCALAR
 // One butterfly stage of span len (>= Lanes(d)) over a block of b.
 template <class D>
-HWY_INLINE void RotateStage(D d, float* v, int64_t b, int64_t len) {
+HWY_INLINE void RotateStage(D d, hn::TFromD<D>* v, int64_t b, int64_t len) {
   const int64_t W = static_cast<int64_t>(hn::Lanes(d));
   for (int64_t k = 0; k < b; k += 2 * len) {
     for (int64_t j = k; j < k + len; j += W) {
@@ -462,7 +463,7 @@ HWY_INLINE void RotateStage(D d, float* v, int64_t b, int64_t len) {
 
 // Stages len and 2 len in one pass: the same additions as RotateStage twice.
 template <class D>
-HWY_INLINE void RotateStages2(D d, float* v, int64_t b, int64_t len) {
+HWY_INLINE void RotateStages2(D d, hn::TFromD<D>* v, int64_t b, int64_t len) {
   const int64_t W = static_cast<int64_t>(hn::Lanes(d));
   for (int64_t k = 0; k < b; k += 4 * len) {
     for (int64_t j = k; j < k + len; j += W) {
@@ -479,56 +480,71 @@ HWY_INLINE void RotateStages2(D d, float* v, int64_t b, int64_t len) {
 }
 #endif
 
-// cpu::InputRotation::Apply(float*) with the same operations in the same order (signs,
-// every butterfly stage of every block, the scale), so bit-identical to it: stages of
-// span 1 and 2 inside 128-bit vectors (lane swaps), spans 4 .. N-1 between 128-bit
-// vectors, spans >= N between full vectors, two stages per pass where two are left.
-void RotateInputT(const cpu::InputRotation& rot, float* x) {
+// cpu::InputRotation::Apply(float*) / Apply(double*) with the same operations in the
+// same order (signs, every butterfly stage of every block, the scale), so bit-identical
+// to it: floats: stages of span 1 and 2 inside 128-bit vectors (lane swaps); doubles:
+// span 1 inside 128-bit vectors; then spans up to N-1 between 128-bit vectors, spans
+// >= N between full vectors, two stages per pass where two are left.
+template <typename T>
+void RotateInputImpl(const cpu::InputRotation& rot, T* x) {
 #if HWY_TARGET == HWY_SCALAR
   rot.Apply(x);  // the reference itself
 #else
   const float* signs = rot.signs();
   const int64_t n = rot.size(), b = rot.block();
-  const float scale = rot.scale();
-  const hn::ScalableTag<float> d;
-  const hn::FixedTag<float, 4> d4;
-  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  const T scale = std::is_same_v<T, float> ? static_cast<T>(rot.scale()) : static_cast<T>(rot.scale_double());
+  const hn::ScalableTag<T> d;
+  const hn::Rebind<float, decltype(d)> df;  // the signs, as many lanes as d
+  const hn::FixedTag<T, 16 / sizeof(T)> d16;  // one 128-bit block
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d)), W = static_cast<int64_t>(hn::Lanes(d16));
   int64_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, x + i), hn::LoadU(d, signs + i)), d, x + i);
-  for (; i < n; ++i) x[i] *= signs[i];
-  alignas(16) static constexpr float kOdd[4] = {0, 1, 0, 1}, kHigh[4] = {0, 0, 1, 1};
-  const auto odd = hn::Gt(hn::Load(d4, kOdd), hn::Zero(d4));
-  const auto high = hn::Gt(hn::Load(d4, kHigh), hn::Zero(d4));
+  for (; i + N <= n; i += N) {
+    const auto s = hn::LoadU(df, signs + i);
+    if constexpr (std::is_same_v<T, float>) {
+      hn::StoreU(hn::Mul(hn::LoadU(d, x + i), s), d, x + i);
+    } else {
+      hn::StoreU(hn::Mul(hn::LoadU(d, x + i), hn::PromoteTo(d, s)), d, x + i);
+    }
+  }
+  for (; i < n; ++i) x[i] *= static_cast<T>(signs[i]);
+  alignas(16) static constexpr T kOdd[4] = {0, 1, 0, 1}, kHigh[4] = {0, 0, 1, 1};
+  const auto odd = hn::Gt(hn::Load(d16, kOdd), hn::Zero(d16));
+  const auto high = hn::Gt(hn::Load(d16, kHigh), hn::Zero(d16));
   for (int64_t o = 0; o < n; o += b) {
-    float* v = x + o;
+    T* v = x + o;
     int64_t len = 1;
-    if (b >= 4) {
-      for (int64_t k = 0; k < b; k += 4) {
-        auto a = hn::LoadU(d4, v + k);
-        auto sw = hn::Shuffle2301(a);  // lanes 1 0 3 2: lane k pairs with k ^ 1
-        a = hn::IfThenElse(odd, hn::Sub(sw, a), hn::Add(a, sw));
-        sw = hn::Shuffle1032(a);  // lanes 2 3 0 1: lane k pairs with k ^ 2
-        a = hn::IfThenElse(high, hn::Sub(sw, a), hn::Add(a, sw));
-        hn::StoreU(a, d4, v + k);
+    if (b >= W) {  // the stages inside a 128-bit block: lane k pairs with k ^ 1 (and k ^ 2)
+      for (int64_t k = 0; k < b; k += W) {
+        auto a = hn::LoadU(d16, v + k);
+        if constexpr (std::is_same_v<T, float>) {
+          auto sw = hn::Shuffle2301(a);
+          a = hn::IfThenElse(odd, hn::Sub(sw, a), hn::Add(a, sw));
+          sw = hn::Shuffle1032(a);
+          a = hn::IfThenElse(high, hn::Sub(sw, a), hn::Add(a, sw));
+        } else {
+          const auto sw = hn::Shuffle01(a);
+          a = hn::IfThenElse(odd, hn::Sub(sw, a), hn::Add(a, sw));
+        }
+        hn::StoreU(a, d16, v + k);
       }
-      len = 4;
+      len = W;
     }
     while (len < b) {
-      if (len < 4) {  // b = 2
-        const float p = v[0], q = v[1];
+      if (len < W) {  // b = 2 (floats)
+        const T p = v[0], q = v[1];
         v[0] = p + q;
         v[1] = p - q;
         len = 2;
       } else if (4 * len <= b) {  // stages len and 2 len in one pass
         if (len < N) {
-          RotateStages2(d4, v, b, len);
+          RotateStages2(d16, v, b, len);
         } else {
           RotateStages2(d, v, b, len);
         }
         len *= 4;
       } else {
         if (len < N) {
-          RotateStage(d4, v, b, len);
+          RotateStage(d16, v, b, len);
         } else {
           RotateStage(d, v, b, len);
         }
@@ -541,6 +557,8 @@ void RotateInputT(const cpu::InputRotation& rot, float* x) {
   for (; i < n; ++i) x[i] *= scale;
 #endif
 }
+void RotateInputT(const cpu::InputRotation& rot, float* x) { RotateInputImpl(rot, x); }
+void RotateInputF64T(const cpu::InputRotation& rot, double* x) { RotateInputImpl(rot, x); }
 
 const char* TargetNameT() { return hwy::TargetName(HWY_TARGET); }
 
@@ -559,6 +577,7 @@ HWY_EXPORT(AxpyT);
 HWY_EXPORT(AttendHeadT);
 HWY_EXPORT(AttendGroupT);
 HWY_EXPORT(RotateInputT);
+HWY_EXPORT(RotateInputF64T);
 HWY_EXPORT(TargetNameT);
 
 void RmsNorm(float* out, const float* x, const float* weight, int64_t n, float eps) {
@@ -580,6 +599,9 @@ void AttendGroup(const float* q, int64_t q_stride, int64_t n_q, const float* k, 
 }
 void RotateInput(const cpu::InputRotation& rot, float* x) {
   HWY_DYNAMIC_DISPATCH(RotateInputT)(rot, x);
+}
+void RotateInput(const cpu::InputRotation& rot, double* x) {
+  HWY_DYNAMIC_DISPATCH(RotateInputF64T)(rot, x);
 }
 const char* TargetName() { return HWY_DYNAMIC_DISPATCH(TargetNameT)(); }
 

@@ -280,7 +280,7 @@ TEST_P(SimdVecOpsTest, AttendGroupIsAttendHeadPerHeadBitForBit) {
   }
 }
 
-// RotateInput runs cpu::InputRotation's float operations in the same order: equal bits
+// RotateInput runs cpu::InputRotation's float (double) operations in the same order: equal bits
 // on every target (the rotation's accuracy is tested in kernels/cpu/hadamard_test.cc).
 TEST_P(SimdVecOpsTest, RotateInputIsTheScalarRotationBitForBit) {
   auto rng = testing::MakeRng(11);
@@ -291,6 +291,13 @@ TEST_P(SimdVecOpsTest, RotateInputIsTheScalarRotationBitForBit) {
     rot.Apply(ref.data());
     RotateInput(rot, got.data());
     ASSERT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float))) << "n=" << n << " " << TargetName();
+    // The double rotation (GPTQ's Hessian and the weight rows of a rotated quantize).
+    std::vector<double> dref(x.begin(), x.end()), dgot = dref;
+    for (size_t k = 0; k < dref.size(); ++k) dref[k] = dgot[k] = dref[k] * (1.0 + 1e-9 * static_cast<double>(k));
+    rot.Apply(dref.data());
+    RotateInput(rot, dgot.data());
+    ASSERT_EQ(0, std::memcmp(dref.data(), dgot.data(), dref.size() * sizeof(double)))
+        << "double, n=" << n << " " << TargetName();
   }
 }
 
