@@ -37,18 +37,20 @@ std::vector<float> Mids(const int8_t* levels, int n) {
   return m;
 }
 
+// The codebooks the searches are tested on: both shipped ones and a 2-level one.
+struct Book {
+  const int8_t* levels;
+  int n;
+};
+constexpr int8_t kTwo[2] = {-5, 7};
+constexpr Book kBooks[] = {{quant::kQ3P5NLLevels, 8}, {quant::kQ4NLLevels, 16}, {kTwo, 2}};
+
 TEST_P(SimdNlSearchTest, CandidatesMatchTheReference) {
   const char* target = hwy::TargetName(GetParam());
-  static constexpr int8_t kTwo[2] = {-5, 7};
-  struct Book {
-    const int8_t* levels;
-    int n;
-  };
-  const Book books[] = {{quant::kQ3P5NLLevels, 8}, {quant::kQ4NLLevels, 16}, {kTwo, 2}};
   auto rng = testing::MakeRng(81);
   std::normal_distribution<float> g(0.0f, 1.0f);
   std::uniform_real_distribution<float> u(0.0f, 2.0f);
-  for (const Book& b : books) {
+  for (const Book& b : kBooks) {
     const std::vector<float> mids = Mids(b.levels, b.n);
     int max_abs = 0;
     for (int i = 0; i < b.n; ++i) max_abs = std::max(max_abs, std::abs(static_cast<int>(b.levels[i])));
@@ -91,17 +93,11 @@ TEST_P(SimdNlSearchTest, CandidatesMatchTheReference) {
 // lower code wins) and far outside every value; more candidates than one pass sums.
 TEST_P(SimdNlSearchTest, StoredErrorsMatchTheReference) {
   const char* target = hwy::TargetName(GetParam());
-  static constexpr int8_t kTwo[2] = {-5, 7};
-  struct Book {
-    const int8_t* levels;
-    int n;
-  };
-  const Book books[] = {{quant::kQ3P5NLLevels, 8}, {quant::kQ4NLLevels, 16}, {kTwo, 2}};
   auto rng = testing::MakeRng(84);
   std::normal_distribution<float> g(0.0f, 1.0f);
   std::uniform_real_distribution<float> u(0.0f, 2.0f);
   int ties = 0;
-  for (const Book& b : books) {
+  for (const Book& b : kBooks) {
     const std::vector<float> mids = Mids(b.levels, b.n);
     const quant::NlCodebook cb{b.levels, mids.data(), b.n, 0, 127};
     for (int len : {1, 5, 16, 17, 32, 128}) {
