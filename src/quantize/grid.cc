@@ -90,7 +90,8 @@ class NlGrid final : public RowGrid {
   int64_t group_size() const override { return F::kBlock; }
   void Fit(const float* w, int64_t g0, int64_t len, int64_t, const float* imp) override {
     uint8_t buf[F::kBlockBytes];
-    F::QuantizeRowWith(w, buf, len, imp, quant::NlSearchFns{&simd::NlScaleErrors, &simd::NlStoredErrors});  // one (short) block
+    // One (possibly short) block, the searches in SIMD.
+    F::QuantizeRowWith(w, buf, len, imp, quant::NlSearchFns{&simd::NlScaleErrors, &simd::NlStoredErrors});
     groups_.push_back(G{g0, buf, static_cast<int>(len)});
   }
   bool Load(const void* row, int64_t n) override {

@@ -9,10 +9,10 @@
 #include "core/check.h"
 #include "core/half.h"
 #include "kernels/simd/simd_ops.h"
+#include "quant/nl_codebook.h"
 #include "quant/q3p5.h"
 #include "quant/q3p5_nl.h"
 #include "quant/q4_g.h"
-#include "quant/nl_codebook.h"
 #include "quant/q4_nl.h"
 #include "quant/quant_util.h"
 

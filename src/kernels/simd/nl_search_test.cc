@@ -117,7 +117,8 @@ TEST_P(SimdNlSearchTest, StoredErrorsMatchTheReference) {
           if (len > 2) w[2] = 1e6f;
           for (int n : {1, 3, 7}) {
             std::vector<double> e_ref(static_cast<size_t>(n)), e_got(static_cast<size_t>(n));
-            std::vector<uint8_t> c_ref(static_cast<size_t>(n * len), 99), c_got(c_ref.size(), 77), c_only(c_ref.size(), 55);
+            std::vector<uint8_t> c_ref(static_cast<size_t>(n * len), 99), c_got(c_ref.size(), 77);
+            std::vector<uint8_t> c_only(c_ref.size(), 55);
             const float* ip = with_imp ? imp.data() : nullptr;
             quant::NlStoredErrors(cb, w.data(), ip, len, d, s.data(), n, e_ref.data(), c_ref.data());
             simd::NlStoredErrors(cb, w.data(), ip, len, d, s.data(), n, e_got.data(), c_got.data());
@@ -189,7 +190,9 @@ TEST_P(SimdNlSearchTest, BlockScalesMatchTheReference) {
         for (int i = 0; i < ng; ++i) {
           start[static_cast<size_t>(i)] = step * 20.0 * g(rng);
           e[static_cast<size_t>(i)] = 0.0;
-          for (int j = 0; j < ng; ++j) e[static_cast<size_t>(i)] += gm[static_cast<size_t>(i * ng + j)] * (step * 15.0 * g(rng));
+          for (int j = 0; j < ng; ++j) {
+            e[static_cast<size_t>(i)] += gm[static_cast<size_t>(i * ng + j)] * (step * 15.0 * g(rng));
+          }
         }
         start[0] = step * 40.0;                 // beyond the range: clamped
         if (ng > 2) start[2] = step * 2.5;      // halfway: ties to even
@@ -212,8 +215,9 @@ TEST_P(SimdNlSearchTest, BlockScalesMatchTheReference) {
               ASSERT_EQ(0, std::memcmp(&s_ref[k], &s_got[k], sizeof(double)))
                   << "groups " << ng << " n " << n << " cand " << c << " scale " << i << ": simd " << s_got[k]
                   << " ref " << s_ref[k] << " " << target;
-              const double first = std::clamp(std::nearbyint(start[static_cast<size_t>(i)] / deff[static_cast<size_t>(c)]),
-                                              static_cast<double>(range.first), static_cast<double>(range.second));
+              const double q0 = std::nearbyint(start[static_cast<size_t>(i)] / deff[static_cast<size_t>(c)]);
+              const double first =
+                  std::clamp(q0, static_cast<double>(range.first), static_cast<double>(range.second));
               moved += s_ref[k] != first;
               ++cases;
             }
