@@ -156,7 +156,8 @@ double RelativeOutputError(const float* w, const float* q, int64_t rows, int64_t
 
 // `rounds` of RefitRows on rows already quantized by GPTQ (dst); from the second
 // round on, GPTQ first re-rounds the codes on the current grids. Each row keeps the
-// round with the lowest output error f (quantize/refit.h).
+// round with the lowest output error f (quantize/refit.h; RefitRows reports f less a term
+// of the row that no round changes, so the comparison is the same).
 void RefitRounds(const float* w, int64_t rows, int64_t cols, const std::vector<double>& h, const GptqFactor& f,
                  DType store, int rounds, float* q, uint8_t* dst, size_t dst_row) {
   std::vector<double> obj(static_cast<size_t>(rows)), best(obj.size());

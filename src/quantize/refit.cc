@@ -160,9 +160,9 @@ bool StoreAffineFields(DType type, uint8_t* row, int64_t cols, double* theta, bo
   return true;
 }
 
-// f(θ) = wHw - 2 θ·r + θᵀ G θ.
-double Objective(const std::vector<double>& g, const double* rhs, double whw, const double* theta, int64_t n) {
-  double f = whw;
+// f(θ) - wᵀHw = θᵀ G θ - 2 θ·r (wᵀHw does not depend on θ, so it is never computed).
+double Objective(const std::vector<double>& g, const double* rhs, const double* theta, int64_t n) {
+  double f = 0;
   for (int64_t i = 0; i < n; ++i) {
     double gi = 0;
     for (int64_t j = 0; j < n; ++j) gi += g[static_cast<size_t>(i * n + j)] * theta[j];
@@ -229,7 +229,7 @@ bool SolveRegularised(std::vector<double> a, std::vector<double> b, int64_t n, d
 // wins; two passes over the blocks (the second sees every other block stored). Writes the
 // fields and returns the new f when it is below f0, else returns f0.
 double ProjectNL(const NlFormat& nl, uint8_t* row, int64_t cols, const std::vector<double>& g, const double* rhs,
-                 double whw, const double* t1, double f0) {
+                 const double* t1, double f0) {
   const int64_t np = CeilDiv(cols, nl.group), nb = CeilDiv(cols, kBlock);
   std::vector<double> t(t1, t1 + np);
   std::vector<uint16_t> d16(static_cast<size_t>(nb));
@@ -291,7 +291,7 @@ double ProjectNL(const NlFormat& nl, uint8_t* row, int64_t cols, const std::vect
       }
     }
   }
-  const double f1 = Objective(g, rhs, whw, t.data(), np);
+  const double f1 = Objective(g, rhs, t.data(), np);
   if (!(f1 < f0)) return f0;
   for (int64_t b = 0; b < nb; ++b) {
     const int r = static_cast<int>(std::min(kBlock, cols - b * kBlock));
@@ -328,9 +328,10 @@ void RefitRows(const float* w, int64_t rows, int64_t cols, const std::vector<dou
   constexpr int64_t kTile = 32;  // rows per GEMM
   const int64_t tile = std::min(kTile, rows);
   std::vector<double> wt(static_cast<size_t>(tile * cols)), v(static_cast<size_t>(tile * cols), 0.0);
-  std::vector<double> hw(wt.size()), y(wt.size());
+  std::vector<double> y(wt.size()), ra(lin.offset ? static_cast<size_t>(tile * nseg) : 0);
   std::vector<double> g(static_cast<size_t>(tile * np * np)), rhs(static_cast<size_t>(tile * np));
-  std::vector<double> theta0(static_cast<size_t>(tile * np)), dots(static_cast<size_t>(nseg));
+  std::vector<double> theta0(static_cast<size_t>(tile * np)), dots(static_cast<size_t>(nseg)), wdots(dots.size());
+  const int64_t whole = cols / seg;
   const blasint bc = static_cast<blasint>(cols);
   for (int64_t r0 = 0; r0 < rows; r0 += tile) {
     const int64_t nt = std::min(tile, rows - r0);
@@ -339,9 +340,13 @@ void RefitRows(const float* w, int64_t rows, int64_t cols, const std::vector<dou
     for (int64_t i = 0; i < nt; ++i)
       DecodeRow(type, dst + static_cast<size_t>(r0 + i) * dst_row, cols, v.data() + i * cols,
                 theta0.data() + i * np);
-    // HW [nt][cols] = W H.
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, bn, bc, bc, 1.0, wt.data(), bc, h.data(), bc, 0.0,
-                hw.data(), bc);
+    // The right-hand side r = BᵀHw comes from the products Y below (r for c_b is
+    // wᵀ (H c_b)), not from a product W H of its own, which cost as much as all of Y.
+    // Offset formats: RA [nt][nseg] = W HAᵀ, a_bᵀ H w for every row and segment.
+    if (lin.offset) {
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, bn, static_cast<blasint>(nseg), bc, 1.0, wt.data(), bc,
+                  ha.data(), bc, 0.0, ra.data(), static_cast<blasint>(nseg));
+    }
     std::fill(g.begin(), g.end(), 0.0);
     for (int64_t b = 0; b < nseg; ++b) {
       // Y [nt][cols] = H c_b per row: segment b's codes times H's rows of segment b.
@@ -350,10 +355,18 @@ void RefitRows(const float* w, int64_t rows, int64_t cols, const std::vector<dou
       for (int64_t i = 0; i < nt; ++i) {
         const double* yr = y.data() + i * cols;
         const double* vr = v.data() + i * cols;
+        const double* wr = wt.data() + i * cols;
         double* gi = g.data() + i * np * np;
+        // r for c_b: wᵀ (H c_b), summed per segment (k ascending), then over the segments in order.
+        simd::SegmentDots(wr, yr, seg, whole, wdots.data());
+        double rc = 0;
+        for (int64_t b2 = 0; b2 < whole; ++b2) rc += wdots[static_cast<size_t>(b2)];
+        double tail = 0;
+        for (int64_t k = whole * seg; k < cols; ++k) tail += wr[k] * yr[k];
+        rhs[static_cast<size_t>(i * np + pp * b)] = rc + tail;
+        if (lin.offset) rhs[static_cast<size_t>(i * np + pp * b + 1)] = ra[static_cast<size_t>(i * nseg + b)];
         int64_t b2_first = 0;
         if (!lin.offset) {  // c_b2ᵀ H c_b of the whole segments, one per lane (the same sums)
-          const int64_t whole = cols / seg;
           simd::SegmentDots(vr, yr, seg, whole, dots.data());
           for (int64_t b2 = 0; b2 < whole; ++b2) gi[(pp * b2) * np + pp * b] = dots[static_cast<size_t>(b2)];
           b2_first = whole;
@@ -384,31 +397,18 @@ void RefitRows(const float* w, int64_t rows, int64_t cols, const std::vector<dou
           const double s = 0.5 * (gi[a * np + c] + gi[c * np + a]);
           gi[a * np + c] = gi[c * np + a] = s;
         }
-      const double* hr = hw.data() + i * cols;
-      const double* vr = v.data() + i * cols;
-      double* ri = rhs.data() + i * np;
-      double whw = 0;
-      for (int64_t k = 0; k < cols; ++k) whw += wt[static_cast<size_t>(i * cols + k)] * hr[k];
-      for (int64_t b = 0; b < nseg; ++b) {
-        double rc = 0, ra = 0;
-        for (int64_t k = b * seg; k < b * seg + len(b); ++k) rc += vr[k] * hr[k];
-        ri[pp * b] = rc;
-        if (lin.offset) {
-          for (int64_t k = b * seg; k < b * seg + len(b); ++k) ra += hr[k];
-          ri[pp * b + 1] = ra;
-        }
-      }
+      const double* ri = rhs.data() + i * np;
       const std::vector<double> gv(gi, gi + np * np);
       const double* t0 = theta0.data() + i * np;
-      const double f0 = Objective(gv, ri, whw, t0, np);
+      const double f0 = Objective(gv, ri, t0, np);
       std::vector<double> t1(t0, t0 + np);
       uint8_t* row = dst + static_cast<size_t>(r0 + i) * dst_row;
       double f = f0;
       if (SolveRegularised(gv, std::vector<double>(ri, ri + np), np, t1.data())) {
         if (!lin.offset) {
-          f = ProjectNL(*NlOf(type), row, cols, gv, ri, whw, t1.data(), f0);
+          f = ProjectNL(*NlOf(type), row, cols, gv, ri, t1.data(), f0);
         } else if (StoreAffineFields(type, row, cols, t1.data(), /*write=*/false)) {
-          const double f1 = Objective(gv, ri, whw, t1.data(), np);
+          const double f1 = Objective(gv, ri, t1.data(), np);
           if (f1 < f0) {
             StoreAffineFields(type, row, cols, t1.data(), /*write=*/true);
             f = f1;

@@ -34,7 +34,8 @@ bool CanRefit(DType type);
 
 // Refits rows [0, rows) of dst (rows x dst_row bytes of `type`, cols weights each) in
 // place. w: the original weights [rows][cols]; h: the Hessian [cols][cols].
-// obj (optional, rows entries): f per row after the refit (in double, from the normal
+// obj (optional, rows entries): f - wᵀHw per row after the refit (the output error less
+// a term of the row that no field changes, so never computed; in double, from the normal
 // equations' terms). Deterministic and independent of how the rows are split.
 void RefitRows(const float* w, int64_t rows, int64_t cols, const std::vector<double>& h, DType type,
                uint8_t* dst, size_t dst_row, double* obj);
