@@ -118,40 +118,53 @@ Result<std::string> ReadTextFile(const std::string& path, const char* flag) {
   return s;
 }
 
-// tr(E H Eᵀ) / tr(W H Wᵀ) with E = W - Q: the layer-output error relative to the output
-// (H = (1/N) XᵀX). In float with BLAS, over row tiles (on `threads` workers, each tile's
-// sums kept and added in tile order: the same bits for any thread count); a diagnostic
-// and the sensitivity measure of --mix-bpw, not part of the output bytes.
-double RelativeOutputError(const float* w, const float* q, int64_t rows, int64_t cols, const std::vector<double>& h,
-                           int threads) {
-  const std::vector<float> hf(h.begin(), h.end());
+// tr(A H Aᵀ) = sum_ij H_ij (AᵀA)_ij with A = a - b (b null: A = a), rows x cols: AᵀA by
+// BLAS in float per tile of rows (a rank-k update, half the work of the product A H), each
+// tile's sum over the lower triangle (the off-diagonal terms twice) in double. Tiles on
+// `threads` workers, their sums added in tile order: the same bits for any thread count.
+double HessianTrace(const float* a, const float* b, int64_t rows, int64_t cols, const std::vector<float>& hf,
+                    int threads) {
   constexpr int64_t kTile = 512;
   const int64_t tiles = (rows + kTile - 1) / kTile;
-  std::vector<double> tile_eh(static_cast<size_t>(tiles)), tile_wh(static_cast<size_t>(tiles));
+  std::vector<double> tile_sum(static_cast<size_t>(tiles));
   ParallelRows(tiles, threads, [&](int64_t t0, int64_t t1) {
-    std::vector<float> e(static_cast<size_t>(std::min(rows, kTile) * cols));
-    std::vector<float> prod(e.size());
+    std::vector<float> d(b != nullptr ? static_cast<size_t>(std::min(rows, kTile) * cols) : 0);
+    std::vector<float> ata(static_cast<size_t>(cols * cols));
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t r0 = t * kTile, n = std::min(kTile, rows - r0);
-      const float* wt = w + r0 * cols;
-      for (int64_t i = 0; i < n * cols; ++i) e[static_cast<size_t>(i)] = wt[i] - q[r0 * cols + i];
-      for (int pass = 0; pass < 2; ++pass) {
-        const float* a = pass == 0 ? e.data() : wt;
-        cblas_ssymm(CblasRowMajor, CblasRight, CblasLower, static_cast<blasint>(n), static_cast<blasint>(cols), 1.0f,
-                    hf.data(), static_cast<blasint>(cols), a, static_cast<blasint>(cols), 0.0f, prod.data(),
-                    static_cast<blasint>(cols));
-        double s = 0;
-        for (int64_t i = 0; i < n * cols; ++i) s += static_cast<double>(a[i]) * prod[static_cast<size_t>(i)];
-        (pass == 0 ? tile_eh : tile_wh)[static_cast<size_t>(t)] = s;
+      const float* at = a + r0 * cols;
+      if (b != nullptr) {
+        for (int64_t i = 0; i < n * cols; ++i) d[static_cast<size_t>(i)] = at[i] - b[r0 * cols + i];
+        at = d.data();
       }
+      cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, static_cast<blasint>(cols), static_cast<blasint>(n), 1.0f, at,
+                  static_cast<blasint>(cols), 0.0f, ata.data(), static_cast<blasint>(cols));
+      double s = 0;
+      for (int64_t i = 0; i < cols; ++i) {
+        const float* hr = hf.data() + i * cols;
+        const float* cr = ata.data() + i * cols;
+        double off = 0;
+        for (int64_t j = 0; j < i; ++j) off += static_cast<double>(hr[j]) * cr[j];
+        s += 2.0 * off + static_cast<double>(hr[i]) * cr[i];
+      }
+      tile_sum[static_cast<size_t>(t)] = s;
     }
   });
-  double eh = 0, wh = 0;
-  for (int64_t t = 0; t < tiles; ++t) {
-    eh += tile_eh[static_cast<size_t>(t)];
-    wh += tile_wh[static_cast<size_t>(t)];
-  }
-  return wh > 0 ? eh / wh : 0.0;
+  double sum = 0;
+  for (double v : tile_sum) sum += v;
+  return sum;
+}
+
+// tr(E H Eᵀ) / tr(W H Wᵀ) with E = W - Q: the layer-output error relative to the output
+// (H = (1/N) XᵀX), each trace by HessianTrace; a diagnostic and the sensitivity measure of
+// --mix-bpw, not part of the output bytes. *wh caches tr(W H Wᵀ) across the candidates
+// of one tensor (negative: not yet computed).
+double RelativeOutputError(const float* w, const float* q, int64_t rows, int64_t cols, const std::vector<double>& h,
+                           int threads, double* wh) {
+  const std::vector<float> hf(h.begin(), h.end());
+  if (*wh < 0) *wh = HessianTrace(w, nullptr, rows, cols, hf, threads);
+  const double eh = HessianTrace(w, q, rows, cols, hf, threads);
+  return *wh > 0 ? eh / *wh : 0.0;
 }
 
 // `rounds` of RefitRows on rows already quantized by GPTQ (dst); from the second
@@ -565,8 +578,9 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
   auto inputs = std::make_unique<InputPrep>(std::move(requests), o.gptq_damp, o.gptq_act_order, o.threads,
                                             /*lookahead=*/2);
   // One tensor (its values w) converted to one type; errors measured on the decoded values.
-  // w: the tensor's rows x cols values (rotated when p.rotate).
-  auto convert = [&](const Plan& p, const TypeChoice& type, const float* w) -> Result<Converted> {
+  // w: the tensor's rows x cols values (rotated when p.rotate); *wh: RelativeOutputError's
+  // cache of tr(W H Wᵀ) for this tensor.
+  auto convert = [&](const Plan& p, const TypeChoice& type, const float* w, double* wh) -> Result<Converted> {
     const TensorInfo& t = *p.t;
     const int64_t rows = t.rows(), cols = t.cols();
     const DType store = type.rtn ? DType::kF32 : type.dtype;
@@ -655,7 +669,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
       w2 += static_cast<double>(w[i]) * w[i];
     }
     tr.rel_err = w2 > 0 ? std::sqrt(e2 / w2) : 0.0;
-    if (hess != nullptr && quantized) tr.rel_out_err = RelativeOutputError(w, deq.data(), rows, cols, *hess, o.threads);
+    if (hess != nullptr && quantized) tr.rel_out_err = RelativeOutputError(w, deq.data(), rows, cols, *hess, o.threads, wh);
     return c;
   };
   auto log_tensor = [&](const TensorReport& tr, const char* prefix) {
@@ -734,12 +748,13 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
         }
       });
     }
+    double wh = -1;  // tr(W H Wᵀ), once per tensor
     if (mix && p.mixable) {
       for (const TypeChoice& ty : mix_types) {
         const TypeTraits& tt = GetTypeTraits(ty.dtype);
         // A ggml block type only on whole blocks (as the plan's fallback rule).
         if (static_cast<uint32_t>(ty.dtype) < 200 && tt.block_size > 1 && cols % tt.block_size != 0) continue;
-        SEPTET_ASSIGN_OR_RETURN(Converted c, convert(p, ty, w));
+        SEPTET_ASSIGN_OR_RETURN(Converted c, convert(p, ty, w, &wh));
         if (c.report.rel_out_err < 0) {
           return Internal("--mix-bpw: %s has no calibration statistics to measure", t.name.c_str());
         }
@@ -747,7 +762,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
         mix_options[ti].push_back(std::move(c));
       }
     } else {
-      SEPTET_ASSIGN_OR_RETURN(Converted c, convert(p, p.type, w));
+      SEPTET_ASSIGN_OR_RETURN(Converted c, convert(p, p.type, w, &wh));
       log_tensor(c.report, "");
       stored[ti] = c.store;
       storage[ti] = std::move(c.bytes);
