@@ -89,34 +89,36 @@ Result<GptqFactor> GptqPrepare(const std::vector<double>& h_in, int64_t cols, do
 
 void AddFloatFactor(GptqFactor* f) { f->u_float.assign(f->u.begin(), f->u.end()); }
 
-void GptqQuantizeRow(const float* w, const GptqFactor& f, RowGrid* grid, double* work, float* q, void* dst) {
+const float* FloatFactorOf(const GptqFactor& f, std::vector<float>* own) {
+  if (f.u_float.size() == f.u.size()) return f.u_float.data();
+  own->assign(f.u.begin(), f.u.end());
+  return own->data();
+}
+
+void GptqQuantizeRow(const float* w, const GptqFactor& f, RowGrid* grid, float* work, float* q, void* dst) {
   const int64_t n = f.cols;
   const int64_t gs = grid->group_size() > 0 ? grid->group_size() : n;
+  std::vector<float> own;
+  const float* u = FloatFactorOf(f, &own);
   if (!f.perm.empty()) {
     FitAllGroups(w, n, gs, f.diag_h.data(), grid);
     for (int64_t p = 0; p < n; ++p) work[p] = w[f.perm[static_cast<size_t>(p)]];
     for (int64_t p = 0; p < n; ++p) {
       const int64_t j = f.perm[static_cast<size_t>(p)];
-      q[j] = grid->Snap(static_cast<float>(work[p]), j);
-      const double* urow = f.u.data() + p * n;
-      const double e = (work[p] - static_cast<double>(q[j])) / urow[p];
+      q[j] = grid->Snap(work[p], j);
+      const float* urow = u + p * n;
+      const float e = (work[p] - q[j]) / urow[p];
       for (int64_t k = p + 1; k < n; ++k) work[k] -= e * urow[k];
     }
     grid->Encode(q, n, dst);
     return;
   }
-  std::vector<float> gw(static_cast<size_t>(std::min(gs, n)));
   for (int64_t j = 0; j < n; ++j) work[j] = w[j];
   for (int64_t j = 0; j < n; ++j) {
-    if (j % gs == 0) {
-      const int64_t len = std::min(gs, n - j);
-      for (int64_t k = 0; k < len; ++k) gw[k] = static_cast<float>(work[j + k]);
-      grid->Fit(gw.data(), j, len, n, f.diag_h.data() + j);
-    }
-    const float wj = static_cast<float>(work[j]);
-    q[j] = grid->Snap(wj, j);
-    const double* urow = f.u.data() + j * n;
-    const double e = (work[j] - static_cast<double>(q[j])) / urow[j];
+    if (j % gs == 0) grid->Fit(work + j, j, std::min(gs, n - j), n, f.diag_h.data() + j);
+    q[j] = grid->Snap(work[j], j);
+    const float* urow = u + j * n;
+    const float e = (work[j] - q[j]) / urow[j];
     for (int64_t k = j + 1; k < n; ++k) work[k] -= e * urow[k];
   }
   grid->Encode(q, n, dst);
@@ -135,13 +137,14 @@ void GptqQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, DType t
   for (int64_t i = 0; i < std::min(kChunk, rows); ++i) grids.push_back(MakeRowGrid(type, rtn_int3));
   const int64_t gs = grids[0]->group_size() > 0 ? grids[0]->group_size() : n;
   const bool act = !f.perm.empty();
+  std::vector<float> own;
+  const float* u = FloatFactorOf(f, &own);
   // Column blocks of whole groups: a group is fitted on values that have received the
   // updates of every earlier column, as in GptqQuantizeRow. (Act-order: blocks of 128
   // permuted columns; the groups were fitted before the pass.)
   const int64_t bw = act ? 128 : gs >= 128 ? gs : 128 / gs * gs;
-  std::vector<double> work(static_cast<size_t>(kChunk * n));
-  std::vector<double> err(static_cast<size_t>(kChunk * bw));
-  std::vector<float> gw(static_cast<size_t>(std::min(gs, n)));
+  std::vector<float> work(static_cast<size_t>(kChunk * n));
+  std::vector<float> err(static_cast<size_t>(kChunk * bw));
   for (int64_t r0 = 0; r0 < rows; r0 += kChunk) {
     const int64_t nr = std::min(kChunk, rows - r0);
     if (preset != nullptr) {  // fixed grids: every group's parameters from the preset row
@@ -162,20 +165,16 @@ void GptqQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, DType t
     for (int64_t b0 = 0; b0 < n; b0 += bw) {
       const int64_t b1 = std::min(n, b0 + bw);
       for (int64_t i = 0; i < nr; ++i) {
-        double* wk = work.data() + i * n;
+        float* wk = work.data() + i * n;
         float* qr = q + (r0 + i) * n;
         RowGrid* grid = grids[static_cast<size_t>(i)].get();
         for (int64_t j = b0; j < b1; ++j) {
-          if (!act && preset == nullptr && j % gs == 0) {
-            const int64_t len = std::min(gs, n - j);
-            for (int64_t k = 0; k < len; ++k) gw[k] = static_cast<float>(wk[j + k]);
-            grid->Fit(gw.data(), j, len, n, f.diag_h.data() + j);
-          }
+          if (!act && preset == nullptr && j % gs == 0) grid->Fit(wk + j, j, std::min(gs, n - j), n, f.diag_h.data() + j);
           // j: the step (the column in the processing order); col: where it is stored.
           const int64_t col = act ? f.perm[static_cast<size_t>(j)] : j;
-          qr[col] = grid->Snap(static_cast<float>(wk[j]), col);
-          const double* urow = f.u.data() + j * n;
-          const double e = (wk[j] - static_cast<double>(qr[col])) / urow[j];
+          qr[col] = grid->Snap(wk[j], col);
+          const float* urow = u + j * n;
+          const float e = (wk[j] - qr[col]) / urow[j];
           err[static_cast<size_t>(i * bw + (j - b0))] = e;
           simd::SubScaledRows(wk + j + 1, b1 - j - 1, &e, 1, urow + j + 1, n);
         }
@@ -183,13 +182,13 @@ void GptqQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, DType t
       // The block's updates of the later columns, in the same order per element as the
       // column-by-column loop (j ascending), so the result is bit-identical to it.
       if (b1 < n) {
-        double* rows_w[kChunk];
-        const double* rows_e[kChunk];
+        float* rows_w[kChunk];
+        const float* rows_e[kChunk];
         for (int64_t i = 0; i < nr; ++i) {
           rows_w[i] = work.data() + i * n + b1;
           rows_e[i] = err.data() + i * bw;
         }
-        simd::SubScaledRowsBatch(rows_w, rows_e, static_cast<int>(nr), n - b1, b1 - b0, f.u.data() + b0 * n + b1, n);
+        simd::SubScaledRowsBatch(rows_w, rows_e, static_cast<int>(nr), n - b1, b1 - b0, u + b0 * n + b1, n);
       }
     }
     for (int64_t i = 0; i < nr; ++i) {

@@ -40,21 +40,25 @@ struct GptqFactor {
   // Act-order: perm[p] = the original column processed at step p; u is then the factor
   // of the permuted H (row/column p = column perm[p]). Empty: natural order.
   std::vector<int32_t> perm;
-  // U rounded to float, which Q4_T's search reads (GptqTrellisQuantizeRows); empty: each
-  // call rounds its own copy. Filled by AddFloatFactor once per input when the rows go
+  // U rounded to float, which the error feedback reads (every format); empty: each call
+  // rounds its own copy. Filled by AddFloatFactor once per input when the rows go
   // in many calls (quantize/input_prep.h).
   std::vector<float> u_float;
 };
 
 void AddFloatFactor(GptqFactor* f);
+// f.u_float when AddFloatFactor filled it, else U rounded into *own.
+const float* FloatFactorOf(const GptqFactor& f, std::vector<float>* own);
 
 // Dampens, factors and inverts H. Retries with 10x the dampening (up to 1.0) when
 // the Cholesky factorisation fails; kInvalidArgument if it never succeeds.
 Result<GptqFactor> GptqPrepare(const std::vector<double>& h, int64_t cols, double damp, bool act_order = false);
 
 // Quantizes one row of cols weights into dst (the grid's storage). `work` is scratch
-// of cols doubles and `q` of cols floats (the snapped values, left there).
-void GptqQuantizeRow(const float* w, const GptqFactor& f, RowGrid* grid, double* work, float* q, void* dst);
+// of cols floats and `q` of cols floats (the snapped values, left there). The error
+// feedback runs in float with U rounded to float (FloatFactorOf): the weights are float,
+// and a rounding of the update (2^-24 relative) is far below any grid's step.
+void GptqQuantizeRow(const float* w, const GptqFactor& f, RowGrid* grid, float* work, float* q, void* dst);
 
 // The same for rows [0, rows) of W (q: rows x cols snapped values; dst: rows x dst_row
 // bytes), bit-identical to GptqQuantizeRow per row, but in column blocks over chunks

@@ -159,8 +159,7 @@ void GptqTrellisQuantizeRows(const float* w, int64_t rows, const GptqFactor& f, 
   const int64_t n = f.cols;
   if (rows <= 0 || n <= 0) return;
   std::vector<float> own;
-  if (f.u_float.size() != f.u.size()) own.assign(f.u.begin(), f.u.end());
-  const float* u = own.empty() ? f.u_float.data() : own.data();
+  const float* u = FloatFactorOf(f, &own);
   const int64_t nb = quant::CeilDiv(n, kBlock);
   std::vector<RowSearch> search(kChunkRows);
   std::vector<float> work(static_cast<size_t>(kChunkRows * n));

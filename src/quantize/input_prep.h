@@ -30,7 +30,7 @@ struct InputPrepRequest {
   const InputStats* stats = nullptr;
   bool rotate = false;  // H in the rotated basis
   bool factor = false;  // the GPTQ factor too
-  bool float_u = false; // and its U in float (Q4_T)
+  bool float_u = false; // and its U in float (what GPTQ reads)
 };
 
 class InputPrep {

@@ -103,7 +103,7 @@ void ExpectGptqIsPlainRounding(const GptqFactor& f, const std::vector<float>& im
     const std::vector<float> w = testing::RandomWeights(rng, n);
     std::vector<uint8_t> a(tr.row_bytes(n)), b(tr.row_bytes(n));
     std::vector<float> q(static_cast<size_t>(n));
-    std::vector<double> work(static_cast<size_t>(n));
+    std::vector<float> work(static_cast<size_t>(n));
     auto g1 = MakeRowGrid(t, false), g2 = MakeRowGrid(t, false);
     GptqQuantizeRow(w.data(), f, g1.get(), work.data(), q.data(), a.data());
     GridQuantizeRow(w.data(), n, importance.data(), g2.get(), q.data(), b.data());
@@ -177,7 +177,7 @@ TEST(Gptq, LowersOutputErrorOnCorrelatedInputs) {
     const TypeTraits& tr = GetTypeTraits(t);
     double e_gptq = 0, e_plain = 0, e_act = 0;
     std::vector<uint8_t> buf(tr.row_bytes(n));
-    std::vector<double> work(static_cast<size_t>(n));
+    std::vector<float> work(static_cast<size_t>(n));
     for (int64_t r = 0; r < rows; ++r) {
       const std::vector<float> w = testing::RandomWeights(rng, n);
       std::vector<float> q1(static_cast<size_t>(n)), q2(static_cast<size_t>(n)), q3(static_cast<size_t>(n));
@@ -233,7 +233,7 @@ TEST(Gptq, BlockedRowsEqualRowByRow) {
     const size_t rb = GetTypeTraits(c.t).row_bytes(n);
     std::vector<uint8_t> a(rb * rows), b(rb * rows);
     std::vector<float> qa(w.size()), qb(w.size());
-    std::vector<double> work(static_cast<size_t>(n));
+    std::vector<float> work(static_cast<size_t>(n));
     for (int64_t r = 0; r < rows; ++r) {
       auto g = MakeRowGrid(c.t, c.rtn);
       GptqQuantizeRow(w.data() + r * n, *f, g.get(), work.data(), qa.data() + r * n, a.data() + r * rb);

@@ -572,8 +572,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
   for (const Plan& p : plan) {
     if (p.stats == nullptr || p.stats->cols != p.t->cols()) continue;
     const bool quantized = p.type.rtn || GetTypeTraits(p.type.dtype).is_quantized || p.mixable;
-    const bool q4t = !p.type.rtn && p.type.dtype == DType::kQ4_T;
-    requests.push_back(InputPrepRequest{p.stats, p.rotate, o.gptq && quantized, o.gptq && q4t});
+    requests.push_back(InputPrepRequest{p.stats, p.rotate, o.gptq && quantized, o.gptq && quantized});
   }
   auto inputs = std::make_unique<InputPrep>(std::move(requests), o.gptq_damp, o.gptq_act_order, o.threads,
                                             /*lookahead=*/2);

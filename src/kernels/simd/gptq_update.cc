@@ -105,10 +105,6 @@ void SubScaledRowsBatchF32T(float* const* w, const float* const* e, int nr, int6
                             int64_t ld) {
   SubScaledRowsBatchImpl(w, e, nr, n, nj, u, ld);
 }
-void SubScaledRowsBatchF64T(double* const* w, const double* const* e, int nr, int64_t n, int64_t nj, const double* u,
-                            int64_t ld) {
-  SubScaledRowsBatchImpl(w, e, nr, n, nj, u, ld);
-}
 
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
 // Rows r[0..8) -> columns: r[k] lane l becomes r[l] lane k (three shuffle stages).
@@ -175,9 +171,6 @@ void SegmentDotsT(const double* a, const double* b, int64_t seg, int64_t nseg, d
 void SubScaledRowsF32T(float* w, int64_t n, const float* e, int64_t nj, const float* u, int64_t ld) {
   SubScaledRowsImpl(w, n, e, nj, u, ld);
 }
-void SubScaledRowsF64T(double* w, int64_t n, const double* e, int64_t nj, const double* u, int64_t ld) {
-  SubScaledRowsImpl(w, n, e, nj, u, ld);
-}
 
 }  // namespace
 }  // namespace HWY_NAMESPACE
@@ -189,26 +182,17 @@ namespace septet::simd {
 
 HWY_EXPORT(SegmentDotsT);
 HWY_EXPORT(SubScaledRowsBatchF32T);
-HWY_EXPORT(SubScaledRowsBatchF64T);
 HWY_EXPORT(SubScaledRowsF32T);
-HWY_EXPORT(SubScaledRowsF64T);
 
 void SubScaledRowsBatch(float* const* w, const float* const* e, int nr, int64_t n, int64_t nj, const float* u,
                         int64_t ld) {
   if (nr > 0 && n > 0 && nj > 0) HWY_DYNAMIC_DISPATCH(SubScaledRowsBatchF32T)(w, e, nr, n, nj, u, ld);
-}
-void SubScaledRowsBatch(double* const* w, const double* const* e, int nr, int64_t n, int64_t nj, const double* u,
-                        int64_t ld) {
-  if (nr > 0 && n > 0 && nj > 0) HWY_DYNAMIC_DISPATCH(SubScaledRowsBatchF64T)(w, e, nr, n, nj, u, ld);
 }
 void SegmentDots(const double* a, const double* b, int64_t seg, int64_t nseg, double* out) {
   if (seg > 0 && nseg > 0) HWY_DYNAMIC_DISPATCH(SegmentDotsT)(a, b, seg, nseg, out);
 }
 void SubScaledRows(float* w, int64_t n, const float* e, int64_t nj, const float* u, int64_t ld) {
   if (n > 0 && nj > 0) HWY_DYNAMIC_DISPATCH(SubScaledRowsF32T)(w, n, e, nj, u, ld);
-}
-void SubScaledRows(double* w, int64_t n, const double* e, int64_t nj, const double* u, int64_t ld) {
-  if (n > 0 && nj > 0) HWY_DYNAMIC_DISPATCH(SubScaledRowsF64T)(w, n, e, nj, u, ld);
 }
 
 }  // namespace septet::simd

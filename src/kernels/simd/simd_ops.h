@@ -86,12 +86,9 @@ void Q4TSurvivorSteps(const Q4TStepRow* rows, int n);
 // k < n and j = 0 .. nj - 1 in that order, a multiply and then a subtract per term
 // (no FMA): the bits of that scalar loop (built without contraction) on every target.
 void SubScaledRows(float* w, int64_t n, const float* e, int64_t nj, const float* u, int64_t ld);
-void SubScaledRows(double* w, int64_t n, const double* e, int64_t nj, const double* u, int64_t ld);
 // SubScaledRows on nr rows w[i] with their own e[i][0 .. nj), sharing u: each vector of
 // u is loaded once for up to four rows. Row i gets SubScaledRows(w[i], n, e[i], nj, u, ld)'s bits.
 void SubScaledRowsBatch(float* const* w, const float* const* e, int nr, int64_t n, int64_t nj, const float* u,
-                        int64_t ld);
-void SubScaledRowsBatch(double* const* w, const double* const* e, int nr, int64_t n, int64_t nj, const double* u,
                         int64_t ld);
 // out[s] = sum over k < seg of a[s seg + k] * b[s seg + k], k ascending, a multiply
 // then an add per term (gptq_update.cc): the scalar loop's bits, for s < nseg.
