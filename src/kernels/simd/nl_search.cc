@@ -144,6 +144,9 @@ void NlStoredErrorsT(const quant::NlCodebook& cb, const float* w, const float* i
   HWY_ALIGN double terms[kChains][kMaxStoredLen + kLanes];
   std::copy(w, w + len, wb);
   for (int k = 0; k < len; ++k) ab[k] = imp != nullptr ? imp[k] : 1.0f;
+  // The error loop reads val in whole vectors past len; the padding path writes only
+  // [0, len), so the tail is set once here (those lanes are computed, never summed).
+  std::fill(val + len, val + len + kLanes, 0.0f);
   for (int c0 = 0; c0 < n; c0 += kChains) {
     const int nc = std::min(kChains, n - c0);
     for (int c = 0; c < nc; ++c) {
