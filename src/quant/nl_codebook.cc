@@ -25,18 +25,19 @@ int SearchCode(const NlCodebook& cb, float y) {
 }
 
 // Weighted error of group weights w[0..len) at float scale t (values t * L[u]);
-// `lsq` returns the least-squares scale for the codes found.
+// `lsq` returns the least-squares scale for the codes found. In float (16 terms or 32: a
+// sum's rounding is far below the differences between candidates that matter).
 double FloatScaleError(const NlCodebook& cb, const float* w, const float* imp, int len, float t, float* lsq) {
   const float inv = 1.0f / t;
-  double err = 0, num = 0, den = 0;
+  float err = 0, num = 0, den = 0;
   for (int k = 0; k < len; ++k) {
     const float l = cb.levels[SearchCode(cb, w[k] * inv)];
-    const double a = ImportanceAt(imp, k), e = static_cast<double>(w[k]) - static_cast<double>(t) * l;
+    const float a = ImportanceAt(imp, k), e = w[k] - t * l;
     err += a * e * e;
     num += a * w[k] * l;
     den += a * l * l;
   }
-  *lsq = den > 0 ? static_cast<float>(num / den) : t;
+  *lsq = den > 0 ? num / den : t;
   return err;
 }
 

@@ -24,7 +24,7 @@ inline float NlValue(const NlCodebook& cb, float d, int s, int u) {
 // cb.pad_code.
 int NlNearestCode(const NlCodebook& cb, float w, float d, int s);
 // For each of n float scales t[i] of a group w[0..len): err[i], the importance-weighted
-// squared error (in double) of the values t[i] L[u], u the code of w / t[i] against the
+// squared error (summed in float, k ascending) of the values t[i] L[u], u the code of w / t[i] against the
 // midpoints, and lsq[i], the weighted least-squares scale for those codes (t[i] when the
 // codes are all-zero-weighted). NlScaleErrors is the scalar reference; simd::NlScaleErrors
 // (kernels/simd/nl_search.cc) computes the same bits with the candidates in lanes.
