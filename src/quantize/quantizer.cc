@@ -118,18 +118,20 @@ Result<std::string> ReadTextFile(const std::string& path, const char* flag) {
   return s;
 }
 
-// tr(A H Aᵀ) = sum_ij H_ij (AᵀA)_ij with A = a - b (b null: A = a), rows x cols: AᵀA by
-// BLAS in float per tile of rows (a rank-k update, half the work of the product A H), each
-// tile's sum over the lower triangle (the off-diagonal terms twice) in double. Tiles on
-// `threads` workers, their sums added in tile order: the same bits for any thread count.
+// tr(A H Aᵀ) = sum_ij H_ij (AᵀA)_ij with A = a - b (b null: A = a), rows x cols. Per tile
+// of rows, AᵀA's lower triangle by BLAS in float, a panel of 256 of its rows at a time
+// (A[:, panel]ᵀ A[:, :panel end]: about half the work of the product A H, and a panel's
+// scratch of 256 x cols floats where the whole AᵀA would be cols² per worker), each
+// row's sum with H (the off-diagonal terms twice) in double. Tiles on `threads` workers,
+// their sums added in tile order: the same bits for any thread count.
 double HessianTrace(const float* a, const float* b, int64_t rows, int64_t cols, const std::vector<float>& hf,
                     int threads) {
-  constexpr int64_t kTile = 512;
+  constexpr int64_t kTile = 512, kPanel = 256;
   const int64_t tiles = (rows + kTile - 1) / kTile;
   std::vector<double> tile_sum(static_cast<size_t>(tiles));
   ParallelRows(tiles, threads, [&](int64_t t0, int64_t t1) {
     std::vector<float> d(b != nullptr ? static_cast<size_t>(std::min(rows, kTile) * cols) : 0);
-    std::vector<float> ata(static_cast<size_t>(cols * cols));
+    std::vector<float> panel(static_cast<size_t>(std::min(cols, kPanel) * cols));
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t r0 = t * kTile, n = std::min(kTile, rows - r0);
       const float* at = a + r0 * cols;
@@ -137,15 +139,19 @@ double HessianTrace(const float* a, const float* b, int64_t rows, int64_t cols, 
         for (int64_t i = 0; i < n * cols; ++i) d[static_cast<size_t>(i)] = at[i] - b[r0 * cols + i];
         at = d.data();
       }
-      cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, static_cast<blasint>(cols), static_cast<blasint>(n), 1.0f, at,
-                  static_cast<blasint>(cols), 0.0f, ata.data(), static_cast<blasint>(cols));
       double s = 0;
-      for (int64_t i = 0; i < cols; ++i) {
-        const float* hr = hf.data() + i * cols;
-        const float* cr = ata.data() + i * cols;
-        double off = 0;
-        for (int64_t j = 0; j < i; ++j) off += static_cast<double>(hr[j]) * cr[j];
-        s += 2.0 * off + static_cast<double>(hr[i]) * cr[i];
+      for (int64_t c0 = 0; c0 < cols; c0 += kPanel) {
+        const int64_t pw = std::min(kPanel, cols - c0), c1 = c0 + pw;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<blasint>(pw), static_cast<blasint>(c1),
+                    static_cast<blasint>(n), 1.0f, at + c0, static_cast<blasint>(cols), at, static_cast<blasint>(cols),
+                    0.0f, panel.data(), static_cast<blasint>(c1));
+        for (int64_t i = c0; i < c1; ++i) {
+          const float* hr = hf.data() + i * cols;
+          const float* cr = panel.data() + (i - c0) * c1;
+          double off = 0;
+          for (int64_t j = 0; j < i; ++j) off += static_cast<double>(hr[j]) * cr[j];
+          s += 2.0 * off + static_cast<double>(hr[i]) * cr[i];
+        }
       }
       tile_sum[static_cast<size_t>(t)] = s;
     }
