@@ -290,6 +290,25 @@ std::vector<int> ChooseMix(const std::vector<std::vector<MixOption>>& options, d
   return ChooseMix(options, std::vector<int>(options.size(), 0), budget_bits);
 }
 
+bool MixNeverMovesDown(const std::vector<std::vector<MixOption>>& seen, size_t t, double start_bits,
+                       double budget_bits) {
+  // Phase 1's value of moving tensor u down, as ChooseMix computes it.
+  const auto value = [&](size_t u) {
+    const MixOption& cur = seen[u][1];
+    const MixOption& o = seen[u][0];
+    return -(o.error - cur.error) / (cur.bits - o.bits);
+  };
+  if (!(seen[t][1].bits > seen[t][0].bits)) return true;
+  const double vt = value(t);
+  double total = start_bits;
+  for (size_t u = 0; u < seen.size(); ++u) {
+    if (u == t || !(seen[u][1].bits > seen[u][0].bits)) continue;
+    const double vu = value(u);
+    if (vu > vt || (vu == vt && u < t)) total += seen[u][0].bits - seen[u][1].bits;
+  }
+  return !(total > budget_bits);
+}
+
 bool GlobMatch(const std::string& p, const std::string& s) {
   size_t pi = 0, si = 0, star = std::string::npos, mark = 0;
   while (si < s.size()) {
@@ -568,8 +587,9 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
   std::vector<std::vector<uint8_t>> storage(plan.size());
   struct Converted {
     DType store = DType::kF32;
-    std::vector<uint8_t> bytes;
+    std::vector<uint8_t> bytes;  // empty while predicted
     TensorReport report;
+    bool predicted = false;  // a --mix-bpw candidate not yet quantized: bits exact, error predicted
   };
   std::vector<DType> stored(plan.size(), DType::kF32);
   // Each input's H and GPTQ factor, prepared ahead on a helper thread while the
@@ -685,52 +705,15 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
     log(line);
   };
 
-  // --mix-bpw: every matmul weight the default policy gives the target type is converted
-  // to each candidate type (the target first); the choice is made once all are measured.
-  // When the target alone fits the budget, the candidates are the wider types (tensors
-  // move up from it); when it does not, the narrower Q3P5_NL (tensors move down from it;
-  // at 3.5 bpw its error is ~0.7x Q3P5's, docs/formats.md). Candidates in increasing bits.
-  std::vector<TypeChoice> mix_types;
-  if (mix) {
-    double target_bits = 0;
-    int64_t mixable_params = 0;
-    for (const Plan& p : plan) {
-      if (!p.mixable) continue;
-      target_bits += RowBitsPerWeight(target.dtype, p.t->cols()) * static_cast<double>(p.t->numel());
-      mixable_params += p.t->numel();
-    }
-    const bool down = target_bits > o.mix_bpw * static_cast<double>(mixable_params);
-    const double target_bpw = GetTypeTraits(target.dtype).bits_per_weight;
-    if (down && GetTypeTraits(DType::kQ3P5_NL).bits_per_weight < target_bpw) {
-      mix_types.push_back(TypeChoice{DType::kQ3P5_NL, false});
-    }
-    mix_types.push_back(target);
-    for (DType d : {DType::kQ4_G, DType::kQ8_0}) {
-      if (!down && GetTypeTraits(d).bits_per_weight > target_bpw) mix_types.push_back(TypeChoice{d, false});
-    }
-  }
-  // The last tensor that reads each input's statistics: after it, that input's XᵀX,
-  // Hessian and GPTQ factor are freed, so that the next layer's reuse their memory
-  // (peak memory: one layer's instead of the model's; and every fresh page costs a
-  // page fault, 10 % of the CPU time of a SmolLM2 quantize when all were kept).
-  std::map<const InputStats*, size_t> last_use;
-  for (size_t ti = 0; ti < plan.size(); ++ti) {
-    if (plan[ti].stats != nullptr) last_use[plan[ti].stats] = ti;
-  }
-  std::vector<std::vector<Converted>> mix_options(plan.size());
-  std::vector<TensorReport> reports(plan.size());
-  int64_t done_weights = 0;
-  for (size_t ti = 0; ti < plan.size(); ++ti) {
-    const Plan& p = plan[ti];
+  // A tensor's values as float: F32 rows straight from the file (the head of a 135M
+  // model is 113 MB: a copy is 28k fresh pages), others decoded into *buf; rotated
+  // under p.rotate.
+  auto load_weights = [&](const Plan& p, std::vector<float>* buf) -> Result<const float*> {
     const TensorInfo& t = *p.t;
     const int64_t rows = t.rows(), cols = t.cols();
-    if (o.progress) o.progress(done_weights, total_weights, t.name);
-    // Source as float.
     const TypeTraits& src_tr = GetTypeTraits(t.dtype);
     const size_t src_row = src_tr.row_bytes(cols);
-    // F32 rows kept as they are read straight from the file (the head of a 135M
-    // model is 113 MB: a copy is 28k fresh pages); others are decoded into a buffer.
-    std::vector<float> w_buf;
+    std::vector<float>& w_buf = *buf;
     const float* w = reinterpret_cast<const float*>(t.data);
     if (t.dtype != DType::kF32 || p.rotate || reinterpret_cast<uintptr_t>(t.data) % alignof(float) != 0) {
       w_buf.resize(static_cast<size_t>(rows * cols));
@@ -753,18 +736,127 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
         }
       });
     }
-    double wh = -1;  // tr(W H Wᵀ), once per tensor
+    return w;
+  };
+
+  // --mix-bpw: every matmul weight the default policy gives the target type is converted
+  // to each candidate type; the choice is made once all are measured. When the target
+  // alone fits the budget, the candidates are the wider types (tensors move up from it);
+  // when it does not, the narrower Q3P5_NL (tensors move down from it; at 3.5 bpw its
+  // error is ~0.7x Q3P5's, docs/formats.md). Candidates in increasing bits. Moving down
+  // (unless mix_measure_all), Q3P5_NL's error is predicted from the target's
+  // (kMixNarrowErrorRatio) and only the tensors the choice moves down are quantized in it,
+  // after the choice: their inputs' XᵀX are kept until then.
+  std::vector<TypeChoice> mix_types;
+  bool predict_narrow = false;  // mix_types[0] (Q3P5_NL) predicted, quantized only when chosen
+  if (mix) {
+    double target_bits = 0;
+    int64_t mixable_params = 0;
+    for (const Plan& p : plan) {
+      if (!p.mixable) continue;
+      target_bits += RowBitsPerWeight(target.dtype, p.t->cols()) * static_cast<double>(p.t->numel());
+      mixable_params += p.t->numel();
+    }
+    const bool down = target_bits > o.mix_bpw * static_cast<double>(mixable_params);
+    const double target_bpw = GetTypeTraits(target.dtype).bits_per_weight;
+    if (down && GetTypeTraits(DType::kQ3P5_NL).bits_per_weight < target_bpw) {
+      mix_types.push_back(TypeChoice{DType::kQ3P5_NL, false});
+      predict_narrow = !o.mix_measure_all;
+    }
+    mix_types.push_back(target);
+    for (DType d : {DType::kQ4_G, DType::kQ8_0}) {
+      if (!down && GetTypeTraits(d).bits_per_weight > target_bpw) mix_types.push_back(TypeChoice{d, false});
+    }
+  }
+  // The last tensor that reads each input's statistics: after it, that input's XᵀX,
+  // Hessian and GPTQ factor are freed, so that the next layer's reuse their memory
+  // (peak memory: one layer's instead of the model's; and every fresh page costs a
+  // page fault, 10 % of the CPU time of a SmolLM2 quantize when all were kept).
+  std::map<const InputStats*, size_t> last_use;
+  for (size_t ti = 0; ti < plan.size(); ++ti) {
+    if (plan[ti].stats != nullptr) last_use[plan[ti].stats] = ti;
+  }
+  std::vector<std::vector<Converted>> mix_options(plan.size());
+  std::vector<TensorReport> reports(plan.size());
+  std::vector<double> wh_of(plan.size(), -1.0);  // tr(W H Wᵀ) per tensor, once
+  // Moving down with predictions: an input's XᵀX is kept for the choice until none of its
+  // tensors can be moved down any more (MixNeverMovesDown).
+  struct KeptInput {
+    std::vector<size_t> seen;   // its tensors' positions in `seen`
+    bool read = false;          // the first pass is done with it
+    size_t last = SIZE_MAX;     // its last tensor quantized after the choice
+  };
+  std::map<const InputStats*, KeptInput> kept_xtx;
+  std::vector<std::vector<MixOption>> seen;  // the predicted tensors' {narrow, target} so far
+  double start_bits = 0;
+  int64_t mix_numel = 0;
+  for (const Plan& p : plan) {
+    if (!p.mixable || !predict_narrow) continue;
+    start_bits += 8.0 * static_cast<double>(GetTypeTraits(target.dtype).row_bytes(p.t->cols()) *
+                                            static_cast<size_t>(p.t->rows()));
+    mix_numel += p.t->numel();
+  }
+  const double mix_budget = o.mix_bpw * static_cast<double>(mix_numel);  // as ChooseMix's below
+  const auto free_unchoosable = [&] {
+    for (auto it = kept_xtx.begin(); it != kept_xtx.end();) {
+      bool never = it->second.read;
+      for (size_t k : it->second.seen) never = never && MixNeverMovesDown(seen, k, start_bits, mix_budget);
+      if (never) {
+        cal.ReleaseHessian(it->first);
+        it = kept_xtx.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  };
+  int64_t done_weights = 0;
+  for (size_t ti = 0; ti < plan.size(); ++ti) {
+    const Plan& p = plan[ti];
+    const TensorInfo& t = *p.t;
+    const int64_t rows = t.rows(), cols = t.cols();
+    if (o.progress) o.progress(done_weights, total_weights, t.name);
+    std::vector<float> w_buf;
+    SEPTET_ASSIGN_OR_RETURN(const float* w, load_weights(p, &w_buf));
+    double& wh = wh_of[ti];
     if (mix && p.mixable) {
-      for (const TypeChoice& ty : mix_types) {
+      const std::string prefix = "mix candidate (x" + std::to_string(p.mix_weight) + ") ";
+      for (size_t k = 0; k < mix_types.size(); ++k) {
+        const TypeChoice& ty = mix_types[k];
         const TypeTraits& tt = GetTypeTraits(ty.dtype);
         // A ggml block type only on whole blocks (as the plan's fallback rule).
         if (static_cast<uint32_t>(ty.dtype) < 200 && tt.block_size > 1 && cols % tt.block_size != 0) continue;
+        if (k == 0 && predict_narrow) {  // its error is known once the target's is
+          Converted c;
+          c.store = ty.dtype;
+          c.predicted = true;
+          c.report.name = t.name;
+          c.report.type = ty.Name();
+          c.report.shape = t.shape;
+          c.report.bytes = tt.row_bytes(cols) * static_cast<size_t>(rows);
+          c.report.bits = 8.0 * static_cast<double>(c.report.bytes);
+          c.report.target = p.target;
+          mix_options[ti].push_back(std::move(c));
+          continue;
+        }
         SEPTET_ASSIGN_OR_RETURN(Converted c, convert(p, ty, w, &wh));
         if (c.report.rel_out_err < 0) {
           return Internal("--mix-bpw: %s has no calibration statistics to measure", t.name.c_str());
         }
-        log_tensor(c.report, ("mix candidate (x" + std::to_string(p.mix_weight) + ") ").c_str());
+        log_tensor(c.report, prefix.c_str());
         mix_options[ti].push_back(std::move(c));
+      }
+      std::vector<Converted>& v = mix_options[ti];
+      if (v.size() > 1 && v[0].predicted) {
+        TensorReport& pr = v[0].report;
+        pr.rel_out_err = kMixNarrowErrorRatio * v[1].report.rel_out_err;
+        char line[200];
+        std::snprintf(line, sizeof(line), "%s%-28s %-14s %5.3f bpw  predicted  out.err %f (%.1f x %s's)",
+                      prefix.c_str(), t.name.c_str(), pr.type.c_str(),
+                      pr.bits / static_cast<double>(std::max<int64_t>(t.numel(), 1)), pr.rel_out_err,
+                      kMixNarrowErrorRatio, v[1].report.type.c_str());
+        log(line);
+        kept_xtx[p.stats].seen.push_back(seen.size());
+        seen.push_back({{pr.bits, pr.rel_out_err * p.mix_weight}, {v[1].report.bits, v[1].report.rel_out_err * p.mix_weight}});
       }
     } else {
       SEPTET_ASSIGN_OR_RETURN(Converted c, convert(p, p.type, w, &wh));
@@ -775,8 +867,14 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
     }
     if (p.stats != nullptr && last_use[p.stats] == ti) {
       inputs->Release(p.stats);
-      cal.ReleaseHessian(p.stats);
+      auto kept = kept_xtx.find(p.stats);
+      if (kept == kept_xtx.end()) {
+        cal.ReleaseHessian(p.stats);
+      } else {
+        kept->second.read = true;
+      }
     }
+    if (!kept_xtx.empty()) free_unchoosable();
     done_weights += t.numel();
   }
   std::string mix_summary;
@@ -807,6 +905,50 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
                              mix_types[0].Name().c_str());
     }
     const std::vector<int> choice = ChooseMix(opts, start, budget);
+    // The tensors moved to a predicted candidate are quantized in it now, in file order,
+    // each input's H and factor prepared again (ahead, as above); the other kept XᵀX go.
+    std::vector<size_t> requant;
+    int64_t requant_weights = 0;
+    for (size_t k = 0; k < idx.size(); ++k) {
+      if (!mix_options[idx[k]][static_cast<size_t>(choice[k])].predicted) continue;
+      requant.push_back(k);
+      requant_weights += plan[idx[k]].t->numel();
+      auto kept = kept_xtx.find(plan[idx[k]].stats);
+      if (kept == kept_xtx.end()) return Internal("--mix-bpw: %s was chosen after its statistics were freed", plan[idx[k]].t->name.c_str());
+      kept->second.last = idx[k];
+    }
+    if (predict_narrow) {
+      double kept_mb = 0;
+      for (const auto& [s, in] : kept_xtx) kept_mb += 8.0 * static_cast<double>(s->cols * s->cols) / 1e6;
+      char line[200];
+      std::snprintf(line, sizeof(line),
+                    "mix: %zu tensors moved down, quantized in %s now (the statistics of %zu inputs, %.0f MB, "
+                    "were kept for them)",
+                    requant.size(), mix_types[0].Name().c_str(), kept_xtx.size(), kept_mb);
+      log(line);
+    }
+    for (const auto& [s, in] : kept_xtx) {
+      if (in.last == SIZE_MAX) cal.ReleaseHessian(s);
+    }
+    std::vector<InputPrepRequest> again;
+    for (size_t k : requant) again.push_back(InputPrepRequest{plan[idx[k]].stats, plan[idx[k]].rotate, o.gptq, o.gptq});
+    inputs = std::make_unique<InputPrep>(std::move(again), o.gptq_damp, o.gptq_act_order, o.threads, /*lookahead=*/2);
+    int64_t requant_done = 0;
+    for (size_t k : requant) {
+      const size_t ti = idx[k];
+      const Plan& p = plan[ti];
+      if (o.progress) o.progress(requant_done, requant_weights, "mix: " + p.t->name);
+      Converted& slot = mix_options[ti][static_cast<size_t>(choice[k])];
+      std::vector<float> w_buf;
+      SEPTET_ASSIGN_OR_RETURN(const float* w, load_weights(p, &w_buf));
+      SEPTET_ASSIGN_OR_RETURN(Converted c, convert(p, TypeChoice{slot.store, false}, w, &wh_of[ti]));
+      slot = std::move(c);
+      if (kept_xtx[p.stats].last == ti) {
+        inputs->Release(p.stats);
+        cal.ReleaseHessian(p.stats);
+      }
+      requant_done += p.t->numel();
+    }
     std::map<std::string, int> counts;
     double chosen_bits = 0;
     for (size_t k = 0; k < idx.size(); ++k) {

@@ -63,6 +63,11 @@ struct QuantizeOptions {
   // of the residual stream, and ChooseMix picks the types, starting from the target
   // (docs/quantization.md §Mixes).
   double mix_bpw = 0;
+  // --mix-bpw moving down to Q3P5_NL: false (the default) quantizes every tensor in the
+  // target only, predicts its Q3P5_NL error as kMixNarrowErrorRatio times the target's
+  // measured one, and quantizes only the tensors the choice moves down; true quantizes
+  // and measures every tensor in both types before choosing (slower).
+  bool mix_measure_all = false;
   // Rotate the input dimension of every layer's matmul weights by the Hadamard
   // transform of kernels/cpu/hadamard.h before quantizing them (the calibration
   // statistics are rotated with them) and mark the file "septet.rotation" =
@@ -129,6 +134,25 @@ std::vector<int> ChooseMix(const std::vector<std::vector<MixOption>>& options, c
                            double budget_bits);
 // The same starting from options[t][0] everywhere (phase 2 only).
 std::vector<int> ChooseMix(const std::vector<std::vector<MixOption>>& options, double budget_bits);
+
+// For tensors with two options each, {narrower, start}, starting at options[t][1] with
+// Σ start bits = start_bits over *all* tensors: true when ChooseMix(options + any tensors
+// after them, start, budget_bits) cannot end with tensor t at its narrower option,
+// knowing only the tensors seen so far (`seen`, the first ones in index order). Phase 1
+// moves tensors down in its order (largest value first, ties to the lower index) until
+// Σ bits <= budget_bits, and phase 2 only moves up: once the seen tensors before t in
+// that order save enough, t is never moved down, whatever follows. The quantizer frees
+// such a tensor's statistics before the choice.
+bool MixNeverMovesDown(const std::vector<std::vector<MixOption>>& seen, size_t t, double start_bits,
+                       double budget_bits);
+
+// --mix-bpw moving down without mix_measure_all: a tensor's predicted Q3P5_NL output
+// error, in multiples of its measured error in the target type. With two candidates per
+// tensor ChooseMix's choice is the same for any ratio above 1 (every move's value scales
+// by ratio - 1); the value is the median ratio measured on SmolLM2-135M's 210 matmul
+// weights against Q4_T (3.17-4.06, docs/quantization.md §Mixes), so that the log's
+// predicted errors are of the right size.
+inline constexpr double kMixNarrowErrorRatio = 3.6;
 
 // Glob match with '*' (any run) and '?' (one character).
 bool GlobMatch(const std::string& pattern, const std::string& text);

@@ -53,7 +53,9 @@ int RunQuantize(QuantizeFlags& f) {
   int last_pct = -1;
   o.progress = [&](int64_t done, int64_t total, const std::string& what) {
     const bool calib = what == "calibration";
-    const std::string ph = calib ? "calibration" : "quantize";
+    // "mix: NAME": the tensors --mix-bpw moved down, quantized after the choice.
+    const bool mix = what.rfind("mix: ", 0) == 0;
+    const std::string ph = calib ? "calibration" : mix ? "mix" : "quantize";
     const auto now = std::chrono::steady_clock::now();
     if (ph != phase) {
       phase = ph;
@@ -150,6 +152,10 @@ Subcommand AddQuantizeCommand(CLI::App* app) {
                   "are stored in Q3P5_NL. Each tensor's error is weighted by its block's share of the residual "
                   "stream")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--mix-measure-all", o.mix_measure_all,
+                "With --mix-bpw moving down to Q3P5_NL: quantize every tensor in both types and choose by both "
+                "measured errors (slower) instead of predicting the Q3P5_NL error from the target's and "
+                "quantizing only the tensors the choice moves down");
   cmd->add_option("--keep", o.keep,
                   "PATTERN=TYPE: store tensors matching PATTERN ('*', '?' wildcards) as TYPE, e.g. "
                   "--keep 'token_embd.weight=F16' (repeatable; first match wins)");
