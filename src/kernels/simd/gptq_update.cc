@@ -25,9 +25,8 @@ namespace {
 
 namespace hn = hwy::HWY_NAMESPACE;
 
-template <typename T>
-void SubScaledRowsImpl(T* w, int64_t n, const T* e, int64_t nj, const T* u, int64_t ld) {
-  const hn::ScalableTag<T> d;
+void SubScaledRowsImpl(float* w, int64_t n, const float* e, int64_t nj, const float* u, int64_t ld) {
+  const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
   const int64_t nl = static_cast<int64_t>(hn::Lanes(d));
   int64_t k = 0;
@@ -36,7 +35,7 @@ void SubScaledRowsImpl(T* w, int64_t n, const T* e, int64_t nj, const T* u, int6
     V a2 = hn::LoadU(d, w + k + 2 * nl), a3 = hn::LoadU(d, w + k + 3 * nl);
     for (int64_t j = 0; j < nj; ++j) {
       const V ej = hn::Set(d, e[j]);
-      const T* ur = u + j * ld + k;
+      const float* ur = u + j * ld + k;
       a0 = hn::Sub(a0, hn::Mul(ej, hn::LoadU(d, ur)));
       a1 = hn::Sub(a1, hn::Mul(ej, hn::LoadU(d, ur + nl)));
       a2 = hn::Sub(a2, hn::Mul(ej, hn::LoadU(d, ur + 2 * nl)));
@@ -53,7 +52,7 @@ void SubScaledRowsImpl(T* w, int64_t n, const T* e, int64_t nj, const T* u, int6
     hn::StoreU(a, d, w + k);
   }
   for (; k < n; ++k) {  // this file is built with -ffp-contract=off: a multiply, then a subtract
-    T a = w[k];
+    float a = w[k];
     for (int64_t j = 0; j < nj; ++j) a -= e[j] * u[j * ld + k];
     w[k] = a;
   }
@@ -61,9 +60,9 @@ void SubScaledRowsImpl(T* w, int64_t n, const T* e, int64_t nj, const T* u, int6
 
 // R rows sharing u (each u vector loaded once for all R): per element the same
 // operations in the same order as SubScaledRowsImpl on each row.
-template <int R, typename T>
-void SubScaledRowsGroup(T* const* w, const T* const* e, int64_t n, int64_t nj, const T* u, int64_t ld) {
-  const hn::ScalableTag<T> d;
+template <int R>
+void SubScaledRowsGroup(float* const* w, const float* const* e, int64_t n, int64_t nj, const float* u, int64_t ld) {
+  const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
   const int64_t nl = static_cast<int64_t>(hn::Lanes(d));
   int64_t k = 0;
@@ -89,8 +88,7 @@ void SubScaledRowsGroup(T* const* w, const T* const* e, int64_t n, int64_t nj, c
   for (int r = 0; r < R; ++r) SubScaledRowsImpl(w[r] + k, n - k, e[r], nj, u + k, ld);  // the rest
 }
 
-template <typename T>
-void SubScaledRowsBatchImpl(T* const* w, const T* const* e, int nr, int64_t n, int64_t nj, const T* u, int64_t ld) {
+void SubScaledRowsBatchImpl(float* const* w, const float* const* e, int nr, int64_t n, int64_t nj, const float* u, int64_t ld) {
   int i = 0;
   for (; i + 4 <= nr; i += 4) SubScaledRowsGroup<4>(w + i, e + i, n, nj, u, ld);
   switch (nr - i) {
