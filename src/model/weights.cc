@@ -8,6 +8,7 @@
 
 #include "io/model_file.h"
 #include "kernels/simd/repack.h"
+#include "kernels/simd/simd_ops.h"
 #include "quant/checked.h"
 #include "quant/registry.h"
 
@@ -130,7 +131,8 @@ class Binder {
         auto work = [&, i, r0, r1] {
           st[static_cast<size_t>(i)] = quant::ConvertRows(t.dtype, t.data + static_cast<size_t>(r0) * src_rb, src_rb,
                                                           r1 - r0, cols, dst.type,
-                                                          buf.data() + static_cast<size_t>(r0) * dst_rb, dst_rb, r0);
+                                                          buf.data() + static_cast<size_t>(r0) * dst_rb, dst_rb, r0,
+                                                          simd::FromFloat(dst.type));
         };
         if (i + 1 == workers) {
           work();  // this thread takes the last range

@@ -78,7 +78,7 @@ float MaxAbsInput(DType t) {
 }
 
 Status QuantizeRow(DType type, const float* src, int64_t n, void* dst, size_t dst_bytes,
-                   const float* importance) {
+                   const float* importance, RowQuantizeFn quantize) {
   const TypeTraits* tr = nullptr;
   SEPTET_RETURN_IF_ERROR(CheckCommon("QuantizeRow", type, n, &tr));
   if (tr->from_float == nullptr) {
@@ -106,7 +106,7 @@ Status QuantizeRow(DType type, const float* src, int64_t n, void* dst, size_t ds
     return InvalidArgument("QuantizeRow(%s): dst has %zu bytes, an empty row needs %zu",
                            Name(type).c_str(), dst_bytes, tr->row_bytes(0));
   }
-  tr->from_float(src, dst, n, importance);
+  (quantize != nullptr ? quantize : tr->from_float)(src, dst, n, importance);
   return Status::Ok();
 }
 
@@ -120,12 +120,12 @@ Status DequantizeRow(DType type, const void* src, size_t src_bytes, int64_t n, f
 }
 
 Status ConvertRows(DType src_type, const uint8_t* src, size_t src_row, int64_t rows, int64_t n, DType dst_type,
-                   uint8_t* dst, size_t dst_row, int64_t first_row) {
+                   uint8_t* dst, size_t dst_row, int64_t first_row, RowQuantizeFn quantize) {
   if (rows < 0) return InvalidArgument("ConvertRows: rows = %lld, expected >= 0", static_cast<long long>(rows));
   std::vector<float> row(static_cast<size_t>(std::max<int64_t>(n, 0)));
   for (int64_t r = 0; r < rows; ++r) {
     Status st = DequantizeRow(src_type, src + static_cast<size_t>(r) * src_row, src_row, n, row.data());
-    if (st.ok()) st = QuantizeRow(dst_type, row.data(), n, dst + static_cast<size_t>(r) * dst_row, dst_row);
+    if (st.ok()) st = QuantizeRow(dst_type, row.data(), n, dst + static_cast<size_t>(r) * dst_row, dst_row, nullptr, quantize);
     if (!st.ok()) return Status(st.code(), "row " + std::to_string(first_row + r) + ": " + st.message());
   }
   return Status::Ok();

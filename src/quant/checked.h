@@ -34,8 +34,11 @@ float MaxAbsInput(DType t);
 // unknown or input-only type (it has no quantizer), n < 0, n > MaxRowLength,
 // null src/dst with n > 0, a short dst, non-finite inputs or inputs past
 // MaxAbsInput, and importance values that are negative or not finite.
+// `quantize`: a row quantizer that gives from_float's bytes (simd::FromFloat), or null
+// for the registry's from_float.
+using RowQuantizeFn = void (*)(const float* src, void* dst, int64_t n, const float* importance);
 Status QuantizeRow(DType type, const float* src, int64_t n, void* dst, size_t dst_bytes,
-                   const float* importance = nullptr);
+                   const float* importance = nullptr, RowQuantizeFn quantize = nullptr);
 
 // Dequantizes n values from src (src_bytes must be >= row_bytes(n)).
 Status DequantizeRow(DType type, const void* src, size_t src_bytes, int64_t n, float* dst);
@@ -44,9 +47,9 @@ Status DequantizeRow(DType type, const void* src, size_t src_bytes, int64_t n, f
 // (dst_row bytes apart) through floats: DequantizeRow, then QuantizeRow, row by
 // row. An error carries the failing row's index (first_row + its index here: a
 // caller converting a matrix in ranges names the matrix's row) and the row
-// function's message.
+// function's message. `quantize` as in QuantizeRow.
 Status ConvertRows(DType src_type, const uint8_t* src, size_t src_row, int64_t rows, int64_t n, DType dst_type,
-                   uint8_t* dst, size_t dst_row, int64_t first_row = 0);
+                   uint8_t* dst, size_t dst_row, int64_t first_row = 0, RowQuantizeFn quantize = nullptr);
 
 // sum_i w_i * x_i for a weight row of type w_type and an activation row already
 // in GetTypeTraits(w_type).vec_dot_type (for float weight types: n floats).

@@ -196,6 +196,9 @@ void Q4TSurvivorStep(Q4TSurvivors* sv, const float* band, float target, float v,
 // Quantizer (deterministic): Q4TFitBlock per block, then one Viterbi search over
 // the whole row (importance-weighted squared error, state 0 at the start).
 void Q4TQuantizeRow(const float* src, void* dst, int64_t n, const float* importance);
+// The same with Q4TFitBlock's searches through `costs` (simd::Q4TFreeStartCosts gives
+// the same bytes).
+void Q4TQuantizeRowWith(const float* src, void* dst, int64_t n, const float* importance, Q4TCostsFn costs);
 void Q4TDequantizeRow(const void* src, float* dst, int64_t n);
 float Q4TVecDot(int64_t n, const void* w_row, const void* act_row);  // act_row: Q8_A
 size_t Q4TRowBytesFn(int64_t n);

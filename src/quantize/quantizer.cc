@@ -663,6 +663,8 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
         }
       });
     } else {
+      // The registry's from_float with its searches in SIMD (the same bytes).
+      const simd::FromFloatFn from_float = simd::FromFloat(store);
       ParallelRows(rows, o.threads, [&](int64_t r0, int64_t r1) {
         std::unique_ptr<RowGrid> grid = quantized ? MakeRowGrid(store, type.rtn) : nullptr;
         std::vector<float> q(static_cast<size_t>(cols));
@@ -672,7 +674,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
           if (type.rtn) {
             GridQuantizeRow(wr, cols, nullptr, grid.get(), q.data(), dst);
           } else {
-            dst_tr.from_float(wr, dst, cols, imp.empty() ? nullptr : imp.data());
+            from_float(wr, dst, cols, imp.empty() ? nullptr : imp.data());
           }
           dst_tr.to_float(dst, deq.data() + r * cols, cols);
         }

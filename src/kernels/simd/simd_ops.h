@@ -7,6 +7,7 @@
 //   SubScaledRows, SegmentDots <-> their scalar loops (bit for bit)
 //   NlScaleErrors, NlStoredErrors, NlBlockScales <-> quant/nl_codebook.h (bit for bit)
 //   Q8_0CandidateErrors <-> quant/q8_0.h (bit for bit)
+//   FromFloat <-> registry from_float (the same bytes)
 //
 // Threading: every function is reentrant and keeps no mutable global state
 // (scratch lives on the stack or in buffers local to the call), so callers may
@@ -104,6 +105,12 @@ void NlStoredErrors(const quant::NlCodebook& cb, const float* w, const float* im
 // The refit's block scales (nl_search.cc), one candidate step per lane: the same bits as
 // quant::NlBlockScales (quant/nl_codebook.h).
 void NlBlockScales(const quant::NlBlockQuadratic& p, const double* deff, int n, double* q, double* scales);
+// A weight type's row quantizer (quant/registry.h's from_float signature) with its
+// searches in SIMD where they have a twin here (quantize_rows.cc: Q3P5_NL, Q4_NL, Q4_T,
+// Q8_0): the same bytes as GetTypeTraits(type).from_float, which it returns for the
+// other types (null for the input-only ones).
+using FromFloatFn = void (*)(const float* src, void* dst, int64_t n, const float* importance);
+FromFloatFn FromFloat(DType type);
 // Q8_0's scale candidates (q8_search.cc), one per lane: the same bits as
 // quant::Q8_0CandidateErrors (quant/q8_0.h).
 void Q8_0CandidateErrors(const float* w, const float* imp, int len, const float* d0, int n, uint16_t* d16,
