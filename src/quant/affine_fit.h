@@ -40,6 +40,27 @@ bool FitAffineLeastSquares(const float* w, const float* imp, const float* c, int
 // Weighted squared error of coding w with stored (d, m) and nearest codes.
 double AffineError(const float* w, const float* imp, int n, float d, float m, int max_code);
 
+// The search's two passes over the weights, for k candidates (d[j], m[j]) at once;
+// each candidate's sums run over i in order, in the operations of the one-candidate
+// functions above, so a SIMD twin with one candidate per lane gives the same bits
+// (simd::AffineCodeSums, simd::AffineErrors):
+//   codes: per candidate the sums of FitAffineLeastSquares that depend on the codes
+//          c_i = NearestAffineCode(w_i, d[j], m[j], max_code): s1 = sum a c,
+//          s2 = sum a c c, t1 = sum a c w (a = ImportanceAt(imp, i), in double);
+//   errors: per candidate AffineError(w, imp, n, d[j], m[j], max_code).
+void AffineCodeSums(const float* w, const float* imp, int n, const float* d, const float* m, int k, int max_code,
+                    double* s1, double* s2, double* t1);
+void AffineErrors(const float* w, const float* imp, int n, const float* d, const float* m, int k, int max_code,
+                  double* err);
+using AffineCodeSumsFn = void (*)(const float* w, const float* imp, int n, const float* d, const float* m, int k,
+                                  int max_code, double* s1, double* s2, double* t1);
+using AffineErrorsFn = void (*)(const float* w, const float* imp, int n, const float* d, const float* m, int k,
+                                int max_code, double* err);
+struct AffineSearchFns {
+  AffineCodeSumsFn code_sums = &AffineCodeSums;
+  AffineErrorsFn errors = &AffineErrors;
+};
+
 // The deterministic search: start from the min/max of the weights with imp > 0
 // (all weights when none is), try range shrink/expand candidates
 // d0 = (hi - lo) / (max_code + t), t = -1, -0.875, ..., +2, anchored at lo
@@ -47,6 +68,8 @@ double AffineError(const float* w, const float* imp, int n, float d, float m, in
 // refit (d, m) by weighted least squares with those codes fixed, and score it by
 // AffineError at the stored precision. Returns the best refit (unrounded) params;
 // ties keep the earlier candidate.
-AffineParams SearchAffine(const float* w, const float* imp, int n, const AffineGrid& grid);
+// `fns`: the passes (the scalar ones above, or their SIMD twins: the same result).
+AffineParams SearchAffine(const float* w, const float* imp, int n, const AffineGrid& grid,
+                          const AffineSearchFns& fns = AffineSearchFns{});
 
 }  // namespace septet::quant

@@ -45,11 +45,11 @@ double BlockError(const float* w, const float* imp, int r, float d, float m, int
 float RoundDForSearch(float d) { return Q3P5RoundD(d); }
 float RoundMForSearch(float m) { return Q3P5RoundM(m); }
 
-BlockQ3P5 QuantizeBlock(const float* w, const float* imp, int r) {
+BlockQ3P5 QuantizeBlock(const float* w, const float* imp, int r, const AffineSearchFns& fns) {
   const bool has_ext = r == kQ3P5BlockSize;
   static constexpr AffineGrid kGrid{kQ3P5MaxCode3, &RoundDForSearch, &RoundMForSearch};
   // 1. 3-bit (d, m) search.
-  const AffineParams p3 = SearchAffine(w, imp, r, kGrid);
+  const AffineParams p3 = SearchAffine(w, imp, r, kGrid, fns);
 
   // 2. sel: the sub-block whose upgrade to step d/2 reduces the weighted error most.
   int sel = 0;
@@ -188,6 +188,10 @@ BlockQ3P5 Q3P5EncodeBlock(const float* w, int r, uint16_t d15, uint16_t m15, int
 }
 
 void Q3P5QuantizeRow(const float* src, void* dst, int64_t n, const float* importance) {
+  Q3P5QuantizeRowWith(src, dst, n, importance, AffineSearchFns{});
+}
+
+void Q3P5QuantizeRowWith(const float* src, void* dst, int64_t n, const float* importance, const AffineSearchFns& fns) {
   CheckRowArgs(src, dst, n);
   uint8_t* out = static_cast<uint8_t*>(dst);
   for (int64_t i0 = 0; i0 < n; i0 += kQ3P5BlockSize) {
@@ -196,7 +200,7 @@ void Q3P5QuantizeRow(const float* src, void* dst, int64_t n, const float* import
     if (imp != nullptr && std::none_of(imp, imp + r, [](float a) { return a > 0.0f; })) {
       imp = nullptr;  // all-zero importance: any choice is optimal; use the unweighted one
     }
-    StoreBlock(out, QuantizeBlock(src + i0, imp, r), BlockBytesAt(n, i0));
+    StoreBlock(out, QuantizeBlock(src + i0, imp, r, fns), BlockBytesAt(n, i0));
     out += BlockBytesAt(n, i0);
   }
 }

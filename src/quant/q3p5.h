@@ -34,6 +34,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "quant/affine_fit.h"
 #include "quant/quant_util.h"
 
 namespace septet::quant {
@@ -121,6 +122,8 @@ BlockQ3P5 Q3P5EncodeBlock(const float* w, int r, uint16_t d15, uint16_t m15, int
 //      the stored values; keep this or the un-refit (step 1) params re-coded the
 //      same way, whichever has the lower weighted error.
 void Q3P5QuantizeRow(const float* src, void* dst, int64_t n, const float* importance);
+// The same with SearchAffine's passes through `fns` (simd's twins give the same bytes).
+void Q3P5QuantizeRowWith(const float* src, void* dst, int64_t n, const float* importance, const AffineSearchFns& fns);
 void Q3P5DequantizeRow(const void* src, float* dst, int64_t n);
 float Q3P5VecDot(int64_t n, const void* w_row, const void* act_row);  // act_row: Q8_A
 // The same dot against Q8_B activations (blocks of 128, quant/q8_act.h): the

@@ -39,13 +39,17 @@ BlockQ4G Q4GEncodeBlock(const float* w, int len, uint16_t d_fp16, uint16_t m_fp1
 }
 
 void Q4GQuantizeRow(const float* src, void* dst, int64_t n, const float* importance) {
+  Q4GQuantizeRowWith(src, dst, n, importance, AffineSearchFns{});
+}
+
+void Q4GQuantizeRowWith(const float* src, void* dst, int64_t n, const float* importance, const AffineSearchFns& fns) {
   CheckRowArgs(src, dst, n);
   uint8_t* out = static_cast<uint8_t*>(dst);
   static constexpr AffineGrid kGrid{kQ4GMaxCode, &RoundD, &RoundM};
   for (int64_t i0 = 0; i0 < n; i0 += kQ4GBlockSize) {
     const int len = static_cast<int>(std::min<int64_t>(kQ4GBlockSize, n - i0));
     const AffineParams p =
-        SearchAffine(src + i0, importance ? importance + i0 : nullptr, len, kGrid);
+        SearchAffine(src + i0, importance ? importance + i0 : nullptr, len, kGrid, fns);
     const BlockQ4G blk = Q4GEncodeBlock(src + i0, len, FloatToFp16(p.d), FloatToFp16(p.m));
     StoreBlock(out, blk, BlockBytesAt(n, i0));
     out += BlockBytesAt(n, i0);

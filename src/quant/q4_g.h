@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "quant/affine_fit.h"
 #include "quant/quant_util.h"
 
 namespace septet::quant {
@@ -69,6 +70,8 @@ int Q4GCode(const BlockQ4G& blk, int k);
 // Quantizer: SearchAffine (affine_fit.h) with codes 0..15 and fp16 (d, m), then
 // the nearest codes for the stored (rounded) d and m.
 void Q4GQuantizeRow(const float* src, void* dst, int64_t n, const float* importance);
+// The same with SearchAffine's passes through `fns` (simd's twins give the same bytes).
+void Q4GQuantizeRowWith(const float* src, void* dst, int64_t n, const float* importance, const AffineSearchFns& fns);
 void Q4GDequantizeRow(const void* src, float* dst, int64_t n);
 float Q4GVecDot(int64_t n, const void* w_row, const void* act_row);  // act_row: Q8_A
 size_t Q4GRowBytesFn(int64_t n);

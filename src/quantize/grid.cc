@@ -21,13 +21,16 @@ namespace {
 
 using namespace septet::quant;
 
+// The (d, m) search of Q3P5 and Q4_G with its passes in SIMD (the same bytes).
+constexpr AffineSearchFns kAffineSimd{&simd::AffineCodeSums, &simd::AffineErrors};
+
 // ---- Q3P5: (d, m, sel) per 128; short tail block without a 4-bit sub-block ----
 class Q3P5Grid final : public RowGrid {
  public:
   int64_t group_size() const override { return kQ3P5BlockSize; }
   void Fit(const float* w, int64_t g0, int64_t len, int64_t, const float* imp) override {
     uint8_t buf[sizeof(BlockQ3P5)];
-    Q3P5QuantizeRow(w, buf, len, imp);  // one (possibly short) block
+    Q3P5QuantizeRowWith(w, buf, len, imp, kAffineSimd);  // one (possibly short) block
     groups_.push_back(FromHeader(buf, g0, len == kQ3P5BlockSize));
   }
   bool Load(const void* row, int64_t n) override {
@@ -167,7 +170,7 @@ class Q4GGrid final : public RowGrid {
   int64_t group_size() const override { return kQ4GBlockSize; }
   void Fit(const float* w, int64_t g0, int64_t len, int64_t, const float* imp) override {
     uint8_t buf[sizeof(BlockQ4G)];
-    Q4GQuantizeRow(w, buf, len, imp);
+    Q4GQuantizeRowWith(w, buf, len, imp, kAffineSimd);
     groups_.push_back(FromHeader(buf, g0));
   }
   bool Load(const void* row, int64_t n) override {

@@ -5,8 +5,11 @@
 #include <iterator>
 
 #include "kernels/simd/simd_ops.h"
+#include "quant/affine_fit.h"
 #include "quant/nl_codebook.h"
+#include "quant/q3p5.h"
 #include "quant/q3p5_nl.h"
+#include "quant/q4_g.h"
 #include "quant/q4_nl.h"
 #include "quant/q4_t.h"
 #include "quant/q8_0.h"
@@ -16,6 +19,14 @@ namespace septet::simd {
 namespace {
 
 constexpr quant::NlSearchFns kNlFns{&NlScaleErrors, &NlStoredErrors};
+constexpr quant::AffineSearchFns kAffineFns{&AffineCodeSums, &AffineErrors};
+
+void Q3P5Row(const float* src, void* dst, int64_t n, const float* imp) {
+  quant::Q3P5QuantizeRowWith(src, dst, n, imp, kAffineFns);
+}
+void Q4GRow(const float* src, void* dst, int64_t n, const float* imp) {
+  quant::Q4GQuantizeRowWith(src, dst, n, imp, kAffineFns);
+}
 
 void Q3P5NLRow(const float* src, void* dst, int64_t n, const float* imp) {
   quant::Q3P5NLQuantizeRowWith(src, dst, n, imp, kNlFns);
@@ -35,7 +46,9 @@ struct FastRow {
   FromFloatFn fn;
 };
 constexpr FastRow kFastRows[] = {
+    {DType::kQ3P5, &Q3P5Row},
     {DType::kQ3P5_NL, &Q3P5NLRow},
+    {DType::kQ4_G, &Q4GRow},
     {DType::kQ4_NL, &Q4NLRow},
     {DType::kQ4_T, &Q4TRow},
     {DType::kQ8_0, &Q8_0Row},

@@ -2,7 +2,7 @@
 // compiled target: for every type septet writes, rows of several lengths (whole and
 // short blocks, where the type allows them), with and without importance (zeros
 // included), must give the same bytes. The SIMD searches inside are tested bit for bit
-// on their own (trellis_search_test, nl_search_test, q8_search_test); this checks that
+// on their own (trellis_search_test, nl_search_test, q8_search_test, affine_search_test); this checks that
 // the row quantizers are wired to them with the reference's arguments.
 #include "kernels/simd/hwy_config.h"
 
@@ -51,7 +51,7 @@ TEST_P(SimdFromFloatTest, SameBytesAsTheRegistry) {
       }
     }
   }
-  EXPECT_GE(fast, 4) << "Q3P5_NL, Q4_NL, Q4_T and Q8_0 have SIMD searches";
+  EXPECT_GE(fast, 6) << "Q3P5, Q3P5_NL, Q4_G, Q4_NL, Q4_T and Q8_0 have SIMD searches";
   EXPECT_GT(checked, 40);
 }
 

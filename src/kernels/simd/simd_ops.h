@@ -7,6 +7,7 @@
 //   SubScaledRows, SegmentDots <-> their scalar loops (bit for bit)
 //   NlScaleErrors, NlStoredErrors, NlBlockScales <-> quant/nl_codebook.h (bit for bit)
 //   Q8_0CandidateErrors <-> quant/q8_0.h (bit for bit)
+//   AffineCodeSums, AffineErrors <-> quant/affine_fit.h (bit for bit)
 //   FromFloat <-> registry from_float (the same bytes)
 //
 // Threading: every function is reentrant and keeps no mutable global state
@@ -105,9 +106,15 @@ void NlStoredErrors(const quant::NlCodebook& cb, const float* w, const float* im
 // The refit's block scales (nl_search.cc), one candidate step per lane: the same bits as
 // quant::NlBlockScales (quant/nl_codebook.h).
 void NlBlockScales(const quant::NlBlockQuadratic& p, const double* deff, int n, double* q, double* scales);
+// SearchAffine's passes (affine_search.cc), one candidate (d[j], m[j]) per lane: the
+// same bits as quant::AffineCodeSums and quant::AffineErrors (quant/affine_fit.h).
+void AffineCodeSums(const float* w, const float* imp, int n, const float* d, const float* m, int k, int max_code,
+                    double* s1, double* s2, double* t1);
+void AffineErrors(const float* w, const float* imp, int n, const float* d, const float* m, int k, int max_code,
+                  double* err);
 // A weight type's row quantizer (quant/registry.h's from_float signature) with its
-// searches in SIMD where they have a twin here (quantize_rows.cc: Q3P5_NL, Q4_NL, Q4_T,
-// Q8_0): the same bytes as GetTypeTraits(type).from_float, which it returns for the
+// searches in SIMD where they have a twin here (quantize_rows.cc: Q3P5, Q3P5_NL, Q4_G,
+// Q4_NL, Q4_T, Q8_0): the same bytes as GetTypeTraits(type).from_float, which it returns for the
 // other types (null for the input-only ones).
 using FromFloatFn = void (*)(const float* src, void* dst, int64_t n, const float* importance);
 FromFloatFn FromFloat(DType type);
