@@ -245,10 +245,10 @@ void Q4TSurvivorStep(Q4TSurvivors* sv, const float* band, float target, float v,
 }
 
 void Q4TQuantizeRow(const float* src, void* dst, int64_t n, const float* importance) {
-  Q4TQuantizeRowWith(src, dst, n, importance, Q4TFreeStartCosts);
+  Q4TQuantizeRowWith(src, dst, n, importance, Q4TSearchFns{});
 }
 
-void Q4TQuantizeRowWith(const float* src, void* dst, int64_t n, const float* importance, Q4TCostsFn costs) {
+void Q4TQuantizeRowWith(const float* src, void* dst, int64_t n, const float* importance, const Q4TSearchFns& fns) {
   CheckRowArgs(src, dst, n);
   if (n == 0) return;
   const int64_t nb = CeilDiv(n, kBlock);
@@ -265,12 +265,12 @@ void Q4TQuantizeRowWith(const float* src, void* dst, int64_t n, const float* imp
     float* ib = imp.empty() ? nullptr : imp.data() + i0;
     if (ib != nullptr && std::none_of(ib, ib + r, [](float a) { return a > 0.0f; })) std::fill(ib, ib + r, 1.0f);
     int8_t* scb = sc.data() + b * kSubs;
-    Q4TFitBlock(src + i0, ib, r, &d16[static_cast<size_t>(b)], scb, costs);
+    Q4TFitBlock(src + i0, ib, r, &d16[static_cast<size_t>(b)], scb, fns.costs);
     const float d = Fp16ToFloat(d16[static_cast<size_t>(b)]) * kQ4NLDUnit;
     for (int k = 0; k < r; ++k) v[static_cast<size_t>(i0 + k)] = d * static_cast<float>(scb[k / kSub]);
   }
   std::vector<uint8_t> codes(static_cast<size_t>(n));
-  Q4TViterbi(src, v.data(), imp.empty() ? nullptr : imp.data(), n, codes.data());
+  fns.viterbi(src, v.data(), imp.empty() ? nullptr : imp.data(), n, codes.data());
   Q4TWriteRow(codes.data(), d16.data(), sc.data(), n, dst);
 }
 

@@ -193,12 +193,23 @@ inline void SetQ4TSurvivorCode(Q4TSurvivors* sv, int p, int state, int c) {
 // the new column's error and code in slot `slot`; sv->best the cheapest new state.
 void Q4TSurvivorStep(Q4TSurvivors* sv, const float* band, float target, float v, float ujj, int slot);
 
+// The Viterbi search: the codes of a row of n weights minimising
+// sum_k imp_k (w_k - v_k L[j_k])^2 (imp null: 1) from state 0, v_k the weight's
+// value of one level unit (d_eff sc of its sub-block). Ties: the lower state and
+// the lower index. Returns the cost.
+double Q4TViterbi(const float* w, const float* v, const float* imp, int64_t n, uint8_t* codes);
+
 // Quantizer (deterministic): Q4TFitBlock per block, then one Viterbi search over
 // the whole row (importance-weighted squared error, state 0 at the start).
 void Q4TQuantizeRow(const float* src, void* dst, int64_t n, const float* importance);
-// The same with Q4TFitBlock's searches through `costs` (simd::Q4TFreeStartCosts gives
-// the same bytes).
-void Q4TQuantizeRowWith(const float* src, void* dst, int64_t n, const float* importance, Q4TCostsFn costs);
+// The same with Q4TFitBlock's searches and the row's Viterbi search through `fns`
+// (simd::Q4TFreeStartCosts and simd::Q4TViterbi give the same bytes).
+using Q4TViterbiFn = double (*)(const float* w, const float* v, const float* imp, int64_t n, uint8_t* codes);
+struct Q4TSearchFns {
+  Q4TCostsFn costs = &Q4TFreeStartCosts;
+  Q4TViterbiFn viterbi = &Q4TViterbi;
+};
+void Q4TQuantizeRowWith(const float* src, void* dst, int64_t n, const float* importance, const Q4TSearchFns& fns);
 void Q4TDequantizeRow(const void* src, float* dst, int64_t n);
 float Q4TVecDot(int64_t n, const void* w_row, const void* act_row);  // act_row: Q8_A
 size_t Q4TRowBytesFn(int64_t n);
@@ -206,11 +217,5 @@ size_t Q4TRowBytesFn(int64_t n);
 // block parameters given (d16 / sc per block of 128: ceil(n / 128) and 4 each).
 void Q4TReadRowCodes(const void* src, int64_t n, uint8_t* codes);
 void Q4TWriteRow(const uint8_t* codes, const uint16_t* d16, const int8_t* sc, int64_t n, void* dst);
-
-// The Viterbi search: the codes of a row of n weights minimising
-// sum_k imp_k (w_k - v_k L[j_k])^2 (imp null: 1) from state 0, v_k the weight's
-// value of one level unit (d_eff sc of its sub-block). Ties: the lower state and
-// the lower index. Returns the cost.
-double Q4TViterbi(const float* w, const float* v, const float* imp, int64_t n, uint8_t* codes);
 
 }  // namespace septet::quant

@@ -35,7 +35,7 @@ void Q4NLRow(const float* src, void* dst, int64_t n, const float* imp) {
   quant::Q4NLQuantizeRowWith(src, dst, n, imp, kNlFns);
 }
 void Q4TRow(const float* src, void* dst, int64_t n, const float* imp) {
-  quant::Q4TQuantizeRowWith(src, dst, n, imp, &Q4TFreeStartCosts);
+  quant::Q4TQuantizeRowWith(src, dst, n, imp, quant::Q4TSearchFns{&Q4TFreeStartCosts, &Q4TViterbi});
 }
 void Q8_0Row(const float* src, void* dst, int64_t n, const float* imp) {
   quant::Q8_0QuantizeRowWith(src, dst, n, imp, &Q8_0CandidateErrors);

@@ -74,6 +74,9 @@ void Axpy(float a, const float* x, float* y, int64_t n);  // y += a * x
 // Q4_T's quantizer searches (trellis_search.cc): the same bits as the scalar
 // quant::Q4TFreeStartCosts and quant::Q4TSurvivorStep (quant/q4_t.h).
 void Q4TFreeStartCosts(const quant::Q4TSearchLane* lanes, int n, float* cost);
+// quant::Q4TViterbi's codes and cost, bit for bit (trellis_search.cc: the 32 states in
+// lanes).
+double Q4TViterbi(const float* w, const float* v, const float* imp, int64_t n, uint8_t* codes);
 void Q4TSurvivorStep(quant::Q4TSurvivors* sv, const float* band, float target, float v, float ujj, int slot);
 // Q4TSurvivorStep for n independent rows (two at a time, interleaved): row i gets
 // Q4TSurvivorStep(rows[i].sv, rows[i].band, ...)'s bits.

@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <vector>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/simd/trellis_search.cc"
@@ -286,6 +288,100 @@ HWY_INLINE void StepRows(const Q4TStepRow* rows) {
   }
 }
 
+// quant::Q4TViterbi: per weight the four subsets' nearest levels and errors in scalar
+// code (its SubsetErrors), then the trellis step with the 32 states in lanes of double
+// (at least 4 lanes; fewer: the reference's scalar step): state ns = 2 m + b takes the
+// cheaper of m and m + 16, each predecessor's cost moved into ns's lane by a table
+// lookup, its subset's error likewise, ties to m, and its back pointer (8 | index from
+// m + 16, else the index) narrowed to bytes; the traceback as the reference's.
+double Q4TViterbiT(const float* w, const float* v, const float* imp, int64_t n, uint8_t* codes) {
+  if (n <= 0) return 0.0;
+  const hn::ScalableTag<double> dd;
+  using VD = hn::Vec<decltype(dd)>;
+  constexpr int kMaxN = static_cast<int>(hn::MaxLanes(hn::ScalableTag<double>()));
+  const int nl = static_cast<int>(hn::Lanes(dd));
+  std::vector<uint8_t> back(static_cast<size_t>(n) * kStates);
+  HWY_ALIGN double cost[kStates], next[kStates];
+  std::fill(cost, cost + kStates, std::numeric_limits<double>::infinity());
+  cost[0] = 0.0;
+  const quant::Q4TSubsetMidpoints& mids = quant::kQ4TMidpoints;
+  // Per output vector q (states q nl ..): each lane's predecessor lane and its two
+  // branches' subsets.
+  const hn::RebindToSigned<decltype(dd)> di64;
+  const hn::Rebind<int32_t, decltype(dd)> di32;
+  const hn::Rebind<uint8_t, decltype(dd)> du8;
+  using VI = hn::Vec<decltype(di64)>;
+  const bool vector_step = nl >= 4 && nl <= kHalf;
+  VI pred[kStates], sub0[kStates], sub1[kStates];
+  if (vector_step) {
+    for (int q = 0; q * nl < kStates; ++q) {
+      HWY_ALIGN int64_t pi[kMaxN], z0[kMaxN], z1[kMaxN];
+      for (int l = 0; l < nl; ++l) {
+        const int ns = q * nl + l, s0 = ns >> 1;
+        pi[l] = s0 % nl;
+        z0[l] = quant::Q4TSubset(s0, ns & 1);
+        z1[l] = quant::Q4TSubset(s0 | kHalf, ns & 1);
+      }
+      pred[q] = hn::Load(di64, pi);
+      sub0[q] = hn::Load(di64, z0);
+      sub1[q] = hn::Load(di64, z1);
+    }
+  }
+  for (int64_t k = 0; k < n; ++k) {
+    HWY_ALIGN double e[kMaxN < 4 ? 4 : kMaxN] = {}, ix[kMaxN < 4 ? 4 : kMaxN] = {}, ix8[kMaxN < 4 ? 4 : kMaxN] = {};
+    const float wk = w[k], vk = v[k], ak = imp != nullptr ? imp[k] : 1.0f;
+    const float x = vk != 0.0f ? wk / vk : 0.0f;
+    for (int z = 0; z < 4; ++z) {  // quant::Q4TNearestIndex and SubsetErrors
+      const float* m = mids.mid[z];
+      int i = x > m[3] ? 4 : 0;
+      i += x > m[i + 1] ? 2 : 0;
+      i += x > m[i] ? 1 : 0;
+      const double d = static_cast<double>(wk) - static_cast<double>(vk) * quant::kQ4TLevels[4 * i + z];
+      e[z] = static_cast<double>(ak) * d * d;
+      ix[z] = i;
+      ix8[z] = 8 + i;
+    }
+    uint8_t* bk = back.data() + static_cast<size_t>(k) * kStates;
+    if (vector_step) {
+      const VD ve = hn::Load(dd, e), vix = hn::Load(dd, ix), vix8 = hn::Load(dd, ix8);
+      for (int q = 0; q * nl < kStates; ++q) {
+        const auto tp = hn::IndicesFromVec(dd, pred[q]);
+        const auto t0 = hn::IndicesFromVec(dd, sub0[q]), t1 = hn::IndicesFromVec(dd, sub1[q]);
+        const int src0 = (q * nl / 2) / nl * nl;  // the vector holding states q nl / 2 ..
+        const VD c0 = hn::Add(hn::TableLookupLanes(hn::Load(dd, cost + src0), tp), hn::TableLookupLanes(ve, t0));
+        const VD c1 =
+            hn::Add(hn::TableLookupLanes(hn::Load(dd, cost + kHalf + src0), tp), hn::TableLookupLanes(ve, t1));
+        const auto lt = hn::Lt(c1, c0);
+        hn::Store(hn::IfThenElse(lt, c1, c0), dd, next + q * nl);
+        const VD b = hn::IfThenElse(lt, hn::TableLookupLanes(vix8, t1), hn::TableLookupLanes(vix, t0));
+        hn::StoreU(hn::DemoteTo(du8, hn::DemoteTo(di32, b)), du8, bk + q * nl);
+      }
+    } else {
+      for (int ns = 0; ns < kStates; ++ns) {  // the reference's step
+        const int b = ns & 1, s0 = ns >> 1, s1 = s0 | kHalf;
+        const int zz0 = quant::Q4TSubset(s0, b), zz1 = quant::Q4TSubset(s1, b);
+        const double c0 = cost[s0] + e[zz0], c1 = cost[s1] + e[zz1];
+        if (c1 < c0) {
+          next[ns] = c1;
+          bk[ns] = static_cast<uint8_t>(8 | static_cast<int>(ix[zz1]));
+        } else {
+          next[ns] = c0;
+          bk[ns] = static_cast<uint8_t>(ix[zz0]);
+        }
+      }
+    }
+    std::copy(next, next + kStates, cost);
+  }
+  int s = static_cast<int>(std::min_element(cost, cost + kStates) - cost);
+  const double best = cost[s];
+  for (int64_t k = n - 1; k >= 0; --k) {
+    const uint8_t b = back[static_cast<size_t>(k) * kStates + static_cast<size_t>(s)];
+    codes[k] = static_cast<uint8_t>(((s & 1) << 3) | (b & 7));
+    s = (s >> 1) | ((b >> 3) << (quant::kQ4TStateBits - 1));
+  }
+  return best;
+}
+
 void Q4TSurvivorStepsT(const Q4TStepRow* rows, int n) {
   int r = 0;  // (four rows at once measured no faster than two)
   for (; r + 2 <= n; r += 2) StepRows<2>(rows + r);
@@ -302,6 +398,11 @@ namespace septet::simd {
 
 HWY_EXPORT(Q4TFreeStartCostsT);
 HWY_EXPORT(Q4TSurvivorStepsT);
+HWY_EXPORT(Q4TViterbiT);
+
+double Q4TViterbi(const float* w, const float* v, const float* imp, int64_t n, uint8_t* codes) {
+  return HWY_DYNAMIC_DISPATCH(Q4TViterbiT)(w, v, imp, n, codes);
+}
 
 void Q4TFreeStartCosts(const quant::Q4TSearchLane* lanes, int n, float* cost) {
   HWY_DYNAMIC_DISPATCH(Q4TFreeStartCostsT)(lanes, n, cost);

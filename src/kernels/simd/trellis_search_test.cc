@@ -34,6 +34,33 @@ INSTANTIATE_TEST_SUITE_P(SimdTrellisTestGroup, SimdTrellisTest,
 // batches that do and do not fill the lanes; each lane its own weights, or runs of
 // lanes on the same weights (as a block fit's scale candidates), broken where the
 // length or the importance differs.
+// The whole-row Viterbi search: the same codes and the same cost (bits) as
+// quant::Q4TViterbi, on rows of 1 .. 600 weights, with and without importance (zeros
+// included), unit values v with zeros, and rows of zeros (subsets whose nearest levels
+// are -3 and 3 tie, so paths tie).
+TEST_P(SimdTrellisTest, ViterbiMatchesTheReference) {
+  const char* target = hwy::TargetName(GetParam());
+  auto rng = testing::MakeRng(77);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::uniform_real_distribution<float> u(0.0f, 2.0f);
+  for (int64_t n : {int64_t{1}, int64_t{5}, int64_t{33}, int64_t{128}, int64_t{600}}) {
+    for (int variant = 0; variant < 4; ++variant) {
+      std::vector<float> w(static_cast<size_t>(n)), v(static_cast<size_t>(n)), imp(static_cast<size_t>(n));
+      for (int64_t k = 0; k < n; ++k) {
+        w[static_cast<size_t>(k)] = variant == 3 ? 0.0f : g(rng);  // 3: levels -3 and 3 tie
+        v[static_cast<size_t>(k)] = variant == 2 && k % 11 == 4 ? 0.0f : -0.02f * (1.0f + u(rng));
+        imp[static_cast<size_t>(k)] = k % 7 == 3 ? 0.0f : u(rng);
+      }
+      const float* ip = variant == 1 ? nullptr : imp.data();
+      std::vector<uint8_t> want(static_cast<size_t>(n)), got(static_cast<size_t>(n), 0xFF);
+      const double cw = quant::Q4TViterbi(w.data(), v.data(), ip, n, want.data());
+      const double cg = Q4TViterbi(w.data(), v.data(), ip, n, got.data());
+      EXPECT_EQ(cw, cg) << target << " n=" << n << " variant " << variant;
+      EXPECT_EQ(want, got) << target << " n=" << n << " variant " << variant;
+    }
+  }
+}
+
 TEST_P(SimdTrellisTest, FreeStartCostsMatchTheReference) {
   auto rng = testing::MakeRng(61);
   std::normal_distribution<float> g(0.0f, 1.0f);
