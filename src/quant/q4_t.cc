@@ -119,6 +119,10 @@ double Q4TViterbi(const float* w, const float* v, const float* imp, int64_t n, u
     Step(cost, e, idx, next, back.data() + static_cast<size_t>(k) * kQ4TStates);
     std::copy(next, next + kQ4TStates, cost);
   }
+  return Q4TTraceback(cost, back.data(), n, codes);
+}
+
+double Q4TTraceback(const double* cost, const uint8_t* back, int64_t n, uint8_t* codes) {
   int s = static_cast<int>(std::min_element(cost, cost + kQ4TStates) - cost);
   const double best = cost[s];
   for (int64_t k = n - 1; k >= 0; --k) {

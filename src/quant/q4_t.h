@@ -198,6 +198,10 @@ void Q4TSurvivorStep(Q4TSurvivors* sv, const float* band, float target, float v,
 // value of one level unit (d_eff sc of its sub-block). Ties: the lower state and
 // the lower index. Returns the cost.
 double Q4TViterbi(const float* w, const float* v, const float* imp, int64_t n, uint8_t* codes);
+// Its end: from the cheapest final state (the first of equals) back through the
+// back pointers (n rows of 32: bit 3 = came from m + 16, bits 0-2 = the index), the
+// codes; returns that state's cost.
+double Q4TTraceback(const double* cost, const uint8_t* back, int64_t n, uint8_t* codes);
 
 // Quantizer (deterministic): Q4TFitBlock per block, then one Viterbi search over
 // the whole row (importance-weighted squared error, state 0 at the start).

@@ -372,14 +372,7 @@ double Q4TViterbiT(const float* w, const float* v, const float* imp, int64_t n, 
     }
     std::copy(next, next + kStates, cost);
   }
-  int s = static_cast<int>(std::min_element(cost, cost + kStates) - cost);
-  const double best = cost[s];
-  for (int64_t k = n - 1; k >= 0; --k) {
-    const uint8_t b = back[static_cast<size_t>(k) * kStates + static_cast<size_t>(s)];
-    codes[k] = static_cast<uint8_t>(((s & 1) << 3) | (b & 7));
-    s = (s >> 1) | ((b >> 3) << (quant::kQ4TStateBits - 1));
-  }
-  return best;
+  return quant::Q4TTraceback(cost, back.data(), n, codes);
 }
 
 void Q4TSurvivorStepsT(const Q4TStepRow* rows, int n) {
