@@ -858,7 +858,8 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
                       kMixNarrowErrorRatio, v[1].report.type.c_str());
         log(line);
         kept_xtx[p.stats].seen.push_back(seen.size());
-        seen.push_back({{pr.bits, pr.rel_out_err * p.mix_weight}, {v[1].report.bits, v[1].report.rel_out_err * p.mix_weight}});
+        seen.push_back({{pr.bits, pr.rel_out_err * p.mix_weight},
+                        {v[1].report.bits, v[1].report.rel_out_err * p.mix_weight}});
       }
     } else {
       SEPTET_ASSIGN_OR_RETURN(Converted c, convert(p, p.type, w, &wh));
@@ -916,7 +917,9 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
       requant.push_back(k);
       requant_weights += plan[idx[k]].t->numel();
       auto kept = kept_xtx.find(plan[idx[k]].stats);
-      if (kept == kept_xtx.end()) return Internal("--mix-bpw: %s was chosen after its statistics were freed", plan[idx[k]].t->name.c_str());
+      if (kept == kept_xtx.end()) {
+        return Internal("--mix-bpw: %s was chosen after its statistics were freed", plan[idx[k]].t->name.c_str());
+      }
       kept->second.last = idx[k];
     }
     if (predict_narrow) {
@@ -933,7 +936,9 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
       if (in.last == SIZE_MAX) cal.ReleaseHessian(s);
     }
     std::vector<InputPrepRequest> again;
-    for (size_t k : requant) again.push_back(InputPrepRequest{plan[idx[k]].stats, plan[idx[k]].rotate, o.gptq, o.gptq});
+    for (size_t k : requant) {
+      again.push_back(InputPrepRequest{plan[idx[k]].stats, plan[idx[k]].rotate, o.gptq, o.gptq});
+    }
     inputs = std::make_unique<InputPrep>(std::move(again), o.gptq_damp, o.gptq_act_order, o.threads, /*lookahead=*/2);
     int64_t requant_done = 0;
     for (size_t k : requant) {
@@ -945,7 +950,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
       SEPTET_ASSIGN_OR_RETURN(const float* w, load_weights(p, &w_buf));
       SEPTET_ASSIGN_OR_RETURN(Converted c, convert(p, TypeChoice{slot.store, false}, w, &wh_of[ti]));
       slot = std::move(c);
-      if (kept_xtx[p.stats].last == ti) {
+      if (kept_xtx.at(p.stats).last == ti) {
         inputs->Release(p.stats);
         cal.ReleaseHessian(p.stats);
       }
