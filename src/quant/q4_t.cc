@@ -17,35 +17,6 @@ constexpr int kBlock = kQ4NLBlockSize, kSub = kQ4NLSubBlockSize, kSubs = kQ4NLSu
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// The weighted errors of weight w (value of one level unit v, importance a) in
-// each subset's nearest level, and those levels' indices.
-inline void SubsetErrors(float w, float v, float a, double e[4], int idx[4]) {
-  const float x = v != 0.0f ? w / v : 0.0f;
-  for (int z = 0; z < 4; ++z) {
-    const int i = Q4TNearestIndex(x, z);
-    const double d = static_cast<double>(w) - static_cast<double>(v) * kQ4TLevels[4 * i + z];
-    idx[z] = i;
-    e[z] = static_cast<double>(a) * d * d;
-  }
-}
-
-// One trellis step: out[ns] = the cheaper of its two predecessors' paths
-// extended by the weight (back[ns] = which predecessor (bit 3) and the index).
-inline void Step(const double* cost, const double e[4], const int idx[4], double* out, uint8_t* back) {
-  for (int ns = 0; ns < kQ4TStates; ++ns) {
-    const int b = ns & 1, s0 = ns >> 1, s1 = s0 | (kQ4TStates >> 1);
-    const int z0 = Q4TSubset(s0, b), z1 = Q4TSubset(s1, b);
-    const double c0 = cost[s0] + e[z0], c1 = cost[s1] + e[z1];
-    if (c1 < c0) {
-      out[ns] = c1;
-      back[ns] = static_cast<uint8_t>(8 | idx[z1]);
-    } else {
-      out[ns] = c0;
-      back[ns] = static_cast<uint8_t>(idx[z0]);
-    }
-  }
-}
-
 constexpr int kLanes = 16;  // searches run side by side, one per float lane
 
 // Up to kLanes free-start searches of at most one sub-block each, lane by lane in
@@ -98,6 +69,31 @@ int NumSubBlocks(int r) { return static_cast<int>(CeilDiv(r, kSub)); }
 
 }  // namespace
 
+void Q4TSubsetErrors(float w, float v, float a, double e[4], int idx[4]) {
+  const float x = v != 0.0f ? w / v : 0.0f;
+  for (int z = 0; z < 4; ++z) {
+    const int i = Q4TNearestIndex(x, z);
+    const double d = static_cast<double>(w) - static_cast<double>(v) * kQ4TLevels[4 * i + z];
+    idx[z] = i;
+    e[z] = static_cast<double>(a) * d * d;
+  }
+}
+
+void Q4TViterbiStep(const double* cost, const double e[4], const int idx[4], double* out, uint8_t* back) {
+  for (int ns = 0; ns < kQ4TStates; ++ns) {
+    const int b = ns & 1, s0 = ns >> 1, s1 = s0 | (kQ4TStates >> 1);
+    const int z0 = Q4TSubset(s0, b), z1 = Q4TSubset(s1, b);
+    const double c0 = cost[s0] + e[z0], c1 = cost[s1] + e[z1];
+    if (c1 < c0) {
+      out[ns] = c1;
+      back[ns] = static_cast<uint8_t>(8 | idx[z1]);
+    } else {
+      out[ns] = c0;
+      back[ns] = static_cast<uint8_t>(idx[z0]);
+    }
+  }
+}
+
 void Q4TLevelNumbers(const uint8_t* codes, int64_t n, uint8_t* j) {
   int state = 0;
   for (int64_t k = 0; k < n; ++k) {
@@ -115,8 +111,8 @@ double Q4TViterbi(const float* w, const float* v, const float* imp, int64_t n, u
   for (int64_t k = 0; k < n; ++k) {
     double e[4];
     int idx[4];
-    SubsetErrors(w[k], v[k], imp ? imp[k] : 1.0f, e, idx);
-    Step(cost, e, idx, next, back.data() + static_cast<size_t>(k) * kQ4TStates);
+    Q4TSubsetErrors(w[k], v[k], imp ? imp[k] : 1.0f, e, idx);
+    Q4TViterbiStep(cost, e, idx, next, back.data() + static_cast<size_t>(k) * kQ4TStates);
     std::copy(next, next + kQ4TStates, cost);
   }
   return Q4TTraceback(cost, back.data(), n, codes);

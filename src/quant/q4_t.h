@@ -198,6 +198,12 @@ void Q4TSurvivorStep(Q4TSurvivors* sv, const float* band, float target, float v,
 // value of one level unit (d_eff sc of its sub-block). Ties: the lower state and
 // the lower index. Returns the cost.
 double Q4TViterbi(const float* w, const float* v, const float* imp, int64_t n, uint8_t* codes);
+// Its parts, per weight: the weighted errors of w (value of one level unit v,
+// importance a) in each subset's nearest level, and those levels' indices; then one
+// trellis step: out[ns] = the cheaper of its two predecessors' paths (ties: m) extended
+// by the weight (back[ns] = which predecessor (bit 3) and the index).
+void Q4TSubsetErrors(float w, float v, float a, double e[4], int idx[4]);
+void Q4TViterbiStep(const double* cost, const double e[4], const int idx[4], double* out, uint8_t* back);
 // Its end: from the cheapest final state (the first of equals) back through the
 // back pointers (n rows of 32: bit 3 = came from m + 16, bits 0-2 = the index), the
 // codes; returns that state's cost.

@@ -288,9 +288,9 @@ HWY_INLINE void StepRows(const Q4TStepRow* rows) {
   }
 }
 
-// quant::Q4TViterbi: per weight the four subsets' nearest levels and errors in scalar
-// code (its SubsetErrors), then the trellis step with the 32 states in lanes of double
-// (at least 4 lanes; fewer: the reference's scalar step): state ns = 2 m + b takes the
+// quant::Q4TViterbi: per weight the four subsets' nearest levels and errors by the
+// reference's quant::Q4TSubsetErrors, then the trellis step with the 32 states in lanes
+// of double (at least 4 lanes; fewer: the reference's quant::Q4TViterbiStep): state ns = 2 m + b takes the
 // cheaper of m and m + 16, each predecessor's cost moved into ns's lane by a table
 // lookup, its subset's error likewise, ties to m, and its back pointer (8 | index from
 // m + 16, else the index) narrowed to bytes; the traceback as the reference's.
@@ -304,7 +304,6 @@ double Q4TViterbiT(const float* w, const float* v, const float* imp, int64_t n, 
   HWY_ALIGN double cost[kStates], next[kStates];
   std::fill(cost, cost + kStates, std::numeric_limits<double>::infinity());
   cost[0] = 0.0;
-  const quant::Q4TSubsetMidpoints& mids = quant::kQ4TMidpoints;
   // Per output vector q (states q nl ..): each lane's predecessor lane and its two
   // branches' subsets.
   const hn::RebindToSigned<decltype(dd)> di64;
@@ -328,21 +327,17 @@ double Q4TViterbiT(const float* w, const float* v, const float* imp, int64_t n, 
     }
   }
   for (int64_t k = 0; k < n; ++k) {
-    HWY_ALIGN double e[kMaxN < 4 ? 4 : kMaxN] = {}, ix[kMaxN < 4 ? 4 : kMaxN] = {}, ix8[kMaxN < 4 ? 4 : kMaxN] = {};
-    const float wk = w[k], vk = v[k], ak = imp != nullptr ? imp[k] : 1.0f;
-    const float x = vk != 0.0f ? wk / vk : 0.0f;
-    for (int z = 0; z < 4; ++z) {  // quant::Q4TNearestIndex and SubsetErrors
-      const float* m = mids.mid[z];
-      int i = x > m[3] ? 4 : 0;
-      i += x > m[i + 1] ? 2 : 0;
-      i += x > m[i] ? 1 : 0;
-      const double d = static_cast<double>(wk) - static_cast<double>(vk) * quant::kQ4TLevels[4 * i + z];
-      e[z] = static_cast<double>(ak) * d * d;
-      ix[z] = i;
-      ix8[z] = 8 + i;
-    }
+    double e4[4];
+    int idx[4];
+    quant::Q4TSubsetErrors(w[k], v[k], imp != nullptr ? imp[k] : 1.0f, e4, idx);
     uint8_t* bk = back.data() + static_cast<size_t>(k) * kStates;
     if (vector_step) {
+      HWY_ALIGN double e[kMaxN < 4 ? 4 : kMaxN] = {}, ix[kMaxN < 4 ? 4 : kMaxN] = {}, ix8[kMaxN < 4 ? 4 : kMaxN] = {};
+      for (int z = 0; z < 4; ++z) {
+        e[z] = e4[z];
+        ix[z] = idx[z];
+        ix8[z] = 8 + idx[z];
+      }
       const VD ve = hn::Load(dd, e), vix = hn::Load(dd, ix), vix8 = hn::Load(dd, ix8);
       for (int q = 0; q * nl < kStates; ++q) {
         const auto tp = hn::IndicesFromVec(dd, pred[q]);
@@ -357,18 +352,7 @@ double Q4TViterbiT(const float* w, const float* v, const float* imp, int64_t n, 
         hn::StoreU(hn::DemoteTo(du8, hn::DemoteTo(di32, b)), du8, bk + q * nl);
       }
     } else {
-      for (int ns = 0; ns < kStates; ++ns) {  // the reference's step
-        const int b = ns & 1, s0 = ns >> 1, s1 = s0 | kHalf;
-        const int zz0 = quant::Q4TSubset(s0, b), zz1 = quant::Q4TSubset(s1, b);
-        const double c0 = cost[s0] + e[zz0], c1 = cost[s1] + e[zz1];
-        if (c1 < c0) {
-          next[ns] = c1;
-          bk[ns] = static_cast<uint8_t>(8 | static_cast<int>(ix[zz1]));
-        } else {
-          next[ns] = c0;
-          bk[ns] = static_cast<uint8_t>(ix[zz0]);
-        }
-      }
+      quant::Q4TViterbiStep(cost, e4, idx, next, bk);
     }
     std::copy(next, next + kStates, cost);
   }
