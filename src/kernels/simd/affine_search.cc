@@ -16,9 +16,13 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
 #include "hwy/highway.h"
+#include "kernels/simd/common-inl.h"
 #include "kernels/simd/simd_ops.h"
 
 HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC target("avx512vnni")  // see hwy_config.h
+#endif
 namespace septet::simd {
 namespace HWY_NAMESPACE {
 namespace {
@@ -28,15 +32,9 @@ namespace hn = hwy::HWY_NAMESPACE;
 // quant::NearestAffineCode(w, d, m, max_code) per lane, as a float (+0 for code 0):
 // `positive` = d > 0, `div` = d where positive (else 1).
 template <class DF, class V, class M>
-HWY_INLINE V NearestCode(DF df, V w, V div, V m, M positive, V hi) {
-  const V two23 = hn::Set(df, 8388608.0f), zero = hn::Zero(df);
-  const V v = hn::Div(hn::Sub(w, m), div);
-  const V t = hn::CopySign(two23, v);
-  const V rounded = hn::CopySign(hn::Sub(hn::Add(v, t), t), v);
-  V r = hn::IfThenElse(hn::Lt(hn::Abs(v), two23), rounded, v);  // integers, infinities, NaN kept
-  r = hn::IfThenElse(hn::Ge(r, zero), r, zero);                  // NaN -> 0
-  r = hn::IfThenElse(hn::Gt(r, hi), hi, r);
-  return hn::IfThenElseZero(positive, hn::Add(r, zero));  // -0 -> +0, as the int code's float
+HWY_INLINE V NearestCode(DF df, V w, V div, V m, M positive, float hi) {
+  const V r = RoundClampF(df, hn::Div(hn::Sub(w, m), div), 0.0f, hi);
+  return hn::IfThenElseZero(positive, hn::Add(r, hn::Zero(df)));  // -0 -> +0, as the int code's float
 }
 
 template <bool kErrors>
@@ -47,7 +45,7 @@ void AffinePass(const float* w, const float* imp, int n, const float* d, const f
   using VD = hn::Vec<decltype(dd)>;
   constexpr size_t kMaxLanes = hn::MaxLanes(hn::ScalableTag<double>());
   const int nl = static_cast<int>(hn::Lanes(dd));
-  const auto hi = hn::Set(df, static_cast<float>(max_code));
+  const float hi = static_cast<float>(max_code);
   for (int j0 = 0; j0 < k; j0 += nl) {
     const int cnt = std::min(nl, k - j0);
     HWY_ALIGN float dv[kMaxLanes], mv[kMaxLanes];

@@ -384,6 +384,19 @@ HWY_INLINE __m128 Fp16Pair(uint16_t a, uint16_t b) {
 }
 #endif  // SEPTET_SIMD_X86
 
+// quant::RoundClamp(v, lo, hi) per lane, as a float (the quantizer searches' codes):
+// rounding to nearest even by the add-and-subtract of 2^23 (quant_util.h's
+// RoundNearestEven), then NaN or below lo -> lo, above hi -> hi.
+template <class DF, class V = hn::Vec<DF>>
+HWY_INLINE V RoundClampF(DF df, V v, float lo, float hi) {
+  const V two23 = hn::Set(df, 8388608.0f), vlo = hn::Set(df, lo), vhi = hn::Set(df, hi);
+  const V t = hn::CopySign(two23, v);
+  const V rounded = hn::CopySign(hn::Sub(hn::Add(v, t), t), v);
+  V r = hn::IfThenElse(hn::Lt(hn::Abs(v), two23), rounded, v);  // integers, infinities, NaN kept
+  r = hn::IfThenElse(hn::Ge(r, vlo), r, vlo);                    // NaN -> lo
+  return hn::IfThenElse(hn::Gt(r, vhi), vhi, r);
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace septet::simd
 HWY_AFTER_NAMESPACE();

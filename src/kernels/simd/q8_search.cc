@@ -15,26 +15,19 @@
 
 #include "core/half.h"
 #include "hwy/highway.h"
+#include "kernels/simd/common-inl.h"
 #include "kernels/simd/simd_ops.h"
 #include "quant/q8_0.h"
 
 HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+#pragma GCC target("avx512vnni")  // see hwy_config.h
+#endif
 namespace septet::simd {
 namespace HWY_NAMESPACE {
 namespace {
 
 namespace hn = hwy::HWY_NAMESPACE;
-
-// quant::RoundClamp(v, -127, 127) per lane, as a float.
-template <class DF, class V>
-V RoundClamp127(DF df, V v) {
-  const V two23 = hn::Set(df, 8388608.0f), lo = hn::Set(df, -127.0f), hi = hn::Set(df, 127.0f);
-  const V t = hn::CopySign(two23, v);
-  const V rounded = hn::CopySign(hn::Sub(hn::Add(v, t), t), v);
-  V r = hn::IfThenElse(hn::Lt(hn::Abs(v), two23), rounded, v);  // integers, infinities, NaN kept
-  r = hn::IfThenElse(hn::Ge(r, lo), r, lo);                      // NaN -> lo
-  return hn::IfThenElse(hn::Gt(r, hi), hi, r);
-}
 
 void Q8_0CandidateErrorsT(const float* w, const float* imp, int len, const float* d0, int n, uint16_t* d16,
                           double* err) {
@@ -51,7 +44,7 @@ void Q8_0CandidateErrorsT(const float* w, const float* imp, int len, const float
     const auto vd0 = hn::Load(df, dv);
     VD vnum = hn::Zero(dd), vden = hn::Zero(dd);
     for (int k = 0; k < len; ++k) {
-      const auto q = RoundClamp127(df, hn::Div(hn::Set(df, w[k]), vd0));
+      const auto q = RoundClampF(df, hn::Div(hn::Set(df, w[k]), vd0), -127.0f, 127.0f);
       const auto a = hn::Set(df, imp != nullptr ? imp[k] : 1.0f);
       vnum = hn::Add(vnum, hn::PromoteTo(dd, hn::Mul(hn::Mul(a, hn::Set(df, w[k])), q)));
       vden = hn::Add(vden, hn::PromoteTo(dd, hn::Mul(hn::Mul(a, q), q)));
@@ -71,7 +64,7 @@ void Q8_0CandidateErrorsT(const float* w, const float* imp, int len, const float
     const auto vdiv = hn::IfThenElse(positive, vdq, hn::Set(df, 1.0f));
     VD verr = hn::Zero(dd);
     for (int k = 0; k < len; ++k) {
-      const auto q = hn::IfThenElseZero(positive, RoundClamp127(df, hn::Div(hn::Set(df, w[k]), vdiv)));
+      const auto q = hn::IfThenElseZero(positive, RoundClampF(df, hn::Div(hn::Set(df, w[k]), vdiv), -127.0f, 127.0f));
       const VD e = hn::Sub(hn::Set(dd, static_cast<double>(w[k])), hn::PromoteTo(dd, hn::Mul(vdq, q)));
       const VD a = hn::Set(dd, static_cast<double>(imp != nullptr ? imp[k] : 1.0f));
       verr = hn::Add(verr, hn::Mul(hn::Mul(a, e), e));
