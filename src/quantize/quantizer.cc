@@ -751,12 +751,17 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
   // after the choice: their inputs' XᵀX are kept until then.
   std::vector<TypeChoice> mix_types;
   bool predict_narrow = false;  // mix_types[0] (Q3P5_NL) predicted, quantized only when chosen
+  // Over the mixable tensors: their weights, and their bits in the target type (exactly,
+  // as the stored rows: ChooseMix's starting total).
+  int64_t mixable_params = 0;
+  double start_bits = 0;
   if (mix) {
     double target_bits = 0;
-    int64_t mixable_params = 0;
     for (const Plan& p : plan) {
       if (!p.mixable) continue;
       target_bits += RowBitsPerWeight(target.dtype, p.t->cols()) * static_cast<double>(p.t->numel());
+      start_bits += 8.0 * static_cast<double>(GetTypeTraits(target.dtype).row_bytes(p.t->cols()) *
+                                              static_cast<size_t>(p.t->rows()));
       mixable_params += p.t->numel();
     }
     const bool down = target_bits > o.mix_bpw * static_cast<double>(mixable_params);
@@ -790,15 +795,7 @@ Result<QuantizeReport> QuantizeModel(const QuantizeOptions& o) {
   };
   std::map<const InputStats*, KeptInput> kept_xtx;
   std::vector<std::vector<MixOption>> seen;  // the predicted tensors' {narrow, target} so far
-  double start_bits = 0;
-  int64_t mix_numel = 0;
-  for (const Plan& p : plan) {
-    if (!p.mixable || !predict_narrow) continue;
-    start_bits += 8.0 * static_cast<double>(GetTypeTraits(target.dtype).row_bytes(p.t->cols()) *
-                                            static_cast<size_t>(p.t->rows()));
-    mix_numel += p.t->numel();
-  }
-  const double mix_budget = o.mix_bpw * static_cast<double>(mix_numel);  // as ChooseMix's below
+  const double mix_budget = o.mix_bpw * static_cast<double>(mixable_params);  // as ChooseMix's below
   const auto free_unchoosable = [&] {
     for (auto it = kept_xtx.begin(); it != kept_xtx.end();) {
       bool never = it->second.read;
